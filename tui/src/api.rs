@@ -1,0 +1,349 @@
+//! The admin API client: one reqwest client, one method per route, typed with `fota_shared::api`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fota_shared::api::{
+    ApiErrorBody, Device, DeviceList, Firmware, FirmwareList, Plan, PlanList, PlanSpec, Project,
+    ProjectList, ProjectSpec, UploadReceipt,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
+/// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// How big each piece of an upload body is; progress is reported once per piece.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// Why a call failed. `Display` carries the API's own message so it can be shown as is.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No HTTP answer at all: refused, timed out, DNS, TLS.
+    #[error("cannot reach {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The server answered with an error status, usually with an `ApiErrorBody`.
+    #[error("{status} {code}: {message}")]
+    Status { status: u16, code: String, message: String },
+    /// The server answered 2xx with a body that is not the expected JSON.
+    #[error("unexpected answer from {url}: {reason}")]
+    Decode { url: String, reason: String },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the server is unreachable or failing (5xx): worth retrying later, and shown as a
+    /// lost connection rather than as a refusal.
+    pub fn is_connection_problem(&self) -> bool {
+        match self {
+            ApiError::Unreachable { .. } => true,
+            ApiError::Status { status, .. } => *status >= 500,
+            ApiError::Decode { .. } => false,
+        }
+    }
+}
+
+/// Filters of `GET /devices`; `None` fields are left out of the query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+    pub q: Option<String>,
+    pub version: Option<String>,
+    pub firmware_name: Option<String>,
+    pub banned: Option<bool>,
+}
+
+impl DeviceQuery {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        let texts = [
+            ("cursor", &self.cursor),
+            ("q", &self.q),
+            ("version", &self.version),
+            ("firmware_name", &self.firmware_name),
+        ];
+        for (key, value) in texts {
+            if let Some(value) = value {
+                pairs.push((key, value.clone()));
+            }
+        }
+        if let Some(banned) = self.banned {
+            pairs.push(("banned", banned.to_string()));
+        }
+        pairs
+    }
+}
+
+/// The admin API of one fota-edge deployment.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+impl ApiClient {
+    pub fn new(base_url: &str, token: Option<String>) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("fota-tui/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        ApiClient { http, base_url: base_url.trim_end_matches('/').to_string(), token }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub async fn healthz(&self) -> Result<(), ApiError> {
+        let url = self.url("/healthz");
+        let response = self.send(self.http.get(&url), &url).await?;
+        check(response, &url).await.map(drop)
+    }
+
+    pub async fn projects(&self) -> Result<ProjectList, ApiError> {
+        self.json(Method::GET, "/admin/v1/projects".into()).await
+    }
+
+    pub async fn project(&self, key: &str) -> Result<Project, ApiError> {
+        self.json(Method::GET, project_path(key)).await
+    }
+
+    pub async fn put_project(&self, key: &str, spec: &ProjectSpec) -> Result<Project, ApiError> {
+        self.json_with_body(Method::PUT, project_path(key), spec).await
+    }
+
+    pub async fn firmware_list(&self, project: &str) -> Result<FirmwareList, ApiError> {
+        self.json(Method::GET, format!("{}/firmware", project_path(project))).await
+    }
+
+    pub async fn firmware(&self, project: &str, name: &str, version: &str) -> Result<Firmware, ApiError> {
+        self.json(Method::GET, firmware_path(project, name, version)).await
+    }
+
+    /// Uploads an image. `sha256` is the hex digest of `bytes`, computed by the caller so the server
+    /// can refuse a body that changed on the way; `progress` is called with the bytes handed to the
+    /// connection so far.
+    pub async fn upload_firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+        bytes: Vec<u8>,
+        sha256: &str,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<UploadReceipt, ApiError> {
+        let url = self.url(&firmware_path(project, name, version));
+        let total = bytes.len() as u64;
+        let progress = Arc::new(progress);
+        let chunks: Vec<Vec<u8>> = bytes.chunks(UPLOAD_CHUNK).map(<[u8]>::to_vec).collect();
+        let mut sent = 0u64;
+        let body = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
+            sent += chunk.len() as u64;
+            progress(sent);
+            Ok::<_, std::io::Error>(chunk)
+        }));
+        let request = self
+            .authorized(self.http.put(&url))
+            .header("X-Content-SHA256", sha256)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            // A streamed body has no length of its own; stating it keeps the request un-chunked.
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .timeout(Duration::from_secs(600))
+            .body(reqwest::Body::wrap_stream(body));
+        let response = self.send(request, &url).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    pub async fn delete_firmware(&self, project: &str, name: &str, version: &str) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, firmware_path(project, name, version)).await
+    }
+
+    pub async fn plans(&self, project: &str) -> Result<PlanList, ApiError> {
+        self.json(Method::GET, format!("{}/plans", project_path(project))).await
+    }
+
+    pub async fn plan(&self, project: &str, firmware_name: &str) -> Result<Plan, ApiError> {
+        self.json(Method::GET, plan_path(project, firmware_name)).await
+    }
+
+    pub async fn put_plan(&self, project: &str, firmware_name: &str, spec: &PlanSpec) -> Result<Plan, ApiError> {
+        self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec).await
+    }
+
+    pub async fn delete_plan(&self, project: &str, firmware_name: &str) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, plan_path(project, firmware_name)).await
+    }
+
+    pub async fn devices(&self, project: &str, query: &DeviceQuery) -> Result<DeviceList, ApiError> {
+        let url = self.url(&format!("{}/devices", project_path(project)));
+        let request = self.authorized(self.http.get(&url)).query(&query.pairs());
+        let response = self.send(request, &url).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    pub async fn device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
+        self.json(Method::GET, device_path(project, id)).await
+    }
+
+    pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
+        self.json(Method::POST, format!("{}/unban", device_path(project, id))).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn send(&self, request: RequestBuilder, url: &str) -> Result<Response, ApiError> {
+        request.send().await.map_err(|err| ApiError::Unreachable { url: url.to_string(), reason: root_cause(&err) })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, method: Method, path: String) -> Result<T, ApiError> {
+        let url = self.url(&path);
+        let response = self.send(self.authorized(self.http.request(method, &url)), &url).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    async fn json_with_body<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: String,
+        body: &impl serde::Serialize,
+    ) -> Result<T, ApiError> {
+        let url = self.url(&path);
+        let request = self.authorized(self.http.request(method, &url)).json(body);
+        let response = self.send(request, &url).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    async fn empty(&self, method: Method, path: String) -> Result<(), ApiError> {
+        let url = self.url(&path);
+        let response = self.send(self.authorized(self.http.request(method, &url)), &url).await?;
+        check(response, &url).await.map(drop)
+    }
+}
+
+fn project_path(key: &str) -> String {
+    format!("/admin/v1/projects/{}", segment(key))
+}
+
+fn firmware_path(project: &str, name: &str, version: &str) -> String {
+    format!("{}/firmware/{}/{}", project_path(project), segment(name), segment(version))
+}
+
+fn plan_path(project: &str, firmware_name: &str) -> String {
+    format!("{}/plans/{}", project_path(project), segment(firmware_name))
+}
+
+fn device_path(project: &str, id: &str) -> String {
+    format!("{}/devices/{}", project_path(project), segment(id))
+}
+
+/// Turns an error status into `ApiError::Status`, reading the API's error body when there is one.
+async fn check(response: Response, url: &str) -> Result<Response, ApiError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.map_err(|err| ApiError::Unreachable {
+        url: url.to_string(),
+        reason: root_cause(&err),
+    })?;
+    Err(status_error(status, &text))
+}
+
+/// Builds the error for a non-2xx answer; bodies that are not an `ApiErrorBody` (a proxy's HTML
+/// page, say) still give a readable message.
+pub fn status_error(status: StatusCode, body: &str) -> ApiError {
+    match serde_json::from_str::<ApiErrorBody>(body) {
+        Ok(body) => ApiError::Status { status: status.as_u16(), code: body.error.code, message: body.error.message },
+        Err(_) => {
+            let reason = status.canonical_reason().unwrap_or("error");
+            let snippet: String = body.trim().chars().take(120).collect();
+            let message = if snippet.is_empty() { reason.to_string() } else { snippet };
+            ApiError::Status { status: status.as_u16(), code: reason.to_lowercase().replace(' ', "_"), message }
+        }
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
+    let bytes = response.bytes().await.map_err(|err| ApiError::Unreachable {
+        url: url.to_string(),
+        reason: root_cause(&err),
+    })?;
+    serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode { url: url.to_string(), reason: err.to_string() })
+}
+
+/// reqwest's own message ("error sending request") hides the useful part, "Connection refused",
+/// in its source chain.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    if err.is_timeout() {
+        "timed out".to_string()
+    } else {
+        cause.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(device_path("demo", "a/b c?#"), "/admin/v1/projects/demo/devices/a%2Fb%20c%3F%23");
+        assert_eq!(firmware_path("demo", "core_v2", "1.2.3"), "/admin/v1/projects/demo/firmware/core_v2/1.2.3");
+        assert_eq!(plan_path("demo", "ü"), "/admin/v1/projects/demo/plans/%C3%BC");
+    }
+
+    #[test]
+    fn device_query_leaves_out_unset_filters() {
+        let query = DeviceQuery { limit: Some(50), q: Some("86".into()), banned: Some(false), ..Default::default() };
+        assert_eq!(
+            query.pairs(),
+            vec![("limit", "50".to_string()), ("q", "86".to_string()), ("banned", "false".to_string())]
+        );
+    }
+
+    #[test]
+    fn error_bodies_give_code_and_message() {
+        let err = status_error(StatusCode::CONFLICT, r#"{"error":{"code":"in_use","message":"plan app targets it"}}"#);
+        assert_eq!(err.to_string(), "409 in_use: plan app targets it");
+        assert!(!err.is_connection_problem());
+    }
+
+    #[test]
+    fn non_json_error_bodies_still_read() {
+        let err = status_error(StatusCode::BAD_GATEWAY, "");
+        assert_eq!(err.to_string(), "502 bad_gateway: Bad Gateway");
+        assert!(err.is_connection_problem());
+    }
+}

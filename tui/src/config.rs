@@ -1,0 +1,221 @@
+//! Where the app connects: `FOTA_URL`/`FOTA_TOKEN`, else a profile of `~/.config/fota/config.toml`,
+//! else the built-in `local` profile that reads the token from the dev server's `.dev.vars`.
+//!
+//! ```toml
+//! [profiles.staging]
+//! url = "https://fota-staging.example.com"
+//! token = "…"
+//! project = "demo"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const DEFAULT_PROFILE: &str = "local";
+pub const LOCAL_URL: &str = "http://127.0.0.1:8787";
+/// The project used when none is named and the server does not have exactly one.
+pub const FALLBACK_PROJECT: &str = "demo";
+
+/// The configuration file, as written by the operator.
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub url: Option<String>,
+    pub token: Option<String>,
+    pub project: Option<String>,
+}
+
+/// Everything the resolution reads, gathered first so that `resolve` itself does no I/O.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub profile: Option<String>,
+    pub env_url: Option<String>,
+    pub env_token: Option<String>,
+    /// `--project` or `FOTA_PROJECT`.
+    pub project: Option<String>,
+    pub file: ConfigFile,
+    /// `ADMIN_TOKEN` of the nearest `.dev.vars`, if any.
+    pub dev_token: Option<String>,
+}
+
+/// Where to connect and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub profile: String,
+    pub url: String,
+    pub token: Option<String>,
+    /// `None` means: ask the server and take its only project, else `demo`.
+    pub project: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid config: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("profile {0:?} is not defined in the config file")]
+    UnknownProfile(String),
+}
+
+/// Picks url, token and project: the environment wins over the profile, the profile over the
+/// built-in `local` defaults.
+pub fn resolve(sources: Sources) -> Result<Connection, ConfigError> {
+    let name = sources.profile.unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    let profile = match sources.file.profiles.get(&name) {
+        Some(profile) => profile.clone(),
+        None if name == DEFAULT_PROFILE => Profile::default(),
+        None if sources.env_url.is_some() => Profile::default(),
+        None => return Err(ConfigError::UnknownProfile(name)),
+    };
+    let url = sources.env_url.or(profile.url).unwrap_or_else(|| LOCAL_URL.to_string());
+    // The dev server's token is only offered to the local profile, never sent to a remote URL.
+    let dev_token = if name == DEFAULT_PROFILE { sources.dev_token } else { None };
+    let token = sources.env_token.or(profile.token).or(dev_token);
+    let project = sources.project.or(profile.project);
+    Ok(Connection { profile: name, url, token, project })
+}
+
+/// Reads the environment, the config file and `.dev.vars`, then resolves.
+pub fn load(profile: Option<String>, project: Option<String>) -> Result<Connection, ConfigError> {
+    let env = |key: &str| std::env::var(key).ok().filter(|value| !value.is_empty());
+    let file = match config_path() {
+        Some(path) if path.exists() => read_config(&path)?,
+        _ => ConfigFile::default(),
+    };
+    let dev_token = std::env::current_dir().ok().and_then(|dir| find_dev_token(&dir));
+    resolve(Sources {
+        profile,
+        env_url: env("FOTA_URL"),
+        env_token: env("FOTA_TOKEN"),
+        project,
+        file,
+        dev_token,
+    })
+}
+
+fn config_path() -> Option<PathBuf> {
+    dirs::home_dir().map(|home| home.join(".config").join("fota").join("config.toml"))
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+}
+
+/// Looks for `.dev.vars` in `start` and its parents and returns its `ADMIN_TOKEN`.
+pub fn find_dev_token(start: &Path) -> Option<String> {
+    start
+        .ancestors()
+        .filter_map(|dir| std::fs::read_to_string(dir.join(".dev.vars")).ok())
+        .find_map(|text| dev_vars_token(&text))
+}
+
+/// The value of `ADMIN_TOKEN=` in a `.dev.vars` file (dotenv syntax, optional quotes).
+pub fn dev_vars_token(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = line.split_once('=')?;
+        if key.trim() != "ADMIN_TOKEN" {
+            return None;
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        Some(value.to_string()).filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn local_default_uses_dev_vars_token() {
+        let conn = resolve(Sources { dev_token: Some("dev".into()), ..Default::default() }).unwrap();
+        assert_eq!(
+            conn,
+            Connection { profile: "local".into(), url: LOCAL_URL.into(), token: Some("dev".into()), project: None }
+        );
+    }
+
+    #[test]
+    fn environment_wins_over_profile() {
+        let conn = resolve(Sources {
+            profile: Some("prod".into()),
+            env_url: Some("http://env".into()),
+            env_token: Some("envtok".into()),
+            file: file("[profiles.prod]\nurl = \"https://prod\"\ntoken = \"prodtok\"\nproject = \"p1\"\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(conn.url, "http://env");
+        assert_eq!(conn.token.as_deref(), Some("envtok"));
+        assert_eq!(conn.project.as_deref(), Some("p1"));
+    }
+
+    #[test]
+    fn project_flag_wins_over_profile_project() {
+        let conn = resolve(Sources {
+            profile: Some("staging".into()),
+            project: Some("flag".into()),
+            file: file("[profiles.staging]\nurl = \"https://s\"\nproject = \"p1\"\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(conn.project.as_deref(), Some("flag"));
+    }
+
+    #[test]
+    fn dev_token_is_never_sent_to_other_profiles() {
+        let conn = resolve(Sources {
+            profile: Some("prod".into()),
+            dev_token: Some("dev".into()),
+            file: file("[profiles.prod]\nurl = \"https://prod\"\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(conn.token, None);
+    }
+
+    #[test]
+    fn unknown_profile_is_an_error() {
+        let err = resolve(Sources { profile: Some("nope".into()), ..Default::default() }).unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownProfile(name) if name == "nope"));
+    }
+
+    #[test]
+    fn dev_vars_lines() {
+        assert_eq!(dev_vars_token("FOO=1\nADMIN_TOKEN=abc\n"), Some("abc".into()));
+        assert_eq!(dev_vars_token("ADMIN_TOKEN = \"q u\"\n"), Some("q u".into()));
+        assert_eq!(dev_vars_token("export ADMIN_TOKEN='x'"), Some("x".into()));
+        assert_eq!(dev_vars_token("ADMIN_TOKENS=abc\nADMIN_TOKEN="), None);
+    }
+
+    #[test]
+    fn dev_vars_found_in_a_parent_directory() {
+        let root = std::env::temp_dir().join(format!("fota-tui-devvars-{}", std::process::id()));
+        let nested = root.join("a").join("b");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(root.join(".dev.vars"), "ADMIN_TOKEN=from-parent\n").unwrap();
+        assert_eq!(find_dev_token(&nested), Some("from-parent".into()));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
