@@ -84,13 +84,14 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .split(['&', '?'])
         .filter(|part| !part.is_empty())
         .map(|part| match part.split_once('=') {
-            Some((k, v)) => (decode(k), decode(v)),
-            None => (decode(part), String::new()),
+            Some((k, v)) => (percent_decode(k), percent_decode(v)),
+            None => (percent_decode(part), String::new()),
         })
         .collect()
 }
 
-fn decode(text: &str) -> String {
+/// Percent-decodes `text` when that yields UTF-8; otherwise returns it as sent.
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -123,7 +124,8 @@ pub fn valid_device_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.'))
 }
 
-fn valid_name(text: &str) -> bool {
+/// Is this a plausible project key or firmware name? Printable ASCII, no slashes or quotes.
+pub fn valid_name(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= MAX_FIELD_LEN
         && text.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'\\' | b'"'))
@@ -265,9 +267,9 @@ mod tests {
 
     #[test]
     fn decodes_leniently() {
-        assert_eq!(decode("a%20b"), "a b");
-        assert_eq!(decode("100%"), "100%");
-        assert_eq!(decode("%4"), "%4");
-        assert_eq!(decode("%ff"), "%ff");
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%4"), "%4");
+        assert_eq!(percent_decode("%ff"), "%ff");
     }
 }

@@ -1,1 +1,288 @@
+//! The integration-test harness: starts `wrangler dev` (the production runtime, workerd, with KV,
+//! R2 and D1 on disk) on a free loopback port and speaks raw HTTP/1.1 to it, byte for byte as
+//! each device client does, so header case, `Content-Length` and framing are checked as sent.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The admin token test servers run with.
+pub const TOKEN: &str = "test-admin-token-0123456789";
+/// The upload limit test servers run with, small so the 413 test stays cheap.
+pub const TEST_MAX_IMAGE_BYTES: usize = 2 * 1024 * 1024;
+/// No test server lives longer than this, whatever happens to the test process.
+const MAX_SERVER_SECONDS: u32 = 1800;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+/// A fresh, empty directory under target/ for one server's KV, R2 and D1 state.
+pub fn temp_state_dir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = repo_root().join("target").join("it-state").join(format!("{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("state dir");
+    dir
+}
+
+/// One running `wrangler dev`.
+pub struct Server {
+    pub port: u16,
+    pub state: PathBuf,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts `scripts/serve.sh` on a free port with `state` as its storage, and waits until
+    /// `/healthz` answers (at most 120 s).
+    pub fn start(state: &Path) -> Server {
+        let root = repo_root();
+        let shim = root.join("edge/build/worker/shim.mjs");
+        assert!(shim.exists(), "{} is missing: run `make build` (or `make test`) first", shim.display());
+        let port = free_port();
+        let inspector = free_port();
+        let log = std::fs::File::create(state.join("wrangler.log")).expect("log file");
+        let child = Command::new(root.join("scripts/serve.sh"))
+            .arg(port.to_string())
+            .arg(state)
+            .args(["--inspector-port", &inspector.to_string()])
+            .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
+            .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
+            .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("scripts/serve.sh starts");
+        let mut server = Server { port, state: state.to_path_buf(), child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(resp) = server.try_request(format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes()) {
+                if resp.status == 200 {
+                    return server;
+                }
+            }
+            if let Some(Ok(Some(status))) = server.child.as_mut().map(|c| c.try_wait()) {
+                panic!("wrangler dev exited ({status}); see {}", state.join("wrangler.log").display());
+            }
+            assert!(Instant::now() < deadline, "wrangler dev did not answer within 120 s; see {}", state.join("wrangler.log").display());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Stops the server (serve.sh stops wrangler and workerd on SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // workerd may hold the port a moment longer.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Sends `bytes` as they are and reads one response.
+    pub fn request(&self, bytes: &[u8]) -> RawResponse {
+        self.try_request(bytes).unwrap_or_else(|e| panic!("request to {} failed: {e}\n{}", self.host(), String::from_utf8_lossy(bytes)))
+    }
+
+    fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+        stream.write_all(bytes)?;
+        RawResponse::read(&mut stream)
+    }
+
+    /// An admin API call with the test token (or `token`), `Connection: close`.
+    pub fn admin_as(&self, token: Option<&str>, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> RawResponse {
+        let mut head = format!("{method} /admin/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.host(), body.len());
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (k, v) in extra {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.request(&bytes)
+    }
+
+    pub fn admin(&self, method: &str, path: &str, body: &[u8]) -> RawResponse {
+        self.admin_as(Some(TOKEN), method, path, body, &[])
+    }
+
+    /// Creates a project, uploads `image` as `firmware`/`version` and plans it with `plan` (a
+    /// JSON object to which `target_version` is added). Panics on any refusal.
+    pub fn setup(&self, project: &str, ban_after: Option<u32>, firmware: &str, version: &str, image: &[u8], plan: serde_json::Value) {
+        let mut spec = serde_json::json!({ "name": format!("project {project}") });
+        if let Some(b) = ban_after {
+            spec["ban_after"] = b.into();
+        }
+        self.admin("PUT", &format!("/projects/{project}"), spec.to_string().as_bytes()).expect_status(200);
+        self.admin("PUT", &format!("/projects/{project}/firmware/{firmware}/{version}"), image).expect_one_of(&[200, 201]);
+        let mut plan = plan;
+        plan["target_version"] = version.into();
+        self.admin("PUT", &format!("/projects/{project}/plans/{firmware}"), plan.to_string().as_bytes()).expect_status(200);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The server shared by the tests of one test binary. It is never dropped; serve.sh stops it
+/// when the test process exits.
+pub fn shared_server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| Server::start(&temp_state_dir("shared")))
+}
+
+/// One HTTP response as it came off the wire.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header names exactly as sent (case preserved) with their values.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub chunked: bool,
+}
+
+impl RawResponse {
+    fn read(stream: &mut TcpStream) -> std::io::Result<RawResponse> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16384];
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before headers"));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        let mut body = buf[head_end + 4..].to_vec();
+        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+        let chunked = find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        match find("content-length").and_then(|l| l.parse::<usize>().ok()) {
+            Some(len) if !chunked => {
+                while body.len() < len {
+                    let n = stream.read(&mut chunk)?;
+                    if n == 0 {
+                        break;
+                    }
+                    body.extend_from_slice(&chunk[..n]);
+                }
+            }
+            _ if status == 204 || status == 304 => {}
+            _ => loop {
+                // No length: read to the end (the tests only do this with Connection: close).
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            },
+        }
+        Ok(RawResponse { status, headers, body, chunked })
+    }
+
+    /// A header by its exact, case-sensitive name, as `update.lua` matches them.
+    pub fn header_exact(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A header by name, any case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    #[track_caller]
+    pub fn expect_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", String::from_utf8_lossy(&self.body));
+        self
+    }
+
+    #[track_caller]
+    pub fn expect_one_of(&self, statuses: &[u16]) -> &Self {
+        assert!(statuses.contains(&self.status), "status {} not in {statuses:?}; body: {}", self.status, String::from_utf8_lossy(&self.body));
+        self
+    }
+
+    /// Asserts a device-facing refusal: the status, `{"code":N,...}`, and a fixed-length body.
+    #[track_caller]
+    pub fn expect_refusal(&self, status: u16, code: u64) -> &Self {
+        self.expect_status(status);
+        assert_eq!(self.json()["code"], code, "body: {}", String::from_utf8_lossy(&self.body));
+        assert!(self.header_exact("Content-Length").is_some(), "refusal without Content-Length: {:?}", self.headers);
+        self
+    }
+
+    /// Asserts that the body is exactly `image`, framed by a `Content-Length` (never chunked).
+    #[track_caller]
+    pub fn expect_image(&self, status: u16, image: &[u8]) -> &Self {
+        self.expect_status(status);
+        assert!(!self.chunked, "image sent chunked: {:?}", self.headers);
+        assert_eq!(self.header_exact("Content-Length"), Some(image.len().to_string().as_str()), "headers: {:?}", self.headers);
+        assert!(self.body == image, "body differs from the image ({} vs {} bytes)", self.body.len(), image.len());
+        self
+    }
+}
+
+/// Deterministic test image bytes: `len` bytes from `seed`.
+pub fn image(seed: u32, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(bytes))
+}

@@ -13,7 +13,11 @@ use serde::de::DeserializeOwned;
 
 /// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
 /// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// How big each piece of an upload body is; progress is reported once per piece.
 const UPLOAD_CHUNK: usize = 64 * 1024;
@@ -26,7 +30,11 @@ pub enum ApiError {
     Unreachable { url: String, reason: String },
     /// The server answered with an error status, usually with an `ApiErrorBody`.
     #[error("{status} {code}: {message}")]
-    Status { status: u16, code: String, message: String },
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// The server answered 2xx with a body that is not the expected JSON.
     #[error("unexpected answer from {url}: {reason}")]
     Decode { url: String, reason: String },
@@ -103,10 +111,15 @@ impl ApiClient {
     pub fn new(base_url: &str, token: Option<String>) -> ApiClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
             .user_agent(concat!("fota-tui/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with rustls builds");
-        ApiClient { http, base_url: base_url.trim_end_matches('/').to_string(), token }
+        ApiClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -115,7 +128,7 @@ impl ApiClient {
 
     pub async fn healthz(&self) -> Result<(), ApiError> {
         let url = self.url("/healthz");
-        let response = self.send(self.http.get(&url), &url).await?;
+        let response = self.send(self.http.get(&url)).await?;
         check(response, &url).await.map(drop)
     }
 
@@ -128,15 +141,23 @@ impl ApiClient {
     }
 
     pub async fn put_project(&self, key: &str, spec: &ProjectSpec) -> Result<Project, ApiError> {
-        self.json_with_body(Method::PUT, project_path(key), spec).await
+        self.json_with_body(Method::PUT, project_path(key), spec)
+            .await
     }
 
     pub async fn firmware_list(&self, project: &str) -> Result<FirmwareList, ApiError> {
-        self.json(Method::GET, format!("{}/firmware", project_path(project))).await
+        self.json(Method::GET, format!("{}/firmware", project_path(project)))
+            .await
     }
 
-    pub async fn firmware(&self, project: &str, name: &str, version: &str) -> Result<Firmware, ApiError> {
-        self.json(Method::GET, firmware_path(project, name, version)).await
+    pub async fn firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Firmware, ApiError> {
+        self.json(Method::GET, firmware_path(project, name, version))
+            .await
     }
 
     /// Uploads an image. `sha256` is the hex digest of `bytes`, computed by the caller so the server
@@ -169,34 +190,53 @@ impl ApiClient {
             .header(reqwest::header::CONTENT_LENGTH, total)
             .timeout(Duration::from_secs(600))
             .body(reqwest::Body::wrap_stream(body));
-        let response = self.send(request, &url).await?;
+        let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
     }
 
-    pub async fn delete_firmware(&self, project: &str, name: &str, version: &str) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, firmware_path(project, name, version)).await
+    pub async fn delete_firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, firmware_path(project, name, version))
+            .await
     }
 
     pub async fn plans(&self, project: &str) -> Result<PlanList, ApiError> {
-        self.json(Method::GET, format!("{}/plans", project_path(project))).await
+        self.json(Method::GET, format!("{}/plans", project_path(project)))
+            .await
     }
 
     pub async fn plan(&self, project: &str, firmware_name: &str) -> Result<Plan, ApiError> {
-        self.json(Method::GET, plan_path(project, firmware_name)).await
+        self.json(Method::GET, plan_path(project, firmware_name))
+            .await
     }
 
-    pub async fn put_plan(&self, project: &str, firmware_name: &str, spec: &PlanSpec) -> Result<Plan, ApiError> {
-        self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec).await
+    pub async fn put_plan(
+        &self,
+        project: &str,
+        firmware_name: &str,
+        spec: &PlanSpec,
+    ) -> Result<Plan, ApiError> {
+        self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec)
+            .await
     }
 
     pub async fn delete_plan(&self, project: &str, firmware_name: &str) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, plan_path(project, firmware_name)).await
+        self.empty(Method::DELETE, plan_path(project, firmware_name))
+            .await
     }
 
-    pub async fn devices(&self, project: &str, query: &DeviceQuery) -> Result<DeviceList, ApiError> {
+    pub async fn devices(
+        &self,
+        project: &str,
+        query: &DeviceQuery,
+    ) -> Result<DeviceList, ApiError> {
         let url = self.url(&format!("{}/devices", project_path(project)));
         let request = self.authorized(self.http.get(&url)).query(&query.pairs());
-        let response = self.send(request, &url).await?;
+        let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
     }
 
@@ -205,7 +245,8 @@ impl ApiClient {
     }
 
     pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
-        self.json(Method::POST, format!("{}/unban", device_path(project, id))).await
+        self.json(Method::POST, format!("{}/unban", device_path(project, id)))
+            .await
     }
 
     fn url(&self, path: &str) -> String {
@@ -219,13 +260,19 @@ impl ApiClient {
         }
     }
 
-    async fn send(&self, request: RequestBuilder, url: &str) -> Result<Response, ApiError> {
-        request.send().await.map_err(|err| ApiError::Unreachable { url: url.to_string(), reason: root_cause(&err) })
+    /// The base URL, not the route, names what is unreachable; it keeps status lines short.
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ApiError> {
+        request.send().await.map_err(|err| ApiError::Unreachable {
+            url: self.base_url.clone(),
+            reason: root_cause(&err),
+        })
     }
 
     async fn json<T: DeserializeOwned>(&self, method: Method, path: String) -> Result<T, ApiError> {
         let url = self.url(&path);
-        let response = self.send(self.authorized(self.http.request(method, &url)), &url).await?;
+        let response = self
+            .send(self.authorized(self.http.request(method, &url)))
+            .await?;
         decode(check(response, &url).await?, &url).await
     }
 
@@ -237,13 +284,15 @@ impl ApiClient {
     ) -> Result<T, ApiError> {
         let url = self.url(&path);
         let request = self.authorized(self.http.request(method, &url)).json(body);
-        let response = self.send(request, &url).await?;
+        let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
     }
 
     async fn empty(&self, method: Method, path: String) -> Result<(), ApiError> {
         let url = self.url(&path);
-        let response = self.send(self.authorized(self.http.request(method, &url)), &url).await?;
+        let response = self
+            .send(self.authorized(self.http.request(method, &url)))
+            .await?;
         check(response, &url).await.map(drop)
     }
 }
@@ -253,7 +302,12 @@ fn project_path(key: &str) -> String {
 }
 
 fn firmware_path(project: &str, name: &str, version: &str) -> String {
-    format!("{}/firmware/{}/{}", project_path(project), segment(name), segment(version))
+    format!(
+        "{}/firmware/{}/{}",
+        project_path(project),
+        segment(name),
+        segment(version)
+    )
 }
 
 fn plan_path(project: &str, firmware_name: &str) -> String {
@@ -281,22 +335,40 @@ async fn check(response: Response, url: &str) -> Result<Response, ApiError> {
 /// page, say) still give a readable message.
 pub fn status_error(status: StatusCode, body: &str) -> ApiError {
     match serde_json::from_str::<ApiErrorBody>(body) {
-        Ok(body) => ApiError::Status { status: status.as_u16(), code: body.error.code, message: body.error.message },
+        Ok(body) => ApiError::Status {
+            status: status.as_u16(),
+            code: body.error.code,
+            message: body.error.message,
+        },
         Err(_) => {
             let reason = status.canonical_reason().unwrap_or("error");
             let snippet: String = body.trim().chars().take(120).collect();
-            let message = if snippet.is_empty() { reason.to_string() } else { snippet };
-            ApiError::Status { status: status.as_u16(), code: reason.to_lowercase().replace(' ', "_"), message }
+            let message = if snippet.is_empty() {
+                reason.to_string()
+            } else {
+                snippet
+            };
+            ApiError::Status {
+                status: status.as_u16(),
+                code: reason.to_lowercase().replace(' ', "_"),
+                message,
+            }
         }
     }
 }
 
 async fn decode<T: DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
-    let bytes = response.bytes().await.map_err(|err| ApiError::Unreachable {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|err| ApiError::Unreachable {
+            url: url.to_string(),
+            reason: root_cause(&err),
+        })?;
+    serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode {
         url: url.to_string(),
-        reason: root_cause(&err),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode { url: url.to_string(), reason: err.to_string() })
+        reason: err.to_string(),
+    })
 }
 
 /// reqwest's own message ("error sending request") hides the useful part, "Connection refused",
@@ -319,23 +391,44 @@ mod tests {
 
     #[test]
     fn path_segments_are_percent_encoded() {
-        assert_eq!(device_path("demo", "a/b c?#"), "/admin/v1/projects/demo/devices/a%2Fb%20c%3F%23");
-        assert_eq!(firmware_path("demo", "core_v2", "1.2.3"), "/admin/v1/projects/demo/firmware/core_v2/1.2.3");
-        assert_eq!(plan_path("demo", "ü"), "/admin/v1/projects/demo/plans/%C3%BC");
+        assert_eq!(
+            device_path("demo", "a/b c?#"),
+            "/admin/v1/projects/demo/devices/a%2Fb%20c%3F%23"
+        );
+        assert_eq!(
+            firmware_path("demo", "core_v2", "1.2.3"),
+            "/admin/v1/projects/demo/firmware/core_v2/1.2.3"
+        );
+        assert_eq!(
+            plan_path("demo", "ü"),
+            "/admin/v1/projects/demo/plans/%C3%BC"
+        );
     }
 
     #[test]
     fn device_query_leaves_out_unset_filters() {
-        let query = DeviceQuery { limit: Some(50), q: Some("86".into()), banned: Some(false), ..Default::default() };
+        let query = DeviceQuery {
+            limit: Some(50),
+            q: Some("86".into()),
+            banned: Some(false),
+            ..Default::default()
+        };
         assert_eq!(
             query.pairs(),
-            vec![("limit", "50".to_string()), ("q", "86".to_string()), ("banned", "false".to_string())]
+            vec![
+                ("limit", "50".to_string()),
+                ("q", "86".to_string()),
+                ("banned", "false".to_string())
+            ]
         );
     }
 
     #[test]
     fn error_bodies_give_code_and_message() {
-        let err = status_error(StatusCode::CONFLICT, r#"{"error":{"code":"in_use","message":"plan app targets it"}}"#);
+        let err = status_error(
+            StatusCode::CONFLICT,
+            r#"{"error":{"code":"in_use","message":"plan app targets it"}}"#,
+        );
         assert_eq!(err.to_string(), "409 in_use: plan app targets it");
         assert!(!err.is_connection_problem());
     }

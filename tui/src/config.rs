@@ -60,9 +60,15 @@ pub struct Connection {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid config: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("profile {0:?} is not defined in the config file")]
     UnknownProfile(String),
 }
@@ -70,19 +76,33 @@ pub enum ConfigError {
 /// Picks url, token and project: the environment wins over the profile, the profile over the
 /// built-in `local` defaults.
 pub fn resolve(sources: Sources) -> Result<Connection, ConfigError> {
-    let name = sources.profile.unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    let name = sources
+        .profile
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
     let profile = match sources.file.profiles.get(&name) {
         Some(profile) => profile.clone(),
         None if name == DEFAULT_PROFILE => Profile::default(),
         None if sources.env_url.is_some() => Profile::default(),
         None => return Err(ConfigError::UnknownProfile(name)),
     };
-    let url = sources.env_url.or(profile.url).unwrap_or_else(|| LOCAL_URL.to_string());
+    let url = sources
+        .env_url
+        .or(profile.url)
+        .unwrap_or_else(|| LOCAL_URL.to_string());
     // The dev server's token is only offered to the local profile, never sent to a remote URL.
-    let dev_token = if name == DEFAULT_PROFILE { sources.dev_token } else { None };
+    let dev_token = if name == DEFAULT_PROFILE {
+        sources.dev_token
+    } else {
+        None
+    };
     let token = sources.env_token.or(profile.token).or(dev_token);
     let project = sources.project.or(profile.project);
-    Ok(Connection { profile: name, url, token, project })
+    Ok(Connection {
+        profile: name,
+        url,
+        token,
+        project,
+    })
 }
 
 /// Reads the environment, the config file and `.dev.vars`, then resolves.
@@ -92,7 +112,9 @@ pub fn load(profile: Option<String>, project: Option<String>) -> Result<Connecti
         Some(path) if path.exists() => read_config(&path)?,
         _ => ConfigFile::default(),
     };
-    let dev_token = std::env::current_dir().ok().and_then(|dir| find_dev_token(&dir));
+    let dev_token = std::env::current_dir()
+        .ok()
+        .and_then(|dir| find_dev_token(&dir));
     resolve(Sources {
         profile,
         env_url: env("FOTA_URL"),
@@ -108,8 +130,14 @@ fn config_path() -> Option<PathBuf> {
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.into(), source })
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.into(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.into(),
+        source,
+    })
 }
 
 /// Looks for `.dev.vars` in `start` and its parents and returns its `ADMIN_TOKEN`.
@@ -149,10 +177,19 @@ mod tests {
 
     #[test]
     fn local_default_uses_dev_vars_token() {
-        let conn = resolve(Sources { dev_token: Some("dev".into()), ..Default::default() }).unwrap();
+        let conn = resolve(Sources {
+            dev_token: Some("dev".into()),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(
             conn,
-            Connection { profile: "local".into(), url: LOCAL_URL.into(), token: Some("dev".into()), project: None }
+            Connection {
+                profile: "local".into(),
+                url: LOCAL_URL.into(),
+                token: Some("dev".into()),
+                project: None
+            }
         );
     }
 
@@ -162,7 +199,9 @@ mod tests {
             profile: Some("prod".into()),
             env_url: Some("http://env".into()),
             env_token: Some("envtok".into()),
-            file: file("[profiles.prod]\nurl = \"https://prod\"\ntoken = \"prodtok\"\nproject = \"p1\"\n"),
+            file: file(
+                "[profiles.prod]\nurl = \"https://prod\"\ntoken = \"prodtok\"\nproject = \"p1\"\n",
+            ),
             ..Default::default()
         })
         .unwrap();
@@ -197,14 +236,24 @@ mod tests {
 
     #[test]
     fn unknown_profile_is_an_error() {
-        let err = resolve(Sources { profile: Some("nope".into()), ..Default::default() }).unwrap_err();
+        let err = resolve(Sources {
+            profile: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(matches!(err, ConfigError::UnknownProfile(name) if name == "nope"));
     }
 
     #[test]
     fn dev_vars_lines() {
-        assert_eq!(dev_vars_token("FOO=1\nADMIN_TOKEN=abc\n"), Some("abc".into()));
-        assert_eq!(dev_vars_token("ADMIN_TOKEN = \"q u\"\n"), Some("q u".into()));
+        assert_eq!(
+            dev_vars_token("FOO=1\nADMIN_TOKEN=abc\n"),
+            Some("abc".into())
+        );
+        assert_eq!(
+            dev_vars_token("ADMIN_TOKEN = \"q u\"\n"),
+            Some("q u".into())
+        );
         assert_eq!(dev_vars_token("export ADMIN_TOKEN='x'"), Some("x".into()));
         assert_eq!(dev_vars_token("ADMIN_TOKENS=abc\nADMIN_TOKEN="), None);
     }

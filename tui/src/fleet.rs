@@ -52,17 +52,21 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
     for device in &snapshot.devices {
         *counts.entry(device.version.as_deref()).or_default() += 1;
     }
-    let mut versions: Vec<(Option<String>, u64)> =
-        counts.into_iter().map(|(version, count)| (version.map(str::to_string), count)).collect();
+    let mut versions: Vec<(Option<String>, u64)> = counts
+        .into_iter()
+        .map(|(version, count)| (version.map(str::to_string), count))
+        .collect();
     // Most devices first; equal counts keep the version order from the map, so the chart is stable.
-    versions.sort_by(|a, b| b.1.cmp(&a.1));
+    versions.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
 
     let plans = snapshot
         .plans
         .iter()
         .map(|plan| {
-            let of_firmware =
-                snapshot.devices.iter().filter(|d| d.firmware_name.as_deref() == Some(plan.firmware_name.as_str()));
+            let of_firmware = snapshot
+                .devices
+                .iter()
+                .filter(|d| d.firmware_name.as_deref() == Some(plan.firmware_name.as_str()));
             let (mut seen, mut on_target) = (0, 0);
             for device in of_firmware {
                 seen += 1;
@@ -84,7 +88,13 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
     latest.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
     latest.truncate(LATEST);
 
-    FleetSummary { versions, plans, latest, total: snapshot.devices.len(), truncated: snapshot.truncated }
+    FleetSummary {
+        versions,
+        plans,
+        latest,
+        total: snapshot.devices.len(),
+        truncated: snapshot.truncated,
+    }
 }
 
 #[cfg(test)]
@@ -116,7 +126,11 @@ mod tests {
                 delivery: Default::default(),
                 allow_downgrade: false,
             },
-            image: ImageRef { sha256: "00".into(), md5: "11".into(), size: 1 },
+            image: ImageRef {
+                sha256: "00".into(),
+                md5: "11".into(),
+                size: 1,
+            },
             updated_at: "2026-01-01T00:00:00Z".into(),
         }
     }
@@ -134,7 +148,10 @@ mod tests {
             truncated: false,
         };
         let summary = summarize(&snapshot);
-        assert_eq!(summary.versions, vec![(Some("1.1".into()), 3), (Some("1.0".into()), 1)]);
+        assert_eq!(
+            summary.versions,
+            vec![(Some("1.1".into()), 3), (Some("1.0".into()), 1)]
+        );
         assert_eq!(summary.plans[0].on_target, 2);
         assert_eq!(summary.plans[0].seen, 3);
         assert_eq!(summary.plans[1].ratio(), 0.0);

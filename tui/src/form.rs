@@ -10,7 +10,10 @@ use crate::text;
 pub enum FieldValue {
     Text(String),
     Toggle(bool),
-    Choice { options: &'static [&'static str], selected: usize },
+    Choice {
+        options: &'static [&'static str],
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +25,11 @@ pub struct Field {
 
 impl Field {
     fn text(label: &'static str, hint: &'static str, value: impl Into<String>) -> Field {
-        Field { label, hint, value: FieldValue::Text(value.into()) }
+        Field {
+            label,
+            hint,
+            value: FieldValue::Text(value.into()),
+        }
     }
 }
 
@@ -31,7 +38,9 @@ impl Field {
 pub enum FormPurpose {
     Upload,
     /// `Some(name)` edits the plan of that firmware; `None` creates one (the name is a field).
-    Plan { firmware_name: Option<String> },
+    Plan {
+        firmware_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +89,22 @@ impl Form {
             delivery: Delivery::Stream,
             allow_downgrade: false,
         }));
-        Form { purpose: FormPurpose::Plan { firmware_name: None }, fields, focus: 0, error: None, saving: false }
+        Form {
+            purpose: FormPurpose::Plan {
+                firmware_name: None,
+            },
+            fields,
+            focus: 0,
+            error: None,
+            saving: false,
+        }
     }
 
     pub fn edit_plan(plan: &Plan) -> Form {
         Form {
-            purpose: FormPurpose::Plan { firmware_name: Some(plan.firmware_name.clone()) },
+            purpose: FormPurpose::Plan {
+                firmware_name: Some(plan.firmware_name.clone()),
+            },
             fields: plan_fields(&plan.spec),
             focus: 0,
             error: None,
@@ -96,8 +115,12 @@ impl Form {
     pub fn title(&self) -> String {
         match &self.purpose {
             FormPurpose::Upload => text::UPLOAD_FORM_TITLE.to_string(),
-            FormPurpose::Plan { firmware_name: None } => text::PLAN_FORM_NEW.to_string(),
-            FormPurpose::Plan { firmware_name: Some(name) } => format!("{}{name} ", text::PLAN_FORM_EDIT),
+            FormPurpose::Plan {
+                firmware_name: None,
+            } => text::PLAN_FORM_NEW.to_string(),
+            FormPurpose::Plan {
+                firmware_name: Some(name),
+            } => format!("{}{name} ", text::PLAN_FORM_EDIT),
         }
     }
 
@@ -119,16 +142,22 @@ impl Form {
     }
 
     fn edit_focused(&mut self, key: KeyEvent) {
-        let Some(field) = self.fields.get_mut(self.focus) else { return };
+        let Some(field) = self.fields.get_mut(self.focus) else {
+            return;
+        };
         match (&mut field.value, key.code) {
-            (FieldValue::Text(value), KeyCode::Char('u')) if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            (FieldValue::Text(value), KeyCode::Char('u'))
+                if key.modifiers.contains(KeyModifiers::CONTROL) =>
+            {
                 value.clear()
             }
             (FieldValue::Text(value), KeyCode::Char(c)) => value.push(c),
             (FieldValue::Text(value), KeyCode::Backspace) => {
                 value.pop();
             }
-            (FieldValue::Toggle(on), KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right) => *on = !*on,
+            (FieldValue::Toggle(on), KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right) => {
+                *on = !*on
+            }
             (FieldValue::Choice { options, selected }, KeyCode::Char(' ') | KeyCode::Right) => {
                 *selected = (*selected + 1) % options.len()
             }
@@ -141,7 +170,10 @@ impl Form {
     }
 
     fn field(&self, label: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|f| f.label == label).map(|f| &f.value)
+        self.fields
+            .iter()
+            .find(|f| f.label == label)
+            .map(|f| &f.value)
     }
 
     fn text(&self, label: &str) -> &str {
@@ -170,16 +202,23 @@ impl Form {
     /// `(firmware_name, spec)` of a plan form.
     pub fn plan_request(&self) -> Result<(String, PlanSpec), String> {
         let firmware_name = match &self.purpose {
-            FormPurpose::Plan { firmware_name: Some(name) } => name.clone(),
+            FormPurpose::Plan {
+                firmware_name: Some(name),
+            } => name.clone(),
             _ => self.required(text::FIELD_FIRMWARE_NAME)?,
         };
-        let imei_ranges =
-            split_list(self.text(text::FIELD_IMEI_RANGES)).iter().map(|r| parse_imei_range(r)).collect::<Result<_, _>>()?;
+        let imei_ranges = split_list(self.text(text::FIELD_IMEI_RANGES))
+            .iter()
+            .map(|r| parse_imei_range(r))
+            .collect::<Result<_, _>>()?;
         let delivery = match self.field(text::FIELD_DELIVERY) {
             Some(FieldValue::Choice { selected: 1, .. }) => Delivery::Redirect,
             _ => Delivery::Stream,
         };
-        let allow_downgrade = matches!(self.field(text::FIELD_DOWNGRADE), Some(FieldValue::Toggle(true)));
+        let allow_downgrade = matches!(
+            self.field(text::FIELD_DOWNGRADE),
+            Some(FieldValue::Toggle(true))
+        );
         let spec = PlanSpec {
             target_version: self.required(text::FIELD_TARGET)?,
             from_versions: split_list(self.text(text::FIELD_FROM)),
@@ -193,11 +232,23 @@ impl Form {
 }
 
 fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
-    let ranges: Vec<String> = spec.imei_ranges.iter().map(|[lo, hi]| format!("{lo}-{hi}")).collect();
+    let ranges: Vec<String> = spec
+        .imei_ranges
+        .iter()
+        .map(|[lo, hi]| format!("{lo}-{hi}"))
+        .collect();
     vec![
         Field::text(text::FIELD_TARGET, "", spec.target_version.clone()),
-        Field::text(text::FIELD_FROM, text::LIST_HINT, spec.from_versions.join(", ")),
-        Field::text(text::FIELD_DEVICES, text::LIST_HINT, spec.devices.join(", ")),
+        Field::text(
+            text::FIELD_FROM,
+            text::LIST_HINT,
+            spec.from_versions.join(", "),
+        ),
+        Field::text(
+            text::FIELD_DEVICES,
+            text::LIST_HINT,
+            spec.devices.join(", "),
+        ),
         Field::text(text::FIELD_IMEI_RANGES, text::RANGE_HINT, ranges.join(", ")),
         Field {
             label: text::FIELD_DELIVERY,
@@ -207,13 +258,20 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
                 selected: usize::from(spec.delivery == Delivery::Redirect),
             },
         },
-        Field { label: text::FIELD_DOWNGRADE, hint: "", value: FieldValue::Toggle(spec.allow_downgrade) },
+        Field {
+            label: text::FIELD_DOWNGRADE,
+            hint: "",
+            value: FieldValue::Toggle(spec.allow_downgrade),
+        },
     ]
 }
 
 /// `"a, b,,c "` → `["a", "b", "c"]`; whitespace also separates.
 pub fn split_list(text: &str) -> Vec<String> {
-    text.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// `860000000000000-860000000000999` → `["860000000000000", "860000000000999"]`.
@@ -284,14 +342,20 @@ mod tests {
     #[test]
     fn missing_target_is_refused() {
         let form = Form::new_plan("app");
-        assert_eq!(form.plan_request().unwrap_err(), "Target version is required.");
+        assert_eq!(
+            form.plan_request().unwrap_err(),
+            "Target version is required."
+        );
     }
 
     #[test]
     fn bad_range_is_refused() {
         assert!(parse_imei_range("860").is_err());
         assert!(parse_imei_range("-1").is_err());
-        assert_eq!(parse_imei_range(" 1 - 2 ").unwrap(), ["1".to_string(), "2".to_string()]);
+        assert_eq!(
+            parse_imei_range(" 1 - 2 ").unwrap(),
+            ["1".to_string(), "2".to_string()]
+        );
     }
 
     #[test]
@@ -308,9 +372,16 @@ mod tests {
             project_key: "demo".into(),
             firmware_name: "app".into(),
             spec: spec.clone(),
-            image: fota_shared::api::ImageRef { sha256: "a".into(), md5: "b".into(), size: 1 },
+            image: fota_shared::api::ImageRef {
+                sha256: "a".into(),
+                md5: "b".into(),
+                size: 1,
+            },
             updated_at: "t".into(),
         };
-        assert_eq!(Form::edit_plan(&plan).plan_request().unwrap(), ("app".to_string(), spec));
+        assert_eq!(
+            Form::edit_plan(&plan).plan_request().unwrap(),
+            ("app".to_string(), spec)
+        );
     }
 }

@@ -103,7 +103,10 @@ pub fn uploading(firmware_name: &str, version: &str) -> String {
 }
 
 pub fn uploaded(firmware_name: &str, version: &str, sha256: &str) -> String {
-    format!("Uploaded {firmware_name} {version} (sha256 {})", short_hash(sha256))
+    format!(
+        "Uploaded {firmware_name} {version} (sha256 {})",
+        short_hash(sha256)
+    )
 }
 
 pub fn confirm_delete_firmware(firmware_name: &str, version: &str) -> String {
@@ -133,7 +136,8 @@ pub const FIELD_DOWNGRADE: &str = "Allow downgrade";
 pub const ALL_DEVICES: &str = "all";
 pub const ANY_VERSION: &str = "any";
 pub const SAVING: &str = "saving…";
-pub const FORM_HINT: &str = "Tab/↓ next  Shift-Tab/↑ previous  Space toggle  Enter save  Esc cancel";
+pub const FORM_HINT: &str =
+    "Tab/↓ next  Shift-Tab/↑ previous  Space toggle  Enter save  Esc cancel";
 pub const LIST_HINT: &str = "comma-separated";
 pub const RANGE_HINT: &str = "LO-HI, comma-separated";
 
@@ -188,7 +192,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("?", "show or hide this help"),
             ("q, Ctrl-C", "quit"),
             ("Tab, Shift-Tab", "next / previous tab"),
-            ("1 2 3 4", "go to Fleet / Devices / Firmware / Rollouts"),
+            ("1 2 3 4", "go to a tab by its number"),
             ("h l, ← →", "previous / next tab"),
             ("j k, ↓ ↑", "move the selection"),
             ("g G, Home End", "first / last row"),
@@ -199,20 +203,28 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
     (
         "Devices",
         &[
-            ("/", "filter as you type (Enter keeps it, Esc clears it)"),
-            ("Esc", "clear the filter"),
+            ("/", "filter as you type"),
+            ("Enter, Esc", "keep / clear the filter"),
             ("u", "unban the selected device"),
         ],
     ),
-    ("Firmware", &[("u", "upload a file"), ("d", "delete the selected image")]),
+    (
+        "Firmware",
+        &[("u", "upload a file"), ("d", "delete the selected image")],
+    ),
     (
         "Rollouts",
-        &[("n", "new plan"), ("e, Enter", "edit the selected plan"), ("d", "delete the selected plan")],
+        &[
+            ("n", "new plan"),
+            ("e, Enter", "edit the selected plan"),
+            ("d", "delete the selected plan"),
+        ],
     ),
     (
         "Forms and prompts",
         &[
-            ("Tab ↓ / Shift-Tab ↑", "next / previous field"),
+            ("Tab, ↓", "next field"),
+            ("Shift-Tab, ↑", "previous field"),
             ("Space, ← →", "toggle a choice"),
             ("Enter", "save"),
             ("Esc", "cancel"),

@@ -1,0 +1,94 @@
+//! Per-isolate memory in front of KV: projects and plans for a few seconds, device ownership for
+//! the isolate's life (a binding never changes), and when each device's registry row was last
+//! written, so the common "up to date" answer costs no storage round trip at all.
+//!
+//! Admin writes in the same isolate invalidate at once; other isolates see a change within
+//! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network).
+
+use fota_shared::api::{Plan, Project};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// How long a cached project or plan (or its absence) is trusted.
+pub const TTL_MS: i64 = 5_000;
+/// Registry rows are rewritten at most this often when nothing but `last_seen` changed.
+pub const SEEN_WRITE_INTERVAL_MS: i64 = 60_000;
+/// Entries kept per map before it is cleared: memory stays bounded on a busy isolate.
+const MAX_ENTRIES: usize = 50_000;
+
+#[derive(Default)]
+struct Memory {
+    projects: HashMap<String, (i64, Option<Project>)>,
+    plans: HashMap<(String, String), (i64, Option<Plan>)>,
+    owners: HashMap<String, String>,
+    /// device id -> (time of last registry write, version written then)
+    seen: HashMap<String, (i64, String)>,
+}
+
+thread_local! {
+    static MEMORY: RefCell<Memory> = RefCell::new(Memory::default());
+}
+
+fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map
+}
+
+pub fn project(key: &str, now: i64) -> Option<Option<Project>> {
+    MEMORY.with_borrow(|m| m.projects.get(key).filter(|(at, _)| now - at < TTL_MS).map(|(_, p)| p.clone()))
+}
+
+pub fn put_project(key: &str, now: i64, value: Option<Project>) {
+    MEMORY.with_borrow_mut(|m| {
+        bounded(&mut m.projects).insert(key.to_string(), (now, value));
+    })
+}
+
+pub fn plan(key: &str, firmware: &str, now: i64) -> Option<Option<Plan>> {
+    MEMORY.with_borrow(|m| {
+        m.plans
+            .get(&(key.to_string(), firmware.to_string()))
+            .filter(|(at, _)| now - at < TTL_MS)
+            .map(|(_, p)| p.clone())
+    })
+}
+
+pub fn put_plan(key: &str, firmware: &str, now: i64, value: Option<Plan>) {
+    MEMORY.with_borrow_mut(|m| {
+        bounded(&mut m.plans).insert((key.to_string(), firmware.to_string()), (now, value));
+    })
+}
+
+pub fn owner(device: &str) -> Option<String> {
+    MEMORY.with_borrow(|m| m.owners.get(device).cloned())
+}
+
+pub fn put_owner(device: &str, project: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        bounded(&mut m.owners).insert(device.to_string(), project.to_string());
+    })
+}
+
+/// Should the registry row of `device` be rewritten now? True when the version changed or the
+/// last write is older than [`SEEN_WRITE_INTERVAL_MS`]; records the write when it says yes.
+pub fn claim_seen_write(device: &str, version: &str, now: i64) -> bool {
+    MEMORY.with_borrow_mut(|m| {
+        let due = match m.seen.get(device) {
+            Some((at, v)) => v != version || now - at >= SEEN_WRITE_INTERVAL_MS,
+            None => true,
+        };
+        if due {
+            bounded(&mut m.seen).insert(device.to_string(), (now, version.to_string()));
+        }
+        due
+    })
+}
+
+/// Forgets a recorded write (it failed, or an admin changed the row), so the next check writes again.
+pub fn forget_seen(device: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        m.seen.remove(device);
+    })
+}

@@ -1,0 +1,91 @@
+//! The one way out for admin-side errors: a stable machine code, an HTTP status, a short message.
+//! Internal causes are logged (without secrets) and never shown to clients.
+
+use fota_shared::api::{ApiErrorBody, ApiErrorDetail};
+use worker::Response;
+
+#[derive(Debug)]
+pub enum AppError {
+    Unauthorized,
+    NotFound(String),
+    MethodNotAllowed,
+    BadRequest { code: &'static str, message: String },
+    Conflict { code: &'static str, message: String },
+    PayloadTooLarge(u64),
+    /// A binding (KV, R2, D1) failed: the request may be retried. The cause is logged only.
+    Unavailable(String),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest { code, message: message.into() }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict { code, message: message.into() }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::NotFound(_) => 404,
+            AppError::MethodNotAllowed => 405,
+            AppError::BadRequest { .. } => 400,
+            AppError::Conflict { .. } => 409,
+            AppError::PayloadTooLarge(_) => 413,
+            AppError::Unavailable(_) => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthorized => "unauthorized",
+            AppError::NotFound(_) => "not_found",
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::PayloadTooLarge(_) => "payload_too_large",
+            AppError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AppError::Unauthorized => "a valid bearer token is required".into(),
+            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::MethodNotAllowed => "method not allowed on this route".into(),
+            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } => message.clone(),
+            AppError::PayloadTooLarge(limit) => format!("body larger than {limit} bytes"),
+            AppError::Unavailable(_) => "storage temporarily unavailable, retry".into(),
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        if let AppError::Unavailable(cause) = &self {
+            worker::console_error!("storage error: {cause}");
+        }
+        let body = ApiErrorBody { error: ApiErrorDetail { code: self.code().into(), message: self.message() } };
+        json_response(self.status(), &body)
+    }
+}
+
+impl From<worker::Error> for AppError {
+    fn from(e: worker::Error) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+impl From<worker::kv::KvError> for AppError {
+    fn from(e: worker::kv::KvError) -> Self {
+        AppError::Unavailable(e.to_string())
+    }
+}
+
+/// A JSON response with a fixed-length body.
+pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut resp = Response::from_bytes(body).unwrap_or_else(|_| Response::empty().expect("empty response"));
+    let _ = resp.headers_mut().set("Content-Type", "application/json");
+    resp.with_status(status)
+}

@@ -1,0 +1,450 @@
+//! Storage: projects and plans in KV (read on the hot path), images in R2 under their sha256,
+//! the fleet registry and firmware metadata in D1. Every function here is one storage concern;
+//! decisions are made by `fota_shared`.
+
+use crate::cache;
+use crate::error::{AppError, AppResult};
+use fota_shared::api::{Device, Firmware, Plan, Project};
+use fota_shared::ban::DeliveryState;
+use fota_shared::luat::UpgradeCheck;
+use fota_shared::time::rfc3339;
+use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
+use worker::{Bucket, D1Database, Env};
+
+pub const KV: &str = "FOTA_KV";
+pub const R2: &str = "IMAGES";
+pub const D1: &str = "DB";
+
+pub fn now() -> i64 {
+    worker::Date::now().as_millis() as i64
+}
+
+pub fn kv(env: &Env) -> AppResult<worker::kv::KvStore> {
+    Ok(env.kv(KV)?)
+}
+
+pub fn bucket(env: &Env) -> AppResult<Bucket> {
+    Ok(env.bucket(R2)?)
+}
+
+pub fn db(env: &Env) -> AppResult<D1Database> {
+    Ok(env.d1(D1)?)
+}
+
+pub fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+pub fn n(value: i64) -> JsValue {
+    JsValue::from_f64(value as f64)
+}
+
+/// The R2 key of an image: content-addressed, so a key never names other bytes.
+pub fn image_key(sha256: &str) -> String {
+    format!("images/{sha256}")
+}
+
+fn project_kv_key(key: &str) -> String {
+    format!("project:{key}")
+}
+
+fn plan_kv_key(project: &str, firmware: &str) -> String {
+    format!("plan:{project}:{firmware}")
+}
+
+pub fn plan_kv_prefix(project: &str) -> String {
+    format!("plan:{project}:")
+}
+
+fn owner_kv_key(device: &str) -> String {
+    format!("owner:{device}")
+}
+
+// ---------------------------------------------------------------- projects
+
+pub async fn project(env: &Env, key: &str) -> AppResult<Option<Project>> {
+    let now = now();
+    if let Some(hit) = cache::project(key, now) {
+        return Ok(hit);
+    }
+    let found: Option<Project> = kv(env)?.get(&project_kv_key(key)).json().await?;
+    cache::put_project(key, now, found.clone());
+    Ok(found)
+}
+
+#[derive(Deserialize)]
+struct ProjectRow {
+    key: String,
+    name: String,
+    ban_after: f64,
+    created_at: f64,
+    updated_at: f64,
+}
+
+impl From<ProjectRow> for Project {
+    fn from(r: ProjectRow) -> Self {
+        Project {
+            key: r.key,
+            name: r.name,
+            ban_after: r.ban_after as u32,
+            created_at: rfc3339(r.created_at as i64),
+            updated_at: rfc3339(r.updated_at as i64),
+        }
+    }
+}
+
+/// Creates or renames a project: D1 is the record, KV the copy the hot path reads.
+pub async fn put_project(env: &Env, key: &str, name: &str, ban_after: Option<u32>) -> AppResult<Project> {
+    let now = now();
+    let row: Option<ProjectRow> = db(env)?
+        .prepare(
+            "INSERT INTO projects (key, name, ban_after, created_at, updated_at) VALUES (?1, ?2, COALESCE(?3, 6), ?4, ?4)
+             ON CONFLICT(key) DO UPDATE SET name = excluded.name, ban_after = COALESCE(?3, projects.ban_after), updated_at = ?4
+             RETURNING key, name, ban_after, created_at, updated_at",
+        )
+        .bind(&[s(key), s(name), ban_after.map_or(JsValue::NULL, |b| n(b as i64)), n(now)])?
+        .first(None)
+        .await?;
+    let project: Project = row.ok_or_else(|| AppError::Unavailable("project upsert returned nothing".into()))?.into();
+    kv(env)?.put(&project_kv_key(key), &project)?.execute().await?;
+    cache::put_project(key, now, Some(project.clone()));
+    Ok(project)
+}
+
+pub async fn list_projects(env: &Env) -> AppResult<Vec<Project>> {
+    let rows: Vec<ProjectRow> = db(env)?
+        .prepare("SELECT key, name, ban_after, created_at, updated_at FROM projects ORDER BY key")
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(Project::from).collect())
+}
+
+// ---------------------------------------------------------------- plans
+
+pub async fn plan(env: &Env, project: &str, firmware: &str) -> AppResult<Option<Plan>> {
+    let now = now();
+    if let Some(hit) = cache::plan(project, firmware, now) {
+        return Ok(hit);
+    }
+    let found: Option<Plan> = kv(env)?.get(&plan_kv_key(project, firmware)).json().await?;
+    cache::put_plan(project, firmware, now, found.clone());
+    Ok(found)
+}
+
+pub async fn put_plan(env: &Env, plan: &Plan) -> AppResult<()> {
+    kv(env)?.put(&plan_kv_key(&plan.project_key, &plan.firmware_name), plan)?.execute().await?;
+    cache::put_plan(&plan.project_key, &plan.firmware_name, now(), Some(plan.clone()));
+    Ok(())
+}
+
+pub async fn delete_plan(env: &Env, project: &str, firmware: &str) -> AppResult<()> {
+    kv(env)?.delete(&plan_kv_key(project, firmware)).await?;
+    cache::put_plan(project, firmware, now(), None);
+    Ok(())
+}
+
+/// Every plan of a project, read from KV (always fresh: admin reads bypass the isolate cache).
+pub async fn list_plans(env: &Env, project: &str) -> AppResult<Vec<Plan>> {
+    let store = kv(env)?;
+    let mut plans = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut list = store.list().prefix(plan_kv_prefix(project));
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await?;
+        for key in &page.keys {
+            if let Some(plan) = store.get(&key.name).json::<Plan>().await? {
+                plans.push(plan);
+            }
+        }
+        match page.cursor {
+            Some(c) if !page.list_complete => cursor = Some(c),
+            _ => break,
+        }
+    }
+    plans.sort_by(|a, b| a.firmware_name.cmp(&b.firmware_name));
+    Ok(plans)
+}
+
+// ---------------------------------------------------------------- devices
+
+/// The project a device is bound to, binding it to the check's project on first sight.
+///
+/// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
+/// where the binding is made durable before any answer goes out.
+pub async fn owner(env: &Env, check: &UpgradeCheck) -> AppResult<String> {
+    if let Some(owner) = cache::owner(&check.device_id) {
+        return Ok(owner);
+    }
+    let store = kv(env)?;
+    if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
+        cache::put_owner(&check.device_id, &owner);
+        return Ok(owner);
+    }
+    let now = now();
+    let owner: Option<String> = db(env)?
+        .prepare(
+            "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT(id) DO UPDATE SET id = id
+             RETURNING project_key",
+        )
+        .bind(&[s(&check.device_id), s(&check.project_key), s(&check.firmware_name), s(&check.version_text), n(now)])?
+        .first(Some("project_key"))
+        .await?;
+    let owner = owner.ok_or_else(|| AppError::Unavailable("device upsert returned nothing".into()))?;
+    store.put(&owner_kv_key(&check.device_id), owner.as_str())?.execute().await?;
+    cache::put_owner(&check.device_id, &owner);
+    if owner == check.project_key {
+        cache::claim_seen_write(&check.device_id, &check.version_text, now);
+    }
+    Ok(owner)
+}
+
+/// Records what a check told about its device (version, firmware, last seen). Reporting the
+/// version deliveries were counted for means the upgrade took: the count and any ban for that
+/// target are cleared, exactly as `fota_shared::ban::after_report` says.
+pub async fn record_seen(env: Env, check: UpgradeCheck, now: i64) {
+    let reported = fota_shared::ban::target_key(&check.firmware_name, &check.version);
+    let result = async {
+        db(&env)?
+            .prepare(
+                "UPDATE devices SET firmware_name = ?2, version = ?3, last_seen = ?4,
+                   deliveries = CASE WHEN delivery_target = ?5 THEN 0 ELSE deliveries END,
+                   banned = CASE WHEN delivery_target = ?5 THEN 0 ELSE banned END
+                 WHERE id = ?1 AND project_key = ?6",
+            )
+            .bind(&[
+                s(&check.device_id),
+                s(&check.firmware_name),
+                s(&check.version_text),
+                n(now),
+                s(&reported),
+                s(&check.project_key),
+            ])?
+            .run()
+            .await?;
+        AppResult::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        cache::forget_seen(&check.device_id);
+        e.into_response();
+    }
+}
+
+#[derive(Deserialize)]
+struct DeliveryRow {
+    delivery_target: Option<String>,
+    deliveries: f64,
+    banned: f64,
+}
+
+pub async fn delivery_state(env: &Env, device: &str) -> AppResult<DeliveryState> {
+    let row: Option<DeliveryRow> = db(env)?
+        .prepare("SELECT delivery_target, deliveries, banned FROM devices WHERE id = ?1")
+        .bind(&[s(device)])?
+        .first(None)
+        .await?;
+    Ok(row.map_or_else(DeliveryState::default, |r| DeliveryState {
+        target: r.delivery_target,
+        count: r.deliveries as u32,
+        banned: r.banned != 0.0,
+    }))
+}
+
+pub async fn save_delivery(env: &Env, device: &str, state: &DeliveryState, now: i64) -> AppResult<()> {
+    db(env)?
+        .prepare(
+            "UPDATE devices SET delivery_target = ?2, deliveries = ?3, banned = ?4,
+               banned_at = CASE WHEN ?4 = 1 AND banned = 0 THEN ?5 ELSE banned_at END, last_seen = ?5
+             WHERE id = ?1",
+        )
+        .bind(&[
+            s(device),
+            state.target.as_deref().map_or(JsValue::NULL, s),
+            n(state.count as i64),
+            n(state.banned as i64),
+            n(now),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct DeviceRow {
+    id: String,
+    firmware_name: Option<String>,
+    version: Option<String>,
+    first_seen: f64,
+    last_seen: f64,
+    deliveries: f64,
+    banned: f64,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(r: DeviceRow) -> Self {
+        Device {
+            id: r.id,
+            firmware_name: r.firmware_name,
+            version: r.version,
+            first_seen: rfc3339(r.first_seen as i64),
+            last_seen: rfc3339(r.last_seen as i64),
+            deliveries: r.deliveries as u32,
+            banned: r.banned != 0.0,
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned";
+
+/// Filters of the device list; all optional.
+#[derive(Debug, Default)]
+pub struct DeviceFilter {
+    pub after: Option<String>,
+    pub q: Option<String>,
+    pub version: Option<String>,
+    pub firmware_name: Option<String>,
+    pub banned: Option<bool>,
+    pub limit: u32,
+}
+
+/// One page of a project's devices in id order, and whether more follow.
+pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResult<(Vec<Device>, bool)> {
+    let mut sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1");
+    let mut args = vec![s(project)];
+    let mut push = |clause: &str, value: JsValue, sql: &mut String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(after) = &f.after {
+        push(" AND id > ?", s(after), &mut sql);
+    }
+    if let Some(q) = &f.q {
+        // Prefix search on the id, or an exact version: what an operator types in a filter box.
+        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        push(" AND (id LIKE ? ESCAPE '\\'", s(&format!("%{escaped}%")), &mut sql);
+        push(" OR version = ?)", s(q), &mut sql);
+    }
+    if let Some(v) = &f.version {
+        push(" AND version = ?", s(v), &mut sql);
+    }
+    if let Some(fw) = &f.firmware_name {
+        push(" AND firmware_name = ?", s(fw), &mut sql);
+    }
+    if let Some(b) = f.banned {
+        push(" AND banned = ?", n(b as i64), &mut sql);
+    }
+    push(" ORDER BY id LIMIT ?", n(f.limit as i64 + 1), &mut sql);
+    let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
+    let more = rows.len() > f.limit as usize;
+    rows.truncate(f.limit as usize);
+    Ok((rows.into_iter().map(Device::from).collect(), more))
+}
+
+pub async fn device(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
+    let row: Option<DeviceRow> = db(env)?
+        .prepare(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 AND id = ?2"))
+        .bind(&[s(project), s(id)])?
+        .first(None)
+        .await?;
+    Ok(row.map(Device::from))
+}
+
+/// Lifts a ban: the count starts again from zero.
+pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
+    let row: Option<DeviceRow> = db(env)?
+        .prepare(format!(
+            "UPDATE devices SET banned = 0, deliveries = 0, banned_at = NULL WHERE project_key = ?1 AND id = ?2 RETURNING {DEVICE_COLUMNS}"
+        ))
+        .bind(&[s(project), s(id)])?
+        .first(None)
+        .await?;
+    Ok(row.map(Device::from))
+}
+
+// ---------------------------------------------------------------- firmware
+
+#[derive(Deserialize)]
+struct FirmwareRow {
+    firmware_name: String,
+    version: String,
+    sha256: String,
+    md5: String,
+    size: f64,
+    uploaded_at: f64,
+}
+
+impl From<FirmwareRow> for Firmware {
+    fn from(r: FirmwareRow) -> Self {
+        Firmware {
+            firmware_name: r.firmware_name,
+            version: r.version,
+            sha256: r.sha256,
+            md5: r.md5,
+            size: r.size as u64,
+            uploaded_at: rfc3339(r.uploaded_at as i64),
+        }
+    }
+}
+
+const FIRMWARE_COLUMNS: &str = "firmware_name, version, sha256, md5, size, uploaded_at";
+
+pub async fn list_firmware(env: &Env, project: &str, firmware: Option<&str>) -> AppResult<Vec<Firmware>> {
+    let stmt = match firmware {
+        Some(fw) => db(env)?
+            .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 ORDER BY firmware_name, uploaded_at"))
+            .bind(&[s(project), s(fw)])?,
+        None => db(env)?
+            .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 ORDER BY firmware_name, uploaded_at"))
+            .bind(&[s(project)])?,
+    };
+    let rows: Vec<FirmwareRow> = stmt.all().await?.results()?;
+    Ok(rows.into_iter().map(Firmware::from).collect())
+}
+
+pub async fn firmware(env: &Env, project: &str, firmware: &str, version: &str) -> AppResult<Option<Firmware>> {
+    let row: Option<FirmwareRow> = db(env)?
+        .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3"))
+        .bind(&[s(project), s(firmware), s(version)])?
+        .first(None)
+        .await?;
+    Ok(row.map(Firmware::from))
+}
+
+/// Records an uploaded image. Returns false when the version already exists (nothing written).
+pub async fn insert_firmware(env: &Env, project: &str, fw: &Firmware, uploaded_at: i64) -> AppResult<bool> {
+    let result = db(env)?
+        .prepare(
+            "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&[s(project), s(&fw.firmware_name), s(&fw.version), s(&fw.sha256), s(&fw.md5), n(fw.size as i64), n(uploaded_at)])?
+        .run()
+        .await?;
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+pub async fn delete_firmware(env: &Env, project: &str, firmware: &str, version: &str) -> AppResult<()> {
+    db(env)?
+        .prepare("DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3")
+        .bind(&[s(project), s(firmware), s(version)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// How many firmware records (in any project) still point at these bytes.
+pub async fn image_references(env: &Env, sha256: &str) -> AppResult<u32> {
+    let count: Option<f64> = db(env)?
+        .prepare("SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ?1")
+        .bind(&[s(sha256)])?
+        .first(Some("n"))
+        .await?;
+    Ok(count.unwrap_or(0.0) as u32)
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make dev`: local secrets, migrations, wrangler dev on 127.0.0.1:$PORT, then a demo project
+# seeded through the admin API. Runs until Ctrl-C.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+PORT=${PORT:-8787}
+STATE_DIR=${STATE_DIR:-.wrangler/state}
+if [ ! -f .dev.vars ]; then
+  token=$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')
+  sed "s/^ADMIN_TOKEN=.*/ADMIN_TOKEN=$token/" .dev.vars.example > .dev.vars
+  echo "created .dev.vars with a new ADMIN_TOKEN"
+fi
+scripts/serve.sh "$PORT" "$STATE_DIR" &
+serve=$!
+trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' INT TERM EXIT
+FOTA_URL="http://127.0.0.1:$PORT" node scripts/seed.mjs
+wait $serve

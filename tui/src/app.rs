@@ -1,0 +1,1007 @@
+//! The terminal app's state and its pure `update`: every key press, tick and API result arrives as
+//! an `Action`; `update` changes the state and returns the `Command`s (network work) for the shell.
+//! Nothing here does I/O or reads a clock, so every flow is tested by feeding actions.
+
+use fota_shared::api::{Device, DeviceList, Firmware, Plan, Project, UploadReceipt};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::api::DeviceQuery;
+use crate::config::FALLBACK_PROJECT;
+use crate::fleet::{self, FleetSnapshot, FleetSummary};
+use crate::form::{Form, FormKey, FormPurpose};
+use crate::text;
+
+/// The shell sends `Action::Tick` this often.
+pub const TICKS_PER_SECOND: u32 = 4;
+/// The visible tab is reloaded this often while the server answers.
+pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
+/// Devices fetched per page on the Devices tab.
+pub const DEVICE_PAGE: u32 = 100;
+/// The next page is fetched when the selection comes this close to the last loaded row, so
+/// scrolling does not stop at a page boundary.
+pub const PREFETCH_ROWS: usize = 20;
+/// Rows moved by PgUp/PgDn.
+const PAGE_JUMP: usize = 10;
+/// Seconds between retries while the server is unreachable, one step per failed attempt.
+const BACKOFF_SECS: [u32; 6] = [1, 2, 4, 8, 15, 30];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Fleet,
+    Devices,
+    Firmware,
+    Rollouts,
+}
+
+impl Tab {
+    /// Tab order; later tabs (audit log, tokens) are added here and in `title`.
+    pub const ALL: [Tab; 4] = [Tab::Fleet, Tab::Devices, Tab::Firmware, Tab::Rollouts];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Fleet => text::TAB_FLEET,
+            Tab::Devices => text::TAB_DEVICES,
+            Tab::Firmware => text::TAB_FIRMWARE,
+            Tab::Rollouts => text::TAB_ROLLOUTS,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+
+    fn step(self, by: isize) -> Tab {
+        let count = Tab::ALL.len() as isize;
+        Tab::ALL[(self.index() as isize + by).rem_euclid(count) as usize]
+    }
+}
+
+/// A failed call as the app sees it: the client error's text (which carries the API's message),
+/// and whether it means the server is out of reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub connection: bool,
+}
+
+pub type Outcome<T> = Result<T, Failure>;
+
+#[derive(Debug)]
+pub enum Action {
+    Started,
+    Key(KeyEvent),
+    Tick,
+    /// The terminal changed size; nothing to update, the next frame redraws.
+    Resize,
+    ProjectsLoaded(Outcome<Vec<Project>>),
+    FleetLoaded(Outcome<FleetSnapshot>),
+    DevicesLoaded {
+        generation: u64,
+        cursor: Option<String>,
+        result: Outcome<DeviceList>,
+    },
+    FirmwareLoaded(Outcome<Vec<Firmware>>),
+    PlansLoaded(Outcome<Vec<Plan>>),
+    UploadHashed {
+        sha256: String,
+        size: u64,
+    },
+    UploadProgress {
+        sent: u64,
+    },
+    UploadFinished(Outcome<UploadReceipt>),
+    FirmwareDeleted {
+        firmware_name: String,
+        version: String,
+        result: Outcome<()>,
+    },
+    PlanSaved {
+        firmware_name: String,
+        result: Outcome<Plan>,
+    },
+    PlanDeleted {
+        firmware_name: String,
+        result: Outcome<()>,
+    },
+    DeviceUnbanned {
+        id: String,
+        result: Outcome<Device>,
+    },
+}
+
+/// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    LoadProjects,
+    LoadFleet {
+        project: String,
+    },
+    LoadDevices {
+        project: String,
+        generation: u64,
+        query: DeviceQuery,
+    },
+    LoadFirmware {
+        project: String,
+    },
+    LoadPlans {
+        project: String,
+    },
+    UploadFirmware {
+        project: String,
+        path: String,
+        firmware_name: String,
+        version: String,
+    },
+    DeleteFirmware {
+        project: String,
+        firmware_name: String,
+        version: String,
+    },
+    PutPlan {
+        project: String,
+        firmware_name: String,
+        spec: fota_shared::api::PlanSpec,
+    },
+    DeletePlan {
+        project: String,
+        firmware_name: String,
+    },
+    UnbanDevice {
+        project: String,
+        id: String,
+    },
+}
+
+/// Data fetched from the API with its loading and error state. Old data stays while a refresh
+/// runs or fails, so the screen does not flash empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote<T> {
+    pub data: Option<T>,
+    pub loading: bool,
+    pub error: Option<String>,
+}
+
+impl<T> Default for Remote<T> {
+    fn default() -> Self {
+        Remote {
+            data: None,
+            loading: false,
+            error: None,
+        }
+    }
+}
+
+impl<T> Remote<T> {
+    /// Marks a load as started; false when one is already running (no second request then).
+    fn begin(&mut self) -> bool {
+        !std::mem::replace(&mut self.loading, true)
+    }
+
+    fn settle(&mut self, what: &str, result: Outcome<T>) {
+        self.loading = false;
+        match result {
+            Ok(data) => {
+                self.data = Some(data);
+                self.error = None;
+            }
+            Err(failure) => {
+                self.error = Some(text::failed(&text::loading_failed(what), &failure.message))
+            }
+        }
+    }
+}
+
+/// Whether the server answers; drives the status bar and the retry backoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Online,
+    /// `retry_in` ticks until the next attempt; `None` while that attempt runs.
+    Offline {
+        attempt: u32,
+        retry_in: Option<u32>,
+        reason: String,
+    },
+}
+
+/// The Devices tab: a window of the registry grown page by page through the cursor API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicesView {
+    pub rows: Vec<Device>,
+    pub next_cursor: Option<String>,
+    pub selected: usize,
+    pub filter: String,
+    /// Keys go to the filter text.
+    pub filtering: bool,
+    /// Bumped when the filter changes, so answers to older filters are dropped.
+    pub generation: u64,
+    /// The rows belong to an older filter and the next first page replaces them.
+    pub stale: bool,
+    pub loaded: bool,
+    pub loading: bool,
+    pub loading_more: bool,
+    pub error: Option<String>,
+}
+
+impl DevicesView {
+    pub fn selected_device(&self) -> Option<&Device> {
+        self.rows.get(self.selected)
+    }
+
+    fn query(&self, cursor: Option<String>) -> DeviceQuery {
+        DeviceQuery {
+            limit: Some(DEVICE_PAGE),
+            cursor,
+            q: Some(self.filter.trim().to_string()).filter(|q| !q.is_empty()),
+            ..DeviceQuery::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modal {
+    Help,
+    /// Asks before `command` runs; `busy` is the status shown while it does.
+    Confirm {
+        prompt: String,
+        command: Command,
+        busy: String,
+    },
+    Form(Form),
+}
+
+/// The upload in progress (or just finished) on the Firmware tab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub path: String,
+    pub firmware_name: String,
+    pub version: String,
+    /// Known once the file is read and hashed, before sending starts.
+    pub sha256: Option<String>,
+    pub total: u64,
+    pub sent: u64,
+    pub outcome: Option<Result<UploadReceipt, String>>,
+}
+
+impl Upload {
+    pub fn running(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Busy,
+    Error,
+}
+
+/// The last message of the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub kind: StatusKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    pub url: String,
+    /// `None` until the project list says which one to show.
+    pub project: Option<String>,
+    pub tab: Tab,
+    pub link: Link,
+    pub projects: Remote<Vec<Project>>,
+    pub fleet: Remote<FleetSummary>,
+    pub devices: DevicesView,
+    pub firmware: Remote<Vec<Firmware>>,
+    pub firmware_selected: usize,
+    pub plans: Remote<Vec<Plan>>,
+    pub plan_selected: usize,
+    pub modal: Option<Modal>,
+    pub upload: Option<Upload>,
+    pub status: Option<Status>,
+    /// Ticks since start; drives the spinner.
+    pub ticks: u64,
+    ticks_since_refresh: u32,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(url: impl Into<String>, project: Option<String>) -> App {
+        App {
+            url: url.into(),
+            project,
+            tab: Tab::Fleet,
+            link: Link::Connecting,
+            projects: Remote::default(),
+            fleet: Remote::default(),
+            devices: DevicesView::default(),
+            firmware: Remote::default(),
+            firmware_selected: 0,
+            plans: Remote::default(),
+            plan_selected: 0,
+            modal: None,
+            upload: None,
+            status: None,
+            ticks: 0,
+            ticks_since_refresh: 0,
+            should_quit: false,
+        }
+    }
+
+    pub fn selected_firmware(&self) -> Option<&Firmware> {
+        self.firmware.data.as_ref()?.get(self.firmware_selected)
+    }
+
+    pub fn selected_plan(&self) -> Option<&Plan> {
+        self.plans.data.as_ref()?.get(self.plan_selected)
+    }
+
+    fn set_status(&mut self, kind: StatusKind, text: String) {
+        self.status = Some(Status { text, kind });
+    }
+
+    /// Records whether a call reached the server. Only the first failure of a round starts a new
+    /// backoff step, so several requests failing together count as one attempt.
+    fn observe<T>(&mut self, result: &Outcome<T>) {
+        match result {
+            Err(failure) if failure.connection => {
+                let attempt = match &self.link {
+                    Link::Offline {
+                        retry_in: Some(_), ..
+                    } => return,
+                    Link::Offline { attempt, .. } => attempt + 1,
+                    _ => 1,
+                };
+                let step = BACKOFF_SECS[(attempt as usize - 1).min(BACKOFF_SECS.len() - 1)];
+                self.link = Link::Offline {
+                    attempt,
+                    retry_in: Some(step * TICKS_PER_SECOND),
+                    reason: failure.message.clone(),
+                };
+            }
+            _ => self.link = Link::Online,
+        }
+    }
+
+    /// The commands that (re)load what the visible tab shows.
+    fn load_visible(&mut self) -> Vec<Command> {
+        let Some(project) = self.project.clone() else {
+            return if self.projects.begin() {
+                vec![Command::LoadProjects]
+            } else {
+                vec![]
+            };
+        };
+        match self.tab {
+            Tab::Fleet => self
+                .fleet
+                .begin()
+                .then_some(Command::LoadFleet { project })
+                .into_iter()
+                .collect(),
+            Tab::Devices => self.refresh_devices(&project).into_iter().collect(),
+            Tab::Firmware => self
+                .firmware
+                .begin()
+                .then_some(Command::LoadFirmware { project })
+                .into_iter()
+                .collect(),
+            Tab::Rollouts => self
+                .plans
+                .begin()
+                .then_some(Command::LoadPlans { project })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn refresh_devices(&mut self, project: &str) -> Option<Command> {
+        let view = &mut self.devices;
+        if view.loading || view.loading_more {
+            return None;
+        }
+        view.loading = true;
+        Some(Command::LoadDevices {
+            project: project.to_string(),
+            generation: view.generation,
+            query: view.query(None),
+        })
+    }
+
+    /// The filter changed: start over from the first page under a new generation.
+    fn refilter_devices(&mut self) -> Vec<Command> {
+        let view = &mut self.devices;
+        view.generation += 1;
+        view.stale = true;
+        view.loading = false;
+        view.loading_more = false;
+        match self.project.clone() {
+            Some(project) => self.refresh_devices(&project).into_iter().collect(),
+            None => vec![],
+        }
+    }
+
+    fn prefetch_devices(&mut self) -> Option<Command> {
+        let project = self.project.clone()?;
+        let view = &mut self.devices;
+        let near_end = view.selected + PREFETCH_ROWS >= view.rows.len();
+        if view.loading || view.loading_more || view.stale || !near_end {
+            return None;
+        }
+        let cursor = view.next_cursor.clone()?;
+        view.loading_more = true;
+        Some(Command::LoadDevices {
+            project,
+            generation: view.generation,
+            query: view.query(Some(cursor)),
+        })
+    }
+}
+
+/// Applies one action; returns the network work it calls for.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    match action {
+        Action::Started => app.load_visible(),
+        Action::Resize => vec![],
+        Action::Key(key) => on_key(app, key),
+        Action::Tick => on_tick(app),
+        Action::ProjectsLoaded(result) => {
+            app.observe(&result);
+            app.projects.settle(text::WHAT_PROJECTS, result);
+            if app.project.is_some() {
+                return vec![];
+            }
+            match app.projects.data.as_deref() {
+                Some([only]) => app.project = Some(only.key.clone()),
+                Some(_) => app.project = Some(FALLBACK_PROJECT.to_string()),
+                None => return vec![],
+            }
+            app.load_visible()
+        }
+        Action::FleetLoaded(result) => {
+            app.observe(&result);
+            app.fleet.settle(
+                text::WHAT_FLEET,
+                result.map(|snapshot| fleet::summarize(&snapshot)),
+            );
+            vec![]
+        }
+        Action::DevicesLoaded {
+            generation,
+            cursor,
+            result,
+        } => on_devices_loaded(app, generation, cursor, result),
+        Action::FirmwareLoaded(result) => {
+            app.observe(&result);
+            app.firmware.settle(text::WHAT_FIRMWARE, result);
+            app.firmware_selected = clamp(
+                app.firmware_selected,
+                app.firmware.data.as_ref().map_or(0, Vec::len),
+            );
+            vec![]
+        }
+        Action::PlansLoaded(result) => {
+            app.observe(&result);
+            app.plans.settle(text::WHAT_PLANS, result);
+            app.plan_selected = clamp(
+                app.plan_selected,
+                app.plans.data.as_ref().map_or(0, Vec::len),
+            );
+            vec![]
+        }
+        Action::UploadHashed { sha256, size } => {
+            if let Some(upload) = &mut app.upload {
+                upload.sha256 = Some(sha256);
+                upload.total = size;
+            }
+            vec![]
+        }
+        Action::UploadProgress { sent } => {
+            if let Some(upload) = &mut app.upload {
+                upload.sent = sent;
+            }
+            vec![]
+        }
+        Action::UploadFinished(result) => {
+            app.observe(&result);
+            let Some(upload) = &mut app.upload else {
+                return vec![];
+            };
+            match result {
+                Ok(receipt) => {
+                    let message =
+                        text::uploaded(&upload.firmware_name, &upload.version, &receipt.sha256);
+                    upload.sent = receipt.size;
+                    upload.outcome = Some(Ok(receipt));
+                    app.set_status(StatusKind::Info, message);
+                    reload(app, Tab::Firmware)
+                }
+                Err(failure) => {
+                    let what = text::uploading(&upload.firmware_name, &upload.version);
+                    let message = text::failed(&what, &failure.message);
+                    upload.outcome = Some(Err(message.clone()));
+                    app.set_status(StatusKind::Error, message);
+                    vec![]
+                }
+            }
+        }
+        Action::FirmwareDeleted {
+            firmware_name,
+            version,
+            result,
+        } => {
+            let done = text::deleted_firmware(&firmware_name, &version);
+            let what = text::deleting_firmware(&firmware_name, &version);
+            after_change(app, result, done, &what, Tab::Firmware)
+        }
+        Action::PlanSaved {
+            firmware_name,
+            result,
+        } => {
+            app.observe(&result);
+            match result {
+                Ok(plan) => {
+                    if matches!(&app.modal, Some(Modal::Form(form)) if matches!(form.purpose, FormPurpose::Plan { .. }))
+                    {
+                        app.modal = None;
+                    }
+                    app.set_status(
+                        StatusKind::Info,
+                        text::saved_plan(&plan.firmware_name, &plan.spec.target_version),
+                    );
+                    reload(app, Tab::Rollouts)
+                }
+                Err(failure) => {
+                    let message =
+                        text::failed(&text::saving_plan(&firmware_name), &failure.message);
+                    match &mut app.modal {
+                        Some(Modal::Form(form))
+                            if matches!(form.purpose, FormPurpose::Plan { .. }) =>
+                        {
+                            form.saving = false;
+                            form.error = Some(message);
+                            app.status = None;
+                        }
+                        _ => app.set_status(StatusKind::Error, message),
+                    }
+                    vec![]
+                }
+            }
+        }
+        Action::PlanDeleted {
+            firmware_name,
+            result,
+        } => {
+            let done = text::deleted_plan(&firmware_name);
+            let what = text::deleting_plan(&firmware_name);
+            after_change(app, result, done, &what, Tab::Rollouts)
+        }
+        Action::DeviceUnbanned { id, result } => {
+            app.observe(&result);
+            match result {
+                Ok(device) => {
+                    if let Some(row) = app.devices.rows.iter_mut().find(|d| d.id == device.id) {
+                        *row = device;
+                    }
+                    app.set_status(StatusKind::Info, text::unbanned(&id));
+                }
+                Err(failure) => app.set_status(
+                    StatusKind::Error,
+                    text::failed(&text::unbanning(&id), &failure.message),
+                ),
+            }
+            vec![]
+        }
+    }
+}
+
+/// The end of a delete: a status line, and a reload of the list it changed.
+fn after_change(
+    app: &mut App,
+    result: Outcome<()>,
+    done: String,
+    what: &str,
+    tab: Tab,
+) -> Vec<Command> {
+    app.observe(&result);
+    match result {
+        Ok(()) => {
+            app.set_status(StatusKind::Info, done);
+            reload(app, tab)
+        }
+        Err(failure) => {
+            app.set_status(StatusKind::Error, text::failed(what, &failure.message));
+            vec![]
+        }
+    }
+}
+
+fn reload(app: &mut App, tab: Tab) -> Vec<Command> {
+    let Some(project) = app.project.clone() else {
+        return vec![];
+    };
+    match tab {
+        Tab::Firmware if app.firmware.begin() => vec![Command::LoadFirmware { project }],
+        Tab::Rollouts if app.plans.begin() => vec![Command::LoadPlans { project }],
+        _ => vec![],
+    }
+}
+
+fn on_tick(app: &mut App) -> Vec<Command> {
+    app.ticks += 1;
+    app.ticks_since_refresh += 1;
+    match &mut app.link {
+        Link::Offline {
+            retry_in: Some(ticks),
+            ..
+        } => {
+            *ticks = ticks.saturating_sub(1);
+            if *ticks > 0 {
+                return vec![];
+            }
+            if let Link::Offline { retry_in, .. } = &mut app.link {
+                *retry_in = None;
+            }
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        Link::Offline { retry_in: None, .. } | Link::Connecting => vec![],
+        Link::Online if app.ticks_since_refresh >= REFRESH_TICKS => {
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        Link::Online => vec![],
+    }
+}
+
+fn on_devices_loaded(
+    app: &mut App,
+    generation: u64,
+    cursor: Option<String>,
+    result: Outcome<DeviceList>,
+) -> Vec<Command> {
+    app.observe(&result);
+    let view = &mut app.devices;
+    if generation != view.generation {
+        return vec![];
+    }
+    let first_page = cursor.is_none();
+    if first_page {
+        view.loading = false;
+    } else {
+        view.loading_more = false;
+    }
+    let list = match result {
+        Ok(list) => list,
+        Err(failure) => {
+            view.error = Some(text::failed(
+                &text::loading_failed(text::WHAT_DEVICES),
+                &failure.message,
+            ));
+            return vec![];
+        }
+    };
+    view.error = None;
+    view.loaded = true;
+    if first_page && (view.stale || view.rows.len() <= DEVICE_PAGE as usize) {
+        // A new filter starts at the top; a refresh of the same filter keeps the selected device.
+        let keep = if view.stale {
+            None
+        } else {
+            view.selected_device().map(|d| d.id.clone())
+        };
+        view.rows = list.devices;
+        view.next_cursor = list.next_cursor;
+        view.stale = false;
+        view.selected = keep
+            .and_then(|id| view.rows.iter().position(|d| d.id == id))
+            .unwrap_or(0);
+    } else if first_page {
+        // Several pages are loaded: refresh the first page's devices in place, keep the window.
+        for device in list.devices {
+            if let Some(row) = view.rows.iter_mut().find(|d| d.id == device.id) {
+                *row = device;
+            }
+        }
+    } else {
+        for device in list.devices {
+            if !view.rows.iter().any(|d| d.id == device.id) {
+                view.rows.push(device);
+            }
+        }
+        view.next_cursor = list.next_cursor;
+    }
+    view.selected = clamp(view.selected, view.rows.len());
+    app.prefetch_devices().into_iter().collect()
+}
+
+fn clamp(index: usize, len: usize) -> usize {
+    index.min(len.saturating_sub(1))
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        app.should_quit = true;
+        return vec![];
+    }
+    if app.modal.is_some() {
+        return on_modal_key(app, key);
+    }
+    if app.devices.filtering {
+        return on_filter_key(app, key);
+    }
+    match key.code {
+        KeyCode::Char('q') => {
+            app.should_quit = true;
+            vec![]
+        }
+        KeyCode::Char('?') => {
+            app.modal = Some(Modal::Help);
+            vec![]
+        }
+        KeyCode::Tab | KeyCode::Char('l') | KeyCode::Right => switch_tab(app, app.tab.step(1)),
+        KeyCode::BackTab | KeyCode::Char('h') | KeyCode::Left => switch_tab(app, app.tab.step(-1)),
+        KeyCode::Char(c @ '1'..='9') => match Tab::ALL.get(c as usize - '1' as usize) {
+            Some(&tab) => switch_tab(app, tab),
+            None => vec![],
+        },
+        KeyCode::Char('r') => {
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        KeyCode::Down | KeyCode::Char('j') => move_selection(app, |i, _| i.saturating_add(1)),
+        KeyCode::Up | KeyCode::Char('k') => move_selection(app, |i, _| i.saturating_sub(1)),
+        KeyCode::PageDown => move_selection(app, |i, _| i.saturating_add(PAGE_JUMP)),
+        KeyCode::PageUp => move_selection(app, |i, _| i.saturating_sub(PAGE_JUMP)),
+        KeyCode::Home | KeyCode::Char('g') => move_selection(app, |_, _| 0),
+        KeyCode::End | KeyCode::Char('G') => move_selection(app, |_, len| len.saturating_sub(1)),
+        _ => on_tab_key(app, key),
+    }
+}
+
+fn switch_tab(app: &mut App, tab: Tab) -> Vec<Command> {
+    if app.tab == tab {
+        return vec![];
+    }
+    app.tab = tab;
+    app.ticks_since_refresh = 0;
+    app.load_visible()
+}
+
+fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
+    let (selected, len) = match app.tab {
+        Tab::Fleet => return vec![],
+        Tab::Devices => (&mut app.devices.selected, app.devices.rows.len()),
+        Tab::Firmware => (
+            &mut app.firmware_selected,
+            app.firmware.data.as_ref().map_or(0, Vec::len),
+        ),
+        Tab::Rollouts => (
+            &mut app.plan_selected,
+            app.plans.data.as_ref().map_or(0, Vec::len),
+        ),
+    };
+    *selected = clamp(to(*selected, len), len);
+    if app.tab == Tab::Devices {
+        return app.prefetch_devices().into_iter().collect();
+    }
+    vec![]
+}
+
+fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let Some(project) = app.project.clone() else {
+        return vec![];
+    };
+    match (app.tab, key.code) {
+        (Tab::Devices, KeyCode::Char('/')) => {
+            app.devices.filtering = true;
+            vec![]
+        }
+        (Tab::Devices, KeyCode::Esc) if !app.devices.filter.is_empty() => {
+            app.devices.filter.clear();
+            app.refilter_devices()
+        }
+        (Tab::Devices, KeyCode::Char('u')) => {
+            match app.devices.selected_device() {
+                Some(device) if device.banned => {
+                    let id = device.id.clone();
+                    app.modal = Some(Modal::Confirm {
+                        prompt: text::confirm_unban(&id),
+                        busy: text::unbanning(&id),
+                        command: Command::UnbanDevice { project, id },
+                    });
+                }
+                Some(device) => {
+                    app.set_status(StatusKind::Info, text::device_is_not_banned(&device.id))
+                }
+                None => {}
+            }
+            vec![]
+        }
+        (Tab::Firmware, KeyCode::Char('u')) => {
+            if app.upload.as_ref().is_some_and(Upload::running) {
+                app.set_status(StatusKind::Info, text::UPLOAD_BUSY.to_string());
+            } else {
+                let name = app
+                    .selected_firmware()
+                    .map_or("", |f| f.firmware_name.as_str());
+                app.modal = Some(Modal::Form(Form::upload(name)));
+            }
+            vec![]
+        }
+        (Tab::Firmware, KeyCode::Char('d')) => {
+            if let Some(image) = app.selected_firmware() {
+                let (firmware_name, version) = (image.firmware_name.clone(), image.version.clone());
+                app.modal = Some(Modal::Confirm {
+                    prompt: text::confirm_delete_firmware(&firmware_name, &version),
+                    busy: text::deleting_firmware(&firmware_name, &version),
+                    command: Command::DeleteFirmware {
+                        project,
+                        firmware_name,
+                        version,
+                    },
+                });
+            }
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('n')) => {
+            let name = app.selected_plan().map_or("", |p| p.firmware_name.as_str());
+            app.modal = Some(Modal::Form(Form::new_plan(name)));
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('e') | KeyCode::Enter) => {
+            if let Some(plan) = app.selected_plan() {
+                app.modal = Some(Modal::Form(Form::edit_plan(plan)));
+            }
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('d')) => {
+            if let Some(plan) = app.selected_plan() {
+                let firmware_name = plan.firmware_name.clone();
+                app.modal = Some(Modal::Confirm {
+                    prompt: text::confirm_delete_plan(&firmware_name),
+                    busy: text::deleting_plan(&firmware_name),
+                    command: Command::DeletePlan {
+                        project,
+                        firmware_name,
+                    },
+                });
+            }
+            vec![]
+        }
+        _ => vec![],
+    }
+}
+
+fn on_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let view = &mut app.devices;
+    match key.code {
+        KeyCode::Enter => {
+            view.filtering = false;
+            vec![]
+        }
+        KeyCode::Esc => {
+            view.filtering = false;
+            if view.filter.is_empty() {
+                return vec![];
+            }
+            view.filter.clear();
+            app.refilter_devices()
+        }
+        KeyCode::Backspace => {
+            if view.filter.pop().is_none() {
+                return vec![];
+            }
+            app.refilter_devices()
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            view.filter.push(c);
+            app.refilter_devices()
+        }
+        _ => vec![],
+    }
+}
+
+fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let Some(modal) = app.modal.take() else {
+        return vec![];
+    };
+    match modal {
+        Modal::Help => {
+            // Any of the keys that could have opened or would close it.
+            if !matches!(
+                key.code,
+                KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Esc | KeyCode::Enter
+            ) {
+                app.modal = Some(Modal::Help);
+            }
+            vec![]
+        }
+        Modal::Confirm {
+            prompt,
+            command,
+            busy,
+        } => match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                app.set_status(StatusKind::Busy, format!("{busy}…"));
+                vec![command]
+            }
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => vec![],
+            _ => {
+                app.modal = Some(Modal::Confirm {
+                    prompt,
+                    command,
+                    busy,
+                });
+                vec![]
+            }
+        },
+        Modal::Form(mut form) => match form.key(key) {
+            FormKey::Cancel => vec![],
+            FormKey::Edited => {
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+            FormKey::Submit => submit(app, form),
+        },
+    }
+}
+
+fn submit(app: &mut App, mut form: Form) -> Vec<Command> {
+    let Some(project) = app.project.clone() else {
+        app.modal = Some(Modal::Form(form));
+        return vec![];
+    };
+    match &form.purpose {
+        FormPurpose::Upload => match form.upload_request() {
+            Ok((path, firmware_name, version)) => {
+                app.upload = Some(Upload {
+                    path: path.clone(),
+                    firmware_name: firmware_name.clone(),
+                    version: version.clone(),
+                    sha256: None,
+                    total: 0,
+                    sent: 0,
+                    outcome: None,
+                });
+                vec![Command::UploadFirmware {
+                    project,
+                    path,
+                    firmware_name,
+                    version,
+                }]
+            }
+            Err(error) => {
+                form.error = Some(error);
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+        },
+        FormPurpose::Plan { .. } => match form.plan_request() {
+            Ok((firmware_name, spec)) => {
+                form.saving = true;
+                form.error = None;
+                app.set_status(
+                    StatusKind::Busy,
+                    format!("{}…", text::saving_plan(&firmware_name)),
+                );
+                app.modal = Some(Modal::Form(form));
+                vec![Command::PutPlan {
+                    project,
+                    firmware_name,
+                    spec,
+                }]
+            }
+            Err(error) => {
+                form.error = Some(error);
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! The imperative shell: runs each `Command` on tokio with the API client and reports the result
+//! back as an `Action`. It keeps no state of its own.
+
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::api::{ApiClient, ApiError, DeviceQuery};
+use crate::app::{Action, Command, Failure};
+use crate::fleet::FleetSnapshot;
+
+/// Devices per request when the Fleet tab pages through the whole registry.
+const FLEET_PAGE: u32 = 500;
+/// The Fleet tab stops paging here; its chart then says it counts the first devices only.
+const FLEET_MAX_DEVICES: usize = 20_000;
+
+/// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
+pub fn spawn(
+    api: ApiClient,
+    mut commands: UnboundedReceiver<Command>,
+    actions: UnboundedSender<Action>,
+) {
+    tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            let (api, actions) = (api.clone(), actions.clone());
+            tokio::spawn(async move {
+                let action = execute(&api, command, &actions).await;
+                let _ = actions.send(action);
+            });
+        }
+    });
+}
+
+pub fn failure(err: ApiError) -> Failure {
+    Failure {
+        connection: err.is_connection_problem(),
+        message: err.to_string(),
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `~/fw.bin` means the home directory's file, as in a shell.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
+    match command {
+        Command::LoadProjects => Action::ProjectsLoaded(
+            api.projects()
+                .await
+                .map(|list| list.projects)
+                .map_err(failure),
+        ),
+        Command::LoadFleet { project } => {
+            Action::FleetLoaded(fleet_snapshot(api, &project).await.map_err(failure))
+        }
+        Command::LoadDevices {
+            project,
+            generation,
+            query,
+        } => Action::DevicesLoaded {
+            generation,
+            cursor: query.cursor.clone(),
+            result: api.devices(&project, &query).await.map_err(failure),
+        },
+        Command::LoadFirmware { project } => Action::FirmwareLoaded(
+            api.firmware_list(&project)
+                .await
+                .map(|list| list.firmware)
+                .map_err(failure),
+        ),
+        Command::LoadPlans { project } => Action::PlansLoaded(
+            api.plans(&project)
+                .await
+                .map(|list| list.plans)
+                .map_err(failure),
+        ),
+        Command::UploadFirmware {
+            project,
+            path,
+            firmware_name,
+            version,
+        } => Action::UploadFinished(
+            upload(api, &project, &path, &firmware_name, &version, actions).await,
+        ),
+        Command::DeleteFirmware {
+            project,
+            firmware_name,
+            version,
+        } => {
+            let result = api
+                .delete_firmware(&project, &firmware_name, &version)
+                .await
+                .map_err(failure);
+            Action::FirmwareDeleted {
+                firmware_name,
+                version,
+                result,
+            }
+        }
+        Command::PutPlan {
+            project,
+            firmware_name,
+            spec,
+        } => {
+            let result = api
+                .put_plan(&project, &firmware_name, &spec)
+                .await
+                .map_err(failure);
+            Action::PlanSaved {
+                firmware_name,
+                result,
+            }
+        }
+        Command::DeletePlan {
+            project,
+            firmware_name,
+        } => {
+            let result = api
+                .delete_plan(&project, &firmware_name)
+                .await
+                .map_err(failure);
+            Action::PlanDeleted {
+                firmware_name,
+                result,
+            }
+        }
+        Command::UnbanDevice { project, id } => {
+            let result = api.unban_device(&project, &id).await.map_err(failure);
+            Action::DeviceUnbanned { id, result }
+        }
+    }
+}
+
+async fn fleet_snapshot(api: &ApiClient, project: &str) -> Result<FleetSnapshot, ApiError> {
+    let (plans, devices) = tokio::join!(api.plans(project), all_devices(api, project));
+    let (devices, truncated) = devices?;
+    Ok(FleetSnapshot {
+        devices,
+        plans: plans?.plans,
+        truncated,
+    })
+}
+
+async fn all_devices(
+    api: &ApiClient,
+    project: &str,
+) -> Result<(Vec<fota_shared::api::Device>, bool), ApiError> {
+    let mut devices = Vec::new();
+    let mut query = DeviceQuery {
+        limit: Some(FLEET_PAGE),
+        ..DeviceQuery::default()
+    };
+    loop {
+        let page = api.devices(project, &query).await?;
+        devices.extend(page.devices);
+        match page.next_cursor {
+            Some(cursor) if devices.len() < FLEET_MAX_DEVICES => query.cursor = Some(cursor),
+            Some(_) => return Ok((devices, true)),
+            None => return Ok((devices, false)),
+        }
+    }
+}
+
+async fn upload(
+    api: &ApiClient,
+    project: &str,
+    path: &str,
+    firmware_name: &str,
+    version: &str,
+    actions: &UnboundedSender<Action>,
+) -> Result<fota_shared::api::UploadReceipt, Failure> {
+    let file = expand_home(path);
+    let bytes = tokio::fs::read(&file).await.map_err(|err| Failure {
+        message: format!("cannot read {}: {err}", file.display()),
+        connection: false,
+    })?;
+    // Hashing a large image takes a moment; keep it off the runtime's worker threads.
+    let (bytes, sha256) = tokio::task::spawn_blocking(move || {
+        let sha256 = sha256_hex(&bytes);
+        (bytes, sha256)
+    })
+    .await
+    .map_err(|err| Failure {
+        message: err.to_string(),
+        connection: false,
+    })?;
+    let _ = actions.send(Action::UploadHashed {
+        sha256: sha256.clone(),
+        size: bytes.len() as u64,
+    });
+    let progress = actions.clone();
+    api.upload_firmware(
+        project,
+        firmware_name,
+        version,
+        bytes,
+        &sha256,
+        move |sent| {
+            let _ = progress.send(Action::UploadProgress { sent });
+        },
+    )
+    .await
+    .map_err(failure)
+}

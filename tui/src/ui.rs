@@ -1,0 +1,882 @@
+//! Drawing: `impl Widget for &App` renders the whole screen from state, nothing else.
+
+use fota_shared::api::{Delivery, Device, Plan};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Direction, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, Paragraph, Row, StatefulWidget, Table,
+    TableState, Tabs, Widget, Wrap,
+};
+
+use crate::app::{App, Link, Modal, Remote, StatusKind, Tab, Upload};
+use crate::form::{FieldValue, Form};
+use crate::text;
+
+/// Colours that carry meaning; tests assert them cell by cell.
+pub const BANNED: Color = Color::Red;
+pub const ERROR: Color = Color::Red;
+pub const ONLINE: Color = Color::Green;
+pub const OFFLINE: Color = Color::Red;
+pub const PENDING: Color = Color::Yellow;
+const ACCENT: Color = Color::Cyan;
+
+const SPINNER: [&str; 4] = ["◐", "◓", "◑", "◒"];
+
+fn selected_row() -> Style {
+    Style::new().add_modifier(Modifier::REVERSED)
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let [top, body, bottom] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(0),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_tab_bar(self, top, buf);
+        if self.project.is_none() {
+            // Every tab needs the project; until the server names it, its loading or error state
+            // is the whole body.
+            let block = Block::bordered().title(format!(" {} ", self.tab.title()));
+            let inner = block.inner(body);
+            block.render(body, buf);
+            remote_area(self, &self.projects, text::WHAT_PROJECTS, inner, buf);
+        } else {
+            match self.tab {
+                Tab::Fleet => render_fleet(self, body, buf),
+                Tab::Devices => render_devices(self, body, buf),
+                Tab::Firmware => render_firmware(self, body, buf),
+                Tab::Rollouts => render_rollouts(self, body, buf),
+            }
+        }
+        render_status_bar(self, bottom, buf);
+        match &self.modal {
+            Some(Modal::Help) => render_help(area, buf),
+            Some(Modal::Confirm { prompt, .. }) => render_confirm(prompt, area, buf),
+            Some(Modal::Form(form)) => render_form(form, area, buf),
+            None => {}
+        }
+    }
+}
+
+fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let project = app
+        .project
+        .as_deref()
+        .map_or(text::NO_PROJECT.to_string(), |p| format!("project {p}"));
+    let right = format!("{project} · {} ", app.url);
+    let name = format!(" {} ", text::APP_TITLE);
+    let [name_area, tabs_area, right_area] = Layout::horizontal([
+        Constraint::Length(name.chars().count() as u16),
+        Constraint::Min(0),
+        Constraint::Length(right.chars().count() as u16),
+    ])
+    .areas(area);
+    Span::from(name).bold().render(name_area, buf);
+    let titles = Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, tab)| format!("{} {}", i + 1, tab.title()));
+    Tabs::new(titles)
+        .select(app.tab.index())
+        .highlight_style(
+            Style::new()
+                .fg(ACCENT)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        )
+        .divider("│")
+        .render(tabs_area, buf);
+    Line::from(right).dim().render(right_area, buf);
+}
+
+fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
+    let link = match &app.link {
+        Link::Online => Span::from(text::ONLINE).fg(ONLINE),
+        Link::Connecting => Span::from(text::CONNECTING).fg(PENDING),
+        Link::Offline {
+            attempt, retry_in, ..
+        } => {
+            let secs = retry_in.map(|ticks| ticks.div_ceil(crate::app::TICKS_PER_SECOND));
+            Span::from(text::offline(*attempt, secs)).fg(OFFLINE)
+        }
+    };
+    let message = match (&app.status, &app.link) {
+        (Some(status), _) => {
+            let style = match status.kind {
+                StatusKind::Info => Style::new(),
+                StatusKind::Busy => Style::new().fg(PENDING),
+                StatusKind::Error => Style::new().fg(ERROR),
+            };
+            Span::styled(status.text.clone(), style)
+        }
+        (None, Link::Offline { reason, .. }) => Span::from(reason.clone()).fg(OFFLINE),
+        (None, _) => Span::from(""),
+    };
+    let hint = text::HELP_HINT;
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(hint.chars().count() as u16 + 1),
+    ])
+    .areas(area);
+    Line::from(vec![link, Span::from(" │ ").dim(), message]).render(left, buf);
+    Line::from(hint).dim().right_aligned().render(right, buf);
+}
+
+/// Draws what stands in for data that is not there yet: a loading line or the error. Returns the
+/// area left for the data itself, or `None` when there is no data to draw.
+fn remote_area<T>(
+    app: &App,
+    remote: &Remote<T>,
+    what: &str,
+    area: Rect,
+    buf: &mut Buffer,
+) -> Option<Rect> {
+    match (&remote.data, &remote.error) {
+        (Some(_), None) => Some(area),
+        (Some(_), Some(error)) => {
+            let [line, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+            Line::from(error.as_str()).fg(ERROR).render(line, buf);
+            Some(rest)
+        }
+        (None, Some(error)) => {
+            Paragraph::new(error.as_str())
+                .fg(ERROR)
+                .wrap(Wrap { trim: true })
+                .render(area, buf);
+            None
+        }
+        (None, None) => {
+            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
+            Line::from(format!("{spinner} {}", text::loading(what)))
+                .fg(PENDING)
+                .render(area, buf);
+            None
+        }
+    }
+}
+
+fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let [chart_area, plans_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let summary = app.fleet.data.as_ref();
+    let chart_title = match summary {
+        Some(s) if s.truncated => text::fleet_truncated(s.total),
+        _ => text::FLEET_VERSIONS.to_string(),
+    };
+    let chart_block = Block::bordered().title(chart_title);
+    let plans_block = Block::bordered().title(text::FLEET_PLANS);
+    let latest_block = Block::bordered().title(text::FLEET_LATEST);
+    let (chart_inner, plans_inner, latest_inner) = (
+        chart_block.inner(chart_area),
+        plans_block.inner(plans_area),
+        latest_block.inner(bottom),
+    );
+    chart_block.render(chart_area, buf);
+    plans_block.render(plans_area, buf);
+    latest_block.render(bottom, buf);
+
+    let Some(chart_inner) = remote_area(app, &app.fleet, text::WHAT_FLEET, chart_inner, buf) else {
+        return;
+    };
+    let Some(summary) = summary else { return };
+
+    if summary.versions.is_empty() {
+        Line::from(text::FLEET_NO_DEVICES)
+            .dim()
+            .render(chart_inner, buf);
+    } else {
+        let bars: Vec<Bar> = summary
+            .versions
+            .iter()
+            .map(|(version, count)| {
+                Bar::default()
+                    .value(*count)
+                    .label(Line::from(
+                        version
+                            .clone()
+                            .unwrap_or_else(|| text::NO_VERSION.to_string()),
+                    ))
+                    .text_value(count.to_string())
+                    .style(Style::new().fg(ACCENT))
+                    .value_style(Style::new().fg(Color::Black).bg(ACCENT))
+            })
+            .collect();
+        BarChart::default()
+            .direction(Direction::Horizontal)
+            .bar_width(1)
+            .bar_gap(0)
+            .data(BarGroup::default().bars(&bars))
+            .render(chart_inner, buf);
+    }
+
+    if summary.plans.is_empty() {
+        Line::from(text::FLEET_NO_PLANS)
+            .dim()
+            .render(plans_inner, buf);
+    } else {
+        let rows = Layout::vertical(summary.plans.iter().map(|_| Constraint::Length(2)))
+            .split(plans_inner);
+        for (plan, row) in summary.plans.iter().zip(rows.iter()) {
+            let [name, gauge] =
+                Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*row);
+            Line::from(vec![
+                Span::from(plan.firmware_name.as_str()).bold(),
+                Span::from(" → "),
+                Span::from(plan.target_version.as_str()),
+            ])
+            .render(name, buf);
+            Gauge::default()
+                .ratio(plan.ratio())
+                .label(text::plan_gauge_label(plan.on_target, plan.seen))
+                .gauge_style(Style::new().fg(ONLINE).bg(Color::DarkGray))
+                .use_unicode(true)
+                .render(gauge, buf);
+        }
+    }
+
+    let rows = summary.latest.iter().map(|device| device_row(device));
+    let table = Table::new(rows, device_widths()).header(device_header());
+    Widget::render(table, latest_inner, buf);
+}
+
+fn device_widths() -> [Constraint; 5] {
+    [
+        Constraint::Min(16),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(19),
+        Constraint::Length(6),
+    ]
+}
+
+fn device_header() -> Row<'static> {
+    Row::new(["id", "firmware", "version", "last seen", "banned"]).bold()
+}
+
+fn device_row(device: &Device) -> Row<'_> {
+    let row = Row::new([
+        Cell::from(device.id.as_str()),
+        Cell::from(device.firmware_name.as_deref().unwrap_or("")),
+        Cell::from(device.version.as_deref().unwrap_or(text::NO_VERSION)),
+        Cell::from(text::timestamp(&device.last_seen)),
+        Cell::from(if device.banned { "yes" } else { "" }),
+    ]);
+    if device.banned {
+        row.fg(BANNED)
+    } else {
+        row
+    }
+}
+
+fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
+    let view = &app.devices;
+    let [filter_area, body] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let filter_line = if view.filtering {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(format!("{}▏", view.filter)),
+        ])
+    } else if !view.filter.is_empty() {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(view.filter.as_str()),
+            " (Esc clears)".dim(),
+        ])
+    } else {
+        Line::from(format!("{}  u unban", text::FILTER_HINT)).dim()
+    };
+    filter_line.render(filter_area, buf);
+
+    let [list_area, detail_area] =
+        Layout::horizontal([Constraint::Percentage(64), Constraint::Percentage(36)]).areas(body);
+    let list_block = Block::bordered().title(text::devices_title(
+        view.rows.len(),
+        view.next_cursor.is_some(),
+        view.loading_more,
+    ));
+    let inner = list_block.inner(list_area);
+    list_block.render(list_area, buf);
+
+    let mut table_area = inner;
+    if let Some(error) = &view.error {
+        let [line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        Line::from(error.as_str()).fg(ERROR).render(line, buf);
+        table_area = rest;
+    }
+    if !view.loaded {
+        if view.error.is_none() {
+            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
+            Line::from(format!("{spinner} {}", text::loading(text::WHAT_DEVICES)))
+                .fg(PENDING)
+                .render(table_area, buf);
+        }
+    } else if view.rows.is_empty() {
+        Line::from(text::DEVICES_NONE).dim().render(table_area, buf);
+    } else {
+        let widths = [
+            Constraint::Min(14),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(19),
+        ];
+        let rows = view.rows.iter().map(|device| {
+            let row = Row::new([
+                Cell::from(device.id.as_str()),
+                Cell::from(device.firmware_name.as_deref().unwrap_or("")),
+                Cell::from(device.version.as_deref().unwrap_or(text::NO_VERSION)),
+                Cell::from(text::timestamp(&device.last_seen)),
+            ]);
+            if device.banned {
+                row.fg(BANNED)
+            } else {
+                row
+            }
+        });
+        let table = Table::new(rows, widths)
+            .header(Row::new(["id", "firmware", "version", "last seen"]).bold())
+            .row_highlight_style(selected_row());
+        let mut state = TableState::default().with_selected(Some(view.selected));
+        StatefulWidget::render(table, table_area, buf, &mut state);
+    }
+
+    let detail_block = Block::bordered().title(text::DEVICES_DETAIL);
+    let detail_inner = detail_block.inner(detail_area);
+    detail_block.render(detail_area, buf);
+    match view.selected_device() {
+        Some(device) => device_detail(device).render(detail_inner, buf),
+        None => Line::from(text::DEVICES_NO_SELECTION)
+            .dim()
+            .render(detail_inner, buf),
+    }
+}
+
+fn field<'a>(label: &'a str, value: impl Into<Span<'a>>) -> Line<'a> {
+    Line::from(vec![Span::from(format!("{label:<11}")).dim(), value.into()])
+}
+
+fn device_detail(device: &Device) -> Paragraph<'_> {
+    let banned = if device.banned {
+        Span::from("yes · u unbans").fg(BANNED).bold()
+    } else {
+        Span::from("no")
+    };
+    Paragraph::new(vec![
+        field("id", device.id.as_str()),
+        field("firmware", device.firmware_name.as_deref().unwrap_or("")),
+        field(
+            "version",
+            device.version.as_deref().unwrap_or(text::NO_VERSION),
+        ),
+        field("first seen", text::timestamp(&device.first_seen)),
+        field("last seen", text::timestamp(&device.last_seen)),
+        field("deliveries", device.deliveries.to_string()),
+        field("banned", banned),
+    ])
+    .wrap(Wrap { trim: false })
+}
+
+fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
+    let upload_height = if app.upload.is_some() { 6 } else { 0 };
+    let [list_area, upload_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(upload_height)]).areas(area);
+    let block = Block::bordered()
+        .title(text::FIRMWARE_TITLE)
+        .title_bottom(Line::from(" u upload  d delete ").dim());
+    let inner = block.inner(list_area);
+    block.render(list_area, buf);
+    if let Some(inner) = remote_area(app, &app.firmware, text::WHAT_FIRMWARE, inner, buf) {
+        let images = app.firmware.data.as_deref().unwrap_or_default();
+        if images.is_empty() {
+            Line::from(text::FIRMWARE_NONE).dim().render(inner, buf);
+        } else {
+            let widths = [
+                Constraint::Min(10),
+                Constraint::Length(10),
+                Constraint::Length(9),
+                Constraint::Length(12),
+                Constraint::Length(32),
+                Constraint::Length(16),
+            ];
+            let rows = images.iter().map(|image| {
+                Row::new([
+                    image.firmware_name.clone(),
+                    image.version.clone(),
+                    text::bytes(image.size),
+                    text::short_hash(&image.sha256).to_string(),
+                    image.md5.clone(),
+                    text::timestamp(&image.uploaded_at)
+                        .chars()
+                        .take(16)
+                        .collect(),
+                ])
+            });
+            let table = Table::new(rows, widths)
+                .header(
+                    Row::new(["firmware", "version", "size", "sha256", "md5", "uploaded"]).bold(),
+                )
+                .row_highlight_style(selected_row());
+            let mut state = TableState::default().with_selected(Some(app.firmware_selected));
+            StatefulWidget::render(table, inner, buf, &mut state);
+        }
+    }
+    if let Some(upload) = &app.upload {
+        render_upload(upload, upload_area, buf);
+    }
+}
+
+fn render_upload(upload: &Upload, area: Rect, buf: &mut Buffer) {
+    let block = Block::bordered().title(text::UPLOAD_TITLE);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let [what, digest, bar, outcome] = Layout::vertical([Constraint::Length(1); 4]).areas(inner);
+    Line::from(format!(
+        "{} ← {}",
+        text::uploading(&upload.firmware_name, &upload.version),
+        upload.path
+    ))
+    .render(what, buf);
+    match &upload.sha256 {
+        Some(sha256) => field("sha256", sha256.as_str()).render(digest, buf),
+        None => field("sha256", Span::from(text::UPLOAD_HASHING).fg(PENDING)).render(digest, buf),
+    }
+    let ratio = if upload.total == 0 {
+        0.0
+    } else {
+        (upload.sent as f64 / upload.total as f64).min(1.0)
+    };
+    Gauge::default()
+        .ratio(ratio)
+        .label(format!(
+            "{} / {}",
+            text::bytes(upload.sent),
+            text::bytes(upload.total)
+        ))
+        .gauge_style(Style::new().fg(ACCENT).bg(Color::DarkGray))
+        .use_unicode(true)
+        .render(bar, buf);
+    match &upload.outcome {
+        Some(Ok(receipt)) => field(
+            "stored",
+            format!("{} · md5 {}", text::bytes(receipt.size), receipt.md5),
+        )
+        .fg(ONLINE)
+        .render(outcome, buf),
+        Some(Err(error)) => Line::from(error.as_str()).fg(ERROR).render(outcome, buf),
+        None => {}
+    }
+}
+
+fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(9)]).areas(area);
+    let block = Block::bordered()
+        .title(text::PLANS_TITLE)
+        .title_bottom(Line::from(" n new  e edit  d delete ").dim());
+    let inner = block.inner(list_area);
+    block.render(list_area, buf);
+    let detail_block = Block::bordered().title(text::PLAN_DETAIL);
+    let detail_inner = detail_block.inner(detail_area);
+    detail_block.render(detail_area, buf);
+
+    let Some(inner) = remote_area(app, &app.plans, text::WHAT_PLANS, inner, buf) else {
+        return;
+    };
+    let plans = app.plans.data.as_deref().unwrap_or_default();
+    if plans.is_empty() {
+        Line::from(text::PLANS_NONE).dim().render(inner, buf);
+        return;
+    }
+    let widths = [
+        Constraint::Min(12),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(16),
+        Constraint::Length(24),
+        Constraint::Length(9),
+    ];
+    let rows = plans.iter().map(|plan| {
+        Row::new([
+            plan.firmware_name.clone(),
+            plan.spec.target_version.clone(),
+            delivery(plan.spec.delivery).to_string(),
+            text::device_set(plan.spec.devices.len(), plan.spec.imei_ranges.len()),
+            from_versions(plan),
+            text::yes_no(plan.spec.allow_downgrade).to_string(),
+        ])
+    });
+    let table = Table::new(rows, widths)
+        .header(
+            Row::new([
+                "firmware",
+                "target",
+                "delivery",
+                "devices",
+                "from versions",
+                "downgrade",
+            ])
+            .bold(),
+        )
+        .row_highlight_style(selected_row());
+    let mut state = TableState::default().with_selected(Some(app.plan_selected));
+    StatefulWidget::render(table, inner, buf, &mut state);
+
+    if let Some(plan) = app.selected_plan() {
+        plan_detail(plan).render(detail_inner, buf);
+    }
+}
+
+fn delivery(delivery: Delivery) -> &'static str {
+    match delivery {
+        Delivery::Stream => "stream",
+        Delivery::Redirect => "redirect",
+    }
+}
+
+fn from_versions(plan: &Plan) -> String {
+    if plan.spec.from_versions.is_empty() {
+        text::ANY_VERSION.to_string()
+    } else {
+        plan.spec.from_versions.join(", ")
+    }
+}
+
+fn plan_detail(plan: &Plan) -> Paragraph<'_> {
+    let ranges: Vec<String> = plan
+        .spec
+        .imei_ranges
+        .iter()
+        .map(|[lo, hi]| format!("{lo}-{hi}"))
+        .collect();
+    let list_or = |items: &[String], empty: &'static str| {
+        if items.is_empty() {
+            empty.to_string()
+        } else {
+            items.join(", ")
+        }
+    };
+    Paragraph::new(vec![
+        field(
+            "plan",
+            format!("{} → {}", plan.firmware_name, plan.spec.target_version),
+        ),
+        field(
+            "image",
+            format!(
+                "sha256 {} · {}",
+                plan.image.sha256,
+                text::bytes(plan.image.size)
+            ),
+        ),
+        field("md5", plan.image.md5.as_str()),
+        field("from", from_versions(plan)),
+        field("devices", list_or(&plan.spec.devices, "-")),
+        field("imei", list_or(&ranges, "-")),
+        field("updated", text::timestamp(&plan.updated_at)),
+    ])
+    .wrap(Wrap { trim: false })
+}
+
+/// A rectangle of at most `width` x `height` in the middle of `area`.
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+fn render_help(area: Rect, buf: &mut Buffer) {
+    type Groups = &'static [(&'static str, &'static [(&'static str, &'static str)])];
+    // The first two groups (everywhere, devices) on the left, the rest on the right.
+    let (left, right) = text::KEYS.split_at(2.min(text::KEYS.len()));
+    let column = |groups: Groups| {
+        let key_width = groups
+            .iter()
+            .flat_map(|(_, keys)| keys.iter())
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        let mut lines = Vec::new();
+        for (scope, keys) in groups {
+            lines.push(Line::from(*scope).fg(ACCENT).bold());
+            for (key, what) in keys.iter() {
+                lines.push(Line::from(vec![
+                    Span::from(format!("  {key:<key_width$} ")).bold(),
+                    Span::from(*what),
+                ]));
+            }
+            lines.push(Line::from(""));
+        }
+        lines.pop();
+        lines
+    };
+    let (left, right) = (column(left), column(right));
+    let left_width = left.iter().map(Line::width).max().unwrap_or(0) as u16 + 2;
+    let height = left.len().max(right.len()) as u16 + 2;
+    let popup = centered(area, 98, height);
+    Clear.render(popup, buf);
+    let block = Block::bordered()
+        .title(text::HELP_TITLE)
+        .border_style(Style::new().fg(ACCENT));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let [l, r] =
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(inner);
+    Paragraph::new(left).render(l, buf);
+    Paragraph::new(right).render(r, buf);
+}
+
+fn render_confirm(prompt: &str, area: Rect, buf: &mut Buffer) {
+    let popup = centered(area, 64, 6);
+    Clear.render(popup, buf);
+    let block = Block::bordered()
+        .title(text::CONFIRM_TITLE)
+        .border_style(Style::new().fg(PENDING));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let [question, hint] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    Paragraph::new(prompt)
+        .wrap(Wrap { trim: true })
+        .render(question, buf);
+    Line::from(text::CONFIRM_HINT)
+        .dim()
+        .centered()
+        .render(hint, buf);
+}
+
+fn render_form(form: &Form, area: Rect, buf: &mut Buffer) {
+    let height = form.fields.len() as u16 + 6;
+    let popup = centered(area, 90, height);
+    Clear.render(popup, buf);
+    let block = Block::bordered()
+        .title(form.title())
+        .border_style(Style::new().fg(ACCENT));
+    let inner = block.inner(popup);
+    block.render(popup, buf);
+    let mut lines: Vec<Line> = form
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let focused = i == form.focus;
+            let label_style = if focused {
+                Style::new().fg(ACCENT).bold()
+            } else {
+                Style::new().dim()
+            };
+            let value = match &field.value {
+                FieldValue::Text(value) if focused => format!("{value}▏"),
+                FieldValue::Text(value) => value.clone(),
+                FieldValue::Toggle(on) => format!("[{}]", if *on { "x" } else { " " }),
+                FieldValue::Choice { options, selected } => format!("◀ {} ▶", options[*selected]),
+            };
+            let marker = if focused { "›" } else { " " };
+            Line::from(vec![
+                Span::styled(format!("{marker} {:<16}", field.label), label_style),
+                Span::from(value),
+                Span::from(if field.hint.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({})", field.hint)
+                })
+                .dim(),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(match (&form.error, form.saving) {
+        (Some(error), _) => Line::from(error.as_str()).fg(ERROR),
+        (None, true) => Line::from(text::SAVING).fg(PENDING),
+        (None, false) => Line::from(""),
+    });
+    lines.push(Line::from(text::FORM_HINT).dim());
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::KeyCode;
+    use ratatui::Terminal;
+
+    use super::*;
+    use crate::app::{update, Action, App, Status, StatusKind, Upload};
+    use crate::fixtures::*;
+
+    /// Every screen is checked at the size the issue names.
+    fn draw(app: &App) -> Terminal<TestBackend> {
+        let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        terminal
+            .draw(|frame| frame.render_widget(app, frame.area()))
+            .unwrap();
+        terminal
+    }
+
+    fn on_tab(tab: char) -> App {
+        let mut app = loaded_app();
+        update(&mut app, ch(tab));
+        // The tab switch started a refresh; the fixture data is what it would bring.
+        app.firmware.loading = false;
+        app.plans.loading = false;
+        app.devices.loading = false;
+        app
+    }
+
+    /// Where `needle` starts on screen, as (x, y).
+    fn find(terminal: &Terminal<TestBackend>, needle: &str) -> (u16, u16) {
+        let buffer = terminal.backend().buffer();
+        for y in 0..buffer.area.height {
+            let line: String = (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(byte) = line.find(needle) {
+                return (line[..byte].chars().count() as u16, y);
+            }
+        }
+        panic!("{needle:?} is not on screen:\n{}", terminal.backend());
+    }
+
+    fn fg_at(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
+        let pos = find(terminal, needle);
+        terminal.backend().buffer()[pos].fg
+    }
+
+    #[test]
+    fn fleet_tab() {
+        let terminal = draw(&loaded_app());
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(
+            fg_at(&terminal, "862012345678902"),
+            BANNED,
+            "a banned device is red in the latest list"
+        );
+        assert_eq!(fg_at(&terminal, "862012345678901"), Color::Reset);
+        assert_eq!(fg_at(&terminal, text::ONLINE), ONLINE);
+    }
+
+    #[test]
+    fn devices_tab() {
+        let mut app = on_tab('2');
+        update(&mut app, ch('j'));
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        let banned_row = find(&terminal, "862012345678902        air780");
+        let cell = &terminal.backend().buffer()[banned_row];
+        assert_eq!(cell.fg, BANNED, "the banned device's row is red");
+        assert!(cell.modifier.contains(Modifier::REVERSED), "and selected");
+        assert_eq!(fg_at(&terminal, "862012345678903"), Color::Reset);
+        assert_eq!(fg_at(&terminal, "yes · u unbans"), BANNED);
+    }
+
+    #[test]
+    fn devices_tab_filtering_with_more_pages() {
+        let mut app = on_tab('2');
+        update(&mut app, ch('/'));
+        type_text(&mut app, "8620");
+        app.devices.stale = false;
+        app.devices.next_cursor = Some("c1".into());
+        app.devices.loading = false;
+        insta::assert_snapshot!(draw(&app).backend());
+    }
+
+    #[test]
+    fn firmware_tab() {
+        insta::assert_snapshot!(draw(&on_tab('3')).backend());
+    }
+
+    #[test]
+    fn firmware_tab_while_uploading() {
+        let mut app = on_tab('3');
+        app.upload = Some(Upload {
+            path: "build/air780-1.3.0.bin".into(),
+            firmware_name: "air780".into(),
+            version: "1.3.0".into(),
+            sha256: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
+            total: 2_000_000,
+            sent: 500_000,
+            outcome: None,
+        });
+        insta::assert_snapshot!(draw(&app).backend());
+    }
+
+    #[test]
+    fn rollouts_tab() {
+        insta::assert_snapshot!(draw(&on_tab('4')).backend());
+    }
+
+    #[test]
+    fn plan_form_with_an_error() {
+        let mut app = on_tab('4');
+        update(&mut app, ch('e'));
+        update(&mut app, key(KeyCode::Tab));
+        if let Some(Modal::Form(form)) = &mut app.modal {
+            form.error =
+                Some("Saving plan air780 failed: 400 unknown_image: no firmware air780 9".into());
+        }
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(fg_at(&terminal, "Saving plan air780 failed"), ERROR);
+    }
+
+    #[test]
+    fn confirm_unban() {
+        let mut app = on_tab('2');
+        update(&mut app, ch('j'));
+        update(&mut app, ch('u'));
+        insta::assert_snapshot!(draw(&app).backend());
+    }
+
+    #[test]
+    fn help_lists_every_key() {
+        let mut app = loaded_app();
+        update(&mut app, ch('?'));
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        for (_, keys) in text::KEYS {
+            for (key, _) in keys.iter() {
+                find(&terminal, key);
+            }
+        }
+    }
+
+    #[test]
+    fn offline_while_nothing_is_loaded() {
+        let mut app = App::new("http://127.0.0.1:9", None);
+        update(&mut app, Action::Started);
+        update(&mut app, Action::ProjectsLoaded(Err(offline())));
+        update(&mut app, Action::Tick);
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(fg_at(&terminal, "○ offline"), OFFLINE);
+    }
+
+    #[test]
+    fn an_error_keeps_old_data_and_names_what_failed() {
+        let mut app = on_tab('3');
+        update(
+            &mut app,
+            Action::FirmwareLoaded(Err(refused(401, "unauthorized", "missing or wrong token"))),
+        );
+        app.status = Some(Status {
+            text: "Deleting air780 1.2.0 failed: 409 in_use: a plan targets it".into(),
+            kind: StatusKind::Error,
+        });
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(fg_at(&terminal, "Loading firmware failed"), ERROR);
+        assert_eq!(fg_at(&terminal, "Deleting air780"), ERROR);
+    }
+}
