@@ -61,6 +61,24 @@ fn owner_kv_key(device: &str) -> String {
     format!("owner:{device}")
 }
 
+/// Reads a JSON value from KV. Parsed with serde_json from the text: the binding's own `json()`
+/// goes through a JS object, which loses `#[serde(flatten)]` types such as `Plan` (they become maps).
+async fn kv_json<T: serde::de::DeserializeOwned>(store: &worker::kv::KvStore, key: &str) -> AppResult<Option<T>> {
+    match store.get(key).text().await? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| AppError::Unavailable(format!("KV value {key} unreadable: {e}"))),
+    }
+}
+
+/// Writes a JSON value to KV, serialized with serde_json (see [`kv_json`] for why).
+async fn kv_put_json<T: serde::Serialize>(store: &worker::kv::KvStore, key: &str, value: &T) -> AppResult<()> {
+    let text = serde_json::to_string(value).map_err(|e| AppError::Unavailable(format!("cannot encode {key}: {e}")))?;
+    store.put(key, text.as_str())?.execute().await?;
+    Ok(())
+}
+
 // ---------------------------------------------------------------- projects
 
 pub async fn project(env: &Env, key: &str) -> AppResult<Option<Project>> {
@@ -68,7 +86,7 @@ pub async fn project(env: &Env, key: &str) -> AppResult<Option<Project>> {
     if let Some(hit) = cache::project(key, now) {
         return Ok(hit);
     }
-    let found: Option<Project> = kv(env)?.get(&project_kv_key(key)).json().await?;
+    let found: Option<Project> = kv_json(&kv(env)?, &project_kv_key(key)).await?;
     cache::put_project(key, now, found.clone());
     Ok(found)
 }
@@ -107,7 +125,7 @@ pub async fn put_project(env: &Env, key: &str, name: &str, ban_after: Option<u32
         .first(None)
         .await?;
     let project: Project = row.ok_or_else(|| AppError::Unavailable("project upsert returned nothing".into()))?.into();
-    kv(env)?.put(&project_kv_key(key), &project)?.execute().await?;
+    kv_put_json(&kv(env)?, &project_kv_key(key), &project).await?;
     cache::put_project(key, now, Some(project.clone()));
     Ok(project)
 }
@@ -128,13 +146,13 @@ pub async fn plan(env: &Env, project: &str, firmware: &str) -> AppResult<Option<
     if let Some(hit) = cache::plan(project, firmware, now) {
         return Ok(hit);
     }
-    let found: Option<Plan> = kv(env)?.get(&plan_kv_key(project, firmware)).json().await?;
+    let found: Option<Plan> = kv_json(&kv(env)?, &plan_kv_key(project, firmware)).await?;
     cache::put_plan(project, firmware, now, found.clone());
     Ok(found)
 }
 
 pub async fn put_plan(env: &Env, plan: &Plan) -> AppResult<()> {
-    kv(env)?.put(&plan_kv_key(&plan.project_key, &plan.firmware_name), plan)?.execute().await?;
+    kv_put_json(&kv(env)?, &plan_kv_key(&plan.project_key, &plan.firmware_name), plan).await?;
     cache::put_plan(&plan.project_key, &plan.firmware_name, now(), Some(plan.clone()));
     Ok(())
 }
@@ -157,7 +175,7 @@ pub async fn list_plans(env: &Env, project: &str) -> AppResult<Vec<Plan>> {
         }
         let page = list.execute().await?;
         for key in &page.keys {
-            if let Some(plan) = store.get(&key.name).json::<Plan>().await? {
+            if let Some(plan) = kv_json::<Plan>(&store, &key.name).await? {
                 plans.push(plan);
             }
         }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Check throughput against /healthz, measured side by side in one run on loopback.
+#
+# Starts its own `wrangler dev` (release build, warn logging) with a temporary state dir, seeds a
+# project, a plan and a device already on the target version, then loads each URL with wrk
+# (1 thread, 10 connections, DURATION seconds each, bounded) and prints the ratio last.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+DURATION=${DURATION:-10}
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+inspector=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+state=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench.XXXXXX")
+token=bench-token
+MAX_SECONDS=600 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" >"$state/serve.log" 2>&1 &
+serve=$!
+trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 240); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.25; done
+curl -sf "$base/healthz" >/dev/null || { cat "$state/serve.log"; exit 1; }
+
+auth="Authorization: Bearer $token"
+fw=bench_LuatOS-SoC_Air780EHV
+head -c 65536 /dev/zero | tr '\0' 'x' >"$state/image.bin"
+curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench" -d '{"name":"bench"}' >/dev/null
+curl -sf -X PUT -H "$auth" --data-binary @"$state/image.bin" "$base/admin/v1/projects/bench/firmware/$fw/2018.1.10" >/dev/null
+curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench/plans/$fw" -d '{"target_version":"2018.1.10"}' >/dev/null
+check="$base/api/site/firmware_upgrade?imei=862419074072389&project_key=bench&firmware_name=$fw&version=2018.1.10"
+status=$(curl -s -o /dev/null -w '%{http_code}' "$check")
+[ "$status" = 404 ] || { echo "the up-to-date check answered $status, not 404"; exit 1; }
+
+rps() {
+  wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$1" | awk '/Requests\/sec/ {print $2}'
+}
+rps "$base/healthz" >/dev/null   # warm-up
+health=$(rps "$base/healthz")
+uptodate=$(rps "$check")
+status=$(curl -s -o /dev/null -w '%{http_code}' "$check")
+[ "$status" = 404 ] || { echo "after the load the up-to-date check answered $status, not 404"; exit 1; }
+echo "healthz:           $health req/s"
+echo "check (up to date): $uptodate req/s"
+awk -v c="$uptodate" -v h="$health" 'BEGIN { printf "ratio check/healthz: %.2f\n", c / h }'
