@@ -43,9 +43,16 @@ node_modules/.installed: package.json package-lock.json
 tools: $(WORKER_BUILD) $(WASM_BINDGEN) node_modules/.installed
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
-build: tools
+# The Worker is rebuilt only when its sources change, so a second `make dev` starts in seconds.
+EDGE_SOURCES := $(shell find edge/src shared/src -name '*.rs') edge/Cargo.toml shared/Cargo.toml Cargo.toml Cargo.lock
+SHIM := edge/build/worker/shim.mjs
+
+$(SHIM): $(EDGE_SOURCES) | tools
 	cd edge && WASM_BINDGEN_BIN=$(WASM_BINDGEN) WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
 	  ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild $(WORKER_BUILD) --release
+	touch $@
+
+build: tools $(SHIM)
 
 migrate: node_modules/.installed
 	CI=true $(WRANGLER) d1 migrations apply DB --local --persist-to $(STATE_DIR)

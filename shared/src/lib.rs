@@ -1,7 +1,8 @@
 //! fota-shared: the pure core of fota-edge.
 //!
 //! Every decision lives here as a function over plain data: request parsing for each device
-//! protocol, version order, eligibility, loop-upgrade bans, HTTP ranges, and the admin API types.
+//! protocol, version order, eligibility, loop-upgrade bans, staged rollouts, HTTP ranges, and the
+//! admin API types.
 //! This crate does no I/O and reads no clock: callers pass the time in.
 
 pub mod api;
@@ -11,5 +12,7 @@ pub mod decide;
 pub mod luat;
 pub mod plan;
 pub mod range;
+pub mod rollout;
+pub mod rollout_state;
 pub mod time;
 pub mod version;

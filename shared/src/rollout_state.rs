@@ -1,0 +1,710 @@
+//! Rollout progress: the rollout's phase, stage and per-stage counters, moved only by pure
+//! transitions (a device seen, offered, succeeding or failing; an operator's control; time
+//! passing), so the edge persists each result as it comes and never scans its device rows.
+//!
+//! Every counter change goes through [`count`], which updates one cohort and the totals together:
+//! `totals` is always `verification` plus the sum of `stages`.
+
+use crate::api::{
+    DevicePhase, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus,
+};
+use crate::rollout::{cohort_of, current_percent};
+use crate::time::rfc3339;
+use serde::{Deserialize, Serialize};
+
+/// A rollout's progress, as the edge stores it next to the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutState {
+    pub phase: RolloutPhase,
+    /// Index into the spec's stages; -1 while verifying.
+    pub stage: i32,
+    pub paused_reason: Option<String>,
+    pub failed_reason: Option<String>,
+    pub started_ms: i64,
+    pub stage_started_ms: i64,
+    /// The test devices' counts.
+    pub verification: RolloutCounts,
+    /// Each stage's counts: the devices whose bucket falls in that stage's slice.
+    pub stages: Vec<RolloutCounts>,
+    pub totals: RolloutCounts,
+}
+
+/// One device's part in one rollout: the edge's per-device row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRollout {
+    pub device_id: String,
+    /// The counters it is counted under for good: -1 for a test device, else a stage index.
+    pub cohort: i32,
+    pub phase: DevicePhase,
+    /// When it entered `phase`.
+    pub since_ms: i64,
+    pub offered_ms: Option<i64>,
+    /// Why it failed or was banned.
+    pub cause: Option<String>,
+}
+
+/// How a device's upgrade failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceFailure {
+    /// No success within the plan's `job_timeout_s` of the offer ([`job_timed_out`]).
+    JobTimedOut,
+    /// Loop-upgrade protection banned it ([`crate::ban`]).
+    Banned,
+}
+
+/// What a transition did to the rollout as a whole, for the edge to log or notify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutEvent {
+    /// Every test device reported the target: the rollout moved to its first stage.
+    VerificationPassed,
+    /// A test device failed or verification timed out: the rollout failed.
+    VerificationFailed,
+    /// A stage's failure ratio went above the maximum: the rollout paused itself.
+    GateTripped,
+    /// The rollout moved to its next stage by itself.
+    Advanced,
+    /// The rollout advanced past its last stage.
+    Completed,
+}
+
+/// The result of a device transition: both records to store, and what happened to the rollout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub rollout: RolloutState,
+    pub device: DeviceRollout,
+    pub event: Option<RolloutEvent>,
+}
+
+/// An operator's control that the rollout's phase does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ControlError {
+    pub action: RolloutAction,
+    pub phase: RolloutPhase,
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use RolloutAction::*;
+        use RolloutPhase::*;
+        match (self.action, self.phase) {
+            (Pause, Paused) => f.write_str("the rollout is already paused"),
+            (Cancel, Cancelled) => f.write_str("the rollout is already cancelled"),
+            (Advance, Paused) => f.write_str("cannot advance a paused rollout: resume it first"),
+            (Advance, Completed) => f.write_str("the rollout is completed: there is no stage after the last"),
+            (Pause, Completed) => f.write_str("a completed rollout has nothing to pause: cancel it to stop offers"),
+            (Resume, phase) => write!(f, "cannot resume a {phase} rollout: only a paused rollout resumes"),
+            (action, phase @ (Cancelled | Failed)) => write!(f, "cannot {} a {phase} rollout: it offers nothing and is over", action.as_str()),
+            (action, phase) => write!(f, "cannot {} a {phase} rollout", action.as_str()),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// A new rollout: verifying when it lists test devices, else running its first stage.
+pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
+    let verifying = !spec.verify_devices.is_empty();
+    RolloutState {
+        phase: if verifying { RolloutPhase::Verifying } else { RolloutPhase::Running },
+        stage: if verifying { -1 } else { 0 },
+        paused_reason: None,
+        failed_reason: None,
+        started_ms: now_ms,
+        stage_started_ms: now_ms,
+        verification: RolloutCounts::default(),
+        stages: vec![RolloutCounts::default(); spec.stages.len()],
+        totals: RolloutCounts::default(),
+    }
+}
+
+/// The counters of a cohort. A cohort past the end (the stages were shortened) is counted in the
+/// last stage, where [`reconcile`] folded its earlier counts.
+fn cohort(state: &RolloutState, cohort: i32) -> RolloutCounts {
+    match cohort {
+        c if c < 0 => state.verification,
+        c => state.stages.get(c as usize).or(state.stages.last()).copied().unwrap_or_default(),
+    }
+}
+
+/// The one way counters change: the same edit to a cohort and to the totals.
+fn count(state: &mut RolloutState, cohort: i32, edit: impl Fn(&mut RolloutCounts)) {
+    if cohort < 0 {
+        edit(&mut state.verification);
+    } else {
+        if state.stages.is_empty() {
+            state.stages.push(RolloutCounts::default());
+        }
+        let last = state.stages.len() - 1;
+        edit(&mut state.stages[(cohort as usize).min(last)]);
+    }
+    edit(&mut state.totals);
+}
+
+fn outcomes(c: &RolloutCounts) -> u64 {
+    c.succeeded + c.failed + c.banned
+}
+
+/// Is the failed share of the outcomes above the maximum? Exact: `failures/outcomes > ppm/10^6`.
+fn failure_ratio_above(spec: &RolloutSpec, c: &RolloutCounts) -> bool {
+    let max_ppm = spec.max_failure_ratio.ppm().max(0) as u128;
+    u128::from(c.failed + c.banned) * 1_000_000 > max_ppm * u128::from(outcomes(c))
+}
+
+/// The device is first seen due for the plan: it joins the rollout as `idle` in its cohort.
+/// `None` when no stage reaches its bucket, so it is not part of the rollout (and gets no row).
+pub fn on_eligible_seen(spec: &RolloutSpec, state: &RolloutState, plan_id: &str, device_id: &str, now_ms: i64) -> Option<Step> {
+    let cohort = cohort_of(spec, plan_id, device_id)?;
+    let mut rollout = state.clone();
+    count(&mut rollout, cohort, |c| c.eligible += 1);
+    let device = DeviceRollout { device_id: device_id.to_string(), cohort, phase: DevicePhase::Idle, since_ms: now_ms, offered_ms: None, cause: None };
+    Some(Step { rollout, device, event: None })
+}
+
+/// The device was sent the image for the first time. `None` for a device offered before: only
+/// first offers count (and only they count against the rate limit).
+pub fn on_offer(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
+    if device.phase != DevicePhase::Idle {
+        return None;
+    }
+    let mut rollout = state.clone();
+    count(&mut rollout, device.cohort, |c| {
+        c.offered += 1;
+        c.pending += 1;
+    });
+    let device = DeviceRollout { phase: DevicePhase::Offered, since_ms: now_ms, offered_ms: Some(now_ms), cause: None, ..device.clone() };
+    Some(Step { rollout, device, event: None })
+}
+
+/// The device reported the target version. A late success after a timeout or a lifted ban moves
+/// the device from `failed`/`banned` to `succeeded`. `None` when nothing changes.
+pub fn on_success(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
+    settle(spec, state, device, DevicePhase::Succeeded, None, now_ms)
+}
+
+/// The device's upgrade failed. A banned device that had timed out moves to `banned`.
+pub fn on_failure(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, failure: DeviceFailure, now_ms: i64) -> Option<Step> {
+    let (phase, cause) = match failure {
+        DeviceFailure::JobTimedOut => (DevicePhase::Failed, "no success within job_timeout_s of the offer"),
+        DeviceFailure::Banned => (DevicePhase::Banned, "banned after repeated deliveries"),
+    };
+    settle(spec, state, device, phase, Some(cause), now_ms)
+}
+
+/// Has an offered device run out of time? Its job times out `job_timeout_s` after the offer.
+pub fn job_timed_out(device: &DeviceRollout, job_timeout_s: u64, now_ms: i64) -> bool {
+    device.phase == DevicePhase::Offered
+        && device.offered_ms.is_some_and(|at| now_ms.saturating_sub(at) >= (job_timeout_s as i64).saturating_mul(1000))
+}
+
+fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: DevicePhase, cause: Option<&str>, now_ms: i64) -> Option<Step> {
+    use DevicePhase::*;
+    let from = device.phase;
+    if !matches!((from, to), (Offered, Succeeded | Failed | Banned) | (Failed, Succeeded | Banned) | (Banned, Succeeded)) {
+        return None;
+    }
+    let mut rollout = state.clone();
+    count(&mut rollout, device.cohort, |c| {
+        match from {
+            Offered => c.pending = c.pending.saturating_sub(1),
+            Failed => c.failed = c.failed.saturating_sub(1),
+            _ => c.banned = c.banned.saturating_sub(1),
+        }
+        match to {
+            Succeeded => c.succeeded += 1,
+            Failed => c.failed += 1,
+            _ => c.banned += 1,
+        }
+    });
+    let device = DeviceRollout { phase: to, since_ms: now_ms, cause: cause.map(String::from), ..device.clone() };
+    let event = judge(spec, &mut rollout, &device, from, now_ms);
+    Some(Step { rollout, device, event })
+}
+
+/// What one device's new outcome means for the rollout: verification passes or fails, or the
+/// health gate trips. Only a failure can trip the gate, except for the success that completes
+/// the sample, so a rollout resumed over an unhealthy stage pauses again on its next failure.
+fn judge(spec: &RolloutSpec, rollout: &mut RolloutState, device: &DeviceRollout, from: DevicePhase, now_ms: i64) -> Option<RolloutEvent> {
+    let failed = device.phase != DevicePhase::Succeeded;
+    let verifying = rollout.stage < 0 && matches!(rollout.phase, RolloutPhase::Verifying | RolloutPhase::Paused);
+    if verifying && device.cohort < 0 {
+        if failed {
+            rollout.phase = RolloutPhase::Failed;
+            rollout.failed_reason = Some(format!("verification device {} failed: {}", device.device_id, device.cause.as_deref().unwrap_or("")));
+            return Some(RolloutEvent::VerificationFailed);
+        }
+        if rollout.verification.succeeded < spec.verify_devices.len() as u64 {
+            return None;
+        }
+        // A paused verification that passes stays paused; resuming then runs the first stage.
+        if rollout.phase == RolloutPhase::Verifying {
+            rollout.phase = RolloutPhase::Running;
+        }
+        rollout.stage = 0;
+        rollout.stage_started_ms = now_ms;
+        return Some(RolloutEvent::VerificationPassed);
+    }
+    if rollout.phase != RolloutPhase::Running || device.cohort < 0 || from != DevicePhase::Offered {
+        return None;
+    }
+    let counts = cohort(rollout, device.cohort);
+    let (n, min_sample) = (outcomes(&counts), u64::from(spec.min_sample.max(1)));
+    if n < min_sample || !(failed || n == min_sample) || !failure_ratio_above(spec, &counts) {
+        return None;
+    }
+    let percent = spec.stages.get(device.cohort as usize).copied().unwrap_or(100);
+    rollout.phase = RolloutPhase::Paused;
+    rollout.paused_reason = Some(format!(
+        "stage {} ({percent}%): {} of {n} outcomes failed, above max_failure_ratio {}",
+        device.cohort,
+        counts.failed + counts.banned,
+        spec.max_failure_ratio.as_f64()
+    ));
+    Some(RolloutEvent::GateTripped)
+}
+
+fn advance(spec: &RolloutSpec, state: &mut RolloutState, now_ms: i64) -> RolloutEvent {
+    state.stage_started_ms = now_ms;
+    if state.stage + 1 < spec.stages.len() as i32 {
+        state.stage += 1;
+        state.phase = RolloutPhase::Running;
+        RolloutEvent::Advanced
+    } else {
+        state.stage = state.stage.max(0);
+        state.phase = RolloutPhase::Completed;
+        RolloutEvent::Completed
+    }
+}
+
+/// Time passing: verification times out `verify_timeout_s` after the start, and with
+/// `auto_advance` a stage moves on once it has no pending devices, enough outcomes (`min_sample`,
+/// or every eligible device of its slice when fewer), a failure ratio not above the maximum,
+/// and `soak_s` behind it. The edge calls this on a schedule; `None` when nothing changes.
+pub fn on_tick(spec: &RolloutSpec, state: &RolloutState, now_ms: i64) -> Option<(RolloutState, RolloutEvent)> {
+    let mut next = state.clone();
+    match state.phase {
+        RolloutPhase::Verifying if now_ms - state.started_ms >= (spec.verify_timeout_s as i64).saturating_mul(1000) => {
+            next.phase = RolloutPhase::Failed;
+            next.failed_reason = Some(format!(
+                "verification timed out after {} s: {} of {} test devices reported the target",
+                spec.verify_timeout_s,
+                state.verification.succeeded,
+                spec.verify_devices.len()
+            ));
+            Some((next, RolloutEvent::VerificationFailed))
+        }
+        RolloutPhase::Running if spec.auto_advance => {
+            let c = cohort(state, state.stage);
+            let enough = outcomes(&c) >= u64::from(spec.min_sample).min(c.eligible);
+            let soaked = now_ms - state.stage_started_ms >= (spec.soak_s as i64).saturating_mul(1000);
+            if c.pending > 0 || !enough || failure_ratio_above(spec, &c) || !soaked {
+                return None;
+            }
+            let event = advance(spec, &mut next, now_ms);
+            Some((next, event))
+        }
+        _ => None,
+    }
+}
+
+/// An operator's pause, resume, cancel or advance. Advancing while verifying skips the rest of
+/// verification; advancing past the last stage completes the rollout.
+pub fn control(spec: &RolloutSpec, state: &RolloutState, action: RolloutAction, now_ms: i64) -> Result<RolloutState, ControlError> {
+    use RolloutAction::*;
+    use RolloutPhase::*;
+    let mut next = state.clone();
+    match (action, state.phase) {
+        (Pause, Verifying | Running) => {
+            next.phase = Paused;
+            next.paused_reason = Some("paused by an operator".into());
+        }
+        (Resume, Paused) => {
+            next.phase = if state.stage < 0 { Verifying } else { Running };
+            next.paused_reason = None;
+        }
+        (Cancel, Verifying | Running | Paused | Completed) => next.phase = Cancelled,
+        (Advance, Verifying | Running) => {
+            advance(spec, &mut next, now_ms);
+        }
+        (action, phase) => return Err(ControlError { action, phase }),
+    }
+    Ok(next)
+}
+
+/// Fits the counters to edited stages: added stages start at zero, and the counts of removed
+/// ones fold into the new last stage, where their devices are counted from now on. The current
+/// stage stays within the stages; devices already offered stay offered ([`crate::rollout::rollout_gate`]).
+pub fn reconcile(spec: &RolloutSpec, state: &RolloutState) -> RolloutState {
+    let mut next = state.clone();
+    let len = spec.stages.len().max(1);
+    if next.stages.len() > len {
+        let folded = next.stages.split_off(len);
+        let last = &mut next.stages[len - 1];
+        for c in folded {
+            last.eligible += c.eligible;
+            last.offered += c.offered;
+            last.succeeded += c.succeeded;
+            last.failed += c.failed;
+            last.banned += c.banned;
+            last.pending += c.pending;
+        }
+    }
+    next.stages.resize(len, RolloutCounts::default());
+    next.stage = next.stage.min(len as i32 - 1);
+    next
+}
+
+/// The API's view of a rollout.
+pub fn status(spec: &RolloutSpec, state: &RolloutState) -> RolloutStatus {
+    RolloutStatus {
+        state: state.phase,
+        stage: state.stage,
+        percent: current_percent(spec, state),
+        paused_reason: state.paused_reason.clone(),
+        failed_reason: state.failed_reason.clone(),
+        started_at: rfc3339(state.started_ms),
+        stage_started_at: rfc3339(state.stage_started_ms),
+        totals: state.totals,
+        verification: state.verification,
+        stages: state
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, &counts)| RolloutStageStatus { percent: spec.stages.get(i).copied().unwrap_or(100), counts })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::bucket;
+    use std::collections::BTreeMap;
+    use DevicePhase as D;
+    use RolloutPhase as R;
+
+    /// A rollout driven through its transitions the way the edge drives it, checking the counter
+    /// invariants after every step.
+    struct Run {
+        spec: RolloutSpec,
+        state: RolloutState,
+        devices: BTreeMap<String, DeviceRollout>,
+    }
+
+    impl Run {
+        fn new(json: &str) -> Run {
+            let spec: RolloutSpec = serde_json::from_str(json).unwrap();
+            Run { state: start(&spec, 0), spec, devices: BTreeMap::new() }
+        }
+
+        fn apply(&mut self, step: Option<Step>) -> Option<RolloutEvent> {
+            let step = step?;
+            self.state = step.rollout;
+            self.devices.insert(step.device.device_id.clone(), step.device);
+            check_counters(&self.state);
+            step.event
+        }
+
+        fn offer(&mut self, id: &str, now: i64) {
+            if !self.devices.contains_key(id) {
+                let seen = on_eligible_seen(&self.spec, &self.state, "plan", id, now).expect("a stage reaches the device");
+                assert_eq!(self.apply(Some(seen)), None, "first sight changes no phase");
+            }
+            let offered = on_offer(&self.state, &self.devices[id], now);
+            self.apply(offered);
+        }
+
+        fn succeed(&mut self, id: &str, now: i64) -> Option<RolloutEvent> {
+            let step = on_success(&self.spec, &self.state, &self.devices[id], now);
+            self.apply(step)
+        }
+
+        fn fail(&mut self, id: &str, failure: DeviceFailure, now: i64) -> Option<RolloutEvent> {
+            let step = on_failure(&self.spec, &self.state, &self.devices[id], failure, now);
+            self.apply(step)
+        }
+
+        fn tick(&mut self, now: i64) -> Option<RolloutEvent> {
+            let (state, event) = on_tick(&self.spec, &self.state, now)?;
+            self.state = state;
+            Some(event)
+        }
+    }
+
+    fn add(a: RolloutCounts, b: &RolloutCounts) -> RolloutCounts {
+        RolloutCounts {
+            eligible: a.eligible + b.eligible,
+            offered: a.offered + b.offered,
+            succeeded: a.succeeded + b.succeeded,
+            failed: a.failed + b.failed,
+            banned: a.banned + b.banned,
+            pending: a.pending + b.pending,
+        }
+    }
+
+    #[track_caller]
+    fn check_counters(state: &RolloutState) {
+        assert_eq!(state.stages.iter().fold(state.verification, add), state.totals, "totals are verification plus the stages");
+        for c in state.stages.iter().chain([&state.verification, &state.totals]) {
+            assert_eq!(c.pending + c.succeeded + c.failed + c.banned, c.offered, "every offer is pending or has one outcome: {c:?}");
+            assert!(c.offered <= c.eligible, "{c:?}");
+        }
+    }
+
+    fn imei(serial: u32) -> String {
+        format!("8624190{serial:08}")
+    }
+
+    /// Plays `outcomes` (S success, F job timeout, B ban) on fresh devices of the first stage and
+    /// returns the outcome index at which the gate tripped.
+    #[track_caller]
+    fn check_gate_trip(min_sample: u32, max_ratio: f64, outcomes: &str, expect: Option<usize>) {
+        let mut run = Run::new(&format!(r#"{{"stages":[100],"min_sample":{min_sample},"max_failure_ratio":{max_ratio}}}"#));
+        let mut tripped = None;
+        for (n, outcome) in outcomes.chars().enumerate() {
+            let id = imei(n as u32);
+            run.offer(&id, 0);
+            let event = match outcome {
+                'S' => run.succeed(&id, 1),
+                'F' => run.fail(&id, DeviceFailure::JobTimedOut, 1),
+                _ => run.fail(&id, DeviceFailure::Banned, 1),
+            };
+            if event == Some(RolloutEvent::GateTripped) {
+                assert_eq!(tripped, None, "the gate trips once");
+                tripped = Some(n);
+            }
+        }
+        assert_eq!(tripped, expect, "min_sample {min_sample}, max {max_ratio}, {outcomes}");
+        assert_eq!(run.state.phase, if expect.is_some() { R::Paused } else { R::Running });
+    }
+
+    #[test]
+    fn gate_trips_at_exactly_the_right_outcome() {
+        check_gate_trip(10, 0.2, "SSSSSSSSFF", None); // 2/10 is the maximum, not above it
+        check_gate_trip(10, 0.2, "SSSSSSSSFFF", Some(10)); // 3/11 is above
+        check_gate_trip(10, 0.2, "FFFFFFFFF", None); // 9 outcomes are below the sample
+        check_gate_trip(10, 0.2, "FFFSSSSSSS", Some(9)); // the success that completes the sample
+        check_gate_trip(10, 0.2, "FFSSSSSSSSF", Some(10));
+        check_gate_trip(10, 0.2, "SSSSSSSSSSSSFFFF", Some(15)); // 3/15 is the maximum, 4/16 is above
+        check_gate_trip(10, 0.2, "BBSSSSSSSSB", Some(10)); // bans count as failures
+        check_gate_trip(1, 0.0, "SSF", Some(2)); // zero tolerance
+        check_gate_trip(0, 0.0, "F", Some(0)); // a sample of zero means one
+        check_gate_trip(10, 1.0, "FFFFFFFFFFFF", None); // a ratio can never be above 1
+    }
+
+    #[test]
+    fn gate_message_and_later_stages() {
+        let mut run = Run::new(r#"{"stages":[100],"min_sample":2,"max_failure_ratio":0.25}"#);
+        run.offer("A", 0);
+        run.offer("B", 0);
+        run.succeed("A", 1);
+        assert_eq!(run.fail("B", DeviceFailure::Banned, 2), Some(RolloutEvent::GateTripped));
+        assert_eq!(run.state.paused_reason.as_deref(), Some("stage 0 (100%): 1 of 2 outcomes failed, above max_failure_ratio 0.25"));
+        assert_eq!(run.devices["B"].cause.as_deref(), Some("banned after repeated deliveries"));
+        // Resumed over an unhealthy stage: successes do not pause it again, the next failure does.
+        run.state = control(&run.spec, &run.state, RolloutAction::Resume, 3).unwrap();
+        for id in ["C", "D"] {
+            run.offer(id, 3);
+        }
+        assert_eq!(run.succeed("C", 4), None);
+        assert_eq!(run.fail("D", DeviceFailure::JobTimedOut, 5), Some(RolloutEvent::GateTripped));
+    }
+
+    #[test]
+    fn verification_success_path() {
+        let mut run = Run::new(r#"{"stages":[10,100],"verify_devices":["TEST1","TEST2"]}"#);
+        assert_eq!((run.state.phase, run.state.stage), (R::Verifying, -1));
+        run.offer("TEST1", 10);
+        run.offer("TEST2", 10);
+        assert_eq!(run.succeed("TEST1", 20), None);
+        assert_eq!(run.state.phase, R::Verifying);
+        assert_eq!(run.succeed("TEST1", 25), None, "a repeated report changes nothing");
+        assert_eq!(run.succeed("TEST2", 30), Some(RolloutEvent::VerificationPassed));
+        assert_eq!((run.state.phase, run.state.stage, run.state.stage_started_ms), (R::Running, 0, 30));
+        assert_eq!(run.state.verification.succeeded, 2);
+        assert_eq!(run.state.totals.succeeded, 2);
+    }
+
+    #[test]
+    fn verification_failure_paths() {
+        let verify = r#"{"stages":[100],"verify_devices":["TEST1","TEST2"],"verify_timeout_s":3600}"#;
+        let mut run = Run::new(verify);
+        run.offer("TEST1", 0);
+        run.offer("TEST2", 0);
+        run.succeed("TEST1", 1);
+        assert_eq!(run.fail("TEST2", DeviceFailure::Banned, 2), Some(RolloutEvent::VerificationFailed));
+        assert_eq!(run.state.phase, R::Failed);
+        assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST2 failed: banned after repeated deliveries"));
+
+        let mut run = Run::new(verify);
+        run.offer("TEST1", 1_000);
+        assert!(!job_timed_out(&run.devices["TEST1"], 60, 60_999));
+        assert!(job_timed_out(&run.devices["TEST1"], 60, 61_000));
+        assert_eq!(run.fail("TEST1", DeviceFailure::JobTimedOut, 61_000), Some(RolloutEvent::VerificationFailed));
+        assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST1 failed: no success within job_timeout_s of the offer"));
+
+        let mut run = Run::new(verify);
+        run.offer("TEST1", 0);
+        run.succeed("TEST1", 1);
+        assert_eq!(run.tick(3_599_999), None);
+        assert_eq!(run.tick(3_600_000), Some(RolloutEvent::VerificationFailed));
+        assert_eq!(run.state.failed_reason.as_deref(), Some("verification timed out after 3600 s: 1 of 2 test devices reported the target"));
+        assert_eq!(run.tick(9_999_999), None, "a failed rollout stays failed");
+    }
+
+    #[test]
+    fn verification_passing_while_paused_stays_paused() {
+        let mut run = Run::new(r#"{"stages":[100],"verify_devices":["TEST1"]}"#);
+        run.offer("TEST1", 0);
+        run.state = control(&run.spec, &run.state, RolloutAction::Pause, 1).unwrap();
+        assert_eq!(run.succeed("TEST1", 2), Some(RolloutEvent::VerificationPassed));
+        assert_eq!((run.state.phase, run.state.stage), (R::Paused, 0));
+        run.state = control(&run.spec, &run.state, RolloutAction::Resume, 3).unwrap();
+        assert_eq!((run.state.phase, run.state.stage), (R::Running, 0));
+    }
+
+    #[track_caller]
+    fn check_control(phase: RolloutPhase, stage: i32, action: RolloutAction, expect: Result<(RolloutPhase, i32), &str>) {
+        let spec: RolloutSpec = serde_json::from_str(r#"{"stages":[1,10,100],"verify_devices":["TEST1"]}"#).unwrap();
+        let state = RolloutState { phase, stage, ..start(&spec, 0) };
+        let got = control(&spec, &state, action, 5).map(|s| (s.phase, s.stage)).map_err(|e| e.to_string());
+        assert_eq!(got, expect.map_err(String::from), "{action:?} on {phase:?} at {stage}");
+    }
+
+    #[test]
+    fn control_transitions() {
+        use RolloutAction::*;
+        check_control(R::Verifying, -1, Pause, Ok((R::Paused, -1)));
+        check_control(R::Running, 1, Pause, Ok((R::Paused, 1)));
+        check_control(R::Paused, 1, Pause, Err("the rollout is already paused"));
+        check_control(R::Completed, 2, Pause, Err("a completed rollout has nothing to pause: cancel it to stop offers"));
+        check_control(R::Cancelled, 1, Pause, Err("cannot pause a cancelled rollout: it offers nothing and is over"));
+        check_control(R::Paused, -1, Resume, Ok((R::Verifying, -1)));
+        check_control(R::Paused, 1, Resume, Ok((R::Running, 1)));
+        check_control(R::Running, 1, Resume, Err("cannot resume a running rollout: only a paused rollout resumes"));
+        check_control(R::Failed, -1, Resume, Err("cannot resume a failed rollout: only a paused rollout resumes"));
+        check_control(R::Verifying, -1, Cancel, Ok((R::Cancelled, -1)));
+        check_control(R::Paused, 1, Cancel, Ok((R::Cancelled, 1)));
+        check_control(R::Completed, 2, Cancel, Ok((R::Cancelled, 2)));
+        check_control(R::Cancelled, 1, Cancel, Err("the rollout is already cancelled"));
+        check_control(R::Failed, -1, Cancel, Err("cannot cancel a failed rollout: it offers nothing and is over"));
+        check_control(R::Verifying, -1, Advance, Ok((R::Running, 0)));
+        check_control(R::Running, 0, Advance, Ok((R::Running, 1)));
+        check_control(R::Running, 2, Advance, Ok((R::Completed, 2)));
+        check_control(R::Paused, 1, Advance, Err("cannot advance a paused rollout: resume it first"));
+        check_control(R::Completed, 2, Advance, Err("the rollout is completed: there is no stage after the last"));
+        check_control(R::Cancelled, 1, Advance, Err("cannot advance a cancelled rollout: it offers nothing and is over"));
+        check_control(R::Failed, -1, Advance, Err("cannot advance a failed rollout: it offers nothing and is over"));
+    }
+
+    #[test]
+    fn auto_advance_waits_for_a_settled_healthy_soaked_stage() {
+        let mut run = Run::new(r#"{"stages":[50,100],"auto_advance":true,"soak_s":600,"min_sample":2}"#);
+        let ids: Vec<String> = (0..100).map(imei).filter(|id| bucket("plan", id) < 5000).take(3).collect();
+        run.offer(&ids[0], 0);
+        run.offer(&ids[1], 0);
+        run.succeed(&ids[0], 1);
+        assert_eq!(run.tick(600_000), None, "a device is still pending");
+        run.succeed(&ids[1], 2);
+        assert_eq!(run.tick(599_999), None, "not soaked yet");
+        assert_eq!(run.tick(600_000), Some(RolloutEvent::Advanced));
+        assert_eq!((run.state.phase, run.state.stage, run.state.stage_started_ms), (R::Running, 1, 600_000));
+        assert_eq!(run.tick(1_200_000), Some(RolloutEvent::Completed), "an empty stage advances once soaked");
+        assert_eq!(run.tick(9_999_999), None);
+
+        // One failure in two outcomes is above 0.2 though below the gate's sample: no advance.
+        let mut run = Run::new(r#"{"stages":[50,100],"auto_advance":true,"min_sample":3}"#);
+        run.offer(&ids[0], 0);
+        run.offer(&ids[1], 0);
+        run.succeed(&ids[0], 1);
+        run.fail(&ids[1], DeviceFailure::JobTimedOut, 1);
+        assert_eq!(run.state.phase, R::Running);
+        assert_eq!(run.tick(1), None);
+        // Without auto_advance, advancing is the operator's.
+        let mut run = Run::new(r#"{"stages":[50,100]}"#);
+        assert_eq!(run.tick(99_999_999), None);
+    }
+
+    #[test]
+    fn device_transitions() {
+        let mut run = Run::new(r#"{"stages":[100],"min_sample":100}"#);
+        run.offer("A", 0);
+        assert_eq!(on_offer(&run.state, &run.devices["A"], 1), None, "only the first offer counts");
+        assert_eq!(run.fail("A", DeviceFailure::JobTimedOut, 5), None);
+        assert_eq!((run.devices["A"].phase, run.devices["A"].since_ms, run.devices["A"].offered_ms), (D::Failed, 5, Some(0)));
+        assert_eq!(run.fail("A", DeviceFailure::JobTimedOut, 6), None);
+        assert_eq!(run.state.totals.failed, 1, "a repeated timeout is counted once");
+        run.fail("A", DeviceFailure::Banned, 7);
+        assert_eq!((run.state.totals.failed, run.state.totals.banned), (0, 1));
+        run.succeed("A", 8);
+        assert_eq!((run.devices["A"].phase, run.devices["A"].cause.as_deref()), (D::Succeeded, None));
+        assert_eq!((run.state.totals.banned, run.state.totals.succeeded, run.state.totals.pending), (0, 1, 0));
+        assert_eq!(on_failure(&run.spec, &run.state, &run.devices["A"], DeviceFailure::Banned, 9), None, "success is final");
+        run.offer("B", 10);
+        assert!(!job_timed_out(&run.devices["B"], 0, 9), "offered in the future");
+        assert!(job_timed_out(&run.devices["B"], 0, 10));
+    }
+
+    #[test]
+    fn counters_stay_consistent_across_a_fleet() {
+        let mut run = Run::new(r#"{"stages":[5,20,100],"verify_devices":["TEST1"],"min_sample":1000}"#);
+        run.offer("TEST1", 0);
+        run.succeed("TEST1", 1);
+        for n in 0..3_000u32 {
+            let id = imei(n);
+            let seen = on_eligible_seen(&run.spec, &run.state, "plan", &id, 2);
+            run.apply(seen);
+            if n % 1000 == 999 {
+                run.state = control(&run.spec, &run.state, RolloutAction::Advance, 3).unwrap();
+            }
+            let device = run.devices[&id].clone();
+            if crate::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, 0).is_err() {
+                continue;
+            }
+            run.offer(&id, 4);
+            match n % 7 {
+                0 => drop(run.fail(&id, DeviceFailure::JobTimedOut, 5)),
+                1 => drop(run.fail(&id, DeviceFailure::Banned, 5)),
+                2 | 3 => {}
+                _ => drop(run.succeed(&id, 5)),
+            }
+            if n % 11 == 0 {
+                run.succeed(&id, 6);
+            }
+        }
+        let t = run.state.totals;
+        assert_eq!((t.eligible, run.state.verification.eligible), (3_001, 1));
+        assert!(t.offered > 1_000 && t.pending > 0 && t.failed > 0 && t.banned > 0, "{t:?}");
+        assert_eq!(run.state.phase, R::Completed);
+        let shortened = RolloutSpec { stages: vec![5, 50], ..run.spec.clone() };
+        let folded = reconcile(&shortened, &run.state);
+        assert_eq!((folded.stages.len(), folded.stage, folded.totals), (2, 1, t));
+        check_counters(&folded);
+        assert_eq!(folded.stages[1], add(run.state.stages[1], &run.state.stages[2]));
+        let longer = reconcile(&RolloutSpec { stages: vec![5, 20, 50, 100], ..run.spec.clone() }, &run.state);
+        assert_eq!((longer.stages.len(), longer.stages[3]), (4, RolloutCounts::default()));
+    }
+
+    #[test]
+    fn status_json_shape() {
+        let mut run = Run::new(r#"{"stages":[10,100],"verify_devices":["TEST1"]}"#);
+        run.offer("TEST1", 1_795_306_646_000);
+        let status = serde_json::to_value(status(&run.spec, &run.state)).unwrap();
+        let zero = serde_json::json!({"eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0});
+        let one = serde_json::json!({"eligible":1,"offered":1,"succeeded":0,"failed":0,"banned":0,"pending":1});
+        assert_eq!(
+            status,
+            serde_json::json!({
+                "state": "verifying", "stage": -1, "percent": 0, "paused_reason": null, "failed_reason": null,
+                "started_at": "1970-01-01T00:00:00Z", "stage_started_at": "1970-01-01T00:00:00Z",
+                "totals": one, "verification": one,
+                "stages": [{"percent": 10, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0},
+                           {"percent": 100, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0}],
+            })
+        );
+        assert_eq!(zero, serde_json::to_value(RolloutCounts::default()).unwrap());
+        let back: RolloutStatus = serde_json::from_value(status).unwrap();
+        assert_eq!(back.stages[1].percent, 100);
+        let stored: RolloutState = serde_json::from_str(&serde_json::to_string(&run.state).unwrap()).unwrap();
+        assert_eq!(stored, run.state, "the stored state reads back unchanged");
+    }
+}
