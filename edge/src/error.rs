@@ -7,6 +7,8 @@ use worker::Response;
 #[derive(Debug)]
 pub enum AppError {
     Unauthorized,
+    /// A valid token whose role is below the route's.
+    Forbidden(&'static str),
     NotFound(String),
     MethodNotAllowed,
     BadRequest { code: &'static str, message: String },
@@ -30,6 +32,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthorized => 401,
+            AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::MethodNotAllowed => 405,
             AppError::BadRequest { .. } => 400,
@@ -42,6 +45,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthorized => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
@@ -53,6 +57,7 @@ impl AppError {
     fn message(&self) -> String {
         match self {
             AppError::Unauthorized => "a valid bearer token is required".into(),
+            AppError::Forbidden(role) => format!("this route needs the {role} role"),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::MethodNotAllowed => "method not allowed on this route".into(),
             AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } => message.clone(),

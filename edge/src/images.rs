@@ -66,7 +66,10 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
     let Some(head) = bucket.head(store::image_key(sha256)).await? else {
         return Err(AppError::NotFound("image".into()));
     };
-    let md5 = head.custom_metadata()?.get("md5").cloned().unwrap_or_default();
+    let md5 = match head.custom_metadata()?.get("md5").cloned() {
+        Some(md5) => md5,
+        None => store::image_md5(env, sha256).await?.unwrap_or_default(),
+    };
     let image = ImageRef { sha256: sha256.to_string(), md5, size: head.size() };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);
     let Some(mut resp) = serve(env, &image, range).await? else {

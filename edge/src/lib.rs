@@ -11,6 +11,7 @@ mod cache;
 mod check;
 mod error;
 mod images;
+mod rollout;
 mod store;
 
 use error::{AppError, AppResult};

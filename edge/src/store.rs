@@ -36,6 +36,11 @@ pub fn s(text: &str) -> JsValue {
     JsValue::from_str(text)
 }
 
+/// A nullable text argument.
+pub fn opt(text: Option<&str>) -> JsValue {
+    text.map_or(JsValue::NULL, s)
+}
+
 pub fn n(value: i64) -> JsValue {
     JsValue::from_f64(value as f64)
 }
@@ -45,20 +50,26 @@ pub fn image_key(sha256: &str) -> String {
     format!("images/{sha256}")
 }
 
+/// One component of a KV key, with `:` (the separator) and `%` escaped, so that
+/// `plan:X:a:b` can never name both project `X`'s `a:b` and project `X:a`'s `b`.
+fn kv_part(text: &str) -> String {
+    text.replace('%', "%25").replace(':', "%3A")
+}
+
 fn project_kv_key(key: &str) -> String {
-    format!("project:{key}")
+    format!("project:{}", kv_part(key))
 }
 
 fn plan_kv_key(project: &str, firmware: &str) -> String {
-    format!("plan:{project}:{firmware}")
+    format!("plan:{}:{}", kv_part(project), kv_part(firmware))
 }
 
 pub fn plan_kv_prefix(project: &str) -> String {
-    format!("plan:{project}:")
+    format!("plan:{}:", kv_part(project))
 }
 
 fn owner_kv_key(device: &str) -> String {
-    format!("owner:{device}")
+    format!("owner:{}", kv_part(device))
 }
 
 /// Reads a JSON value from KV. Parsed with serde_json from the text: the binding's own `json()`
@@ -148,6 +159,13 @@ pub async fn plan(env: &Env, project: &str, firmware: &str) -> AppResult<Option<
     }
     let found: Option<Plan> = kv_json(&kv(env)?, &plan_kv_key(project, firmware)).await?;
     cache::put_plan(project, firmware, now, found.clone());
+    Ok(found)
+}
+
+/// A plan read from KV, past the isolate cache (admin reads must see the latest write).
+pub async fn fresh_plan(env: &Env, project: &str, firmware: &str) -> AppResult<Option<Plan>> {
+    let found: Option<Plan> = kv_json(&kv(env)?, &plan_kv_key(project, firmware)).await?;
+    cache::put_plan(project, firmware, now(), found.clone());
     Ok(found)
 }
 
@@ -303,6 +321,8 @@ struct DeviceRow {
     last_seen: f64,
     deliveries: f64,
     banned: f64,
+    job_phase: Option<String>,
+    job_cause: Option<String>,
 }
 
 impl From<DeviceRow> for Device {
@@ -315,11 +335,13 @@ impl From<DeviceRow> for Device {
             last_seen: rfc3339(r.last_seen as i64),
             deliveries: r.deliveries as u32,
             banned: r.banned != 0.0,
+            state: r.job_phase,
+            cause: r.job_cause,
         }
     }
 }
 
-const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned";
+const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
 
 /// Filters of the device list; all optional.
 #[derive(Debug, Default)]
@@ -329,6 +351,10 @@ pub struct DeviceFilter {
     pub version: Option<String>,
     pub firmware_name: Option<String>,
     pub banned: Option<bool>,
+    /// The job state in the device's current rollout.
+    pub state: Option<String>,
+    /// Only devices seen at or after this time (ms).
+    pub seen_since: Option<i64>,
     pub limit: u32,
 }
 
@@ -344,7 +370,7 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
         push(" AND id > ?", s(after), &mut sql);
     }
     if let Some(q) = &f.q {
-        // Prefix search on the id, or an exact version: what an operator types in a filter box.
+        // A substring of the id, or an exact version: what an operator types in a filter box.
         let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         push(" AND (id LIKE ? ESCAPE '\\'", s(&format!("%{escaped}%")), &mut sql);
         push(" OR version = ?)", s(q), &mut sql);
@@ -357,6 +383,16 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
     }
     if let Some(b) = f.banned {
         push(" AND banned = ?", n(b as i64), &mut sql);
+    }
+    if let Some(state) = &f.state {
+        if state == "idle" {
+            push(" AND COALESCE(job_phase, ?) = 'idle'", s("idle"), &mut sql);
+        } else {
+            push(" AND job_phase = ?", s(state), &mut sql);
+        }
+    }
+    if let Some(since) = f.seen_since {
+        push(" AND last_seen >= ?", n(since), &mut sql);
     }
     push(" ORDER BY id LIMIT ?", n(f.limit as i64 + 1), &mut sql);
     let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
@@ -386,6 +422,39 @@ pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Devic
     Ok(row.map(Device::from))
 }
 
+/// Appends one entry to a device's history.
+pub async fn device_event(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<()> {
+    device_event_stmt(env, project, device, kind, detail)?.run().await?;
+    Ok(())
+}
+
+pub fn device_event_stmt(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(&[s(project), s(device), n(now()), s(kind), s(detail)])?)
+}
+
+/// A device's history, oldest first (the latest 1000 entries).
+pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<Vec<fota_shared::api::DeviceEvent>> {
+    #[derive(Deserialize)]
+    struct Row {
+        at: f64,
+        kind: String,
+        detail: Option<String>,
+    }
+    let mut rows: Vec<Row> = db(env)?
+        .prepare("SELECT at, kind, detail FROM device_events WHERE device_id = ?1 AND project_key = ?2 ORDER BY id DESC LIMIT 1000")
+        .bind(&[s(device), s(project)])?
+        .all()
+        .await?
+        .results()?;
+    rows.reverse();
+    Ok(rows
+        .into_iter()
+        .map(|r| fota_shared::api::DeviceEvent { at: rfc3339(r.at as i64), kind: r.kind, detail: r.detail })
+        .collect())
+}
+
 // ---------------------------------------------------------------- firmware
 
 #[derive(Deserialize)]
@@ -396,6 +465,11 @@ struct FirmwareRow {
     md5: String,
     size: f64,
     uploaded_at: f64,
+    module: String,
+    kind: String,
+    source_version: Option<String>,
+    notes: Option<String>,
+    uploader: Option<String>,
 }
 
 impl From<FirmwareRow> for Firmware {
@@ -407,11 +481,16 @@ impl From<FirmwareRow> for Firmware {
             md5: r.md5,
             size: r.size as u64,
             uploaded_at: rfc3339(r.uploaded_at as i64),
+            module: r.module,
+            kind: fota_shared::api::ImageKind::parse(&r.kind).unwrap_or_default(),
+            source_version: r.source_version,
+            notes: r.notes,
+            uploader: r.uploader,
         }
     }
 }
 
-const FIRMWARE_COLUMNS: &str = "firmware_name, version, sha256, md5, size, uploaded_at";
+const FIRMWARE_COLUMNS: &str = "firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader";
 
 pub async fn list_firmware(env: &Env, project: &str, firmware: Option<&str>) -> AppResult<Vec<Firmware>> {
     let stmt = match firmware {
@@ -439,10 +518,23 @@ pub async fn firmware(env: &Env, project: &str, firmware: &str, version: &str) -
 pub async fn insert_firmware(env: &Env, project: &str, fw: &Firmware, uploaded_at: i64) -> AppResult<bool> {
     let result = db(env)?
         .prepare(
-            "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+            "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
         )
-        .bind(&[s(project), s(&fw.firmware_name), s(&fw.version), s(&fw.sha256), s(&fw.md5), n(fw.size as i64), n(uploaded_at)])?
+        .bind(&[
+            s(project),
+            s(&fw.firmware_name),
+            s(&fw.version),
+            s(&fw.sha256),
+            s(&fw.md5),
+            n(fw.size as i64),
+            n(uploaded_at),
+            s(&fw.module),
+            s(fw.kind.as_str()),
+            opt(fw.source_version.as_deref()),
+            opt(fw.notes.as_deref()),
+            opt(fw.uploader.as_deref()),
+        ])?
         .run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
@@ -455,6 +547,11 @@ pub async fn delete_firmware(env: &Env, project: &str, firmware: &str, version: 
         .run()
         .await?;
     Ok(())
+}
+
+/// The md5 of an image, from any firmware record of it.
+pub async fn image_md5(env: &Env, sha256: &str) -> AppResult<Option<String>> {
+    Ok(db(env)?.prepare("SELECT md5 FROM firmware WHERE sha256 = ?1 LIMIT 1").bind(&[s(sha256)])?.first(Some("md5")).await?)
 }
 
 /// How many firmware records (in any project) still point at these bytes.

@@ -38,6 +38,45 @@ pub struct UploadReceipt {
     pub size: u64,
 }
 
+/// What an image contains; a delta applies to one source version only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// Script-only package.
+    Script,
+    /// Core + script, or any whole image.
+    #[default]
+    Full,
+    /// Differential package (EC618/EC718 SoC deltas): needs `source_version`.
+    Delta,
+}
+
+impl ImageKind {
+    pub fn parse(text: &str) -> Option<ImageKind> {
+        match text {
+            "script" => Some(ImageKind::Script),
+            "full" => Some(ImageKind::Full),
+            "delta" => Some(ImageKind::Delta),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKind::Script => "script",
+            ImageKind::Full => "full",
+            ImageKind::Delta => "delta",
+        }
+    }
+}
+
+/// The module a device image is for when none is named: the whole device.
+pub const DEFAULT_MODULE: &str = "default";
+
+fn default_module() -> String {
+    DEFAULT_MODULE.to_string()
+}
+
 /// One firmware image as the registry lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Firmware {
@@ -47,6 +86,18 @@ pub struct Firmware {
     pub md5: String,
     pub size: u64,
     pub uploaded_at: String,
+    #[serde(default = "default_module")]
+    pub module: String,
+    #[serde(default)]
+    pub kind: ImageKind,
+    /// For a delta: the version it applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// The token name that uploaded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploader: Option<String>,
 }
 
 /// `GET /admin/v1/projects/{project_key}/firmware`.
@@ -84,6 +135,12 @@ pub struct PlanSpec {
     pub delivery: Delivery,
     #[serde(default)]
     pub allow_downgrade: bool,
+    /// A staged release; absent means every eligible device at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
+    /// Seconds from an offer to the device reporting the target before its job fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_timeout_s: Option<u64>,
 }
 
 /// The image a plan points at, resolved when the plan is written.
@@ -122,6 +179,12 @@ pub struct Device {
     /// Deliveries of the current target since the device last reported it.
     pub deliveries: u32,
     pub banned: bool,
+    /// The device's job in its current rollout: idle, offered, succeeded, failed, banned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Why the job failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// `GET /admin/v1/projects/{project_key}/devices`.
@@ -131,6 +194,21 @@ pub struct DeviceList {
     /// Present when more devices follow: pass it back as `?cursor=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+}
+
+/// One entry of a device's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    pub at: String,
+    /// `bound`, `check`, `report`, `delivery`, `offer`, `succeeded`, `failed`, `banned`, `unban`.
+    pub kind: String,
+    pub detail: Option<String>,
+}
+
+/// `GET /admin/v1/projects/{key}/devices/{id}/history`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceHistory {
+    pub events: Vec<DeviceEvent>,
 }
 
 /// Every admin error: `{"error":{"code":"not_found","message":"..."}}`.
@@ -314,6 +392,24 @@ pub enum DevicePhase {
     Banned,
 }
 
+impl DevicePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DevicePhase::Idle => "idle",
+            DevicePhase::Offered => "offered",
+            DevicePhase::Succeeded => "succeeded",
+            DevicePhase::Failed => "failed",
+            DevicePhase::Banned => "banned",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DevicePhase> {
+        [DevicePhase::Idle, DevicePhase::Offered, DevicePhase::Succeeded, DevicePhase::Failed, DevicePhase::Banned]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+    }
+}
+
 /// Device counts of a rollout or one of its stages. `pending` is offered without an outcome yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RolloutCounts {
@@ -348,4 +444,65 @@ pub struct RolloutStatus {
     pub totals: RolloutCounts,
     pub verification: RolloutCounts,
     pub stages: Vec<RolloutStageStatus>,
+}
+
+/// `POST /admin/v1/tokens` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    /// Unique; names the token's holder in the audit log.
+    pub name: String,
+    pub role: crate::routes::Role,
+}
+
+/// A token as listed: never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub role: crate::routes::Role,
+    pub created_at: String,
+    pub created_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+/// `201` answer to a token creation: the only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub name: String,
+    pub role: crate::routes::Role,
+    pub token: String,
+    pub created_at: String,
+}
+
+/// `GET /admin/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// One audit log entry: who did what to what, and how it looked before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: u64,
+    pub at: String,
+    /// The token name (`bootstrap` for `ADMIN_TOKEN`).
+    pub actor: String,
+    /// `METHOD route-pattern`, e.g. `PUT projects/{key}/plans/{firmware_name}`.
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_key: Option<String>,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+}
+
+/// `GET /admin/v1/audit?project=&actor=&action=&since=&cursor=&limit=`, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

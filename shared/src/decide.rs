@@ -78,6 +78,8 @@ mod tests {
                 imei_ranges: vec![],
                 delivery,
                 allow_downgrade: downgrade,
+                rollout: None,
+                job_timeout_s: None,
             },
             image: ImageRef { sha256: "00".into(), md5: "00".into(), size: 1 },
             updated_at: "2026-11-22T00:00:00Z".into(),

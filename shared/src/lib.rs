@@ -12,6 +12,7 @@ pub mod decide;
 pub mod luat;
 pub mod plan;
 pub mod range;
+pub mod routes;
 pub mod rollout;
 pub mod rollout_state;
 pub mod time;

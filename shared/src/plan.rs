@@ -119,6 +119,8 @@ mod tests {
             imei_ranges: ranges.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect(),
             delivery: Delivery::Stream,
             allow_downgrade: false,
+            rollout: None,
+            job_timeout_s: None,
         }
     }
 

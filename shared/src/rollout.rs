@@ -88,6 +88,27 @@ pub fn normalize(mut spec: RolloutSpec, plan: &PlanSpec) -> Result<RolloutSpec, 
 }
 
 /// Checks the plan-level `job_timeout_s` that goes with a rollout.
+/// The rollout a plan runs: its own, or for a plan without one a single stage of 100% whose
+/// health gate never trips (an operator who wants a gate asks for a rollout).
+pub fn effective(plan: &PlanSpec) -> RolloutSpec {
+    plan.rollout.clone().unwrap_or_else(|| RolloutSpec {
+        verify_devices: vec![],
+        verify_timeout_s: crate::api::DEFAULT_VERIFY_TIMEOUT_S,
+        stages: vec![100],
+        max_failure_ratio: crate::api::Ratio::from_ppm(crate::api::Ratio::PPM_PER_ONE),
+        min_sample: crate::api::DEFAULT_MIN_SAMPLE,
+        max_per_minute: None,
+        window_utc: None,
+        auto_advance: false,
+        soak_s: 0,
+    })
+}
+
+/// The rollout's identity: one per plan target, so a new target draws a fresh sample.
+pub fn plan_id(project_key: &str, firmware_name: &str, target: &crate::version::Version) -> String {
+    format!("{project_key}/{firmware_name}@{target}")
+}
+
 pub fn check_job_timeout(job_timeout_s: u64) -> Result<(), RolloutError> {
     if job_timeout_s == 0 {
         return Err(RolloutError::ZeroTimeout("job_timeout_s"));
@@ -226,6 +247,8 @@ mod tests {
             imei_ranges: vec![],
             delivery: Delivery::Stream,
             allow_downgrade: false,
+            rollout: None,
+            job_timeout_s: None,
         }
     }
 

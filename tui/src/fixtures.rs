@@ -140,6 +140,8 @@ pub fn plans() -> Vec<Plan> {
                 imei_ranges: vec![["862012345678900".into(), "862012345678999".into()]],
                 delivery: Delivery::Redirect,
                 allow_downgrade: false,
+                rollout: None,
+                job_timeout_s: None,
             },
             image: ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -158,6 +160,8 @@ pub fn plans() -> Vec<Plan> {
                 imei_ranges: vec![],
                 delivery: Delivery::Stream,
                 allow_downgrade: true,
+                rollout: None,
+                job_timeout_s: None,
             },
             image: ImageRef {
                 sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),

@@ -125,6 +125,8 @@ mod tests {
                 imei_ranges: vec![],
                 delivery: Default::default(),
                 allow_downgrade: false,
+                rollout: None,
+                job_timeout_s: None,
             },
             image: ImageRef {
                 sha256: "00".into(),

@@ -88,6 +88,8 @@ impl Form {
             imei_ranges: vec![],
             delivery: Delivery::Stream,
             allow_downgrade: false,
+            rollout: None,
+            job_timeout_s: None,
         }));
         Form {
             purpose: FormPurpose::Plan {
@@ -326,6 +328,8 @@ mod tests {
                 imei_ranges: vec![["860".into(), "869".into()]],
                 delivery: Delivery::Redirect,
                 allow_downgrade: true,
+                rollout: None,
+                job_timeout_s: None,
             }
         );
     }
@@ -367,6 +371,8 @@ mod tests {
             imei_ranges: vec![["1".into(), "5".into()]],
             delivery: Delivery::Redirect,
             allow_downgrade: false,
+            rollout: None,
+            job_timeout_s: None,
         };
         let plan = Plan {
             project_key: "demo".into(),

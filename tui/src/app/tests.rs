@@ -481,6 +481,8 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         imei_ranges: vec![],
         delivery: Delivery::Redirect,
         allow_downgrade: false,
+        rollout: None,
+        job_timeout_s: None,
     };
     assert_eq!(
         commands,

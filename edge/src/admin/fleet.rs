@@ -1,0 +1,84 @@
+//! The fleet registry: device list with filters and cursor pagination, one device, its history,
+//! and lifting a loop-upgrade ban.
+
+use super::{ok, project, Call};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, DeviceFilter};
+use fota_shared::api::{Device, DeviceList};
+use fota_shared::luat::valid_device_id;
+use std::collections::HashMap;
+use worker::Response;
+
+pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let url = call.req.url()?;
+    let params: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let limit = match params.get("limit") {
+        None => 100,
+        Some(l) => l
+            .parse::<u32>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| AppError::bad("invalid_limit", "limit must be 1-1000"))?,
+    };
+    let banned = match params.get("banned").map(String::as_str) {
+        None | Some("") => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(_) => return Err(AppError::bad("invalid_banned", "banned must be true or false")),
+    };
+    let nonempty = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
+    let after = nonempty("cursor");
+    if after.as_deref().is_some_and(|c| !valid_device_id(c)) {
+        return Err(AppError::bad("invalid_cursor", "cursor is not one this API gave out"));
+    }
+    let state = nonempty("state");
+    if state.as_deref().is_some_and(|s| !matches!(s, "idle" | "offered" | "succeeded" | "failed" | "banned")) {
+        return Err(AppError::bad("invalid_state", "state must be idle, offered, succeeded, failed or banned"));
+    }
+    let seen_since = match nonempty("seen_since") {
+        None => None,
+        Some(t) => Some(
+            fota_shared::time::parse_rfc3339(&t).ok_or_else(|| AppError::bad("invalid_seen_since", "seen_since must be an RFC 3339 time"))?,
+        ),
+    };
+    let filter = DeviceFilter {
+        after,
+        q: nonempty("q"),
+        version: nonempty("version"),
+        firmware_name: nonempty("firmware_name"),
+        banned,
+        state,
+        seen_since,
+        limit,
+    };
+    let (devices, more) = store::list_devices(call.env, &key, &filter).await?;
+    let next_cursor = if more { devices.last().map(|d| d.id.clone()) } else { None };
+    ok(200, &DeviceList { devices, next_cursor })
+}
+
+async fn device(call: &Call<'_>) -> AppResult<Device> {
+    let id = call.param(1);
+    store::device(call.env, call.param(0), id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))
+}
+
+pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
+    ok(200, &device(call).await?)
+}
+
+pub async fn history(call: &mut Call<'_>) -> AppResult<Response> {
+    device(call).await?;
+    let events = store::device_events(call.env, call.param(0), call.param(1)).await?;
+    ok(200, &fota_shared::api::DeviceHistory { events })
+}
+
+pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    let before = device(call).await?;
+    let after = store::unban(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    crate::cache::forget_seen(&id);
+    store::device_event(call.env, &key, &id, "unban", &format!("by {}", call.actor.name)).await?;
+    call.changed(Some(&key), format!("device {id}"), Some(&before), Some(&after));
+    ok(200, &after)
+}

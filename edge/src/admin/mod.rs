@@ -1,0 +1,183 @@
+//! The admin API v1. Every request is authenticated (see `auth`), matched against the route
+//! table in `fota_shared::routes` (which also says the role it needs), dispatched, and, when it
+//! is a successful write, appended to the audit log. Every error leaves through `AppError`.
+
+mod access;
+mod catalog;
+mod fleet;
+mod plans;
+
+use crate::auth::{authenticate, Actor};
+use crate::error::{AppError, AppResult};
+use crate::store::{self, n, s};
+use fota_shared::api::RolloutAction;
+use fota_shared::luat::percent_decode;
+use fota_shared::routes::{match_route, Route, RouteMatch};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use worker::{Env, Request, Response};
+
+/// Largest JSON body (a plan listing 100 000 device ids fits).
+pub const MAX_JSON_BYTES: u64 = 8 * 1024 * 1024;
+
+/// One admin request on its way through a handler.
+pub struct Call<'a> {
+    pub req: Request,
+    pub env: &'a Env,
+    pub actor: Actor,
+    /// The route's parameters, decoded, in pattern order.
+    pub params: Vec<String>,
+    /// What a write changed, set by its handler for the audit log.
+    pub change: Option<Change>,
+}
+
+/// One audit entry's substance: what was changed, and how it looked before and after.
+#[derive(Debug, Default)]
+pub struct Change {
+    pub project_key: Option<String>,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl Call<'_> {
+    pub fn param(&self, i: usize) -> &str {
+        self.params.get(i).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Records the change this write made (kept when the write succeeds).
+    pub fn changed<B: serde::Serialize, A: serde::Serialize>(&mut self, project: Option<&str>, target: impl Into<String>, before: Option<&B>, after: Option<&A>) {
+        self.change = Some(Change {
+            project_key: project.map(str::to_string),
+            target: target.into(),
+            before: before.and_then(|b| serde_json::to_value(b).ok()),
+            after: after.and_then(|a| serde_json::to_value(a).ok()),
+        });
+    }
+}
+
+/// Routes `/admin/v1/<rest>`; `rest` holds the raw (still encoded) path segments.
+pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response> {
+    let actor = authenticate(&req, env).await?;
+    let segs: Vec<String> = rest.iter().map(|s| percent_decode(s)).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let method = req.method();
+    let method: &str = method.as_ref();
+    let (route, params) = match match_route(method, &segs) {
+        RouteMatch::Found(route, params) => (route, params),
+        RouteMatch::WrongMethod => return Err(AppError::MethodNotAllowed),
+        RouteMatch::NotFound => return Err(AppError::NotFound("route".into())),
+    };
+    if actor.role < route.role {
+        return Err(AppError::Forbidden(route.role.as_str()));
+    }
+    let path = segs.join("/");
+    let mut call = Call { req, env, actor, params, change: None };
+    let resp = dispatch(route, &mut call).await?;
+    if route.method != "GET" && (200..300).contains(&resp.status_code()) {
+        let change = call.change.take().unwrap_or_else(|| Change { target: path, ..Change::default() });
+        if let Err(e) = append_audit(env, &call.actor, route, change).await {
+            // The write itself succeeded and is durable; a lost audit line is logged loudly.
+            let _ = e.into_response();
+        }
+    }
+    Ok(resp)
+}
+
+async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
+    match (route.method, route.pattern) {
+        ("GET", "openapi.json") => access::openapi(call).await,
+        ("GET", "projects") => catalog::list_projects(call).await,
+        ("PUT", "projects/{key}") => catalog::put_project(call).await,
+        ("GET", "projects/{key}") => catalog::get_project(call).await,
+        ("GET", "projects/{key}/firmware") => catalog::list_firmware(call).await,
+        ("PUT", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::upload(call).await,
+        ("GET", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::get_firmware(call).await,
+        ("DELETE", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::delete_firmware(call).await,
+        ("GET", "projects/{key}/plans") => plans::list(call).await,
+        ("PUT", "projects/{key}/plans/{firmware_name}") => plans::put(call).await,
+        ("GET", "projects/{key}/plans/{firmware_name}") => plans::get(call).await,
+        ("DELETE", "projects/{key}/plans/{firmware_name}") => plans::delete(call).await,
+        ("GET", "projects/{key}/plans/{firmware_name}/status") => plans::status(call).await,
+        ("POST", "projects/{key}/plans/{firmware_name}/pause") => plans::control(call, RolloutAction::Pause).await,
+        ("POST", "projects/{key}/plans/{firmware_name}/resume") => plans::control(call, RolloutAction::Resume).await,
+        ("POST", "projects/{key}/plans/{firmware_name}/cancel") => plans::control(call, RolloutAction::Cancel).await,
+        ("POST", "projects/{key}/plans/{firmware_name}/advance") => plans::control(call, RolloutAction::Advance).await,
+        ("GET", "projects/{key}/devices") => fleet::list(call).await,
+        ("GET", "projects/{key}/devices/{device_id}") => fleet::get(call).await,
+        ("GET", "projects/{key}/devices/{device_id}/history") => fleet::history(call).await,
+        ("POST", "projects/{key}/devices/{device_id}/unban") => fleet::unban(call).await,
+        ("GET", "tokens") => access::list_tokens(call).await,
+        ("POST", "tokens") => access::create_token(call).await,
+        ("DELETE", "tokens/{name}") => access::revoke_token(call).await,
+        ("GET", "audit") => access::audit(call).await,
+        // A route in the table without a handler yet answers as if it did not exist.
+        _ => Err(AppError::NotFound("route".into())),
+    }
+}
+
+async fn append_audit(env: &Env, actor: &Actor, route: &Route, change: Change) -> AppResult<()> {
+    let text = |v: Option<Value>| v.map_or(wasm_null(), |v| s(&v.to_string()));
+    store::db(env)?
+        .prepare("INSERT INTO audit (at, actor, action, project_key, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(&[
+            n(store::now()),
+            s(&actor.name),
+            s(&format!("{} {}", route.method, route.pattern)),
+            change.project_key.as_deref().map_or(wasm_null(), s),
+            s(&change.target),
+            text(change.before),
+            text(change.after),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+fn wasm_null() -> worker::wasm_bindgen::JsValue {
+    worker::wasm_bindgen::JsValue::NULL
+}
+
+/// The project a route names, or 404.
+pub async fn project(env: &Env, key: &str) -> AppResult<fota_shared::api::Project> {
+    store::project(env, key).await?.ok_or_else(|| AppError::NotFound(format!("project {key}")))
+}
+
+/// Reads a body, refusing it with 413 as soon as it passes `limit` bytes.
+pub async fn read_capped(req: &mut Request, limit: u64) -> AppResult<Vec<u8>> {
+    if let Some(len) = req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()) {
+        if len > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+    }
+    let mut body = Vec::new();
+    let mut stream = match req.stream() {
+        Ok(s) => s,
+        // No body at all.
+        Err(_) => return Ok(body),
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> AppResult<T> {
+    let body = read_capped(req, MAX_JSON_BYTES).await?;
+    serde_json::from_slice(&body).map_err(|e| AppError::bad("invalid_json", e.to_string()))
+}
+
+/// Writes a JSON answer.
+pub fn ok<T: serde::Serialize>(status: u16, value: &T) -> AppResult<Response> {
+    Ok(crate::error::json_response(status, value))
+}
+
+/// `204 No Content`.
+pub fn no_content() -> AppResult<Response> {
+    Ok(Response::empty()?.with_status(204))
+}

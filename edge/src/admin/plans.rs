@@ -1,0 +1,116 @@
+//! Plans (who gets which version) and their rollouts: status with counts, and the operator's
+//! controls. Writing a plan for a new target starts a new rollout; editing the same target
+//! reconciles the running one with the new rules.
+
+use super::{no_content, ok, project, read_json, Call};
+use crate::error::{AppError, AppResult};
+use crate::rollout::{self, Change, Rollout};
+use crate::store;
+use fota_shared::api::{ImageRef, Plan, PlanList, PlanSpec, RolloutAction};
+use fota_shared::luat::valid_name;
+use fota_shared::plan::normalize;
+use fota_shared::rollout_state as rs;
+use fota_shared::time::rfc3339;
+use fota_shared::version::Version;
+use std::cell::Cell;
+use worker::Response;
+
+pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
+    project(call.env, call.param(0)).await?;
+    ok(200, &PlanList { plans: store::list_plans(call.env, call.param(0)).await? })
+}
+
+async fn plan(call: &Call<'_>) -> AppResult<Plan> {
+    let (key, fw) = (call.param(0), call.param(1));
+    project(call.env, key).await?;
+    store::fresh_plan(call.env, key, fw).await?.ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))
+}
+
+pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
+    ok(200, &plan(call).await?)
+}
+
+pub async fn delete(call: &mut Call<'_>) -> AppResult<Response> {
+    let before = plan(call).await?;
+    store::delete_plan(call.env, &before.project_key, &before.firmware_name).await?;
+    call.changed(Some(&before.project_key), format!("plan {}", before.firmware_name), Some(&before), None::<&Plan>);
+    no_content()
+}
+
+pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
+    project(call.env, &key).await?;
+    if !valid_name(&fw) {
+        return Err(AppError::bad("invalid_firmware_name", "firmware name must be 1-128 printable characters without / \\ \""));
+    }
+    let spec: PlanSpec = read_json(&mut call.req).await?;
+    let mut spec = normalize(spec).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+    if let Some(r) = spec.rollout.take() {
+        spec.rollout = Some(fota_shared::rollout::normalize(r, &spec).map_err(|e| AppError::bad("invalid_rollout", e.to_string()))?);
+    }
+    if let Some(t) = spec.job_timeout_s {
+        fota_shared::rollout::check_job_timeout(t).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+    }
+    let target = Version::parse(&spec.target_version).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+    let image = store::list_firmware(call.env, &key, Some(&fw))
+        .await?
+        .into_iter()
+        .find(|f| Version::parse(&f.version).is_ok_and(|v| v == target))
+        .ok_or_else(|| AppError::conflict("firmware_missing", format!("upload {fw} version {} before planning it", spec.target_version)))?;
+    let before = store::fresh_plan(call.env, &key, &fw).await?;
+    let plan = Plan {
+        project_key: key.clone(),
+        firmware_name: fw.clone(),
+        spec,
+        image: ImageRef { sha256: image.sha256, md5: image.md5, size: image.size },
+        updated_at: rfc3339(store::now()),
+    };
+    // The rollout row first: a plan visible to devices always has its rollout.
+    let r = Rollout::of(&plan)?;
+    rollout::ensure(call.env, &r).await?;
+    rollout::apply(call.env, &r, None, vec![], |state, _| {
+        let next = rs::reconcile(&r.spec, state);
+        (next != *state).then(|| Change { state: next, device: None, event: None })
+    })
+    .await?;
+    store::put_plan(call.env, &plan).await?;
+    call.changed(Some(&key), format!("plan {fw}"), before.as_ref(), Some(&plan));
+    ok(200, &plan)
+}
+
+pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
+    let plan = plan(call).await?;
+    let r = Rollout::of(&plan)?;
+    rollout::sweep(call.env, &r).await?;
+    let stored = rollout::ensure(call.env, &r).await?;
+    ok(200, &rs::status(&r.spec, &stored.state))
+}
+
+pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Response> {
+    let plan = plan(call).await?;
+    let r = Rollout::of(&plan)?;
+    rollout::sweep(call.env, &r).await?;
+    let refused = Cell::new(None);
+    let now = store::now();
+    let before = rollout::ensure(call.env, &r).await?;
+    rollout::apply(call.env, &r, None, vec![], |state, _| match rs::control(&r.spec, state, action, now) {
+        Ok(next) => Some(Change { state: next, device: None, event: None }),
+        Err(e) => {
+            refused.set(Some(e));
+            None
+        }
+    })
+    .await?;
+    if let Some(e) = refused.get() {
+        return Err(AppError::conflict("invalid_transition", e.to_string()));
+    }
+    let after = rollout::ensure(call.env, &r).await?;
+    let status = rs::status(&r.spec, &after.state);
+    call.changed(
+        Some(&plan.project_key),
+        format!("rollout {} {}", plan.firmware_name, action.as_str()),
+        Some(&rs::status(&r.spec, &before.state)),
+        Some(&status),
+    );
+    ok(200, &status)
+}

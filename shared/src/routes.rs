@@ -1,0 +1,169 @@
+//! The admin API's route table: every route with the role it requires. The edge dispatches on
+//! it, and `openapi.json` is tested against it, so the two cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// What a token may do. Ordered: an operator may do what a viewer may, an admin everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads.
+    Viewer,
+    /// Reads, rollout controls, unban, confirm, check-now.
+    Operator,
+    /// Everything, including projects, firmware, plans and tokens.
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// One admin route: `pattern` is below `/admin/v1/`, with `{name}` for a parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub pattern: &'static str,
+    pub role: Role,
+    pub summary: &'static str,
+}
+
+const fn r(method: &'static str, pattern: &'static str, role: Role, summary: &'static str) -> Route {
+    Route { method, pattern, role, summary }
+}
+
+use Role::{Admin, Operator, Viewer};
+
+/// Every admin route. Adding a route means adding it here, to the edge's dispatch, and to
+/// `edge/openapi.json`.
+pub const ROUTES: &[Route] = &[
+    r("GET", "openapi.json", Viewer, "This document"),
+    r("GET", "projects", Viewer, "List projects"),
+    r("PUT", "projects/{key}", Admin, "Create or rename a project"),
+    r("GET", "projects/{key}", Viewer, "Show a project"),
+    r("GET", "projects/{key}/firmware", Viewer, "List firmware images"),
+    r("PUT", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Upload a firmware image"),
+    r("GET", "projects/{key}/firmware/{firmware_name}/{version}", Viewer, "Show a firmware image"),
+    r("DELETE", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Delete a firmware image"),
+    r("GET", "projects/{key}/plans", Viewer, "List plans"),
+    r("PUT", "projects/{key}/plans/{firmware_name}", Admin, "Create or replace a plan"),
+    r("GET", "projects/{key}/plans/{firmware_name}", Viewer, "Show a plan"),
+    r("DELETE", "projects/{key}/plans/{firmware_name}", Admin, "Delete a plan"),
+    r("GET", "projects/{key}/plans/{firmware_name}/status", Viewer, "Rollout status with counts"),
+    r("POST", "projects/{key}/plans/{firmware_name}/pause", Operator, "Pause the rollout"),
+    r("POST", "projects/{key}/plans/{firmware_name}/resume", Operator, "Resume the rollout"),
+    r("POST", "projects/{key}/plans/{firmware_name}/cancel", Operator, "Cancel the rollout"),
+    r("POST", "projects/{key}/plans/{firmware_name}/advance", Operator, "Advance the rollout a stage"),
+    r("GET", "projects/{key}/devices", Viewer, "List devices, filtered, paginated"),
+    r("GET", "projects/{key}/devices/{device_id}", Viewer, "Show a device"),
+    r("GET", "projects/{key}/devices/{device_id}/history", Viewer, "A device's history"),
+    r("POST", "projects/{key}/devices/{device_id}/unban", Operator, "Lift a loop-upgrade ban"),
+    r("GET", "tokens", Admin, "List tokens"),
+    r("POST", "tokens", Admin, "Create a token (shown once)"),
+    r("DELETE", "tokens/{name}", Admin, "Revoke a token"),
+    r("GET", "audit", Viewer, "Read the audit log"),
+];
+
+/// The outcome of matching a request against [`ROUTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMatch {
+    /// The route and its parameters in pattern order.
+    Found(&'static Route, Vec<String>),
+    /// The path exists with other methods.
+    WrongMethod,
+    NotFound,
+}
+
+/// Matches already-decoded path segments (below `/admin/v1/`).
+pub fn match_route(method: &str, segs: &[&str]) -> RouteMatch {
+    let mut path_known = false;
+    for route in ROUTES {
+        let pattern: Vec<&str> = route.pattern.split('/').collect();
+        if pattern.len() != segs.len() {
+            continue;
+        }
+        let mut params = Vec::new();
+        let fits = pattern.iter().zip(segs).all(|(p, s)| {
+            if p.starts_with('{') {
+                params.push(s.to_string());
+                !s.is_empty()
+            } else {
+                p == s
+            }
+        });
+        if !fits {
+            continue;
+        }
+        if route.method == method || (method == "HEAD" && route.method == "GET") {
+            return RouteMatch::Found(route, params);
+        }
+        path_known = true;
+    }
+    if path_known {
+        RouteMatch::WrongMethod
+    } else {
+        RouteMatch::NotFound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(method: &str, path: &str, expect: Option<(&str, &[&str])>) {
+        let segs: Vec<&str> = path.split('/').collect();
+        let got = match match_route(method, &segs) {
+            RouteMatch::Found(route, params) => Some((route.pattern, params)),
+            RouteMatch::WrongMethod => Some(("<wrong method>", vec![])),
+            RouteMatch::NotFound => None,
+        };
+        let expect = expect.map(|(p, params)| (p, params.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+        assert_eq!(got, expect, "{method} {path}");
+    }
+
+    #[test]
+    fn matches_routes() {
+        check("GET", "projects", Some(("projects", &[])));
+        check("PUT", "projects/K1", Some(("projects/{key}", &["K1"])));
+        check("GET", "projects/K1/plans/fw/status", Some(("projects/{key}/plans/{firmware_name}/status", &["K1", "fw"])));
+        check("POST", "projects/K1/devices/86/unban", Some(("projects/{key}/devices/{device_id}/unban", &["K1", "86"])));
+        check("DELETE", "projects", Some(("<wrong method>", &[])));
+        check("GET", "projects/K1/nothing", None);
+        check("GET", "projects//firmware", None);
+        check("HEAD", "projects", Some(("projects", &[])));
+    }
+
+    #[test]
+    fn writes_need_more_than_viewer() {
+        for route in ROUTES {
+            if route.method != "GET" {
+                assert!(route.role >= Role::Operator, "{} {} is a write open to viewers", route.method, route.pattern);
+            }
+        }
+    }
+
+    #[test]
+    fn routes_are_unique() {
+        let mut seen: Vec<(&str, &str)> = ROUTES.iter().map(|r| (r.method, r.pattern)).collect();
+        seen.sort();
+        let n = seen.len();
+        seen.dedup();
+        assert_eq!(seen.len(), n);
+    }
+}
