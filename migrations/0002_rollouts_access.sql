@@ -21,6 +21,8 @@ CREATE TABLE rollouts (
     firmware_name TEXT NOT NULL,
     -- The state's phase, copied out so a sweep finds the live rollouts without parsing JSON.
     phase         TEXT NOT NULL,
+    -- The highest share ever offered (percent), for the hot path's held-back shortcut.
+    high_water    INTEGER NOT NULL DEFAULT 0,
     state         TEXT NOT NULL,
     version       INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL

@@ -6,6 +6,8 @@
 //! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network).
 
 use fota_shared::api::{Plan, Project};
+use fota_shared::rollout::RolloutSummary;
+use std::collections::HashSet;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -23,6 +25,9 @@ struct Memory {
     owners: HashMap<String, String>,
     /// device id -> (time of last registry write, version written then)
     seen: HashMap<String, (i64, String)>,
+    rollouts: HashMap<String, (i64, RolloutSummary)>,
+    /// (plan id, device id) already counted as eligible in that rollout.
+    counted: HashSet<(String, String)>,
 }
 
 thread_local! {
@@ -83,6 +88,35 @@ pub fn claim_seen_write(device: &str, version: &str, now: i64) -> bool {
             bounded(&mut m.seen).insert(device.to_string(), (now, version.to_string()));
         }
         due
+    })
+}
+
+pub fn rollout(plan_id: &str, now: i64) -> Option<RolloutSummary> {
+    MEMORY.with_borrow(|m| m.rollouts.get(plan_id).filter(|(at, _)| now - at < TTL_MS).map(|(_, s)| *s))
+}
+
+pub fn put_rollout(plan_id: &str, now: i64, summary: RolloutSummary) {
+    MEMORY.with_borrow_mut(|m| {
+        bounded(&mut m.rollouts).insert(plan_id.to_string(), (now, summary));
+    })
+}
+
+pub fn forget_rollout(plan_id: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        m.rollouts.remove(plan_id);
+    })
+}
+
+pub fn counted(plan_id: &str, device: &str) -> bool {
+    MEMORY.with_borrow(|m| m.counted.contains(&(plan_id.to_string(), device.to_string())))
+}
+
+pub fn mark_counted(plan_id: &str, device: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        if m.counted.len() >= MAX_ENTRIES {
+            m.counted.clear();
+        }
+        m.counted.insert((plan_id.to_string(), device.to_string()));
     })
 }
 

@@ -1,18 +1,23 @@
 //! The Luat IoT-platform upgrade check: parse, load facts, decide, carry out.
 //!
 //! Only two things ever wait on D1 here: the first check of a device never seen before (its
-//! project binding must be durable before we answer) and a delivery (the loop-upgrade count must
-//! be stored before the image goes out). The common "up to date" answer reads isolate memory or
-//! KV and leaves its registry update to `wait_until`.
+//! project binding must be durable before we answer) and an upgrade that is due (the rollout's
+//! gate and counters and the loop-upgrade count must be stored before the image goes out). The
+//! common "up to date" answer reads isolate memory or KV and leaves its registry update, and the
+//! rollout's success count, to `wait_until`.
 
 use crate::error::AppResult;
 use crate::images::{refusal, serve};
+use crate::rollout::{self, Change, Rollout};
 use crate::store;
+use fota_shared::api::{DevicePhase, Plan, Project};
 use fota_shared::ban::{admit, target_key, Admission};
 use fota_shared::code::Refusal;
 use fota_shared::decide::{decide, Facts, Offer, Via};
-use fota_shared::luat::parse_check;
+use fota_shared::luat::{parse_check, UpgradeCheck};
 use fota_shared::range::{answer, RangeAnswer};
+use fota_shared::rollout::{held_back, rollout_gate};
+use fota_shared::rollout_state::{self as rs, DeviceFailure};
 use fota_shared::version::Version;
 use worker::{Context, Env, Request, Response};
 
@@ -34,15 +39,38 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
 
     let now = store::now();
     if owner == check.project_key && crate::cache::claim_seen_write(&check.device_id, &check.version_text, now) {
-        ctx.wait_until(store::record_seen(env.clone(), check.clone(), now));
+        ctx.wait_until(record_seen(env.clone(), check.clone(), plan.clone(), now));
     }
 
-    let (via, plan) = match (offer, plan) {
-        (Offer::Due(via), Some(plan)) => (via, plan),
-        (Offer::Refuse(r), _) => return Ok(refusal(r)),
-        (Offer::Due(_), None) => return Ok(refusal(Refusal::UnknownFirmware)),
-    };
+    match (offer, plan) {
+        (Offer::Due(via), Some(plan)) => deliver(req, env, &check, &project, &plan, via, now).await,
+        (Offer::Refuse(r), _) => Ok(refusal(r)),
+        (Offer::Due(_), None) => Ok(refusal(Refusal::UnknownFirmware)),
+    }
+}
 
+/// The registry update after a check, off the answer's critical path: version, firmware, last
+/// seen; and when the device now runs the plan's target, its success in the rollout.
+async fn record_seen(env: Env, check: UpgradeCheck, plan: Option<Plan>, now: i64) {
+    let result = async {
+        store::record_seen(&env, &check, now).await?;
+        if let Some(plan) = plan {
+            let reached = Version::parse(&plan.spec.target_version).is_ok_and(|t| t == check.version);
+            if reached {
+                rollout::succeed(&env, &Rollout::of(&plan)?, &check.device_id).await?;
+            }
+        }
+        AppResult::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        crate::cache::forget_seen(&check.device_id);
+        let _ = e.into_response();
+    }
+}
+
+/// An upgrade is due: the rollout's gate, loop-upgrade protection, then the image.
+async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, now: i64) -> AppResult<Response> {
     let range = match via {
         Via::Redirect => RangeAnswer::Full,
         Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
@@ -50,20 +78,74 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     if range == RangeAnswer::Unsatisfiable {
         return Ok(serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable)));
     }
-
-    // Loop-upgrade protection, stored before a byte goes out.
     let Ok(target) = Version::parse(&plan.spec.target_version) else {
         return Ok(refusal(Refusal::NotOfferingNow));
     };
-    let target = target_key(&plan.firmware_name, &target);
-    let state = store::delivery_state(env, &check.device_id).await?;
-    match admit(&state, &target, project.ban_after, range.starts_fresh()) {
-        Admission::Banned => return Ok(refusal(Refusal::Banned)),
-        Admission::Serve(next) => {
-            if next != state {
-                store::save_delivery(env, &check.device_id, &next, now).await?;
+    let r = Rollout::of(plan)?;
+    let id = check.device_id.as_str();
+
+    // Most due checks during a staged rollout come from devices whose stage has not opened:
+    // once a device is counted, they are answered from memory.
+    if crate::cache::counted(&r.plan_id, id) {
+        if let Some(summary) = rollout::summary(env, &r).await? {
+            if let Some(refused) = held_back(&r.spec, &summary, &r.plan_id, id) {
+                return Ok(refusal(refused));
             }
         }
+    }
+
+    // The device's place in the rollout: counted as eligible the first time it is due.
+    let stored = rollout::ensure(env, &r).await?;
+    let mut job = rollout::device(env, &r.plan_id, id).await?;
+    if job.is_none() {
+        let seen = rollout::apply(env, &r, Some(id), vec![], |state, dev| match dev {
+            Some(_) => None,
+            None => rs::on_eligible_seen(&r.spec, state, &r.plan_id, id, now).map(Change::from),
+        })
+        .await?;
+        job = match seen {
+            Some(change) => change.device,
+            None => rollout::device(env, &r.plan_id, id).await?,
+        };
+    }
+    crate::cache::mark_counted(&r.plan_id, id);
+    let state = match rollout::load(env, &r.plan_id).await? {
+        Some(s) => s.state,
+        None => stored.state,
+    };
+    let offers = rollout::offers_this_minute(env, &r, now).await?;
+    if let Err(refused) = rollout_gate(&r.spec, &state, &r.plan_id, id, job.as_ref(), now, offers) {
+        return Ok(refusal(refused));
+    }
+
+    // Loop-upgrade protection, stored before a byte goes out.
+    let delivery = store::delivery_state(env, id).await?;
+    let next = match admit(&delivery, &target_key(&plan.firmware_name, &target), project.ban_after, range.starts_fresh()) {
+        Admission::Banned => {
+            if job.as_ref().is_some_and(|j| j.phase != DevicePhase::Banned) {
+                rollout::fail(env, &r, id, DeviceFailure::Banned).await?;
+            }
+            return Ok(refusal(Refusal::Banned));
+        }
+        Admission::Serve(next) => next,
+    };
+    let first_offer = job.as_ref().is_some_and(|j| j.phase == DevicePhase::Idle);
+    if first_offer {
+        if !rollout::claim_offer_slot(env, &r, now).await? {
+            return Ok(refusal(Refusal::NotOfferingNow));
+        }
+        rollout::apply(env, &r, Some(id), vec![], |state, dev| dev.and_then(|d| rs::on_offer(state, d, now)).map(Change::from)).await?;
+    }
+    if next != delivery {
+        store::save_delivery(env, id, &next, now).await?;
+        if range.starts_fresh() {
+            store::device_event(env, &check.project_key, id, "delivery", &format!("{} {} ({} of {})", plan.firmware_name, plan.spec.target_version, next.count, project.ban_after)).await?;
+        }
+    }
+    if next.banned && !delivery.banned {
+        // This delivery was the last one allowed: the device is banned from now on.
+        store::device_event(env, &check.project_key, id, "banned", &format!("{} deliveries of {}", next.count, plan.spec.target_version)).await?;
+        rollout::fail(env, &r, id, DeviceFailure::Banned).await?;
     }
 
     match via {

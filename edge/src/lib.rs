@@ -15,7 +15,7 @@ mod rollout;
 mod store;
 
 use error::{AppError, AppResult};
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -23,6 +23,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     })
+}
+
+/// Every minute (see `wrangler.toml` triggers): the time-driven part of every live rollout
+/// (verification timeouts, auto-advance, jobs past `job_timeout_s`). Status reads do the same
+/// for their own plan, so nothing depends on the schedule firing (it does not under `wrangler dev`).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let result = async {
+        for (project, firmware) in rollout::live_plans(&env).await? {
+            if let Some(plan) = store::fresh_plan(&env, &project, &firmware).await? {
+                rollout::sweep(&env, &rollout::Rollout::of(&plan)?).await?;
+            }
+        }
+        AppResult::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = e.into_response();
+    }
 }
 
 async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response> {

@@ -6,7 +6,7 @@
 use crate::error::{AppError, AppResult};
 use crate::store::{self, db, n, opt, s};
 use fota_shared::api::{DevicePhase, Plan, RolloutSpec};
-use fota_shared::rollout::{self, DEFAULT_JOB_TIMEOUT_S};
+use fota_shared::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
 use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, RolloutEvent, RolloutState, Step};
 use fota_shared::version::Version;
 use serde::Deserialize;
@@ -76,10 +76,18 @@ pub async fn ensure(env: &Env, r: &Rollout) -> AppResult<Stored> {
     let state = rs::start(&r.spec, now);
     db(env)?
         .prepare(
-            "INSERT INTO rollouts (plan_id, project_key, firmware_name, phase, state, version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6) ON CONFLICT(plan_id) DO NOTHING",
+            "INSERT INTO rollouts (plan_id, project_key, firmware_name, phase, high_water, state, version, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) ON CONFLICT(plan_id) DO NOTHING",
         )
-        .bind(&[s(&r.plan_id), s(&r.project_key), s(&r.firmware_name), s(state.phase.as_str()), s(&state_json(&state)?), n(now)])?
+        .bind(&[
+            s(&r.plan_id),
+            s(&r.project_key),
+            s(&r.firmware_name),
+            s(state.phase.as_str()),
+            n(rollout::current_percent(&r.spec, &state) as i64),
+            s(&state_json(&state)?),
+            n(now),
+        ])?
         .run()
         .await?;
     load(env, &r.plan_id).await?.ok_or_else(|| AppError::Unavailable("rollout vanished".into()))
@@ -150,8 +158,18 @@ where
         let now = store::now();
         let won = format!("(SELECT version FROM rollouts WHERE plan_id = ?{{p}}) = {}", stored.version + 1);
         let mut batch = vec![db(env)?
-            .prepare("UPDATE rollouts SET state = ?1, phase = ?2, version = version + 1, updated_at = ?3 WHERE plan_id = ?4 AND version = ?5")
-            .bind(&[s(&state_json(&change.state)?), s(change.state.phase.as_str()), n(now), s(&r.plan_id), n(stored.version)])?];
+            .prepare(
+                "UPDATE rollouts SET state = ?1, phase = ?2, version = version + 1, updated_at = ?3, high_water = MAX(high_water, ?6)
+                 WHERE plan_id = ?4 AND version = ?5",
+            )
+            .bind(&[
+                s(&state_json(&change.state)?),
+                s(change.state.phase.as_str()),
+                n(now),
+                s(&r.plan_id),
+                n(stored.version),
+                n(rollout::current_percent(&r.spec, &change.state) as i64),
+            ])?];
         if let Some(dev) = &change.device {
             batch.push(
                 db(env)?
@@ -199,6 +217,7 @@ where
         let results = db(env)?.batch(batch).await?;
         let changed = results.first().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0);
         if changed == 1 {
+            crate::cache::forget_rollout(&r.plan_id);
             if let Some(event) = change.event {
                 worker::console_log!("rollout {}: {:?}", r.plan_id, event);
             }
@@ -209,6 +228,26 @@ where
         extra = Some(Vec::new());
     }
     Err(AppError::Unavailable(format!("rollout {} is busy", r.plan_id)))
+}
+
+/// The rollout as the hot path needs it, from isolate memory for a few seconds.
+pub async fn summary(env: &Env, r: &Rollout) -> AppResult<Option<RolloutSummary>> {
+    let now = store::now();
+    if let Some(hit) = crate::cache::rollout(&r.plan_id, now) {
+        return Ok(Some(hit));
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        state: String,
+        high_water: f64,
+    }
+    let row: Option<Row> =
+        db(env)?.prepare("SELECT state, high_water FROM rollouts WHERE plan_id = ?1").bind(&[s(&r.plan_id)])?.first(None).await?;
+    let Some(row) = row else { return Ok(None) };
+    let Ok(state) = serde_json::from_str::<RolloutState>(&row.state) else { return Ok(None) };
+    let summary = RolloutSummary { phase: state.phase, percent: rollout::current_percent(&r.spec, &state), high_water: row.high_water as u32 };
+    crate::cache::put_rollout(&r.plan_id, now, summary);
+    Ok(Some(summary))
 }
 
 /// Claims one of this minute's first offers; false when `max_per_minute` is spent.

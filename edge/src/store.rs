@@ -233,6 +233,9 @@ pub async fn owner(env: &Env, check: &UpgradeCheck) -> AppResult<String> {
         .first(Some("project_key"))
         .await?;
     let owner = owner.ok_or_else(|| AppError::Unavailable("device upsert returned nothing".into()))?;
+    if owner == check.project_key {
+        device_event(env, &owner, &check.device_id, "bound", &format!("first check: {} {}", check.firmware_name, check.version_text)).await?;
+    }
     store.put(&owner_kv_key(&check.device_id), owner.as_str())?.execute().await?;
     cache::put_owner(&check.device_id, &owner);
     if owner == check.project_key {
@@ -244,10 +247,9 @@ pub async fn owner(env: &Env, check: &UpgradeCheck) -> AppResult<String> {
 /// Records what a check told about its device (version, firmware, last seen). Reporting the
 /// version deliveries were counted for means the upgrade took: the count and any ban for that
 /// target are cleared, exactly as `fota_shared::ban::after_report` says.
-pub async fn record_seen(env: Env, check: UpgradeCheck, now: i64) {
+pub async fn record_seen(env: &Env, check: &UpgradeCheck, now: i64) -> AppResult<()> {
     let reported = fota_shared::ban::target_key(&check.firmware_name, &check.version);
-    let result = async {
-        db(&env)?
+    db(env)?
             .prepare(
                 "UPDATE devices SET firmware_name = ?2, version = ?3, last_seen = ?4,
                    deliveries = CASE WHEN delivery_target = ?5 THEN 0 ELSE deliveries END,
@@ -264,13 +266,7 @@ pub async fn record_seen(env: Env, check: UpgradeCheck, now: i64) {
             ])?
             .run()
             .await?;
-        AppResult::Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        cache::forget_seen(&check.device_id);
-        e.into_response();
-    }
+    device_event(env, &check.project_key, &check.device_id, "check", &format!("{} {}", check.firmware_name, check.version_text)).await
 }
 
 #[derive(Deserialize)]

@@ -154,6 +154,33 @@ pub fn current_percent(spec: &RolloutSpec, state: &RolloutState) -> u32 {
     spec.stages.get(state.stage as usize).or(spec.stages.last()).copied().unwrap_or(0)
 }
 
+/// What the hot path remembers of a rollout between checks (the edge caches it for seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutSummary {
+    pub phase: RolloutPhase,
+    /// [`current_percent`] now.
+    pub percent: u32,
+    /// The highest share ever offered: a device whose bucket lies above it was never offered.
+    pub high_water: u32,
+}
+
+/// A check that can be refused from the summary alone, with no storage read: a rollout that
+/// offers nothing, or a device (already counted as eligible) whose bucket no stage has reached
+/// yet. `None` means "ask the full gate": this is only ever a shortcut to the same answer
+/// [`rollout_gate`] would give.
+pub fn held_back(spec: &RolloutSpec, summary: &RolloutSummary, plan_id: &str, device_id: &str) -> Option<Refusal> {
+    match summary.phase {
+        RolloutPhase::Cancelled | RolloutPhase::Failed => Some(Refusal::NotOfferingNow),
+        _ if is_verify_device(spec, device_id) => None,
+        RolloutPhase::Verifying => Some(Refusal::NotInDeviceSet),
+        _ => {
+            let b = bucket(plan_id, device_id);
+            let never_offered = !in_stage(b, summary.high_water.max(summary.percent));
+            never_offered.then_some(Refusal::NotInDeviceSet)
+        }
+    }
+}
+
 /// A daily UTC window, in minutes after midnight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UtcWindow {
@@ -227,6 +254,39 @@ pub fn rollout_gate(
         return Err(Refusal::NotOfferingNow);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod held_back_tests {
+    use super::*;
+
+    fn spec() -> RolloutSpec {
+        serde_json::from_str(r#"{"stages":[10,50,100],"verify_devices":["T1"]}"#).unwrap()
+    }
+
+    #[track_caller]
+    fn check(phase: RolloutPhase, percent: u32, high_water: u32, device: &str, expect: Option<Refusal>) {
+        let summary = RolloutSummary { phase, percent, high_water };
+        assert_eq!(held_back(&spec(), &summary, "p", device), expect, "{phase:?} {percent}/{high_water} {device}");
+    }
+
+    #[test]
+    fn shortcut_agrees_with_the_gate() {
+        use RolloutPhase::*;
+        // Find one id inside the first 10% and one outside 50%.
+        let inside = (0..).map(|i| format!("86{i:013}")).find(|id| bucket("p", id) < 1000).unwrap();
+        let outside = (0..).map(|i| format!("86{i:013}")).find(|id| bucket("p", id) >= 5000).unwrap();
+        check(Cancelled, 10, 10, &inside, Some(Refusal::NotOfferingNow));
+        check(Failed, 0, 0, "T1", Some(Refusal::NotOfferingNow));
+        check(Verifying, 0, 0, "T1", None);
+        check(Verifying, 0, 0, &inside, Some(Refusal::NotInDeviceSet));
+        check(Running, 10, 10, &inside, None);
+        check(Running, 10, 10, &outside, Some(Refusal::NotInDeviceSet));
+        check(Paused, 10, 10, &outside, Some(Refusal::NotInDeviceSet));
+        // Stages lowered after an offer: the device may have been offered, ask the full gate.
+        check(Running, 10, 100, &outside, None);
+        check(Completed, 100, 100, &outside, None);
+    }
 }
 
 #[cfg(test)]

@@ -119,7 +119,8 @@ fn uploads_are_checked_against_digest_and_limits() {
         ("1.0.1", b"", 400, Some("empty_image")),
         ("1.0.2", &too_big, 413, Some("payload_too_large")),
         ("1.x", &img, 400, Some("invalid_version")),
-        ("", &img, 400, Some("invalid_version")),
+        // An empty version segment names no route at all.
+        ("", &img, 404, Some("not_found")),
         ("1.0.3", &at_limit, 201, None),
     ];
     for (version, body, status, code) in cases {
@@ -313,7 +314,7 @@ fn plans_never_cross_projects_through_colons_in_keys() {
     resp.expect_refusal(404, 27);
     assert_eq!(server.admin("GET", &format!("/projects/{x}/plans"), b"").expect_status(200).json(), json!({ "plans": [] }));
     check(server, ("GET", &format!("/projects/{x}/plans/b"), b""), 404, Some("not_found"));
-    // Deleting project X's (absent) plan for `a:b` leaves project X:a's plan for `b` alone.
-    check(server, ("DELETE", &format!("/projects/{x}/plans/a:b"), b""), 204, None);
+    // Deleting project X's (absent) plan for `a:b` finds nothing and leaves project X:a's plan alone.
+    check(server, ("DELETE", &format!("/projects/{x}/plans/a:b"), b""), 404, Some("not_found"));
     check(server, ("GET", &format!("/projects/{xa}/plans/b"), b""), 200, None);
 }

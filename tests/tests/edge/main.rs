@@ -5,6 +5,7 @@
 //! One test binary, so one shared server; every test uses its own project keys and device ids
 //! (device ids start with a per-test number) so that tests never see each other's state.
 
+mod access;
 mod admin;
 mod clients;
 mod fleet;
