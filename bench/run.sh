@@ -2,8 +2,11 @@
 # Check throughput against /healthz, measured side by side in one run on loopback.
 #
 # Starts its own `wrangler dev` (release build, warn logging) with a temporary state dir, seeds a
-# project, a plan and a device already on the target version, then loads each URL with wrk
-# (1 thread, 10 connections, DURATION seconds each, bounded) and prints the ratio last.
+# project with a plain plan and a staged rollout (stages 1% -> 100%), then loads with wrk (1 thread,
+# 10 connections, DURATION seconds each, bounded): /healthz, an "up to date" check on the plain
+# plan, and a check from a device the staged rollout holds back (due, its stage not open yet:
+# the common answer during a staged release). Prints each ratio to /healthz; the last line is
+# the plain plan's ratio.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -31,14 +34,32 @@ check="$base/api/site/firmware_upgrade?imei=862419074072389&project_key=bench&fi
 status=$(curl -s -o /dev/null -w '%{http_code}' "$check")
 [ "$status" = 404 ] || { echo "the up-to-date check answered $status, not 404"; exit 1; }
 
+staged=bench2_LuatOS-SoC_Air780EHV
+curl -sf -X PUT -H "$auth" --data-binary @"$state/image.bin" "$base/admin/v1/projects/bench/firmware/$staged/2018.1.10" >/dev/null
+curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench/plans/$staged" \
+  -d '{"target_version":"2018.1.10","rollout":{"stages":[1,100]}}' >/dev/null
+# Find a device the 1% stage does not reach (code 61), and let its first check count it.
+held=""
+for i in $(seq 100 160); do
+  url="$base/api/site/firmware_upgrade?imei=8624190740$(printf %05d "$i")&project_key=bench&firmware_name=$staged&version=2018.1.3"
+  if curl -s "$url" | grep -q '"code":61'; then held=$url; break; fi
+done
+[ -n "$held" ] || { echo "no held-back device found"; exit 1; }
+
 rps() {
   wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$1" | awk '/Requests\/sec/ {print $2}'
 }
 rps "$base/healthz" >/dev/null   # warm-up
 health=$(rps "$base/healthz")
 uptodate=$(rps "$check")
-status=$(curl -s -o /dev/null -w '%{http_code}' "$check")
-[ "$status" = 404 ] || { echo "after the load the up-to-date check answered $status, not 404"; exit 1; }
-echo "healthz:           $health req/s"
-echo "check (up to date): $uptodate req/s"
+heldback=$(rps "$held")
+for url in "$check" "$held"; do
+  status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+  [ "$status" = 404 ] || { echo "after the load $url answered $status, not 404"; exit 1; }
+done
+echo "healthz:                      $health req/s"
+echo "check, plain plan, up to date: $uptodate req/s"
+echo "check, staged rollout, held:   $heldback req/s"
+awk -v s="$heldback" -v h="$health" 'BEGIN { printf "ratio staged-held/healthz: %.2f\n", s / h }'
+awk -v s="$heldback" -v c="$uptodate" 'BEGIN { printf "ratio staged-held/plain: %.2f (goal >= 0.8)\n", s / c }'
 awk -v c="$uptodate" -v h="$health" 'BEGIN { printf "ratio check/healthz: %.2f\n", c / h }'
