@@ -70,7 +70,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     rollout::ensure(call.env, &r).await?;
     rollout::apply(call.env, &r, None, vec![], |state, _| {
         let next = rs::reconcile(&r.spec, state);
-        (next != *state).then(|| Change { state: next, device: None, event: None })
+        (next != *state).then_some(Change { state: next, device: None, event: None })
     })
     .await?;
     store::put_plan(call.env, &plan).await?;

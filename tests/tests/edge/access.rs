@@ -8,6 +8,9 @@ use serde_json::{json, Value};
 
 const FW: &str = "acc_LuatOS-SoC_Air780E";
 
+/// One call of a role table: who, method, path, body, and the status and error code expected.
+type Case<'a> = (Option<&'a str>, &'a str, String, &'a [u8], (u16, Option<&'a str>));
+
 /// One admin call as `token` (`None`: no `Authorization` header).
 fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: &[u8]) -> RawResponse {
     server.admin_as(token, method, path, body, &[])
@@ -108,7 +111,7 @@ fn each_role_may_do_what_the_route_table_says() {
     let upload = image(6011, 3000);
     let forbidden = (403, Some("forbidden"));
     #[rustfmt::skip]
-    let cases: Vec<(Option<&str>, &str, String, &[u8], (u16, Option<&str>))> = vec![
+    let cases: Vec<Case> = vec![
         // A viewer reads everything but the tokens, and writes nothing.
         (v, "GET", "/projects".into(), b"", (200, None)),
         (v, "GET", project.clone(), b"", (200, None)),
@@ -254,7 +257,7 @@ fn token_names_are_unique_and_plain() {
     }
     let list = check(server, Some(TOKEN), ("GET", "/tokens", b""), 200, None).json();
     let names: Vec<&str> = list["tokens"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
-    assert!(!names.iter().any(|n| n.starts_with("acc-extra") || n.starts_with("acc-role") || n.eq_ignore_ascii_case("bootstrap")), "{names:?}");
+    assert!(!names.iter().any(|n| ["acc-extra", "acc-role"].contains(n) || n.eq_ignore_ascii_case("bootstrap")), "{names:?}");
     assert_eq!(names.iter().filter(|n| **n == "acc-dup").count(), 1);
 }
 
