@@ -506,3 +506,75 @@ pub struct AuditPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+// Aliyun/HaaS-style module OTA: the JSON a device reads (the rules are in `crate::module_ota`,
+// `crate::module_job`, `crate::notice` and `crate::device_auth`).
+
+/// The answer to a device's report or progress message, or to a notice request with nothing to
+/// offer: `{"id":"123","code":200}`; a refusal adds `message` (`{"id":"123","code":401,"message":"..."}`).
+/// `id` echoes the request's `id` exactly as sent (empty when the request had none readable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAck {
+    pub id: String,
+    pub code: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The upgrade notice: `GET /ota/device/upgrade/{productKey}/{deviceName}` answers
+/// `{"id":"123","code":200,"data":{...}}` when the device has a job in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeNotice {
+    pub id: String,
+    pub code: u16,
+    pub data: NoticeData,
+}
+
+/// What the device downloads and how it checks it. The device downloads `url`, checks the bytes
+/// against `sha256` (`hash_type`), and before that checks `sign` over the fields listed in
+/// [`crate::notice::notice_canonical_bytes`] with the public key `key_id`. `url` and `md5` are not
+/// signed: the URL expires and changes, and the signed `sha256` already binds the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeData {
+    pub module: String,
+    pub version: String,
+    pub size: u64,
+    pub url: String,
+    pub md5: String,
+    pub sha256: String,
+    /// The digest the device must verify the download with: always `sha256`.
+    pub hash_type: String,
+    /// Lowercase hex Ed25519 signature (128 characters).
+    pub sign: String,
+    /// Always `Ed25519`.
+    pub sign_method: String,
+    /// The signing key's id, so a device holding two public keys during a rotation tries the right one.
+    pub key_id: String,
+}
+
+/// The command pushed over a device's standing connection (TCP or MQTT) to make it check now:
+/// `{"fota":"true","url":"<check url>"}`. `fota` is the string `"true"`, as devices compare text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushCommand {
+    pub fota: String,
+    pub url: String,
+}
+
+/// Where a device's module job stands while it occupies the device's one job slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobPhase {
+    /// The plan needs the owner's confirmation: nothing reaches the device until it comes.
+    AwaitingConfirmation,
+    /// Offered to the device (the notice is served); the job timeout runs from the offer.
+    InProgress,
+}
+
+impl JobPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobPhase::AwaitingConfirmation => "awaiting_confirmation",
+            JobPhase::InProgress => "in_progress",
+        }
+    }
+}

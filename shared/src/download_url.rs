@@ -1,0 +1,116 @@
+//! Download URLs that expire: an image path plus `?expires=<ms>&sig=<hex>`, where `sig` is the
+//! lowercase hex HMAC-SHA256, keyed with the edge's URL secret, of `<path>\n<expires>`.
+//!
+//! `path` is the URL path as the edge routes it (`/images/<sha256>`), `expires` milliseconds since
+//! the Unix epoch, decimal, no leading zero; the URL is good while `now < expires`. Other query
+//! parameters are ignored (they cannot widen what the signature grants); `expires` or `sig` given
+//! twice is refused. A device resuming a download with `Range` after the expiry is refused too, so
+//! give URLs at least the plan's `job_timeout_s`.
+
+use crate::device_auth::{hmac_sha256, parse_signed_ms};
+use crate::luat::query_pairs;
+use hmac::Mac;
+
+/// Why a download URL was refused (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL carries no single {0} parameter")]
+    Missing(&'static str),
+    #[error("expires is not milliseconds since the epoch")]
+    BadExpires,
+    #[error("the URL has expired")]
+    Expired,
+    #[error("the URL signature does not match")]
+    BadSignature,
+}
+
+impl UrlError {
+    pub fn code(self) -> &'static str {
+        match self {
+            UrlError::Missing(_) | UrlError::BadExpires => "url_malformed",
+            UrlError::Expired => "url_expired",
+            UrlError::BadSignature => "url_bad_signature",
+        }
+    }
+
+    pub fn status(self) -> u16 {
+        403
+    }
+}
+
+fn url_mac(secret: &[u8], path: &str, expires_ms: i64) -> hmac::Hmac<sha2::Sha256> {
+    hmac_sha256(secret, format!("{path}\n{expires_ms}").as_bytes())
+}
+
+/// The query to append after `?`: `expires=<ms>&sig=<hex>`.
+pub fn signed_url_query(secret: &[u8], path: &str, expires_ms: i64) -> String {
+    format!("expires={expires_ms}&sig={}", hex::encode(url_mac(secret, path, expires_ms).finalize().into_bytes()))
+}
+
+/// Checks a download request's path and query (without its `?`) at `now_ms`.
+pub fn verify_signed_url(secret: &[u8], path: &str, query: &str, now_ms: i64) -> Result<(), UrlError> {
+    let pairs = query_pairs(query);
+    let single = |key: &'static str| {
+        let mut values = pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        match (values.next(), values.next()) {
+            (Some(value), None) => Ok(value),
+            _ => Err(UrlError::Missing(key)),
+        }
+    };
+    let expires_ms = parse_signed_ms(single("expires")?).ok_or(UrlError::BadExpires)?;
+    let signature = hex::decode(single("sig")?).map_err(|_| UrlError::BadSignature)?;
+    // The signature is checked first, so an old URL's answer says nothing about a forged one.
+    url_mac(secret, path, expires_ms).verify_slice(&signature).map_err(|_| UrlError::BadSignature)?;
+    if now_ms >= expires_ms {
+        return Err(UrlError::Expired);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"url-secret-url-secret-url-secret";
+    const PATH: &str = "/images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const EXPIRES: i64 = 1_795_310_246_000;
+
+    #[test]
+    fn query_format() {
+        let query = signed_url_query(SECRET, PATH, EXPIRES);
+        let (head, sig) = query.split_once("&sig=").unwrap();
+        assert_eq!(head, "expires=1795310246000");
+        assert_eq!(sig, hex::encode(hmac_sha256(SECRET, format!("{PATH}\n1795310246000").as_bytes()).finalize().into_bytes()));
+    }
+
+    #[test]
+    fn expiry_edges_and_tampering() {
+        use UrlError::*;
+        let good = signed_url_query(SECRET, PATH, EXPIRES);
+        let sig = good.split_once("&sig=").unwrap().1.to_string();
+        let other_path = "/images/0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        for (name, secret, path, query, now, expect) in [
+            ("fresh", SECRET, PATH, good.clone(), EXPIRES - 3_600_000, Ok(())),
+            ("last ms", SECRET, PATH, good.clone(), EXPIRES - 1, Ok(())),
+            ("at expiry", SECRET, PATH, good.clone(), EXPIRES, Err(Expired)),
+            ("after expiry", SECRET, PATH, good.clone(), EXPIRES + 1, Err(Expired)),
+            ("extra parameter", SECRET, PATH, format!("{good}&x=1"), 0, Ok(())),
+            ("order swapped", SECRET, PATH, format!("sig={sig}&expires={EXPIRES}"), 0, Ok(())),
+            ("upper-case sig", SECRET, PATH, format!("expires={EXPIRES}&sig={}", sig.to_uppercase()), 0, Ok(())),
+            ("expiry extended", SECRET, PATH, format!("expires={}&sig={sig}", EXPIRES + 1), 0, Err(BadSignature)),
+            ("other image", SECRET, other_path, good.clone(), 0, Err(BadSignature)),
+            ("other secret", b"another-secret".as_slice(), PATH, good.clone(), 0, Err(BadSignature)),
+            ("sig flipped", SECRET, PATH, format!("expires={EXPIRES}&sig=0{}", &sig[1..]), 0, Err(BadSignature)),
+            ("sig short", SECRET, PATH, format!("expires={EXPIRES}&sig={}", &sig[..62]), 0, Err(BadSignature)),
+            ("sig not hex", SECRET, PATH, format!("expires={EXPIRES}&sig=zz"), 0, Err(BadSignature)),
+            ("no sig", SECRET, PATH, format!("expires={EXPIRES}"), 0, Err(Missing("sig"))),
+            ("no expires", SECRET, PATH, format!("sig={sig}"), 0, Err(Missing("expires"))),
+            ("expires twice", SECRET, PATH, format!("{good}&expires={EXPIRES}"), 0, Err(Missing("expires"))),
+            ("leading zero", SECRET, PATH, format!("expires=0{EXPIRES}&sig={sig}"), 0, Err(BadExpires)),
+            ("negative", SECRET, PATH, format!("expires=-1&sig={sig}"), 0, Err(BadExpires)),
+            ("empty query", SECRET, PATH, String::new(), 0, Err(Missing("expires"))),
+        ] {
+            assert_eq!(verify_signed_url(secret, path, &query, now), expect, "{name}");
+        }
+    }
+}
