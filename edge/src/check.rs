@@ -8,7 +8,7 @@
 
 use crate::error::AppResult;
 use crate::images::{refusal, serve};
-use crate::rollout::{self, Change, Rollout};
+use crate::rollout::{self, Rollout};
 use crate::store;
 use fota_shared::api::{DevicePhase, Plan, Project};
 use fota_shared::ban::{admit, target_key, Admission};
@@ -16,8 +16,7 @@ use fota_shared::code::Refusal;
 use fota_shared::decide::{decide, Facts, Offer, Via};
 use fota_shared::luat::{parse_check, UpgradeCheck};
 use fota_shared::range::{answer, RangeAnswer};
-use fota_shared::rollout::{held_back, rollout_gate};
-use fota_shared::rollout_state::{self as rs, DeviceFailure};
+use fota_shared::rollout_state::DeviceFailure;
 use fota_shared::version::Version;
 use worker::{Context, Env, Request, Response};
 
@@ -83,40 +82,10 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
     };
     let r = Rollout::of(plan)?;
     let id = check.device_id.as_str();
-
-    // Most due checks during a staged rollout come from devices whose stage has not opened:
-    // once a device is counted, they are answered from memory.
-    if crate::cache::counted(&r.plan_id, id) {
-        if let Some(summary) = rollout::summary(env, &r).await? {
-            if let Some(refused) = held_back(&r.spec, &summary, &r.plan_id, id) {
-                return Ok(refusal(refused));
-            }
-        }
-    }
-
-    // The device's place in the rollout: counted as eligible the first time it is due.
-    let stored = rollout::ensure(env, &r).await?;
-    let mut job = rollout::device(env, &r.plan_id, id).await?;
-    if job.is_none() {
-        let seen = rollout::apply(env, &r, Some(id), vec![], |state, dev| match dev {
-            Some(_) => None,
-            None => rs::on_eligible_seen(&r.spec, state, &r.plan_id, id, now).map(Change::from),
-        })
-        .await?;
-        job = match seen {
-            Some(change) => change.device,
-            None => rollout::device(env, &r.plan_id, id).await?,
-        };
-    }
-    crate::cache::mark_counted(&r.plan_id, id);
-    let state = match rollout::load(env, &r.plan_id).await? {
-        Some(s) => s.state,
-        None => stored.state,
+    let job = match rollout::admit_device(env, &r, id, now).await? {
+        Ok(job) => job,
+        Err(refused) => return Ok(refusal(refused)),
     };
-    let offers = rollout::offers_this_minute(env, &r, now).await?;
-    if let Err(refused) = rollout_gate(&r.spec, &state, &r.plan_id, id, job.as_ref(), now, offers) {
-        return Ok(refusal(refused));
-    }
 
     // Loop-upgrade protection, stored before a byte goes out.
     let delivery = store::delivery_state(env, id).await?;
@@ -129,12 +98,8 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
         }
         Admission::Serve(next) => next,
     };
-    let first_offer = job.as_ref().is_some_and(|j| j.phase == DevicePhase::Idle);
-    if first_offer {
-        if !rollout::claim_offer_slot(env, &r, now).await? {
-            return Ok(refusal(Refusal::NotOfferingNow));
-        }
-        rollout::apply(env, &r, Some(id), vec![], |state, dev| dev.and_then(|d| rs::on_offer(state, d, now)).map(Change::from)).await?;
+    if let Err(refused) = rollout::record_offer(env, &r, id, job.as_ref(), now).await? {
+        return Ok(refusal(refused));
     }
     if next != delivery {
         store::save_delivery(env, id, &next, now).await?;

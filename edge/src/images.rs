@@ -70,7 +70,7 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
         Some(md5) => md5,
         None => store::image_md5(env, sha256).await?.unwrap_or_default(),
     };
-    let image = ImageRef { sha256: sha256.to_string(), md5, size: head.size() };
+    let image = ImageRef { sha256: sha256.to_string(), md5, size: head.size(), module: fota_shared::api::DEFAULT_MODULE.into() };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);
     let Some(mut resp) = serve(env, &image, range).await? else {
         return Err(AppError::NotFound("image".into()));

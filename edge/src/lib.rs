@@ -8,13 +8,17 @@
 mod admin;
 mod auth;
 mod cache;
+mod channel;
 mod check;
 mod error;
 mod images;
+mod keys;
+mod ota;
 mod rollout;
 mod store;
 
 use error::{AppError, AppResult};
+use fota_shared::luat::percent_decode;
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
@@ -36,6 +40,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
                 rollout::sweep(&env, &rollout::Rollout::of(&plan)?).await?;
             }
         }
+        ota::sweep_jobs(&env).await?;
         AppResult::Ok(())
     }
     .await;
@@ -57,6 +62,11 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response>
     match (req.method(), segs.as_slice()) {
         (Method::Get, ["healthz"]) => Ok(images::healthz()),
         (Method::Get | Method::Head, ["images", sha256]) => images::get_image(&req, env, sha256).await,
+        (Method::Get | Method::Head, ["ota", "image", sha256]) => ota::signed_image(&req, env, sha256).await,
+        (_, ["ota", "device", kind, product_key, device_name]) => {
+            let (kind, pk, dn) = (kind.to_string(), percent_decode(product_key), percent_decode(device_name));
+            ota::route(req, env, &kind, &pk, &dn).await
+        }
         (_, ["admin", "v1", rest @ ..]) => admin::route(req, env, rest).await,
         _ => Err(AppError::NotFound("route".into())),
     }

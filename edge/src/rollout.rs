@@ -6,6 +6,7 @@
 use crate::error::{AppError, AppResult};
 use crate::store::{self, db, n, opt, s};
 use fota_shared::api::{DevicePhase, Plan, RolloutSpec};
+use fota_shared::code::Refusal;
 use fota_shared::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
 use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, RolloutEvent, RolloutState, Step};
 use fota_shared::version::Version;
@@ -250,8 +251,54 @@ pub async fn summary(env: &Env, r: &Rollout) -> AppResult<Option<RolloutSummary>
     Ok(Some(summary))
 }
 
+/// The rollout's verdict on a device an upgrade is due for: counted as eligible the first time,
+/// then the gate (verification, stage, pause, window, rate). `Ok(job)` is the device's row.
+pub async fn admit_device(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResult<Result<Option<DeviceRollout>, Refusal>> {
+    // Most due checks during a staged rollout come from devices whose stage has not opened:
+    // once a device is counted, they are answered from memory.
+    if crate::cache::counted(&r.plan_id, id) {
+        if let Some(summary) = summary(env, r).await? {
+            if let Some(refused) = rollout::held_back(&r.spec, &summary, &r.plan_id, id) {
+                return Ok(Err(refused));
+            }
+        }
+    }
+    let stored = ensure(env, r).await?;
+    let mut job = device(env, &r.plan_id, id).await?;
+    if job.is_none() {
+        let seen = apply(env, r, Some(id), vec![], |state, dev| match dev {
+            Some(_) => None,
+            None => rs::on_eligible_seen(&r.spec, state, &r.plan_id, id, now).map(Change::from),
+        })
+        .await?;
+        job = match seen {
+            Some(change) => change.device,
+            None => device(env, &r.plan_id, id).await?,
+        };
+    }
+    crate::cache::mark_counted(&r.plan_id, id);
+    let state = match load(env, &r.plan_id).await? {
+        Some(s) => s.state,
+        None => stored.state,
+    };
+    let offers = offers_this_minute(env, r, now).await?;
+    Ok(rollout::rollout_gate(&r.spec, &state, &r.plan_id, id, job.as_ref(), now, offers).map(|()| job))
+}
+
+/// Counts the device's first offer (within `max_per_minute`); later deliveries count nothing.
+pub async fn record_offer(env: &Env, r: &Rollout, id: &str, job: Option<&DeviceRollout>, now: i64) -> AppResult<Result<(), Refusal>> {
+    if !job.is_some_and(|j| j.phase == DevicePhase::Idle) {
+        return Ok(Ok(()));
+    }
+    if !claim_offer_slot(env, r, now).await? {
+        return Ok(Err(Refusal::NotOfferingNow));
+    }
+    apply(env, r, Some(id), vec![], |state, dev| dev.and_then(|d| rs::on_offer(state, d, now)).map(Change::from)).await?;
+    Ok(Ok(()))
+}
+
 /// Claims one of this minute's first offers; false when `max_per_minute` is spent.
-pub async fn claim_offer_slot(env: &Env, r: &Rollout, now: i64) -> AppResult<bool> {
+async fn claim_offer_slot(env: &Env, r: &Rollout, now: i64) -> AppResult<bool> {
     let Some(max) = r.spec.max_per_minute else { return Ok(true) };
     let count: Option<f64> = db(env)?
         .prepare(
@@ -266,7 +313,7 @@ pub async fn claim_offer_slot(env: &Env, r: &Rollout, now: i64) -> AppResult<boo
 }
 
 /// First offers already made this minute.
-pub async fn offers_this_minute(env: &Env, r: &Rollout, now: i64) -> AppResult<u32> {
+async fn offers_this_minute(env: &Env, r: &Rollout, now: i64) -> AppResult<u32> {
     if r.spec.max_per_minute.is_none() {
         return Ok(0);
     }
@@ -282,7 +329,7 @@ pub async fn offers_this_minute(env: &Env, r: &Rollout, now: i64) -> AppResult<u
 pub async fn fail(env: &Env, r: &Rollout, device_id: &str, failure: DeviceFailure) -> AppResult<()> {
     let now = store::now();
     apply(env, r, Some(device_id), vec![], |state, dev| {
-        dev.and_then(|d| rs::on_failure(&r.spec, state, d, failure, now)).map(Change::from)
+        dev.and_then(|d| rs::on_failure(&r.spec, state, d, failure.clone(), now)).map(Change::from)
     })
     .await?;
     Ok(())

@@ -141,6 +141,9 @@ pub struct PlanSpec {
     /// Seconds from an offer to the device reporting the target before its job fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_timeout_s: Option<u64>,
+    /// JSON (module OTA) devices: hold each device's job until the owner confirms it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_confirm: bool,
 }
 
 /// The image a plan points at, resolved when the plan is written.
@@ -149,6 +152,9 @@ pub struct ImageRef {
     pub sha256: String,
     pub md5: String,
     pub size: u64,
+    /// The module the image is for (`default`: the whole device).
+    #[serde(default = "default_module")]
+    pub module: String,
 }
 
 /// A stored plan: the operator's spec plus what the edge resolved.

@@ -80,8 +80,9 @@ mod tests {
                 allow_downgrade: downgrade,
                 rollout: None,
                 job_timeout_s: None,
+                needs_confirm: false,
             },
-            image: ImageRef { sha256: "00".into(), md5: "00".into(), size: 1 },
+            image: ImageRef { sha256: "00".into(), md5: "00".into(), size: 1, module: "default".into() },
             updated_at: "2026-11-22T00:00:00Z".into(),
         }
     }

@@ -217,6 +217,13 @@ fn verify_any(
 }
 
 /// The display form of a 32-byte secret: 64 lowercase hex characters, also the HMAC key's bytes.
+/// A 32-byte key for another purpose, derived from a master key and a label that names the
+/// purpose (`fota-download-url`, `fota-notice-key\n{project}\n{key_id}`): one Worker secret
+/// serves every derived key, and no derived key reveals another or the master.
+pub fn derive_key(master: &MasterKey, label: &str) -> [u8; 32] {
+    hmac_sha256(&master.key, label.as_bytes()).finalize().into_bytes().into()
+}
+
 pub fn secret_from_bytes(bytes: &[u8; 32]) -> String {
     hex::encode(bytes)
 }
@@ -276,6 +283,21 @@ pub fn issuing_master(masters: &[MasterKey]) -> Option<&MasterKey> {
 pub fn device_secret(master: &MasterKey, product_key: &str, device_name: &str) -> String {
     let input = format!("{SECRET_LABEL}\n{product_key}\n{device_name}");
     secret_from_bytes(&hmac_sha256(&master.key, input.as_bytes()).finalize().into_bytes().into())
+}
+
+#[cfg(test)]
+mod derive_tests {
+    use super::*;
+
+    #[test]
+    fn derived_keys_differ_by_label_and_master() {
+        let m1 = MasterKey { version: 1, key: vec![1; 32] };
+        let m2 = MasterKey { version: 2, key: vec![2; 32] };
+        let a = derive_key(&m1, "fota-download-url");
+        assert_eq!(a, derive_key(&m1, "fota-download-url"));
+        assert_ne!(a, derive_key(&m1, "fota-notice-key\nP\n1"));
+        assert_ne!(a, derive_key(&m2, "fota-download-url"));
+    }
 }
 
 #[cfg(test)]

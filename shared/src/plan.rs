@@ -121,6 +121,7 @@ mod tests {
             allow_downgrade: false,
             rollout: None,
             job_timeout_s: None,
+            needs_confirm: false,
         }
     }
 

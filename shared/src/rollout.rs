@@ -309,6 +309,7 @@ mod tests {
             allow_downgrade: false,
             rollout: None,
             job_timeout_s: None,
+            needs_confirm: false,
         }
     }
 

@@ -44,12 +44,14 @@ pub struct DeviceRollout {
 }
 
 /// How a device's upgrade failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceFailure {
     /// No success within the plan's `job_timeout_s` of the offer ([`job_timed_out`]).
     JobTimedOut,
     /// Loop-upgrade protection banned it ([`crate::ban`]).
     Banned,
+    /// The device reported a failure (a negative progress step, or an image that did not take).
+    Reported(String),
 }
 
 /// What a transition did to the rollout as a whole, for the edge to log or notify.
@@ -183,9 +185,10 @@ pub fn on_success(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollo
 
 /// The device's upgrade failed. A banned device that had timed out moves to `banned`.
 pub fn on_failure(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, failure: DeviceFailure, now_ms: i64) -> Option<Step> {
-    let (phase, cause) = match failure {
+    let (phase, cause) = match &failure {
         DeviceFailure::JobTimedOut => (DevicePhase::Failed, "no success within job_timeout_s of the offer"),
         DeviceFailure::Banned => (DevicePhase::Banned, "banned after repeated deliveries"),
+        DeviceFailure::Reported(cause) => (DevicePhase::Failed, cause.as_str()),
     };
     settle(spec, state, device, phase, Some(cause), now_ms)
 }
@@ -193,7 +196,7 @@ pub fn on_failure(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollo
 /// Has an offered device run out of time? Its job times out `job_timeout_s` after the offer.
 pub fn job_timed_out(device: &DeviceRollout, job_timeout_s: u64, now_ms: i64) -> bool {
     device.phase == DevicePhase::Offered
-        && device.offered_ms.is_some_and(|at| now_ms.saturating_sub(at) >= (job_timeout_s as i64).saturating_mul(1000))
+        && device.offered_ms.is_some_and(|at| now_ms.saturating_sub(at) >= i64::try_from(job_timeout_s).unwrap_or(i64::MAX).saturating_mul(1000))
 }
 
 fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: DevicePhase, cause: Option<&str>, now_ms: i64) -> Option<Step> {

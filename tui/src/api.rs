@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fota_shared::api::{
-    ApiErrorBody, Device, DeviceList, Firmware, FirmwareList, Plan, PlanList, PlanSpec, Project,
-    ProjectList, ProjectSpec, UploadReceipt,
+    ApiErrorBody, AuditPage, Device, DeviceHistory, DeviceList, Firmware, FirmwareList, ImageKind,
+    Plan, PlanList, PlanSpec, Project, ProjectList, ProjectSpec, RolloutAction, RolloutStatus,
+    TokenCreated, TokenList, TokenSpec, UploadReceipt,
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -68,6 +69,10 @@ pub struct DeviceQuery {
     pub version: Option<String>,
     pub firmware_name: Option<String>,
     pub banned: Option<bool>,
+    /// The device's job in its rollout: idle, offered, succeeded, failed, banned.
+    pub state: Option<String>,
+    /// RFC 3339: only devices seen at or after it.
+    pub seen_since: Option<String>,
 }
 
 impl DeviceQuery {
@@ -81,6 +86,8 @@ impl DeviceQuery {
             ("q", &self.q),
             ("version", &self.version),
             ("firmware_name", &self.firmware_name),
+            ("state", &self.state),
+            ("seen_since", &self.seen_since),
         ];
         for (key, value) in texts {
             if let Some(value) = value {
@@ -89,6 +96,67 @@ impl DeviceQuery {
         }
         if let Some(banned) = self.banned {
             pairs.push(("banned", banned.to_string()));
+        }
+        pairs
+    }
+}
+
+/// Filters of `GET /audit`; `None` fields are left out of the query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub project: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl AuditQuery {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let texts = [
+            ("project", &self.project),
+            ("actor", &self.actor),
+            ("action", &self.action),
+            ("since", &self.since),
+            ("cursor", &self.cursor),
+        ];
+        let mut pairs: Vec<(&'static str, String)> = texts
+            .into_iter()
+            .filter_map(|(key, value)| value.clone().map(|v| (key, v)))
+            .collect();
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+}
+
+/// The optional details of an upload, sent as its query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadDetails {
+    /// `None` means the server's default module.
+    pub module: Option<String>,
+    pub kind: ImageKind,
+    /// The version a delta applies to.
+    pub source_version: Option<String>,
+    pub notes: Option<String>,
+}
+
+impl UploadDetails {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(module) = &self.module {
+            pairs.push(("module", module.clone()));
+        }
+        if self.kind != ImageKind::default() {
+            pairs.push(("kind", self.kind.as_str().to_string()));
+        }
+        if let Some(source) = &self.source_version {
+            pairs.push(("source_version", source.clone()));
+        }
+        if let Some(notes) = &self.notes {
+            pairs.push(("notes", notes.clone()));
         }
         pairs
     }
@@ -163,11 +231,13 @@ impl ApiClient {
     /// Uploads an image. `sha256` is the hex digest of `bytes`, computed by the caller so the server
     /// can refuse a body that changed on the way; `progress` is called with the bytes handed to the
     /// connection so far.
+    #[allow(clippy::too_many_arguments)]
     pub async fn upload_firmware(
         &self,
         project: &str,
         name: &str,
         version: &str,
+        details: &UploadDetails,
         bytes: Vec<u8>,
         sha256: &str,
         progress: impl Fn(u64) + Send + Sync + 'static,
@@ -184,6 +254,7 @@ impl ApiClient {
         }));
         let request = self
             .authorized(self.http.put(&url))
+            .query(&details.pairs())
             .header("X-Content-SHA256", sha256)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             // A streamed body has no length of its own; stating it keeps the request un-chunked.
@@ -229,6 +300,32 @@ impl ApiClient {
             .await
     }
 
+    pub async fn plan_status(
+        &self,
+        project: &str,
+        firmware_name: &str,
+    ) -> Result<RolloutStatus, ApiError> {
+        self.json(
+            Method::GET,
+            format!("{}/status", plan_path(project, firmware_name)),
+        )
+        .await
+    }
+
+    /// Pauses, resumes, cancels or advances a plan's rollout; the answer is its new status.
+    pub async fn control_rollout(
+        &self,
+        project: &str,
+        firmware_name: &str,
+        action: RolloutAction,
+    ) -> Result<RolloutStatus, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/{}", plan_path(project, firmware_name), action.as_str()),
+        )
+        .await
+    }
+
     pub async fn devices(
         &self,
         project: &str,
@@ -242,6 +339,35 @@ impl ApiClient {
 
     pub async fn device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
         self.json(Method::GET, device_path(project, id)).await
+    }
+
+    pub async fn device_history(&self, project: &str, id: &str) -> Result<DeviceHistory, ApiError> {
+        self.json(Method::GET, format!("{}/history", device_path(project, id)))
+            .await
+    }
+
+    pub async fn tokens(&self) -> Result<TokenList, ApiError> {
+        self.json(Method::GET, "/admin/v1/tokens".into()).await
+    }
+
+    pub async fn create_token(&self, spec: &TokenSpec) -> Result<TokenCreated, ApiError> {
+        self.json_with_body(Method::POST, "/admin/v1/tokens".into(), spec)
+            .await
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> Result<(), ApiError> {
+        self.empty(
+            Method::DELETE,
+            format!("/admin/v1/tokens/{}", segment(name)),
+        )
+        .await
+    }
+
+    pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, ApiError> {
+        let url = self.url("/admin/v1/audit");
+        let request = self.authorized(self.http.get(&url)).query(&query.pairs());
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
     }
 
     pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
@@ -419,6 +545,52 @@ mod tests {
                 ("limit", "50".to_string()),
                 ("q", "86".to_string()),
                 ("banned", "false".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn new_filters_and_upload_details_go_to_the_query() {
+        let query = DeviceQuery {
+            state: Some("failed".into()),
+            seen_since: Some("2026-11-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            query.pairs(),
+            vec![
+                ("state", "failed".to_string()),
+                ("seen_since", "2026-11-01T00:00:00Z".to_string())
+            ]
+        );
+        let audit = AuditQuery {
+            actor: Some("ops".into()),
+            cursor: Some("41".into()),
+            limit: Some(50),
+            ..Default::default()
+        };
+        assert_eq!(
+            audit.pairs(),
+            vec![
+                ("actor", "ops".to_string()),
+                ("cursor", "41".to_string()),
+                ("limit", "50".to_string())
+            ]
+        );
+        assert_eq!(UploadDetails::default().pairs(), vec![]);
+        let delta = UploadDetails {
+            module: Some("modem".into()),
+            kind: ImageKind::Delta,
+            source_version: Some("1.1.0".into()),
+            notes: Some("fixes APN".into()),
+        };
+        assert_eq!(
+            delta.pairs(),
+            vec![
+                ("module", "modem".to_string()),
+                ("kind", "delta".to_string()),
+                ("source_version", "1.1.0".to_string()),
+                ("notes", "fixes APN".to_string())
             ]
         );
     }

@@ -2,10 +2,15 @@
 //! an `Action`; `update` changes the state and returns the `Command`s (network work) for the shell.
 //! Nothing here does I/O or reads a clock, so every flow is tested by feeding actions.
 
-use fota_shared::api::{Device, DeviceList, Firmware, Plan, Project, UploadReceipt};
+use std::collections::BTreeMap;
+
+use fota_shared::api::{
+    AuditEntry, AuditPage, Device, DeviceEvent, DeviceHistory, DeviceList, DevicePhase, Firmware,
+    Plan, Project, RolloutAction, RolloutStatus, UploadReceipt,
+};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::api::DeviceQuery;
+use crate::api::{AuditQuery, DeviceQuery, UploadDetails};
 use crate::config::FALLBACK_PROJECT;
 use crate::fleet::{self, FleetSnapshot, FleetSummary};
 use crate::form::{Form, FormKey, FormPurpose};
@@ -15,6 +20,10 @@ use crate::text;
 pub const TICKS_PER_SECOND: u32 = 4;
 /// The visible tab is reloaded this often while the server answers.
 pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
+/// Rollout counts are reloaded this often while the Rollouts tab is open.
+pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
+/// Audit entries fetched per page on the Audit tab.
+pub const AUDIT_PAGE: u32 = 100;
 /// Devices fetched per page on the Devices tab.
 pub const DEVICE_PAGE: u32 = 100;
 /// The next page is fetched when the selection comes this close to the last loaded row, so
@@ -31,11 +40,18 @@ pub enum Tab {
     Devices,
     Firmware,
     Rollouts,
+    Audit,
 }
 
 impl Tab {
-    /// Tab order; later tabs (audit log, tokens) are added here and in `title`.
-    pub const ALL: [Tab; 4] = [Tab::Fleet, Tab::Devices, Tab::Firmware, Tab::Rollouts];
+    /// Tab order; later tabs (tokens) are added here and in `title`.
+    pub const ALL: [Tab; 5] = [
+        Tab::Fleet,
+        Tab::Devices,
+        Tab::Firmware,
+        Tab::Rollouts,
+        Tab::Audit,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -43,6 +59,7 @@ impl Tab {
             Tab::Devices => text::TAB_DEVICES,
             Tab::Firmware => text::TAB_FIRMWARE,
             Tab::Rollouts => text::TAB_ROLLOUTS,
+            Tab::Audit => text::TAB_AUDIT,
         }
     }
 
@@ -107,6 +124,24 @@ pub enum Action {
         id: String,
         result: Outcome<Device>,
     },
+    PlanStatusLoaded {
+        firmware_name: String,
+        result: Outcome<RolloutStatus>,
+    },
+    RolloutControlled {
+        firmware_name: String,
+        action: RolloutAction,
+        result: Outcome<RolloutStatus>,
+    },
+    HistoryLoaded {
+        id: String,
+        result: Outcome<DeviceHistory>,
+    },
+    AuditLoaded {
+        generation: u64,
+        cursor: Option<String>,
+        result: Outcome<AuditPage>,
+    },
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
@@ -132,6 +167,7 @@ pub enum Command {
         path: String,
         firmware_name: String,
         version: String,
+        details: UploadDetails,
     },
     DeleteFirmware {
         project: String,
@@ -150,6 +186,23 @@ pub enum Command {
     UnbanDevice {
         project: String,
         id: String,
+    },
+    LoadPlanStatus {
+        project: String,
+        firmware_name: String,
+    },
+    ControlRollout {
+        project: String,
+        firmware_name: String,
+        action: RolloutAction,
+    },
+    LoadHistory {
+        project: String,
+        id: String,
+    },
+    LoadAudit {
+        generation: u64,
+        query: AuditQuery,
     },
 }
 
@@ -222,7 +275,31 @@ pub struct DevicesView {
     pub loading: bool,
     pub loading_more: bool,
     pub error: Option<String>,
+    /// Only devices whose rollout job is in this state; `s` cycles through them.
+    pub state: Option<DevicePhase>,
+    /// The selected device's history, fetched when the selection lands on it.
+    pub history: HistoryView,
 }
+
+/// One device's history in the Devices tab's detail pane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryView {
+    pub id: Option<String>,
+    pub events: Remote<Vec<DeviceEvent>>,
+    /// The selection moved here; the next tick fetches, so scrolling does not send a request
+    /// for every device it passes.
+    pub due: bool,
+}
+
+/// The state filter's cycle: all, then each phase in the order a job goes through them.
+const STATE_CYCLE: [Option<DevicePhase>; 6] = [
+    None,
+    Some(DevicePhase::Idle),
+    Some(DevicePhase::Offered),
+    Some(DevicePhase::Succeeded),
+    Some(DevicePhase::Failed),
+    Some(DevicePhase::Banned),
+];
 
 impl DevicesView {
     pub fn selected_device(&self) -> Option<&Device> {
@@ -234,8 +311,99 @@ impl DevicesView {
             limit: Some(DEVICE_PAGE),
             cursor,
             q: Some(self.filter.trim().to_string()).filter(|q| !q.is_empty()),
+            state: self.state.map(|s| s.as_str().to_string()),
             ..DeviceQuery::default()
         }
+    }
+}
+
+/// One plan's rollout as the Rollouts and Fleet tabs show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutView {
+    pub status: Remote<RolloutStatus>,
+    /// Why the last pause/resume/advance/cancel was refused, shown next to the rollout.
+    pub control_error: Option<String>,
+}
+
+/// The Audit tab: newest entries first, grown page by page through the cursor.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditView {
+    pub rows: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+    /// Index into `visible()`.
+    pub selected: usize,
+    /// `actor:NAME project:KEY since:TIME` go to the server (which matches them exactly);
+    /// `action:TEXT` and other words are matched locally, as parts of the action or of any of
+    /// actor, action, project and target.
+    pub filter: String,
+    pub filtering: bool,
+    /// Bumped when the server-side part of the filter changes.
+    pub generation: u64,
+    pub stale: bool,
+    pub loaded: bool,
+    pub loading: bool,
+    pub loading_more: bool,
+    pub error: Option<String>,
+}
+
+/// The audit filter split into what the server filters and the words matched locally, in
+/// lower case; `action:TEXT` stays a word with its prefix, matched against the action only.
+/// (The server matches `action` exactly, against the full route pattern, which nobody types.)
+pub fn parse_audit_filter(filter: &str) -> (AuditQuery, Vec<String>) {
+    let mut query = AuditQuery::default();
+    let mut words = Vec::new();
+    for word in filter.split_whitespace() {
+        let slot = match word.split_once(':') {
+            Some(("actor", v)) => Some((&mut query.actor, v)),
+            Some(("project", v)) => Some((&mut query.project, v)),
+            Some(("since", v)) => Some((&mut query.since, v)),
+            Some(("action", "")) => continue,
+            _ => None,
+        };
+        match slot {
+            Some((slot, value)) if !value.is_empty() => *slot = Some(value.to_string()),
+            // `actor:` with nothing after it yet filters nothing.
+            Some(_) => {}
+            None => words.push(word.to_lowercase()),
+        }
+    }
+    (query, words)
+}
+
+impl AuditView {
+    fn query(&self, cursor: Option<String>) -> AuditQuery {
+        AuditQuery {
+            cursor,
+            limit: Some(AUDIT_PAGE),
+            ..parse_audit_filter(&self.filter).0
+        }
+    }
+
+    /// The loaded entries that match the local words of the filter.
+    pub fn visible(&self) -> Vec<&AuditEntry> {
+        let (_, words) = parse_audit_filter(&self.filter);
+        self.rows
+            .iter()
+            .filter(|entry| {
+                let haystack = format!(
+                    "{} {} {} {}",
+                    entry.actor,
+                    entry.action,
+                    entry.project_key.as_deref().unwrap_or(""),
+                    entry.target
+                )
+                .to_lowercase();
+                let action = entry.action.to_lowercase();
+                words.iter().all(|w| match w.strip_prefix("action:") {
+                    Some(part) => action.contains(part),
+                    None => haystack.contains(w.as_str()),
+                })
+            })
+            .collect()
+    }
+
+    pub fn selected_entry(&self) -> Option<&AuditEntry> {
+        self.visible().get(self.selected).copied()
     }
 }
 
@@ -245,7 +413,7 @@ pub enum Modal {
     /// Asks before `command` runs; `busy` is the status shown while it does.
     Confirm {
         prompt: String,
-        command: Command,
+        command: Box<Command>,
         busy: String,
     },
     Form(Form),
@@ -257,6 +425,7 @@ pub struct Upload {
     pub path: String,
     pub firmware_name: String,
     pub version: String,
+    pub details: UploadDetails,
     /// Known once the file is read and hashed, before sending starts.
     pub sha256: Option<String>,
     pub total: u64,
@@ -284,7 +453,7 @@ pub struct Status {
     pub kind: StatusKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct App {
     pub url: String,
     /// `None` until the project list says which one to show.
@@ -298,12 +467,16 @@ pub struct App {
     pub firmware_selected: usize,
     pub plans: Remote<Vec<Plan>>,
     pub plan_selected: usize,
+    /// Rollout status by firmware name, for the Rollouts and Fleet tabs.
+    pub rollouts: BTreeMap<String, RolloutView>,
+    pub audit: AuditView,
     pub modal: Option<Modal>,
     pub upload: Option<Upload>,
     pub status: Option<Status>,
     /// Ticks since start; drives the spinner.
     pub ticks: u64,
     ticks_since_refresh: u32,
+    ticks_since_status: u32,
     pub should_quit: bool,
 }
 
@@ -321,11 +494,14 @@ impl App {
             firmware_selected: 0,
             plans: Remote::default(),
             plan_selected: 0,
+            rollouts: BTreeMap::new(),
+            audit: AuditView::default(),
             modal: None,
             upload: None,
             status: None,
             ticks: 0,
             ticks_since_refresh: 0,
+            ticks_since_status: 0,
             should_quit: false,
         }
     }
@@ -336,6 +512,72 @@ impl App {
 
     pub fn selected_plan(&self) -> Option<&Plan> {
         self.plans.data.as_ref()?.get(self.plan_selected)
+    }
+
+    pub fn rollout_status(&self, firmware_name: &str) -> Option<&RolloutStatus> {
+        self.rollouts.get(firmware_name)?.status.data.as_ref()
+    }
+
+    /// Starts a status load for each named plan that is not loading one already.
+    fn load_statuses<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) -> Vec<Command> {
+        let Some(project) = self.project.clone() else {
+            return vec![];
+        };
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let view = self.rollouts.entry(name.to_string()).or_default();
+                view.status.begin().then(|| Command::LoadPlanStatus {
+                    project: project.clone(),
+                    firmware_name: name.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Status loads for the plans the app knows of, from the Rollouts list or the fleet summary.
+    fn refresh_statuses(&mut self) -> Vec<Command> {
+        let names: Vec<String> = match (&self.plans.data, &self.fleet.data) {
+            (Some(plans), _) => plans.iter().map(|p| p.firmware_name.clone()).collect(),
+            (None, Some(fleet)) => fleet
+                .plans
+                .iter()
+                .map(|p| p.firmware_name.clone())
+                .collect(),
+            (None, None) => vec![],
+        };
+        self.load_statuses(names.iter().map(String::as_str))
+    }
+
+    /// Notes that the selected device's history is wanted when the selection moved to another
+    /// device; the next tick fetches it. With `now`, fetches at once, also for the device still
+    /// selected (a refresh).
+    fn sync_history(&mut self, now: bool) -> Option<Command> {
+        let view = &mut self.devices;
+        let id = view.selected_device()?.id.clone();
+        if view.history.id.as_deref() != Some(id.as_str()) {
+            view.history = HistoryView {
+                id: Some(id),
+                events: Remote::default(),
+                due: true,
+            };
+        }
+        if now {
+            self.fetch_history()
+        } else {
+            None
+        }
+    }
+
+    fn fetch_history(&mut self) -> Option<Command> {
+        let project = self.project.clone()?;
+        let history = &mut self.devices.history;
+        let id = history.id.clone()?;
+        history.due = false;
+        history
+            .events
+            .begin()
+            .then_some(Command::LoadHistory { project, id })
     }
 
     fn set_status(&mut self, kind: StatusKind, text: String) {
@@ -375,26 +617,86 @@ impl App {
             };
         };
         match self.tab {
-            Tab::Fleet => self
-                .fleet
-                .begin()
-                .then_some(Command::LoadFleet { project })
-                .into_iter()
-                .collect(),
-            Tab::Devices => self.refresh_devices(&project).into_iter().collect(),
+            Tab::Fleet => {
+                let mut commands: Vec<Command> = self
+                    .fleet
+                    .begin()
+                    .then_some(Command::LoadFleet { project })
+                    .into_iter()
+                    .collect();
+                commands.extend(self.refresh_statuses());
+                commands
+            }
+            Tab::Devices => {
+                let mut commands: Vec<Command> =
+                    self.refresh_devices(&project).into_iter().collect();
+                commands.extend(self.sync_history(true));
+                commands
+            }
             Tab::Firmware => self
                 .firmware
                 .begin()
                 .then_some(Command::LoadFirmware { project })
                 .into_iter()
                 .collect(),
-            Tab::Rollouts => self
-                .plans
-                .begin()
-                .then_some(Command::LoadPlans { project })
-                .into_iter()
-                .collect(),
+            Tab::Rollouts => {
+                self.ticks_since_status = 0;
+                let mut commands: Vec<Command> = self
+                    .plans
+                    .begin()
+                    .then_some(Command::LoadPlans { project })
+                    .into_iter()
+                    .collect();
+                commands.extend(self.refresh_statuses());
+                commands
+            }
+            Tab::Audit => self.refresh_audit().into_iter().collect(),
         }
+    }
+
+    fn refresh_audit(&mut self) -> Option<Command> {
+        let view = &mut self.audit;
+        if view.loading || view.loading_more {
+            return None;
+        }
+        view.loading = true;
+        Some(Command::LoadAudit {
+            generation: view.generation,
+            query: view.query(None),
+        })
+    }
+
+    /// The audit filter changed. A change of the server-side part starts over from the first
+    /// page; a change of the local words only re-filters what is loaded.
+    fn refilter_audit(&mut self, before: AuditQuery) -> Vec<Command> {
+        let view = &mut self.audit;
+        view.selected = 0;
+        if parse_audit_filter(&view.filter).0 == before {
+            return self.prefetch_audit().into_iter().collect();
+        }
+        view.generation += 1;
+        view.stale = true;
+        view.loading = false;
+        view.loading_more = false;
+        self.refresh_audit().into_iter().collect()
+    }
+
+    /// Asks for the next audit page when the selection nears the end of what is loaded.
+    fn prefetch_audit(&mut self) -> Option<Command> {
+        let view = &mut self.audit;
+        let visible = view.visible().len();
+        if view.loading || view.loading_more || view.stale {
+            return None;
+        }
+        let cursor = view.next_cursor.clone()?;
+        if view.selected + PREFETCH_ROWS < visible {
+            return None;
+        }
+        view.loading_more = true;
+        Some(Command::LoadAudit {
+            generation: view.generation,
+            query: view.query(Some(cursor)),
+        })
     }
 
     fn refresh_devices(&mut self, project: &str) -> Option<Command> {
@@ -466,7 +768,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 text::WHAT_FLEET,
                 result.map(|snapshot| fleet::summarize(&snapshot)),
             );
-            vec![]
+            let names: Vec<String> = app
+                .fleet
+                .data
+                .iter()
+                .flat_map(|summary| summary.plans.iter().map(|p| p.firmware_name.clone()))
+                .collect();
+            app.load_statuses(names.iter().map(String::as_str))
         }
         Action::DevicesLoaded {
             generation,
@@ -489,8 +797,66 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 app.plan_selected,
                 app.plans.data.as_ref().map_or(0, Vec::len),
             );
+            let names: Vec<String> = app
+                .plans
+                .data
+                .iter()
+                .flatten()
+                .map(|p| p.firmware_name.clone())
+                .collect();
+            // A deleted plan's rollout is gone with it.
+            app.rollouts.retain(|name, _| names.contains(name));
+            app.load_statuses(names.iter().map(String::as_str))
+        }
+        Action::PlanStatusLoaded {
+            firmware_name,
+            result,
+        } => {
+            app.observe(&result);
+            let view = app.rollouts.entry(firmware_name).or_default();
+            view.status.settle(text::WHAT_ROLLOUT, result);
             vec![]
         }
+        Action::RolloutControlled {
+            firmware_name,
+            action,
+            result,
+        } => {
+            app.observe(&result);
+            let view = app.rollouts.entry(firmware_name.clone()).or_default();
+            match result {
+                Ok(status) => {
+                    let message = text::controlled(action, &firmware_name, &status);
+                    view.status.data = Some(status);
+                    view.status.error = None;
+                    view.control_error = None;
+                    app.set_status(StatusKind::Info, message);
+                }
+                Err(failure) => {
+                    // In place, next to the rollout it concerns, the plan need not be named.
+                    view.control_error =
+                        Some(text::failed(text::control_gerund(action), &failure.message));
+                    let what = text::controlling(action, &firmware_name);
+                    app.set_status(StatusKind::Error, text::failed(&what, &failure.message));
+                }
+            }
+            vec![]
+        }
+        Action::HistoryLoaded { id, result } => {
+            app.observe(&result);
+            let history = &mut app.devices.history;
+            if history.id.as_deref() == Some(id.as_str()) {
+                history
+                    .events
+                    .settle(text::WHAT_HISTORY, result.map(|h| h.events));
+            }
+            vec![]
+        }
+        Action::AuditLoaded {
+            generation,
+            cursor,
+            result,
+        } => on_audit_loaded(app, generation, cursor, result),
         Action::UploadHashed { sha256, size } => {
             if let Some(upload) = &mut app.upload {
                 upload.sha256 = Some(sha256);
@@ -630,6 +996,14 @@ fn reload(app: &mut App, tab: Tab) -> Vec<Command> {
 }
 
 fn on_tick(app: &mut App) -> Vec<Command> {
+    let mut commands = on_tick_refresh(app);
+    if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
+        commands.extend(app.fetch_history());
+    }
+    commands
+}
+
+fn on_tick_refresh(app: &mut App) -> Vec<Command> {
     app.ticks += 1;
     app.ticks_since_refresh += 1;
     match &mut app.link {
@@ -651,6 +1025,15 @@ fn on_tick(app: &mut App) -> Vec<Command> {
         Link::Online if app.ticks_since_refresh >= REFRESH_TICKS => {
             app.ticks_since_refresh = 0;
             app.load_visible()
+        }
+        Link::Online if app.tab == Tab::Rollouts => {
+            // The counts move while a rollout runs: reload them more often than the plans.
+            app.ticks_since_status += 1;
+            if app.ticks_since_status < STATUS_REFRESH_TICKS {
+                return vec![];
+            }
+            app.ticks_since_status = 0;
+            app.refresh_statuses()
         }
         Link::Online => vec![],
     }
@@ -714,7 +1097,72 @@ fn on_devices_loaded(
         view.next_cursor = list.next_cursor;
     }
     view.selected = clamp(view.selected, view.rows.len());
-    app.prefetch_devices().into_iter().collect()
+    let mut commands: Vec<Command> = app.prefetch_devices().into_iter().collect();
+    if app.tab == Tab::Devices {
+        commands.extend(app.sync_history(false));
+    }
+    commands
+}
+
+fn on_audit_loaded(
+    app: &mut App,
+    generation: u64,
+    cursor: Option<String>,
+    result: Outcome<AuditPage>,
+) -> Vec<Command> {
+    app.observe(&result);
+    let view = &mut app.audit;
+    if generation != view.generation {
+        return vec![];
+    }
+    let first_page = cursor.is_none();
+    if first_page {
+        view.loading = false;
+    } else {
+        view.loading_more = false;
+    }
+    let page = match result {
+        Ok(page) => page,
+        Err(failure) => {
+            view.error = Some(text::failed(
+                &text::loading_failed(text::WHAT_AUDIT),
+                &failure.message,
+            ));
+            return vec![];
+        }
+    };
+    view.error = None;
+    view.loaded = true;
+    let keep = if view.stale {
+        None
+    } else {
+        view.selected_entry().map(|e| e.id)
+    };
+    if first_page && (view.stale || view.rows.len() <= AUDIT_PAGE as usize) {
+        view.rows = page.entries;
+        view.next_cursor = page.next_cursor;
+        view.stale = false;
+    } else if first_page {
+        // Several pages are loaded: put what is new on top, keep the window and its cursor.
+        let newest = view.rows.first().map_or(0, |e| e.id);
+        let mut fresh: Vec<AuditEntry> =
+            page.entries.into_iter().filter(|e| e.id > newest).collect();
+        fresh.append(&mut view.rows);
+        view.rows = fresh;
+    } else {
+        let oldest = view.rows.last().map_or(u64::MAX, |e| e.id);
+        view.rows
+            .extend(page.entries.into_iter().filter(|e| e.id < oldest));
+        view.next_cursor = page.next_cursor;
+    }
+    let (position, len) = {
+        let visible = view.visible();
+        let position = keep.and_then(|id| visible.iter().position(|e| e.id == id));
+        (position, visible.len())
+    };
+    let fallback = if keep.is_none() { 0 } else { view.selected };
+    view.selected = clamp(position.unwrap_or(fallback), len);
+    app.prefetch_audit().into_iter().collect()
 }
 
 fn clamp(index: usize, len: usize) -> usize {
@@ -731,6 +1179,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     }
     if app.devices.filtering {
         return on_filter_key(app, key);
+    }
+    if app.audit.filtering {
+        return on_audit_filter_key(app, key);
     }
     match key.code {
         KeyCode::Char('q') => {
@@ -782,12 +1233,47 @@ fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Comm
             &mut app.plan_selected,
             app.plans.data.as_ref().map_or(0, Vec::len),
         ),
+        Tab::Audit => {
+            let len = app.audit.visible().len();
+            (&mut app.audit.selected, len)
+        }
     };
     *selected = clamp(to(*selected, len), len);
-    if app.tab == Tab::Devices {
-        return app.prefetch_devices().into_iter().collect();
+    match app.tab {
+        Tab::Devices => {
+            let mut commands: Vec<Command> = app.prefetch_devices().into_iter().collect();
+            commands.extend(app.sync_history(false));
+            commands
+        }
+        Tab::Audit => app.prefetch_audit().into_iter().collect(),
+        _ => vec![],
     }
-    vec![]
+}
+
+/// Asks before a rollout control; the server decides whether the transition is allowed.
+fn confirm_control(app: &mut App, project: String, action: RolloutAction) {
+    let Some(plan) = app.selected_plan() else {
+        return;
+    };
+    let firmware_name = plan.firmware_name.clone();
+    let prompt = text::confirm_control(
+        action,
+        &firmware_name,
+        &plan.spec.target_version,
+        app.rollout_status(&firmware_name),
+    );
+    if let Some(view) = app.rollouts.get_mut(&firmware_name) {
+        view.control_error = None;
+    }
+    app.modal = Some(Modal::Confirm {
+        prompt,
+        busy: text::controlling(action, &firmware_name),
+        command: Box::new(Command::ControlRollout {
+            project,
+            firmware_name,
+            action,
+        }),
+    });
 }
 
 fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
@@ -803,6 +1289,39 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.devices.filter.clear();
             app.refilter_devices()
         }
+        (Tab::Devices, KeyCode::Char('s')) => {
+            let at = STATE_CYCLE
+                .iter()
+                .position(|s| *s == app.devices.state)
+                .unwrap_or(0);
+            app.devices.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
+            app.refilter_devices()
+        }
+        (Tab::Rollouts, KeyCode::Char('p')) => {
+            confirm_control(app, project, RolloutAction::Pause);
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('u')) => {
+            confirm_control(app, project, RolloutAction::Resume);
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('a')) => {
+            confirm_control(app, project, RolloutAction::Advance);
+            vec![]
+        }
+        (Tab::Rollouts, KeyCode::Char('c')) => {
+            confirm_control(app, project, RolloutAction::Cancel);
+            vec![]
+        }
+        (Tab::Audit, KeyCode::Char('/')) => {
+            app.audit.filtering = true;
+            vec![]
+        }
+        (Tab::Audit, KeyCode::Esc) if !app.audit.filter.is_empty() => {
+            let before = parse_audit_filter(&app.audit.filter).0;
+            app.audit.filter.clear();
+            app.refilter_audit(before)
+        }
         (Tab::Devices, KeyCode::Char('u')) => {
             match app.devices.selected_device() {
                 Some(device) if device.banned => {
@@ -810,7 +1329,7 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                     app.modal = Some(Modal::Confirm {
                         prompt: text::confirm_unban(&id),
                         busy: text::unbanning(&id),
-                        command: Command::UnbanDevice { project, id },
+                        command: Box::new(Command::UnbanDevice { project, id }),
                     });
                 }
                 Some(device) => {
@@ -837,11 +1356,11 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                 app.modal = Some(Modal::Confirm {
                     prompt: text::confirm_delete_firmware(&firmware_name, &version),
                     busy: text::deleting_firmware(&firmware_name, &version),
-                    command: Command::DeleteFirmware {
+                    command: Box::new(Command::DeleteFirmware {
                         project,
                         firmware_name,
                         version,
-                    },
+                    }),
                 });
             }
             vec![]
@@ -863,10 +1382,10 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                 app.modal = Some(Modal::Confirm {
                     prompt: text::confirm_delete_plan(&firmware_name),
                     busy: text::deleting_plan(&firmware_name),
-                    command: Command::DeletePlan {
+                    command: Box::new(Command::DeletePlan {
                         project,
                         firmware_name,
-                    },
+                    }),
                 });
             }
             vec![]
@@ -904,6 +1423,36 @@ fn on_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     }
 }
 
+fn on_audit_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let before = parse_audit_filter(&app.audit.filter).0;
+    let view = &mut app.audit;
+    match key.code {
+        KeyCode::Enter => {
+            view.filtering = false;
+            vec![]
+        }
+        KeyCode::Esc => {
+            view.filtering = false;
+            if view.filter.is_empty() {
+                return vec![];
+            }
+            view.filter.clear();
+            app.refilter_audit(before)
+        }
+        KeyCode::Backspace => {
+            if view.filter.pop().is_none() {
+                return vec![];
+            }
+            app.refilter_audit(before)
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            view.filter.push(c);
+            app.refilter_audit(before)
+        }
+        _ => vec![],
+    }
+}
+
 fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let Some(modal) = app.modal.take() else {
         return vec![];
@@ -926,7 +1475,7 @@ fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         } => match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
                 app.set_status(StatusKind::Busy, format!("{busy}…"));
-                vec![command]
+                vec![*command]
             }
             KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => vec![],
             _ => {
@@ -956,11 +1505,12 @@ fn submit(app: &mut App, mut form: Form) -> Vec<Command> {
     };
     match &form.purpose {
         FormPurpose::Upload => match form.upload_request() {
-            Ok((path, firmware_name, version)) => {
+            Ok((path, firmware_name, version, details)) => {
                 app.upload = Some(Upload {
                     path: path.clone(),
                     firmware_name: firmware_name.clone(),
                     version: version.clone(),
+                    details: details.clone(),
                     sha256: None,
                     total: 0,
                     sent: 0,
@@ -971,6 +1521,7 @@ fn submit(app: &mut App, mut form: Form) -> Vec<Command> {
                     path,
                     firmware_name,
                     version,
+                    details,
                 }]
             }
             Err(error) => {

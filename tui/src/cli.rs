@@ -6,13 +6,19 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
-    Delivery, Device, DeviceList, Firmware, Plan, PlanSpec, Project, ProjectSpec,
+    AuditEntry, AuditPage, Delivery, Device, DeviceEvent, DeviceList, DevicePhase, Firmware,
+    ImageKind, Plan, PlanSpec, Project, ProjectSpec, Ratio, RolloutAction, RolloutSpec,
+    RolloutStatus, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
+    DEFAULT_VERIFY_TIMEOUT_S,
 };
+use fota_shared::routes::Role;
 use serde::Serialize;
 
-use crate::api::{ApiClient, ApiError, DeviceQuery};
+use crate::api::{ApiClient, ApiError, AuditQuery, DeviceQuery, UploadDetails};
 use crate::config::{ConfigError, Connection, FALLBACK_PROJECT};
-use crate::form::parse_imei_range;
+use crate::form::{
+    format_duration, parse_duration, parse_imei_range, parse_ratio, parse_stages, parse_window,
+};
 use crate::shell::{expand_home, sha256_hex};
 use crate::text;
 
@@ -27,6 +33,8 @@ pub const EXIT_UNREACHABLE: u8 = 5;
 
 /// Devices per request for `device list --all`.
 const ALL_PAGE: u32 = 500;
+/// Audit entries per request for `audit --all`.
+const AUDIT_ALL_PAGE: u32 = 500;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +78,61 @@ pub enum Noun {
         #[command(subcommand)]
         verb: DeviceVerb,
     },
+    /// API tokens and their roles (admin only).
+    Token {
+        #[command(subcommand)]
+        verb: TokenVerb,
+    },
+    /// The audit log of every change, newest first. `--project` filters by project.
+    Audit {
+        /// Only changes by this token name.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Only this action, e.g. `POST projects/{key}/plans/{firmware_name}/pause`.
+        #[arg(long)]
+        action: Option<String>,
+        /// Only changes at or after this RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Entries per page.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Follow the cursor through every page.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl From<RoleArg> for Role {
+    fn from(arg: RoleArg) -> Role {
+        match arg {
+            RoleArg::Viewer => Role::Viewer,
+            RoleArg::Operator => Role::Operator,
+            RoleArg::Admin => Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum TokenVerb {
+    /// Create a token; its secret is printed once, never again.
+    Create {
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+    List,
+    /// Revoke a token: requests with it are refused from now on.
+    Revoke {
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand, PartialEq, Eq)]
@@ -101,6 +164,17 @@ pub enum FirmwareVerb {
         /// Version of the image.
         #[arg(long)]
         version: String,
+        /// The module the image is for (default: the whole device).
+        #[arg(long)]
+        module: Option<String>,
+        #[arg(long, value_enum, default_value_t = KindArg::Full)]
+        kind: KindArg,
+        /// For a delta: the version it applies to.
+        #[arg(long, required_if_eq("kind", "delta"))]
+        source_version: Option<String>,
+        /// Free text shown with the image.
+        #[arg(long)]
+        notes: Option<String>,
     },
     List,
     Show {
@@ -111,6 +185,113 @@ pub enum FirmwareVerb {
         firmware_name: String,
         version: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    Full,
+    Script,
+    Delta,
+}
+
+impl From<KindArg> for ImageKind {
+    fn from(arg: KindArg) -> ImageKind {
+        match arg {
+            KindArg::Full => ImageKind::Full,
+            KindArg::Script => ImageKind::Script,
+            KindArg::Delta => ImageKind::Delta,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Idle,
+    Offered,
+    Succeeded,
+    Failed,
+    Banned,
+}
+
+impl From<StateArg> for DevicePhase {
+    fn from(arg: StateArg) -> DevicePhase {
+        match arg {
+            StateArg::Idle => DevicePhase::Idle,
+            StateArg::Offered => DevicePhase::Offered,
+            StateArg::Succeeded => DevicePhase::Succeeded,
+            StateArg::Failed => DevicePhase::Failed,
+            StateArg::Banned => DevicePhase::Banned,
+        }
+    }
+}
+
+/// One `--stages` value; an alias so clap takes it as one value, not a repeated flag.
+pub type StageList = Vec<u32>;
+
+/// `plan set`'s rollout flags; `--stages` makes a staged rollout, the others refine it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct RolloutArgs {
+    /// Cumulative percentages of the eligible devices, e.g. 1,10,50,100.
+    #[arg(long, value_parser = parse_stages)]
+    pub stages: Option<StageList>,
+    /// A test device offered the image before any stage (repeatable).
+    #[arg(long = "verify-device")]
+    pub verify_devices: Vec<String>,
+    /// How long the test devices have to report the target (90, 30m, 2h, 1d; default 1d).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub verify_timeout: Option<u64>,
+    /// Failed share of a stage's outcomes that pauses the rollout (0.2 or 20%; default 0.2).
+    #[arg(long, value_parser = parse_ratio)]
+    pub max_failure_ratio: Option<Ratio>,
+    /// Outcomes a stage needs before its failure ratio is judged (default 10).
+    #[arg(long)]
+    pub min_sample: Option<u32>,
+    /// Most first offers per minute across the fleet.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_minute: Option<u32>,
+    /// Offer only within this UTC window, HH:MM-HH:MM.
+    #[arg(long, value_parser = parse_window)]
+    pub window: Option<[String; 2]>,
+    /// Move to the next stage by itself once a stage is settled, healthy and soaked.
+    #[arg(long)]
+    pub auto_advance: bool,
+    /// How long a stage runs before it may auto-advance (90, 30m, 2h, 1d).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub soak: Option<u64>,
+}
+
+fn parse_duration_arg(text: &str) -> Result<u64, String> {
+    parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 90, 30s, 15m, 2h or 1d"))
+}
+
+impl RolloutArgs {
+    /// The plan's `rollout`: `None` without `--stages`, which the other flags need.
+    pub fn spec(self) -> Result<Option<RolloutSpec>, CliError> {
+        let Some(stages) = self.stages else {
+            let refining = self != RolloutArgs::default();
+            return if refining {
+                Err(CliError::Usage(
+                    "the rollout flags need --stages (e.g. --stages 1,10,50,100)".into(),
+                ))
+            } else {
+                Ok(None)
+            };
+        };
+        Ok(Some(RolloutSpec {
+            verify_devices: self.verify_devices,
+            verify_timeout_s: self.verify_timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT_S),
+            stages,
+            max_failure_ratio: self
+                .max_failure_ratio
+                .unwrap_or(Ratio::from_ppm(DEFAULT_MAX_FAILURE_PPM)),
+            min_sample: self.min_sample.unwrap_or(DEFAULT_MIN_SAMPLE),
+            max_per_minute: self.max_per_minute,
+            window_utc: self.window,
+            auto_advance: self.auto_advance,
+            soak_s: self.soak.unwrap_or(0),
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -148,12 +329,37 @@ pub enum PlanVerb {
         delivery: DeliveryArg,
         #[arg(long)]
         allow_downgrade: bool,
+        /// Time from an offer to the device reporting the target before its job fails.
+        #[arg(long, value_parser = parse_duration_arg)]
+        job_timeout: Option<u64>,
+        #[command(flatten)]
+        rollout: Box<RolloutArgs>,
     },
     Show {
         firmware_name: String,
     },
     List,
     Delete {
+        firmware_name: String,
+    },
+    /// The rollout's state, stage and counts.
+    Status {
+        firmware_name: String,
+    },
+    /// Stop new offers; devices already offered may finish.
+    Pause {
+        firmware_name: String,
+    },
+    /// Offer again after a pause.
+    Resume {
+        firmware_name: String,
+    },
+    /// Move to the next stage now.
+    Advance {
+        firmware_name: String,
+    },
+    /// Stop the rollout for good.
+    Cancel {
         firmware_name: String,
     },
 }
@@ -167,6 +373,12 @@ pub enum DeviceVerb {
         /// Only banned devices.
         #[arg(long)]
         banned: bool,
+        /// Only devices whose rollout job is in this state.
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// Only devices seen at or after this RFC 3339 time.
+        #[arg(long)]
+        seen_since: Option<String>,
         /// Devices per page.
         #[arg(long)]
         limit: Option<u32>,
@@ -247,7 +459,19 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     file,
                     name,
                     version,
-                } => upload(&api, &project, &file, &name, &version, out).await,
+                    module,
+                    kind,
+                    source_version,
+                    notes,
+                } => {
+                    let details = UploadDetails {
+                        module,
+                        kind: kind.into(),
+                        source_version,
+                        notes,
+                    };
+                    upload(&api, &project, &file, (&name, &version, &details), out).await
+                }
                 FirmwareVerb::List => {
                     let list = api.firmware_list(&project).await?;
                     out.print(&list, || firmware_table(&list.firmware))
@@ -280,6 +504,8 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     imei_ranges,
                     delivery,
                     allow_downgrade,
+                    job_timeout,
+                    rollout,
                 } => {
                     let spec = PlanSpec {
                         target_version: target,
@@ -288,6 +514,9 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                         imei_ranges,
                         delivery: delivery.into(),
                         allow_downgrade,
+                        rollout: rollout.spec()?,
+                        job_timeout_s: job_timeout,
+                        needs_confirm: false,
                     };
                     let plan = api.put_plan(&project, &firmware_name, &spec).await?;
                     out.print(&plan, || plan_fields(&plan))
@@ -304,6 +533,22 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     api.delete_plan(&project, &firmware_name).await?;
                     out.done(text::deleted_plan(&firmware_name))
                 }
+                PlanVerb::Status { firmware_name } => {
+                    let status = api.plan_status(&project, &firmware_name).await?;
+                    out.print(&status, || status_fields(&firmware_name, &status))
+                }
+                PlanVerb::Pause { firmware_name } => {
+                    control(&api, &project, &firmware_name, RolloutAction::Pause, out).await
+                }
+                PlanVerb::Resume { firmware_name } => {
+                    control(&api, &project, &firmware_name, RolloutAction::Resume, out).await
+                }
+                PlanVerb::Advance { firmware_name } => {
+                    control(&api, &project, &firmware_name, RolloutAction::Advance, out).await
+                }
+                PlanVerb::Cancel { firmware_name } => {
+                    control(&api, &project, &firmware_name, RolloutAction::Cancel, out).await
+                }
             }
         }
         Noun::Device { verb } => {
@@ -312,6 +557,8 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                 DeviceVerb::List {
                     version,
                     banned,
+                    state,
+                    seen_since,
                     limit,
                     all,
                 } => {
@@ -319,6 +566,8 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                         limit: limit.or(all.then_some(ALL_PAGE)),
                         version,
                         banned: banned.then_some(true),
+                        state: state.map(|s| DevicePhase::from(s).as_str().to_string()),
+                        seen_since,
                         ..DeviceQuery::default()
                     };
                     let list = if all {
@@ -332,13 +581,113 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     out.print(&list, || devices_table(&list.devices))
                 }
                 DeviceVerb::Show { id } => {
-                    let device = api.device(&project, &id).await?;
-                    out.print(&device, || device_fields(&device))
+                    let (device, history) =
+                        tokio::join!(api.device(&project, &id), api.device_history(&project, &id));
+                    let shown = DeviceWithHistory {
+                        device: device?,
+                        history: history?.events,
+                    };
+                    out.print(&shown, || {
+                        device_fields(&shown.device) + "\n" + &history_table(&shown.history)
+                    })
                 }
                 DeviceVerb::Unban { id } => {
                     let device = api.unban_device(&project, &id).await?;
                     out.print(&device, || device_fields(&device))
                 }
+            }
+        }
+        Noun::Token { verb } => match verb {
+            TokenVerb::Create { name, role } => {
+                let created = api
+                    .create_token(&TokenSpec {
+                        name,
+                        role: role.into(),
+                    })
+                    .await?;
+                out.print(&created, || {
+                    format!(
+                        "created token {} ({})\nsecret, shown this once: keep it now\n{}\n",
+                        created.name,
+                        created.role.as_str(),
+                        created.token
+                    )
+                })
+            }
+            TokenVerb::List => {
+                let list = api.tokens().await?;
+                out.print(&list, || tokens_table(&list.tokens))
+            }
+            TokenVerb::Revoke { name } => {
+                api.revoke_token(&name).await?;
+                out.done(format!("Revoked token {name}."))
+            }
+        },
+        Noun::Audit {
+            actor,
+            action,
+            since,
+            limit,
+            all,
+        } => {
+            let query = AuditQuery {
+                project: connection.project.clone(),
+                actor,
+                action,
+                since,
+                cursor: None,
+                limit: limit.or(all.then_some(AUDIT_ALL_PAGE)),
+            };
+            let page = if all {
+                all_audit(&api, query).await?
+            } else {
+                api.audit(&query).await?
+            };
+            if !json && page.next_cursor.is_some() {
+                eprintln!("(older entries follow: use --all or a larger --limit)");
+            }
+            out.print(&page, || audit_table(&page.entries))
+        }
+    }
+}
+
+async fn control(
+    api: &ApiClient,
+    project: &str,
+    firmware_name: &str,
+    action: RolloutAction,
+    out: Output,
+) -> Result<(), CliError> {
+    let status = api.control_rollout(project, firmware_name, action).await?;
+    out.print(&status, || {
+        format!(
+            "{}\n{}",
+            text::controlled(action, firmware_name, &status),
+            status_fields(firmware_name, &status)
+        )
+    })
+}
+
+/// `device show`: the device's fields with its history alongside.
+#[derive(Debug, Serialize)]
+struct DeviceWithHistory {
+    #[serde(flatten)]
+    device: Device,
+    history: Vec<DeviceEvent>,
+}
+
+async fn all_audit(api: &ApiClient, mut query: AuditQuery) -> Result<AuditPage, ApiError> {
+    let mut entries = Vec::new();
+    loop {
+        let page = api.audit(&query).await?;
+        entries.extend(page.entries);
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => {
+                return Ok(AuditPage {
+                    entries,
+                    next_cursor: None,
+                })
             }
         }
     }
@@ -381,8 +730,7 @@ async fn upload(
     api: &ApiClient,
     project: &str,
     file: &std::path::Path,
-    name: &str,
-    version: &str,
+    (name, version, details): (&str, &str, &UploadDetails),
     out: Output,
 ) -> Result<(), CliError> {
     let path = expand_home(&file.to_string_lossy());
@@ -408,9 +756,15 @@ async fn upload(
     };
     let progress = bar.clone();
     let result = api
-        .upload_firmware(project, name, version, bytes, &sha256, move |sent| {
-            progress.set_position(sent)
-        })
+        .upload_firmware(
+            project,
+            name,
+            version,
+            details,
+            bytes,
+            &sha256,
+            move |sent| progress.set_position(sent),
+        )
         .await;
     bar.finish_and_clear();
     let receipt = result?;
@@ -517,10 +871,13 @@ fn firmware_table(images: &[Firmware]) -> String {
             vec![
                 f.firmware_name.clone(),
                 f.version.clone(),
+                f.module.clone(),
+                kind_text(f),
                 f.size.to_string(),
                 text::short_hash(&f.sha256).to_string(),
                 f.md5.clone(),
                 f.uploaded_at.clone(),
+                f.notes.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -528,10 +885,13 @@ fn firmware_table(images: &[Firmware]) -> String {
         &[
             "firmware",
             "version",
+            "module",
+            "kind",
             "size",
             "sha256",
             "md5",
             "uploaded_at",
+            "notes",
         ],
         &rows,
     )
@@ -544,8 +904,24 @@ fn firmware_fields(f: &Firmware) -> String {
         ("size", f.size.to_string()),
         ("sha256", f.sha256.clone()),
         ("md5", f.md5.clone()),
+        ("module", f.module.clone()),
+        ("kind", f.kind.as_str().to_string()),
+        (
+            "source_version",
+            f.source_version.clone().unwrap_or_default(),
+        ),
+        ("notes", f.notes.clone().unwrap_or_default()),
+        ("uploader", f.uploader.clone().unwrap_or_default()),
         ("uploaded_at", f.uploaded_at.clone()),
     ])
+}
+
+/// `full`, `script`, or `delta←1.1.0` with the version a delta applies to.
+pub fn kind_text(f: &Firmware) -> String {
+    match (f.kind, &f.source_version) {
+        (ImageKind::Delta, Some(source)) => format!("delta←{source}"),
+        (kind, _) => kind.as_str().to_string(),
+    }
 }
 
 fn delivery_name(delivery: Delivery) -> &'static str {
@@ -604,11 +980,141 @@ fn plan_fields(p: &Plan) -> String {
             "downgrade",
             text::yes_no(p.spec.allow_downgrade).to_string(),
         ),
+        (
+            "job_timeout",
+            p.spec
+                .job_timeout_s
+                .map(format_duration)
+                .unwrap_or_default(),
+        ),
+        ("rollout", text::rollout_summary(p.spec.rollout.as_ref())),
         ("sha256", p.image.sha256.clone()),
         ("md5", p.image.md5.clone()),
         ("size", p.image.size.to_string()),
         ("updated_at", p.updated_at.clone()),
     ])
+}
+
+fn counts_cells(c: &fota_shared::api::RolloutCounts) -> Vec<String> {
+    [
+        c.eligible,
+        c.offered,
+        c.succeeded,
+        c.failed,
+        c.banned,
+        c.pending,
+    ]
+    .iter()
+    .map(u64::to_string)
+    .collect()
+}
+
+fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
+    let mut pairs = vec![
+        ("plan", firmware_name.to_string()),
+        ("state", s.state.as_str().to_string()),
+        ("stage", text::stage(s)),
+        ("percent", format!("{}%", s.percent)),
+    ];
+    if let Some(reason) = &s.paused_reason {
+        pairs.push(("paused_reason", reason.clone()));
+    }
+    if let Some(reason) = &s.failed_reason {
+        pairs.push(("failed_reason", reason.clone()));
+    }
+    pairs.push(("started_at", s.started_at.clone()));
+    pairs.push(("stage_started_at", s.stage_started_at.clone()));
+    pairs.push(("totals", text::counts(&s.totals)));
+    let mut rows = vec![[
+        vec!["verify".to_string(), "-".to_string()],
+        counts_cells(&s.verification),
+    ]
+    .concat()];
+    for (i, stage) in s.stages.iter().enumerate() {
+        let marker = if i as i32 == s.stage { "▸" } else { "" };
+        rows.push(
+            [
+                vec![format!("{marker}{}", i + 1), format!("{}%", stage.percent)],
+                counts_cells(&stage.counts),
+            ]
+            .concat(),
+        );
+    }
+    rows.push(
+        [
+            vec!["total".to_string(), String::new()],
+            counts_cells(&s.totals),
+        ]
+        .concat(),
+    );
+    fields(&pairs)
+        + "\n"
+        + &table(
+            &[
+                "stage",
+                "percent",
+                "eligible",
+                "offered",
+                "succeeded",
+                "failed",
+                "banned",
+                "pending",
+            ],
+            &rows,
+        )
+}
+
+fn history_table(events: &[DeviceEvent]) -> String {
+    if events.is_empty() {
+        return "history: none\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.clone(),
+                e.kind.clone(),
+                e.detail.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["at", "event", "detail"], &rows)
+}
+
+fn tokens_table(tokens: &[TokenInfo]) -> String {
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            vec![
+                t.name.clone(),
+                t.role.as_str().to_string(),
+                t.created_at.clone(),
+                t.created_by.clone(),
+                t.revoked_at.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &["name", "role", "created_at", "created_by", "revoked_at"],
+        &rows,
+    )
+}
+
+fn audit_table(entries: &[AuditEntry]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                e.at.clone(),
+                e.actor.clone(),
+                e.action.clone(),
+                e.project_key.clone().unwrap_or_default(),
+                e.target.clone(),
+            ]
+        })
+        .collect();
+    table(&["id", "at", "actor", "action", "project", "target"], &rows)
 }
 
 fn devices_table(devices: &[Device]) -> String {
@@ -626,6 +1132,8 @@ fn devices_table(devices: &[Device]) -> String {
                 } else {
                     String::new()
                 },
+                d.state.clone().unwrap_or_default(),
+                d.cause.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -637,6 +1145,8 @@ fn devices_table(devices: &[Device]) -> String {
             "last_seen",
             "deliveries",
             "banned",
+            "state",
+            "cause",
         ],
         &rows,
     )
@@ -651,6 +1161,8 @@ fn device_fields(d: &Device) -> String {
         ("last_seen", d.last_seen.clone()),
         ("deliveries", d.deliveries.to_string()),
         ("banned", text::yes_no(d.banned).to_string()),
+        ("state", d.state.clone().unwrap_or_default()),
+        ("cause", d.cause.clone().unwrap_or_default()),
     ])
 }
 
@@ -698,6 +1210,10 @@ mod tests {
                     file: "fw.bin".into(),
                     name: "app".into(),
                     version: "1.2.3".into(),
+                    module: None,
+                    kind: KindArg::Full,
+                    source_version: None,
+                    notes: None,
                 },
             },
         );
@@ -721,6 +1237,8 @@ mod tests {
                     imei_ranges: vec![["1".into(), "9".into()]],
                     delivery: DeliveryArg::Redirect,
                     allow_downgrade: true,
+                    job_timeout: None,
+                    rollout: Box::default(),
                 },
             },
         );
@@ -730,6 +1248,8 @@ mod tests {
                 verb: DeviceVerb::List {
                     version: Some("1.0".into()),
                     banned: true,
+                    state: None,
+                    seen_since: None,
                     limit: Some(5),
                     all: true,
                 },
@@ -816,5 +1336,192 @@ mod tests {
             ],
         );
         assert_eq!(out, "id         version\na-long-id  1\nb          2.0\n");
+    }
+
+    #[test]
+    fn rollout_flags_parse_into_a_rollout() {
+        let cli = parse(
+            "plan set app --target 2 --stages 1,10,50,100 --verify-device a --verify-device b \
+             --max-failure-ratio 0.1 --min-sample 5 --max-per-minute 30 --window 01:00-05:00 \
+             --auto-advance --soak 1h --job-timeout 30m",
+        )
+        .unwrap();
+        let Some(Noun::Plan {
+            verb:
+                PlanVerb::Set {
+                    rollout,
+                    job_timeout,
+                    ..
+                },
+        }) = cli.command
+        else {
+            panic!("plan set expected")
+        };
+        assert_eq!(job_timeout, Some(1800));
+        let spec = rollout.spec().unwrap().unwrap();
+        assert_eq!(
+            spec,
+            RolloutSpec {
+                verify_devices: vec!["a".into(), "b".into()],
+                verify_timeout_s: DEFAULT_VERIFY_TIMEOUT_S,
+                stages: vec![1, 10, 50, 100],
+                max_failure_ratio: Ratio::from_ppm(100_000),
+                min_sample: 5,
+                max_per_minute: Some(30),
+                window_utc: Some(["01:00".into(), "05:00".into()]),
+                auto_advance: true,
+                soak_s: 3600,
+            }
+        );
+        // Without --stages there is no rollout, and its other flags are a usage error.
+        assert_eq!(RolloutArgs::default().spec().unwrap(), None);
+        let refining = RolloutArgs {
+            soak: Some(60),
+            ..RolloutArgs::default()
+        };
+        assert_eq!(refining.spec().unwrap_err().exit_code(), EXIT_USAGE);
+    }
+
+    #[test]
+    fn new_nouns_and_verbs_parse() {
+        for (verb, expected) in [
+            (
+                "status",
+                PlanVerb::Status {
+                    firmware_name: "app".into(),
+                },
+            ),
+            (
+                "pause",
+                PlanVerb::Pause {
+                    firmware_name: "app".into(),
+                },
+            ),
+            (
+                "resume",
+                PlanVerb::Resume {
+                    firmware_name: "app".into(),
+                },
+            ),
+            (
+                "advance",
+                PlanVerb::Advance {
+                    firmware_name: "app".into(),
+                },
+            ),
+            (
+                "cancel",
+                PlanVerb::Cancel {
+                    firmware_name: "app".into(),
+                },
+            ),
+        ] {
+            check(&format!("plan {verb} app"), Noun::Plan { verb: expected });
+        }
+        check(
+            "device list --state failed --seen-since 2026-11-01T00:00:00Z",
+            Noun::Device {
+                verb: DeviceVerb::List {
+                    version: None,
+                    banned: false,
+                    state: Some(StateArg::Failed),
+                    seen_since: Some("2026-11-01T00:00:00Z".into()),
+                    limit: None,
+                    all: false,
+                },
+            },
+        );
+        check(
+            "firmware upload d.bin --name app --version 1.2 --module modem --kind delta --source-version 1.1 --notes fix",
+            Noun::Firmware {
+                verb: FirmwareVerb::Upload {
+                    file: "d.bin".into(),
+                    name: "app".into(),
+                    version: "1.2".into(),
+                    module: Some("modem".into()),
+                    kind: KindArg::Delta,
+                    source_version: Some("1.1".into()),
+                    notes: Some("fix".into()),
+                },
+            },
+        );
+        check(
+            "token create ci --role operator",
+            Noun::Token {
+                verb: TokenVerb::Create {
+                    name: "ci".into(),
+                    role: RoleArg::Operator,
+                },
+            },
+        );
+        check(
+            "token list",
+            Noun::Token {
+                verb: TokenVerb::List,
+            },
+        );
+        check(
+            "token revoke ci",
+            Noun::Token {
+                verb: TokenVerb::Revoke { name: "ci".into() },
+            },
+        );
+        check(
+            "audit --actor ci --action x --since 2026-11-01T00:00:00Z --limit 20 --all",
+            Noun::Audit {
+                actor: Some("ci".into()),
+                action: Some("x".into()),
+                since: Some("2026-11-01T00:00:00Z".into()),
+                limit: Some(20),
+                all: true,
+            },
+        );
+        check(
+            "audit",
+            Noun::Audit {
+                actor: None,
+                action: None,
+                since: None,
+                limit: None,
+                all: false,
+            },
+        );
+    }
+
+    #[test]
+    fn new_usage_errors_exit_2() {
+        for args in [
+            "plan set app --target 2 --stages 0,10",
+            "plan set app --target 2 --stages 50,10",
+            "plan set app --target 2 --stages 10 --window 1-5",
+            "plan set app --target 2 --stages 10 --max-failure-ratio 2",
+            "plan set app --target 2 --stages 10 --max-per-minute 0",
+            "plan set app --target 2 --job-timeout soon",
+            "plan pause",
+            "device list --state broken",
+            "firmware upload d.bin --name app --version 1.2 --kind delta",
+            "firmware upload d.bin --name app --version 1.2 --kind zip",
+            "token create ci",
+            "token create ci --role root",
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
+        }
+    }
+
+    #[test]
+    fn rollout_status_reads_as_fields_and_a_stage_table() {
+        let status = crate::fixtures::statuses().remove(0).1;
+        let out = status_fields("air780", &status);
+        assert!(out.contains("state             paused\n"), "{out}");
+        assert!(out.contains("stage             paused 2/4\n"), "{out}");
+        assert!(
+            out.contains("paused_reason     failure ratio 0.25 above 0.2 in stage 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("▸2      10%      39        28       18         4       1       5"),
+            "{out}"
+        );
     }
 }

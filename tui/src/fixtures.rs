@@ -1,7 +1,12 @@
 //! Fixed data for tests: a small fleet with stable timestamps and digests.
 
-use fota_shared::api::{Delivery, Device, DeviceList, Firmware, ImageRef, Plan, PlanSpec, Project};
+use fota_shared::api::{
+    AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind, ImageRef, Plan,
+    PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus,
+    RolloutStatus,
+};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde_json::json;
 
 use crate::app::{update, Action, App, Command, Failure, Link};
 use crate::fleet::FleetSnapshot;
@@ -38,40 +43,68 @@ pub fn device(id: &str, firmware: &str, version: &str, last_seen: &str, banned: 
         last_seen: last_seen.into(),
         deliveries: if banned { 3 } else { 0 },
         banned,
+        state: None,
+        cause: None,
     }
+}
+
+fn with_state(mut device: Device, state: &str, cause: Option<&str>) -> Device {
+    device.state = Some(state.into());
+    device.cause = cause.map(str::to_string);
+    device
 }
 
 pub fn devices() -> Vec<Device> {
     vec![
-        device(
-            "862012345678901",
-            "air780",
-            "1.2.0",
-            "2026-11-22T00:17:26Z",
-            false,
+        with_state(
+            device(
+                "862012345678901",
+                "air780",
+                "1.2.0",
+                "2026-11-22T00:17:26Z",
+                false,
+            ),
+            "succeeded",
+            None,
         ),
-        device(
-            "862012345678902",
-            "air780",
-            "1.1.0",
-            "2026-11-22T00:15:02Z",
-            true,
+        with_state(
+            device(
+                "862012345678902",
+                "air780",
+                "1.1.0",
+                "2026-11-22T00:15:02Z",
+                true,
+            ),
+            "banned",
+            Some("3 deliveries without an upgrade"),
         ),
-        device(
-            "862012345678903",
-            "air780",
-            "1.2.0",
-            "2026-11-21T23:59:59Z",
-            false,
+        with_state(
+            device(
+                "862012345678903",
+                "air780",
+                "1.2.0",
+                "2026-11-21T23:59:59Z",
+                false,
+            ),
+            "succeeded",
+            None,
         ),
-        device(
-            "862012345678904",
-            "air780",
-            "1.0.3",
-            "2026-11-21T22:10:00Z",
-            false,
+        with_state(
+            device(
+                "862012345678904",
+                "air780",
+                "1.0.3",
+                "2026-11-21T22:10:00Z",
+                false,
+            ),
+            "failed",
+            Some("job timed out"),
         ),
-        device("sensor-a7", "esp32", "0.9.1", "2026-11-21T21:00:00Z", false),
+        with_state(
+            device("sensor-a7", "esp32", "0.9.1", "2026-11-21T21:00:00Z", false),
+            "idle",
+            None,
+        ),
         Device {
             id: "new-device".into(),
             firmware_name: None,
@@ -80,6 +113,8 @@ pub fn devices() -> Vec<Device> {
             last_seen: "2026-11-20T10:00:00Z".into(),
             deliveries: 0,
             banned: false,
+            state: None,
+            cause: None,
         },
     ]
 }
@@ -108,6 +143,24 @@ pub fn firmware() -> Vec<Firmware> {
             md5: "098f6bcd4621d373cade4e832627b4f6".into(),
             size: 1_572_864,
             uploaded_at: "2026-11-20T12:00:00Z".into(),
+            module: "default".into(),
+            kind: ImageKind::Full,
+            source_version: None,
+            notes: Some("fixes APN fallback".into()),
+            uploader: Some("ci".into()),
+        },
+        Firmware {
+            firmware_name: "air780".into(),
+            version: "1.2.0-d".into(),
+            sha256: "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c".into(),
+            md5: "e2fc714c4727ee9395f324cd2e7f331f".into(),
+            size: 204_800,
+            uploaded_at: "2026-11-20T12:01:00Z".into(),
+            module: "default".into(),
+            kind: ImageKind::Delta,
+            source_version: Some("1.1.0".into()),
+            notes: None,
+            uploader: Some("ci".into()),
         },
         Firmware {
             firmware_name: "air780".into(),
@@ -116,6 +169,11 @@ pub fn firmware() -> Vec<Firmware> {
             md5: "5d41402abc4b2a76b9719d911017c592".into(),
             size: 1_498_112,
             uploaded_at: "2026-10-02T09:30:00Z".into(),
+            module: "default".into(),
+            kind: ImageKind::Full,
+            source_version: None,
+            notes: None,
+            uploader: None,
         },
         Firmware {
             firmware_name: "esp32".into(),
@@ -124,6 +182,11 @@ pub fn firmware() -> Vec<Firmware> {
             md5: "acbd18db4cc2f85cedef654fccc4a4d8".into(),
             size: 880,
             uploaded_at: "2026-09-15T17:45:00Z".into(),
+            module: "app".into(),
+            kind: ImageKind::Script,
+            source_version: None,
+            notes: None,
+            uploader: Some("bootstrap".into()),
         },
     ]
 }
@@ -140,13 +203,25 @@ pub fn plans() -> Vec<Plan> {
                 imei_ranges: vec![["862012345678900".into(), "862012345678999".into()]],
                 delivery: Delivery::Redirect,
                 allow_downgrade: false,
-                rollout: None,
-                job_timeout_s: None,
+                rollout: Some(RolloutSpec {
+                    verify_devices: vec!["862012345678901".into()],
+                    verify_timeout_s: 3600,
+                    stages: vec![1, 10, 50, 100],
+                    max_failure_ratio: Ratio::from_ppm(200_000),
+                    min_sample: 10,
+                    max_per_minute: Some(30),
+                    window_utc: Some(["01:00".into(), "05:00".into()]),
+                    auto_advance: false,
+                    soak_s: 0,
+                }),
+                job_timeout_s: Some(3600),
+                needs_confirm: false,
             },
             image: ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
                 md5: "098f6bcd4621d373cade4e832627b4f6".into(),
                 size: 1_572_864,
+                module: "default".into(),
             },
             updated_at: "2026-11-20T12:05:00Z".into(),
         },
@@ -162,13 +237,161 @@ pub fn plans() -> Vec<Plan> {
                 allow_downgrade: true,
                 rollout: None,
                 job_timeout_s: None,
+                needs_confirm: false,
             },
             image: ImageRef {
                 sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
                 md5: "acbd18db4cc2f85cedef654fccc4a4d8".into(),
                 size: 880,
+                module: "default".into(),
             },
             updated_at: "2026-11-19T08:00:00Z".into(),
+        },
+    ]
+}
+
+fn counts(eligible: u64, succeeded: u64, failed: u64, banned: u64, pending: u64) -> RolloutCounts {
+    RolloutCounts {
+        eligible,
+        offered: succeeded + failed + banned + pending,
+        succeeded,
+        failed,
+        banned,
+        pending,
+    }
+}
+
+/// air780's rollout, paused by the health gate in its second stage; esp32's, running at once.
+pub fn statuses() -> Vec<(String, RolloutStatus)> {
+    vec![
+        (
+            "air780".into(),
+            RolloutStatus {
+                state: RolloutPhase::Paused,
+                stage: 1,
+                percent: 10,
+                paused_reason: Some("failure ratio 0.25 above 0.2 in stage 2".into()),
+                failed_reason: None,
+                started_at: "2026-11-20T12:05:00Z".into(),
+                stage_started_at: "2026-11-21T08:00:00Z".into(),
+                totals: counts(40, 20, 4, 1, 5),
+                verification: counts(1, 1, 0, 0, 0),
+                stages: vec![
+                    RolloutStageStatus {
+                        percent: 1,
+                        counts: counts(1, 1, 0, 0, 0),
+                    },
+                    RolloutStageStatus {
+                        percent: 10,
+                        counts: counts(39, 18, 4, 1, 5),
+                    },
+                    RolloutStageStatus {
+                        percent: 50,
+                        counts: counts(0, 0, 0, 0, 0),
+                    },
+                    RolloutStageStatus {
+                        percent: 100,
+                        counts: counts(0, 0, 0, 0, 0),
+                    },
+                ],
+            },
+        ),
+        (
+            "esp32".into(),
+            RolloutStatus {
+                state: RolloutPhase::Running,
+                stage: 0,
+                percent: 100,
+                paused_reason: None,
+                failed_reason: None,
+                started_at: "2026-11-19T08:00:00Z".into(),
+                stage_started_at: "2026-11-19T08:00:00Z".into(),
+                totals: counts(2, 1, 0, 0, 1),
+                verification: counts(0, 0, 0, 0, 0),
+                stages: vec![RolloutStageStatus {
+                    percent: 100,
+                    counts: counts(2, 1, 0, 0, 1),
+                }],
+            },
+        ),
+    ]
+}
+
+pub fn history() -> Vec<DeviceEvent> {
+    let event = |at: &str, kind: &str, detail: Option<&str>| DeviceEvent {
+        at: at.into(),
+        kind: kind.into(),
+        detail: detail.map(str::to_string),
+    };
+    vec![
+        event("2026-11-01T09:00:00Z", "bound", Some("air780 1.1.0")),
+        event("2026-11-21T08:02:00Z", "offer", Some("1.2.0")),
+        event("2026-11-21T08:02:05Z", "delivery", Some("1.2.0 (1/3)")),
+        event("2026-11-21T09:10:00Z", "delivery", Some("1.2.0 (2/3)")),
+        event("2026-11-22T00:15:02Z", "banned", Some("3 deliveries")),
+    ]
+}
+
+/// `count` audit entries, newest first, ids counting down from `top`.
+pub fn audit_entries(top: u64, count: u64) -> Vec<AuditEntry> {
+    (0..count)
+        .map(|i| {
+            let id = top - i;
+            AuditEntry {
+                id,
+                at: format!("2026-11-21T{:02}:{:02}:00Z", 10 + id / 60 % 12, id % 60),
+                actor: "ops".into(),
+                action: "POST projects/{key}/devices/{device_id}/unban".into(),
+                project_key: Some("demo".into()),
+                target: format!("device dev-{id:04}"),
+                before: None,
+                after: None,
+            }
+        })
+        .collect()
+}
+
+pub fn audit() -> Vec<AuditEntry> {
+    vec![
+        AuditEntry {
+            id: 42,
+            at: "2026-11-22T00:20:00Z".into(),
+            actor: "alice".into(),
+            action: "POST projects/{key}/plans/{firmware_name}/pause".into(),
+            project_key: Some("demo".into()),
+            target: "rollout air780 pause".into(),
+            before: Some(json!({"state": "running", "stage": 1, "percent": 10})),
+            after: Some(json!({"state": "paused", "stage": 1, "percent": 10})),
+        },
+        AuditEntry {
+            id: 41,
+            at: "2026-11-21T08:00:00Z".into(),
+            actor: "ci".into(),
+            action: "PUT projects/{key}/plans/{firmware_name}".into(),
+            project_key: Some("demo".into()),
+            target: "plan air780".into(),
+            before: Some(json!({"target_version": "1.1.0", "allow_downgrade": false})),
+            after: Some(json!({"target_version": "1.2.0", "allow_downgrade": false})),
+        },
+        AuditEntry {
+            id: 40,
+            at: "2026-11-20T12:00:00Z".into(),
+            actor: "ci".into(),
+            action: "PUT projects/{key}/firmware/{firmware_name}/{version}".into(),
+            project_key: Some("demo".into()),
+            target: "firmware air780 1.2.0".into(),
+            before: None,
+            after: Some(json!({"size": 1572864})),
+        },
+        AuditEntry {
+            id: 39,
+            at: "2026-11-19T07:00:00Z".into(),
+            actor: "bootstrap".into(),
+            action: "POST tokens".into(),
+            project_key: None,
+            target: "token alice".into(),
+            before: None,
+            after: Some(json!({"name": "alice", "role": "operator"})),
         },
     ]
 }
@@ -213,6 +436,15 @@ pub fn loaded_app() -> App {
     );
     update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
     update(&mut app, Action::PlansLoaded(Ok(plans())));
+    for (firmware_name, status) in statuses() {
+        update(
+            &mut app,
+            Action::PlanStatusLoaded {
+                firmware_name,
+                result: Ok(status),
+            },
+        );
+    }
     assert_eq!(app.link, Link::Online);
     app
 }

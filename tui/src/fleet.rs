@@ -111,6 +111,8 @@ mod tests {
             last_seen: last_seen.into(),
             deliveries: 0,
             banned: false,
+            state: None,
+            cause: None,
         }
     }
 
@@ -127,11 +129,13 @@ mod tests {
                 allow_downgrade: false,
                 rollout: None,
                 job_timeout_s: None,
+                needs_confirm: false,
             },
             image: ImageRef {
                 sha256: "00".into(),
                 md5: "11".into(),
                 size: 1,
+                module: "default".into(),
             },
             updated_at: "2026-01-01T00:00:00Z".into(),
         }

@@ -1,9 +1,13 @@
 //! Input forms (upload, plan) as plain data: fields, focus, key handling, and the conversion of a
 //! filled form into the request it stands for.
 
-use fota_shared::api::{Delivery, Plan, PlanSpec};
+use fota_shared::api::{
+    Delivery, ImageKind, Plan, PlanSpec, Ratio, RolloutSpec, DEFAULT_MAX_FAILURE_PPM,
+    DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
+};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::api::UploadDetails;
 use crate::text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +35,14 @@ impl Field {
             value: FieldValue::Text(value.into()),
         }
     }
+
+    fn toggle(label: &'static str, on: bool) -> Field {
+        Field {
+            label,
+            hint: "",
+            value: FieldValue::Toggle(on),
+        }
+    }
 }
 
 /// What a form is for, and so what submitting it sends.
@@ -52,6 +64,8 @@ pub struct Form {
     pub error: Option<String>,
     /// Submitted and waiting for the server; keys other than Esc are ignored meanwhile.
     pub saving: bool,
+    /// A plan's `needs_confirm`, which the form does not edit (yet) but must not reset.
+    pub needs_confirm: bool,
 }
 
 /// What a key did to a form.
@@ -63,6 +77,8 @@ pub enum FormKey {
 }
 
 const DELIVERIES: &[&str] = &["stream", "redirect"];
+/// Upload kinds, the default first.
+const KINDS: &[&str] = &["full", "script", "delta"];
 
 impl Form {
     pub fn upload(firmware_name: &str) -> Form {
@@ -72,10 +88,22 @@ impl Form {
                 Field::text(text::FIELD_PATH, "", ""),
                 Field::text(text::FIELD_FIRMWARE_NAME, "", firmware_name),
                 Field::text(text::FIELD_VERSION, "", ""),
+                Field::text(text::FIELD_MODULE, text::MODULE_HINT, ""),
+                Field {
+                    label: text::FIELD_KIND,
+                    hint: "",
+                    value: FieldValue::Choice {
+                        options: KINDS,
+                        selected: 0,
+                    },
+                },
+                Field::text(text::FIELD_SOURCE_VERSION, text::SOURCE_HINT, ""),
+                Field::text(text::FIELD_NOTES, "", ""),
             ],
             focus: 0,
             error: None,
             saving: false,
+            needs_confirm: false,
         }
     }
 
@@ -90,6 +118,7 @@ impl Form {
             allow_downgrade: false,
             rollout: None,
             job_timeout_s: None,
+            needs_confirm: false,
         }));
         Form {
             purpose: FormPurpose::Plan {
@@ -99,6 +128,7 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
+            needs_confirm: false,
         }
     }
 
@@ -111,6 +141,7 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
+            needs_confirm: plan.spec.needs_confirm,
         }
     }
 
@@ -192,13 +223,111 @@ impl Form {
         }
     }
 
-    /// `(path, firmware_name, version)` of an upload form.
-    pub fn upload_request(&self) -> Result<(String, String, String), String> {
-        Ok((
-            self.required(text::FIELD_PATH)?,
-            self.required(text::FIELD_FIRMWARE_NAME)?,
-            self.required(text::FIELD_VERSION)?,
-        ))
+    fn optional(&self, label: &str) -> Option<String> {
+        Some(self.text(label).to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn choice(&self, label: &str) -> Option<&'static str> {
+        match self.field(label) {
+            Some(FieldValue::Choice { options, selected }) => options.get(*selected).copied(),
+            _ => None,
+        }
+    }
+
+    fn toggled(&self, label: &str) -> bool {
+        matches!(self.field(label), Some(FieldValue::Toggle(true)))
+    }
+
+    /// `(path, firmware_name, version, details)` of an upload form.
+    pub fn upload_request(&self) -> Result<(String, String, String, UploadDetails), String> {
+        let path = self.required(text::FIELD_PATH)?;
+        let firmware_name = self.required(text::FIELD_FIRMWARE_NAME)?;
+        let version = self.required(text::FIELD_VERSION)?;
+        let kind = self
+            .choice(text::FIELD_KIND)
+            .and_then(ImageKind::parse)
+            .unwrap_or_default();
+        let source_version = self.optional(text::FIELD_SOURCE_VERSION);
+        match (kind, &source_version) {
+            (ImageKind::Delta, None) => return Err(text::DELTA_NEEDS_SOURCE.to_string()),
+            (ImageKind::Delta, Some(_)) | (_, None) => {}
+            (_, Some(_)) => return Err(text::SOURCE_ONLY_FOR_DELTA.to_string()),
+        }
+        let details = UploadDetails {
+            module: self.optional(text::FIELD_MODULE),
+            kind,
+            source_version,
+            notes: self.optional(text::FIELD_NOTES),
+        };
+        Ok((path, firmware_name, version, details))
+    }
+
+    /// The `rollout` of a plan form: `None` when no stages are given (and nothing else is).
+    fn rollout_request(&self) -> Result<Option<RolloutSpec>, String> {
+        let stages_text = self.text(text::FIELD_STAGES);
+        let rest = [
+            text::FIELD_VERIFY_DEVICES,
+            text::FIELD_VERIFY_TIMEOUT,
+            text::FIELD_MAX_FAILURE,
+            text::FIELD_MIN_SAMPLE,
+            text::FIELD_MAX_PER_MINUTE,
+            text::FIELD_WINDOW,
+            text::FIELD_SOAK,
+        ];
+        if stages_text.is_empty() {
+            let set = rest.iter().any(|label| !self.text(label).is_empty())
+                || self.toggled(text::FIELD_AUTO_ADVANCE);
+            return if set {
+                Err(text::NEEDS_STAGES.to_string())
+            } else {
+                Ok(None)
+            };
+        }
+        let number = |label: &str, default: u64| -> Result<u64, String> {
+            match self.text(label) {
+                "" => Ok(default),
+                t => t.parse().map_err(|_| text::bad_number(label, t)),
+            }
+        };
+        let duration = |label: &str, default: u64| -> Result<u64, String> {
+            match self.text(label) {
+                "" => Ok(default),
+                t => parse_duration(t).ok_or_else(|| text::bad_duration(label, t)),
+            }
+        };
+        let max_per_minute = match self.text(text::FIELD_MAX_PER_MINUTE) {
+            "" => None,
+            t => Some(
+                t.parse::<u32>()
+                    .map_err(|_| text::bad_number(text::FIELD_MAX_PER_MINUTE, t))?,
+            )
+            .filter(|n| *n > 0)
+            .map(Some)
+            .ok_or_else(|| text::must_be_positive(text::FIELD_MAX_PER_MINUTE))?,
+        };
+        Ok(Some(RolloutSpec {
+            verify_devices: split_list(self.text(text::FIELD_VERIFY_DEVICES)),
+            verify_timeout_s: duration(text::FIELD_VERIFY_TIMEOUT, DEFAULT_VERIFY_TIMEOUT_S)?,
+            stages: parse_stages(stages_text)?,
+            max_failure_ratio: match self.text(text::FIELD_MAX_FAILURE) {
+                "" => Ratio::from_ppm(DEFAULT_MAX_FAILURE_PPM),
+                t => parse_ratio(t)?,
+            },
+            min_sample: u32::try_from(number(
+                text::FIELD_MIN_SAMPLE,
+                u64::from(DEFAULT_MIN_SAMPLE),
+            )?)
+            .map_err(|_| {
+                text::bad_number(text::FIELD_MIN_SAMPLE, self.text(text::FIELD_MIN_SAMPLE))
+            })?,
+            max_per_minute,
+            window_utc: match self.text(text::FIELD_WINDOW) {
+                "" => None,
+                t => Some(parse_window(t)?),
+            },
+            auto_advance: self.toggled(text::FIELD_AUTO_ADVANCE),
+            soak_s: duration(text::FIELD_SOAK, 0)?,
+        }))
     }
 
     /// `(firmware_name, spec)` of a plan form.
@@ -217,17 +346,27 @@ impl Form {
             Some(FieldValue::Choice { selected: 1, .. }) => Delivery::Redirect,
             _ => Delivery::Stream,
         };
-        let allow_downgrade = matches!(
-            self.field(text::FIELD_DOWNGRADE),
-            Some(FieldValue::Toggle(true))
-        );
+        let allow_downgrade = self.toggled(text::FIELD_DOWNGRADE);
+        let target_version = self.required(text::FIELD_TARGET)?;
+        let rollout = self.rollout_request()?;
+        let job_timeout_s = match self.text(text::FIELD_JOB_TIMEOUT) {
+            "" => None,
+            t => Some(
+                parse_duration(t)
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| text::bad_duration(text::FIELD_JOB_TIMEOUT, t))?,
+            ),
+        };
         let spec = PlanSpec {
-            target_version: self.required(text::FIELD_TARGET)?,
+            target_version,
             from_versions: split_list(self.text(text::FIELD_FROM)),
             devices: split_list(self.text(text::FIELD_DEVICES)),
             imei_ranges,
             delivery,
             allow_downgrade,
+            rollout,
+            job_timeout_s,
+            needs_confirm: self.needs_confirm,
         };
         Ok((firmware_name, spec))
     }
@@ -239,7 +378,7 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
         .iter()
         .map(|[lo, hi]| format!("{lo}-{hi}"))
         .collect();
-    vec![
+    let mut fields = vec![
         Field::text(text::FIELD_TARGET, "", spec.target_version.clone()),
         Field::text(
             text::FIELD_FROM,
@@ -260,12 +399,156 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
                 selected: usize::from(spec.delivery == Delivery::Redirect),
             },
         },
-        Field {
-            label: text::FIELD_DOWNGRADE,
-            hint: "",
-            value: FieldValue::Toggle(spec.allow_downgrade),
-        },
-    ]
+        Field::toggle(text::FIELD_DOWNGRADE, spec.allow_downgrade),
+        Field::text(
+            text::FIELD_JOB_TIMEOUT,
+            text::DURATION_HINT,
+            spec.job_timeout_s.map(format_duration).unwrap_or_default(),
+        ),
+    ];
+    let rollout = spec.rollout.as_ref();
+    let shown = |f: &dyn Fn(&RolloutSpec) -> String| rollout.map(f).unwrap_or_default();
+    fields.extend([
+        Field::text(
+            text::FIELD_STAGES,
+            text::STAGES_HINT,
+            shown(&|r| join(&r.stages)),
+        ),
+        Field::text(
+            text::FIELD_VERIFY_DEVICES,
+            text::LIST_HINT,
+            shown(&|r| r.verify_devices.join(", ")),
+        ),
+        Field::text(
+            text::FIELD_VERIFY_TIMEOUT,
+            text::VERIFY_TIMEOUT_HINT,
+            shown(&|r| format_duration(r.verify_timeout_s)),
+        ),
+        Field::text(
+            text::FIELD_MAX_FAILURE,
+            text::RATIO_HINT,
+            shown(&|r| format_ratio(r.max_failure_ratio)),
+        ),
+        Field::text(
+            text::FIELD_MIN_SAMPLE,
+            text::MIN_SAMPLE_HINT,
+            shown(&|r| r.min_sample.to_string()),
+        ),
+        Field::text(
+            text::FIELD_MAX_PER_MINUTE,
+            text::RATE_HINT,
+            shown(&|r| r.max_per_minute.map(|n| n.to_string()).unwrap_or_default()),
+        ),
+        Field::text(
+            text::FIELD_WINDOW,
+            text::WINDOW_HINT,
+            shown(&|r| {
+                r.window_utc
+                    .as_ref()
+                    .map(|[from, to]| format!("{from}-{to}"))
+                    .unwrap_or_default()
+            }),
+        ),
+        Field::toggle(
+            text::FIELD_AUTO_ADVANCE,
+            rollout.is_some_and(|r| r.auto_advance),
+        ),
+        Field::text(
+            text::FIELD_SOAK,
+            text::DURATION_HINT,
+            shown(&|r| match r.soak_s {
+                0 => String::new(),
+                s => format_duration(s),
+            }),
+        ),
+    ]);
+    fields
+}
+
+fn join(numbers: &[u32]) -> String {
+    numbers
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `1,10, 50 100%` → `[1, 10, 50, 100]`: percentages 1-100, strictly increasing.
+pub fn parse_stages(text: &str) -> Result<Vec<u32>, String> {
+    let stages = split_list(text)
+        .iter()
+        .map(|s| s.trim_end_matches('%').parse::<u32>())
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| text::bad_stages(text))?;
+    let in_range = stages.iter().all(|s| (1..=100).contains(s));
+    let increasing = stages.windows(2).all(|pair| pair[0] < pair[1]);
+    if stages.is_empty() || !in_range || !increasing {
+        return Err(text::bad_stages(text));
+    }
+    Ok(stages)
+}
+
+/// `0.2` or `20%` → 200 000 ppm; 0 to 1 inclusive.
+pub fn parse_ratio(text: &str) -> Result<Ratio, String> {
+    let t = text.trim();
+    let (number, scale) = match t.strip_suffix('%') {
+        Some(percent) => (percent.trim(), 10_000.0),
+        None => (t, Ratio::PPM_PER_ONE as f64),
+    };
+    let value: f64 = number.parse().map_err(|_| text::bad_ratio(text))?;
+    let ppm = (value * scale).round();
+    if !(0.0..=Ratio::PPM_PER_ONE as f64).contains(&ppm) {
+        return Err(text::bad_ratio(text));
+    }
+    Ok(Ratio::from_ppm(ppm as i64))
+}
+
+pub fn format_ratio(ratio: Ratio) -> String {
+    ratio.as_f64().to_string()
+}
+
+/// `01:00-05:00` → `["01:00", "05:00"]`, each `HH:MM` within a day.
+pub fn parse_window(text: &str) -> Result<[String; 2], String> {
+    let hhmm = |t: &str| {
+        let (h, m) = t.split_once(':')?;
+        let ok = h.len() == 2
+            && m.len() == 2
+            && h.parse::<u32>().ok()? < 24
+            && m.parse::<u32>().ok()? < 60;
+        ok.then(|| t.to_string())
+    };
+    let (from, to) = text
+        .trim()
+        .split_once('-')
+        .ok_or_else(|| text::bad_window(text))?;
+    match (hhmm(from.trim()), hhmm(to.trim())) {
+        (Some(from), Some(to)) => Ok([from, to]),
+        _ => Err(text::bad_window(text)),
+    }
+}
+
+/// Seconds, plain or with a unit: `90`, `30s`, `15m`, `2h`, `1d`.
+pub fn parse_duration(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().last()? {
+        (i, 's') => (&t[..i], 1),
+        (i, 'm') => (&t[..i], 60),
+        (i, 'h') => (&t[..i], 3600),
+        (i, 'd') => (&t[..i], 86_400),
+        _ => (t, 1),
+    };
+    number.trim().parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// The largest whole unit: 3600 → `1h`, 90 → `90s`.
+pub fn format_duration(secs: u64) -> String {
+    match secs {
+        0 => "0s".to_string(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// `"a, b,,c "` → `["a", "b", "c"]`; whitespace also separates.
@@ -330,6 +613,7 @@ mod tests {
                 allow_downgrade: true,
                 rollout: None,
                 job_timeout_s: None,
+                needs_confirm: false,
             }
         );
     }
@@ -338,7 +622,7 @@ mod tests {
     fn focus_wraps_both_ways() {
         let mut form = Form::upload("");
         form.key(key(KeyCode::BackTab));
-        assert_eq!(form.focus, 2);
+        assert_eq!(form.focus, 6);
         form.key(key(KeyCode::Down));
         assert_eq!(form.focus, 0);
     }
@@ -373,6 +657,7 @@ mod tests {
             allow_downgrade: false,
             rollout: None,
             job_timeout_s: None,
+            needs_confirm: false,
         };
         let plan = Plan {
             project_key: "demo".into(),
@@ -382,12 +667,156 @@ mod tests {
                 sha256: "a".into(),
                 md5: "b".into(),
                 size: 1,
+                module: "default".into(),
             },
             updated_at: "t".into(),
         };
         assert_eq!(
             Form::edit_plan(&plan).plan_request().unwrap(),
             ("app".to_string(), spec)
+        );
+    }
+
+    #[test]
+    fn stages_parse_as_increasing_percentages() {
+        assert_eq!(parse_stages("1,10,50,100").unwrap(), [1, 10, 50, 100]);
+        assert_eq!(parse_stages(" 1, 10 50% 100 ").unwrap(), [1, 10, 50, 100]);
+        for bad in ["", "0,10", "10,101", "10,10", "50,10", "ten", "1;2"] {
+            assert!(parse_stages(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn windows_ratios_and_durations_parse() {
+        assert_eq!(
+            parse_window("01:00-05:00").unwrap(),
+            ["01:00".to_string(), "05:00".to_string()]
+        );
+        assert_eq!(
+            parse_window(" 22:30 - 04:00 ").unwrap(),
+            ["22:30".to_string(), "04:00".to_string()]
+        );
+        for bad in [
+            "1:00-05:00",
+            "01:00",
+            "24:00-01:00",
+            "01:60-02:00",
+            "01:00-",
+        ] {
+            assert!(parse_window(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_ratio("0.2").unwrap().ppm(), 200_000);
+        assert_eq!(parse_ratio("25%").unwrap().ppm(), 250_000);
+        assert_eq!(parse_ratio("1").unwrap().ppm(), 1_000_000);
+        for bad in ["1.5", "-0.1", "120%", "x"] {
+            assert!(parse_ratio(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_duration("90"), Some(90));
+        assert_eq!(parse_duration("30s"), Some(30));
+        assert_eq!(parse_duration("15m"), Some(900));
+        assert_eq!(parse_duration("2h"), Some(7200));
+        assert_eq!(parse_duration("1d"), Some(86_400));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("1w"), None);
+        for secs in [0, 45, 600, 3600, 5400, 86_400] {
+            assert_eq!(parse_duration(&format_duration(secs)), Some(secs));
+        }
+    }
+
+    fn set(form: &mut Form, label: &str, value: &str) {
+        let field = form.fields.iter_mut().find(|f| f.label == label).unwrap();
+        field.value = FieldValue::Text(value.into());
+    }
+
+    #[test]
+    fn rollout_fields_without_stages_are_refused() {
+        let mut form = Form::new_plan("app");
+        set(&mut form, text::FIELD_TARGET, "2");
+        assert_eq!(form.plan_request().unwrap().1.rollout, None);
+        set(&mut form, text::FIELD_MIN_SAMPLE, "5");
+        assert_eq!(form.plan_request().unwrap_err(), text::NEEDS_STAGES);
+        set(&mut form, text::FIELD_STAGES, "50,100");
+        set(&mut form, text::FIELD_MAX_PER_MINUTE, "0");
+        assert_eq!(
+            form.plan_request().unwrap_err(),
+            "Max per minute must be above 0."
+        );
+        set(&mut form, text::FIELD_MAX_PER_MINUTE, "12");
+        set(&mut form, text::FIELD_VERIFY_DEVICES, "dev-1, dev-2");
+        let rollout = form.plan_request().unwrap().1.rollout.unwrap();
+        assert_eq!(rollout.stages, [50, 100]);
+        assert_eq!(rollout.min_sample, 5);
+        assert_eq!(rollout.max_per_minute, Some(12));
+        assert_eq!(rollout.verify_devices, ["dev-1", "dev-2"]);
+        assert_eq!(rollout.verify_timeout_s, DEFAULT_VERIFY_TIMEOUT_S);
+    }
+
+    #[test]
+    fn edit_form_round_trips_a_staged_rollout() {
+        let spec = PlanSpec {
+            target_version: "2".into(),
+            from_versions: vec![],
+            devices: vec!["a".into()],
+            imei_ranges: vec![],
+            delivery: Delivery::Stream,
+            allow_downgrade: false,
+            rollout: Some(RolloutSpec {
+                verify_devices: vec!["a".into()],
+                verify_timeout_s: 5400,
+                stages: vec![1, 10, 100],
+                max_failure_ratio: Ratio::from_ppm(50_000),
+                min_sample: 3,
+                max_per_minute: Some(30),
+                window_utc: Some(["23:00".into(), "02:00".into()]),
+                auto_advance: true,
+                soak_s: 600,
+            }),
+            needs_confirm: true,
+            job_timeout_s: Some(3600),
+        };
+        let plan = Plan {
+            project_key: "demo".into(),
+            firmware_name: "app".into(),
+            spec: spec.clone(),
+            image: fota_shared::api::ImageRef {
+                sha256: "a".into(),
+                md5: "b".into(),
+                size: 1,
+                module: "default".into(),
+            },
+            updated_at: "t".into(),
+        };
+        assert_eq!(Form::edit_plan(&plan).plan_request().unwrap().1, spec);
+    }
+
+    #[test]
+    fn an_upload_form_carries_module_kind_source_and_notes() {
+        let mut form = Form::upload("app");
+        set(&mut form, text::FIELD_PATH, "fw.bin");
+        set(&mut form, text::FIELD_VERSION, "1.2.0");
+        let (_, _, _, details) = form.upload_request().unwrap();
+        assert_eq!(details, UploadDetails::default());
+        // Kind is a choice: full, script, delta.
+        form.focus = 4;
+        form.key(key(KeyCode::Left));
+        assert_eq!(form.upload_request().unwrap_err(), text::DELTA_NEEDS_SOURCE);
+        set(&mut form, text::FIELD_SOURCE_VERSION, "1.1.0");
+        set(&mut form, text::FIELD_MODULE, "modem");
+        set(&mut form, text::FIELD_NOTES, "APN fix");
+        let (_, _, _, details) = form.upload_request().unwrap();
+        assert_eq!(
+            details,
+            UploadDetails {
+                module: Some("modem".into()),
+                kind: ImageKind::Delta,
+                source_version: Some("1.1.0".into()),
+                notes: Some("APN fix".into()),
+            }
+        );
+        form.key(key(KeyCode::Right));
+        assert_eq!(
+            form.upload_request().unwrap_err(),
+            text::SOURCE_ONLY_FOR_DELTA
         );
     }
 }

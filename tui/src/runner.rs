@@ -91,9 +91,16 @@ mod tests {
         while let Ok(command) = commands.try_recv() {
             sent.push(command);
         }
-        assert_eq!(sent.len(), 2, "{sent:?}");
+        assert_eq!(sent.len(), 4, "{sent:?}");
         assert!(matches!(&sent[0], Command::LoadFleet { project } if project == "demo"));
-        assert!(matches!(&sent[1], Command::LoadDevices { .. }));
+        // The fleet's plans bring their rollout status.
+        assert!(
+            matches!(&sent[1], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "air780")
+        );
+        assert!(
+            matches!(&sent[2], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "esp32")
+        );
+        assert!(matches!(&sent[3], Command::LoadDevices { .. }));
         assert_eq!(app.devices.selected, 1);
         assert!(app.should_quit);
         insta::assert_snapshot!(terminal.backend());

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::api::{ApiClient, ApiError, DeviceQuery};
+use crate::api::{ApiClient, ApiError, DeviceQuery, UploadDetails};
 use crate::app::{Action, Command, Failure};
 use crate::fleet::FleetSnapshot;
 
@@ -88,8 +88,16 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
             path,
             firmware_name,
             version,
+            details,
         } => Action::UploadFinished(
-            upload(api, &project, &path, &firmware_name, &version, actions).await,
+            upload(
+                api,
+                &project,
+                &path,
+                (&firmware_name, &version, &details),
+                actions,
+            )
+            .await,
         ),
         Command::DeleteFirmware {
             project,
@@ -137,6 +145,43 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
             let result = api.unban_device(&project, &id).await.map_err(failure);
             Action::DeviceUnbanned { id, result }
         }
+        Command::LoadPlanStatus {
+            project,
+            firmware_name,
+        } => {
+            let result = api
+                .plan_status(&project, &firmware_name)
+                .await
+                .map_err(failure);
+            Action::PlanStatusLoaded {
+                firmware_name,
+                result,
+            }
+        }
+        Command::ControlRollout {
+            project,
+            firmware_name,
+            action,
+        } => {
+            let result = api
+                .control_rollout(&project, &firmware_name, action)
+                .await
+                .map_err(failure);
+            Action::RolloutControlled {
+                firmware_name,
+                action,
+                result,
+            }
+        }
+        Command::LoadHistory { project, id } => {
+            let result = api.device_history(&project, &id).await.map_err(failure);
+            Action::HistoryLoaded { id, result }
+        }
+        Command::LoadAudit { generation, query } => Action::AuditLoaded {
+            generation,
+            cursor: query.cursor.clone(),
+            result: api.audit(&query).await.map_err(failure),
+        },
     }
 }
 
@@ -174,8 +219,7 @@ async fn upload(
     api: &ApiClient,
     project: &str,
     path: &str,
-    firmware_name: &str,
-    version: &str,
+    (firmware_name, version, details): (&str, &str, &UploadDetails),
     actions: &UnboundedSender<Action>,
 ) -> Result<fota_shared::api::UploadReceipt, Failure> {
     let file = expand_home(path);
@@ -202,6 +246,7 @@ async fn upload(
         project,
         firmware_name,
         version,
+        details,
         bytes,
         &sha256,
         move |sent| {

@@ -1,10 +1,13 @@
 //! Every user-facing string of the terminal app and the CLI, so wording lives in one place.
 
+use fota_shared::api::{RolloutAction, RolloutCounts, RolloutPhase, RolloutStatus};
+
 /// The tab titles, in tab order.
 pub const TAB_FLEET: &str = "Fleet";
 pub const TAB_DEVICES: &str = "Devices";
 pub const TAB_FIRMWARE: &str = "Firmware";
 pub const TAB_ROLLOUTS: &str = "Rollouts";
+pub const TAB_AUDIT: &str = "Audit";
 
 pub const APP_TITLE: &str = "fota";
 pub const HELP_HINT: &str = "? help  q quit";
@@ -35,6 +38,9 @@ pub const WHAT_FLEET: &str = "fleet";
 pub const WHAT_DEVICES: &str = "devices";
 pub const WHAT_FIRMWARE: &str = "firmware";
 pub const WHAT_PLANS: &str = "plans";
+pub const WHAT_ROLLOUT: &str = "rollout status";
+pub const WHAT_HISTORY: &str = "history";
+pub const WHAT_AUDIT: &str = "audit log";
 
 pub fn loading_failed(what: &str) -> String {
     format!("Loading {what}")
@@ -42,7 +48,7 @@ pub fn loading_failed(what: &str) -> String {
 
 // Fleet tab.
 pub const FLEET_VERSIONS: &str = " Devices per version ";
-pub const FLEET_PLANS: &str = " Active plans ";
+pub const FLEET_PLANS: &str = " Rollouts ";
 pub const FLEET_LATEST: &str = " Latest seen ";
 pub const FLEET_NO_DEVICES: &str = "No devices have checked in yet.";
 pub const FLEET_NO_PLANS: &str = "No plans. Create one on the Rollouts tab.";
@@ -62,6 +68,14 @@ pub const DEVICES_NONE: &str = "No devices match.";
 pub const DEVICES_NO_SELECTION: &str = "Select a device to see its details.";
 pub const FILTER_HINT: &str = "/ filter";
 pub const FILTER_PROMPT: &str = "Filter: ";
+pub const DEVICES_KEYS: &str = "s state  u unban";
+pub const HISTORY_TITLE: &str = "History (newest first)";
+pub const HISTORY_NONE: &str = "No events yet.";
+pub const ALL_STATES: &str = "all";
+
+pub fn state_filter(state: Option<&str>) -> String {
+    format!("state: {}", state.unwrap_or(ALL_STATES))
+}
 
 pub fn devices_title(loaded: usize, more: bool, loading_more: bool) -> String {
     match (more, loading_more) {
@@ -97,6 +111,14 @@ pub const UPLOAD_HASHING: &str = "computing sha256…";
 pub const FIELD_PATH: &str = "File path";
 pub const FIELD_FIRMWARE_NAME: &str = "Firmware name";
 pub const FIELD_VERSION: &str = "Version";
+pub const FIELD_MODULE: &str = "Module";
+pub const FIELD_KIND: &str = "Kind";
+pub const FIELD_SOURCE_VERSION: &str = "Source version";
+pub const FIELD_NOTES: &str = "Notes";
+pub const MODULE_HINT: &str = "empty: default";
+pub const SOURCE_HINT: &str = "the version a delta applies to";
+pub const DELTA_NEEDS_SOURCE: &str = "A delta needs its source version.";
+pub const SOURCE_ONLY_FOR_DELTA: &str = "Source version is only for a delta.";
 
 pub fn uploading(firmware_name: &str, version: &str) -> String {
     format!("Uploading {firmware_name} {version}")
@@ -123,7 +145,9 @@ pub fn deleted_firmware(firmware_name: &str, version: &str) -> String {
 
 // Rollouts tab.
 pub const PLANS_TITLE: &str = " Plans ";
-pub const PLAN_DETAIL: &str = " Plan ";
+pub const PLAN_DETAIL: &str = " Rollout ";
+pub const PLANS_KEYS: &str = " n new  e edit  d delete  p pause  u resume  a advance  c cancel ";
+pub const NO_STATUS: &str = "…";
 pub const PLANS_NONE: &str = "No plans yet. Press n to create one.";
 pub const PLAN_FORM_NEW: &str = " New plan ";
 pub const PLAN_FORM_EDIT: &str = " Edit plan ";
@@ -133,7 +157,26 @@ pub const FIELD_DEVICES: &str = "Devices";
 pub const FIELD_IMEI_RANGES: &str = "IMEI ranges";
 pub const FIELD_DELIVERY: &str = "Delivery";
 pub const FIELD_DOWNGRADE: &str = "Allow downgrade";
+pub const FIELD_STAGES: &str = "Stages %";
+pub const FIELD_VERIFY_DEVICES: &str = "Verify devices";
+pub const FIELD_VERIFY_TIMEOUT: &str = "Verify timeout";
+pub const FIELD_MAX_FAILURE: &str = "Max failure ratio";
+pub const FIELD_MIN_SAMPLE: &str = "Min sample";
+pub const FIELD_MAX_PER_MINUTE: &str = "Max per minute";
+pub const FIELD_WINDOW: &str = "Window UTC";
+pub const FIELD_AUTO_ADVANCE: &str = "Auto advance";
+pub const FIELD_SOAK: &str = "Soak";
+pub const FIELD_JOB_TIMEOUT: &str = "Job timeout";
+pub const STAGES_HINT: &str = "1,10,50,100; empty: everyone at once";
+pub const RATIO_HINT: &str = "0.2 or 20%; empty: 0.2";
+pub const MIN_SAMPLE_HINT: &str = "empty: 10";
+pub const RATE_HINT: &str = "first offers; empty: no limit";
+pub const WINDOW_HINT: &str = "HH:MM-HH:MM; empty: always";
+pub const DURATION_HINT: &str = "30s, 15m, 2h, 1d";
+pub const VERIFY_TIMEOUT_HINT: &str = "empty: 1d";
+pub const NEEDS_STAGES: &str = "Rollout settings need stages.";
 pub const ALL_DEVICES: &str = "all";
+pub const ALL_AT_ONCE: &str = "all at once";
 pub const ANY_VERSION: &str = "any";
 pub const SAVING: &str = "saving…";
 pub const FORM_HINT: &str =
@@ -164,10 +207,186 @@ pub fn deleted_plan(firmware_name: &str) -> String {
 pub fn device_set(devices: usize, ranges: usize) -> String {
     match (devices, ranges) {
         (0, 0) => ALL_DEVICES.to_string(),
-        (d, 0) => format!("{d} ids"),
-        (0, r) => format!("{r} ranges"),
-        (d, r) => format!("{d} ids + {r} ranges"),
+        (d, 0) => plural(d, "id"),
+        (0, r) => plural(r, "range"),
+        (d, r) => format!("{} + {}", plural(d, "id"), plural(r, "range")),
     }
+}
+
+/// A rollout state with its stage: `running 2/4`, `verifying`.
+pub fn stage(status: &RolloutStatus) -> String {
+    match (status.state, status.stage) {
+        (RolloutPhase::Verifying, _) | (_, ..=-1) => status.state.as_str().to_string(),
+        (_, stage) => format!("{} {}/{}", status.state, stage + 1, status.stages.len()),
+    }
+}
+
+/// `20✓ 5✗ 5… /40`: succeeded, failed (banned included), pending, of eligible.
+pub fn counts(counts: &RolloutCounts) -> String {
+    format!(
+        "{}✓ {}✗ {}… /{}",
+        counts.succeeded,
+        counts.failed + counts.banned,
+        counts.pending,
+        counts.eligible
+    )
+}
+
+fn action_verb(action: RolloutAction) -> (&'static str, &'static str) {
+    match action {
+        RolloutAction::Pause => ("Pause", "Paused"),
+        RolloutAction::Resume => ("Resume", "Resumed"),
+        RolloutAction::Advance => ("Advance", "Advanced"),
+        RolloutAction::Cancel => ("Cancel", "Cancelled"),
+    }
+}
+
+pub fn confirm_control(
+    action: RolloutAction,
+    firmware_name: &str,
+    target: &str,
+    status: Option<&RolloutStatus>,
+) -> String {
+    let next = status.and_then(|s| {
+        let next = usize::try_from(s.stage + 1).ok()?;
+        s.stages
+            .get(next)
+            .map(|stage| (next + 1, s.stages.len(), stage.percent))
+    });
+    match action {
+        RolloutAction::Pause => format!(
+            "Pause the rollout of {firmware_name} → {target}? No new offers until it is resumed; devices already offered may finish."
+        ),
+        RolloutAction::Resume => format!(
+            "Resume the rollout of {firmware_name} → {target}? Offers start again."
+        ),
+        RolloutAction::Advance => match next {
+            Some((n, of, percent)) => format!(
+                "Advance the rollout of {firmware_name} → {target} to stage {n}/{of} ({percent}% of eligible devices)?"
+            ),
+            None => format!("Advance the rollout of {firmware_name} → {target} to its next stage?"),
+        },
+        RolloutAction::Cancel => format!(
+            "Cancel the rollout of {firmware_name} → {target}? It stops offering for good; a cancelled rollout cannot be resumed."
+        ),
+    }
+}
+
+pub fn control_gerund(action: RolloutAction) -> &'static str {
+    match action {
+        RolloutAction::Pause => "Pausing",
+        RolloutAction::Resume => "Resuming",
+        RolloutAction::Advance => "Advancing",
+        RolloutAction::Cancel => "Cancelling",
+    }
+}
+
+pub fn controlling(action: RolloutAction, firmware_name: &str) -> String {
+    format!("{} rollout {firmware_name}", control_gerund(action))
+}
+
+pub fn controlled(action: RolloutAction, firmware_name: &str, status: &RolloutStatus) -> String {
+    format!(
+        "{} rollout {firmware_name}: {} at {}%.",
+        action_verb(action).1,
+        stage(status),
+        status.percent
+    )
+}
+
+/// A plan's rollout rules on one line: `stages 1,10,50,100 · verify 1 device (1h) · …`.
+pub fn rollout_summary(rollout: Option<&fota_shared::api::RolloutSpec>) -> String {
+    let Some(r) = rollout else {
+        return "all eligible devices at once".to_string();
+    };
+    let mut parts = vec![format!("stages {}", stage_list(&r.stages))];
+    if let Some(verify) = verify_summary(r) {
+        parts.push(verify);
+    }
+    parts.push(rollout_rules(r));
+    parts.join(" · ")
+}
+
+/// `1,10,50,100%`.
+pub fn stage_list(stages: &[u32]) -> String {
+    let list: Vec<String> = stages.iter().map(u32::to_string).collect();
+    format!("{}%", list.join(","))
+}
+
+/// `verify 862012345678901 within 1h`, when the rollout has test devices.
+pub fn verify_summary(r: &fota_shared::api::RolloutSpec) -> Option<String> {
+    match r.verify_devices.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "verify {one} within {}",
+            crate::form::format_duration(r.verify_timeout_s)
+        )),
+        many => Some(format!(
+            "verify {} devices within {}",
+            many.len(),
+            crate::form::format_duration(r.verify_timeout_s)
+        )),
+    }
+}
+
+/// The health gate, pace and advance of a rollout on one short line:
+/// `pause >20% failed (min 10) · 30/min · 01:00-05:00 UTC · manual advance`.
+pub fn rollout_rules(r: &fota_shared::api::RolloutSpec) -> String {
+    let percent = r.max_failure_ratio.ppm() as f64 / 10_000.0;
+    let mut parts = vec![format!("pause >{percent}% failed (min {})", r.min_sample)];
+    if let Some(rate) = r.max_per_minute {
+        parts.push(format!("{rate}/min"));
+    }
+    if let Some([from, to]) = &r.window_utc {
+        parts.push(format!("{from}-{to} UTC"));
+    }
+    parts.push(if r.auto_advance {
+        format!(
+            "auto-advance after {} soak",
+            crate::form::format_duration(r.soak_s)
+        )
+    } else {
+        "manual advance".to_string()
+    });
+    parts.join(" · ")
+}
+
+// Audit tab.
+pub const AUDIT_TITLE: &str = " Audit log ";
+pub const AUDIT_DETAIL: &str = " Change ";
+pub const AUDIT_NONE: &str = "No audit entries match.";
+pub const AUDIT_FILTER_HINT: &str =
+    "/ filter: actor:NAME project:KEY since:TIME (server) · action:TEXT and other words (loaded)";
+pub const AUDIT_NO_CHANGE: &str = "(no before/after recorded)";
+
+pub fn audit_title(loaded: usize, shown: usize, more: bool, loading_more: bool) -> String {
+    let count = if shown == loaded {
+        loaded.to_string()
+    } else {
+        format!("{shown} of {loaded}")
+    };
+    match (more, loading_more) {
+        (_, true) => format!(" Audit log ({count}, loading more…) "),
+        (true, false) => format!(" Audit log ({count}+) "),
+        (false, false) => format!(" Audit log ({count}) "),
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// An audit action without the parts every project route shares:
+/// `POST projects/{key}/plans/{firmware_name}/pause` → `POST plans/{fw}/pause`.
+pub fn short_action(action: &str) -> String {
+    action
+        .replacen("projects/{key}/", "", 1)
+        .replace("{firmware_name}", "{fw}")
+        .replace("{device_id}", "{id}")
 }
 
 // Form validation.
@@ -177,6 +396,30 @@ pub fn required(field: &str) -> String {
 
 pub fn bad_range(text: &str) -> String {
     format!("IMEI range {text:?} is not LO-HI.")
+}
+
+pub fn bad_number(field: &str, text: &str) -> String {
+    format!("{field}: {text:?} is not a whole number.")
+}
+
+pub fn bad_duration(field: &str, text: &str) -> String {
+    format!("{field}: {text:?} is not a duration like 90, 30s, 15m, 2h or 1d.")
+}
+
+pub fn bad_stages(text: &str) -> String {
+    format!("Stages: {text:?} must be percentages 1-100, each above the one before.")
+}
+
+pub fn bad_ratio(text: &str) -> String {
+    format!("Max failure ratio: {text:?} must be between 0 and 1 (or 0% and 100%).")
+}
+
+pub fn bad_window(text: &str) -> String {
+    format!("Window: {text:?} is not HH:MM-HH:MM.")
+}
+
+pub fn must_be_positive(field: &str) -> String {
+    format!("{field} must be above 0.")
 }
 
 // Confirmation and help overlays.
@@ -192,7 +435,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("?", "show or hide this help"),
             ("q, Ctrl-C", "quit"),
             ("Tab, Shift-Tab", "next / previous tab"),
-            ("1 2 3 4", "go to a tab by its number"),
+            ("1 … 5", "go to a tab by its number"),
             ("h l, ← →", "previous / next tab"),
             ("j k, ↓ ↑", "move the selection"),
             ("g G, Home End", "first / last row"),
@@ -205,6 +448,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("/", "filter as you type"),
             ("Enter, Esc", "keep / clear the filter"),
+            ("s", "cycle the rollout state filter"),
             ("u", "unban the selected device"),
         ],
     ),
@@ -218,6 +462,15 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("n", "new plan"),
             ("e, Enter", "edit the selected plan"),
             ("d", "delete the selected plan"),
+            ("p u", "pause / resume its rollout"),
+            ("a c", "advance / cancel its rollout"),
+        ],
+    ),
+    (
+        "Audit",
+        &[
+            ("/", "filter: actor: project: action: since:"),
+            ("Esc", "clear the filter"),
         ],
     ),
     (
@@ -241,6 +494,52 @@ pub fn short_hash(hex: &str) -> &str {
 /// `2026-11-22T00:17:26Z` shown as `2026-11-22 00:17:26`.
 pub fn timestamp(rfc3339: &str) -> String {
     rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
+/// `2026-11-22T00:17:26Z` shown as `11-22 00:17`, for narrow columns.
+pub fn short_timestamp(rfc3339: &str) -> String {
+    let full = timestamp(rfc3339);
+    full.get(5..16).map_or(full.clone(), str::to_string)
+}
+
+/// A JSON value on one line, strings without quotes, cut at 40 characters.
+fn compact(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(39).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// What an audit entry changed: `(field, before, after)` for each top-level field that differs,
+/// `-` where it is absent. Values that are not objects compare as one field, `value`.
+pub fn changes(
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> Vec<(String, String, String)> {
+    use serde_json::{Map, Value};
+    let as_object = |v: Option<&Value>| -> Map<String, Value> {
+        match v {
+            Some(Value::Object(map)) => map.clone(),
+            Some(other) => Map::from_iter([("value".to_string(), other.clone())]),
+            None => Map::new(),
+        }
+    };
+    let (before, after) = (as_object(before), as_object(after));
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| {
+            let show = |v: Option<&Value>| v.map_or("-".to_string(), compact);
+            (k.clone(), show(before.get(k)), show(after.get(k)))
+        })
+        .collect()
 }
 
 /// A byte count in binary units, `1.5 MiB`.

@@ -1,6 +1,6 @@
 //! Drawing: `impl Widget for &App` renders the whole screen from state, nothing else.
 
-use fota_shared::api::{Delivery, Device, Plan};
+use fota_shared::api::{AuditEntry, Delivery, Device, Plan, RolloutCounts, RolloutPhase};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -10,7 +10,7 @@ use ratatui::widgets::{
     TableState, Tabs, Widget, Wrap,
 };
 
-use crate::app::{App, Link, Modal, Remote, StatusKind, Tab, Upload};
+use crate::app::{App, Link, Modal, Remote, RolloutView, StatusKind, Tab, Upload};
 use crate::form::{FieldValue, Form};
 use crate::text;
 
@@ -20,7 +20,16 @@ pub const ERROR: Color = Color::Red;
 pub const ONLINE: Color = Color::Green;
 pub const OFFLINE: Color = Color::Red;
 pub const PENDING: Color = Color::Yellow;
+/// Rollout bars and counts: succeeded, failed (banned included), offered without an outcome.
+pub const SUCCEEDED: Color = Color::Green;
+pub const FAILED: Color = Color::Red;
+pub const IN_FLIGHT: Color = Color::Yellow;
+/// A paused rollout's state is drawn in this colour, bold, so it stands out in the list.
+pub const PAUSED: Color = Color::Yellow;
+const NOT_OFFERED: Color = Color::DarkGray;
 const ACCENT: Color = Color::Cyan;
+/// Cells of the progress bar in the Rollouts list.
+const LIST_BAR: u16 = 20;
 
 const SPINNER: [&str; 4] = ["◐", "◓", "◑", "◒"];
 
@@ -50,6 +59,7 @@ impl Widget for &App {
                 Tab::Devices => render_devices(self, body, buf),
                 Tab::Firmware => render_firmware(self, body, buf),
                 Tab::Rollouts => render_rollouts(self, body, buf),
+                Tab::Audit => render_audit(self, body, buf),
             }
         }
         render_status_bar(self, bottom, buf);
@@ -67,12 +77,19 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         .project
         .as_deref()
         .map_or(text::NO_PROJECT.to_string(), |p| format!("project {p}"));
-    let right = format!("{project} · {} ", app.url);
+    let right = format!(" {project} · {} ", app.url);
     let name = format!(" {} ", text::APP_TITLE);
+    // The tabs keep their width; the project and URL take what is left, cut at the end.
+    let tabs_width: usize = Tab::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, tab)| format!("{} {}", i + 1, tab.title()).chars().count() + 3)
+        .sum::<usize>()
+        - 1;
     let [name_area, tabs_area, right_area] = Layout::horizontal([
         Constraint::Length(name.chars().count() as u16),
+        Constraint::Length(tabs_width as u16),
         Constraint::Min(0),
-        Constraint::Length(right.chars().count() as u16),
     ])
     .areas(area);
     Span::from(name).bold().render(name_area, buf);
@@ -89,7 +106,10 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         )
         .divider("│")
         .render(tabs_area, buf);
-    Line::from(right).dim().render(right_area, buf);
+    Line::from(right)
+        .dim()
+        .right_aligned()
+        .render(right_area, buf);
 }
 
 fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
@@ -220,23 +240,37 @@ fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
             .dim()
             .render(plans_inner, buf);
     } else {
-        let rows = Layout::vertical(summary.plans.iter().map(|_| Constraint::Length(2)))
-            .split(plans_inner);
-        for (plan, row) in summary.plans.iter().zip(rows.iter()) {
+        // Rollouts still offering first: they are what an operator watches.
+        let mut plans: Vec<_> = summary.plans.iter().collect();
+        plans.sort_by_key(|plan| {
+            let phase = app.rollout_status(&plan.firmware_name).map(|s| s.state);
+            !matches!(
+                phase,
+                Some(RolloutPhase::Verifying | RolloutPhase::Running | RolloutPhase::Paused)
+            )
+        });
+        let rows = Layout::vertical(plans.iter().map(|_| Constraint::Length(2))).split(plans_inner);
+        for (plan, row) in plans.iter().zip(rows.iter()) {
             let [name, gauge] =
                 Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*row);
-            Line::from(vec![
+            let view = app.rollouts.get(&plan.firmware_name);
+            // The state first: a long firmware name must not push it off the panel.
+            let mut spans = state_spans(view);
+            spans.extend([
+                Span::from("  "),
                 Span::from(plan.firmware_name.as_str()).bold(),
                 Span::from(" → "),
                 Span::from(plan.target_version.as_str()),
-            ])
-            .render(name, buf);
-            Gauge::default()
-                .ratio(plan.ratio())
-                .label(text::plan_gauge_label(plan.on_target, plan.seen))
-                .gauge_style(Style::new().fg(ONLINE).bg(Color::DarkGray))
-                .use_unicode(true)
-                .render(gauge, buf);
+            ]);
+            spans.push(
+                Span::from(format!(
+                    " · {}",
+                    text::plan_gauge_label(plan.on_target, plan.seen)
+                ))
+                .dim(),
+            );
+            Line::from(spans).render(name, buf);
+            rollout_gauge(view, gauge.width).render(gauge, buf);
         }
     }
 
@@ -290,12 +324,26 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
             " (Esc clears)".dim(),
         ])
     } else {
-        Line::from(format!("{}  u unban", text::FILTER_HINT)).dim()
+        Line::from(format!("{}  {}", text::FILTER_HINT, text::DEVICES_KEYS)).dim()
     };
+    let state = text::state_filter(view.state.map(|s| s.as_str()));
+    let [filter_area, state_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(state.chars().count() as u16 + 1),
+    ])
+    .areas(filter_area);
     filter_line.render(filter_area, buf);
+    let state_span = if view.state.is_some() {
+        Span::from(state).fg(ACCENT).bold()
+    } else {
+        Span::from(state).dim()
+    };
+    Line::from(state_span)
+        .right_aligned()
+        .render(state_area, buf);
 
     let [list_area, detail_area] =
-        Layout::horizontal([Constraint::Percentage(64), Constraint::Percentage(36)]).areas(body);
+        Layout::horizontal([Constraint::Percentage(66), Constraint::Percentage(34)]).areas(body);
     let list_block = Block::bordered().title(text::devices_title(
         view.rows.len(),
         view.next_cursor.is_some(),
@@ -321,27 +369,31 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
     } else if view.rows.is_empty() {
         Line::from(text::DEVICES_NONE).dim().render(table_area, buf);
     } else {
+        // The firmware name is in the detail pane: at 100 columns the list keeps what tells
+        // devices apart in a rollout (version, state, cause) instead.
         let widths = [
-            Constraint::Min(14),
+            Constraint::Length(15),
+            Constraint::Length(10),
             Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(19),
+            Constraint::Min(8),
+            Constraint::Length(11),
         ];
         let rows = view.rows.iter().map(|device| {
             let row = Row::new([
                 Cell::from(device.id.as_str()),
-                Cell::from(device.firmware_name.as_deref().unwrap_or("")),
                 Cell::from(device.version.as_deref().unwrap_or(text::NO_VERSION)),
-                Cell::from(text::timestamp(&device.last_seen)),
+                Cell::from(device.state.as_deref().unwrap_or("")),
+                Cell::from(device.cause.as_deref().unwrap_or("")),
+                Cell::from(text::short_timestamp(&device.last_seen)),
             ]);
-            if device.banned {
+            if device_in_trouble(device) {
                 row.fg(BANNED)
             } else {
                 row
             }
         });
         let table = Table::new(rows, widths)
-            .header(Row::new(["id", "firmware", "version", "last seen"]).bold())
+            .header(Row::new(["id", "version", "state", "cause", "last seen"]).bold())
             .row_highlight_style(selected_row());
         let mut state = TableState::default().with_selected(Some(view.selected));
         StatefulWidget::render(table, table_area, buf, &mut state);
@@ -351,24 +403,80 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
     let detail_inner = detail_block.inner(detail_area);
     detail_block.render(detail_area, buf);
     match view.selected_device() {
-        Some(device) => device_detail(device).render(detail_inner, buf),
+        Some(device) => {
+            let detail = device_detail(device);
+            // The cause, the one long field, wraps; the others fit.
+            let width = usize::from(detail_inner.width.max(1));
+            let cause = 11 + device.cause.as_deref().map_or(1, |c| c.chars().count());
+            let height = (detail.len() - 1 + cause.div_ceil(width)) as u16;
+            let [fields_area, history_area] =
+                Layout::vertical([Constraint::Length(height), Constraint::Min(0)])
+                    .areas(detail_inner);
+            Paragraph::new(detail)
+                .wrap(Wrap { trim: false })
+                .render(fields_area, buf);
+            render_history(app, history_area, buf);
+        }
         None => Line::from(text::DEVICES_NO_SELECTION)
             .dim()
             .render(detail_inner, buf),
     }
 }
 
+/// A failed or banned job, or a loop-upgrade ban: the rows an operator looks at first.
+fn device_in_trouble(device: &Device) -> bool {
+    device.banned || matches!(device.state.as_deref(), Some("failed" | "banned"))
+}
+
+/// The selected device's history, newest first, below its fields.
+fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.height < 2 {
+        return;
+    }
+    let [title, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    Line::from(Span::from(text::HISTORY_TITLE).fg(ACCENT).bold()).render(title, buf);
+    let history = &app.devices.history.events;
+    let Some(rest) = remote_area(app, history, text::WHAT_HISTORY, rest, buf) else {
+        return;
+    };
+    let events = history.data.as_deref().unwrap_or_default();
+    if events.is_empty() {
+        Line::from(text::HISTORY_NONE).dim().render(rest, buf);
+        return;
+    }
+    // Two lines an event, newest first: when and what, then its detail indented below, so
+    // long details (plan ids, firmware names) wrap without running into the next event.
+    let mut lines: Vec<Line> = Vec::new();
+    for event in events.iter().rev() {
+        let style = match event.kind.as_str() {
+            "failed" | "banned" => Style::new().fg(FAILED),
+            "succeeded" | "unban" => Style::new().fg(SUCCEEDED),
+            _ => Style::new(),
+        };
+        lines.push(Line::from(vec![
+            Span::from(format!("{} ", text::short_timestamp(&event.at))).dim(),
+            Span::styled(event.kind.clone(), style),
+        ]));
+        if let Some(detail) = &event.detail {
+            lines.push(Line::from(format!("  {detail}")).dim());
+        }
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(rest, buf);
+}
+
 fn field<'a>(label: &'a str, value: impl Into<Span<'a>>) -> Line<'a> {
     Line::from(vec![Span::from(format!("{label:<11}")).dim(), value.into()])
 }
 
-fn device_detail(device: &Device) -> Paragraph<'_> {
+fn device_detail(device: &Device) -> Vec<Line<'_>> {
     let banned = if device.banned {
         Span::from("yes · u unbans").fg(BANNED).bold()
     } else {
         Span::from("no")
     };
-    Paragraph::new(vec![
+    vec![
         field("id", device.id.as_str()),
         field("firmware", device.firmware_name.as_deref().unwrap_or("")),
         field(
@@ -379,8 +487,16 @@ fn device_detail(device: &Device) -> Paragraph<'_> {
         field("last seen", text::timestamp(&device.last_seen)),
         field("deliveries", device.deliveries.to_string()),
         field("banned", banned),
-    ])
-    .wrap(Wrap { trim: false })
+        field(
+            "state",
+            match device.state.as_deref() {
+                Some(state @ ("failed" | "banned")) => Span::from(state).fg(FAILED).bold(),
+                Some(state) => Span::from(state),
+                None => Span::from("-").dim(),
+            },
+        ),
+        field("cause", device.cause.as_deref().unwrap_or("-")),
+    ]
 }
 
 fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
@@ -398,29 +514,37 @@ fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
             Line::from(text::FIRMWARE_NONE).dim().render(inner, buf);
         } else {
             let widths = [
-                Constraint::Min(10),
                 Constraint::Length(10),
                 Constraint::Length(9),
+                Constraint::Length(8),
                 Constraint::Length(12),
-                Constraint::Length(32),
+                Constraint::Length(9),
+                Constraint::Length(12),
                 Constraint::Length(16),
+                Constraint::Min(8),
             ];
             let rows = images.iter().map(|image| {
                 Row::new([
                     image.firmware_name.clone(),
                     image.version.clone(),
+                    image.module.clone(),
+                    crate::cli::kind_text(image),
                     text::bytes(image.size),
                     text::short_hash(&image.sha256).to_string(),
-                    image.md5.clone(),
                     text::timestamp(&image.uploaded_at)
                         .chars()
                         .take(16)
                         .collect(),
+                    image.notes.clone().unwrap_or_default(),
                 ])
             });
             let table = Table::new(rows, widths)
                 .header(
-                    Row::new(["firmware", "version", "size", "sha256", "md5", "uploaded"]).bold(),
+                    Row::new([
+                        "firmware", "version", "module", "kind", "size", "sha256", "uploaded",
+                        "notes",
+                    ])
+                    .bold(),
                 )
                 .row_highlight_style(selected_row());
             let mut state = TableState::default().with_selected(Some(app.firmware_selected));
@@ -474,12 +598,96 @@ fn render_upload(upload: &Upload, area: Rect, buf: &mut Buffer) {
     }
 }
 
+fn phase_style(phase: RolloutPhase) -> Style {
+    match phase {
+        RolloutPhase::Paused => Style::new().fg(PAUSED).bold(),
+        RolloutPhase::Failed => Style::new().fg(FAILED).bold(),
+        RolloutPhase::Running | RolloutPhase::Verifying => Style::new().fg(ACCENT),
+        RolloutPhase::Completed => Style::new().fg(SUCCEEDED),
+        RolloutPhase::Cancelled => Style::new().dim(),
+    }
+}
+
+/// `paused 2/4` in the state's colour, or what stands in while the status is not known.
+fn state_spans(view: Option<&RolloutView>) -> Vec<Span<'static>> {
+    match view {
+        Some(RolloutView {
+            status: Remote {
+                data: Some(status), ..
+            },
+            ..
+        }) => vec![Span::styled(text::stage(status), phase_style(status.state))],
+        Some(RolloutView {
+            status: Remote { error: Some(_), .. },
+            ..
+        }) => vec![Span::from("status unavailable").fg(ERROR)],
+        _ => vec![Span::from(text::NO_STATUS).dim()],
+    }
+}
+
+/// A bar of `width` cells: succeeded, failed (with banned), pending, and the eligible devices
+/// not offered yet. Each non-zero share gets at least one cell, so a single failure shows.
+fn bar_spans(counts: &RolloutCounts, width: u16) -> Vec<Span<'static>> {
+    let width = u64::from(width);
+    let shares = [
+        (counts.succeeded, SUCCEEDED),
+        (counts.failed + counts.banned, FAILED),
+        (counts.pending, IN_FLIGHT),
+    ];
+    let total = counts
+        .eligible
+        .max(shares.iter().map(|(n, _)| n).sum::<u64>());
+    let mut spans = Vec::new();
+    // Each share ends where its cumulative count rounds to, so the cells add up exactly: a
+    // fully offered stage fills the bar.
+    let (mut counted, mut used) = (0, 0);
+    for (n, colour) in shares {
+        if n == 0 || total == 0 {
+            continue;
+        }
+        counted += n;
+        let end = ((counted * width * 2 + total) / (total * 2))
+            .max(used + 1)
+            .min(width);
+        spans.push(Span::from("█".repeat((end - used) as usize)).fg(colour));
+        used = end;
+    }
+    spans.push(Span::from("░".repeat((width - used) as usize)).fg(NOT_OFFERED));
+    spans
+}
+
+/// `20✓ 5✗ 5… /40` with each number in its bar colour.
+fn count_spans(counts: &RolloutCounts) -> Vec<Span<'static>> {
+    vec![
+        Span::from(format!("{}✓", counts.succeeded)).fg(SUCCEEDED),
+        Span::from(" "),
+        Span::from(format!("{}✗", counts.failed + counts.banned)).fg(FAILED),
+        Span::from(" "),
+        Span::from(format!("{}…", counts.pending)).fg(IN_FLIGHT),
+        Span::from(format!(" /{}", counts.eligible)),
+    ]
+}
+
+/// A full-width line: the bar, then its counts.
+fn rollout_gauge(view: Option<&RolloutView>, width: u16) -> Line<'static> {
+    let Some(status) = view.and_then(|v| v.status.data.as_ref()) else {
+        return Line::from(bar_spans(&RolloutCounts::default(), width));
+    };
+    let label = count_spans(&status.totals);
+    let label_width: usize = label.iter().map(Span::width).sum();
+    let bar = width.saturating_sub(label_width as u16 + 1);
+    let mut spans = bar_spans(&status.totals, bar);
+    spans.push(Span::from(" "));
+    spans.extend(label);
+    Line::from(spans)
+}
+
 fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
     let [list_area, detail_area] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(9)]).areas(area);
+        Layout::vertical([Constraint::Min(0), Constraint::Length(14)]).areas(area);
     let block = Block::bordered()
         .title(text::PLANS_TITLE)
-        .title_bottom(Line::from(" n new  e edit  d delete ").dim());
+        .title_bottom(Line::from(text::PLANS_KEYS).dim());
     let inner = block.inner(list_area);
     block.render(list_area, buf);
     let detail_block = Block::bordered().title(text::PLAN_DETAIL);
@@ -495,21 +703,28 @@ fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let widths = [
-        Constraint::Min(12),
+        Constraint::Min(10),
         Constraint::Length(10),
-        Constraint::Length(9),
-        Constraint::Length(16),
-        Constraint::Length(24),
-        Constraint::Length(9),
+        Constraint::Length(13),
+        Constraint::Length(4),
+        Constraint::Length(LIST_BAR),
+        Constraint::Length(20),
     ];
     let rows = plans.iter().map(|plan| {
+        let view = app.rollouts.get(&plan.firmware_name);
+        let status = view.and_then(|v| v.status.data.as_ref());
         Row::new([
-            plan.firmware_name.clone(),
-            plan.spec.target_version.clone(),
-            delivery(plan.spec.delivery).to_string(),
-            text::device_set(plan.spec.devices.len(), plan.spec.imei_ranges.len()),
-            from_versions(plan),
-            text::yes_no(plan.spec.allow_downgrade).to_string(),
+            Cell::from(plan.firmware_name.as_str()),
+            Cell::from(plan.spec.target_version.as_str()),
+            Cell::from(Line::from(state_spans(view))),
+            Cell::from(status.map_or(String::new(), |s| format!("{:>3}%", s.percent))),
+            Cell::from(Line::from(bar_spans(
+                &status.map(|s| s.totals).unwrap_or_default(),
+                LIST_BAR,
+            ))),
+            Cell::from(Line::from(
+                status.map(|s| count_spans(&s.totals)).unwrap_or_default(),
+            )),
         ])
     });
     let table = Table::new(rows, widths)
@@ -517,10 +732,10 @@ fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
             Row::new([
                 "firmware",
                 "target",
-                "delivery",
-                "devices",
-                "from versions",
-                "downgrade",
+                "state",
+                "  at",
+                "progress",
+                "✓ ✗ … /eligible",
             ])
             .bold(),
         )
@@ -529,7 +744,12 @@ fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
     StatefulWidget::render(table, inner, buf, &mut state);
 
     if let Some(plan) = app.selected_plan() {
-        plan_detail(plan).render(detail_inner, buf);
+        plan_detail(
+            plan,
+            app.rollouts.get(&plan.firmware_name),
+            detail_inner.width,
+        )
+        .render(detail_inner, buf);
     }
 }
 
@@ -548,40 +768,226 @@ fn from_versions(plan: &Plan) -> String {
     }
 }
 
-fn plan_detail(plan: &Plan) -> Paragraph<'_> {
-    let ranges: Vec<String> = plan
-        .spec
-        .imei_ranges
-        .iter()
-        .map(|[lo, hi]| format!("{lo}-{hi}"))
-        .collect();
-    let list_or = |items: &[String], empty: &'static str| {
-        if items.is_empty() {
-            empty.to_string()
-        } else {
-            items.join(", ")
+fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) -> Paragraph<'a> {
+    let status = view.and_then(|v| v.status.data.as_ref());
+    let mut head = vec![Span::from(format!(
+        "{} → {}  ",
+        plan.firmware_name, plan.spec.target_version
+    ))
+    .bold()];
+    head.extend(state_spans(view));
+    if let Some(status) = status {
+        head.push(Span::from(format!(" at {}%", status.percent)));
+        if let Some(rollout) = &plan.spec.rollout {
+            head.push(Span::from(format!(" · stages {}", text::stage_list(&rollout.stages))).dim());
         }
-    };
-    Paragraph::new(vec![
-        field(
-            "plan",
-            format!("{} → {}", plan.firmware_name, plan.spec.target_version),
-        ),
-        field(
-            "image",
+    }
+    let mut lines = vec![Line::from(head)];
+    if let Some(error) = view.and_then(|v| v.control_error.as_deref()) {
+        lines.push(Line::from(error).fg(ERROR).bold());
+    }
+    if let Some(error) = view.and_then(|v| v.status.error.as_deref()) {
+        lines.push(Line::from(error).fg(ERROR));
+    }
+    if let Some(status) = status {
+        if let Some(reason) = &status.paused_reason {
+            lines.push(field("paused", Span::from(reason.as_str()).fg(PAUSED)));
+        }
+        if let Some(reason) = &status.failed_reason {
+            lines.push(field("failed", Span::from(reason.as_str()).fg(FAILED)));
+        }
+    }
+    match &plan.spec.rollout {
+        Some(rollout) => {
+            lines.push(field("rules", text::rollout_rules(rollout)));
+            if let Some(verify) = text::verify_summary(rollout) {
+                lines.push(field("test", verify));
+            }
+        }
+        None => lines.push(field("rules", text::rollout_summary(None))),
+    }
+    let mut offers = vec![
+        text::device_set(plan.spec.devices.len(), plan.spec.imei_ranges.len()),
+        format!("from {}", from_versions(plan)),
+        delivery(plan.spec.delivery).to_string(),
+    ];
+    if plan.spec.allow_downgrade {
+        offers.push("downgrade allowed".to_string());
+    }
+    if let Some(timeout) = plan.spec.job_timeout_s {
+        offers.push(format!(
+            "job timeout {}",
+            crate::form::format_duration(timeout)
+        ));
+    }
+    offers.push(format!(
+        "image {} {}",
+        text::short_hash(&plan.image.sha256),
+        text::bytes(plan.image.size)
+    ));
+    lines.push(field("offers", offers.join(" · ")));
+    let mut times = vec![format!(
+        "plan updated {}",
+        text::short_timestamp(&plan.updated_at)
+    )];
+    if let Some(status) = status {
+        times.insert(
+            0,
             format!(
-                "sha256 {} · {}",
-                plan.image.sha256,
-                text::bytes(plan.image.size)
+                "started {} · this stage since {}",
+                text::short_timestamp(&status.started_at),
+                text::short_timestamp(&status.stage_started_at)
             ),
-        ),
-        field("md5", plan.image.md5.as_str()),
-        field("from", from_versions(plan)),
-        field("devices", list_or(&plan.spec.devices, "-")),
-        field("imei", list_or(&ranges, "-")),
-        field("updated", text::timestamp(&plan.updated_at)),
+        );
+    }
+    lines.push(field("times", times.join(" · ")));
+    if let Some(status) = status {
+        // Label (11) + bar + counts; the bar takes what the counts leave.
+        let bar = width.saturating_sub(11 + 26).max(10);
+        let counts_line = |label: String, counts: &RolloutCounts, current: bool| {
+            let mut spans = vec![if current {
+                Span::from(format!("{label:<11}")).fg(ACCENT).bold()
+            } else {
+                Span::from(format!("{label:<11}")).dim()
+            }];
+            spans.extend(bar_spans(counts, bar));
+            spans.push(Span::from(" "));
+            spans.extend(count_spans(counts));
+            Line::from(spans)
+        };
+        if plan
+            .spec
+            .rollout
+            .as_ref()
+            .is_some_and(|r| !r.verify_devices.is_empty())
+        {
+            lines.push(counts_line(
+                "verify".into(),
+                &status.verification,
+                status.state == RolloutPhase::Verifying,
+            ));
+        }
+        for (i, stage) in status.stages.iter().enumerate() {
+            let current = status.stage == i as i32;
+            let marker = if current { "▸" } else { " " };
+            lines.push(counts_line(
+                format!("{marker}{} {}%", i + 1, stage.percent),
+                &stage.counts,
+                current,
+            ));
+        }
+    }
+    Paragraph::new(lines)
+}
+
+fn render_audit(app: &App, area: Rect, buf: &mut Buffer) {
+    let view = &app.audit;
+    let [filter_area, list_area, detail_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(8),
     ])
-    .wrap(Wrap { trim: false })
+    .areas(area);
+    let filter_line = if view.filtering {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(format!("{}▏", view.filter)),
+        ])
+    } else if !view.filter.is_empty() {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(view.filter.as_str()),
+            " (Esc clears)".dim(),
+        ])
+    } else {
+        Line::from(text::AUDIT_FILTER_HINT).dim()
+    };
+    filter_line.render(filter_area, buf);
+
+    let visible = view.visible();
+    let block = Block::bordered().title(text::audit_title(
+        view.rows.len(),
+        visible.len(),
+        view.next_cursor.is_some(),
+        view.loading_more,
+    ));
+    let inner = block.inner(list_area);
+    block.render(list_area, buf);
+    let mut table_area = inner;
+    if let Some(error) = &view.error {
+        let [line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        Line::from(error.as_str()).fg(ERROR).render(line, buf);
+        table_area = rest;
+    }
+    if !view.loaded {
+        if view.error.is_none() {
+            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
+            Line::from(format!("{spinner} {}", text::loading(text::WHAT_AUDIT)))
+                .fg(PENDING)
+                .render(table_area, buf);
+        }
+    } else if visible.is_empty() {
+        Line::from(text::AUDIT_NONE).dim().render(table_area, buf);
+    } else {
+        let widths = [
+            Constraint::Length(14),
+            Constraint::Length(12),
+            Constraint::Length(30),
+            Constraint::Length(10),
+            Constraint::Min(20),
+        ];
+        let rows = visible.iter().map(|entry| {
+            Row::new([
+                text::timestamp(&entry.at)
+                    .get(5..)
+                    .unwrap_or_default()
+                    .to_string(),
+                entry.actor.clone(),
+                text::short_action(&entry.action),
+                entry.project_key.clone().unwrap_or_default(),
+                entry.target.clone(),
+            ])
+        });
+        let table = Table::new(rows, widths)
+            .header(Row::new(["at", "actor", "action", "project", "target"]).bold())
+            .row_highlight_style(selected_row());
+        let mut state = TableState::default().with_selected(Some(view.selected));
+        StatefulWidget::render(table, table_area, buf, &mut state);
+    }
+
+    let detail_block = Block::bordered().title(text::AUDIT_DETAIL);
+    let detail_inner = detail_block.inner(detail_area);
+    detail_block.render(detail_area, buf);
+    if let Some(entry) = view.selected_entry() {
+        audit_detail(entry).render(detail_inner, buf);
+    }
+}
+
+/// The selected entry: who and when, then each field that changed as `before → after`.
+fn audit_detail(entry: &AuditEntry) -> Paragraph<'_> {
+    let mut lines = vec![Line::from(vec![
+        Span::from(format!("#{} ", entry.id)).dim(),
+        Span::from(entry.actor.as_str()).bold(),
+        Span::from(format!(
+            " · {} · {}",
+            entry.action,
+            text::timestamp(&entry.at)
+        )),
+    ])];
+    let changes = text::changes(entry.before.as_ref(), entry.after.as_ref());
+    if changes.is_empty() {
+        lines.push(Line::from(text::AUDIT_NO_CHANGE).dim());
+    }
+    for (key, before, after) in changes {
+        lines.push(Line::from(vec![
+            Span::from(format!("{key:<18}")).dim(),
+            Span::from(before).fg(FAILED),
+            Span::from(" → "),
+            Span::from(after).fg(SUCCEEDED),
+        ]));
+    }
+    Paragraph::new(lines)
 }
 
 /// A rectangle of at most `width` x `height` in the middle of `area`.
@@ -683,7 +1089,7 @@ fn render_form(form: &Form, area: Rect, buf: &mut Buffer) {
             };
             let marker = if focused { "›" } else { " " };
             Line::from(vec![
-                Span::styled(format!("{marker} {:<16}", field.label), label_style),
+                Span::styled(format!("{marker} {:<18}", field.label), label_style),
                 Span::from(value),
                 Span::from(if field.hint.is_empty() {
                     String::new()
@@ -712,6 +1118,8 @@ mod tests {
     use ratatui::crossterm::event::KeyCode;
     use ratatui::Terminal;
 
+    use fota_shared::api::{AuditPage, DeviceHistory, RolloutAction};
+
     use super::*;
     use crate::app::{update, Action, App, Status, StatusKind, Upload};
     use crate::fixtures::*;
@@ -732,7 +1140,30 @@ mod tests {
         app.firmware.loading = false;
         app.plans.loading = false;
         app.devices.loading = false;
+        for view in app.rollouts.values_mut() {
+            view.status.loading = false;
+        }
         app
+    }
+
+    /// The Devices tab with the second (banned) device selected and its history loaded.
+    fn devices_with_history() -> App {
+        let mut app = on_tab('2');
+        update(&mut app, ch('j'));
+        update(&mut app, Action::Tick);
+        update(
+            &mut app,
+            Action::HistoryLoaded {
+                id: "862012345678902".into(),
+                result: Ok(DeviceHistory { events: history() }),
+            },
+        );
+        app
+    }
+
+    fn cell(terminal: &Terminal<TestBackend>, needle: &str) -> ratatui::buffer::Cell {
+        let pos = find(terminal, needle);
+        terminal.backend().buffer()[pos].clone()
     }
 
     /// Where `needle` starts on screen, as (x, y).
@@ -769,16 +1200,57 @@ mod tests {
 
     #[test]
     fn devices_tab() {
-        let mut app = on_tab('2');
-        update(&mut app, ch('j'));
+        let app = devices_with_history();
         let terminal = draw(&app);
         insta::assert_snapshot!(terminal.backend());
-        let banned_row = find(&terminal, "862012345678902        air780");
+        let banned_row = find(&terminal, "862012345678902 1.1.0");
         let cell = &terminal.backend().buffer()[banned_row];
         assert_eq!(cell.fg, BANNED, "the banned device's row is red");
         assert!(cell.modifier.contains(Modifier::REVERSED), "and selected");
         assert_eq!(fg_at(&terminal, "862012345678903"), Color::Reset);
         assert_eq!(fg_at(&terminal, "yes · u unbans"), BANNED);
+        assert_eq!(
+            fg_at(&terminal, "862012345678904"),
+            FAILED,
+            "a failed job's row is red too"
+        );
+        assert_eq!(fg_at(&terminal, "sensor-a7"), Color::Reset);
+        // The history pane, newest first, the ban in red.
+        let (_, ban_y) = find(&terminal, "00:15 banned");
+        let (_, bound_y) = find(&terminal, "09:00 bound");
+        assert!(ban_y < bound_y, "newest first");
+        assert_eq!(fg_at(&terminal, "banned  "), FAILED);
+        assert_eq!(fg_at(&terminal, "bound"), Color::Reset);
+    }
+
+    #[test]
+    fn devices_tab_with_a_state_filter_while_history_loads() {
+        let mut app = on_tab('2');
+        for _ in 0..4 {
+            update(&mut app, ch('s'));
+        }
+        let generation = app.devices.generation;
+        let failed: Vec<_> = devices()
+            .into_iter()
+            .filter(|d| d.state.as_deref() == Some("failed"))
+            .collect();
+        update(
+            &mut app,
+            Action::DevicesLoaded {
+                generation,
+                cursor: None,
+                result: Ok(fota_shared::api::DeviceList {
+                    devices: failed,
+                    next_cursor: None,
+                }),
+            },
+        );
+        update(&mut app, Action::Tick);
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        let state = cell(&terminal, "state: failed");
+        assert_eq!(state.fg, ACCENT);
+        assert_eq!(fg_at(&terminal, "Loading history"), PENDING);
     }
 
     #[test]
@@ -804,6 +1276,7 @@ mod tests {
             path: "build/air780-1.3.0.bin".into(),
             firmware_name: "air780".into(),
             version: "1.3.0".into(),
+            details: Default::default(),
             sha256: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
             total: 2_000_000,
             sent: 500_000,
@@ -814,7 +1287,116 @@ mod tests {
 
     #[test]
     fn rollouts_tab() {
-        insta::assert_snapshot!(draw(&on_tab('4')).backend());
+        let terminal = draw(&on_tab('4'));
+        insta::assert_snapshot!(terminal.backend());
+        // A paused rollout stands out: its state in the paused colour, bold.
+        let paused = cell(&terminal, "paused 2/4");
+        assert_eq!(paused.fg, PAUSED);
+        assert!(paused.modifier.contains(Modifier::BOLD));
+        assert_eq!(fg_at(&terminal, "running 1/1"), ACCENT);
+        // Counts and bars in their colours: failed red, succeeded green, pending yellow.
+        assert_eq!(fg_at(&terminal, "5✗ 5… /40"), FAILED);
+        assert_eq!(fg_at(&terminal, "20✓"), SUCCEEDED);
+        assert_eq!(fg_at(&terminal, "5… /40"), IN_FLIGHT);
+        let (x, y) = find(&terminal, "paused 2/4");
+        let bar_x = x + 14 + 5;
+        let buffer = terminal.backend().buffer();
+        let colours: Vec<Color> = (bar_x..bar_x + LIST_BAR)
+            .map(|x| buffer[(x, y)].fg)
+            .collect();
+        // 40 eligible in 20 cells: 20 succeeded → 10, 5 failed (4 + 1 banned) → 3 (ending at
+        // 25/40 → 12.5 → 13), 5 pending → 2 (15), 10 not offered → 5.
+        let count = |c: Color| colours.iter().filter(|&&x| x == c).count();
+        assert_eq!(
+            (
+                count(SUCCEEDED),
+                count(FAILED),
+                count(IN_FLIGHT),
+                count(NOT_OFFERED)
+            ),
+            (10, 3, 2, 5),
+            "{colours:?}"
+        );
+        assert_eq!(colours[10], FAILED, "failed follows succeeded");
+        assert_eq!(fg_at(&terminal, "failure ratio 0.25"), PAUSED);
+    }
+
+    #[test]
+    fn rollout_control_refused_in_place() {
+        let mut app = on_tab('4');
+        update(&mut app, ch('p'));
+        update(&mut app, ch('y'));
+        update(
+            &mut app,
+            Action::RolloutControlled {
+                firmware_name: "air780".into(),
+                action: RolloutAction::Pause,
+                result: Err(refused(
+                    409,
+                    "invalid_transition",
+                    "the rollout is already paused",
+                )),
+            },
+        );
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        let (_, detail_y) = find(&terminal, "┌ Rollout ");
+        let (_, error_y) = find(&terminal, "│Pausing failed: 409 invalid_transition");
+        assert_eq!(error_y, detail_y + 2, "right under the rollout it concerns");
+        assert_eq!(
+            fg_at(&terminal, "Pausing failed: 409 invalid_transition"),
+            ERROR
+        );
+    }
+
+    #[test]
+    fn confirm_cancel_rollout() {
+        let mut app = on_tab('4');
+        update(&mut app, ch('c'));
+        insta::assert_snapshot!(draw(&app).backend());
+    }
+
+    #[test]
+    fn audit_tab() {
+        let mut app = on_tab('5');
+        let generation = app.audit.generation;
+        update(
+            &mut app,
+            Action::AuditLoaded {
+                generation,
+                cursor: None,
+                result: Ok(AuditPage {
+                    entries: audit(),
+                    next_cursor: Some("39".into()),
+                }),
+            },
+        );
+        update(&mut app, ch('j'));
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        assert_eq!(fg_at(&terminal, "1.1.0 → "), FAILED);
+        let (x, y) = find(&terminal, "1.1.0 → 1.2.0");
+        assert_eq!(terminal.backend().buffer()[(x + 8, y)].fg, SUCCEEDED);
+    }
+
+    #[test]
+    fn audit_tab_filtered() {
+        let mut app = on_tab('5');
+        let generation = app.audit.generation;
+        update(
+            &mut app,
+            Action::AuditLoaded {
+                generation,
+                cursor: None,
+                result: Ok(AuditPage {
+                    entries: audit(),
+                    next_cursor: None,
+                }),
+            },
+        );
+        update(&mut app, ch('/'));
+        type_text(&mut app, "plan");
+        insta::assert_snapshot!(draw(&app).backend());
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
         project_key: key.clone(),
         firmware_name: fw.clone(),
         spec,
-        image: ImageRef { sha256: image.sha256, md5: image.md5, size: image.size },
+        image: ImageRef { sha256: image.sha256, md5: image.md5, size: image.size, module: image.module },
         updated_at: rfc3339(store::now()),
     };
     // The rollout row first: a plan visible to devices always has its rollout.

@@ -1,10 +1,12 @@
 //! `update` flows, driven by actions as the shell and the terminal would send them.
 
-use fota_shared::api::{Delivery, DeviceList, PlanSpec, UploadReceipt};
+use fota_shared::api::{Delivery, DeviceList, PlanSpec, RolloutPhase, UploadReceipt};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
+use crate::api::UploadDetails;
 use crate::fixtures::*;
+use crate::form::Form;
 
 fn demo() -> String {
     "demo".to_string()
@@ -93,7 +95,9 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
         (KeyCode::Tab, Tab::Devices),
         (KeyCode::Tab, Tab::Firmware),
         (KeyCode::Char('l'), Tab::Rollouts),
+        (KeyCode::Right, Tab::Audit),
         (KeyCode::Right, Tab::Fleet),
+        (KeyCode::BackTab, Tab::Audit),
         (KeyCode::BackTab, Tab::Rollouts),
         (KeyCode::Char('h'), Tab::Firmware),
         (KeyCode::Left, Tab::Devices),
@@ -135,15 +139,17 @@ fn selection_moves_with_arrows_and_vim_keys_and_stays_in_bounds() {
     let cases = [
         (KeyCode::Char('j'), 1),
         (KeyCode::Down, 2),
-        (KeyCode::Char('j'), 2),
-        (KeyCode::Char('k'), 1),
+        (KeyCode::Char('j'), 3),
+        (KeyCode::Char('j'), 3),
+        (KeyCode::Char('k'), 2),
+        (KeyCode::Up, 1),
         (KeyCode::Up, 0),
         (KeyCode::Up, 0),
-        (KeyCode::Char('G'), 2),
+        (KeyCode::Char('G'), 3),
         (KeyCode::Char('g'), 0),
-        (KeyCode::PageDown, 2),
+        (KeyCode::PageDown, 3),
         (KeyCode::Home, 0),
-        (KeyCode::End, 2),
+        (KeyCode::End, 3),
     ];
     for (i, (code, expected)) in cases.into_iter().enumerate() {
         update(&mut app, key(code));
@@ -389,6 +395,7 @@ fn upload_form_checks_fields_then_tracks_hash_and_progress() {
             path: "/tmp/fw.bin".into(),
             firmware_name: "air780".into(),
             version: "1.3.0".into(),
+            details: UploadDetails::default(),
         }]
     );
     assert_eq!(app.modal, None);
@@ -431,6 +438,7 @@ fn a_failed_upload_names_the_image_and_the_reason() {
         path: "fw.bin".into(),
         firmware_name: "air780".into(),
         version: "1.2.0".into(),
+        details: UploadDetails::default(),
         sha256: Some("00".repeat(32)),
         total: 10,
         sent: 10,
@@ -483,6 +491,7 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         allow_downgrade: false,
         rollout: None,
         job_timeout_s: None,
+        needs_confirm: false,
     };
     assert_eq!(
         commands,
@@ -703,4 +712,478 @@ fn ctrl_c_quits_from_anywhere() {
         Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
     );
     assert!(app.should_quit);
+}
+
+fn on_rollouts() -> App {
+    let mut app = loaded_app();
+    update(&mut app, ch('4'));
+    // The tab switch reloads plans and statuses; the fixture data is what they bring.
+    app.plans.loading = false;
+    for view in app.rollouts.values_mut() {
+        view.status.loading = false;
+    }
+    app
+}
+
+fn control_cmd(action: RolloutAction) -> Command {
+    Command::ControlRollout {
+        project: demo(),
+        firmware_name: "air780".into(),
+        action,
+    }
+}
+
+fn status_cmd(firmware_name: &str) -> Command {
+    Command::LoadPlanStatus {
+        project: demo(),
+        firmware_name: firmware_name.into(),
+    }
+}
+
+#[test]
+fn the_rollouts_tab_loads_every_plans_status_and_keeps_the_counts_live() {
+    let mut app = App::new("http://x", Some("demo".into()));
+    update(&mut app, Action::Started);
+    assert_eq!(
+        update(&mut app, ch('4')),
+        vec![Command::LoadPlans { project: demo() }]
+    );
+    assert_eq!(
+        update(&mut app, Action::PlansLoaded(Ok(plans()))),
+        vec![status_cmd("air780"), status_cmd("esp32")]
+    );
+    for (firmware_name, status) in statuses() {
+        update(
+            &mut app,
+            Action::PlanStatusLoaded {
+                firmware_name,
+                result: Ok(status),
+            },
+        );
+    }
+    assert_eq!(
+        app.rollout_status("air780").map(|s| s.state),
+        Some(RolloutPhase::Paused)
+    );
+    // Counts refresh faster than the plan list while the tab is open...
+    assert_eq!(ticks(&mut app, STATUS_REFRESH_TICKS - 1), vec![]);
+    assert_eq!(
+        ticks(&mut app, 1),
+        vec![status_cmd("air780"), status_cmd("esp32")]
+    );
+    // ...and one still loading is not asked for twice.
+    assert_eq!(ticks(&mut app, STATUS_REFRESH_TICKS), vec![]);
+    // A status that cannot be read is shown for that plan only.
+    update(
+        &mut app,
+        Action::PlanStatusLoaded {
+            firmware_name: "esp32".into(),
+            result: Err(refused(404, "not_found", "route")),
+        },
+    );
+    assert_eq!(
+        app.rollouts["esp32"].status.error.as_deref(),
+        Some("Loading rollout status failed: 404 not_found: route")
+    );
+    assert!(app.rollouts["air780"].status.error.is_none());
+    // On another tab the fast refresh stops.
+    update(&mut app, ch('3'));
+    app.firmware.loading = false;
+    assert!(ticks(&mut app, STATUS_REFRESH_TICKS)
+        .iter()
+        .all(|c| !matches!(c, Command::LoadPlanStatus { .. })));
+}
+
+#[test]
+fn pause_and_cancel_ask_first_and_only_yes_sends() {
+    let mut app = on_rollouts();
+    update(&mut app, ch('p'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("pause asks first")
+    };
+    assert!(
+        prompt.starts_with("Pause the rollout of air780 → 1.2.0?"),
+        "{prompt}"
+    );
+    assert_eq!(update(&mut app, ch('x')), vec![], "other keys keep asking");
+    assert!(app.modal.is_some());
+    assert_eq!(update(&mut app, key(KeyCode::Esc)), vec![]);
+    assert_eq!(app.modal, None);
+
+    update(&mut app, ch('c'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("cancel asks first")
+    };
+    assert!(prompt.contains("cannot be resumed"), "{prompt}");
+    assert_eq!(update(&mut app, ch('n')), vec![]);
+    update(&mut app, ch('c'));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![control_cmd(RolloutAction::Cancel)]
+    );
+    assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Busy);
+
+    // Resume and advance ask too; advance names the stage it goes to.
+    update(&mut app, ch('a'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("advance asks first")
+    };
+    assert!(
+        prompt.contains("to stage 3/4 (50% of eligible devices)"),
+        "{prompt}"
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![control_cmd(RolloutAction::Advance)]
+    );
+    update(&mut app, ch('u'));
+    assert_eq!(
+        update(&mut app, ch('Y')),
+        vec![control_cmd(RolloutAction::Resume)]
+    );
+}
+
+#[test]
+fn a_refused_control_is_shown_next_to_the_rollout_and_a_success_updates_it() {
+    let mut app = on_rollouts();
+    update(&mut app, ch('p'));
+    update(&mut app, ch('y'));
+    update(
+        &mut app,
+        Action::RolloutControlled {
+            firmware_name: "air780".into(),
+            action: RolloutAction::Pause,
+            result: Err(refused(
+                409,
+                "invalid_transition",
+                "the rollout is already paused",
+            )),
+        },
+    );
+    assert_eq!(
+        app.rollouts["air780"].control_error.as_deref(),
+        Some("Pausing failed: 409 invalid_transition: the rollout is already paused")
+    );
+    let status = app.status.as_ref().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert_eq!(
+        status.text,
+        "Pausing rollout air780 failed: 409 invalid_transition: the rollout is already paused"
+    );
+    assert_eq!(app.link, Link::Online, "a refusal is an answer");
+
+    // Asking again clears the old refusal; the answer replaces the status.
+    update(&mut app, ch('u'));
+    assert_eq!(app.rollouts["air780"].control_error, None);
+    update(&mut app, ch('y'));
+    let mut resumed = statuses()[0].1.clone();
+    resumed.state = RolloutPhase::Running;
+    resumed.paused_reason = None;
+    update(
+        &mut app,
+        Action::RolloutControlled {
+            firmware_name: "air780".into(),
+            action: RolloutAction::Resume,
+            result: Ok(resumed),
+        },
+    );
+    assert_eq!(
+        app.rollout_status("air780").map(|s| s.state),
+        Some(RolloutPhase::Running)
+    );
+    assert_eq!(
+        app.status.as_ref().unwrap().text,
+        "Resumed rollout air780: running 2/4 at 10%."
+    );
+}
+
+#[test]
+fn deleted_plans_drop_their_rollout() {
+    let mut app = on_rollouts();
+    let mut rest = plans();
+    rest.remove(0);
+    update(&mut app, Action::PlansLoaded(Ok(rest)));
+    assert!(!app.rollouts.contains_key("air780"));
+    assert!(app.rollouts.contains_key("esp32"));
+}
+
+#[test]
+fn the_state_filter_cycles_and_goes_to_the_server() {
+    let mut app = loaded_app();
+    update(&mut app, ch('2'));
+    app.devices.loading = false;
+    let query = |commands: Vec<Command>| match commands.as_slice() {
+        [Command::LoadDevices { query, .. }] => query.state.clone(),
+        other => panic!("one device load expected, got {other:?}"),
+    };
+    assert_eq!(query(update(&mut app, ch('s'))), Some("idle".into()));
+    for expected in ["offered", "succeeded", "failed", "banned"] {
+        assert_eq!(query(update(&mut app, ch('s'))), Some(expected.into()));
+    }
+    assert_eq!(query(update(&mut app, ch('s'))), None, "back to all");
+}
+
+#[test]
+fn the_selected_devices_history_is_fetched_on_the_next_tick() {
+    let mut app = loaded_app();
+    let history_cmd = |id: &str| Command::LoadHistory {
+        project: demo(),
+        id: id.into(),
+    };
+    // Switching to the tab fetches the selected device's history at once.
+    let commands = update(&mut app, ch('2'));
+    assert!(
+        commands.contains(&history_cmd("862012345678901")),
+        "{commands:?}"
+    );
+    app.devices.loading = false;
+    // Scrolling past devices asks for none of them; the next tick asks for where it stopped.
+    assert_eq!(update(&mut app, ch('j')), vec![]);
+    assert_eq!(update(&mut app, ch('j')), vec![]);
+    assert_eq!(update(&mut app, ch('k')), vec![]);
+    assert_eq!(
+        update(&mut app, Action::Tick),
+        vec![history_cmd("862012345678902")]
+    );
+    assert_eq!(update(&mut app, Action::Tick), vec![]);
+    // An answer for a device no longer selected is dropped.
+    update(
+        &mut app,
+        Action::HistoryLoaded {
+            id: "862012345678901".into(),
+            result: Ok(DeviceHistory { events: vec![] }),
+        },
+    );
+    assert_eq!(app.devices.history.events.data, None);
+    update(
+        &mut app,
+        Action::HistoryLoaded {
+            id: "862012345678902".into(),
+            result: Ok(DeviceHistory { events: history() }),
+        },
+    );
+    assert_eq!(app.devices.history.events.data, Some(history()));
+}
+
+fn audit_cmd(generation: u64, query: AuditQuery) -> Command {
+    Command::LoadAudit {
+        generation,
+        query: AuditQuery {
+            limit: Some(AUDIT_PAGE),
+            ..query
+        },
+    }
+}
+
+fn audit_page(
+    app: &mut App,
+    cursor: Option<&str>,
+    entries: Vec<AuditEntry>,
+    next: Option<&str>,
+) -> Vec<Command> {
+    let generation = app.audit.generation;
+    update(
+        app,
+        Action::AuditLoaded {
+            generation,
+            cursor: cursor.map(str::to_string),
+            result: Ok(AuditPage {
+                entries,
+                next_cursor: next.map(str::to_string),
+            }),
+        },
+    )
+}
+
+#[test]
+fn the_audit_filter_splits_server_fields_from_local_words() {
+    let (query, words) = parse_audit_filter("actor:ci pause action: project:demo Plan");
+    assert_eq!(
+        query,
+        AuditQuery {
+            actor: Some("ci".into()),
+            project: Some("demo".into()),
+            ..AuditQuery::default()
+        }
+    );
+    assert_eq!(words, ["pause", "plan"]);
+    // The server matches actions exactly; here they match in part, locally.
+    let (query, words) = parse_audit_filter("action:POST");
+    assert_eq!(query, AuditQuery::default());
+    assert_eq!(words, ["action:post"]);
+    assert_eq!(
+        parse_audit_filter("since:2026-11-20T00:00:00Z")
+            .0
+            .since
+            .as_deref(),
+        Some("2026-11-20T00:00:00Z")
+    );
+}
+
+#[test]
+fn audit_filtering_asks_the_server_only_for_server_fields() {
+    let mut app = loaded_app();
+    assert_eq!(
+        update(&mut app, ch('5')),
+        vec![audit_cmd(0, AuditQuery::default())]
+    );
+    audit_page(&mut app, None, audit(), None);
+    assert_eq!(app.audit.visible().len(), 4);
+
+    update(&mut app, ch('/'));
+    // Local words filter what is loaded, without a request.
+    assert_eq!(type_text(&mut app, "pause"), vec![]);
+    let shown: Vec<u64> = app.audit.visible().iter().map(|e| e.id).collect();
+    assert_eq!(shown, [42]);
+    assert!(!app.should_quit, "q and the rest are text while filtering");
+    for _ in 0.."pause".len() {
+        update(&mut app, key(KeyCode::Backspace));
+    }
+    assert_eq!(app.audit.visible().len(), 4);
+    assert_eq!(type_text(&mut app, "action:put"), vec![]);
+    let shown: Vec<u64> = app.audit.visible().iter().map(|e| e.id).collect();
+    assert_eq!(shown, [41, 40], "a part of the action, locally");
+    for _ in 0.."action:put".len() {
+        update(&mut app, key(KeyCode::Backspace));
+    }
+    // `actor:` asks the server once the value starts, and each change after.
+    assert_eq!(type_text(&mut app, "actor:"), vec![]);
+    assert_eq!(
+        type_text(&mut app, "ci"),
+        vec![
+            audit_cmd(
+                1,
+                AuditQuery {
+                    actor: Some("c".into()),
+                    ..AuditQuery::default()
+                }
+            ),
+            audit_cmd(
+                2,
+                AuditQuery {
+                    actor: Some("ci".into()),
+                    ..AuditQuery::default()
+                }
+            ),
+        ]
+    );
+    // An answer to an older filter is dropped.
+    update(
+        &mut app,
+        Action::AuditLoaded {
+            generation: 1,
+            cursor: None,
+            result: Ok(AuditPage {
+                entries: vec![],
+                next_cursor: None,
+            }),
+        },
+    );
+    assert_eq!(app.audit.rows.len(), 4);
+    let by_ci: Vec<AuditEntry> = audit().into_iter().filter(|e| e.actor == "ci").collect();
+    audit_page(&mut app, None, by_ci, None);
+    assert_eq!(app.audit.rows.len(), 2);
+    update(&mut app, key(KeyCode::Enter));
+    assert!(!app.audit.filtering);
+    assert_eq!(
+        update(&mut app, key(KeyCode::Esc)),
+        vec![audit_cmd(3, AuditQuery::default())],
+        "Esc clears the filter and reloads"
+    );
+}
+
+#[test]
+fn the_audit_log_pages_by_cursor_as_the_selection_nears_the_end() {
+    let mut app = loaded_app();
+    update(&mut app, ch('5'));
+    assert_eq!(
+        audit_page(&mut app, None, audit_entries(500, 100), Some("401")),
+        vec![],
+        "the selection is at the top"
+    );
+    update(&mut app, key(KeyCode::PageDown));
+    assert_eq!(app.audit.selected, 10);
+    let next = audit_cmd(
+        0,
+        AuditQuery {
+            cursor: Some("401".into()),
+            ..AuditQuery::default()
+        },
+    );
+    assert_eq!(update(&mut app, ch('G')), vec![next]);
+    assert_eq!(update(&mut app, ch('k')), vec![], "one page at a time");
+    // Older entries go below, without duplicates; the selection stays.
+    assert_eq!(
+        audit_page(&mut app, Some("401"), audit_entries(401, 50), None),
+        vec![]
+    );
+    assert_eq!(app.audit.rows.len(), 149);
+    assert_eq!(app.audit.selected, 98);
+    assert_eq!(app.audit.next_cursor, None);
+    assert_eq!(
+        update(&mut app, ch('G')),
+        vec![],
+        "no cursor, no more pages"
+    );
+    // A refresh of the first page puts new entries on top and keeps the selected one.
+    update(&mut app, ch('g'));
+    let mut fresh = audit_entries(502, 2);
+    fresh.extend(audit_entries(500, 98));
+    app.audit.loading = true;
+    audit_page(&mut app, None, fresh, Some("403"));
+    assert_eq!(app.audit.rows.len(), 151);
+    assert_eq!(app.audit.rows[0].id, 502);
+    assert_eq!(app.audit.selected_entry().unwrap().id, 500);
+    assert_eq!(app.audit.next_cursor, None, "the window's own cursor stays");
+}
+
+#[test]
+fn a_plan_form_with_rollout_fields_puts_a_staged_rollout() {
+    let mut app = on_rollouts();
+    update(&mut app, ch('j'));
+    update(&mut app, ch('e'));
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        panic!("edit form expected")
+    };
+    let set = |form: &mut Form, label: &str, value: &str| {
+        let field = form.fields.iter_mut().find(|f| f.label == label).unwrap();
+        field.value = crate::form::FieldValue::Text(value.into());
+    };
+    set(form, text::FIELD_STAGES, "5, 50 100%");
+    set(form, text::FIELD_MAX_FAILURE, "10%");
+    set(form, text::FIELD_WINDOW, "22:00-04:00");
+    set(form, text::FIELD_SOAK, "2h");
+    set(form, text::FIELD_JOB_TIMEOUT, "30m");
+    let commands = update(&mut app, key(KeyCode::Enter));
+    let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
+        panic!("a plan write expected, got {commands:?}")
+    };
+    let rollout = spec.rollout.clone().unwrap();
+    assert_eq!(rollout.stages, [5, 50, 100]);
+    assert_eq!(rollout.max_failure_ratio.ppm(), 100_000);
+    assert_eq!(rollout.window_utc, Some(["22:00".into(), "04:00".into()]));
+    assert_eq!(rollout.soak_s, 7200);
+    assert_eq!(rollout.min_sample, 10, "empty means the default");
+    assert_eq!(spec.job_timeout_s, Some(1800));
+
+    // A bad window is refused in the form, naming the field.
+    update(
+        &mut app,
+        Action::PlanSaved {
+            firmware_name: "esp32".into(),
+            result: Err(refused(400, "invalid_rollout", "x")),
+        },
+    );
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        panic!("form stays")
+    };
+    set(form, text::FIELD_WINDOW, "1:00-5:00");
+    assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![]);
+    let Some(Modal::Form(form)) = &app.modal else {
+        panic!("form stays")
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("Window: \"1:00-5:00\" is not HH:MM-HH:MM.")
+    );
 }

@@ -1,0 +1,473 @@
+//! Module OTA for JSON (Aliyun/HaaS-style) devices: report, notice, progress, push channel, and
+//! the expiring download URL. Every device call is signed (see `fota_shared::device_auth`) with
+//! a secret derived for that provisioned device; a signature is accepted once.
+//!
+//! `productKey` is the project key and `deviceName` the device id. A device has one job at a time
+//! (`fota_shared::module_job`): the first module's job is offered, the next waits until the
+//! device reports again. Offers, successes and failures go through the plan's rollout exactly as
+//! Luat deliveries do.
+
+use crate::error::{json_response, AppError, AppResult};
+use crate::keys;
+use crate::rollout::{self, Rollout};
+use crate::store::{self, db, n, opt, s};
+use fota_shared::api::{DeviceAck, DevicePhase, JobPhase, Plan, DEFAULT_MODULE};
+use fota_shared::device_auth::{verify_device, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fota_shared::download_url;
+use fota_shared::module_job::{self, ActiveJob, Candidate, JobDecision, JobOutcome};
+use fota_shared::module_ota::{self, MAX_MESSAGE_BYTES};
+use fota_shared::notice::{build_notice, NoticeImage, NoticeSubject};
+use fota_shared::plan::in_device_set;
+use fota_shared::rollout_state::DeviceFailure;
+use fota_shared::version::Version;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use worker::{Env, Method, Request, Response};
+
+/// How long a notice's download URL stays valid.
+const URL_LIFETIME_MS: i64 = 3600 * 1000;
+
+/// `/ota/device/{kind}/{productKey}/{deviceName}`.
+pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, device_name: &str) -> AppResult<Response> {
+    let method = req.method();
+    let allowed = match kind {
+        "inform" | "progress" => method == Method::Post,
+        "upgrade" | "channel" => method == Method::Get,
+        _ => return Err(AppError::NotFound("route".into())),
+    };
+    if !allowed {
+        return Err(AppError::MethodNotAllowed);
+    }
+    let body = read_message(&mut req).await?;
+    authenticate(&req, env, &body, product_key, device_name).await?;
+    match kind {
+        "inform" => inform(env, product_key, device_name, &body).await,
+        "progress" => progress(env, product_key, device_name, &body).await,
+        "upgrade" => notice(&req, env, product_key, device_name).await,
+        _ => channel(req, env, product_key, device_name).await,
+    }
+}
+
+async fn read_message(req: &mut Request) -> AppResult<Vec<u8>> {
+    let limit = MAX_MESSAGE_BYTES as u64;
+    if req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()).is_some_and(|l| l > limit) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    let mut body = Vec::new();
+    if let Ok(mut stream) = req.stream() {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if body.len() + chunk.len() > MAX_MESSAGE_BYTES {
+                return Err(AppError::PayloadTooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+    Ok(body)
+}
+
+/// A refusal before the signature is checked says nothing about whether the device exists.
+fn unauthorized(code: &'static str) -> AppError {
+    AppError::Device { status: 401, code, message: "request not authenticated".into() }
+}
+
+async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, device_name: &str) -> AppResult<()> {
+    let masters = keys::masters(env).ok_or(unauthorized("auth_unavailable"))?;
+    #[derive(Deserialize)]
+    struct Row {
+        project_key: String,
+        provisioned_at: Option<f64>,
+    }
+    let row: Option<Row> = db(env)?
+        .prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1")
+        .bind(&[s(device_name)])?
+        .first(None)
+        .await?;
+    let provisioned = row.is_some_and(|r| r.project_key == product_key && r.provisioned_at.is_some());
+    let url = req.url()?;
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let (timestamp, signature) = (req.headers().get(TIMESTAMP_HEADER)?, req.headers().get(SIGNATURE_HEADER)?);
+    let method = req.method();
+    let request = DeviceRequest { method: method.as_ref(), path: &target, body, timestamp: timestamp.as_deref(), signature: signature.as_deref() };
+    let now = store::now();
+    // Verify even for unknown devices, so timing does not tell which names are provisioned.
+    let verdict = verify_device(&masters, product_key, device_name, &request, now);
+    let authorized = match (verdict, provisioned) {
+        (Ok(a), true) => a,
+        (Err(e), _) => return Err(unauthorized(e.code())),
+        (Ok(_), false) => return Err(unauthorized("auth_bad_signature")),
+    };
+    let fresh = db(env)?
+        .prepare("INSERT INTO replay (key, until_ms) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING")
+        .bind(&[s(&authorized.replay_key), n(authorized.replay_until_ms)])?
+        .run()
+        .await?
+        .meta()?
+        .and_then(|m| m.changes)
+        .unwrap_or(0);
+    if fresh == 0 {
+        return Err(unauthorized("auth_replayed"));
+    }
+    Ok(())
+}
+
+fn ack(id: &str) -> AppResult<Response> {
+    Ok(json_response(200, &DeviceAck { id: id.to_string(), code: 200, message: None }))
+}
+
+fn bad_message(body: &[u8], e: module_ota::MessageError) -> AppError {
+    let id = module_ota::message_id(body).unwrap_or_default();
+    AppError::Device { status: e.status(), code: e.code(), message: if id.is_empty() { e.to_string() } else { format!("{e} (id {id})") } }
+}
+
+// ---------------------------------------------------------------- jobs
+
+#[derive(Deserialize)]
+struct JobRow {
+    job: String,
+}
+
+async fn load_job(env: &Env, device: &str) -> AppResult<Option<ActiveJob>> {
+    let row: Option<JobRow> = db(env)?.prepare("SELECT job FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.first(None).await?;
+    Ok(row.and_then(|r| serde_json::from_str(&r.job).ok()))
+}
+
+async fn save_job(env: &Env, project: &str, device: &str, job: &ActiveJob) -> AppResult<()> {
+    let timeout = job.offered_ms.map(|o| o.saturating_add(i64::try_from(job.job_timeout_s).unwrap_or(i64::MAX / 2).saturating_mul(1000)));
+    let plan_id = plan_id_of(project, job);
+    db(env)?
+        .prepare(
+            "INSERT INTO device_jobs (device_id, project_key, plan_id, phase, job, offered_ms, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(device_id) DO UPDATE SET project_key = excluded.project_key, plan_id = excluded.plan_id, phase = excluded.phase,
+               job = excluded.job, offered_ms = excluded.offered_ms, timeout_ms = excluded.timeout_ms",
+        )
+        .bind(&[
+            s(device),
+            s(project),
+            s(&plan_id),
+            s(job.phase.as_str()),
+            s(&serde_json::to_string(job).map_err(|e| AppError::Unavailable(e.to_string()))?),
+            job.offered_ms.map_or(worker::wasm_bindgen::JsValue::NULL, n),
+            timeout.map_or(worker::wasm_bindgen::JsValue::NULL, n),
+        ])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+async fn clear_job(env: &Env, device: &str) -> AppResult<()> {
+    db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.run().await?;
+    Ok(())
+}
+
+fn plan_id_of(project: &str, job: &ActiveJob) -> String {
+    match Version::parse(&job.target_version) {
+        Ok(v) => fota_shared::rollout::plan_id(project, &job.firmware_name, &v),
+        Err(_) => format!("{project}/{}@{}", job.firmware_name, job.target_version),
+    }
+}
+
+/// The rollout a job counts in, when its plan still targets the job's version.
+async fn job_rollout(env: &Env, project: &str, job: &ActiveJob) -> AppResult<Option<Rollout>> {
+    let Some(plan) = store::fresh_plan(env, project, &job.firmware_name).await? else { return Ok(None) };
+    let same = Version::parse(&plan.spec.target_version).ok() == Version::parse(&job.target_version).ok();
+    Ok(if same { Some(Rollout::of(&plan)?) } else { None })
+}
+
+/// Carries out what a report or progress did to the device's job.
+async fn settle_job(env: &Env, project: &str, device: &str, job: &ActiveJob, outcome: JobOutcome) -> AppResult<()> {
+    match outcome {
+        JobOutcome::Unchanged => Ok(()),
+        JobOutcome::Updated(next) => save_job(env, project, device, &next).await,
+        JobOutcome::Succeeded => {
+            clear_job(env, device).await?;
+            if let Some(r) = job_rollout(env, project, job).await? {
+                rollout::succeed(env, &r, device).await?;
+            }
+            Ok(())
+        }
+        JobOutcome::Failed(cause) => {
+            clear_job(env, device).await?;
+            if let Some(r) = job_rollout(env, project, job).await? {
+                rollout::fail(env, &r, device, DeviceFailure::Reported(cause)).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------- report
+
+async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
+    let report = module_ota::parse_report(body).map_err(|e| bad_message(body, e))?;
+    let now = store::now();
+    let mut batch = vec![db(env)?
+        .prepare(
+            "INSERT INTO device_modules (device_id, module, version, reported_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(device_id, module) DO UPDATE SET version = excluded.version, reported_at = excluded.reported_at",
+        )
+        .bind(&[s(device), s(&report.module), s(&report.version_text), n(now)])?];
+    let whole_device = report.module == DEFAULT_MODULE;
+    batch.push(
+        db(env)?
+            .prepare("UPDATE devices SET last_seen = ?2, version = CASE WHEN ?3 = 1 THEN ?4 ELSE version END WHERE id = ?1")
+            .bind(&[s(device), n(now), n(whole_device as i64), s(&report.version_text)])?,
+    );
+    batch.push(store::device_event_stmt(env, project, device, "report", &format!("{} {} (id {})", report.module, report.version_text, report.id))?);
+    db(env)?.batch(batch).await?;
+    if let Some(job) = load_job(env, device).await? {
+        let outcome = module_job::on_report(&job, &report);
+        settle_job(env, project, device, &job, outcome).await?;
+    }
+    ack(&report.id)
+}
+
+// ---------------------------------------------------------------- progress
+
+async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
+    let report = module_ota::parse_progress(body).map_err(|e| bad_message(body, e))?;
+    let now = store::now();
+    let last: Option<f64> = db(env)?
+        .prepare("SELECT last_progress_ms FROM device_modules WHERE device_id = ?1 AND module = ?2")
+        .bind(&[s(device), s(&report.module)])?
+        .first(Some("last_progress_ms"))
+        .await?;
+    if !module_ota::should_store(last.map(|l| l as i64), now, report.step) {
+        // Not stored, so not acknowledged: every 2xx progress is in the device's history.
+        return Ok(json_response(
+            429,
+            &DeviceAck { id: report.id, code: 429, message: Some("progress is stored at most every 3 s per module".into()) },
+        ));
+    }
+    let detail = if report.desc.is_empty() {
+        format!("{} step {}", report.module, report.step.value())
+    } else {
+        format!("{} step {}: {}", report.module, report.step.value(), report.desc)
+    };
+    db(env)?
+        .batch(vec![
+            db(env)?
+                .prepare(
+                    "INSERT INTO device_modules (device_id, module, version, reported_at, last_progress_ms) VALUES (?1, ?2, '', 0, ?3)
+                     ON CONFLICT(device_id, module) DO UPDATE SET last_progress_ms = excluded.last_progress_ms",
+                )
+                .bind(&[s(device), s(&report.module), n(now)])?,
+            store::device_event_stmt(env, project, device, "progress", &detail)?,
+        ])
+        .await?;
+    if let Some(job) = load_job(env, device).await? {
+        let outcome = module_job::on_progress(&job, &report);
+        settle_job(env, project, device, &job, outcome).await?;
+    }
+    ack(&report.id)
+}
+
+// ---------------------------------------------------------------- notice
+
+#[derive(Deserialize)]
+struct ModuleRow {
+    module: String,
+    version: String,
+}
+
+async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppResult<Response> {
+    let now = store::now();
+    let modules: Vec<ModuleRow> = db(env)?
+        .prepare("SELECT module, version FROM device_modules WHERE device_id = ?1 AND version != ''")
+        .bind(&[s(device)])?
+        .all()
+        .await?
+        .results()?;
+    let modules: Vec<(String, String)> = modules.into_iter().map(|m| (m.module, m.version)).collect();
+
+    let mut active = load_job(env, device).await?;
+    // A job past its timeout fails here as well as in the sweep, so the slot frees at once.
+    if let Some(job) = &active {
+        if let JobOutcome::Failed(cause) = module_job::on_tick(job, now) {
+            settle_job(env, project, device, job, JobOutcome::Failed(cause)).await?;
+            active = None;
+        }
+    }
+
+    let plans = store::list_plans(env, project).await?;
+    let mut candidates = Vec::new();
+    for plan in plans.iter().filter(|p| in_device_set(&p.spec, device)) {
+        let r = Rollout::of(plan)?;
+        // A device whose job for this target failed is not offered it again by itself.
+        let finished = rollout::device(env, &r.plan_id, device).await?.is_some_and(|d| matches!(d.phase, DevicePhase::Failed | DevicePhase::Banned));
+        if !finished {
+            candidates.push(Candidate {
+                module: plan.image.module.clone(),
+                firmware_name: plan.firmware_name.clone(),
+                target_version: plan.spec.target_version.clone(),
+                order: 0,
+                needs_confirm: plan.spec.needs_confirm,
+                job_timeout_s: r.job_timeout_s,
+            });
+        }
+    }
+
+    let (job, plan) = match module_job::next_job(&modules, &candidates, active.as_ref()) {
+        JobDecision::Nothing => return no_job(),
+        JobDecision::Busy(job) => {
+            if job.phase != JobPhase::InProgress {
+                return no_job();
+            }
+            let Some(plan) = plans.iter().find(|p| p.firmware_name == job.firmware_name) else { return no_job() };
+            (job, plan)
+        }
+        JobDecision::Offer(c) | JobDecision::AwaitConfirmation(c) => {
+            let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else { return no_job() };
+            let r = Rollout::of(plan)?;
+            let gate = match rollout::admit_device(env, &r, device, now).await? {
+                Ok(row) => row,
+                Err(_) => return no_job(),
+            };
+            let job = module_job::start_job(&c, now);
+            if job.phase == JobPhase::InProgress {
+                if rollout::record_offer(env, &r, device, gate.as_ref(), now).await?.is_err() {
+                    return no_job();
+                }
+            } else {
+                store::device_event(env, project, device, "awaiting_confirmation", &format!("{} {}", c.firmware_name, c.target_version)).await?;
+            }
+            save_job(env, project, device, &job).await?;
+            if job.phase != JobPhase::InProgress {
+                return no_job();
+            }
+            (job, plan)
+        }
+    };
+    let _ = &job;
+    serve_notice(req, env, project, plan, now).await
+}
+
+fn no_job() -> AppResult<Response> {
+    Ok(Response::empty()?.with_status(204))
+}
+
+async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now: i64) -> AppResult<Response> {
+    let masters = keys::require_masters(env)?;
+    let (key_id, seed) = keys::active(env, &masters, project, now).await?;
+    let path = format!("/ota/image/{}", plan.image.sha256);
+    let url = match env.var("IMAGE_BASE_URL").map(|v| v.to_string()).ok().filter(|b| !b.trim().is_empty()) {
+        Some(base) => format!("{}/images/{}", base.trim_end_matches('/'), plan.image.sha256),
+        None => {
+            let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+            let origin = req.url()?.origin().ascii_serialization();
+            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, now + URL_LIFETIME_MS))
+        }
+    };
+    let subject = NoticeSubject {
+        product_key: project,
+        module: &plan.image.module,
+        version: &plan.spec.target_version,
+        size: plan.image.size,
+        sha256: &plan.image.sha256,
+    };
+    let id = (now as u64 % 4_294_967_296).to_string();
+    let notice = build_notice(&id, &subject, NoticeImage { url: &url, md5: &plan.image.md5 }, &key_id, &seed);
+    Ok(json_response(200, &notice))
+}
+
+/// `GET /ota/image/{sha256}?expires=..&sig=..`: the notice's expiring download URL.
+pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
+    let masters = keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
+    let key = keys::url_key(&masters).ok_or_else(|| AppError::NotFound("image".into()))?;
+    let url = req.url()?;
+    let path = url.path().to_string();
+    if let Err(e) = download_url::verify_signed_url(&key, &path, url.query().unwrap_or(""), store::now()) {
+        return Err(AppError::Device { status: e.status(), code: e.code(), message: e.to_string() });
+    }
+    let mut resp = crate::images::get_image(req, env, sha256).await?;
+    resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------- push
+
+async fn channel(req: Request, env: &Env, project: &str, device: &str) -> AppResult<Response> {
+    if req.headers().get("Upgrade")?.is_none_or(|u| !u.eq_ignore_ascii_case("websocket")) {
+        return Err(AppError::bad("websocket_required", "this route upgrades to a WebSocket"));
+    }
+    let stub = env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(Method::Get).with_headers(req.headers().clone());
+    let inner = Request::new_with_init("https://device-channel/connect", &init)?;
+    Ok(stub.fetch_with_request(inner).await?)
+}
+
+/// Sends `command` to every socket the device holds; how many were reached.
+pub async fn push(env: &Env, project: &str, device: &str, command: &str) -> AppResult<u32> {
+    let stub = env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(command.into()));
+    let mut resp = stub.fetch_with_request(Request::new_with_init("https://device-channel/push", &init)?).await?;
+    #[derive(Deserialize)]
+    struct Reached {
+        reached: u32,
+    }
+    Ok(resp.json::<Reached>().await.map(|r| r.reached).unwrap_or(0))
+}
+
+/// Fails JSON jobs past their timeout (called by the scheduled sweep).
+pub async fn sweep_jobs(env: &Env) -> AppResult<()> {
+    #[derive(Deserialize)]
+    struct Row {
+        device_id: String,
+        project_key: String,
+        job: String,
+    }
+    let now = store::now();
+    let rows: Vec<Row> = db(env)?
+        .prepare("SELECT device_id, project_key, job FROM device_jobs WHERE phase = 'in_progress' AND timeout_ms <= ?1 LIMIT 200")
+        .bind(&[n(now)])?
+        .all()
+        .await?
+        .results()?;
+    for row in rows {
+        if let Ok(job) = serde_json::from_str::<ActiveJob>(&row.job) {
+            let outcome = module_job::on_tick(&job, now);
+            settle_job(env, &row.project_key, &row.device_id, &job, outcome).await?;
+        }
+    }
+    db(env)?.prepare("DELETE FROM replay WHERE until_ms < ?1").bind(&[n(now)])?.run().await?;
+    Ok(())
+}
+
+/// Unconfirmed or running jobs of a project, for the admin API.
+pub async fn jobs(env: &Env, project: &str, phase: Option<&str>) -> AppResult<Vec<(String, ActiveJob)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        device_id: String,
+        job: String,
+    }
+    let rows: Vec<Row> = db(env)?
+        .prepare("SELECT device_id, job FROM device_jobs WHERE project_key = ?1 AND (?2 IS NULL OR phase = ?2) ORDER BY device_id LIMIT 1000")
+        .bind(&[s(project), opt(phase)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().filter_map(|r| serde_json::from_str(&r.job).ok().map(|j| (r.device_id, j))).collect())
+}
+
+/// The owner's confirmation: the held job reaches the device on its next notice request.
+pub async fn confirm(env: &Env, project: &str, device: &str) -> AppResult<Option<Result<ActiveJob, ()>>> {
+    let Some(job) = load_job(env, device).await? else { return Ok(None) };
+    let now = store::now();
+    let Ok(next) = module_job::confirm(&job, now) else { return Ok(Some(Err(()))) };
+    let plans = store::list_plans(env, project).await?;
+    if let Some(plan) = plans.iter().find(|p| p.firmware_name == next.firmware_name) {
+        let r = Rollout::of(plan)?;
+        let row = rollout::device(env, &r.plan_id, device).await?;
+        if rollout::record_offer(env, &r, device, row.as_ref(), now).await?.is_err() {
+            return Ok(Some(Err(())));
+        }
+    }
+    save_job(env, project, device, &next).await?;
+    store::device_event(env, project, device, "confirmed", &format!("{} {}", next.firmware_name, next.target_version)).await?;
+    Ok(Some(Ok(next)))
+}
