@@ -6,10 +6,14 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 PORT=${PORT:-8787}
 STATE_DIR=${STATE_DIR:-.wrangler/state}
+random_hex() { node -e "process.stdout.write(require('crypto').randomBytes($1).toString('hex'))"; }
 if [ ! -f .dev.vars ]; then
-  token=$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')
-  sed "s/^ADMIN_TOKEN=.*/ADMIN_TOKEN=$token/" .dev.vars.example > .dev.vars
-  echo "created .dev.vars with a new ADMIN_TOKEN"
+  sed -e "s/^ADMIN_TOKEN=.*/ADMIN_TOKEN=$(random_hex 24)/" -e "s/^DEVICE_MASTER_KEYS=.*/DEVICE_MASTER_KEYS=1:$(random_hex 32)/" \
+    .dev.vars.example > .dev.vars
+  echo "created .dev.vars with a new ADMIN_TOKEN and DEVICE_MASTER_KEYS"
+elif ! grep -q '^DEVICE_MASTER_KEYS=' .dev.vars; then
+  echo "DEVICE_MASTER_KEYS=1:$(random_hex 32)" >> .dev.vars
+  echo "added DEVICE_MASTER_KEYS to .dev.vars"
 fi
 scripts/serve.sh "$PORT" "$STATE_DIR" &
 serve=$!

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// The admin token test servers run with.
 pub const TOKEN: &str = "test-admin-token-0123456789";
+/// The module-OTA master key test servers run with (`DEVICE_MASTER_KEYS`), version 1.
+pub const MASTER_KEYS: &str = "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 /// The upload limit test servers run with, small so the 413 test stays cheap.
 pub const TEST_MAX_IMAGE_BYTES: usize = 2 * 1024 * 1024;
 /// No test server lives longer than this, whatever happens to the test process.
@@ -55,6 +57,7 @@ impl Server {
             .args(["--inspector-port", &inspector.to_string()])
             .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
             .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
+            .args(["--var", &format!("DEVICE_MASTER_KEYS:{MASTER_KEYS}")])
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
             .current_dir(&root)
             .stdin(Stdio::null())

@@ -5,6 +5,7 @@
 mod access;
 mod catalog;
 mod fleet;
+mod ota;
 mod plans;
 
 use crate::auth::{authenticate, Actor};
@@ -108,6 +109,14 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         ("GET", "projects/{key}/devices/{device_id}") => fleet::get(call).await,
         ("GET", "projects/{key}/devices/{device_id}/history") => fleet::history(call).await,
         ("POST", "projects/{key}/devices/{device_id}/unban") => fleet::unban(call).await,
+        ("POST", "projects/{key}/devices") => ota::provision(call).await,
+        ("POST", "projects/{key}/devices/{device_id}/confirm") => ota::confirm_device(call).await,
+        ("POST", "projects/{key}/devices/{device_id}/check-now") => ota::check_now_device(call).await,
+        ("POST", "projects/{key}/confirm") => ota::confirm_many(call).await,
+        ("GET", "projects/{key}/jobs") => ota::jobs(call).await,
+        ("POST", "projects/{key}/plans/{firmware_name}/check-now") => ota::check_now_plan(call).await,
+        ("GET", "projects/{key}/signing-keys") => ota::signing_keys(call).await,
+        ("POST", "projects/{key}/signing-keys/rotate") => ota::rotate_key(call).await,
         ("GET", "tokens") => access::list_tokens(call).await,
         ("POST", "tokens") => access::create_token(call).await,
         ("DELETE", "tokens/{name}") => access::revoke_token(call).await,

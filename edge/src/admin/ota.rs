@@ -1,0 +1,202 @@
+//! Module-OTA administration: provisioning JSON devices (secrets shown once, derived, never
+//! stored), the owner's confirmation of held jobs, check-now pushes, and notice signing keys.
+
+use super::{ok, project, read_json, Call};
+use crate::error::{AppError, AppResult};
+use crate::keys;
+use crate::ota;
+use crate::store::{self, db, n, s};
+use fota_shared::api::{
+    CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec,
+    SigningKeyList,
+};
+use fota_shared::device_auth::{device_secret, issuing_master};
+use fota_shared::luat::valid_device_id;
+use fota_shared::notice::{active_key, push_command};
+use fota_shared::plan::in_device_set;
+use serde::Deserialize;
+use std::collections::HashMap;
+use worker::Response;
+
+/// Most devices one provisioning or confirmation call may name.
+const MAX_BATCH: usize = 1000;
+
+pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let masters = keys::require_masters(call.env)?;
+    let master = issuing_master(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    let spec: ProvisionSpec = read_json(&mut call.req).await?;
+    if spec.devices.is_empty() || spec.devices.len() > MAX_BATCH {
+        return Err(AppError::bad("invalid_devices", format!("name 1-{MAX_BATCH} devices")));
+    }
+    if let Some(bad) = spec.devices.iter().find(|d| !valid_device_id(d)) {
+        return Err(AppError::bad("invalid_device_id", format!("device id {bad:?} is not valid")));
+    }
+    let now = store::now();
+    let mut ids = spec.devices.clone();
+    ids.sort();
+    ids.dedup();
+    // Bind each id to this project unless another project owns it; then read back the owners.
+    let mut batch = Vec::new();
+    for id in &ids {
+        batch.push(
+            db(call.env)?
+                .prepare(
+                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at) VALUES (?1, ?2, ?3, ?3, ?3)
+                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3) WHERE devices.project_key = ?2",
+                )
+                .bind(&[s(id), s(&key), n(now)])?,
+        );
+    }
+    db(call.env)?.batch(batch).await?;
+    #[derive(Deserialize)]
+    struct Owner {
+        id: String,
+        project_key: String,
+    }
+    let mut owners = HashMap::new();
+    for chunk in ids.chunks(90) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+        let rows: Vec<Owner> = db(call.env)?
+            .prepare(format!("SELECT id, project_key FROM devices WHERE id IN ({})", marks.join(",")))
+            .bind(&chunk.iter().map(|id| s(id)).collect::<Vec<_>>())?
+            .all()
+            .await?
+            .results()?;
+        owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
+    }
+    let taken: Vec<&String> = ids.iter().filter(|id| owners.get(*id) != Some(&key)).collect();
+    if !taken.is_empty() {
+        return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {taken:?}; nothing else changed for them")));
+    }
+    let devices: Vec<ProvisionedDevice> =
+        ids.iter().map(|id| ProvisionedDevice { id: id.clone(), secret: device_secret(master, &key, id) }).collect();
+    for id in &ids {
+        store::device_event(call.env, &key, id, "provisioned", &format!("by {}", call.actor.name)).await?;
+    }
+    // The audit entry names the devices, never their secrets.
+    call.changed(Some(&key), format!("provision {} devices", ids.len()), None::<&()>, Some(&ids));
+    ok(201, &Provisioned { devices })
+}
+
+async fn confirm_one(call: &Call<'_>, key: &str, id: &str) -> AppResult<Result<(), String>> {
+    Ok(match ota::confirm(call.env, key, id).await? {
+        None => Err("no job".into()),
+        Some(Err(())) => Err("job is not awaiting confirmation (or the rollout holds it)".into()),
+        Some(Ok(_)) => Ok(()),
+    })
+}
+
+pub async fn confirm_device(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    project(call.env, &key).await?;
+    match confirm_one(call, &key, &id).await? {
+        Ok(()) => {
+            call.changed(Some(&key), format!("confirm {id}"), None::<&()>, Some(&id));
+            ok(200, &ConfirmResult { confirmed: vec![id], skipped: vec![] })
+        }
+        Err(reason) if reason == "no job" => Err(AppError::NotFound(format!("job of device {id}"))),
+        Err(reason) => Err(AppError::conflict("not_awaiting_confirmation", reason)),
+    }
+}
+
+pub async fn confirm_many(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let spec: ConfirmSpec = read_json(&mut call.req).await?;
+    if spec.devices.is_empty() || spec.devices.len() > MAX_BATCH {
+        return Err(AppError::bad("invalid_devices", format!("name 1-{MAX_BATCH} devices")));
+    }
+    let mut result = ConfirmResult { confirmed: vec![], skipped: vec![] };
+    for id in &spec.devices {
+        match confirm_one(call, &key, id).await? {
+            Ok(()) => result.confirmed.push(id.clone()),
+            Err(reason) => result.skipped.push(ConfirmSkipped { id: id.clone(), reason }),
+        }
+    }
+    call.changed(Some(&key), format!("confirm {} devices", result.confirmed.len()), None::<&()>, Some(&result));
+    ok(200, &result)
+}
+
+pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let url = call.req.url()?;
+    let phase = url.query_pairs().find(|(k, _)| k == "phase").map(|(_, v)| v.into_owned()).filter(|v| !v.is_empty());
+    if phase.as_deref().is_some_and(|p| !matches!(p, "awaiting_confirmation" | "in_progress")) {
+        return Err(AppError::bad("invalid_phase", "phase must be awaiting_confirmation or in_progress"));
+    }
+    let jobs = ota::jobs(call.env, &key, phase.as_deref()).await?;
+    ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job }).collect() })
+}
+
+fn check_url(call: &Call<'_>, key: &str, id: &str) -> AppResult<String> {
+    let origin = call.req.url()?.origin().ascii_serialization();
+    Ok(format!("{origin}/ota/device/upgrade/{key}/{id}"))
+}
+
+pub async fn check_now_device(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    project(call.env, &key).await?;
+    store::device(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    let reached = ota::push(call.env, &key, &id, &push_command(&check_url(call, &key, &id)?)).await?;
+    call.changed(Some(&key), format!("check-now {id}"), None::<&()>, Some(&reached));
+    ok(200, &CheckNowResult { devices: 1, reached })
+}
+
+pub async fn check_now_plan(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
+    project(call.env, &key).await?;
+    let plan = store::fresh_plan(call.env, &key, &fw).await?.ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))?;
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+    }
+    let rows: Vec<Row> = db(call.env)?
+        .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL ORDER BY id LIMIT 5000")
+        .bind(&[s(&key)])?
+        .all()
+        .await?
+        .results()?;
+    let mut result = CheckNowResult { devices: 0, reached: 0 };
+    for row in rows.iter().filter(|r| in_device_set(&plan.spec, &r.id)) {
+        result.devices += 1;
+        result.reached += ota::push(call.env, &key, &row.id, &push_command(&check_url(call, &key, &row.id)?)).await?;
+    }
+    call.changed(Some(&key), format!("check-now plan {fw}"), None::<&()>, Some(&result));
+    ok(200, &result)
+}
+
+pub async fn signing_keys(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let masters = keys::require_masters(call.env)?;
+    let now = store::now();
+    let keys = keys::public_keys(call.env, &masters, &key, now).await?;
+    let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
+    ok(200, &SigningKeyList { active, keys })
+}
+
+pub async fn rotate_key(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let masters = keys::require_masters(call.env)?;
+    let body = super::read_capped(&mut call.req, super::MAX_JSON_BYTES).await?;
+    let spec: RotateSpec = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSpec::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| AppError::bad("invalid_json", e.to_string()))?
+    };
+    let overlap = spec.overlap_s.unwrap_or(keys::DEFAULT_OVERLAP_S);
+    if overlap > 365 * 24 * 3600 {
+        return Err(AppError::bad("invalid_overlap", "overlap_s is at most a year"));
+    }
+    let now = store::now();
+    let before = keys::public_keys(call.env, &masters, &key, now).await?;
+    let keys = keys::rotate(call.env, &masters, &key, overlap, now).await?;
+    let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
+    let answer = SigningKeyList { active, keys };
+    call.changed(Some(&key), "signing keys".to_string(), Some(&before), Some(&answer));
+    ok(200, &answer)
+}
