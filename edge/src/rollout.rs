@@ -11,10 +11,11 @@ use fota_shared::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
 use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, RolloutEvent, RolloutState, Step};
 use fota_shared::version::Version;
 use serde::Deserialize;
-use worker::{D1PreparedStatement, Env};
+use worker::Env;
 
-/// Attempts at a compare-and-swap before giving up with 503.
-const CAS_ATTEMPTS: usize = 12;
+/// Attempts at a compare-and-swap before giving up with 503; between attempts a short random
+/// pause spreads writers that collided (a busy rollout row sees many at once).
+const CAS_ATTEMPTS: u32 = 40;
 /// Most timed-out jobs one sweep fails (the next sweep takes the rest).
 const SWEEP_BATCH: u32 = 200;
 
@@ -142,14 +143,18 @@ impl From<Step> for Change {
 }
 
 /// Applies `transition` to the current state (and the device's row, when `device_id` is given)
-/// by compare-and-swap, retrying on conflict; `extra` statements join the winning batch.
-/// Returns the change written, or `None` when the transition changed nothing.
-pub async fn apply<F>(env: &Env, r: &Rollout, device_id: Option<&str>, extra: Vec<D1PreparedStatement>, transition: F) -> AppResult<Option<Change>>
+/// by compare-and-swap, retrying on conflict. Returns the change written, or `None` when the
+/// transition changed nothing.
+pub async fn apply<F>(env: &Env, r: &Rollout, device_id: Option<&str>, transition: F) -> AppResult<Option<Change>>
 where
     F: Fn(&RolloutState, Option<&DeviceRollout>) -> Option<Change>,
 {
-    let mut extra = Some(extra);
-    for _ in 0..CAS_ATTEMPTS {
+    for attempt in 0..CAS_ATTEMPTS {
+        if attempt > 0 {
+            let ceiling = 5.0 * f64::from(attempt.min(10));
+            let pause = (worker::js_sys::Math::random() * ceiling) as u64 + 1;
+            worker::Delay::from(std::time::Duration::from_millis(pause)).await;
+        }
         let stored = ensure(env, r).await?;
         let current = match device_id {
             Some(id) => device(env, &r.plan_id, id).await?,
@@ -157,8 +162,11 @@ where
         };
         let Some(change) = transition(&stored.state, current.as_ref()) else { return Ok(None) };
         let now = store::now();
-        let won = format!("(SELECT version FROM rollouts WHERE plan_id = ?{{p}}) = {}", stored.version + 1);
-        let mut batch = vec![db(env)?
+        // The dependent writes run first, guarded by the version this transition was computed
+        // from; the state update then bumps the version. In one batch (one transaction) either
+        // all of them apply or, when another writer got there first, none does.
+        let won = format!("(SELECT version FROM rollouts WHERE plan_id = ?{{p}}) = {}", stored.version);
+        let update = db(env)?
             .prepare(
                 "UPDATE rollouts SET state = ?1, phase = ?2, version = version + 1, updated_at = ?3, high_water = MAX(high_water, ?6)
                  WHERE plan_id = ?4 AND version = ?5",
@@ -170,7 +178,8 @@ where
                 s(&r.plan_id),
                 n(stored.version),
                 n(rollout::current_percent(&r.spec, &change.state) as i64),
-            ])?];
+            ])?;
+        let mut batch = Vec::new();
         if let Some(dev) = &change.device {
             batch.push(
                 db(env)?
@@ -214,9 +223,10 @@ where
                 );
             }
         }
-        batch.extend(extra.take().unwrap_or_default());
+        let at = batch.len();
+        batch.push(update);
         let results = db(env)?.batch(batch).await?;
-        let changed = results.first().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0);
+        let changed = results.get(at).and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes).unwrap_or(0);
         if changed == 1 {
             crate::cache::forget_rollout(&r.plan_id);
             if let Some(event) = change.event {
@@ -224,9 +234,7 @@ where
             }
             return Ok(Some(change));
         }
-        // Lost the race. The guarded statements did nothing; the extra ones ran, and since
-        // callers pass only statements that set absolute values, they need no replay.
-        extra = Some(Vec::new());
+        // Lost the race: nothing ran; read again and re-apply.
     }
     Err(AppError::Unavailable(format!("rollout {} is busy", r.plan_id)))
 }
@@ -266,7 +274,7 @@ pub async fn admit_device(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResu
     let stored = ensure(env, r).await?;
     let mut job = device(env, &r.plan_id, id).await?;
     if job.is_none() {
-        let seen = apply(env, r, Some(id), vec![], |state, dev| match dev {
+        let seen = apply(env, r, Some(id), |state, dev| match dev {
             Some(_) => None,
             None => rs::on_eligible_seen(&r.spec, state, &r.plan_id, id, now).map(Change::from),
         })
@@ -293,7 +301,7 @@ pub async fn record_offer(env: &Env, r: &Rollout, id: &str, job: Option<&DeviceR
     if !claim_offer_slot(env, r, now).await? {
         return Ok(Err(Refusal::NotOfferingNow));
     }
-    apply(env, r, Some(id), vec![], |state, dev| dev.and_then(|d| rs::on_offer(state, d, now)).map(Change::from)).await?;
+    apply(env, r, Some(id), |state, dev| dev.and_then(|d| rs::on_offer(state, d, now)).map(Change::from)).await?;
     Ok(Ok(()))
 }
 
@@ -328,7 +336,7 @@ async fn offers_this_minute(env: &Env, r: &Rollout, now: i64) -> AppResult<u32> 
 /// Records a device's failure (ban or timeout) in the rollout.
 pub async fn fail(env: &Env, r: &Rollout, device_id: &str, failure: DeviceFailure) -> AppResult<()> {
     let now = store::now();
-    apply(env, r, Some(device_id), vec![], |state, dev| {
+    apply(env, r, Some(device_id), |state, dev| {
         dev.and_then(|d| rs::on_failure(&r.spec, state, d, failure.clone(), now)).map(Change::from)
     })
     .await?;
@@ -338,14 +346,14 @@ pub async fn fail(env: &Env, r: &Rollout, device_id: &str, failure: DeviceFailur
 /// Records that a device reported the target.
 pub async fn succeed(env: &Env, r: &Rollout, device_id: &str) -> AppResult<()> {
     let now = store::now();
-    apply(env, r, Some(device_id), vec![], |state, dev| dev.and_then(|d| rs::on_success(&r.spec, state, d, now)).map(Change::from)).await?;
+    apply(env, r, Some(device_id), |state, dev| dev.and_then(|d| rs::on_success(&r.spec, state, d, now)).map(Change::from)).await?;
     Ok(())
 }
 
 /// Time-driven work: verification timeout, auto-advance, and jobs past `job_timeout_s`.
 pub async fn sweep(env: &Env, r: &Rollout) -> AppResult<()> {
     let now = store::now();
-    apply(env, r, None, vec![], |state, _| {
+    apply(env, r, None, |state, _| {
         rs::on_tick(&r.spec, state, now).map(|(state, event)| Change { state, device: None, event: Some(event) })
     })
     .await?;

@@ -239,14 +239,18 @@ pub fn rollout_gate(
     match state.phase {
         RolloutPhase::Cancelled | RolloutPhase::Failed => return Err(Refusal::NotOfferingNow),
         _ if device.is_some_and(|d| d.phase != DevicePhase::Idle) => return Ok(()),
-        RolloutPhase::Paused => return Err(Refusal::NotOfferingNow),
         RolloutPhase::Verifying => {
             return if is_verify_device(spec, device_id) { Ok(()) } else { Err(Refusal::NotInDeviceSet) };
         }
-        RolloutPhase::Running | RolloutPhase::Completed => {}
+        RolloutPhase::Running | RolloutPhase::Completed | RolloutPhase::Paused => {}
     }
+    // The stage first, so a device outside it hears the same answer whether or not the rollout
+    // is paused (and the same as `held_back` gives it from memory).
     if !in_stage(bucket(plan_id, device_id), current_percent(spec, state)) {
         return Err(Refusal::NotInDeviceSet);
+    }
+    if state.phase == RolloutPhase::Paused {
+        return Err(Refusal::NotOfferingNow);
     }
     // A window that fails to parse was never validated; offering nothing is safer than guessing.
     let in_window = spec.window_utc.as_ref().is_none_or(|w| UtcWindow::parse(w).is_ok_and(|w| w.contains(now_ms)));

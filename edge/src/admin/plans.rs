@@ -68,7 +68,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     // The rollout row first: a plan visible to devices always has its rollout.
     let r = Rollout::of(&plan)?;
     rollout::ensure(call.env, &r).await?;
-    rollout::apply(call.env, &r, None, vec![], |state, _| {
+    rollout::apply(call.env, &r, None, |state, _| {
         let next = rs::reconcile(&r.spec, state);
         (next != *state).then_some(Change { state: next, device: None, event: None })
     })
@@ -93,7 +93,7 @@ pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Re
     let refused = Cell::new(None);
     let now = store::now();
     let before = rollout::ensure(call.env, &r).await?;
-    rollout::apply(call.env, &r, None, vec![], |state, _| match rs::control(&r.spec, state, action, now) {
+    rollout::apply(call.env, &r, None, |state, _| match rs::control(&r.spec, state, action, now) {
         Ok(next) => Some(Change { state: next, device: None, event: None }),
         Err(e) => {
             refused.set(Some(e));

@@ -9,7 +9,9 @@ mod access;
 mod admin;
 mod clients;
 mod fleet;
+mod ota;
 mod refusals;
+mod rollouts;
 
 use fota_tests::{RawResponse, Server};
 
