@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fota_shared::api::{
-    ApiErrorBody, AuditPage, Device, DeviceHistory, DeviceList, Firmware, FirmwareList, ImageKind,
-    Plan, PlanList, PlanSpec, Project, ProjectList, ProjectSpec, RolloutAction, RolloutStatus,
-    TokenCreated, TokenList, TokenSpec, UploadReceipt,
+    ApiErrorBody, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device, DeviceHistory,
+    DeviceList, Firmware, FirmwareList, ImageKind, JobList, JobPhase, Plan, PlanList, PlanSpec,
+    Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned, RolloutAction, RolloutStatus,
+    RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec, UploadReceipt,
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -373,6 +374,100 @@ impl ApiClient {
     pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
         self.json(Method::POST, format!("{}/unban", device_path(project, id)))
             .await
+    }
+
+    /// Provisions JSON (module-OTA) devices; the answer holds each one's secret, shown only here.
+    pub async fn provision_devices(
+        &self,
+        project: &str,
+        spec: &ProvisionSpec,
+    ) -> Result<Provisioned, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/devices", project_path(project)),
+            spec,
+        )
+        .await
+    }
+
+    /// Confirms one device's held job: 404 without a job, 409 when it is not held.
+    pub async fn confirm_device(&self, project: &str, id: &str) -> Result<ConfirmResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/confirm", device_path(project, id)),
+        )
+        .await
+    }
+
+    /// Confirms the held jobs of many devices; those without one are listed as skipped.
+    pub async fn confirm_devices(
+        &self,
+        project: &str,
+        spec: &ConfirmSpec,
+    ) -> Result<ConfirmResult, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/confirm", project_path(project)),
+            spec,
+        )
+        .await
+    }
+
+    /// Module-OTA jobs, all or those in one phase.
+    pub async fn jobs(&self, project: &str, phase: Option<JobPhase>) -> Result<JobList, ApiError> {
+        let url = self.url(&format!("{}/jobs", project_path(project)));
+        let pairs: Vec<(&str, &str)> = phase.map(|p| ("phase", p.as_str())).into_iter().collect();
+        let request = self.authorized(self.http.get(&url)).query(&pairs);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    /// Pushes a check-now to one device over its standing connection.
+    pub async fn check_now_device(
+        &self,
+        project: &str,
+        id: &str,
+    ) -> Result<CheckNowResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/check-now", device_path(project, id)),
+        )
+        .await
+    }
+
+    /// Pushes a check-now to every connected device of a plan's device set.
+    pub async fn check_now_plan(
+        &self,
+        project: &str,
+        firmware_name: &str,
+    ) -> Result<CheckNowResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/check-now", plan_path(project, firmware_name)),
+        )
+        .await
+    }
+
+    pub async fn signing_keys(&self, project: &str) -> Result<SigningKeyList, ApiError> {
+        self.json(
+            Method::GET,
+            format!("{}/signing-keys", project_path(project)),
+        )
+        .await
+    }
+
+    /// Starts a new notice signing key; the old ones stay trusted for the overlap.
+    pub async fn rotate_signing_key(
+        &self,
+        project: &str,
+        spec: &RotateSpec,
+    ) -> Result<SigningKeyList, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/signing-keys/rotate", project_path(project)),
+            spec,
+        )
+        .await
     }
 
     fn url(&self, path: &str) -> String {

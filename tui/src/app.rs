@@ -5,9 +5,11 @@
 use std::collections::BTreeMap;
 
 use fota_shared::api::{
-    AuditEntry, AuditPage, Device, DeviceEvent, DeviceHistory, DeviceList, DevicePhase, Firmware,
-    Plan, Project, RolloutAction, RolloutStatus, UploadReceipt,
+    AuditEntry, AuditPage, CheckNowResult, ConfirmResult, Device, DeviceEvent, DeviceHistory,
+    DeviceList, DevicePhase, Firmware, JobInfo, JobPhase, Plan, Project, RolloutAction,
+    RolloutStatus, UploadReceipt,
 };
+use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::api::{AuditQuery, DeviceQuery, UploadDetails};
@@ -142,6 +144,22 @@ pub enum Action {
         cursor: Option<String>,
         result: Outcome<AuditPage>,
     },
+    JobsLoaded(Outcome<Vec<JobInfo>>),
+    JobsConfirmed {
+        ids: Vec<String>,
+        result: Outcome<ConfirmResult>,
+    },
+    CheckedNow {
+        target: CheckNowTarget,
+        result: Outcome<CheckNowResult>,
+    },
+}
+
+/// What a check-now push goes to: one device, or every device of a plan's device set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckNowTarget {
+    Device(String),
+    Plan(String),
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
@@ -203,6 +221,19 @@ pub enum Command {
     LoadAudit {
         generation: u64,
         query: AuditQuery,
+    },
+    /// Every module-OTA job of the project, held or in progress.
+    LoadJobs {
+        project: String,
+    },
+    /// Confirms held jobs: one device through its own route, several in one call.
+    ConfirmJobs {
+        project: String,
+        ids: Vec<String>,
+    },
+    CheckNow {
+        project: String,
+        target: CheckNowTarget,
     },
 }
 
@@ -279,6 +310,9 @@ pub struct DevicesView {
     pub state: Option<DevicePhase>,
     /// The selected device's history, fetched when the selection lands on it.
     pub history: HistoryView,
+    /// The project's module-OTA jobs, reloaded with the list: the detail pane shows the selected
+    /// device's, and `c`/`C` confirm the held ones.
+    pub jobs: Remote<Vec<JobInfo>>,
 }
 
 /// One device's history in the Devices tab's detail pane.
@@ -304,6 +338,31 @@ const STATE_CYCLE: [Option<DevicePhase>; 6] = [
 impl DevicesView {
     pub fn selected_device(&self) -> Option<&Device> {
         self.rows.get(self.selected)
+    }
+
+    /// The device's module-OTA job, when the jobs list is loaded and has one.
+    pub fn job_of(&self, id: &str) -> Option<&ActiveJob> {
+        self.jobs
+            .data
+            .as_ref()?
+            .iter()
+            .find(|j| j.device_id == id)
+            .map(|j| &j.job)
+    }
+
+    /// Whether the device's job waits for the owner's confirmation.
+    pub fn is_held(&self, id: &str) -> bool {
+        self.job_of(id)
+            .is_some_and(|job| job.phase == JobPhase::AwaitingConfirmation)
+    }
+
+    /// The listed devices (the loaded rows under the current filters) whose jobs are held.
+    pub fn held_rows(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .filter(|d| self.is_held(&d.id))
+            .map(|d| d.id.clone())
+            .collect()
     }
 
     fn query(&self, cursor: Option<String>) -> DeviceQuery {
@@ -630,6 +689,7 @@ impl App {
             Tab::Devices => {
                 let mut commands: Vec<Command> =
                     self.refresh_devices(&project).into_iter().collect();
+                commands.extend(self.refresh_jobs());
                 commands.extend(self.sync_history(true));
                 commands
             }
@@ -652,6 +712,14 @@ impl App {
             }
             Tab::Audit => self.refresh_audit().into_iter().collect(),
         }
+    }
+
+    fn refresh_jobs(&mut self) -> Option<Command> {
+        let project = self.project.clone()?;
+        self.devices
+            .jobs
+            .begin()
+            .then_some(Command::LoadJobs { project })
     }
 
     fn refresh_audit(&mut self) -> Option<Command> {
@@ -943,6 +1011,41 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             let done = text::deleted_plan(&firmware_name);
             let what = text::deleting_plan(&firmware_name);
             after_change(app, result, done, &what, Tab::Rollouts)
+        }
+        Action::JobsLoaded(result) => {
+            app.observe(&result);
+            app.devices.jobs.settle(text::WHAT_JOBS, result);
+            vec![]
+        }
+        Action::JobsConfirmed { ids, result } => {
+            app.observe(&result);
+            match result {
+                Ok(outcome) => {
+                    app.set_status(StatusKind::Info, text::confirmed(&outcome));
+                    app.refresh_jobs().into_iter().collect()
+                }
+                Err(failure) => {
+                    app.set_status(
+                        StatusKind::Error,
+                        text::failed(&text::confirming(&ids), &failure.message),
+                    );
+                    // A refusal often means the job moved on: show where it stands now.
+                    app.refresh_jobs().into_iter().collect()
+                }
+            }
+        }
+        Action::CheckedNow { target, result } => {
+            app.observe(&result);
+            match result {
+                Ok(outcome) => {
+                    app.set_status(StatusKind::Info, text::checked_now(&target, &outcome))
+                }
+                Err(failure) => app.set_status(
+                    StatusKind::Error,
+                    text::failed(&text::checking_now(&target), &failure.message),
+                ),
+            }
+            vec![]
         }
         Action::DeviceUnbanned { id, result } => {
             app.observe(&result);
@@ -1276,6 +1379,54 @@ fn confirm_control(app: &mut App, project: String, action: RolloutAction) {
     });
 }
 
+/// `c` on Devices: asks before confirming the selected device's held job. Without a loaded jobs
+/// list the server decides; with one, a device with nothing held is told so at once.
+fn confirm_selected(app: &mut App, project: String) {
+    let Some(device) = app.devices.selected_device() else {
+        return;
+    };
+    let id = device.id.clone();
+    let known = app.devices.jobs.data.is_some();
+    match app.devices.job_of(&id) {
+        Some(job) if job.phase == JobPhase::AwaitingConfirmation => {
+            let prompt = text::confirm_job(&id, job);
+            let ids = vec![id];
+            app.modal = Some(Modal::Confirm {
+                prompt,
+                busy: text::confirming(&ids),
+                command: Box::new(Command::ConfirmJobs { project, ids }),
+            });
+        }
+        Some(job) => {
+            let message = text::job_not_held(&id, job);
+            app.set_status(StatusKind::Info, message);
+        }
+        None if known => app.set_status(StatusKind::Info, text::no_held_job(&id)),
+        None => {
+            let ids = vec![id.clone()];
+            app.modal = Some(Modal::Confirm {
+                prompt: text::confirm_unknown_job(&id),
+                busy: text::confirming(&ids),
+                command: Box::new(Command::ConfirmJobs { project, ids }),
+            });
+        }
+    }
+}
+
+/// `C` on Devices: asks before confirming the held jobs of every listed device.
+fn confirm_listed(app: &mut App, project: String) {
+    let ids = app.devices.held_rows();
+    if ids.is_empty() {
+        app.set_status(StatusKind::Info, text::NO_HELD_JOBS.to_string());
+        return;
+    }
+    app.modal = Some(Modal::Confirm {
+        prompt: text::confirm_jobs(&ids),
+        busy: text::confirming(&ids),
+        command: Box::new(Command::ConfirmJobs { project, ids }),
+    });
+}
+
 fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let Some(project) = app.project.clone() else {
         return vec![];
@@ -1296,6 +1447,36 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
                 .unwrap_or(0);
             app.devices.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
             app.refilter_devices()
+        }
+        (Tab::Devices, KeyCode::Char('c')) => {
+            confirm_selected(app, project);
+            vec![]
+        }
+        (Tab::Devices, KeyCode::Char('C')) => {
+            confirm_listed(app, project);
+            vec![]
+        }
+        (Tab::Devices, KeyCode::Char('n')) => {
+            let Some(device) = app.devices.selected_device() else {
+                return vec![];
+            };
+            let target = CheckNowTarget::Device(device.id.clone());
+            app.set_status(
+                StatusKind::Busy,
+                format!("{}…", text::checking_now(&target)),
+            );
+            vec![Command::CheckNow { project, target }]
+        }
+        (Tab::Rollouts, KeyCode::Char('N')) => {
+            if let Some(plan) = app.selected_plan() {
+                let target = CheckNowTarget::Plan(plan.firmware_name.clone());
+                app.modal = Some(Modal::Confirm {
+                    prompt: text::confirm_check_now_plan(&plan.firmware_name),
+                    busy: text::checking_now(&target),
+                    command: Box::new(Command::CheckNow { project, target }),
+                });
+            }
+            vec![]
         }
         (Tab::Rollouts, KeyCode::Char('p')) => {
             confirm_control(app, project, RolloutAction::Pause);

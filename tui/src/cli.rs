@@ -6,15 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
-    AuditEntry, AuditPage, Delivery, Device, DeviceEvent, DeviceList, DevicePhase, Firmware,
-    ImageKind, Plan, PlanSpec, Project, ProjectSpec, Ratio, RolloutAction, RolloutSpec,
-    RolloutStatus, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
+    AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent, DeviceList,
+    DevicePhase, Firmware, ImageKind, JobInfo, JobPhase, Plan, PlanSpec, Project, ProjectSpec,
+    ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec, RolloutStatus, RotateSpec,
+    SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
     DEFAULT_VERIFY_TIMEOUT_S,
 };
 use fota_shared::routes::Role;
 use serde::Serialize;
 
 use crate::api::{ApiClient, ApiError, AuditQuery, DeviceQuery, UploadDetails};
+use crate::app::CheckNowTarget;
 use crate::config::{ConfigError, Connection, FALLBACK_PROJECT};
 use crate::form::{
     format_duration, parse_duration, parse_imei_range, parse_ratio, parse_stages, parse_window,
@@ -83,6 +85,11 @@ pub enum Noun {
         #[command(subcommand)]
         verb: TokenVerb,
     },
+    /// The project's notice signing keys (module OTA): the public keys devices pin.
+    Keys {
+        #[command(subcommand)]
+        verb: KeysVerb,
+    },
     /// The audit log of every change, newest first. `--project` filters by project.
     Audit {
         /// Only changes by this token name.
@@ -133,6 +140,37 @@ pub enum TokenVerb {
     Revoke {
         name: String,
     },
+}
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum KeysVerb {
+    /// The keys devices may trust now: the active one and those in their overlap period.
+    List,
+    /// Start signing with a new key; the old ones stay trusted for the overlap.
+    Rotate {
+        /// How long the old keys stay trusted beside the new one (90, 30m, 2h, 7d; default 7d).
+        #[arg(long, value_parser = parse_duration_arg)]
+        overlap: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JobPhaseArg {
+    /// Held until the owner confirms it (`device confirm`).
+    #[value(alias = "awaiting_confirmation")]
+    AwaitingConfirmation,
+    /// Offered to the device.
+    #[value(alias = "in_progress")]
+    InProgress,
+}
+
+impl From<JobPhaseArg> for JobPhase {
+    fn from(arg: JobPhaseArg) -> JobPhase {
+        match arg {
+            JobPhaseArg::AwaitingConfirmation => JobPhase::AwaitingConfirmation,
+            JobPhaseArg::InProgress => JobPhase::InProgress,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand, PartialEq, Eq)]
@@ -332,6 +370,9 @@ pub enum PlanVerb {
         /// Time from an offer to the device reporting the target before its job fails.
         #[arg(long, value_parser = parse_duration_arg)]
         job_timeout: Option<u64>,
+        /// Module OTA: hold each device's job until the owner confirms it (`device confirm`).
+        #[arg(long)]
+        needs_confirm: bool,
         #[command(flatten)]
         rollout: Box<RolloutArgs>,
     },
@@ -360,6 +401,10 @@ pub enum PlanVerb {
     },
     /// Stop the rollout for good.
     Cancel {
+        firmware_name: String,
+    },
+    /// Tell every connected device of the plan's device set to check now.
+    CheckNow {
         firmware_name: String,
     },
 }
@@ -392,12 +437,34 @@ pub enum DeviceVerb {
     Unban {
         id: String,
     },
+    /// Confirm held module-OTA jobs: each device is offered its image at its next check.
+    Confirm {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Tell a connected device to check now.
+    CheckNow {
+        id: String,
+    },
+    /// Provision JSON (module-OTA) devices; prints each one's secret, shown this once only.
+    Provision {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Module-OTA jobs: held for confirmation or in progress.
+    Jobs {
+        #[arg(long, value_enum)]
+        phase: Option<JobPhaseArg>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{0}")]
     Usage(String),
+    /// The call succeeded for some items and the server refused the others (already printed).
+    #[error("{0}")]
+    Partial(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -408,6 +475,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => EXIT_USAGE,
+            CliError::Partial(_) => EXIT_REFUSED,
             CliError::Api(err) => api_exit_code(err),
         }
     }
@@ -505,6 +573,7 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     delivery,
                     allow_downgrade,
                     job_timeout,
+                    needs_confirm,
                     rollout,
                 } => {
                     let spec = PlanSpec {
@@ -516,7 +585,7 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                         allow_downgrade,
                         rollout: rollout.spec()?,
                         job_timeout_s: job_timeout,
-                        needs_confirm: false,
+                        needs_confirm,
                     };
                     let plan = api.put_plan(&project, &firmware_name, &spec).await?;
                     out.print(&plan, || plan_fields(&plan))
@@ -548,6 +617,13 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                 }
                 PlanVerb::Cancel { firmware_name } => {
                     control(&api, &project, &firmware_name, RolloutAction::Cancel, out).await
+                }
+                PlanVerb::CheckNow { firmware_name } => {
+                    let result = api.check_now_plan(&project, &firmware_name).await?;
+                    let target = CheckNowTarget::Plan(firmware_name);
+                    out.print(&result, || {
+                        format!("{}\n", text::checked_now(&target, &result))
+                    })
                 }
             }
         }
@@ -594,6 +670,42 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                 DeviceVerb::Unban { id } => {
                     let device = api.unban_device(&project, &id).await?;
                     out.print(&device, || device_fields(&device))
+                }
+                DeviceVerb::Confirm { ids } => confirm(&api, &project, ids, out).await,
+                DeviceVerb::CheckNow { id } => {
+                    let result = api.check_now_device(&project, &id).await?;
+                    let target = CheckNowTarget::Device(id);
+                    out.print(&result, || {
+                        format!("{}\n", text::checked_now(&target, &result))
+                    })
+                }
+                DeviceVerb::Provision { ids } => {
+                    let provisioned = api
+                        .provision_devices(&project, &ProvisionSpec { devices: ids })
+                        .await?;
+                    // On stderr, so it shows even when stdout goes to a file or to `jq`.
+                    eprintln!("{}", text::SECRETS_SHOWN_ONCE);
+                    out.print(&provisioned, || secrets_table(&provisioned.devices))
+                }
+                DeviceVerb::Jobs { phase } => {
+                    let list = api.jobs(&project, phase.map(JobPhase::from)).await?;
+                    out.print(&list, || jobs_table(&list.jobs))
+                }
+            }
+        }
+        Noun::Keys { verb } => {
+            let project = project_key(&api, connection).await?;
+            match verb {
+                KeysVerb::List => {
+                    let list = api.signing_keys(&project).await?;
+                    out.print(&list, || keys_table(&list))
+                }
+                KeysVerb::Rotate { overlap } => {
+                    let spec = RotateSpec { overlap_s: overlap };
+                    let list = api.rotate_signing_key(&project, &spec).await?;
+                    out.print(&list, || {
+                        format!("{}\n{}", text::rotated(&list.active), keys_table(&list))
+                    })
                 }
             }
         }
@@ -648,6 +760,32 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
             }
             out.print(&page, || audit_table(&page.entries))
         }
+    }
+}
+
+/// `device confirm`: one device through its own route (so a missing job exits 3, a job that is
+/// not held 4), several in one call that lists what it skipped and exits 4 when it skipped any.
+async fn confirm(
+    api: &ApiClient,
+    project: &str,
+    ids: Vec<String>,
+    out: Output,
+) -> Result<(), CliError> {
+    let result = match ids.as_slice() {
+        [one] => api.confirm_device(project, one).await?,
+        _ => {
+            api.confirm_devices(project, &ConfirmSpec { devices: ids })
+                .await?
+        }
+    };
+    out.print(&result, || confirm_lines(&result))?;
+    if result.skipped.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Partial(text::skipped(
+            result.skipped.len(),
+            result.confirmed.len() + result.skipped.len(),
+        )))
     }
 }
 
@@ -988,6 +1126,11 @@ fn plan_fields(p: &Plan) -> String {
                 .unwrap_or_default(),
         ),
         ("rollout", text::rollout_summary(p.spec.rollout.as_ref())),
+        (
+            "needs_confirm",
+            text::yes_no(p.spec.needs_confirm).to_string(),
+        ),
+        ("module", p.image.module.clone()),
         ("sha256", p.image.sha256.clone()),
         ("md5", p.image.md5.clone()),
         ("size", p.image.size.to_string()),
@@ -1117,6 +1260,85 @@ fn audit_table(entries: &[AuditEntry]) -> String {
     table(&["id", "at", "actor", "action", "project", "target"], &rows)
 }
 
+fn confirm_lines(result: &ConfirmResult) -> String {
+    let mut out = String::new();
+    for id in &result.confirmed {
+        out += &format!("confirmed  {id}\n");
+    }
+    for skipped in &result.skipped {
+        out += &format!("skipped    {}: {}\n", skipped.id, skipped.reason);
+    }
+    out
+}
+
+fn secrets_table(devices: &[ProvisionedDevice]) -> String {
+    let rows: Vec<Vec<String>> = devices
+        .iter()
+        .map(|d| vec![d.id.clone(), d.secret.clone()])
+        .collect();
+    table(&["id", "secret"], &rows)
+}
+
+/// Milliseconds since the epoch as RFC 3339, empty for none.
+fn ms_time(ms: Option<i64>) -> String {
+    ms.map(fota_shared::time::rfc3339).unwrap_or_default()
+}
+
+fn jobs_table(jobs: &[JobInfo]) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.device_id.clone(),
+                j.job.module.clone(),
+                j.job.firmware_name.clone(),
+                j.job.target_version.clone(),
+                j.job.phase.as_str().to_string(),
+                ms_time(Some(j.job.created_ms)),
+                ms_time(j.job.offered_ms),
+                j.job.last_step.map(|s| s.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "device",
+            "module",
+            "firmware",
+            "target",
+            "phase",
+            "created_at",
+            "offered_at",
+            "step",
+        ],
+        &rows,
+    )
+}
+
+fn keys_table(list: &SigningKeyList) -> String {
+    let rows: Vec<Vec<String>> = list
+        .keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.id.clone(),
+                if k.id == list.active {
+                    "active".to_string()
+                } else {
+                    String::new()
+                },
+                ms_time(Some(k.created_ms)),
+                ms_time(k.retire_after_ms),
+                k.public_key_hex.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &["id", "active", "created_at", "retire_after", "public_key"],
+        &rows,
+    )
+}
+
 fn devices_table(devices: &[Device]) -> String {
     let rows: Vec<Vec<String>> = devices
         .iter()
@@ -1238,6 +1460,7 @@ mod tests {
                     delivery: DeliveryArg::Redirect,
                     allow_downgrade: true,
                     job_timeout: None,
+                    needs_confirm: false,
                     rollout: Box::default(),
                 },
             },
@@ -1507,6 +1730,164 @@ mod tests {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
         }
+    }
+
+    #[test]
+    fn module_ota_verbs_parse() {
+        let device = |verb| Noun::Device { verb };
+        check(
+            "device confirm 86001",
+            device(DeviceVerb::Confirm {
+                ids: vec!["86001".into()],
+            }),
+        );
+        check(
+            "device confirm a b c",
+            device(DeviceVerb::Confirm {
+                ids: vec!["a".into(), "b".into(), "c".into()],
+            }),
+        );
+        check(
+            "device check-now 86001",
+            device(DeviceVerb::CheckNow { id: "86001".into() }),
+        );
+        check(
+            "device provision dev-1 dev-2",
+            device(DeviceVerb::Provision {
+                ids: vec!["dev-1".into(), "dev-2".into()],
+            }),
+        );
+        let cli = parse("device provision dev-1 --json").unwrap();
+        assert!(cli.json, "--json after the ids");
+        check("device jobs", device(DeviceVerb::Jobs { phase: None }));
+        check(
+            "device jobs --phase awaiting-confirmation",
+            device(DeviceVerb::Jobs {
+                phase: Some(JobPhaseArg::AwaitingConfirmation),
+            }),
+        );
+        check(
+            "device jobs --phase awaiting_confirmation",
+            device(DeviceVerb::Jobs {
+                phase: Some(JobPhaseArg::AwaitingConfirmation),
+            }),
+        );
+        check(
+            "device jobs --phase in-progress",
+            device(DeviceVerb::Jobs {
+                phase: Some(JobPhaseArg::InProgress),
+            }),
+        );
+        check(
+            "plan check-now app",
+            Noun::Plan {
+                verb: PlanVerb::CheckNow {
+                    firmware_name: "app".into(),
+                },
+            },
+        );
+        let Some(Noun::Plan {
+            verb: PlanVerb::Set { needs_confirm, .. },
+        }) = parse("plan set app --target 2 --needs-confirm")
+            .unwrap()
+            .command
+        else {
+            panic!("plan set expected")
+        };
+        assert!(needs_confirm);
+        check(
+            "keys list",
+            Noun::Keys {
+                verb: KeysVerb::List,
+            },
+        );
+        check(
+            "keys rotate",
+            Noun::Keys {
+                verb: KeysVerb::Rotate { overlap: None },
+            },
+        );
+        check(
+            "keys rotate --overlap 2d",
+            Noun::Keys {
+                verb: KeysVerb::Rotate {
+                    overlap: Some(172_800),
+                },
+            },
+        );
+        check(
+            "keys rotate --overlap 600",
+            Noun::Keys {
+                verb: KeysVerb::Rotate { overlap: Some(600) },
+            },
+        );
+        for args in [
+            "device confirm",
+            "device provision",
+            "device check-now",
+            "device check-now a b",
+            "device jobs --phase done",
+            "plan check-now",
+            "keys rotate --overlap soon",
+            "keys",
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
+        }
+    }
+
+    #[test]
+    fn module_ota_answers_read_as_tables() {
+        let result = ConfirmResult {
+            confirmed: vec!["a".into()],
+            skipped: vec![fota_shared::api::ConfirmSkipped {
+                id: "b".into(),
+                reason: "no job".into(),
+            }],
+        };
+        assert_eq!(
+            confirm_lines(&result),
+            "confirmed  a\nskipped    b: no job\n"
+        );
+        assert_eq!(
+            CliError::Partial(text::skipped(1, 2)).exit_code(),
+            EXIT_REFUSED
+        );
+        let out = secrets_table(&[ProvisionedDevice {
+            id: "dev-1".into(),
+            secret: "s3cr3t".into(),
+        }]);
+        assert_eq!(out, "id     secret\ndev-1  s3cr3t\n");
+        let out = jobs_table(&crate::fixtures::jobs());
+        assert!(
+            out.contains("sensor-a7   app      esp32     0.9.2   awaiting_confirmation"),
+            "{out}"
+        );
+        assert!(out.contains("in_progress"), "{out}");
+        let keys = SigningKeyList {
+            active: "k2".into(),
+            keys: vec![
+                fota_shared::notice::SigningKey {
+                    id: "k1".into(),
+                    public_key_hex: "aa".into(),
+                    created_ms: 0,
+                    retire_after_ms: Some(86_400_000),
+                },
+                fota_shared::notice::SigningKey {
+                    id: "k2".into(),
+                    public_key_hex: "bb".into(),
+                    created_ms: 3_600_000,
+                    retire_after_ms: None,
+                },
+            ],
+        };
+        let out = keys_table(&keys);
+        assert_eq!(
+            out,
+            "id  active  created_at            retire_after          public_key\n\
+             k1          1970-01-01T00:00:00Z  1970-01-02T00:00:00Z  aa\n\
+             k2  active  1970-01-01T01:00:00Z                        bb\n"
+        );
     }
 
     #[test]

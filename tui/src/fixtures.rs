@@ -1,10 +1,11 @@
 //! Fixed data for tests: a small fleet with stable timestamps and digests.
 
 use fota_shared::api::{
-    AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind, ImageRef, Plan,
-    PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus,
-    RolloutStatus,
+    AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind, ImageRef, JobInfo,
+    JobPhase, Plan, PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase, RolloutSpec,
+    RolloutStageStatus, RolloutStatus,
 };
+use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
@@ -317,6 +318,30 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
     ]
 }
 
+/// Module-OTA jobs: sensor-a7's held for confirmation, new-device's in progress.
+pub fn jobs() -> Vec<JobInfo> {
+    let job = |module: &str, target: &str, phase: JobPhase, last_step: Option<i8>| ActiveJob {
+        module: module.into(),
+        firmware_name: "esp32".into(),
+        target_version: target.into(),
+        phase,
+        created_ms: 1_795_000_000_000,
+        offered_ms: (phase == JobPhase::InProgress).then_some(1_795_000_060_000),
+        job_timeout_s: 3600,
+        last_step,
+    };
+    vec![
+        JobInfo {
+            device_id: "sensor-a7".into(),
+            job: job("app", "0.9.2", JobPhase::AwaitingConfirmation, None),
+        },
+        JobInfo {
+            device_id: "new-device".into(),
+            job: job("default", "0.9.1", JobPhase::InProgress, Some(40)),
+        },
+    ]
+}
+
 pub fn history() -> Vec<DeviceEvent> {
     let event = |at: &str, kind: &str, detail: Option<&str>| DeviceEvent {
         at: at.into(),
@@ -434,6 +459,7 @@ pub fn loaded_app() -> App {
             }),
         },
     );
+    update(&mut app, Action::JobsLoaded(Ok(jobs())));
     update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
     update(&mut app, Action::PlansLoaded(Ok(plans())));
     for (firmware_name, status) in statuses() {

@@ -64,8 +64,6 @@ pub struct Form {
     pub error: Option<String>,
     /// Submitted and waiting for the server; keys other than Esc are ignored meanwhile.
     pub saving: bool,
-    /// A plan's `needs_confirm`, which the form does not edit (yet) but must not reset.
-    pub needs_confirm: bool,
 }
 
 /// What a key did to a form.
@@ -103,7 +101,6 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
-            needs_confirm: false,
         }
     }
 
@@ -128,7 +125,6 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
-            needs_confirm: false,
         }
     }
 
@@ -141,7 +137,6 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
-            needs_confirm: plan.spec.needs_confirm,
         }
     }
 
@@ -366,7 +361,7 @@ impl Form {
             allow_downgrade,
             rollout,
             job_timeout_s,
-            needs_confirm: self.needs_confirm,
+            needs_confirm: self.toggled(text::FIELD_NEEDS_CONFIRM),
         };
         Ok((firmware_name, spec))
     }
@@ -405,6 +400,10 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
             text::DURATION_HINT,
             spec.job_timeout_s.map(format_duration).unwrap_or_default(),
         ),
+        Field {
+            hint: text::NEEDS_CONFIRM_HINT,
+            ..Field::toggle(text::FIELD_NEEDS_CONFIRM, spec.needs_confirm)
+        },
     ];
     let rollout = spec.rollout.as_ref();
     let shown = |f: &dyn Fn(&RolloutSpec) -> String| rollout.map(f).unwrap_or_default();
@@ -616,6 +615,20 @@ mod tests {
                 needs_confirm: false,
             }
         );
+    }
+
+    #[test]
+    fn needs_confirm_is_a_toggle_of_the_plan_form() {
+        let mut form = Form::new_plan("app");
+        set(&mut form, text::FIELD_TARGET, "2");
+        assert!(!form.plan_request().unwrap().1.needs_confirm);
+        form.focus = form
+            .fields
+            .iter()
+            .position(|f| f.label == text::FIELD_NEEDS_CONFIRM)
+            .unwrap();
+        form.key(key(KeyCode::Char(' ')));
+        assert!(form.plan_request().unwrap().1.needs_confirm);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::api::{ApiClient, ApiError, DeviceQuery, UploadDetails};
-use crate::app::{Action, Command, Failure};
+use crate::app::{Action, CheckNowTarget, Command, Failure};
 use crate::fleet::FleetSnapshot;
 
 /// Devices per request when the Fleet tab pages through the whole registry.
@@ -182,6 +182,37 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
             cursor: query.cursor.clone(),
             result: api.audit(&query).await.map_err(failure),
         },
+        Command::LoadJobs { project } => Action::JobsLoaded(
+            api.jobs(&project, None)
+                .await
+                .map(|list| list.jobs)
+                .map_err(failure),
+        ),
+        Command::ConfirmJobs { project, ids } => {
+            let result = match ids.as_slice() {
+                [one] => api.confirm_device(&project, one).await,
+                many => {
+                    let spec = fota_shared::api::ConfirmSpec {
+                        devices: many.to_vec(),
+                    };
+                    api.confirm_devices(&project, &spec).await
+                }
+            };
+            Action::JobsConfirmed {
+                ids,
+                result: result.map_err(failure),
+            }
+        }
+        Command::CheckNow { project, target } => {
+            let result = match &target {
+                CheckNowTarget::Device(id) => api.check_now_device(&project, id).await,
+                CheckNowTarget::Plan(name) => api.check_now_plan(&project, name).await,
+            };
+            Action::CheckedNow {
+                target,
+                result: result.map_err(failure),
+            }
+        }
     }
 }
 

@@ -1,6 +1,12 @@
 //! Every user-facing string of the terminal app and the CLI, so wording lives in one place.
 
-use fota_shared::api::{RolloutAction, RolloutCounts, RolloutPhase, RolloutStatus};
+use fota_shared::api::{
+    CheckNowResult, ConfirmResult, JobPhase, RolloutAction, RolloutCounts, RolloutPhase,
+    RolloutStatus,
+};
+use fota_shared::module_job::ActiveJob;
+
+use crate::app::CheckNowTarget;
 
 /// The tab titles, in tab order.
 pub const TAB_FLEET: &str = "Fleet";
@@ -41,6 +47,7 @@ pub const WHAT_PLANS: &str = "plans";
 pub const WHAT_ROLLOUT: &str = "rollout status";
 pub const WHAT_HISTORY: &str = "history";
 pub const WHAT_AUDIT: &str = "audit log";
+pub const WHAT_JOBS: &str = "jobs";
 
 pub fn loading_failed(what: &str) -> String {
     format!("Loading {what}")
@@ -68,7 +75,7 @@ pub const DEVICES_NONE: &str = "No devices match.";
 pub const DEVICES_NO_SELECTION: &str = "Select a device to see its details.";
 pub const FILTER_HINT: &str = "/ filter";
 pub const FILTER_PROMPT: &str = "Filter: ";
-pub const DEVICES_KEYS: &str = "s state  u unban";
+pub const DEVICES_KEYS: &str = "s state  u unban  c/C confirm  n check now";
 pub const HISTORY_TITLE: &str = "History (newest first)";
 pub const HISTORY_NONE: &str = "No events yet.";
 pub const ALL_STATES: &str = "all";
@@ -99,6 +106,149 @@ pub fn unbanned(id: &str) -> String {
 
 pub fn unbanning(id: &str) -> String {
     format!("Unbanning {id}")
+}
+
+// Module-OTA jobs on the Devices tab.
+pub const NO_HELD_JOBS: &str = "No listed device has a job awaiting confirmation.";
+/// The list's state cell of a device whose module job waits for confirmation.
+pub const HELD: &str = "held";
+
+/// A job's phase in a few words.
+pub fn job_phase(phase: JobPhase) -> &'static str {
+    match phase {
+        JobPhase::AwaitingConfirmation => "awaiting confirmation",
+        JobPhase::InProgress => "in progress",
+    }
+}
+
+/// `app: esp32 → 0.9.2`: the module (unless it is the whole device), the firmware, its target.
+pub fn job_target(job: &ActiveJob) -> String {
+    if job.module == fota_shared::api::DEFAULT_MODULE {
+        format!("{} → {}", job.firmware_name, job.target_version)
+    } else {
+        format!(
+            "{}: {} → {}",
+            job.module, job.firmware_name, job.target_version
+        )
+    }
+}
+
+/// The detail pane's line for a held job, with the key that confirms it.
+pub const JOB_HELD_DETAIL: &str = "held · c confirms";
+
+/// The job's phase with its last progress step, if any: `in progress · step 40`.
+pub fn job_progress(job: &ActiveJob) -> String {
+    match (job.phase, job.last_step) {
+        (JobPhase::InProgress, Some(step)) => format!("in progress · step {step}"),
+        (phase, _) => job_phase(phase).to_string(),
+    }
+}
+
+pub fn confirm_job(id: &str, job: &ActiveJob) -> String {
+    format!(
+        "Confirm the held job of {id} ({})? The device is offered the image at its next check.",
+        job_target(job)
+    )
+}
+
+pub fn confirm_unknown_job(id: &str) -> String {
+    format!("Confirm the held job of {id}? The device is offered the image at its next check.")
+}
+
+pub fn confirm_jobs(ids: &[String]) -> String {
+    if let [one] = ids {
+        return confirm_unknown_job(one);
+    }
+    format!(
+        "Confirm the held jobs of {} listed devices ({})? Each is offered its image at its next check.",
+        ids.len(),
+        id_list(ids)
+    )
+}
+
+pub fn job_not_held(id: &str, job: &ActiveJob) -> String {
+    format!(
+        "The job of {id} ({}) is {}, not awaiting confirmation.",
+        job_target(job),
+        job_phase(job.phase)
+    )
+}
+
+pub fn no_held_job(id: &str) -> String {
+    format!("Device {id} has no module job awaiting confirmation.")
+}
+
+pub fn confirming(ids: &[String]) -> String {
+    match ids {
+        [one] => format!("Confirming the job of {one}"),
+        many => format!("Confirming {} jobs", many.len()),
+    }
+}
+
+/// The answer to a confirmation: who was confirmed, who was skipped and why.
+pub fn confirmed(result: &ConfirmResult) -> String {
+    let done = match result.confirmed.as_slice() {
+        [] => "Confirmed no job".to_string(),
+        [one] => format!("Confirmed the job of {one}"),
+        many => format!("Confirmed {} jobs", many.len()),
+    };
+    match result.skipped.as_slice() {
+        [] => format!("{done}."),
+        [one] => format!("{done}; skipped {} ({}).", one.id, one.reason),
+        many => format!(
+            "{done}; skipped {} (first: {}, {}).",
+            many.len(),
+            many[0].id,
+            many[0].reason
+        ),
+    }
+}
+
+/// Up to three ids, then how many more.
+fn id_list(ids: &[String]) -> String {
+    match ids.len() {
+        0..=3 => ids.join(", "),
+        n => format!("{}, … and {} more", ids[..2].join(", "), n - 2),
+    }
+}
+
+/// Printed with `device provision`'s answer, on stderr.
+pub const SECRETS_SHOWN_ONCE: &str =
+    "Device secrets are shown this once and never again (the server keeps none): store them now.";
+
+/// `device confirm` of several devices when some were skipped.
+pub fn skipped(skipped: usize, of: usize) -> String {
+    format!("skipped {skipped} of {of} devices (see above)")
+}
+
+pub fn rotated(active: &str) -> String {
+    format!("Rotated: new notices are signed with key {active}; the old keys stay trusted until their retire_after.")
+}
+
+// Check-now pushes.
+pub fn checking_now(target: &CheckNowTarget) -> String {
+    match target {
+        CheckNowTarget::Device(id) => format!("Asking {id} to check now"),
+        CheckNowTarget::Plan(name) => format!("Asking the devices of plan {name} to check now"),
+    }
+}
+
+pub fn confirm_check_now_plan(firmware_name: &str) -> String {
+    format!("Tell every connected device of plan {firmware_name} to check for its upgrade now?")
+}
+
+/// `Check-now 862…: reached 1 of 1 device.` Unreached devices hold no connection; they check
+/// on their own schedule.
+pub fn checked_now(target: &CheckNowTarget, result: &CheckNowResult) -> String {
+    let what = match target {
+        CheckNowTarget::Device(id) => format!("device {id}"),
+        CheckNowTarget::Plan(name) => format!("plan {name}"),
+    };
+    format!(
+        "Check-now {what}: reached {} of {}.",
+        result.reached,
+        plural(result.devices as usize, "device")
+    )
 }
 
 // Firmware tab.
@@ -146,7 +296,8 @@ pub fn deleted_firmware(firmware_name: &str, version: &str) -> String {
 // Rollouts tab.
 pub const PLANS_TITLE: &str = " Plans ";
 pub const PLAN_DETAIL: &str = " Rollout ";
-pub const PLANS_KEYS: &str = " n new  e edit  d delete  p pause  u resume  a advance  c cancel ";
+pub const PLANS_KEYS: &str =
+    " n new  e edit  d delete  p pause  u resume  a advance  c cancel  N check now ";
 pub const NO_STATUS: &str = "…";
 pub const PLANS_NONE: &str = "No plans yet. Press n to create one.";
 pub const PLAN_FORM_NEW: &str = " New plan ";
@@ -167,6 +318,9 @@ pub const FIELD_WINDOW: &str = "Window UTC";
 pub const FIELD_AUTO_ADVANCE: &str = "Auto advance";
 pub const FIELD_SOAK: &str = "Soak";
 pub const FIELD_JOB_TIMEOUT: &str = "Job timeout";
+pub const FIELD_NEEDS_CONFIRM: &str = "Needs confirm";
+pub const NEEDS_CONFIRM_OFFER: &str = "held until confirmed";
+pub const NEEDS_CONFIRM_HINT: &str = "module OTA: hold each job until confirmed";
 pub const STAGES_HINT: &str = "1,10,50,100; empty: everyone at once";
 pub const RATIO_HINT: &str = "0.2 or 20%; empty: 0.2";
 pub const MIN_SAMPLE_HINT: &str = "empty: 10";
@@ -450,6 +604,9 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("Enter, Esc", "keep / clear the filter"),
             ("s", "cycle the rollout state filter"),
             ("u", "unban the selected device"),
+            ("c", "confirm its held module job"),
+            ("C", "confirm every listed held job"),
+            ("n", "tell it to check now"),
         ],
     ),
     (
@@ -464,6 +621,7 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("d", "delete the selected plan"),
             ("p u", "pause / resume its rollout"),
             ("a c", "advance / cancel its rollout"),
+            ("N", "tell its devices to check now"),
         ],
     ),
     (

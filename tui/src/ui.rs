@@ -1,6 +1,7 @@
 //! Drawing: `impl Widget for &App` renders the whole screen from state, nothing else.
 
-use fota_shared::api::{AuditEntry, Delivery, Device, Plan, RolloutCounts, RolloutPhase};
+use fota_shared::api::{AuditEntry, Delivery, Device, JobPhase, Plan, RolloutCounts, RolloutPhase};
+use fota_shared::module_job::ActiveJob;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -379,10 +380,17 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
             Constraint::Length(11),
         ];
         let rows = view.rows.iter().map(|device| {
+            // A held module job is what the operator must act on: it shows in place of the
+            // rollout state.
+            let state = if view.is_held(&device.id) {
+                Cell::from(Span::from(text::HELD).fg(PENDING).bold())
+            } else {
+                Cell::from(device.state.as_deref().unwrap_or(""))
+            };
             let row = Row::new([
                 Cell::from(device.id.as_str()),
                 Cell::from(device.version.as_deref().unwrap_or(text::NO_VERSION)),
-                Cell::from(device.state.as_deref().unwrap_or("")),
+                state,
                 Cell::from(device.cause.as_deref().unwrap_or("")),
                 Cell::from(text::short_timestamp(&device.last_seen)),
             ]);
@@ -404,11 +412,15 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
     detail_block.render(detail_area, buf);
     match view.selected_device() {
         Some(device) => {
-            let detail = device_detail(device);
-            // The cause, the one long field, wraps; the others fit.
-            let width = usize::from(detail_inner.width.max(1));
-            let cause = 11 + device.cause.as_deref().map_or(1, |c| c.chars().count());
-            let height = (detail.len() - 1 + cause.div_ceil(width)) as u16;
+            let mut detail = device_detail(device);
+            detail.extend(job_detail(app, &device.id));
+            // Long fields (the cause, a job's module and firmware) wrap.
+            let width = detail_inner.width.max(1) as usize;
+            let height: usize = detail
+                .iter()
+                .map(|line| line.width().max(1).div_ceil(width))
+                .sum();
+            let height = height as u16;
             let [fields_area, history_area] =
                 Layout::vertical([Constraint::Length(height), Constraint::Min(0)])
                     .areas(detail_inner);
@@ -497,6 +509,27 @@ fn device_detail(device: &Device) -> Vec<Line<'_>> {
         ),
         field("cause", device.cause.as_deref().unwrap_or("-")),
     ]
+}
+
+/// The device's module-OTA job below its fields: what it installs, and where it stands.
+fn job_detail<'a>(app: &App, id: &str) -> Vec<Line<'a>> {
+    let jobs = &app.devices.jobs;
+    match app.devices.job_of(id) {
+        Some(job) => vec![
+            field("job", text::job_target(job)),
+            field("", job_state(job)),
+        ],
+        None if jobs.data.is_some() => vec![field("job", Span::from("-").dim())],
+        None if jobs.error.is_some() => vec![field("job", Span::from("?").fg(ERROR))],
+        None => vec![field("job", Span::from("…").fg(PENDING))],
+    }
+}
+
+fn job_state(job: &ActiveJob) -> Span<'static> {
+    match job.phase {
+        JobPhase::AwaitingConfirmation => Span::from(text::JOB_HELD_DETAIL).fg(PENDING).bold(),
+        JobPhase::InProgress => Span::from(text::job_progress(job)).fg(IN_FLIGHT),
+    }
 }
 
 fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
@@ -813,6 +846,12 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
     ];
     if plan.spec.allow_downgrade {
         offers.push("downgrade allowed".to_string());
+    }
+    if plan.image.module != fota_shared::api::DEFAULT_MODULE {
+        offers.push(format!("module {}", plan.image.module));
+    }
+    if plan.spec.needs_confirm {
+        offers.push(text::NEEDS_CONFIRM_OFFER.to_string());
     }
     if let Some(timeout) = plan.spec.job_timeout_s {
         offers.push(format!(
@@ -1140,6 +1179,7 @@ mod tests {
         app.firmware.loading = false;
         app.plans.loading = false;
         app.devices.loading = false;
+        app.devices.jobs.loading = false;
         for view in app.rollouts.values_mut() {
             view.status.loading = false;
         }
@@ -1418,6 +1458,53 @@ mod tests {
         let mut app = on_tab('2');
         update(&mut app, ch('j'));
         update(&mut app, ch('u'));
+        insta::assert_snapshot!(draw(&app).backend());
+    }
+
+    /// The Devices tab on sensor-a7, whose module job waits for confirmation, after a check-now.
+    #[test]
+    fn devices_tab_with_a_held_job() {
+        let mut app = on_tab('2');
+        for _ in 0..4 {
+            update(&mut app, ch('j'));
+        }
+        update(&mut app, ch('n'));
+        update(
+            &mut app,
+            Action::CheckedNow {
+                target: crate::app::CheckNowTarget::Device("sensor-a7".into()),
+                result: Ok(fota_shared::api::CheckNowResult {
+                    devices: 1,
+                    reached: 1,
+                }),
+            },
+        );
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        let held = cell(&terminal, "held ");
+        assert_eq!(held.fg, PENDING, "a held job stands out in the list");
+        assert!(held.modifier.contains(Modifier::BOLD));
+        assert_eq!(fg_at(&terminal, "app: esp32 → 0.9.2"), Color::Reset);
+        assert_eq!(fg_at(&terminal, "held · c confirms"), PENDING);
+        find(&terminal, "reached 1 of 1 device.");
+    }
+
+    #[test]
+    fn device_detail_shows_a_job_in_progress() {
+        let mut app = on_tab('2');
+        update(&mut app, ch('G'));
+        let terminal = draw(&app);
+        assert_eq!(fg_at(&terminal, "in progress · step 40"), IN_FLIGHT);
+        find(&terminal, "job        esp32 → 0.9.1");
+    }
+
+    #[test]
+    fn confirm_every_listed_held_job() {
+        let mut app = on_tab('2');
+        let mut jobs = jobs();
+        jobs[1].job.phase = fota_shared::api::JobPhase::AwaitingConfirmation;
+        update(&mut app, Action::JobsLoaded(Ok(jobs)));
+        update(&mut app, ch('C'));
         insta::assert_snapshot!(draw(&app).backend());
     }
 

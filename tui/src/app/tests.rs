@@ -121,7 +121,13 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
         update(&mut app, ch('4')),
         vec![Command::LoadPlans { project: demo() }]
     );
-    assert_eq!(update(&mut app, ch('2')), vec![devices_cmd(0, None, None)]);
+    assert_eq!(
+        update(&mut app, ch('2')),
+        vec![
+            devices_cmd(0, None, None),
+            Command::LoadJobs { project: demo() }
+        ]
+    );
     assert_eq!(
         update(&mut app, ch('1')),
         vec![],
@@ -1186,4 +1192,285 @@ fn a_plan_form_with_rollout_fields_puts_a_staged_rollout() {
         form.error.as_deref(),
         Some("Window: \"1:00-5:00\" is not HH:MM-HH:MM.")
     );
+}
+
+fn on_devices() -> App {
+    let mut app = loaded_app();
+    update(&mut app, ch('2'));
+    app.devices.loading = false;
+    app.devices.jobs.loading = false;
+    app
+}
+
+fn select_device(app: &mut App, id: &str) {
+    let at = app.devices.rows.iter().position(|d| d.id == id).unwrap();
+    update(app, key(KeyCode::Home));
+    for _ in 0..at {
+        update(app, ch('j'));
+    }
+    assert_eq!(app.devices.selected_device().unwrap().id, id);
+}
+
+fn status_text(app: &App) -> &str {
+    app.status.as_ref().map_or("", |s| s.text.as_str())
+}
+
+fn confirm_cmd(ids: &[&str]) -> Command {
+    Command::ConfirmJobs {
+        project: demo(),
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn confirm_asks_first_for_a_held_job_and_reloads_the_jobs() {
+    let mut app = on_devices();
+    select_device(&mut app, "sensor-a7");
+    assert_eq!(update(&mut app, ch('c')), vec![]);
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("a confirmation prompt expected, got {:?}", app.modal);
+    };
+    assert!(
+        prompt.contains("sensor-a7 (app: esp32 → 0.9.2)"),
+        "{prompt}"
+    );
+    assert_eq!(update(&mut app, ch('n')), vec![], "no sends nothing");
+    assert_eq!(app.modal, None);
+
+    update(&mut app, ch('c'));
+    assert_eq!(update(&mut app, ch('y')), vec![confirm_cmd(&["sensor-a7"])]);
+    assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Busy);
+    assert_eq!(status_text(&app), "Confirming the job of sensor-a7…");
+
+    let commands = update(
+        &mut app,
+        Action::JobsConfirmed {
+            ids: vec!["sensor-a7".into()],
+            result: Ok(ConfirmResult {
+                confirmed: vec!["sensor-a7".into()],
+                skipped: vec![],
+            }),
+        },
+    );
+    assert_eq!(status_text(&app), "Confirmed the job of sensor-a7.");
+    assert_eq!(
+        commands,
+        vec![Command::LoadJobs { project: demo() }],
+        "the job moved on: reload"
+    );
+}
+
+#[test]
+fn confirm_tells_at_once_when_nothing_is_held() {
+    let mut app = on_devices();
+    select_device(&mut app, "862012345678901");
+    assert_eq!(update(&mut app, ch('c')), vec![]);
+    assert_eq!(app.modal, None);
+    assert_eq!(
+        status_text(&app),
+        "Device 862012345678901 has no module job awaiting confirmation."
+    );
+    select_device(&mut app, "new-device");
+    update(&mut app, ch('c'));
+    assert_eq!(app.modal, None);
+    assert_eq!(
+        status_text(&app),
+        "The job of new-device (esp32 → 0.9.1) is in progress, not awaiting confirmation."
+    );
+    // Without a jobs list the server decides: ask, and send.
+    app.devices.jobs = Remote::default();
+    update(&mut app, ch('c'));
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![confirm_cmd(&["new-device"])]
+    );
+}
+
+#[test]
+fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
+    let mut app = on_devices();
+    // Nothing held among the listed devices once the filter leaves sensor-a7 out.
+    let mut jobs = jobs();
+    jobs.push(JobInfo {
+        device_id: "862012345678903".into(),
+        job: ActiveJob {
+            phase: JobPhase::AwaitingConfirmation,
+            ..jobs[0].job.clone()
+        },
+    });
+    jobs.push(JobInfo {
+        device_id: "not-listed".into(),
+        job: jobs[0].job.clone(),
+    });
+    update(&mut app, Action::JobsLoaded(Ok(jobs)));
+    assert_eq!(app.devices.held_rows(), ["862012345678903", "sensor-a7"]);
+    update(&mut app, ch('C'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("a confirmation prompt expected");
+    };
+    assert!(
+        prompt
+            .starts_with("Confirm the held jobs of 2 listed devices (862012345678903, sensor-a7)?"),
+        "{prompt}"
+    );
+    assert_eq!(
+        update(&mut app, key(KeyCode::Enter)),
+        vec![confirm_cmd(&["862012345678903", "sensor-a7"])]
+    );
+    update(
+        &mut app,
+        Action::JobsConfirmed {
+            ids: vec!["862012345678903".into(), "sensor-a7".into()],
+            result: Ok(ConfirmResult {
+                confirmed: vec!["sensor-a7".into()],
+                skipped: vec![fota_shared::api::ConfirmSkipped {
+                    id: "862012345678903".into(),
+                    reason: "no job".into(),
+                }],
+            }),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "Confirmed the job of sensor-a7; skipped 862012345678903 (no job)."
+    );
+
+    // One held job among the listed devices: the prompt names it.
+    update(
+        &mut app,
+        Action::JobsLoaded(Ok(crate::fixtures::jobs().into_iter().take(1).collect())),
+    );
+    update(&mut app, ch('C'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("a confirmation prompt expected");
+    };
+    assert!(
+        prompt.starts_with("Confirm the held job of sensor-a7?"),
+        "{prompt}"
+    );
+    assert_eq!(update(&mut app, ch('y')), vec![confirm_cmd(&["sensor-a7"])]);
+
+    // A list without held jobs: a hint, no prompt.
+    update(&mut app, Action::JobsLoaded(Ok(vec![])));
+    update(&mut app, ch('C'));
+    assert_eq!(app.modal, None);
+    assert_eq!(status_text(&app), text::NO_HELD_JOBS);
+}
+
+#[test]
+fn a_refused_confirmation_names_the_device_and_reloads_the_jobs() {
+    let mut app = on_devices();
+    let commands = update(
+        &mut app,
+        Action::JobsConfirmed {
+            ids: vec!["sensor-a7".into()],
+            result: Err(refused(
+                409,
+                "not_awaiting_confirmation",
+                "job is not awaiting confirmation (or the rollout holds it)",
+            )),
+        },
+    );
+    assert_eq!(commands, vec![Command::LoadJobs { project: demo() }]);
+    let status = app.status.as_ref().unwrap();
+    assert_eq!(status.kind, StatusKind::Error);
+    assert_eq!(
+        status.text,
+        "Confirming the job of sensor-a7 failed: 409 not_awaiting_confirmation: job is not awaiting confirmation (or the rollout holds it)"
+    );
+}
+
+#[test]
+fn check_now_goes_at_once_and_says_how_many_were_reached() {
+    let mut app = on_devices();
+    select_device(&mut app, "sensor-a7");
+    let target = CheckNowTarget::Device("sensor-a7".into());
+    assert_eq!(
+        update(&mut app, ch('n')),
+        vec![Command::CheckNow {
+            project: demo(),
+            target: target.clone()
+        }]
+    );
+    assert_eq!(app.modal, None, "a check-now changes nothing: no prompt");
+    assert_eq!(status_text(&app), "Asking sensor-a7 to check now…");
+    update(
+        &mut app,
+        Action::CheckedNow {
+            target: target.clone(),
+            result: Ok(CheckNowResult {
+                devices: 1,
+                reached: 0,
+            }),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "Check-now device sensor-a7: reached 0 of 1 device."
+    );
+    update(
+        &mut app,
+        Action::CheckedNow {
+            target,
+            result: Err(refused(404, "not_found", "device sensor-a7")),
+        },
+    );
+    assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Error);
+    assert_eq!(
+        status_text(&app),
+        "Asking sensor-a7 to check now failed: 404 not_found: device sensor-a7"
+    );
+}
+
+#[test]
+fn check_now_for_a_plan_asks_first() {
+    let mut app = on_rollouts();
+    assert_eq!(update(&mut app, ch('N')), vec![]);
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("a confirmation prompt expected");
+    };
+    assert!(prompt.contains("plan air780"), "{prompt}");
+    let target = CheckNowTarget::Plan("air780".into());
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![Command::CheckNow {
+            project: demo(),
+            target: target.clone()
+        }]
+    );
+    update(
+        &mut app,
+        Action::CheckedNow {
+            target,
+            result: Ok(CheckNowResult {
+                devices: 12,
+                reached: 7,
+            }),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "Check-now plan air780: reached 7 of 12 devices."
+    );
+}
+
+#[test]
+fn the_plan_form_toggles_needs_confirm() {
+    let mut app = on_rollouts();
+    update(&mut app, ch('e'));
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        panic!("the plan form expected");
+    };
+    form.focus = form
+        .fields
+        .iter()
+        .position(|f| f.label == text::FIELD_NEEDS_CONFIRM)
+        .unwrap();
+    update(&mut app, ch(' '));
+    let commands = update(&mut app, key(KeyCode::Enter));
+    let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
+        panic!("a plan put expected, got {commands:?}");
+    };
+    assert!(spec.needs_confirm);
 }
