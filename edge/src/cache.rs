@@ -28,6 +28,9 @@ struct Memory {
     rollouts: HashMap<String, (i64, RolloutSummary)>,
     /// (plan id, device id) already counted as eligible in that rollout.
     counted: HashSet<(String, String)>,
+    /// (project, hour) -> (checks, deliveries) not yet flushed to D1.
+    activity: HashMap<(String, i64), (u64, u64)>,
+    activity_flushed_at: i64,
 }
 
 thread_local! {
@@ -117,6 +120,25 @@ pub fn mark_counted(plan_id: &str, device: &str) {
             m.counted.clear();
         }
         m.counted.insert((plan_id.to_string(), device.to_string()));
+    })
+}
+
+/// How often the activity counts are flushed to D1.
+pub const ACTIVITY_FLUSH_MS: i64 = 5_000;
+
+/// Counts a check (and a delivery) for the dashboard; returns the counts to flush when the
+/// last flush is older than [`ACTIVITY_FLUSH_MS`].
+pub fn count_activity(project: &str, now: i64, delivered: bool) -> Option<Vec<((String, i64), (u64, u64))>> {
+    MEMORY.with_borrow_mut(|m| {
+        let hour = now.div_euclid(3_600_000) * 3_600_000;
+        let entry = m.activity.entry((project.to_string(), hour)).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += delivered as u64;
+        if now - m.activity_flushed_at < ACTIVITY_FLUSH_MS {
+            return None;
+        }
+        m.activity_flushed_at = now;
+        Some(m.activity.drain().collect())
     })
 }
 

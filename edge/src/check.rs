@@ -41,11 +41,19 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         ctx.wait_until(record_seen(env.clone(), check.clone(), plan.clone(), now));
     }
 
-    match (offer, plan) {
-        (Offer::Due(via), Some(plan)) => deliver(req, env, &check, &project, &plan, via, now).await,
-        (Offer::Refuse(r), _) => Ok(refusal(r)),
-        (Offer::Due(_), None) => Ok(refusal(Refusal::UnknownFirmware)),
+    let answer = match (offer, plan) {
+        (Offer::Due(via), Some(plan)) => deliver(req, env, &check, &project, &plan, via, now).await?,
+        (Offer::Refuse(r), _) => refusal(r),
+        (Offer::Due(_), None) => refusal(Refusal::UnknownFirmware),
+    };
+    // A fresh image or a redirect to one is a delivery; a resume (206 from a later byte) is not.
+    let delivered = answer.status_code() == 302
+        || answer.status_code() == 200
+        || (answer.status_code() == 206 && req.headers().get("Range")?.is_some_and(|r| r.trim_start_matches("bytes=").trim().starts_with("0-")));
+    if let Some(counts) = crate::cache::count_activity(&check.project_key, now, delivered) {
+        ctx.wait_until(store::flush_activity(env.clone(), counts));
     }
+    Ok(answer)
 }
 
 /// The registry update after a check, off the answer's critical path: version, firmware, last

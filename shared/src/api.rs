@@ -660,3 +660,19 @@ pub struct RotateSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap_s: Option<u64>,
 }
+
+/// One hour of a project's device traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityHour {
+    /// The start of the hour.
+    pub at: String,
+    pub checks: u64,
+    pub deliveries: u64,
+}
+
+/// `GET /admin/v1/projects/{key}/activity?hours=N`: the last N hours, oldest first, every hour
+/// present (zeros included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub hours: Vec<ActivityHour>,
+}

@@ -73,6 +73,18 @@ pub async fn history(call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &fota_shared::api::DeviceHistory { events })
 }
 
+pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    let url = call.req.url()?;
+    let hours = match url.query_pairs().find(|(k, _)| k == "hours").map(|(_, v)| v.into_owned()) {
+        None => 24,
+        Some(h) => h.parse::<u32>().ok().filter(|h| (1..=720).contains(h)).ok_or_else(|| AppError::bad("invalid_hours", "hours must be 1-720"))?,
+    };
+    let hours = store::activity(call.env, &key, hours, store::now()).await?;
+    ok(200, &fota_shared::api::Activity { hours })
+}
+
 pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;
