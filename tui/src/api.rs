@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fota_shared::api::{
-    ApiErrorBody, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device, DeviceHistory,
-    DeviceList, Firmware, FirmwareList, ImageKind, JobList, JobPhase, Plan, PlanList, PlanSpec,
-    Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned, RolloutAction, RolloutStatus,
-    RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec, UploadReceipt,
+    Activity, ApiErrorBody, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device,
+    DeviceHistory, DeviceList, Firmware, FirmwareList, ImageKind, JobList, JobPhase, Plan,
+    PlanList, PlanSpec, Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned,
+    RolloutAction, RolloutStatus, RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec,
+    UploadReceipt,
 };
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -468,6 +469,17 @@ impl ApiClient {
             spec,
         )
         .await
+    }
+
+    /// Checks and deliveries per hour over the last `hours` hours (the server takes 1..=720),
+    /// oldest first, every hour present.
+    pub async fn activity(&self, project: &str, hours: u32) -> Result<Activity, ApiError> {
+        let url = self.url(&format!("{}/activity", project_path(project)));
+        let request = self
+            .authorized(self.http.get(&url))
+            .query(&[("hours", hours.to_string())]);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
     }
 
     fn url(&self, path: &str) -> String {

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use fota_shared::api::{
-    AuditEntry, AuditPage, CheckNowResult, ConfirmResult, Device, DeviceEvent, DeviceHistory,
-    DeviceList, DevicePhase, Firmware, JobInfo, JobPhase, Plan, Project, RolloutAction,
-    RolloutStatus, UploadReceipt,
+    ActivityHour, AuditEntry, AuditPage, CheckNowResult, ConfirmResult, Device, DeviceEvent,
+    DeviceHistory, DeviceList, DevicePhase, Firmware, JobInfo, JobPhase, Plan, Project,
+    RolloutAction, RolloutStatus, UploadReceipt,
 };
 use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -31,6 +31,8 @@ pub const DEVICE_PAGE: u32 = 100;
 /// The next page is fetched when the selection comes this close to the last loaded row, so
 /// scrolling does not stop at a page boundary.
 pub const PREFETCH_ROWS: usize = 20;
+/// Hours of checks and deliveries the Fleet tab's sparklines cover.
+pub const ACTIVITY_HOURS: u32 = 24;
 /// Rows moved by PgUp/PgDn.
 const PAGE_JUMP: usize = 10;
 /// Seconds between retries while the server is unreachable, one step per failed attempt.
@@ -94,6 +96,8 @@ pub enum Action {
     Resize,
     ProjectsLoaded(Outcome<Vec<Project>>),
     FleetLoaded(Outcome<FleetSnapshot>),
+    /// The project's checks and deliveries per hour, oldest first.
+    ActivityLoaded(Outcome<Vec<ActivityHour>>),
     DevicesLoaded {
         generation: u64,
         cursor: Option<String>,
@@ -168,6 +172,11 @@ pub enum Command {
     LoadProjects,
     LoadFleet {
         project: String,
+    },
+    /// Checks and deliveries per hour over the last `hours` hours.
+    LoadActivity {
+        project: String,
+        hours: u32,
     },
     LoadDevices {
         project: String,
@@ -521,6 +530,8 @@ pub struct App {
     pub link: Link,
     pub projects: Remote<Vec<Project>>,
     pub fleet: Remote<FleetSummary>,
+    /// The Fleet tab's sparklines: checks and deliveries per hour, oldest first.
+    pub activity: Remote<Vec<ActivityHour>>,
     pub devices: DevicesView,
     pub firmware: Remote<Vec<Firmware>>,
     pub firmware_selected: usize,
@@ -548,6 +559,7 @@ impl App {
             link: Link::Connecting,
             projects: Remote::default(),
             fleet: Remote::default(),
+            activity: Remote::default(),
             devices: DevicesView::default(),
             firmware: Remote::default(),
             firmware_selected: 0,
@@ -680,9 +692,15 @@ impl App {
                 let mut commands: Vec<Command> = self
                     .fleet
                     .begin()
-                    .then_some(Command::LoadFleet { project })
+                    .then(|| Command::LoadFleet {
+                        project: project.clone(),
+                    })
                     .into_iter()
                     .collect();
+                commands.extend(self.activity.begin().then_some(Command::LoadActivity {
+                    project,
+                    hours: ACTIVITY_HOURS,
+                }));
                 commands.extend(self.refresh_statuses());
                 commands
             }
@@ -843,6 +861,11 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
                 .flat_map(|summary| summary.plans.iter().map(|p| p.firmware_name.clone()))
                 .collect();
             app.load_statuses(names.iter().map(String::as_str))
+        }
+        Action::ActivityLoaded(result) => {
+            app.observe(&result);
+            app.activity.settle(text::WHAT_ACTIVITY, result);
+            vec![]
         }
         Action::DevicesLoaded {
             generation,

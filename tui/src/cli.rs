@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
-    AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent, DeviceList,
-    DevicePhase, Firmware, ImageKind, JobInfo, JobPhase, Plan, PlanSpec, Project, ProjectSpec,
-    ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec, RolloutStatus, RotateSpec,
-    SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
-    DEFAULT_VERIFY_TIMEOUT_S,
+    ActivityHour, AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent,
+    DeviceList, DevicePhase, Firmware, ImageKind, JobInfo, JobPhase, Plan, PlanSpec, Project,
+    ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
+    RolloutStatus, RotateSpec, SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM,
+    DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
 };
 use fota_shared::routes::Role;
 use serde::Serialize;
@@ -107,6 +107,12 @@ pub enum Noun {
         /// Follow the cursor through every page.
         #[arg(long)]
         all: bool,
+    },
+    /// The project's device checks and deliveries per hour, oldest first.
+    Activity {
+        /// How many hours back, the current one included (1 to 720).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+        hours: u32,
     },
 }
 
@@ -760,7 +766,21 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
             }
             out.print(&page, || audit_table(&page.entries))
         }
+        Noun::Activity { hours } => {
+            let project = project_key(&api, connection).await?;
+            let activity = api.activity(&project, hours).await?;
+            out.print(&activity, || activity_table(&activity.hours))
+        }
     }
+}
+
+/// `fota activity`: one row an hour, as the server sent them.
+fn activity_table(hours: &[ActivityHour]) -> String {
+    let rows: Vec<Vec<String>> = hours
+        .iter()
+        .map(|h| vec![h.at.clone(), h.checks.to_string(), h.deliveries.to_string()])
+        .collect();
+    table(&["hour", "checks", "deliveries"], &rows)
 }
 
 /// `device confirm`: one device through its own route (so a missing job exits 3, a job that is
@@ -1708,6 +1728,38 @@ mod tests {
                 limit: None,
                 all: false,
             },
+        );
+    }
+
+    #[test]
+    fn activity_parses_with_its_hours() {
+        check("activity", Noun::Activity { hours: 24 });
+        check("activity --hours 72", Noun::Activity { hours: 72 });
+        check("activity --hours 720", Noun::Activity { hours: 720 });
+        let cli = parse("activity --hours 1 --json --project pk1").unwrap();
+        assert_eq!(cli.command, Some(Noun::Activity { hours: 1 }));
+        assert!(cli.json);
+        assert_eq!(cli.project.as_deref(), Some("pk1"));
+        for args in [
+            "activity --hours 0",
+            "activity --hours 721",
+            "activity --hours day",
+            "activity 24",
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
+        }
+    }
+
+    #[test]
+    fn activity_reads_as_a_table_of_hours() {
+        let hours = crate::fixtures::activity();
+        let out = activity_table(&hours[22..]);
+        assert_eq!(
+            out,
+            "hour                  checks  deliveries\n\
+             2026-11-21T23:00:00Z  15      0\n\
+             2026-11-22T00:00:00Z  13      1\n"
         );
     }
 

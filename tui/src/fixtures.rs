@@ -1,9 +1,9 @@
 //! Fixed data for tests: a small fleet with stable timestamps and digests.
 
 use fota_shared::api::{
-    AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind, ImageRef, JobInfo,
-    JobPhase, Plan, PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase, RolloutSpec,
-    RolloutStageStatus, RolloutStatus,
+    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind,
+    ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase,
+    RolloutSpec, RolloutStageStatus, RolloutStatus,
 };
 use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -421,6 +421,28 @@ pub fn audit() -> Vec<AuditEntry> {
     ]
 }
 
+/// 24 hours of traffic ending with the hour of 2026-11-22 00:00 (the latest devices' last
+/// check): checks follow the day, deliveries come in two bursts.
+pub fn activity() -> Vec<ActivityHour> {
+    const CHECKS: [u64; 24] = [
+        12, 10, 9, 8, 8, 9, 14, 22, 31, 38, 41, 44, 43, 40, 39, 37, 35, 33, 30, 26, 21, 18, 15, 13,
+    ];
+    const DELIVERIES: [u64; 24] = [
+        0, 0, 0, 0, 0, 0, 1, 2, 5, 3, 1, 0, 0, 0, 0, 0, 4, 6, 2, 1, 0, 0, 0, 1,
+    ];
+    (0..24)
+        .map(|i| ActivityHour {
+            at: if i < 23 {
+                format!("2026-11-21T{:02}:00:00Z", i + 1)
+            } else {
+                "2026-11-22T00:00:00Z".into()
+            },
+            checks: CHECKS[i],
+            deliveries: DELIVERIES[i],
+        })
+        .collect()
+}
+
 pub fn offline() -> Failure {
     Failure {
         message: "cannot reach http://127.0.0.1:9: Connection refused (os error 111)".into(),
@@ -447,6 +469,7 @@ pub fn loaded_app() -> App {
             truncated: false,
         })),
     );
+    update(&mut app, Action::ActivityLoaded(Ok(activity())));
     let generation = app.devices.generation;
     update(
         &mut app,

@@ -62,6 +62,12 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
         Command::LoadFleet { project } => {
             Action::FleetLoaded(fleet_snapshot(api, &project).await.map_err(failure))
         }
+        Command::LoadActivity { project, hours } => Action::ActivityLoaded(
+            api.activity(&project, hours)
+                .await
+                .map(|activity| activity.hours)
+                .map_err(failure),
+        ),
         Command::LoadDevices {
             project,
             generation,

@@ -41,6 +41,7 @@ pub fn failed(what: &str, reason: &str) -> String {
 // Names of the things the app loads or changes, used in loading and error lines.
 pub const WHAT_PROJECTS: &str = "projects";
 pub const WHAT_FLEET: &str = "fleet";
+pub const WHAT_ACTIVITY: &str = "activity";
 pub const WHAT_DEVICES: &str = "devices";
 pub const WHAT_FIRMWARE: &str = "firmware";
 pub const WHAT_PLANS: &str = "plans";
@@ -64,6 +65,25 @@ pub const NO_VERSION: &str = "(none)";
 pub fn fleet_truncated(count: usize) -> String {
     format!(" Devices per version (first {count}) ")
 }
+
+/// The activity panel's title: the hours it covers, from the start of the first (UTC).
+pub fn activity_title(hours: usize, since: Option<&str>) -> String {
+    match since {
+        Some(at) => format!(
+            " Activity per hour · last {hours}h since {} UTC ",
+            short_timestamp(at)
+        ),
+        None => format!(" Activity per hour · last {hours}h "),
+    }
+}
+
+/// A sparkline's title: `Checks 1234 in 24h · last hour 56`.
+pub fn activity_series(what: &str, total: u64, hours: usize, last_hour: u64) -> String {
+    format!("{what} {total} in {hours}h · last hour {last_hour}")
+}
+
+pub const ACTIVITY_CHECKS: &str = "Checks";
+pub const ACTIVITY_DELIVERIES: &str = "Deliveries";
 
 pub fn plan_gauge_label(on_target: usize, seen: usize) -> String {
     format!("{on_target}/{seen} on target")

@@ -7,8 +7,8 @@ use ratatui::layout::{Constraint, Direction, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, Paragraph, Row, StatefulWidget, Table,
-    TableState, Tabs, Widget, Wrap,
+    Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, Paragraph, Row, Sparkline, StatefulWidget,
+    Table, TableState, Tabs, Widget, Wrap,
 };
 
 use crate::app::{App, Link, Modal, Remote, RolloutView, StatusKind, Tab, Upload};
@@ -28,6 +28,11 @@ pub const IN_FLIGHT: Color = Color::Yellow;
 /// A paused rollout's state is drawn in this colour, bold, so it stands out in the list.
 pub const PAUSED: Color = Color::Yellow;
 const NOT_OFFERED: Color = Color::DarkGray;
+/// The Fleet tab's sparklines: checks per hour, deliveries per hour.
+pub const CHECKS: Color = Color::Cyan;
+pub const DELIVERIES: Color = Color::Magenta;
+/// Rows of the Fleet tab's activity panel: borders, a title and three rows of bars.
+const ACTIVITY_ROWS: u16 = 6;
 const ACCENT: Color = Color::Cyan;
 /// Cells of the progress bar in the Rollouts list.
 const LIST_BAR: u16 = 20;
@@ -181,8 +186,15 @@ fn remote_area<T>(
 }
 
 fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
-    let [top, bottom] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    // Versions and rollouts on top, the traffic of the last hours across the middle, the latest
+    // devices below; the two outer bands share what the activity panel leaves.
+    let [top, activity_area, bottom] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(ACTIVITY_ROWS),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    render_activity(app, activity_area, buf);
     let [chart_area, plans_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
     let summary = app.fleet.data.as_ref();
@@ -278,6 +290,65 @@ fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
     let rows = summary.latest.iter().map(|device| device_row(device));
     let table = Table::new(rows, device_widths()).header(device_header());
     Widget::render(table, latest_inner, buf);
+}
+
+/// Checks and deliveries per hour as two sparklines side by side, each titled with its total and
+/// the last (current) hour's count.
+fn render_activity(app: &App, area: Rect, buf: &mut Buffer) {
+    let hours = app.activity.data.as_deref().unwrap_or_default();
+    let block = Block::bordered().title(text::activity_title(
+        hours.len().max(crate::app::ACTIVITY_HOURS as usize),
+        hours.first().map(|h| h.at.as_str()),
+    ));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(inner) = remote_area(app, &app.activity, text::WHAT_ACTIVITY, inner, buf) else {
+        return;
+    };
+    let [checks_area, deliveries_area] = Layout::horizontal([Constraint::Fill(1); 2])
+        .spacing(2)
+        .areas(inner);
+    let series = [
+        (
+            text::ACTIVITY_CHECKS,
+            hours.iter().map(|h| h.checks).collect::<Vec<u64>>(),
+            CHECKS,
+            checks_area,
+        ),
+        (
+            text::ACTIVITY_DELIVERIES,
+            hours.iter().map(|h| h.deliveries).collect(),
+            DELIVERIES,
+            deliveries_area,
+        ),
+    ];
+    for (what, values, colour, area) in series {
+        let total = values.iter().sum();
+        let last = values.last().copied().unwrap_or(0);
+        let title = Line::from(text::activity_series(what, total, values.len(), last)).fg(colour);
+        Sparkline::default()
+            .block(Block::new().title(title))
+            .data(stretch(&values, area.width))
+            .style(Style::new().fg(colour))
+            .render(area, buf);
+    }
+}
+
+/// Spreads hourly values over `width` columns: each hour gets the same whole number of columns,
+/// and when there are more hours than columns the newest ones are kept.
+fn stretch(values: &[u64], width: u16) -> Vec<u64> {
+    let width = width as usize;
+    if values.is_empty() || width == 0 {
+        return vec![];
+    }
+    if values.len() > width {
+        return values[values.len() - width..].to_vec();
+    }
+    let each = width / values.len();
+    values
+        .iter()
+        .flat_map(|v| std::iter::repeat_n(*v, each))
+        .collect()
 }
 
 fn device_widths() -> [Constraint; 5] {
@@ -1236,6 +1307,80 @@ mod tests {
         );
         assert_eq!(fg_at(&terminal, "862012345678901"), Color::Reset);
         assert_eq!(fg_at(&terminal, text::ONLINE), ONLINE);
+        // The sparklines: titled with the 24 hours' total and the last hour, in their colours,
+        // between the rollouts and the latest devices.
+        assert_eq!(fg_at(&terminal, "Checks 596 in 24h · last hour 13"), CHECKS);
+        assert_eq!(
+            fg_at(&terminal, "Deliveries 26 in 24h · last hour 1"),
+            DELIVERIES
+        );
+        let (_, rollouts_y) = find(&terminal, "running 1/1");
+        let (checks_x, checks_y) = find(&terminal, "Checks 596");
+        let (deliveries_x, _) = find(&terminal, "Deliveries 26");
+        let (_, latest_y) = find(&terminal, "Latest seen");
+        assert!(rollouts_y < checks_y && checks_y < latest_y);
+        // Each hour takes two columns: the busiest (44 checks, the 12th hour) fills the top row.
+        let buffer = terminal.backend().buffer();
+        let top = checks_y + 1;
+        let full: Vec<u16> = (checks_x..deliveries_x)
+            .filter(|&x| buffer[(x, top + 2)].symbol() == "█" && buffer[(x, top)].symbol() == "█")
+            .collect();
+        assert_eq!(
+            full,
+            [checks_x + 22, checks_x + 23],
+            "{}",
+            terminal.backend()
+        );
+        assert_eq!(buffer[(checks_x + 22, top)].fg, CHECKS);
+        assert_eq!(buffer[(deliveries_x + 34, top)].fg, DELIVERIES);
+    }
+
+    #[test]
+    fn fleet_activity_loads_and_fails_in_place() {
+        let mut app = loaded_app();
+        app.activity = Remote::default();
+        app.activity.loading = true;
+        let terminal = draw(&app);
+        assert_eq!(fg_at(&terminal, "Loading activity…"), PENDING);
+        find(&terminal, "Activity per hour · last 24h ");
+        find(&terminal, "paused 2/4");
+        find(&terminal, "862012345678901");
+
+        // An edge without the route: the error in the panel, the rest of the tab as it was.
+        update(
+            &mut app,
+            Action::ActivityLoaded(Err(refused(404, "not_found", "no route"))),
+        );
+        let terminal = draw(&app);
+        assert_eq!(
+            fg_at(
+                &terminal,
+                "Loading activity failed: 404 not_found: no route"
+            ),
+            ERROR
+        );
+        find(&terminal, "paused 2/4");
+        find(&terminal, "862012345678901");
+
+        // A failed refresh keeps the old hours under the error.
+        update(&mut app, Action::ActivityLoaded(Ok(activity())));
+        update(
+            &mut app,
+            Action::ActivityLoaded(Err(refused(500, "internal", "boom"))),
+        );
+        let terminal = draw(&app);
+        let (_, error_y) = find(&terminal, "Loading activity failed: 500 internal");
+        let (_, title_y) = find(&terminal, "Checks 596 in 24h");
+        assert_eq!(title_y, error_y + 1);
+    }
+
+    #[test]
+    fn hours_spread_over_the_columns() {
+        assert_eq!(stretch(&[1, 2, 3], 7), [1, 1, 2, 2, 3, 3]);
+        assert_eq!(stretch(&[1, 2, 3], 3), [1, 2, 3]);
+        assert_eq!(stretch(&[1, 2, 3], 2), [2, 3], "the newest hours stay");
+        assert_eq!(stretch(&[1, 2, 3], 0), Vec::<u64>::new());
+        assert_eq!(stretch(&[], 10), Vec::<u64>::new());
     }
 
     #[test]

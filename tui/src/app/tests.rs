@@ -60,9 +60,15 @@ fn without_a_project_the_only_project_is_chosen() {
     assert_eq!(app.project.as_deref(), Some("p1"));
     assert_eq!(
         commands,
-        vec![Command::LoadFleet {
-            project: "p1".into()
-        }]
+        vec![
+            Command::LoadFleet {
+                project: "p1".into()
+            },
+            Command::LoadActivity {
+                project: "p1".into(),
+                hours: ACTIVITY_HOURS
+            }
+        ]
     );
 }
 
@@ -82,9 +88,88 @@ fn a_named_project_loads_the_fleet_at_once() {
     let mut app = App::new("http://x", Some("demo".into()));
     assert_eq!(
         update(&mut app, Action::Started),
-        vec![Command::LoadFleet { project: demo() }]
+        vec![Command::LoadFleet { project: demo() }, activity_cmd()]
     );
     assert!(app.fleet.loading);
+    assert!(app.activity.loading);
+}
+
+fn activity_cmd() -> Command {
+    Command::LoadActivity {
+        project: demo(),
+        hours: 24,
+    }
+}
+
+#[test]
+fn the_fleet_tab_loads_the_last_day_of_activity_and_refreshes_it() {
+    let mut app = App::new("http://x", Some("demo".into()));
+    update(&mut app, Action::Started);
+    assert_eq!(
+        update(&mut app, Action::ActivityLoaded(Ok(activity()))),
+        vec![],
+        "nothing follows from it"
+    );
+    assert!(!app.activity.loading);
+    assert_eq!(app.activity.data.as_ref().map(Vec::len), Some(24));
+    assert_eq!(app.activity.error, None);
+    assert_eq!(app.link, Link::Online);
+    // `r` reloads it; while that runs, another refresh sends no second request.
+    update(&mut app, Action::FleetLoaded(Ok(FleetSnapshot::default())));
+    assert_eq!(
+        update(&mut app, ch('r')),
+        vec![Command::LoadFleet { project: demo() }, activity_cmd()]
+    );
+    assert_eq!(update(&mut app, ch('r')), vec![]);
+    // The periodic refresh brings it too, and only on the Fleet tab.
+    update(&mut app, Action::FleetLoaded(Ok(FleetSnapshot::default())));
+    update(&mut app, Action::ActivityLoaded(Ok(activity())));
+    assert_eq!(
+        ticks(&mut app, REFRESH_TICKS),
+        vec![Command::LoadFleet { project: demo() }, activity_cmd()]
+    );
+    let mut app = loaded_app();
+    update(&mut app, ch('3'));
+    update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
+    let commands = ticks(&mut app, REFRESH_TICKS);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| matches!(c, Command::LoadActivity { .. })),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn an_activity_error_is_kept_in_place_with_the_old_hours() {
+    let mut app = loaded_app();
+    update(&mut app, ch('r'));
+    assert!(app.activity.loading);
+    // A server without the route yet.
+    update(
+        &mut app,
+        Action::ActivityLoaded(Err(refused(404, "not_found", "no route"))),
+    );
+    assert!(!app.activity.loading);
+    assert_eq!(
+        app.activity.error.as_deref(),
+        Some("Loading activity failed: 404 not_found: no route")
+    );
+    assert_eq!(app.activity.data, Some(activity()), "old hours stay");
+    assert_eq!(app.link, Link::Online, "the server answered");
+    assert!(
+        app.fleet.error.is_none(),
+        "the rest of the tab is untouched"
+    );
+    // The next answer clears the error.
+    update(&mut app, ch('r'));
+    update(&mut app, Action::ActivityLoaded(Ok(vec![])));
+    assert_eq!(app.activity.error, None);
+    assert_eq!(app.activity.data, Some(vec![]));
+    // Unreachable: the link goes offline like for any other load.
+    update(&mut app, ch('r'));
+    update(&mut app, Action::ActivityLoaded(Err(offline())));
+    assert!(matches!(app.link, Link::Offline { attempt: 1, .. }));
 }
 
 #[test]
