@@ -947,12 +947,10 @@ impl Output {
         human: impl FnOnce() -> String,
     ) -> Result<(), CliError> {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("API types serialize")
-            );
+            let text = serde_json::to_string_pretty(value).expect("API types serialize");
+            write_stdout(&format!("{text}\n"));
         } else {
-            print!("{}", human());
+            write_stdout(&human());
         }
         Ok(())
     }
@@ -960,7 +958,7 @@ impl Output {
     /// A call that answers 204: nothing for `--json` (the API sent no body), a line for people.
     fn done(self, message: String) -> Result<(), CliError> {
         if !self.json {
-            println!("{message}");
+            write_stdout(&format!("{message}\n"));
         }
         Ok(())
     }
@@ -1406,6 +1404,16 @@ fn device_fields(d: &Device) -> String {
         ("state", d.state.clone().unwrap_or_default()),
         ("cause", d.cause.clone().unwrap_or_default()),
     ])
+}
+
+/// Writes to stdout; a reader that went away (`fota device list | head`) ends the output
+/// quietly instead of panicking, as command-line tools do.
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
 }
 
 #[cfg(test)]
