@@ -681,6 +681,33 @@ fn a_module_outside_its_rollout_stage_does_not_block_another_modules_job() {
     );
 }
 
+/// The plan's source-version and downgrade rules hold for module jobs as for Luat checks (the
+/// shared doc's `Candidate` has "source versions ... already passed").
+#[test]
+fn a_module_job_respects_the_plans_from_versions_and_never_downgrades() {
+    let server = shared_server();
+    let (pk, pk2) = ("ota-rules", "ota-rules-dg");
+    project(server, pk);
+    project(server, pk2);
+    module_plan(server, pk, "ota_rules_mcu", MCU, TARGET, &image(4451, 6_000), json!({ "from_versions": ["0.9.0"] }));
+    module_plan(server, pk2, "ota_rules_dg_mcu", MCU, TARGET, &image(4452, 6_000), json!({}));
+    let dev = provision(server, pk, &["ota13-from".to_string()]).remove(0);
+    dev.report_ok(server, MCU, FROM);
+    let offered = dev.notice_data(server).map(|d| d["version"].clone());
+    // Downgrade check first, on its own device, so that both findings show in one run.
+    let newer = provision(server, pk2, &["ota13-newer".to_string()]).remove(0);
+    newer.report_ok(server, MCU, "2.0.0");
+    let downgrade = newer.notice_data(server).map(|d| d["version"].clone());
+    assert_eq!(
+        (offered, downgrade),
+        (None, None),
+        "(a device on {FROM} under from_versions [0.9.0], a device on 2.0.0 without allow_downgrade) were offered {TARGET}"
+    );
+    let ok = provision(server, pk, &["ota13-old".to_string()]).remove(0);
+    ok.report_ok(server, MCU, "0.9.0");
+    assert_eq!(ok.notice_data(server).map(|d| d["version"].clone()), Some(json!(TARGET)));
+}
+
 // ---------------------------------------------------------------- the owner's confirmation
 
 #[test]
