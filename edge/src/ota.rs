@@ -294,7 +294,9 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
 
     let plans = store::list_plans(env, project).await?;
     let mut candidates = Vec::new();
-    for plan in plans.iter().filter(|p| in_device_set(&p.spec, device)) {
+    let reported = |module: &str| modules.iter().find(|(m, _)| m == module).map(|(_, v)| v.as_str());
+    let wanted = |p: &&Plan| in_device_set(&p.spec, device) && reported(&p.image.module).is_some_and(|v| module_job::plan_wants(&p.spec, v));
+    for plan in plans.iter().filter(wanted) {
         let r = Rollout::of(plan)?;
         // A device whose job for this target failed is not offered it again by itself.
         let finished = rollout::device(env, &r.plan_id, device).await?.is_some_and(|d| matches!(d.phase, DevicePhase::Failed | DevicePhase::Banned));
@@ -310,39 +312,49 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
         }
     }
 
-    let (job, plan) = match module_job::next_job(&modules, &candidates, active.as_ref()) {
-        JobDecision::Nothing => return no_job(),
-        JobDecision::Busy(job) => {
-            if job.phase != JobPhase::InProgress {
-                return no_job();
-            }
-            let Some(plan) = plans.iter().find(|p| p.firmware_name == job.firmware_name) else { return no_job() };
-            (job, plan)
-        }
-        JobDecision::Offer(c) | JobDecision::AwaitConfirmation(c) => {
-            let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else { return no_job() };
-            let r = Rollout::of(plan)?;
-            let gate = match rollout::admit_device(env, &r, device, now).await? {
-                Ok(row) => row,
-                Err(_) => return no_job(),
-            };
-            let job = module_job::start_job(&c, now);
-            if job.phase == JobPhase::InProgress {
-                if rollout::record_offer(env, &r, device, gate.as_ref(), now).await?.is_err() {
+    // The first candidate whose rollout admits the device gets the slot; one held back by its
+    // rollout (stage not open, paused, outside its window) does not block the next module.
+    loop {
+        let plan = match module_job::next_job(&modules, &candidates, active.as_ref()) {
+            JobDecision::Nothing => return no_job(),
+            JobDecision::Busy(job) => {
+                if job.phase != JobPhase::InProgress {
                     return no_job();
                 }
-            } else {
-                store::device_event(env, project, device, "awaiting_confirmation", &format!("{} {}", c.firmware_name, c.target_version)).await?;
+                let Some(plan) = plans.iter().find(|p| p.firmware_name == job.firmware_name) else { return no_job() };
+                plan
             }
-            save_job(env, project, device, &job).await?;
-            if job.phase != JobPhase::InProgress {
-                return no_job();
+            JobDecision::Offer(c) | JobDecision::AwaitConfirmation(c) => {
+                let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else { return no_job() };
+                let r = Rollout::of(plan)?;
+                let admitted = match rollout::admit_device(env, &r, device, now).await? {
+                    Ok(row) => {
+                        let job = module_job::start_job(&c, now);
+                        if job.phase != JobPhase::InProgress {
+                            store::device_event(env, project, device, "awaiting_confirmation", &format!("{} {}", c.firmware_name, c.target_version))
+                                .await?;
+                            save_job(env, project, device, &job).await?;
+                            return no_job();
+                        }
+                        match rollout::record_offer(env, &r, device, row.as_ref(), now).await? {
+                            Ok(()) => {
+                                save_job(env, project, device, &job).await?;
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    }
+                    Err(_) => false,
+                };
+                if !admitted {
+                    candidates.retain(|k| k.firmware_name != c.firmware_name);
+                    continue;
+                }
+                plan
             }
-            (job, plan)
-        }
-    };
-    let _ = &job;
-    serve_notice(req, env, project, plan, now).await
+        };
+        return serve_notice(req, env, project, plan, now).await;
+    }
 }
 
 fn no_job() -> AppResult<Response> {

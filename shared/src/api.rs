@@ -516,9 +516,10 @@ pub struct AuditPage {
 // Aliyun/HaaS-style module OTA: the JSON a device reads (the rules are in `crate::module_ota`,
 // `crate::module_job`, `crate::notice` and `crate::device_auth`).
 
-/// The answer to a device's report or progress message, or to a notice request with nothing to
-/// offer: `{"id":"123","code":200}`; a refusal adds `message` (`{"id":"123","code":401,"message":"..."}`).
-/// `id` echoes the request's `id` exactly as sent (empty when the request had none readable).
+/// The answer to a device's report or progress message: `{"id":"123","code":200}`; a progress
+/// report throttled away is `429` with `message`. Refusals (bad signature, malformed message, too
+/// large) use the admin error shape `{"error":{"code":"auth_replayed","message":"..."}}` with their
+/// HTTP status. `id` echoes the request's `id` exactly as sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceAck {
     pub id: String,

@@ -114,6 +114,18 @@ pub fn confirm(job: &ActiveJob, now_ms: i64) -> Result<ActiveJob, NotAwaitingCon
 
 /// Has a job offered at `offered_ms` run out of time? It fails `timeout_s` after the offer
 /// (the same instant [`crate::rollout_state::job_timed_out`] uses for Luat devices).
+/// Does a plan upgrade a module reporting `reported`? The plan's source versions and its
+/// downgrade rule apply to module jobs exactly as to Luat checks.
+pub fn plan_wants(spec: &crate::api::PlanSpec, reported: &str) -> bool {
+    let (Ok(reported), Ok(target)) = (crate::version::Version::parse(reported), crate::version::Version::parse(&spec.target_version)) else {
+        return false;
+    };
+    if reported == target || (reported > target && !spec.allow_downgrade) {
+        return false;
+    }
+    crate::plan::from_version_eligible(spec, &reported)
+}
+
 pub fn job_expired(offered_ms: i64, timeout_s: u64, now_ms: i64) -> bool {
     // `try_from`, not `as`: a huge timeout must mean "never", not wrap to a negative one.
     let timeout_ms = i64::try_from(timeout_s).unwrap_or(i64::MAX).saturating_mul(1000);
@@ -171,6 +183,33 @@ pub fn on_tick(job: &ActiveJob, now_ms: i64) -> JobOutcome {
     match job.offered_ms {
         Some(offered) if job_expired(offered, job.job_timeout_s, now_ms) => JobOutcome::Failed(EXPIRED_CAUSE.to_string()),
         _ => JobOutcome::Unchanged,
+    }
+}
+
+#[cfg(test)]
+mod plan_wants_tests {
+    use super::*;
+
+    #[test]
+    fn source_versions_and_downgrades_apply() {
+        let spec = |from: &[&str], downgrade: bool| -> crate::api::PlanSpec {
+            let mut s: crate::api::PlanSpec = serde_json::from_str(r#"{"target_version":"1.0.1"}"#).unwrap();
+            s.from_versions = from.iter().map(|v| v.to_string()).collect();
+            s.allow_downgrade = downgrade;
+            s
+        };
+        let cases: &[(&[&str], bool, &str, bool)] = &[
+            (&[], false, "1.0.0", true),
+            (&[], false, "1.0.1", false),
+            (&[], false, "2.0.0", false),
+            (&[], true, "2.0.0", true),
+            (&["0.9.0"], false, "1.0.0", false),
+            (&["0.9.0", "1.0.0"], false, "1.0.0", true),
+            (&[], false, "garbage", false),
+        ];
+        for (from, downgrade, reported, expect) in cases {
+            assert_eq!(plan_wants(&spec(from, *downgrade), reported), *expect, "{from:?} {downgrade} {reported}");
+        }
     }
 }
 

@@ -475,6 +475,99 @@ impl AuditView {
     }
 }
 
+/// The paging state the Devices and Audit lists share, borrowed field by field so the rows stay
+/// free to change: one window of rows grown page by page under a filter generation.
+struct Paging<'a> {
+    generation: &'a mut u64,
+    stale: &'a mut bool,
+    loaded: &'a mut bool,
+    loading: &'a mut bool,
+    loading_more: &'a mut bool,
+    error: &'a mut Option<String>,
+    next_cursor: &'a Option<String>,
+}
+
+/// Gives each paged list view its `paging()`; both name their paging fields alike.
+macro_rules! paged_views {
+    ($($view:ty),+) => {$(
+        impl $view {
+            fn paging(&mut self) -> Paging<'_> {
+                Paging {
+                    generation: &mut self.generation,
+                    stale: &mut self.stale,
+                    loaded: &mut self.loaded,
+                    loading: &mut self.loading,
+                    loading_more: &mut self.loading_more,
+                    error: &mut self.error,
+                    next_cursor: &self.next_cursor,
+                }
+            }
+        }
+    )+};
+}
+
+paged_views!(DevicesView, AuditView);
+
+impl Paging<'_> {
+    /// Marks a first-page load as started; false while any load of the list runs.
+    fn begin(self) -> bool {
+        if *self.loading || *self.loading_more {
+            return false;
+        }
+        *self.loading = true;
+        true
+    }
+
+    /// The filter changed: what is loaded and loading belongs to the old one.
+    fn restart(self) {
+        *self.generation += 1;
+        *self.stale = true;
+        *self.loading = false;
+        *self.loading_more = false;
+    }
+
+    /// Marks the next page's load as started and returns its cursor, when the selection is
+    /// `near_end`, there is a next page and nothing else loads.
+    fn begin_more(self, near_end: bool) -> Option<String> {
+        if *self.loading || *self.loading_more || *self.stale || !near_end {
+            return None;
+        }
+        let cursor = self.next_cursor.clone()?;
+        *self.loading_more = true;
+        Some(cursor)
+    }
+
+    /// Ends the load a page answers and records its failure. Returns the page to merge, or
+    /// `None` when it failed or answers an older filter `generation`.
+    fn settle<T>(
+        self,
+        generation: u64,
+        first_page: bool,
+        what: &str,
+        result: Outcome<T>,
+    ) -> Option<T> {
+        if generation != *self.generation {
+            return None;
+        }
+        if first_page {
+            *self.loading = false;
+        } else {
+            *self.loading_more = false;
+        }
+        match result {
+            Ok(page) => {
+                *self.error = None;
+                *self.loaded = true;
+                Some(page)
+            }
+            Err(failure) => {
+                *self.error = Some(text::failed(&text::loading_failed(what), &failure.message));
+                None
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Modal {
     Help,
@@ -742,11 +835,7 @@ impl App {
 
     fn refresh_audit(&mut self) -> Option<Command> {
         let view = &mut self.audit;
-        if view.loading || view.loading_more {
-            return None;
-        }
-        view.loading = true;
-        Some(Command::LoadAudit {
+        view.paging().begin().then(|| Command::LoadAudit {
             generation: view.generation,
             query: view.query(None),
         })
@@ -760,25 +849,15 @@ impl App {
         if parse_audit_filter(&view.filter).0 == before {
             return self.prefetch_audit().into_iter().collect();
         }
-        view.generation += 1;
-        view.stale = true;
-        view.loading = false;
-        view.loading_more = false;
+        view.paging().restart();
         self.refresh_audit().into_iter().collect()
     }
 
     /// Asks for the next audit page when the selection nears the end of what is loaded.
     fn prefetch_audit(&mut self) -> Option<Command> {
         let view = &mut self.audit;
-        let visible = view.visible().len();
-        if view.loading || view.loading_more || view.stale {
-            return None;
-        }
-        let cursor = view.next_cursor.clone()?;
-        if view.selected + PREFETCH_ROWS < visible {
-            return None;
-        }
-        view.loading_more = true;
+        let near_end = view.selected + PREFETCH_ROWS >= view.visible().len();
+        let cursor = view.paging().begin_more(near_end)?;
         Some(Command::LoadAudit {
             generation: view.generation,
             query: view.query(Some(cursor)),
@@ -787,11 +866,7 @@ impl App {
 
     fn refresh_devices(&mut self, project: &str) -> Option<Command> {
         let view = &mut self.devices;
-        if view.loading || view.loading_more {
-            return None;
-        }
-        view.loading = true;
-        Some(Command::LoadDevices {
+        view.paging().begin().then(|| Command::LoadDevices {
             project: project.to_string(),
             generation: view.generation,
             query: view.query(None),
@@ -800,11 +875,7 @@ impl App {
 
     /// The filter changed: start over from the first page under a new generation.
     fn refilter_devices(&mut self) -> Vec<Command> {
-        let view = &mut self.devices;
-        view.generation += 1;
-        view.stale = true;
-        view.loading = false;
-        view.loading_more = false;
+        self.devices.paging().restart();
         match self.project.clone() {
             Some(project) => self.refresh_devices(&project).into_iter().collect(),
             None => vec![],
@@ -815,11 +886,7 @@ impl App {
         let project = self.project.clone()?;
         let view = &mut self.devices;
         let near_end = view.selected + PREFETCH_ROWS >= view.rows.len();
-        if view.loading || view.loading_more || view.stale || !near_end {
-            return None;
-        }
-        let cursor = view.next_cursor.clone()?;
-        view.loading_more = true;
+        let cursor = view.paging().begin_more(near_end)?;
         Some(Command::LoadDevices {
             project,
             generation: view.generation,
@@ -1173,27 +1240,13 @@ fn on_devices_loaded(
 ) -> Vec<Command> {
     app.observe(&result);
     let view = &mut app.devices;
-    if generation != view.generation {
-        return vec![];
-    }
     let first_page = cursor.is_none();
-    if first_page {
-        view.loading = false;
-    } else {
-        view.loading_more = false;
-    }
-    let list = match result {
-        Ok(list) => list,
-        Err(failure) => {
-            view.error = Some(text::failed(
-                &text::loading_failed(text::WHAT_DEVICES),
-                &failure.message,
-            ));
-            return vec![];
-        }
+    let Some(list) = view
+        .paging()
+        .settle(generation, first_page, text::WHAT_DEVICES, result)
+    else {
+        return vec![];
     };
-    view.error = None;
-    view.loaded = true;
     if first_page && (view.stale || view.rows.len() <= DEVICE_PAGE as usize) {
         // A new filter starts at the top; a refresh of the same filter keeps the selected device.
         let keep = if view.stale {
@@ -1238,27 +1291,13 @@ fn on_audit_loaded(
 ) -> Vec<Command> {
     app.observe(&result);
     let view = &mut app.audit;
-    if generation != view.generation {
-        return vec![];
-    }
     let first_page = cursor.is_none();
-    if first_page {
-        view.loading = false;
-    } else {
-        view.loading_more = false;
-    }
-    let page = match result {
-        Ok(page) => page,
-        Err(failure) => {
-            view.error = Some(text::failed(
-                &text::loading_failed(text::WHAT_AUDIT),
-                &failure.message,
-            ));
-            return vec![];
-        }
+    let Some(page) = view
+        .paging()
+        .settle(generation, first_page, text::WHAT_AUDIT, result)
+    else {
+        return vec![];
     };
-    view.error = None;
-    view.loaded = true;
     let keep = if view.stale {
         None
     } else {
@@ -1598,63 +1637,46 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     }
 }
 
-fn on_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
-    let view = &mut app.devices;
+/// Applies a key to a list's filter text: Enter and Esc end filtering (Esc also clears the
+/// text), Backspace and characters edit it. Returns whether the text changed.
+fn edit_filter(filtering: &mut bool, filter: &mut String, key: KeyEvent) -> bool {
     match key.code {
         KeyCode::Enter => {
-            view.filtering = false;
-            vec![]
+            *filtering = false;
+            false
         }
         KeyCode::Esc => {
-            view.filtering = false;
-            if view.filter.is_empty() {
-                return vec![];
+            *filtering = false;
+            if filter.is_empty() {
+                return false;
             }
-            view.filter.clear();
-            app.refilter_devices()
+            filter.clear();
+            true
         }
-        KeyCode::Backspace => {
-            if view.filter.pop().is_none() {
-                return vec![];
-            }
-            app.refilter_devices()
-        }
+        KeyCode::Backspace => filter.pop().is_some(),
         KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            view.filter.push(c);
-            app.refilter_devices()
+            filter.push(c);
+            true
         }
-        _ => vec![],
+        _ => false,
     }
+}
+
+fn on_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let view = &mut app.devices;
+    if !edit_filter(&mut view.filtering, &mut view.filter, key) {
+        return vec![];
+    }
+    app.refilter_devices()
 }
 
 fn on_audit_filter_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     let before = parse_audit_filter(&app.audit.filter).0;
     let view = &mut app.audit;
-    match key.code {
-        KeyCode::Enter => {
-            view.filtering = false;
-            vec![]
-        }
-        KeyCode::Esc => {
-            view.filtering = false;
-            if view.filter.is_empty() {
-                return vec![];
-            }
-            view.filter.clear();
-            app.refilter_audit(before)
-        }
-        KeyCode::Backspace => {
-            if view.filter.pop().is_none() {
-                return vec![];
-            }
-            app.refilter_audit(before)
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-            view.filter.push(c);
-            app.refilter_audit(before)
-        }
-        _ => vec![],
+    if !edit_filter(&mut view.filtering, &mut view.filter, key) {
+        return vec![];
     }
+    app.refilter_audit(before)
 }
 
 fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {

@@ -2,8 +2,8 @@
 
 use fota_shared::api::{
     ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind,
-    ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutCounts, RolloutPhase,
-    RolloutSpec, RolloutStageStatus, RolloutStatus,
+    ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction, RolloutCounts,
+    RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus,
 };
 use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -457,6 +457,32 @@ pub fn refused(status: u16, code: &str, message: &str) -> Failure {
     }
 }
 
+/// Every plan's rollout status answered, as `statuses()` has them.
+pub fn load_statuses(app: &mut App) {
+    for (firmware_name, status) in statuses() {
+        update(
+            app,
+            Action::PlanStatusLoaded {
+                firmware_name,
+                result: Ok(status),
+            },
+        );
+    }
+}
+
+/// The server's answer to pausing `air780`'s rollout when it is already paused.
+pub fn pause_refused() -> Action {
+    Action::RolloutControlled {
+        firmware_name: "air780".into(),
+        action: RolloutAction::Pause,
+        result: Err(refused(
+            409,
+            "invalid_transition",
+            "the rollout is already paused",
+        )),
+    }
+}
+
 /// An app for project `demo` with every tab's data loaded, as after a few seconds online.
 pub fn loaded_app() -> App {
     let mut app = App::new("http://127.0.0.1:8787", Some("demo".into()));
@@ -485,15 +511,7 @@ pub fn loaded_app() -> App {
     update(&mut app, Action::JobsLoaded(Ok(jobs())));
     update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
     update(&mut app, Action::PlansLoaded(Ok(plans())));
-    for (firmware_name, status) in statuses() {
-        update(
-            &mut app,
-            Action::PlanStatusLoaded {
-                firmware_name,
-                result: Ok(status),
-            },
-        );
-    }
+    load_statuses(&mut app);
     assert_eq!(app.link, Link::Online);
     app
 }

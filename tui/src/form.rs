@@ -659,6 +659,22 @@ mod tests {
         );
     }
 
+    /// Firmware `app`'s plan in project `demo` with `spec`.
+    fn app_plan(spec: &PlanSpec) -> Plan {
+        Plan {
+            project_key: "demo".into(),
+            firmware_name: "app".into(),
+            spec: spec.clone(),
+            image: fota_shared::api::ImageRef {
+                sha256: "a".into(),
+                md5: "b".into(),
+                size: 1,
+                module: "default".into(),
+            },
+            updated_at: "t".into(),
+        }
+    }
+
     #[test]
     fn edit_form_round_trips_the_spec() {
         let spec = PlanSpec {
@@ -672,18 +688,7 @@ mod tests {
             job_timeout_s: None,
             needs_confirm: false,
         };
-        let plan = Plan {
-            project_key: "demo".into(),
-            firmware_name: "app".into(),
-            spec: spec.clone(),
-            image: fota_shared::api::ImageRef {
-                sha256: "a".into(),
-                md5: "b".into(),
-                size: 1,
-                module: "default".into(),
-            },
-            updated_at: "t".into(),
-        };
+        let plan = app_plan(&spec);
         assert_eq!(
             Form::edit_plan(&plan).plan_request().unwrap(),
             ("app".to_string(), spec)
@@ -787,18 +792,7 @@ mod tests {
             needs_confirm: true,
             job_timeout_s: Some(3600),
         };
-        let plan = Plan {
-            project_key: "demo".into(),
-            firmware_name: "app".into(),
-            spec: spec.clone(),
-            image: fota_shared::api::ImageRef {
-                sha256: "a".into(),
-                md5: "b".into(),
-                size: 1,
-                module: "default".into(),
-            },
-            updated_at: "t".into(),
-        };
+        let plan = app_plan(&spec);
         assert_eq!(Form::edit_plan(&plan).plan_request().unwrap().1, spec);
     }
 

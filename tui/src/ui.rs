@@ -43,6 +43,105 @@ fn selected_row() -> Style {
     Style::new().add_modifier(Modifier::REVERSED)
 }
 
+/// Draws `block` over `area` and returns the area inside it.
+fn framed(block: Block, area: Rect, buf: &mut Buffer) -> Rect {
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
+/// Clears a `width` x `height` popup in the middle of `area`, frames it with `title` in
+/// `colour` and returns the area inside the frame.
+fn popup<'a>(
+    area: Rect,
+    width: u16,
+    height: u16,
+    title: impl Into<Line<'a>>,
+    colour: Color,
+    buf: &mut Buffer,
+) -> Rect {
+    let popup = centered(area, width, height);
+    Clear.render(popup, buf);
+    let block = Block::bordered()
+        .title(title)
+        .border_style(Style::new().fg(colour));
+    framed(block, popup, buf)
+}
+
+/// The line that says what is loading, with a spinner that turns with the ticks.
+fn loading_line(app: &App, what: &str) -> Line<'static> {
+    let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
+    Line::from(format!("{spinner} {}", text::loading(what))).fg(PENDING)
+}
+
+/// A list's filter line: the text being typed, the text applied, or else `hint`, dimmed.
+fn filter_line<'a>(filtering: bool, filter: &'a str, hint: Line<'a>) -> Line<'a> {
+    if filtering {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(format!("{filter}▏")),
+        ])
+    } else if !filter.is_empty() {
+        Line::from(vec![
+            Span::from(text::FILTER_PROMPT).fg(ACCENT),
+            Span::from(filter),
+            " (Esc clears)".dim(),
+        ])
+    } else {
+        hint.dim()
+    }
+}
+
+/// Draws what stands in for a paged list's rows: its error on the first line, then a loading
+/// line until the first page is in (`loaded_rows` is `None`), or `none` when it has no rows.
+/// Returns the area left for the rows, or `None` when there are none to draw.
+fn paged_area(
+    app: &App,
+    error: Option<&str>,
+    loaded_rows: Option<usize>,
+    what: &str,
+    none: &str,
+    area: Rect,
+    buf: &mut Buffer,
+) -> Option<Rect> {
+    let mut area = area;
+    if let Some(error) = error {
+        let [line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        Line::from(error).fg(ERROR).render(line, buf);
+        area = rest;
+    }
+    match loaded_rows {
+        None => {
+            if error.is_none() {
+                loading_line(app, what).render(area, buf);
+            }
+            None
+        }
+        Some(0) => {
+            Line::from(none).dim().render(area, buf);
+            None
+        }
+        Some(_) => Some(area),
+    }
+}
+
+/// Draws rows under a bold `header`, the `selected` one highlighted.
+fn render_table<'a>(
+    rows: impl IntoIterator<Item = Row<'a>>,
+    widths: impl IntoIterator<Item = Constraint>,
+    header: &[&'a str],
+    selected: usize,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let table = Table::new(rows, widths)
+        .header(Row::new(header.iter().copied()).bold())
+        .row_highlight_style(selected_row());
+    let mut state = TableState::default().with_selected(Some(selected));
+    StatefulWidget::render(table, area, buf, &mut state);
+}
+
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let [top, body, bottom] = Layout::vertical([
@@ -56,8 +155,7 @@ impl Widget for &App {
             // Every tab needs the project; until the server names it, its loading or error state
             // is the whole body.
             let block = Block::bordered().title(format!(" {} ", self.tab.title()));
-            let inner = block.inner(body);
-            block.render(body, buf);
+            let inner = framed(block, body, buf);
             remote_area(self, &self.projects, text::WHAT_PROJECTS, inner, buf);
         } else {
             match self.tab {
@@ -176,10 +274,7 @@ fn remote_area<T>(
             None
         }
         (None, None) => {
-            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
-            Line::from(format!("{spinner} {}", text::loading(what)))
-                .fg(PENDING)
-                .render(area, buf);
+            loading_line(app, what).render(area, buf);
             None
         }
     }
@@ -202,17 +297,9 @@ fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
         Some(s) if s.truncated => text::fleet_truncated(s.total),
         _ => text::FLEET_VERSIONS.to_string(),
     };
-    let chart_block = Block::bordered().title(chart_title);
-    let plans_block = Block::bordered().title(text::FLEET_PLANS);
-    let latest_block = Block::bordered().title(text::FLEET_LATEST);
-    let (chart_inner, plans_inner, latest_inner) = (
-        chart_block.inner(chart_area),
-        plans_block.inner(plans_area),
-        latest_block.inner(bottom),
-    );
-    chart_block.render(chart_area, buf);
-    plans_block.render(plans_area, buf);
-    latest_block.render(bottom, buf);
+    let chart_inner = framed(Block::bordered().title(chart_title), chart_area, buf);
+    let plans_inner = framed(Block::bordered().title(text::FLEET_PLANS), plans_area, buf);
+    let latest_inner = framed(Block::bordered().title(text::FLEET_LATEST), bottom, buf);
 
     let Some(chart_inner) = remote_area(app, &app.fleet, text::WHAT_FLEET, chart_inner, buf) else {
         return;
@@ -300,8 +387,7 @@ fn render_activity(app: &App, area: Rect, buf: &mut Buffer) {
         hours.len().max(crate::app::ACTIVITY_HOURS as usize),
         hours.first().map(|h| h.at.as_str()),
     ));
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = framed(block, area, buf);
     let Some(inner) = remote_area(app, &app.activity, text::WHAT_ACTIVITY, inner, buf) else {
         return;
     };
@@ -384,20 +470,11 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
     let view = &app.devices;
     let [filter_area, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let filter_line = if view.filtering {
-        Line::from(vec![
-            Span::from(text::FILTER_PROMPT).fg(ACCENT),
-            Span::from(format!("{}▏", view.filter)),
-        ])
-    } else if !view.filter.is_empty() {
-        Line::from(vec![
-            Span::from(text::FILTER_PROMPT).fg(ACCENT),
-            Span::from(view.filter.as_str()),
-            " (Esc clears)".dim(),
-        ])
-    } else {
-        Line::from(format!("{}  {}", text::FILTER_HINT, text::DEVICES_KEYS)).dim()
-    };
+    let filter_line = filter_line(
+        view.filtering,
+        &view.filter,
+        Line::from(format!("{}  {}", text::FILTER_HINT, text::DEVICES_KEYS)),
+    );
     let state = text::state_filter(view.state.map(|s| s.as_str()));
     let [filter_area, state_area] = Layout::horizontal([
         Constraint::Min(0),
@@ -421,26 +498,16 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
         view.next_cursor.is_some(),
         view.loading_more,
     ));
-    let inner = list_block.inner(list_area);
-    list_block.render(list_area, buf);
-
-    let mut table_area = inner;
-    if let Some(error) = &view.error {
-        let [line, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-        Line::from(error.as_str()).fg(ERROR).render(line, buf);
-        table_area = rest;
-    }
-    if !view.loaded {
-        if view.error.is_none() {
-            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
-            Line::from(format!("{spinner} {}", text::loading(text::WHAT_DEVICES)))
-                .fg(PENDING)
-                .render(table_area, buf);
-        }
-    } else if view.rows.is_empty() {
-        Line::from(text::DEVICES_NONE).dim().render(table_area, buf);
-    } else {
+    let inner = framed(list_block, list_area, buf);
+    if let Some(table_area) = paged_area(
+        app,
+        view.error.as_deref(),
+        view.loaded.then_some(view.rows.len()),
+        text::WHAT_DEVICES,
+        text::DEVICES_NONE,
+        inner,
+        buf,
+    ) {
         // The firmware name is in the detail pane: at 100 columns the list keeps what tells
         // devices apart in a rollout (version, state, cause) instead.
         let widths = [
@@ -471,16 +538,21 @@ fn render_devices(app: &App, area: Rect, buf: &mut Buffer) {
                 row
             }
         });
-        let table = Table::new(rows, widths)
-            .header(Row::new(["id", "version", "state", "cause", "last seen"]).bold())
-            .row_highlight_style(selected_row());
-        let mut state = TableState::default().with_selected(Some(view.selected));
-        StatefulWidget::render(table, table_area, buf, &mut state);
+        render_table(
+            rows,
+            widths,
+            &["id", "version", "state", "cause", "last seen"],
+            view.selected,
+            table_area,
+            buf,
+        );
     }
 
-    let detail_block = Block::bordered().title(text::DEVICES_DETAIL);
-    let detail_inner = detail_block.inner(detail_area);
-    detail_block.render(detail_area, buf);
+    let detail_inner = framed(
+        Block::bordered().title(text::DEVICES_DETAIL),
+        detail_area,
+        buf,
+    );
     match view.selected_device() {
         Some(device) => {
             let mut detail = device_detail(device);
@@ -610,8 +682,7 @@ fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered()
         .title(text::FIRMWARE_TITLE)
         .title_bottom(Line::from(" u upload  d delete ").dim());
-    let inner = block.inner(list_area);
-    block.render(list_area, buf);
+    let inner = framed(block, list_area, buf);
     if let Some(inner) = remote_area(app, &app.firmware, text::WHAT_FIRMWARE, inner, buf) {
         let images = app.firmware.data.as_deref().unwrap_or_default();
         if images.is_empty() {
@@ -642,17 +713,16 @@ fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
                     image.notes.clone().unwrap_or_default(),
                 ])
             });
-            let table = Table::new(rows, widths)
-                .header(
-                    Row::new([
-                        "firmware", "version", "module", "kind", "size", "sha256", "uploaded",
-                        "notes",
-                    ])
-                    .bold(),
-                )
-                .row_highlight_style(selected_row());
-            let mut state = TableState::default().with_selected(Some(app.firmware_selected));
-            StatefulWidget::render(table, inner, buf, &mut state);
+            render_table(
+                rows,
+                widths,
+                &[
+                    "firmware", "version", "module", "kind", "size", "sha256", "uploaded", "notes",
+                ],
+                app.firmware_selected,
+                inner,
+                buf,
+            );
         }
     }
     if let Some(upload) = &app.upload {
@@ -661,9 +731,7 @@ fn render_firmware(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_upload(upload: &Upload, area: Rect, buf: &mut Buffer) {
-    let block = Block::bordered().title(text::UPLOAD_TITLE);
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = framed(Block::bordered().title(text::UPLOAD_TITLE), area, buf);
     let [what, digest, bar, outcome] = Layout::vertical([Constraint::Length(1); 4]).areas(inner);
     Line::from(format!(
         "{} ← {}",
@@ -792,11 +860,8 @@ fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered()
         .title(text::PLANS_TITLE)
         .title_bottom(Line::from(text::PLANS_KEYS).dim());
-    let inner = block.inner(list_area);
-    block.render(list_area, buf);
-    let detail_block = Block::bordered().title(text::PLAN_DETAIL);
-    let detail_inner = detail_block.inner(detail_area);
-    detail_block.render(detail_area, buf);
+    let inner = framed(block, list_area, buf);
+    let detail_inner = framed(Block::bordered().title(text::PLAN_DETAIL), detail_area, buf);
 
     let Some(inner) = remote_area(app, &app.plans, text::WHAT_PLANS, inner, buf) else {
         return;
@@ -831,21 +896,21 @@ fn render_rollouts(app: &App, area: Rect, buf: &mut Buffer) {
             )),
         ])
     });
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new([
-                "firmware",
-                "target",
-                "state",
-                "  at",
-                "progress",
-                "✓ ✗ … /eligible",
-            ])
-            .bold(),
-        )
-        .row_highlight_style(selected_row());
-    let mut state = TableState::default().with_selected(Some(app.plan_selected));
-    StatefulWidget::render(table, inner, buf, &mut state);
+    render_table(
+        rows,
+        widths,
+        &[
+            "firmware",
+            "target",
+            "state",
+            "  at",
+            "progress",
+            "✓ ✗ … /eligible",
+        ],
+        app.plan_selected,
+        inner,
+        buf,
+    );
 
     if let Some(plan) = app.selected_plan() {
         plan_detail(
@@ -998,21 +1063,12 @@ fn render_audit(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(8),
     ])
     .areas(area);
-    let filter_line = if view.filtering {
-        Line::from(vec![
-            Span::from(text::FILTER_PROMPT).fg(ACCENT),
-            Span::from(format!("{}▏", view.filter)),
-        ])
-    } else if !view.filter.is_empty() {
-        Line::from(vec![
-            Span::from(text::FILTER_PROMPT).fg(ACCENT),
-            Span::from(view.filter.as_str()),
-            " (Esc clears)".dim(),
-        ])
-    } else {
-        Line::from(text::AUDIT_FILTER_HINT).dim()
-    };
-    filter_line.render(filter_area, buf);
+    filter_line(
+        view.filtering,
+        &view.filter,
+        Line::from(text::AUDIT_FILTER_HINT),
+    )
+    .render(filter_area, buf);
 
     let visible = view.visible();
     let block = Block::bordered().title(text::audit_title(
@@ -1021,25 +1077,16 @@ fn render_audit(app: &App, area: Rect, buf: &mut Buffer) {
         view.next_cursor.is_some(),
         view.loading_more,
     ));
-    let inner = block.inner(list_area);
-    block.render(list_area, buf);
-    let mut table_area = inner;
-    if let Some(error) = &view.error {
-        let [line, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-        Line::from(error.as_str()).fg(ERROR).render(line, buf);
-        table_area = rest;
-    }
-    if !view.loaded {
-        if view.error.is_none() {
-            let spinner = SPINNER[app.ticks as usize % SPINNER.len()];
-            Line::from(format!("{spinner} {}", text::loading(text::WHAT_AUDIT)))
-                .fg(PENDING)
-                .render(table_area, buf);
-        }
-    } else if visible.is_empty() {
-        Line::from(text::AUDIT_NONE).dim().render(table_area, buf);
-    } else {
+    let inner = framed(block, list_area, buf);
+    if let Some(table_area) = paged_area(
+        app,
+        view.error.as_deref(),
+        view.loaded.then_some(visible.len()),
+        text::WHAT_AUDIT,
+        text::AUDIT_NONE,
+        inner,
+        buf,
+    ) {
         let widths = [
             Constraint::Length(14),
             Constraint::Length(12),
@@ -1059,16 +1106,21 @@ fn render_audit(app: &App, area: Rect, buf: &mut Buffer) {
                 entry.target.clone(),
             ])
         });
-        let table = Table::new(rows, widths)
-            .header(Row::new(["at", "actor", "action", "project", "target"]).bold())
-            .row_highlight_style(selected_row());
-        let mut state = TableState::default().with_selected(Some(view.selected));
-        StatefulWidget::render(table, table_area, buf, &mut state);
+        render_table(
+            rows,
+            widths,
+            &["at", "actor", "action", "project", "target"],
+            view.selected,
+            table_area,
+            buf,
+        );
     }
 
-    let detail_block = Block::bordered().title(text::AUDIT_DETAIL);
-    let detail_inner = detail_block.inner(detail_area);
-    detail_block.render(detail_area, buf);
+    let detail_inner = framed(
+        Block::bordered().title(text::AUDIT_DETAIL),
+        detail_area,
+        buf,
+    );
     if let Some(entry) = view.selected_entry() {
         audit_detail(entry).render(detail_inner, buf);
     }
@@ -1139,13 +1191,7 @@ fn render_help(area: Rect, buf: &mut Buffer) {
     let (left, right) = (column(left), column(right));
     let left_width = left.iter().map(Line::width).max().unwrap_or(0) as u16 + 2;
     let height = left.len().max(right.len()) as u16 + 2;
-    let popup = centered(area, 98, height);
-    Clear.render(popup, buf);
-    let block = Block::bordered()
-        .title(text::HELP_TITLE)
-        .border_style(Style::new().fg(ACCENT));
-    let inner = block.inner(popup);
-    block.render(popup, buf);
+    let inner = popup(area, 98, height, text::HELP_TITLE, ACCENT, buf);
     let [l, r] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(inner);
     Paragraph::new(left).render(l, buf);
@@ -1153,13 +1199,7 @@ fn render_help(area: Rect, buf: &mut Buffer) {
 }
 
 fn render_confirm(prompt: &str, area: Rect, buf: &mut Buffer) {
-    let popup = centered(area, 64, 6);
-    Clear.render(popup, buf);
-    let block = Block::bordered()
-        .title(text::CONFIRM_TITLE)
-        .border_style(Style::new().fg(PENDING));
-    let inner = block.inner(popup);
-    block.render(popup, buf);
+    let inner = popup(area, 64, 6, text::CONFIRM_TITLE, PENDING, buf);
     let [question, hint] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     Paragraph::new(prompt)
@@ -1173,13 +1213,7 @@ fn render_confirm(prompt: &str, area: Rect, buf: &mut Buffer) {
 
 fn render_form(form: &Form, area: Rect, buf: &mut Buffer) {
     let height = form.fields.len() as u16 + 6;
-    let popup = centered(area, 90, height);
-    Clear.render(popup, buf);
-    let block = Block::bordered()
-        .title(form.title())
-        .border_style(Style::new().fg(ACCENT));
-    let inner = block.inner(popup);
-    block.render(popup, buf);
+    let inner = popup(area, 90, height, form.title(), ACCENT, buf);
     let mut lines: Vec<Line> = form
         .fields
         .iter()
@@ -1228,7 +1262,7 @@ mod tests {
     use ratatui::crossterm::event::KeyCode;
     use ratatui::Terminal;
 
-    use fota_shared::api::{AuditPage, DeviceHistory, RolloutAction};
+    use fota_shared::api::{AuditPage, DeviceHistory};
 
     use super::*;
     use crate::app::{update, Action, App, Status, StatusKind, Upload};
@@ -1511,18 +1545,7 @@ mod tests {
         let mut app = on_tab('4');
         update(&mut app, ch('p'));
         update(&mut app, ch('y'));
-        update(
-            &mut app,
-            Action::RolloutControlled {
-                firmware_name: "air780".into(),
-                action: RolloutAction::Pause,
-                result: Err(refused(
-                    409,
-                    "invalid_transition",
-                    "the rollout is already paused",
-                )),
-            },
-        );
+        update(&mut app, pause_refused());
         let terminal = draw(&app);
         insta::assert_snapshot!(terminal.backend());
         let (_, detail_y) = find(&terminal, "┌ Rollout ");

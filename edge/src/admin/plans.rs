@@ -82,6 +82,7 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     let plan = plan(call).await?;
     let r = Rollout::of(&plan)?;
     rollout::sweep(call.env, &r).await?;
+    crate::ota::sweep_jobs(call.env).await?;
     let stored = rollout::ensure(call.env, &r).await?;
     ok(200, &rs::status(&r.spec, &stored.state))
 }

@@ -843,15 +843,7 @@ fn the_rollouts_tab_loads_every_plans_status_and_keeps_the_counts_live() {
         update(&mut app, Action::PlansLoaded(Ok(plans()))),
         vec![status_cmd("air780"), status_cmd("esp32")]
     );
-    for (firmware_name, status) in statuses() {
-        update(
-            &mut app,
-            Action::PlanStatusLoaded {
-                firmware_name,
-                result: Ok(status),
-            },
-        );
-    }
+    load_statuses(&mut app);
     assert_eq!(
         app.rollout_status("air780").map(|s| s.state),
         Some(RolloutPhase::Paused)
@@ -939,18 +931,7 @@ fn a_refused_control_is_shown_next_to_the_rollout_and_a_success_updates_it() {
     let mut app = on_rollouts();
     update(&mut app, ch('p'));
     update(&mut app, ch('y'));
-    update(
-        &mut app,
-        Action::RolloutControlled {
-            firmware_name: "air780".into(),
-            action: RolloutAction::Pause,
-            result: Err(refused(
-                409,
-                "invalid_transition",
-                "the rollout is already paused",
-            )),
-        },
-    );
+    update(&mut app, pause_refused());
     assert_eq!(
         app.rollouts["air780"].control_error.as_deref(),
         Some("Pausing failed: 409 invalid_transition: the rollout is already paused")
