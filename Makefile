@@ -61,7 +61,7 @@ dev: build
 	PORT=$(PORT) STATE_DIR=$(STATE_DIR) WRANGLER=$(WRANGLER) scripts/dev.sh
 
 test: build
-	cargo test --workspace --exclude fota-edge
+	cargo test --workspace --exclude fota-edge --no-fail-fast
 
 bench: build
 	WRANGLER=$(WRANGLER) bench/run.sh

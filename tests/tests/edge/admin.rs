@@ -177,7 +177,7 @@ fn plans_are_validated_before_they_are_stored() {
     // Nothing invalid was stored; a valid plan is, with the image it resolved to.
     assert_eq!(server.admin("GET", &format!("/projects/{k}/plans"), b"").expect_status(200).json(), json!({ "plans": [] }));
     let stored = check(server, ("PUT", &plan, br#"{"target_version":"V1.0"}"#), 200, None).json();
-    assert_eq!(stored["image"], json!({ "sha256": sha256_hex(&img), "md5": md5_hex(&img), "size": img.len() }));
+    assert_eq!(stored["image"], json!({ "sha256": sha256_hex(&img), "md5": md5_hex(&img), "size": img.len(), "module": "default" }));
     assert_eq!(check(server, ("GET", &plan, b""), 200, None).json(), stored);
 }
 
