@@ -118,7 +118,7 @@ pub enum Delivery {
 }
 
 /// `PUT /admin/v1/projects/{project_key}/plans/{firmware_name}` body: who gets which version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PlanSpec {
     pub target_version: String,

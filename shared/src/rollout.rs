@@ -296,7 +296,7 @@ mod held_back_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Delivery, Ratio};
+    use crate::api::Ratio;
     use crate::rollout_state::{on_eligible_seen, on_offer, start};
 
     fn spec(json: &str) -> RolloutSpec {
@@ -304,17 +304,7 @@ mod tests {
     }
 
     fn whole_fleet() -> PlanSpec {
-        PlanSpec {
-            target_version: "1.0.1".into(),
-            from_versions: vec![],
-            devices: vec![],
-            imei_ranges: vec![],
-            delivery: Delivery::Stream,
-            allow_downgrade: false,
-            rollout: None,
-            job_timeout_s: None,
-            needs_confirm: false,
-        }
+        PlanSpec { target_version: "1.0.1".into(), ..PlanSpec::default() }
     }
 
     /// 15-digit IMEI-like ids: a fixed TAC-style prefix and a serial.

@@ -106,17 +106,7 @@ impl Form {
 
     pub fn new_plan(firmware_name: &str) -> Form {
         let mut fields = vec![Field::text(text::FIELD_FIRMWARE_NAME, "", firmware_name)];
-        fields.extend(plan_fields(&PlanSpec {
-            target_version: String::new(),
-            from_versions: vec![],
-            devices: vec![],
-            imei_ranges: vec![],
-            delivery: Delivery::Stream,
-            allow_downgrade: false,
-            rollout: None,
-            job_timeout_s: None,
-            needs_confirm: false,
-        }));
+        fields.extend(plan_fields(&PlanSpec::default()));
         Form {
             purpose: FormPurpose::Plan {
                 firmware_name: None,
