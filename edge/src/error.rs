@@ -14,8 +14,8 @@ pub enum AppError {
     BadRequest { code: &'static str, message: String },
     Conflict { code: &'static str, message: String },
     PayloadTooLarge(u64),
-    /// A JSON device's request refused: its own status and stable code (`auth_*`, `bad_*`, `url_*`).
-    Device { status: u16, code: &'static str, message: String },
+    /// Any other refusal with its own status and stable code (JSON devices' `auth_*`, `url_*`, ...).
+    Status { status: u16, code: &'static str, message: String },
     /// A binding (KV, R2, D1) failed: the request may be retried. The cause is logged only.
     Unavailable(String),
 }
@@ -40,7 +40,7 @@ impl AppError {
             AppError::BadRequest { .. } => 400,
             AppError::Conflict { .. } => 409,
             AppError::PayloadTooLarge(_) => 413,
-            AppError::Device { status, .. } => *status,
+            AppError::Status { status, .. } => *status,
             AppError::Unavailable(_) => 503,
         }
     }
@@ -51,7 +51,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
-            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } | AppError::Device { code, .. } => code,
+            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } | AppError::Status { code, .. } => code,
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
         }
@@ -63,7 +63,7 @@ impl AppError {
             AppError::Forbidden(role) => format!("this route needs the {role} role"),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::MethodNotAllowed => "method not allowed on this route".into(),
-            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } | AppError::Device { message, .. } => {
+            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } | AppError::Status { message, .. } => {
                 message.clone()
             }
             AppError::PayloadTooLarge(limit) => format!("body larger than {limit} bytes"),

@@ -68,7 +68,7 @@ async fn read_message(req: &mut Request) -> AppResult<Vec<u8>> {
 
 /// A refusal before the signature is checked says nothing about whether the device exists.
 fn unauthorized(code: &'static str) -> AppError {
-    AppError::Device { status: 401, code, message: "request not authenticated".into() }
+    AppError::Status { status: 401, code, message: "request not authenticated".into() }
 }
 
 async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, device_name: &str) -> AppResult<()> {
@@ -120,7 +120,7 @@ fn ack(id: &str) -> AppResult<Response> {
 
 fn bad_message(body: &[u8], e: module_ota::MessageError) -> AppError {
     let id = module_ota::message_id(body).unwrap_or_default();
-    AppError::Device { status: e.status(), code: e.code(), message: if id.is_empty() { e.to_string() } else { format!("{e} (id {id})") } }
+    AppError::Status { status: e.status(), code: e.code(), message: if id.is_empty() { e.to_string() } else { format!("{e} (id {id})") } }
 }
 
 // ---------------------------------------------------------------- jobs
@@ -392,7 +392,7 @@ pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<R
     let url = req.url()?;
     let path = url.path().to_string();
     if let Err(e) = download_url::verify_signed_url(&key, &path, url.query().unwrap_or(""), store::now()) {
-        return Err(AppError::Device { status: e.status(), code: e.code(), message: e.to_string() });
+        return Err(AppError::Status { status: e.status(), code: e.code(), message: e.to_string() });
     }
     let mut resp = crate::images::get_image(req, env, sha256).await?;
     resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;

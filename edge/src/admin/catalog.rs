@@ -125,7 +125,14 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
 
     let receipt = match &claimed {
         Some(claimed) => stream_to_r2(call, claimed, limit).await?,
-        None => buffer_to_r2(call, limit.min(MAX_BUFFERED_IMAGE_BYTES)).await?,
+        None => buffer_to_r2(call, limit.min(MAX_BUFFERED_IMAGE_BYTES)).await.map_err(|e| match e {
+            AppError::PayloadTooLarge(buffered) if buffered < limit => AppError::Status {
+                status: 413,
+                code: "payload_too_large",
+                message: format!("body larger than {buffered} bytes: send X-Content-SHA256 to stream images up to {limit} bytes"),
+            },
+            other => other,
+        })?,
     };
     if let Some(existing) = existing {
         return if existing.sha256 == receipt.sha256 {
