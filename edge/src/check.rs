@@ -41,15 +41,11 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         ctx.wait_until(record_seen(env.clone(), check.clone(), plan.clone(), now));
     }
 
-    let answer = match (offer, plan) {
+    let (answer, delivered) = match (offer, plan) {
         (Offer::Due(via), Some(plan)) => deliver(req, env, &check, &project, &plan, via, now).await?,
-        (Offer::Refuse(r), _) => refusal(r),
-        (Offer::Due(_), None) => refusal(Refusal::UnknownFirmware),
+        (Offer::Refuse(r), _) => (refusal(r), false),
+        (Offer::Due(_), None) => (refusal(Refusal::UnknownFirmware), false),
     };
-    // A fresh image or a redirect to one is a delivery; a resume (206 from a later byte) is not.
-    let delivered = answer.status_code() == 302
-        || answer.status_code() == 200
-        || (answer.status_code() == 206 && req.headers().get("Range")?.is_some_and(|r| r.trim_start_matches("bytes=").trim().starts_with("0-")));
     if let Some(counts) = crate::cache::count_activity(&check.project_key, now, delivered) {
         ctx.wait_until(store::flush_activity(env.clone(), counts));
     }
@@ -76,42 +72,45 @@ async fn record_seen(env: Env, check: UpgradeCheck, plan: Option<Plan>, now: i64
     }
 }
 
-/// An upgrade is due: the rollout's gate, loop-upgrade protection, then the image.
-async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, now: i64) -> AppResult<Response> {
+/// An upgrade is due: the rollout's gate, loop-upgrade protection, then the image. The flag says
+/// whether a fresh image (or a redirect to one) went out: a resume or a refusal is no delivery.
+async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, now: i64) -> AppResult<(Response, bool)> {
     let range = match via {
         Via::Redirect => RangeAnswer::Full,
         Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
     };
     if range == RangeAnswer::Unsatisfiable {
-        return Ok(serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable)));
+        return Ok((serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable)), false));
     }
+    // A download from byte 0 (or a redirect) is a new delivery; a resume is not.
+    let fresh = range.starts_fresh();
     let Ok(target) = Version::parse(&plan.spec.target_version) else {
-        return Ok(refusal(Refusal::NotOfferingNow));
+        return Ok((refusal(Refusal::NotOfferingNow), false));
     };
     let r = Rollout::of(plan)?;
     let id = check.device_id.as_str();
     let job = match rollout::admit_device(env, &r, id, now).await? {
         Ok(job) => job,
-        Err(refused) => return Ok(refusal(refused)),
+        Err(refused) => return Ok((refusal(refused), false)),
     };
 
     // Loop-upgrade protection, stored before a byte goes out.
     let delivery = store::delivery_state(env, id).await?;
-    let next = match admit(&delivery, &target_key(&plan.firmware_name, &target), project.ban_after, range.starts_fresh()) {
+    let next = match admit(&delivery, &target_key(&plan.firmware_name, &target), project.ban_after, fresh) {
         Admission::Banned => {
             if job.as_ref().is_some_and(|j| j.phase != DevicePhase::Banned) {
                 rollout::fail(env, &r, id, DeviceFailure::Banned).await?;
             }
-            return Ok(refusal(Refusal::Banned));
+            return Ok((refusal(Refusal::Banned), false));
         }
         Admission::Serve(next) => next,
     };
     if let Err(refused) = rollout::record_offer(env, &r, id, job.as_ref(), now).await? {
-        return Ok(refusal(refused));
+        return Ok((refusal(refused), false));
     }
     if next != delivery {
         store::save_delivery(env, id, &next, now).await?;
-        if range.starts_fresh() {
+        if fresh {
             store::device_event(env, &check.project_key, id, "delivery", &format!("{} {} ({} of {})", plan.firmware_name, plan.spec.target_version, next.count, project.ban_after)).await?;
         }
     }
@@ -122,21 +121,18 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
     }
 
     match via {
-        Via::Redirect => redirect(req, env, &plan.image.sha256),
-        Via::Stream => Ok(serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable))),
+        Via::Redirect => Ok((redirect(req, env, &plan.image.sha256)?, true)),
+        Via::Stream => Ok(match serve(env, &plan.image, range).await? {
+            Some(image) => (image, fresh),
+            None => (refusal(Refusal::ImageUnavailable), false),
+        }),
     }
 }
 
 /// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to the
 /// content-addressed image: the public R2 base when configured, else this edge's `/images/`.
 fn redirect(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    let base = env
-        .var("IMAGE_BASE_URL")
-        .map(|v| v.to_string())
-        .ok()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| format!("{}/images/{sha256}", b.trim_end_matches('/')));
-    let location = match base {
+    let location = match crate::images::public_url(env, sha256) {
         Some(url) => url,
         None => {
             let url = req.url()?;

@@ -79,6 +79,13 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
     Ok(resp)
 }
 
+/// The image at the public R2 base (`IMAGE_BASE_URL`), when one is configured.
+pub fn public_url(env: &Env, sha256: &str) -> Option<String> {
+    let base = env.var("IMAGE_BASE_URL").ok()?.to_string();
+    let base = base.trim();
+    (!base.is_empty()).then(|| format!("{}/{}", base.trim_end_matches('/'), store::image_key(sha256)))
+}
+
 /// Health answer for load balancers and the bench baseline.
 pub fn healthz() -> Response {
     json_response(200, &serde_json::json!({ "ok": true }))

@@ -7,6 +7,7 @@
 
 mod admin;
 mod auth;
+mod body;
 mod cache;
 mod channel;
 mod check;

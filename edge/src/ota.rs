@@ -20,7 +20,6 @@ use fota_shared::notice::{build_notice, NoticeImage, NoticeSubject};
 use fota_shared::plan::in_device_set;
 use fota_shared::rollout_state::DeviceFailure;
 use fota_shared::version::Version;
-use futures_util::StreamExt;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
@@ -38,7 +37,7 @@ pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, d
     if !allowed {
         return Err(AppError::MethodNotAllowed);
     }
-    let body = read_message(&mut req).await?;
+    let body = crate::body::read_capped(&mut req, MAX_MESSAGE_BYTES as u64).await?;
     authenticate(&req, env, &body, product_key, device_name).await?;
     match kind {
         "inform" => inform(env, product_key, device_name, &body).await,
@@ -48,23 +47,6 @@ pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, d
     }
 }
 
-async fn read_message(req: &mut Request) -> AppResult<Vec<u8>> {
-    let limit = MAX_MESSAGE_BYTES as u64;
-    if req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()).is_some_and(|l| l > limit) {
-        return Err(AppError::PayloadTooLarge(limit));
-    }
-    let mut body = Vec::new();
-    if let Ok(mut stream) = req.stream() {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            if body.len() + chunk.len() > MAX_MESSAGE_BYTES {
-                return Err(AppError::PayloadTooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-    }
-    Ok(body)
-}
 
 /// A refusal before the signature is checked says nothing about whether the device exists.
 fn unauthorized(code: &'static str) -> AppError {
@@ -365,8 +347,8 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now:
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let path = format!("/ota/image/{}", plan.image.sha256);
-    let url = match env.var("IMAGE_BASE_URL").map(|v| v.to_string()).ok().filter(|b| !b.trim().is_empty()) {
-        Some(base) => format!("{}/images/{}", base.trim_end_matches('/'), plan.image.sha256),
+    let url = match crate::images::public_url(env, &plan.image.sha256) {
+        Some(url) => url,
         None => {
             let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
             let origin = req.url()?.origin().ascii_serialization();
@@ -405,16 +387,21 @@ async fn channel(req: Request, env: &Env, project: &str, device: &str) -> AppRes
     if req.headers().get("Upgrade")?.is_none_or(|u| !u.eq_ignore_ascii_case("websocket")) {
         return Err(AppError::bad("websocket_required", "this route upgrades to a WebSocket"));
     }
-    let stub = env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?;
+    let stub = channel_stub(env, project, device)?;
     let mut init = worker::RequestInit::new();
     init.with_method(Method::Get).with_headers(req.headers().clone());
     let inner = Request::new_with_init("https://device-channel/connect", &init)?;
     Ok(stub.fetch_with_request(inner).await?)
 }
 
+/// The device's push channel: one Durable Object per (product, device).
+fn channel_stub(env: &Env, project: &str, device: &str) -> AppResult<worker::Stub> {
+    Ok(env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?)
+}
+
 /// Sends `command` to every socket the device holds; how many were reached.
 pub async fn push(env: &Env, project: &str, device: &str, command: &str) -> AppResult<u32> {
-    let stub = env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?;
+    let stub = channel_stub(env, project, device)?;
     let mut init = worker::RequestInit::new();
     init.with_method(Method::Post).with_body(Some(command.into()));
     let mut resp = stub.fetch_with_request(Request::new_with_init("https://device-channel/push", &init)?).await?;

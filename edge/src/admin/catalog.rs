@@ -3,7 +3,7 @@
 //! `X-Content-SHA256` header they stream to R2 in parts (up to `MAX_IMAGE_BYTES`, 100 MiB by
 //! default), without one they are buffered (up to 32 MiB).
 
-use super::{no_content, ok, project, read_capped, read_json, Call};
+use super::{no_content, ok, project, query_params, read_capped, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::api::{Firmware, FirmwareList, ImageKind, ProjectList, ProjectSpec, UploadReceipt};
@@ -73,8 +73,7 @@ struct UploadDetails {
 }
 
 fn upload_details(call: &Call<'_>) -> AppResult<UploadDetails> {
-    let url = call.req.url()?;
-    let params: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let params = query_params(call)?;
     let module = params.get("module").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| fota_shared::api::DEFAULT_MODULE.into());
     if !valid_name(&module) || module.len() > 64 {
         return Err(AppError::bad("invalid_module", "module must be 1-64 printable characters"));

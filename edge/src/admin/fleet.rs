@@ -1,19 +1,17 @@
 //! The fleet registry: device list with filters and cursor pagination, one device, its history,
 //! and lifting a loop-upgrade ban.
 
-use super::{ok, project, Call};
+use super::{ok, project, query_params, Call};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, DeviceFilter};
 use fota_shared::api::{Device, DeviceList};
 use fota_shared::luat::valid_device_id;
-use std::collections::HashMap;
 use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let url = call.req.url()?;
-    let params: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let params = query_params(call)?;
     let limit = match params.get("limit") {
         None => 100,
         Some(l) => l
@@ -76,8 +74,7 @@ pub async fn history(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let url = call.req.url()?;
-    let hours = match url.query_pairs().find(|(k, _)| k == "hours").map(|(_, v)| v.into_owned()) {
+    let hours = match query_params(call)?.remove("hours") {
         None => 24,
         Some(h) => h.parse::<u32>().ok().filter(|h| (1..=720).contains(h)).ok_or_else(|| AppError::bad("invalid_hours", "hours must be 1-720"))?,
     };

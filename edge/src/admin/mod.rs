@@ -14,7 +14,7 @@ use crate::store::{self, n, s};
 use fota_shared::api::RolloutAction;
 use fota_shared::luat::percent_decode;
 use fota_shared::routes::{match_route, Route, RouteMatch};
-use futures_util::StreamExt;
+pub use crate::body::read_capped;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker::{Env, Request, Response};
@@ -154,32 +154,15 @@ pub async fn project(env: &Env, key: &str) -> AppResult<fota_shared::api::Projec
     store::project(env, key).await?.ok_or_else(|| AppError::NotFound(format!("project {key}")))
 }
 
-/// Reads a body, refusing it with 413 as soon as it passes `limit` bytes.
-pub async fn read_capped(req: &mut Request, limit: u64) -> AppResult<Vec<u8>> {
-    if let Some(len) = req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()) {
-        if len > limit {
-            return Err(AppError::PayloadTooLarge(limit));
-        }
-    }
-    let mut body = Vec::new();
-    let mut stream = match req.stream() {
-        Ok(s) => s,
-        // No body at all.
-        Err(_) => return Ok(body),
-    };
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(AppError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
 
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> AppResult<T> {
     let body = read_capped(req, MAX_JSON_BYTES).await?;
     serde_json::from_slice(&body).map_err(|e| AppError::bad("invalid_json", e.to_string()))
+}
+
+/// The query string's parameters, decoded (the last of a repeated name wins).
+pub fn query_params(call: &Call<'_>) -> AppResult<std::collections::HashMap<String, String>> {
+    Ok(call.req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
 /// Writes a JSON answer.

@@ -122,8 +122,7 @@ pub async fn confirm_many(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let url = call.req.url()?;
-    let phase = url.query_pairs().find(|(k, _)| k == "phase").map(|(_, v)| v.into_owned()).filter(|v| !v.is_empty());
+    let phase = super::query_params(call)?.remove("phase").filter(|v| !v.is_empty());
     if phase.as_deref().is_some_and(|p| !matches!(p, "awaiting_confirmation" | "in_progress")) {
         return Err(AppError::bad("invalid_phase", "phase must be awaiting_confirmation or in_progress"));
     }
