@@ -1,6 +1,6 @@
 //! Per-isolate memory in front of KV: projects and plans for a few seconds, device ownership for
-//! the isolate's life (a binding never changes), and when each device's registry row was last
-//! written, so the common "up to date" answer costs no storage round trip at all.
+//! the isolate's life (a binding never changes), and rollout summaries, so the common "up to
+//! date" answer costs no storage round trip at all.
 //!
 //! Admin writes in the same isolate invalidate at once; other isolates see a change within
 //! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network).
@@ -13,8 +13,6 @@ use std::collections::HashMap;
 
 /// How long a cached project or plan (or its absence) is trusted.
 pub const TTL_MS: i64 = 5_000;
-/// Registry rows are rewritten at most this often when nothing but `last_seen` changed.
-pub const SEEN_WRITE_INTERVAL_MS: i64 = 60_000;
 /// Entries kept per map before it is cleared: memory stays bounded on a busy isolate.
 const MAX_ENTRIES: usize = 50_000;
 
@@ -23,8 +21,6 @@ struct Memory {
     projects: HashMap<String, (i64, Option<Project>)>,
     plans: HashMap<(String, String), (i64, Option<Plan>)>,
     owners: HashMap<String, String>,
-    /// device id -> (time of last registry write, version written then)
-    seen: HashMap<String, (i64, String)>,
     rollouts: HashMap<String, (i64, RolloutSummary)>,
     /// (plan id, device id) already counted as eligible in that rollout.
     counted: HashSet<(String, String)>,
@@ -79,21 +75,6 @@ pub fn put_owner(device: &str, project: &str) {
     })
 }
 
-/// Should the registry row of `device` be rewritten now? True when the version changed or the
-/// last write is older than [`SEEN_WRITE_INTERVAL_MS`]; records the write when it says yes.
-pub fn claim_seen_write(device: &str, version: &str, now: i64) -> bool {
-    MEMORY.with_borrow_mut(|m| {
-        let due = match m.seen.get(device) {
-            Some((at, v)) => v != version || now - at >= SEEN_WRITE_INTERVAL_MS,
-            None => true,
-        };
-        if due {
-            bounded(&mut m.seen).insert(device.to_string(), (now, version.to_string()));
-        }
-        due
-    })
-}
-
 pub fn rollout(plan_id: &str, now: i64) -> Option<RolloutSummary> {
     MEMORY.with_borrow(|m| m.rollouts.get(plan_id).filter(|(at, _)| now - at < TTL_MS).map(|(_, s)| *s))
 }
@@ -139,12 +120,5 @@ pub fn count_activity(project: &str, now: i64, delivered: bool) -> Option<Vec<((
         }
         m.activity_flushed_at = now;
         Some(m.activity.drain().collect())
-    })
-}
-
-/// Forgets a recorded write (it failed, or an admin changed the row), so the next check writes again.
-pub fn forget_seen(device: &str) {
-    MEMORY.with_borrow_mut(|m| {
-        m.seen.remove(device);
     })
 }

@@ -1,22 +1,22 @@
 //! The Luat IoT-platform upgrade check: parse, load facts, decide, carry out.
 //!
-//! Only two things ever wait on D1 here: the first check of a device never seen before (its
-//! project binding must be durable before we answer) and an upgrade that is due (the rollout's
-//! gate and counters and the loop-upgrade count must be stored before the image goes out). The
-//! common "up to date" answer reads isolate memory or KV and leaves its registry update, and the
-//! rollout's success count, to `wait_until`.
+//! A steady-state check (nothing changed: same version, same firmware, already bound) reads
+//! isolate memory or KV and writes nothing; what it did change in the registry is queued and
+//! written in batches off the critical path (`crate::registry`). Only a device never seen before
+//! waits on D1 (its project binding must be durable before we answer), and an upgrade that is due
+//! waits on its rollout's coordinator (the gate, the counters and the loop-upgrade count are
+//! stored there before the image goes out).
 
 use crate::error::AppResult;
 use crate::images::{refusal, serve};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::{DevicePhase, Plan, Project};
-use fota_shared::ban::{admit, target_key, Admission};
+use fota_shared::api::{Plan, Project};
+use fota_shared::ban::target_key;
 use fota_shared::code::Refusal;
 use fota_shared::decide::{decide, Facts, Offer, Via};
 use fota_shared::luat::{parse_check, UpgradeCheck};
 use fota_shared::range::{answer, RangeAnswer};
-use fota_shared::rollout_state::DeviceFailure;
 use fota_shared::version::Version;
 use worker::{Context, Env, Request, Response};
 
@@ -29,7 +29,7 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         return Ok(refusal(Refusal::UnknownProject));
     };
     let (owner, plan) = futures_util::future::join(
-        store::owner(env, &check),
+        store::owner(env, ctx, &check),
         store::plan(env, &check.project_key, &check.firmware_name),
     )
     .await;
@@ -37,8 +37,8 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     let offer = decide(&check, Facts { project_known: true, owner: Some(&owner), plan: plan.as_ref() });
 
     let now = store::now();
-    if owner == check.project_key && crate::cache::claim_seen_write(&check.device_id, &check.version_text, now) {
-        ctx.wait_until(record_seen(env.clone(), check.clone(), plan.clone(), now));
+    if owner == check.project_key {
+        crate::registry::seen(env, ctx, &check, reached_rollout(plan.as_ref(), &check), now);
     }
 
     let (answer, delivered) = match (offer, plan) {
@@ -52,28 +52,16 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     Ok(answer)
 }
 
-/// The registry update after a check, off the answer's critical path: version, firmware, last
-/// seen; and when the device now runs the plan's target, its success in the rollout.
-async fn record_seen(env: Env, check: UpgradeCheck, plan: Option<Plan>, now: i64) {
-    let result = async {
-        store::record_seen(&env, &check, now).await?;
-        if let Some(plan) = plan {
-            let reached = Version::parse(&plan.spec.target_version).is_ok_and(|t| t == check.version);
-            if reached {
-                rollout::succeed(&env, &Rollout::of(&plan)?, &check.device_id).await?;
-            }
-        }
-        AppResult::Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        crate::cache::forget_seen(&check.device_id);
-        let _ = e.into_response();
-    }
+/// The rollout the device now counts as a success in, when it runs the plan's target.
+fn reached_rollout(plan: Option<&Plan>, check: &UpgradeCheck) -> Option<Rollout> {
+    let plan = plan?;
+    let reached = Version::parse(&plan.spec.target_version).is_ok_and(|t| t == check.version);
+    reached.then(|| Rollout::of(plan).ok()).flatten()
 }
 
-/// An upgrade is due: the rollout's gate, loop-upgrade protection, then the image. The flag says
-/// whether a fresh image (or a redirect to one) went out: a resume or a refusal is no delivery.
+/// An upgrade is due: the rollout's coordinator decides (gate, loop-upgrade protection, first
+/// offer) in one call, then the image. The flag says whether a fresh image (or a redirect to
+/// one) went out: a resume or a refusal is no delivery.
 async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, now: i64) -> AppResult<(Response, bool)> {
     let range = match via {
         Via::Redirect => RangeAnswer::Full,
@@ -88,38 +76,10 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
         return Ok((refusal(Refusal::NotOfferingNow), false));
     };
     let r = Rollout::of(plan)?;
-    let id = check.device_id.as_str();
-    let job = match rollout::admit_device(env, &r, id, now).await? {
-        Ok(job) => job,
-        Err(refused) => return Ok((refusal(refused), false)),
-    };
-
-    // Loop-upgrade protection, stored before a byte goes out.
-    let delivery = store::delivery_state(env, id).await?;
-    let next = match admit(&delivery, &target_key(&plan.firmware_name, &target), project.ban_after, fresh) {
-        Admission::Banned => {
-            if job.as_ref().is_some_and(|j| j.phase != DevicePhase::Banned) {
-                rollout::fail(env, &r, id, DeviceFailure::Banned).await?;
-            }
-            return Ok((refusal(Refusal::Banned), false));
-        }
-        Admission::Serve(next) => next,
-    };
-    if let Err(refused) = rollout::record_offer(env, &r, id, job.as_ref(), now).await? {
+    let key = target_key(&plan.firmware_name, &target);
+    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, &key, project.ban_after, fresh, now).await? {
         return Ok((refusal(refused), false));
     }
-    if next != delivery {
-        store::save_delivery(env, id, &next, now).await?;
-        if fresh {
-            store::device_event(env, &check.project_key, id, "delivery", &format!("{} {} ({} of {})", plan.firmware_name, plan.spec.target_version, next.count, project.ban_after)).await?;
-        }
-    }
-    if next.banned && !delivery.banned {
-        // This delivery was the last one allowed: the device is banned from now on.
-        store::device_event(env, &check.project_key, id, "banned", &format!("{} deliveries of {}", next.count, plan.spec.target_version)).await?;
-        rollout::fail(env, &r, id, DeviceFailure::Banned).await?;
-    }
-
     match via {
         Via::Redirect => Ok((redirect(req, env, &plan.image.sha256)?, true)),
         Via::Stream => Ok(match serve(env, &plan.image, range).await? {

@@ -71,9 +71,17 @@ impl AppError {
         }
     }
 
+    /// Logs a failure of background work (nobody is waiting for an answer), rate limited.
+    pub fn log(&self) {
+        match self {
+            AppError::Unavailable(cause) => crate::logs::once(cause, "background work failed"),
+            other => crate::logs::once(other.code(), &other.message()),
+        }
+    }
+
     pub fn into_response(self) -> Response {
         if let AppError::Unavailable(cause) = &self {
-            worker::console_error!("storage error: {cause}");
+            crate::logs::once(cause, "storage error, answered 503");
         }
         let body = ApiErrorBody { error: ApiErrorDetail { code: self.code().into(), message: self.message() } };
         json_response(self.status(), &body)

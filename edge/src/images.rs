@@ -86,7 +86,12 @@ pub fn public_url(env: &Env, sha256: &str) -> Option<String> {
     (!base.is_empty()).then(|| format!("{}/{}", base.trim_end_matches('/'), store::image_key(sha256)))
 }
 
-/// Health answer for load balancers and the bench baseline.
-pub fn healthz() -> Response {
+/// Health answer for load balancers and the bench baseline. With `EXPOSE_METRICS=true` (benches
+/// only) it also carries this isolate's storage-call counters.
+pub fn healthz(env: &Env) -> Response {
+    let expose = env.var("EXPOSE_METRICS").is_ok_and(|v| v.to_string() == "true");
+    if expose {
+        return json_response(200, &serde_json::json!({ "ok": true, "isolate": crate::metrics::snapshot() }));
+    }
     json_response(200, &serde_json::json!({ "ok": true }))
 }

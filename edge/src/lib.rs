@@ -11,10 +11,14 @@ mod body;
 mod cache;
 mod channel;
 mod check;
+mod coordinator;
 mod error;
 mod images;
 mod keys;
+mod logs;
+mod metrics;
 mod ota;
+mod registry;
 mod rollout;
 mod store;
 
@@ -35,18 +39,25 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 /// for their own plan, so nothing depends on the schedule firing (it does not under `wrangler dev`).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let result = async {
-        for (project, firmware) in rollout::live_plans(&env).await? {
-            if let Some(plan) = store::fresh_plan(&env, &project, &firmware).await? {
-                rollout::sweep(&env, &rollout::Rollout::of(&plan)?).await?;
+    // Each plan's sweep on its own: one failing rollout does not stop the others.
+    match rollout::live_plans(&env).await {
+        Ok(plans) => {
+            for (project, firmware) in plans {
+                let swept = async {
+                    if let Some(plan) = store::fresh_plan(&env, &project, &firmware).await? {
+                        rollout::sweep(&env, &rollout::Rollout::of(&plan)?).await?;
+                    }
+                    AppResult::Ok(())
+                };
+                if let Err(e) = swept.await {
+                    e.log();
+                }
             }
         }
-        ota::sweep_jobs(&env).await?;
-        AppResult::Ok(())
+        Err(e) => e.log(),
     }
-    .await;
-    if let Err(e) = result {
-        let _ = e.into_response();
+    if let Err(e) = ota::sweep_jobs(&env).await {
+        e.log();
     }
 }
 
@@ -61,7 +72,7 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response>
     }
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), segs.as_slice()) {
-        (Method::Get, ["healthz"]) => Ok(images::healthz()),
+        (Method::Get, ["healthz"]) => Ok(images::healthz(env)),
         (Method::Get | Method::Head, ["images", sha256]) => images::get_image(&req, env, sha256).await,
         (Method::Get | Method::Head, ["ota", "image", sha256]) => ota::signed_image(&req, env, sha256).await,
         (_, ["ota", "device", kind, product_key, device_name]) => {

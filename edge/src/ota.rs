@@ -281,7 +281,7 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
     for plan in plans.iter().filter(wanted) {
         let r = Rollout::of(plan)?;
         // A device whose job for this target failed is not offered it again by itself.
-        let finished = rollout::device(env, &r.plan_id, device).await?.is_some_and(|d| matches!(d.phase, DevicePhase::Failed | DevicePhase::Banned));
+        let finished = rollout::device(env, &r, device).await?.is_some_and(|d| matches!(d.phase, DevicePhase::Failed | DevicePhase::Banned));
         if !finished {
             candidates.push(Candidate {
                 module: plan.image.module.clone(),
@@ -310,7 +310,7 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                 let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else { return no_job() };
                 let r = Rollout::of(plan)?;
                 let admitted = match rollout::admit_device(env, &r, device, now).await? {
-                    Ok(row) => {
+                    Ok(_) => {
                         let job = module_job::start_job(&c, now);
                         if job.phase != JobPhase::InProgress {
                             store::device_event(env, project, device, "awaiting_confirmation", &format!("{} {}", c.firmware_name, c.target_version))
@@ -318,7 +318,7 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                             save_job(env, project, device, &job).await?;
                             return no_job();
                         }
-                        match rollout::record_offer(env, &r, device, row.as_ref(), now).await? {
+                        match rollout::record_offer(env, &r, device, now).await? {
                             Ok(()) => {
                                 save_job(env, project, device, &job).await?;
                                 true
@@ -461,8 +461,7 @@ pub async fn confirm(env: &Env, project: &str, device: &str) -> AppResult<Option
     let plans = store::list_plans(env, project).await?;
     if let Some(plan) = plans.iter().find(|p| p.firmware_name == next.firmware_name) {
         let r = Rollout::of(plan)?;
-        let row = rollout::device(env, &r.plan_id, device).await?;
-        if rollout::record_offer(env, &r, device, row.as_ref(), now).await?.is_err() {
+        if rollout::record_offer(env, &r, device, now).await?.is_err() {
             return Ok(Some(Err(())));
         }
     }

@@ -2,10 +2,11 @@
 //! the fleet registry and firmware metadata in D1. Every function here is one storage concern;
 //! decisions are made by `fota_shared`.
 
+pub mod rollouts;
+
 use crate::cache;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::{Device, Firmware, Plan, Project};
-use fota_shared::ban::DeliveryState;
 use fota_shared::luat::UpgradeCheck;
 use fota_shared::time::rfc3339;
 use serde::Deserialize;
@@ -29,7 +30,16 @@ pub fn bucket(env: &Env) -> AppResult<Bucket> {
 }
 
 pub fn db(env: &Env) -> AppResult<D1Database> {
+    crate::metrics::count_d1();
     Ok(env.d1(D1)?)
+}
+
+/// Runs statements as one D1 batch: one round trip, one transaction.
+pub async fn batch(env: &Env, statements: Vec<worker::D1PreparedStatement>) -> AppResult<()> {
+    if !statements.is_empty() {
+        db(env)?.batch(statements).await?;
+    }
+    Ok(())
 }
 
 pub fn s(text: &str) -> JsValue {
@@ -211,8 +221,9 @@ pub async fn list_plans(env: &Env, project: &str) -> AppResult<Vec<Plan>> {
 /// The project a device is bound to, binding it to the check's project on first sight.
 ///
 /// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
-/// where the binding is made durable before any answer goes out.
-pub async fn owner(env: &Env, check: &UpgradeCheck) -> AppResult<String> {
+/// where the binding (and its history entry, in the same batch) is made durable before any answer
+/// goes out. KV's copy of the binding is written in the background.
+pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<String> {
     if let Some(owner) = cache::owner(&check.device_id) {
         return Ok(owner);
     }
@@ -222,90 +233,87 @@ pub async fn owner(env: &Env, check: &UpgradeCheck) -> AppResult<String> {
         return Ok(owner);
     }
     let now = now();
-    let owner: Option<String> = db(env)?
+    let bind = db(env)?
         .prepare(
             "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-             ON CONFLICT(id) DO UPDATE SET id = id
-             RETURNING project_key",
+             ON CONFLICT(id) DO NOTHING",
         )
-        .bind(&[s(&check.device_id), s(&check.project_key), s(&check.firmware_name), s(&check.version_text), n(now)])?
-        .first(Some("project_key"))
-        .await?;
-    let owner = owner.ok_or_else(|| AppError::Unavailable("device upsert returned nothing".into()))?;
-    if owner == check.project_key {
-        device_event(env, &owner, &check.device_id, "bound", &format!("first check: {} {}", check.firmware_name, check.version_text)).await?;
+        .bind(&[s(&check.device_id), s(&check.project_key), s(&check.firmware_name), s(&check.version_text), n(now)])?;
+    // The history entry only when this statement made the binding (changes() is 1).
+    let bound = db(env)?
+        .prepare(
+            "INSERT INTO device_events (project_key, device_id, at, kind, detail)
+             SELECT ?1, ?2, ?3, 'bound', ?4 WHERE changes() = 1",
+        )
+        .bind(&[s(&check.project_key), s(&check.device_id), n(now), s(&format!("first check: {} {}", check.firmware_name, check.version_text))])?;
+    let owner = db(env)?.prepare("SELECT project_key FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
+    let results = db(env)?.batch(vec![bind, bound, owner]).await?;
+    #[derive(Deserialize)]
+    struct Owner {
+        project_key: String,
     }
-    store.put(&owner_kv_key(&check.device_id), owner.as_str())?.execute().await?;
+    let owner = results
+        .get(2)
+        .map(|r| r.results::<Owner>())
+        .transpose()?
+        .and_then(|rows| rows.into_iter().next())
+        .map(|o| o.project_key)
+        .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
+    let kv_copy = {
+        let (key, value) = (owner_kv_key(&check.device_id), owner.clone());
+        async move {
+            let written = async { AppResult::Ok(store.put(&key, value.as_str())?.execute().await?) }.await;
+            if let Err(e) = written {
+                e.log();
+            }
+        }
+    };
+    ctx.wait_until(kv_copy);
     cache::put_owner(&check.device_id, &owner);
     if owner == check.project_key {
-        cache::claim_seen_write(&check.device_id, &check.version_text, now);
+        crate::registry::remember(
+            &check.device_id,
+            fota_shared::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
+        );
     }
     Ok(owner)
 }
 
-/// Records what a check told about its device (version, firmware, last seen). Reporting the
-/// version deliveries were counted for means the upgrade took: the count and any ban for that
-/// target are cleared, exactly as `fota_shared::ban::after_report` says.
-pub async fn record_seen(env: &Env, check: &UpgradeCheck, now: i64) -> AppResult<()> {
-    let reported = fota_shared::ban::target_key(&check.firmware_name, &check.version);
-    db(env)?
-            .prepare(
-                "UPDATE devices SET firmware_name = ?2, version = ?3, last_seen = ?4,
-                   deliveries = CASE WHEN delivery_target = ?5 THEN 0 ELSE deliveries END,
-                   banned = CASE WHEN delivery_target = ?5 THEN 0 ELSE banned END
-                 WHERE id = ?1 AND project_key = ?6",
-            )
-            .bind(&[
-                s(&check.device_id),
-                s(&check.firmware_name),
-                s(&check.version_text),
-                n(now),
-                s(&reported),
-                s(&check.project_key),
-            ])?
-            .run()
-            .await?;
-    device_event(env, &check.project_key, &check.device_id, "check", &format!("{} {}", check.firmware_name, check.version_text)).await
-}
-
+/// What D1 holds of these devices' check-time columns (for the registry's write rule).
 #[derive(Deserialize)]
-struct DeliveryRow {
-    delivery_target: Option<String>,
-    deliveries: f64,
-    banned: f64,
+pub struct RegistryRow {
+    pub id: String,
+    pub project_key: String,
+    pub firmware_name: Option<String>,
+    pub version: Option<String>,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub last_seen: i64,
 }
 
-pub async fn delivery_state(env: &Env, device: &str) -> AppResult<DeliveryState> {
-    let row: Option<DeliveryRow> = db(env)?
-        .prepare("SELECT delivery_target, deliveries, banned FROM devices WHERE id = ?1")
-        .bind(&[s(device)])?
-        .first(None)
-        .await?;
-    Ok(row.map_or_else(DeliveryState::default, |r| DeliveryState {
-        target: r.delivery_target,
-        count: r.deliveries as u32,
-        banned: r.banned != 0.0,
-    }))
+fn f64_as_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    <f64 as Deserialize>::deserialize(d).map(|v| v as i64)
 }
 
-pub async fn save_delivery(env: &Env, device: &str, state: &DeliveryState, now: i64) -> AppResult<()> {
-    db(env)?
-        .prepare(
-            "UPDATE devices SET delivery_target = ?2, deliveries = ?3, banned = ?4,
-               banned_at = CASE WHEN ?4 = 1 AND banned = 0 THEN ?5 ELSE banned_at END, last_seen = ?5
-             WHERE id = ?1",
-        )
-        .bind(&[
-            s(device),
-            state.target.as_deref().map_or(JsValue::NULL, s),
-            n(state.count as i64),
-            n(state.banned as i64),
-            n(now),
-        ])?
-        .run()
-        .await?;
-    Ok(())
+pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let args: Vec<JsValue> = ids.iter().map(|id| s(id)).collect();
+    Ok(db(env)?
+        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen FROM devices WHERE id IN ({marks})"))
+        .bind(&args)?
+        .all()
+        .await?
+        .results()?)
+}
+
+/// Records what a check changed: firmware, version, `last_seen`.
+pub fn seen_stmt(env: &Env, id: &str, project: &str, firmware: &str, version: &str, at: i64) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5) WHERE id = ?1 AND project_key = ?2")
+        .bind(&[s(id), s(project), s(firmware), s(version), n(at)])?)
 }
 
 #[derive(Deserialize)]
@@ -472,7 +480,7 @@ pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) 
     }
     .await;
     if let Err(e) = result {
-        let _ = e.into_response();
+        e.log();
     }
 }
 

@@ -44,7 +44,7 @@ pub struct DeviceRollout {
 }
 
 /// How a device's upgrade failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceFailure {
     /// No success within the plan's `job_timeout_s` of the offer ([`job_timed_out`]).
     JobTimedOut,

@@ -51,13 +51,25 @@ pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
         seen_since,
         limit,
     };
+    settle(call.env, &key).await?;
     let (devices, more) = store::list_devices(call.env, &key, &filter).await?;
     let next_cursor = if more { devices.last().map(|d| d.id.clone()) } else { None };
     ok(200, &DeviceList { devices, next_cursor })
 }
 
+/// Admin reads see every check and offer made before them: this isolate's queued registry writes
+/// and the project's rollout coordinators' pending copies are written first.
+async fn settle(env: &worker::Env, key: &str) -> AppResult<()> {
+    crate::registry::drain().await;
+    for plan in store::list_plans(env, key).await? {
+        crate::rollout::settle(env, &crate::rollout::Rollout::of(&plan)?).await?;
+    }
+    Ok(())
+}
+
 async fn device(call: &Call<'_>) -> AppResult<Device> {
     let id = call.param(1);
+    settle(call.env, call.param(0)).await?;
     store::device(call.env, call.param(0), id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))
 }
 
@@ -86,7 +98,13 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;
     let after = store::unban(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    crate::cache::forget_seen(&id);
+    // The count lives with the rollout's coordinator: it starts again there too.
+    if let Some(fw) = &after.firmware_name {
+        if let Some(plan) = store::fresh_plan(call.env, &key, fw).await? {
+            crate::rollout::unban(call.env, &crate::rollout::Rollout::of(&plan)?, &id).await?;
+        }
+    }
+    crate::registry::forget(&id);
     store::device_event(call.env, &key, &id, "unban", &format!("by {}", call.actor.name)).await?;
     call.changed(Some(&key), format!("device {id}"), Some(&before), Some(&after));
     ok(200, &after)

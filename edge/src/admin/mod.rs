@@ -80,7 +80,7 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
         let change = call.change.take().unwrap_or_else(|| Change { target: path, ..Change::default() });
         if let Err(e) = append_audit(env, &call.actor, route, change).await {
             // The write itself succeeded and is durable; a lost audit line is logged loudly.
-            let _ = e.into_response();
+            e.log();
         }
     }
     Ok(resp)

@@ -4,7 +4,7 @@
 
 use super::{no_content, ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
-use crate::rollout::{self, Change, Rollout};
+use crate::rollout::{self, Rollout};
 use crate::store;
 use fota_shared::api::{ImageRef, Plan, PlanList, PlanSpec, RolloutAction};
 use fota_shared::luat::valid_name;
@@ -12,7 +12,6 @@ use fota_shared::plan::normalize;
 use fota_shared::rollout_state as rs;
 use fota_shared::time::rfc3339;
 use fota_shared::version::Version;
-use std::cell::Cell;
 use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
@@ -67,12 +66,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     };
     // The rollout row first: a plan visible to devices always has its rollout.
     let r = Rollout::of(&plan)?;
-    rollout::ensure(call.env, &r).await?;
-    rollout::apply(call.env, &r, None, |state, _| {
-        let next = rs::reconcile(&r.spec, state);
-        (next != *state).then_some(Change { state: next, device: None, event: None })
-    })
-    .await?;
+    rollout::reconcile(call.env, &r).await?;
     store::put_plan(call.env, &plan).await?;
     call.changed(Some(&key), format!("plan {fw}"), before.as_ref(), Some(&plan));
     ok(200, &plan)
@@ -83,34 +77,21 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     let r = Rollout::of(&plan)?;
     rollout::sweep(call.env, &r).await?;
     crate::ota::sweep_jobs(call.env).await?;
-    let stored = rollout::ensure(call.env, &r).await?;
-    ok(200, &rs::status(&r.spec, &stored.state))
+    let state = rollout::state(call.env, &r).await?;
+    ok(200, &rs::status(&r.spec, &state))
 }
 
 pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Response> {
     let plan = plan(call).await?;
     let r = Rollout::of(&plan)?;
     rollout::sweep(call.env, &r).await?;
-    let refused = Cell::new(None);
-    let now = store::now();
-    let before = rollout::ensure(call.env, &r).await?;
-    rollout::apply(call.env, &r, None, |state, _| match rs::control(&r.spec, state, action, now) {
-        Ok(next) => Some(Change { state: next, device: None, event: None }),
-        Err(e) => {
-            refused.set(Some(e));
-            None
-        }
-    })
-    .await?;
-    if let Some(e) = refused.get() {
-        return Err(AppError::conflict("invalid_transition", e.to_string()));
-    }
-    let after = rollout::ensure(call.env, &r).await?;
-    let status = rs::status(&r.spec, &after.state);
+    let before = rollout::state(call.env, &r).await?;
+    let after = rollout::control(call.env, &r, action).await?.map_err(|message| AppError::conflict("invalid_transition", message))?;
+    let status = rs::status(&r.spec, &after);
     call.changed(
         Some(&plan.project_key),
         format!("rollout {} {}", plan.firmware_name, action.as_str()),
-        Some(&rs::status(&r.spec, &before.state)),
+        Some(&rs::status(&r.spec, &before)),
         Some(&status),
     );
     ok(200, &status)

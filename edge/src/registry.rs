@@ -1,0 +1,174 @@
+//! What checks tell the fleet registry, written only when something changed: a new version or
+//! firmware, or a `last_seen` older than `SEEN_GRANULARITY_S`. A steady-state check writes
+//! nothing. Due writes are queued in isolate memory and flushed as one D1 batch per round in the
+//! background (`wait_until`), never one round trip per device; a device this isolate has not
+//! seen yet costs one batched read first, so it is rewritten only when D1's copy is out of date.
+
+use crate::rollout::{self, Rollout};
+use crate::store;
+use fota_shared::luat::UpgradeCheck;
+use fota_shared::registry::{due, Known};
+use fota_shared::version::Version;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use worker::{Context, Env};
+
+/// `last_seen` is kept to this granularity when the Worker sets no `SEEN_GRANULARITY_S`.
+pub const DEFAULT_SEEN_GRANULARITY_S: i64 = 3600;
+/// Devices per flush round (one batched read, one batched write).
+const ROUND: usize = 50;
+/// How long the first queued write waits for others to join its batch.
+const GATHER_MS: u64 = 250;
+/// Devices remembered per isolate; beyond it the memory starts again (bounded).
+const MAX_KNOWN: usize = 100_000;
+
+/// A check's news, waiting to be written.
+struct Seen {
+    project: String,
+    firmware: String,
+    version_text: String,
+    version: String,
+    at: i64,
+    reached: Option<Rollout>,
+}
+
+#[derive(Default)]
+struct Registry {
+    known: HashMap<String, Known>,
+    pending: HashMap<String, Seen>,
+    flushing: bool,
+}
+
+thread_local! {
+    static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
+}
+
+pub fn granularity_ms(env: &Env) -> i64 {
+    let secs = env.var("SEEN_GRANULARITY_S").ok().and_then(|v| v.to_string().trim().parse::<i64>().ok()).filter(|s| *s > 0);
+    secs.unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
+}
+
+/// The normalized text of a version as stored (unparsable text stands for itself).
+fn normalized(text: &str) -> String {
+    Version::parse(text).map_or_else(|_| text.to_string(), |v| v.to_string())
+}
+
+/// Records what D1 now holds for a device (after its binding or a write).
+pub fn remember(device: &str, known: Known) {
+    REGISTRY.with_borrow_mut(|r| {
+        if r.known.len() >= MAX_KNOWN {
+            r.known.clear();
+        }
+        r.known.insert(device.to_string(), known);
+    })
+}
+
+/// Forgets a device (an admin changed or removed its row): the next check reads D1 again.
+pub fn forget(device: &str) {
+    REGISTRY.with_borrow_mut(|r| {
+        r.known.remove(device);
+    })
+}
+
+/// A check by the device's own project: queue what changed, and start a flush if none runs.
+pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Rollout>, now: i64) {
+    let granularity = granularity_ms(env);
+    let version = check.version.to_string();
+    let start = REGISTRY.with_borrow_mut(|r| {
+        if due(r.known.get(&check.device_id), &check.firmware_name, &version, now, granularity) == Some(false) {
+            return false;
+        }
+        r.pending.insert(
+            check.device_id.clone(),
+            Seen {
+                project: check.project_key.clone(),
+                firmware: check.firmware_name.clone(),
+                version_text: check.version_text.clone(),
+                version,
+                at: now,
+                reached,
+            },
+        );
+        !std::mem::replace(&mut r.flushing, true)
+    });
+    if start {
+        ctx.wait_until(flush(env.clone(), granularity));
+    }
+}
+
+/// Waits (at most a few seconds) until this isolate's queued writes are in D1.
+pub async fn drain() {
+    for _ in 0..300 {
+        if !REGISTRY.with_borrow(|r| r.flushing) {
+            return;
+        }
+        worker::Delay::from(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+async fn flush(env: Env, granularity: i64) {
+    worker::Delay::from(std::time::Duration::from_millis(GATHER_MS)).await;
+    loop {
+        let round: Vec<(String, Seen)> = REGISTRY.with_borrow_mut(|r| {
+            let ids: Vec<String> = r.pending.keys().take(ROUND).cloned().collect();
+            let round: Vec<(String, Seen)> = ids.into_iter().filter_map(|id| r.pending.remove(&id).map(|s| (id, s))).collect();
+            if round.is_empty() {
+                r.flushing = false;
+            }
+            round
+        });
+        if round.is_empty() {
+            return;
+        }
+        if let Err(e) = write_round(&env, round, granularity).await {
+            e.log();
+        }
+    }
+}
+
+async fn write_round(env: &Env, round: Vec<(String, Seen)>, granularity: i64) -> crate::error::AppResult<()> {
+    let unknown: Vec<&str> = REGISTRY.with_borrow(|r| round.iter().filter(|(id, _)| !r.known.contains_key(id)).map(|(id, _)| id.as_str()).collect());
+    let stored = store::registry_rows(env, &unknown).await?;
+    let mut writes = Vec::new();
+    for (id, seen) in &round {
+        let known = REGISTRY.with_borrow(|r| r.known.get(id).cloned()).or_else(|| {
+            stored.iter().find(|row| &row.id == id && row.project_key == seen.project).map(|row| Known {
+                firmware: row.firmware_name.clone().unwrap_or_default(),
+                version: normalized(row.version.as_deref().unwrap_or_default()),
+                last_seen: row.last_seen,
+            })
+        });
+        // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
+        let Some(known) = known else { continue };
+        let changed = known.firmware != seen.firmware || known.version != seen.version;
+        if changed {
+            if let Some(r) = &seen.reached {
+                // The rollout hears of the success before D1's copy moves on: if it cannot, the
+                // version is left as it was and the device's next check tries again.
+                if let Err(e) = rollout::succeed(env, r, id).await {
+                    e.log();
+                    continue;
+                }
+            }
+        }
+        let stale = seen.at - known.last_seen >= granularity;
+        if changed || stale {
+            writes.push(store::seen_stmt(env, id, &seen.project, &seen.firmware, &seen.version_text, seen.at)?);
+            if changed {
+                let detail = format!("{} {} -> {}", seen.firmware, known.version, seen.version_text);
+                writes.push(store::device_event_stmt(env, &seen.project, id, "version", &detail)?);
+            }
+        }
+        let last_seen = if changed || stale { seen.at } else { known.last_seen };
+        remember(id, Known { firmware: seen.firmware.clone(), version: seen.version.clone(), last_seen });
+    }
+    if !writes.is_empty() {
+        if let Err(e) = store::batch(env, writes).await {
+            for (id, _) in &round {
+                forget(id);
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
