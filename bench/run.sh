@@ -17,7 +17,9 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 inspector=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 state=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench.XXXXXX")
 token=bench-token
-MAX_SECONDS=600 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" >"$state/serve.log" 2>&1 &
+cargo build -q --release -p fota-tests --bin fota-burst
+MAX_SECONDS=900 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" \
+  --var EXPOSE_METRICS:true >"$state/serve.log" 2>&1 &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
 base="http://127.0.0.1:$port"
@@ -49,9 +51,13 @@ done
 rps() {
   wrk -t1 -c10 -d"${DURATION}s" --timeout 5s "$1" | awk '/Requests\/sec/ {print $2}'
 }
+# The isolate's D1 calls so far (the server runs with EXPOSE_METRICS).
+d1_calls() { curl -sf "$base/healthz" | sed -n 's/.*"d1_calls":\([0-9]*\).*/\1/p'; }
 rps "$base/healthz" >/dev/null   # warm-up
 health=$(rps "$base/healthz")
+calls_before=$(d1_calls)
 uptodate=$(rps "$check")
+calls_after=$(d1_calls)
 heldback=$(rps "$held")
 for url in "$check" "$held"; do
   status=$(curl -s -o /dev/null -w '%{http_code}' "$url")
@@ -62,4 +68,20 @@ echo "check, plain plan, up to date: $uptodate req/s"
 echo "check, staged rollout, held:   $heldback req/s"
 awk -v s="$heldback" -v h="$health" 'BEGIN { printf "ratio staged-held/healthz: %.2f\n", s / h }'
 awk -v s="$heldback" -v c="$uptodate" 'BEGIN { printf "ratio staged-held/plain: %.2f (goal >= 0.8)\n", s / c }'
+awk -v a="$calls_before" -v b="$calls_after" -v r="$uptodate" -v d="$DURATION" \
+  'BEGIN { printf "D1 calls per steady-state check: %.4f (goal <= 0.02; %d calls in %d checks)\n", (b - a) / (r * d), b - a, r * d }'
+
+# A release: 2,000 devices never seen before make their first check of a fresh 100% rollout,
+# 32 at a time, then check again running the target.
+burst=bench3_LuatOS-SoC_Air780EHV
+curl -sf -X PUT -H "$auth" --data-binary @"$state/image.bin" "$base/admin/v1/projects/bench/firmware/$burst/2018.1.10" >/dev/null
+curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench/plans/$burst" -d '{"target_version":"2018.1.10","rollout":{"stages":[100]}}' >/dev/null
+target/release/fota-burst "$port" bench "$burst" 2018.1.3 2018.1.10 2000 32 86300
+sleep 2  # successes are recorded in the background
+counts=$(curl -sf -H "$auth" "$base/admin/v1/projects/bench/plans/$burst/status")
+echo "burst rollout totals: $(echo "$counts" | sed -n 's/.*"totals":\({[^}]*}\).*/\1/p') (goal: offered 2000, succeeded 2000)"
+errors=$(grep -ci 'error' "$state/serve.log" || true)
+echo "error lines in the wrangler log after every load: $errors"
+start=$(date +%s%N); curl -sf "$base/healthz" >/dev/null; curl -sf -H "$auth" "$base/admin/v1/projects" >/dev/null
+echo "healthz + an admin read right after: $(( ($(date +%s%N) - start) / 1000000 )) ms (goal < 1000)"
 awk -v c="$uptodate" -v h="$health" 'BEGIN { printf "ratio check/healthz: %.2f\n", c / h }'

@@ -45,6 +45,11 @@ impl Server {
     /// Starts `scripts/serve.sh` on a free port with `state` as its storage, and waits until
     /// `/healthz` answers (at most 120 s).
     pub fn start(state: &Path) -> Server {
+        Server::start_with(state, &[])
+    }
+
+    /// The same with extra Worker vars (`NAME`, `value`), e.g. `EXPOSE_METRICS`.
+    pub fn start_with(state: &Path, vars: &[(&str, &str)]) -> Server {
         let root = repo_root();
         let shim = root.join("edge/build/worker/shim.mjs");
         assert!(shim.exists(), "{} is missing: run `make build` (or `make test`) first", shim.display());
@@ -58,6 +63,7 @@ impl Server {
             .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
             .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
             .args(["--var", &format!("DEVICE_MASTER_KEYS:{MASTER_KEYS}")])
+            .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
             .current_dir(&root)
             .stdin(Stdio::null())
@@ -108,7 +114,12 @@ impl Server {
         self.try_request(bytes).unwrap_or_else(|e| panic!("request to {} failed: {e}\n{}", self.host(), String::from_utf8_lossy(bytes)))
     }
 
-    fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
+    /// A server this process did not start (a bench's), on `port`.
+    pub fn attach(port: u16) -> Server {
+        Server { port, state: PathBuf::new(), child: None }
+    }
+
+    pub fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         stream.set_write_timeout(Some(Duration::from_secs(60)))?;

@@ -12,6 +12,7 @@ mod fleet;
 mod ota;
 mod refusals;
 mod rollouts;
+mod scale;
 
 use fota_tests::{RawResponse, Server};
 

@@ -1,0 +1,70 @@
+//! The release burst, for `make bench`: `count` devices never seen before make their first check
+//! of a plan, `clients` at a time (a new TCP connection per request, as devices do), then the same
+//! devices check again running the target. Prints both rates and their ratio, and every answer
+//! that was not the expected one.
+//!
+//! usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX
+
+use fota_tests::Server;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 8 {
+        eprintln!("usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX");
+        std::process::exit(2);
+    }
+    let port: u16 = args[0].parse().expect("PORT");
+    let (project, firmware, from, target) = (&args[1], &args[2], &args[3], &args[4]);
+    let count: u32 = args[5].parse().expect("COUNT");
+    let clients: usize = args[6].parse().expect("CLIENTS");
+    let prefix = &args[7];
+    let server = Server::attach(port);
+    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len())).collect();
+
+    let (offers, first) = round(&server, project, firmware, from, &ids, clients);
+    let (uptodate, second) = round(&server, project, firmware, target, &ids, clients);
+    println!("first checks (offers):  {offers:.0} req/s  answers {first:?}");
+    println!("up-to-date checks:      {uptodate:.0} req/s  answers {second:?}");
+    println!("ratio offers/up-to-date: {:.2} (goal >= 0.3)", offers / uptodate);
+    let served = first.get("200").copied().unwrap_or(0);
+    let current = second.get("404/60").copied().unwrap_or(0);
+    if served != count as usize || current != count as usize {
+        eprintln!("fota-burst: expected {count} images then {count} up-to-date answers");
+        std::process::exit(1);
+    }
+}
+
+/// Every device asks once; the rate and how many heard each answer.
+fn round(server: &Server, project: &str, firmware: &str, version: &str, ids: &[String], clients: usize) -> (f64, BTreeMap<String, usize>) {
+    let started = Instant::now();
+    let answers: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients)
+            .map(|w| {
+                scope.spawn(move || {
+                    ids.iter()
+                        .skip(w)
+                        .step_by(clients)
+                        .map(|id| {
+                            let url = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
+                            let req = format!("GET {url} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n", server.host());
+                            match server.try_request(req.as_bytes()) {
+                                Ok(resp) if resp.status == 200 => "200".to_string(),
+                                Ok(resp) => format!("{}/{}", resp.status, resp.json()["code"]),
+                                Err(e) => format!("error: {e}"),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a client thread")).collect()
+    });
+    let rate = ids.len() as f64 / started.elapsed().as_secs_f64();
+    let mut tally = BTreeMap::new();
+    for a in answers {
+        *tally.entry(a).or_insert(0) += 1;
+    }
+    (rate, tally)
+}
