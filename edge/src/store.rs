@@ -461,6 +461,7 @@ pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<
 
 /// Adds counts to the activity table (background work: errors are logged, counts lost).
 pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) {
+    let calls = crate::metrics::d1_calls();
     let result = async {
         let mut batch = Vec::new();
         for ((project, hour), (checks, deliveries)) in &counts {
@@ -479,6 +480,7 @@ pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) 
         AppResult::Ok(())
     }
     .await;
+    crate::metrics::attribute_to_activity(crate::metrics::d1_calls() - calls);
     if let Err(e) = result {
         e.log();
     }
