@@ -1,6 +1,6 @@
 //! The release burst, for `make bench`: `count` devices never seen before make their first check
 //! of a plan, `clients` at a time (a new TCP connection per request, as devices do), then the same
-//! devices check again running the target. Prints both rates and their ratio, and every answer
+//! devices check again running the target (reporting it), and once more (steady state). Prints the rates and their ratio, and every answer
 //! that was not the expected one.
 //!
 //! usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX
@@ -25,12 +25,15 @@ fn main() {
 
     let (offers, first) = round(&server, project, firmware, from, &ids, clients);
     let (uptodate, second) = round(&server, project, firmware, target, &ids, clients);
-    println!("first checks (offers):  {offers:.0} req/s  answers {first:?}");
-    println!("up-to-date checks:      {uptodate:.0} req/s  answers {second:?}");
-    println!("ratio offers/up-to-date: {:.2} (goal >= 0.3)", offers / uptodate);
+    let (steady, third) = round(&server, project, firmware, target, &ids, clients);
+    println!("first checks (offers):           {offers:.0} req/s  answers {first:?}");
+    println!("first up-to-date checks (report): {uptodate:.0} req/s  answers {second:?}");
+    println!("steady-state checks (again):      {steady:.0} req/s  answers {third:?}");
+    println!("ratio offers/up-to-date: {:.2} (goal >= 0.3); offers/steady-state: {:.2}", offers / uptodate, offers / steady);
     let served = first.get("200").copied().unwrap_or(0);
     let current = second.get("404/60").copied().unwrap_or(0);
-    if served != count as usize || current != count as usize {
+    let still = third.get("404/60").copied().unwrap_or(0);
+    if served != count as usize || current != count as usize || still != count as usize {
         eprintln!("fota-burst: expected {count} images then {count} up-to-date answers");
         std::process::exit(1);
     }
