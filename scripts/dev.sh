@@ -15,7 +15,8 @@ elif ! grep -q '^DEVICE_MASTER_KEYS=' .dev.vars; then
   echo "DEVICE_MASTER_KEYS=1:$(random_hex 32)" >> .dev.vars
   echo "added DEVICE_MASTER_KEYS to .dev.vars"
 fi
-scripts/serve.sh "$PORT" "$STATE_DIR" &
+# Redirects and notices name the edge by PUBLIC_URL: update.lua sends Host without the port.
+scripts/serve.sh "$PORT" "$STATE_DIR" --var "PUBLIC_URL:http://127.0.0.1:$PORT" &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' INT TERM EXIT
 FOTA_URL="http://127.0.0.1:$PORT" node scripts/seed.mjs

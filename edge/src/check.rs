@@ -25,6 +25,9 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         Ok(check) => check,
         Err(r) => return Ok(refusal(r)),
     };
+    if !within_rate(env, &check).await {
+        return Ok(refusal(Refusal::TooManyChecks));
+    }
     let Some(project) = store::project(env, &check.project_key).await? else {
         return Ok(refusal(Refusal::UnknownProject));
     };
@@ -52,6 +55,21 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     Ok(answer)
 }
 
+/// The per-device-id limit on checks (the `DEVICE_CHECKS` Rate Limiting binding, 30 a minute by
+/// default: generous for real firmware, which checks every few hours). Keyed by project and id,
+/// never by address: devices behind carrier NAT share one. A limiter that cannot answer lets the
+/// check through (logged): the limit protects the registry, it must not stop a fleet.
+async fn within_rate(env: &Env, check: &UpgradeCheck) -> bool {
+    let outcome = async { env.rate_limiter("DEVICE_CHECKS")?.limit(format!("{}/{}", check.project_key, check.device_id)).await };
+    match outcome.await {
+        Ok(o) => o.success,
+        Err(e) => {
+            crate::logs::once("device check rate limiter unavailable", &e.to_string());
+            true
+        }
+    }
+}
+
 /// The rollout the device now counts as a success in, when it runs the plan's target.
 fn reached_rollout(plan: Option<&Plan>, check: &UpgradeCheck) -> Option<Rollout> {
     let plan = plan?;
@@ -70,8 +88,9 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
     if range == RangeAnswer::Unsatisfiable {
         return Ok((serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable)), false));
     }
-    // A download from byte 0 (or a redirect) is a new delivery; a resume is not.
-    let fresh = range.starts_fresh();
+    // Only a `GET` of the whole image (or the redirect to it) is a delivery: a `HEAD`, a resume
+    // or another partial range costs nothing to ask for and must not move a ban or a rollout.
+    let fresh = req.method() == worker::Method::Get && range.is_whole(plan.image.size);
     let Ok(target) = Version::parse(&plan.spec.target_version) else {
         return Ok((refusal(Refusal::NotOfferingNow), false));
     };
@@ -90,14 +109,12 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
 }
 
 /// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to the
-/// content-addressed image: the public R2 base when configured, else this edge's `/images/`.
+/// content-addressed image: the public R2 base when configured, else this edge's `/images/` under
+/// `PUBLIC_URL` (or the request's origin).
 fn redirect(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
     let location = match crate::images::public_url(env, sha256) {
         Some(url) => url,
-        None => {
-            let url = req.url()?;
-            format!("{}/images/{sha256}", url.origin().ascii_serialization())
-        }
+        None => format!("{}/images/{sha256}", crate::images::self_base(req, env)?),
     };
     let mut resp = Response::empty()?.with_status(302);
     resp.headers_mut().set("Location", &location)?;

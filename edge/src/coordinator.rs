@@ -24,7 +24,8 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 pub enum Op {
     /// A Luat device an upgrade is due for wants the image: the whole decision, see
     /// `fota_shared::delivery`.
-    Attempt { device_id: String, target: String, ban_after: u32, fresh: bool, now: i64 },
+    /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
+    Attempt { device_id: String, target: String, ban_after: u32, counts: bool, window_ms: i64, now: i64 },
     /// Counted as eligible the first time, then the gate (JSON devices).
     Admit { device_id: String, now: i64 },
     /// The device's first offer, within `max_per_minute`.
@@ -80,7 +81,8 @@ CREATE TABLE IF NOT EXISTS meta (
   state TEXT NOT NULL, version INTEGER NOT NULL, high_water INTEGER NOT NULL, flushed_version INTEGER NOT NULL DEFAULT 0, gen INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
-  deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0);
+  deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
+  last_delivery_ms INTEGER);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -110,6 +112,7 @@ struct Row {
     banned_at: Option<i64>,
     #[serde(default)]
     dirty: i64,
+    last_delivery_ms: Option<i64>,
 }
 
 impl Row {
@@ -125,17 +128,43 @@ impl Row {
     }
 }
 
-const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty";
+const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms";
 
 impl DurableObject for RolloutCoordinator {
     fn new(state: State, env: Env) -> Self {
-        if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
+        let sql = state.storage().sql();
+        if let Err(e) = sql.exec(SCHEMA, None) {
             crate::logs::once("coordinator schema", &e.to_string());
         }
+        // Objects created before `last_delivery_ms` existed get the column (an error means it is there).
+        let _ = sql.exec("ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER", None);
         Self { state, env, memory: RefCell::new(None), alarm_armed: Cell::new(false), flushing: Cell::new(false) }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        // A failure is answered, not thrown: the runtime logs every uncaught error, and under a
+        // burst that is a log storm. Ours is logged once per cause per interval.
+        match self.serve(req).await {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                crate::logs::once("rollout coordinator failed", &e.to_string());
+                Response::error("rollout coordinator failed", 500)
+            }
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.alarm_armed.set(false);
+        if let Err(e) = self.flush().await {
+            // The alarm is set again by `flush`; its retry writes what is left.
+            crate::logs::once("rollout copy to D1 failed", &e.to_string());
+        }
+        Response::ok("flushed")
+    }
+}
+
+impl RolloutCoordinator {
+    async fn serve(&self, mut req: Request) -> Result<Response> {
         let call: Call = req.json().await?;
         let answer = match call.op {
             Op::Status => {
@@ -155,14 +184,6 @@ impl DurableObject for RolloutCoordinator {
         Response::from_json(&answer)
     }
 
-    async fn alarm(&self) -> Result<Response> {
-        self.alarm_armed.set(false);
-        self.flush().await?;
-        Response::ok("flushed")
-    }
-}
-
-impl RolloutCoordinator {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
     }
@@ -214,11 +235,11 @@ impl RolloutCoordinator {
     /// Stores a device's job and deliveries, marked for D1's copy.
     fn save_device(&self, job: &DeviceRollout, delivery: &DeliveryState, banned_at: Option<i64>) -> Result<()> {
         self.sql().exec(
-            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1))
+            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?)
              ON CONFLICT(device_id) DO UPDATE SET cohort = excluded.cohort, phase = excluded.phase, since_ms = excluded.since_ms,
                offered_ms = excluded.offered_ms, cause = excluded.cause, deliveries = excluded.deliveries, banned = excluded.banned,
-               banned_at = excluded.banned_at, dirty = excluded.dirty",
+               banned_at = excluded.banned_at, dirty = excluded.dirty, last_delivery_ms = excluded.last_delivery_ms",
             vec![
                 V::from(job.device_id.as_str()),
                 V::from(job.cohort as i64),
@@ -229,6 +250,7 @@ impl RolloutCoordinator {
                 V::from(delivery.count as i64),
                 V::from(delivery.banned as i64),
                 V::from(banned_at),
+                V::from(delivery.last_ms),
             ],
         )?;
         self.sql().exec("UPDATE meta SET gen = gen + 1 WHERE id = 1", None)?;
@@ -267,6 +289,7 @@ impl RolloutCoordinator {
             target: Some(target.to_string()),
             count: row.map_or(0, |r| r.deliveries as u32),
             banned: row.is_some_and(|r| r.banned != 0),
+            last_ms: row.and_then(|r| r.last_delivery_ms),
         }
     }
 
@@ -286,7 +309,7 @@ impl RolloutCoordinator {
     fn apply(&self, ident: &Rollout, op: Op) -> Result<Answer> {
         let (state, _, high_water) = self.load(ident)?;
         Ok(match op {
-            Op::Attempt { device_id, target, ban_after, fresh, now } => {
+            Op::Attempt { device_id, target, ban_after, counts, window_ms, now } => {
                 let before = self.row(&device_id)?;
                 let job = before.as_ref().map(Row::job);
                 let delivery = Self::delivery_of(before.as_ref(), &target);
@@ -299,10 +322,19 @@ impl RolloutCoordinator {
                     delivery: &delivery,
                     target: &target,
                     ban_after,
-                    fresh,
+                    fresh: counts,
                     now_ms: now,
+                    window_ms,
                     offers_this_minute: self.offers_this_minute(now)?,
                 });
+                if !counts {
+                    // A `HEAD` or a partial range: the answer a download would get, and nothing
+                    // counted (no eligibility, offer, delivery or ban).
+                    return Ok(match v.answer {
+                        Ok(()) => Answer::Done,
+                        Err(refused) => Answer::Refused(refused.code()),
+                    });
+                }
                 for (kind, detail) in &v.history {
                     self.record(&device_id, kind, detail, now)?;
                 }

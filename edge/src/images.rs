@@ -79,6 +79,21 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
     Ok(resp)
 }
 
+/// The base of every absolute URL this edge emits about itself (redirects, notices, check-now):
+/// `PUBLIC_URL` when set, else the origin the request arrived at. Set it when devices reach the
+/// edge through a port or name the request does not carry: `update.lua` sends `Host` without the
+/// port, so an origin taken from it would send the device to port 80.
+pub fn self_base(req: &Request, env: &Env) -> AppResult<String> {
+    if let Ok(base) = env.var("PUBLIC_URL") {
+        let base = base.to_string();
+        let base = base.trim().trim_end_matches('/');
+        if !base.is_empty() {
+            return Ok(base.to_string());
+        }
+    }
+    Ok(req.url()?.origin().ascii_serialization())
+}
+
 /// The image at the public R2 base (`IMAGE_BASE_URL`), when one is configured.
 pub fn public_url(env: &Env, sha256: &str) -> Option<String> {
     let base = env.var("IMAGE_BASE_URL").ok()?.to_string();

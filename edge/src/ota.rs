@@ -351,7 +351,7 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now:
         Some(url) => url,
         None => {
             let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-            let origin = req.url()?.origin().ascii_serialization();
+            let origin = crate::images::self_base(req, env)?;
             format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, now + URL_LIFETIME_MS))
         }
     };

@@ -66,20 +66,28 @@ fn unexpected(r: &Rollout, answer: Answer) -> AppError {
 }
 
 /// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
-/// and offered in one call (`fota_shared::delivery`). `Ok` means send it.
-pub async fn attempt(env: &Env, r: &Rollout, id: &str, target: &str, ban_after: u32, fresh: bool, now: i64) -> AppResult<Result<(), Refusal>> {
+/// and offered in one call (`fota_shared::delivery`). `Ok` means send it. `counts` is false for a
+/// `HEAD` or a partial range, which get the same answer and change nothing.
+pub async fn attempt(env: &Env, r: &Rollout, id: &str, target: &str, ban_after: u32, counts: bool, now: i64) -> AppResult<Result<(), Refusal>> {
     // Most due checks during a staged rollout come from devices whose stage has not opened:
     // once a device is counted, they are answered from memory.
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
-    let answer = call(env, r, Op::Attempt { device_id: id.into(), target: target.into(), ban_after, fresh, now }).await?;
+    let window_ms = delivery_window_s(env) * 1000;
+    let answer = call(env, r, Op::Attempt { device_id: id.into(), target: target.into(), ban_after, counts, window_ms, now }).await?;
     crate::cache::mark_counted(&r.plan_id, id);
     match answer {
         Answer::Done => Ok(Ok(())),
         Answer::Refused(code) => Ok(Err(refusal(code))),
         other => Err(unexpected(r, other)),
     }
+}
+
+/// Deliveries of one target to one device within this many seconds count once
+/// (`DELIVERY_WINDOW_S`, default 600).
+fn delivery_window_s(env: &Env) -> i64 {
+    env.var("DELIVERY_WINDOW_S").ok().and_then(|v| v.to_string().trim().parse::<i64>().ok()).filter(|s| *s >= 0).unwrap_or(600)
 }
 
 /// The shortcut for a device counted before whose stage has not opened.

@@ -18,6 +18,8 @@ pub struct DeliveryState {
     pub target: Option<String>,
     pub count: u32,
     pub banned: bool,
+    /// When the last counted delivery went out (ms), for the de-duplication window.
+    pub last_ms: Option<i64>,
 }
 
 /// The verdict on one download attempt.
@@ -29,27 +31,31 @@ pub enum Admission {
     Banned,
 }
 
-/// Decides a download of `target`. A `fresh` download (from byte 0) counts as a delivery; a
-/// resume does not. The delivery that reaches `limit` is still served and bans the device, so a
-/// device gets at most `limit` images of one target. A new target starts a new count.
-pub fn admit(state: &DeliveryState, target: &str, limit: u32, fresh: bool) -> Admission {
+/// Decides a download of `target` at `now_ms`. A `fresh` download (the whole image from byte 0,
+/// or a redirect to it) counts as a delivery; a resume, a partial range or a `HEAD` does not.
+/// Deliveries of the same target within `window_ms` of the last counted one count once, so a
+/// burst of repeats (a device retrying, or someone replaying its request) is one delivery. The
+/// delivery that reaches `limit` is still served and bans the device, so a device gets at most
+/// `limit` counted images of one target. A new target starts a new count.
+pub fn admit(state: &DeliveryState, target: &str, limit: u32, fresh: bool, now_ms: i64, window_ms: i64) -> Admission {
     let same_target = state.target.as_deref() == Some(target);
     if same_target && state.banned {
         return Admission::Banned;
     }
-    let count = if same_target { state.count } else { 0 };
-    if !fresh {
-        return Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: false });
+    let (count, last_ms) = if same_target { (state.count, state.last_ms) } else { (0, None) };
+    let within_window = last_ms.is_some_and(|last| now_ms.saturating_sub(last) < window_ms);
+    if !fresh || within_window {
+        return Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: false, last_ms });
     }
     let count = count.saturating_add(1);
-    Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: count >= limit.max(1) })
+    Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: count >= limit.max(1), last_ms: Some(now_ms) })
 }
 
 /// The state after the device reported running `reported` of `firmware_name`: reporting the
 /// counted target means the upgrade took, which clears the count and any ban for it.
 pub fn after_report(state: &DeliveryState, firmware_name: &str, reported: &Version) -> DeliveryState {
     if state.target.as_deref() == Some(target_key(firmware_name, reported).as_str()) {
-        DeliveryState { target: state.target.clone(), count: 0, banned: false }
+        DeliveryState { target: state.target.clone(), count: 0, banned: false, last_ms: None }
     } else {
         state.clone()
     }
@@ -68,7 +74,7 @@ mod tests {
         let t = target_key("fw", &v("1.0.1"));
         let mut state = DeliveryState::default();
         for n in 1..=6 {
-            match admit(&state, &t, 6, true) {
+            match admit(&state, &t, 6, true, i64::from(n) * 1_000, 0) {
                 Admission::Serve(next) => {
                     assert_eq!(next.count, n);
                     assert_eq!(next.banned, n == 6);
@@ -77,30 +83,30 @@ mod tests {
                 Admission::Banned => panic!("delivery {n} refused"),
             }
         }
-        assert_eq!(admit(&state, &t, 6, true), Admission::Banned);
-        assert_eq!(admit(&state, &t, 6, false), Admission::Banned);
+        assert_eq!(admit(&state, &t, 6, true, 0, 0), Admission::Banned);
+        assert_eq!(admit(&state, &t, 6, false, 0, 0), Admission::Banned);
     }
 
     #[test]
     fn resumes_do_not_count() {
         let t = "fw@1.0.1";
-        let state = DeliveryState { target: Some(t.into()), count: 5, banned: false };
-        assert_eq!(admit(&state, t, 6, false), Admission::Serve(state.clone()));
+        let state = DeliveryState { target: Some(t.into()), count: 5, banned: false, last_ms: None };
+        assert_eq!(admit(&state, t, 6, false, 0, 0), Admission::Serve(state.clone()));
     }
 
     #[test]
     fn new_target_starts_a_new_count() {
-        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true };
+        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true, last_ms: Some(5) };
         assert_eq!(
-            admit(&state, "fw@1.0.2", 6, true),
-            Admission::Serve(DeliveryState { target: Some("fw@1.0.2".into()), count: 1, banned: false })
+            admit(&state, "fw@1.0.2", 6, true, 0, 0),
+            Admission::Serve(DeliveryState { target: Some("fw@1.0.2".into()), count: 1, banned: false, last_ms: Some(0) })
         );
     }
 
     #[test]
     fn reporting_the_target_clears_count_and_ban() {
-        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true };
-        assert_eq!(after_report(&state, "fw", &v("V1.0.1")), DeliveryState { target: Some("fw@1.0.1".into()), count: 0, banned: false });
+        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true, last_ms: Some(5) };
+        assert_eq!(after_report(&state, "fw", &v("V1.0.1")), DeliveryState { target: Some("fw@1.0.1".into()), count: 0, banned: false, last_ms: None });
         assert_eq!(after_report(&state, "fw", &v("1.0.0")), state);
         assert_eq!(after_report(&state, "other", &v("1.0.1")), state);
     }
@@ -108,8 +114,26 @@ mod tests {
     #[test]
     fn limit_of_one_bans_on_first_delivery() {
         assert_eq!(
-            admit(&DeliveryState::default(), "t", 1, true),
-            Admission::Serve(DeliveryState { target: Some("t".into()), count: 1, banned: true })
+            admit(&DeliveryState::default(), "t", 1, true, 0, 0),
+            Admission::Serve(DeliveryState { target: Some("t".into()), count: 1, banned: true, last_ms: Some(0) })
         );
+    }
+
+    #[test]
+    fn repeats_within_the_window_count_once() {
+        let t = "fw@1.0.1";
+        let window = 600_000;
+        let mut state = DeliveryState::default();
+        // (time of the download, fresh?, expected count after it)
+        let cases: [(i64, bool, u32); 6] = [(0, true, 1), (1_000, true, 1), (599_999, true, 1), (600_000, true, 2), (600_500, false, 2), (1_300_000, true, 3)];
+        for (at, fresh, expect) in cases {
+            match admit(&state, t, 6, fresh, at, window) {
+                Admission::Serve(next) => {
+                    assert_eq!(next.count, expect, "at {at}");
+                    state = next;
+                }
+                Admission::Banned => panic!("refused at {at}"),
+            }
+        }
     }
 }

@@ -29,6 +29,8 @@ pub enum Refusal {
     NotOfferingNow,
     /// 68: the image is temporarily unavailable; the device should retry later.
     ImageUnavailable,
+    /// 69: this device id asked too often this minute (`429`); it should ask again later.
+    TooManyChecks,
 }
 
 impl Refusal {
@@ -45,6 +47,7 @@ impl Refusal {
             Refusal::SourceVersionNotEligible => 66,
             Refusal::NotOfferingNow => 67,
             Refusal::ImageUnavailable => 68,
+            Refusal::TooManyChecks => 69,
         }
     }
 
@@ -54,6 +57,7 @@ impl Refusal {
             Refusal::OtherProject | Refusal::Banned => 403,
             Refusal::Malformed(_) | Refusal::MissingDeviceId => 400,
             Refusal::ImageUnavailable => 503,
+            Refusal::TooManyChecks => 429,
             _ => 404,
         }
     }
@@ -71,6 +75,7 @@ impl Refusal {
             Refusal::SourceVersionNotEligible => "no upgrade from this version",
             Refusal::NotOfferingNow => "no upgrade now",
             Refusal::ImageUnavailable => "image unavailable, retry later",
+            Refusal::TooManyChecks => "too many checks, retry later",
         }
     }
 
@@ -84,7 +89,7 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 11] = [
+    const ALL: [Refusal; 12] = [
         Refusal::OtherProject,
         Refusal::UnknownProject,
         Refusal::UnknownFirmware,
@@ -96,6 +101,7 @@ mod tests {
         Refusal::SourceVersionNotEligible,
         Refusal::NotOfferingNow,
         Refusal::ImageUnavailable,
+        Refusal::TooManyChecks,
     ];
 
     #[test]

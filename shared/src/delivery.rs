@@ -24,9 +24,12 @@ pub struct Attempt<'a> {
     /// [`crate::ban::target_key`] of the plan's target.
     pub target: &'a str,
     pub ban_after: u32,
-    /// A download from byte 0 (or a redirect): counts as a delivery; a resume does not.
+    /// The whole image from byte 0 by `GET` (or a redirect to it): counts as a delivery; a
+    /// resume, another partial range or a `HEAD` does not.
     pub fresh: bool,
     pub now_ms: i64,
+    /// Deliveries of the target within this long of the last counted one count once.
+    pub window_ms: i64,
     /// First offers already made in the current rate window.
     pub offers_this_minute: u32,
 }
@@ -67,7 +70,7 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
         v.answer = Err(refused);
         return v;
     }
-    let next = match admit(a.delivery, a.target, a.ban_after, a.fresh) {
+    let next = match admit(a.delivery, a.target, a.ban_after, a.fresh, a.now_ms, a.window_ms) {
         Admission::Banned => {
             fail_banned(a, &mut v);
             v.answer = Err(Refusal::Banned);
@@ -142,7 +145,7 @@ mod tests {
     fn check(c: Case) {
         let spec = spec(c.spec);
         let state = start(&spec, 0);
-        let delivery = DeliveryState { target: Some("fw@1.0.1".into()), count: c.delivery.0, banned: c.delivery.1 };
+        let delivery = DeliveryState { target: Some("fw@1.0.1".into()), count: c.delivery.0, banned: c.delivery.1, last_ms: None };
         let v = attempt(&Attempt {
             spec: &spec,
             state: &state,
@@ -154,6 +157,7 @@ mod tests {
             ban_after: 6,
             fresh: c.fresh,
             now_ms: 1_000,
+            window_ms: 600_000,
             offers_this_minute: c.offers,
         });
         assert_eq!(v.answer, c.answer, "answer");

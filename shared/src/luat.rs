@@ -132,10 +132,27 @@ pub fn valid_name(text: &str) -> bool {
 }
 
 /// Parses the query of an upgrade check into an [`UpgradeCheck`].
+/// The parameters whose value decides the answer; see [`parse_check`].
+const DECIDING_PARAMETERS: [&str; 7] = ["project_key", "firmware_name", "version", "imei", "mac", "uid", "need_oss_url"];
+
+/// The longest `version` text accepted: real ones are a few dotted numbers (`2018.1.3`, `V1.2.3`).
+pub const MAX_VERSION_LEN: usize = 32;
+
 pub fn parse_check(query: &str) -> Result<UpgradeCheck, Refusal> {
     let pairs = query_pairs(query);
     let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let present = |key: &str| pairs.iter().any(|(k, _)| k == key);
+    // A parameter that decides who the device is or what it gets, given twice with two values, is
+    // parameter pollution (a proxy and the edge could read different ones): refuse it. The same
+    // value twice is only sloppy, and served.
+    for key in DECIDING_PARAMETERS {
+        let mut values = pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
+        if let Some(first) = values.next() {
+            if values.any(|v| v != first) {
+                return Err(Refusal::Malformed("a parameter is given twice with different values"));
+            }
+        }
+    }
 
     let project_key = get("project_key").filter(|v| !v.is_empty()).ok_or(Refusal::Malformed("project_key is missing"))?;
     if !valid_name(project_key) {
@@ -146,6 +163,9 @@ pub fn parse_check(query: &str) -> Result<UpgradeCheck, Refusal> {
         return Err(Refusal::Malformed("firmware_name is not valid"));
     }
     let version_text = get("version").filter(|v| !v.is_empty()).ok_or(Refusal::Malformed("version is missing"))?;
+    if version_text.len() > MAX_VERSION_LEN {
+        return Err(Refusal::Malformed("version is too long"));
+    }
     let version = Version::parse(version_text).map_err(|_| Refusal::Malformed("version is not a dotted number"))?;
 
     // The id: `imei`, `mac` (Wi-Fi parts) or `uid`; LuatOS on unknown models sends the bare word `nil`.
@@ -253,6 +273,12 @@ mod tests {
         check(&format!("/api/site/firmware_upgrade?imei=a%20b&project_key=K&firmware_name={fw}&version=1"), Err(Refusal::Malformed("device id is not valid")));
         check("/api/site/firmware_upgrade", Err(Refusal::Malformed("project_key is missing")));
         check("/api/site/firmware_upgrade?%ff%fe=%zz&&&==", Err(Refusal::Malformed("project_key is missing")));
+        let twice = Err(Refusal::Malformed("a parameter is given twice with different values"));
+        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&project_key=B&firmware_name={fw}&version=1.0.0"), twice);
+        check(&format!("/api/site/firmware_upgrade?imei=1&imei=2&project_key=A&firmware_name={fw}&version=1.0.0"), twice);
+        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&firmware_name={fw}&version=1.0.0&version=1.0.1"), twice);
+        let long = "1.".repeat(20) + "1";
+        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&firmware_name={fw}&version={long}"), Err(Refusal::Malformed("version is too long")));
     }
 
     #[test]

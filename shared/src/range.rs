@@ -12,9 +12,15 @@ pub enum RangeAnswer {
 }
 
 impl RangeAnswer {
-    /// Does this download start at byte 0, i.e. is it a new delivery rather than a resume?
-    pub fn starts_fresh(self) -> bool {
-        matches!(self, RangeAnswer::Full | RangeAnswer::Partial { start: 0, .. })
+    /// Does this answer send the whole image of `total` bytes from byte 0 (no `Range`,
+    /// `bytes=0-`, `bytes=0-(total-1)`)? Only such a download counts as a delivery: a resume or
+    /// any other partial range costs nothing to ask for and proves nothing.
+    pub fn is_whole(self, total: u64) -> bool {
+        match self {
+            RangeAnswer::Full => true,
+            RangeAnswer::Partial { start, end } => start == 0 && end.saturating_add(1) == total,
+            RangeAnswer::Unsatisfiable => false,
+        }
     }
 }
 
@@ -102,9 +108,15 @@ mod tests {
 
     #[test]
     fn only_downloads_from_zero_are_fresh() {
-        assert!(Full.starts_fresh());
-        assert!(Partial { start: 0, end: 9 }.starts_fresh());
-        assert!(!Partial { start: 1, end: 9 }.starts_fresh());
-        assert!(!Unsatisfiable.starts_fresh());
+        for (answer, total, whole) in [
+            (Full, 10, true),
+            (Partial { start: 0, end: 9 }, 10, true),
+            (Partial { start: 0, end: 0 }, 10, false),
+            (Partial { start: 0, end: 8 }, 10, false),
+            (Partial { start: 1, end: 9 }, 10, false),
+            (Unsatisfiable, 10, false),
+        ] {
+            assert_eq!(answer.is_whole(total), whole, "{answer:?} of {total}");
+        }
     }
 }

@@ -131,7 +131,7 @@ pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
 }
 
 fn check_url(call: &Call<'_>, key: &str, id: &str) -> AppResult<String> {
-    let origin = call.req.url()?.origin().ascii_serialization();
+    let origin = crate::images::self_base(&call.req, call.env)?;
     Ok(format!("{origin}/ota/device/upgrade/{key}/{id}"))
 }
 

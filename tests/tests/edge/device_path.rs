@@ -1,0 +1,130 @@
+//! The public device path (issue 9): what someone who knows a project key, a firmware name and a
+//! victim's IMEI can do with unauthenticated requests, and that it no longer bans the victim,
+//! moves its rollout, or lets the requests through unbounded, while the real device's own flow
+//! (its upgrade, its ban after six real full deliveries) still works.
+
+use crate::{device_request, luatos_get, luatos_get_with};
+use fota_tests::{image, shared_server, temp_state_dir, RawResponse, Server};
+use serde_json::json;
+
+const FW: &str = "dp_LuatOS-SoC_Air780EHV";
+const FROM: &str = "1.0.0";
+const TARGET: &str = "1.0.1";
+
+fn url(project: &str, id: &str, version: &str) -> String {
+    format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={FW}&version={version}")
+}
+
+fn head(server: &Server, target: &str) -> RawResponse {
+    // `HEAD` has no body to read: ask the server to close, and read the head only.
+    let bytes = format!("HEAD {target} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\n\r\n", server.host());
+    server.request(bytes.as_bytes())
+}
+
+fn history_kinds(server: &Server, project: &str, id: &str) -> Vec<String> {
+    let h = server.admin("GET", &format!("/projects/{project}/devices/{id}/history"), b"").expect_status(200).json();
+    h["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect()
+}
+
+fn totals(server: &Server, project: &str) -> serde_json::Value {
+    server.admin("GET", &format!("/projects/{project}/plans/{FW}/status"), b"").expect_status(200).json()["totals"].clone()
+}
+
+/// Six `HEAD`s and six one-byte ranges with the victim's IMEI: nothing is counted, the victim is
+/// not banned, and its own download then gets the image; six real full downloads still ban it.
+#[test]
+fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
+    let server = shared_server();
+    let p = "dp-head";
+    let img = image(9090, 3000);
+    server.setup(p, Some(6), FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }));
+    let victim = crate::imei(909, 1);
+    // The victim exists (it checked once while up to date).
+    device_request(server, &luatos_get(server, &url(p, &victim, TARGET))).expect_refusal(404, 60);
+    for _ in 0..6 {
+        let resp = head(server, &url(p, &victim, FROM));
+        assert_eq!(resp.status, 200, "a HEAD gets the image's head");
+        device_request(server, &luatos_get_with(server, &url(p, &victim, FROM), "Range: bytes=0-0\r\n")).expect_status(206);
+    }
+    let t = totals(server, p);
+    assert_eq!((t["eligible"].as_u64(), t["offered"].as_u64()), (Some(0), Some(0)), "nothing counted: {t}");
+    let kinds = history_kinds(server, p, &victim);
+    assert!(!kinds.iter().any(|k| ["offered", "delivery", "banned"].contains(&k.as_str())), "no offer, delivery or ban: {kinds:?}");
+
+    // The real device: six full downloads, the sixth bans (this server counts every one).
+    for n in 1..=6 {
+        device_request(server, &luatos_get(server, &url(p, &victim, FROM))).expect_image(200, &img);
+        assert_eq!(totals(server, p)["offered"].as_u64(), Some(1), "download {n}: one offer");
+    }
+    device_request(server, &luatos_get(server, &url(p, &victim, FROM))).expect_refusal(403, 62);
+}
+
+/// A parameter given twice with two values is pollution: 400, code 63, whichever comes first.
+/// A `version` longer than any real one is malformed too.
+#[test]
+fn polluted_or_oversized_checks_are_malformed() {
+    let server = shared_server();
+    let p = "dp-pollute";
+    let img = image(9191, 500);
+    server.setup(p, None, FW, TARGET, &img, json!({}));
+    let id = crate::imei(919, 1);
+    for target in [
+        format!("/api/site/firmware_upgrade?imei={id}&project_key={p}&project_key=other&firmware_name={FW}&version={FROM}"),
+        format!("/api/site/firmware_upgrade?imei={id}&imei=862419074072389&project_key={p}&firmware_name={FW}&version={FROM}"),
+        format!("/api/site/firmware_upgrade?imei={id}&project_key={p}&firmware_name={FW}&version={}", "1.".repeat(20) + "1"),
+    ] {
+        device_request(server, &luatos_get(server, &target)).expect_refusal(400, 63);
+    }
+    // The same value twice is only sloppy, and served.
+    let twice = format!("/api/site/firmware_upgrade?imei={id}&project_key={p}&project_key={p}&firmware_name={FW}&version={FROM}");
+    device_request(server, &luatos_get(server, &twice)).expect_image(200, &img);
+}
+
+/// More than 30 checks a minute by one device id: 429 with code 69 (no client reads it as an
+/// upgrade); another device of the same project is not affected.
+#[test]
+fn one_device_id_is_rate_limited_and_others_are_not() {
+    let server = shared_server();
+    let p = "dp-rate";
+    let img = image(9292, 500);
+    server.setup(p, None, FW, TARGET, &img, json!({}));
+    let (busy, other) = (crate::imei(929, 1), crate::imei(929, 2));
+    let mut limited = 0;
+    for _ in 0..40 {
+        let resp = device_request(server, &luatos_get(server, &url(p, &busy, TARGET)));
+        if resp.status == 429 {
+            resp.expect_refusal(429, 69);
+            limited += 1;
+        } else {
+            resp.expect_refusal(404, 60);
+        }
+    }
+    assert!((10..=40).contains(&limited), "{limited} of 40 checks within a minute limited (limit 30)");
+    device_request(server, &luatos_get(server, &url(p, &other, TARGET))).expect_refusal(404, 60);
+}
+
+/// Full downloads of one target by one device within `DELIVERY_WINDOW_S` count once: repeats
+/// cannot ban it. Redirects name the edge by `PUBLIC_URL`, not by the `Host` the device sent
+/// (`update.lua` sends it without the port).
+#[test]
+fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() {
+    let state = temp_state_dir("window");
+    let mut server = Server::start_with(&state, &[("DELIVERY_WINDOW_S", "600"), ("PUBLIC_URL", "http://fota.example.test:8080")]);
+    let p = "dp-window";
+    let img = image(9393, 700);
+    server.setup(&p, Some(6), FW, TARGET, &img, json!({}));
+    let id = crate::imei(939, 1);
+    for _ in 0..8 {
+        device_request(&server, &luatos_get(&server, &url(p, &id, FROM))).expect_image(200, &img);
+    }
+    let device = server.admin("GET", &format!("/projects/{p}/devices/{id}"), b"").expect_status(200).json();
+    assert_eq!((device["deliveries"].as_u64(), device["banned"].as_bool()), (Some(1), Some(false)), "{device}");
+
+    let oss = format!("{}&need_oss_url=1", url(p, &crate::imei(939, 2), FROM));
+    let bytes = format!("GET {oss} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: short\r\n\r\n");
+    let resp = device_request(&server, bytes.as_bytes());
+    resp.expect_status(302);
+    let sha = fota_tests::sha256_hex(&img);
+    assert_eq!(resp.header_exact("Location"), Some(format!("http://fota.example.test:8080/images/{sha}").as_str()));
+    server.stop();
+}
