@@ -15,6 +15,7 @@ pub mod edge;
 pub mod limit;
 pub mod map;
 pub mod protocol;
+pub mod sim;
 
 pub use bridge::{Bridge, Config, Counts, StartError};
 pub use limit::RateLimit;
