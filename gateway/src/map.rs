@@ -115,4 +115,10 @@ mod tests {
         check(&one.replace("project_key", "projectkey"), Err("not a valid map file"));
         check("[[product]]\nname = \"x\"\n", Err("not a valid map file"));
     }
+
+    #[test]
+    fn the_example_map_names_the_demo_project() {
+        let demo = ("demo", "fotademo_LuatOS-SoC_Air780EHV");
+        check(include_str!("../map.example.toml"), Ok(&[("fotademo", demo.0, demo.1), ("A9335_V1723_B3633_WD1", demo.0, demo.1)]));
+    }
 }
