@@ -208,3 +208,28 @@ fn a_source_over_its_rate_limit_is_dropped_and_counted() {
         assert_eq!(other.ask(b"hello", |_| true).await.unwrap(), b"unknown function");
     });
 }
+
+#[test]
+fn a_reloaded_map_takes_effect_and_a_broken_one_is_refused() {
+    let dir = temp_state_dir("udp-reload");
+    runtime().block_on(async {
+        let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", NO_LIMIT).await;
+        let mut device = Device::connect(addr, Duration::from_millis(500), 2).await.unwrap();
+        // Not in the map: refused by the bridge itself, the edge is not asked.
+        assert_eq!(device.start("862991443750001", "LaterProduct", "1.0.0").await.unwrap(), "no upgrade");
+        assert_eq!((bridge.counts().refusals, bridge.counts().edge_errors), (1, 0));
+
+        let map = dir.join("map.toml");
+        let text = std::fs::read_to_string(&map).unwrap();
+        std::fs::write(&map, format!("{text}\n[[product]]\nname = \"LaterProduct\"\nproject_key = \"p\"\nfirmware_name = \"f\"\n")).unwrap();
+        assert_eq!(bridge.reload_map().unwrap(), 3);
+        // Now the edge is asked (and cannot be reached here): the remembered answer was dropped.
+        assert_eq!(device.start("862991443750001", "LaterProduct", "1.0.0").await.unwrap(), "no upgrade");
+        assert_eq!((bridge.counts().refusals, bridge.counts().edge_errors), (1, 1));
+
+        std::fs::write(&map, "[[product]]\nname = \"broken\"\n").unwrap();
+        assert!(bridge.reload_map().is_err());
+        assert_eq!(device.start("862991443750002", "LaterProduct", "1.0.0").await.unwrap(), "no upgrade");
+        assert_eq!((bridge.counts().refusals, bridge.counts().edge_errors), (1, 2), "the previous map stays");
+    });
+}
