@@ -91,12 +91,15 @@ pub async fn start_relay(target: SocketAddr, loss: Loss, seed: u64) -> std::io::
 }
 
 fn forward(socket: &Arc<UdpSocket>, to: SocketAddr, datagram: Vec<u8>, loss: Loss, rng: &Mutex<Rng>, counts: &Mutex<RelayCounts>) {
-    let (dropped, copies, delay_ms) = {
+    // A held-back datagram waits 5 to 300 ms: often past the device's timeout, so it arrives
+    // after the device's resend and its answer, as a stale copy among later packages. A
+    // duplicate's second copy follows by up to 50 ms, so copies interleave with other traffic.
+    let (dropped, copies, delay_ms, copy_delay_ms) = {
         let mut rng = rng.lock().expect("rng");
         let dropped = rng.chance(loss.drop);
         let copies = if rng.chance(loss.duplicate) { 2 } else { 1 };
-        let delay_ms = if rng.chance(loss.reorder) { 2 + rng.next_u64() % 20 } else { 0 };
-        (dropped, copies, delay_ms)
+        let delay_ms = if rng.chance(loss.reorder) { 5 + rng.next_u64() % 296 } else { 0 };
+        (dropped, copies, delay_ms, rng.next_u64() % 51)
     };
     {
         let mut c = counts.lock().expect("counts");
@@ -113,7 +116,9 @@ fn forward(socket: &Arc<UdpSocket>, to: SocketAddr, datagram: Vec<u8>, loss: Los
         if delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
-        for _ in 0..copies {
+        let _ = socket.send_to(&datagram, to).await;
+        if copies == 2 {
+            tokio::time::sleep(Duration::from_millis(copy_delay_ms)).await;
             let _ = socket.send_to(&datagram, to).await;
         }
     });
