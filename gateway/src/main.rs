@@ -34,6 +34,10 @@ struct Args {
     /// Datagrams one source may send at once before its rate applies.
     #[arg(long, default_value_t = 100.0)]
     rate_burst: f64,
+    /// Count a source per IP address (all its ports together) instead of per address and port:
+    /// bounds what spoofed `Get`s can reflect at one host; devices behind one NAT then share a budget.
+    #[arg(long)]
+    rate_per_ip: bool,
     /// Seconds a start line's answer is repeated to the same question without asking the edge again.
     #[arg(long, default_value_t = 60)]
     memo_seconds: u64,
@@ -61,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         map_path: args.map.clone(),
         cache_dir: args.cache_dir.clone(),
         token,
-        rate_limit: RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0) },
+        rate_limit: RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0), per_ip: args.rate_per_ip },
         memo_ttl: Duration::from_secs(args.memo_seconds),
     };
     let bridge = Bridge::bind(config).await?;

@@ -49,7 +49,7 @@ async fn bridge(edge_url: &str, dir: &Path, project_key: &str, rate_limit: RateL
     (bridge, addr)
 }
 
-const NO_LIMIT: RateLimit = RateLimit { per_second: 0.0, burst: 0.0 };
+const NO_LIMIT: RateLimit = RateLimit::OFF;
 
 fn device_record(server: &Server, project: &str, id: &str) -> serde_json::Value {
     server.admin("GET", &format!("/projects/{project}/devices/{id}"), b"").expect_status(200).json()
@@ -190,7 +190,7 @@ fn malformed_datagrams_get_the_sample_error_texts() {
 fn a_source_over_its_rate_limit_is_dropped_and_counted() {
     let dir = temp_state_dir("udp-limit");
     runtime().block_on(async {
-        let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", RateLimit { per_second: 1.0, burst: 5.0 }).await;
+        let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", RateLimit { per_second: 1.0, burst: 5.0, per_ip: false }).await;
         let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         for _ in 0..20 {
             socket.send_to(b"hello", addr).await.unwrap();

@@ -60,7 +60,7 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         cache_dir: dir.join("cache"),
         token: None,
         // On, so its cost is measured, but far above what loopback devices send.
-        rate_limit: RateLimit { per_second: 1e9, burst: 1e9 },
+        rate_limit: RateLimit { per_second: 1e9, burst: 1e9, per_ip: false },
         memo_ttl: Duration::from_secs(60),
     };
     let bridge = Bridge::bind(config).await?;
