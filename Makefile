@@ -7,6 +7,8 @@ SHELL := /bin/bash
 
 PORT ?= 8787
 STATE_DIR ?= .wrangler/state
+UDP_LISTEN ?= 127.0.0.1:2234
+UDP_CACHE ?= .wrangler/fota-udp-cache
 TOOLS ?= $(HOME)/.cache/fota-edge/tools
 
 WORKER_BUILD_VERSION := 0.8.7
@@ -21,12 +23,13 @@ export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 
-.PHONY: help tools build dev test migrate bench deploy clean
+.PHONY: help tools build dev test migrate bench udp deploy clean
 
 help:
 	@echo "make dev     build, migrate, seed a demo project, run wrangler dev on 127.0.0.1:$(PORT)"
 	@echo "make test    run every test (shared, tui, and integration tests against wrangler dev)"
 	@echo "make bench   check throughput vs /healthz on loopback"
+	@echo "make udp     run the UDP upgrade bridge (fota-udp) on $(UDP_LISTEN) against the edge of make dev"
 	@echo "make deploy  build and deploy to Cloudflare (see README)"
 
 $(WORKER_BUILD):
@@ -65,6 +68,11 @@ test: build
 
 bench: build
 	WRANGLER=$(WRANGLER) bench/run.sh
+
+# The UDP bridge for the Luat guide's chunked protocol, against `make dev` (start that first).
+udp:
+	cargo run -p fota-gateway --bin fota-udp -- --edge http://127.0.0.1:$(PORT) --listen $(UDP_LISTEN) \
+	  --map gateway/map.example.toml --cache-dir $(UDP_CACHE)
 
 deploy: build
 	CI=true $(WRANGLER) d1 migrations apply DB --remote
