@@ -4,9 +4,8 @@
 //! nothing here logs a token.
 
 use crate::error::{AppError, AppResult};
-use crate::store::{db, s};
+use crate::store;
 use fota_shared::routes::Role;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};
@@ -45,17 +44,8 @@ pub async fn authenticate(req: &Request, env: &Env) -> AppResult<Actor> {
             return Ok(Actor { name: BOOTSTRAP.into(), role: Role::Admin });
         }
     }
-    #[derive(Deserialize)]
-    struct TokenRow {
-        name: String,
-        role: String,
-    }
     // Looking up by the hash reveals nothing through timing: the secret itself is never compared.
-    let row: Option<TokenRow> = db(env)?
-        .prepare("SELECT name, role FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")
-        .bind(&[s(&token_hash(&presented))])?
-        .first(None)
-        .await?;
+    let row = store::access::live_token(env, &token_hash(&presented)).await?;
     let row = row.ok_or(AppError::Unauthorized)?;
     let role = Role::parse(&row.role).ok_or(AppError::Unauthorized)?;
     Ok(Actor { name: row.name, role })

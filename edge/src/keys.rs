@@ -3,10 +3,9 @@
 //! seeds. D1 keeps only the public halves of signing keys; nothing secret is stored.
 
 use crate::error::{AppError, AppResult};
-use crate::store::{db, n, s};
+use crate::store::keys::{self as stored, KeyRow};
 use fota_shared::device_auth::{derive_key, issuing_master, parse_master_keys, MasterKey};
 use fota_shared::notice::{self, SigningKey};
-use serde::Deserialize;
 use worker::Env;
 
 /// How long a new signing key and the one it replaces are both trusted, unless the rotation says.
@@ -32,56 +31,19 @@ fn seed(masters: &[MasterKey], master_version: u32, project: &str, key_id: &str)
     Some(derive_key(master, &format!("fota-notice-key\n{project}\n{key_id}")))
 }
 
-#[derive(Deserialize)]
-struct KeyRow {
-    key_id: f64,
-    master_version: f64,
-    public_key_hex: String,
-    created_ms: f64,
-    retire_after_ms: Option<f64>,
-}
-
-impl KeyRow {
-    fn public(&self) -> SigningKey {
-        SigningKey {
-            id: (self.key_id as i64).to_string(),
-            public_key_hex: self.public_key_hex.clone(),
-            created_ms: self.created_ms as i64,
-            retire_after_ms: self.retire_after_ms.map(|r| r as i64),
-        }
-    }
-}
-
-async fn rows(env: &Env, project: &str) -> AppResult<Vec<KeyRow>> {
-    Ok(db(env)?
-        .prepare("SELECT key_id, master_version, public_key_hex, created_ms, retire_after_ms FROM signing_keys WHERE project_key = ?1 ORDER BY key_id")
-        .bind(&[s(project)])?
-        .all()
-        .await?
-        .results()?)
-}
-
 /// Adds key `key_id` for the project, derived from the issuing master key.
 async fn insert(env: &Env, masters: &[MasterKey], project: &str, key_id: i64, now: i64) -> AppResult<()> {
     let master = issuing_master(masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
     let seed = seed(masters, master.version, project, &key_id.to_string()).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-    db(env)?
-        .prepare(
-            "INSERT INTO signing_keys (project_key, key_id, master_version, public_key_hex, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&[s(project), n(key_id), n(master.version as i64), s(&notice::public_key_hex(&seed)), n(now)])?
-        .run()
-        .await?;
-    Ok(())
+    stored::insert(env, project, key_id, master.version, &notice::public_key_hex(&seed), now).await
 }
 
 /// The project's keys devices should trust now, creating the first key on first use.
 pub async fn public_keys(env: &Env, masters: &[MasterKey], project: &str, now: i64) -> AppResult<Vec<SigningKey>> {
-    let mut rows = rows(env, project).await?;
+    let mut rows = stored::rows(env, project).await?;
     if rows.is_empty() {
         insert(env, masters, project, 1, now).await?;
-        rows = self::rows(env, project).await?;
+        rows = stored::rows(env, project).await?;
     }
     let all: Vec<SigningKey> = rows.iter().map(KeyRow::public).collect();
     Ok(notice::valid_keys(&all, now).into_iter().cloned().collect())
@@ -90,7 +52,7 @@ pub async fn public_keys(env: &Env, masters: &[MasterKey], project: &str, now: i
 /// The key that signs now, with its seed.
 pub async fn active(env: &Env, masters: &[MasterKey], project: &str, now: i64) -> AppResult<(String, [u8; 32])> {
     public_keys(env, masters, project, now).await?;
-    let rows = rows(env, project).await?;
+    let rows = stored::rows(env, project).await?;
     let all: Vec<SigningKey> = rows.iter().map(KeyRow::public).collect();
     let key = notice::active_key(&all, now).ok_or_else(|| AppError::Unavailable("no active signing key".into()))?;
     let row = rows.iter().find(|r| (r.key_id as i64).to_string() == key.id).ok_or_else(|| AppError::Unavailable("signing key vanished".into()))?;
@@ -102,13 +64,9 @@ pub async fn active(env: &Env, masters: &[MasterKey], project: &str, now: i64) -
 /// Starts a new key now; the keys still trusted retire after `overlap_s`.
 pub async fn rotate(env: &Env, masters: &[MasterKey], project: &str, overlap_s: u64, now: i64) -> AppResult<Vec<SigningKey>> {
     public_keys(env, masters, project, now).await?;
-    let next = rows(env, project).await?.iter().map(|r| r.key_id as i64).max().unwrap_or(0) + 1;
+    let next = stored::rows(env, project).await?.iter().map(|r| r.key_id as i64).max().unwrap_or(0) + 1;
     let retire = now.saturating_add(i64::try_from(overlap_s).unwrap_or(i64::MAX / 2).saturating_mul(1000));
-    db(env)?
-        .prepare("UPDATE signing_keys SET retire_after_ms = ?2 WHERE project_key = ?1 AND (retire_after_ms IS NULL OR retire_after_ms > ?2)")
-        .bind(&[s(project), n(retire)])?
-        .run()
-        .await?;
+    stored::retire_after(env, project, retire).await?;
     insert(env, masters, project, next, now).await?;
     public_keys(env, masters, project, now).await
 }

@@ -10,7 +10,7 @@
 use crate::error::{json_response, AppError, AppResult};
 use crate::keys;
 use crate::rollout::{self, Rollout};
-use crate::store::{self, db, n, opt, s};
+use crate::store::{self, jobs};
 use fota_shared::api::{DeviceAck, DevicePhase, JobPhase, Plan, DEFAULT_MODULE};
 use fota_shared::device_auth::{verify_device, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use fota_shared::download_url;
@@ -55,16 +55,7 @@ fn unauthorized(code: &'static str) -> AppError {
 
 async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, device_name: &str) -> AppResult<()> {
     let masters = keys::masters(env).ok_or(unauthorized("auth_unavailable"))?;
-    #[derive(Deserialize)]
-    struct Row {
-        project_key: String,
-        provisioned_at: Option<f64>,
-    }
-    let row: Option<Row> = db(env)?
-        .prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1")
-        .bind(&[s(device_name)])?
-        .first(None)
-        .await?;
+    let row = store::devices::auth_row(env, device_name).await?;
     let provisioned = row.is_some_and(|r| r.project_key == product_key && r.provisioned_at.is_some());
     let url = req.url()?;
     let target = match url.query() {
@@ -82,15 +73,7 @@ async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, 
         (Err(e), _) => return Err(unauthorized(e.code())),
         (Ok(_), false) => return Err(unauthorized("auth_bad_signature")),
     };
-    let fresh = db(env)?
-        .prepare("INSERT INTO replay (key, until_ms) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING")
-        .bind(&[s(&authorized.replay_key), n(authorized.replay_until_ms)])?
-        .run()
-        .await?
-        .meta()?
-        .and_then(|m| m.changes)
-        .unwrap_or(0);
-    if fresh == 0 {
+    if !jobs::accept_once(env, &authorized.replay_key, authorized.replay_until_ms).await? {
         return Err(unauthorized("auth_replayed"));
     }
     Ok(())
@@ -107,42 +90,10 @@ fn bad_message(body: &[u8], e: module_ota::MessageError) -> AppError {
 
 // ---------------------------------------------------------------- jobs
 
-#[derive(Deserialize)]
-struct JobRow {
-    job: String,
-}
-
-async fn load_job(env: &Env, device: &str) -> AppResult<Option<ActiveJob>> {
-    let row: Option<JobRow> = db(env)?.prepare("SELECT job FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.first(None).await?;
-    Ok(row.and_then(|r| serde_json::from_str(&r.job).ok()))
-}
-
 async fn save_job(env: &Env, project: &str, device: &str, job: &ActiveJob) -> AppResult<()> {
     let timeout = job.offered_ms.map(|o| o.saturating_add(i64::try_from(job.job_timeout_s).unwrap_or(i64::MAX / 2).saturating_mul(1000)));
     let plan_id = plan_id_of(project, job);
-    db(env)?
-        .prepare(
-            "INSERT INTO device_jobs (device_id, project_key, plan_id, phase, job, offered_ms, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(device_id) DO UPDATE SET project_key = excluded.project_key, plan_id = excluded.plan_id, phase = excluded.phase,
-               job = excluded.job, offered_ms = excluded.offered_ms, timeout_ms = excluded.timeout_ms",
-        )
-        .bind(&[
-            s(device),
-            s(project),
-            s(&plan_id),
-            s(job.phase.as_str()),
-            s(&serde_json::to_string(job).map_err(|e| AppError::Unavailable(e.to_string()))?),
-            job.offered_ms.map_or(worker::wasm_bindgen::JsValue::NULL, n),
-            timeout.map_or(worker::wasm_bindgen::JsValue::NULL, n),
-        ])?
-        .run()
-        .await?;
-    Ok(())
-}
-
-async fn clear_job(env: &Env, device: &str) -> AppResult<()> {
-    db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.run().await?;
-    Ok(())
+    jobs::save(env, project, device, &plan_id, job, timeout).await
 }
 
 fn plan_id_of(project: &str, job: &ActiveJob) -> String {
@@ -165,14 +116,14 @@ async fn settle_job(env: &Env, project: &str, device: &str, job: &ActiveJob, out
         JobOutcome::Unchanged => Ok(()),
         JobOutcome::Updated(next) => save_job(env, project, device, &next).await,
         JobOutcome::Succeeded => {
-            clear_job(env, device).await?;
+            jobs::clear(env, device).await?;
             if let Some(r) = job_rollout(env, project, job).await? {
                 rollout::succeed(env, &r, device).await?;
             }
             Ok(())
         }
         JobOutcome::Failed(cause) => {
-            clear_job(env, device).await?;
+            jobs::clear(env, device).await?;
             if let Some(r) = job_rollout(env, project, job).await? {
                 rollout::fail(env, &r, device, DeviceFailure::Reported(cause)).await?;
             }
@@ -186,21 +137,12 @@ async fn settle_job(env: &Env, project: &str, device: &str, job: &ActiveJob, out
 async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
     let report = module_ota::parse_report(body).map_err(|e| bad_message(body, e))?;
     let now = store::now();
-    let mut batch = vec![db(env)?
-        .prepare(
-            "INSERT INTO device_modules (device_id, module, version, reported_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(device_id, module) DO UPDATE SET version = excluded.version, reported_at = excluded.reported_at",
-        )
-        .bind(&[s(device), s(&report.module), s(&report.version_text), n(now)])?];
+    let mut batch = vec![jobs::report_stmt(env, device, &report.module, &report.version_text, now)?];
     let whole_device = report.module == DEFAULT_MODULE;
-    batch.push(
-        db(env)?
-            .prepare("UPDATE devices SET last_seen = ?2, version = CASE WHEN ?3 = 1 THEN ?4 ELSE version END WHERE id = ?1")
-            .bind(&[s(device), n(now), n(whole_device as i64), s(&report.version_text)])?,
-    );
+    batch.push(store::devices::reported_stmt(env, device, now, whole_device, &report.version_text)?);
     batch.push(store::device_event_stmt(env, project, device, "report", &format!("{} {} (id {})", report.module, report.version_text, report.id))?);
-    db(env)?.batch(batch).await?;
-    if let Some(job) = load_job(env, device).await? {
+    store::batch(env, batch).await?;
+    if let Some(job) = jobs::load(env, device).await? {
         let outcome = module_job::on_report(&job, &report);
         settle_job(env, project, device, &job, outcome).await?;
     }
@@ -212,12 +154,8 @@ async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResul
 async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
     let report = module_ota::parse_progress(body).map_err(|e| bad_message(body, e))?;
     let now = store::now();
-    let last: Option<f64> = db(env)?
-        .prepare("SELECT last_progress_ms FROM device_modules WHERE device_id = ?1 AND module = ?2")
-        .bind(&[s(device), s(&report.module)])?
-        .first(Some("last_progress_ms"))
-        .await?;
-    if !module_ota::should_store(last.map(|l| l as i64), now, report.step) {
+    let last = jobs::last_progress_ms(env, device, &report.module).await?;
+    if !module_ota::should_store(last, now, report.step) {
         // Not stored, so not acknowledged: every 2xx progress is in the device's history.
         return Ok(json_response(
             429,
@@ -229,18 +167,12 @@ async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppRes
     } else {
         format!("{} step {}: {}", report.module, report.step.value(), report.desc)
     };
-    db(env)?
-        .batch(vec![
-            db(env)?
-                .prepare(
-                    "INSERT INTO device_modules (device_id, module, version, reported_at, last_progress_ms) VALUES (?1, ?2, '', 0, ?3)
-                     ON CONFLICT(device_id, module) DO UPDATE SET last_progress_ms = excluded.last_progress_ms",
-                )
-                .bind(&[s(device), s(&report.module), n(now)])?,
-            store::device_event_stmt(env, project, device, "progress", &detail)?,
-        ])
-        .await?;
-    if let Some(job) = load_job(env, device).await? {
+    store::batch(
+        env,
+        vec![jobs::progress_stmt(env, device, &report.module, now)?, store::device_event_stmt(env, project, device, "progress", &detail)?],
+    )
+    .await?;
+    if let Some(job) = jobs::load(env, device).await? {
         let outcome = module_job::on_progress(&job, &report);
         settle_job(env, project, device, &job, outcome).await?;
     }
@@ -249,23 +181,11 @@ async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppRes
 
 // ---------------------------------------------------------------- notice
 
-#[derive(Deserialize)]
-struct ModuleRow {
-    module: String,
-    version: String,
-}
-
 async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppResult<Response> {
     let now = store::now();
-    let modules: Vec<ModuleRow> = db(env)?
-        .prepare("SELECT module, version FROM device_modules WHERE device_id = ?1 AND version != ''")
-        .bind(&[s(device)])?
-        .all()
-        .await?
-        .results()?;
-    let modules: Vec<(String, String)> = modules.into_iter().map(|m| (m.module, m.version)).collect();
+    let modules = jobs::reported_modules(env, device).await?;
 
-    let mut active = load_job(env, device).await?;
+    let mut active = jobs::load(env, device).await?;
     // A job past its timeout fails here as well as in the sweep, so the slot frees at once.
     if let Some(job) = &active {
         if let JobOutcome::Failed(cause) = module_job::on_tick(job, now) {
@@ -414,48 +334,17 @@ pub async fn push(env: &Env, project: &str, device: &str, command: &str) -> AppR
 
 /// Fails JSON jobs past their timeout (called by the scheduled sweep).
 pub async fn sweep_jobs(env: &Env) -> AppResult<()> {
-    #[derive(Deserialize)]
-    struct Row {
-        device_id: String,
-        project_key: String,
-        job: String,
-    }
     let now = store::now();
-    let rows: Vec<Row> = db(env)?
-        .prepare("SELECT device_id, project_key, job FROM device_jobs WHERE phase = 'in_progress' AND timeout_ms <= ?1 LIMIT 200")
-        .bind(&[n(now)])?
-        .all()
-        .await?
-        .results()?;
-    for row in rows {
-        if let Ok(job) = serde_json::from_str::<ActiveJob>(&row.job) {
-            let outcome = module_job::on_tick(&job, now);
-            settle_job(env, &row.project_key, &row.device_id, &job, outcome).await?;
-        }
+    for overdue in jobs::overdue(env, now).await? {
+        let outcome = module_job::on_tick(&overdue.job, now);
+        settle_job(env, &overdue.project_key, &overdue.device_id, &overdue.job, outcome).await?;
     }
-    db(env)?.prepare("DELETE FROM replay WHERE until_ms < ?1").bind(&[n(now)])?.run().await?;
-    Ok(())
-}
-
-/// Unconfirmed or running jobs of a project, for the admin API.
-pub async fn jobs(env: &Env, project: &str, phase: Option<&str>) -> AppResult<Vec<(String, ActiveJob)>> {
-    #[derive(Deserialize)]
-    struct Row {
-        device_id: String,
-        job: String,
-    }
-    let rows: Vec<Row> = db(env)?
-        .prepare("SELECT device_id, job FROM device_jobs WHERE project_key = ?1 AND (?2 IS NULL OR phase = ?2) ORDER BY device_id LIMIT 1000")
-        .bind(&[s(project), opt(phase)])?
-        .all()
-        .await?
-        .results()?;
-    Ok(rows.into_iter().filter_map(|r| serde_json::from_str(&r.job).ok().map(|j| (r.device_id, j))).collect())
+    jobs::forget_expired_replays(env, now).await
 }
 
 /// The owner's confirmation: the held job reaches the device on its next notice request.
 pub async fn confirm(env: &Env, project: &str, device: &str) -> AppResult<Option<Result<ActiveJob, ()>>> {
-    let Some(job) = load_job(env, device).await? else { return Ok(None) };
+    let Some(job) = jobs::load(env, device).await? else { return Ok(None) };
     let now = store::now();
     let Ok(next) = module_job::confirm(&job, now) else { return Ok(Some(Err(()))) };
     let plans = store::list_plans(env, project).await?;

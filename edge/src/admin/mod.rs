@@ -10,7 +10,7 @@ mod plans;
 
 use crate::auth::{authenticate, Actor};
 use crate::error::{AppError, AppResult};
-use crate::store::{self, n, s};
+use crate::store::{self, access::NewAuditEntry};
 use fota_shared::api::RolloutAction;
 use fota_shared::luat::percent_decode;
 use fota_shared::routes::{match_route, Route, RouteMatch};
@@ -128,25 +128,16 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
 }
 
 async fn append_audit(env: &Env, actor: &Actor, route: &Route, change: Change) -> AppResult<()> {
-    let text = |v: Option<Value>| v.map_or(wasm_null(), |v| s(&v.to_string()));
-    store::db(env)?
-        .prepare("INSERT INTO audit (at, actor, action, project_key, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-        .bind(&[
-            n(store::now()),
-            s(&actor.name),
-            s(&format!("{} {}", route.method, route.pattern)),
-            change.project_key.as_deref().map_or(wasm_null(), s),
-            s(&change.target),
-            text(change.before),
-            text(change.after),
-        ])?
-        .run()
-        .await?;
-    Ok(())
-}
-
-fn wasm_null() -> worker::wasm_bindgen::JsValue {
-    worker::wasm_bindgen::JsValue::NULL
+    let text = |v: Option<Value>| v.map(|v| v.to_string());
+    let entry = NewAuditEntry {
+        actor: &actor.name,
+        action: &format!("{} {}", route.method, route.pattern),
+        project_key: change.project_key.as_deref(),
+        target: &change.target,
+        before: text(change.before),
+        after: text(change.after),
+    };
+    store::access::append_audit(env, entry).await
 }
 
 /// The project a route names, or 404.

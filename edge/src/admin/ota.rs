@@ -5,7 +5,7 @@ use super::{ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::ota;
-use crate::store::{self, db, n, s};
+use crate::store;
 use fota_shared::api::{
     CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec,
     SigningKeyList,
@@ -14,8 +14,6 @@ use fota_shared::device_auth::{device_secret, issuing_master};
 use fota_shared::luat::valid_device_id;
 use fota_shared::notice::{active_key, push_command};
 use fota_shared::plan::in_device_set;
-use serde::Deserialize;
-use std::collections::HashMap;
 use worker::Response;
 
 /// Most devices one provisioning or confirmation call may name.
@@ -38,34 +36,8 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     ids.sort();
     ids.dedup();
     // Bind each id to this project unless another project owns it; then read back the owners.
-    let mut batch = Vec::new();
-    for id in &ids {
-        batch.push(
-            db(call.env)?
-                .prepare(
-                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at) VALUES (?1, ?2, ?3, ?3, ?3)
-                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3) WHERE devices.project_key = ?2",
-                )
-                .bind(&[s(id), s(&key), n(now)])?,
-        );
-    }
-    db(call.env)?.batch(batch).await?;
-    #[derive(Deserialize)]
-    struct Owner {
-        id: String,
-        project_key: String,
-    }
-    let mut owners = HashMap::new();
-    for chunk in ids.chunks(90) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
-        let rows: Vec<Owner> = db(call.env)?
-            .prepare(format!("SELECT id, project_key FROM devices WHERE id IN ({})", marks.join(",")))
-            .bind(&chunk.iter().map(|id| s(id)).collect::<Vec<_>>())?
-            .all()
-            .await?
-            .results()?;
-        owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
-    }
+    store::devices::provision(call.env, &key, &ids, now).await?;
+    let owners = store::devices::owners(call.env, &ids).await?;
     let taken: Vec<&String> = ids.iter().filter(|id| owners.get(*id) != Some(&key)).collect();
     if !taken.is_empty() {
         return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {taken:?}; nothing else changed for them")));
@@ -126,7 +98,7 @@ pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
     if phase.as_deref().is_some_and(|p| !matches!(p, "awaiting_confirmation" | "in_progress")) {
         return Err(AppError::bad("invalid_phase", "phase must be awaiting_confirmation or in_progress"));
     }
-    let jobs = ota::jobs(call.env, &key, phase.as_deref()).await?;
+    let jobs = store::jobs::list(call.env, &key, phase.as_deref()).await?;
     ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job }).collect() })
 }
 
@@ -148,20 +120,11 @@ pub async fn check_now_plan(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
     let plan = store::fresh_plan(call.env, &key, &fw).await?.ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))?;
-    #[derive(Deserialize)]
-    struct Row {
-        id: String,
-    }
-    let rows: Vec<Row> = db(call.env)?
-        .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL ORDER BY id LIMIT 5000")
-        .bind(&[s(&key)])?
-        .all()
-        .await?
-        .results()?;
+    let ids = store::devices::provisioned_ids(call.env, &key).await?;
     let mut result = CheckNowResult { devices: 0, reached: 0 };
-    for row in rows.iter().filter(|r| in_device_set(&plan.spec, &r.id)) {
+    for id in ids.iter().filter(|id| in_device_set(&plan.spec, id)) {
         result.devices += 1;
-        result.reached += ota::push(call.env, &key, &row.id, &push_command(&check_url(call, &key, &row.id)?)).await?;
+        result.reached += ota::push(call.env, &key, id, &push_command(&check_url(call, &key, id)?)).await?;
     }
     call.changed(Some(&key), format!("check-now plan {fw}"), None::<&()>, Some(&result));
     ok(200, &result)

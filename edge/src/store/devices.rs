@@ -1,0 +1,330 @@
+//! The fleet registry (`devices`) and each device's history (`device_events`): binding a device
+//! to its project on first sight (and KV's copy of that binding), the check-time columns the
+//! registry writes, the admin device list and its filters, unban, provisioning of JSON devices,
+//! and the lookup device authentication starts from.
+
+use super::{db, kv, n, now, owner_kv_key, s};
+use crate::cache;
+use crate::error::{AppError, AppResult};
+use fota_shared::api::Device;
+use fota_shared::luat::UpgradeCheck;
+use fota_shared::time::rfc3339;
+use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
+
+/// The project a device is bound to, binding it to the check's project on first sight.
+///
+/// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
+/// where the binding (and its history entry, in the same batch) is made durable before any answer
+/// goes out. KV's copy of the binding is written in the background.
+pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<String> {
+    if let Some(owner) = cache::owner(&check.device_id) {
+        return Ok(owner);
+    }
+    let store = kv(env)?;
+    if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
+        cache::put_owner(&check.device_id, &owner);
+        return Ok(owner);
+    }
+    let now = now();
+    let bind = db(env)?
+        .prepare(
+            "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT(id) DO NOTHING",
+        )
+        .bind(&[s(&check.device_id), s(&check.project_key), s(&check.firmware_name), s(&check.version_text), n(now)])?;
+    // The history entry only when this statement made the binding (changes() is 1).
+    let bound = db(env)?
+        .prepare(
+            "INSERT INTO device_events (project_key, device_id, at, kind, detail)
+             SELECT ?1, ?2, ?3, 'bound', ?4 WHERE changes() = 1",
+        )
+        .bind(&[s(&check.project_key), s(&check.device_id), n(now), s(&format!("first check: {} {}", check.firmware_name, check.version_text))])?;
+    let owner = db(env)?.prepare("SELECT project_key FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
+    let results = db(env)?.batch(vec![bind, bound, owner]).await?;
+    #[derive(Deserialize)]
+    struct Owner {
+        project_key: String,
+    }
+    let owner = results
+        .get(2)
+        .map(|r| r.results::<Owner>())
+        .transpose()?
+        .and_then(|rows| rows.into_iter().next())
+        .map(|o| o.project_key)
+        .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
+    let kv_copy = {
+        let (key, value) = (owner_kv_key(&check.device_id), owner.clone());
+        async move {
+            let written = async { AppResult::Ok(store.put(&key, value.as_str())?.execute().await?) }.await;
+            if let Err(e) = written {
+                e.log();
+            }
+        }
+    };
+    ctx.wait_until(kv_copy);
+    cache::put_owner(&check.device_id, &owner);
+    if owner == check.project_key {
+        crate::registry::remember(
+            &check.device_id,
+            fota_shared::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
+        );
+    }
+    Ok(owner)
+}
+
+/// What D1 holds of these devices' check-time columns (for the registry's write rule).
+#[derive(Deserialize)]
+pub struct RegistryRow {
+    pub id: String,
+    pub project_key: String,
+    pub firmware_name: Option<String>,
+    pub version: Option<String>,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub last_seen: i64,
+}
+
+fn f64_as_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    <f64 as Deserialize>::deserialize(d).map(|v| v as i64)
+}
+
+pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let args: Vec<JsValue> = ids.iter().map(|id| s(id)).collect();
+    Ok(db(env)?
+        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen FROM devices WHERE id IN ({marks})"))
+        .bind(&args)?
+        .all()
+        .await?
+        .results()?)
+}
+
+/// Records what a check changed: firmware, version, `last_seen`.
+pub fn seen_stmt(env: &Env, id: &str, project: &str, firmware: &str, version: &str, at: i64) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5) WHERE id = ?1 AND project_key = ?2")
+        .bind(&[s(id), s(project), s(firmware), s(version), n(at)])?)
+}
+
+#[derive(Deserialize)]
+struct DeviceRow {
+    id: String,
+    firmware_name: Option<String>,
+    version: Option<String>,
+    first_seen: f64,
+    last_seen: f64,
+    deliveries: f64,
+    banned: f64,
+    job_phase: Option<String>,
+    job_cause: Option<String>,
+}
+
+impl From<DeviceRow> for Device {
+    fn from(r: DeviceRow) -> Self {
+        Device {
+            id: r.id,
+            firmware_name: r.firmware_name,
+            version: r.version,
+            first_seen: rfc3339(r.first_seen as i64),
+            last_seen: rfc3339(r.last_seen as i64),
+            deliveries: r.deliveries as u32,
+            banned: r.banned != 0.0,
+            state: r.job_phase,
+            cause: r.job_cause,
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
+
+/// Filters of the device list; all optional.
+#[derive(Debug, Default)]
+pub struct DeviceFilter {
+    pub after: Option<String>,
+    pub q: Option<String>,
+    pub version: Option<String>,
+    pub firmware_name: Option<String>,
+    pub banned: Option<bool>,
+    /// The job state in the device's current rollout.
+    pub state: Option<String>,
+    /// Only devices seen at or after this time (ms).
+    pub seen_since: Option<i64>,
+    pub limit: u32,
+}
+
+/// One page of a project's devices in id order, and whether more follow.
+pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResult<(Vec<Device>, bool)> {
+    let mut sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1");
+    let mut args = vec![s(project)];
+    let mut push = |clause: &str, value: JsValue, sql: &mut String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(after) = &f.after {
+        push(" AND id > ?", s(after), &mut sql);
+    }
+    if let Some(q) = &f.q {
+        // A substring of the id, or an exact version: what an operator types in a filter box.
+        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        push(" AND (id LIKE ? ESCAPE '\\'", s(&format!("%{escaped}%")), &mut sql);
+        push(" OR version = ?)", s(q), &mut sql);
+    }
+    if let Some(v) = &f.version {
+        push(" AND version = ?", s(v), &mut sql);
+    }
+    if let Some(fw) = &f.firmware_name {
+        push(" AND firmware_name = ?", s(fw), &mut sql);
+    }
+    if let Some(b) = f.banned {
+        push(" AND banned = ?", n(b as i64), &mut sql);
+    }
+    if let Some(state) = &f.state {
+        if state == "idle" {
+            push(" AND COALESCE(job_phase, ?) = 'idle'", s("idle"), &mut sql);
+        } else {
+            push(" AND job_phase = ?", s(state), &mut sql);
+        }
+    }
+    if let Some(since) = f.seen_since {
+        push(" AND last_seen >= ?", n(since), &mut sql);
+    }
+    push(" ORDER BY id LIMIT ?", n(f.limit as i64 + 1), &mut sql);
+    let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
+    let more = rows.len() > f.limit as usize;
+    rows.truncate(f.limit as usize);
+    Ok((rows.into_iter().map(Device::from).collect(), more))
+}
+
+pub async fn device(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
+    let row: Option<DeviceRow> = db(env)?
+        .prepare(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 AND id = ?2"))
+        .bind(&[s(project), s(id)])?
+        .first(None)
+        .await?;
+    Ok(row.map(Device::from))
+}
+
+/// Lifts a ban: the count starts again from zero.
+pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
+    let row: Option<DeviceRow> = db(env)?
+        .prepare(format!(
+            "UPDATE devices SET banned = 0, deliveries = 0, banned_at = NULL WHERE project_key = ?1 AND id = ?2 RETURNING {DEVICE_COLUMNS}"
+        ))
+        .bind(&[s(project), s(id)])?
+        .first(None)
+        .await?;
+    Ok(row.map(Device::from))
+}
+
+/// Appends one entry to a device's history.
+pub async fn device_event(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<()> {
+    device_event_stmt(env, project, device, kind, detail)?.run().await?;
+    Ok(())
+}
+
+pub fn device_event_stmt(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(&[s(project), s(device), n(now()), s(kind), s(detail)])?)
+}
+
+/// A device's history, oldest first (the latest 1000 entries).
+pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<Vec<fota_shared::api::DeviceEvent>> {
+    #[derive(Deserialize)]
+    struct Row {
+        at: f64,
+        kind: String,
+        detail: Option<String>,
+    }
+    let mut rows: Vec<Row> = db(env)?
+        .prepare("SELECT at, kind, detail FROM device_events WHERE device_id = ?1 AND project_key = ?2 ORDER BY id DESC LIMIT 1000")
+        .bind(&[s(device), s(project)])?
+        .all()
+        .await?
+        .results()?;
+    rows.reverse();
+    Ok(rows
+        .into_iter()
+        .map(|r| fota_shared::api::DeviceEvent { at: rfc3339(r.at as i64), kind: r.kind, detail: r.detail })
+        .collect())
+}
+
+// ---------------------------------------------------------------- JSON devices
+
+/// What device authentication reads of a device: its project and whether it was provisioned.
+#[derive(Deserialize)]
+pub struct AuthRow {
+    pub project_key: String,
+    pub provisioned_at: Option<f64>,
+}
+
+pub async fn auth_row(env: &Env, id: &str) -> AppResult<Option<AuthRow>> {
+    Ok(db(env)?.prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1").bind(&[s(id)])?.first(None).await?)
+}
+
+/// Records a JSON device's report: seen now, and its version when the report is for the whole device.
+pub fn reported_stmt(env: &Env, id: &str, at: i64, whole_device: bool, version: &str) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET last_seen = ?2, version = CASE WHEN ?3 = 1 THEN ?4 ELSE version END WHERE id = ?1")
+        .bind(&[s(id), n(at), n(whole_device as i64), s(version)])?)
+}
+
+/// Binds each id to the project and marks it provisioned, in one batch; an id another project
+/// owns is left as it is (see [`owners`]).
+pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64) -> AppResult<()> {
+    let mut batch = Vec::new();
+    for id in ids {
+        batch.push(
+            db(env)?
+                .prepare(
+                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at) VALUES (?1, ?2, ?3, ?3, ?3)
+                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3) WHERE devices.project_key = ?2",
+                )
+                .bind(&[s(id), s(project), n(at)])?,
+        );
+    }
+    db(env)?.batch(batch).await?;
+    Ok(())
+}
+
+/// The project each of these devices is bound to (ids not in the registry are absent).
+pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::HashMap<String, String>> {
+    #[derive(Deserialize)]
+    struct Owner {
+        id: String,
+        project_key: String,
+    }
+    let mut owners = std::collections::HashMap::new();
+    // D1 takes at most 100 bound parameters per statement.
+    for chunk in ids.chunks(90) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+        let rows: Vec<Owner> = db(env)?
+            .prepare(format!("SELECT id, project_key FROM devices WHERE id IN ({})", marks.join(",")))
+            .bind(&chunk.iter().map(|id| s(id)).collect::<Vec<_>>())?
+            .all()
+            .await?
+            .results()?;
+        owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
+    }
+    Ok(owners)
+}
+
+/// The ids of a project's provisioned devices, in order (the first 5000).
+pub async fn provisioned_ids(env: &Env, project: &str) -> AppResult<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+    }
+    let rows: Vec<Row> = db(env)?
+        .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL ORDER BY id LIMIT 5000")
+        .bind(&[s(project)])?
+        .all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
