@@ -37,6 +37,12 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     )
     .await;
     let (owner, plan) = (owner?, plan?);
+    if owner.signed && owner.project == check.project_key {
+        // A provisioned JSON device speaks only the signed API: an unsigned Luat check with its
+        // id must not touch its registry state or its rollout outcome.
+        return Ok(refusal(Refusal::SignedDevice));
+    }
+    let owner = owner.project;
     let offer = decide(&check, Facts { project_known: true, owner: Some(&owner), plan: plan.as_ref() });
 
     let now = store::now();

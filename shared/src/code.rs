@@ -31,6 +31,8 @@ pub enum Refusal {
     ImageUnavailable,
     /// 69: this device id asked too often this minute (`429`); it should ask again later.
     TooManyChecks,
+    /// 70: the id is a provisioned JSON device, which speaks only the signed device API.
+    SignedDevice,
 }
 
 impl Refusal {
@@ -48,13 +50,14 @@ impl Refusal {
             Refusal::NotOfferingNow => 67,
             Refusal::ImageUnavailable => 68,
             Refusal::TooManyChecks => 69,
+            Refusal::SignedDevice => 70,
         }
     }
 
     /// The HTTP status: always >= 400, since 3xx would read as a redirect to `update.lua`.
     pub fn status(self) -> u16 {
         match self {
-            Refusal::OtherProject | Refusal::Banned => 403,
+            Refusal::OtherProject | Refusal::Banned | Refusal::SignedDevice => 403,
             Refusal::Malformed(_) | Refusal::MissingDeviceId => 400,
             Refusal::ImageUnavailable => 503,
             Refusal::TooManyChecks => 429,
@@ -76,6 +79,7 @@ impl Refusal {
             Refusal::NotOfferingNow => "no upgrade now",
             Refusal::ImageUnavailable => "image unavailable, retry later",
             Refusal::TooManyChecks => "too many checks, retry later",
+            Refusal::SignedDevice => "this device uses the signed device API",
         }
     }
 
@@ -89,7 +93,7 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 12] = [
+    const ALL: [Refusal; 13] = [
         Refusal::OtherProject,
         Refusal::UnknownProject,
         Refusal::UnknownFirmware,
@@ -102,6 +106,7 @@ mod tests {
         Refusal::NotOfferingNow,
         Refusal::ImageUnavailable,
         Refusal::TooManyChecks,
+        Refusal::SignedDevice,
     ];
 
     #[test]

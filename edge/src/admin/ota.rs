@@ -42,6 +42,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     if !taken.is_empty() {
         return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {taken:?}; nothing else changed for them")));
     }
+    store::devices::mark_signed(call.env, &key, &ids).await?;
     let devices: Vec<ProvisionedDevice> =
         ids.iter().map(|id| ProvisionedDevice { id: id.clone(), secret: device_secret(master, &key, id) }).collect();
     for id in &ids {

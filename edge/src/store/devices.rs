@@ -13,19 +13,65 @@ use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
+/// Who a device id belongs to: its project, and whether it is a provisioned JSON device (which
+/// speaks only the signed API: a Luat check with its id is refused and changes nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub project: String,
+    pub signed: bool,
+}
+
+/// KV and isolate memory keep an owner as its project key, or `<project> signed` for a
+/// provisioned JSON device (a project key has no spaces).
+fn owner_text(owner: &Owner) -> String {
+    if owner.signed {
+        format!("{} signed", owner.project)
+    } else {
+        owner.project.clone()
+    }
+}
+
+fn parse_owner(text: &str) -> Owner {
+    match text.strip_suffix(" signed") {
+        Some(project) => Owner { project: project.to_string(), signed: true },
+        None => Owner { project: text.to_string(), signed: false },
+    }
+}
+
+/// Writes KV's copy of a binding in the background and keeps it in isolate memory.
+fn remember_owner(env: &Env, ctx: Option<&worker::Context>, device: &str, owner: &Owner) -> AppResult<Option<impl std::future::Future<Output = ()>>> {
+    let text = owner_text(owner);
+    cache::put_owner(device, &text);
+    let store = kv(env)?;
+    let key = owner_kv_key(device);
+    let write = async move {
+        let written = async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
+        if let Err(e) = written {
+            e.log();
+        }
+    };
+    match ctx {
+        Some(ctx) => {
+            ctx.wait_until(write);
+            Ok(None)
+        }
+        None => Ok(Some(write)),
+    }
+}
+
 /// The project a device is bound to, binding it to the check's project on first sight.
 ///
 /// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
 /// where the binding (and its history entry, in the same batch) is made durable before any answer
 /// goes out. KV's copy of the binding is written in the background.
-pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<String> {
+pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<Owner> {
     if let Some(owner) = cache::owner(&check.device_id) {
-        return Ok(owner);
+        return Ok(parse_owner(&owner));
     }
     let store = kv(env)?;
     if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
         cache::put_owner(&check.device_id, &owner);
-        return Ok(owner);
+        return Ok(parse_owner(&owner));
     }
     let now = now();
     let bind = db(env)?
@@ -42,31 +88,22 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
              SELECT ?1, ?2, ?3, 'bound', ?4 WHERE changes() = 1",
         )
         .bind(&[s(&check.project_key), s(&check.device_id), n(now), s(&format!("first check: {} {}", check.firmware_name, check.version_text))])?;
-    let owner = db(env)?.prepare("SELECT project_key FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
+    let owner = db(env)?.prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
     let results = db(env)?.batch(vec![bind, bound, owner]).await?;
     #[derive(Deserialize)]
-    struct Owner {
+    struct Row {
         project_key: String,
+        provisioned_at: Option<f64>,
     }
     let owner = results
         .get(2)
-        .map(|r| r.results::<Owner>())
+        .map(|r| r.results::<Row>())
         .transpose()?
         .and_then(|rows| rows.into_iter().next())
-        .map(|o| o.project_key)
+        .map(|r| Owner { project: r.project_key, signed: r.provisioned_at.is_some() })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
-    let kv_copy = {
-        let (key, value) = (owner_kv_key(&check.device_id), owner.clone());
-        async move {
-            let written = async { AppResult::Ok(store.put(&key, value.as_str())?.execute().await?) }.await;
-            if let Err(e) = written {
-                e.log();
-            }
-        }
-    };
-    ctx.wait_until(kv_copy);
-    cache::put_owner(&check.device_id, &owner);
-    if owner == check.project_key {
+    remember_owner(env, Some(ctx), &check.device_id, &owner)?;
+    if owner.project == check.project_key && !owner.signed {
         crate::registry::remember(
             &check.device_id,
             fota_shared::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
@@ -312,6 +349,18 @@ pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::Ha
         owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
     }
     Ok(owners)
+}
+
+/// Marks provisioned devices as signed in KV's and this isolate's copy of their binding, so a
+/// Luat check with one of their ids is refused without a D1 read.
+pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<()> {
+    for id in ids {
+        let owner = Owner { project: project.to_string(), signed: true };
+        if let Some(write) = remember_owner(env, None, id, &owner)? {
+            write.await;
+        }
+    }
+    Ok(())
 }
 
 /// The ids of a project's provisioned devices, in order (the first 5000).

@@ -128,3 +128,29 @@ fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() 
     assert_eq!(resp.header_exact("Location"), Some(format!("http://fota.example.test:8080/images/{sha}").as_str()));
     server.stop();
 }
+
+/// A Luat check with a provisioned JSON device's id is refused (403, code 70) and changes
+/// nothing: its version, history and rollout record stay as the signed device left them. This
+/// holds for a device provisioned first and for one that was a Luat device before.
+#[test]
+fn a_luat_check_cannot_speak_for_a_signed_device() {
+    let server = shared_server();
+    let p = "dp-signed";
+    let img = image(9494, 500);
+    server.setup(p, None, FW, TARGET, &img, json!({}));
+    let (signed, converted) = (crate::imei(949, 1), crate::imei(949, 2));
+    device_request(server, &luatos_get(server, &url(p, &converted, TARGET))).expect_refusal(404, 60);
+    let body = json!({ "devices": [signed, converted] }).to_string();
+    server.admin("POST", &format!("/projects/{p}/devices"), body.as_bytes()).expect_status(201);
+    for id in [&signed, &converted] {
+        let before = server.admin("GET", &format!("/projects/{p}/devices/{id}"), b"").expect_status(200).json();
+        let kinds_before = history_kinds(server, p, id);
+        for version in [FROM, TARGET, "1.0.9"] {
+            device_request(server, &luatos_get(server, &url(p, id, version))).expect_refusal(403, 70);
+        }
+        let after = server.admin("GET", &format!("/projects/{p}/devices/{id}"), b"").expect_status(200).json();
+        assert_eq!(after["version"], before["version"], "{id}: version unchanged");
+        assert_eq!(history_kinds(server, p, id), kinds_before, "{id}: history unchanged");
+    }
+    assert_eq!(totals(server, p)["eligible"].as_u64(), Some(0), "nothing counted in the rollout");
+}
