@@ -69,6 +69,13 @@ pub fn owner(device: &str) -> Option<String> {
     MEMORY.with_borrow(|m| m.owners.get(device).cloned())
 }
 
+/// Forgets a binding (an operator forgot or moved the device).
+pub fn forget_owner(device: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        m.owners.remove(device);
+    })
+}
+
 pub fn put_owner(device: &str, project: &str) {
     MEMORY.with_borrow_mut(|m| {
         bounded(&mut m.owners).insert(device.to_string(), project.to_string());
@@ -93,6 +100,12 @@ pub fn forget_rollout(plan_id: &str) {
 
 pub fn counted(plan_id: &str, device: &str) -> bool {
     MEMORY.with_borrow(|m| m.counted.contains(&(plan_id.to_string(), device.to_string())))
+}
+
+pub fn forget_counted(plan_id: &str, device: &str) {
+    MEMORY.with_borrow_mut(|m| {
+        m.counted.remove(&(plan_id.to_string(), device.to_string()));
+    })
 }
 
 pub fn mark_counted(plan_id: &str, device: &str) {

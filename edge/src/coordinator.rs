@@ -45,6 +45,9 @@ pub enum Op {
     Unban { device_id: String },
     /// Writes every pending change to D1 now.
     Flush,
+    /// An operator forgot the device or moved it to another project: its record here goes (the
+    /// rollout's counters keep what it did).
+    Forget { device_id: String },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -457,6 +460,11 @@ impl RolloutCoordinator {
                 if let Some(row) = self.row(&device_id)? {
                     self.save_device(&row.job(), &DeliveryState::default(), None)?;
                 }
+                Answer::Done
+            }
+            Op::Forget { device_id } => {
+                self.sql().exec("DELETE FROM devices WHERE device_id = ?", vec![V::from(device_id.as_str())])?;
+                self.sql().exec("DELETE FROM history WHERE device_id = ?", vec![V::from(device_id.as_str())])?;
                 Answer::Done
             }
             Op::Status | Op::Flush => Answer::Done,

@@ -157,6 +157,12 @@ pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
     call(env, r, Op::Unban { device_id: id.into() }).await.map(drop)
 }
 
+/// An operator forgot or moved the device: the rollout drops its record (and any pending copy).
+pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
+    crate::cache::forget_counted(&r.plan_id, id);
+    call(env, r, Op::Forget { device_id: id.into() }).await.map(drop)
+}
+
 /// Time-driven work: verification timeout, auto-advance, and jobs past `job_timeout_s`.
 pub async fn sweep(env: &Env, r: &Rollout) -> AppResult<()> {
     call(env, r, Op::Sweep { now: store::now() }).await.map(drop)

@@ -74,6 +74,8 @@ pub const ROUTES: &[Route] = &[
     r("GET", "projects/{key}/devices/{device_id}", Viewer, "Show a device"),
     r("GET", "projects/{key}/devices/{device_id}/history", Viewer, "A device's history"),
     r("POST", "projects/{key}/devices/{device_id}/unban", Operator, "Lift a loop-upgrade ban"),
+    r("DELETE", "projects/{key}/devices/{device_id}", Admin, "Forget a device (unbind, drop its row and history)"),
+    r("POST", "projects/{key}/devices/{device_id}/move", Admin, "Move a device to another project"),
     r("POST", "projects/{key}/devices/{device_id}/confirm", Operator, "Confirm a device's held job"),
     r("POST", "projects/{key}/devices/{device_id}/check-now", Operator, "Tell a connected device to check now"),
     r("POST", "projects/{key}/confirm", Operator, "Confirm the held jobs of many devices"),

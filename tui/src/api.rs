@@ -377,6 +377,21 @@ impl ApiClient {
             .await
     }
 
+    /// Forgets a device: unbinds it and drops its registry row and history.
+    pub async fn forget_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, device_path(project, id)).await
+    }
+
+    /// Moves a device to another project, with its history.
+    pub async fn move_device(&self, project: &str, id: &str, to: &str) -> Result<Device, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/move", device_path(project, id)),
+            &serde_json::json!({ "project": to }),
+        )
+        .await
+    }
+
     /// Provisions JSON (module-OTA) devices; the answer holds each one's secret, shown only here.
     pub async fn provision_devices(
         &self,

@@ -443,6 +443,18 @@ pub enum DeviceVerb {
     Unban {
         id: String,
     },
+    /// Forget a device: unbind it and drop its registry row and history (its next check binds
+    /// it again as a new device).
+    Forget {
+        id: String,
+    },
+    /// Move a device to another project, with its history.
+    Move {
+        id: String,
+        /// The project it moves to.
+        #[arg(long)]
+        to: String,
+    },
     /// Confirm held module-OTA jobs: each device is offered its image at its next check.
     Confirm {
         #[arg(required = true)]
@@ -675,6 +687,15 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                 }
                 DeviceVerb::Unban { id } => {
                     let device = api.unban_device(&project, &id).await?;
+                    out.print(&device, || device_fields(&device))
+                }
+                DeviceVerb::Forget { id } => {
+                    api.forget_device(&project, &id).await?;
+                    let done = serde_json::json!({ "forgotten": id });
+                    out.print(&done, || format!("forgot device {id}\n"))
+                }
+                DeviceVerb::Move { id, to } => {
+                    let device = api.move_device(&project, &id, &to).await?;
                     out.print(&device, || device_fields(&device))
                 }
                 DeviceVerb::Confirm { ids } => confirm(&api, &project, ids, out).await,
@@ -1514,6 +1535,18 @@ mod tests {
             "device unban 8600",
             Noun::Device {
                 verb: DeviceVerb::Unban { id: "8600".into() },
+            },
+        );
+        check(
+            "device forget 8600",
+            Noun::Device {
+                verb: DeviceVerb::Forget { id: "8600".into() },
+            },
+        );
+        check(
+            "device move 8600 --to other",
+            Noun::Device {
+                verb: DeviceVerb::Move { id: "8600".into(), to: "other".into() },
             },
         );
     }

@@ -109,3 +109,46 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     call.changed(Some(&key), format!("device {id}"), Some(&before), Some(&after));
     ok(200, &after)
 }
+
+/// The device's record in every rollout of the project goes first (see `store::devices::forget`).
+async fn forget_in_rollouts(env: &worker::Env, key: &str, id: &str) -> AppResult<()> {
+    for plan in store::list_plans(env, key).await? {
+        let r = crate::rollout::Rollout::of(&plan)?;
+        crate::rollout::forget(env, &r, id).await?;
+        crate::rollout::settle(env, &r).await?;
+    }
+    Ok(())
+}
+
+/// `DELETE .../devices/{id}`: unbinds the device and drops its registry row and history (audited
+/// with the record it had). Its next check binds it again as a new device.
+pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    let before = device(call).await?;
+    forget_in_rollouts(call.env, &key, &id).await?;
+    store::devices::forget(call.env, &key, &id).await?;
+    call.changed(Some(&key), format!("forget device {id}"), Some(&before), None::<&()>);
+    super::no_content()
+}
+
+/// `POST .../devices/{id}/move {"project": "other"}`: rebinds the device to another project,
+/// with its history; its rollout records in this project go.
+pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct MoveSpec {
+        project: String,
+    }
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    let spec: MoveSpec = super::read_json(&mut call.req).await?;
+    if spec.project == key {
+        return Err(AppError::bad("same_project", "the device is already in this project"));
+    }
+    project(call.env, &spec.project).await?;
+    let before = device(call).await?;
+    forget_in_rollouts(call.env, &key, &id).await?;
+    let after = store::devices::move_to(call.env, &key, &spec.project, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    store::device_event(call.env, &spec.project, &id, "moved", &format!("from {key} by {}", call.actor.name)).await?;
+    call.changed(Some(&key), format!("move device {id} to {}", spec.project), Some(&before), Some(&after));
+    ok(200, &after)
+}

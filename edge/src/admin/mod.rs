@@ -109,6 +109,8 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         ("GET", "projects/{key}/devices/{device_id}") => fleet::get(call).await,
         ("GET", "projects/{key}/devices/{device_id}/history") => fleet::history(call).await,
         ("POST", "projects/{key}/devices/{device_id}/unban") => fleet::unban(call).await,
+        ("DELETE", "projects/{key}/devices/{device_id}") => fleet::forget(call).await,
+        ("POST", "projects/{key}/devices/{device_id}/move") => fleet::move_device(call).await,
         ("POST", "projects/{key}/devices") => ota::provision(call).await,
         ("POST", "projects/{key}/devices/{device_id}/confirm") => ota::confirm_device(call).await,
         ("POST", "projects/{key}/devices/{device_id}/check-now") => ota::check_now_device(call).await,

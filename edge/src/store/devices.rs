@@ -3,7 +3,7 @@
 //! registry writes, the admin device list and its filters, unban, provisioning of JSON devices,
 //! and the lookup device authentication starts from.
 
-use super::{db, kv, n, now, owner_kv_key, s};
+use super::{batch, db, kv, n, now, owner_kv_key, s};
 use crate::cache;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::Device;
@@ -256,6 +256,63 @@ pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Devic
         .first(None)
         .await?;
     Ok(row.map(Device::from))
+}
+
+/// Forgets a device: its registry row, history, modules, job and rollout records go, and KV's
+/// copy of its binding. The next check with its id binds it again, as a new device. The
+/// rollouts' coordinators are told first (`crate::rollout::forget`), so no pending copy of theirs
+/// writes the records back.
+pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
+    let plans = format!("{}/%", like_escaped(project));
+    batch(
+        env,
+        vec![
+            db(env)?.prepare("DELETE FROM device_events WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
+            db(env)?.prepare("DELETE FROM device_modules WHERE device_id = ?1").bind(&[s(id)])?,
+            db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
+            db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
+            db(env)?.prepare("DELETE FROM devices WHERE id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
+        ],
+    )
+    .await?;
+    kv(env)?.delete(&owner_kv_key(id)).await?;
+    cache::forget_owner(id);
+    crate::registry::forget(id);
+    Ok(())
+}
+
+/// Moves a device to project `to`: its row and history follow it; its job and rollout records in
+/// the old project's rollouts go (the new project's plans count it afresh).
+pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Option<Device>> {
+    let plans = format!("{}/%", like_escaped(from));
+    let statements = vec![
+        db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from)])?,
+        db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
+        db(env)?.prepare("UPDATE device_events SET project_key = ?3 WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from), s(to)])?,
+        db(env)?
+            .prepare(
+                "UPDATE devices SET project_key = ?3, job_plan = NULL, job_phase = NULL, job_since = NULL, job_cause = NULL,
+                   delivery_target = NULL, deliveries = 0, banned = 0, banned_at = NULL
+                 WHERE id = ?1 AND project_key = ?2",
+            )
+            .bind(&[s(id), s(from), s(to)])?,
+    ];
+    batch(env, statements).await?;
+    let moved = device(env, to, id).await?;
+    if let Some(d) = &moved {
+        let signed = auth_row(env, id).await?.is_some_and(|r| r.provisioned_at.is_some());
+        let owner = Owner { project: to.to_string(), signed };
+        if let Some(write) = remember_owner(env, None, &d.id, &owner)? {
+            write.await;
+        }
+        crate::registry::forget(id);
+    }
+    Ok(moved)
+}
+
+/// `text` for a LIKE pattern with `\` as the escape character.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Appends one entry to a device's history.

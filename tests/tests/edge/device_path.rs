@@ -154,3 +154,39 @@ fn a_luat_check_cannot_speak_for_a_signed_device() {
     }
     assert_eq!(totals(server, p)["eligible"].as_u64(), Some(0), "nothing counted in the rollout");
 }
+
+/// An operator can undo a binding: forgetting a device drops its row and history (audited), and
+/// its next check binds it afresh; moving it rebinds it to another project with its history.
+#[test]
+fn an_operator_forgets_or_moves_a_binding() {
+    let server = shared_server();
+    let (p, q) = ("dp-forget", "dp-forget-to");
+    let img = image(9595, 500);
+    server.setup(p, None, FW, TARGET, &img, json!({}));
+    server.setup(q, None, FW, TARGET, &img, json!({}));
+    let (gone, moved) = (crate::imei(959, 1), crate::imei(959, 2));
+    for id in [&gone, &moved] {
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_image(200, &img);
+    }
+
+    server.admin("DELETE", &format!("/projects/{p}/devices/{gone}"), b"").expect_status(204);
+    server.admin("GET", &format!("/projects/{p}/devices/{gone}"), b"").expect_status(404);
+    let audit = server.admin("GET", &format!("/audit?project={p}"), b"").expect_status(200).json();
+    assert!(audit["entries"].as_array().unwrap().iter().any(|e| e["target"] == format!("forget device {gone}")), "{audit}");
+    // Its next check binds it again, in any project, as a new device.
+    device_request(server, &luatos_get(server, &url(q, &gone, TARGET))).expect_refusal(404, 60);
+    assert_eq!(history_kinds(server, q, &gone), ["bound"]);
+
+    let resp = server.admin("POST", &format!("/projects/{p}/devices/{moved}/move"), json!({ "project": q }).to_string().as_bytes());
+    resp.expect_status(200);
+    server.admin("GET", &format!("/projects/{p}/devices/{moved}"), b"").expect_status(404);
+    let kinds = history_kinds(server, q, &moved);
+    assert_eq!(kinds.first().map(String::as_str), Some("bound"), "its history moved with it: {kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("moved"), "{kinds:?}");
+    device_request(server, &luatos_get(server, &url(q, &moved, TARGET))).expect_refusal(404, 60);
+    device_request(server, &luatos_get(server, &url(p, &moved, TARGET))).expect_refusal(403, 25);
+    // Refused: an unknown target project, the same project, an unknown device.
+    server.admin("POST", &format!("/projects/{q}/devices/{moved}/move"), br#"{"project":"dp-nowhere"}"#).expect_status(404);
+    server.admin("POST", &format!("/projects/{q}/devices/{moved}/move"), json!({ "project": q }).to_string().as_bytes()).expect_status(400);
+    server.admin("DELETE", &format!("/projects/{p}/devices/{}", crate::imei(959, 9)), b"").expect_status(404);
+}
