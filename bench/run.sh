@@ -16,7 +16,8 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 inspector=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 state=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench.XXXXXX")
-token=bench-token
+# A fresh token per run; the edge refuses an ADMIN_TOKEN shorter than 32 characters.
+token=$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('hex'))")
 cargo build -q --release -p fota-tests --bin fota-burst
 # wrk repeats one device's check thousands of times a second: the bench's copy of the config
 # lifts the per-device check limit (30 a minute in wrangler.toml), which a fleet of distinct

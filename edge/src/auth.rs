@@ -5,6 +5,7 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store;
+use fota_shared::admin_auth::{BootstrapSecret, MIN_ADMIN_TOKEN_CHARS};
 use fota_shared::routes::Role;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -19,6 +20,23 @@ pub struct Actor {
 
 /// The name the bootstrap token acts under in the audit log.
 pub const BOOTSTRAP: &str = "bootstrap";
+/// The stable code of the refusal while `ADMIN_TOKEN` is too short to be used.
+pub const ADMIN_TOKEN_TOO_SHORT: &str = "admin_token_too_short";
+
+/// What a request that no token authenticates is told: with a short `ADMIN_TOKEN`, that the
+/// secret must be replaced (the operator's own token cannot work until then), else `401`.
+fn refusal(bootstrap: BootstrapSecret) -> AppError {
+    match bootstrap {
+        BootstrapSecret::TooShort => AppError::Status {
+            status: 503,
+            code: ADMIN_TOKEN_TOO_SHORT,
+            message: format!(
+                "ADMIN_TOKEN is shorter than {MIN_ADMIN_TOKEN_CHARS} characters and is refused; set a longer secret (tokens created through the API still work)"
+            ),
+        },
+        BootstrapSecret::Missing | BootstrapSecret::Usable => AppError::Unauthorized,
+    }
+}
 
 pub fn token_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
@@ -32,11 +50,15 @@ pub async fn authenticate(req: &Request, env: &Env) -> AppResult<Actor> {
         .flatten()
         .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
         .unwrap_or_default();
-    if presented.is_empty() || presented.len() > 256 {
-        return Err(AppError::Unauthorized);
-    }
     let expected = env.secret("ADMIN_TOKEN").map(|s| s.to_string()).unwrap_or_default();
-    if !expected.is_empty() {
+    let bootstrap = BootstrapSecret::classify(&expected);
+    if bootstrap == BootstrapSecret::TooShort {
+        crate::logs::once(ADMIN_TOKEN_TOO_SHORT, "ADMIN_TOKEN is shorter than 32 characters: the bootstrap token is refused until it is replaced");
+    }
+    if presented.is_empty() || presented.len() > 256 {
+        return Err(refusal(bootstrap));
+    }
+    if bootstrap == BootstrapSecret::Usable {
         // Comparing digests keeps the comparison constant-time even when the lengths differ.
         let a = Sha256::digest(expected.as_bytes());
         let b = Sha256::digest(presented.as_bytes());
@@ -46,7 +68,7 @@ pub async fn authenticate(req: &Request, env: &Env) -> AppResult<Actor> {
     }
     // Looking up by the hash reveals nothing through timing: the secret itself is never compared.
     let row = store::access::live_token(env, &token_hash(&presented)).await?;
-    let row = row.ok_or(AppError::Unauthorized)?;
+    let row = row.ok_or_else(|| refusal(bootstrap))?;
     let role = Role::parse(&row.role).ok_or(AppError::Unauthorized)?;
     Ok(Actor { name: row.name, role })
 }

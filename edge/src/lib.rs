@@ -7,6 +7,7 @@
 
 mod admin;
 mod auth;
+mod auth_limit;
 mod body;
 mod cache;
 mod channel;

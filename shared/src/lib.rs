@@ -3,9 +3,11 @@
 //! Every decision lives here as a function over plain data: request parsing for each device
 //! protocol, version order, eligibility, loop-upgrade bans, staged rollouts, HTTP ranges, the
 //! module-OTA rules (device request signatures, reports and progress, per-module jobs, signed
-//! notices, expiring download URLs), and the admin API types.
+//! notices, expiring download URLs), the admin authentication rules (the bootstrap token's length,
+//! per-client lockouts) and the admin API types.
 //! This crate does no I/O and reads no clock: callers pass the time in.
 
+pub mod admin_auth;
 pub mod api;
 pub mod ban;
 pub mod code;

@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The admin token test servers run with.
-pub const TOKEN: &str = "test-admin-token-0123456789";
+/// The admin token test servers run with (the edge refuses one shorter than 32 characters).
+pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
 /// The module-OTA master key test servers run with (`DEVICE_MASTER_KEYS`), version 1.
 pub const MASTER_KEYS: &str = "1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 /// The upload limit test servers run with, small so the 413 test stays cheap.

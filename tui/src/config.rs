@@ -1,5 +1,7 @@
 //! Where the app connects: `FOTA_URL`/`FOTA_TOKEN`, else a profile of `~/.config/fota/config.toml`,
 //! else the built-in `local` profile that reads the token from the dev server's `.dev.vars`.
+//! The `.dev.vars` token is offered only to a loopback URL; sending a token over plain `http://`
+//! to another host, and a config file others can read, are warned about on stderr.
 //!
 //! ```toml
 //! [profiles.staging]
@@ -9,6 +11,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -89,8 +92,9 @@ pub fn resolve(sources: Sources) -> Result<Connection, ConfigError> {
         .env_url
         .or(profile.url)
         .unwrap_or_else(|| LOCAL_URL.to_string());
-    // The dev server's token is only offered to the local profile, never sent to a remote URL.
-    let dev_token = if name == DEFAULT_PROFILE {
+    // The dev server's token is only offered to the local profile on this machine, never sent
+    // to a remote URL (not even when `FOTA_URL` points the local profile elsewhere).
+    let dev_token = if name == DEFAULT_PROFILE && is_loopback_url(&url) {
         sources.dev_token
     } else {
         None
@@ -105,24 +109,84 @@ pub fn resolve(sources: Sources) -> Result<Connection, ConfigError> {
     })
 }
 
-/// Reads the environment, the config file and `.dev.vars`, then resolves.
+/// Is `url` on this machine: a host in 127.0.0.0/8, `::1` (or `::ffff:127.x.y.z`), or
+/// `localhost`? Anything unparsable is not.
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let Some(host) = parsed.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.is_loopback(),
+        Ok(IpAddr::V6(v6)) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// A warning when a token would travel unencrypted: plain `http://` to a host that is not
+/// loopback.
+pub fn plain_http_warning(url: &str, has_token: bool) -> Option<String> {
+    let parsed = reqwest::Url::parse(url).ok()?;
+    let insecure = has_token && parsed.scheme() == "http" && !is_loopback_url(url);
+    insecure.then(|| crate::text::warn_plain_http(parsed.host_str().unwrap_or_default()))
+}
+
+/// A warning when the config file (which may hold tokens) can be read or written by anyone but
+/// its owner: any group or other bit of its Unix `mode`.
+pub fn config_mode_warning(path: &Path, mode: u32) -> Option<String> {
+    (mode & 0o077 != 0)
+        .then(|| crate::text::warn_config_readable(&path.display().to_string(), mode & 0o777))
+}
+
+/// Reads the environment, the config file and `.dev.vars`, then resolves; warnings about how
+/// the token is kept or sent go to stderr.
 pub fn load(profile: Option<String>, project: Option<String>) -> Result<Connection, ConfigError> {
     let env = |key: &str| std::env::var(key).ok().filter(|value| !value.is_empty());
+    let mut warnings = Vec::new();
     let file = match config_path() {
-        Some(path) if path.exists() => read_config(&path)?,
+        Some(path) if path.exists() => {
+            warnings.extend(file_mode(&path).and_then(|mode| config_mode_warning(&path, mode)));
+            read_config(&path)?
+        }
         _ => ConfigFile::default(),
     };
     let dev_token = std::env::current_dir()
         .ok()
         .and_then(|dir| find_dev_token(&dir));
-    resolve(Sources {
+    let connection = resolve(Sources {
         profile,
         env_url: env("FOTA_URL"),
         env_token: env("FOTA_TOKEN"),
         project,
         file,
         dev_token,
-    })
+    })?;
+    warnings.extend(plain_http_warning(
+        &connection.url,
+        connection.token.is_some(),
+    ));
+    for warning in warnings {
+        eprintln!("fota: warning: {warning}");
+    }
+    Ok(connection)
+}
+
+#[cfg(unix)]
+fn file_mode(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| meta.permissions().mode())
+}
+
+#[cfg(not(unix))]
+fn file_mode(_path: &Path) -> Option<u32> {
+    None
 }
 
 fn config_path() -> Option<PathBuf> {
@@ -232,6 +296,106 @@ mod tests {
         })
         .unwrap();
         assert_eq!(conn.token, None);
+    }
+
+    #[test]
+    fn dev_token_is_offered_only_to_loopback_urls() {
+        for (url, offered) in [
+            ("http://127.0.0.1:8787", true),
+            ("http://localhost:8787", true),
+            ("http://remote.example:8787", false),
+            ("https://fota.example.com", false),
+            ("http://192.168.1.10:8787", false),
+        ] {
+            let conn = resolve(Sources {
+                env_url: Some(url.into()),
+                dev_token: Some("dev".into()),
+                ..Default::default()
+            })
+            .unwrap();
+            assert_eq!(conn.token.is_some(), offered, "{url}");
+        }
+        // A local profile in the config file pointing elsewhere does not get it either.
+        let conn = resolve(Sources {
+            dev_token: Some("dev".into()),
+            file: file("[profiles.local]\nurl = \"http://10.0.0.5:8787\"\n"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(conn.token, None);
+    }
+
+    #[track_caller]
+    fn check_loopback(url: &str, expect: bool) {
+        assert_eq!(is_loopback_url(url), expect, "{url}");
+    }
+
+    #[test]
+    fn loopback_is_127_8_ipv6_one_and_localhost() {
+        check_loopback("http://127.0.0.1:8787", true);
+        check_loopback("http://127.0.0.1", true);
+        check_loopback("http://127.255.3.4:1/x", true);
+        check_loopback("http://127.1:8787", true);
+        check_loopback("http://[::1]:8787", true);
+        check_loopback("http://[::ffff:127.0.0.1]:8787", true);
+        check_loopback("http://localhost:8787", true);
+        check_loopback("http://LOCALHOST", true);
+        check_loopback("http://localhost.:8787", true);
+        check_loopback("https://localhost", true);
+        check_loopback("http://128.0.0.1", false);
+        check_loopback("http://10.0.0.1", false);
+        check_loopback("http://0.0.0.0:8787", false);
+        check_loopback("http://[::2]", false);
+        check_loopback("http://localhost.example.com", false);
+        check_loopback("http://127.0.0.1.example.com", false);
+        check_loopback("http://user@evil.example#@127.0.0.1", false);
+        check_loopback("not a url", false);
+        check_loopback("", false);
+    }
+
+    #[track_caller]
+    fn check_http_warning(url: &str, has_token: bool, warns: bool) {
+        assert_eq!(
+            plain_http_warning(url, has_token).is_some(),
+            warns,
+            "{url} token={has_token}"
+        );
+    }
+
+    #[test]
+    fn a_token_over_plain_http_to_another_host_is_warned_about() {
+        check_http_warning("http://fota.example.com", true, true);
+        check_http_warning("http://192.168.1.10:8787", true, true);
+        check_http_warning("http://fota.example.com", false, false);
+        check_http_warning("https://fota.example.com", true, false);
+        check_http_warning("http://127.0.0.1:8787", true, false);
+        check_http_warning("http://localhost:8787", true, false);
+        check_http_warning("http://[::1]:8787", true, false);
+        let warning = plain_http_warning("http://fota.example.com:8080/x", true).unwrap();
+        assert!(warning.contains("fota.example.com"), "{warning}");
+    }
+
+    #[track_caller]
+    fn check_mode(mode: u32, warns: bool) {
+        let path = Path::new("/home/op/.config/fota/config.toml");
+        assert_eq!(config_mode_warning(path, mode).is_some(), warns, "{mode:o}");
+    }
+
+    #[test]
+    fn a_config_file_others_can_read_is_warned_about() {
+        check_mode(0o100600, false);
+        check_mode(0o100400, false);
+        check_mode(0o100700, false);
+        check_mode(0o100640, true);
+        check_mode(0o100644, true);
+        check_mode(0o100604, true);
+        check_mode(0o100620, true);
+        check_mode(0o100666, true);
+        let warning = config_mode_warning(Path::new("/c/config.toml"), 0o100644).unwrap();
+        assert!(
+            warning.contains("/c/config.toml") && warning.contains("644"),
+            "{warning}"
+        );
     }
 
     #[test]

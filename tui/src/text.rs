@@ -744,6 +744,16 @@ pub fn yes_no(value: bool) -> &'static str {
     }
 }
 
+/// Sending the admin token unencrypted.
+pub fn warn_plain_http(host: &str) -> String {
+    format!("the token is sent over plain http:// to {host}, readable by anyone on the way; use https://")
+}
+
+/// A config file (which may hold tokens) that others can read or change.
+pub fn warn_config_readable(path: &str, mode: u32) -> String {
+    format!("{path} is readable or writable by others (mode {mode:o}); run `chmod 600 {path}`")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

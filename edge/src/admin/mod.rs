@@ -1,6 +1,7 @@
-//! The admin API v1. Every request is authenticated (see `auth`), matched against the route
-//! table in `fota_shared::routes` (which also says the role it needs), dispatched, and, when it
-//! is a successful write, appended to the audit log. Every error leaves through `AppError`.
+//! The admin API v1. Every request is authenticated (see `auth`; failures are rate limited by
+//! `auth_limit`), matched against the route table in `fota_shared::routes` (which also says the
+//! role it needs), dispatched, and, when it is a successful write, appended to the audit log.
+//! Every error leaves through `AppError`.
 
 mod access;
 mod catalog;
@@ -8,7 +9,8 @@ mod fleet;
 mod ota;
 mod plans;
 
-use crate::auth::{authenticate, Actor};
+use crate::auth::Actor;
+use crate::auth_limit::authenticate_limited;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
 use fota_shared::api::RolloutAction;
@@ -60,7 +62,7 @@ impl Call<'_> {
 
 /// Routes `/admin/v1/<rest>`; `rest` holds the raw (still encoded) path segments.
 pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response> {
-    let actor = authenticate(&req, env).await?;
+    let actor = authenticate_limited(&req, env).await?;
     let segs: Vec<String> = rest.iter().map(|s| percent_decode(s)).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let method = req.method();

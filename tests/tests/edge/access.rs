@@ -406,3 +406,94 @@ fn the_openapi_document_is_served_as_written() {
     assert!(doc == file, "the Worker serves another document than edge/openapi.json: rebuild it");
     check(server, None, ("GET", "/openapi.json", b""), 401, Some("unauthorized"));
 }
+
+/// One admin call as `token` from the client address `address` (`CF-Connecting-IP`, which
+/// `wrangler dev` passes through when the client sends it, as Cloudflare's edge would set it).
+fn call_from(server: &Server, address: &str, token: Option<&str>, path: &str) -> RawResponse {
+    server.admin_as(token, "GET", path, b"", &[("CF-Connecting-IP", address)])
+}
+
+#[track_caller]
+fn expect(resp: &RawResponse, status: u16, code: Option<&str>, what: &str) {
+    assert_eq!(resp.status, status, "{what}: body {}", String::from_utf8_lossy(&resp.body));
+    if let Some(code) = code {
+        assert_eq!(resp.json()["error"]["code"], code, "{what}");
+    }
+}
+
+/// Waits until the current UTC minute has at least `needed_s` seconds left: the Rate Limiting
+/// binding counts in fixed one-minute windows, and a burst that straddles two would be split.
+fn wait_for_room_in_minute(needed_s: u64) {
+    let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() % 60;
+    if 60 - second < needed_s {
+        std::thread::sleep(std::time::Duration::from_secs(60 - second + 1));
+    }
+}
+
+#[test]
+fn failed_authentications_lock_out_their_address_for_a_minute() {
+    const LIMIT: usize = 20;
+    let server = shared_server();
+    let (attacker, neighbour) = ("203.0.113.41", "203.0.113.42");
+    wait_for_room_in_minute(30);
+    for i in 0..LIMIT {
+        let guess = format!("guess-{i}-0123456789abcdef0123456789");
+        expect(&call_from(server, attacker, Some(&guess), "/projects"), 401, Some("unauthorized"), &format!("failure {}", i + 1));
+    }
+    // The failure past the limit, and then even the valid token, are refused from that address.
+    expect(&call_from(server, attacker, Some("one-guess-too-many-0123456789abcdef"), "/projects"), 429, Some("auth_rate_limited"), "failure past the limit");
+    expect(&call_from(server, attacker, None, "/projects"), 429, Some("auth_rate_limited"), "no token while locked out");
+    let locked = call_from(server, attacker, Some(TOKEN), "/projects");
+    expect(&locked, 429, Some("auth_rate_limited"), "the valid token while locked out");
+    let message = locked.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("retry in"), "{message}");
+    // Other addresses are not affected: neither one named in the header nor the harness's own
+    // requests, which send none (wrangler dev then fills in the loopback address).
+    expect(&call_from(server, neighbour, Some(TOKEN), "/projects"), 200, None, "the valid token from another address");
+    expect(&call_from(server, neighbour, Some("wrong-0123456789abcdef0123456789ab"), "/projects"), 401, Some("unauthorized"), "a failure from another address");
+    expect(&server.admin("GET", "/projects", b""), 200, None, "the valid token without CF-Connecting-IP");
+
+    // An IPv6 client is counted by its /64: rotating addresses inside it does not help.
+    for i in 0..LIMIT {
+        let address = format!("2001:db8:41:1::{:x}", i + 1);
+        expect(&call_from(server, &address, Some("wrong-0123456789abcdef0123456789ab"), "/projects"), 401, Some("unauthorized"), &format!("IPv6 failure {}", i + 1));
+    }
+    expect(&call_from(server, "2001:db8:41:1::ffff", Some("wrong-0123456789abcdef0123456789ab"), "/projects"), 429, Some("auth_rate_limited"), "IPv6 failure past the limit");
+    expect(&call_from(server, "2001:db8:41:1:1:2:3:4", Some(TOKEN), "/projects"), 429, Some("auth_rate_limited"), "valid token from the same /64");
+    expect(&call_from(server, "2001:db8:41:2::1", Some(TOKEN), "/projects"), 200, None, "valid token from the next /64");
+
+    // A minute later the operator's valid token works again from the locked-out address.
+    std::thread::sleep(std::time::Duration::from_secs(61));
+    expect(&call_from(server, attacker, Some(TOKEN), "/projects"), 200, None, "the valid token after the lockout");
+}
+
+#[test]
+fn a_short_admin_token_is_refused_with_its_own_code() {
+    let state = fota_tests::temp_state_dir("short-token");
+    // A token created while the bootstrap token was long enough...
+    let mut server = Server::start(&state);
+    let created = create_token(&server, "acc-short-ops", "admin");
+    server.stop();
+    // ...keeps working after ADMIN_TOKEN was set to something short, which is never accepted.
+    let short = "short-token-0123456789";
+    let server = Server::start_with(&state, &[("ADMIN_TOKEN", short)]);
+    for (what, token) in [("the short token itself", Some(short)), ("the old long token", Some(TOKEN)), ("no token", None)] {
+        let resp = call(&server, token, "GET", "/projects", b"");
+        expect(&resp, 503, Some("admin_token_too_short"), what);
+        let message = resp.json()["error"]["message"].as_str().unwrap_or_default().to_string();
+        assert!(message.contains("32 characters"), "{message}");
+    }
+    expect(&call(&server, Some(&created), "GET", "/projects", b""), 200, None, "a created token");
+    // The server says why in its log, without the token.
+    let log_path = server.state.join("wrangler.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let log = std::fs::read(&log_path).unwrap_or_default();
+        if contains(&log, b"admin_token_too_short") || std::time::Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    assert!(contains(&log, b"admin_token_too_short: ADMIN_TOKEN is shorter than 32 characters"), "no log line in {}", log_path.display());
+    assert!(!contains(&log, short.as_bytes()), "the log holds the token");
+}
