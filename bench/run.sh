@@ -25,7 +25,7 @@ cargo build -q --release -p fota-tests --bin fota-burst
 sed -e "s|^main = \"|main = \"$root/|" -e "s|^migrations_dir = \"|migrations_dir = \"$root/|" \
   -e 's|simple = { limit = 30, period = 60 }|simple = { limit = 100000000, period = 60 }|' wrangler.toml >"$state/wrangler.toml"
 MAX_SECONDS=900 scripts/serve.sh "$port" "$state" --config "$state/wrangler.toml" --inspector-port "$inspector" \
-  --var "ADMIN_TOKEN:$token" --var EXPOSE_METRICS:true >"$state/serve.log" 2>&1 &
+  --var "ADMIN_TOKEN:$token" --var EXPOSE_METRICS:true --var NEW_DEVICES_PER_MINUTE:1000000 >"$state/serve.log" 2>&1 &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
 base="http://127.0.0.1:$port"
@@ -78,7 +78,9 @@ awk -v a="$calls_before" -v b="$calls_after" -v r="$uptodate" -v d="$DURATION" \
   'BEGIN { printf "D1 calls per steady-state check: %.4f (goal <= 0.02; %d calls in %d checks)\n", (b - a) / (r * d), b - a, r * d }'
 
 # A release: 2,000 devices never seen before make their first check of a fresh 100% rollout,
-# 32 at a time, then check again running the target.
+# 32 at a time, then check again running the target. (Binding 2,000 new ids in half a minute is
+# past the default NEW_DEVICES_PER_MINUTE, lifted above for this server: a real release reaches
+# devices that are already bound, which the cap never affects.)
 burst=bench3_LuatOS-SoC_Air780EHV
 curl -sf -X PUT -H "$auth" --data-binary @"$state/image.bin" "$base/admin/v1/projects/bench/firmware/$burst/2018.1.10" >/dev/null
 curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench/plans/$burst" -d '{"target_version":"2018.1.10","rollout":{"stages":[100]}}' >/dev/null

@@ -37,6 +37,9 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     )
     .await;
     let (owner, plan) = (owner?, plan?);
+    let Some(owner) = owner else {
+        return Ok(refusal(Refusal::RegistrationsSpent));
+    };
     if owner.signed && owner.project == check.project_key {
         // A provisioned JSON device speaks only the signed API: an unsigned Luat check with its
         // id must not touch its registry state or its rollout outcome.

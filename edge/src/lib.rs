@@ -19,6 +19,7 @@ mod keys;
 mod logs;
 mod metrics;
 mod ota;
+mod registrar;
 mod registry;
 mod rollout;
 mod store;

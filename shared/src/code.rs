@@ -33,6 +33,9 @@ pub enum Refusal {
     TooManyChecks,
     /// 70: the id is a provisioned JSON device, which speaks only the signed device API.
     SignedDevice,
+    /// 71: the project bound as many new device ids this minute as it may; an id never seen
+    /// before should ask again later (nothing was bound).
+    RegistrationsSpent,
 }
 
 impl Refusal {
@@ -51,6 +54,7 @@ impl Refusal {
             Refusal::ImageUnavailable => 68,
             Refusal::TooManyChecks => 69,
             Refusal::SignedDevice => 70,
+            Refusal::RegistrationsSpent => 71,
         }
     }
 
@@ -60,7 +64,7 @@ impl Refusal {
             Refusal::OtherProject | Refusal::Banned | Refusal::SignedDevice => 403,
             Refusal::Malformed(_) | Refusal::MissingDeviceId => 400,
             Refusal::ImageUnavailable => 503,
-            Refusal::TooManyChecks => 429,
+            Refusal::TooManyChecks | Refusal::RegistrationsSpent => 429,
             _ => 404,
         }
     }
@@ -80,6 +84,7 @@ impl Refusal {
             Refusal::ImageUnavailable => "image unavailable, retry later",
             Refusal::TooManyChecks => "too many checks, retry later",
             Refusal::SignedDevice => "this device uses the signed device API",
+            Refusal::RegistrationsSpent => "too many new devices, retry later",
         }
     }
 
@@ -93,7 +98,7 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 13] = [
+    const ALL: [Refusal; 14] = [
         Refusal::OtherProject,
         Refusal::UnknownProject,
         Refusal::UnknownFirmware,
@@ -107,6 +112,7 @@ mod tests {
         Refusal::ImageUnavailable,
         Refusal::TooManyChecks,
         Refusal::SignedDevice,
+        Refusal::RegistrationsSpent,
     ];
 
     #[test]

@@ -63,17 +63,22 @@ fn remember_owner(env: &Env, ctx: Option<&worker::Context>, device: &str, owner:
 ///
 /// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
 /// where the binding (and its history entry, in the same batch) is made durable before any answer
-/// goes out. KV's copy of the binding is written in the background.
-pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<Owner> {
+/// goes out. KV's copy of the binding is written in the background. `None`: the id is not known
+/// here and the project's registrations for this minute are spent (`crate::registrar`); nothing
+/// was bound.
+pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<Option<Owner>> {
     if let Some(owner) = cache::owner(&check.device_id) {
-        return Ok(parse_owner(&owner));
+        return Ok(Some(parse_owner(&owner)));
     }
     let store = kv(env)?;
     if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
         cache::put_owner(&check.device_id, &owner);
-        return Ok(parse_owner(&owner));
+        return Ok(Some(parse_owner(&owner)));
     }
     let now = now();
+    if !crate::registrar::claim(env, &check.project_key, now).await {
+        return Ok(None);
+    }
     let bind = db(env)?
         .prepare(
             "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
@@ -109,7 +114,7 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
             fota_shared::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
         );
     }
-    Ok(owner)
+    Ok(Some(owner))
 }
 
 /// What D1 holds of these devices' check-time columns (for the registry's write rule).

@@ -190,3 +190,31 @@ fn an_operator_forgets_or_moves_a_binding() {
     server.admin("POST", &format!("/projects/{q}/devices/{moved}/move"), json!({ "project": q }).to_string().as_bytes()).expect_status(400);
     server.admin("DELETE", &format!("/projects/{p}/devices/{}", crate::imei(959, 9)), b"").expect_status(404);
 }
+
+/// Registration is bounded: past `NEW_DEVICES_PER_MINUTE` new ids in a minute, an id never seen
+/// before hears 429 code 71 and is not bound; devices already bound are served as always.
+#[test]
+fn new_ids_past_the_per_minute_cap_are_not_bound() {
+    let state = temp_state_dir("registrar");
+    let mut server = Server::start_with(&state, &[("NEW_DEVICES_PER_MINUTE", "5")]);
+    let p = "dp-cap";
+    let img = image(9696, 500);
+    server.setup(p, None, FW, TARGET, &img, json!({}));
+    let ids: Vec<String> = (0..8).map(|i| crate::imei(969, i)).collect();
+    let mut answers = Vec::new();
+    for id in &ids {
+        let resp = device_request(&server, &luatos_get(&server, &url(p, id, TARGET)));
+        answers.push((resp.status, resp.json()["code"].as_u64()));
+    }
+    // The minute may turn during the loop and grant a few more: at least 5 bound, and every
+    // refusal is code 71 with nothing bound.
+    let bound = answers.iter().filter(|a| **a == (404, Some(60))).count();
+    assert!(bound >= 5 && answers.iter().all(|a| *a == (404, Some(60)) || *a == (429, Some(71))), "{answers:?}");
+    for (id, answer) in ids.iter().zip(&answers) {
+        let status = server.admin("GET", &format!("/projects/{p}/devices/{id}"), b"").status;
+        assert_eq!(status == 200, answer.0 == 404, "{id}: bound exactly when served");
+    }
+    // A bound device keeps being served while the cap is spent.
+    device_request(&server, &luatos_get(&server, &url(p, &ids[0], TARGET))).expect_refusal(404, 60);
+    server.stop();
+}
