@@ -433,7 +433,6 @@ pub async fn sweep_jobs(env: &Env) -> AppResult<()> {
             settle_job(env, &row.project_key, &row.device_id, &job, outcome).await?;
         }
     }
-    db(env)?.prepare("DELETE FROM replay WHERE until_ms < ?1").bind(&[n(now)])?.run().await?;
     Ok(())
 }
 
