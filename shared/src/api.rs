@@ -703,7 +703,7 @@ pub struct SeenCounts {
 
 /// `GET /admin/v1/projects/{key}/summary`: the whole project's fleet in one answer, computed by
 /// the edge from indexed aggregates and kept for at most a minute (`computed_at` says when).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FleetSummary {
     pub total: u64,
     pub banned: u64,

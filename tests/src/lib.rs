@@ -45,6 +45,11 @@ impl Server {
     /// Starts `scripts/serve.sh` on a free port with `state` as its storage, and waits until
     /// `/healthz` answers (at most 120 s).
     pub fn start(state: &Path) -> Server {
+        Server::start_with(state, &[])
+    }
+
+    /// The same with extra `--var NAME:VALUE` settings (e.g. a small `HISTORY_KEEP`).
+    pub fn start_with(state: &Path, vars: &[(&str, &str)]) -> Server {
         let root = repo_root();
         let shim = root.join("edge/build/worker/shim.mjs");
         assert!(shim.exists(), "{} is missing: run `make build` (or `make test`) first", shim.display());
@@ -58,6 +63,9 @@ impl Server {
             .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
             .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
             .args(["--var", &format!("DEVICE_MASTER_KEYS:{MASTER_KEYS}")])
+            .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
+            // `GET /__scheduled` runs the cron handler, which wrangler dev never fires by itself.
+            .arg("--test-scheduled")
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
             .current_dir(&root)
             .stdin(Stdio::null())
@@ -97,6 +105,35 @@ impl Server {
             // workerd may hold the port a moment longer.
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// Runs the scheduled (cron) handler once, as Cloudflare does every minute, and waits for it.
+    pub fn run_scheduled(&self) {
+        let resp = self.request(format!("GET /__scheduled?cron=*+*+*+*+* HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host()).as_bytes());
+        assert_eq!(resp.status, 200, "/__scheduled: {}", String::from_utf8_lossy(&resp.body));
+    }
+
+    /// Runs SQL on this server's local D1 directly (`wrangler d1 execute --local`), for seeding
+    /// what the API cannot write (old timestamps) and reading tables it does not show. Returns
+    /// the rows of the last statement.
+    pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        let root = repo_root();
+        let out = Command::new(root.join("node_modules/.bin/wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(&self.state)
+            .args(["--command", sql])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("CI", "true")
+            .env("WRANGLER_LOG_PATH", self.state.join("logs"))
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("wrangler d1 execute runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "wrangler d1 execute failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
+        let results: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("d1 execute output is not JSON ({e}): {text}"));
+        results.as_array().and_then(|r| r.last()).and_then(|r| r["results"].as_array()).cloned().unwrap_or_default()
     }
 
     pub fn host(&self) -> String {

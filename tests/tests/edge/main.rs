@@ -11,7 +11,9 @@ mod clients;
 mod fleet;
 mod ota;
 mod refusals;
+mod retention;
 mod rollouts;
+mod summary;
 
 use fota_tests::{RawResponse, Server};
 
