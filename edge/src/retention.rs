@@ -31,6 +31,8 @@ pub async fn run(env: &Env, now_ms: i64) {
 /// apart) and does not reach the other families.
 async fn family(name: &str, purge: impl Future<Output = AppResult<u64>>) {
     if let Err(e) = purge.await {
-        worker::console_error!("retention: purging {name} failed: {e:?}");
+        // D1's causes span lines (a JS stack): one line, bounded, says enough.
+        let cause: String = format!("{e:?}").split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
+        worker::console_error!("retention: purging {name} failed: {cause}");
     }
 }
