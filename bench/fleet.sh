@@ -5,7 +5,8 @@
 # a project through the admin API, seeds DEVICES devices (default 1,000,000) straight into the
 # local D1 with generated SQL (`wrangler d1 execute --local --file`, a recursive CTE per chunk of
 # CHUNK devices: no million HTTP checks), then times with curl: the summary (first call, then the
-# cached one), the device list's first page, a `version=` page and an id-prefix search. Each
+# cached one, and once more after the 60 s cache expired: the cost of the aggregate itself with
+# D1's pages warm), the device list's first page, a `version=` page and an id-prefix search. Each
 # figure is printed beside its goal (< 300 ms); the exit status is 0 even when a goal is missed,
 # since the figures are what this reports.
 set -euo pipefail
@@ -23,7 +24,7 @@ inspector=$(free_port)
 state=$(mktemp -d "${TMPDIR:-/tmp}/fota-fleet.XXXXXX")
 export WRANGLER_LOG_PATH=$state/logs
 token=bench-token
-MAX_SECONDS=900 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" >"$state/serve.log" 2>&1 &
+MAX_SECONDS=600 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" >"$state/serve.log" 2>&1 &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
 base="http://127.0.0.1:$port"
@@ -79,10 +80,13 @@ count=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[
 list_prefix=$(timed "devices?q=860000000012&limit=100")
 count=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).devices.length)' "$state/body.json")
 [ "$count" = 100 ] || { echo "the prefix search found $count devices, not 100"; exit 1; }
+sleep 61
+summary_again=$(timed summary)
 
 echo "fleet fixture: $DEVICES devices seeded in ${seed_s} s"
 report "summary, first call" "$summary_first"
 report "summary, cached" "$summary_cached"
+report "summary, recomputed after 60 s" "$summary_again"
 report "device list, first page" "$list_first"
 report "device list, version= page" "$list_version"
 report "device list, id prefix search" "$list_prefix"
