@@ -117,6 +117,25 @@ impl Server {
     /// what the API cannot write (old timestamps) and reading tables it does not show. Returns
     /// the rows of the last statement.
     pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        // `wrangler d1 execute` opens the database beside the running workerd; once in a while
+        // it fails with an internal error right after the server wrote. A read is safe to try
+        // again; a write is not (it may have landed), so it fails at once.
+        let read_only = sql.trim_start().to_ascii_uppercase().starts_with("SELECT");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_d1(sql) {
+                Ok(rows) => return rows,
+                Err(e) if read_only && attempt < 3 => {
+                    eprintln!("d1 read failed (attempt {attempt}), again: {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn try_d1(&self, sql: &str) -> Result<Vec<serde_json::Value>, String> {
         let root = repo_root();
         let out = Command::new(root.join("node_modules/.bin/wrangler"))
             .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
@@ -131,9 +150,11 @@ impl Server {
             .output()
             .expect("wrangler d1 execute runs");
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "wrangler d1 execute failed: {text}\n{}", String::from_utf8_lossy(&out.stderr));
-        let results: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("d1 execute output is not JSON ({e}): {text}"));
-        results.as_array().and_then(|r| r.last()).and_then(|r| r["results"].as_array()).cloned().unwrap_or_default()
+        if !out.status.success() {
+            return Err(format!("wrangler d1 execute failed: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let results: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("d1 execute output is not JSON ({e}): {text}"))?;
+        Ok(results.as_array().and_then(|r| r.last()).and_then(|r| r["results"].as_array()).cloned().unwrap_or_default())
     }
 
     pub fn host(&self) -> String {
