@@ -12,9 +12,9 @@ CREATE INDEX devices_project_banned ON devices (project_key, banned, id);
 DROP INDEX devices_project_version;
 CREATE INDEX devices_project_version ON devices (project_key, version, id);
 
--- Retention: expired replay rows and history past HISTORY_DAYS are found without a scan.
+-- Retention: expired replay rows are found without a scan. History past HISTORY_DAYS needs no
+-- index of its own: entries are appended with the time, so the oldest are the lowest ids.
 CREATE INDEX replay_until ON replay (until_ms);
-CREATE INDEX device_events_at ON device_events (at);
 
 -- How far the per-device history cap (HISTORY_KEEP) has looked through device_events: every
 -- event above `cursor` may have pushed its device over the cap; those below have been dealt with.

@@ -22,10 +22,12 @@ pub async fn purge_replay(env: &worker::Env, before_ms: i64, limit: u32) -> AppR
     changes(&result)
 }
 
-/// History entries older than `before_ms`, oldest first.
+/// History entries older than `before_ms`, oldest first. Entries are appended with the current
+/// time, so id order is time order: the run looks at the `limit` lowest ids (the primary key, no
+/// other index to keep on every insert) and deletes those past the cutoff.
 pub async fn purge_history_by_age(env: &worker::Env, before_ms: i64, limit: u32) -> AppResult<u64> {
     let result = db(env)?
-        .prepare("DELETE FROM device_events WHERE id IN (SELECT id FROM device_events WHERE at < ?1 ORDER BY at LIMIT ?2)")
+        .prepare("DELETE FROM device_events WHERE id IN (SELECT id FROM (SELECT id, at FROM device_events ORDER BY id LIMIT ?2) WHERE at < ?1)")
         .bind(&[n(before_ms), n(limit as i64)])?
         .run()
         .await?;

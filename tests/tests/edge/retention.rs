@@ -52,7 +52,14 @@ fn the_scheduled_handler_purges_in_bounded_batches() {
     let now = now_ms();
     let (minute, hour) = (now / 60_000, now / 3_600_000 * 3_600_000);
     let old = now - 40 * DAY_MS;
-    let mut seed = vec![
+    // 2,500 entries past HISTORY_DAYS, one per device (so only their age removes them): more than
+    // one run's batch of 2,000. Written first, as history is: the oldest entries have the lowest ids.
+    let mut seed = vec![format!(
+        "INSERT INTO device_events (project_key, device_id, at, kind, detail)
+         WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2500)
+         SELECT 'ret', 'ret-old-' || i, {old}, 'check', 'old' FROM c;"
+    )];
+    seed.extend([
         // Three signatures past their window, two still inside it.
         format!("INSERT INTO replay (key, until_ms) VALUES ('r1', {e}), ('r2', {e}), ('r3', {e}), ('r4', {l}), ('r5', {l});", e = now - 1_000, l = now + 3_600_000),
         // Device A has 12 recent entries (over the cap of 5), B has 3.
@@ -61,14 +68,7 @@ fn the_scheduled_handler_purges_in_bounded_batches() {
         // Rate-limit windows two hours old and current; activity 100 days old and current.
         format!("INSERT INTO rollout_rate (plan_id, minute, count) VALUES ('p1', {o}, 1), ('p2', {o}, 1), ('p3', {o}, 1), ('p1', {minute}, 1), ('p2', {minute}, 1);", o = minute - 120),
         format!("INSERT INTO activity (project_key, hour, checks, deliveries) VALUES ('ret', {o}, 1, 0), ('ret-2', {o}, 1, 0), ('ret', {hour}, 5, 1);", o = hour - 100 * DAY_MS),
-    ];
-    // 2,500 entries past HISTORY_DAYS, one per device (so only their age removes them): more than
-    // one run's batch of 2,000.
-    seed.push(format!(
-        "INSERT INTO device_events (project_key, device_id, at, kind, detail)
-         WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2500)
-         SELECT 'ret', 'ret-old-' || i, {old}, 'check', 'old' FROM c;"
-    ));
+    ]);
     server.d1(&seed.join("\n"));
     assert_eq!(tables(&server), [5, 12, 3, 2500, 5, 3]);
 
