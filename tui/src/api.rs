@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use fota_shared::api::{
     Activity, ApiErrorBody, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device,
-    DeviceHistory, DeviceList, Firmware, FirmwareList, FleetSummary, ImageKind, JobList, JobPhase, Plan,
-    PlanList, PlanSpec, Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned,
+    DeviceHistory, DeviceList, Firmware, FirmwareList, FleetSummary, ImageKind, JobList, JobPhase,
+    Plan, PlanList, PlanSpec, Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned,
     RolloutAction, RolloutStatus, RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec,
     UploadReceipt,
 };

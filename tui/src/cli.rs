@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
     ActivityHour, AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent,
-    DeviceList, DevicePhase, Firmware, FleetSummary, ImageKind, JobInfo, JobPhase, Plan, PlanSpec, Project,
-    ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
+    DeviceList, DevicePhase, Firmware, FleetSummary, ImageKind, JobInfo, JobPhase, Plan, PlanSpec,
+    Project, ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
     RolloutStatus, RotateSpec, SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM,
     DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
 };
@@ -1818,7 +1818,12 @@ mod tests {
 
     #[test]
     fn the_fleet_summary_reads_as_totals_and_two_tables() {
-        check("device summary", Noun::Device { verb: DeviceVerb::Summary });
+        check(
+            "device summary",
+            Noun::Device {
+                verb: DeviceVerb::Summary,
+            },
+        );
         let out = summary_text(&crate::fixtures::fleet_summary());
         assert_eq!(
             out,

@@ -1,10 +1,10 @@
 //! Fixed data for tests: a small fleet with stable timestamps and digests.
 
 use fota_shared::api::{
-    FleetSummary, SeenCounts, StateCount, VersionCount,
-    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind,
-    ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction, RolloutCounts,
-    RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus,
+    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, FleetSummary,
+    ImageKind, ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction,
+    RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus, SeenCounts,
+    StateCount, VersionCount,
 };
 use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

@@ -151,7 +151,11 @@ mod tests {
             summary: api::FleetSummary {
                 total: 1_000_006,
                 banned: 2,
-                seen: SeenCounts { hour: 1, day: 2, week: 3 },
+                seen: SeenCounts {
+                    hour: 1,
+                    day: 2,
+                    week: 3,
+                },
                 versions: vec![
                     row(Some("app"), Some("1.1"), 1_000_000),
                     row(Some("app"), Some("1.0"), 2),
@@ -167,14 +171,21 @@ mod tests {
         let summary = summarize(&snapshot);
         assert_eq!(
             summary.versions,
-            vec![(Some("1.1".into()), 1_000_003), (Some("1.0".into()), 2), (None, 1)]
+            vec![
+                (Some("1.1".into()), 1_000_003),
+                (Some("1.0".into()), 2),
+                (None, 1)
+            ]
         );
         assert_eq!(
             (summary.plans[0].on_target, summary.plans[0].seen),
             (1_000_000, 1_000_002)
         );
         assert_eq!(summary.plans[1].ratio(), 0.0);
-        assert_eq!((summary.total, summary.banned, summary.seen.week), (1_000_006, 2, 3));
+        assert_eq!(
+            (summary.total, summary.banned, summary.seen.week),
+            (1_000_006, 2, 3)
+        );
         assert_eq!(summary.latest, latest);
     }
 }
