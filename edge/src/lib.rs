@@ -21,8 +21,10 @@ mod metrics;
 mod ota;
 mod registrar;
 mod registry;
+mod retention;
 mod rollout;
 mod store;
+mod summary;
 
 use error::{AppError, AppResult};
 use fota_shared::luat::percent_decode;
@@ -36,11 +38,13 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     })
 }
 
-/// Every minute (see `wrangler.toml` triggers): the time-driven part of every live rollout
-/// (verification timeouts, auto-advance, jobs past `job_timeout_s`). Status reads do the same
-/// for their own plan, so nothing depends on the schedule firing (it does not under `wrangler dev`).
+/// Every minute (see `wrangler.toml` triggers): retention (see `retention`), then the
+/// time-driven part of every live rollout (verification timeouts, auto-advance, jobs past
+/// `job_timeout_s`). Status reads do the same for their own plan, so nothing depends on the
+/// schedule firing (it does not under `wrangler dev`, except through `--test-scheduled`).
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    retention::run(&env, store::now()).await;
     // Each plan's sweep on its own: one failing rollout does not stop the others.
     match rollout::live_plans(&env).await {
         Ok(plans) => {

@@ -11,7 +11,9 @@ pub mod jobs;
 pub mod keys;
 pub mod plans;
 pub mod projects;
+pub mod retention;
 pub mod rollouts;
+pub mod summary;
 
 pub use activity::{activity, flush_activity};
 pub use devices::{

@@ -677,3 +677,42 @@ pub struct ActivityHour {
 pub struct Activity {
     pub hours: Vec<ActivityHour>,
 }
+
+/// Devices that report one (firmware, version) pair; `None` is a device that never reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionCount {
+    pub firmware_name: Option<String>,
+    pub version: Option<String>,
+    pub devices: u64,
+}
+
+/// Devices whose job in their current rollout is in `state` (`idle` when they have none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateCount {
+    pub state: String,
+    pub devices: u64,
+}
+
+/// Devices seen within the last hour, day and week (each window includes the shorter ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SeenCounts {
+    pub hour: u64,
+    pub day: u64,
+    pub week: u64,
+}
+
+/// `GET /admin/v1/projects/{key}/summary`: the whole project's fleet in one answer, computed by
+/// the edge from indexed aggregates and kept for at most a minute (`computed_at` says when).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FleetSummary {
+    pub total: u64,
+    pub banned: u64,
+    pub seen: SeenCounts,
+    /// Most devices first.
+    pub versions: Vec<VersionCount>,
+    /// Most devices first.
+    pub states: Vec<StateCount>,
+    /// The devices seen most recently, newest first (at most [`crate::fleet_summary::LATEST`]).
+    pub latest: Vec<Device>,
+    pub computed_at: String,
+}

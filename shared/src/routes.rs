@@ -81,6 +81,7 @@ pub const ROUTES: &[Route] = &[
     r("POST", "projects/{key}/confirm", Operator, "Confirm the held jobs of many devices"),
     r("GET", "projects/{key}/jobs", Viewer, "List module-OTA jobs"),
     r("GET", "projects/{key}/activity", Viewer, "Checks and deliveries per hour"),
+    r("GET", "projects/{key}/summary", Viewer, "Fleet summary: devices per version, job state, banned, seen"),
     r("POST", "projects/{key}/plans/{firmware_name}/check-now", Operator, "Tell a plan's connected devices to check now"),
     r("GET", "projects/{key}/signing-keys", Viewer, "Notice signing public keys"),
     r("POST", "projects/{key}/signing-keys/rotate", Admin, "Rotate the notice signing key"),

@@ -48,7 +48,8 @@ impl Server {
         Server::start_with(state, &[])
     }
 
-    /// The same with extra Worker vars (`NAME`, `value`), e.g. `EXPOSE_METRICS`.
+    /// The same with extra Worker vars (`NAME`, `value`), e.g. `EXPOSE_METRICS` or a small
+    /// `HISTORY_KEEP`; they come after the defaults below, so they override them.
     pub fn start_with(state: &Path, vars: &[(&str, &str)]) -> Server {
         let root = repo_root();
         let shim = root.join("edge/build/worker/shim.mjs");
@@ -68,6 +69,8 @@ impl Server {
             // The burst test binds 2,000 new ids in well under a minute; the cap has its own test.
             .args(["--var", "NEW_DEVICES_PER_MINUTE:1000000"])
             .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
+            // `GET /__scheduled` runs the cron handler, which wrangler dev never fires by itself.
+            .arg("--test-scheduled")
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
             .current_dir(&root)
             .stdin(Stdio::null())
@@ -107,6 +110,56 @@ impl Server {
             // workerd may hold the port a moment longer.
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    /// Runs the scheduled (cron) handler once, as Cloudflare does every minute, and waits for it.
+    pub fn run_scheduled(&self) {
+        let resp = self.request(format!("GET /__scheduled?cron=*+*+*+*+* HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host()).as_bytes());
+        assert_eq!(resp.status, 200, "/__scheduled: {}", String::from_utf8_lossy(&resp.body));
+    }
+
+    /// Runs SQL on this server's local D1 directly (`wrangler d1 execute --local`), for seeding
+    /// what the API cannot write (old timestamps) and reading tables it does not show. Returns
+    /// the rows of the last statement.
+    pub fn d1(&self, sql: &str) -> Vec<serde_json::Value> {
+        // `wrangler d1 execute` opens the database beside the running workerd; once in a while
+        // it fails with an internal error right after the server wrote. A read is safe to try
+        // again; a write is not (it may have landed), so it fails at once.
+        let read_only = sql.trim_start().to_ascii_uppercase().starts_with("SELECT");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_d1(sql) {
+                Ok(rows) => return rows,
+                Err(e) if read_only && attempt < 3 => {
+                    eprintln!("d1 read failed (attempt {attempt}), again: {e}");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn try_d1(&self, sql: &str) -> Result<Vec<serde_json::Value>, String> {
+        let root = repo_root();
+        let out = Command::new(root.join("node_modules/.bin/wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(&self.state)
+            .args(["--command", sql])
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("CI", "true")
+            .env("WRANGLER_LOG_PATH", self.state.join("logs"))
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("wrangler d1 execute runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(format!("wrangler d1 execute failed: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let results: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("d1 execute output is not JSON ({e}): {text}"))?;
+        Ok(results.as_array().and_then(|r| r.last()).and_then(|r| r["results"].as_array()).cloned().unwrap_or_default())
     }
 
     pub fn host(&self) -> String {

@@ -7,7 +7,7 @@
 //! temporary directory so that no operator config or `.dev.vars` is read.
 
 use fota_shared::api::{
-    CheckNowResult, ConfirmResult, DeviceList, JobList, Plan, Project, Provisioned, RolloutStatus,
+    CheckNowResult, ConfirmResult, DeviceList, FleetSummary, JobList, Plan, Project, Provisioned, RolloutStatus,
     SigningKeyList, UploadReceipt,
 };
 use fota_tests::{image, repo_root, sha256_hex, temp_state_dir, Server, TOKEN};
@@ -201,6 +201,13 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     let table = fota.expect(EXIT_OK, &["device", "list"]);
     assert!(table.starts_with("id "), "{table}");
     assert_eq!(table.lines().count(), 6, "a header and five devices:\n{table}");
+
+    // `device summary` counts the same five devices in one request, however large the fleet.
+    let summary: FleetSummary = parse!(fota.json(&["device", "summary"]));
+    let versions: Vec<(Option<&str>, u64)> = summary.versions.iter().map(|v| (v.version.as_deref(), v.devices)).collect();
+    assert_eq!((summary.total, versions), (5, vec![(Some(TARGET), 3), (Some(FROM), 2)]), "{summary:?}");
+    let text = fota.expect(EXIT_OK, &["device", "summary"]);
+    assert!(text.starts_with("devices      5\n"), "{text}");
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use fota_shared::api::{
     Activity, ApiErrorBody, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device,
-    DeviceHistory, DeviceList, Firmware, FirmwareList, ImageKind, JobList, JobPhase, Plan,
-    PlanList, PlanSpec, Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned,
+    DeviceHistory, DeviceList, Firmware, FirmwareList, FleetSummary, ImageKind, JobList, JobPhase,
+    Plan, PlanList, PlanSpec, Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned,
     RolloutAction, RolloutStatus, RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec,
     UploadReceipt,
 };
@@ -488,6 +488,12 @@ impl ApiClient {
 
     /// Checks and deliveries per hour over the last `hours` hours (the server takes 1..=720),
     /// oldest first, every hour present.
+    /// The whole project's fleet in numbers, counted by the server.
+    pub async fn summary(&self, project: &str) -> Result<FleetSummary, ApiError> {
+        self.json(Method::GET, format!("{}/summary", project_path(project)))
+            .await
+    }
+
     pub async fn activity(&self, project: &str, hours: u32) -> Result<Activity, ApiError> {
         let url = self.url(&format!("{}/activity", project_path(project)));
         let request = self

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
     ActivityHour, AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent,
-    DeviceList, DevicePhase, Firmware, ImageKind, JobInfo, JobPhase, Plan, PlanSpec, Project,
-    ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
+    DeviceList, DevicePhase, Firmware, FleetSummary, ImageKind, JobInfo, JobPhase, Plan, PlanSpec,
+    Project, ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
     RolloutStatus, RotateSpec, SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM,
     DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
 };
@@ -440,6 +440,9 @@ pub enum DeviceVerb {
     Show {
         id: String,
     },
+    /// The whole project in numbers, counted by the server: devices per firmware and version,
+    /// per rollout job state, banned, and seen within the last hour, day and week.
+    Summary,
     Unban {
         id: String,
     },
@@ -684,6 +687,10 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                     out.print(&shown, || {
                         device_fields(&shown.device) + "\n" + &history_table(&shown.history)
                     })
+                }
+                DeviceVerb::Summary => {
+                    let summary = api.summary(&project).await?;
+                    out.print(&summary, || summary_text(&summary))
                 }
                 DeviceVerb::Unban { id } => {
                     let device = api.unban_device(&project, &id).await?;
@@ -1427,6 +1434,40 @@ fn device_fields(d: &Device) -> String {
     ])
 }
 
+/// `device summary`: the totals as fields, then devices per firmware and version and per job
+/// state as tables (most devices first, as the server orders them).
+fn summary_text(s: &FleetSummary) -> String {
+    let totals = fields(&[
+        ("devices", s.total.to_string()),
+        ("banned", s.banned.to_string()),
+        ("seen 1h", s.seen.hour.to_string()),
+        ("seen 24h", s.seen.day.to_string()),
+        ("seen 7d", s.seen.week.to_string()),
+        ("computed_at", s.computed_at.clone()),
+    ]);
+    let versions: Vec<Vec<String>> = s
+        .versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.firmware_name.clone().unwrap_or_default(),
+                v.version.clone().unwrap_or_default(),
+                v.devices.to_string(),
+            ]
+        })
+        .collect();
+    let states: Vec<Vec<String>> = s
+        .states
+        .iter()
+        .map(|st| vec![st.state.clone(), st.devices.to_string()])
+        .collect();
+    format!(
+        "{totals}\n{}\n{}",
+        table(&["firmware", "version", "devices"], &versions),
+        table(&["state", "devices"], &states)
+    )
+}
+
 /// Writes to stdout; a reader that went away (`fota device list | head`) ends the output
 /// quietly instead of panicking, as command-line tools do.
 fn write_stdout(text: &str) {
@@ -1805,6 +1846,38 @@ mod tests {
             "hour                  checks  deliveries\n\
              2026-11-21T23:00:00Z  15      0\n\
              2026-11-22T00:00:00Z  13      1\n"
+        );
+    }
+
+    #[test]
+    fn the_fleet_summary_reads_as_totals_and_two_tables() {
+        check(
+            "device summary",
+            Noun::Device {
+                verb: DeviceVerb::Summary,
+            },
+        );
+        let out = summary_text(&crate::fixtures::fleet_summary());
+        assert_eq!(
+            out,
+            "devices      6\n\
+             banned       1\n\
+             seen 1h      2\n\
+             seen 24h     5\n\
+             seen 7d      6\n\
+             computed_at  2026-11-22T00:17:30Z\n\
+             \n\
+             firmware  version  devices\n\
+             air780    1.2.0    2\n\
+             \x20                  1\n\
+             air780    1.0.3    1\n\
+             air780    1.1.0    1\n\
+             esp32     0.9.1    1\n\
+             \n\
+             state      devices\n\
+             idle       3\n\
+             succeeded  2\n\
+             banned     1\n"
         );
     }
 

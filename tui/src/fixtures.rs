@@ -1,9 +1,10 @@
 //! Fixed data for tests: a small fleet with stable timestamps and digests.
 
 use fota_shared::api::{
-    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, ImageKind,
-    ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction, RolloutCounts,
-    RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus,
+    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, FleetSummary,
+    ImageKind, ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction,
+    RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus, SeenCounts,
+    StateCount, VersionCount,
 };
 use fota_shared::module_job::ActiveJob;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -483,6 +484,49 @@ pub fn pause_refused() -> Action {
     }
 }
 
+/// The server's summary of [`devices`]: what `GET .../summary` answers for them (counted here by
+/// hand, as the edge counts them in SQL).
+pub fn fleet_summary() -> FleetSummary {
+    let version = |fw: Option<&str>, version: Option<&str>, devices: u64| VersionCount {
+        firmware_name: fw.map(str::to_string),
+        version: version.map(str::to_string),
+        devices,
+    };
+    FleetSummary {
+        total: 6,
+        banned: 1,
+        seen: SeenCounts {
+            hour: 2,
+            day: 5,
+            week: 6,
+        },
+        versions: vec![
+            version(Some("air780"), Some("1.2.0"), 2),
+            version(None, None, 1),
+            version(Some("air780"), Some("1.0.3"), 1),
+            version(Some("air780"), Some("1.1.0"), 1),
+            version(Some("esp32"), Some("0.9.1"), 1),
+        ],
+        states: vec![
+            StateCount {
+                state: "idle".into(),
+                devices: 3,
+            },
+            StateCount {
+                state: "succeeded".into(),
+                devices: 2,
+            },
+            StateCount {
+                state: "banned".into(),
+                devices: 1,
+            },
+        ],
+        // Newest first, as the fixture's devices already are.
+        latest: devices(),
+        computed_at: "2026-11-22T00:17:30Z".into(),
+    }
+}
+
 /// An app for project `demo` with every tab's data loaded, as after a few seconds online.
 pub fn loaded_app() -> App {
     let mut app = App::new("http://127.0.0.1:8787", Some("demo".into()));
@@ -490,9 +534,8 @@ pub fn loaded_app() -> App {
     update(
         &mut app,
         Action::FleetLoaded(Ok(FleetSnapshot {
-            devices: devices(),
+            summary: fleet_summary(),
             plans: plans(),
-            truncated: false,
         })),
     );
     update(&mut app, Action::ActivityLoaded(Ok(activity())));

@@ -1,20 +1,16 @@
-//! The Fleet tab's numbers, computed from the device registry and the plans: devices per version,
-//! each plan's progress, the most recently seen devices.
+//! The Fleet tab's numbers, computed from the server's fleet summary and the plans: devices per
+//! version, each plan's progress, the most recently seen devices. The server counts the whole
+//! project (`GET .../summary`), so the tab costs two requests however large the fleet.
 
 use std::collections::BTreeMap;
 
-use fota_shared::api::{Device, Plan};
-
-/// How many devices the Fleet tab lists as "latest seen".
-pub const LATEST: usize = 12;
+use fota_shared::api::{self, Device, Plan, SeenCounts};
 
 /// What the shell fetched for the Fleet tab.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FleetSnapshot {
-    pub devices: Vec<Device>,
+    pub summary: api::FleetSummary,
     pub plans: Vec<Plan>,
-    /// The registry had more devices than the shell was willing to page through.
-    pub truncated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -23,8 +19,9 @@ pub struct FleetSummary {
     pub versions: Vec<(Option<String>, u64)>,
     pub plans: Vec<PlanProgress>,
     pub latest: Vec<Device>,
-    pub total: usize,
-    pub truncated: bool,
+    pub total: u64,
+    pub banned: u64,
+    pub seen: SeenCounts,
 }
 
 /// One plan's rollout: devices of its firmware that report the target version, out of all devices
@@ -33,8 +30,8 @@ pub struct FleetSummary {
 pub struct PlanProgress {
     pub firmware_name: String,
     pub target_version: String,
-    pub on_target: usize,
-    pub seen: usize,
+    pub on_target: u64,
+    pub seen: u64,
 }
 
 impl PlanProgress {
@@ -48,9 +45,11 @@ impl PlanProgress {
 }
 
 pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
+    let server = &snapshot.summary;
+    // The chart is per version across firmware, as an operator reads a release number.
     let mut counts: BTreeMap<Option<&str>, u64> = BTreeMap::new();
-    for device in &snapshot.devices {
-        *counts.entry(device.version.as_deref()).or_default() += 1;
+    for row in &server.versions {
+        *counts.entry(row.version.as_deref()).or_default() += row.devices;
     }
     let mut versions: Vec<(Option<String>, u64)> = counts
         .into_iter()
@@ -63,15 +62,15 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
         .plans
         .iter()
         .map(|plan| {
-            let of_firmware = snapshot
-                .devices
+            let of_firmware = server
+                .versions
                 .iter()
-                .filter(|d| d.firmware_name.as_deref() == Some(plan.firmware_name.as_str()));
+                .filter(|v| v.firmware_name.as_deref() == Some(plan.firmware_name.as_str()));
             let (mut seen, mut on_target) = (0, 0);
-            for device in of_firmware {
-                seen += 1;
-                if device.version.as_deref() == Some(plan.spec.target_version.as_str()) {
-                    on_target += 1;
+            for row in of_firmware {
+                seen += row.devices;
+                if row.version.as_deref() == Some(plan.spec.target_version.as_str()) {
+                    on_target += row.devices;
                 }
             }
             PlanProgress {
@@ -83,17 +82,13 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
         })
         .collect();
 
-    let mut latest = snapshot.devices.clone();
-    // RFC 3339 UTC timestamps of one format sort as text; ties break on id for stable screens.
-    latest.sort_by(|a, b| b.last_seen.cmp(&a.last_seen).then_with(|| a.id.cmp(&b.id)));
-    latest.truncate(LATEST);
-
     FleetSummary {
         versions,
         plans,
-        latest,
-        total: snapshot.devices.len(),
-        truncated: snapshot.truncated,
+        latest: server.latest.clone(),
+        total: server.total,
+        banned: server.banned,
+        seen: server.seen,
     }
 }
 
@@ -141,27 +136,56 @@ mod tests {
         }
     }
 
+    fn row(fw: Option<&str>, version: Option<&str>, devices: u64) -> api::VersionCount {
+        api::VersionCount {
+            firmware_name: fw.map(str::to_string),
+            version: version.map(str::to_string),
+            devices,
+        }
+    }
+
     #[test]
     fn counts_versions_and_plan_progress() {
+        let latest = vec![device("b", "app", "1.1", "2026-01-01T00:00:03Z")];
         let snapshot = FleetSnapshot {
-            devices: vec![
-                device("a", "app", "1.0", "2026-01-01T00:00:01Z"),
-                device("b", "app", "1.1", "2026-01-01T00:00:03Z"),
-                device("c", "app", "1.1", "2026-01-01T00:00:02Z"),
-                device("d", "other", "1.1", "2026-01-01T00:00:02Z"),
-            ],
+            summary: api::FleetSummary {
+                total: 1_000_006,
+                banned: 2,
+                seen: SeenCounts {
+                    hour: 1,
+                    day: 2,
+                    week: 3,
+                },
+                versions: vec![
+                    row(Some("app"), Some("1.1"), 1_000_000),
+                    row(Some("app"), Some("1.0"), 2),
+                    row(Some("other"), Some("1.1"), 3),
+                    row(None, None, 1),
+                ],
+                states: vec![],
+                latest: latest.clone(),
+                computed_at: "2026-01-01T00:00:04Z".into(),
+            },
             plans: vec![plan("app", "1.1"), plan("none", "9")],
-            truncated: false,
         };
         let summary = summarize(&snapshot);
         assert_eq!(
             summary.versions,
-            vec![(Some("1.1".into()), 3), (Some("1.0".into()), 1)]
+            vec![
+                (Some("1.1".into()), 1_000_003),
+                (Some("1.0".into()), 2),
+                (None, 1)
+            ]
         );
-        assert_eq!(summary.plans[0].on_target, 2);
-        assert_eq!(summary.plans[0].seen, 3);
+        assert_eq!(
+            (summary.plans[0].on_target, summary.plans[0].seen),
+            (1_000_000, 1_000_002)
+        );
         assert_eq!(summary.plans[1].ratio(), 0.0);
-        let order: Vec<&str> = summary.latest.iter().map(|d| d.id.as_str()).collect();
-        assert_eq!(order, ["b", "c", "d", "a"]);
+        assert_eq!(
+            (summary.total, summary.banned, summary.seen.week),
+            (1_000_006, 2, 3)
+        );
+        assert_eq!(summary.latest, latest);
     }
 }

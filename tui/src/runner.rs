@@ -60,9 +60,8 @@ mod tests {
         let (action_tx, mut actions) = unbounded_channel();
         let (command_tx, mut commands) = unbounded_channel();
         let snapshot = FleetSnapshot {
-            devices: devices(),
+            summary: fleet_summary(),
             plans: plans(),
-            truncated: false,
         };
         let page = DeviceList {
             devices: devices(),

@@ -6,14 +6,9 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::api::{ApiClient, ApiError, DeviceQuery, UploadDetails};
+use crate::api::{ApiClient, ApiError, UploadDetails};
 use crate::app::{Action, CheckNowTarget, Command, Failure};
 use crate::fleet::FleetSnapshot;
-
-/// Devices per request when the Fleet tab pages through the whole registry.
-const FLEET_PAGE: u32 = 500;
-/// The Fleet tab stops paging here; its chart then says it counts the first devices only.
-const FLEET_MAX_DEVICES: usize = 20_000;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
 pub fn spawn(
@@ -222,34 +217,14 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
     }
 }
 
+/// The Fleet tab's data: the server's summary of the whole project (one request, whatever the
+/// fleet's size) and the plans it measures progress against.
 async fn fleet_snapshot(api: &ApiClient, project: &str) -> Result<FleetSnapshot, ApiError> {
-    let (plans, devices) = tokio::join!(api.plans(project), all_devices(api, project));
-    let (devices, truncated) = devices?;
+    let (plans, summary) = tokio::join!(api.plans(project), api.summary(project));
     Ok(FleetSnapshot {
-        devices,
+        summary: summary?,
         plans: plans?.plans,
-        truncated,
     })
-}
-
-async fn all_devices(
-    api: &ApiClient,
-    project: &str,
-) -> Result<(Vec<fota_shared::api::Device>, bool), ApiError> {
-    let mut devices = Vec::new();
-    let mut query = DeviceQuery {
-        limit: Some(FLEET_PAGE),
-        ..DeviceQuery::default()
-    };
-    loop {
-        let page = api.devices(project, &query).await?;
-        devices.extend(page.devices);
-        match page.next_cursor {
-            Some(cursor) if devices.len() < FLEET_MAX_DEVICES => query.cursor = Some(cursor),
-            Some(_) => return Ok((devices, true)),
-            None => return Ok((devices, false)),
-        }
-    }
 }
 
 async fn upload(

@@ -62,8 +62,35 @@ pub const FLEET_NO_DEVICES: &str = "No devices have checked in yet.";
 pub const FLEET_NO_PLANS: &str = "No plans. Create one on the Rollouts tab.";
 pub const NO_VERSION: &str = "(none)";
 
-pub fn fleet_truncated(count: usize) -> String {
-    format!(" Devices per version (first {count}) ")
+/// The version chart's title: the whole project's device count and how many are banned.
+pub fn fleet_versions_title(total: u64, banned: u64) -> String {
+    format!(
+        " Versions of {} devices · {} banned ",
+        count(total),
+        count(banned)
+    )
+}
+
+/// The latest devices' title: how many devices were seen within the last hour, day and week.
+pub fn fleet_latest_title(seen: &fota_shared::api::SeenCounts) -> String {
+    format!(
+        " Latest seen · {} in the last hour · {} in 24h · {} in 7 days ",
+        count(seen.hour),
+        count(seen.day),
+        count(seen.week)
+    )
+}
+
+/// A device count short enough for a panel title or a bar: exact below 10 000, then `41.6k`,
+/// `600k`, `1.2M`, rounded down (a count never shows more than there is).
+pub fn count(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=99_999 => format!("{}.{}k", n / 1_000, n / 100 % 10),
+        100_000..=999_999 => format!("{}k", n / 1_000),
+        1_000_000..=99_999_999 => format!("{}.{}M", n / 1_000_000, n / 100_000 % 10),
+        _ => format!("{}M", n / 1_000_000),
+    }
 }
 
 /// The activity panel's title: the hours it covers, from the start of the first (UTC).
@@ -85,8 +112,8 @@ pub fn activity_series(what: &str, total: u64, hours: usize, last_hour: u64) -> 
 pub const ACTIVITY_CHECKS: &str = "Checks";
 pub const ACTIVITY_DELIVERIES: &str = "Deliveries";
 
-pub fn plan_gauge_label(on_target: usize, seen: usize) -> String {
-    format!("{on_target}/{seen} on target")
+pub fn plan_gauge_label(on_target: u64, seen: u64) -> String {
+    format!("{}/{} on target", count(on_target), count(seen))
 }
 
 // Devices tab.
@@ -764,6 +791,25 @@ mod tests {
         assert_eq!(bytes(1023), "1023 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(3 * 1024 * 1024), "3.0 MiB");
+    }
+
+    #[test]
+    fn counts_shorten_without_rounding_up() {
+        for (n, want) in [
+            (0, "0"),
+            (9_999, "9999"),
+            (10_000, "10.0k"),
+            (41_667, "41.6k"),
+            (99_999, "99.9k"),
+            (600_000, "600k"),
+            (999_999, "999k"),
+            (1_000_000, "1.0M"),
+            (12_345_678, "12.3M"),
+            (99_999_999, "99.9M"),
+            (250_000_000, "250M"),
+        ] {
+            assert_eq!(count(n), want, "{n}");
+        }
     }
 
     #[test]

@@ -293,13 +293,20 @@ fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
     let [chart_area, plans_area] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
     let summary = app.fleet.data.as_ref();
-    let chart_title = match summary {
-        Some(s) if s.truncated => text::fleet_truncated(s.total),
-        _ => text::FLEET_VERSIONS.to_string(),
+    // Until the first summary arrives the titles name the panels without numbers.
+    let (chart_title, latest_title) = match summary {
+        Some(s) => (
+            text::fleet_versions_title(s.total, s.banned),
+            text::fleet_latest_title(&s.seen),
+        ),
+        None => (
+            text::FLEET_VERSIONS.to_string(),
+            text::FLEET_LATEST.to_string(),
+        ),
     };
     let chart_inner = framed(Block::bordered().title(chart_title), chart_area, buf);
     let plans_inner = framed(Block::bordered().title(text::FLEET_PLANS), plans_area, buf);
-    let latest_inner = framed(Block::bordered().title(text::FLEET_LATEST), bottom, buf);
+    let latest_inner = framed(Block::bordered().title(latest_title), bottom, buf);
 
     let Some(chart_inner) = remote_area(app, &app.fleet, text::WHAT_FLEET, chart_inner, buf) else {
         return;
@@ -322,7 +329,7 @@ fn render_fleet(app: &App, area: Rect, buf: &mut Buffer) {
                             .clone()
                             .unwrap_or_else(|| text::NO_VERSION.to_string()),
                     ))
-                    .text_value(count.to_string())
+                    .text_value(text::count(*count))
                     .style(Style::new().fg(ACCENT))
                     .value_style(Style::new().fg(Color::Black).bg(ACCENT))
             })
@@ -1367,6 +1374,45 @@ mod tests {
         );
         assert_eq!(buffer[(checks_x + 22, top)].fg, CHECKS);
         assert_eq!(buffer[(deliveries_x + 34, top)].fg, DELIVERIES);
+    }
+
+    /// The Fleet tab draws what the server counted, not what a client could page through: a
+    /// million devices show as a million, with every plan's progress over all of them.
+    #[test]
+    fn fleet_tab_from_a_summary_of_a_million_devices() {
+        let mut app = loaded_app();
+        let mut summary = fleet_summary();
+        let version = |fw: &str, version: &str, devices: u64| fota_shared::api::VersionCount {
+            firmware_name: Some(fw.into()),
+            version: Some(version.into()),
+            devices,
+        };
+        summary.total = 1_000_000;
+        summary.banned = 997;
+        summary.seen = fota_shared::api::SeenCounts {
+            hour: 41_667,
+            day: 1_000_000,
+            week: 1_000_000,
+        };
+        summary.versions = vec![
+            version("air780", "1.2.0", 600_000),
+            version("air780", "1.1.0", 250_000),
+            version("esp32", "0.9.1", 100_000),
+            version("esp32", "0.9.0", 50_000),
+        ];
+        update(
+            &mut app,
+            Action::FleetLoaded(Ok(crate::fleet::FleetSnapshot {
+                summary,
+                plans: plans(),
+            })),
+        );
+        let terminal = draw(&app);
+        insta::assert_snapshot!(terminal.backend());
+        find(&terminal, "Versions of 1.0M devices · 997 banned");
+        find(&terminal, "600k/850k on target");
+        find(&terminal, "100k/150k on target");
+        find(&terminal, "41.6k in the last hour · 1.0M in 24h");
     }
 
     #[test]

@@ -94,6 +94,13 @@ pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &fota_shared::api::Activity { hours })
 }
 
+/// The whole project's fleet in numbers (see `crate::summary`).
+pub async fn summary(call: &mut Call<'_>) -> AppResult<Response> {
+    let key = call.param(0).to_string();
+    project(call.env, &key).await?;
+    ok(200, &crate::summary::get(call.env, &key).await?)
+}
+
 pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;

@@ -119,6 +119,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         ("POST", "projects/{key}/confirm") => ota::confirm_many(call).await,
         ("GET", "projects/{key}/jobs") => ota::jobs(call).await,
         ("GET", "projects/{key}/activity") => fleet::activity(call).await,
+        ("GET", "projects/{key}/summary") => fleet::summary(call).await,
         ("POST", "projects/{key}/plans/{firmware_name}/check-now") => ota::check_now_plan(call).await,
         ("GET", "projects/{key}/signing-keys") => ota::signing_keys(call).await,
         ("POST", "projects/{key}/signing-keys/rotate") => ota::rotate_key(call).await,

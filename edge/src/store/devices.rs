@@ -154,7 +154,7 @@ pub fn seen_stmt(env: &Env, id: &str, project: &str, firmware: &str, version: &s
 }
 
 #[derive(Deserialize)]
-struct DeviceRow {
+pub(crate) struct DeviceRow {
     id: String,
     firmware_name: Option<String>,
     version: Option<String>,
@@ -182,7 +182,7 @@ impl From<DeviceRow> for Device {
     }
 }
 
-const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
+pub(crate) const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
 
 /// Filters of the device list; all optional.
 #[derive(Debug, Default)]
@@ -210,12 +210,6 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
     if let Some(after) = &f.after {
         push(" AND id > ?", s(after), &mut sql);
     }
-    if let Some(q) = &f.q {
-        // A substring of the id, or an exact version: what an operator types in a filter box.
-        let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        push(" AND (id LIKE ? ESCAPE '\\'", s(&format!("%{escaped}%")), &mut sql);
-        push(" OR version = ?)", s(q), &mut sql);
-    }
     if let Some(v) = &f.version {
         push(" AND version = ?", s(v), &mut sql);
     }
@@ -235,7 +229,23 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
     if let Some(since) = f.seen_since {
         push(" AND last_seen >= ?", n(since), &mut sql);
     }
-    push(" ORDER BY id LIMIT ?", n(f.limit as i64 + 1), &mut sql);
+    args.push(n(f.limit as i64 + 1));
+    let page = format!(" ORDER BY id LIMIT ?{}", args.len());
+    let sql = match &f.q {
+        None => format!("{sql}{page}"),
+        Some(q) => {
+            // A prefix of the id, or an exact version: what an operator types in a filter box.
+            // Each arm pages in id order off its own index ((project_key, id), (project_key,
+            // version, id)); an OR of the two, or a substring LIKE, would scan the whole project.
+            let (low, high) = fota_shared::fleet_summary::id_prefix_range(q);
+            args.extend([s(&low), s(&high), s(q)]);
+            let (a, b, c) = (args.len() - 2, args.len() - 1, args.len());
+            format!(
+                "SELECT * FROM (SELECT * FROM ({sql} AND id >= ?{a} AND id < ?{b}{page}) \
+                 UNION SELECT * FROM ({sql} AND version = ?{c}{page})){page}"
+            )
+        }
+    };
     let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
     let more = rows.len() > f.limit as usize;
     rows.truncate(f.limit as usize);

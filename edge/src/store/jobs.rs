@@ -26,12 +26,6 @@ pub async fn accept_once(env: &Env, key: &str, until_ms: i64) -> AppResult<bool>
     Ok(fresh != 0)
 }
 
-/// Forgets replay keys that expired before `now`.
-pub async fn forget_expired_replays(env: &Env, now: i64) -> AppResult<()> {
-    db(env)?.prepare("DELETE FROM replay WHERE until_ms < ?1").bind(&[n(now)])?.run().await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------- jobs
 
 #[derive(Deserialize)]

@@ -12,8 +12,10 @@ mod device_path;
 mod fleet;
 mod ota;
 mod refusals;
+mod retention;
 mod rollouts;
 mod scale;
+mod summary;
 
 use fota_tests::{RawResponse, Server};
 

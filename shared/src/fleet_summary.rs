@@ -1,0 +1,133 @@
+//! The fleet summary's rules: which `last_seen` windows it counts, how the edge's aggregate rows
+//! become a [`FleetSummary`], how long an answer may be reused, and the id range a prefix search
+//! scans (so that it can use the `(project_key, id)` index).
+
+use crate::api::{Device, FleetSummary, SeenCounts, StateCount, VersionCount};
+use std::collections::BTreeMap;
+
+/// How many of the most recently seen devices a summary lists.
+pub const LATEST: u32 = 12;
+/// An isolate reuses a project's summary for this long; the issue allows at most a minute.
+pub const CACHE_MS: i64 = 60_000;
+/// The job state of a device with none (`devices.job_phase` NULL).
+pub const IDLE: &str = "idle";
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// `last_seen` at or after these counts as seen within the last hour, day and week.
+pub fn seen_cutoffs(now_ms: i64) -> [i64; 3] {
+    [now_ms - HOUR_MS, now_ms - 24 * HOUR_MS, now_ms - 7 * 24 * HOUR_MS]
+}
+
+/// What the edge read from D1 for one project, before it is shaped into an answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aggregates {
+    /// `(firmware_name, version, devices)` in any order.
+    pub versions: Vec<(Option<String>, Option<String>, u64)>,
+    /// `(job_phase, devices)` of the devices that have a job; every other device is idle.
+    pub states: Vec<(String, u64)>,
+    pub banned: u64,
+    pub seen: SeenCounts,
+    pub latest: Vec<Device>,
+}
+
+/// Shapes the aggregates: the total is the sum over versions (every device has exactly one
+/// (firmware, version) pair, possibly null), the devices without a job are counted as idle (so
+/// the edge never scans them: at scale most devices have none), and both lists run from the most
+/// devices to the fewest, ties in name order so that a screen does not flicker.
+pub fn summarize(agg: Aggregates, computed_at: String) -> FleetSummary {
+    let total: u64 = agg.versions.iter().map(|(_, _, n)| n).sum();
+    let mut versions: Vec<VersionCount> = agg
+        .versions
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(firmware_name, version, devices)| VersionCount { firmware_name, version, devices })
+        .collect();
+    versions.sort_by(|a, b| {
+        b.devices.cmp(&a.devices).then_with(|| (&a.firmware_name, &a.version).cmp(&(&b.firmware_name, &b.version)))
+    });
+    let with_job: u64 = agg.states.iter().map(|(_, n)| n).sum();
+    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
+    merged.insert(IDLE.to_string(), total.saturating_sub(with_job));
+    for (state, n) in agg.states {
+        *merged.entry(state).or_default() += n;
+    }
+    let mut states: Vec<StateCount> =
+        merged.into_iter().filter(|(_, n)| *n > 0).map(|(state, devices)| StateCount { state, devices }).collect();
+    states.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.state.cmp(&b.state)));
+    FleetSummary { total, banned: agg.banned, seen: agg.seen, versions, states, latest: agg.latest, computed_at }
+}
+
+/// May a summary computed at `computed_ms` still be served at `now_ms`?
+pub fn is_fresh(computed_ms: i64, now_ms: i64) -> bool {
+    (0..CACHE_MS).contains(&(now_ms - computed_ms))
+}
+
+/// The half-open id range `[low, high)` holding exactly the ids that start with `prefix`
+/// (byte-wise, SQLite's BINARY collation): `high` is the prefix followed by the largest char,
+/// which sorts after every continuation a valid device id (ASCII) can have.
+pub fn id_prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_string(), format!("{prefix}{}", char::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Option<String> {
+        Some(text.to_string())
+    }
+
+    #[test]
+    fn shapes_aggregates() {
+        let agg = Aggregates {
+            versions: vec![
+                (s("app"), s("1.0"), 3),
+                (None, None, 1),
+                (s("app"), s("1.1"), 5),
+                (s("other"), s("1.0"), 3),
+                (s("gone"), s("0.1"), 0),
+            ],
+            states: vec![("offered".into(), 2), ("idle".into(), 1), ("failed".into(), 3)],
+            banned: 2,
+            seen: SeenCounts { hour: 1, day: 4, week: 9 },
+            latest: vec![],
+        };
+        let got = summarize(agg, "2026-11-22T00:17:26Z".into());
+        assert_eq!(got.total, 12);
+        let versions: Vec<(Option<&str>, Option<&str>, u64)> =
+            got.versions.iter().map(|v| (v.firmware_name.as_deref(), v.version.as_deref(), v.devices)).collect();
+        assert_eq!(versions, [(Some("app"), Some("1.1"), 5), (Some("app"), Some("1.0"), 3), (Some("other"), Some("1.0"), 3), (None, None, 1)]);
+        let states: Vec<(&str, u64)> = got.states.iter().map(|s| (s.state.as_str(), s.devices)).collect();
+        assert_eq!(states, [("idle", 7), ("failed", 3), ("offered", 2)]);
+        assert_eq!((got.banned, got.seen.week), (2, 9));
+    }
+
+    #[test]
+    fn an_empty_project_sums_to_zero() {
+        let got = summarize(Aggregates::default(), String::new());
+        assert_eq!((got.total, got.versions.len(), got.states.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn freshness_lasts_a_minute() {
+        for (computed, now, fresh) in [(0, 0, true), (0, 59_999, true), (0, 60_000, false), (10, 5, false), (1_000, 61_000, false)] {
+            assert_eq!(is_fresh(computed, now), fresh, "{computed} {now}");
+        }
+    }
+
+    #[test]
+    fn seen_windows() {
+        assert_eq!(seen_cutoffs(1_000_000_000), [1_000_000_000 - 3_600_000, 1_000_000_000 - 86_400_000, 1_000_000_000 - 604_800_000]);
+    }
+
+    #[test]
+    fn a_prefix_range_holds_exactly_the_ids_with_the_prefix() {
+        let ids = ["86", "860", "8601", "86019", "861", "87", "85z", "86:0", "86~"];
+        for (prefix, want) in [("86", vec!["86", "860", "8601", "86019", "861", "86:0", "86~"]), ("860", vec!["860", "8601", "86019"]), ("9", vec![])] {
+            let (low, high) = id_prefix_range(prefix);
+            let got: Vec<&str> = ids.iter().copied().filter(|id| *id >= low.as_str() && *id < high.as_str()).collect();
+            assert_eq!(got, want, "{prefix}");
+        }
+    }
+}
