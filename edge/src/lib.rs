@@ -12,6 +12,7 @@ mod cache;
 mod channel;
 mod check;
 mod error;
+mod image_cache;
 mod images;
 mod keys;
 mod ota;

@@ -1,9 +1,9 @@
 //! fota-shared: the pure core of fota-edge.
 //!
 //! Every decision lives here as a function over plain data: request parsing for each device
-//! protocol, version order, eligibility, loop-upgrade bans, staged rollouts, HTTP ranges, the
-//! module-OTA rules (device request signatures, reports and progress, per-module jobs, signed
-//! notices, expiring download URLs), and the admin API types.
+//! protocol, version order, eligibility, loop-upgrade bans, staged rollouts, HTTP ranges, which
+//! images stay in isolate memory, the module-OTA rules (device request signatures, reports and
+//! progress, per-module jobs, signed notices, expiring download URLs), and the admin API types.
 //! This crate does no I/O and reads no clock: callers pass the time in.
 
 pub mod api;
@@ -12,6 +12,7 @@ pub mod code;
 pub mod decide;
 pub mod device_auth;
 pub mod download_url;
+pub mod image_memory;
 pub mod luat;
 pub mod module_job;
 pub mod module_ota;
