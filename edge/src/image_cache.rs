@@ -12,13 +12,14 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store;
+use fota_shared::api::ImageRef;
 use fota_shared::image_memory::{LruBudget, EDGE_LIMITS};
 use fota_shared::range::{RangeAnswer, RangeHead};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use worker::{Cache, Env, Headers, Method, Request, RequestInit, Response, ResponseBody};
+use worker::{Cache, Env, Headers, Method, Object, Request, RequestInit, Response, ResponseBody};
 
 /// How long an image's record (it exists, its size and md5) is trusted before `GET /images/`
 /// asks R2 again: the bound on serving an image another isolate deleted.
@@ -85,13 +86,18 @@ pub fn fits_memory(size: u64) -> bool {
 
 /// The image was deleted: forget its record and bytes here, and its Cache API entry.
 pub async fn forget(sha256: &str) {
+    forget_here(sha256);
+    // Only this location's cache is reached; elsewhere the entry is never looked up again once
+    // no plan names the image and its record lapses.
+    let _ = Cache::default().delete(cache_key(sha256), false).await;
+}
+
+/// Forgets the record and bytes of a deleted image in this isolate.
+fn forget_here(sha256: &str) {
     MEMORY.with_borrow_mut(|m| {
         m.records.remove(sha256);
         m.bytes.remove(sha256);
     });
-    // Only this location's cache is reached; elsewhere the entry is never looked up again once
-    // no plan names the image and its record lapses.
-    let _ = Cache::default().delete(cache_key(sha256), false).await;
 }
 
 /// Counts one R2 read of `sha256` (for `DEBUG_COUNTERS`).
@@ -166,9 +172,9 @@ pub enum Small {
     Busy,
 }
 
-/// The whole image from isolate memory, reading R2 once (per isolate) to fill it. The bytes are
-/// kept only when their length and sha256 are the record's: memory never holds other bytes.
-pub async fn small_image(env: &Env, sha256: &str, size: u64) -> AppResult<Small> {
+/// The whole image from isolate memory, reading R2 once (per isolate) to fill it.
+pub async fn small_image(env: &Env, image: &ImageRef) -> AppResult<Small> {
+    let (sha256, size) = (image.sha256.as_str(), image.size);
     let cached = || MEMORY.with_borrow_mut(|m| m.bytes.get(sha256).cloned());
     if let Some(bytes) = cached() {
         return Ok(Small::Bytes(bytes));
@@ -177,31 +183,18 @@ pub async fn small_image(env: &Env, sha256: &str, size: u64) -> AppResult<Small>
         wait_for_fill(sha256, || MEMORY.with_borrow(|m| m.bytes.contains(sha256))).await;
         return Ok(cached().map_or(Small::Busy, Small::Bytes));
     };
-    count_r2_read(sha256);
-    let Some(object) = store::bucket(env)?.get(store::image_key(sha256)).execute().await? else {
-        return Ok(Small::Missing);
-    };
-    if object.size() != size {
-        return Err(AppError::Unavailable(format!("image {sha256} has size {} not {size}", object.size())));
-    }
-    let Some(body) = object.body() else { return Ok(Small::Missing) };
-    let bytes = body.bytes().await?;
-    if bytes.len() as u64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
-        return Err(AppError::Unavailable(format!("image {sha256}: stored bytes do not hash to their key")));
-    }
-    let bytes = Rc::new(bytes);
-    MEMORY.with_borrow_mut(|m| m.bytes.insert(sha256.to_string(), bytes.clone(), size));
+    let Some(object) = read_r2(env, sha256).await? else { return Ok(Small::Missing) };
+    check_size(sha256, &object, size)?;
+    let Some(bytes) = keep_small(sha256, size, object).await? else { return Ok(Small::Missing) };
+    put_record(sha256, ImageRecord { size, md5: image.md5.clone() }, store::now());
     Ok(Small::Bytes(bytes))
-}
-
-fn cache_key(sha256: &str) -> String {
-    format!("{CACHE_ORIGIN}{sha256}")
 }
 
 /// The body of `range` of a large image from the Cache API, filling the cache from R2 (one read
 /// per isolate and location) on a miss. None when the cache cannot answer exactly (missing, R2
 /// has no object, or the cache's framing is not ours): the caller streams from R2 instead.
-pub async fn large_image(env: &Env, sha256: &str, size: u64, range: RangeAnswer) -> AppResult<Option<ResponseBody>> {
+pub async fn large_image(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<Option<ResponseBody>> {
+    let (sha256, size) = (image.sha256.as_str(), image.size);
     if !MEMORY.with_borrow(|m| m.cache_works) {
         return Ok(None);
     }
@@ -214,24 +207,12 @@ pub async fn large_image(env: &Env, sha256: &str, size: u64, range: RangeAnswer)
         wait_for_fill(sha256, || false).await;
         return Ok(cached(&cache, sha256, range, &head).await);
     };
-    count_r2_read(sha256);
-    let Some(object) = store::bucket(env)?.get(store::image_key(sha256)).execute().await? else {
-        return Ok(None);
-    };
-    if object.size() != size {
-        return Err(AppError::Unavailable(format!("image {sha256} has size {} not {size}", object.size())));
-    }
-    let Some(body) = object.body() else { return Ok(None) };
-    // The R2 body streams into the cache (no copy in the Worker); the answer is then read back
-    // from the cache, so the first download costs one R2 read like every later one costs none.
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/octet-stream")?;
-    headers.set("Content-Length", &size.to_string())?;
-    headers.set("Cache-Control", "public, max-age=31536000, immutable")?;
-    let entry = Response::from_body(body.response_body()?)?.with_headers(headers);
-    if cache.put(cache_key(sha256), entry).await.is_err() {
+    let Some(object) = read_r2(env, sha256).await? else { return Ok(None) };
+    check_size(sha256, &object, size)?;
+    if !keep_large(&cache, sha256, size, object).await? {
         return Ok(None);
     }
+    put_record(sha256, ImageRecord { size, md5: image.md5.clone() }, store::now());
     drop(fill);
     let body = cached(&cache, sha256, range, &head).await;
     if body.is_none() {
@@ -239,6 +220,91 @@ pub async fn large_image(env: &Env, sha256: &str, size: u64, range: RangeAnswer)
         MEMORY.with_borrow_mut(|m| m.cache_works = false);
     }
     Ok(body)
+}
+
+/// The record of an image this isolate does not know (`GET /images/`): one R2 read gives the
+/// record and fills isolate memory or the Cache API, so the answer that follows reads no more.
+/// None when R2 has no such object.
+pub async fn load(env: &Env, sha256: &str) -> AppResult<Option<ImageRecord>> {
+    // A lapsed record only asks whether the object still exists: its bytes are where they were.
+    let lapsed = MEMORY.with_borrow(|m| m.records.contains_key(sha256));
+    let fill = if lapsed { None } else { Fill::begin(sha256) };
+    let Some(_fill) = fill else {
+        if !lapsed {
+            wait_for_fill(sha256, || record(sha256, store::now()).is_some()).await;
+            if let Some(record) = record(sha256, store::now()) {
+                return Ok(Some(record));
+            }
+        }
+        // A head answers without touching the bytes.
+        count_r2_read(sha256);
+        let Some(head) = store::bucket(env)?.head(store::image_key(sha256)).await? else {
+            forget_here(sha256);
+            return Ok(None);
+        };
+        let record = ImageRecord { size: head.size(), md5: md5_of(env, sha256, &head).await? };
+        put_record(sha256, record.clone(), store::now());
+        return Ok(Some(record));
+    };
+    let Some(object) = read_r2(env, sha256).await? else { return Ok(None) };
+    let record = ImageRecord { size: object.size(), md5: md5_of(env, sha256, &object).await? };
+    if fits_memory(record.size) {
+        keep_small(sha256, record.size, object).await?;
+    } else if MEMORY.with_borrow(|m| m.cache_works) {
+        keep_large(&Cache::default(), sha256, record.size, object).await?;
+    }
+    put_record(sha256, record.clone(), store::now());
+    Ok(Some(record))
+}
+
+async fn read_r2(env: &Env, sha256: &str) -> AppResult<Option<Object>> {
+    count_r2_read(sha256);
+    Ok(store::bucket(env)?.get(store::image_key(sha256)).execute().await?)
+}
+
+/// The record and the stored bytes disagree: never send something that is not the image.
+fn check_size(sha256: &str, object: &Object, size: u64) -> AppResult<()> {
+    if object.size() != size {
+        return Err(AppError::Unavailable(format!("image {sha256} has size {} not {size}", object.size())));
+    }
+    Ok(())
+}
+
+/// The md5 R2 keeps beside the object, or for objects stored without it, the firmware record's.
+async fn md5_of(env: &Env, sha256: &str, object: &Object) -> AppResult<String> {
+    Ok(match object.custom_metadata()?.get("md5").cloned() {
+        Some(md5) => md5,
+        None => store::image_md5(env, sha256).await?.unwrap_or_default(),
+    })
+}
+
+/// Reads `object` and keeps it in memory, only when its length and sha256 are the record's:
+/// memory never holds other bytes.
+async fn keep_small(sha256: &str, size: u64, object: Object) -> AppResult<Option<Rc<Vec<u8>>>> {
+    let Some(body) = object.body() else { return Ok(None) };
+    let bytes = body.bytes().await?;
+    if bytes.len() as u64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
+        return Err(AppError::Unavailable(format!("image {sha256}: stored bytes do not hash to their key")));
+    }
+    let bytes = Rc::new(bytes);
+    MEMORY.with_borrow_mut(|m| m.bytes.insert(sha256.to_string(), bytes.clone(), size));
+    Ok(Some(bytes))
+}
+
+/// Streams `object` into the Cache API as a whole 200 answer (no copy in the Worker; R2 checked
+/// the sha256 on upload, the size was checked against the record). False when nothing was stored.
+async fn keep_large(cache: &Cache, sha256: &str, size: u64, object: Object) -> AppResult<bool> {
+    let Some(body) = object.body() else { return Ok(false) };
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/octet-stream")?;
+    headers.set("Content-Length", &size.to_string())?;
+    headers.set("Cache-Control", "public, max-age=31536000, immutable")?;
+    let entry = Response::from_body(body.response_body()?)?.with_headers(headers);
+    Ok(cache.put(cache_key(sha256), entry).await.is_ok())
+}
+
+fn cache_key(sha256: &str) -> String {
+    format!("{CACHE_ORIGIN}{sha256}")
 }
 
 /// A cache hit for exactly `head`: status, `Content-Length` and `Content-Range` as we would send

@@ -4,7 +4,7 @@
 //! decided once, by [`RangeAnswer::head`], whatever the source.
 
 use crate::error::{json_response, AppError, AppResult};
-use crate::image_cache::{self, ImageRecord, Small};
+use crate::image_cache::{self, Small};
 use crate::store;
 use fota_shared::api::ImageRef;
 use fota_shared::code::Refusal;
@@ -32,7 +32,7 @@ pub async fn serve(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult
         return Ok(Some(resp));
     }
     let (resp, source) = if image_cache::fits_memory(image.size) {
-        match image_cache::small_image(env, &image.sha256, image.size).await? {
+        match image_cache::small_image(env, image).await? {
             Small::Bytes(bytes) => {
                 let (start, length) = (head.start as usize, head.length as usize);
                 (Response::from_bytes(bytes[start..start + length].to_vec())?, "memory")
@@ -44,7 +44,7 @@ pub async fn serve(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult
             },
         }
     } else {
-        match image_cache::large_image(env, &image.sha256, image.size, range).await? {
+        match image_cache::large_image(env, image, range).await? {
             Some(body) => (Response::from_body(body)?, "cache"),
             None => match from_r2(env, image, range).await? {
                 Some(resp) => (resp, "r2"),
@@ -86,29 +86,16 @@ async fn from_r2(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<O
 }
 
 /// `GET /images/{sha256}`: the immutable URL redirects point at. The record comes from isolate
-/// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from an
-/// R2 `head` (and D1 for an md5 older objects lack).
+/// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
+/// one R2 read that also fills memory or the Cache API.
 pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
     let valid = sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !valid {
         return Err(AppError::NotFound("image".into()));
     }
-    let now = store::now();
-    let record = match image_cache::record(sha256, now) {
+    let record = match image_cache::record(sha256, store::now()) {
         Some(record) => record,
-        None => {
-            image_cache::count_r2_read(sha256);
-            let Some(head) = store::bucket(env)?.head(store::image_key(sha256)).await? else {
-                return Err(AppError::NotFound("image".into()));
-            };
-            let md5 = match head.custom_metadata()?.get("md5").cloned() {
-                Some(md5) => md5,
-                None => store::image_md5(env, sha256).await?.unwrap_or_default(),
-            };
-            let record = ImageRecord { size: head.size(), md5 };
-            image_cache::put_record(sha256, record.clone(), now);
-            record
-        }
+        None => image_cache::load(env, sha256).await?.ok_or_else(|| AppError::NotFound("image".into()))?,
     };
     let image = ImageRef { sha256: sha256.to_string(), md5: record.md5, size: record.size, module: fota_shared::api::DEFAULT_MODULE.into() };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);

@@ -58,6 +58,8 @@ impl Server {
             .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
             .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
             .args(["--var", &format!("DEVICE_MASTER_KEYS:{MASTER_KEYS}")])
+            // Image answers then say which copy served them and how many R2 reads the image cost.
+            .args(["--var", "DEBUG_COUNTERS:1"])
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
             .current_dir(&root)
             .stdin(Stdio::null())

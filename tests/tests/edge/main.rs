@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod clients;
 mod fleet;
+mod images;
 mod ota;
 mod refusals;
 mod rollouts;
