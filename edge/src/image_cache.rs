@@ -47,8 +47,8 @@ struct Memory {
     bytes: LruBudget<String, Rc<Vec<u8>>>,
     /// sha256 -> when a request started reading it from R2 into memory or the Cache API.
     filling: HashMap<String, i64>,
-    /// R2 reads (gets and heads) per image, for `DEBUG_COUNTERS`.
-    r2_reads: HashMap<String, u64>,
+    /// R2 reads per image, for `DEBUG_COUNTERS`: (gets, heads).
+    r2_reads: HashMap<String, (u64, u64)>,
     /// False once a put into the Cache API was not found right after: the cache does nothing here.
     cache_works: bool,
     /// `DEBUG_COUNTERS` as first read (vars do not change within an isolate).
@@ -100,18 +100,30 @@ fn forget_here(sha256: &str) {
     });
 }
 
-/// Counts one R2 read of `sha256` (for `DEBUG_COUNTERS`).
+/// Counts one R2 `get` of `sha256` (for `DEBUG_COUNTERS`).
 pub fn count_r2_read(sha256: &str) {
+    count(sha256, (1, 0))
+}
+
+/// Counts one R2 `head` of `sha256`: a lapsed record asking whether the image still exists.
+fn count_r2_head(sha256: &str) {
+    count(sha256, (0, 1))
+}
+
+fn count(sha256: &str, (gets, heads): (u64, u64)) {
     MEMORY.with_borrow_mut(|m| {
         if m.r2_reads.len() >= MAX_RECORDS {
             m.r2_reads.clear();
         }
-        *m.r2_reads.entry(sha256.to_string()).or_default() += 1;
+        let entry = m.r2_reads.entry(sha256.to_string()).or_default();
+        entry.0 += gets;
+        entry.1 += heads;
     })
 }
 
-/// Adds `X-Debug-R2-Reads` (R2 reads of this image by this isolate so far) and `X-Debug-Source`
-/// when the `DEBUG_COUNTERS` var is set: how the bench and the tests count R2 reads.
+/// Adds `X-Debug-R2-Reads` (R2 reads of this image by this isolate so far, gets and heads),
+/// `X-Debug-R2-Heads` (the heads among them) and `X-Debug-Source` when the `DEBUG_COUNTERS` var
+/// is set: how the bench and the tests count R2 reads.
 pub fn debug_headers(env: &Env, headers: &Headers, sha256: &str, source: &str) -> AppResult<()> {
     let debug = MEMORY.with_borrow(|m| m.debug);
     let debug = debug.unwrap_or_else(|| {
@@ -120,8 +132,9 @@ pub fn debug_headers(env: &Env, headers: &Headers, sha256: &str, source: &str) -
         on
     });
     if debug {
-        let reads = MEMORY.with_borrow(|m| m.r2_reads.get(sha256).copied().unwrap_or(0));
-        headers.set("X-Debug-R2-Reads", &reads.to_string())?;
+        let (gets, heads) = MEMORY.with_borrow(|m| m.r2_reads.get(sha256).copied().unwrap_or_default());
+        headers.set("X-Debug-R2-Reads", &(gets + heads).to_string())?;
+        headers.set("X-Debug-R2-Heads", &heads.to_string())?;
         headers.set("X-Debug-Source", source)?;
     }
     Ok(())
@@ -237,7 +250,7 @@ pub async fn load(env: &Env, sha256: &str) -> AppResult<Option<ImageRecord>> {
             }
         }
         // A head answers without touching the bytes.
-        count_r2_read(sha256);
+        count_r2_head(sha256);
         let Some(head) = store::bucket(env)?.head(store::image_key(sha256)).await? else {
             forget_here(sha256);
             return Ok(None);

@@ -72,16 +72,20 @@ fn air724_check(server: &Server, project: &str, id: &str, range: &str) -> RawRes
     device_request(server, req.as_bytes())
 }
 
-/// Downloads `img` through the check and `/images/` many times, every range case included, and
-/// returns the sources the answers named and the R2 reads the last answer reported.
-fn download_everything(server: &Server, project: &str, test: u32, img: &[u8]) -> (Vec<String>, u64) {
+/// Downloads `img` through the check and `/images/` many times, every range case included (then
+/// `full_downloads` more whole downloads), and
+/// returns the sources the answers named and the R2 reads of the bytes (gets) the last answer
+/// reported.
+fn download_everything(server: &Server, project: &str, test: u32, img: &[u8], full_downloads: u32) -> (Vec<String>, u64) {
+    let started = std::time::Instant::now();
     let n = img.len();
     let mut sources = Vec::new();
-    let mut last_reads = 0;
+    let (mut last_reads, mut last_heads) = (0, 0);
     let mut note = |resp: &RawResponse, sources: &mut Vec<String>| {
         if resp.status != 416 {
             sources.push(resp.header("X-Debug-Source").unwrap_or("none").to_string());
             last_reads = r2_reads(resp);
+            last_heads = resp.header("X-Debug-R2-Heads").and_then(|v| v.parse().ok()).expect("X-Debug-R2-Heads");
         }
     };
     // The device check first (its plan names the image, so no record lookup): a fresh download
@@ -111,12 +115,17 @@ fn download_everything(server: &Server, project: &str, test: u32, img: &[u8]) ->
             note(&resp, &mut sources);
         }
     }
-    for i in 0..100 {
+    for i in 0..full_downloads {
         let resp = image_route(server, img, None);
         expect_answer(&resp, img, 200, &(0..n), None, &format!("/images/ download {i}"));
         note(&resp, &mut sources);
     }
-    (sources, last_reads)
+    // `GET /images/` asks R2 whether an image still exists once its record is a minute old
+    // (`RECORD_TTL_MS`), wherever its bytes are kept: at most one `head` per minute of the test.
+    let heads = last_heads;
+    let minutes = started.elapsed().as_secs() / 60;
+    assert!(heads <= minutes, "{heads} R2 heads in {minutes} whole minutes");
+    (sources, last_reads - heads)
 }
 
 #[test]
@@ -125,7 +134,7 @@ fn small_images_come_from_isolate_memory_byte_identical() {
     let project = "img-memory";
     let img = image(801, 150_000);
     server.setup(project, Some(50), FW, "1.0.1", &img, json!({}));
-    let (sources, reads) = download_everything(server, project, 801, &img);
+    let (sources, reads) = download_everything(server, project, 801, &img, 100);
     assert!(sources.iter().all(|s| s == "memory"), "sources: {sources:?}");
     assert!(reads <= 1, "{reads} R2 reads for {} downloads of one image", sources.len());
 }
@@ -137,7 +146,7 @@ fn large_images_come_from_the_cache_api_byte_identical() {
     // Over the 1 MiB memory limit, under the test server's 2 MiB upload limit.
     let img = image(802, 1_500_000);
     server.setup(project, Some(50), FW, "1.0.1", &img, json!({}));
-    let (sources, reads) = download_everything(server, project, 802, &img);
+    let (sources, reads) = download_everything(server, project, 802, &img, 40);
     assert!(sources.iter().all(|s| s == "cache"), "sources: {sources:?}");
     assert!(reads <= 1, "{reads} R2 reads for {} downloads of one image", sources.len());
 }
