@@ -72,11 +72,10 @@ fn air724_check(server: &Server, project: &str, id: &str, range: &str) -> RawRes
     device_request(server, req.as_bytes())
 }
 
-/// Downloads `img` through the check and `/images/` many times, every range case included (then
-/// `full_downloads` more whole downloads), and
-/// returns the sources the answers named and the R2 reads of the bytes (gets) the last answer
-/// reported.
-fn download_everything(server: &Server, project: &str, test: u32, img: &[u8], full_downloads: u32) -> (Vec<String>, u64) {
+/// Downloads `img` through the check and `/images/`: every range case through the check, every
+/// case `rounds` times through `/images/`, then `full_downloads` whole downloads. Returns the
+/// sources the answers named and the R2 reads of the bytes (gets) the last answer reported.
+fn download_everything(server: &Server, project: &str, test: u32, img: &[u8], rounds: u32, full_downloads: u32) -> (Vec<String>, u64) {
     let started = std::time::Instant::now();
     let n = img.len();
     let mut sources = Vec::new();
@@ -106,8 +105,8 @@ fn download_everything(server: &Server, project: &str, test: u32, img: &[u8], fu
         expect_answer(&resp, img, status, &bytes, content_range.as_deref(), &format!("check {header}"));
         note(&resp, &mut sources);
     }
-    // The content-addressed route: every case, several times, then many full downloads.
-    for round in 0..3 {
+    // The content-addressed route: every case `rounds` times, then many full downloads.
+    for round in 0..rounds {
         for (header, status, bytes, content_range) in cases(n) {
             let resp = image_route(server, img, header.as_deref());
             expect_answer(&resp, img, status, &bytes, content_range.as_deref(), &format!("/images/ {header:?} round {round}"));
@@ -134,7 +133,7 @@ fn small_images_come_from_isolate_memory_byte_identical() {
     let project = "img-memory";
     let img = image(801, 150_000);
     server.setup(project, Some(50), FW, "1.0.1", &img, json!({}));
-    let (sources, reads) = download_everything(server, project, 801, &img, 100);
+    let (sources, reads) = download_everything(server, project, 801, &img, 3, 100);
     assert!(sources.iter().all(|s| s == "memory"), "sources: {sources:?}");
     assert!(reads <= 1, "{reads} R2 reads for {} downloads of one image", sources.len());
 }
@@ -146,7 +145,7 @@ fn large_images_come_from_the_cache_api_byte_identical() {
     // Over the 1 MiB memory limit, under the test server's 2 MiB upload limit.
     let img = image(802, 1_500_000);
     server.setup(project, Some(50), FW, "1.0.1", &img, json!({}));
-    let (sources, reads) = download_everything(server, project, 802, &img, 40);
+    let (sources, reads) = download_everything(server, project, 802, &img, 1, 20);
     assert!(sources.iter().all(|s| s == "cache"), "sources: {sources:?}");
     assert!(reads <= 1, "{reads} R2 reads for {} downloads of one image", sources.len());
 }
