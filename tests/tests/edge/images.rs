@@ -142,10 +142,11 @@ fn small_images_come_from_isolate_memory_byte_identical() {
 fn large_images_come_from_the_cache_api_byte_identical() {
     let server = shared_server();
     let project = "img-cache";
-    // Over the 1 MiB memory limit, under the test server's 2 MiB upload limit.
-    let img = image(802, 1_500_000);
+    // Just over the 1 MiB memory limit (the test server accepts up to 2 MiB): big answers through
+    // miniflare's cache are slow, and the test server is shared.
+    let img = image(802, 1_100_000);
     server.setup(project, Some(50), FW, "1.0.1", &img, json!({}));
-    let (sources, reads) = download_everything(server, project, 802, &img, 1, 20);
+    let (sources, reads) = download_everything(server, project, 802, &img, 1, 10);
     assert!(sources.iter().all(|s| s == "cache"), "sources: {sources:?}");
     assert!(reads <= 1, "{reads} R2 reads for {} downloads of one image", sources.len());
 }
@@ -157,7 +158,7 @@ fn concurrent_first_downloads_share_one_r2_read() {
     let server = shared_server();
     let project = "img-burst";
     let small = image(803, 200_000);
-    let large = image(804, 1_200_000);
+    let large = image(804, 1_100_000);
     server.setup(project, None, FW, "1.0.1", &small, json!({}));
     server.admin("PUT", &format!("/projects/{project}/firmware/{FW}_big/1.0.1"), &large).expect_one_of(&[200, 201]);
     for img in [&small, &large] {
