@@ -3,12 +3,12 @@
 //! An image is immutable by its sha256, so once read nothing about it needs a storage round trip
 //! again: its record (size, md5) and, for small images, its bytes stay in isolate memory (bounds
 //! in [`fota_shared::image_memory::EDGE_LIMITS`]); larger images are kept whole in the Cache API
-//! under a synthetic URL per sha256. Only a delete ends an entry: the deleting isolate forgets at
-//! once, other isolates re-check a record after [`RECORD_TTL_MS`].
+//! under a synthetic URL per sha256. Entries end by eviction (memory is bounded) or by a delete:
+//! the deleting isolate forgets at once, other isolates re-check a record after [`RECORD_TTL_MS`].
 //!
 //! Concurrent first downloads of one image in one isolate share a single R2 read: the first
 //! request fills, the others wait for it in short sleeps (a request never awaits another
-//! request's promise, which workerd forbids across request contexts).
+//! request's I/O, which workerd does not allow across request contexts).
 
 use crate::error::{AppError, AppResult};
 use crate::store;
@@ -32,7 +32,7 @@ const FILL_WAIT_MS: i64 = 5_000;
 const FILL_POLL_MS: u64 = 5;
 /// The origin of the Cache API keys: a name no request can reach, one entry per sha256. Cache API
 /// entries live in the zone the Worker runs on, whatever the key's host; on `*.workers.dev` the
-/// Cache API does nothing, which [`cache_works`] notices and then stops trying.
+/// Cache API does nothing, which `Memory::cache_works` records so the isolate stops trying.
 const CACHE_ORIGIN: &str = "https://image-cache.fota-edge.invalid/images/";
 
 /// An image's facts the answer needs besides its sha256.
