@@ -47,11 +47,11 @@ tools: $(WORKER_BUILD) $(WASM_BINDGEN) node_modules/.installed
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 
 # The Worker is rebuilt only when its sources change, so a second `make dev` starts in seconds.
-EDGE_SOURCES := $(shell find edge/src shared/src -name "*.rs") edge/openapi.json edge/Cargo.toml shared/Cargo.toml Cargo.toml Cargo.lock
+EDGE_SOURCES := $(shell find edge/src shared/src -name "*.rs") edge/openapi.json edge/Cargo.toml shared/Cargo.toml Cargo.toml Cargo.lock scripts/wasm-opt.sh
 SHIM := edge/build/worker/shim.mjs
 
 $(SHIM): $(EDGE_SOURCES) | tools
-	cd edge && WASM_BINDGEN_BIN=$(WASM_BINDGEN) WASM_OPT_BIN=$(CURDIR)/node_modules/.bin/wasm-opt \
+	cd edge && WASM_BINDGEN_BIN=$(WASM_BINDGEN) WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt.sh \
 	  ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild $(WORKER_BUILD) --release
 	touch $@
 

@@ -1,7 +1,10 @@
-//! Image delivery from R2: exact bytes, always with `Content-Length`, `Range`/206 for resumes,
-//! and the content-addressed `GET /images/{sha256}` route that redirects point at.
+//! Image delivery: exact bytes, always with `Content-Length`, `Range`/206 for resumes, and the
+//! content-addressed `GET /images/{sha256}` route that redirects point at. Which copy the bytes
+//! come from (isolate memory, the Cache API, R2) is `image_cache`'s business; the framing is
+//! decided once, by [`RangeAnswer::head`], whatever the source.
 
 use crate::error::{json_response, AppError, AppResult};
+use crate::image_cache::{self, Small};
 use crate::store;
 use fota_shared::api::ImageRef;
 use fota_shared::code::Refusal;
@@ -18,59 +21,83 @@ pub fn refusal(r: Refusal) -> Response {
     resp.with_status(r.status())
 }
 
-/// Answers `range` for the image with these digests. The R2 body is handed to the runtime
-/// untouched, which sends it with a `Content-Length` (never chunked) and costs the Worker no CPU.
+/// Answers `range` for the image with these digests, from the nearest copy of its bytes: isolate
+/// memory for small images, the Cache API for larger ones, else R2's body handed to the runtime
+/// untouched (fixed length, never chunked, no Worker CPU). None when R2 has no such object.
 pub async fn serve(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<Option<Response>> {
-    let total = image.size;
+    let head = range.head(image.size);
     if range == RangeAnswer::Unsatisfiable {
-        let mut resp = Response::empty()?.with_status(416);
-        resp.headers_mut().set("Content-Range", &format!("bytes */{total}"))?;
+        let mut resp = Response::empty()?.with_status(head.status);
+        resp.headers_mut().set("Content-Range", head.content_range.as_deref().unwrap_or_default())?;
         return Ok(Some(resp));
     }
-    let bucket = store::bucket(env)?;
-    let mut get = bucket.get(store::image_key(&image.sha256));
-    if let RangeAnswer::Partial { start, end } = range {
-        get = get.range(Range::OffsetWithLength { offset: start, length: end - start + 1 });
-    }
-    let Some(object) = get.execute().await? else { return Ok(None) };
-    if object.size() != total {
-        // The record and the stored bytes disagree: never send something that is not the image.
-        return Err(AppError::Unavailable(format!("image {} has size {} not {total}", image.sha256, object.size())));
-    }
-    let Some(body) = object.body() else { return Ok(None) };
-    let mut resp = Response::from_body(body.response_body()?)?;
+    let (resp, source) = if image_cache::fits_memory(image.size) {
+        match image_cache::small_image(env, image).await? {
+            Small::Bytes(bytes) => {
+                let (start, length) = (head.start as usize, head.length as usize);
+                (Response::from_bytes(bytes[start..start + length].to_vec())?, "memory")
+            }
+            Small::Missing => return Ok(None),
+            Small::Busy => match from_r2(env, image, range).await? {
+                Some(resp) => (resp, "r2"),
+                None => return Ok(None),
+            },
+        }
+    } else {
+        match image_cache::large_image(env, image, range).await? {
+            Some(body) => (Response::from_body(body)?, "cache"),
+            None => match from_r2(env, image, range).await? {
+                Some(resp) => (resp, "r2"),
+                None => return Ok(None),
+            },
+        }
+    };
+    let mut resp = resp.with_status(head.status);
     let headers = resp.headers_mut();
     headers.set("Content-Type", "application/octet-stream")?;
     headers.set("Accept-Ranges", "bytes")?;
     headers.set("ETag", &format!("\"{}\"", image.sha256))?;
     headers.set("X-Content-SHA256", &image.sha256)?;
     headers.set("X-Content-MD5", &image.md5)?;
-    let (status, length) = match range {
-        RangeAnswer::Partial { start, end } => {
-            headers.set("Content-Range", &format!("bytes {start}-{end}/{total}"))?;
-            (206, end - start + 1)
-        }
-        _ => (200, total),
-    };
-    headers.set("Content-Length", &length.to_string())?;
-    Ok(Some(resp.with_status(status)))
+    if let Some(content_range) = &head.content_range {
+        headers.set("Content-Range", content_range)?;
+    }
+    headers.set("Content-Length", &head.length.to_string())?;
+    image_cache::debug_headers(env, headers, &image.sha256, source)?;
+    Ok(Some(resp))
 }
 
-/// `GET /images/{sha256}`: the immutable URL redirects point at.
+/// `range` of the image streamed from R2 (one ranged read), for what memory and cache do not hold.
+async fn from_r2(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<Option<Response>> {
+    let total = image.size;
+    let bucket = store::bucket(env)?;
+    let mut get = bucket.get(store::image_key(&image.sha256));
+    if let RangeAnswer::Partial { start, end } = range {
+        get = get.range(Range::OffsetWithLength { offset: start, length: end - start + 1 });
+    }
+    image_cache::count_r2_read(&image.sha256);
+    let Some(object) = get.execute().await? else { return Ok(None) };
+    if object.size() != total {
+        // The record and the stored bytes disagree: never send something that is not the image.
+        return Err(AppError::Unavailable(format!("image {} has size {} not {total}", image.sha256, object.size())));
+    }
+    let Some(body) = object.body() else { return Ok(None) };
+    Ok(Some(Response::from_body(body.response_body()?)?))
+}
+
+/// `GET /images/{sha256}`: the immutable URL redirects point at. The record comes from isolate
+/// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
+/// one R2 read that also fills memory or the Cache API.
 pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
     let valid = sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !valid {
         return Err(AppError::NotFound("image".into()));
     }
-    let bucket = store::bucket(env)?;
-    let Some(head) = bucket.head(store::image_key(sha256)).await? else {
-        return Err(AppError::NotFound("image".into()));
+    let record = match image_cache::record(sha256, store::now()) {
+        Some(record) => record,
+        None => image_cache::load(env, sha256).await?.ok_or_else(|| AppError::NotFound("image".into()))?,
     };
-    let md5 = match head.custom_metadata()?.get("md5").cloned() {
-        Some(md5) => md5,
-        None => store::image_md5(env, sha256).await?.unwrap_or_default(),
-    };
-    let image = ImageRef { sha256: sha256.to_string(), md5, size: head.size(), module: fota_shared::api::DEFAULT_MODULE.into() };
+    let image = ImageRef { sha256: sha256.to_string(), md5: record.md5, size: record.size, module: fota_shared::api::DEFAULT_MODULE.into() };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);
     let Some(mut resp) = serve(env, &image, range).await? else {
         return Err(AppError::NotFound("image".into()));

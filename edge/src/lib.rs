@@ -14,6 +14,7 @@ mod channel;
 mod check;
 mod coordinator;
 mod error;
+mod image_cache;
 mod images;
 mod keys;
 mod logs;

@@ -11,6 +11,19 @@ pub enum RangeAnswer {
     Unsatisfiable,
 }
 
+/// How an answer is framed: its status, which bytes of the image it carries, and its
+/// `Content-Range`. Every way the edge sends an image (isolate memory, the Cache API, R2) frames
+/// it from this one value, so the header contract cannot drift between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeHead {
+    pub status: u16,
+    /// Offset of the first byte sent.
+    pub start: u64,
+    /// Bytes sent: the exact `Content-Length` (0 for a 416).
+    pub length: u64,
+    pub content_range: Option<String>,
+}
+
 impl RangeAnswer {
     /// Does this answer send the whole image of `total` bytes from byte 0 (no `Range`,
     /// `bytes=0-`, `bytes=0-(total-1)`)? Only such a download counts as a delivery: a resume or
@@ -20,6 +33,26 @@ impl RangeAnswer {
             RangeAnswer::Full => true,
             RangeAnswer::Partial { start, end } => start == 0 && end.saturating_add(1) == total,
             RangeAnswer::Unsatisfiable => false,
+        }
+    }
+
+    /// The framing of this answer over an image of `total` bytes.
+    pub fn head(self, total: u64) -> RangeHead {
+        match self {
+            RangeAnswer::Full => RangeHead { status: 200, start: 0, length: total, content_range: None },
+            RangeAnswer::Partial { start, end } => {
+                RangeHead { status: 206, start, length: end - start + 1, content_range: Some(format!("bytes {start}-{end}/{total}")) }
+            }
+            RangeAnswer::Unsatisfiable => RangeHead { status: 416, start: 0, length: 0, content_range: Some(format!("bytes */{total}")) },
+        }
+    }
+
+    /// The canonical `Range` header asking another cache for exactly these bytes, so that its own
+    /// reading of the device's header (several ranges, `5-2`) never decides what we send.
+    pub fn request_header(self) -> Option<String> {
+        match self {
+            RangeAnswer::Partial { start, end } => Some(format!("bytes={start}-{end}")),
+            RangeAnswer::Full | RangeAnswer::Unsatisfiable => None,
         }
     }
 }
@@ -104,6 +137,33 @@ mod tests {
         check(Some("bytes=+1-"), 100, Full);
         check(Some("bytes=99999999999999999999999-"), 100, Full);
         check(Some(" bytes= 3 - 4 "), 100, Partial { start: 3, end: 4 });
+    }
+
+    #[track_caller]
+    fn check_head(header: Option<&str>, total: u64, status: u16, start: u64, length: u64, content_range: Option<&str>) {
+        let head = answer(header, total).head(total);
+        let want = RangeHead { status, start, length, content_range: content_range.map(str::to_string) };
+        assert_eq!(head, want, "{header:?} over {total}");
+    }
+
+    #[test]
+    fn head_table() {
+        check_head(None, 100, 200, 0, 100, None);
+        check_head(Some("bytes=0-"), 100, 206, 0, 100, Some("bytes 0-99/100"));
+        check_head(Some("bytes=10-19"), 100, 206, 10, 10, Some("bytes 10-19/100"));
+        check_head(Some("bytes=-10"), 100, 206, 90, 10, Some("bytes 90-99/100"));
+        check_head(Some("bytes=99-500"), 100, 206, 99, 1, Some("bytes 99-99/100"));
+        check_head(Some("bytes=100-"), 100, 416, 0, 0, Some("bytes */100"));
+        check_head(Some("bytes=0-1,5-6"), 100, 200, 0, 100, None);
+        check_head(None, 0, 200, 0, 0, None);
+    }
+
+    #[test]
+    fn request_header_asks_for_exactly_the_answered_bytes() {
+        assert_eq!(Partial { start: 0, end: 99 }.request_header().as_deref(), Some("bytes=0-99"));
+        assert_eq!(Partial { start: 90, end: 99 }.request_header().as_deref(), Some("bytes=90-99"));
+        assert_eq!(Full.request_header(), None);
+        assert_eq!(Unsatisfiable.request_header(), None);
     }
 
     #[test]

@@ -64,6 +64,8 @@ impl Server {
             .args(["--var", &format!("ADMIN_TOKEN:{TOKEN}")])
             .args(["--var", &format!("MAX_IMAGE_BYTES:{TEST_MAX_IMAGE_BYTES}")])
             .args(["--var", &format!("DEVICE_MASTER_KEYS:{MASTER_KEYS}")])
+            // Image answers then say which copy served them and how many R2 reads the image cost.
+            .args(["--var", "DEBUG_COUNTERS:1"])
             // Ban tests download a target six times in a row; the window has its own test.
             .args(["--var", "DELIVERY_WINDOW_S:0"])
             // The burst test binds 2,000 new ids in well under a minute; the cap has its own test.

@@ -270,6 +270,7 @@ pub async fn delete_firmware(call: &mut Call<'_>) -> AppResult<Response> {
     store::delete_firmware(call.env, &key, &fw, &version).await?;
     if store::image_references(call.env, &record.sha256).await? == 0 {
         store::bucket(call.env)?.delete(store::image_key(&record.sha256)).await?;
+        crate::image_cache::forget(&record.sha256).await;
     }
     call.changed(Some(&key), format!("firmware {fw} {version}"), Some(&record), None::<&Firmware>);
     no_content()

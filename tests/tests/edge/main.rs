@@ -10,6 +10,7 @@ mod admin;
 mod clients;
 mod device_path;
 mod fleet;
+mod images;
 mod ota;
 mod refusals;
 mod retention;
