@@ -17,14 +17,14 @@ use fota_shared::device_auth::{issuing_master, verify_device, DeviceKey, DeviceR
 use fota_shared::download_url;
 use fota_shared::module_job::{self, ActiveJob, Candidate, JobDecision, JobOutcome};
 use fota_shared::module_ota::{self, MAX_MESSAGE_BYTES};
-use fota_shared::notice::{build_notice, NoticeImage, NoticeSubject};
+use fota_shared::notice::{build_notice, is_downgrade, NoticeImage, NoticeSubject};
 use fota_shared::plan::in_device_set;
 use fota_shared::rollout_state::DeviceFailure;
 use fota_shared::version::Version;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
-/// How long a notice's download URL stays valid.
+/// How long a notice, and its download URL, stays valid.
 const URL_LIFETIME_MS: i64 = 3600 * 1000;
 
 /// `/ota/device/{kind}/{productKey}/{deviceName}`.
@@ -267,7 +267,9 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                 plan
             }
         };
-        return serve_notice(req, env, project, plan, now).await;
+        let reported = modules.iter().find(|(module, _)| *module == plan.image.module).map(|(_, version)| version.as_str());
+        let downgrade = is_downgrade(reported, &plan.spec.target_version);
+        return serve_notice(req, env, project, device, plan, downgrade, now).await;
     }
 }
 
@@ -275,24 +277,29 @@ fn no_job() -> AppResult<Response> {
     Ok(Response::empty()?.with_status(204))
 }
 
-async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now: i64) -> AppResult<Response> {
+/// The signed notice for `device`'s job under `plan`; it expires with its download URL.
+async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, plan: &Plan, downgrade: bool, now: i64) -> AppResult<Response> {
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let path = format!("/ota/image/{}", plan.image.sha256);
+    let expires_ms = now + URL_LIFETIME_MS;
     let url = match crate::images::public_url(env, &plan.image.sha256) {
         Some(url) => url,
         None => {
             let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
             let origin = crate::images::self_base(req, env)?;
-            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, now + URL_LIFETIME_MS))
+            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, expires_ms))
         }
     };
     let subject = NoticeSubject {
         product_key: project,
+        device_name: device,
         module: &plan.image.module,
         version: &plan.spec.target_version,
         size: plan.image.size,
         sha256: &plan.image.sha256,
+        expires_ms,
+        downgrade,
     };
     let id = (now as u64 % 4_294_967_296).to_string();
     let notice = build_notice(&id, &subject, NoticeImage { url: &url, md5: &plan.image.md5 }, &key_id, &seed);

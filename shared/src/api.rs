@@ -551,6 +551,10 @@ pub struct NoticeData {
     pub sha256: String,
     /// The digest the device must verify the download with: always `sha256`.
     pub hash_type: String,
+    /// Milliseconds since the epoch: the device refuses the notice at and after this instant.
+    pub expires: i64,
+    /// The job installs an older version than the device reported (the plan allows downgrades).
+    pub downgrade: bool,
     /// Lowercase hex Ed25519 signature (128 characters).
     pub sign: String,
     /// Always `Ed25519`.

@@ -144,6 +144,6 @@ fn master_key_rotation_keeps_urls_pins_each_device_to_its_version_and_refuses_a_
     let (active, _) = signing_keys(&server, pk);
     let data = a2.notice_data(&server).expect("the job is still offered");
     assert_eq!(data["key_id"].as_str(), Some(active.as_str()));
-    verify_as_device(&server, pk, &data);
+    verify_as_device(&server, &a2, &data);
     server.stop();
 }

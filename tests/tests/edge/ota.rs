@@ -9,7 +9,7 @@
 use crate::contains;
 use fota_shared::device_auth::{derive_key, device_secret, parse_master_keys, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use fota_shared::download_url::signed_url_query;
-use fota_shared::notice::{verify_notice, NoticeSubject};
+use fota_shared::notice::{accept_notice, verify_notice, NoticeError, NoticeSubject};
 use fota_tests::{image, md5_hex, sha256_hex, shared_server, RawResponse, Server, MASTER_KEYS};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -256,24 +256,29 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 
 // ---------------------------------------------------------------- what a device checks
 
-/// The signed fields of a notice, as a device reads them from it.
-fn subject_of<'a>(pk: &'a str, data: &'a Value) -> NoticeSubject<'a> {
+/// The signed fields of a notice, as a device reads them: its own product key and device name,
+/// the rest from the notice.
+pub(crate) fn subject_of<'a>(dev: &'a Device, data: &'a Value) -> NoticeSubject<'a> {
     NoticeSubject {
-        product_key: pk,
+        product_key: &dev.pk,
+        device_name: &dev.name,
         module: data["module"].as_str().expect("module"),
         version: data["version"].as_str().expect("version"),
         size: data["size"].as_u64().expect("size"),
         sha256: data["sha256"].as_str().expect("sha256"),
+        expires_ms: data["expires"].as_i64().expect("expires"),
+        downgrade: data["downgrade"].as_bool().expect("downgrade"),
     }
 }
 
-/// Verifies a notice as a device does: the signature with the published key the notice names.
+/// Checks a notice as a device does: the signature with the published key the notice names, over
+/// the device's own identity, and the expiry against the device's clock.
 #[track_caller]
-pub(crate) fn verify_as_device(server: &Server, pk: &str, data: &Value) {
-    let (_, keys) = signing_keys(server, pk);
+pub(crate) fn verify_as_device(server: &Server, dev: &Device, data: &Value) {
+    let (_, keys) = signing_keys(server, &dev.pk);
     let key_id = data["key_id"].as_str().expect("key_id");
     let public = &keys.iter().find(|(id, _)| id == key_id).unwrap_or_else(|| panic!("key {key_id} is not published: {keys:?}")).1;
-    assert_eq!(verify_notice(public, &subject_of(pk, data), data["sign"].as_str().expect("sign")), Ok(()), "notice {data}");
+    assert_eq!(accept_notice(public, &subject_of(dev, data), data["sign"].as_str().expect("sign"), wall_ms()), Ok(()), "notice {data}");
 }
 
 /// Downloads the notice's URL (a full URL on this edge) and returns the response.
@@ -292,7 +297,7 @@ pub(crate) fn download(server: &Server, url: &str, range: Option<&str>) -> RawRe
 /// progress reports were acknowledged with a 2xx.
 #[track_caller]
 fn upgrade_module(server: &Server, dev: &Device, data: &Value, img: &[u8], steps: &[&str]) -> usize {
-    verify_as_device(server, &dev.pk, data);
+    verify_as_device(server, dev, data);
     upgrade_verified(server, dev, data, img, steps, true)
 }
 
@@ -531,14 +536,15 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
     assert_eq!(data["sign_method"], "Ed25519");
     assert!(data["key_id"].as_str().is_some_and(|k| !k.is_empty()), "{data}");
     assert!(data["sign"].as_str().is_some_and(|s| s.len() == 128 && s.bytes().all(|c| c.is_ascii_hexdigit())), "{data}");
+    assert_eq!(data["downgrade"], false);
     let (active, keys) = signing_keys(server, pk);
     assert_eq!(data["key_id"].as_str(), Some(active.as_str()));
-    verify_as_device(server, pk, &data);
+    verify_as_device(server, &dev, &data);
 
     // Every signed field matters; md5 and url are not signed.
     let public = &keys.iter().find(|(id, _)| *id == active).unwrap().1;
     let sig = data["sign"].as_str().unwrap();
-    let base = subject_of(pk, &data);
+    let base = subject_of(&dev, &data);
     let other_sha = sha256_hex(b"other");
     for (name, subject) in [
         ("version", NoticeSubject { version: "1.0.2", ..base }),
@@ -546,9 +552,18 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
         ("sha256", NoticeSubject { sha256: &other_sha, ..base }),
         ("module", NoticeSubject { module: WIFI, ..base }),
         ("product", NoticeSubject { product_key: "ota-other", ..base }),
+        ("device (another device's notice)", NoticeSubject { device_name: "ota04-other", ..base }),
+        ("expiry (extended)", NoticeSubject { expires_ms: base.expires_ms + 3_600_000, ..base }),
+        ("downgrade", NoticeSubject { downgrade: true, ..base }),
     ] {
         assert!(verify_notice(public, &subject, sig).is_err(), "a tampered {name} passes the signature");
     }
+    // The notice expires with its URL, within the hour; a device refuses it from then on.
+    let url_expires: i64 = data["url"].as_str().unwrap().split("expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    assert_eq!(base.expires_ms, url_expires);
+    assert!((wall_ms() + 3_500_000..=wall_ms() + 3_600_000).contains(&base.expires_ms), "{data}");
+    assert_eq!(accept_notice(public, &base, sig, base.expires_ms - 1), Ok(()));
+    assert_eq!(accept_notice(public, &base, sig, base.expires_ms), Err(NoticeError::Expired), "an expired notice is refused");
     let mut flipped = sig.as_bytes().to_vec();
     flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
     assert!(verify_notice(public, &base, std::str::from_utf8(&flipped).unwrap()).is_err());
@@ -727,7 +742,18 @@ fn a_module_job_respects_the_plans_from_versions_and_never_downgrades() {
     );
     let ok = provision(server, pk, &["ota13-old".to_string()]).remove(0);
     ok.report_ok(server, MCU, "0.9.0");
-    assert_eq!(ok.notice_data(server).map(|d| d["version"].clone()), Some(json!(TARGET)));
+    let upgrade = ok.notice_data(server).expect("an upgrade");
+    assert_eq!((&upgrade["version"], &upgrade["downgrade"]), (&json!(TARGET), &json!(false)));
+    verify_as_device(server, &ok, &upgrade);
+    // A plan that allows downgrades: the notice says so, signed, and the device can tell.
+    let pk3 = "ota-rules-dg-ok";
+    project(server, pk3);
+    module_plan(server, pk3, "ota_rules_dg_ok_mcu", MCU, TARGET, &image(4453, 6_000), json!({ "allow_downgrade": true }));
+    let back = provision(server, pk3, &["ota13-back".to_string()]).remove(0);
+    back.report_ok(server, MCU, "2.0.0");
+    let data = back.notice_data(server).expect("a downgrade the plan allows");
+    assert_eq!((&data["version"], &data["downgrade"]), (&json!(TARGET), &json!(true)));
+    verify_as_device(server, &back, &data);
 }
 
 // ---------------------------------------------------------------- the owner's confirmation
@@ -761,7 +787,7 @@ fn held_jobs_reach_the_device_only_after_the_owners_confirmation() {
     resp.expect_status(200);
     assert_eq!(resp.json(), json!({ "confirmed": [devs[0].name], "skipped": [] }));
     let data = devs[0].notice_data(server).expect("served after confirmation");
-    verify_as_device(server, pk, &data);
+    verify_as_device(server, &devs[0], &data);
     let again = server.admin("POST", &format!("/projects/{pk}/devices/{}/confirm", devs[0].name), b"");
     again.expect_status(409);
     assert_eq!(again.json()["error"]["code"], "not_awaiting_confirmation");
@@ -924,7 +950,7 @@ fn a_rotated_signing_key_signs_new_notices_and_the_old_one_stays_trusted_for_the
     let (old_active, old_keys) = signing_keys(server, pk);
     assert_eq!(old_keys.len(), 1);
     assert_eq!(before["key_id"].as_str(), Some(old_active.as_str()));
-    verify_as_device(server, pk, &before);
+    verify_as_device(server, &dev, &before);
 
     for (body, code) in [(r#"{"overlap_s":-1}"#, "invalid_json"), (r#"{"overlap":2}"#, "invalid_json"), (r#"{"overlap_s":31536001}"#, "invalid_overlap")] {
         let resp = server.admin("POST", &format!("/projects/{pk}/signing-keys/rotate"), body.as_bytes());
@@ -948,10 +974,10 @@ fn a_rotated_signing_key_signs_new_notices_and_the_old_one_stays_trusted_for_the
     // New notices are signed with the new key; the old notice still verifies with the old key.
     let after = dev.notice_data(server).expect("notice");
     assert_eq!(after["key_id"].as_str(), Some(active.as_str()));
-    verify_as_device(server, pk, &after);
-    assert!(verify_notice(old_public, &subject_of(pk, &after), after["sign"].as_str().unwrap()).is_err());
-    assert_eq!(verify_notice(old_public, &subject_of(pk, &before), before["sign"].as_str().unwrap()), Ok(()));
-    assert!(verify_notice(new_public, &subject_of(pk, &before), before["sign"].as_str().unwrap()).is_err());
+    verify_as_device(server, &dev, &after);
+    assert!(verify_notice(old_public, &subject_of(&dev, &after), after["sign"].as_str().unwrap()).is_err());
+    assert_eq!(verify_notice(old_public, &subject_of(&dev, &before), before["sign"].as_str().unwrap()), Ok(()));
+    assert!(verify_notice(new_public, &subject_of(&dev, &before), before["sign"].as_str().unwrap()).is_err());
 
     // After the overlap only the new key is listed.
     let wait = Duration::from_millis(2300).saturating_sub(rotated_at.elapsed());
@@ -988,7 +1014,7 @@ fn fleet_turn(server: &Server, dev: &Device, keys: &PinnedKeys, images: &BTreeMa
         let module = data["module"].as_str().unwrap().to_string();
         assert!(!log.upgraded.contains(&module), "{} offered {module} again", dev.name);
         let public = keys.get(data["key_id"].as_str().unwrap()).unwrap_or_else(|| panic!("unknown key in {data}"));
-        assert_eq!(verify_notice(public, &subject_of(&dev.pk, &data), data["sign"].as_str().unwrap()), Ok(()), "{data}");
+        assert_eq!(accept_notice(public, &subject_of(dev, &data), data["sign"].as_str().unwrap(), wall_ms()), Ok(()), "{data}");
         log.acked += upgrade_verified(server, dev, &data, &images[module.as_str()], &["10", "100"], download);
         log.upgraded.insert(module);
     }
