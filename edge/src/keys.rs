@@ -1,6 +1,14 @@
 //! Key material for module OTA, all derived from the `DEVICE_MASTER_KEYS` Worker secret
 //! (`1:<hex>,2:<hex>`): device secrets, the download-URL key, and each project's notice signing
-//! seeds. D1 keeps only the public halves of signing keys; nothing secret is stored.
+//! seeds. D1 keeps only the public halves of signing keys (and, per device, the master version
+//! and generation its secret derives from); nothing secret is stored.
+//!
+//! Rotating `DEVICE_MASTER_KEYS`: add the new version first. New device secrets, signing keys and
+//! URLs come from the highest version; URLs from every listed version stay good until they expire;
+//! each device verifies under its own version until it is re-keyed. A version may be dropped once
+//! no device and no active signing key derives from it: a Worker secret cannot refuse an edit, so
+//! the edge refuses to sign notices with a key whose version is gone (503 `master_key_missing`,
+//! logged, also on `GET .../signing-keys`) until the version is listed again or the key rotated.
 
 use crate::error::{AppError, AppResult};
 use crate::store::keys::{self as stored, KeyRow};
@@ -23,7 +31,26 @@ pub fn require_masters(env: &Env) -> AppResult<Vec<MasterKey>> {
 
 /// The key download URLs are signed with.
 pub fn url_key(masters: &[MasterKey]) -> Option<[u8; 32]> {
-    issuing_master(masters).map(|m| derive_key(m, "fota-download-url"))
+    issuing_master(masters).map(url_key_of)
+}
+
+/// The URL key of every listed version, newest first: any of them verifies a download URL.
+pub fn url_keys(masters: &[MasterKey]) -> Vec<[u8; 32]> {
+    masters.iter().map(url_key_of).collect()
+}
+
+fn url_key_of(master: &MasterKey) -> [u8; 32] {
+    derive_key(master, "fota-download-url")
+}
+
+/// A signing key whose master version is no longer listed: logged, and a stable admin code.
+fn master_key_missing(project: &str, key_id: &str, version: u32) -> AppError {
+    let message = format!(
+        "signing key {key_id} of project {project} derives from master key version {version}, which DEVICE_MASTER_KEYS does not list; \
+         list that version again, or rotate the project's signing key"
+    );
+    crate::logs::once("master_key_missing", &message);
+    AppError::Status { status: 503, code: "master_key_missing", message }
 }
 
 fn seed(masters: &[MasterKey], master_version: u32, project: &str, key_id: &str) -> Option<[u8; 32]> {
@@ -56,8 +83,7 @@ pub async fn active(env: &Env, masters: &[MasterKey], project: &str, now: i64) -
     let all: Vec<SigningKey> = rows.iter().map(KeyRow::public).collect();
     let key = notice::active_key(&all, now).ok_or_else(|| AppError::Unavailable("no active signing key".into()))?;
     let row = rows.iter().find(|r| (r.key_id as i64).to_string() == key.id).ok_or_else(|| AppError::Unavailable("signing key vanished".into()))?;
-    let seed = seed(masters, row.master_version as u32, project, &key.id)
-        .ok_or_else(|| AppError::Unavailable(format!("master key version {} is gone", row.master_version)))?;
+    let seed = seed(masters, row.master_version as u32, project, &key.id).ok_or_else(|| master_key_missing(project, &key.id, row.master_version as u32))?;
     Ok((key.id.clone(), seed))
 }
 

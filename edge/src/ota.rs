@@ -1,6 +1,7 @@
 //! Module OTA for JSON (Aliyun/HaaS-style) devices: report, notice, progress, push channel, and
 //! the expiring download URL. Every device call is signed (see `fota_shared::device_auth`) with
-//! a secret derived for that provisioned device; a signature is accepted once.
+//! the one secret D1 says the provisioned device holds (its master key version and key
+//! generation); a signature is accepted once.
 //!
 //! `productKey` is the project key and `deviceName` the device id. A device has one job at a time
 //! (`fota_shared::module_job`): the first module's job is offered, the next waits until the
@@ -12,18 +13,18 @@ use crate::keys;
 use crate::rollout::{self, Rollout};
 use crate::store::{self, jobs};
 use fota_shared::api::{DeviceAck, DevicePhase, JobPhase, Plan, DEFAULT_MODULE};
-use fota_shared::device_auth::{verify_device, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fota_shared::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use fota_shared::download_url;
 use fota_shared::module_job::{self, ActiveJob, Candidate, JobDecision, JobOutcome};
 use fota_shared::module_ota::{self, MAX_MESSAGE_BYTES};
-use fota_shared::notice::{build_notice, NoticeImage, NoticeSubject};
+use fota_shared::notice::{build_notice, is_downgrade, NoticeImage, NoticeSubject};
 use fota_shared::plan::in_device_set;
 use fota_shared::rollout_state::DeviceFailure;
 use fota_shared::version::Version;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
-/// How long a notice's download URL stays valid.
+/// How long a notice, and its download URL, stays valid.
 const URL_LIFETIME_MS: i64 = 3600 * 1000;
 
 /// `/ota/device/{kind}/{productKey}/{deviceName}`.
@@ -56,7 +57,6 @@ fn unauthorized(code: &'static str) -> AppError {
 async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, device_name: &str) -> AppResult<()> {
     let masters = keys::masters(env).ok_or(unauthorized("auth_unavailable"))?;
     let row = store::devices::auth_row(env, device_name).await?;
-    let provisioned = row.is_some_and(|r| r.project_key == product_key && r.provisioned_at.is_some());
     let url = req.url()?;
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -66,15 +66,27 @@ async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, 
     let method = req.method();
     let request = DeviceRequest { method: method.as_ref(), path: &target, body, timestamp: timestamp.as_deref(), signature: signature.as_deref() };
     let now = store::now();
-    // Verify even for unknown devices, so timing does not tell which names are provisioned.
-    let verdict = verify_device(&masters, product_key, device_name, &request, now);
-    let authorized = match (verdict, provisioned) {
-        (Ok(a), true) => a,
+    // The one secret the device holds now; an unknown or de-provisioned device is still verified
+    // (against a secret nobody was given), so timing does not tell which names are provisioned.
+    let recorded = row.as_ref().filter(|r| r.project_key == product_key && r.provisioned_at.is_some()).map(|r| DeviceKey {
+        master_version: r.key_master_version.map(|v| v as u32),
+        generation: r.key_generation.map_or(0, |g| g as i64),
+    });
+    let key = recorded.unwrap_or(DeviceKey { master_version: issuing_master(&masters).map(|m| m.version), generation: -1 });
+    if let Some(v) = key.master_version.filter(|v| !masters.iter().any(|m| m.version == *v)) {
+        crate::logs::once("device_master_key_missing", &format!("a device's secret derives from master key version {v}, which DEVICE_MASTER_KEYS no longer lists; re-key it"));
+    }
+    let authorized = match (verify_device(&masters, product_key, device_name, key, &request, now), recorded) {
+        (Ok(a), Some(_)) => a,
         (Err(e), _) => return Err(unauthorized(e.code())),
-        (Ok(_), false) => return Err(unauthorized("auth_bad_signature")),
+        (Ok(_), None) => return Err(unauthorized("auth_bad_signature")),
     };
     if !jobs::accept_once(env, &authorized.replay_key, authorized.replay_until_ms).await? {
         return Err(unauthorized("auth_replayed"));
+    }
+    if key.master_version.is_none() {
+        // Provisioned before versions were recorded: from now on, this version only.
+        store::devices::record_master_version(env, device_name, key.generation, authorized.master_version).await?;
     }
     Ok(())
 }
@@ -255,7 +267,9 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                 plan
             }
         };
-        return serve_notice(req, env, project, plan, now).await;
+        let reported = modules.iter().find(|(module, _)| *module == plan.image.module).map(|(_, version)| version.as_str());
+        let downgrade = is_downgrade(reported, &plan.spec.target_version);
+        return serve_notice(req, env, project, device, plan, downgrade, now).await;
     }
 }
 
@@ -263,24 +277,29 @@ fn no_job() -> AppResult<Response> {
     Ok(Response::empty()?.with_status(204))
 }
 
-async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now: i64) -> AppResult<Response> {
+/// The signed notice for `device`'s job under `plan`; it expires with its download URL.
+async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, plan: &Plan, downgrade: bool, now: i64) -> AppResult<Response> {
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let path = format!("/ota/image/{}", plan.image.sha256);
+    let expires_ms = now + URL_LIFETIME_MS;
     let url = match crate::images::public_url(env, &plan.image.sha256) {
         Some(url) => url,
         None => {
             let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
             let origin = crate::images::self_base(req, env)?;
-            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, now + URL_LIFETIME_MS))
+            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, expires_ms))
         }
     };
     let subject = NoticeSubject {
         product_key: project,
+        device_name: device,
         module: &plan.image.module,
         version: &plan.spec.target_version,
         size: plan.image.size,
         sha256: &plan.image.sha256,
+        expires_ms,
+        downgrade,
     };
     let id = (now as u64 % 4_294_967_296).to_string();
     let notice = build_notice(&id, &subject, NoticeImage { url: &url, md5: &plan.image.md5 }, &key_id, &seed);
@@ -290,10 +309,10 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, plan: &Plan, now:
 /// `GET /ota/image/{sha256}?expires=..&sig=..`: the notice's expiring download URL.
 pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
     let masters = keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
-    let key = keys::url_key(&masters).ok_or_else(|| AppError::NotFound("image".into()))?;
     let url = req.url()?;
     let path = url.path().to_string();
-    if let Err(e) = download_url::verify_signed_url(&key, &path, url.query().unwrap_or(""), store::now()) {
+    // Every listed master version: a URL handed out before a rotation stays good until it expires.
+    if let Err(e) = download_url::verify_signed_url_any(&keys::url_keys(&masters), &path, url.query().unwrap_or(""), store::now()) {
         return Err(AppError::Status { status: e.status(), code: e.code(), message: e.to_string() });
     }
     let mut resp = crate::images::get_image(req, env, sha256).await?;

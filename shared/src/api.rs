@@ -551,6 +551,10 @@ pub struct NoticeData {
     pub sha256: String,
     /// The digest the device must verify the download with: always `sha256`.
     pub hash_type: String,
+    /// Milliseconds since the epoch: the device refuses the notice at and after this instant.
+    pub expires: i64,
+    /// The job installs an older version than the device reported (the plan allows downgrades).
+    pub downgrade: bool,
     /// Lowercase hex Ed25519 signature (128 characters).
     pub sign: String,
     /// Always `Ed25519`.
@@ -586,14 +590,18 @@ impl JobPhase {
     }
 }
 
-/// `POST /admin/v1/projects/{key}/devices`: provision JSON devices by id.
+/// `POST /admin/v1/projects/{key}/devices`: provision JSON devices by id. Without `rekey`, an id
+/// already provisioned keeps its secret and the answer shows none for it; with `"rekey": true`
+/// every named id gets a new secret (a new key generation) and its old one stops verifying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProvisionSpec {
     pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rekey: bool,
 }
 
-/// One provisioned device and its secret: shown in this answer only.
+/// One device given a new secret: shown in this answer only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisionedDevice {
     pub id: String,
@@ -602,7 +610,11 @@ pub struct ProvisionedDevice {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provisioned {
+    /// The devices given a secret by this call (newly provisioned, or re-keyed), sorted by id.
     pub devices: Vec<ProvisionedDevice>,
+    /// Named ids that were provisioned already and kept their secret (none shown), sorted.
+    #[serde(default)]
+    pub already_provisioned: Vec<String>,
 }
 
 /// `POST /admin/v1/projects/{key}/confirm`: the owner confirms held jobs.

@@ -29,19 +29,30 @@
 //! carries a fresh `id`; two body-less requests to one path in one millisecond would collide, and
 //! the second is refused as a replay (the device retries with a new timestamp).
 //!
-//! # Device secrets: derived, never stored
+//! # Device secrets: derived, never stored, shown once
 //! HMAC verification needs the secret itself on the server, so a hash cannot be stored. Rather than
 //! keeping every device's secret encrypted (a per-device read and an encryption key to manage), the
-//! secret is derived from a master key the Worker holds as a secret binding:
-//! `device_secret = hex(HMAC-SHA256(master, "fota-device-secret\n" + product_key + "\n" + device_name))`
-//! ([`device_secret`]). Nothing per device is stored, an operator can show a device's secret again
-//! at any time, and a leak of the databases leaks no secret. The product key is part of the input
-//! so that one device name in two products gets two secrets.
+//! secret is derived from a master key the Worker holds as a secret binding and the device's
+//! **key generation**, a number D1 keeps per device ([`device_secret`]):
+//! `device_secret = hex(HMAC-SHA256(master, "fota-device-secret\n" + product_key + "\n" + device_name + "\n" + generation))`.
+//! A leak of the databases leaks no secret. The product key is part of the input so that one
+//! device name in two products gets two secrets.
+//!
+//! The generation is what makes a secret revocable and shows it once: the edge gives a secret out
+//! only when it issues a new generation (first provisioning, a re-key, provisioning again after a
+//! de-provision), so no later call can read it again, and the previous generation's secret stops
+//! verifying as soon as D1 holds the new one. The edge issues generation
+//! `max(now_ms, previous + 1)`: it only grows for one device, and it differs from any generation an
+//! id held before it was forgotten and provisioned afresh. Generation `0` is a device provisioned
+//! before generations existed; its secret is the older rule without the last line
+//! (`... + device_name`), so those devices keep working until they are re-keyed.
 //!
 //! Rotation is by master key version: the Worker holds `1:<hex>,2:<hex>` ([`parse_master_keys`]);
-//! new devices are provisioned from the highest version, every listed version is accepted
-//! ([`verify_device`] tries each, newest first), and removing a version retires every secret
-//! derived from it.
+//! new generations are derived from the highest version, and each device verifies only under the
+//! version D1 recorded when its generation was issued ([`DeviceKey`], [`verify_device`]). Removing a
+//! version retires every secret derived from it; re-key those devices first. A device from before
+//! versions were recorded (`master_version` unknown) is tried under every listed version, newest
+//! first, and the edge records the one that matched.
 //!
 //! The HMAC key is the secret's **display form as ASCII** (its 64 hex characters), as device SDKs
 //! take string secrets, not the 32 bytes the hex spells.
@@ -169,18 +180,30 @@ pub fn verify(secret: &str, request: &DeviceRequest<'_>, now_ms: i64) -> Result<
     verify_any(std::iter::once((0, secret.to_string())), request, now_ms)
 }
 
-/// Checks a request of `device_name` in `product_key` against the secrets of every master key
-/// version, newest first; [`Authorized::master_version`] says which one matched.
+/// The secret a device holds, as D1 records it: the master key version and generation it was
+/// derived from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceKey {
+    /// `None` for a device provisioned before versions were recorded: every listed version is
+    /// tried, and the edge records the one that matches.
+    pub master_version: Option<u32>,
+    pub generation: i64,
+}
+
+/// Checks a request of `device_name` in `product_key` against the one secret `key` names: its
+/// master key version (none matches when that version is no longer listed) and generation.
+/// [`Authorized::master_version`] says which version matched.
 pub fn verify_device(
     masters: &[MasterKey],
     product_key: &str,
     device_name: &str,
+    key: DeviceKey,
     request: &DeviceRequest<'_>,
     now_ms: i64,
 ) -> Result<Authorized, AuthError> {
-    let mut ordered: Vec<&MasterKey> = masters.iter().collect();
+    let mut ordered: Vec<&MasterKey> = masters.iter().filter(|m| key.master_version.is_none_or(|v| v == m.version)).collect();
     ordered.sort_by_key(|m| std::cmp::Reverse(m.version));
-    let secrets = ordered.into_iter().map(|m| (m.version, device_secret(m, product_key, device_name)));
+    let secrets = ordered.into_iter().map(|m| (m.version, device_secret(m, product_key, device_name, key.generation)));
     verify_any(secrets, request, now_ms)
 }
 
@@ -279,9 +302,13 @@ pub fn issuing_master(masters: &[MasterKey]) -> Option<&MasterKey> {
     masters.iter().max_by_key(|m| m.version)
 }
 
-/// A device's secret under one master key version (display form; see the module doc).
-pub fn device_secret(master: &MasterKey, product_key: &str, device_name: &str) -> String {
-    let input = format!("{SECRET_LABEL}\n{product_key}\n{device_name}");
+/// A device's secret under one master key version and generation (display form; see the module
+/// doc). Generation 0 is the rule from before generations existed.
+pub fn device_secret(master: &MasterKey, product_key: &str, device_name: &str, generation: i64) -> String {
+    let input = match generation {
+        0 => format!("{SECRET_LABEL}\n{product_key}\n{device_name}"),
+        g => format!("{SECRET_LABEL}\n{product_key}\n{device_name}\n{g}"),
+    };
     secret_from_bytes(&hmac_sha256(&master.key, input.as_bytes()).finalize().into_bytes().into())
 }
 
@@ -427,20 +454,58 @@ mod tests {
         assert_eq!(masters.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 1]);
         assert_eq!(issuing_master(&masters).unwrap().version, 2);
         let (v1, v2) = (&masters[1], &masters[0]);
-        let s1 = device_secret(v1, "pk1", "dev1");
+        let s1 = device_secret(v1, "pk1", "dev1", 7);
         assert_eq!(s1.len(), 64);
-        assert_eq!(s1, device_secret(v1, "pk1", "dev1"), "derivation is deterministic");
-        assert_ne!(s1, device_secret(v2, "pk1", "dev1"));
-        assert_ne!(s1, device_secret(v1, "pk2", "dev1"), "the product is part of the input");
-        assert_ne!(s1, device_secret(v1, "pk1", "dev2"));
-
-        let sig = sign(&s1, "POST", PATH, NOW, BODY);
-        let request = DeviceRequest { method: "POST", path: PATH, body: BODY, timestamp: Some("1795306646000"), signature: Some(&sig) };
-        assert_eq!(verify_device(&masters, "pk1", "dev1", &request, NOW).unwrap().master_version, 1);
-        assert_eq!(verify_device(&masters, "pk1", "dev2", &request, NOW), Err(AuthError::BadSignature));
-        let retired = parse_master_keys(&format!("2:{}", "22".repeat(32))).unwrap();
-        assert_eq!(verify_device(&retired, "pk1", "dev1", &request, NOW), Err(AuthError::BadSignature), "removing v1 retires its secrets");
+        assert_eq!(s1, device_secret(v1, "pk1", "dev1", 7), "derivation is deterministic");
+        for (name, other) in [
+            ("another master version", device_secret(v2, "pk1", "dev1", 7)),
+            ("another product", device_secret(v1, "pk2", "dev1", 7)),
+            ("another device", device_secret(v1, "pk1", "dev2", 7)),
+            ("another generation", device_secret(v1, "pk1", "dev1", 8)),
+            ("the rule before generations", device_secret(v1, "pk1", "dev1", 0)),
+        ] {
+            assert_ne!(s1, other, "{name}");
+        }
+        // Generation 0 is exactly the older rule, so devices provisioned before keep their secret.
+        let mut mac = HmacSha256::new_from_slice(&v1.key).unwrap();
+        mac.update(b"fota-device-secret\npk1\ndev1");
+        assert_eq!(device_secret(v1, "pk1", "dev1", 0), hex::encode(mac.finalize().into_bytes()));
+        let mut mac = HmacSha256::new_from_slice(&v1.key).unwrap();
+        mac.update(b"fota-device-secret\npk1\ndev1\n7");
+        assert_eq!(s1, hex::encode(mac.finalize().into_bytes()));
         assert!(!format!("{v1:?}").contains("1111"), "Debug never shows key material");
+    }
+
+    /// Which recorded key a request signed under (master version, generation) verifies against.
+    #[test]
+    fn a_device_verifies_only_under_its_recorded_version_and_generation() {
+        let both = parse_master_keys(&format!("1:{},2:{}", "11".repeat(32), "22".repeat(32))).unwrap();
+        let only_v2 = parse_master_keys(&format!("2:{}", "22".repeat(32))).unwrap();
+        let master = |v: u32| both.iter().find(|m| m.version == v).unwrap();
+        let key = |master_version: Option<u32>, generation: i64| DeviceKey { master_version, generation };
+        #[track_caller]
+        fn check(masters: &[MasterKey], signed_with: String, recorded: DeviceKey, device: &str, expect: Result<u32, AuthError>) {
+            let sig = sign(&signed_with, "POST", PATH, NOW, BODY);
+            let request = DeviceRequest { method: "POST", path: PATH, body: BODY, timestamp: Some("1795306646000"), signature: Some(&sig) };
+            let got = verify_device(masters, "pk1", device, recorded, &request, NOW).map(|a| a.master_version);
+            assert_eq!(got, expect, "recorded {recorded:?}");
+        }
+        use AuthError::BadSignature;
+        // (masters listed, secret the device signs with, what D1 records, device named, verdict)
+        check(&both, device_secret(master(1), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Ok(1));
+        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 5), "dev1", Ok(2));
+        check(&both, device_secret(master(1), "pk1", "dev1", 5), key(Some(2), 5), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 6), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(2), "pk1", "dev1", 6), key(Some(2), 5), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 5), "dev2", Err(BadSignature));
+        check(&only_v2, device_secret(master(1), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(3), 5), "dev1", Err(BadSignature));
+        // Not recorded (provisioned before versions were): every listed version, newest first.
+        check(&both, device_secret(master(1), "pk1", "dev1", 0), key(None, 0), "dev1", Ok(1));
+        check(&both, device_secret(master(2), "pk1", "dev1", 0), key(None, 0), "dev1", Ok(2));
+        check(&only_v2, device_secret(master(1), "pk1", "dev1", 0), key(None, 0), "dev1", Err(BadSignature));
+        check(&both, device_secret(master(1), "pk1", "dev1", 0), key(None, 5), "dev1", Err(BadSignature));
     }
 
     #[test]

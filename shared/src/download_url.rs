@@ -67,6 +67,22 @@ pub fn verify_signed_url(secret: &[u8], path: &str, query: &str, now_ms: i64) ->
     Ok(())
 }
 
+/// [`verify_signed_url`] against each of several URL keys (one per listed master key version),
+/// so URLs handed out before a master key rotation stay good until they expire. A URL whose
+/// signature one key matches answers as that key says (good or expired); otherwise the first
+/// key's refusal.
+pub fn verify_signed_url_any(secrets: &[[u8; 32]], path: &str, query: &str, now_ms: i64) -> Result<(), UrlError> {
+    let mut first = Err(UrlError::BadSignature);
+    for (i, secret) in secrets.iter().enumerate() {
+        match verify_signed_url(secret, path, query, now_ms) {
+            Err(UrlError::BadSignature) if i > 0 => {}
+            Err(UrlError::BadSignature) => first = Err(UrlError::BadSignature),
+            verdict => return verdict,
+        }
+    }
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +127,24 @@ mod tests {
             ("empty query", SECRET, PATH, String::new(), 0, Err(Missing("expires"))),
         ] {
             assert_eq!(verify_signed_url(secret, path, &query, now), expect, "{name}");
+        }
+    }
+
+    #[test]
+    fn any_listed_key_verifies_after_a_rotation() {
+        use UrlError::*;
+        let (old, new, gone) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        let by_old = signed_url_query(&old, PATH, EXPIRES);
+        for (name, keys, query, now, expect) in [
+            ("signed by the newest", vec![new, old], signed_url_query(&new, PATH, EXPIRES), 0, Ok(())),
+            ("signed before the rotation", vec![new, old], by_old.clone(), 0, Ok(())),
+            ("before the rotation, expired", vec![new, old], by_old.clone(), EXPIRES, Err(Expired)),
+            ("its version was dropped", vec![new], by_old.clone(), 0, Err(BadSignature)),
+            ("no listed key signed it", vec![new, old], signed_url_query(&gone, PATH, EXPIRES), 0, Err(BadSignature)),
+            ("malformed", vec![new, old], format!("sig=00&expires=0{EXPIRES}"), 0, Err(BadExpires)),
+            ("no keys", vec![], by_old.clone(), 0, Err(BadSignature)),
+        ] {
+            assert_eq!(verify_signed_url_any(&keys, PATH, &query, now), expect, "{name}");
         }
     }
 }

@@ -3,20 +3,28 @@
 //! connected device check now.
 //!
 //! # Signed bytes
-//! [`notice_canonical_bytes`] is five lines of UTF-8 joined by `\n`, no trailing newline:
+//! [`notice_canonical_bytes`] is eight lines of UTF-8 joined by `\n`, no trailing newline:
 //! ```text
 //! <product_key>
+//! <device_name>        (the device the notice is for)
 //! <module>
 //! <version>            (exactly the notice's `version` text)
 //! <size>               (decimal, no leading zeros)
 //! <sha256>             (64 lowercase hex characters)
+//! <expires>            (the notice's `expires`: milliseconds since the epoch, decimal)
+//! <downgrade>          (`true` or `false`, the notice's `downgrade`)
 //! ```
-//! None of the fields can hold a newline (product keys, module names and versions are validated
-//! before they are stored). The product key is signed too, so that, with one signing key for
-//! every product, a notice for another product's image can never pass on this product's devices.
+//! None of the fields can hold a newline (product keys, device ids, module names and versions are
+//! validated before they are stored). The product key is signed too, so that, with one signing key
+//! for every product, a notice for another product's image can never pass on this product's
+//! devices. The device name binds the notice to one device: a device checks the signature with
+//! **its own** name, so a notice captured from another device fails. `expires` bounds how long a
+//! captured notice can be replayed to the device: a device refuses a notice at or after its expiry
+//! ([`accept_notice`]). `downgrade` says the operator's plan installs an older version than the
+//! device reported; a device that refuses notices for versions not newer than its own may accept a
+//! signed `downgrade: true` one, and nothing else can make it go back.
 //! The URL and md5 are not signed: the URL expires and changes, and the signed sha256 binds the
-//! bytes. A device must also refuse a signed notice for a version not newer than its own, since a
-//! captured old notice stays validly signed.
+//! bytes.
 //!
 //! `sign` is the lowercase hex Ed25519 signature (128 characters); `sign_method` is `Ed25519`.
 //!
@@ -40,11 +48,17 @@ pub const HASH_TYPE: &str = "sha256";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NoticeSubject<'a> {
     pub product_key: &'a str,
+    /// The device the notice is for (`deviceName`).
+    pub device_name: &'a str,
     pub module: &'a str,
     pub version: &'a str,
     pub size: u64,
     /// Lowercase hex.
     pub sha256: &'a str,
+    /// Milliseconds since the epoch; the notice is refused at and after this instant.
+    pub expires_ms: i64,
+    /// The plan installs an older version than the device reported.
+    pub downgrade: bool,
 }
 
 /// Why a key, seed or signature was refused.
@@ -58,12 +72,14 @@ pub enum NoticeError {
     BadSignatureFormat,
     #[error("signature does not match the notice")]
     BadSignature,
+    #[error("the notice has expired")]
+    Expired,
 }
 
 /// The bytes a notice signature covers; the format is in the module doc.
 pub fn notice_canonical_bytes(subject: &NoticeSubject<'_>) -> Vec<u8> {
-    let NoticeSubject { product_key, module, version, size, sha256 } = subject;
-    format!("{product_key}\n{module}\n{version}\n{size}\n{sha256}").into_bytes()
+    let NoticeSubject { product_key, device_name, module, version, size, sha256, expires_ms, downgrade } = subject;
+    format!("{product_key}\n{device_name}\n{module}\n{version}\n{size}\n{sha256}\n{expires_ms}\n{downgrade}").into_bytes()
 }
 
 /// Reads a 32-byte signing seed from its hex form.
@@ -90,6 +106,27 @@ pub fn verify_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signatur
     key.verify_strict(&notice_canonical_bytes(subject), &Signature::from_bytes(&signature)).map_err(|_| NoticeError::BadSignature)
 }
 
+/// What a device does with a notice before it downloads anything: the signature (with its own
+/// product key and device name in `subject`, never ones read from elsewhere), then the expiry at
+/// `now_ms`. A forged notice is refused as forged whatever its expiry.
+pub fn accept_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signature_hex: &str, now_ms: i64) -> Result<(), NoticeError> {
+    verify_notice(public_key_hex, subject, signature_hex)?;
+    if now_ms >= subject.expires_ms {
+        return Err(NoticeError::Expired);
+    }
+    Ok(())
+}
+
+/// Whether a job installs an older version than the one the device reported for the module
+/// (numeric order, `crate::version`); unparsable or unreported versions are not a downgrade.
+pub fn is_downgrade(reported: Option<&str>, target: &str) -> bool {
+    use crate::version::Version;
+    match (reported.and_then(|r| Version::parse(r).ok()), Version::parse(target).ok()) {
+        (Some(reported), Some(target)) => target < reported,
+        _ => false,
+    }
+}
+
 /// The image half of a notice, as the edge resolved it from the plan.
 #[derive(Debug, Clone, Copy)]
 pub struct NoticeImage<'a> {
@@ -111,6 +148,8 @@ pub fn build_notice(id: &str, subject: &NoticeSubject<'_>, image: NoticeImage<'_
             md5: image.md5.to_string(),
             sha256: subject.sha256.to_string(),
             hash_type: HASH_TYPE.to_string(),
+            expires: subject.expires_ms,
+            downgrade: subject.downgrade,
             sign: sign_notice(seed, subject),
             sign_method: SIGN_METHOD.to_string(),
             key_id: key_id.to_string(),
@@ -159,16 +198,17 @@ mod tests {
 
     const SEED: [u8; 32] = [7; 32];
     const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const EXPIRES: i64 = 1_795_310_246_000;
 
     fn subject() -> NoticeSubject<'static> {
-        NoticeSubject { product_key: "pk1", module: "MCU", version: "1.0.1", size: 432_945, sha256: SHA }
+        NoticeSubject { product_key: "pk1", device_name: "dev1", module: "MCU", version: "1.0.1", size: 432_945, sha256: SHA, expires_ms: EXPIRES, downgrade: false }
     }
 
     #[test]
     fn canonical_bytes_exact() {
-        assert_eq!(notice_canonical_bytes(&subject()), format!("pk1\nMCU\n1.0.1\n432945\n{SHA}").into_bytes());
-        let zero = NoticeSubject { size: 0, module: "default", ..subject() };
-        assert_eq!(notice_canonical_bytes(&zero), format!("pk1\ndefault\n1.0.1\n0\n{SHA}").into_bytes());
+        assert_eq!(notice_canonical_bytes(&subject()), format!("pk1\ndev1\nMCU\n1.0.1\n432945\n{SHA}\n1795310246000\nfalse").into_bytes());
+        let zero = NoticeSubject { size: 0, module: "default", downgrade: true, ..subject() };
+        assert_eq!(notice_canonical_bytes(&zero), format!("pk1\ndev1\ndefault\n1.0.1\n0\n{SHA}\n1795310246000\ntrue").into_bytes());
     }
 
     #[test]
@@ -193,6 +233,9 @@ mod tests {
         let tampered_sha = format!("8{}", &SHA[1..]);
         for (field, changed) in [
             ("product_key", NoticeSubject { product_key: "pk2", ..subject() }),
+            ("device_name", NoticeSubject { device_name: "dev2", ..subject() }),
+            ("expires", NoticeSubject { expires_ms: EXPIRES + 1, ..subject() }),
+            ("downgrade", NoticeSubject { downgrade: true, ..subject() }),
             ("module", NoticeSubject { module: "MCV", ..subject() }),
             ("version", NoticeSubject { version: "1.0.2", ..subject() }),
             ("size", NoticeSubject { size: 432_946, ..subject() }),
@@ -216,12 +259,46 @@ mod tests {
         assert_eq!(json["code"], 200);
         assert_eq!(json["id"], "123");
         let keys: Vec<&str> = json["data"].as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys.len(), 10);
-        for key in ["module", "version", "size", "url", "md5", "sha256", "hash_type", "sign", "sign_method", "key_id"] {
+        assert_eq!(keys.len(), 12);
+        for key in ["module", "version", "size", "url", "md5", "sha256", "hash_type", "expires", "downgrade", "sign", "sign_method", "key_id"] {
             assert!(keys.contains(&key), "{key}");
         }
         assert_eq!((json["data"]["hash_type"].as_str(), json["data"]["sign_method"].as_str()), (Some("sha256"), Some("Ed25519")));
         assert_eq!(verify_notice(&public_key_hex(&SEED), &subject(), &notice.data.sign), Ok(()));
+    }
+
+    #[test]
+    fn a_device_accepts_a_notice_only_signed_for_it_and_before_its_expiry() {
+        let public = public_key_hex(&SEED);
+        let sig = sign_notice(&SEED, &subject());
+        let other_device = sign_notice(&SEED, &NoticeSubject { device_name: "dev2", ..subject() });
+        use NoticeError::*;
+        for (name, signature, subject, now, expect) in [
+            ("fresh", &sig, subject(), EXPIRES - 3_600_000, Ok(())),
+            ("last ms", &sig, subject(), EXPIRES - 1, Ok(())),
+            ("at expiry", &sig, subject(), EXPIRES, Err(Expired)),
+            ("after expiry", &sig, subject(), EXPIRES + 1, Err(Expired)),
+            ("expiry moved later", &sig, NoticeSubject { expires_ms: EXPIRES + 3_600_000, ..subject() }, EXPIRES, Err(BadSignature)),
+            ("another device's notice", &other_device, subject(), 0, Err(BadSignature)),
+            ("forged and expired", &other_device, subject(), EXPIRES + 1, Err(BadSignature)),
+        ] {
+            assert_eq!(accept_notice(&public, &subject, signature, now), expect, "{name}");
+        }
+    }
+
+    #[test]
+    fn downgrade_is_a_target_older_than_the_reported_version() {
+        for (reported, target, expect) in [
+            (Some("1.2.0"), "1.1.9", true),
+            (Some("1.10"), "1.9", true),
+            (Some("1.0.0"), "1.0.1", false),
+            (Some("1.0"), "1.0.0", false),
+            (Some("1.0.1"), "1.0.1", false),
+            (None, "1.0.1", false),
+            (Some("x"), "1.0.1", false),
+        ] {
+            assert_eq!(is_downgrade(reported, target), expect, "{reported:?} -> {target}");
+        }
     }
 
     fn key(id: &str, created_ms: i64, retire_after_ms: Option<i64>) -> SigningKey {

@@ -264,6 +264,14 @@ fn module_ota_verbs_reach_their_routes() {
     assert_eq!(lines.len(), 2, "{table}");
     assert_eq!(lines[0], ["id", "secret"]);
     assert_eq!(lines[1][0], "cli-dev-3");
+    // Again: no secret, unless --rekey; then de-provisioning.
+    let again = fota.expect(EXIT_OK, &["device", "provision", "cli-dev-3"]);
+    assert!(again.starts_with("already provisioned") && again.contains("cli-dev-3"), "{again}");
+    let rekeyed: Provisioned = parse!(fota.json(&["device", "provision", "cli-dev-3", "--rekey"]));
+    assert_eq!(rekeyed.devices.len(), 1);
+    assert_ne!(rekeyed.devices[0].secret, lines[1][1]);
+    let gone = fota.expect(EXIT_OK, &["device", "deprovision", "cli-dev-3"]);
+    assert!(gone.contains("deprovisioned device cli-dev-3"), "{gone}");
 
     // No jobs yet: one device's confirmation is a 404, several are skipped (exit 4).
     let jobs: JobList = parse!(fota.json(&["device", "jobs"]));

@@ -392,6 +392,11 @@ impl ApiClient {
         .await
     }
 
+    /// De-provisions a JSON device: its signed requests are refused from now on.
+    pub async fn deprovision_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
+        self.empty(Method::POST, format!("{}/deprovision", device_path(project, id))).await
+    }
+
     /// Provisions JSON (module-OTA) devices; the answer holds each one's secret, shown only here.
     pub async fn provision_devices(
         &self,

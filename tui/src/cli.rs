@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fota_shared::api::{
     ActivityHour, AuditEntry, AuditPage, ConfirmResult, ConfirmSpec, Delivery, Device, DeviceEvent,
     DeviceList, DevicePhase, Firmware, FleetSummary, ImageKind, JobInfo, JobPhase, Plan, PlanSpec,
-    Project, ProjectSpec, ProvisionSpec, ProvisionedDevice, Ratio, RolloutAction, RolloutSpec,
+    Project, ProjectSpec, ProvisionSpec, Provisioned, ProvisionedDevice, Ratio, RolloutAction,
+    RolloutSpec,
     RolloutStatus, RotateSpec, SigningKeyList, TokenInfo, TokenSpec, DEFAULT_MAX_FAILURE_PPM,
     DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
 };
@@ -467,10 +468,18 @@ pub enum DeviceVerb {
     CheckNow {
         id: String,
     },
-    /// Provision JSON (module-OTA) devices; prints each one's secret, shown this once only.
+    /// Provision JSON (module-OTA) devices; prints each new secret, shown this once only. Ids
+    /// provisioned already keep their secret (none printed) unless `--rekey`.
     Provision {
         #[arg(required = true)]
         ids: Vec<String>,
+        /// Issue new secrets to ids provisioned already; their old secrets stop working at once.
+        #[arg(long)]
+        rekey: bool,
+    },
+    /// De-provision a JSON device: its signed requests are refused from now on.
+    Deprovision {
+        id: String,
     },
     /// Module-OTA jobs: held for confirmation or in progress.
     Jobs {
@@ -713,13 +722,20 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
                         format!("{}\n", text::checked_now(&target, &result))
                     })
                 }
-                DeviceVerb::Provision { ids } => {
+                DeviceVerb::Provision { ids, rekey } => {
                     let provisioned = api
-                        .provision_devices(&project, &ProvisionSpec { devices: ids })
+                        .provision_devices(&project, &ProvisionSpec { devices: ids, rekey })
                         .await?;
-                    // On stderr, so it shows even when stdout goes to a file or to `jq`.
-                    eprintln!("{}", text::SECRETS_SHOWN_ONCE);
-                    out.print(&provisioned, || secrets_table(&provisioned.devices))
+                    if !provisioned.devices.is_empty() {
+                        // On stderr, so it shows even when stdout goes to a file or to `jq`.
+                        eprintln!("{}", text::SECRETS_SHOWN_ONCE);
+                    }
+                    out.print(&provisioned, || provisioned_lines(&provisioned))
+                }
+                DeviceVerb::Deprovision { id } => {
+                    api.deprovision_device(&project, &id).await?;
+                    let done = serde_json::json!({ "deprovisioned": id });
+                    out.print(&done, || text::deprovisioned(&id))
                 }
                 DeviceVerb::Jobs { phase } => {
                     let list = api.jobs(&project, phase.map(JobPhase::from)).await?;
@@ -1313,6 +1329,18 @@ fn confirm_lines(result: &ConfirmResult) -> String {
     }
     for skipped in &result.skipped {
         out += &format!("skipped    {}: {}\n", skipped.id, skipped.reason);
+    }
+    out
+}
+
+/// The secrets issued, then the ids that kept theirs.
+fn provisioned_lines(provisioned: &Provisioned) -> String {
+    let mut out = String::new();
+    if !provisioned.devices.is_empty() {
+        out += &secrets_table(&provisioned.devices);
+    }
+    if !provisioned.already_provisioned.is_empty() {
+        out += &text::already_provisioned(&provisioned.already_provisioned);
     }
     out
 }
@@ -1925,7 +1953,19 @@ mod tests {
             "device provision dev-1 dev-2",
             device(DeviceVerb::Provision {
                 ids: vec!["dev-1".into(), "dev-2".into()],
+                rekey: false,
             }),
+        );
+        check(
+            "device provision dev-1 --rekey",
+            device(DeviceVerb::Provision {
+                ids: vec!["dev-1".into()],
+                rekey: true,
+            }),
+        );
+        check(
+            "device deprovision dev-1",
+            device(DeviceVerb::Deprovision { id: "dev-1".into() }),
         );
         let cli = parse("device provision dev-1 --json").unwrap();
         assert!(cli.json, "--json after the ids");
@@ -2028,6 +2068,17 @@ mod tests {
             secret: "s3cr3t".into(),
         }]);
         assert_eq!(out, "id     secret\ndev-1  s3cr3t\n");
+        let out = provisioned_lines(&Provisioned {
+            devices: vec![ProvisionedDevice {
+                id: "dev-1".into(),
+                secret: "s3cr3t".into(),
+            }],
+            already_provisioned: vec!["dev-2".into()],
+        });
+        assert_eq!(
+            out,
+            "id     secret\ndev-1  s3cr3t\nalready provisioned, secret kept (--rekey issues a new one): dev-2\n"
+        );
         let out = jobs_table(&crate::fixtures::jobs());
         assert!(
             out.contains("sensor-a7   app      esp32     0.9.2   awaiting_confirmation"),

@@ -263,6 +263,16 @@ fn id_list(ids: &[String]) -> String {
 pub const SECRETS_SHOWN_ONCE: &str =
     "Device secrets are shown this once and never again (the server keeps none): store them now.";
 
+/// `device provision` of ids that were provisioned already.
+pub fn already_provisioned(ids: &[String]) -> String {
+    format!("already provisioned, secret kept (--rekey issues a new one): {}\n", ids.join(", "))
+}
+
+/// `device deprovision`.
+pub fn deprovisioned(id: &str) -> String {
+    format!("deprovisioned device {id}: its signed requests are refused from now on\n")
+}
+
 /// `device confirm` of several devices when some were skipped.
 pub fn skipped(skipped: usize, of: usize) -> String {
     format!("skipped {skipped} of {of} devices (see above)")

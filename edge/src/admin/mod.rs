@@ -114,6 +114,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         ("DELETE", "projects/{key}/devices/{device_id}") => fleet::forget(call).await,
         ("POST", "projects/{key}/devices/{device_id}/move") => fleet::move_device(call).await,
         ("POST", "projects/{key}/devices") => ota::provision(call).await,
+        ("POST", "projects/{key}/devices/{device_id}/deprovision") => ota::deprovision(call).await,
         ("POST", "projects/{key}/devices/{device_id}/confirm") => ota::confirm_device(call).await,
         ("POST", "projects/{key}/devices/{device_id}/check-now") => ota::check_now_device(call).await,
         ("POST", "projects/{key}/confirm") => ota::confirm_many(call).await,

@@ -1,5 +1,5 @@
-//! Module-OTA administration: provisioning JSON devices (secrets shown once, derived, never
-//! stored), the owner's confirmation of held jobs, check-now pushes, and notice signing keys.
+//! Module-OTA administration: provisioning, re-keying and de-provisioning JSON devices (a secret
+//! is shown once, in the answer that issues its key generation; derived, never stored), the owner's confirmation of held jobs, check-now pushes, and notice signing keys.
 
 use super::{ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
@@ -35,22 +35,55 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     let mut ids = spec.devices.clone();
     ids.sort();
     ids.dedup();
-    // Bind each id to this project unless another project owns it; then read back the owners.
-    store::devices::provision(call.env, &key, &ids, now).await?;
-    let owners = store::devices::owners(call.env, &ids).await?;
-    let taken: Vec<&String> = ids.iter().filter(|id| owners.get(*id) != Some(&key)).collect();
-    if !taken.is_empty() {
-        return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {taken:?}; nothing else changed for them")));
+    // Refuse ids another project owns before anything changes: a secret issued by a call that
+    // then fails would never be shown.
+    let taken = |owners: &std::collections::HashMap<String, String>| -> Vec<String> {
+        ids.iter().filter(|id| owners.get(*id).is_some_and(|p| p != &key)).cloned().collect()
+    };
+    let before = taken(&store::devices::owners(call.env, &ids).await?);
+    if !before.is_empty() {
+        return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {before:?}; nothing changed")));
+    }
+    // A new key generation for each new id (every id when re-keying); the rest keep theirs.
+    let issued = store::devices::provision(call.env, &key, &ids, now, master.version, spec.rekey).await?;
+    let issued_ids: std::collections::BTreeSet<&String> = issued.iter().map(|(id, _)| id).collect();
+    let kept: Vec<String> = ids.iter().filter(|id| !issued_ids.contains(id)).cloned().collect();
+    if !kept.is_empty() {
+        // Not issued: provisioned already, unless another project bound the id meanwhile.
+        let raced = taken(&store::devices::owners(call.env, &kept).await?);
+        if !raced.is_empty() {
+            return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {raced:?}")));
+        }
     }
     store::devices::mark_signed(call.env, &key, &ids).await?;
     let devices: Vec<ProvisionedDevice> =
-        ids.iter().map(|id| ProvisionedDevice { id: id.clone(), secret: device_secret(master, &key, id) }).collect();
-    for id in &ids {
-        store::device_event(call.env, &key, id, "provisioned", &format!("by {}", call.actor.name)).await?;
+        issued.iter().map(|(id, generation)| ProvisionedDevice { id: id.clone(), secret: device_secret(master, &key, id, *generation) }).collect();
+    let kind = if spec.rekey { "rekeyed" } else { "provisioned" };
+    for (id, generation) in &issued {
+        store::device_event(call.env, &key, id, kind, &format!("by {}, key generation {generation}, master key {}", call.actor.name, master.version)).await?;
     }
     // The audit entry names the devices, never their secrets.
-    call.changed(Some(&key), format!("provision {} devices", ids.len()), None::<&()>, Some(&ids));
-    ok(201, &Provisioned { devices })
+    let after = serde_json::json!({ "issued": issued.iter().map(|(id, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey });
+    let verb = if spec.rekey { "re-key" } else { "provision" };
+    call.changed(Some(&key), format!("{verb} {} devices", ids.len()), None::<&()>, Some(&after));
+    let status = if devices.is_empty() { 200 } else { 201 };
+    let mut resp = ok(status, &Provisioned { devices, already_provisioned: kept })?;
+    // The answer may carry secrets: no cache on the way may keep it.
+    resp.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(resp)
+}
+
+/// Clears a JSON device's provisioning: its signed requests are refused from now on.
+pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
+    let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
+    project(call.env, &key).await?;
+    let device = store::device(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    if !store::devices::deprovision(call.env, &key, &id).await? {
+        return Err(AppError::conflict("not_provisioned", format!("device {id} is not provisioned")));
+    }
+    store::device_event(call.env, &key, &id, "deprovisioned", &format!("by {}", call.actor.name)).await?;
+    call.changed(Some(&key), format!("deprovision {id}"), Some(&device), None::<&()>);
+    super::no_content()
 }
 
 async fn confirm_one(call: &Call<'_>, key: &str, id: &str) -> AppResult<Result<(), String>> {
@@ -136,6 +169,10 @@ pub async fn signing_keys(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &key).await?;
     let masters = keys::require_masters(call.env)?;
     let now = store::now();
+    // An operator reading the keys learns at once when the active one cannot sign any more.
+    if let Err(e @ AppError::Status { code: "master_key_missing", .. }) = keys::active(call.env, &masters, &key, now).await {
+        return Err(e);
+    }
     let keys = keys::public_keys(call.env, &masters, &key, now).await?;
     let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
     ok(200, &SigningKeyList { active, keys })

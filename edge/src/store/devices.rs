@@ -365,15 +365,33 @@ pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<
 
 // ---------------------------------------------------------------- JSON devices
 
-/// What device authentication reads of a device: its project and whether it was provisioned.
+/// What device authentication reads of a device: its project, whether it is provisioned, and
+/// which secret it holds (see `fota_shared::device_auth`).
 #[derive(Deserialize)]
 pub struct AuthRow {
     pub project_key: String,
     pub provisioned_at: Option<f64>,
+    pub key_generation: Option<f64>,
+    pub key_master_version: Option<f64>,
 }
 
 pub async fn auth_row(env: &Env, id: &str) -> AppResult<Option<AuthRow>> {
-    Ok(db(env)?.prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1").bind(&[s(id)])?.first(None).await?)
+    Ok(db(env)?
+        .prepare("SELECT project_key, provisioned_at, key_generation, key_master_version FROM devices WHERE id = ?1")
+        .bind(&[s(id)])?
+        .first(None)
+        .await?)
+}
+
+/// Records the master key version a device from before versions were recorded just verified
+/// under; from now on it verifies under that version only.
+pub async fn record_master_version(env: &Env, id: &str, generation: i64, version: u32) -> AppResult<()> {
+    db(env)?
+        .prepare("UPDATE devices SET key_master_version = ?3 WHERE id = ?1 AND key_generation = ?2 AND key_master_version IS NULL")
+        .bind(&[s(id), n(generation), n(i64::from(version))])?
+        .run()
+        .await?;
+    Ok(())
 }
 
 /// Records a JSON device's report: seen now, and its version when the report is for the whole device.
@@ -383,22 +401,64 @@ pub fn reported_stmt(env: &Env, id: &str, at: i64, whole_device: bool, version: 
         .bind(&[s(id), n(at), n(whole_device as i64), s(version)])?)
 }
 
-/// Binds each id to the project and marks it provisioned, in one batch; an id another project
-/// owns is left as it is (see [`owners`]).
-pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64) -> AppResult<()> {
-    let mut batch = Vec::new();
+/// Binds each id to the project and marks it provisioned, in one batch, issuing a new key
+/// generation (derived from master key `master_version`) to each id not provisioned yet, or to
+/// every id when `rekey`. Returns the ids given a generation, with it. An id another project owns,
+/// and without `rekey` an id already provisioned, is left as it is.
+///
+/// The generation issued is `max(now, previous + 1)` (the rule `fota_shared::device_auth`
+/// documents), computed in the statement so two concurrent re-keys cannot issue one generation
+/// twice; a de-provisioned device keeps its last generation for this.
+pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64, master_version: u32, rekey: bool) -> AppResult<Vec<(String, i64)>> {
+    let mut statements = Vec::new();
     for id in ids {
-        batch.push(
+        statements.push(
             db(env)?
                 .prepare(
-                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at) VALUES (?1, ?2, ?3, ?3, ?3)
-                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3) WHERE devices.project_key = ?2",
+                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at, key_generation, key_master_version)
+                     VALUES (?1, ?2, ?3, ?3, ?3, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3),
+                       key_generation = MAX(?3, COALESCE(devices.key_generation, 0) + 1), key_master_version = ?4
+                     WHERE devices.project_key = ?2 AND (devices.provisioned_at IS NULL OR ?5 = 1)
+                     RETURNING id, key_generation",
                 )
-                .bind(&[s(id), s(project), n(at)])?,
+                .bind(&[s(id), s(project), n(at), n(i64::from(master_version)), n(rekey as i64)])?,
         );
     }
-    db(env)?.batch(batch).await?;
-    Ok(())
+    #[derive(Deserialize)]
+    struct Issued {
+        id: String,
+        key_generation: f64,
+    }
+    let mut issued = Vec::new();
+    for result in db(env)?.batch(statements).await? {
+        issued.extend(result.results::<Issued>()?.into_iter().map(|r| (r.id, r.key_generation as i64)));
+    }
+    Ok(issued)
+}
+
+/// Clears a device's provisioning: its signed requests are refused from now on (its key
+/// generation stays, so provisioning it again issues a new secret), and KV's copy of its binding
+/// no longer marks it signed. `false`: the device is not a provisioned device of this project.
+pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[allow(dead_code)]
+        id: String,
+    }
+    let row: Option<Row> = db(env)?
+        .prepare("UPDATE devices SET provisioned_at = NULL WHERE id = ?1 AND project_key = ?2 AND provisioned_at IS NOT NULL RETURNING id")
+        .bind(&[s(id), s(project)])?
+        .first(None)
+        .await?;
+    if row.is_none() {
+        return Ok(false);
+    }
+    let owner = Owner { project: project.to_string(), signed: false };
+    if let Some(write) = remember_owner(env, None, id, &owner)? {
+        write.await;
+    }
+    Ok(true)
 }
 
 /// The project each of these devices is bound to (ids not in the registry are absent).

@@ -9,21 +9,21 @@
 use crate::contains;
 use fota_shared::device_auth::{derive_key, device_secret, parse_master_keys, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use fota_shared::download_url::signed_url_query;
-use fota_shared::notice::{verify_notice, NoticeSubject};
+use fota_shared::notice::{accept_notice, verify_notice, NoticeError, NoticeSubject};
 use fota_tests::{image, md5_hex, sha256_hex, shared_server, RawResponse, Server, MASTER_KEYS};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const MCU: &str = "MCU";
+pub(crate) const MCU: &str = "MCU";
 const WIFI: &str = "WIFI";
-const FROM: &str = "1.0.0";
-const TARGET: &str = "1.0.1";
+pub(crate) const FROM: &str = "1.0.0";
+pub(crate) const TARGET: &str = "1.0.1";
 
 // ---------------------------------------------------------------- signing, as a device does it
 
-fn wall_ms() -> i64 {
+pub(crate) fn wall_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
 }
 
@@ -41,14 +41,14 @@ fn fresh_ms() -> i64 {
 }
 
 /// A fresh message `id`: decimal, unique per device (here unique per process).
-fn next_id() -> String {
+pub(crate) fn next_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1000);
     NEXT.fetch_add(1, Ordering::SeqCst).to_string()
 }
 
 /// How a request is signed, for the refusal cases.
 #[derive(Debug, Clone)]
-enum Signing {
+pub(crate) enum Signing {
     /// No `X-Fota-*` headers.
     Unsigned,
     /// Signed with `secret` at `timestamp_ms`.
@@ -57,7 +57,7 @@ enum Signing {
 
 /// The exact bytes of a device request: `METHOD target`, Host, Connection: close, and the two
 /// signature headers over the canonical request.
-fn device_bytes(server: &Server, method: &str, target: &str, body: &[u8], signing: &Signing) -> Vec<u8> {
+pub(crate) fn device_bytes(server: &Server, method: &str, target: &str, body: &[u8], signing: &Signing) -> Vec<u8> {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.host());
     if method != "GET" || !body.is_empty() {
         head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
@@ -74,7 +74,7 @@ fn device_bytes(server: &Server, method: &str, target: &str, body: &[u8], signin
 
 /// Device answers are never 5xx, whatever was sent.
 #[track_caller]
-fn send(server: &Server, bytes: &[u8]) -> RawResponse {
+pub(crate) fn send(server: &Server, bytes: &[u8]) -> RawResponse {
     let resp = server.request(bytes);
     assert!(resp.status < 500, "status {} for {}; body: {}", resp.status, String::from_utf8_lossy(&bytes[..bytes.len().min(300)]), String::from_utf8_lossy(&resp.body));
     resp
@@ -83,7 +83,7 @@ fn send(server: &Server, bytes: &[u8]) -> RawResponse {
 /// The stable code of a refusal. The edge answers device refusals in the admin error shape,
 /// `{"error":{"code":"auth_replayed","message":"..."}}`.
 #[track_caller]
-fn refusal_code(resp: &RawResponse) -> String {
+pub(crate) fn refusal_code(resp: &RawResponse) -> String {
     let body = resp.json();
     body["error"]["code"]
         .as_str()
@@ -92,7 +92,7 @@ fn refusal_code(resp: &RawResponse) -> String {
 }
 
 #[track_caller]
-fn expect_refused(resp: &RawResponse, status: u16, code: &str) {
+pub(crate) fn expect_refused(resp: &RawResponse, status: u16, code: &str) {
     assert_eq!(resp.status, status, "body: {}", String::from_utf8_lossy(&resp.body));
     assert_eq!(refusal_code(resp), code, "body: {}", String::from_utf8_lossy(&resp.body));
     assert!(resp.header_exact("Content-Length").is_some(), "refusal without Content-Length: {:?}", resp.headers);
@@ -100,34 +100,34 @@ fn expect_refused(resp: &RawResponse, status: u16, code: &str) {
 
 /// One provisioned JSON device of one product.
 #[derive(Debug, Clone)]
-struct Device {
-    pk: String,
-    name: String,
-    secret: String,
+pub(crate) struct Device {
+    pub(crate) pk: String,
+    pub(crate) name: String,
+    pub(crate) secret: String,
 }
 
 impl Device {
-    fn path(&self, kind: &str) -> String {
+    pub(crate) fn path(&self, kind: &str) -> String {
         format!("/ota/device/{kind}/{}/{}", self.pk, self.name)
     }
 
-    fn signed(&self) -> Signing {
+    pub(crate) fn signed(&self) -> Signing {
         Signing::With { secret: self.secret.clone(), timestamp_ms: fresh_ms() }
     }
 
     /// The request bytes for `kind` (`inform`, `progress`, `upgrade`, `channel`), freshly signed.
-    fn bytes(&self, server: &Server, kind: &str, body: &[u8]) -> Vec<u8> {
+    pub(crate) fn bytes(&self, server: &Server, kind: &str, body: &[u8]) -> Vec<u8> {
         let method = if matches!(kind, "upgrade" | "channel") { "GET" } else { "POST" };
         device_bytes(server, method, &self.path(kind), body, &self.signed())
     }
 
-    fn report(&self, server: &Server, module: &str, version: &str) -> RawResponse {
+    pub(crate) fn report(&self, server: &Server, module: &str, version: &str) -> RawResponse {
         let body = json!({ "id": next_id(), "params": { "version": version, "module": module } }).to_string();
         send(server, &self.bytes(server, "inform", body.as_bytes()))
     }
 
     #[track_caller]
-    fn report_ok(&self, server: &Server, module: &str, version: &str) {
+    pub(crate) fn report_ok(&self, server: &Server, module: &str, version: &str) {
         let id = next_id();
         let body = json!({ "id": id, "params": { "version": version, "module": module } }).to_string();
         let resp = send(server, &self.bytes(server, "inform", body.as_bytes()));
@@ -144,13 +144,13 @@ impl Device {
         send(server, &self.bytes(server, "progress", body.as_bytes()))
     }
 
-    fn notice(&self, server: &Server) -> RawResponse {
+    pub(crate) fn notice(&self, server: &Server) -> RawResponse {
         send(server, &self.bytes(server, "upgrade", b""))
     }
 
     /// The notice's data when the device has a job in progress; `None` on 204.
     #[track_caller]
-    fn notice_data(&self, server: &Server) -> Option<Value> {
+    pub(crate) fn notice_data(&self, server: &Server) -> Option<Value> {
         let resp = self.notice(server);
         match resp.status {
             204 => {
@@ -170,23 +170,25 @@ impl Device {
 
 // ---------------------------------------------------------------- admin helpers
 
-fn project(server: &Server, pk: &str) {
+pub(crate) fn project(server: &Server, pk: &str) {
     server.admin("PUT", &format!("/projects/{pk}"), json!({ "name": format!("project {pk}") }).to_string().as_bytes()).expect_status(200);
 }
 
 /// Uploads `img` as `fw`/`version` for `module` and plans it with `plan` (+ `target_version`).
-fn module_plan(server: &Server, pk: &str, fw: &str, module: &str, version: &str, img: &[u8], plan: Value) {
+pub(crate) fn module_plan(server: &Server, pk: &str, fw: &str, module: &str, version: &str, img: &[u8], plan: Value) {
     server.admin("PUT", &format!("/projects/{pk}/firmware/{fw}/{version}?module={module}"), img).expect_one_of(&[200, 201]);
     let mut plan = plan;
     plan["target_version"] = version.into();
     server.admin("PUT", &format!("/projects/{pk}/plans/{fw}"), plan.to_string().as_bytes()).expect_status(200);
 }
 
-/// Provisions `ids` in `pk` and returns the devices with the secrets the answer showed.
+/// Provisions `ids` in `pk` (none provisioned yet, or all re-keyed with `rekey`) and returns the
+/// devices with the secrets the answer showed.
 #[track_caller]
-fn provision(server: &Server, pk: &str, ids: &[String]) -> Vec<Device> {
-    let resp = server.admin("POST", &format!("/projects/{pk}/devices"), json!({ "devices": ids }).to_string().as_bytes());
+pub(crate) fn provision_with(server: &Server, pk: &str, ids: &[String], rekey: bool) -> Vec<Device> {
+    let resp = server.admin("POST", &format!("/projects/{pk}/devices"), json!({ "devices": ids, "rekey": rekey }).to_string().as_bytes());
     resp.expect_status(201);
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "an answer with secrets is never cached");
     let shown: BTreeMap<String, String> = resp.json()["devices"]
         .as_array()
         .expect("devices")
@@ -194,6 +196,22 @@ fn provision(server: &Server, pk: &str, ids: &[String]) -> Vec<Device> {
         .map(|d| (d["id"].as_str().unwrap().to_string(), d["secret"].as_str().unwrap().to_string()))
         .collect();
     ids.iter().map(|id| Device { pk: pk.into(), name: id.clone(), secret: shown.get(id).unwrap_or_else(|| panic!("{id} not provisioned")).clone() }).collect()
+}
+
+#[track_caller]
+pub(crate) fn provision(server: &Server, pk: &str, ids: &[String]) -> Vec<Device> {
+    provision_with(server, pk, ids, false)
+}
+
+/// The key generation a device's history says it was last issued (`... key generation N, ...`).
+#[track_caller]
+pub(crate) fn generation_of(server: &Server, pk: &str, id: &str) -> i64 {
+    history(server, pk, id)
+        .iter()
+        .rev()
+        .filter(|(kind, _)| kind == "provisioned" || kind == "rekeyed")
+        .find_map(|(_, detail)| detail.split("key generation ").nth(1)?.split(',').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no key generation in the history of {id}"))
 }
 
 fn status(server: &Server, pk: &str, fw: &str) -> Value {
@@ -206,7 +224,7 @@ fn totals(server: &Server, pk: &str, fw: &str) -> (u64, u64, u64, u64) {
     (n("eligible"), n("offered"), n("succeeded"), n("failed"))
 }
 
-fn history(server: &Server, pk: &str, id: &str) -> Vec<(String, String)> {
+pub(crate) fn history(server: &Server, pk: &str, id: &str) -> Vec<(String, String)> {
     let body = server.admin("GET", &format!("/projects/{pk}/devices/{id}/history"), b"").expect_status(200).json();
     body["events"]
         .as_array()
@@ -221,7 +239,7 @@ fn progress_events(server: &Server, pk: &str, id: &str) -> Vec<String> {
 }
 
 /// The project's published keys: (active id, id -> public key hex, in order).
-fn signing_keys(server: &Server, pk: &str) -> (String, Vec<(String, String)>) {
+pub(crate) fn signing_keys(server: &Server, pk: &str) -> (String, Vec<(String, String)>) {
     let body = server.admin("GET", &format!("/projects/{pk}/signing-keys"), b"").expect_status(200).json();
     let keys = body["keys"].as_array().expect("keys").iter().map(|k| (k["id"].as_str().unwrap().to_string(), k["public_key_hex"].as_str().unwrap().to_string())).collect();
     (body["active"].as_str().expect("active").to_string(), keys)
@@ -238,28 +256,33 @@ fn ids(prefix: &str, n: usize) -> Vec<String> {
 
 // ---------------------------------------------------------------- what a device checks
 
-/// The signed fields of a notice, as a device reads them from it.
-fn subject_of<'a>(pk: &'a str, data: &'a Value) -> NoticeSubject<'a> {
+/// The signed fields of a notice, as a device reads them: its own product key and device name,
+/// the rest from the notice.
+pub(crate) fn subject_of<'a>(dev: &'a Device, data: &'a Value) -> NoticeSubject<'a> {
     NoticeSubject {
-        product_key: pk,
+        product_key: &dev.pk,
+        device_name: &dev.name,
         module: data["module"].as_str().expect("module"),
         version: data["version"].as_str().expect("version"),
         size: data["size"].as_u64().expect("size"),
         sha256: data["sha256"].as_str().expect("sha256"),
+        expires_ms: data["expires"].as_i64().expect("expires"),
+        downgrade: data["downgrade"].as_bool().expect("downgrade"),
     }
 }
 
-/// Verifies a notice as a device does: the signature with the published key the notice names.
+/// Checks a notice as a device does: the signature with the published key the notice names, over
+/// the device's own identity, and the expiry against the device's clock.
 #[track_caller]
-fn verify_as_device(server: &Server, pk: &str, data: &Value) {
-    let (_, keys) = signing_keys(server, pk);
+pub(crate) fn verify_as_device(server: &Server, dev: &Device, data: &Value) {
+    let (_, keys) = signing_keys(server, &dev.pk);
     let key_id = data["key_id"].as_str().expect("key_id");
     let public = &keys.iter().find(|(id, _)| id == key_id).unwrap_or_else(|| panic!("key {key_id} is not published: {keys:?}")).1;
-    assert_eq!(verify_notice(public, &subject_of(pk, data), data["sign"].as_str().expect("sign")), Ok(()), "notice {data}");
+    assert_eq!(accept_notice(public, &subject_of(dev, data), data["sign"].as_str().expect("sign"), wall_ms()), Ok(()), "notice {data}");
 }
 
 /// Downloads the notice's URL (a full URL on this edge) and returns the response.
-fn download(server: &Server, url: &str, range: Option<&str>) -> RawResponse {
+pub(crate) fn download(server: &Server, url: &str, range: Option<&str>) -> RawResponse {
     let target = url.strip_prefix(&format!("http://{}", server.host())).unwrap_or_else(|| panic!("url {url} is not on this edge"));
     let mut req = format!("GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", server.host());
     if let Some(r) = range {
@@ -274,7 +297,7 @@ fn download(server: &Server, url: &str, range: Option<&str>) -> RawResponse {
 /// progress reports were acknowledged with a 2xx.
 #[track_caller]
 fn upgrade_module(server: &Server, dev: &Device, data: &Value, img: &[u8], steps: &[&str]) -> usize {
-    verify_as_device(server, &dev.pk, data);
+    verify_as_device(server, dev, data);
     upgrade_verified(server, dev, data, img, steps, true)
 }
 
@@ -323,19 +346,23 @@ fn provisioning_shows_derived_secrets_once_and_refuses_ids_owned_elsewhere() {
     let listed: Vec<&str> = shown.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(listed, names.iter().map(String::as_str).collect::<Vec<_>>());
     let secrets: Vec<String> = shown.as_array().unwrap().iter().map(|d| d["secret"].as_str().unwrap().to_string()).collect();
+    assert_eq!(resp.header("Cache-Control"), Some("no-store"), "an answer with secrets is never cached");
     for (id, secret) in names.iter().zip(&secrets) {
-        assert_eq!(secret, &device_secret(master, a, id), "the secret is the documented derivation");
+        assert_eq!(secret, &device_secret(master, a, id, generation_of(server, a, id)), "the secret is the documented derivation");
         assert!(secret.len() == 64 && secret.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
     }
-    // Provisioning again shows the same secrets (derived, nothing stored).
-    let again = provision(server, a, &names[..1]);
-    assert_eq!(again[0].secret, secrets[0]);
+    // Provisioning again shows no secret: the ids are listed as provisioned already.
+    let again = server.admin("POST", &format!("/projects/{a}/devices"), json!({ "devices": [names[0].clone()] }).to_string().as_bytes());
+    again.expect_status(200);
+    assert_eq!(again.json(), json!({ "devices": [], "already_provisioned": [names[0].clone()] }));
 
-    // An id bound to another project: 409, and nothing else changes for it.
+    // An id bound to another project: 409, and nothing changes, for it or the other ids named.
     let resp = server.admin("POST", &format!("/projects/{b}/devices"), json!({ "devices": [names[1].clone(), "ota01-free"] }).to_string().as_bytes());
     resp.expect_status(409);
     assert_eq!(resp.json()["error"]["code"], "device_owned_elsewhere");
-    let elsewhere = Device { pk: b.into(), name: names[1].clone(), secret: device_secret(master, b, &names[1]) };
+    let free = provision(server, b, &["ota01-free".to_string()]);
+    assert_eq!(free.len(), 1, "the refused call provisioned nothing, so this call shows the secret");
+    let elsewhere = Device { pk: b.into(), name: names[1].clone(), secret: device_secret(master, b, &names[1], generation_of(server, a, &names[1])) };
     expect_refused(&elsewhere.report(server, MCU, FROM), 401, "auth_bad_signature");
     // The device still works in its own project.
     let home = Device { pk: a.into(), name: names[1].clone(), secret: secrets[1].clone() };
@@ -356,7 +383,7 @@ fn provisioning_shows_derived_secrets_once_and_refuses_ids_owned_elsewhere() {
     let page = server.admin("GET", &format!("/audit?project={a}&limit=500"), b"").expect_status(200).json();
     let entries = page["entries"].as_array().unwrap();
     let entry = entries.iter().find(|e| e["action"] == "POST projects/{key}/devices" && e["target"] == "provision 3 devices").expect("provisioning is audited");
-    assert_eq!(entry["after"], json!(names), "{entry}");
+    assert_eq!(entry["after"], json!({ "issued": names, "already_provisioned": [], "rekey": false }), "{entry}");
     let mut cursor: Option<String> = None;
     loop {
         let query = match &cursor {
@@ -384,7 +411,7 @@ fn every_device_route_refuses_unsigned_forged_stale_future_and_replayed_requests
     let dev = provision(server, pk, &["ota02-dev".to_string()]).remove(0);
     let master = &parse_master_keys(MASTER_KEYS).unwrap()[0];
     // A device of this product that was never provisioned, signing with the secret it would get.
-    let stranger = Device { pk: pk.into(), name: "ota02-stranger".into(), secret: device_secret(master, pk, "ota02-stranger") };
+    let stranger = Device { pk: pk.into(), name: "ota02-stranger".into(), secret: device_secret(master, pk, "ota02-stranger", wall_ms()) };
     let wrong = "ab".repeat(32);
     for kind in ["inform", "progress", "upgrade", "channel"] {
         let (method, body) = match kind {
@@ -509,14 +536,15 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
     assert_eq!(data["sign_method"], "Ed25519");
     assert!(data["key_id"].as_str().is_some_and(|k| !k.is_empty()), "{data}");
     assert!(data["sign"].as_str().is_some_and(|s| s.len() == 128 && s.bytes().all(|c| c.is_ascii_hexdigit())), "{data}");
+    assert_eq!(data["downgrade"], false);
     let (active, keys) = signing_keys(server, pk);
     assert_eq!(data["key_id"].as_str(), Some(active.as_str()));
-    verify_as_device(server, pk, &data);
+    verify_as_device(server, &dev, &data);
 
     // Every signed field matters; md5 and url are not signed.
     let public = &keys.iter().find(|(id, _)| *id == active).unwrap().1;
     let sig = data["sign"].as_str().unwrap();
-    let base = subject_of(pk, &data);
+    let base = subject_of(&dev, &data);
     let other_sha = sha256_hex(b"other");
     for (name, subject) in [
         ("version", NoticeSubject { version: "1.0.2", ..base }),
@@ -524,9 +552,18 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
         ("sha256", NoticeSubject { sha256: &other_sha, ..base }),
         ("module", NoticeSubject { module: WIFI, ..base }),
         ("product", NoticeSubject { product_key: "ota-other", ..base }),
+        ("device (another device's notice)", NoticeSubject { device_name: "ota04-other", ..base }),
+        ("expiry (extended)", NoticeSubject { expires_ms: base.expires_ms + 3_600_000, ..base }),
+        ("downgrade", NoticeSubject { downgrade: true, ..base }),
     ] {
         assert!(verify_notice(public, &subject, sig).is_err(), "a tampered {name} passes the signature");
     }
+    // The notice expires with its URL, within the hour; a device refuses it from then on.
+    let url_expires: i64 = data["url"].as_str().unwrap().split("expires=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    assert_eq!(base.expires_ms, url_expires);
+    assert!((wall_ms() + 3_500_000..=wall_ms() + 3_600_000).contains(&base.expires_ms), "{data}");
+    assert_eq!(accept_notice(public, &base, sig, base.expires_ms - 1), Ok(()));
+    assert_eq!(accept_notice(public, &base, sig, base.expires_ms), Err(NoticeError::Expired), "an expired notice is refused");
     let mut flipped = sig.as_bytes().to_vec();
     flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
     assert!(verify_notice(public, &base, std::str::from_utf8(&flipped).unwrap()).is_err());
@@ -705,7 +742,18 @@ fn a_module_job_respects_the_plans_from_versions_and_never_downgrades() {
     );
     let ok = provision(server, pk, &["ota13-old".to_string()]).remove(0);
     ok.report_ok(server, MCU, "0.9.0");
-    assert_eq!(ok.notice_data(server).map(|d| d["version"].clone()), Some(json!(TARGET)));
+    let upgrade = ok.notice_data(server).expect("an upgrade");
+    assert_eq!((&upgrade["version"], &upgrade["downgrade"]), (&json!(TARGET), &json!(false)));
+    verify_as_device(server, &ok, &upgrade);
+    // A plan that allows downgrades: the notice says so, signed, and the device can tell.
+    let pk3 = "ota-rules-dg-ok";
+    project(server, pk3);
+    module_plan(server, pk3, "ota_rules_dg_ok_mcu", MCU, TARGET, &image(4453, 6_000), json!({ "allow_downgrade": true }));
+    let back = provision(server, pk3, &["ota13-back".to_string()]).remove(0);
+    back.report_ok(server, MCU, "2.0.0");
+    let data = back.notice_data(server).expect("a downgrade the plan allows");
+    assert_eq!((&data["version"], &data["downgrade"]), (&json!(TARGET), &json!(true)));
+    verify_as_device(server, &back, &data);
 }
 
 // ---------------------------------------------------------------- the owner's confirmation
@@ -739,7 +787,7 @@ fn held_jobs_reach_the_device_only_after_the_owners_confirmation() {
     resp.expect_status(200);
     assert_eq!(resp.json(), json!({ "confirmed": [devs[0].name], "skipped": [] }));
     let data = devs[0].notice_data(server).expect("served after confirmation");
-    verify_as_device(server, pk, &data);
+    verify_as_device(server, &devs[0], &data);
     let again = server.admin("POST", &format!("/projects/{pk}/devices/{}/confirm", devs[0].name), b"");
     again.expect_status(409);
     assert_eq!(again.json()["error"]["code"], "not_awaiting_confirmation");
@@ -902,7 +950,7 @@ fn a_rotated_signing_key_signs_new_notices_and_the_old_one_stays_trusted_for_the
     let (old_active, old_keys) = signing_keys(server, pk);
     assert_eq!(old_keys.len(), 1);
     assert_eq!(before["key_id"].as_str(), Some(old_active.as_str()));
-    verify_as_device(server, pk, &before);
+    verify_as_device(server, &dev, &before);
 
     for (body, code) in [(r#"{"overlap_s":-1}"#, "invalid_json"), (r#"{"overlap":2}"#, "invalid_json"), (r#"{"overlap_s":31536001}"#, "invalid_overlap")] {
         let resp = server.admin("POST", &format!("/projects/{pk}/signing-keys/rotate"), body.as_bytes());
@@ -926,10 +974,10 @@ fn a_rotated_signing_key_signs_new_notices_and_the_old_one_stays_trusted_for_the
     // New notices are signed with the new key; the old notice still verifies with the old key.
     let after = dev.notice_data(server).expect("notice");
     assert_eq!(after["key_id"].as_str(), Some(active.as_str()));
-    verify_as_device(server, pk, &after);
-    assert!(verify_notice(old_public, &subject_of(pk, &after), after["sign"].as_str().unwrap()).is_err());
-    assert_eq!(verify_notice(old_public, &subject_of(pk, &before), before["sign"].as_str().unwrap()), Ok(()));
-    assert!(verify_notice(new_public, &subject_of(pk, &before), before["sign"].as_str().unwrap()).is_err());
+    verify_as_device(server, &dev, &after);
+    assert!(verify_notice(old_public, &subject_of(&dev, &after), after["sign"].as_str().unwrap()).is_err());
+    assert_eq!(verify_notice(old_public, &subject_of(&dev, &before), before["sign"].as_str().unwrap()), Ok(()));
+    assert!(verify_notice(new_public, &subject_of(&dev, &before), before["sign"].as_str().unwrap()).is_err());
 
     // After the overlap only the new key is listed.
     let wait = Duration::from_millis(2300).saturating_sub(rotated_at.elapsed());
@@ -966,7 +1014,7 @@ fn fleet_turn(server: &Server, dev: &Device, keys: &PinnedKeys, images: &BTreeMa
         let module = data["module"].as_str().unwrap().to_string();
         assert!(!log.upgraded.contains(&module), "{} offered {module} again", dev.name);
         let public = keys.get(data["key_id"].as_str().unwrap()).unwrap_or_else(|| panic!("unknown key in {data}"));
-        assert_eq!(verify_notice(public, &subject_of(&dev.pk, &data), data["sign"].as_str().unwrap()), Ok(()), "{data}");
+        assert_eq!(accept_notice(public, &subject_of(dev, &data), data["sign"].as_str().unwrap(), wall_ms()), Ok(()), "{data}");
         log.acked += upgrade_verified(server, dev, &data, &images[module.as_str()], &["10", "100"], download);
         log.upgraded.insert(module);
     }
