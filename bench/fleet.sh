@@ -18,20 +18,9 @@ GOAL_MS=300
 wrangler=${WRANGLER:-$root/node_modules/.bin/wrangler}
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false CI=true
 
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-port=$(free_port)
-inspector=$(free_port)
-state=$(mktemp -d "${TMPDIR:-/tmp}/fota-fleet.XXXXXX")
+source bench/lib.sh
+MAX_SECONDS=600 start_edge fleet
 export WRANGLER_LOG_PATH=$state/logs
-token=bench-token
-MAX_SECONDS=600 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" >"$state/serve.log" 2>&1 &
-serve=$!
-trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 240); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.25; done
-curl -sf "$base/healthz" >/dev/null || { cat "$state/serve.log"; exit 1; }
-
-auth="Authorization: Bearer $token"
 project=fleet
 curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/$project" -d '{"name":"1M-device fixture"}' >/dev/null
 

@@ -15,19 +15,8 @@ DURATION=${DURATION:-10}
 SIZE=${SIZE:-153600}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-inspector=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-state=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench-images.XXXXXX")
-token=bench-token
-MAX_SECONDS=600 scripts/serve.sh "$port" "$state" --inspector-port "$inspector" --var "ADMIN_TOKEN:$token" \
-  --var DEBUG_COUNTERS:1 >"$state/serve.log" 2>&1 &
-serve=$!
-trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 240); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.25; done
-curl -sf "$base/healthz" >/dev/null || { cat "$state/serve.log"; exit 1; }
-
-auth="Authorization: Bearer $token"
+source bench/lib.sh
+start_edge bench-images --var DEBUG_COUNTERS:1
 fw=benchimg_LuatOS-SoC_Air780EHV
 head -c "$SIZE" /dev/urandom >"$state/image.bin"
 sha=$(sha256sum "$state/image.bin" | cut -d' ' -f1)

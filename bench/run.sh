@@ -13,26 +13,16 @@ cd "$root"
 DURATION=${DURATION:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-inspector=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-state=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench.XXXXXX")
-# A fresh token per run; the edge refuses an ADMIN_TOKEN shorter than 32 characters.
-token=$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('hex'))")
 cargo build -q --release -p fota-tests --bin fota-burst
+source bench/lib.sh
 # wrk repeats one device's check thousands of times a second: the bench's copy of the config
 # lifts the per-device check limit (30 a minute in wrangler.toml), which a fleet of distinct
-# devices never meets, and names absolute paths since it lives in the state dir.
+# devices never meets, and names absolute paths since it lives in its own folder.
+config=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench-config.XXXXXX")
 sed -e "s|^main = \"|main = \"$root/|" -e "s|^migrations_dir = \"|migrations_dir = \"$root/|" \
-  -e 's|simple = { limit = 30, period = 60 }|simple = { limit = 100000000, period = 60 }|' wrangler.toml >"$state/wrangler.toml"
-MAX_SECONDS=900 scripts/serve.sh "$port" "$state" --config "$state/wrangler.toml" --inspector-port "$inspector" \
-  --var "ADMIN_TOKEN:$token" --var EXPOSE_METRICS:true --var NEW_DEVICES_PER_MINUTE:1000000 >"$state/serve.log" 2>&1 &
-serve=$!
-trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 240); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.25; done
-curl -sf "$base/healthz" >/dev/null || { cat "$state/serve.log"; exit 1; }
-
-auth="Authorization: Bearer $token"
+  -e 's|simple = { limit = 30, period = 60 }|simple = { limit = 100000000, period = 60 }|' wrangler.toml >"$config/wrangler.toml"
+start_edge bench --config "$config/wrangler.toml" --var EXPOSE_METRICS:true --var NEW_DEVICES_PER_MINUTE:1000000
+trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state" "$config"' EXIT
 fw=bench_LuatOS-SoC_Air780EHV
 head -c 65536 /dev/zero | tr '\0' 'x' >"$state/image.bin"
 curl -sf -X PUT -H "$auth" "$base/admin/v1/projects/bench" -d '{"name":"bench"}' >/dev/null

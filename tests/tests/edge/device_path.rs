@@ -112,7 +112,7 @@ fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() 
     let mut server = Server::start_with(&state, &[("DELIVERY_WINDOW_S", "600"), ("PUBLIC_URL", "http://fota.example.test:8080")]);
     let p = "dp-window";
     let img = image(9393, 700);
-    server.setup(&p, Some(6), FW, TARGET, &img, json!({}));
+    server.setup(p, Some(6), FW, TARGET, &img, json!({}));
     let id = crate::imei(939, 1);
     for _ in 0..8 {
         device_request(&server, &luatos_get(&server, &url(p, &id, FROM))).expect_image(200, &img);
