@@ -38,25 +38,19 @@ fn parse_owner(text: &str) -> Owner {
     }
 }
 
-/// Writes KV's copy of a binding in the background and keeps it in isolate memory.
-fn remember_owner(env: &Env, ctx: Option<&worker::Context>, device: &str, owner: &Owner) -> AppResult<Option<impl std::future::Future<Output = ()>>> {
+/// Keeps a binding in isolate memory and returns the write of KV's copy, for the caller to
+/// await or hand to `wait_until`.
+fn remember_owner(env: &Env, device: &str, owner: &Owner) -> AppResult<impl std::future::Future<Output = ()>> {
     let text = owner_text(owner);
     cache::put_owner(device, &text);
     let store = kv(env)?;
     let key = owner_kv_key(device);
-    let write = async move {
+    Ok(async move {
         let written = async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
         if let Err(e) = written {
             e.log();
         }
-    };
-    match ctx {
-        Some(ctx) => {
-            ctx.wait_until(write);
-            Ok(None)
-        }
-        None => Ok(Some(write)),
-    }
+    })
 }
 
 /// The project a device is bound to, binding it to the check's project on first sight.
@@ -107,7 +101,7 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
         .and_then(|rows| rows.into_iter().next())
         .map(|r| Owner { project: r.project_key, signed: r.provisioned_at.is_some() })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
-    remember_owner(env, Some(ctx), &check.device_id, &owner)?;
+    ctx.wait_until(remember_owner(env, &check.device_id, &owner)?);
     if owner.project == check.project_key && !owner.signed {
         crate::registry::remember(
             &check.device_id,
@@ -317,9 +311,7 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
     if let Some(d) = &moved {
         let signed = auth_row(env, id).await?.is_some_and(|r| r.provisioned_at.is_some());
         let owner = Owner { project: to.to_string(), signed };
-        if let Some(write) = remember_owner(env, None, &d.id, &owner)? {
-            write.await;
-        }
+        remember_owner(env, &d.id, &owner)?.await;
         crate::registry::forget(id);
     }
     Ok(moved)
@@ -455,9 +447,7 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
         return Ok(false);
     }
     let owner = Owner { project: project.to_string(), signed: false };
-    if let Some(write) = remember_owner(env, None, id, &owner)? {
-        write.await;
-    }
+    remember_owner(env, id, &owner)?.await;
     Ok(true)
 }
 
@@ -488,9 +478,7 @@ pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::Ha
 pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<()> {
     for id in ids {
         let owner = Owner { project: project.to_string(), signed: true };
-        if let Some(write) = remember_owner(env, None, id, &owner)? {
-            write.await;
-        }
+        remember_owner(env, id, &owner)?.await;
     }
     Ok(())
 }

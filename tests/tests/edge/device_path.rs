@@ -27,7 +27,7 @@ fn history_kinds(server: &Server, project: &str, id: &str) -> Vec<String> {
 }
 
 fn totals(server: &Server, project: &str) -> serde_json::Value {
-    server.admin("GET", &format!("/projects/{project}/plans/{FW}/status"), b"").expect_status(200).json()["totals"].clone()
+    crate::plan_totals(server, project, FW)
 }
 
 /// Six `HEAD`s and six one-byte ranges with the victim's IMEI: nothing is counted, the victim is

@@ -56,6 +56,11 @@ pub fn imei(test: u32, row: u32) -> String {
     format!("86{test:03}{row:010}")
 }
 
+/// The `totals` of a plan's rollout status.
+pub fn plan_totals(server: &Server, project: &str, firmware: &str) -> serde_json::Value {
+    server.admin("GET", &format!("/projects/{project}/plans/{firmware}/status"), b"").expect_status(200).json()["totals"].clone()
+}
+
 /// Polls `probe` until it returns true, for at most `seconds`; background registry writes
 /// (`waitUntil`) land a moment after the answer that caused them.
 pub fn eventually(seconds: u64, mut probe: impl FnMut() -> bool) -> bool {

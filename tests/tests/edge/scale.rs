@@ -48,7 +48,7 @@ fn burst(server: &Server, project: &str, ids: &[String], version: &str, img: &[u
 }
 
 fn totals(server: &Server, project: &str) -> serde_json::Value {
-    server.admin("GET", &format!("/projects/{project}/plans/{FW}/status"), b"").expect_status(200).json()["totals"].clone()
+    crate::plan_totals(server, project, FW)
 }
 
 /// 2,000 devices never seen before make their first check of a fresh `{"stages":[100]}` rollout,
