@@ -17,6 +17,7 @@ use fota_shared::code::Refusal;
 use fota_shared::decide::{decide, Facts, Offer, Via};
 use fota_shared::luat::{parse_check, UpgradeCheck};
 use fota_shared::range::{answer, RangeAnswer};
+use fota_shared::rollout_state::Provenance;
 use fota_shared::version::Version;
 use worker::{Context, Env, Request, Response};
 
@@ -45,6 +46,7 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         // id must not touch its registry state or its rollout outcome.
         return Ok(refusal(Refusal::SignedDevice));
     }
+    let from = Provenance { signed: false, listed: false, first_seen_ms: owner.first_seen };
     let owner = owner.project;
     let offer = decide(&check, Facts { project_known: true, owner: Some(&owner), plan: plan.as_ref() });
 
@@ -54,7 +56,10 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
     }
 
     let (answer, delivered) = match (offer, plan) {
-        (Offer::Due(via), Some(plan)) => deliver(req, env, &check, &project, &plan, via, now).await?,
+        (Offer::Due(via), Some(plan)) => {
+            let from = Provenance { listed: plan.spec.devices.binary_search(&check.device_id).is_ok(), ..from };
+            deliver(req, env, &check, &project, &plan, via, from, now).await?
+        }
         (Offer::Refuse(r), _) => (refusal(r), false),
         (Offer::Due(_), None) => (refusal(Refusal::UnknownFirmware), false),
     };
@@ -89,7 +94,8 @@ fn reached_rollout(plan: Option<&Plan>, check: &UpgradeCheck) -> Option<Rollout>
 /// An upgrade is due: the rollout's coordinator decides (gate, loop-upgrade protection, first
 /// offer) in one call, then the image. The flag says whether a fresh image (or a redirect to
 /// one) went out: a resume or a refusal is no delivery.
-async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, now: i64) -> AppResult<(Response, bool)> {
+#[allow(clippy::too_many_arguments)]
+async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, from: Provenance, now: i64) -> AppResult<(Response, bool)> {
     let range = match via {
         Via::Redirect => RangeAnswer::Full,
         Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
@@ -105,7 +111,7 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
     };
     let r = Rollout::of(plan)?;
     let key = target_key(&plan.firmware_name, &target);
-    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, &key, project.ban_after, fresh, now).await? {
+    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, from, &key, project.ban_after, fresh, now).await? {
         return Ok((refusal(refused), false));
     }
     match via {

@@ -14,8 +14,8 @@ use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy}
 use fota_shared::api::{DevicePhase, RolloutAction};
 use fota_shared::ban::DeliveryState;
 use fota_shared::delivery::{attempt, phase_entry, Attempt};
-use fota_shared::rollout::{self as rules, rate_window, rollout_gate, RolloutSummary};
-use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, RolloutEvent, RolloutState, Step};
+use fota_shared::rollout::{self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary};
+use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, Provenance, RolloutEvent, RolloutState, Standing, Step};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
@@ -25,9 +25,10 @@ pub enum Op {
     /// A Luat device an upgrade is due for wants the image: the whole decision, see
     /// `fota_shared::delivery`.
     /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
-    Attempt { device_id: String, target: String, ban_after: u32, counts: bool, window_ms: i64, now: i64 },
+    /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
+    Attempt { device_id: String, from: Provenance, target: String, ban_after: u32, counts: bool, window_ms: i64, now: i64 },
     /// Counted as eligible the first time, then the gate (JSON devices).
-    Admit { device_id: String, now: i64 },
+    Admit { device_id: String, from: Provenance, now: i64 },
     /// The device's first offer, within `max_per_minute`.
     Offer { device_id: String, now: i64 },
     Device { device_id: String },
@@ -85,11 +86,19 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
   deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
-  last_delivery_ms INTEGER);
+  last_delivery_ms INTEGER, standing TEXT);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rate (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL);";
+CREATE TABLE IF NOT EXISTS rate (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL, unverified INTEGER NOT NULL DEFAULT 0);";
+
+/// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
+/// column is already there.
+const ADDED_COLUMNS: [&str; 3] = [
+    "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
+    "ALTER TABLE devices ADD COLUMN standing TEXT",
+    "ALTER TABLE rate ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0",
+];
 
 #[durable_object]
 pub struct RolloutCoordinator {
@@ -116,6 +125,15 @@ struct Row {
     #[serde(default)]
     dirty: i64,
     last_delivery_ms: Option<i64>,
+    standing: Option<String>,
+}
+
+fn standing_text(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Signed => "signed",
+        Standing::Trusted => "trusted",
+        Standing::Unverified => "unverified",
+    }
 }
 
 impl Row {
@@ -127,11 +145,17 @@ impl Row {
             since_ms: self.since_ms,
             offered_ms: self.offered_ms,
             cause: self.cause.clone(),
+            standing: match self.standing.as_deref() {
+                Some("signed") => Standing::Signed,
+                Some("unverified") => Standing::Unverified,
+                // Rows from before standings existed belong to devices the rollout always trusted.
+                _ => Standing::Trusted,
+            },
         }
     }
 }
 
-const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms";
+const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing";
 
 impl DurableObject for RolloutCoordinator {
     fn new(state: State, env: Env) -> Self {
@@ -139,8 +163,9 @@ impl DurableObject for RolloutCoordinator {
         if let Err(e) = sql.exec(SCHEMA, None) {
             crate::logs::once("coordinator schema", &e.to_string());
         }
-        // Objects created before `last_delivery_ms` existed get the column (an error means it is there).
-        let _ = sql.exec("ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER", None);
+        for alter in ADDED_COLUMNS {
+            let _ = sql.exec(alter, None);
+        }
         Self { state, env, memory: RefCell::new(None), alarm_armed: Cell::new(false), flushing: Cell::new(false) }
     }
 
@@ -238,11 +263,11 @@ impl RolloutCoordinator {
     /// Stores a device's job and deliveries, marked for D1's copy.
     fn save_device(&self, job: &DeviceRollout, delivery: &DeliveryState, banned_at: Option<i64>) -> Result<()> {
         self.sql().exec(
-            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?)
+            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?, ?)
              ON CONFLICT(device_id) DO UPDATE SET cohort = excluded.cohort, phase = excluded.phase, since_ms = excluded.since_ms,
                offered_ms = excluded.offered_ms, cause = excluded.cause, deliveries = excluded.deliveries, banned = excluded.banned,
-               banned_at = excluded.banned_at, dirty = excluded.dirty, last_delivery_ms = excluded.last_delivery_ms",
+               banned_at = excluded.banned_at, dirty = excluded.dirty, last_delivery_ms = excluded.last_delivery_ms, standing = excluded.standing",
             vec![
                 V::from(job.device_id.as_str()),
                 V::from(job.cohort as i64),
@@ -254,6 +279,7 @@ impl RolloutCoordinator {
                 V::from(delivery.banned as i64),
                 V::from(banned_at),
                 V::from(delivery.last_ms),
+                V::from(standing_text(job.standing)),
             ],
         )?;
         self.sql().exec("UPDATE meta SET gen = gen + 1 WHERE id = 1", None)?;
@@ -268,19 +294,22 @@ impl RolloutCoordinator {
         Ok(())
     }
 
-    fn offers_this_minute(&self, now: i64) -> Result<u32> {
+    fn offers_this_minute(&self, now: i64) -> Result<OfferRate> {
         #[derive(Deserialize)]
         struct C {
             count: i64,
+            unverified: i64,
         }
-        let rows: Vec<C> = self.sql().exec("SELECT count FROM rate WHERE minute = ?", vec![V::from(rate_window(now))])?.to_array()?;
-        Ok(rows.first().map_or(0, |c| c.count as u32))
+        let rows: Vec<C> = self.sql().exec("SELECT count, unverified FROM rate WHERE minute = ?", vec![V::from(rate_window(now))])?.to_array()?;
+        Ok(rows.first().map_or(OfferRate::default(), |c| OfferRate { offers: c.count as u32, unverified: c.unverified as u32 }))
     }
 
-    fn count_offer(&self, now: i64) -> Result<()> {
+    fn count_offer(&self, now: i64, standing: Standing) -> Result<()> {
+        let unverified = i64::from(standing == Standing::Unverified);
         self.sql().exec(
-            "INSERT INTO rate (minute, count) VALUES (?, 1) ON CONFLICT(minute) DO UPDATE SET count = count + 1",
-            vec![V::from(rate_window(now))],
+            "INSERT INTO rate (minute, count, unverified) VALUES (?, 1, ?)
+             ON CONFLICT(minute) DO UPDATE SET count = count + 1, unverified = unverified + excluded.unverified",
+            vec![V::from(rate_window(now)), V::from(unverified)],
         )?;
         // Older windows are never read again.
         self.sql().exec("DELETE FROM rate WHERE minute < ?", vec![V::from(rate_window(now) - 3_600_000)])?;
@@ -312,7 +341,7 @@ impl RolloutCoordinator {
     fn apply(&self, ident: &Rollout, op: Op) -> Result<Answer> {
         let (state, _, high_water) = self.load(ident)?;
         Ok(match op {
-            Op::Attempt { device_id, target, ban_after, counts, window_ms, now } => {
+            Op::Attempt { device_id, from, target, ban_after, counts, window_ms, now } => {
                 let before = self.row(&device_id)?;
                 let job = before.as_ref().map(Row::job);
                 let delivery = Self::delivery_of(before.as_ref(), &target);
@@ -321,6 +350,7 @@ impl RolloutCoordinator {
                     state: &state,
                     plan_id: &ident.plan_id,
                     device_id: &device_id,
+                    from: &from,
                     device: job.as_ref(),
                     delivery: &delivery,
                     target: &target,
@@ -328,7 +358,7 @@ impl RolloutCoordinator {
                     fresh: counts,
                     now_ms: now,
                     window_ms,
-                    offers_this_minute: self.offers_this_minute(now)?,
+                    rate: self.offers_this_minute(now)?,
                 });
                 if !counts {
                     // A `HEAD` or a partial range: the answer a download would get, and nothing
@@ -351,7 +381,7 @@ impl RolloutCoordinator {
                     }
                 }
                 if v.first_offer && ident.spec.max_per_minute.is_some() {
-                    self.count_offer(now)?;
+                    self.count_offer(now, if v.unverified { Standing::Unverified } else { Standing::Trusted })?;
                 }
                 if v.state != state {
                     self.save_state(ident, &v.state)?;
@@ -364,12 +394,12 @@ impl RolloutCoordinator {
                     Err(refused) => Answer::Refused(refused.code()),
                 }
             }
-            Op::Admit { device_id, now } => {
+            Op::Admit { device_id, from, now } => {
                 let before = self.row(&device_id)?;
                 let mut job = before.as_ref().map(Row::job);
                 let mut state = state;
                 if job.is_none() {
-                    if let Some(step) = rs::on_eligible_seen(&ident.spec, &state, &ident.plan_id, &device_id, now) {
+                    if let Some(step) = rs::on_eligible_seen(&ident.spec, &state, &ident.plan_id, &device_id, &from, now) {
                         state = step.rollout.clone();
                         job = Some(step.device.clone());
                         self.store_step(ident, None, step, now)?;
@@ -383,13 +413,13 @@ impl RolloutCoordinator {
             Op::Offer { device_id, now } => {
                 let before = self.row(&device_id)?;
                 let Some(job) = before.as_ref().map(Row::job).filter(|j| j.phase == DevicePhase::Idle) else { return Ok(Answer::Done) };
-                if ident.spec.max_per_minute.is_some_and(|max| self.offers_this_minute(now).is_ok_and(|n| n >= max)) {
+                if ident.spec.max_per_minute.is_some_and(|max| self.offers_this_minute(now).is_ok_and(|rate| rate.spent(max, job.standing))) {
                     return Ok(Answer::Refused(fota_shared::code::Refusal::NotOfferingNow.code()));
                 }
                 if let Some(step) = rs::on_offer(&state, &job, now) {
                     self.store_step(ident, before.as_ref(), step, now)?;
                     if ident.spec.max_per_minute.is_some() {
-                        self.count_offer(now)?;
+                        self.count_offer(now, job.standing)?;
                     }
                 }
                 Answer::Done

@@ -8,7 +8,7 @@ use crate::store;
 use fota_shared::api::{Plan, RolloutAction, RolloutSpec};
 use fota_shared::code::Refusal;
 use fota_shared::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
-use fota_shared::rollout_state::{DeviceFailure, DeviceRollout, RolloutState};
+use fota_shared::rollout_state::{DeviceFailure, DeviceRollout, Provenance, RolloutState};
 use fota_shared::version::Version;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit};
@@ -67,15 +67,17 @@ fn unexpected(r: &Rollout, answer: Answer) -> AppError {
 
 /// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
 /// and offered in one call (`fota_shared::delivery`). `Ok` means send it. `counts` is false for a
-/// `HEAD` or a partial range, which get the same answer and change nothing.
-pub async fn attempt(env: &Env, r: &Rollout, id: &str, target: &str, ban_after: u32, counts: bool, now: i64) -> AppResult<Result<(), Refusal>> {
+/// `HEAD` or a partial range, which get the same answer and change nothing. `from` decides the
+/// device's standing when the rollout first sees it.
+#[allow(clippy::too_many_arguments)]
+pub async fn attempt(env: &Env, r: &Rollout, id: &str, from: Provenance, target: &str, ban_after: u32, counts: bool, now: i64) -> AppResult<Result<(), Refusal>> {
     // Most due checks during a staged rollout come from devices whose stage has not opened:
     // once a device is counted, they are answered from memory.
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
     let window_ms = delivery_window_s(env) * 1000;
-    let answer = call(env, r, Op::Attempt { device_id: id.into(), target: target.into(), ban_after, counts, window_ms, now }).await?;
+    let answer = call(env, r, Op::Attempt { device_id: id.into(), from, target: target.into(), ban_after, counts, window_ms, now }).await?;
     crate::cache::mark_counted(&r.plan_id, id);
     match answer {
         Answer::Done => Ok(Ok(())),
@@ -112,12 +114,12 @@ pub async fn summary(env: &Env, r: &Rollout) -> AppResult<Option<RolloutSummary>
 }
 
 /// The rollout's verdict on a JSON device an upgrade is due for: counted as eligible the first
-/// time, then the gate. `Ok(job)` is the device's row.
+/// time, then the gate. `Ok(job)` is the device's row. JSON devices sign every request.
 pub async fn admit_device(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResult<Result<Option<DeviceRollout>, Refusal>> {
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
-    let answer = call(env, r, Op::Admit { device_id: id.into(), now }).await?;
+    let answer = call(env, r, Op::Admit { device_id: id.into(), from: Provenance::SIGNED, now }).await?;
     crate::cache::mark_counted(&r.plan_id, id);
     match answer {
         Answer::Job(job) => Ok(Ok(job)),

@@ -447,6 +447,10 @@ pub struct RolloutStatus {
     pub failed_reason: Option<String>,
     pub started_at: String,
     pub stage_started_at: String,
+    /// Devices first seen after the rollout started (neither listed nor signed): counted here
+    /// only, never in `totals`, and never moving verification, the health gate or `auto_advance`.
+    #[serde(default)]
+    pub unverified: RolloutCounts,
     pub totals: RolloutCounts,
     pub verification: RolloutCounts,
     pub stages: Vec<RolloutStageStatus>,

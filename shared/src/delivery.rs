@@ -7,8 +7,8 @@ use crate::api::DevicePhase;
 use crate::api::RolloutSpec;
 use crate::ban::{admit, Admission, DeliveryState};
 use crate::code::Refusal;
-use crate::rollout::rollout_gate;
-use crate::rollout_state::{on_eligible_seen, on_failure, on_offer, DeviceFailure, DeviceRollout, RolloutEvent, RolloutState};
+use crate::rollout::{rollout_gate, OfferRate};
+use crate::rollout_state::{on_eligible_seen, on_failure, on_offer, DeviceFailure, DeviceRollout, Provenance, RolloutEvent, RolloutState, Standing};
 
 /// What the coordinator knows when a due device asks.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct Attempt<'a> {
     pub state: &'a RolloutState,
     pub plan_id: &'a str,
     pub device_id: &'a str,
+    /// What the edge knows of the device, for its standing at first sight.
+    pub from: &'a Provenance,
     /// The device's row in this rollout, `None` before its first sight.
     pub device: Option<&'a DeviceRollout>,
     /// Its deliveries of this target so far.
@@ -31,7 +33,7 @@ pub struct Attempt<'a> {
     /// Deliveries of the target within this long of the last counted one count once.
     pub window_ms: i64,
     /// First offers already made in the current rate window.
-    pub offers_this_minute: u32,
+    pub rate: OfferRate,
 }
 
 /// The coordinator's verdict: the answer, and every record to store (unchanged when equal).
@@ -44,6 +46,8 @@ pub struct Verdict {
     pub delivery: DeliveryState,
     /// The device's first offer in this rollout (one more against `max_per_minute`).
     pub first_offer: bool,
+    /// That first offer went to an unverified device (one more against its share).
+    pub unverified: bool,
     /// History entries for the device: (kind, detail).
     pub history: Vec<(&'static str, String)>,
     pub events: Vec<RolloutEvent>,
@@ -57,16 +61,17 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
         device: a.device.cloned(),
         delivery: a.delivery.clone(),
         first_offer: false,
+        unverified: false,
         history: Vec::new(),
         events: Vec::new(),
     };
     if v.device.is_none() {
-        if let Some(step) = on_eligible_seen(a.spec, &v.state, a.plan_id, a.device_id, a.now_ms) {
+        if let Some(step) = on_eligible_seen(a.spec, &v.state, a.plan_id, a.device_id, a.from, a.now_ms) {
             v.state = step.rollout;
             v.device = Some(step.device);
         }
     }
-    if let Err(refused) = rollout_gate(a.spec, &v.state, a.plan_id, a.device_id, v.device.as_ref(), a.now_ms, a.offers_this_minute) {
+    if let Err(refused) = rollout_gate(a.spec, &v.state, a.plan_id, a.device_id, v.device.as_ref(), a.now_ms, a.rate) {
         v.answer = Err(refused);
         return v;
     }
@@ -81,8 +86,9 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
     if let Some(step) = v.device.as_ref().and_then(|d| on_offer(&v.state, d, a.now_ms)) {
         v.history.extend(phase_entry(a.plan_id, v.device.as_ref(), &step.device));
         v.state = step.rollout;
-        v.device = Some(step.device);
         v.first_offer = true;
+        v.unverified = step.device.standing == Standing::Unverified;
+        v.device = Some(step.device);
     }
     if a.fresh && next != *a.delivery {
         v.history.push(("delivery", format!("{} ({} of {})", a.target, next.count, a.ban_after)));
@@ -158,7 +164,8 @@ mod tests {
             fresh: c.fresh,
             now_ms: 1_000,
             window_ms: 600_000,
-            offers_this_minute: c.offers,
+            from: &Provenance { signed: false, listed: false, first_seen_ms: -1 },
+            rate: OfferRate { offers: c.offers, unverified: 0 },
         });
         assert_eq!(v.answer, c.answer, "answer");
         assert_eq!(v.device.as_ref().map(|d| d.phase), c.phase, "device phase");

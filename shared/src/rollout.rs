@@ -7,7 +7,7 @@ use crate::api::{DevicePhase, PlanSpec, RolloutPhase, RolloutSpec};
 use crate::code::Refusal;
 use crate::luat::valid_device_id;
 use crate::plan::in_device_set;
-use crate::rollout_state::{DeviceRollout, RolloutState};
+use crate::rollout_state::{DeviceRollout, RolloutState, Standing};
 use sha2::{Digest, Sha256};
 
 /// Buckets a device id hashes into: basis points, so a stage of `p` percent is buckets `0..p*100`.
@@ -219,10 +219,29 @@ pub fn rate_window(now_ms: i64) -> i64 {
     now_ms.div_euclid(MINUTE_MS)
 }
 
+/// The share of `max_per_minute` that unverified devices (ids first seen after the rollout
+/// started) may take, in percent, at least one offer: made-up ids cannot crowd out the fleet.
+pub const UNVERIFIED_SHARE_PERCENT: u32 = 10;
+
+/// First offers already made in one [`rate_window`]: all of them, and those to unverified devices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OfferRate {
+    pub offers: u32,
+    pub unverified: u32,
+}
+
+impl OfferRate {
+    /// Is the budget spent for a device of this standing?
+    pub fn spent(self, max_per_minute: u32, standing: Standing) -> bool {
+        let unverified_max = (max_per_minute.saturating_mul(UNVERIFIED_SHARE_PERCENT) / 100).max(1);
+        self.offers >= max_per_minute || (standing == Standing::Unverified && self.unverified >= unverified_max)
+    }
+}
+
 /// May a device that [`crate::decide::decide`] found due be offered the image now?
 ///
 /// `device` is the device's row for this rollout (`None` before its first sight), and
-/// `offers_this_minute` the first offers already made in [`rate_window`]`(now_ms)`. A device already
+/// `rate` the first offers already made in [`rate_window`]`(now_ms)`. A device already
 /// offered keeps its offer through a pause, a closed window, the rate limit and lowered stages, so
 /// a download in progress is never cut off; loop-upgrade protection still has its say after this.
 /// Test devices are exempt from the window and the rate limit: the operator picked them to be
@@ -234,7 +253,7 @@ pub fn rollout_gate(
     device_id: &str,
     device: Option<&DeviceRollout>,
     now_ms: i64,
-    offers_this_minute: u32,
+    rate: OfferRate,
 ) -> Result<(), Refusal> {
     match state.phase {
         RolloutPhase::Cancelled | RolloutPhase::Failed => return Err(Refusal::NotOfferingNow),
@@ -254,7 +273,8 @@ pub fn rollout_gate(
     }
     // A window that fails to parse was never validated; offering nothing is safer than guessing.
     let in_window = spec.window_utc.as_ref().is_none_or(|w| UtcWindow::parse(w).is_ok_and(|w| w.contains(now_ms)));
-    if !in_window || spec.max_per_minute.is_some_and(|max| offers_this_minute >= max) {
+    let standing = device.map_or(Standing::Trusted, |d| d.standing);
+    if !in_window || spec.max_per_minute.is_some_and(|max| rate.spent(max, standing)) {
         return Err(Refusal::NotOfferingNow);
     }
     Ok(())
@@ -297,7 +317,27 @@ mod held_back_tests {
 mod tests {
     use super::*;
     use crate::api::Ratio;
-    use crate::rollout_state::{on_eligible_seen, on_offer, start};
+    use crate::rollout_state::{on_eligible_seen, on_offer, start, Provenance};
+
+    #[test]
+    fn unverified_devices_get_a_bounded_share_of_the_offer_budget() {
+        #[track_caller]
+        fn check(max: u32, offers: u32, unverified: u32, standing: Standing, spent: bool) {
+            assert_eq!(OfferRate { offers, unverified }.spent(max, standing), spent, "max {max}, {offers} offers, {unverified} unverified, {standing:?}");
+        }
+        check(100, 99, 0, Standing::Trusted, false);
+        check(100, 100, 0, Standing::Trusted, true);
+        check(100, 50, 9, Standing::Unverified, false);
+        check(100, 50, 10, Standing::Unverified, true);
+        check(100, 50, 10, Standing::Trusted, false);
+        check(100, 50, 10, Standing::Signed, false);
+        check(5, 1, 0, Standing::Unverified, false);
+        check(5, 1, 1, Standing::Unverified, true); // at least one offer, never none
+        check(5, 5, 0, Standing::Unverified, true);
+    }
+
+    /// A device bound before any rollout in these tests started.
+    const KNOWN: Provenance = Provenance { signed: false, listed: false, first_seen_ms: -1 };
 
     fn spec(json: &str) -> RolloutSpec {
         serde_json::from_str(json).unwrap()
@@ -429,7 +469,7 @@ mod tests {
         let times = [7 * MINUTE_MS, 7 * MINUTE_MS + 1, 7 * MINUTE_MS + 2, 7 * MINUTE_MS + 3, 8 * MINUTE_MS - 1, 8 * MINUTE_MS, 8 * MINUTE_MS + 1];
         for (n, &now) in times.iter().enumerate() {
             let count = offered_in.entry(rate_window(now)).or_default();
-            let verdict = rollout_gate(&s, &state, "plan", &imei(n as u32), None, now, *count);
+            let verdict = rollout_gate(&s, &state, "plan", &imei(n as u32), None, now, OfferRate { offers: *count, unverified: 0 });
             if verdict.is_ok() {
                 *count += 1;
             }
@@ -441,7 +481,7 @@ mod tests {
 
     #[track_caller]
     fn check_gate(s: &RolloutSpec, state: &RolloutState, id: &str, device: Option<&DeviceRollout>, now: i64, expect: Result<(), Refusal>) {
-        assert_eq!(rollout_gate(s, state, "plan", id, device, now, 0), expect, "{id} while {:?} at stage {}", state.phase, state.stage);
+        assert_eq!(rollout_gate(s, state, "plan", id, device, now, OfferRate::default()), expect, "{id} while {:?} at stage {}", state.phase, state.stage);
     }
 
     #[test]
@@ -456,7 +496,7 @@ mod tests {
         let at = |phase, stage| RolloutState { phase, stage, ..start(&s, 0) };
         let verifying = start(&s, 0);
         let offered = |id: &str, st: &RolloutState| {
-            let seen = on_eligible_seen(&s, st, "plan", id, 0).unwrap();
+            let seen = on_eligible_seen(&s, st, "plan", id, &KNOWN, 0).unwrap();
             on_offer(&seen.rollout, &seen.device, 0).unwrap().device
         };
         check_gate(&s, &verifying, "TEST1", None, closed, Ok(()));
@@ -482,8 +522,8 @@ mod tests {
         // An operator lowers the stages: a device offered at 50% stays offered at 10%.
         let lowered = RolloutSpec { stages: vec![10], ..s.clone() };
         let mid_offered = offered(&mid, &running1);
-        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, Some(&mid_offered), open, 0), Ok(()));
-        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, None, open, 0), Err(NotInDeviceSet));
+        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, Some(&mid_offered), open, OfferRate::default()), Ok(()));
+        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, None, open, OfferRate::default()), Err(NotInDeviceSet));
     }
 
     #[test]
@@ -495,7 +535,7 @@ mod tests {
             let expect = if bucket("plan", &id) < 1000 { Ok(()) } else { Err(Refusal::NotInDeviceSet) };
             // The verdict depends on nothing but the id, whenever the device first appears.
             for now in [0, 3_600_000, 86_400_000 * 30] {
-                assert_eq!(rollout_gate(&s, &state, "plan", &id, None, now, 0), expect, "{id} at {now}");
+                assert_eq!(rollout_gate(&s, &state, "plan", &id, None, now, OfferRate::default()), expect, "{id} at {now}");
             }
             assert_eq!(cohort_of(&s, "plan", &id), Some(if expect.is_ok() { 0 } else { 1 }));
         }

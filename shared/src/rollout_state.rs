@@ -27,6 +27,52 @@ pub struct RolloutState {
     /// Each stage's counts: the devices whose bucket falls in that stage's slice.
     pub stages: Vec<RolloutCounts>,
     pub totals: RolloutCounts,
+    /// Devices first seen after the rollout started, neither listed nor signed: served by their
+    /// bucket, counted here only, and never moving a gate ([`Standing::Unverified`]).
+    #[serde(default)]
+    pub unverified: RolloutCounts,
+}
+
+/// How far a rollout may believe what a device's checks and reports say of it. The Luat check is
+/// unauthenticated, so an id anyone could make up moves no gate: only devices the operator can
+/// trust decide verification, the health gate, `auto_advance` and most of the offer budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// A provisioned JSON device: every request is signed, so even its ban is its own doing.
+    Signed,
+    /// An unsigned id the operator listed (a test device or the plan's `devices`), or first seen
+    /// before the rollout started. Rows stored before standings existed are trusted.
+    #[default]
+    Trusted,
+    /// An unsigned id first seen after the rollout started: counted apart (`unverified`).
+    Unverified,
+}
+
+/// What the edge knows of a device when it reaches a rollout, for [`Provenance::standing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub signed: bool,
+    /// In the plan's explicit `devices` list.
+    pub listed: bool,
+    /// When its id was first bound to its project.
+    pub first_seen_ms: i64,
+}
+
+impl Provenance {
+    /// A provisioned JSON device.
+    pub const SIGNED: Provenance = Provenance { signed: true, listed: false, first_seen_ms: 0 };
+
+    /// Its standing in a rollout that started at `started_ms` (test devices are listed by the spec).
+    pub fn standing(&self, spec: &RolloutSpec, device_id: &str, started_ms: i64) -> Standing {
+        if self.signed {
+            Standing::Signed
+        } else if self.listed || self.first_seen_ms < started_ms || spec.verify_devices.binary_search_by(|d| d.as_str().cmp(device_id)).is_ok() {
+            Standing::Trusted
+        } else {
+            Standing::Unverified
+        }
+    }
 }
 
 /// One device's part in one rollout: the edge's per-device row.
@@ -41,6 +87,8 @@ pub struct DeviceRollout {
     pub offered_ms: Option<i64>,
     /// Why it failed or was banned.
     pub cause: Option<String>,
+    #[serde(default)]
+    pub standing: Standing,
 }
 
 /// How a device's upgrade failed.
@@ -59,8 +107,11 @@ pub enum DeviceFailure {
 pub enum RolloutEvent {
     /// Every test device reported the target: the rollout moved to its first stage.
     VerificationPassed,
-    /// A test device failed or verification timed out: the rollout failed.
+    /// A signed test device failed or verification timed out: the rollout failed.
     VerificationFailed,
+    /// A test device that signs nothing failed (banned, or its job timed out): anyone could cause
+    /// that by downloading with its id, so the rollout paused for the operator instead of failing.
+    VerificationHeld,
     /// A stage's failure ratio went above the maximum: the rollout paused itself.
     GateTripped,
     /// The rollout moved to its next stage by itself.
@@ -116,6 +167,7 @@ pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
         verification: RolloutCounts::default(),
         stages: vec![RolloutCounts::default(); spec.stages.len()],
         totals: RolloutCounts::default(),
+        unverified: RolloutCounts::default(),
     }
 }
 
@@ -128,8 +180,14 @@ fn cohort(state: &RolloutState, cohort: i32) -> RolloutCounts {
     }
 }
 
-/// The one way counters change: the same edit to a cohort and to the totals.
-fn count(state: &mut RolloutState, cohort: i32, edit: impl Fn(&mut RolloutCounts)) {
+/// The one way counters change: the same edit to a cohort and to the totals, or for an
+/// unverified device to its own counts only.
+fn count(state: &mut RolloutState, device: &DeviceRollout, edit: impl Fn(&mut RolloutCounts)) {
+    let cohort = device.cohort;
+    if device.standing == Standing::Unverified {
+        edit(&mut state.unverified);
+        return;
+    }
     if cohort < 0 {
         edit(&mut state.verification);
     } else {
@@ -152,13 +210,15 @@ fn failure_ratio_above(spec: &RolloutSpec, c: &RolloutCounts) -> bool {
     u128::from(c.failed + c.banned) * 1_000_000 > max_ppm * u128::from(outcomes(c))
 }
 
-/// The device is first seen due for the plan: it joins the rollout as `idle` in its cohort.
-/// `None` when no stage reaches its bucket, so it is not part of the rollout (and gets no row).
-pub fn on_eligible_seen(spec: &RolloutSpec, state: &RolloutState, plan_id: &str, device_id: &str, now_ms: i64) -> Option<Step> {
+/// The device is first seen due for the plan: it joins the rollout as `idle` in its cohort, with
+/// its standing fixed for good. `None` when no stage reaches its bucket, so it is not part of the
+/// rollout (and gets no row).
+pub fn on_eligible_seen(spec: &RolloutSpec, state: &RolloutState, plan_id: &str, device_id: &str, from: &Provenance, now_ms: i64) -> Option<Step> {
     let cohort = cohort_of(spec, plan_id, device_id)?;
     let mut rollout = state.clone();
-    count(&mut rollout, cohort, |c| c.eligible += 1);
-    let device = DeviceRollout { device_id: device_id.to_string(), cohort, phase: DevicePhase::Idle, since_ms: now_ms, offered_ms: None, cause: None };
+    let standing = from.standing(spec, device_id, state.started_ms);
+    let device = DeviceRollout { device_id: device_id.to_string(), cohort, phase: DevicePhase::Idle, since_ms: now_ms, offered_ms: None, cause: None, standing };
+    count(&mut rollout, &device, |c| c.eligible += 1);
     Some(Step { rollout, device, event: None })
 }
 
@@ -169,7 +229,7 @@ pub fn on_offer(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Op
         return None;
     }
     let mut rollout = state.clone();
-    count(&mut rollout, device.cohort, |c| {
+    count(&mut rollout, device, |c| {
         c.offered += 1;
         c.pending += 1;
     });
@@ -206,7 +266,7 @@ fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: 
         return None;
     }
     let mut rollout = state.clone();
-    count(&mut rollout, device.cohort, |c| {
+    count(&mut rollout, device, |c| {
         match from {
             Offered => c.pending = c.pending.saturating_sub(1),
             Failed => c.failed = c.failed.saturating_sub(1),
@@ -227,9 +287,26 @@ fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: 
 /// health gate trips. Only a failure can trip the gate, except for the success that completes
 /// the sample, so a rollout resumed over an unhealthy stage pauses again on its next failure.
 fn judge(spec: &RolloutSpec, rollout: &mut RolloutState, device: &DeviceRollout, from: DevicePhase, now_ms: i64) -> Option<RolloutEvent> {
+    if device.standing == Standing::Unverified {
+        return None;
+    }
     let failed = device.phase != DevicePhase::Succeeded;
     let verifying = rollout.stage < 0 && matches!(rollout.phase, RolloutPhase::Verifying | RolloutPhase::Paused);
     if verifying && device.cohort < 0 {
+        if failed && device.standing != Standing::Signed {
+            // Its downloads are unsigned: anyone knowing its id can run up its deliveries to a ban,
+            // or take its offer and let the job time out. The operator decides, not the stranger.
+            if rollout.phase == RolloutPhase::Paused {
+                return None;
+            }
+            rollout.phase = RolloutPhase::Paused;
+            rollout.paused_reason = Some(format!(
+                "verification device {} failed ({}), but its downloads are unsigned and anyone could cause that: check the device, unban it and resume, or cancel",
+                device.device_id,
+                device.cause.as_deref().unwrap_or("")
+            ));
+            return Some(RolloutEvent::VerificationHeld);
+        }
         if failed {
             rollout.phase = RolloutPhase::Failed;
             rollout.failed_reason = Some(format!("verification device {} failed: {}", device.device_id, device.cause.as_deref().unwrap_or("")));
@@ -368,6 +445,7 @@ pub fn status(spec: &RolloutSpec, state: &RolloutState) -> RolloutStatus {
         stage_started_at: rfc3339(state.stage_started_ms),
         totals: state.totals,
         verification: state.verification,
+        unverified: state.unverified,
         stages: state
             .stages
             .iter()
@@ -407,9 +485,14 @@ mod tests {
             step.event
         }
 
+        /// A device bound before the rollout started offered the image.
         fn offer(&mut self, id: &str, now: i64) {
+            self.offer_as(id, &KNOWN, now)
+        }
+
+        fn offer_as(&mut self, id: &str, from: &Provenance, now: i64) {
             if !self.devices.contains_key(id) {
-                let seen = on_eligible_seen(&self.spec, &self.state, "plan", id, now).expect("a stage reaches the device");
+                let seen = on_eligible_seen(&self.spec, &self.state, "plan", id, from, now).expect("a stage reaches the device");
                 assert_eq!(self.apply(Some(seen)), None, "first sight changes no phase");
             }
             let offered = on_offer(&self.state, &self.devices[id], now);
@@ -433,6 +516,8 @@ mod tests {
         }
     }
 
+    const KNOWN: Provenance = Provenance { signed: false, listed: false, first_seen_ms: -1 };
+
     fn add(a: RolloutCounts, b: &RolloutCounts) -> RolloutCounts {
         RolloutCounts {
             eligible: a.eligible + b.eligible,
@@ -447,7 +532,7 @@ mod tests {
     #[track_caller]
     fn check_counters(state: &RolloutState) {
         assert_eq!(state.stages.iter().fold(state.verification, add), state.totals, "totals are verification plus the stages");
-        for c in state.stages.iter().chain([&state.verification, &state.totals]) {
+        for c in state.stages.iter().chain([&state.verification, &state.totals, &state.unverified]) {
             assert_eq!(c.pending + c.succeeded + c.failed + c.banned, c.offered, "every offer is pending or has one outcome: {c:?}");
             assert!(c.offered <= c.eligible, "{c:?}");
         }
@@ -528,22 +613,82 @@ mod tests {
     }
 
     #[test]
+    fn standing_by_provenance() {
+        let spec: RolloutSpec = serde_json::from_str(r#"{"stages":[100],"verify_devices":["TEST1"]}"#).unwrap();
+        let started = 1_000;
+        #[track_caller]
+        fn check(spec: &RolloutSpec, id: &str, from: Provenance, expect: Standing) {
+            assert_eq!(from.standing(spec, id, 1_000), expect, "{id} {from:?}");
+        }
+        let seen = |at: i64| Provenance { signed: false, listed: false, first_seen_ms: at };
+        check(&spec, "862419000000001", seen(started - 1), Standing::Trusted);
+        check(&spec, "862419000000001", seen(started), Standing::Unverified);
+        check(&spec, "862419000000001", Provenance { listed: true, ..seen(started + 5) }, Standing::Trusted);
+        check(&spec, "TEST1", seen(started + 5), Standing::Trusted);
+        check(&spec, "862419000000001", Provenance::SIGNED, Standing::Signed);
+    }
+
+    #[test]
+    fn unverified_devices_are_counted_apart_and_move_no_gate() {
+        let mut run = Run::new(r#"{"stages":[100],"min_sample":2,"max_failure_ratio":0.2,"auto_advance":true}"#);
+        let new = Provenance { signed: false, listed: false, first_seen_ms: 0 };
+        for n in 0..5 {
+            let id = imei(n);
+            run.offer_as(&id, &new, 1);
+            assert_eq!(run.fail(&id, DeviceFailure::Banned, 2), None, "a made-up id trips nothing");
+        }
+        assert_eq!(run.state.phase, R::Running);
+        assert_eq!((run.state.unverified.eligible, run.state.unverified.offered, run.state.unverified.banned), (5, 5, 5));
+        assert_eq!(run.state.totals, RolloutCounts::default(), "totals hold trusted devices only");
+        // Made-up ids reporting the target do not dilute real failures either.
+        for n in 5..50 {
+            let id = imei(n);
+            run.offer_as(&id, &new, 3);
+            run.succeed(&id, 4);
+        }
+        run.offer(&imei(100), 5);
+        assert_eq!(run.fail(&imei(100), DeviceFailure::JobTimedOut, 6), None, "one outcome is below min_sample");
+        run.offer(&imei(101), 5);
+        assert_eq!(run.fail(&imei(101), DeviceFailure::JobTimedOut, 6), Some(RolloutEvent::GateTripped));
+        assert_eq!(run.state.unverified.succeeded, 45);
+        let status = status(&run.spec, &run.state);
+        assert_eq!((status.totals.failed, status.unverified.succeeded), (2, 45));
+    }
+
+    #[test]
     fn verification_failure_paths() {
         let verify = r#"{"stages":[100],"verify_devices":["TEST1","TEST2"],"verify_timeout_s":3600}"#;
+        // A signed test device's failure is its own: the rollout fails.
         let mut run = Run::new(verify);
-        run.offer("TEST1", 0);
-        run.offer("TEST2", 0);
+        run.offer_as("TEST1", &Provenance::SIGNED, 0);
+        run.offer_as("TEST2", &Provenance::SIGNED, 0);
         run.succeed("TEST1", 1);
         assert_eq!(run.fail("TEST2", DeviceFailure::Banned, 2), Some(RolloutEvent::VerificationFailed));
         assert_eq!(run.state.phase, R::Failed);
         assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST2 failed: banned after repeated deliveries"));
 
         let mut run = Run::new(verify);
-        run.offer("TEST1", 1_000);
+        run.offer_as("TEST1", &Provenance::SIGNED, 1_000);
         assert!(!job_timed_out(&run.devices["TEST1"], 60, 60_999));
         assert!(job_timed_out(&run.devices["TEST1"], 60, 61_000));
         assert_eq!(run.fail("TEST1", DeviceFailure::JobTimedOut, 61_000), Some(RolloutEvent::VerificationFailed));
         assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST1 failed: no success within job_timeout_s of the offer"));
+
+        // An unsigned test device's ban or timeout could be anyone's doing: the rollout pauses
+        // once, with the reason, and passes verification when the device then reports the target.
+        for failure in [DeviceFailure::Banned, DeviceFailure::JobTimedOut] {
+            let mut run = Run::new(verify);
+            run.offer("TEST1", 0);
+            run.offer("TEST2", 0);
+            run.succeed("TEST1", 1);
+            assert_eq!(run.fail("TEST2", failure.clone(), 2), Some(RolloutEvent::VerificationHeld), "{failure:?}");
+            assert_eq!((run.state.phase, run.state.stage), (R::Paused, -1));
+            let reason = run.state.paused_reason.clone().unwrap_or_default();
+            assert!(reason.starts_with("verification device TEST2 failed (") && reason.contains("unsigned"), "{reason}");
+            assert_eq!(run.state.failed_reason, None);
+            assert_eq!(run.succeed("TEST2", 3), Some(RolloutEvent::VerificationPassed), "a late success after an unban");
+            assert_eq!((run.state.phase, run.state.stage), (R::Paused, 0), "still paused until the operator resumes");
+        }
 
         let mut run = Run::new(verify);
         run.offer("TEST1", 0);
@@ -654,13 +799,15 @@ mod tests {
         run.succeed("TEST1", 1);
         for n in 0..3_000u32 {
             let id = imei(n);
-            let seen = on_eligible_seen(&run.spec, &run.state, "plan", &id, 2);
+            // Every third device is new since the rollout started: counted apart, same invariants.
+            let from = if n % 3 == 0 { Provenance { signed: false, listed: false, first_seen_ms: 1 } } else { KNOWN };
+            let seen = on_eligible_seen(&run.spec, &run.state, "plan", &id, &from, 2);
             run.apply(seen);
             if n % 1000 == 999 {
                 run.state = control(&run.spec, &run.state, RolloutAction::Advance, 3).unwrap();
             }
             let device = run.devices[&id].clone();
-            if crate::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, 0).is_err() {
+            if crate::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, crate::rollout::OfferRate::default()).is_err() {
                 continue;
             }
             run.offer(&id, 4);
@@ -675,8 +822,8 @@ mod tests {
             }
         }
         let t = run.state.totals;
-        assert_eq!((t.eligible, run.state.verification.eligible), (3_001, 1));
-        assert!(t.offered > 1_000 && t.pending > 0 && t.failed > 0 && t.banned > 0, "{t:?}");
+        assert_eq!((t.eligible, run.state.verification.eligible, run.state.unverified.eligible), (2_001, 1, 1_000));
+        assert!(t.offered > 600 && t.pending > 0 && t.failed > 0 && t.banned > 0, "{t:?}");
         assert_eq!(run.state.phase, R::Completed);
         let shortened = RolloutSpec { stages: vec![5, 50], ..run.spec.clone() };
         let folded = reconcile(&shortened, &run.state);
@@ -699,7 +846,7 @@ mod tests {
             serde_json::json!({
                 "state": "verifying", "stage": -1, "percent": 0, "paused_reason": null, "failed_reason": null,
                 "started_at": "1970-01-01T00:00:00Z", "stage_started_at": "1970-01-01T00:00:00Z",
-                "totals": one, "verification": one,
+                "totals": one, "verification": one, "unverified": zero,
                 "stages": [{"percent": 10, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0},
                            {"percent": 100, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0}],
             })

@@ -188,7 +188,13 @@ impl Server {
 
     /// An admin API call with the test token (or `token`), `Connection: close`.
     pub fn admin_as(&self, token: Option<&str>, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> RawResponse {
-        let mut head = format!("{method} /admin/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n", self.host(), body.len());
+        // MF-Disable-Pretty-Error: miniflare then passes an uncaught exception's stack through as
+        // the 500 body instead of rendering its error page (which hides it when the request had a body).
+        let mut head = format!(
+            "{method} /admin/v1{path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\nMF-Disable-Pretty-Error: 1\r\n",
+            self.host(),
+            body.len()
+        );
         if let Some(t) = token {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
@@ -208,11 +214,21 @@ impl Server {
     /// Creates a project, uploads `image` as `firmware`/`version` and plans it with `plan` (a
     /// JSON object to which `target_version` is added). Panics on any refusal.
     pub fn setup(&self, project: &str, ban_after: Option<u32>, firmware: &str, version: &str, image: &[u8], plan: serde_json::Value) {
+        self.setup_known(project, ban_after, firmware, version, image, plan, &[], "")
+    }
+
+    /// `setup` for a fleet that checked in before the release, as a real one has: each of
+    /// `known` makes one Luat check (running `from`) after the project exists and before the plan
+    /// does, which binds it, so the rollout counts it as trusted. Ids first seen after the plan
+    /// went out are counted apart (`unverified`) and move no gate.
+    #[allow(clippy::too_many_arguments)]
+    pub fn setup_known(&self, project: &str, ban_after: Option<u32>, firmware: &str, version: &str, image: &[u8], plan: serde_json::Value, known: &[String], from: &str) {
         let mut spec = serde_json::json!({ "name": format!("project {project}") });
         if let Some(b) = ban_after {
             spec["ban_after"] = b.into();
         }
         self.admin("PUT", &format!("/projects/{project}"), spec.to_string().as_bytes()).expect_status(200);
+        self.bind_fleet(project, firmware, from, known);
         self.admin("PUT", &format!("/projects/{project}/firmware/{firmware}/{version}"), image).expect_one_of(&[200, 201]);
         let mut plan = plan;
         plan["target_version"] = version.into();
@@ -231,6 +247,27 @@ impl Drop for Server {
 pub fn shared_server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| Server::start(&temp_state_dir("shared")))
+}
+
+impl Server {
+    /// Binds each of `ids` to `project` with one Luat check (8 at a time); a first check's
+    /// binding is in D1 before its answer.
+    pub fn bind_fleet(&self, project: &str, firmware: &str, version: &str, ids: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        std::thread::scope(|scope| {
+            for chunk in ids.chunks(ids.len().div_ceil(8)) {
+                scope.spawn(move || {
+                    for id in chunk {
+                        let target = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
+                        let resp = self.request(format!("GET {target} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\n\r\n", self.host()).as_bytes());
+                        assert!(resp.status < 500, "binding {id}: status {}", resp.status);
+                    }
+                });
+            }
+        });
+    }
 }
 
 /// One HTTP response as it came off the wire.

@@ -278,6 +278,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                 stage_started_at: "2026-11-21T08:00:00Z".into(),
                 totals: counts(40, 20, 4, 1, 5),
                 verification: counts(1, 1, 0, 0, 0),
+                unverified: counts(0, 0, 0, 0, 0),
                 stages: vec![
                     RolloutStageStatus {
                         percent: 1,
@@ -310,6 +311,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                 stage_started_at: "2026-11-19T08:00:00Z".into(),
                 totals: counts(2, 1, 0, 0, 1),
                 verification: counts(0, 0, 0, 0, 0),
+                unverified: counts(0, 0, 0, 0, 0),
                 stages: vec![RolloutStageStatus {
                     percent: 100,
                     counts: counts(2, 1, 0, 0, 1),

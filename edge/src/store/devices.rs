@@ -13,29 +13,31 @@ use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-/// Who a device id belongs to: its project, and whether it is a provisioned JSON device (which
-/// speaks only the signed API: a Luat check with its id is refused and changes nothing).
+/// Who a device id belongs to: its project, whether it is a provisioned JSON device (which
+/// speaks only the signed API: a Luat check with its id is refused and changes nothing), and when
+/// the id was first bound (a rollout trusts only ids it knew before it started).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub project: String,
     pub signed: bool,
+    /// 0 when an operator vouched for the binding (moved or de-provisioned it), or for bindings
+    /// stored before this was kept.
+    pub first_seen: i64,
 }
 
-/// KV and isolate memory keep an owner as its project key, or `<project> signed` for a
-/// provisioned JSON device (a project key has no spaces).
+/// KV and isolate memory keep an owner as `<project> signed` for a provisioned JSON device, else
+/// `<project> <first_seen ms>` (a project key has no spaces; a bare `<project>` is an older copy).
 fn owner_text(owner: &Owner) -> String {
     if owner.signed {
         format!("{} signed", owner.project)
     } else {
-        owner.project.clone()
+        format!("{} {}", owner.project, owner.first_seen)
     }
 }
 
 fn parse_owner(text: &str) -> Owner {
-    match text.strip_suffix(" signed") {
-        Some(project) => Owner { project: project.to_string(), signed: true },
-        None => Owner { project: text.to_string(), signed: false },
-    }
+    let (project, rest) = text.split_once(' ').unwrap_or((text, ""));
+    Owner { project: project.to_string(), signed: rest == "signed", first_seen: rest.parse().unwrap_or(0) }
 }
 
 /// Keeps a binding in isolate memory and returns the write of KV's copy, for the caller to
@@ -87,19 +89,20 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
              SELECT ?1, ?2, ?3, 'bound', ?4 WHERE changes() = 1",
         )
         .bind(&[s(&check.project_key), s(&check.device_id), n(now), s(&format!("first check: {} {}", check.firmware_name, check.version_text))])?;
-    let owner = db(env)?.prepare("SELECT project_key, provisioned_at FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
+    let owner = db(env)?.prepare("SELECT project_key, provisioned_at, first_seen FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
     let results = db(env)?.batch(vec![bind, bound, owner]).await?;
     #[derive(Deserialize)]
     struct Row {
         project_key: String,
         provisioned_at: Option<f64>,
+        first_seen: Option<f64>,
     }
     let owner = results
         .get(2)
         .map(|r| r.results::<Row>())
         .transpose()?
         .and_then(|rows| rows.into_iter().next())
-        .map(|r| Owner { project: r.project_key, signed: r.provisioned_at.is_some() })
+        .map(|r| Owner { project: r.project_key, signed: r.provisioned_at.is_some(), first_seen: r.first_seen.map_or(0, |at| at as i64) })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
     ctx.wait_until(remember_owner(env, &check.device_id, &owner)?);
     if owner.project == check.project_key && !owner.signed {
@@ -310,7 +313,7 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
     let moved = device(env, to, id).await?;
     if let Some(d) = &moved {
         let signed = auth_row(env, id).await?.is_some_and(|r| r.provisioned_at.is_some());
-        let owner = Owner { project: to.to_string(), signed };
+        let owner = Owner { project: to.to_string(), signed, first_seen: 0 };
         remember_owner(env, &d.id, &owner)?.await;
         crate::registry::forget(id);
     }
@@ -446,7 +449,7 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
     if row.is_none() {
         return Ok(false);
     }
-    let owner = Owner { project: project.to_string(), signed: false };
+    let owner = Owner { project: project.to_string(), signed: false, first_seen: 0 };
     remember_owner(env, id, &owner)?.await;
     Ok(true)
 }
@@ -477,7 +480,7 @@ pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::Ha
 /// Luat check with one of their ids is refused without a D1 read.
 pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<()> {
     for id in ids {
-        let owner = Owner { project: project.to_string(), signed: true };
+        let owner = Owner { project: project.to_string(), signed: true, first_seen: 0 };
         remember_owner(env, id, &owner)?.await;
     }
     Ok(())

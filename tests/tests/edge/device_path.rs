@@ -37,9 +37,9 @@ fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
     let server = shared_server();
     let p = "dp-head";
     let img = image(9090, 3000);
-    server.setup(p, Some(6), FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }));
     let victim = crate::imei(909, 1);
-    // The victim exists (it checked once while up to date).
+    // The victim is part of the fleet: it checked in before the release.
+    server.setup_known(p, Some(6), FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &[victim.clone()], FROM);
     device_request(server, &luatos_get(server, &url(p, &victim, TARGET))).expect_refusal(404, 60);
     for _ in 0..6 {
         let resp = head(server, &url(p, &victim, FROM));
@@ -57,6 +57,56 @@ fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
         assert_eq!(totals(server, p)["offered"].as_u64(), Some(1), "download {n}: one offer");
     }
     device_request(server, &luatos_get(server, &url(p, &victim, FROM))).expect_refusal(403, 62);
+}
+
+/// Ids first seen after the rollout started (anyone can make up IMEIs) are served by their
+/// bucket, but within a tenth of `max_per_minute`, and their outcomes are counted apart: their
+/// bans neither trip the health gate nor show in `totals`, and the fleet known before the release
+/// still gets its offers.
+#[test]
+fn made_up_ids_move_no_gate_and_take_a_bounded_share_of_offers() {
+    let server = shared_server();
+    let p = "dp-madeup";
+    let img = image(9393, 800);
+    let fleet: Vec<String> = (0..5).map(|n| crate::imei(939, n)).collect();
+    let made_up: Vec<String> = (100..110).map(|n| crate::imei(939, n)).collect();
+    let plan = json!({ "rollout": { "stages": [100], "min_sample": 2, "max_failure_ratio": 0.2, "max_per_minute": 20 } });
+    // Start early in a clock minute, so every first offer below falls in one rate window.
+    let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
+    if second > 40 {
+        std::thread::sleep(std::time::Duration::from_secs(61 - second));
+    }
+    server.setup_known(p, Some(2), FW, TARGET, &img, plan, &fleet, FROM);
+    // Ten made-up ids: two first offers (a tenth of 20), the rest hear "not now".
+    let answers: Vec<u16> = made_up.iter().map(|id| device_request(server, &luatos_get(server, &url(p, id, FROM))).status).collect();
+    let served: Vec<&String> = made_up.iter().zip(&answers).filter(|(_, s)| **s == 200).map(|(id, _)| id).collect();
+    assert_eq!(served.len(), 2, "answers: {answers:?}");
+    for (id, status) in made_up.iter().zip(&answers).filter(|(_, s)| **s != 200) {
+        assert_eq!(*status, 404, "{id}");
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_refusal(404, 67);
+    }
+    // The two download again until banned: far above the failure ratio, yet the gate holds.
+    for id in &served {
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_image(200, &img);
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_refusal(403, 62);
+    }
+    let status = server.admin("GET", &format!("/projects/{p}/plans/{FW}/status"), b"").expect_status(200).json();
+    assert_eq!(status["state"], "running", "{status}");
+    let u = &status["unverified"];
+    assert_eq!((u["eligible"].as_u64(), u["offered"].as_u64(), u["banned"].as_u64()), (Some(10), Some(2), Some(2)), "{status}");
+    assert_eq!((status["totals"]["eligible"].as_u64(), status["totals"]["banned"].as_u64()), (Some(0), Some(0)), "{status}");
+    // The fleet known before the release is served within the same minute's budget.
+    for id in &fleet {
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_image(200, &img);
+    }
+    let t = totals(server, p);
+    assert_eq!((t["eligible"].as_u64(), t["offered"].as_u64()), (Some(5), Some(5)), "{t}");
+    // Two known devices fail the same way: now the gate trips on real evidence.
+    for id in &fleet[..2] {
+        device_request(server, &luatos_get(server, &url(p, id, FROM))).expect_image(200, &img);
+    }
+    let status = server.admin("GET", &format!("/projects/{p}/plans/{FW}/status"), b"").expect_status(200).json();
+    assert_eq!(status["state"], "paused", "{status}");
 }
 
 /// A parameter given twice with two values is pollution: 400, code 63, whichever comes first.

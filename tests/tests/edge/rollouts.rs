@@ -178,15 +178,19 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
     let testers: Vec<String> = (0..3).map(|n| imei(701, 9_000 + n)).collect();
     let fleet: Vec<String> = (0..300).map(|n| imei(701, n)).collect();
     // Devices first seen while the rollout is paused: two inside stage 0's share, one outside.
+    // They are served by their bucket like the fleet, but the rollout never saw them before it
+    // started, so they are counted apart (`unverified`) and move no gate.
     let late_first: Vec<String> = (1_000..).map(|n| imei(701, n)).filter(|id| in_stage(p, id, 10)).take(2).collect();
     let late_rest = (1_000..).map(|n| imei(701, n)).find(|id| !in_stage(p, id, 10)).unwrap();
-    server.setup(
+    server.setup_known(
         p,
         Some(2),
         FW,
         TARGET,
         &img,
         json!({ "rollout": { "verify_devices": testers, "stages": [10, 100], "min_sample": 10, "max_failure_ratio": 0.2 } }),
+        &fleet,
+        FROM,
     );
     let cohort0: Vec<&String> = fleet.iter().filter(|id| in_stage(p, id, 10)).collect();
     let cohort1: Vec<&String> = fleet.iter().filter(|id| !in_stage(p, id, 10)).collect();
@@ -289,10 +293,11 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
         assert_eq!(a, UP_TO_DATE, "{id} reporting the target");
     }
     reported.extend(rest0.iter().cloned());
-    let succeeded0 = n0 - 3 + late_first.len() as u64;
-    let s = wait_status(server, p, "stage 0 settled", |s| s.stages[0].counts.succeeded == succeeded0);
+    let succeeded0 = n0 - 3;
+    let s = wait_status(server, p, "stage 0 settled", |s| s.stages[0].counts.succeeded == succeeded0 && s.unverified.succeeded == 2);
     assert_eq!(s.state, RolloutPhase::Running, "{s:#?}");
-    assert_eq!(s.stages[0].counts, counts(n0 + 2, n0 + 2, succeeded0, 0, 3, 0), "{s:#?}");
+    assert_eq!(s.stages[0].counts, counts(n0, n0, succeeded0, 0, 3, 0), "{s:#?}");
+    assert_eq!(s.unverified, counts(3, 2, 2, 0, 0, 0), "the late devices, apart (one outside stage 0): {s:#?}");
 
     // Advance to 100%: every device not yet offered gets the image now.
     let s = control_ok(server, p, "advance");
@@ -317,19 +322,20 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
     let succeeded1 = reporters.len() as u64;
     let s = wait_status(server, p, "stage 1 successes", |s| s.stages[1].counts.succeeded == succeeded1);
 
-    // The counts are exactly what the devices saw.
-    let n1 = rest1.len() as u64;
+    // The counts are exactly what the devices saw: the fleet and the test devices in their
+    // cohorts and the totals, the three late devices (one of them among the five pending) apart.
+    let late: BTreeSet<String> = late_first.iter().cloned().chain([late_rest.clone()]).collect();
+    let n1 = cohort1.len() as u64;
     assert_eq!(s.state, RolloutPhase::Running, "{s:#?}");
     assert_eq!(s.verification, counts(3, 3, 3, 0, 0, 0), "{s:#?}");
-    assert_eq!(s.stages[0].counts, counts(n0 + 2, n0 + 2, succeeded0, 0, 3, 0), "{s:#?}");
-    assert_eq!(s.stages[1].counts, counts(n1, n1, succeeded1, 0, 0, 5), "{s:#?}");
-    let outcomes = (reported.len() + banned.len()) as u64;
-    assert_eq!(
-        s.totals,
-        counts(got_image.len() as u64, got_image.len() as u64, reported.len() as u64, 0, banned.len() as u64, got_image.len() as u64 - outcomes),
-        "{s:#?}"
-    );
-    assert_eq!(s.totals.eligible, 300 + 3 + 3, "the fleet, the test devices and the late devices");
+    assert_eq!(s.stages[0].counts, counts(n0, n0, succeeded0, 0, 3, 0), "{s:#?}");
+    assert_eq!(s.stages[1].counts, counts(n1, n1, succeeded1, 0, 0, 4), "{s:#?}");
+    assert_eq!(s.unverified, counts(3, 3, 2, 0, 0, 1), "{s:#?}");
+    let trusted = |set: &BTreeSet<String>| set.difference(&late).count() as u64;
+    let (offered, succeeded) = (trusted(&got_image), trusted(&reported));
+    let outcomes = succeeded + banned.len() as u64;
+    assert_eq!(s.totals, counts(offered, offered, succeeded, 0, banned.len() as u64, offered - outcomes), "{s:#?}");
+    assert_eq!(s.totals.eligible, 300 + 3, "the fleet and the test devices");
     assert_consistent(&s);
     assert_eq!(listed_in_state(server, p, "banned"), banned);
     assert_eq!(listed_in_state(server, p, "offered"), rest1[rest1.len() - 5..].iter().cloned().collect::<BTreeSet<_>>());
@@ -346,8 +352,8 @@ fn buckets_are_sticky_and_advancing_never_drops_an_offered_device() {
     let server = shared_server();
     let p = "ro-sticky";
     let img = image(7020, 2500);
-    server.setup(p, Some(20), FW, TARGET, &img, json!({ "rollout": { "stages": [10, 50, 100] } }));
     let fleet: Vec<String> = (0..80).map(|n| imei(702, n)).collect();
+    server.setup_known(p, Some(20), FW, TARGET, &img, json!({ "rollout": { "stages": [10, 50, 100] } }), &fleet, FROM);
     const STAGES: [u32; 3] = [10, 50, 100];
     let mut offered: BTreeSet<String> = BTreeSet::new();
     for (stage, percent) in STAGES.into_iter().enumerate() {
@@ -413,8 +419,8 @@ fn a_cancelled_rollout_offers_nothing_and_cannot_be_resumed() {
     let server = shared_server();
     let p = "ro-cancel";
     let img = image(7030, 3000);
-    server.setup(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }));
     let (offered, fresh) = (imei(703, 1), imei(703, 2));
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &[offered.clone()], FROM);
     assert_eq!(check(server, p, &offered, FROM, &img), Answer::Image);
     let s = control_ok(server, p, "cancel");
     assert_eq!(s.state, RolloutPhase::Cancelled, "{s:#?}");
@@ -447,8 +453,8 @@ fn the_rate_limit_caps_first_offers_per_clock_minute() {
             std::thread::sleep(std::time::Duration::from_secs(61 - second));
         }
         let p = format!("ro-rate-{attempt}");
-        server.setup(&p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100], "max_per_minute": 5 } }));
         let fleet: Vec<String> = (0..20).map(|n| imei(704, attempt * 100 + n)).collect();
+        server.setup_known(&p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100], "max_per_minute": 5 } }), &fleet, FROM);
         let minute = clock_minute();
         let answers = check_all(server, &p, &fleet, FROM, &img);
         let served: Vec<&String> = fleet.iter().zip(&answers).filter(|(_, a)| **a == Answer::Image).map(|(id, _)| id).collect();
@@ -485,58 +491,70 @@ fn the_utc_window_holds_offers_outside_it() {
     let img = image(7050, 2000);
     let (shut, open) = ("ro-window-shut", "ro-window-open");
     let tester = imei(705, 900);
-    server.setup(
+    let shut_fleet: Vec<String> = (0..5).map(|n| imei(705, n)).collect();
+    let open_fleet: Vec<String> = (100..105).map(|n| imei(705, n)).collect();
+    server.setup_known(
         shut,
         None,
         FW,
         TARGET,
         &img,
         json!({ "rollout": { "stages": [100], "verify_devices": [tester], "window_utc": [utc_hhmm(10), utc_hhmm(20)] } }),
+        &shut_fleet,
+        FROM,
     );
-    server.setup(open, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100], "window_utc": [utc_hhmm(-10), utc_hhmm(10)] } }));
+    let open_plan = json!({ "rollout": { "stages": [100], "window_utc": [utc_hhmm(-10), utc_hhmm(10)] } });
+    server.setup_known(open, None, FW, TARGET, &img, open_plan, &open_fleet, FROM);
     assert_eq!(check(server, shut, &tester, FROM, &img), Answer::Image, "a test device is exempt from the window");
     let s = control_ok(server, shut, "advance");
     assert_eq!((s.state, s.stage), (RolloutPhase::Running, 0), "{s:#?}");
-    let fleet: Vec<String> = (0..5).map(|n| imei(705, n)).collect();
+    let fleet = shut_fleet;
     for (id, a) in fleet.iter().zip(check_all(server, shut, &fleet, FROM, &img)) {
         assert_eq!(a, NOT_NOW, "{id} outside the window");
     }
     let s = status(server, shut);
     assert_eq!((s.totals.eligible, s.totals.offered), (6, 1), "{s:#?}");
 
-    let fleet: Vec<String> = (100..105).map(|n| imei(705, n)).collect();
+    let fleet = open_fleet;
     for (id, a) in fleet.iter().zip(check_all(server, open, &fleet, FROM, &img)) {
         assert_eq!(a, Answer::Image, "{id} inside the window");
     }
     assert_eq!(status(server, open).totals, counts(5, 5, 0, 0, 0, 5));
 }
 
-/// A test device whose upgrade never takes is banned, which fails verification: the rollout
-/// fails and offers nothing more, to anyone.
+/// A Luat test device whose upgrade never takes is banned. Its downloads are unsigned, so anyone
+/// knowing its IMEI could have caused that ban: verification pauses with the reason instead of
+/// failing for good; the operator unbans the device, it reports the target, and resuming runs
+/// the first stage.
 #[test]
-fn a_banned_test_device_fails_the_rollout() {
+fn a_banned_test_device_pauses_verification_for_the_operator() {
     let server = shared_server();
-    let p = "ro-verify-fail";
+    let p = "ro-verify-ban";
     let img = image(7060, 3000);
     let (t1, t2, other) = (imei(706, 1), imei(706, 2), imei(706, 3));
-    server.setup(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [100], "verify_devices": [t1, t2] } }));
+    server.setup_known(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [100], "verify_devices": [t1, t2] } }), &[other.clone()], FROM);
+    assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
+    assert_eq!(check(server, p, &t2, FROM, &img), Answer::Image);
+    assert_eq!(check(server, p, &t2, TARGET, &img), UP_TO_DATE);
+    let s = wait_status(server, p, "t2's success", |s| s.verification.succeeded == 1);
+    assert_eq!((s.state, s.verification), (RolloutPhase::Verifying, counts(2, 2, 1, 0, 0, 1)), "{s:#?}");
+    // The second delivery reaches ban_after: the device is banned and verification pauses.
     assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
     let s = status(server, p);
-    assert_eq!((s.state, s.verification), (RolloutPhase::Verifying, counts(1, 1, 0, 0, 0, 1)), "{s:#?}");
-    // The second delivery reaches ban_after: the device is banned and verification fails.
-    assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
-    let s = status(server, p);
-    assert_eq!(s.state, RolloutPhase::Failed, "{s:#?}");
-    assert_eq!(s.verification, counts(1, 1, 0, 0, 1, 0), "{s:#?}");
-    let reason = s.failed_reason.clone().unwrap_or_default();
-    assert!(reason.contains(&t1) && reason.contains("banned"), "failed_reason: {reason:?}");
-    for id in [&t1, &t2, &other] {
-        assert_eq!(check(server, p, id, FROM, &img), NOT_NOW, "{id} after verification failed");
-    }
-    for action in ["resume", "advance", "pause", "cancel"] {
-        control_refused(server, p, action);
-    }
-    assert_eq!(status(server, p).totals.offered, 1);
+    assert_eq!((s.state, s.stage, s.failed_reason.as_deref()), (RolloutPhase::Paused, -1, None), "{s:#?}");
+    assert_eq!(s.verification, counts(2, 2, 1, 0, 1, 0), "{s:#?}");
+    let reason = s.paused_reason.clone().unwrap_or_default();
+    assert!(reason.contains(&t1) && reason.contains("banned") && reason.contains("unsigned"), "paused_reason: {reason:?}");
+    assert_eq!(check(server, p, &t1, FROM, &img), BANNED);
+    assert_eq!(check(server, p, &other, FROM, &img), OUTSIDE_STAGE, "no stage opens while verification is held");
+    // The operator checks the device and lifts the ban; it upgrades and reports the target.
+    server.admin("POST", &format!("/projects/{p}/devices/{t1}/unban"), b"").expect_status(200);
+    assert_eq!(check(server, p, &t1, TARGET, &img), UP_TO_DATE);
+    let s = wait_status(server, p, "verification passed while paused", |s| s.verification.succeeded == 2);
+    assert_eq!((s.state, s.stage), (RolloutPhase::Paused, 0), "{s:#?}");
+    let s = control_ok(server, p, "resume");
+    assert_eq!((s.state, s.stage, s.percent), (RolloutPhase::Running, 0, 100), "{s:#?}");
+    assert_eq!(check(server, p, &other, FROM, &img), Answer::Image);
 }
 
 /// An offered device that never reports the target fails when `job_timeout_s` runs out; a status
@@ -547,7 +565,7 @@ fn an_offered_device_that_never_reports_times_out() {
     let p = "ro-timeout";
     let img = image(7070, 2000);
     let d = imei(707, 1);
-    server.setup(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] }, "job_timeout_s": 1 }));
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] }, "job_timeout_s": 1 }), &[d.clone()], FROM);
     assert_eq!(check(server, p, &d, FROM, &img), Answer::Image);
     std::thread::sleep(std::time::Duration::from_millis(2_200));
     let s = status(server, p);
@@ -572,9 +590,10 @@ fn the_device_list_filters_by_rollout_state() {
     let server = shared_server();
     let p = "ro-states";
     let img = image(7080, 2000);
-    server.setup(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [50, 100] }, "job_timeout_s": 4 }));
     let inside: Vec<String> = (0..).map(|n| imei(708, n)).filter(|id| in_stage(p, id, 50)).take(8).collect();
     let idle: Vec<String> = (0..).map(|n| imei(708, n)).filter(|id| !in_stage(p, id, 50)).take(2).collect();
+    let fleet: Vec<String> = inside.iter().chain(&idle).cloned().collect();
+    server.setup_known(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [50, 100] }, "job_timeout_s": 4 }), &fleet, FROM);
     let (failing, offered, succeeding, banned) = (&inside[0..2], &inside[2..4], &inside[4..6], &inside[6..8]);
 
     let started = std::time::Instant::now();
@@ -615,8 +634,8 @@ fn concurrent_checks_never_lose_a_count() {
     let server = shared_server();
     let p = "ro-concurrent";
     let img = image(7090, 2000);
-    server.setup(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }));
     let fleet: Vec<String> = (0..40).map(|n| imei(709, n)).collect();
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &fleet, FROM);
     for (id, a) in fleet.iter().zip(check_all_at_once(server, p, &fleet, FROM, &img, 8)) {
         assert_eq!(a, Answer::Image, "{id}");
     }

@@ -51,7 +51,7 @@ fn totals(server: &Server, project: &str) -> serde_json::Value {
     crate::plan_totals(server, project, FW)
 }
 
-/// 2,000 devices never seen before make their first check of a fresh `{"stages":[100]}` rollout,
+/// 2,000 known devices make their first check of a fresh `{"stages":[100]}` rollout,
 /// 32 at a time: every one gets the image (none hears 503), the rollout counts exactly 2,000
 /// offers, and once they all report the target, exactly 2,000 successes.
 #[test]
@@ -59,8 +59,10 @@ fn a_release_burst_serves_every_device_and_counts_each_once() {
     let server = shared_server();
     let p = "sc-burst";
     let img = image(8080, 1024);
-    server.setup(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }));
+    // A release reaches a fleet that checked in before it: 2,000 devices the project knows, none
+    // of them in the rollout yet (their first check of it is the burst).
     let ids: Vec<String> = (0..2_000).map(|i| imei(808, i)).collect();
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &ids, FROM);
 
     let first = burst(server, p, &ids, FROM, &img, 32);
     let refused: Vec<_> = first.iter().zip(&ids).filter(|(a, _)| a.0 != 200).take(5).collect();
