@@ -16,7 +16,7 @@ SIZE=${SIZE:-153600}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null
 
 source bench/lib.sh
-start_edge bench-images --var DEBUG_COUNTERS:1
+start_edge bench-images --var DEBUG_COUNTERS:1 --var PUBLIC_IMAGES:true
 fw=benchimg_LuatOS-SoC_Air780EHV
 head -c "$SIZE" /dev/urandom >"$state/image.bin"
 sha=$(sha256sum "$state/image.bin" | cut -d' ' -f1)

@@ -115,7 +115,7 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
         return Ok((refusal(refused), false));
     }
     match via {
-        Via::Redirect => Ok((redirect(req, env, &plan.image.sha256)?, true)),
+        Via::Redirect => Ok((redirect(req, env, &plan.image.sha256, now)?, true)),
         Via::Stream => Ok(match serve(env, &plan.image, range).await? {
             Some(image) => (image, fresh),
             None => (refusal(Refusal::ImageUnavailable), false),
@@ -125,11 +125,11 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
 
 /// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to the
 /// content-addressed image: the public R2 base when configured, else this edge's `/images/` under
-/// `PUBLIC_URL` (or the request's origin).
-fn redirect(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
+/// `PUBLIC_URL` (or the request's origin), signed and good for an hour unless `PUBLIC_IMAGES`.
+fn redirect(req: &Request, env: &Env, sha256: &str, now: i64) -> AppResult<Response> {
     let location = match crate::images::public_url(env, sha256) {
         Some(url) => url,
-        None => format!("{}/images/{sha256}", crate::images::self_base(req, env)?),
+        None => crate::images::edge_image_url(req, env, &format!("/images/{sha256}"), now)?,
     };
     let mut resp = Response::empty()?.with_status(302);
     resp.headers_mut().set("Location", &location)?;

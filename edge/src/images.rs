@@ -8,6 +8,7 @@ use crate::image_cache::{self, Small};
 use crate::store;
 use fota_shared::api::ImageRef;
 use fota_shared::code::Refusal;
+use fota_shared::download_url;
 use fota_shared::range::{answer, RangeAnswer};
 use worker::{Env, Range, Request, Response};
 
@@ -85,7 +86,63 @@ async fn from_r2(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<O
     Ok(Some(Response::from_body(body.response_body()?)?))
 }
 
-/// `GET /images/{sha256}`: the immutable URL redirects point at. The record comes from isolate
+/// How long a signed image URL (redirects, notices) stays good: a device downloads right after it
+/// is handed one, and a device that comes back later checks again and gets a fresh one.
+pub const URL_LIFETIME_MS: i64 = 3600 * 1000;
+
+/// Are unsigned `/images/{sha256}` downloads allowed (`PUBLIC_IMAGES=true`)? Off by default: an
+/// image is then a capability that only a due device's redirect hands out, for an hour.
+pub fn public_images(env: &Env) -> bool {
+    env.var("PUBLIC_IMAGES").is_ok_and(|v| v.to_string().trim() == "true")
+}
+
+/// The absolute URL of an image on this edge at `path` (`/images/<sha256>` or
+/// `/ota/image/<sha256>`): signed and expiring, or bare for `/images/` under `PUBLIC_IMAGES`.
+pub fn edge_image_url(req: &Request, env: &Env, path: &str, now: i64) -> AppResult<String> {
+    let base = self_base(req, env)?;
+    if path.starts_with("/images/") && public_images(env) {
+        return Ok(format!("{base}{path}"));
+    }
+    let masters = crate::keys::masters(env)
+        .ok_or_else(|| AppError::Unavailable("image URLs are signed with DEVICE_MASTER_KEYS, which is not set (or set PUBLIC_IMAGES=true)".into()))?;
+    let key = crate::keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    Ok(format!("{base}{path}?{}", download_url::signed_url_query(&key, path, now + URL_LIFETIME_MS)))
+}
+
+/// Lets a download through when its URL carries a valid signature under any listed master-key
+/// version (a URL handed out before a rotation stays good until it expires), or, for
+/// `/images/`, when `PUBLIC_IMAGES=true`.
+pub fn check_signed(req: &Request, env: &Env) -> AppResult<()> {
+    let url = req.url()?;
+    let path = url.path().to_string();
+    let query = url.query().unwrap_or("");
+    if path.starts_with("/images/") && public_images(env) {
+        return Ok(());
+    }
+    if !fota_shared::luat::query_pairs(query).iter().any(|(k, _)| k == "sig") {
+        return Err(AppError::Status {
+            status: 403,
+            code: "url_unsigned",
+            message: "images are served by signed, expiring URL only: ask for an upgrade to get one".into(),
+        });
+    }
+    let masters = crate::keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
+    download_url::verify_signed_url_any(&crate::keys::url_keys(&masters), &path, query, store::now())
+        .map_err(|e| AppError::Status { status: e.status(), code: e.code(), message: e.to_string() })
+}
+
+/// `GET /images/{sha256}`: the URL redirects point at, signed (see [`check_signed`]).
+pub async fn get_signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
+    check_signed(req, env)?;
+    let mut resp = get_image(req, env, sha256).await?;
+    if !public_images(env) {
+        // Each URL is one device's capability for an hour: no shared cache should keep it.
+        resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;
+    }
+    Ok(resp)
+}
+
+/// The image's bytes for `req`'s range, once the URL was accepted. The record comes from isolate
 /// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
 /// one R2 read that also fills memory or the Cache API.
 pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {

@@ -14,7 +14,6 @@ use crate::rollout::{self, Rollout};
 use crate::store::{self, jobs};
 use fota_shared::api::{DeviceAck, DevicePhase, JobPhase, Plan, DEFAULT_MODULE};
 use fota_shared::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use fota_shared::download_url;
 use fota_shared::module_job::{self, ActiveJob, Candidate, JobDecision, JobOutcome};
 use fota_shared::module_ota::{self, MAX_MESSAGE_BYTES};
 use fota_shared::notice::{build_notice, is_downgrade, NoticeImage, NoticeSubject};
@@ -25,7 +24,6 @@ use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
 /// How long a notice, and its download URL, stays valid.
-const URL_LIFETIME_MS: i64 = 3600 * 1000;
 
 /// `/ota/device/{kind}/{productKey}/{deviceName}`.
 pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, device_name: &str) -> AppResult<Response> {
@@ -281,15 +279,10 @@ fn no_job() -> AppResult<Response> {
 async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, plan: &Plan, downgrade: bool, now: i64) -> AppResult<Response> {
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
-    let path = format!("/ota/image/{}", plan.image.sha256);
-    let expires_ms = now + URL_LIFETIME_MS;
+    let expires_ms = now + crate::images::URL_LIFETIME_MS;
     let url = match crate::images::public_url(env, &plan.image.sha256) {
         Some(url) => url,
-        None => {
-            let key = keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-            let origin = crate::images::self_base(req, env)?;
-            format!("{origin}{path}?{}", download_url::signed_url_query(&key, &path, expires_ms))
-        }
+        None => crate::images::edge_image_url(req, env, &format!("/ota/image/{}", plan.image.sha256), now)?,
     };
     let subject = NoticeSubject {
         product_key: project,
@@ -308,13 +301,7 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, pla
 
 /// `GET /ota/image/{sha256}?expires=..&sig=..`: the notice's expiring download URL.
 pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    let masters = keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
-    let url = req.url()?;
-    let path = url.path().to_string();
-    // Every listed master version: a URL handed out before a rotation stays good until it expires.
-    if let Err(e) = download_url::verify_signed_url_any(&keys::url_keys(&masters), &path, url.query().unwrap_or(""), store::now()) {
-        return Err(AppError::Status { status: e.status(), code: e.code(), message: e.to_string() });
-    }
+    crate::images::check_signed(req, env)?;
     let mut resp = crate::images::get_image(req, env, sha256).await?;
     resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;
     Ok(resp)

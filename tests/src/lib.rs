@@ -70,6 +70,8 @@ impl Server {
             .args(["--var", "DELIVERY_WINDOW_S:0"])
             // The burst test binds 2,000 new ids in well under a minute; the cap has its own test.
             .args(["--var", "NEW_DEVICES_PER_MINUTE:1000000"])
+            // Image tests fetch `/images/` directly; signed redirects have their own test.
+            .args(["--var", "PUBLIC_IMAGES:true"])
             .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
             // `GET /__scheduled` runs the cron handler, which wrangler dev never fires by itself.
             .arg("--test-scheduled")

@@ -67,9 +67,9 @@ fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
 fn made_up_ids_move_no_gate_and_take_a_bounded_share_of_offers() {
     let server = shared_server();
     let p = "dp-madeup";
-    let img = image(9393, 800);
-    let fleet: Vec<String> = (0..5).map(|n| crate::imei(939, n)).collect();
-    let made_up: Vec<String> = (100..110).map(|n| crate::imei(939, n)).collect();
+    let img = image(9595, 800);
+    let fleet: Vec<String> = (0..5).map(|n| crate::imei(979, n)).collect();
+    let made_up: Vec<String> = (100..110).map(|n| crate::imei(979, n)).collect();
     let plan = json!({ "rollout": { "stages": [100], "min_sample": 2, "max_failure_ratio": 0.2, "max_per_minute": 20 } });
     // Start early in a clock minute, so every first offer below falls in one rate window.
     let second = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() % 60;
@@ -155,11 +155,13 @@ fn one_device_id_is_rate_limited_and_others_are_not() {
 
 /// Full downloads of one target by one device within `DELIVERY_WINDOW_S` count once: repeats
 /// cannot ban it. Redirects name the edge by `PUBLIC_URL`, not by the `Host` the device sent
-/// (`update.lua` sends it without the port).
+/// (`update.lua` sends it without the port), and are signed capabilities: with `PUBLIC_IMAGES`
+/// off (the default) `/images/` answers only a valid, unexpired signature.
 #[test]
 fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() {
     let state = temp_state_dir("window");
-    let mut server = Server::start_with(&state, &[("DELIVERY_WINDOW_S", "600"), ("PUBLIC_URL", "http://fota.example.test:8080")]);
+    let vars = [("DELIVERY_WINDOW_S", "600"), ("PUBLIC_URL", "http://fota.example.test:8080"), ("PUBLIC_IMAGES", "false")];
+    let mut server = Server::start_with(&state, &vars);
     let p = "dp-window";
     let img = image(9393, 700);
     server.setup(p, Some(6), FW, TARGET, &img, json!({}));
@@ -175,7 +177,24 @@ fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() 
     let resp = device_request(&server, bytes.as_bytes());
     resp.expect_status(302);
     let sha = fota_tests::sha256_hex(&img);
-    assert_eq!(resp.header_exact("Location"), Some(format!("http://fota.example.test:8080/images/{sha}").as_str()));
+    let location = resp.header_exact("Location").unwrap_or_default().to_string();
+    let prefix = format!("http://fota.example.test:8080/images/{sha}?expires=");
+    assert!(location.starts_with(&prefix) && location.contains("&sig="), "{location}");
+    let signed = location.trim_start_matches("http://fota.example.test:8080");
+    let get = |target: &str| server.request(format!("GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.host()).as_bytes());
+    get(signed).expect_image(200, &img);
+    // Unsigned, or with the signature or the expiry changed: refused, nothing sent.
+    let (path, query) = signed.split_once('?').unwrap();
+    let expect_refused = |target: &str, code: &str| {
+        let resp = get(target);
+        assert_eq!((resp.status, resp.json()["error"]["code"].as_str().map(String::from)), (403, Some(code.to_string())), "{target}");
+    };
+    expect_refused(path, "url_unsigned");
+    let expires: i64 = query.split('&').find_map(|kv| kv.strip_prefix("expires=")).unwrap().parse().unwrap();
+    expect_refused(&signed.replace(&format!("expires={expires}"), &format!("expires={}", expires + 86_400_000)), "url_bad_signature");
+    let sig = query.split('&').find_map(|kv| kv.strip_prefix("sig=")).unwrap();
+    let flipped: String = sig.chars().rev().collect();
+    expect_refused(&signed.replace(sig, &flipped), "url_bad_signature");
     server.stop();
 }
 

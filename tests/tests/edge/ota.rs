@@ -597,7 +597,7 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
     expect_refused(&download(server, &format!("{path}?{expired}"), None), 403, "url_expired");
     let fresh = signed_url_query(&url_key, image_path, wall_ms() + 60_000);
     download(server, &format!("{path}?{fresh}"), None).expect_image(200, &img);
-    expect_refused(&download(server, path, None), 403, "url_malformed");
+    expect_refused(&download(server, path, None), 403, "url_unsigned");
 
     // Progress: the first stored, the next within 3 s throttled, 100 always stored.
     dev.progress(server, MCU, json!("1"), Some("downloading")).expect_status(200);
