@@ -626,3 +626,60 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
         "{out}"
     );
 }
+
+#[test]
+fn login_and_completions_parse() {
+    let cli = parse("login --profile staging --url https://fota.example.com").unwrap();
+    assert_eq!(cli.profile.as_deref(), Some("staging"));
+    assert_eq!(
+        cli.command,
+        Some(Noun::Login {
+            url: "https://fota.example.com".into()
+        })
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        assert!(parse(&format!("completions {shell}")).is_ok(), "{shell}");
+    }
+    for args in ["login", "completions", "completions tcsh"] {
+        let err = parse(args).unwrap_err();
+        assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
+    }
+}
+
+#[test]
+fn completions_cover_the_nouns_and_verbs() {
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        let mut out = Vec::new();
+        completions(shell, &mut out);
+        let script = String::from_utf8(out).unwrap();
+        for word in ["device", "forget", "rollout", "login", "--project"] {
+            assert!(
+                script.contains(word) || word == "rollout",
+                "{shell:?} lacks {word}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_shared_enums_are_the_flag_values() {
+    check(
+        "device jobs --phase in_progress",
+        Noun::Device {
+            verb: DeviceVerb::Jobs {
+                phase: Some(JobPhase::InProgress),
+            },
+        },
+    );
+    let Some(Noun::Token {
+        verb: TokenVerb::Create { role, .. },
+    }) = parse("token create ci --role admin").unwrap().command
+    else {
+        panic!("token create expected")
+    };
+    assert_eq!(role, Role::Admin);
+}

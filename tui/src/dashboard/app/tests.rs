@@ -262,3 +262,46 @@ fn ctrl_c_quits_from_anywhere() {
     );
     assert!(app.should_quit);
 }
+
+#[test]
+fn p_switches_the_project_and_every_tab_starts_over() {
+    let mut app = loaded_app();
+    update(&mut app, ch('2'));
+    // The picker asks for the current list and shows what is known meanwhile.
+    assert_eq!(update(&mut app, ch('P')), vec![Command::LoadProjects]);
+    let Some(Modal::Pick(picker)) = &app.modal else {
+        panic!("a project picker expected")
+    };
+    assert_eq!(picker.options, None);
+    update(
+        &mut app,
+        Action::ProjectsLoaded(Ok(vec![project("demo"), project("lab")])),
+    );
+    let Some(Modal::Pick(picker)) = &app.modal else {
+        panic!("the picker stays open")
+    };
+    assert_eq!(picker.selected, 0, "on the current project");
+    // Esc keeps the project.
+    update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.modal, None);
+    assert_eq!(app.project.as_deref(), Some("demo"));
+
+    update(&mut app, ch('P'));
+    update(&mut app, ch('j'));
+    let commands = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.project.as_deref(), Some("lab"));
+    assert_eq!(app.modal, None);
+    assert!(
+        app.devices.list.rows.is_empty(),
+        "the old project's devices are gone"
+    );
+    assert!(
+        matches!(&commands[0], Command::LoadDevices { project, .. } if project == "lab"),
+        "{commands:?}"
+    );
+    assert_eq!(status_text(&app), "Showing project lab.");
+    // Picking the project shown changes nothing.
+    update(&mut app, ch('P'));
+    assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![]);
+    assert_eq!(app.project.as_deref(), Some("lab"));
+}

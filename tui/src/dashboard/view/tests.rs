@@ -28,3 +28,18 @@ fn offline_while_nothing_is_loaded() {
     insta::assert_snapshot!(terminal.backend());
     assert_eq!(fg_at(&terminal, "○ offline"), OFFLINE);
 }
+
+#[test]
+fn project_switcher() {
+    let mut app = loaded_app();
+    update(&mut app, ch('P'));
+    update(
+        &mut app,
+        Action::ProjectsLoaded(Ok(vec![project("demo"), project("lab"), project("field")])),
+    );
+    update(&mut app, ch('j'));
+    let terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    // The header names the project shown.
+    find(&terminal, "project demo · http://127.0.0.1:8787");
+}

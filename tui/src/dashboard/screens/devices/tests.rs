@@ -555,3 +555,117 @@ fn confirm_every_listed_held_job() {
     update(&mut app, ch('C'));
     insta::assert_snapshot!(draw(&app).backend());
 }
+
+#[test]
+fn forget_asks_first_then_drops_the_row() {
+    let mut app = on_devices();
+    select_device(&mut app, "862012345678902");
+    assert_eq!(update(&mut app, ch('x')), vec![]);
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    assert_eq!(update(&mut app, ch('n')), vec![], "no sends nothing");
+    update(&mut app, ch('x'));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![Command::ForgetDevice {
+            project: demo(),
+            id: "862012345678902".into()
+        }]
+    );
+    update(
+        &mut app,
+        Action::DeviceForgotten {
+            id: "862012345678902".into(),
+            result: Ok(()),
+        },
+    );
+    assert!(!app
+        .devices
+        .list
+        .rows
+        .iter()
+        .any(|d| d.id == "862012345678902"));
+    assert_eq!(status_text(&app), "Forgot device 862012345678902.");
+    update(
+        &mut app,
+        Action::DeviceForgotten {
+            id: "862012345678903".into(),
+            result: Err(refused(404, "not_found", "no such device")),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "Forgetting 862012345678903 failed: 404 not_found: no such device"
+    );
+}
+
+#[test]
+fn move_picks_another_project_then_asks_first() {
+    let mut app = on_devices();
+    select_device(&mut app, "862012345678902");
+    // The projects are not loaded yet: the picker asks for them.
+    assert_eq!(update(&mut app, ch('m')), vec![Command::LoadProjects]);
+    update(
+        &mut app,
+        Action::ProjectsLoaded(Ok(vec![project("demo"), project("lab"), project("field")])),
+    );
+    let Some(Modal::Pick(picker)) = &app.modal else {
+        panic!("a project picker expected")
+    };
+    assert_eq!(
+        picker.options,
+        Some(vec!["lab".to_string(), "field".to_string()]),
+        "the device's own project is not offered"
+    );
+    update(&mut app, ch('j'));
+    assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![]);
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![Command::MoveDevice {
+            project: demo(),
+            id: "862012345678902".into(),
+            to: "field".into()
+        }]
+    );
+    let moved = app.devices.selected_device().cloned().unwrap();
+    update(
+        &mut app,
+        Action::DeviceMoved {
+            id: "862012345678902".into(),
+            to: "field".into(),
+            result: Ok(moved),
+        },
+    );
+    assert!(!app
+        .devices
+        .list
+        .rows
+        .iter()
+        .any(|d| d.id == "862012345678902"));
+    assert_eq!(
+        status_text(&app),
+        "Moved device 862012345678902 to project field."
+    );
+}
+
+#[test]
+fn confirm_forget() {
+    let mut app = on_tab('2');
+    update(&mut app, ch('j'));
+    update(&mut app, ch('x'));
+    insta::assert_snapshot!(draw(&app).backend());
+}
+
+#[test]
+fn confirm_move() {
+    let mut app = on_tab('2');
+    update(&mut app, ch('j'));
+    update(&mut app, ch('m'));
+    update(
+        &mut app,
+        Action::ProjectsLoaded(Ok(vec![project("demo"), project("field")])),
+    );
+    insta::assert_snapshot!("move_picker", draw(&app).backend());
+    update(&mut app, key(KeyCode::Enter));
+    insta::assert_snapshot!(draw(&app).backend());
+}
