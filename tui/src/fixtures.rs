@@ -1,4 +1,7 @@
-//! Fixed data for tests: a small fleet with stable timestamps and digests.
+//! Fixed data for tests: a small fleet with stable timestamps and digests, the helpers the
+//! dashboard tests share, and the names they use (re-exported here as one prelude; each test
+//! file uses part of it, hence the allow below).
+#![allow(unused_imports)]
 
 pub use fota_shared::api::{
     ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, FleetSummary,

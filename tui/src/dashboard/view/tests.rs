@@ -1,6 +1,5 @@
 //! Tests of dashboard::view.
 
-use fota_shared::api::*;
 
 use super::*;
 use crate::fixtures::*;

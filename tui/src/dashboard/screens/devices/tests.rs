@@ -177,7 +177,7 @@ fn the_state_filter_cycles_and_goes_to_the_server() {
     update(&mut app, ch('2'));
     app.devices.list.loading = false;
     let query = |commands: Vec<Command>| match commands.as_slice() {
-        [Command::LoadDevices { query, .. }] => query.state.clone(),
+        [Command::LoadDevices { query, .. }] => query.state,
         other => panic!("one device load expected, got {other:?}"),
     };
     assert_eq!(query(update(&mut app, ch('s'))), Some(DevicePhase::Idle));
