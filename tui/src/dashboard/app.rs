@@ -8,6 +8,7 @@ use fota_shared::api::Project;
 use ratatui::crossterm::event::KeyEvent;
 
 use super::keymap::{self, Act, Scope};
+pub use super::link::Link;
 use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
 use super::remote::{Outcome, Remote};
 use super::screens::audit::AuditScreen;
@@ -29,21 +30,6 @@ pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
 pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
 /// Rows moved by PgUp/PgDn.
 const PAGE_JUMP: usize = 10;
-/// Seconds between retries while the server is unreachable, one step per failed attempt.
-const BACKOFF_SECS: [u32; 6] = [1, 2, 4, 8, 15, 30];
-
-/// Whether the server answers; drives the status bar and the retry backoff.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
-    Connecting,
-    Online,
-    /// `retry_in` ticks until the next attempt; `None` while that attempt runs.
-    Offline {
-        attempt: u32,
-        retry_in: Option<u32>,
-        reason: String,
-    },
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct App {
@@ -123,20 +109,8 @@ impl App {
     }
 
     fn fill_picker(&mut self) {
-        let Some(Modal::Pick(picker)) = &mut self.modal else {
-            return;
-        };
-        let current = self.project.as_deref();
-        match (&self.projects.data, &self.projects.error) {
-            (Some(projects), _) => {
-                let keys = projects.iter().map(|p| p.key.clone());
-                match picker.purpose {
-                    PickPurpose::SwitchProject => picker.fill(keys, None, current),
-                    PickPurpose::MoveDevice { .. } => picker.fill(keys, current, None),
-                }
-            }
-            (None, Some(error)) => picker.error = Some(error.clone()),
-            (None, None) => {}
+        if let Some(Modal::Pick(picker)) = &mut self.modal {
+            picker.fill_from(&self.projects, self.project.as_deref());
         }
     }
 
@@ -160,27 +134,8 @@ impl App {
         self.load_visible()
     }
 
-    /// Records whether a call reached the server. Only the first failure of a round starts a new
-    /// backoff step, so several requests failing together count as one attempt.
     fn observe<T>(&mut self, result: &Outcome<T>) {
-        match result {
-            Err(failure) if failure.connection => {
-                let attempt = match &self.link {
-                    Link::Offline {
-                        retry_in: Some(_), ..
-                    } => return,
-                    Link::Offline { attempt, .. } => attempt + 1,
-                    _ => 1,
-                };
-                let step = BACKOFF_SECS[(attempt as usize - 1).min(BACKOFF_SECS.len() - 1)];
-                self.link = Link::Offline {
-                    attempt,
-                    retry_in: Some(step * TICKS_PER_SECOND),
-                    reason: failure.message.clone(),
-                };
-            }
-            _ => self.link = Link::Online,
-        }
+        self.link.observe(result);
     }
 
     /// The commands that (re)load what the visible tab shows.
@@ -336,31 +291,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
             result,
         } => {
             app.observe(&result);
-            let plan_form = |modal: &Option<Modal>| matches!(modal, Some(Modal::Form(form)) if matches!(form.purpose, FormPurpose::Plan { .. }));
-            match result {
-                Ok(plan) => {
-                    if plan_form(&app.modal) {
-                        app.modal = None;
-                    }
-                    let reaction = app.rollouts.on_saved(&plan, project);
-                    app.apply(reaction)
-                }
-                Err(failure) => {
-                    let message =
-                        strings::failed(&strings::saving_plan(&firmware_name), &failure.message);
-                    match &mut app.modal {
-                        Some(Modal::Form(form))
-                            if matches!(form.purpose, FormPurpose::Plan { .. }) =>
-                        {
-                            form.saving = false;
-                            form.error = Some(message);
-                            app.status = None;
-                        }
-                        _ => app.set_status(StatusKind::Error, message),
-                    }
-                    vec![]
-                }
+            // A refusal shown in the form replaces the "saving" status line.
+            let in_form = result.is_err()
+                && matches!(&app.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
+            let reaction = app
+                .rollouts
+                .on_saved(&firmware_name, result, &mut app.modal, project);
+            if in_form {
+                app.status = None;
             }
+            app.apply(reaction)
         }
         Action::PlanDeleted {
             firmware_name,
@@ -486,14 +426,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         }
         Some(Act::NextTab) => switch_tab(app, app.tab.step(1)),
         Some(Act::PreviousTab) => switch_tab(app, app.tab.step(-1)),
-        Some(Act::GoToTab) => match key.code {
-            ratatui::crossterm::event::KeyCode::Char(c @ '1'..='9') => {
-                match Tab::ALL.get(c as usize - '1' as usize) {
-                    Some(&tab) => switch_tab(app, tab),
-                    None => vec![],
-                }
-            }
-            _ => vec![],
+        Some(Act::GoToTab) => match Tab::numbered(&key) {
+            Some(tab) => switch_tab(app, tab),
+            None => vec![],
         },
         Some(Act::Refresh) => {
             app.ticks_since_refresh = 0;

@@ -10,6 +10,7 @@
 pub mod app;
 pub mod event;
 pub mod keymap;
+pub mod link;
 pub mod message;
 pub mod remote;
 pub mod runner;

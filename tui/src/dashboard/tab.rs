@@ -1,5 +1,7 @@
 //! The dashboard's tabs, in the order the tab bar shows them and digits select them.
 
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
 use crate::strings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,5 +40,13 @@ impl Tab {
     pub fn step(self, by: isize) -> Tab {
         let count = Tab::ALL.len() as isize;
         Tab::ALL[(self.index() as isize + by).rem_euclid(count) as usize]
+    }
+
+    /// The tab a digit key names: 1 is the first.
+    pub fn numbered(key: &KeyEvent) -> Option<Tab> {
+        match key.code {
+            KeyCode::Char(c @ '1'..='9') => Tab::ALL.get(c as usize - '1' as usize).copied(),
+            _ => None,
+        }
     }
 }

@@ -1,6 +1,5 @@
 //! Tests of dashboard::app.
 
-
 use super::*;
 use crate::fixtures::*;
 

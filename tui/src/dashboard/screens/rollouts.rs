@@ -15,7 +15,7 @@ use crate::api::CheckNowTarget;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
-use crate::dashboard::widgets::form::Form;
+use crate::dashboard::widgets::form::{Form, FormPurpose};
 use crate::dashboard::widgets::rollout_bar::RolloutView;
 use crate::strings;
 
@@ -230,13 +230,44 @@ impl RolloutsScreen {
         }
     }
 
-    /// The answer to a saved plan; the app closes the form on success and puts a refusal in it.
-    pub fn on_saved(&mut self, plan: &Plan, project: Option<&str>) -> Reaction {
-        let reload = self.reload(project);
-        Reaction::commands(reload).with_status(
-            StatusKind::Info,
-            strings::saved_plan(&plan.firmware_name, &plan.spec.target_version),
-        )
+    /// The answer to a saved plan: the plan form (when open) closes and the list reloads, or
+    /// the refusal goes into the form, which takes saving again.
+    pub fn on_saved(
+        &mut self,
+        firmware_name: &str,
+        result: Outcome<Plan>,
+        modal: &mut Option<Modal>,
+        project: Option<&str>,
+    ) -> Reaction {
+        let plan_form = match modal {
+            Some(Modal::Form(form)) if matches!(form.purpose, FormPurpose::Plan { .. }) => {
+                Some(form)
+            }
+            _ => None,
+        };
+        match result {
+            Ok(plan) => {
+                if plan_form.is_some() {
+                    *modal = None;
+                }
+                Reaction::commands(self.reload(project)).with_status(
+                    StatusKind::Info,
+                    strings::saved_plan(&plan.firmware_name, &plan.spec.target_version),
+                )
+            }
+            Err(failure) => {
+                let message =
+                    strings::failed(&strings::saving_plan(firmware_name), &failure.message);
+                match plan_form {
+                    Some(form) => {
+                        form.saving = false;
+                        form.error = Some(message);
+                        Reaction::none()
+                    }
+                    None => Reaction::status(StatusKind::Error, message),
+                }
+            }
+        }
     }
 
     pub fn on_deleted(

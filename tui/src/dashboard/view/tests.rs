@@ -1,6 +1,5 @@
 //! Tests of dashboard::view.
 
-
 use super::*;
 use crate::fixtures::*;
 

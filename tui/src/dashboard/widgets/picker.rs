@@ -10,7 +10,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{loading_line, popup, selected_row, ACCENT, ERROR};
+use fota_shared::api::Project;
+
 use crate::dashboard::keymap::{self, Act, Scope};
+use crate::dashboard::remote::Remote;
 use crate::strings;
 
 /// What the picked project is for.
@@ -67,6 +70,22 @@ impl Picker {
             .unwrap_or(0);
         self.options = Some(options);
         self.error = None;
+    }
+
+    /// Fills the choices from the project list as loaded, or shows why it failed. Switching
+    /// starts on the `current` project; a move leaves the device's own project out.
+    pub fn fill_from(&mut self, projects: &Remote<Vec<Project>>, current: Option<&str>) {
+        match (&projects.data, &projects.error) {
+            (Some(list), _) => {
+                let keys = list.iter().map(|p| p.key.clone());
+                match self.purpose {
+                    PickPurpose::SwitchProject => self.fill(keys, None, current),
+                    PickPurpose::MoveDevice { .. } => self.fill(keys, current, None),
+                }
+            }
+            (None, Some(error)) => self.error = Some(error.clone()),
+            (None, None) => {}
+        }
     }
 
     pub fn key(&mut self, key: KeyEvent) -> PickKey {
