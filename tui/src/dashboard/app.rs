@@ -9,6 +9,7 @@ use ratatui::crossterm::event::KeyEvent;
 
 use super::keymap::{self, Act, Scope};
 pub use super::link::Link;
+pub use super::message::TICKS_PER_SECOND;
 use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
 use super::remote::{Outcome, Remote};
 use super::screens::audit::AuditScreen;
@@ -22,8 +23,6 @@ use super::widgets::picker::{PickKey, PickPurpose, Picker};
 use crate::config::FALLBACK_PROJECT;
 use crate::strings;
 
-/// The shell sends `Action::Tick` this often.
-pub const TICKS_PER_SECOND: u32 = 4;
 /// The visible tab is reloaded this often while the server answers.
 pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
 /// Rollout counts are reloaded this often while the Rollouts tab is open.

@@ -1,7 +1,7 @@
 //! Whether the server answers: the status bar's link state and the retry backoff while it
 //! does not.
 
-use super::app::TICKS_PER_SECOND;
+use super::message::TICKS_PER_SECOND;
 use super::remote::Outcome;
 
 /// Seconds between retries while the server is unreachable, one step per failed attempt.

@@ -13,6 +13,9 @@ use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{AuditQuery, CheckNowTarget, DeviceQuery, FleetSnapshot, UploadDetails};
 
+/// The clock sends `Action::Tick` this often; retries, refreshes and the spinner count ticks.
+pub const TICKS_PER_SECOND: u32 = 4;
+
 #[derive(Debug)]
 pub enum Action {
     Started,
