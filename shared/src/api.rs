@@ -41,6 +41,7 @@ pub struct UploadReceipt {
 /// What an image contains; a delta applies to one source version only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ImageKind {
     /// Script-only package.
     Script,
@@ -109,6 +110,7 @@ pub struct FirmwareList {
 /// How an upgrade is handed to a device that may follow redirects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Delivery {
     /// Always answer with the image bytes (200/206).
     #[default]
@@ -385,6 +387,7 @@ impl RolloutAction {
 /// One device's part in a rollout: `idle -> offered -> succeeded | failed | banned`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum DevicePhase {
     /// Seen and eligible, not offered yet.
     Idle,
@@ -578,10 +581,13 @@ pub struct PushCommand {
 /// Where a device's module job stands while it occupies the device's one job slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum JobPhase {
     /// The plan needs the owner's confirmation: nothing reaches the device until it comes.
+    #[cfg_attr(feature = "clap", value(alias = "awaiting_confirmation"))]
     AwaitingConfirmation,
     /// Offered to the device (the notice is served); the job timeout runs from the offer.
+    #[cfg_attr(feature = "clap", value(alias = "in_progress"))]
     InProgress,
 }
 

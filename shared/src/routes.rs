@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What a token may do. Ordered: an operator may do what a viewer may, an admin everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Role {
     /// Reads.
     Viewer,

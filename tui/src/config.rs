@@ -1,4 +1,5 @@
-//! Where the app connects: `FOTA_URL`/`FOTA_TOKEN`, else a profile of `~/.config/fota/config.toml`,
+//! Where the app connects: `FOTA_URL`/`FOTA_TOKEN`, else a profile of `config.toml` (in
+//! `$XDG_CONFIG_HOME/fota/`, else `~/.config/fota/`), which `fota login` writes mode 0600,
 //! else the built-in `local` profile that reads the token from the dev server's `.dev.vars`.
 //! The `.dev.vars` token is offered only to a loopback URL; sending a token over plain `http://`
 //! to another host, and a config file others can read, are warned about on stderr.
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_PROFILE: &str = "local";
 pub const LOCAL_URL: &str = "http://127.0.0.1:8787";
@@ -22,18 +23,21 @@ pub const LOCAL_URL: &str = "http://127.0.0.1:8787";
 pub const FALLBACK_PROJECT: &str = "demo";
 
 /// The configuration file, as written by the operator.
-#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
 }
 
@@ -74,6 +78,11 @@ pub enum ConfigError {
     },
     #[error("profile {0:?} is not defined in the config file")]
     UnknownProfile(String),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Picks url, token and project: the environment wins over the profile, the profile over the
@@ -133,14 +142,14 @@ pub fn is_loopback_url(url: &str) -> bool {
 pub fn plain_http_warning(url: &str, has_token: bool) -> Option<String> {
     let parsed = reqwest::Url::parse(url).ok()?;
     let insecure = has_token && parsed.scheme() == "http" && !is_loopback_url(url);
-    insecure.then(|| crate::text::warn_plain_http(parsed.host_str().unwrap_or_default()))
+    insecure.then(|| crate::strings::warn_plain_http(parsed.host_str().unwrap_or_default()))
 }
 
 /// A warning when the config file (which may hold tokens) can be read or written by anyone but
 /// its owner: any group or other bit of its Unix `mode`.
 pub fn config_mode_warning(path: &Path, mode: u32) -> Option<String> {
     (mode & 0o077 != 0)
-        .then(|| crate::text::warn_config_readable(&path.display().to_string(), mode & 0o777))
+        .then(|| crate::strings::warn_config_readable(&path.display().to_string(), mode & 0o777))
 }
 
 /// Reads the environment, the config file and `.dev.vars`, then resolves; warnings about how
@@ -189,8 +198,87 @@ fn file_mode(_path: &Path) -> Option<u32> {
     None
 }
 
-fn config_path() -> Option<PathBuf> {
-    dirs::home_dir().map(|home| home.join(".config").join("fota").join("config.toml"))
+/// `$XDG_CONFIG_HOME/fota/config.toml` when that variable holds an absolute path (as the XDG
+/// spec asks), else `~/.config/fota/config.toml`.
+pub fn config_path() -> Option<PathBuf> {
+    config_path_from(std::env::var_os("XDG_CONFIG_HOME"), dirs::home_dir())
+}
+
+pub fn config_path_from(xdg: Option<std::ffi::OsString>, home: Option<PathBuf>) -> Option<PathBuf> {
+    let dir = xdg
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| home.map(|home| home.join(".config")))?;
+    Some(dir.join("fota").join("config.toml"))
+}
+
+/// Sets profile `name` in the config file at `path`, keeping its other profiles (comments are
+/// not kept). The file holds tokens: it is written to a temporary file created mode 0600 and
+/// renamed over the old one, so it is never readable by others, not even for a moment.
+pub fn save_profile(path: &Path, name: &str, profile: Profile) -> Result<(), ConfigError> {
+    let write_error = |source| ConfigError::Write {
+        path: path.into(),
+        source,
+    };
+    let mut file = if path.exists() {
+        read_config(path)?
+    } else {
+        ConfigFile::default()
+    };
+    let entry = file.profiles.entry(name.to_string()).or_default();
+    entry.url = profile.url;
+    entry.token = profile.token;
+    if profile.project.is_some() {
+        entry.project = profile.project;
+    }
+    let text = toml::to_string(&file).map_err(|err| write_error(std::io::Error::other(err)))?;
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir).map_err(write_error)?;
+    }
+    let temporary = path.with_extension("toml.tmp");
+    write_private(&temporary, text.as_bytes()).map_err(write_error)?;
+    std::fs::rename(&temporary, path).map_err(write_error)
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Writes `bytes` to a file only its owner may read or write.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = open_private(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A left-over file keeps its old mode on open: set it before anything is written.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::create(path)
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile, ConfigError> {
@@ -420,6 +508,76 @@ mod tests {
         );
         assert_eq!(dev_vars_token("export ADMIN_TOKEN='x'"), Some("x".into()));
         assert_eq!(dev_vars_token("ADMIN_TOKENS=abc\nADMIN_TOKEN="), None);
+    }
+
+    #[test]
+    fn the_config_file_follows_xdg_config_home_when_it_is_absolute() {
+        let home = Some(PathBuf::from("/home/op"));
+        assert_eq!(
+            config_path_from(Some("/xdg".into()), home.clone()),
+            Some(PathBuf::from("/xdg/fota/config.toml"))
+        );
+        assert_eq!(
+            config_path_from(Some("relative".into()), home.clone()),
+            Some(PathBuf::from("/home/op/.config/fota/config.toml"))
+        );
+        assert_eq!(
+            config_path_from(None, home),
+            Some(PathBuf::from("/home/op/.config/fota/config.toml"))
+        );
+        assert_eq!(config_path_from(None, None), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn login_writes_the_profile_mode_0600_and_keeps_the_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("fota-tui-login-{}", std::process::id()));
+        let path = root.join("fota").join("config.toml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // An existing file others could read, with a profile of its own.
+        std::fs::write(&path, "[profiles.prod]\nurl = \"https://prod\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let profile = Profile {
+            url: Some("https://staging".into()),
+            token: Some("s3cr3t-token".into()),
+            project: Some("demo".into()),
+        };
+        save_profile(&path, "staging", profile.clone()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert_eq!(config_mode_warning(&path, mode), None);
+        let file = read_config(&path).unwrap();
+        assert_eq!(file.profiles["staging"], profile);
+        assert_eq!(file.profiles["prod"].url.as_deref(), Some("https://prod"));
+        // A new token for the profile keeps its project.
+        let again = Profile {
+            url: Some("https://staging".into()),
+            token: Some("other".into()),
+            project: None,
+        };
+        save_profile(&path, "staging", again).unwrap();
+        let file = read_config(&path).unwrap();
+        assert_eq!(file.profiles["staging"].token.as_deref(), Some("other"));
+        assert_eq!(file.profiles["staging"].project.as_deref(), Some("demo"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_config_file_is_created_mode_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("fota-tui-login-new-{}", std::process::id()));
+        let path = root.join("a").join("fota").join("config.toml");
+        save_profile(&path, "local", Profile::default()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let dir_mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(dir_mode & 0o077, 0, "{dir_mode:o}");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

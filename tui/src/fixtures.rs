@@ -1,17 +1,37 @@
-//! Fixed data for tests: a small fleet with stable timestamps and digests.
+//! Fixed data for tests: a small fleet with stable timestamps and digests, the helpers the
+//! dashboard tests share, and the names they use (re-exported here as one prelude; each test
+//! file uses part of it, hence the allow below).
+#![allow(unused_imports)]
 
-use fota_shared::api::{
+pub use fota_shared::api::{
     ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, FleetSummary,
     ImageKind, ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction,
     RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus, SeenCounts,
     StateCount, VersionCount,
 };
 use fota_shared::module_job::ActiveJob;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+pub use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-use crate::app::{update, Action, App, Command, Failure, Link};
-use crate::fleet::FleetSnapshot;
+pub use fota_shared::api::{AuditPage, DeviceHistory, DevicePhase};
+pub use ratatui::backend::TestBackend;
+pub use ratatui::style::{Color, Modifier};
+pub use ratatui::Terminal;
+
+pub use crate::api::{AuditQuery, CheckNowTarget, DeviceQuery, FleetSnapshot, UploadDetails};
+pub use crate::dashboard::app::{Link, REFRESH_TICKS, STATUS_REFRESH_TICKS, TICKS_PER_SECOND};
+pub use crate::dashboard::message::{Modal, Status, StatusKind};
+pub use crate::dashboard::remote::{Failure, Remote};
+pub use crate::dashboard::screens::audit::{parse_audit_filter, AUDIT_PAGE};
+pub use crate::dashboard::screens::devices::{DEVICE_PAGE, PREFETCH_ROWS};
+pub use crate::dashboard::screens::firmware::{upload_form, upload_request, Upload};
+pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
+pub use crate::dashboard::screens::rollouts::plan_form::{edit_plan, new_plan, plan_request};
+pub use crate::dashboard::tab::Tab;
+pub use crate::dashboard::widgets::form::{FieldId, FieldValue, Form, FormKey, FormPurpose};
+pub use crate::dashboard::widgets::*;
+pub use crate::dashboard::{update, Action, App, Command};
+pub use crate::{format, strings};
 
 pub fn key(code: KeyCode) -> Action {
     Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -541,7 +561,7 @@ pub fn loaded_app() -> App {
         })),
     );
     update(&mut app, Action::ActivityLoaded(Ok(activity())));
-    let generation = app.devices.generation;
+    let generation = app.devices.list.generation;
     update(
         &mut app,
         Action::DevicesLoaded {
@@ -559,4 +579,206 @@ pub fn loaded_app() -> App {
     load_statuses(&mut app);
     assert_eq!(app.link, Link::Online);
     app
+}
+
+// Helpers shared by the dashboard tests.
+
+pub fn demo() -> String {
+    "demo".to_string()
+}
+
+pub fn devices_cmd(generation: u64, q: Option<&str>, cursor: Option<&str>) -> Command {
+    Command::LoadDevices {
+        project: demo(),
+        generation,
+        query: DeviceQuery {
+            limit: Some(DEVICE_PAGE),
+            cursor: cursor.map(str::to_string),
+            q: q.map(str::to_string),
+            ..DeviceQuery::default()
+        },
+    }
+}
+
+pub fn page(
+    app: &mut App,
+    cursor: Option<&str>,
+    devices: Vec<Device>,
+    next: Option<&str>,
+) -> Vec<Command> {
+    let generation = app.devices.list.generation;
+    update(
+        app,
+        Action::DevicesLoaded {
+            generation,
+            cursor: cursor.map(str::to_string),
+            result: Ok(DeviceList {
+                devices,
+                next_cursor: next.map(str::to_string),
+            }),
+        },
+    )
+}
+
+pub fn ticks(app: &mut App, n: u32) -> Vec<Command> {
+    (0..n).flat_map(|_| update(app, Action::Tick)).collect()
+}
+
+pub fn activity_cmd() -> Command {
+    Command::LoadActivity {
+        project: demo(),
+        hours: 24,
+    }
+}
+
+pub fn on_rollouts() -> App {
+    let mut app = loaded_app();
+    update(&mut app, ch('4'));
+    // The tab switch reloads plans and statuses; the fixture data is what they bring.
+    app.rollouts.plans.loading = false;
+    for view in app.rollouts.status.values_mut() {
+        view.status.loading = false;
+    }
+    app
+}
+
+pub fn control_cmd(action: RolloutAction) -> Command {
+    Command::ControlRollout {
+        project: demo(),
+        firmware_name: "air780".into(),
+        action,
+    }
+}
+
+pub fn status_cmd(firmware_name: &str) -> Command {
+    Command::LoadPlanStatus {
+        project: demo(),
+        firmware_name: firmware_name.into(),
+    }
+}
+
+pub fn audit_cmd(generation: u64, query: AuditQuery) -> Command {
+    Command::LoadAudit {
+        generation,
+        query: AuditQuery {
+            limit: Some(AUDIT_PAGE),
+            ..query
+        },
+    }
+}
+
+pub fn audit_page(
+    app: &mut App,
+    cursor: Option<&str>,
+    entries: Vec<AuditEntry>,
+    next: Option<&str>,
+) -> Vec<Command> {
+    let generation = app.audit.list.generation;
+    update(
+        app,
+        Action::AuditLoaded {
+            generation,
+            cursor: cursor.map(str::to_string),
+            result: Ok(AuditPage {
+                entries,
+                next_cursor: next.map(str::to_string),
+            }),
+        },
+    )
+}
+
+pub fn on_devices() -> App {
+    let mut app = loaded_app();
+    update(&mut app, ch('2'));
+    app.devices.list.loading = false;
+    app.devices.jobs.loading = false;
+    app
+}
+
+pub fn select_device(app: &mut App, id: &str) {
+    let at = app
+        .devices
+        .list
+        .rows
+        .iter()
+        .position(|d| d.id == id)
+        .unwrap();
+    update(app, key(KeyCode::Home));
+    for _ in 0..at {
+        update(app, ch('j'));
+    }
+    assert_eq!(app.devices.selected_device().unwrap().id, id);
+}
+
+pub fn status_text(app: &App) -> &str {
+    app.status.as_ref().map_or("", |s| s.text.as_str())
+}
+
+pub fn confirm_cmd(ids: &[&str]) -> Command {
+    Command::ConfirmJobs {
+        project: demo(),
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Every screen is checked at the size the issue names.
+pub fn draw(app: &App) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(app, frame.area()))
+        .unwrap();
+    terminal
+}
+
+pub fn on_tab(tab: char) -> App {
+    let mut app = loaded_app();
+    update(&mut app, ch(tab));
+    // The tab switch started a refresh; the fixture data is what it would bring.
+    app.firmware.images.loading = false;
+    app.rollouts.plans.loading = false;
+    app.devices.list.loading = false;
+    app.devices.jobs.loading = false;
+    for view in app.rollouts.status.values_mut() {
+        view.status.loading = false;
+    }
+    app
+}
+
+/// The Devices tab with the second (banned) device selected and its history loaded.
+pub fn devices_with_history() -> App {
+    let mut app = on_tab('2');
+    update(&mut app, ch('j'));
+    update(&mut app, Action::Tick);
+    update(
+        &mut app,
+        Action::HistoryLoaded {
+            id: "862012345678902".into(),
+            result: Ok(DeviceHistory { events: history() }),
+        },
+    );
+    app
+}
+
+pub fn cell(terminal: &Terminal<TestBackend>, needle: &str) -> ratatui::buffer::Cell {
+    let pos = find(terminal, needle);
+    terminal.backend().buffer()[pos].clone()
+}
+
+/// Where `needle` starts on screen, as (x, y).
+pub fn find(terminal: &Terminal<TestBackend>, needle: &str) -> (u16, u16) {
+    let buffer = terminal.backend().buffer();
+    for y in 0..buffer.area.height {
+        let line: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(byte) = line.find(needle) {
+            return (line[..byte].chars().count() as u16, y);
+        }
+    }
+    panic!("{needle:?} is not on screen:\n{}", terminal.backend());
+}
+
+pub fn fg_at(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
+    let pos = find(terminal, needle);
+    terminal.backend().buffer()[pos].fg
 }

@@ -1,19 +1,18 @@
 //! fota-tui: the operator's terminal app for fota-edge.
 //!
-//! Two faces over one admin API client: a full-screen dashboard (`fota`) built as an Elm-style
-//! loop — `app::update` is pure, `shell` runs the network work it asks for, `ui` draws — and
-//! scriptable `fota <noun> <verb>` commands (`cli`) with tables or JSON and stable exit codes.
+//! Two faces over one admin API client (`api`): a full-screen dashboard (`fota`, in `dashboard`)
+//! built as an Elm-style loop, and scriptable `fota <noun> <verb>` commands (`cli`) with tables
+//! or JSON and stable exit codes. Below both: where to connect (`config`), labels and messages
+//! (`strings`), formatting (`format`), operator input (`input`) and local image files
+//! (`image_file`). Imports point one way: `cli` and `dashboard` use the rest, never each other.
 
 pub mod api;
-pub mod app;
 pub mod cli;
 pub mod config;
-pub mod event;
+pub mod dashboard;
 #[cfg(test)]
 mod fixtures;
-pub mod fleet;
-pub mod form;
-pub mod runner;
-pub mod shell;
-pub mod text;
-pub mod ui;
+pub mod format;
+pub mod image_file;
+pub mod input;
+pub mod strings;

@@ -5,13 +5,32 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use fota_tui::api::ApiClient;
-use fota_tui::app::App;
-use fota_tui::cli::{self, Cli};
+use fota_tui::cli::{self, Cli, Noun};
 use fota_tui::config::{self, Connection};
-use fota_tui::{event, runner, shell};
+use fota_tui::dashboard::{event, runner, shell, App};
 
 fn main() -> ExitCode {
     let args = Cli::parse();
+    // These two need no server and no resolved profile (login may create it).
+    match args.command {
+        Some(Noun::Completions { shell }) => {
+            cli::completions(shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Noun::Login { url }) => {
+            return match cli::login::run(args.profile, url, args.project) {
+                Ok(message) => {
+                    eprintln!("fota: {message}");
+                    ExitCode::from(cli::EXIT_OK)
+                }
+                Err(err) => {
+                    eprintln!("fota: {err}");
+                    ExitCode::from(err.exit_code())
+                }
+            };
+        }
+        _ => {}
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -1,0 +1,555 @@
+//! The admin API client: one reqwest client, one method per route, typed with `fota_shared::api`;
+//! query strings are `Serialize` structs (`query`), failures one `ApiError` (`error`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fota_shared::api::{
+    Activity, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device, DeviceHistory,
+    DeviceList, Firmware, FirmwareList, FleetSummary, JobList, JobPhase, Plan, PlanList, PlanSpec,
+    Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned, RolloutAction, RolloutStatus,
+    RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec, UploadReceipt,
+};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use reqwest::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+mod error;
+mod query;
+
+pub use error::{status_error, ApiError};
+pub use query::{ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, UploadDetails};
+
+/// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
+/// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// How big each piece of an upload body is; progress is reported once per piece.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// What a check-now push goes to: one device, or every device of a plan's device set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckNowTarget {
+    Device(String),
+    Plan(String),
+}
+
+/// What the Fleet tab shows: the server's summary of the whole project (one request, whatever
+/// the fleet's size) and the plans it measures progress against.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FleetSnapshot {
+    pub summary: FleetSummary,
+    pub plans: Vec<Plan>,
+}
+
+/// `POST …/devices/{id}/move` body: the project the device moves to.
+#[derive(Debug, Serialize)]
+struct MoveSpec<'a> {
+    project: &'a str,
+}
+
+/// The admin API of one fota-edge deployment.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base_url: String,
+    token: Option<String>,
+}
+
+/// Percent-encodes one path segment.
+pub fn segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+impl ApiClient {
+    pub fn new(base_url: &str, token: Option<String>) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("fota-tui/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a reqwest client with rustls builds");
+        ApiClient {
+            http,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub async fn healthz(&self) -> Result<(), ApiError> {
+        let url = self.url("/healthz");
+        let response = self.send(self.http.get(&url)).await?;
+        check(response, &url).await.map(drop)
+    }
+
+    pub async fn projects(&self) -> Result<ProjectList, ApiError> {
+        self.json(Method::GET, "/admin/v1/projects".into()).await
+    }
+
+    pub async fn project(&self, key: &str) -> Result<Project, ApiError> {
+        self.json(Method::GET, project_path(key)).await
+    }
+
+    pub async fn put_project(&self, key: &str, spec: &ProjectSpec) -> Result<Project, ApiError> {
+        self.json_with_body(Method::PUT, project_path(key), spec)
+            .await
+    }
+
+    pub async fn firmware_list(&self, project: &str) -> Result<FirmwareList, ApiError> {
+        self.json(Method::GET, format!("{}/firmware", project_path(project)))
+            .await
+    }
+
+    pub async fn firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Firmware, ApiError> {
+        self.json(Method::GET, firmware_path(project, name, version))
+            .await
+    }
+
+    /// Uploads an image. `sha256` is the hex digest of `bytes`, computed by the caller so the server
+    /// can refuse a body that changed on the way; `progress` is called with the bytes handed to the
+    /// connection so far.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+        details: &UploadDetails,
+        bytes: Vec<u8>,
+        sha256: &str,
+        progress: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<UploadReceipt, ApiError> {
+        let url = self.url(&firmware_path(project, name, version));
+        let total = bytes.len() as u64;
+        let progress = Arc::new(progress);
+        let chunks: Vec<Vec<u8>> = bytes.chunks(UPLOAD_CHUNK).map(<[u8]>::to_vec).collect();
+        let mut sent = 0u64;
+        let body = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
+            sent += chunk.len() as u64;
+            progress(sent);
+            Ok::<_, std::io::Error>(chunk)
+        }));
+        let request = self
+            .authorized(self.http.put(&url))
+            .query(details)
+            .header("X-Content-SHA256", sha256)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            // A streamed body has no length of its own; stating it keeps the request un-chunked.
+            .header(reqwest::header::CONTENT_LENGTH, total)
+            .timeout(Duration::from_secs(600))
+            .body(reqwest::Body::wrap_stream(body));
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    pub async fn delete_firmware(
+        &self,
+        project: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, firmware_path(project, name, version))
+            .await
+    }
+
+    pub async fn plans(&self, project: &str) -> Result<PlanList, ApiError> {
+        self.json(Method::GET, format!("{}/plans", project_path(project)))
+            .await
+    }
+
+    pub async fn plan(&self, project: &str, firmware_name: &str) -> Result<Plan, ApiError> {
+        self.json(Method::GET, plan_path(project, firmware_name))
+            .await
+    }
+
+    pub async fn put_plan(
+        &self,
+        project: &str,
+        firmware_name: &str,
+        spec: &PlanSpec,
+    ) -> Result<Plan, ApiError> {
+        self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec)
+            .await
+    }
+
+    pub async fn delete_plan(&self, project: &str, firmware_name: &str) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, plan_path(project, firmware_name))
+            .await
+    }
+
+    pub async fn plan_status(
+        &self,
+        project: &str,
+        firmware_name: &str,
+    ) -> Result<RolloutStatus, ApiError> {
+        self.json(
+            Method::GET,
+            format!("{}/status", plan_path(project, firmware_name)),
+        )
+        .await
+    }
+
+    /// Pauses, resumes, cancels or advances a plan's rollout; the answer is its new status.
+    pub async fn control_rollout(
+        &self,
+        project: &str,
+        firmware_name: &str,
+        action: RolloutAction,
+    ) -> Result<RolloutStatus, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/{}", plan_path(project, firmware_name), action.as_str()),
+        )
+        .await
+    }
+
+    pub async fn devices(
+        &self,
+        project: &str,
+        query: &DeviceQuery,
+    ) -> Result<DeviceList, ApiError> {
+        let url = self.url(&format!("{}/devices", project_path(project)));
+        let request = self.authorized(self.http.get(&url)).query(query);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    pub async fn device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
+        self.json(Method::GET, device_path(project, id)).await
+    }
+
+    pub async fn device_history(&self, project: &str, id: &str) -> Result<DeviceHistory, ApiError> {
+        self.json(Method::GET, format!("{}/history", device_path(project, id)))
+            .await
+    }
+
+    pub async fn tokens(&self) -> Result<TokenList, ApiError> {
+        self.json(Method::GET, "/admin/v1/tokens".into()).await
+    }
+
+    pub async fn create_token(&self, spec: &TokenSpec) -> Result<TokenCreated, ApiError> {
+        self.json_with_body(Method::POST, "/admin/v1/tokens".into(), spec)
+            .await
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> Result<(), ApiError> {
+        self.empty(
+            Method::DELETE,
+            format!("/admin/v1/tokens/{}", segment(name)),
+        )
+        .await
+    }
+
+    pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, ApiError> {
+        let url = self.url("/admin/v1/audit");
+        let request = self.authorized(self.http.get(&url)).query(query);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
+        self.json(Method::POST, format!("{}/unban", device_path(project, id)))
+            .await
+    }
+
+    /// Forgets a device: unbinds it and drops its registry row and history.
+    pub async fn forget_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
+        self.empty(Method::DELETE, device_path(project, id)).await
+    }
+
+    /// Moves a device to another project, with its history.
+    pub async fn move_device(&self, project: &str, id: &str, to: &str) -> Result<Device, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/move", device_path(project, id)),
+            &MoveSpec { project: to },
+        )
+        .await
+    }
+
+    /// De-provisions a JSON device: its signed requests are refused from now on.
+    pub async fn deprovision_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
+        self.empty(
+            Method::POST,
+            format!("{}/deprovision", device_path(project, id)),
+        )
+        .await
+    }
+
+    /// Provisions JSON (module-OTA) devices; the answer holds each one's secret, shown only here.
+    pub async fn provision_devices(
+        &self,
+        project: &str,
+        spec: &ProvisionSpec,
+    ) -> Result<Provisioned, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/devices", project_path(project)),
+            spec,
+        )
+        .await
+    }
+
+    /// Confirms one device's held job: 404 without a job, 409 when it is not held.
+    pub async fn confirm_device(&self, project: &str, id: &str) -> Result<ConfirmResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/confirm", device_path(project, id)),
+        )
+        .await
+    }
+
+    /// Confirms the held jobs of many devices; those without one are listed as skipped.
+    pub async fn confirm_devices(
+        &self,
+        project: &str,
+        spec: &ConfirmSpec,
+    ) -> Result<ConfirmResult, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/confirm", project_path(project)),
+            spec,
+        )
+        .await
+    }
+
+    /// Module-OTA jobs, all or those in one phase.
+    pub async fn jobs(&self, project: &str, phase: Option<JobPhase>) -> Result<JobList, ApiError> {
+        let url = self.url(&format!("{}/jobs", project_path(project)));
+        let request = self
+            .authorized(self.http.get(&url))
+            .query(&JobsQuery { phase });
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    /// Pushes a check-now to one device, or to every connected device of a plan's device set.
+    pub async fn check_now(
+        &self,
+        project: &str,
+        target: &CheckNowTarget,
+    ) -> Result<CheckNowResult, ApiError> {
+        match target {
+            CheckNowTarget::Device(id) => self.check_now_device(project, id).await,
+            CheckNowTarget::Plan(name) => self.check_now_plan(project, name).await,
+        }
+    }
+
+    /// Pushes a check-now to one device over its standing connection.
+    pub async fn check_now_device(
+        &self,
+        project: &str,
+        id: &str,
+    ) -> Result<CheckNowResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/check-now", device_path(project, id)),
+        )
+        .await
+    }
+
+    /// Pushes a check-now to every connected device of a plan's device set.
+    pub async fn check_now_plan(
+        &self,
+        project: &str,
+        firmware_name: &str,
+    ) -> Result<CheckNowResult, ApiError> {
+        self.json(
+            Method::POST,
+            format!("{}/check-now", plan_path(project, firmware_name)),
+        )
+        .await
+    }
+
+    pub async fn signing_keys(&self, project: &str) -> Result<SigningKeyList, ApiError> {
+        self.json(
+            Method::GET,
+            format!("{}/signing-keys", project_path(project)),
+        )
+        .await
+    }
+
+    /// Starts a new notice signing key; the old ones stay trusted for the overlap.
+    pub async fn rotate_signing_key(
+        &self,
+        project: &str,
+        spec: &RotateSpec,
+    ) -> Result<SigningKeyList, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/signing-keys/rotate", project_path(project)),
+            spec,
+        )
+        .await
+    }
+
+    /// Checks and deliveries per hour over the last `hours` hours (the server takes 1..=720),
+    /// oldest first, every hour present.
+    /// The whole project's fleet in numbers, counted by the server.
+    pub async fn summary(&self, project: &str) -> Result<FleetSummary, ApiError> {
+        self.json(Method::GET, format!("{}/summary", project_path(project)))
+            .await
+    }
+
+    /// The summary and the plans, fetched side by side.
+    pub async fn fleet_snapshot(&self, project: &str) -> Result<FleetSnapshot, ApiError> {
+        let (plans, summary) = tokio::join!(self.plans(project), self.summary(project));
+        Ok(FleetSnapshot {
+            summary: summary?,
+            plans: plans?.plans,
+        })
+    }
+
+    pub async fn activity(&self, project: &str, hours: u32) -> Result<Activity, ApiError> {
+        let url = self.url(&format!("{}/activity", project_path(project)));
+        let request = self
+            .authorized(self.http.get(&url))
+            .query(&ActivityQuery { hours });
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    fn authorized(&self, request: RequestBuilder) -> RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// The base URL, not the route, names what is unreachable; it keeps status lines short.
+    async fn send(&self, request: RequestBuilder) -> Result<Response, ApiError> {
+        request.send().await.map_err(|err| ApiError::Unreachable {
+            url: self.base_url.clone(),
+            reason: root_cause(&err),
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, method: Method, path: String) -> Result<T, ApiError> {
+        let url = self.url(&path);
+        let response = self
+            .send(self.authorized(self.http.request(method, &url)))
+            .await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    async fn json_with_body<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: String,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        let url = self.url(&path);
+        let request = self.authorized(self.http.request(method, &url)).json(body);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
+    }
+
+    async fn empty(&self, method: Method, path: String) -> Result<(), ApiError> {
+        let url = self.url(&path);
+        let response = self
+            .send(self.authorized(self.http.request(method, &url)))
+            .await?;
+        check(response, &url).await.map(drop)
+    }
+}
+
+fn project_path(key: &str) -> String {
+    format!("/admin/v1/projects/{}", segment(key))
+}
+
+fn firmware_path(project: &str, name: &str, version: &str) -> String {
+    format!(
+        "{}/firmware/{}/{}",
+        project_path(project),
+        segment(name),
+        segment(version)
+    )
+}
+
+fn plan_path(project: &str, firmware_name: &str) -> String {
+    format!("{}/plans/{}", project_path(project), segment(firmware_name))
+}
+
+fn device_path(project: &str, id: &str) -> String {
+    format!("{}/devices/{}", project_path(project), segment(id))
+}
+
+/// Turns an error status into `ApiError::Status`, reading the API's error body when there is one.
+async fn check(response: Response, url: &str) -> Result<Response, ApiError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.map_err(|err| ApiError::Unreachable {
+        url: url.to_string(),
+        reason: root_cause(&err),
+    })?;
+    Err(status_error(status, &text))
+}
+
+async fn decode<T: DeserializeOwned>(response: Response, url: &str) -> Result<T, ApiError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|err| ApiError::Unreachable {
+            url: url.to_string(),
+            reason: root_cause(&err),
+        })?;
+    serde_json::from_slice(&bytes).map_err(|err| ApiError::Decode {
+        url: url.to_string(),
+        reason: err.to_string(),
+    })
+}
+
+/// reqwest's own message ("error sending request") hides the useful part, "Connection refused",
+/// in its source chain.
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    if err.is_timeout() {
+        "timed out".to_string()
+    } else {
+        cause.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(
+            device_path("demo", "a/b c?#"),
+            "/admin/v1/projects/demo/devices/a%2Fb%20c%3F%23"
+        );
+        assert_eq!(
+            firmware_path("demo", "core_v2", "1.2.3"),
+            "/admin/v1/projects/demo/firmware/core_v2/1.2.3"
+        );
+        assert_eq!(
+            plan_path("demo", "ü"),
+            "/admin/v1/projects/demo/plans/%C3%BC"
+        );
+    }
+}

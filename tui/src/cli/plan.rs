@@ -1,0 +1,373 @@
+//! `fota plan`: rollout plans: set (with the rollout flags), show, list, delete, status, the rollout controls and check-now.
+
+use clap::Subcommand;
+use fota_shared::api::{
+    Delivery, Plan, PlanSpec, Ratio, RolloutAction, RolloutCounts, RolloutSpec, RolloutStatus,
+    DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
+};
+
+use super::output::{fields, table, Output};
+use super::{project_key, CliError};
+use crate::api::{ApiClient, CheckNowTarget};
+use crate::config::Connection;
+use crate::format;
+use crate::input::{parse_duration, parse_imei_range, parse_ratio, parse_stages, parse_window};
+use crate::strings;
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum PlanVerb {
+    /// Create or replace the plan of a firmware.
+    Set {
+        firmware_name: String,
+        #[arg(long)]
+        target: String,
+        /// Only devices on this version are offered the target (repeatable).
+        #[arg(long = "from")]
+        from_versions: Vec<String>,
+        /// A device id of the device set (repeatable).
+        #[arg(long = "device")]
+        devices: Vec<String>,
+        /// An inclusive id range LO-HI of the device set (repeatable).
+        #[arg(long = "imei-range", value_parser = parse_imei_range)]
+        imei_ranges: Vec<[String; 2]>,
+        #[arg(long, value_enum, default_value_t = Delivery::Stream)]
+        delivery: Delivery,
+        #[arg(long)]
+        allow_downgrade: bool,
+        /// Time from an offer to the device reporting the target before its job fails.
+        #[arg(long, value_parser = parse_duration_arg)]
+        job_timeout: Option<u64>,
+        /// Module OTA: hold each device's job until the owner confirms it (`device confirm`).
+        #[arg(long)]
+        needs_confirm: bool,
+        #[command(flatten)]
+        rollout: Box<RolloutArgs>,
+    },
+    Show {
+        firmware_name: String,
+    },
+    List,
+    Delete {
+        firmware_name: String,
+    },
+    /// The rollout's state, stage and counts.
+    Status {
+        firmware_name: String,
+    },
+    /// Stop new offers; devices already offered may finish.
+    Pause {
+        firmware_name: String,
+    },
+    /// Offer again after a pause.
+    Resume {
+        firmware_name: String,
+    },
+    /// Move to the next stage now.
+    Advance {
+        firmware_name: String,
+    },
+    /// Stop the rollout for good.
+    Cancel {
+        firmware_name: String,
+    },
+    /// Tell every connected device of the plan's device set to check now.
+    CheckNow {
+        firmware_name: String,
+    },
+}
+
+/// One `--stages` value; an alias so clap takes it as one value, not a repeated flag.
+pub type StageList = Vec<u32>;
+
+/// `plan set`'s rollout flags; `--stages` makes a staged rollout, the others refine it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct RolloutArgs {
+    /// Cumulative percentages of the eligible devices, e.g. 1,10,50,100.
+    #[arg(long, value_parser = parse_stages)]
+    pub stages: Option<StageList>,
+    /// A test device offered the image before any stage (repeatable).
+    #[arg(long = "verify-device")]
+    pub verify_devices: Vec<String>,
+    /// How long the test devices have to report the target (90, 30m, 2h, 1d; default 1d).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub verify_timeout: Option<u64>,
+    /// Failed share of a stage's outcomes that pauses the rollout (0.2 or 20%; default 0.2).
+    #[arg(long, value_parser = parse_ratio)]
+    pub max_failure_ratio: Option<Ratio>,
+    /// Outcomes a stage needs before its failure ratio is judged (default 10).
+    #[arg(long)]
+    pub min_sample: Option<u32>,
+    /// Most first offers per minute across the fleet.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_per_minute: Option<u32>,
+    /// Offer only within this UTC window, HH:MM-HH:MM.
+    #[arg(long, value_parser = parse_window)]
+    pub window: Option<[String; 2]>,
+    /// Move to the next stage by itself once a stage is settled, healthy and soaked.
+    #[arg(long)]
+    pub auto_advance: bool,
+    /// How long a stage runs before it may auto-advance (90, 30m, 2h, 1d).
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub soak: Option<u64>,
+}
+
+impl RolloutArgs {
+    /// The plan's `rollout`: `None` without `--stages`, which the other flags need.
+    pub fn spec(self) -> Result<Option<RolloutSpec>, CliError> {
+        let Some(stages) = self.stages else {
+            let refining = self != RolloutArgs::default();
+            return if refining {
+                Err(CliError::Usage(
+                    "the rollout flags need --stages (e.g. --stages 1,10,50,100)".into(),
+                ))
+            } else {
+                Ok(None)
+            };
+        };
+        Ok(Some(RolloutSpec {
+            verify_devices: self.verify_devices,
+            verify_timeout_s: self.verify_timeout.unwrap_or(DEFAULT_VERIFY_TIMEOUT_S),
+            stages,
+            max_failure_ratio: self
+                .max_failure_ratio
+                .unwrap_or(Ratio::from_ppm(DEFAULT_MAX_FAILURE_PPM)),
+            min_sample: self.min_sample.unwrap_or(DEFAULT_MIN_SAMPLE),
+            max_per_minute: self.max_per_minute,
+            window_utc: self.window,
+            auto_advance: self.auto_advance,
+            soak_s: self.soak.unwrap_or(0),
+        }))
+    }
+}
+
+pub(super) fn parse_duration_arg(text: &str) -> Result<u64, String> {
+    parse_duration(text)
+        .ok_or_else(|| format!("{text:?} is not a duration like 90, 30s, 15m, 2h or 1d"))
+}
+
+/// Runs one `fota plan` verb.
+pub async fn run(
+    verb: PlanVerb,
+    api: &ApiClient,
+    connection: &Connection,
+    out: Output,
+) -> Result<(), CliError> {
+    let project = project_key(api, connection).await?;
+    match verb {
+        PlanVerb::Set {
+            firmware_name,
+            target,
+            from_versions,
+            devices,
+            imei_ranges,
+            delivery,
+            allow_downgrade,
+            job_timeout,
+            needs_confirm,
+            rollout,
+        } => {
+            let spec = PlanSpec {
+                target_version: target,
+                from_versions,
+                devices,
+                imei_ranges,
+                delivery,
+                allow_downgrade,
+                rollout: rollout.spec()?,
+                job_timeout_s: job_timeout,
+                needs_confirm,
+            };
+            let plan = api.put_plan(&project, &firmware_name, &spec).await?;
+            out.print(&plan, || plan_fields(&plan))
+        }
+        PlanVerb::Show { firmware_name } => {
+            let plan = api.plan(&project, &firmware_name).await?;
+            out.print(&plan, || plan_fields(&plan))
+        }
+        PlanVerb::List => {
+            let list = api.plans(&project).await?;
+            out.print(&list, || plans_table(&list.plans))
+        }
+        PlanVerb::Delete { firmware_name } => {
+            api.delete_plan(&project, &firmware_name).await?;
+            out.done(strings::deleted_plan(&firmware_name))
+        }
+        PlanVerb::Status { firmware_name } => {
+            let status = api.plan_status(&project, &firmware_name).await?;
+            out.print(&status, || status_fields(&firmware_name, &status))
+        }
+        PlanVerb::Pause { firmware_name } => {
+            control(api, &project, &firmware_name, RolloutAction::Pause, out).await
+        }
+        PlanVerb::Resume { firmware_name } => {
+            control(api, &project, &firmware_name, RolloutAction::Resume, out).await
+        }
+        PlanVerb::Advance { firmware_name } => {
+            control(api, &project, &firmware_name, RolloutAction::Advance, out).await
+        }
+        PlanVerb::Cancel { firmware_name } => {
+            control(api, &project, &firmware_name, RolloutAction::Cancel, out).await
+        }
+        PlanVerb::CheckNow { firmware_name } => {
+            let result = api.check_now_plan(&project, &firmware_name).await?;
+            let target = CheckNowTarget::Plan(firmware_name);
+            out.print(&result, || {
+                format!("{}\n", strings::checked_now(&target, &result))
+            })
+        }
+    }
+}
+
+async fn control(
+    api: &ApiClient,
+    project: &str,
+    firmware_name: &str,
+    action: RolloutAction,
+    out: Output,
+) -> Result<(), CliError> {
+    let status = api.control_rollout(project, firmware_name, action).await?;
+    out.print(&status, || {
+        format!(
+            "{}\n{}",
+            strings::controlled(action, firmware_name, &status),
+            status_fields(firmware_name, &status)
+        )
+    })
+}
+
+fn plans_table(plans: &[Plan]) -> String {
+    let rows: Vec<Vec<String>> = plans
+        .iter()
+        .map(|p| {
+            vec![
+                p.firmware_name.clone(),
+                p.spec.target_version.clone(),
+                format::delivery_name(p.spec.delivery).to_string(),
+                format::device_set(p.spec.devices.len(), p.spec.imei_ranges.len()),
+                format::from_versions(&p.spec.from_versions, ","),
+                format::yes_no(p.spec.allow_downgrade).to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "firmware",
+            "target",
+            "delivery",
+            "devices",
+            "from",
+            "downgrade",
+        ],
+        &rows,
+    )
+}
+
+fn plan_fields(p: &Plan) -> String {
+    let ranges: Vec<String> = p
+        .spec
+        .imei_ranges
+        .iter()
+        .map(|[lo, hi]| format!("{lo}-{hi}"))
+        .collect();
+    fields(&[
+        ("firmware", p.firmware_name.clone()),
+        ("target", p.spec.target_version.clone()),
+        ("from", p.spec.from_versions.join(",")),
+        ("devices", p.spec.devices.join(",")),
+        ("imei_ranges", ranges.join(",")),
+        (
+            "delivery",
+            format::delivery_name(p.spec.delivery).to_string(),
+        ),
+        (
+            "downgrade",
+            format::yes_no(p.spec.allow_downgrade).to_string(),
+        ),
+        (
+            "job_timeout",
+            p.spec
+                .job_timeout_s
+                .map(format::format_duration)
+                .unwrap_or_default(),
+        ),
+        ("rollout", format::rollout_summary(p.spec.rollout.as_ref())),
+        (
+            "needs_confirm",
+            format::yes_no(p.spec.needs_confirm).to_string(),
+        ),
+        ("module", p.image.module.clone()),
+        ("sha256", p.image.sha256.clone()),
+        ("md5", p.image.md5.clone()),
+        ("size", p.image.size.to_string()),
+        ("updated_at", p.updated_at.clone()),
+    ])
+}
+
+fn counts_cells(c: &RolloutCounts) -> Vec<String> {
+    [
+        c.eligible,
+        c.offered,
+        c.succeeded,
+        c.failed,
+        c.banned,
+        c.pending,
+    ]
+    .iter()
+    .map(u64::to_string)
+    .collect()
+}
+
+pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
+    let mut pairs = vec![
+        ("plan", firmware_name.to_string()),
+        ("state", s.state.as_str().to_string()),
+        ("stage", format::stage(s)),
+        ("percent", format!("{}%", s.percent)),
+    ];
+    if let Some(reason) = &s.paused_reason {
+        pairs.push(("paused_reason", reason.clone()));
+    }
+    if let Some(reason) = &s.failed_reason {
+        pairs.push(("failed_reason", reason.clone()));
+    }
+    pairs.push(("started_at", s.started_at.clone()));
+    pairs.push(("stage_started_at", s.stage_started_at.clone()));
+    pairs.push(("totals", format::counts(&s.totals)));
+    let mut rows = vec![[
+        vec!["verify".to_string(), "-".to_string()],
+        counts_cells(&s.verification),
+    ]
+    .concat()];
+    for (i, stage) in s.stages.iter().enumerate() {
+        let marker = if i as i32 == s.stage { "▸" } else { "" };
+        rows.push(
+            [
+                vec![format!("{marker}{}", i + 1), format!("{}%", stage.percent)],
+                counts_cells(&stage.counts),
+            ]
+            .concat(),
+        );
+    }
+    rows.push(
+        [
+            vec!["total".to_string(), String::new()],
+            counts_cells(&s.totals),
+        ]
+        .concat(),
+    );
+    fields(&pairs)
+        + "\n"
+        + &table(
+            &[
+                "stage",
+                "percent",
+                "eligible",
+                "offered",
+                "succeeded",
+                "failed",
+                "banned",
+                "pending",
+            ],
+            &rows,
+        )
+}

@@ -1,0 +1,85 @@
+//! `fota project`: projects: list, show, create or update.
+
+use clap::Subcommand;
+use fota_shared::api::{Project, ProjectSpec};
+
+use super::output::{fields, table, Output};
+use super::{project_key, CliError};
+use crate::api::ApiClient;
+use crate::config::Connection;
+
+#[derive(Debug, Subcommand, PartialEq, Eq)]
+pub enum ProjectVerb {
+    List,
+    /// Show one project (default: the current one).
+    Show {
+        key: Option<String>,
+    },
+    /// Create or update a project.
+    Set {
+        key: String,
+        #[arg(long)]
+        name: String,
+        /// Deliveries of one target before a device is banned.
+        #[arg(long)]
+        ban_after: Option<u32>,
+    },
+}
+
+/// Runs one `fota project` verb.
+pub async fn run(
+    verb: ProjectVerb,
+    api: &ApiClient,
+    connection: &Connection,
+    out: Output,
+) -> Result<(), CliError> {
+    match verb {
+        ProjectVerb::List => {
+            let list = api.projects().await?;
+            out.print(&list, || projects_table(&list.projects))
+        }
+        ProjectVerb::Show { key } => {
+            let key = match key {
+                Some(key) => key,
+                None => project_key(api, connection).await?,
+            };
+            let project = api.project(&key).await?;
+            out.print(&project, || project_fields(&project))
+        }
+        ProjectVerb::Set {
+            key,
+            name,
+            ban_after,
+        } => {
+            let project = api
+                .put_project(&key, &ProjectSpec { name, ban_after })
+                .await?;
+            out.print(&project, || project_fields(&project))
+        }
+    }
+}
+
+fn projects_table(projects: &[Project]) -> String {
+    let rows: Vec<Vec<String>> = projects
+        .iter()
+        .map(|p| {
+            vec![
+                p.key.clone(),
+                p.name.clone(),
+                p.ban_after.to_string(),
+                p.updated_at.clone(),
+            ]
+        })
+        .collect();
+    table(&["key", "name", "ban_after", "updated_at"], &rows)
+}
+
+fn project_fields(p: &Project) -> String {
+    fields(&[
+        ("key", p.key.clone()),
+        ("name", p.name.clone()),
+        ("ban_after", p.ban_after.to_string()),
+        ("created_at", p.created_at.clone()),
+        ("updated_at", p.updated_at.clone()),
+    ])
+}

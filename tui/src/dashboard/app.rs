@@ -1,0 +1,572 @@
+//! The dashboard's state and its pure `update`: every key press, tick and API result arrives as
+//! an `Action`; `update` changes the state and returns the `Command`s (network work) for the
+//! shell. Each tab's state, keys and answers live in its screen (`screens`); this module routes
+//! to them, owns what all tabs share (project, connection, overlays, status line) and does no
+//! I/O and reads no clock, so every flow is tested by feeding actions.
+
+use fota_shared::api::Project;
+use ratatui::crossterm::event::KeyEvent;
+
+use super::keymap::{self, Act, Scope};
+pub use super::link::Link;
+pub use super::message::TICKS_PER_SECOND;
+use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
+use super::remote::{Outcome, Remote};
+use super::screens::audit::AuditScreen;
+use super::screens::devices::{self, DevicesScreen};
+use super::screens::firmware::FirmwareScreen;
+use super::screens::fleet::FleetScreen;
+use super::screens::rollouts::RolloutsScreen;
+use super::tab::Tab;
+use super::widgets::form::{Form, FormKey, FormPurpose};
+use super::widgets::picker::{PickKey, PickPurpose, Picker};
+use crate::config::FALLBACK_PROJECT;
+use crate::strings;
+
+/// The visible tab is reloaded this often while the server answers.
+pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
+/// Rollout counts are reloaded this often while the Rollouts tab is open.
+pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
+/// Rows moved by PgUp/PgDn.
+const PAGE_JUMP: usize = 10;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub url: String,
+    /// `None` until the project list says which one to show.
+    pub project: Option<String>,
+    pub tab: Tab,
+    pub link: Link,
+    pub projects: Remote<Vec<Project>>,
+    pub fleet: FleetScreen,
+    pub devices: DevicesScreen,
+    pub firmware: FirmwareScreen,
+    pub rollouts: RolloutsScreen,
+    pub audit: AuditScreen,
+    pub modal: Option<Modal>,
+    pub status: Option<Status>,
+    /// Ticks since start; drives the spinner.
+    pub ticks: u64,
+    ticks_since_refresh: u32,
+    ticks_since_status: u32,
+    pub should_quit: bool,
+}
+
+impl App {
+    pub fn new(url: impl Into<String>, project: Option<String>) -> App {
+        App {
+            url: url.into(),
+            project,
+            tab: Tab::Fleet,
+            link: Link::Connecting,
+            projects: Remote::default(),
+            fleet: FleetScreen::default(),
+            devices: DevicesScreen::default(),
+            firmware: FirmwareScreen::default(),
+            rollouts: RolloutsScreen::default(),
+            audit: AuditScreen::default(),
+            modal: None,
+            status: None,
+            ticks: 0,
+            ticks_since_refresh: 0,
+            ticks_since_status: 0,
+            should_quit: false,
+        }
+    }
+
+    fn set_status(&mut self, kind: StatusKind, text: String) {
+        self.status = Some(Status { text, kind });
+    }
+
+    /// Carries out what a screen asked for: its status line, its overlay; returns its commands
+    /// and those the overlay needs.
+    fn apply(&mut self, reaction: Reaction) -> Vec<Command> {
+        let mut commands = reaction.commands;
+        if let Some(status) = reaction.status {
+            self.status = Some(status);
+        }
+        if let Some(modal) = reaction.modal {
+            commands.extend(self.open(modal));
+        }
+        commands
+    }
+
+    /// Opens an overlay. A project picker is filled from the loaded projects and asks the server
+    /// for the current list.
+    fn open(&mut self, modal: Modal) -> Vec<Command> {
+        let picker = matches!(modal, Modal::Pick(_));
+        self.modal = Some(modal);
+        if !picker {
+            return vec![];
+        }
+        self.fill_picker();
+        self.projects
+            .begin()
+            .then_some(Command::LoadProjects)
+            .into_iter()
+            .collect()
+    }
+
+    fn fill_picker(&mut self) {
+        if let Some(Modal::Pick(picker)) = &mut self.modal {
+            picker.fill_from(&self.projects, self.project.as_deref());
+        }
+    }
+
+    /// Shows another project: every tab starts over (an upload that runs keeps its panel).
+    fn switch_project(&mut self, project: String) -> Vec<Command> {
+        if self.project.as_deref() == Some(project.as_str()) {
+            return vec![];
+        }
+        let upload = self.firmware.upload.take();
+        self.fleet = FleetScreen::default();
+        self.devices = DevicesScreen::default();
+        self.firmware = FirmwareScreen {
+            upload,
+            ..FirmwareScreen::default()
+        };
+        self.rollouts = RolloutsScreen::default();
+        self.audit = AuditScreen::default();
+        self.set_status(StatusKind::Info, strings::switched_project(&project));
+        self.project = Some(project);
+        self.ticks_since_refresh = 0;
+        self.load_visible()
+    }
+
+    fn observe<T>(&mut self, result: &Outcome<T>) {
+        self.link.observe(result);
+    }
+
+    /// The commands that (re)load what the visible tab shows.
+    fn load_visible(&mut self) -> Vec<Command> {
+        let Some(project) = self.project.clone() else {
+            return if self.projects.begin() {
+                vec![Command::LoadProjects]
+            } else {
+                vec![]
+            };
+        };
+        match self.tab {
+            Tab::Fleet => {
+                let mut commands = self.fleet.load(&project);
+                let names = self.fleet.plan_names();
+                commands.extend(self.rollouts.refresh_statuses(&project, &names));
+                commands
+            }
+            Tab::Devices => self.devices.load(&project),
+            Tab::Firmware => self.firmware.load(&project),
+            Tab::Rollouts => {
+                self.ticks_since_status = 0;
+                let names = self.fleet.plan_names();
+                self.rollouts.load(&project, &names)
+            }
+            Tab::Audit => self.audit.load(),
+        }
+    }
+
+    fn refresh_statuses(&mut self) -> Vec<Command> {
+        let Some(project) = self.project.clone() else {
+            return vec![];
+        };
+        let names = self.fleet.plan_names();
+        self.rollouts.refresh_statuses(&project, &names)
+    }
+}
+
+/// Applies one action; returns the network work it calls for.
+pub fn update(app: &mut App, action: Action) -> Vec<Command> {
+    let project = app.project.clone();
+    let project = project.as_deref();
+    match action {
+        Action::Started => app.load_visible(),
+        Action::Resize => vec![],
+        Action::Key(key) => on_key(app, key),
+        Action::Tick => on_tick(app),
+        Action::ProjectsLoaded(result) => {
+            app.observe(&result);
+            app.projects.settle(strings::WHAT_PROJECTS, result);
+            app.fill_picker();
+            if app.project.is_some() {
+                return vec![];
+            }
+            match app.projects.data.as_deref() {
+                Some([only]) => app.project = Some(only.key.clone()),
+                Some(_) => app.project = Some(FALLBACK_PROJECT.to_string()),
+                None => return vec![],
+            }
+            app.load_visible()
+        }
+        Action::FleetLoaded(result) => {
+            app.observe(&result);
+            app.fleet.on_summary(result);
+            let names = app.fleet.plan_names();
+            match project {
+                Some(project) => app
+                    .rollouts
+                    .load_statuses(project, names.iter().map(String::as_str)),
+                None => vec![],
+            }
+        }
+        Action::ActivityLoaded(result) => {
+            app.observe(&result);
+            app.fleet.on_activity(result);
+            vec![]
+        }
+        Action::DevicesLoaded {
+            generation,
+            cursor,
+            result,
+        } => {
+            app.observe(&result);
+            let visible = app.tab == Tab::Devices;
+            app.devices
+                .on_page(generation, cursor, result, project, visible)
+        }
+        Action::FirmwareLoaded(result) => {
+            app.observe(&result);
+            app.firmware.on_loaded(result);
+            vec![]
+        }
+        Action::PlansLoaded(result) => {
+            app.observe(&result);
+            app.rollouts.on_plans(result, project)
+        }
+        Action::PlanStatusLoaded {
+            firmware_name,
+            result,
+        } => {
+            app.observe(&result);
+            app.rollouts.on_status(firmware_name, result);
+            vec![]
+        }
+        Action::RolloutControlled {
+            firmware_name,
+            action,
+            result,
+        } => {
+            app.observe(&result);
+            let reaction = app.rollouts.on_controlled(firmware_name, action, result);
+            app.apply(reaction)
+        }
+        Action::HistoryLoaded { id, result } => {
+            app.observe(&result);
+            app.devices.on_history(&id, result.map(|h| h.events));
+            vec![]
+        }
+        Action::AuditLoaded {
+            generation,
+            cursor,
+            result,
+        } => {
+            app.observe(&result);
+            app.audit.on_page(generation, cursor, result)
+        }
+        Action::UploadHashed { sha256, size } => {
+            app.firmware.on_hashed(sha256, size);
+            vec![]
+        }
+        Action::UploadProgress { sent } => {
+            app.firmware.on_progress(sent);
+            vec![]
+        }
+        Action::UploadFinished(result) => {
+            app.observe(&result);
+            let reaction = app.firmware.on_finished(result, project);
+            app.apply(reaction)
+        }
+        Action::FirmwareDeleted {
+            firmware_name,
+            version,
+            result,
+        } => {
+            app.observe(&result);
+            let reaction = app
+                .firmware
+                .on_deleted(&firmware_name, &version, result, project);
+            app.apply(reaction)
+        }
+        Action::PlanSaved {
+            firmware_name,
+            result,
+        } => {
+            app.observe(&result);
+            // A refusal shown in the form replaces the "saving" status line.
+            let in_form = result.is_err()
+                && matches!(&app.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
+            let reaction = app
+                .rollouts
+                .on_saved(&firmware_name, result, &mut app.modal, project);
+            if in_form {
+                app.status = None;
+            }
+            app.apply(reaction)
+        }
+        Action::PlanDeleted {
+            firmware_name,
+            result,
+        } => {
+            app.observe(&result);
+            let reaction = app.rollouts.on_deleted(&firmware_name, result, project);
+            app.apply(reaction)
+        }
+        Action::JobsLoaded(result) => {
+            app.observe(&result);
+            app.devices.on_jobs(result);
+            vec![]
+        }
+        Action::JobsConfirmed { ids, result } => {
+            app.observe(&result);
+            let reaction = app.devices.on_confirmed(&ids, result, project);
+            app.apply(reaction)
+        }
+        Action::CheckedNow { target, result } => {
+            app.observe(&result);
+            match result {
+                Ok(outcome) => {
+                    app.set_status(StatusKind::Info, strings::checked_now(&target, &outcome))
+                }
+                Err(failure) => app.set_status(
+                    StatusKind::Error,
+                    strings::failed(&strings::checking_now(&target), &failure.message),
+                ),
+            }
+            vec![]
+        }
+        Action::DeviceUnbanned { id, result } => {
+            app.observe(&result);
+            let reaction = app.devices.on_unbanned(&id, result);
+            app.apply(reaction)
+        }
+        Action::DeviceForgotten { id, result } => {
+            app.observe(&result);
+            let reaction = app.devices.on_forgotten(&id, result, project);
+            app.apply(reaction)
+        }
+        Action::DeviceMoved { id, to, result } => {
+            app.observe(&result);
+            let reaction = app.devices.on_moved(&id, &to, result, project);
+            app.apply(reaction)
+        }
+    }
+}
+
+fn on_tick(app: &mut App) -> Vec<Command> {
+    let mut commands = on_tick_refresh(app);
+    if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
+        if let Some(project) = app.project.clone() {
+            commands.extend(app.devices.fetch_history(&project));
+        }
+    }
+    commands
+}
+
+fn on_tick_refresh(app: &mut App) -> Vec<Command> {
+    app.ticks += 1;
+    app.ticks_since_refresh += 1;
+    match &mut app.link {
+        Link::Offline {
+            retry_in: Some(ticks),
+            ..
+        } => {
+            *ticks = ticks.saturating_sub(1);
+            if *ticks > 0 {
+                return vec![];
+            }
+            if let Link::Offline { retry_in, .. } = &mut app.link {
+                *retry_in = None;
+            }
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        Link::Offline { retry_in: None, .. } | Link::Connecting => vec![],
+        Link::Online if app.ticks_since_refresh >= REFRESH_TICKS => {
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        Link::Online if app.tab == Tab::Rollouts => {
+            // The counts move while a rollout runs: reload them more often than the plans.
+            app.ticks_since_status += 1;
+            if app.ticks_since_status < STATUS_REFRESH_TICKS {
+                return vec![];
+            }
+            app.ticks_since_status = 0;
+            app.refresh_statuses()
+        }
+        Link::Online => vec![],
+    }
+}
+
+fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    if keymap::lookup(Scope::Anywhere, &key) == Some(Act::Quit) {
+        app.should_quit = true;
+        return vec![];
+    }
+    if app.modal.is_some() {
+        return on_modal_key(app, key);
+    }
+    if app.devices.list.filtering || app.audit.list.filtering {
+        let Some(project) = app.project.clone() else {
+            return vec![];
+        };
+        return if app.devices.list.filtering {
+            app.devices.on_filter_key(key, &project)
+        } else {
+            app.audit.on_filter_key(key)
+        };
+    }
+    match keymap::lookup(Scope::Global, &key) {
+        Some(Act::Quit) => {
+            app.should_quit = true;
+            vec![]
+        }
+        Some(Act::Help) => {
+            app.modal = Some(Modal::Help);
+            vec![]
+        }
+        Some(Act::NextTab) => switch_tab(app, app.tab.step(1)),
+        Some(Act::PreviousTab) => switch_tab(app, app.tab.step(-1)),
+        Some(Act::GoToTab) => match Tab::numbered(&key) {
+            Some(tab) => switch_tab(app, tab),
+            None => vec![],
+        },
+        Some(Act::Refresh) => {
+            app.ticks_since_refresh = 0;
+            app.load_visible()
+        }
+        Some(Act::Down) => move_selection(app, |i, _| i.saturating_add(1)),
+        Some(Act::Up) => move_selection(app, |i, _| i.saturating_sub(1)),
+        Some(Act::PageDown) => move_selection(app, |i, _| i.saturating_add(PAGE_JUMP)),
+        Some(Act::PageUp) => move_selection(app, |i, _| i.saturating_sub(PAGE_JUMP)),
+        Some(Act::First) => move_selection(app, |_, _| 0),
+        Some(Act::Last) => move_selection(app, |_, len| len.saturating_sub(1)),
+        Some(Act::SwitchProject) => app.open(Modal::Pick(Picker::new(PickPurpose::SwitchProject))),
+        _ => on_tab_key(app, key),
+    }
+}
+
+/// A key of the visible tab; every tab's actions need the project.
+fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let Some(project) = app.project.clone() else {
+        return vec![];
+    };
+    let Some(act) = keymap::lookup(Scope::Tab(app.tab), &key) else {
+        return vec![];
+    };
+    let reaction = match app.tab {
+        Tab::Fleet => Reaction::none(),
+        Tab::Devices => app.devices.on_act(act, &project),
+        Tab::Firmware => app.firmware.on_act(act, &project),
+        Tab::Rollouts => app.rollouts.on_act(act, &project),
+        Tab::Audit => Reaction::commands(app.audit.on_act(act)),
+    };
+    app.apply(reaction)
+}
+
+fn switch_tab(app: &mut App, tab: Tab) -> Vec<Command> {
+    if app.tab == tab {
+        return vec![];
+    }
+    app.tab = tab;
+    app.ticks_since_refresh = 0;
+    app.load_visible()
+}
+
+fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
+    match app.tab {
+        Tab::Fleet => vec![],
+        Tab::Devices => match app.project.clone() {
+            Some(project) => app.devices.move_selection(to, &project),
+            None => vec![],
+        },
+        Tab::Firmware => {
+            app.firmware.move_selection(to);
+            vec![]
+        }
+        Tab::Rollouts => {
+            app.rollouts.move_selection(to);
+            vec![]
+        }
+        Tab::Audit => app.audit.move_selection(to),
+    }
+}
+
+fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+    let Some(modal) = app.modal.take() else {
+        return vec![];
+    };
+    match modal {
+        Modal::Help => {
+            if keymap::lookup(Scope::Help, &key) != Some(Act::CloseHelp) {
+                app.modal = Some(Modal::Help);
+            }
+            vec![]
+        }
+        Modal::Confirm {
+            prompt,
+            command,
+            busy,
+        } => match keymap::lookup(Scope::Confirm, &key) {
+            Some(Act::Yes) => {
+                app.set_status(StatusKind::Busy, format!("{busy}…"));
+                vec![*command]
+            }
+            Some(Act::No) => vec![],
+            _ => {
+                app.modal = Some(Modal::Confirm {
+                    prompt,
+                    command,
+                    busy,
+                });
+                vec![]
+            }
+        },
+        Modal::Form(mut form) => match form.key(key) {
+            FormKey::Cancel => vec![],
+            FormKey::Edited => {
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+            FormKey::Submit => submit(app, form),
+        },
+        Modal::Pick(mut picker) => match picker.key(key) {
+            PickKey::Cancel => vec![],
+            PickKey::Moved => {
+                app.modal = Some(Modal::Pick(picker));
+                vec![]
+            }
+            PickKey::Picked(key) => match picker.purpose {
+                PickPurpose::SwitchProject => app.switch_project(key),
+                PickPurpose::MoveDevice { id } => {
+                    if let Some(project) = app.project.clone() {
+                        app.modal = Some(devices::confirm_move(&project, &id, &key));
+                    }
+                    vec![]
+                }
+            },
+        },
+    }
+}
+
+fn submit(app: &mut App, form: Form) -> Vec<Command> {
+    let Some(project) = app.project.clone() else {
+        app.modal = Some(Modal::Form(form));
+        return vec![];
+    };
+    match &form.purpose {
+        FormPurpose::Upload => match app.firmware.submit(form, &project) {
+            Ok(command) => vec![command],
+            Err(form) => {
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+        },
+        FormPurpose::Plan { .. } => {
+            let (form, reaction) = app.rollouts.submit(form, &project);
+            app.modal = Some(Modal::Form(form));
+            app.apply(reaction)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,268 @@
+//! What flows through the dashboard's loop: `Action`s in (keys, ticks, API results), `Command`s
+//! out (network work for the shell), and the `Reaction` a screen hands back to the app (commands,
+//! an overlay to open, a status line).
+
+use fota_shared::api::{
+    ActivityHour, AuditPage, CheckNowResult, ConfirmResult, Device, DeviceHistory, DeviceList,
+    Firmware, JobInfo, Plan, PlanSpec, Project, RolloutAction, RolloutStatus, UploadReceipt,
+};
+use ratatui::crossterm::event::KeyEvent;
+
+use super::remote::Outcome;
+use super::widgets::form::Form;
+use super::widgets::picker::Picker;
+use crate::api::{AuditQuery, CheckNowTarget, DeviceQuery, FleetSnapshot, UploadDetails};
+
+/// The clock sends `Action::Tick` this often; retries, refreshes and the spinner count ticks.
+pub const TICKS_PER_SECOND: u32 = 4;
+
+#[derive(Debug)]
+pub enum Action {
+    Started,
+    Key(KeyEvent),
+    Tick,
+    /// The terminal changed size; nothing to update, the next frame redraws.
+    Resize,
+    ProjectsLoaded(Outcome<Vec<Project>>),
+    FleetLoaded(Outcome<FleetSnapshot>),
+    /// The project's checks and deliveries per hour, oldest first.
+    ActivityLoaded(Outcome<Vec<ActivityHour>>),
+    DevicesLoaded {
+        generation: u64,
+        cursor: Option<String>,
+        result: Outcome<DeviceList>,
+    },
+    FirmwareLoaded(Outcome<Vec<Firmware>>),
+    PlansLoaded(Outcome<Vec<Plan>>),
+    UploadHashed {
+        sha256: String,
+        size: u64,
+    },
+    UploadProgress {
+        sent: u64,
+    },
+    UploadFinished(Outcome<UploadReceipt>),
+    FirmwareDeleted {
+        firmware_name: String,
+        version: String,
+        result: Outcome<()>,
+    },
+    PlanSaved {
+        firmware_name: String,
+        result: Outcome<Plan>,
+    },
+    PlanDeleted {
+        firmware_name: String,
+        result: Outcome<()>,
+    },
+    DeviceUnbanned {
+        id: String,
+        result: Outcome<Device>,
+    },
+    DeviceForgotten {
+        id: String,
+        result: Outcome<()>,
+    },
+    DeviceMoved {
+        id: String,
+        to: String,
+        result: Outcome<Device>,
+    },
+    PlanStatusLoaded {
+        firmware_name: String,
+        result: Outcome<RolloutStatus>,
+    },
+    RolloutControlled {
+        firmware_name: String,
+        action: RolloutAction,
+        result: Outcome<RolloutStatus>,
+    },
+    HistoryLoaded {
+        id: String,
+        result: Outcome<DeviceHistory>,
+    },
+    AuditLoaded {
+        generation: u64,
+        cursor: Option<String>,
+        result: Outcome<AuditPage>,
+    },
+    JobsLoaded(Outcome<Vec<JobInfo>>),
+    JobsConfirmed {
+        ids: Vec<String>,
+        result: Outcome<ConfirmResult>,
+    },
+    CheckedNow {
+        target: CheckNowTarget,
+        result: Outcome<CheckNowResult>,
+    },
+}
+
+/// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    LoadProjects,
+    LoadFleet {
+        project: String,
+    },
+    /// Checks and deliveries per hour over the last `hours` hours.
+    LoadActivity {
+        project: String,
+        hours: u32,
+    },
+    LoadDevices {
+        project: String,
+        generation: u64,
+        query: DeviceQuery,
+    },
+    LoadFirmware {
+        project: String,
+    },
+    LoadPlans {
+        project: String,
+    },
+    UploadFirmware {
+        project: String,
+        path: String,
+        firmware_name: String,
+        version: String,
+        details: UploadDetails,
+    },
+    DeleteFirmware {
+        project: String,
+        firmware_name: String,
+        version: String,
+    },
+    PutPlan {
+        project: String,
+        firmware_name: String,
+        spec: PlanSpec,
+    },
+    DeletePlan {
+        project: String,
+        firmware_name: String,
+    },
+    UnbanDevice {
+        project: String,
+        id: String,
+    },
+    /// Unbinds a device and drops its registry row and history.
+    ForgetDevice {
+        project: String,
+        id: String,
+    },
+    /// Moves a device, with its history, to project `to`.
+    MoveDevice {
+        project: String,
+        id: String,
+        to: String,
+    },
+    LoadPlanStatus {
+        project: String,
+        firmware_name: String,
+    },
+    ControlRollout {
+        project: String,
+        firmware_name: String,
+        action: RolloutAction,
+    },
+    LoadHistory {
+        project: String,
+        id: String,
+    },
+    LoadAudit {
+        generation: u64,
+        query: AuditQuery,
+    },
+    /// Every module-OTA job of the project, held or in progress.
+    LoadJobs {
+        project: String,
+    },
+    /// Confirms held jobs: one device through its own route, several in one call.
+    ConfirmJobs {
+        project: String,
+        ids: Vec<String>,
+    },
+    CheckNow {
+        project: String,
+        target: CheckNowTarget,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Modal {
+    Help,
+    /// Asks before `command` runs; `busy` is the status shown while it does.
+    Confirm {
+        prompt: String,
+        command: Box<Command>,
+        busy: String,
+    },
+    Form(Form),
+    /// A project to pick: the one to show, or the one a device moves to.
+    Pick(Picker),
+}
+
+impl Modal {
+    pub fn confirm(prompt: String, busy: String, command: Command) -> Modal {
+        Modal::Confirm {
+            prompt,
+            command: Box::new(command),
+            busy,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Busy,
+    Error,
+}
+
+/// The last message of the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub kind: StatusKind,
+}
+
+/// What a screen's handling of a key or an answer asks of the app around it.
+#[derive(Debug, Default)]
+pub struct Reaction {
+    pub commands: Vec<Command>,
+    pub modal: Option<Modal>,
+    pub status: Option<Status>,
+}
+
+impl Reaction {
+    pub fn none() -> Reaction {
+        Reaction::default()
+    }
+
+    pub fn commands(commands: impl IntoIterator<Item = Command>) -> Reaction {
+        Reaction {
+            commands: commands.into_iter().collect(),
+            ..Reaction::default()
+        }
+    }
+
+    pub fn modal(modal: Modal) -> Reaction {
+        Reaction {
+            modal: Some(modal),
+            ..Reaction::default()
+        }
+    }
+
+    pub fn status(kind: StatusKind, text: String) -> Reaction {
+        Reaction {
+            status: Some(Status { text, kind }),
+            ..Reaction::default()
+        }
+    }
+
+    /// Adds a status line to what is asked already.
+    pub fn with_status(mut self, kind: StatusKind, text: String) -> Reaction {
+        self.status = Some(Status { text, kind });
+        self
+    }
+}

@@ -1,0 +1,463 @@
+//! The Devices tab: the registry grown page by page under a text and a rollout-state filter, the
+//! selected device's fields, module job and history, and the operator's actions on one device
+//! (unban, confirm a held job, check now, forget, move to another project). Drawing is in
+//! `view`.
+
+mod view;
+
+use fota_shared::api::{Device, DeviceEvent, DeviceList, DevicePhase, JobInfo, JobPhase};
+use fota_shared::module_job::ActiveJob;
+use ratatui::crossterm::event::KeyEvent;
+
+pub use view::render;
+
+use crate::api::{CheckNowTarget, DeviceQuery};
+use crate::dashboard::keymap::{self, Act, Scope};
+use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::widgets::paged::Paged;
+use crate::dashboard::widgets::picker::{PickPurpose, Picker};
+use crate::strings;
+
+/// Devices fetched per page.
+pub const DEVICE_PAGE: u32 = 100;
+/// The next page is fetched when the selection comes this close to the last loaded row, so
+/// scrolling does not stop at a page boundary.
+pub const PREFETCH_ROWS: usize = 20;
+
+/// The state filter's cycle: all, then each phase in the order a job goes through them.
+const STATE_CYCLE: [Option<DevicePhase>; 6] = [
+    None,
+    Some(DevicePhase::Idle),
+    Some(DevicePhase::Offered),
+    Some(DevicePhase::Succeeded),
+    Some(DevicePhase::Failed),
+    Some(DevicePhase::Banned),
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DevicesScreen {
+    /// A window of the registry grown page by page through the cursor API.
+    pub list: Paged<Device>,
+    /// Only devices whose rollout job is in this state; `s` cycles through them.
+    pub state: Option<DevicePhase>,
+    /// The selected device's history, fetched when the selection lands on it.
+    pub history: HistoryView,
+    /// The project's module-OTA jobs, reloaded with the list: the detail pane shows the selected
+    /// device's, and `c`/`C` confirm the held ones.
+    pub jobs: Remote<Vec<JobInfo>>,
+}
+
+/// One device's history in the detail pane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryView {
+    pub id: Option<String>,
+    pub events: Remote<Vec<DeviceEvent>>,
+    /// The selection moved here; the next tick fetches, so scrolling does not send a request
+    /// for every device it passes.
+    pub due: bool,
+}
+
+impl DevicesScreen {
+    pub fn selected_device(&self) -> Option<&Device> {
+        self.list.rows.get(self.list.selected)
+    }
+
+    /// The device's module-OTA job, when the jobs list is loaded and has one.
+    pub fn job_of(&self, id: &str) -> Option<&ActiveJob> {
+        self.jobs
+            .data
+            .as_ref()?
+            .iter()
+            .find(|j| j.device_id == id)
+            .map(|j| &j.job)
+    }
+
+    /// Whether the device's job waits for the owner's confirmation.
+    pub fn is_held(&self, id: &str) -> bool {
+        self.job_of(id)
+            .is_some_and(|job| job.phase == JobPhase::AwaitingConfirmation)
+    }
+
+    /// The listed devices (the loaded rows under the current filters) whose jobs are held.
+    pub fn held_rows(&self) -> Vec<String> {
+        self.list
+            .rows
+            .iter()
+            .filter(|d| self.is_held(&d.id))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    fn query(&self, cursor: Option<String>) -> DeviceQuery {
+        DeviceQuery {
+            limit: Some(DEVICE_PAGE),
+            cursor,
+            q: Some(self.list.filter.trim().to_string()).filter(|q| !q.is_empty()),
+            state: self.state,
+            ..DeviceQuery::default()
+        }
+    }
+
+    /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
+    pub fn load(&mut self, project: &str) -> Vec<Command> {
+        let mut commands: Vec<Command> = self.refresh(project).into_iter().collect();
+        commands.extend(self.refresh_jobs(project));
+        commands.extend(self.sync_history(project, true));
+        commands
+    }
+
+    fn refresh(&mut self, project: &str) -> Option<Command> {
+        self.list.begin().then(|| Command::LoadDevices {
+            project: project.to_string(),
+            generation: self.list.generation,
+            query: self.query(None),
+        })
+    }
+
+    fn refresh_jobs(&mut self, project: &str) -> Option<Command> {
+        self.jobs.begin().then(|| Command::LoadJobs {
+            project: project.to_string(),
+        })
+    }
+
+    /// The filter changed: start over from the first page under a new generation.
+    fn refilter(&mut self, project: &str) -> Vec<Command> {
+        self.list.restart();
+        self.refresh(project).into_iter().collect()
+    }
+
+    fn prefetch(&mut self, project: &str) -> Option<Command> {
+        let near_end = self.list.selected + PREFETCH_ROWS >= self.list.rows.len();
+        let cursor = self.list.begin_more(near_end)?;
+        Some(Command::LoadDevices {
+            project: project.to_string(),
+            generation: self.list.generation,
+            query: self.query(Some(cursor)),
+        })
+    }
+
+    /// Notes that the selected device's history is wanted when the selection moved to another
+    /// device; the next tick fetches it. With `now`, fetches at once, also for the device still
+    /// selected (a refresh).
+    fn sync_history(&mut self, project: &str, now: bool) -> Option<Command> {
+        let id = self.selected_device()?.id.clone();
+        if self.history.id.as_deref() != Some(id.as_str()) {
+            self.history = HistoryView {
+                id: Some(id),
+                events: Remote::default(),
+                due: true,
+            };
+        }
+        if now {
+            self.fetch_history(project)
+        } else {
+            None
+        }
+    }
+
+    /// Fetches the history the selection asked for; the app calls it on a tick.
+    pub fn fetch_history(&mut self, project: &str) -> Option<Command> {
+        let history = &mut self.history;
+        let id = history.id.clone()?;
+        history.due = false;
+        history.events.begin().then(|| Command::LoadHistory {
+            project: project.to_string(),
+            id,
+        })
+    }
+
+    pub fn move_selection(
+        &mut self,
+        to: impl Fn(usize, usize) -> usize,
+        project: &str,
+    ) -> Vec<Command> {
+        let len = self.list.rows.len();
+        self.list.selected = clamp(to(self.list.selected, len), len);
+        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
+        commands.extend(self.sync_history(project, false));
+        commands
+    }
+
+    /// A key while the filter is typed.
+    pub fn on_filter_key(&mut self, key: KeyEvent, project: &str) -> Vec<Command> {
+        let act = keymap::lookup(Scope::Filter, &key);
+        if !self.list.edit_filter(act, key) {
+            return vec![];
+        }
+        self.refilter(project)
+    }
+
+    /// The tab's own keys, as the keymap names them.
+    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::StartFilter => {
+                self.list.filtering = true;
+                Reaction::none()
+            }
+            Act::ClearFilter if !self.list.filter.is_empty() => {
+                self.list.filter.clear();
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::CycleState => {
+                let at = STATE_CYCLE
+                    .iter()
+                    .position(|s| *s == self.state)
+                    .unwrap_or(0);
+                self.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::ConfirmJob => self.confirm_selected(project),
+            Act::ConfirmListed => self.confirm_listed(project),
+            Act::CheckNow => {
+                let Some(device) = self.selected_device() else {
+                    return Reaction::none();
+                };
+                let target = CheckNowTarget::Device(device.id.clone());
+                let busy = format!("{}…", strings::checking_now(&target));
+                Reaction::commands([Command::CheckNow { project, target }])
+                    .with_status(StatusKind::Busy, busy)
+            }
+            Act::Unban => match self.selected_device() {
+                Some(device) if device.banned => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_unban(&id),
+                        strings::unbanning(&id),
+                        Command::UnbanDevice { project, id },
+                    ))
+                }
+                Some(device) => {
+                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
+                }
+                None => Reaction::none(),
+            },
+            Act::Forget => match self.selected_device() {
+                Some(device) => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_forget(&id),
+                        strings::forgetting(&id),
+                        Command::ForgetDevice { project, id },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            // The project list comes from the app, which fills the picker it opens.
+            Act::Move => match self.selected_device() {
+                Some(device) => {
+                    Reaction::modal(Modal::Pick(Picker::new(PickPurpose::MoveDevice {
+                        id: device.id.clone(),
+                    })))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    /// `c`: asks before confirming the selected device's held job. Without a loaded jobs list
+    /// the server decides; with one, a device with nothing held is told so at once.
+    fn confirm_selected(&self, project: String) -> Reaction {
+        let Some(device) = self.selected_device() else {
+            return Reaction::none();
+        };
+        let id = device.id.clone();
+        let known = self.jobs.data.is_some();
+        match self.job_of(&id) {
+            Some(job) if job.phase == JobPhase::AwaitingConfirmation => {
+                let prompt = strings::confirm_job(&id, job);
+                let ids = vec![id];
+                Reaction::modal(Modal::confirm(
+                    prompt,
+                    strings::confirming(&ids),
+                    Command::ConfirmJobs { project, ids },
+                ))
+            }
+            Some(job) => Reaction::status(StatusKind::Info, strings::job_not_held(&id, job)),
+            None if known => Reaction::status(StatusKind::Info, strings::no_held_job(&id)),
+            None => {
+                let ids = vec![id.clone()];
+                Reaction::modal(Modal::confirm(
+                    strings::confirm_unknown_job(&id),
+                    strings::confirming(&ids),
+                    Command::ConfirmJobs { project, ids },
+                ))
+            }
+        }
+    }
+
+    /// `C`: asks before confirming the held jobs of every listed device.
+    fn confirm_listed(&self, project: String) -> Reaction {
+        let ids = self.held_rows();
+        if ids.is_empty() {
+            return Reaction::status(StatusKind::Info, strings::NO_HELD_JOBS.to_string());
+        }
+        Reaction::modal(Modal::confirm(
+            strings::confirm_jobs(&ids),
+            strings::confirming(&ids),
+            Command::ConfirmJobs { project, ids },
+        ))
+    }
+
+    /// A page of devices arrived. `visible`: the tab is open, so the selected device's history
+    /// is wanted.
+    pub fn on_page(
+        &mut self,
+        generation: u64,
+        cursor: Option<String>,
+        result: Outcome<DeviceList>,
+        project: Option<&str>,
+        visible: bool,
+    ) -> Vec<Command> {
+        let first_page = cursor.is_none();
+        let view = &mut self.list;
+        let Some(list) = view.settle(generation, first_page, strings::WHAT_DEVICES, result) else {
+            return vec![];
+        };
+        if first_page && (view.stale || view.rows.len() <= DEVICE_PAGE as usize) {
+            // A new filter starts at the top; a refresh of the same filter keeps the selected
+            // device.
+            let keep = if view.stale {
+                None
+            } else {
+                view.rows.get(view.selected).map(|d| d.id.clone())
+            };
+            view.rows = list.devices;
+            view.next_cursor = list.next_cursor;
+            view.stale = false;
+            view.selected = keep
+                .and_then(|id| view.rows.iter().position(|d| d.id == id))
+                .unwrap_or(0);
+        } else if first_page {
+            // Several pages are loaded: refresh the first page's devices in place, keep the
+            // window.
+            for device in list.devices {
+                if let Some(row) = view.rows.iter_mut().find(|d| d.id == device.id) {
+                    *row = device;
+                }
+            }
+        } else {
+            for device in list.devices {
+                if !view.rows.iter().any(|d| d.id == device.id) {
+                    view.rows.push(device);
+                }
+            }
+            view.next_cursor = list.next_cursor;
+        }
+        view.selected = clamp(view.selected, view.rows.len());
+        let Some(project) = project else {
+            return vec![];
+        };
+        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
+        if visible {
+            commands.extend(self.sync_history(project, false));
+        }
+        commands
+    }
+
+    pub fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
+        if self.history.id.as_deref() == Some(id) {
+            self.history.events.settle(strings::WHAT_HISTORY, result);
+        }
+    }
+
+    pub fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
+        self.jobs.settle(strings::WHAT_JOBS, result);
+    }
+
+    /// Confirmed or refused, the jobs are reloaded: a refusal often means the job moved on,
+    /// and the list shows where it stands now.
+    pub fn on_confirmed(
+        &mut self,
+        ids: &[String],
+        result: Outcome<fota_shared::api::ConfirmResult>,
+        project: Option<&str>,
+    ) -> Reaction {
+        let status = match result {
+            Ok(outcome) => (StatusKind::Info, strings::confirmed(&outcome)),
+            Err(failure) => (
+                StatusKind::Error,
+                strings::failed(&strings::confirming(ids), &failure.message),
+            ),
+        };
+        let commands = project.and_then(|p| self.refresh_jobs(p));
+        Reaction::commands(commands).with_status(status.0, status.1)
+    }
+
+    pub fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
+        match result {
+            Ok(device) => {
+                if let Some(row) = self.list.rows.iter_mut().find(|d| d.id == device.id) {
+                    *row = device;
+                }
+                Reaction::status(StatusKind::Info, strings::unbanned(id))
+            }
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&strings::unbanning(id), &failure.message),
+            ),
+        }
+    }
+
+    /// A forgotten or moved device leaves this project's list at once; the selection stays
+    /// where it was, on the next device.
+    fn drop_row(&mut self, id: &str, project: Option<&str>) -> Vec<Command> {
+        self.list.rows.retain(|d| d.id != id);
+        self.list.selected = clamp(self.list.selected, self.list.rows.len());
+        project
+            .and_then(|p| self.sync_history(p, false))
+            .into_iter()
+            .collect()
+    }
+
+    pub fn on_forgotten(
+        &mut self,
+        id: &str,
+        result: Outcome<()>,
+        project: Option<&str>,
+    ) -> Reaction {
+        match result {
+            Ok(()) => Reaction::commands(self.drop_row(id, project))
+                .with_status(StatusKind::Info, strings::forgot(id)),
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&strings::forgetting(id), &failure.message),
+            ),
+        }
+    }
+
+    pub fn on_moved(
+        &mut self,
+        id: &str,
+        to: &str,
+        result: Outcome<Device>,
+        project: Option<&str>,
+    ) -> Reaction {
+        match result {
+            Ok(_) => Reaction::commands(self.drop_row(id, project))
+                .with_status(StatusKind::Info, strings::moved(id, to)),
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&strings::moving(id, to), &failure.message),
+            ),
+        }
+    }
+}
+
+/// The prompt before a move, once the target project is picked.
+pub fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
+    Modal::confirm(
+        strings::confirm_move(id, project, to),
+        strings::moving(id, to),
+        Command::MoveDevice {
+            project: project.to_string(),
+            id: id.to_string(),
+            to: to.to_string(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests;

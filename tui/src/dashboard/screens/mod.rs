@@ -1,0 +1,8 @@
+//! One module per tab, each holding the tab's state, its key handling (on the keymap's acts),
+//! how it takes the API's answers, and its drawing; their tests and snapshots sit beside them.
+
+pub mod audit;
+pub mod devices;
+pub mod firmware;
+pub mod fleet;
+pub mod rollouts;

@@ -1,0 +1,300 @@
+//! The Rollouts tab: the project's plans with each rollout's live status, the plan form (`plan_form`),
+//! deleting a plan, the rollout controls (pause, resume, advance, cancel) and a check-now for a
+//! plan's devices. The rollout statuses are kept here for the Fleet tab too. Drawing is in `view`.
+
+pub mod plan_form;
+mod view;
+
+use std::collections::BTreeMap;
+
+use fota_shared::api::{Plan, RolloutAction, RolloutStatus};
+
+pub use view::{render, LIST_BAR};
+
+use crate::api::CheckNowTarget;
+use crate::dashboard::keymap::Act;
+use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::widgets::form::{Form, FormPurpose};
+use crate::dashboard::widgets::rollout_bar::RolloutView;
+use crate::strings;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutsScreen {
+    pub plans: Remote<Vec<Plan>>,
+    pub selected: usize,
+    /// Rollout status by firmware name, for this tab and the Fleet tab.
+    pub status: BTreeMap<String, RolloutView>,
+}
+
+impl RolloutsScreen {
+    pub fn selected_plan(&self) -> Option<&Plan> {
+        self.plans.data.as_ref()?.get(self.selected)
+    }
+
+    pub fn rollout_status(&self, firmware_name: &str) -> Option<&RolloutStatus> {
+        self.status.get(firmware_name)?.status.data.as_ref()
+    }
+
+    /// The plans and every plan's status.
+    pub fn load(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
+        let mut commands: Vec<Command> = self
+            .plans
+            .begin()
+            .then(|| Command::LoadPlans {
+                project: project.to_string(),
+            })
+            .into_iter()
+            .collect();
+        commands.extend(self.refresh_statuses(project, fleet_plans));
+        commands
+    }
+
+    /// Starts a status load for each named plan that is not loading one already.
+    pub fn load_statuses<'a>(
+        &mut self,
+        project: &str,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<Command> {
+        names
+            .into_iter()
+            .filter_map(|name| {
+                let view = self.status.entry(name.to_string()).or_default();
+                view.status.begin().then(|| Command::LoadPlanStatus {
+                    project: project.to_string(),
+                    firmware_name: name.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Status loads for the plans the app knows of: from this tab's list, else from the fleet
+    /// summary's (`fleet_plans`).
+    pub fn refresh_statuses(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
+        let names: Vec<String> = match &self.plans.data {
+            Some(plans) => plans.iter().map(|p| p.firmware_name.clone()).collect(),
+            None => fleet_plans.to_vec(),
+        };
+        self.load_statuses(project, names.iter().map(String::as_str))
+    }
+
+    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
+        let len = self.plans.data.as_ref().map_or(0, Vec::len);
+        self.selected = clamp(to(self.selected, len), len);
+    }
+
+    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::CheckNowPlan => match self.selected_plan() {
+                Some(plan) => {
+                    let target = CheckNowTarget::Plan(plan.firmware_name.clone());
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_check_now_plan(&plan.firmware_name),
+                        strings::checking_now(&target),
+                        Command::CheckNow { project, target },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            Act::Pause => self.confirm_control(project, RolloutAction::Pause),
+            Act::Resume => self.confirm_control(project, RolloutAction::Resume),
+            Act::Advance => self.confirm_control(project, RolloutAction::Advance),
+            Act::Cancel => self.confirm_control(project, RolloutAction::Cancel),
+            Act::NewPlan => {
+                let name = self
+                    .selected_plan()
+                    .map_or("", |p| p.firmware_name.as_str());
+                Reaction::modal(Modal::Form(plan_form::new_plan(name)))
+            }
+            Act::EditPlan => match self.selected_plan() {
+                Some(plan) => Reaction::modal(Modal::Form(plan_form::edit_plan(plan))),
+                None => Reaction::none(),
+            },
+            Act::Delete => match self.selected_plan() {
+                Some(plan) => {
+                    let firmware_name = plan.firmware_name.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_delete_plan(&firmware_name),
+                        strings::deleting_plan(&firmware_name),
+                        Command::DeletePlan {
+                            project,
+                            firmware_name,
+                        },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    /// Asks before a rollout control; the server decides whether the transition is allowed.
+    fn confirm_control(&mut self, project: String, action: RolloutAction) -> Reaction {
+        let Some(plan) = self.selected_plan() else {
+            return Reaction::none();
+        };
+        let firmware_name = plan.firmware_name.clone();
+        let prompt = strings::confirm_control(
+            action,
+            &firmware_name,
+            &plan.spec.target_version,
+            self.rollout_status(&firmware_name),
+        );
+        if let Some(view) = self.status.get_mut(&firmware_name) {
+            view.control_error = None;
+        }
+        Reaction::modal(Modal::confirm(
+            prompt,
+            strings::controlling(action, &firmware_name),
+            Command::ControlRollout {
+                project,
+                firmware_name,
+                action,
+            },
+        ))
+    }
+
+    /// A submitted plan form: it stays open, saving, until the server answers; a form the
+    /// plan cannot be read from comes back with its error.
+    pub fn submit(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
+        match plan_form::plan_request(&form) {
+            Ok((firmware_name, spec)) => {
+                form.saving = true;
+                form.error = None;
+                let busy = format!("{}…", strings::saving_plan(&firmware_name));
+                let command = Command::PutPlan {
+                    project: project.to_string(),
+                    firmware_name,
+                    spec,
+                };
+                (
+                    form,
+                    Reaction::commands([command]).with_status(StatusKind::Busy, busy),
+                )
+            }
+            Err(error) => {
+                form.error = Some(error);
+                (form, Reaction::none())
+            }
+        }
+    }
+
+    pub fn on_plans(&mut self, result: Outcome<Vec<Plan>>, project: Option<&str>) -> Vec<Command> {
+        self.plans.settle(strings::WHAT_PLANS, result);
+        self.selected = clamp(self.selected, self.plans.data.as_ref().map_or(0, Vec::len));
+        let names: Vec<String> = self
+            .plans
+            .data
+            .iter()
+            .flatten()
+            .map(|p| p.firmware_name.clone())
+            .collect();
+        // A deleted plan's rollout is gone with it.
+        self.status.retain(|name, _| names.contains(name));
+        match project {
+            Some(project) => self.load_statuses(project, names.iter().map(String::as_str)),
+            None => vec![],
+        }
+    }
+
+    pub fn on_status(&mut self, firmware_name: String, result: Outcome<RolloutStatus>) {
+        let view = self.status.entry(firmware_name).or_default();
+        view.status.settle(strings::WHAT_ROLLOUT, result);
+    }
+
+    pub fn on_controlled(
+        &mut self,
+        firmware_name: String,
+        action: RolloutAction,
+        result: Outcome<RolloutStatus>,
+    ) -> Reaction {
+        let view = self.status.entry(firmware_name.clone()).or_default();
+        match result {
+            Ok(status) => {
+                let message = strings::controlled(action, &firmware_name, &status);
+                view.status.data = Some(status);
+                view.status.error = None;
+                view.control_error = None;
+                Reaction::status(StatusKind::Info, message)
+            }
+            Err(failure) => {
+                // In place, next to the rollout it concerns, the plan need not be named.
+                view.control_error = Some(strings::failed(
+                    strings::control_gerund(action),
+                    &failure.message,
+                ));
+                let what = strings::controlling(action, &firmware_name);
+                Reaction::status(StatusKind::Error, strings::failed(&what, &failure.message))
+            }
+        }
+    }
+
+    /// The answer to a saved plan: the plan form (when open) closes and the list reloads, or
+    /// the refusal goes into the form, which takes saving again.
+    pub fn on_saved(
+        &mut self,
+        firmware_name: &str,
+        result: Outcome<Plan>,
+        modal: &mut Option<Modal>,
+        project: Option<&str>,
+    ) -> Reaction {
+        let plan_form = match modal {
+            Some(Modal::Form(form)) if matches!(form.purpose, FormPurpose::Plan { .. }) => {
+                Some(form)
+            }
+            _ => None,
+        };
+        match result {
+            Ok(plan) => {
+                if plan_form.is_some() {
+                    *modal = None;
+                }
+                Reaction::commands(self.reload(project)).with_status(
+                    StatusKind::Info,
+                    strings::saved_plan(&plan.firmware_name, &plan.spec.target_version),
+                )
+            }
+            Err(failure) => {
+                let message =
+                    strings::failed(&strings::saving_plan(firmware_name), &failure.message);
+                match plan_form {
+                    Some(form) => {
+                        form.saving = false;
+                        form.error = Some(message);
+                        Reaction::none()
+                    }
+                    None => Reaction::status(StatusKind::Error, message),
+                }
+            }
+        }
+    }
+
+    pub fn on_deleted(
+        &mut self,
+        firmware_name: &str,
+        result: Outcome<()>,
+        project: Option<&str>,
+    ) -> Reaction {
+        match result {
+            Ok(()) => Reaction::commands(self.reload(project))
+                .with_status(StatusKind::Info, strings::deleted_plan(firmware_name)),
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&strings::deleting_plan(firmware_name), &failure.message),
+            ),
+        }
+    }
+
+    fn reload(&mut self, project: Option<&str>) -> Vec<Command> {
+        match project {
+            Some(project) if self.plans.begin() => vec![Command::LoadPlans {
+                project: project.to_string(),
+            }],
+            _ => vec![],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! Drawing the Rollouts tab: the plans with their rollout bars, and the selected plan's rules,
+//! offers, times and per-stage counts.
+
+use fota_shared::api::{Plan, RolloutCounts, RolloutPhase};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Stylize;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Widget};
+
+use super::RolloutsScreen;
+use crate::dashboard::widgets::rollout_bar::{bar_spans, count_spans, state_spans, RolloutView};
+use crate::dashboard::widgets::{
+    field, framed, remote_area, render_table, ACCENT, ERROR, FAILED, PAUSED,
+};
+use crate::format;
+use crate::strings;
+
+/// Cells of the progress bar in the plans list.
+pub const LIST_BAR: u16 = 20;
+
+pub fn render(screen: &RolloutsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(14)]).areas(area);
+    let block = Block::bordered()
+        .title(strings::PLANS_TITLE)
+        .title_bottom(Line::from(strings::PLANS_KEYS).dim());
+    let inner = framed(block, list_area, buf);
+    let detail_inner = framed(
+        Block::bordered().title(strings::PLAN_DETAIL),
+        detail_area,
+        buf,
+    );
+
+    let Some(inner) = remote_area(ticks, &screen.plans, strings::WHAT_PLANS, inner, buf) else {
+        return;
+    };
+    let plans = screen.plans.data.as_deref().unwrap_or_default();
+    if plans.is_empty() {
+        Line::from(strings::PLANS_NONE).dim().render(inner, buf);
+        return;
+    }
+    let widths = [
+        Constraint::Min(10),
+        Constraint::Length(10),
+        Constraint::Length(13),
+        Constraint::Length(4),
+        Constraint::Length(LIST_BAR),
+        Constraint::Length(20),
+    ];
+    let rows = plans.iter().map(|plan| {
+        let view = screen.status.get(&plan.firmware_name);
+        let status = view.and_then(|v| v.status.data.as_ref());
+        Row::new([
+            Cell::from(plan.firmware_name.as_str()),
+            Cell::from(plan.spec.target_version.as_str()),
+            Cell::from(Line::from(state_spans(view))),
+            Cell::from(status.map_or(String::new(), |s| format!("{:>3}%", s.percent))),
+            Cell::from(Line::from(bar_spans(
+                &status.map(|s| s.totals).unwrap_or_default(),
+                LIST_BAR,
+            ))),
+            Cell::from(Line::from(
+                status.map(|s| count_spans(&s.totals)).unwrap_or_default(),
+            )),
+        ])
+    });
+    render_table(
+        rows,
+        widths,
+        &[
+            "firmware",
+            "target",
+            "state",
+            "  at",
+            "progress",
+            "✓ ✗ … /eligible",
+        ],
+        screen.selected,
+        inner,
+        buf,
+    );
+
+    if let Some(plan) = screen.selected_plan() {
+        plan_detail(
+            plan,
+            screen.status.get(&plan.firmware_name),
+            detail_inner.width,
+        )
+        .render(detail_inner, buf);
+    }
+}
+
+fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) -> Paragraph<'a> {
+    let status = view.and_then(|v| v.status.data.as_ref());
+    let mut head = vec![Span::from(format!(
+        "{} → {}  ",
+        plan.firmware_name, plan.spec.target_version
+    ))
+    .bold()];
+    head.extend(state_spans(view));
+    if let Some(status) = status {
+        head.push(Span::from(format!(" at {}%", status.percent)));
+        if let Some(rollout) = &plan.spec.rollout {
+            head.push(
+                Span::from(format!(" · stages {}", format::stage_list(&rollout.stages))).dim(),
+            );
+        }
+    }
+    let mut lines = vec![Line::from(head)];
+    if let Some(error) = view.and_then(|v| v.control_error.as_deref()) {
+        lines.push(Line::from(error).fg(ERROR).bold());
+    }
+    if let Some(error) = view.and_then(|v| v.status.error.as_deref()) {
+        lines.push(Line::from(error).fg(ERROR));
+    }
+    if let Some(status) = status {
+        if let Some(reason) = &status.paused_reason {
+            lines.push(field("paused", Span::from(reason.as_str()).fg(PAUSED)));
+        }
+        if let Some(reason) = &status.failed_reason {
+            lines.push(field("failed", Span::from(reason.as_str()).fg(FAILED)));
+        }
+    }
+    match &plan.spec.rollout {
+        Some(rollout) => {
+            lines.push(field("rules", format::rollout_rules(rollout)));
+            if let Some(verify) = format::verify_summary(rollout) {
+                lines.push(field("test", verify));
+            }
+        }
+        None => lines.push(field("rules", format::rollout_summary(None))),
+    }
+    let mut offers = vec![
+        format::device_set(plan.spec.devices.len(), plan.spec.imei_ranges.len()),
+        format!(
+            "from {}",
+            format::from_versions(&plan.spec.from_versions, ", ")
+        ),
+        format::delivery_name(plan.spec.delivery).to_string(),
+    ];
+    if plan.spec.allow_downgrade {
+        offers.push("downgrade allowed".to_string());
+    }
+    if plan.image.module != fota_shared::api::DEFAULT_MODULE {
+        offers.push(format!("module {}", plan.image.module));
+    }
+    if plan.spec.needs_confirm {
+        offers.push(strings::NEEDS_CONFIRM_OFFER.to_string());
+    }
+    if let Some(timeout) = plan.spec.job_timeout_s {
+        offers.push(format!("job timeout {}", format::format_duration(timeout)));
+    }
+    offers.push(format!(
+        "image {} {}",
+        format::short_hash(&plan.image.sha256),
+        format::bytes(plan.image.size)
+    ));
+    lines.push(field("offers", offers.join(" · ")));
+    let mut times = vec![format!(
+        "plan updated {}",
+        format::short_timestamp(&plan.updated_at)
+    )];
+    if let Some(status) = status {
+        times.insert(
+            0,
+            format!(
+                "started {} · this stage since {}",
+                format::short_timestamp(&status.started_at),
+                format::short_timestamp(&status.stage_started_at)
+            ),
+        );
+    }
+    lines.push(field("times", times.join(" · ")));
+    if let Some(status) = status {
+        // Label (11) + bar + counts; the bar takes what the counts leave.
+        let bar = width.saturating_sub(11 + 26).max(10);
+        let counts_line = |label: String, counts: &RolloutCounts, current: bool| {
+            let mut spans = vec![if current {
+                Span::from(format!("{label:<11}")).fg(ACCENT).bold()
+            } else {
+                Span::from(format!("{label:<11}")).dim()
+            }];
+            spans.extend(bar_spans(counts, bar));
+            spans.push(Span::from(" "));
+            spans.extend(count_spans(counts));
+            Line::from(spans)
+        };
+        if plan
+            .spec
+            .rollout
+            .as_ref()
+            .is_some_and(|r| !r.verify_devices.is_empty())
+        {
+            lines.push(counts_line(
+                "verify".into(),
+                &status.verification,
+                status.state == RolloutPhase::Verifying,
+            ));
+        }
+        for (i, stage) in status.stages.iter().enumerate() {
+            let current = status.stage == i as i32;
+            let marker = if current { "▸" } else { " " };
+            lines.push(counts_line(
+                format!("{marker}{} {}%", i + 1, stage.percent),
+                &stage.counts,
+                current,
+            ));
+        }
+    }
+    Paragraph::new(lines)
+}
