@@ -348,6 +348,16 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
             .concat(),
         );
     }
+    // Ids first seen after the rollout started: counted apart, never in the totals.
+    if s.unverified.eligible > 0 {
+        rows.push(
+            [
+                vec!["unverified".to_string(), "-".to_string()],
+                counts_cells(&s.unverified),
+            ]
+            .concat(),
+        );
+    }
     rows.push(
         [
             vec!["total".to_string(), String::new()],

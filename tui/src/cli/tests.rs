@@ -625,6 +625,31 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
         out.contains("▸2      10%      39        28       18         4       1       5"),
         "{out}"
     );
+    assert!(
+        !out.contains("unverified"),
+        "no row while no unverified id was seen: {out}"
+    );
+    // Ids first seen after the rollout started get a row of their own, apart from the stages.
+    let mut status = status;
+    status.unverified = fota_shared::api::RolloutCounts {
+        eligible: 7,
+        offered: 2,
+        succeeded: 0,
+        failed: 0,
+        banned: 2,
+        pending: 0,
+    };
+    let out = status_fields("air780", &status);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("unverified"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        ["unverified", "-", "7", "2", "0", "0", "2", "0"],
+        "{out}"
+    );
 }
 
 #[test]

@@ -372,6 +372,27 @@ fn the_plan_form_toggles_needs_confirm() {
 }
 
 #[test]
+fn unverified_devices_get_their_own_line_under_the_stages() {
+    let mut app = on_tab('4');
+    for view in app.rollouts.status.values_mut() {
+        if let Some(status) = view.status.data.as_mut() {
+            status.unverified = RolloutCounts {
+                eligible: 7,
+                offered: 2,
+                succeeded: 0,
+                failed: 0,
+                banned: 2,
+                pending: 0,
+            };
+        }
+    }
+    let terminal = draw(&app);
+    let (_, unverified) = find(&terminal, "unverified");
+    let (_, last_stage) = find(&terminal, "4 100%");
+    assert_eq!(unverified, last_stage + 1, "right under the last stage");
+}
+
+#[test]
 fn rollouts_tab() {
     let terminal = draw(&on_tab('4'));
     insta::assert_snapshot!(terminal.backend());

@@ -207,6 +207,10 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
                 current,
             ));
         }
+        // Ids first seen after the rollout started: served, counted apart, moving no gate.
+        if status.unverified.eligible > 0 {
+            lines.push(counts_line("unverified".into(), &status.unverified, false));
+        }
     }
     Paragraph::new(lines)
 }
