@@ -5,8 +5,8 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store;
-use fota_shared::admin_auth::{BootstrapSecret, MIN_ADMIN_TOKEN_CHARS};
-use fota_shared::routes::Role;
+use fota_shared::api::routes::Role;
+use fota_shared::rules::admin_auth::{BootstrapSecret, MIN_ADMIN_TOKEN_CHARS};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use worker::{Env, Request};

@@ -6,9 +6,9 @@
 //! binding cannot be read without counting, hence the lockout table: a valid operator's requests
 //! are never counted, and an attacker gets at most one more guess per isolate per minute.
 
-use crate::auth::{authenticate, Actor, ADMIN_TOKEN_TOO_SHORT};
+use crate::auth::{authenticate, ADMIN_TOKEN_TOO_SHORT, Actor};
 use crate::error::{AppError, AppResult};
-use fota_shared::admin_auth::{client_key, Lockouts, FAILURES_PER_MINUTE, LOCKOUT_MS};
+use fota_shared::rules::admin_auth::{client_key, FAILURES_PER_MINUTE, LOCKOUT_MS, Lockouts};
 use std::cell::RefCell;
 use worker::{Env, Request};
 

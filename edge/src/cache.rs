@@ -5,8 +5,9 @@
 //! Admin writes in the same isolate invalidate at once; other isolates see a change within
 //! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network).
 
-use fota_shared::api::{Plan, Project};
-use fota_shared::rollout::RolloutSummary;
+use fota_shared::api::catalog::Project;
+use fota_shared::model::plan::Plan;
+use fota_shared::rules::rollout::RolloutSummary;
 use std::collections::HashSet;
 use std::cell::RefCell;
 use std::collections::HashMap;

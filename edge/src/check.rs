@@ -11,14 +11,15 @@ use crate::error::AppResult;
 use crate::images::{refusal, serve};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::{Plan, Project};
-use fota_shared::ban::target_key;
-use fota_shared::code::Refusal;
-use fota_shared::decide::{decide, Facts, Offer, Via};
-use fota_shared::luat::{parse_check, UpgradeCheck};
-use fota_shared::range::{answer, RangeAnswer};
-use fota_shared::rollout_state::Provenance;
-use fota_shared::version::Version;
+use fota_shared::api::catalog::Project;
+use fota_shared::leaf::code::Refusal;
+use fota_shared::leaf::range::{answer, RangeAnswer};
+use fota_shared::leaf::version::Version;
+use fota_shared::model::plan::Plan;
+use fota_shared::rules::ban::target_key;
+use fota_shared::rules::decide::{decide, Facts, Offer, Via};
+use fota_shared::rules::luat::{parse_check, UpgradeCheck};
+use fota_shared::rules::rollout_state::Provenance;
 use worker::{Context, Env, Request, Response};
 
 pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) -> AppResult<Response> {

@@ -11,11 +11,11 @@
 
 use crate::rollout::Rollout;
 use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy};
-use fota_shared::api::{DevicePhase, RolloutAction};
-use fota_shared::ban::DeliveryState;
-use fota_shared::delivery::{attempt, phase_entry, Attempt};
-use fota_shared::rollout::{self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary};
-use fota_shared::rollout_state::{self as rs, DeviceFailure, DeviceRollout, Provenance, RolloutEvent, RolloutState, Standing, Step};
+use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing};
+use fota_shared::rules::ban::DeliveryState;
+use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
+use fota_shared::rules::rollout::{self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary};
+use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, Provenance, RolloutEvent, Step};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
@@ -23,7 +23,7 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlS
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Op {
     /// A Luat device an upgrade is due for wants the image: the whole decision, see
-    /// `fota_shared::delivery`.
+    /// `fota_shared::rules::delivery`.
     /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
     /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
     Attempt { device_id: String, from: Provenance, target: String, ban_after: u32, counts: bool, window_ms: i64, now: i64 },
@@ -63,7 +63,7 @@ pub enum Answer {
     Done,
     Refused(u16),
     Job(Option<DeviceRollout>),
-    Summary { phase: fota_shared::api::RolloutPhase, percent: u32, high_water: u32 },
+    Summary { phase: fota_shared::model::rollout::RolloutPhase, percent: u32, high_water: u32 },
     State(RolloutState),
     /// An operator's control the phase does not allow: the message.
     Invalid(String),
@@ -414,7 +414,7 @@ impl RolloutCoordinator {
                 let before = self.row(&device_id)?;
                 let Some(job) = before.as_ref().map(Row::job).filter(|j| j.phase == DevicePhase::Idle) else { return Ok(Answer::Done) };
                 if ident.spec.max_per_minute.is_some_and(|max| self.offers_this_minute(now).is_ok_and(|rate| rate.spent(max, job.standing))) {
-                    return Ok(Answer::Refused(fota_shared::code::Refusal::NotOfferingNow.code()));
+                    return Ok(Answer::Refused(fota_shared::leaf::code::Refusal::NotOfferingNow.code()));
                 }
                 if let Some(step) = rs::on_offer(&state, &job, now) {
                     self.store_step(ident, before.as_ref(), step, now)?;
@@ -601,7 +601,7 @@ impl RolloutCoordinator {
                 )
                 .map_err(err)?,
             );
-            // The loop-upgrade count's key (`fota_shared::ban::target_key`): firmware@target.
+            // The loop-upgrade count's key (`fota_shared::rules::ban::target_key`): firmware@target.
             let target = format!("{}@{}", meta.firmware_name, meta.plan_id.rsplit_once('@').map_or("", |(_, v)| v));
             for d in &devices {
                 let job = d.job();

@@ -1,7 +1,7 @@
 //! The one way out for admin-side errors: a stable machine code, an HTTP status, a short message.
 //! Internal causes are logged (without secrets) and never shown to clients.
 
-use fota_shared::api::{ApiErrorBody, ApiErrorDetail};
+use fota_shared::api::access::{ApiErrorBody, ApiErrorDetail};
 use worker::Response;
 
 #[derive(Debug)]

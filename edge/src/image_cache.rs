@@ -2,7 +2,7 @@
 //!
 //! An image is immutable by its sha256, so once read nothing about it needs a storage round trip
 //! again: its record (size, md5) and, for small images, its bytes stay in isolate memory (bounds
-//! in [`fota_shared::image_memory::EDGE_LIMITS`]); larger images are kept whole in the Cache API
+//! in [`fota_shared::rules::image_memory::EDGE_LIMITS`]); larger images are kept whole in the Cache API
 //! under a synthetic URL per sha256. Entries end by eviction (memory is bounded) or by a delete:
 //! the deleting isolate forgets at once, other isolates re-check a record after [`RECORD_TTL_MS`].
 //!
@@ -12,9 +12,9 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store;
-use fota_shared::api::ImageRef;
-use fota_shared::image_memory::{LruBudget, EDGE_LIMITS};
-use fota_shared::range::{RangeAnswer, RangeHead};
+use fota_shared::leaf::range::{RangeAnswer, RangeHead};
+use fota_shared::model::plan::ImageRef;
+use fota_shared::rules::image_memory::{EDGE_LIMITS, LruBudget};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;

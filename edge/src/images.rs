@@ -6,10 +6,10 @@
 use crate::error::{json_response, AppError, AppResult};
 use crate::image_cache::{self, Small};
 use crate::store;
-use fota_shared::api::ImageRef;
-use fota_shared::code::Refusal;
-use fota_shared::download_url;
-use fota_shared::range::{answer, RangeAnswer};
+use fota_shared::leaf::code::Refusal;
+use fota_shared::leaf::range::{answer, RangeAnswer};
+use fota_shared::model::plan::ImageRef;
+use fota_shared::rules::download_url;
 use worker::{Env, Range, Request, Response};
 
 /// Caching for content-addressed URLs: the bytes behind one never change.
@@ -119,7 +119,7 @@ pub fn check_signed(req: &Request, env: &Env) -> AppResult<()> {
     if path.starts_with("/images/") && public_images(env) {
         return Ok(());
     }
-    if !fota_shared::luat::query_pairs(query).iter().any(|(k, _)| k == "sig") {
+    if !fota_shared::rules::luat::query_pairs(query).iter().any(|(k, _)| k == "sig") {
         return Err(AppError::Status {
             status: 403,
             code: "url_unsigned",
@@ -154,7 +154,7 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
         Some(record) => record,
         None => image_cache::load(env, sha256).await?.ok_or_else(|| AppError::NotFound("image".into()))?,
     };
-    let image = ImageRef { sha256: sha256.to_string(), md5: record.md5, size: record.size, module: fota_shared::api::DEFAULT_MODULE.into() };
+    let image = ImageRef { sha256: sha256.to_string(), md5: record.md5, size: record.size, module: fota_shared::model::plan::DEFAULT_MODULE.into() };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);
     let Some(mut resp) = serve(env, &image, range).await? else {
         return Err(AppError::NotFound("image".into()));

@@ -12,8 +12,9 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store::keys::{self as stored, KeyRow};
-use fota_shared::device_auth::{derive_key, issuing_master, parse_master_keys, MasterKey};
-use fota_shared::notice::{self, SigningKey};
+use fota_shared::model::keys::SigningKey;
+use fota_shared::rules::device_auth::{derive_key, issuing_master, parse_master_keys, MasterKey};
+use fota_shared::rules::notice::{self};
 use worker::Env;
 
 /// How long a new signing key and the one it replaces are both trusted, unless the rotation says.

@@ -28,7 +28,7 @@ mod store;
 mod summary;
 
 use error::{AppError, AppResult};
-use fota_shared::luat::percent_decode;
+use fota_shared::rules::luat::percent_decode;
 use worker::{event, Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
@@ -71,7 +71,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response> {
     let url = req.url()?;
     let path = url.path().to_string();
-    if let Some(query) = fota_shared::luat::check_query(&path, url.query()) {
+    if let Some(query) = fota_shared::rules::luat::check_query(&path, url.query()) {
         return match req.method() {
             Method::Get | Method::Head => check::luat_check(&req, env, ctx, &query).await,
             _ => Err(AppError::MethodNotAllowed),

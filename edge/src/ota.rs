@@ -1,10 +1,10 @@
 //! Module OTA for JSON (Aliyun/HaaS-style) devices: report, notice, progress, push channel, and
-//! the expiring download URL. Every device call is signed (see `fota_shared::device_auth`) with
+//! the expiring download URL. Every device call is signed (see `fota_shared::rules::device_auth`) with
 //! the one secret D1 says the provisioned device holds (its master key version and key
 //! generation); a signature is accepted once.
 //!
 //! `productKey` is the project key and `deviceName` the device id. A device has one job at a time
-//! (`fota_shared::module_job`): the first module's job is offered, the next waits until the
+//! (`fota_shared::rules::module_job`): the first module's job is offered, the next waits until the
 //! device reports again. Offers, successes and failures go through the plan's rollout exactly as
 //! Luat deliveries do.
 
@@ -12,14 +12,17 @@ use crate::error::{json_response, AppError, AppResult};
 use crate::keys;
 use crate::rollout::{self, Rollout};
 use crate::store::{self, jobs};
-use fota_shared::api::{DeviceAck, DevicePhase, JobPhase, Plan, DEFAULT_MODULE};
-use fota_shared::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use fota_shared::module_job::{self, ActiveJob, Candidate, JobDecision, JobOutcome};
-use fota_shared::module_ota::{self, MAX_MESSAGE_BYTES};
-use fota_shared::notice::{build_notice, is_downgrade, NoticeImage, NoticeSubject};
-use fota_shared::plan::in_device_set;
-use fota_shared::rollout_state::DeviceFailure;
-use fota_shared::version::Version;
+use fota_shared::api::device::{build_notice, DeviceAck, NoticeImage};
+use fota_shared::leaf::version::Version;
+use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::plan::{DEFAULT_MODULE, Plan};
+use fota_shared::model::rollout::DevicePhase;
+use fota_shared::rules::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fota_shared::rules::module_job::{self, Candidate, JobDecision, JobOutcome};
+use fota_shared::rules::module_ota::{self, MAX_MESSAGE_BYTES};
+use fota_shared::rules::notice::{is_downgrade, NoticeSubject};
+use fota_shared::rules::plan::in_device_set;
+use fota_shared::rules::rollout_state::DeviceFailure;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
@@ -108,7 +111,7 @@ async fn save_job(env: &Env, project: &str, device: &str, job: &ActiveJob) -> Ap
 
 fn plan_id_of(project: &str, job: &ActiveJob) -> String {
     match Version::parse(&job.target_version) {
-        Ok(v) => fota_shared::rollout::plan_id(project, &job.firmware_name, &v),
+        Ok(v) => fota_shared::rules::rollout::plan_id(project, &job.firmware_name, &v),
         Err(_) => format!("{project}/{}@{}", job.firmware_name, job.target_version),
     }
 }

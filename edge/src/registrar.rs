@@ -5,7 +5,7 @@
 //! object, not in a contended D1 row; it is kept in the object's memory (a lost object starts the
 //! minute again, which only ever admits more, never refuses a known device).
 
-use fota_shared::rollout::rate_window;
+use fota_shared::rules::rollout::rate_window;
 use std::cell::Cell;
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 

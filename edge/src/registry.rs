@@ -6,9 +6,9 @@
 
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::luat::UpgradeCheck;
-use fota_shared::registry::{due, Known};
-use fota_shared::version::Version;
+use fota_shared::leaf::version::Version;
+use fota_shared::rules::luat::UpgradeCheck;
+use fota_shared::rules::registry::{due, Known};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{Context, Env};

@@ -1,11 +1,11 @@
 //! Retention, run by the scheduled handler: each table that grows with traffic loses what
-//! `fota_shared::retention` says it no longer keeps, at most `BATCH_ROWS` rows per family per
+//! `fota_shared::rules::retention` says it no longer keeps, at most `BATCH_ROWS` rows per family per
 //! run. Families are purged one after the other and each on its own: a failing family logs one
 //! line and the next one still runs. `replay` goes first, since device authentication writes it.
 
 use crate::error::AppResult;
 use crate::store::retention as sql;
-use fota_shared::retention::{Policy, BATCH_ROWS};
+use fota_shared::rules::retention::{BATCH_ROWS, Policy};
 use std::future::Future;
 use worker::Env;
 

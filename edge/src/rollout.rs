@@ -5,11 +5,12 @@
 use crate::coordinator::{Answer, Call, Op};
 use crate::error::{AppError, AppResult};
 use crate::store;
-use fota_shared::api::{Plan, RolloutAction, RolloutSpec};
-use fota_shared::code::Refusal;
-use fota_shared::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
-use fota_shared::rollout_state::{DeviceFailure, DeviceRollout, Provenance, RolloutState};
-use fota_shared::version::Version;
+use fota_shared::leaf::code::Refusal;
+use fota_shared::leaf::version::Version;
+use fota_shared::model::plan::Plan;
+use fota_shared::model::rollout::{DeviceRollout, RolloutAction, RolloutSpec, RolloutState};
+use fota_shared::rules::rollout::{self, DEFAULT_JOB_TIMEOUT_S, RolloutSummary};
+use fota_shared::rules::rollout_state::{DeviceFailure, Provenance};
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit};
 
@@ -66,7 +67,7 @@ fn unexpected(r: &Rollout, answer: Answer) -> AppError {
 }
 
 /// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
-/// and offered in one call (`fota_shared::delivery`). `Ok` means send it. `counts` is false for a
+/// and offered in one call (`fota_shared::rules::delivery`). `Ok` means send it. `counts` is false for a
 /// `HEAD` or a partial range, which get the same answer and change nothing. `from` decides the
 /// device's standing when the rollout first sees it.
 #[allow(clippy::too_many_arguments)]

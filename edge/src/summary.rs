@@ -1,12 +1,12 @@
 //! The fleet summary (`GET /admin/v1/projects/{key}/summary`): indexed aggregates read in one D1
-//! batch, shaped by `fota_shared::fleet_summary`, and kept in isolate memory per project for at
-//! most [`fota_shared::fleet_summary::CACHE_MS`], so a dashboard polling every few seconds costs
+//! batch, shaped by `fota_shared::api::fleet_summary`, and kept in isolate memory per project for at
+//! most [`fota_shared::api::fleet_summary::CACHE_MS`], so a dashboard polling every few seconds costs
 //! one aggregate per isolate per minute however large the fleet.
 
 use crate::error::AppResult;
 use crate::store;
-use fota_shared::api::FleetSummary;
-use fota_shared::fleet_summary::{is_fresh, summarize};
+use fota_shared::api::fleet::FleetSummary;
+use fota_shared::api::fleet_summary::{is_fresh, summarize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ pub async fn get(env: &worker::Env, project: &str) -> AppResult<FleetSummary> {
     if let Some(summary) = hit {
         return Ok(summary);
     }
-    let summary = summarize(store::summary::aggregates(env, project, now).await?, fota_shared::time::rfc3339(now));
+    let summary = summarize(store::summary::aggregates(env, project, now).await?, fota_shared::leaf::time::rfc3339(now));
     SUMMARIES.with_borrow_mut(|m| {
         if m.len() >= MAX_PROJECTS {
             m.clear();

@@ -2,7 +2,7 @@
 //! what a datagram asks, the answer texts, and the package arithmetic of the guide's Python sample
 //! server, which devices in the field were written against and which this module follows exactly.
 
-use fota_shared::code::Refusal;
+use fota_shared::leaf::code::Refusal;
 
 /// Bytes of image per `Get` answer (after the 2-byte package number), as in the sample.
 pub const PACKAGE_SIZE: u64 = 1022;

@@ -7,27 +7,12 @@
 //! progress, per-module jobs, signed notices, expiring download URLs), the admin authentication
 //! rules (the bootstrap token's length, per-client lockouts) and the admin API types.
 //! This crate does no I/O and reads no clock: callers pass the time in.
+//! It draws no randomness either: keys and seeds are arguments.
+//!
+//! Layers, imports pointing down only: `leaf` (versions, time, ranges, codes, ids) -> `model`
+//! (serde data) -> `rules` (every decision) -> `api` (the JSON the edge serves and the TUI reads).
 
-pub mod admin_auth;
 pub mod api;
-pub mod ban;
-pub mod code;
-pub mod decide;
-pub mod delivery;
-pub mod device_auth;
-pub mod download_url;
-pub mod fleet_summary;
-pub mod image_memory;
-pub mod luat;
-pub mod module_job;
-pub mod module_ota;
-pub mod notice;
-pub mod plan;
-pub mod range;
-pub mod registry;
-pub mod retention;
-pub mod routes;
-pub mod rollout;
-pub mod rollout_state;
-pub mod time;
-pub mod version;
+pub mod leaf;
+pub mod model;
+pub mod rules;

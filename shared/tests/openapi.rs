@@ -2,7 +2,7 @@
 //! table the edge dispatches on: the same admin routes, each with its route's role and summary,
 //! every reference resolving, every path parameter declared, and the device routes marked.
 
-use fota_shared::routes::{Role, ROUTES};
+use fota_shared::api::routes::{ROUTES, Role};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -74,7 +74,7 @@ fn every_admin_operation_names_its_routes_role_and_summary() {
 fn device_routes_are_documented_and_need_no_token() {
     let doc = document();
     let ops = operations(&doc);
-    let mut device_paths: Vec<&str> = fota_shared::luat::CHECK_PATHS.to_vec();
+    let mut device_paths: Vec<&str> = fota_shared::rules::luat::CHECK_PATHS.to_vec();
     device_paths.extend(["/images/{sha256}", "/healthz"]);
     for path in device_paths {
         let op = ops

@@ -6,10 +6,11 @@
 //! `FOTA_URL`, `FOTA_TOKEN` and `FOTA_PROJECT`, with `HOME` and the working directory in a fresh
 //! temporary directory so that no operator config or `.dev.vars` is read.
 
-use fota_shared::api::{
-    CheckNowResult, ConfirmResult, DeviceList, FleetSummary, JobList, Plan, Project, Provisioned, RolloutStatus,
-    SigningKeyList, UploadReceipt,
-};
+use fota_shared::api::catalog::{Project, UploadReceipt};
+use fota_shared::api::fleet::{DeviceList, FleetSummary};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobList, Provisioned, SigningKeyList};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::plan::Plan;
 use fota_tests::{image, repo_root, sha256_hex, temp_state_dir, Server, TOKEN};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

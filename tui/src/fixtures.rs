@@ -3,22 +3,31 @@
 //! file uses part of it, hence the allow below).
 #![allow(unused_imports)]
 
-pub use fota_shared::api::{
-    ActivityHour, AuditEntry, Delivery, Device, DeviceEvent, DeviceList, Firmware, FleetSummary,
-    ImageKind, ImageRef, JobInfo, JobPhase, Plan, PlanSpec, Project, Ratio, RolloutAction,
-    RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus, SeenCounts,
-    StateCount, VersionCount,
+pub use fota_shared::api::access::AuditEntry;
+pub use fota_shared::api::catalog::{Firmware, Project};
+pub use fota_shared::api::fleet::{
+    ActivityHour, Device, DeviceEvent, DeviceList, FleetSummary, SeenCounts, StateCount,
+    VersionCount,
 };
-use fota_shared::module_job::ActiveJob;
+pub use fota_shared::api::ota::JobInfo;
+pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus};
+use fota_shared::model::job::ActiveJob;
+pub use fota_shared::model::job::JobPhase;
+pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Plan, PlanSpec};
+pub use fota_shared::model::rollout::{
+    Ratio, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
+};
 pub use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 
-pub use fota_shared::api::{AuditPage, DeviceHistory, DevicePhase};
+pub use fota_shared::api::access::AuditPage;
+pub use fota_shared::api::fleet::DeviceHistory;
+pub use fota_shared::model::rollout::DevicePhase;
 pub use ratatui::backend::TestBackend;
 pub use ratatui::style::{Color, Modifier};
 pub use ratatui::Terminal;
 
-pub use crate::api::{AuditQuery, CheckNowTarget, DeviceQuery, FleetSnapshot, UploadDetails};
+pub use crate::api::{CheckNowTarget, FleetSnapshot};
 pub use crate::dashboard::app::{Link, REFRESH_TICKS, STATUS_REFRESH_TICKS, TICKS_PER_SECOND};
 pub use crate::dashboard::message::{Modal, Status, StatusKind};
 pub use crate::dashboard::remote::{Failure, Remote};
@@ -32,6 +41,7 @@ pub use crate::dashboard::widgets::form::{FieldId, FieldValue, Form, FormKey, Fo
 pub use crate::dashboard::widgets::*;
 pub use crate::dashboard::{update, Action, App, Command};
 pub use crate::{format, strings};
+pub use fota_shared::api::query::{AuditQuery, DeviceQuery, UploadDetails};
 
 pub fn key(code: KeyCode) -> Action {
     Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
@@ -70,8 +80,8 @@ pub fn device(id: &str, firmware: &str, version: &str, last_seen: &str, banned: 
     }
 }
 
-fn with_state(mut device: Device, state: &str, cause: Option<&str>) -> Device {
-    device.state = Some(state.into());
+fn with_state(mut device: Device, state: DevicePhase, cause: Option<&str>) -> Device {
+    device.state = Some(state);
     device.cause = cause.map(str::to_string);
     device
 }
@@ -86,7 +96,7 @@ pub fn devices() -> Vec<Device> {
                 "2026-11-22T00:17:26Z",
                 false,
             ),
-            "succeeded",
+            DevicePhase::Succeeded,
             None,
         ),
         with_state(
@@ -97,7 +107,7 @@ pub fn devices() -> Vec<Device> {
                 "2026-11-22T00:15:02Z",
                 true,
             ),
-            "banned",
+            DevicePhase::Banned,
             Some("3 deliveries without an upgrade"),
         ),
         with_state(
@@ -108,7 +118,7 @@ pub fn devices() -> Vec<Device> {
                 "2026-11-21T23:59:59Z",
                 false,
             ),
-            "succeeded",
+            DevicePhase::Succeeded,
             None,
         ),
         with_state(
@@ -119,12 +129,12 @@ pub fn devices() -> Vec<Device> {
                 "2026-11-21T22:10:00Z",
                 false,
             ),
-            "failed",
+            DevicePhase::Failed,
             Some("job timed out"),
         ),
         with_state(
             device("sensor-a7", "esp32", "0.9.1", "2026-11-21T21:00:00Z", false),
-            "idle",
+            DevicePhase::Idle,
             None,
         ),
         Device {

@@ -2,9 +2,10 @@
 //! figures as short text for tables and panels. Pure functions of their arguments; wording of
 //! labels and messages is in `crate::strings`.
 
-use fota_shared::api::{
-    Delivery, Firmware, ImageKind, Ratio, RolloutCounts, RolloutPhase, RolloutSpec, RolloutStatus,
-};
+use fota_shared::api::catalog::Firmware;
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::plan::{Delivery, ImageKind};
+use fota_shared::model::rollout::{Ratio, RolloutCounts, RolloutPhase, RolloutSpec};
 
 /// A device set of no ids and no ranges: every device.
 pub const ALL_DEVICES: &str = "all";
@@ -235,7 +236,7 @@ pub fn delivery_name(delivery: Delivery) -> &'static str {
 
 /// Milliseconds since the epoch as RFC 3339, empty for none.
 pub fn ms_time(ms: Option<i64>) -> String {
-    ms.map(fota_shared::time::rfc3339).unwrap_or_default()
+    ms.map(fota_shared::leaf::time::rfc3339).unwrap_or_default()
 }
 
 /// A plan's `from_versions` on one line, or `any`.

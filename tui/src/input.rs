@@ -2,9 +2,8 @@
 //! comma lists and id ranges. Shared by the CLI's flags and the dashboard's forms, so both accept
 //! exactly the same spellings.
 
-use fota_shared::api::Ratio;
-
 use crate::strings;
+use fota_shared::model::rollout::Ratio;
 
 /// `1,10, 50 100%` → `[1, 10, 50, 100]`: percentages 1-100, strictly increasing.
 pub fn parse_stages(text: &str) -> Result<Vec<u32>, String> {

@@ -1,11 +1,12 @@
 //! Every user-facing label and message of the terminal app and the CLI, so wording lives in one
 //! place. Numbers, times and rollout figures inside messages are formatted by `crate::format`.
 
-use fota_shared::api::{CheckNowResult, ConfirmResult, JobPhase, RolloutAction, RolloutStatus};
-use fota_shared::module_job::ActiveJob;
-
 use crate::api::CheckNowTarget;
 use crate::format::{count, plural, short_hash, short_timestamp, stage};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::rollout::RolloutAction;
 
 /// The tab titles, in tab order.
 pub const TAB_FLEET: &str = "Fleet";
@@ -71,7 +72,7 @@ pub fn fleet_versions_title(total: u64, banned: u64) -> String {
 }
 
 /// The latest devices' title: how many devices were seen within the last hour, day and week.
-pub fn fleet_latest_title(seen: &fota_shared::api::SeenCounts) -> String {
+pub fn fleet_latest_title(seen: &fota_shared::api::fleet::SeenCounts) -> String {
     format!(
         " Latest seen · {} in the last hour · {} in 24h · {} in 7 days ",
         count(seen.hour),
@@ -157,7 +158,7 @@ pub fn job_phase(phase: JobPhase) -> &'static str {
 
 /// `app: esp32 → 0.9.2`: the module (unless it is the whole device), the firmware, its target.
 pub fn job_target(job: &ActiveJob) -> String {
-    if job.module == fota_shared::api::DEFAULT_MODULE {
+    if job.module == fota_shared::model::plan::DEFAULT_MODULE {
         format!("{} → {}", job.firmware_name, job.target_version)
     } else {
         format!(

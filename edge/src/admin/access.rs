@@ -9,8 +9,8 @@ use super::{no_content, ok, read_json, Call};
 use crate::auth::{token_hash, BOOTSTRAP};
 use crate::error::{AppError, AppResult};
 use crate::store::access::{self as stored, AuditFilter};
-use fota_shared::api::{AuditPage, TokenCreated, TokenInfo, TokenList, TokenSpec};
-use fota_shared::time::{parse_rfc3339, rfc3339};
+use fota_shared::api::access::{AuditPage, TokenCreated, TokenInfo, TokenList, TokenSpec};
+use fota_shared::leaf::time::{parse_rfc3339, rfc3339};
 use worker::wasm_bindgen::JsValue;
 use worker::Response;
 

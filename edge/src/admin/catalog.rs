@@ -6,10 +6,11 @@
 use super::{no_content, ok, project, query_params, read_capped, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::store;
-use fota_shared::api::{Firmware, FirmwareList, ImageKind, ProjectList, ProjectSpec, UploadReceipt};
-use fota_shared::luat::valid_name;
-use fota_shared::time::rfc3339;
-use fota_shared::version::Version;
+use fota_shared::api::catalog::{Firmware, FirmwareList, ProjectList, ProjectSpec, UploadReceipt};
+use fota_shared::leaf::ids::valid_name;
+use fota_shared::leaf::time::rfc3339;
+use fota_shared::leaf::version::Version;
+use fota_shared::model::plan::ImageKind;
 use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -74,7 +75,7 @@ struct UploadDetails {
 
 fn upload_details(call: &Call<'_>) -> AppResult<UploadDetails> {
     let params = query_params(call)?;
-    let module = params.get("module").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| fota_shared::api::DEFAULT_MODULE.into());
+    let module = params.get("module").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| fota_shared::model::plan::DEFAULT_MODULE.into());
     if !valid_name(&module) || module.len() > 64 {
         return Err(AppError::bad("invalid_module", "module must be 1-64 printable characters"));
     }

@@ -4,8 +4,8 @@
 use super::{ok, project, query_params, Call};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, DeviceFilter};
-use fota_shared::api::{Device, DeviceList};
-use fota_shared::luat::valid_device_id;
+use fota_shared::api::fleet::{Device, DeviceList};
+use fota_shared::leaf::ids::valid_device_id;
 use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
@@ -38,7 +38,7 @@ pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
     let seen_since = match nonempty("seen_since") {
         None => None,
         Some(t) => Some(
-            fota_shared::time::parse_rfc3339(&t).ok_or_else(|| AppError::bad("invalid_seen_since", "seen_since must be an RFC 3339 time"))?,
+            fota_shared::leaf::time::parse_rfc3339(&t).ok_or_else(|| AppError::bad("invalid_seen_since", "seen_since must be an RFC 3339 time"))?,
         ),
     };
     let filter = DeviceFilter {
@@ -80,7 +80,7 @@ pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn history(call: &mut Call<'_>) -> AppResult<Response> {
     device(call).await?;
     let events = store::device_events(call.env, call.param(0), call.param(1)).await?;
-    ok(200, &fota_shared::api::DeviceHistory { events })
+    ok(200, &fota_shared::api::fleet::DeviceHistory { events })
 }
 
 pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
@@ -91,7 +91,7 @@ pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
         Some(h) => h.parse::<u32>().ok().filter(|h| (1..=720).contains(h)).ok_or_else(|| AppError::bad("invalid_hours", "hours must be 1-720"))?,
     };
     let hours = store::activity(call.env, &key, hours, store::now()).await?;
-    ok(200, &fota_shared::api::Activity { hours })
+    ok(200, &fota_shared::api::fleet::Activity { hours })
 }
 
 /// The whole project's fleet in numbers (see `crate::summary`).

@@ -1,5 +1,5 @@
 //! The admin API v1. Every request is authenticated (see `auth`; failures are rate limited by
-//! `auth_limit`), matched against the route table in `fota_shared::routes` (which also says the
+//! `auth_limit`), matched against the route table in `fota_shared::api::routes` (which also says the
 //! role it needs), dispatched, and, when it is a successful write, appended to the audit log.
 //! Every error leaves through `AppError`.
 
@@ -13,9 +13,9 @@ use crate::auth::Actor;
 use crate::auth_limit::authenticate_limited;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
-use fota_shared::api::RolloutAction;
-use fota_shared::luat::percent_decode;
-use fota_shared::routes::{match_route, Route, RouteMatch};
+use fota_shared::api::routes::{match_route, Route, RouteMatch};
+use fota_shared::model::rollout::RolloutAction;
+use fota_shared::rules::luat::percent_decode;
 pub use crate::body::read_capped;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -147,7 +147,7 @@ async fn append_audit(env: &Env, actor: &Actor, route: &Route, change: Change) -
 }
 
 /// The project a route names, or 404.
-pub async fn project(env: &Env, key: &str) -> AppResult<fota_shared::api::Project> {
+pub async fn project(env: &Env, key: &str) -> AppResult<fota_shared::api::catalog::Project> {
     store::project(env, key).await?.ok_or_else(|| AppError::NotFound(format!("project {key}")))
 }
 

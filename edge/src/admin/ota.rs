@@ -6,14 +6,12 @@ use crate::error::{AppError, AppResult};
 use crate::keys;
 use crate::ota;
 use crate::store;
-use fota_shared::api::{
-    CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec,
-    SigningKeyList,
-};
-use fota_shared::device_auth::{device_secret, issuing_master};
-use fota_shared::luat::valid_device_id;
-use fota_shared::notice::{active_key, push_command};
-use fota_shared::plan::in_device_set;
+use fota_shared::api::device::push_command;
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyList};
+use fota_shared::leaf::ids::valid_device_id;
+use fota_shared::rules::device_auth::{device_secret, issuing_master};
+use fota_shared::rules::notice::active_key;
+use fota_shared::rules::plan::in_device_set;
 use worker::Response;
 
 /// Most devices one provisioning or confirmation call may name.

@@ -6,12 +6,13 @@ use super::{no_content, ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::{ImageRef, Plan, PlanList, PlanSpec, RolloutAction};
-use fota_shared::luat::valid_name;
-use fota_shared::plan::normalize;
-use fota_shared::rollout_state as rs;
-use fota_shared::time::rfc3339;
-use fota_shared::version::Version;
+use fota_shared::api::plans::{rollout_status, PlanList};
+use fota_shared::leaf::ids::valid_name;
+use fota_shared::leaf::time::rfc3339;
+use fota_shared::leaf::version::Version;
+use fota_shared::model::plan::{ImageRef, Plan, PlanSpec};
+use fota_shared::model::rollout::RolloutAction;
+use fota_shared::rules::plan::normalize;
 use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
@@ -45,10 +46,10 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     let spec: PlanSpec = read_json(&mut call.req).await?;
     let mut spec = normalize(spec).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     if let Some(r) = spec.rollout.take() {
-        spec.rollout = Some(fota_shared::rollout::normalize(r, &spec).map_err(|e| AppError::bad("invalid_rollout", e.to_string()))?);
+        spec.rollout = Some(fota_shared::rules::rollout::normalize(r, &spec).map_err(|e| AppError::bad("invalid_rollout", e.to_string()))?);
     }
     if let Some(t) = spec.job_timeout_s {
-        fota_shared::rollout::check_job_timeout(t).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+        fota_shared::rules::rollout::check_job_timeout(t).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     }
     let target = Version::parse(&spec.target_version).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     let image = store::list_firmware(call.env, &key, Some(&fw))
@@ -78,7 +79,7 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     rollout::sweep(call.env, &r).await?;
     crate::ota::sweep_jobs(call.env).await?;
     let state = rollout::state(call.env, &r).await?;
-    ok(200, &rs::status(&r.spec, &state))
+    ok(200, &rollout_status(&r.spec, &state))
 }
 
 pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Response> {
@@ -87,11 +88,11 @@ pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Re
     rollout::sweep(call.env, &r).await?;
     let before = rollout::state(call.env, &r).await?;
     let after = rollout::control(call.env, &r, action).await?.map_err(|message| AppError::conflict("invalid_transition", message))?;
-    let status = rs::status(&r.spec, &after);
+    let status = rollout_status(&r.spec, &after);
     call.changed(
         Some(&plan.project_key),
         format!("rollout {} {}", plan.firmware_name, action.as_str()),
-        Some(&rs::status(&r.spec, &before)),
+        Some(&rollout_status(&r.spec, &before)),
         Some(&status),
     );
     ok(200, &status)

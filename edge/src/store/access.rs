@@ -3,9 +3,9 @@
 
 use super::{db, n, now, s};
 use crate::error::{AppError, AppResult};
-use fota_shared::api::{AuditEntry, TokenInfo};
-use fota_shared::routes::Role;
-use fota_shared::time::rfc3339;
+use fota_shared::api::access::{AuditEntry, TokenInfo};
+use fota_shared::api::routes::Role;
+use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;

@@ -3,7 +3,7 @@
 
 use super::{db, n, s};
 use crate::error::AppResult;
-use fota_shared::time::rfc3339;
+use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;
 use worker::Env;
 
@@ -35,7 +35,7 @@ pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) 
 }
 
 /// The last `hours` hours of a project's activity, oldest first, zeros filled in.
-pub async fn activity(env: &Env, project: &str, hours: u32, now: i64) -> AppResult<Vec<fota_shared::api::ActivityHour>> {
+pub async fn activity(env: &Env, project: &str, hours: u32, now: i64) -> AppResult<Vec<fota_shared::api::fleet::ActivityHour>> {
     #[derive(Deserialize)]
     struct Row {
         hour: f64,
@@ -54,7 +54,7 @@ pub async fn activity(env: &Env, project: &str, hours: u32, now: i64) -> AppResu
         .map(|i| {
             let at = first + i * 3_600_000;
             let row = rows.iter().find(|r| r.hour as i64 == at);
-            fota_shared::api::ActivityHour {
+            fota_shared::api::fleet::ActivityHour {
                 at: rfc3339(at),
                 checks: row.map_or(0, |r| r.checks as u64),
                 deliveries: row.map_or(0, |r| r.deliveries as u64),

@@ -6,9 +6,10 @@
 use super::{batch, db, kv, n, now, owner_kv_key, s};
 use crate::cache;
 use crate::error::{AppError, AppResult};
-use fota_shared::api::Device;
-use fota_shared::luat::UpgradeCheck;
-use fota_shared::time::rfc3339;
+use fota_shared::api::fleet::Device;
+use fota_shared::leaf::time::rfc3339;
+use fota_shared::model::rollout::DevicePhase;
+use fota_shared::rules::luat::UpgradeCheck;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -108,7 +109,7 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
     if owner.project == check.project_key && !owner.signed {
         crate::registry::remember(
             &check.device_id,
-            fota_shared::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
+            fota_shared::rules::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
         );
     }
     Ok(Some(owner))
@@ -173,7 +174,7 @@ impl From<DeviceRow> for Device {
             last_seen: rfc3339(r.last_seen as i64),
             deliveries: r.deliveries as u32,
             banned: r.banned != 0.0,
-            state: r.job_phase,
+            state: r.job_phase.as_deref().and_then(DevicePhase::parse),
             cause: r.job_cause,
         }
     }
@@ -234,7 +235,7 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
             // A prefix of the id, or an exact version: what an operator types in a filter box.
             // Each arm pages in id order off its own index ((project_key, id), (project_key,
             // version, id)); an OR of the two, or a substring LIKE, would scan the whole project.
-            let (low, high) = fota_shared::fleet_summary::id_prefix_range(q);
+            let (low, high) = fota_shared::api::fleet_summary::id_prefix_range(q);
             args.extend([s(&low), s(&high), s(q)]);
             let (a, b, c) = (args.len() - 2, args.len() - 1, args.len());
             format!(
@@ -338,7 +339,7 @@ pub fn device_event_stmt(env: &Env, project: &str, device: &str, kind: &str, det
 }
 
 /// A device's history, oldest first (the latest 1000 entries).
-pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<Vec<fota_shared::api::DeviceEvent>> {
+pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<Vec<fota_shared::api::fleet::DeviceEvent>> {
     #[derive(Deserialize)]
     struct Row {
         at: f64,
@@ -354,14 +355,14 @@ pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<
     rows.reverse();
     Ok(rows
         .into_iter()
-        .map(|r| fota_shared::api::DeviceEvent { at: rfc3339(r.at as i64), kind: r.kind, detail: r.detail })
+        .map(|r| fota_shared::api::fleet::DeviceEvent { at: rfc3339(r.at as i64), kind: r.kind, detail: r.detail })
         .collect())
 }
 
 // ---------------------------------------------------------------- JSON devices
 
 /// What device authentication reads of a device: its project, whether it is provisioned, and
-/// which secret it holds (see `fota_shared::device_auth`).
+/// which secret it holds (see `fota_shared::rules::device_auth`).
 #[derive(Deserialize)]
 pub struct AuthRow {
     pub project_key: String,
@@ -401,7 +402,7 @@ pub fn reported_stmt(env: &Env, id: &str, at: i64, whole_device: bool, version: 
 /// every id when `rekey`. Returns the ids given a generation, with it. An id another project owns,
 /// and without `rekey` an id already provisioned, is left as it is.
 ///
-/// The generation issued is `max(now, previous + 1)` (the rule `fota_shared::device_auth`
+/// The generation issued is `max(now, previous + 1)` (the rule `fota_shared::rules::device_auth`
 /// documents), computed in the statement so two concurrent re-keys cannot issue one generation
 /// twice; a de-provisioned device keeps its last generation for this.
 pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64, master_version: u32, rekey: bool) -> AppResult<Vec<(String, i64)>> {

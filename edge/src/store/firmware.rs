@@ -3,8 +3,8 @@
 
 use super::{db, n, opt, s};
 use crate::error::AppResult;
-use fota_shared::api::Firmware;
-use fota_shared::time::rfc3339;
+use fota_shared::api::catalog::Firmware;
+use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;
 use worker::Env;
 
@@ -33,7 +33,7 @@ impl From<FirmwareRow> for Firmware {
             size: r.size as u64,
             uploaded_at: rfc3339(r.uploaded_at as i64),
             module: r.module,
-            kind: fota_shared::api::ImageKind::parse(&r.kind).unwrap_or_default(),
+            kind: fota_shared::model::plan::ImageKind::parse(&r.kind).unwrap_or_default(),
             source_version: r.source_version,
             notes: r.notes,
             uploader: r.uploader,

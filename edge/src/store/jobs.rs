@@ -6,7 +6,7 @@
 
 use super::{db, n, opt, s};
 use crate::error::{AppError, AppResult};
-use fota_shared::module_job::ActiveJob;
+use fota_shared::model::job::ActiveJob;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, Env};

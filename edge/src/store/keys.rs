@@ -3,7 +3,7 @@
 
 use super::{db, n, s};
 use crate::error::AppResult;
-use fota_shared::notice::SigningKey;
+use fota_shared::model::keys::SigningKey;
 use serde::Deserialize;
 use worker::Env;
 

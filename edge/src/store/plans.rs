@@ -3,7 +3,7 @@
 use super::{kv, kv_json, kv_put_json, now, plan_kv_key, plan_kv_prefix};
 use crate::cache;
 use crate::error::AppResult;
-use fota_shared::api::Plan;
+use fota_shared::model::plan::Plan;
 use worker::Env;
 
 pub async fn plan(env: &Env, project: &str, firmware: &str) -> AppResult<Option<Plan>> {

@@ -3,8 +3,8 @@
 use super::{db, kv, kv_json, kv_put_json, n, now, project_kv_key, s};
 use crate::cache;
 use crate::error::{AppError, AppResult};
-use fota_shared::api::Project;
-use fota_shared::time::rfc3339;
+use fota_shared::api::catalog::Project;
+use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;

@@ -5,7 +5,7 @@
 
 use super::{db, n, opt, s};
 use crate::error::AppResult;
-use fota_shared::rollout_state::DeviceRollout;
+use fota_shared::model::rollout::DeviceRollout;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, Env};

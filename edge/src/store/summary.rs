@@ -5,8 +5,8 @@
 use super::devices::{DeviceRow, DEVICE_COLUMNS};
 use super::{db, n, s};
 use crate::error::AppResult;
-use fota_shared::api::{Device, SeenCounts};
-use fota_shared::fleet_summary::{seen_cutoffs, Aggregates, LATEST};
+use fota_shared::api::fleet::{Device, SeenCounts};
+use fota_shared::api::fleet_summary::{seen_cutoffs, Aggregates, LATEST};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

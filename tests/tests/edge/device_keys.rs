@@ -10,7 +10,7 @@ use crate::contains;
 use crate::ota::{
     download, expect_refused, generation_of, history, module_plan, project, provision, provision_with, signing_keys, verify_as_device, Device, FROM, MCU, TARGET,
 };
-use fota_shared::device_auth::{device_secret, parse_master_keys};
+use fota_shared::rules::device_auth::{device_secret, parse_master_keys};
 use fota_tests::{image, shared_server, temp_state_dir, Server, MASTER_KEYS};
 use serde_json::json;
 

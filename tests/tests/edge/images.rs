@@ -13,7 +13,7 @@ const FW: &str = "img_Luat_RDA8910";
 
 /// What one `Range` header must be answered with over an image of `n` bytes: the status, the
 /// bytes sent (`start..end`) and the `Content-Range`. Written out by hand, independently of
-/// `fota_shared::range`, so the edge is checked against the HTTP rules rather than against itself.
+/// `fota_shared::leaf::range`, so the edge is checked against the HTTP rules rather than against itself.
 fn cases(n: usize) -> Vec<(Option<String>, u16, std::ops::Range<usize>, Option<String>)> {
     let last = n - 1;
     let partial = |start: usize, end: usize| (206, start..end + 1, Some(format!("bytes {start}-{end}/{n}")));

@@ -1,15 +1,15 @@
 //! Module OTA for signed JSON devices (`shared/docs/device-protocols.md` sections 3-4), driven the
 //! way a device drives it: every request signed with the device secret exactly as
-//! `fota_shared::device_auth` documents, notices verified with the published Ed25519 key, images
+//! `fota_shared::rules::device_auth` documents, notices verified with the published Ed25519 key, images
 //! checked against md5 and sha256, progress throttled, pushes received over a real WebSocket.
 //!
 //! Project keys start with `ota-` and device ids with `otaNN-` (NN per test), so that the tests
 //! share one server without seeing each other's state.
 
 use crate::contains;
-use fota_shared::device_auth::{derive_key, device_secret, parse_master_keys, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use fota_shared::download_url::signed_url_query;
-use fota_shared::notice::{accept_notice, verify_notice, NoticeError, NoticeSubject};
+use fota_shared::rules::device_auth::{derive_key, device_secret, parse_master_keys, sign, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fota_shared::rules::download_url::signed_url_query;
+use fota_shared::rules::notice::{accept_notice, verify_notice, NoticeError, NoticeSubject};
 use fota_tests::{image, md5_hex, sha256_hex, shared_server, RawResponse, Server, MASTER_KEYS};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,7 +7,8 @@
 //! never read back from the edge, and the status counts are checked against what the devices saw.
 
 use crate::{device_request, eventually, imei, luatos_get};
-use fota_shared::api::{RolloutCounts, RolloutPhase, RolloutStatus};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::rollout::{RolloutCounts, RolloutPhase};
 use fota_tests::{image, shared_server, RawResponse, Server};
 use serde_json::json;
 use std::collections::BTreeSet;

@@ -93,7 +93,7 @@ fn the_summary_matches_the_device_list() {
     }
     // Everyone checked just now.
     assert_eq!(got["seen"], json!({ "hour": 9, "day": 9, "week": 9 }), "{got}");
-    let hour_ago = fota_shared::time::rfc3339(now_ms() - 3_600_000);
+    let hour_ago = fota_shared::leaf::time::rfc3339(now_ms() - 3_600_000);
     assert_eq!(got["seen"]["hour"], listed(server, p, &format!("seen_since={hour_ago}")));
     let latest: Vec<&str> = got["latest"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(latest.len(), 9, "{got}");

@@ -1,6 +1,6 @@
 //! Why an admin API call failed, read from reqwest's error or the API's error body.
 
-use fota_shared::api::ApiErrorBody;
+use fota_shared::api::access::ApiErrorBody;
 use reqwest::StatusCode;
 
 /// Why a call failed. `Display` carries the API's own message so it can be shown as is.

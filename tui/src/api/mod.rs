@@ -4,22 +4,30 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fota_shared::api::{
-    Activity, AuditPage, CheckNowResult, ConfirmResult, ConfirmSpec, Device, DeviceHistory,
-    DeviceList, Firmware, FirmwareList, FleetSummary, JobList, JobPhase, Plan, PlanList, PlanSpec,
-    Project, ProjectList, ProjectSpec, ProvisionSpec, Provisioned, RolloutAction, RolloutStatus,
-    RotateSpec, SigningKeyList, TokenCreated, TokenList, TokenSpec, UploadReceipt,
+use fota_shared::api::access::{AuditPage, TokenCreated, TokenList, TokenSpec};
+use fota_shared::api::catalog::{
+    Firmware, FirmwareList, Project, ProjectList, ProjectSpec, UploadReceipt,
 };
+use fota_shared::api::fleet::{Activity, Device, DeviceHistory, DeviceList, FleetSummary};
+use fota_shared::api::ota::{
+    CheckNowResult, ConfirmResult, ConfirmSpec, JobList, ProvisionSpec, Provisioned, RotateSpec,
+    SigningKeyList,
+};
+use fota_shared::api::plans::{PlanList, RolloutStatus};
+use fota_shared::model::job::JobPhase;
+use fota_shared::model::plan::{Plan, PlanSpec};
+use fota_shared::model::rollout::RolloutAction;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod error;
+#[cfg(test)]
 mod query;
 
 pub use error::{status_error, ApiError};
-pub use query::{ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, UploadDetails};
+use fota_shared::api::query::{ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, UploadDetails};
 
 /// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
 /// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).

@@ -1,6 +1,6 @@
 //! `fota activity`: the project's checks and deliveries per hour.
 
-use fota_shared::api::ActivityHour;
+use fota_shared::api::fleet::ActivityHour;
 
 use super::output::{table, Output};
 use super::{project_key, CliError};

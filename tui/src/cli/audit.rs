@@ -1,11 +1,12 @@
 //! `fota audit`: the audit log of every change, newest first, page by page or `--all`.
 
-use fota_shared::api::{AuditEntry, AuditPage};
+use fota_shared::api::access::{AuditEntry, AuditPage};
 
 use super::output::{table, Output};
 use super::{AuditFilters, CliError};
-use crate::api::{ApiClient, ApiError, AuditQuery};
+use crate::api::{ApiClient, ApiError};
 use crate::config::Connection;
+use fota_shared::api::query::AuditQuery;
 
 /// Audit entries per request for `audit --all`.
 const AUDIT_ALL_PAGE: u32 = 500;

@@ -1,18 +1,21 @@
 //! `fota device`: the device registry: list, show, summary, unban, forget, move, confirm, check-now, provision, de-provision, jobs.
 
 use clap::Subcommand;
-use fota_shared::api::{
-    ConfirmResult, ConfirmSpec, Device, DeviceEvent, DeviceList, DevicePhase, FleetSummary,
-    JobInfo, JobPhase, ProvisionSpec, Provisioned, ProvisionedDevice,
+use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList, FleetSummary};
+use fota_shared::api::ota::{
+    ConfirmResult, ConfirmSpec, JobInfo, ProvisionSpec, Provisioned, ProvisionedDevice,
 };
+use fota_shared::model::job::JobPhase;
+use fota_shared::model::rollout::DevicePhase;
 use serde::Serialize;
 
 use super::output::{fields, table, Output};
 use super::{project_key, CliError};
-use crate::api::{ApiClient, ApiError, CheckNowTarget, DeviceQuery};
+use crate::api::{ApiClient, ApiError, CheckNowTarget};
 use crate::config::Connection;
 use crate::format;
 use crate::strings;
+use fota_shared::api::query::DeviceQuery;
 
 /// Devices per request for `device list --all`.
 const ALL_PAGE: u32 = 500;
@@ -258,7 +261,7 @@ fn devices_table(devices: &[Device]) -> String {
                 } else {
                     String::new()
                 },
-                d.state.clone().unwrap_or_default(),
+                d.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 d.cause.clone().unwrap_or_default(),
             ]
         })
@@ -287,7 +290,10 @@ fn device_fields(d: &Device) -> String {
         ("last_seen", d.last_seen.clone()),
         ("deliveries", d.deliveries.to_string()),
         ("banned", format::yes_no(d.banned).to_string()),
-        ("state", d.state.clone().unwrap_or_default()),
+        (
+            "state",
+            d.state.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        ),
         ("cause", d.cause.clone().unwrap_or_default()),
     ])
 }

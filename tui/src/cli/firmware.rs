@@ -4,15 +4,17 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use fota_shared::api::{Firmware, ImageKind};
+use fota_shared::api::catalog::Firmware;
+use fota_shared::model::plan::ImageKind;
 
 use super::output::{fields, table, Output};
 use super::{project_key, CliError};
-use crate::api::{ApiClient, UploadDetails};
+use crate::api::ApiClient;
 use crate::config::Connection;
 use crate::format;
 use crate::image_file::{expand_home, sha256_hex};
 use crate::strings;
+use fota_shared::api::query::UploadDetails;
 
 #[derive(Debug, Subcommand, PartialEq, Eq)]
 pub enum FirmwareVerb {

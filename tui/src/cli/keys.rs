@@ -1,7 +1,7 @@
 //! `fota keys`: the project's notice signing keys: list and rotate.
 
 use clap::Subcommand;
-use fota_shared::api::{RotateSpec, SigningKeyList};
+use fota_shared::api::ota::{RotateSpec, SigningKeyList};
 
 use super::output::{table, Output};
 use super::plan::parse_duration_arg;

@@ -1,9 +1,11 @@
 //! `fota plan`: rollout plans: set (with the rollout flags), show, list, delete, status, the rollout controls and check-now.
 
 use clap::Subcommand;
-use fota_shared::api::{
-    Delivery, Plan, PlanSpec, Ratio, RolloutAction, RolloutCounts, RolloutSpec, RolloutStatus,
-    DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::plan::{Delivery, Plan, PlanSpec};
+use fota_shared::model::rollout::{
+    Ratio, RolloutAction, RolloutCounts, RolloutSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
+    DEFAULT_VERIFY_TIMEOUT_S,
 };
 
 use super::output::{fields, table, Output};

@@ -1,7 +1,7 @@
 //! `fota project`: projects: list, show, create or update.
 
 use clap::Subcommand;
-use fota_shared::api::{Project, ProjectSpec};
+use fota_shared::api::catalog::{Project, ProjectSpec};
 
 use super::output::{fields, table, Output};
 use super::{project_key, CliError};

@@ -2,8 +2,11 @@
 //! read as tables.
 
 use clap::Parser;
-use fota_shared::api::*;
-use fota_shared::routes::Role;
+use fota_shared::api::ota::*;
+use fota_shared::api::routes::Role;
+use fota_shared::model::job::*;
+use fota_shared::model::plan::*;
+use fota_shared::model::rollout::*;
 
 use super::activity::activity_table;
 use super::device::{confirm_lines, jobs_table, provisioned_lines, secrets_table, summary_text};
@@ -550,7 +553,7 @@ fn module_ota_verbs_parse() {
 fn module_ota_answers_read_as_tables() {
     let result = ConfirmResult {
         confirmed: vec!["a".into()],
-        skipped: vec![fota_shared::api::ConfirmSkipped {
+        skipped: vec![fota_shared::api::ota::ConfirmSkipped {
             id: "b".into(),
             reason: "no job".into(),
         }],
@@ -588,13 +591,13 @@ fn module_ota_answers_read_as_tables() {
     let keys = SigningKeyList {
         active: "k2".into(),
         keys: vec![
-            fota_shared::notice::SigningKey {
+            fota_shared::model::keys::SigningKey {
                 id: "k1".into(),
                 public_key_hex: "aa".into(),
                 created_ms: 0,
                 retire_after_ms: Some(86_400_000),
             },
-            fota_shared::notice::SigningKey {
+            fota_shared::model::keys::SigningKey {
                 id: "k2".into(),
                 public_key_hex: "bb".into(),
                 created_ms: 3_600_000,
@@ -631,7 +634,7 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
     );
     // Ids first seen after the rollout started get a row of their own, apart from the stages.
     let mut status = status;
-    status.unverified = fota_shared::api::RolloutCounts {
+    status.unverified = fota_shared::model::rollout::RolloutCounts {
         eligible: 7,
         offered: 2,
         succeeded: 0,

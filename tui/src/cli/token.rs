@@ -1,8 +1,8 @@
 //! `fota token`: API tokens: create (the secret shown once), list, revoke.
 
 use clap::Subcommand;
-use fota_shared::api::{TokenInfo, TokenSpec};
-use fota_shared::routes::Role;
+use fota_shared::api::access::{TokenInfo, TokenSpec};
+use fota_shared::api::routes::Role;
 
 use super::output::{table, Output};
 use super::CliError;

@@ -4,7 +4,7 @@
 //! to them, owns what all tabs share (project, connection, overlays, status line) and does no
 //! I/O and reads no clock, so every flow is tested by feeding actions.
 
-use fota_shared::api::Project;
+use fota_shared::api::catalog::Project;
 use ratatui::crossterm::event::KeyEvent;
 
 use super::keymap::{self, Act, Scope};

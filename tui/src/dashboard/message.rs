@@ -2,16 +2,20 @@
 //! out (network work for the shell), and the `Reaction` a screen hands back to the app (commands,
 //! an overlay to open, a status line).
 
-use fota_shared::api::{
-    ActivityHour, AuditPage, CheckNowResult, ConfirmResult, Device, DeviceHistory, DeviceList,
-    Firmware, JobInfo, Plan, PlanSpec, Project, RolloutAction, RolloutStatus, UploadReceipt,
-};
+use fota_shared::api::access::AuditPage;
+use fota_shared::api::catalog::{Firmware, Project, UploadReceipt};
+use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::plan::{Plan, PlanSpec};
+use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
 
 use super::remote::Outcome;
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
-use crate::api::{AuditQuery, CheckNowTarget, DeviceQuery, FleetSnapshot, UploadDetails};
+use crate::api::{CheckNowTarget, FleetSnapshot};
+use fota_shared::api::query::{AuditQuery, DeviceQuery, UploadDetails};
 
 /// The clock sends `Action::Tick` this often; retries, refreshes and the spinner count ticks.
 pub const TICKS_PER_SECOND: u32 = 4;

@@ -48,9 +48,8 @@ fn dispatch(app: &mut App, action: Action, commands: &UnboundedSender<Command>) 
 
 #[cfg(test)]
 mod tests {
-    use fota_shared::api::DeviceList;
-
     use crate::api::FleetSnapshot;
+    use fota_shared::api::fleet::DeviceList;
     use ratatui::backend::TestBackend;
     use tokio::sync::mpsc::unbounded_channel;
 

@@ -10,8 +10,9 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::message::{Action, Command};
 use super::remote::Failure;
-use crate::api::{ApiClient, ApiError, UploadDetails};
+use crate::api::{ApiClient, ApiError};
 use crate::image_file::{expand_home, sha256_hex};
+use fota_shared::api::query::UploadDetails;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
 pub fn spawn(
@@ -208,7 +209,7 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
             let result = match ids.as_slice() {
                 [one] => api.confirm_device(&project, one).await,
                 many => {
-                    let spec = fota_shared::api::ConfirmSpec {
+                    let spec = fota_shared::api::ota::ConfirmSpec {
                         devices: many.to_vec(),
                     };
                     api.confirm_devices(&project, &spec).await
@@ -235,7 +236,7 @@ async fn upload(
     path: &str,
     (firmware_name, version, details): (&str, &str, &UploadDetails),
     actions: &UnboundedSender<Action>,
-) -> Result<fota_shared::api::UploadReceipt, Failure> {
+) -> Result<fota_shared::api::catalog::UploadReceipt, Failure> {
     let file = expand_home(path);
     let bytes = tokio::fs::read(&file)
         .await

@@ -2,7 +2,7 @@
 //! whose `actor:`, `project:` and `since:` words go to the server and whose other words match
 //! the loaded entries; the selected entry's before and after.
 
-use fota_shared::api::{AuditEntry, AuditPage};
+use fota_shared::api::access::{AuditEntry, AuditPage};
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,7 +10,6 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
-use crate::api::AuditQuery;
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::Command;
 use crate::dashboard::remote::{clamp, Outcome};
@@ -18,6 +17,7 @@ use crate::dashboard::widgets::paged::{filter_line, paged_area, Paged};
 use crate::dashboard::widgets::{framed, render_table, FAILED, SUCCEEDED};
 use crate::format;
 use crate::strings;
+use fota_shared::api::query::AuditQuery;
 
 /// Audit entries fetched per page.
 pub const AUDIT_PAGE: u32 = 100;

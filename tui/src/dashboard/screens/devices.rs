@@ -5,19 +5,22 @@
 
 mod view;
 
-use fota_shared::api::{Device, DeviceEvent, DeviceList, DevicePhase, JobInfo, JobPhase};
-use fota_shared::module_job::ActiveJob;
+use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
+use fota_shared::api::ota::JobInfo;
+use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::rollout::DevicePhase;
 use ratatui::crossterm::event::KeyEvent;
 
 pub use view::render;
 
-use crate::api::{CheckNowTarget, DeviceQuery};
+use crate::api::CheckNowTarget;
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
 use crate::strings;
+use fota_shared::api::query::DeviceQuery;
 
 /// Devices fetched per page.
 pub const DEVICE_PAGE: u32 = 100;
@@ -372,7 +375,7 @@ impl DevicesScreen {
     pub fn on_confirmed(
         &mut self,
         ids: &[String],
-        result: Outcome<fota_shared::api::ConfirmResult>,
+        result: Outcome<fota_shared::api::ota::ConfirmResult>,
         project: Option<&str>,
     ) -> Reaction {
         let status = match result {

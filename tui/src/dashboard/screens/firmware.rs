@@ -1,14 +1,14 @@
 //! The Firmware tab: the project's images, the upload form and the running upload's progress,
 //! and deleting an image.
 
-use fota_shared::api::{Firmware, ImageKind, UploadReceipt};
+use fota_shared::api::catalog::{Firmware, UploadReceipt};
+use fota_shared::model::plan::ImageKind;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Row, Widget};
 
-use crate::api::UploadDetails;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
@@ -18,6 +18,7 @@ use crate::dashboard::widgets::{
 };
 use crate::format;
 use crate::strings;
+use fota_shared::api::query::UploadDetails;
 
 /// Upload kinds, the default first.
 const KINDS: &[&str] = &["full", "script", "delta"];

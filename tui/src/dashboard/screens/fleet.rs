@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use fota_shared::api::{ActivityHour, Device, RolloutPhase, SeenCounts};
+use fota_shared::api::fleet::{ActivityHour, Device, SeenCounts};
+use fota_shared::model::rollout::RolloutPhase;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};

@@ -7,7 +7,9 @@ mod view;
 
 use std::collections::BTreeMap;
 
-use fota_shared::api::{Plan, RolloutAction, RolloutStatus};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::plan::Plan;
+use fota_shared::model::rollout::RolloutAction;
 
 pub use view::{render, LIST_BAR};
 

@@ -10,11 +10,10 @@ use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{loading_line, popup, selected_row, ACCENT, ERROR};
-use fota_shared::api::Project;
-
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::remote::Remote;
 use crate::strings;
+use fota_shared::api::catalog::Project;
 
 /// What the picked project is for.
 #[derive(Debug, Clone, PartialEq, Eq)]

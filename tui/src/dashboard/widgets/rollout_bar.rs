@@ -1,7 +1,8 @@
 //! One plan's rollout as the Rollouts and Fleet screens show it: its status as loaded, its state
 //! in colour, and the progress bar of succeeded, failed, pending and not yet offered devices.
 
-use fota_shared::api::{RolloutCounts, RolloutPhase, RolloutStatus};
+use fota_shared::api::plans::RolloutStatus;
+use fota_shared::model::rollout::{RolloutCounts, RolloutPhase};
 use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
 

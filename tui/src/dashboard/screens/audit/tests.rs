@@ -1,6 +1,7 @@
 //! Tests of dashboard::screens::audit.
 
-use fota_shared::api::*;
+use fota_shared::api::access::*;
+use fota_shared::api::query::*;
 
 use super::*;
 use crate::fixtures::*;

@@ -1,6 +1,9 @@
 //! Tests of dashboard::screens::devices.
 
-use fota_shared::api::*;
+use fota_shared::api::fleet::*;
+use fota_shared::api::ota::*;
+use fota_shared::model::job::*;
+use fota_shared::model::rollout::*;
 
 use super::*;
 use crate::fixtures::*;
@@ -336,7 +339,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
             ids: vec!["862012345678903".into(), "sensor-a7".into()],
             result: Ok(ConfirmResult {
                 confirmed: vec!["sensor-a7".into()],
-                skipped: vec![fota_shared::api::ConfirmSkipped {
+                skipped: vec![fota_shared::api::ota::ConfirmSkipped {
                     id: "862012345678903".into(),
                     reason: "no job".into(),
                 }],
@@ -469,14 +472,14 @@ fn devices_tab_with_a_state_filter_while_history_loads() {
     let generation = app.devices.list.generation;
     let failed: Vec<_> = devices()
         .into_iter()
-        .filter(|d| d.state.as_deref() == Some("failed"))
+        .filter(|d| d.state == Some(DevicePhase::Failed))
         .collect();
     update(
         &mut app,
         Action::DevicesLoaded {
             generation,
             cursor: None,
-            result: Ok(fota_shared::api::DeviceList {
+            result: Ok(fota_shared::api::fleet::DeviceList {
                 devices: failed,
                 next_cursor: None,
             }),
@@ -521,7 +524,7 @@ fn devices_tab_with_a_held_job() {
         &mut app,
         Action::CheckedNow {
             target: crate::api::CheckNowTarget::Device("sensor-a7".into()),
-            result: Ok(fota_shared::api::CheckNowResult {
+            result: Ok(fota_shared::api::ota::CheckNowResult {
                 devices: 1,
                 reached: 1,
             }),
@@ -550,7 +553,7 @@ fn device_detail_shows_a_job_in_progress() {
 fn confirm_every_listed_held_job() {
     let mut app = on_tab('2');
     let mut jobs = jobs();
-    jobs[1].job.phase = fota_shared::api::JobPhase::AwaitingConfirmation;
+    jobs[1].job.phase = fota_shared::model::job::JobPhase::AwaitingConfirmation;
     update(&mut app, Action::JobsLoaded(Ok(jobs)));
     update(&mut app, ch('C'));
     insta::assert_snapshot!(draw(&app).backend());

@@ -1,8 +1,9 @@
 //! Drawing the Devices tab: the filter line, the list, and the selected device's fields, module
 //! job and history.
 
-use fota_shared::api::{Device, JobPhase};
-use fota_shared::module_job::ActiveJob;
+use fota_shared::api::fleet::Device;
+use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::rollout::DevicePhase;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
@@ -79,7 +80,7 @@ pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) 
             let state = if screen.is_held(&device.id) {
                 Cell::from(Span::from(strings::HELD).fg(PENDING).bold())
             } else {
-                Cell::from(device.state.as_deref().unwrap_or(""))
+                Cell::from(device.state.map_or("", DevicePhase::as_str))
             };
             let row = Row::new([
                 Cell::from(device.id.as_str()),
@@ -136,7 +137,11 @@ pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) 
 
 /// A failed or banned job, or a loop-upgrade ban: the rows an operator looks at first.
 fn device_in_trouble(device: &Device) -> bool {
-    device.banned || matches!(device.state.as_deref(), Some("failed" | "banned"))
+    device.banned
+        || matches!(
+            device.state,
+            Some(DevicePhase::Failed | DevicePhase::Banned)
+        )
 }
 
 /// The selected device's history, newest first, below its fields.
@@ -196,9 +201,11 @@ fn device_detail(device: &Device) -> Vec<Line<'_>> {
         field("banned", banned),
         field(
             "state",
-            match device.state.as_deref() {
-                Some(state @ ("failed" | "banned")) => Span::from(state).fg(FAILED).bold(),
-                Some(state) => Span::from(state),
+            match device.state {
+                Some(state @ (DevicePhase::Failed | DevicePhase::Banned)) => {
+                    Span::from(state.as_str()).fg(FAILED).bold()
+                }
+                Some(state) => Span::from(state.as_str()),
                 None => Span::from("-").dim(),
             },
         ),

@@ -1,6 +1,8 @@
 //! Tests of dashboard::screens::firmware.
 
-use fota_shared::api::*;
+use fota_shared::api::catalog::*;
+use fota_shared::api::query::*;
+use fota_shared::model::plan::*;
 
 use super::*;
 use crate::fixtures::*;

@@ -1,6 +1,7 @@
 //! Tests of dashboard::screens::fleet.
 
-use fota_shared::api::*;
+use fota_shared::api::fleet::*;
+use fota_shared::model::plan::*;
 
 use super::*;
 use crate::fixtures::*;
@@ -121,14 +122,14 @@ fn fleet_tab() {
 fn fleet_tab_from_a_summary_of_a_million_devices() {
     let mut app = loaded_app();
     let mut summary = fleet_summary();
-    let version = |fw: &str, version: &str, devices: u64| fota_shared::api::VersionCount {
+    let version = |fw: &str, version: &str, devices: u64| fota_shared::api::fleet::VersionCount {
         firmware_name: Some(fw.into()),
         version: Some(version.into()),
         devices,
     };
     summary.total = 1_000_000;
     summary.banned = 997;
-    summary.seen = fota_shared::api::SeenCounts {
+    summary.seen = fota_shared::api::fleet::SeenCounts {
         hour: 41_667,
         day: 1_000_000,
         week: 1_000_000,
@@ -241,8 +242,12 @@ fn plan(fw: &str, target: &str) -> Plan {
     }
 }
 
-fn row(fw: Option<&str>, version: Option<&str>, devices: u64) -> fota_shared::api::VersionCount {
-    fota_shared::api::VersionCount {
+fn row(
+    fw: Option<&str>,
+    version: Option<&str>,
+    devices: u64,
+) -> fota_shared::api::fleet::VersionCount {
+    fota_shared::api::fleet::VersionCount {
         firmware_name: fw.map(str::to_string),
         version: version.map(str::to_string),
         devices,
@@ -253,7 +258,7 @@ fn row(fw: Option<&str>, version: Option<&str>, devices: u64) -> fota_shared::ap
 fn counts_versions_and_plan_progress() {
     let latest = vec![device("b", "app", "1.1", "2026-01-01T00:00:03Z")];
     let snapshot = FleetSnapshot {
-        summary: fota_shared::api::FleetSummary {
+        summary: fota_shared::api::fleet::FleetSummary {
             total: 1_000_006,
             banned: 2,
             seen: SeenCounts {

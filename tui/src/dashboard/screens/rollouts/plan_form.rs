@@ -1,17 +1,16 @@
 //! The plan form: its fields filled from a plan's spec, and the `PlanSpec` a filled form stands
 //! for, checked field by field with messages that name the field.
 
-use fota_shared::api::{
-    Delivery, Plan, PlanSpec, Ratio, RolloutSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
-    DEFAULT_VERIFY_TIMEOUT_S,
-};
-
 use crate::dashboard::widgets::form::{Field, FieldId, FieldValue, Form, FormPurpose};
 use crate::format::{format_duration, format_ratio};
 use crate::input::{
     parse_duration, parse_imei_range, parse_ratio, parse_stages, parse_window, split_list,
 };
 use crate::strings;
+use fota_shared::model::plan::{Delivery, Plan, PlanSpec};
+use fota_shared::model::rollout::{
+    Ratio, RolloutSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
+};
 
 const DELIVERIES: &[&str] = &["stream", "redirect"];
 

@@ -1,6 +1,8 @@
 //! Tests of dashboard::screens::rollouts.
 
-use fota_shared::api::*;
+use fota_shared::api::ota::*;
+use fota_shared::model::plan::*;
+use fota_shared::model::rollout::*;
 
 use super::*;
 use crate::fixtures::*;

@@ -1,7 +1,8 @@
 //! Drawing the Rollouts tab: the plans with their rollout bars, and the selected plan's rules,
 //! offers, times and per-stage counts.
 
-use fota_shared::api::{Plan, RolloutCounts, RolloutPhase};
+use fota_shared::model::plan::Plan;
+use fota_shared::model::rollout::{RolloutCounts, RolloutPhase};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize;
@@ -142,7 +143,7 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
     if plan.spec.allow_downgrade {
         offers.push("downgrade allowed".to_string());
     }
-    if plan.image.module != fota_shared::api::DEFAULT_MODULE {
+    if plan.image.module != fota_shared::model::plan::DEFAULT_MODULE {
         offers.push(format!("module {}", plan.image.module));
     }
     if plan.spec.needs_confirm {

@@ -1,6 +1,7 @@
 //! Tests of dashboard::screens::rollouts::plan_form.
 
-use fota_shared::api::*;
+use fota_shared::model::plan::*;
+use fota_shared::model::rollout::*;
 
 use super::*;
 use crate::fixtures::*;
@@ -79,7 +80,7 @@ fn app_plan(spec: &PlanSpec) -> Plan {
         project_key: "demo".into(),
         firmware_name: "app".into(),
         spec: spec.clone(),
-        image: fota_shared::api::ImageRef {
+        image: fota_shared::model::plan::ImageRef {
             sha256: "a".into(),
             md5: "b".into(),
             size: 1,

@@ -37,9 +37,8 @@
 //! Rotation: add the new key, let devices fetch the key list, and set the old key's
 //! `retire_after_ms` to when no device should still hold a notice it signed.
 
-use crate::api::{NoticeData, PushCommand, UpgradeNotice};
+use crate::model::keys::SigningKey;
 use ed25519_dalek::{Signature, Signer, SigningKey as Ed25519Secret, VerifyingKey};
-use serde::{Deserialize, Serialize};
 
 pub const SIGN_METHOD: &str = "Ed25519";
 pub const HASH_TYPE: &str = "sha256";
@@ -118,55 +117,13 @@ pub fn accept_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signatur
 }
 
 /// Whether a job installs an older version than the one the device reported for the module
-/// (numeric order, `crate::version`); unparsable or unreported versions are not a downgrade.
+/// (numeric order, `crate::leaf::version`); unparsable or unreported versions are not a downgrade.
 pub fn is_downgrade(reported: Option<&str>, target: &str) -> bool {
-    use crate::version::Version;
+    use crate::leaf::version::Version;
     match (reported.and_then(|r| Version::parse(r).ok()), Version::parse(target).ok()) {
         (Some(reported), Some(target)) => target < reported,
         _ => false,
     }
-}
-
-/// The image half of a notice, as the edge resolved it from the plan.
-#[derive(Debug, Clone, Copy)]
-pub struct NoticeImage<'a> {
-    /// A download URL with its expiry ([`crate::download_url`]).
-    pub url: &'a str,
-    pub md5: &'a str,
-}
-
-/// The whole `GET` answer for a device with a job in progress; signs with `seed` under `key_id`.
-pub fn build_notice(id: &str, subject: &NoticeSubject<'_>, image: NoticeImage<'_>, key_id: &str, seed: &[u8; 32]) -> UpgradeNotice {
-    UpgradeNotice {
-        id: id.to_string(),
-        code: 200,
-        data: NoticeData {
-            module: subject.module.to_string(),
-            version: subject.version.to_string(),
-            size: subject.size,
-            url: image.url.to_string(),
-            md5: image.md5.to_string(),
-            sha256: subject.sha256.to_string(),
-            hash_type: HASH_TYPE.to_string(),
-            expires: subject.expires_ms,
-            downgrade: subject.downgrade,
-            sign: sign_notice(seed, subject),
-            sign_method: SIGN_METHOD.to_string(),
-            key_id: key_id.to_string(),
-        },
-    }
-}
-
-/// The public side of a notice signing key, as the edge stores and publishes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SigningKey {
-    pub id: String,
-    pub public_key_hex: String,
-    /// From this instant the key may sign.
-    pub created_ms: i64,
-    /// From this instant the key neither signs nor is trusted; `None` until a rotation sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retire_after_ms: Option<i64>,
 }
 
 fn retired(key: &SigningKey, now_ms: i64) -> bool {
@@ -185,11 +142,6 @@ pub fn valid_keys(keys: &[SigningKey], now_ms: i64) -> Vec<&SigningKey> {
     let mut valid: Vec<&SigningKey> = keys.iter().filter(|k| !retired(k, now_ms)).collect();
     valid.sort_by(|a, b| (a.created_ms, &a.id).cmp(&(b.created_ms, &b.id)));
     valid
-}
-
-/// The command that makes a connected device check now: `{"fota":"true","url":"<check url>"}`.
-pub fn push_command(check_url: &str) -> String {
-    serde_json::to_string(&PushCommand { fota: "true".into(), url: check_url.into() }).expect("two strings serialize")
 }
 
 #[cfg(test)]
@@ -253,21 +205,6 @@ mod tests {
     }
 
     #[test]
-    fn notice_json_shape() {
-        let notice = build_notice("123", &subject(), NoticeImage { url: "https://x/i?expires=1&sig=ab", md5: "0cc1" }, "k1", &SEED);
-        let json = serde_json::to_value(&notice).unwrap();
-        assert_eq!(json["code"], 200);
-        assert_eq!(json["id"], "123");
-        let keys: Vec<&str> = json["data"].as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys.len(), 12);
-        for key in ["module", "version", "size", "url", "md5", "sha256", "hash_type", "expires", "downgrade", "sign", "sign_method", "key_id"] {
-            assert!(keys.contains(&key), "{key}");
-        }
-        assert_eq!((json["data"]["hash_type"].as_str(), json["data"]["sign_method"].as_str()), (Some("sha256"), Some("Ed25519")));
-        assert_eq!(verify_notice(&public_key_hex(&SEED), &subject(), &notice.data.sign), Ok(()));
-    }
-
-    #[test]
     fn a_device_accepts_a_notice_only_signed_for_it_and_before_its_expiry() {
         let public = public_key_hex(&SEED);
         let sig = sign_notice(&SEED, &subject());
@@ -326,11 +263,5 @@ mod tests {
         assert_eq!(active_key(&alone, 1000), None, "a retired key never signs");
         let tie = [key("b", 0, None), key("a", 0, None)];
         assert_eq!(active_key(&tie, 0).map(|k| k.id.as_str()), Some("b"), "a tie goes to the greater id");
-    }
-
-    #[test]
-    fn push_command_json() {
-        assert_eq!(push_command("http://h/ota/device/upgrade/pk1/dev1"), r#"{"fota":"true","url":"http://h/ota/device/upgrade/pk1/dev1"}"#);
-        assert_eq!(push_command(r#"a"b"#), r#"{"fota":"true","url":"a\"b"}"#);
     }
 }

@@ -3,12 +3,11 @@
 //! offer. The rollout's coordinator (a Durable Object per plan target at the edge) applies the
 //! verdict in one step, so concurrent attempts are ordered by the object and never retried.
 
-use crate::api::DevicePhase;
-use crate::api::RolloutSpec;
-use crate::ban::{admit, Admission, DeliveryState};
-use crate::code::Refusal;
-use crate::rollout::{rollout_gate, OfferRate};
-use crate::rollout_state::{on_eligible_seen, on_failure, on_offer, DeviceFailure, DeviceRollout, Provenance, RolloutEvent, RolloutState, Standing};
+use crate::leaf::code::Refusal;
+use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutSpec, RolloutState, Standing};
+use crate::rules::ban::{admit, Admission, DeliveryState};
+use crate::rules::rollout::{rollout_gate, OfferRate};
+use crate::rules::rollout_state::{on_eligible_seen, on_failure, on_offer, DeviceFailure, Provenance, RolloutEvent};
 
 /// What the coordinator knows when a due device asks.
 #[derive(Debug, Clone)]
@@ -23,7 +22,7 @@ pub struct Attempt<'a> {
     pub device: Option<&'a DeviceRollout>,
     /// Its deliveries of this target so far.
     pub delivery: &'a DeliveryState,
-    /// [`crate::ban::target_key`] of the plan's target.
+    /// [`crate::rules::ban::target_key`] of the plan's target.
     pub target: &'a str,
     pub ban_after: u32,
     /// The whole image from byte 0 by `GET` (or a redirect to it): counts as a delivery; a
@@ -129,7 +128,7 @@ fn fail_banned(a: &Attempt<'_>, v: &mut Verdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout_state::start;
+    use crate::rules::rollout_state::start;
 
     fn spec(json: &str) -> RolloutSpec {
         serde_json::from_str(json).unwrap()

@@ -4,8 +4,9 @@
 //! query strings, a leading `?`, the literal `nil` instead of an id, unknown extra parameters) and
 //! strict only where a wrong guess would hand a device the wrong image.
 
-use crate::code::Refusal;
-use crate::version::Version;
+use crate::leaf::code::Refusal;
+use crate::leaf::ids::{valid_device_id, valid_name};
+use crate::leaf::version::Version;
 
 /// The paths a Luat device may be configured with. The hosted platform's default comes first.
 pub const CHECK_PATHS: [&str; 2] = ["/api/site/firmware_upgrade", "/luat/update"];
@@ -112,23 +113,6 @@ pub fn percent_decode(text: &str) -> String {
 
 fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Longest id, project key or firmware name accepted; longer values are not from a real device.
-pub const MAX_FIELD_LEN: usize = 128;
-
-/// Is this a plausible device id (IMEI, MAC, UID)? Printable ASCII without separators.
-pub fn valid_device_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'-' | b'_' | b'.'))
-}
-
-/// Is this a plausible project key or firmware name? Printable ASCII, no slashes or quotes.
-pub fn valid_name(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= MAX_FIELD_LEN
-        && text.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'\\' | b'"'))
 }
 
 /// Parses the query of an upgrade check into an [`UpgradeCheck`].

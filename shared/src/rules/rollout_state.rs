@@ -5,49 +5,9 @@
 //! Every counter change goes through [`count`], which updates one cohort and the totals together:
 //! `totals` is always `verification` plus the sum of `stages`.
 
-use crate::api::{
-    DevicePhase, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec, RolloutStageStatus, RolloutStatus,
-};
-use crate::rollout::{cohort_of, current_percent};
-use crate::time::rfc3339;
+use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec, RolloutState, Standing};
+use crate::rules::rollout::cohort_of;
 use serde::{Deserialize, Serialize};
-
-/// A rollout's progress, as the edge stores it next to the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RolloutState {
-    pub phase: RolloutPhase,
-    /// Index into the spec's stages; -1 while verifying.
-    pub stage: i32,
-    pub paused_reason: Option<String>,
-    pub failed_reason: Option<String>,
-    pub started_ms: i64,
-    pub stage_started_ms: i64,
-    /// The test devices' counts.
-    pub verification: RolloutCounts,
-    /// Each stage's counts: the devices whose bucket falls in that stage's slice.
-    pub stages: Vec<RolloutCounts>,
-    pub totals: RolloutCounts,
-    /// Devices first seen after the rollout started, neither listed nor signed: served by their
-    /// bucket, counted here only, and never moving a gate ([`Standing::Unverified`]).
-    #[serde(default)]
-    pub unverified: RolloutCounts,
-}
-
-/// How far a rollout may believe what a device's checks and reports say of it. The Luat check is
-/// unauthenticated, so an id anyone could make up moves no gate: only devices the operator can
-/// trust decide verification, the health gate, `auto_advance` and most of the offer budget.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Standing {
-    /// A provisioned JSON device: every request is signed, so even its ban is its own doing.
-    Signed,
-    /// An unsigned id the operator listed (a test device or the plan's `devices`), or first seen
-    /// before the rollout started. Rows stored before standings existed are trusted.
-    #[default]
-    Trusted,
-    /// An unsigned id first seen after the rollout started: counted apart (`unverified`).
-    Unverified,
-}
 
 /// What the edge knows of a device when it reaches a rollout, for [`Provenance::standing`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,28 +35,12 @@ impl Provenance {
     }
 }
 
-/// One device's part in one rollout: the edge's per-device row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceRollout {
-    pub device_id: String,
-    /// The counters it is counted under for good: -1 for a test device, else a stage index.
-    pub cohort: i32,
-    pub phase: DevicePhase,
-    /// When it entered `phase`.
-    pub since_ms: i64,
-    pub offered_ms: Option<i64>,
-    /// Why it failed or was banned.
-    pub cause: Option<String>,
-    #[serde(default)]
-    pub standing: Standing,
-}
-
 /// How a device's upgrade failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeviceFailure {
     /// No success within the plan's `job_timeout_s` of the offer ([`job_timed_out`]).
     JobTimedOut,
-    /// Loop-upgrade protection banned it ([`crate::ban`]).
+    /// Loop-upgrade protection banned it ([`crate::rules::ban`]).
     Banned,
     /// The device reported a failure (a negative progress step, or an image that did not take).
     Reported(String),
@@ -412,7 +356,7 @@ pub fn control(spec: &RolloutSpec, state: &RolloutState, action: RolloutAction, 
 
 /// Fits the counters to edited stages: added stages start at zero, and the counts of removed
 /// ones fold into the new last stage, where their devices are counted from now on. The current
-/// stage stays within the stages; devices already offered stay offered ([`crate::rollout::rollout_gate`]).
+/// stage stays within the stages; devices already offered stay offered ([`crate::rules::rollout::rollout_gate`]).
 pub fn reconcile(spec: &RolloutSpec, state: &RolloutState) -> RolloutState {
     let mut next = state.clone();
     let len = spec.stages.len().max(1);
@@ -433,32 +377,10 @@ pub fn reconcile(spec: &RolloutSpec, state: &RolloutState) -> RolloutState {
     next
 }
 
-/// The API's view of a rollout.
-pub fn status(spec: &RolloutSpec, state: &RolloutState) -> RolloutStatus {
-    RolloutStatus {
-        state: state.phase,
-        stage: state.stage,
-        percent: current_percent(spec, state),
-        paused_reason: state.paused_reason.clone(),
-        failed_reason: state.failed_reason.clone(),
-        started_at: rfc3339(state.started_ms),
-        stage_started_at: rfc3339(state.stage_started_ms),
-        totals: state.totals,
-        verification: state.verification,
-        unverified: state.unverified,
-        stages: state
-            .stages
-            .iter()
-            .enumerate()
-            .map(|(i, &counts)| RolloutStageStatus { percent: spec.stages.get(i).copied().unwrap_or(100), counts })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollout::bucket;
+    use crate::rules::rollout::bucket;
     use std::collections::BTreeMap;
     use DevicePhase as D;
     use RolloutPhase as R;
@@ -651,8 +573,7 @@ mod tests {
         run.offer(&imei(101), 5);
         assert_eq!(run.fail(&imei(101), DeviceFailure::JobTimedOut, 6), Some(RolloutEvent::GateTripped));
         assert_eq!(run.state.unverified.succeeded, 45);
-        let status = status(&run.spec, &run.state);
-        assert_eq!((status.totals.failed, status.unverified.succeeded), (2, 45));
+        assert_eq!((run.state.totals.failed, run.state.unverified.succeeded), (2, 45));
     }
 
     #[test]
@@ -807,7 +728,7 @@ mod tests {
                 run.state = control(&run.spec, &run.state, RolloutAction::Advance, 3).unwrap();
             }
             let device = run.devices[&id].clone();
-            if crate::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, crate::rollout::OfferRate::default()).is_err() {
+            if crate::rules::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, crate::rules::rollout::OfferRate::default()).is_err() {
                 continue;
             }
             run.offer(&id, 4);
@@ -832,29 +753,5 @@ mod tests {
         assert_eq!(folded.stages[1], add(run.state.stages[1], &run.state.stages[2]));
         let longer = reconcile(&RolloutSpec { stages: vec![5, 20, 50, 100], ..run.spec.clone() }, &run.state);
         assert_eq!((longer.stages.len(), longer.stages[3]), (4, RolloutCounts::default()));
-    }
-
-    #[test]
-    fn status_json_shape() {
-        let mut run = Run::new(r#"{"stages":[10,100],"verify_devices":["TEST1"]}"#);
-        run.offer("TEST1", 1_795_306_646_000);
-        let status = serde_json::to_value(status(&run.spec, &run.state)).unwrap();
-        let zero = serde_json::json!({"eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0});
-        let one = serde_json::json!({"eligible":1,"offered":1,"succeeded":0,"failed":0,"banned":0,"pending":1});
-        assert_eq!(
-            status,
-            serde_json::json!({
-                "state": "verifying", "stage": -1, "percent": 0, "paused_reason": null, "failed_reason": null,
-                "started_at": "1970-01-01T00:00:00Z", "stage_started_at": "1970-01-01T00:00:00Z",
-                "totals": one, "verification": one, "unverified": zero,
-                "stages": [{"percent": 10, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0},
-                           {"percent": 100, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0}],
-            })
-        );
-        assert_eq!(zero, serde_json::to_value(RolloutCounts::default()).unwrap());
-        let back: RolloutStatus = serde_json::from_value(status).unwrap();
-        assert_eq!(back.stages[1].percent, 100);
-        let stored: RolloutState = serde_json::from_str(&serde_json::to_string(&run.state).unwrap()).unwrap();
-        assert_eq!(stored, run.state, "the stored state reads back unchanged");
     }
 }

@@ -7,8 +7,8 @@
 //! twice is refused. A device resuming a download with `Range` after the expiry is refused too, so
 //! give URLs at least the plan's `job_timeout_s`.
 
-use crate::device_auth::{hmac_sha256, parse_signed_ms};
-use crate::luat::query_pairs;
+use crate::rules::device_auth::{hmac_sha256, parse_signed_ms};
+use crate::rules::luat::query_pairs;
 use hmac::Mac;
 
 /// Why a download URL was refused (403).

@@ -1,7 +1,7 @@
 //! Loop-upgrade protection: a device served the same target again and again without ever
 //! reporting it (the new image does not take) is stopped until an operator lifts the ban.
 
-use crate::version::Version;
+use crate::leaf::version::Version;
 
 /// The hosted platform's limit, used when a project sets none.
 pub const DEFAULT_BAN_AFTER: u32 = 6;

@@ -1,9 +1,9 @@
 //! Plans: which devices of a project get which version of a firmware, and the checks an operator's
 //! plan must pass before it is stored.
 
-use crate::api::PlanSpec;
-use crate::luat::valid_device_id;
-use crate::version::Version;
+use crate::leaf::ids::valid_device_id;
+use crate::leaf::version::Version;
+use crate::model::plan::PlanSpec;
 use std::cmp::Ordering;
 
 /// Most explicit device ids one plan may list (the KV value stays far below its 25 MiB limit).
@@ -109,7 +109,7 @@ pub fn from_version_eligible(spec: &PlanSpec, version: &Version) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Delivery;
+    use crate::model::plan::Delivery;
 
     fn spec(devices: &[&str], ranges: &[(&str, &str)]) -> PlanSpec {
         PlanSpec {

@@ -17,10 +17,9 @@
 //! dependency) but nothing reaches the device, and its timeout does not run, until [`confirm`].
 //! The owner declining, or an operator cancelling, ends it and frees the slot.
 
-use crate::api::JobPhase;
-use crate::module_ota::{ProgressReport, Step, VersionReport};
-use crate::version::Version;
-use serde::{Deserialize, Serialize};
+use crate::leaf::version::Version;
+use crate::model::job::{ActiveJob, JobPhase};
+use crate::rules::module_ota::{ProgressReport, Step, VersionReport};
 
 /// A plan found due for this device (device set, source versions, rollout gate and ban already
 /// passed), with the image's module.
@@ -32,24 +31,8 @@ pub struct Candidate {
     /// Lower goes first; see the module doc.
     pub order: u32,
     pub needs_confirm: bool,
-    /// The plan's `job_timeout_s` (or [`crate::rollout::DEFAULT_JOB_TIMEOUT_S`]).
+    /// The plan's `job_timeout_s` (or [`crate::rules::rollout::DEFAULT_JOB_TIMEOUT_S`]).
     pub job_timeout_s: u64,
-}
-
-/// The device's one job in progress or waiting for confirmation: the edge's per-device record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActiveJob {
-    pub module: String,
-    pub firmware_name: String,
-    pub target_version: String,
-    pub phase: JobPhase,
-    pub created_ms: i64,
-    /// When the job reached the device: at creation, or at confirmation. The timeout runs from here.
-    pub offered_ms: Option<i64>,
-    pub job_timeout_s: u64,
-    /// The last progress step stored, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_step: Option<i8>,
 }
 
 /// What [`next_job`] decided.
@@ -113,17 +96,17 @@ pub fn confirm(job: &ActiveJob, now_ms: i64) -> Result<ActiveJob, NotAwaitingCon
 }
 
 /// Has a job offered at `offered_ms` run out of time? It fails `timeout_s` after the offer
-/// (the same instant [`crate::rollout_state::job_timed_out`] uses for Luat devices).
+/// (the same instant [`crate::rules::rollout_state::job_timed_out`] uses for Luat devices).
 /// Does a plan upgrade a module reporting `reported`? The plan's source versions and its
 /// downgrade rule apply to module jobs exactly as to Luat checks.
-pub fn plan_wants(spec: &crate::api::PlanSpec, reported: &str) -> bool {
-    let (Ok(reported), Ok(target)) = (crate::version::Version::parse(reported), crate::version::Version::parse(&spec.target_version)) else {
+pub fn plan_wants(spec: &crate::model::plan::PlanSpec, reported: &str) -> bool {
+    let (Ok(reported), Ok(target)) = (crate::leaf::version::Version::parse(reported), crate::leaf::version::Version::parse(&spec.target_version)) else {
         return false;
     };
     if reported == target || (reported > target && !spec.allow_downgrade) {
         return false;
     }
-    crate::plan::from_version_eligible(spec, &reported)
+    crate::rules::plan::from_version_eligible(spec, &reported)
 }
 
 pub fn job_expired(offered_ms: i64, timeout_s: u64, now_ms: i64) -> bool {
@@ -149,7 +132,7 @@ pub enum JobOutcome {
 }
 
 /// A progress report for the device. A failure step fails the job; a percentage is remembered
-/// (the edge stores it when [`crate::module_ota::should_store`] says so).
+/// (the edge stores it when [`crate::rules::module_ota::should_store`] says so).
 pub fn on_progress(job: &ActiveJob, progress: &ProgressReport) -> JobOutcome {
     if progress.module != job.module || job.phase != JobPhase::InProgress {
         return JobOutcome::Unchanged;
@@ -192,8 +175,8 @@ mod plan_wants_tests {
 
     #[test]
     fn source_versions_and_downgrades_apply() {
-        let spec = |from: &[&str], downgrade: bool| -> crate::api::PlanSpec {
-            let mut s: crate::api::PlanSpec = serde_json::from_str(r#"{"target_version":"1.0.1"}"#).unwrap();
+        let spec = |from: &[&str], downgrade: bool| -> crate::model::plan::PlanSpec {
+            let mut s: crate::model::plan::PlanSpec = serde_json::from_str(r#"{"target_version":"1.0.1"}"#).unwrap();
             s.from_versions = from.iter().map(|v| v.to_string()).collect();
             s.allow_downgrade = downgrade;
             s
@@ -216,7 +199,7 @@ mod plan_wants_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::module_ota::{parse_progress, parse_report};
+    use crate::rules::module_ota::{parse_progress, parse_report};
 
     fn candidate(module: &str, firmware: &str, target: &str, order: u32, needs_confirm: bool) -> Candidate {
         Candidate { module: module.into(), firmware_name: firmware.into(), target_version: target.into(), order, needs_confirm, job_timeout_s: 3600 }

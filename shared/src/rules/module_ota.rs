@@ -8,9 +8,9 @@
 //! `id` is a decimal string 0..=4294967295 and is echoed back as sent. `module` absent, `null` or
 //! empty means [`DEFAULT_MODULE`] (the whole device). Unknown fields are ignored: devices add their own.
 
-use crate::api::DEFAULT_MODULE;
-use crate::luat::valid_name;
-use crate::version::{Version, VersionError};
+use crate::leaf::ids::valid_name;
+use crate::leaf::version::{Version, VersionError};
+use crate::model::plan::DEFAULT_MODULE;
 use serde_json::{Map, Value};
 
 /// Largest request body the edge should read for a report or progress message.

@@ -2,7 +2,7 @@
 //! become a [`FleetSummary`], how long an answer may be reused, and the id range a prefix search
 //! scans (so that it can use the `(project_key, id)` index).
 
-use crate::api::{Device, FleetSummary, SeenCounts, StateCount, VersionCount};
+use crate::api::fleet::{Device, FleetSummary, SeenCounts, StateCount, VersionCount};
 use std::collections::BTreeMap;
 
 /// How many of the most recently seen devices a summary lists.

@@ -1,10 +1,10 @@
 //! The upgrade decision for one Luat check: given what the edge loaded, offer the image or say why not.
 
-use crate::api::{Delivery, Plan};
-use crate::code::Refusal;
-use crate::luat::UpgradeCheck;
-use crate::plan::{from_version_eligible, in_device_set};
-use crate::version::Version;
+use crate::leaf::code::Refusal;
+use crate::leaf::version::Version;
+use crate::model::plan::{Delivery, Plan};
+use crate::rules::luat::UpgradeCheck;
+use crate::rules::plan::{from_version_eligible, in_device_set};
 
 /// How an image that is due is handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +18,7 @@ pub enum Via {
 /// The outcome of [`decide`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Offer {
-    /// The plan's image is due for this device. Loop-upgrade protection ([`crate::ban`]) still
+    /// The plan's image is due for this device. Loop-upgrade protection ([`crate::rules::ban`]) still
     /// has its say before a byte is sent.
     Due(Via),
     Refuse(Refusal),
@@ -64,8 +64,8 @@ pub fn decide(check: &UpgradeCheck, facts: Facts<'_>) -> Offer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ImageRef, PlanSpec};
-    use crate::luat::{check_query, parse_check};
+    use crate::model::plan::{ImageRef, PlanSpec};
+    use crate::rules::luat::{check_query, parse_check};
 
     fn plan(target: &str, from: &[&str], devices: &[&str], delivery: Delivery, downgrade: bool) -> Plan {
         Plan {

@@ -1,13 +1,13 @@
 //! Staged rollouts: the checks an operator's rollout spec must pass, the sticky bucket that puts a
 //! device in a stage, the UTC offer window, and the gate that says whether a due device is offered now.
 //!
-//! The rollout's progress (its phase, stage and counters) lives in [`crate::rollout_state`].
+//! The rollout's progress (its phase, stage and counters) lives in [`crate::rules::rollout_state`].
 
-use crate::api::{DevicePhase, PlanSpec, RolloutPhase, RolloutSpec};
-use crate::code::Refusal;
-use crate::luat::valid_device_id;
-use crate::plan::in_device_set;
-use crate::rollout_state::{DeviceRollout, RolloutState, Standing};
+use crate::leaf::code::Refusal;
+use crate::leaf::ids::valid_device_id;
+use crate::model::plan::PlanSpec;
+use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutPhase, RolloutSpec, RolloutState, Standing};
+use crate::rules::plan::in_device_set;
 use sha2::{Digest, Sha256};
 
 /// Buckets a device id hashes into: basis points, so a stage of `p` percent is buckets `0..p*100`.
@@ -61,7 +61,7 @@ pub fn normalize(mut spec: RolloutSpec, plan: &PlanSpec) -> Result<RolloutSpec, 
     if let Some(pair) = spec.stages.windows(2).find(|w| w[0] >= w[1]) {
         return Err(RolloutError::StagesNotIncreasing(pair[0], pair[1]));
     }
-    if !(0..=crate::api::Ratio::PPM_PER_ONE).contains(&spec.max_failure_ratio.ppm()) {
+    if !(0..=crate::model::rollout::Ratio::PPM_PER_ONE).contains(&spec.max_failure_ratio.ppm()) {
         return Err(RolloutError::BadFailureRatio);
     }
     if spec.max_per_minute == Some(0) {
@@ -93,10 +93,10 @@ pub fn normalize(mut spec: RolloutSpec, plan: &PlanSpec) -> Result<RolloutSpec, 
 pub fn effective(plan: &PlanSpec) -> RolloutSpec {
     plan.rollout.clone().unwrap_or_else(|| RolloutSpec {
         verify_devices: vec![],
-        verify_timeout_s: crate::api::DEFAULT_VERIFY_TIMEOUT_S,
+        verify_timeout_s: crate::model::rollout::DEFAULT_VERIFY_TIMEOUT_S,
         stages: vec![100],
-        max_failure_ratio: crate::api::Ratio::from_ppm(crate::api::Ratio::PPM_PER_ONE),
-        min_sample: crate::api::DEFAULT_MIN_SAMPLE,
+        max_failure_ratio: crate::model::rollout::Ratio::from_ppm(crate::model::rollout::Ratio::PPM_PER_ONE),
+        min_sample: crate::model::rollout::DEFAULT_MIN_SAMPLE,
         max_per_minute: None,
         window_utc: None,
         auto_advance: false,
@@ -105,7 +105,7 @@ pub fn effective(plan: &PlanSpec) -> RolloutSpec {
 }
 
 /// The rollout's identity: one per plan target, so a new target draws a fresh sample.
-pub fn plan_id(project_key: &str, firmware_name: &str, target: &crate::version::Version) -> String {
+pub fn plan_id(project_key: &str, firmware_name: &str, target: &crate::leaf::version::Version) -> String {
     format!("{project_key}/{firmware_name}@{target}")
 }
 
@@ -238,7 +238,7 @@ impl OfferRate {
     }
 }
 
-/// May a device that [`crate::decide::decide`] found due be offered the image now?
+/// May a device that [`crate::rules::decide::decide`] found due be offered the image now?
 ///
 /// `device` is the device's row for this rollout (`None` before its first sight), and
 /// `rate` the first offers already made in [`rate_window`]`(now_ms)`. A device already
@@ -316,8 +316,8 @@ mod held_back_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Ratio;
-    use crate::rollout_state::{on_eligible_seen, on_offer, start, Provenance};
+    use crate::model::rollout::Ratio;
+    use crate::rules::rollout_state::{on_eligible_seen, on_offer, start, Provenance};
 
     #[test]
     fn unverified_devices_get_a_bounded_share_of_the_offer_budget() {

@@ -1,0 +1,109 @@
+//! Plans as data: what an operator writes (`PlanSpec`), the image it resolves to, how the image is
+//! handed over, and the stored `Plan` (KV) that the API also shows. The rules over plans live in
+//! `crate::rules::plan`.
+
+use crate::model::rollout::RolloutSpec;
+use serde::{Deserialize, Serialize};
+
+/// What an image contains; a delta applies to one source version only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum ImageKind {
+    /// Script-only package.
+    Script,
+    /// Core + script, or any whole image.
+    #[default]
+    Full,
+    /// Differential package (EC618/EC718 SoC deltas): needs `source_version`.
+    Delta,
+}
+
+impl ImageKind {
+    pub fn parse(text: &str) -> Option<ImageKind> {
+        match text {
+            "script" => Some(ImageKind::Script),
+            "full" => Some(ImageKind::Full),
+            "delta" => Some(ImageKind::Delta),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKind::Script => "script",
+            ImageKind::Full => "full",
+            ImageKind::Delta => "delta",
+        }
+    }
+}
+
+/// The module a device image is for when none is named: the whole device.
+pub const DEFAULT_MODULE: &str = "default";
+
+pub(crate) fn default_module() -> String {
+    DEFAULT_MODULE.to_string()
+}
+
+/// How an upgrade is handed to a device that may follow redirects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Delivery {
+    /// Always answer with the image bytes (200/206).
+    #[default]
+    Stream,
+    /// Answer clients that follow redirects with a 302 to the content-addressed image URL.
+    Redirect,
+}
+
+/// `PUT /admin/v1/projects/{project_key}/plans/{firmware_name}` body: who gets which version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSpec {
+    pub target_version: String,
+    /// When non-empty, only devices reporting one of these versions are offered the target.
+    #[serde(default)]
+    pub from_versions: Vec<String>,
+    /// Explicit device ids. With `imei_ranges`, the device set; both empty means every device.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Inclusive id ranges, `[["860000000000000","860000000000999"]]`.
+    #[serde(default)]
+    pub imei_ranges: Vec<[String; 2]>,
+    #[serde(default)]
+    pub delivery: Delivery,
+    #[serde(default)]
+    pub allow_downgrade: bool,
+    /// A staged release; absent means every eligible device at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutSpec>,
+    /// Seconds from an offer to the device reporting the target before its job fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_timeout_s: Option<u64>,
+    /// JSON (module OTA) devices: hold each device's job until the owner confirms it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_confirm: bool,
+}
+
+/// The image a plan points at, resolved when the plan is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageRef {
+    pub sha256: String,
+    pub md5: String,
+    pub size: u64,
+    /// The module the image is for (`default`: the whole device).
+    #[serde(default = "default_module")]
+    pub module: String,
+}
+
+/// A stored plan: the operator's spec plus what the edge resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub project_key: String,
+    pub firmware_name: String,
+    #[serde(flatten)]
+    pub spec: PlanSpec,
+    pub image: ImageRef,
+    pub updated_at: String,
+}
