@@ -9,6 +9,7 @@
 //! rows are marked dirty and written in batches by the object's alarm shortly after, or at once
 //! when an admin read asks for a settled copy (`Op::Flush`). A device never waits on D1 here.
 
+use crate::error::AppError;
 use crate::rollout::Rollout;
 use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy};
 use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing};
@@ -185,7 +186,7 @@ impl DurableObject for RolloutCoordinator {
         self.alarm_armed.set(false);
         if let Err(e) = self.flush().await {
             // The alarm is set again by `flush`; its retry writes what is left.
-            crate::logs::once("rollout copy to D1 failed", &e.to_string());
+            AppError::from(e).log();
         }
         Response::ok("flushed")
     }
@@ -545,10 +546,12 @@ impl RolloutCoordinator {
         let result = self.flush_rounds().await;
         self.flushing.set(false);
         if let Err(e) = &result {
-            crate::logs::once("rollout copy to D1 failed", &e.to_string());
+            AppError::Unavailable(format!("rollout copy to D1 failed: {e}")).log();
             // The alarm retries.
             self.alarm_armed.set(false);
-            let _ = self.arm_alarm().await;
+            if let Err(e) = self.arm_alarm().await {
+                AppError::from(e).log();
+            }
         }
         result
     }

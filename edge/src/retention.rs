@@ -3,7 +3,7 @@
 //! run. Families are purged one after the other and each on its own: a failing family logs one
 //! line and the next one still runs. `replay` goes first, since device authentication writes it.
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::retention as sql;
 use fota_shared::rules::retention::{BATCH_ROWS, Policy};
 use std::future::Future;
@@ -16,7 +16,7 @@ const HISTORY_SCAN: u32 = 10_000;
 pub async fn run(env: &Env, now_ms: i64) {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
     let policy = Policy::from_vars(var("HISTORY_KEEP").as_deref(), var("HISTORY_DAYS").as_deref()).unwrap_or_else(|e| {
-        worker::console_error!("retention: {e}; using the defaults");
+        AppError::bad("retention_policy", format!("retention: {e}; using the defaults")).log();
         Policy::default()
     });
     let cut = policy.cutoffs(now_ms);
@@ -27,12 +27,12 @@ pub async fn run(env: &Env, now_ms: i64) {
     family("activity", sql::purge_activity(env, cut.activity_before_hour_ms, BATCH_ROWS)).await;
 }
 
-/// Runs one family's purge; a failure is logged once (one line per family per run, a minute
-/// apart) and does not reach the other families.
+/// Runs one family's purge; a failure is logged (one line per family per run, a minute apart)
+/// and does not reach the other families.
 async fn family(name: &str, purge: impl Future<Output = AppResult<u64>>) {
     if let Err(e) = purge.await {
         // D1's causes span lines (a JS stack): one line, bounded, says enough.
         let cause: String = format!("{e:?}").split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect();
-        worker::console_error!("retention: purging {name} failed: {cause}");
+        AppError::Unavailable(format!("retention: purging {name} failed: {cause}")).log();
     }
 }

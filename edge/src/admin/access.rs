@@ -11,7 +11,6 @@ use crate::error::{AppError, AppResult};
 use crate::store::access::{self as stored, AuditFilter};
 use fota_shared::api::access::{AuditPage, TokenCreated, TokenInfo, TokenList, TokenSpec};
 use fota_shared::leaf::time::{parse_rfc3339, rfc3339};
-use worker::wasm_bindgen::JsValue;
 use worker::Response;
 
 /// The OpenAPI 3.1 document of every route, written by hand and tested against the route table
@@ -21,7 +20,7 @@ const OPENAPI: &str = include_str!("../../openapi.json");
 /// What every secret starts with, so that a leaked one is recognisable (and greppable) as ours.
 const SECRET_PREFIX: &str = "fota_";
 /// Random bytes in a secret: 256 bits, hex-encoded.
-const SECRET_BYTES: u32 = 32;
+const SECRET_BYTES: usize = 32;
 const MAX_TOKEN_NAME_LEN: usize = 64;
 const DEFAULT_AUDIT_LIMIT: u32 = 100;
 const MAX_AUDIT_LIMIT: u32 = 500;
@@ -38,24 +37,11 @@ fn valid_token_name(name: &str) -> bool {
         && !name.eq_ignore_ascii_case(BOOTSTRAP)
 }
 
-/// `crypto.getRandomValues` of the Workers runtime (Web Crypto, a CSPRNG). There is no fallback:
-/// without it no token is made.
-fn random_bytes(len: u32) -> AppResult<Vec<u8>> {
-    use worker::js_sys::{global, Function, Reflect, Uint8Array};
-    use worker::wasm_bindgen::JsCast;
-    let unavailable = |_: JsValue| AppError::Unavailable("crypto.getRandomValues is unavailable".into());
-    let crypto = Reflect::get(&global(), &JsValue::from_str("crypto")).map_err(unavailable)?;
-    let fill = Reflect::get(&crypto, &JsValue::from_str("getRandomValues"))
-        .map_err(unavailable)?
-        .dyn_into::<Function>()
-        .map_err(unavailable)?;
-    let buf = Uint8Array::new_with_length(len);
-    fill.call1(&crypto, &buf).map_err(unavailable)?;
-    let bytes = buf.to_vec();
-    // All zeros means the buffer was never filled: refuse rather than hand out a guessable secret.
-    if bytes.iter().all(|&b| b == 0) {
-        return Err(AppError::Unavailable("crypto.getRandomValues returned zeros".into()));
-    }
+/// Random bytes from the Workers runtime's CSPRNG (`crypto.getRandomValues`, through getrandom's
+/// `wasm_js` backend). There is no fallback: without it no token is made.
+fn random_bytes(len: usize) -> AppResult<Vec<u8>> {
+    let mut bytes = vec![0u8; len];
+    getrandom::fill(&mut bytes).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
     Ok(bytes)
 }
 

@@ -91,28 +91,11 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Percent-decodes `text` when that yields UTF-8; otherwise returns it as sent.
+/// Percent-decodes `text` when that yields UTF-8; otherwise returns it as sent. A `%` not followed
+/// by two hex digits stays as it is, and `+` stays a `+`: devices send ids and versions, never
+/// form-encoded spaces.
 pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    percent_encoding::percent_decode_str(text).decode_utf8().map_or_else(|_| text.to_string(), |decoded| decoded.into_owned())
 }
 
 /// Parses the query of an upgrade check into an [`UpgradeCheck`].
@@ -281,5 +264,8 @@ mod tests {
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%4"), "%4");
         assert_eq!(percent_decode("%ff"), "%ff");
+        assert_eq!(percent_decode("a+b%2Bc"), "a+b+c");
+        assert_eq!(percent_decode("%41%4a%4G%"), "AJ%4G%");
+        assert_eq!(percent_decode("%E4%BD%A0"), "\u{4f60}");
     }
 }
