@@ -2,6 +2,7 @@
 //! Internal causes are logged (without secrets) and never shown to clients.
 
 use fota_shared::api::access::{ApiErrorBody, ApiErrorDetail};
+use fota_shared::api::query::QueryError;
 use worker::Response;
 
 #[derive(Debug)]
@@ -85,6 +86,12 @@ impl AppError {
         }
         let body = ApiErrorBody { error: ApiErrorDetail { code: self.code().into(), message: self.message() } };
         json_response(self.status(), &body)
+    }
+}
+
+impl From<QueryError> for AppError {
+    fn from(e: QueryError) -> Self {
+        AppError::BadRequest { code: e.code, message: e.message }
     }
 }
 

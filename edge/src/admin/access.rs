@@ -5,12 +5,13 @@
 //! A token's secret exists in memory only while its creation is answered: D1 keeps its sha256
 //! (see `auth`), the audit log keeps its name and role, and nothing here logs either.
 
-use super::{no_content, ok, read_json, Call};
+use super::{no_content, ok, query, read_json, Call};
 use crate::auth::{token_hash, BOOTSTRAP};
 use crate::error::{AppError, AppResult};
 use crate::store::access::{self as stored, AuditFilter};
 use fota_shared::api::access::{AuditPage, TokenCreated, TokenInfo, TokenList, TokenSpec};
-use fota_shared::leaf::time::{parse_rfc3339, rfc3339};
+use fota_shared::api::query::{AuditQuery, DEFAULT_AUDIT_LIMIT};
+use fota_shared::leaf::time::rfc3339;
 use worker::Response;
 
 /// The OpenAPI 3.1 document of every route, written by hand and tested against the route table
@@ -22,10 +23,6 @@ const SECRET_PREFIX: &str = "fota_";
 /// Random bytes in a secret: 256 bits, hex-encoded.
 const SECRET_BYTES: usize = 32;
 const MAX_TOKEN_NAME_LEN: usize = 64;
-const DEFAULT_AUDIT_LIMIT: u32 = 100;
-const MAX_AUDIT_LIMIT: u32 = 500;
-/// Longest `project`, `actor` or `action` filter; nothing stored is longer.
-const MAX_FILTER_LEN: usize = 256;
 
 // ---------------------------------------------------------------- tokens
 
@@ -89,49 +86,18 @@ pub async fn revoke_token(call: &mut Call<'_>) -> AppResult<Response> {
 
 // ---------------------------------------------------------------- audit log
 
-/// The filters of `GET /audit`, validated.
-fn audit_filter(pairs: impl IntoIterator<Item = (String, String)>) -> AppResult<AuditFilter> {
-    let mut q = AuditFilter { limit: DEFAULT_AUDIT_LIMIT, ..AuditFilter::default() };
-    for (key, value) in pairs {
-        // An empty parameter is the same as an absent one, as a filter box left empty sends.
-        if value.is_empty() {
-            continue;
-        }
-        let text = |code: &'static str| {
-            if value.len() > MAX_FILTER_LEN {
-                Err(AppError::bad(code, format!("{key} is longer than {MAX_FILTER_LEN} bytes")))
-            } else {
-                Ok(Some(value.clone()))
-            }
-        };
-        match key.as_str() {
-            "project" => q.project = text("invalid_project")?,
-            "actor" => q.actor = text("invalid_actor")?,
-            "action" => q.action = text("invalid_action")?,
-            "since" => q.since = Some(parse_rfc3339(&value).ok_or_else(|| AppError::bad("invalid_since", "since must be an RFC 3339 time"))?),
-            "cursor" => {
-                let id = value.parse::<i64>().ok().filter(|&id| id > 0);
-                q.before_id = Some(id.ok_or_else(|| AppError::bad("invalid_cursor", "cursor is not one this API gave out"))?);
-            }
-            "limit" => {
-                q.limit = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|l| (1..=MAX_AUDIT_LIMIT).contains(l))
-                    .ok_or_else(|| AppError::bad("invalid_limit", format!("limit must be 1-{MAX_AUDIT_LIMIT}")))?;
-            }
-            // Unknown parameters are ignored, as on every other list.
-            _ => {}
-        }
-    }
-    Ok(q)
-}
-
 /// `GET /audit`: newest first, one page at a time. There is deliberately no route that changes
 /// an entry, and the table's triggers refuse updates and deletes from anywhere else.
 pub async fn audit(call: &mut Call<'_>) -> AppResult<Response> {
-    let url = call.req.url()?;
-    let q = audit_filter(url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())))?;
+    let q = query(call, AuditQuery::from_pairs)?;
+    let q = AuditFilter {
+        since: q.since_ms(),
+        before_id: q.before_id(),
+        limit: q.limit.unwrap_or(DEFAULT_AUDIT_LIMIT),
+        project: q.project,
+        actor: q.actor,
+        action: q.action,
+    };
     let (entries, more) = stored::audit_page(call.env, &q).await?;
     let next_cursor = if more { entries.last().map(|e| e.id.to_string()) } else { None };
     ok(200, &AuditPage { entries, next_cursor })

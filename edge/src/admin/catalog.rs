@@ -3,14 +3,15 @@
 //! `X-Content-SHA256` header they stream to R2 in parts (up to `MAX_IMAGE_BYTES`, 100 MiB by
 //! default), without one they are buffered (up to 32 MiB).
 
-use super::{no_content, ok, project, query_params, read_capped, read_json, Call};
+use super::{no_content, ok, project, query, read_capped, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::api::catalog::{Firmware, FirmwareList, ProjectList, ProjectSpec, UploadReceipt};
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
-use fota_shared::model::plan::ImageKind;
+use fota_shared::api::query::UploadDetails;
+use fota_shared::model::plan::DEFAULT_MODULE;
 use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -23,7 +24,6 @@ pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 100 * 1024 * 1024;
 pub const MAX_BUFFERED_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
 /// R2 multipart part size: every part but the last has this size.
 const PART_BYTES: usize = 8 * 1024 * 1024;
-const MAX_NOTES_CHARS: usize = 2000;
 
 pub async fn list_projects(_call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &ProjectList { projects: store::list_projects(_call.env).await? })
@@ -65,40 +65,6 @@ pub async fn get_firmware(call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &firmware(call.env, call.param(0), call.param(1), call.param(2)).await?)
 }
 
-/// The optional details of an upload, from its query string.
-struct UploadDetails {
-    module: String,
-    kind: ImageKind,
-    source_version: Option<String>,
-    notes: Option<String>,
-}
-
-fn upload_details(call: &Call<'_>) -> AppResult<UploadDetails> {
-    let params = query_params(call)?;
-    let module = params.get("module").filter(|m| !m.is_empty()).cloned().unwrap_or_else(|| fota_shared::model::plan::DEFAULT_MODULE.into());
-    if !valid_name(&module) || module.len() > 64 {
-        return Err(AppError::bad("invalid_module", "module must be 1-64 printable characters"));
-    }
-    let kind = match params.get("kind").filter(|k| !k.is_empty()) {
-        None => ImageKind::Full,
-        Some(k) => ImageKind::parse(k).ok_or_else(|| AppError::bad("invalid_kind", "kind must be script, full or delta"))?,
-    };
-    let source_version = params.get("source_version").filter(|v| !v.is_empty()).cloned();
-    match (kind, &source_version) {
-        (ImageKind::Delta, None) => return Err(AppError::bad("invalid_kind", "a delta needs source_version")),
-        (ImageKind::Delta, Some(v)) => {
-            Version::parse(v).map_err(|e| AppError::bad("invalid_version", format!("source_version: {e}")))?;
-        }
-        (_, Some(_)) => return Err(AppError::bad("invalid_kind", "source_version is only for a delta")),
-        _ => {}
-    }
-    let notes = params.get("notes").filter(|n| !n.is_empty()).cloned();
-    if notes.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTES_CHARS) {
-        return Err(AppError::bad("invalid_notes", format!("notes are limited to {MAX_NOTES_CHARS} characters")));
-    }
-    Ok(UploadDetails { module, kind, source_version, notes })
-}
-
 fn is_sha256_hex(text: &str) -> bool {
     text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
@@ -110,7 +76,7 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
         return Err(AppError::bad("invalid_firmware_name", "firmware name must be 1-128 printable characters without / \\ \""));
     }
     Version::parse(&version).map_err(|e| AppError::bad("invalid_version", e.to_string()))?;
-    let details = upload_details(call)?;
+    let details = query(call, UploadDetails::from_pairs)?;
     let limit = call.env.var("MAX_IMAGE_BYTES").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_MAX_IMAGE_BYTES);
     let claimed = call.req.headers().get("X-Content-SHA256")?.map(|h| h.trim().to_ascii_lowercase());
     if claimed.as_deref().is_some_and(|c| !is_sha256_hex(c)) {
@@ -149,7 +115,7 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
         md5: receipt.md5.clone(),
         size: receipt.size,
         uploaded_at: rfc3339(now),
-        module: details.module,
+        module: details.module.unwrap_or_else(|| DEFAULT_MODULE.into()),
         kind: details.kind,
         source_version: details.source_version,
         notes: details.notes,

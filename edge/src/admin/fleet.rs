@@ -1,55 +1,26 @@
 //! The fleet registry: device list with filters and cursor pagination, one device, its history,
 //! and lifting a loop-upgrade ban.
 
-use super::{ok, project, query_params, Call};
+use super::{ok, project, query, Call};
 use crate::error::{AppError, AppResult};
 use crate::store::{self, DeviceFilter};
 use fota_shared::api::fleet::{Device, DeviceList};
-use fota_shared::leaf::ids::valid_device_id;
+use fota_shared::api::query::{ActivityQuery, DeviceQuery, DEFAULT_DEVICE_LIMIT};
 use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let params = query_params(call)?;
-    let limit = match params.get("limit") {
-        None => 100,
-        Some(l) => l
-            .parse::<u32>()
-            .ok()
-            .filter(|l| (1..=1000).contains(l))
-            .ok_or_else(|| AppError::bad("invalid_limit", "limit must be 1-1000"))?,
-    };
-    let banned = match params.get("banned").map(String::as_str) {
-        None | Some("") => None,
-        Some("true") => Some(true),
-        Some("false") => Some(false),
-        Some(_) => return Err(AppError::bad("invalid_banned", "banned must be true or false")),
-    };
-    let nonempty = |k: &str| params.get(k).filter(|v| !v.is_empty()).cloned();
-    let after = nonempty("cursor");
-    if after.as_deref().is_some_and(|c| !valid_device_id(c)) {
-        return Err(AppError::bad("invalid_cursor", "cursor is not one this API gave out"));
-    }
-    let state = nonempty("state");
-    if state.as_deref().is_some_and(|s| !matches!(s, "idle" | "offered" | "succeeded" | "failed" | "banned")) {
-        return Err(AppError::bad("invalid_state", "state must be idle, offered, succeeded, failed or banned"));
-    }
-    let seen_since = match nonempty("seen_since") {
-        None => None,
-        Some(t) => Some(
-            fota_shared::leaf::time::parse_rfc3339(&t).ok_or_else(|| AppError::bad("invalid_seen_since", "seen_since must be an RFC 3339 time"))?,
-        ),
-    };
+    let q = query(call, DeviceQuery::from_pairs)?;
     let filter = DeviceFilter {
-        after,
-        q: nonempty("q"),
-        version: nonempty("version"),
-        firmware_name: nonempty("firmware_name"),
-        banned,
-        state,
-        seen_since,
-        limit,
+        after: q.cursor.clone(),
+        seen_since: q.seen_since_ms(),
+        state: q.state.map(|s| s.as_str().to_string()),
+        q: q.q,
+        version: q.version,
+        firmware_name: q.firmware_name,
+        banned: q.banned,
+        limit: q.limit.unwrap_or(DEFAULT_DEVICE_LIMIT),
     };
     settle(call.env, &key).await?;
     let (devices, more) = store::list_devices(call.env, &key, &filter).await?;
@@ -86,10 +57,7 @@ pub async fn history(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn activity(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let hours = match query_params(call)?.remove("hours") {
-        None => 24,
-        Some(h) => h.parse::<u32>().ok().filter(|h| (1..=720).contains(h)).ok_or_else(|| AppError::bad("invalid_hours", "hours must be 1-720"))?,
-    };
+    let ActivityQuery { hours } = query(call, ActivityQuery::from_pairs)?;
     let hours = store::activity(call.env, &key, hours, store::now()).await?;
     ok(200, &fota_shared::api::fleet::Activity { hours })
 }

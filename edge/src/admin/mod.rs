@@ -13,6 +13,7 @@ use crate::auth::Actor;
 use crate::auth_limit::authenticate_limited;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
+use fota_shared::api::query::QueryError;
 use fota_shared::api::routes::{match_route, Route, RouteMatch};
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
@@ -157,9 +158,11 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> AppResult<T> {
     serde_json::from_slice(&body).map_err(|e| AppError::bad("invalid_json", e.to_string()))
 }
 
-/// The query string's parameters, decoded (the last of a repeated name wins).
-pub fn query_params(call: &Call<'_>) -> AppResult<std::collections::HashMap<String, String>> {
-    Ok(call.req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+/// The query string read into one of `fota_shared::api::query`'s structs: `parse` gets the
+/// decoded parameters in order and names what it refuses.
+pub fn query<T>(call: &Call<'_>, parse: impl FnOnce(Vec<(String, String)>) -> Result<T, QueryError>) -> AppResult<T> {
+    let pairs = call.req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    Ok(parse(pairs)?)
 }
 
 /// Writes a JSON answer.

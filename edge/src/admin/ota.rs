@@ -8,7 +8,9 @@ use crate::ota;
 use crate::store;
 use fota_shared::api::device::push_command;
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyList};
+use fota_shared::api::query::JobsQuery;
 use fota_shared::leaf::ids::valid_device_id;
+use fota_shared::model::job::JobPhase;
 use fota_shared::rules::device_auth::{device_secret, issuing_master};
 use fota_shared::rules::notice::active_key;
 use fota_shared::rules::plan::in_device_set;
@@ -126,11 +128,8 @@ pub async fn confirm_many(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
-    let phase = super::query_params(call)?.remove("phase").filter(|v| !v.is_empty());
-    if phase.as_deref().is_some_and(|p| !matches!(p, "awaiting_confirmation" | "in_progress")) {
-        return Err(AppError::bad("invalid_phase", "phase must be awaiting_confirmation or in_progress"));
-    }
-    let jobs = store::jobs::list(call.env, &key, phase.as_deref()).await?;
+    let JobsQuery { phase } = super::query(call, JobsQuery::from_pairs)?;
+    let jobs = store::jobs::list(call.env, &key, phase.map(JobPhase::as_str)).await?;
     ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job }).collect() })
 }
 
