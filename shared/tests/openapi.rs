@@ -156,3 +156,19 @@ fn schemas_name_the_main_types() {
     let info = &schemas["TokenInfo"]["properties"];
     assert!(info.get("token").is_none() && info.get("hash").is_none(), "TokenInfo exposes a secret: {info}");
 }
+
+/// The admin API speaks RFC 3339: no schema property carries milliseconds (`*_ms`), and every
+/// `*_at` property is a date-time. Stored records with milliseconds stay behind the API.
+#[test]
+fn admin_times_are_rfc3339() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().expect("components.schemas");
+    for (name, schema) in schemas {
+        for (property, spec) in schema["properties"].as_object().into_iter().flatten() {
+            assert!(!property.ends_with("_ms"), "{name}.{property} carries milliseconds");
+            if property.ends_with("_at") {
+                assert_eq!(spec["format"], "date-time", "{name}.{property} is not a date-time");
+            }
+        }
+    }
+}

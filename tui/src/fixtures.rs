@@ -9,9 +9,8 @@ pub use fota_shared::api::fleet::{
     ActivityHour, Device, DeviceEvent, DeviceList, FleetSummary, SeenCounts, StateCount,
     VersionCount,
 };
-pub use fota_shared::api::ota::JobInfo;
+pub use fota_shared::api::ota::{Job, JobInfo};
 pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus};
-use fota_shared::model::job::ActiveJob;
 pub use fota_shared::model::job::JobPhase;
 pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Plan, PlanSpec};
 pub use fota_shared::model::rollout::{
@@ -353,13 +352,13 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
 
 /// Module-OTA jobs: sensor-a7's held for confirmation, new-device's in progress.
 pub fn jobs() -> Vec<JobInfo> {
-    let job = |module: &str, target: &str, phase: JobPhase, last_step: Option<i8>| ActiveJob {
+    let job = |module: &str, target: &str, phase: JobPhase, last_step: Option<i8>| Job {
         module: module.into(),
         firmware_name: "esp32".into(),
         target_version: target.into(),
         phase,
-        created_ms: 1_795_000_000_000,
-        offered_ms: (phase == JobPhase::InProgress).then_some(1_795_000_060_000),
+        created_at: "2026-11-18T11:06:40Z".into(),
+        offered_at: (phase == JobPhase::InProgress).then(|| "2026-11-18T11:07:40Z".into()),
         job_timeout_s: 3600,
         last_step,
     };

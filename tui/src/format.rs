@@ -234,11 +234,6 @@ pub fn delivery_name(delivery: Delivery) -> &'static str {
     }
 }
 
-/// Milliseconds since the epoch as RFC 3339, empty for none.
-pub fn ms_time(ms: Option<i64>) -> String {
-    ms.map(fota_shared::leaf::time::rfc3339).unwrap_or_default()
-}
-
 /// A plan's `from_versions` on one line, or `any`.
 pub fn from_versions(versions: &[String], separator: &str) -> String {
     if versions.is_empty() {

@@ -3,9 +3,10 @@
 
 use crate::api::CheckNowTarget;
 use crate::format::{count, plural, short_hash, short_timestamp, stage};
+use fota_shared::api::ota::Job;
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult};
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::RolloutAction;
 
 /// The tab titles, in tab order.
@@ -157,7 +158,7 @@ pub fn job_phase(phase: JobPhase) -> &'static str {
 }
 
 /// `app: esp32 → 0.9.2`: the module (unless it is the whole device), the firmware, its target.
-pub fn job_target(job: &ActiveJob) -> String {
+pub fn job_target(job: &Job) -> String {
     if job.module == fota_shared::model::plan::DEFAULT_MODULE {
         format!("{} → {}", job.firmware_name, job.target_version)
     } else {
@@ -172,14 +173,14 @@ pub fn job_target(job: &ActiveJob) -> String {
 pub const JOB_HELD_DETAIL: &str = "held · c confirms";
 
 /// The job's phase with its last progress step, if any: `in progress · step 40`.
-pub fn job_progress(job: &ActiveJob) -> String {
+pub fn job_progress(job: &Job) -> String {
     match (job.phase, job.last_step) {
         (JobPhase::InProgress, Some(step)) => format!("in progress · step {step}"),
         (phase, _) => job_phase(phase).to_string(),
     }
 }
 
-pub fn confirm_job(id: &str, job: &ActiveJob) -> String {
+pub fn confirm_job(id: &str, job: &Job) -> String {
     format!(
         "Confirm the held job of {id} ({})? The device is offered the image at its next check.",
         job_target(job)
@@ -201,7 +202,7 @@ pub fn confirm_jobs(ids: &[String]) -> String {
     )
 }
 
-pub fn job_not_held(id: &str, job: &ActiveJob) -> String {
+pub fn job_not_held(id: &str, job: &Job) -> String {
     format!(
         "The job of {id} ({}) is {}, not awaiting confirmation.",
         job_target(job),

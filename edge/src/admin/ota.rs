@@ -7,7 +7,7 @@ use crate::keys;
 use crate::ota;
 use crate::store;
 use fota_shared::api::device::push_command;
-use fota_shared::api::ota::{CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyList};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, Job, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyInfo, SigningKeyList};
 use fota_shared::api::query::JobsQuery;
 use fota_shared::leaf::ids::valid_device_id;
 use fota_shared::model::job::JobPhase;
@@ -130,7 +130,7 @@ pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &key).await?;
     let JobsQuery { phase } = super::query(call, JobsQuery::from_pairs)?;
     let jobs = store::jobs::list(call.env, &key, phase.map(JobPhase::as_str)).await?;
-    ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job }).collect() })
+    ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job: Job::from(&job) }).collect() })
 }
 
 fn check_url(call: &Call<'_>, key: &str, id: &str) -> AppResult<String> {
@@ -172,7 +172,7 @@ pub async fn signing_keys(call: &mut Call<'_>) -> AppResult<Response> {
     }
     let keys = keys::public_keys(call.env, &masters, &key, now).await?;
     let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
-    ok(200, &SigningKeyList { active, keys })
+    ok(200, &SigningKeyList { active, keys: keys.iter().map(SigningKeyInfo::from).collect() })
 }
 
 pub async fn rotate_key(call: &mut Call<'_>) -> AppResult<Response> {
@@ -190,10 +190,10 @@ pub async fn rotate_key(call: &mut Call<'_>) -> AppResult<Response> {
         return Err(AppError::bad("invalid_overlap", "overlap_s is at most a year"));
     }
     let now = store::now();
-    let before = keys::public_keys(call.env, &masters, &key, now).await?;
+    let before: Vec<SigningKeyInfo> = keys::public_keys(call.env, &masters, &key, now).await?.iter().map(SigningKeyInfo::from).collect();
     let keys = keys::rotate(call.env, &masters, &key, overlap, now).await?;
     let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
-    let answer = SigningKeyList { active, keys };
+    let answer = SigningKeyList { active, keys: keys.iter().map(SigningKeyInfo::from).collect() };
     call.changed(Some(&key), "signing keys".to_string(), Some(&before), Some(&answer));
     ok(200, &answer)
 }

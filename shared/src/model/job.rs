@@ -1,5 +1,5 @@
 //! Module-OTA jobs as data: the phase of a device's one job and the record the edge stores for it
-//! (milliseconds, as stored). The admin API shows it as `crate::api::ota::JobView`.
+//! (milliseconds, as stored). The admin API shows it as `crate::api::ota::Job`.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Notice signing keys as data: the public side of a key and its validity, as the edge stores it
-//! (milliseconds). The admin API shows it as `crate::api::ota::SigningKeyView`; the rules (which
+//! (milliseconds). The admin API shows it as `crate::api::ota::SigningKeyInfo`; the rules (which
 //! key signs, which are trusted) live in `crate::rules::notice`.
 
 use serde::{Deserialize, Serialize};

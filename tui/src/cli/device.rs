@@ -356,8 +356,8 @@ pub(super) fn jobs_table(jobs: &[JobInfo]) -> String {
                 j.job.firmware_name.clone(),
                 j.job.target_version.clone(),
                 j.job.phase.as_str().to_string(),
-                format::ms_time(Some(j.job.created_ms)),
-                format::ms_time(j.job.offered_ms),
+                j.job.created_at.clone(),
+                j.job.offered_at.clone().unwrap_or_default(),
                 j.job.last_step.map(|s| s.to_string()).unwrap_or_default(),
             ]
         })

@@ -58,8 +58,8 @@ pub(super) fn keys_table(list: &SigningKeyList) -> String {
                 } else {
                     String::new()
                 },
-                format::ms_time(Some(k.created_ms)),
-                format::ms_time(k.retire_after_ms),
+                k.created_at.clone(),
+                k.retire_after.clone().unwrap_or_default(),
                 k.public_key_hex.clone(),
             ]
         })

@@ -591,17 +591,17 @@ fn module_ota_answers_read_as_tables() {
     let keys = SigningKeyList {
         active: "k2".into(),
         keys: vec![
-            fota_shared::model::keys::SigningKey {
+            SigningKeyInfo {
                 id: "k1".into(),
                 public_key_hex: "aa".into(),
-                created_ms: 0,
-                retire_after_ms: Some(86_400_000),
+                created_at: "1970-01-01T00:00:00Z".into(),
+                retire_after: Some("1970-01-02T00:00:00Z".into()),
             },
-            fota_shared::model::keys::SigningKey {
+            SigningKeyInfo {
                 id: "k2".into(),
                 public_key_hex: "bb".into(),
-                created_ms: 3_600_000,
-                retire_after_ms: None,
+                created_at: "1970-01-01T01:00:00Z".into(),
+                retire_after: None,
             },
         ],
     };

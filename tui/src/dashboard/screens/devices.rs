@@ -6,8 +6,9 @@
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
+use fota_shared::api::ota::Job;
 use fota_shared::api::ota::JobInfo;
-use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::crossterm::event::KeyEvent;
 
@@ -67,7 +68,7 @@ impl DevicesScreen {
     }
 
     /// The device's module-OTA job, when the jobs list is loaded and has one.
-    pub fn job_of(&self, id: &str) -> Option<&ActiveJob> {
+    pub fn job_of(&self, id: &str) -> Option<&Job> {
         self.jobs
             .data
             .as_ref()?

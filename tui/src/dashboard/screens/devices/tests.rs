@@ -309,7 +309,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
     let mut jobs = jobs();
     jobs.push(JobInfo {
         device_id: "862012345678903".into(),
-        job: ActiveJob {
+        job: Job {
             phase: JobPhase::AwaitingConfirmation,
             ..jobs[0].job.clone()
         },

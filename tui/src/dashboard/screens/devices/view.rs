@@ -2,7 +2,8 @@
 //! job and history.
 
 use fota_shared::api::fleet::Device;
-use fota_shared::model::job::{ActiveJob, JobPhase};
+use fota_shared::api::ota::Job;
+use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -227,7 +228,7 @@ fn job_detail<'a>(screen: &DevicesScreen, id: &str) -> Vec<Line<'a>> {
     }
 }
 
-fn job_state(job: &ActiveJob) -> Span<'static> {
+fn job_state(job: &Job) -> Span<'static> {
     match job.phase {
         JobPhase::AwaitingConfirmation => Span::from(strings::JOB_HELD_DETAIL).fg(PENDING).bold(),
         JobPhase::InProgress => Span::from(strings::job_progress(job)).fg(IN_FLIGHT),
