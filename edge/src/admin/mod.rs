@@ -14,7 +14,7 @@ use crate::auth_limit::authenticate_limited;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
 use fota_shared::api::query::QueryError;
-use fota_shared::api::routes::{match_route, Route, RouteMatch};
+use fota_shared::api::routes::{match_route, Route, RouteId, RouteMatch};
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
 pub use crate::body::read_capped;
@@ -90,47 +90,45 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
 }
 
 async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
-    match (route.method, route.pattern) {
-        ("GET", "openapi.json") => access::openapi(call).await,
-        ("GET", "projects") => catalog::list_projects(call).await,
-        ("PUT", "projects/{key}") => catalog::put_project(call).await,
-        ("GET", "projects/{key}") => catalog::get_project(call).await,
-        ("GET", "projects/{key}/firmware") => catalog::list_firmware(call).await,
-        ("PUT", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::upload(call).await,
-        ("GET", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::get_firmware(call).await,
-        ("DELETE", "projects/{key}/firmware/{firmware_name}/{version}") => catalog::delete_firmware(call).await,
-        ("GET", "projects/{key}/plans") => plans::list(call).await,
-        ("PUT", "projects/{key}/plans/{firmware_name}") => plans::put(call).await,
-        ("GET", "projects/{key}/plans/{firmware_name}") => plans::get(call).await,
-        ("DELETE", "projects/{key}/plans/{firmware_name}") => plans::delete(call).await,
-        ("GET", "projects/{key}/plans/{firmware_name}/status") => plans::status(call).await,
-        ("POST", "projects/{key}/plans/{firmware_name}/pause") => plans::control(call, RolloutAction::Pause).await,
-        ("POST", "projects/{key}/plans/{firmware_name}/resume") => plans::control(call, RolloutAction::Resume).await,
-        ("POST", "projects/{key}/plans/{firmware_name}/cancel") => plans::control(call, RolloutAction::Cancel).await,
-        ("POST", "projects/{key}/plans/{firmware_name}/advance") => plans::control(call, RolloutAction::Advance).await,
-        ("GET", "projects/{key}/devices") => fleet::list(call).await,
-        ("GET", "projects/{key}/devices/{device_id}") => fleet::get(call).await,
-        ("GET", "projects/{key}/devices/{device_id}/history") => fleet::history(call).await,
-        ("POST", "projects/{key}/devices/{device_id}/unban") => fleet::unban(call).await,
-        ("DELETE", "projects/{key}/devices/{device_id}") => fleet::forget(call).await,
-        ("POST", "projects/{key}/devices/{device_id}/move") => fleet::move_device(call).await,
-        ("POST", "projects/{key}/devices") => ota::provision(call).await,
-        ("POST", "projects/{key}/devices/{device_id}/deprovision") => ota::deprovision(call).await,
-        ("POST", "projects/{key}/devices/{device_id}/confirm") => ota::confirm_device(call).await,
-        ("POST", "projects/{key}/devices/{device_id}/check-now") => ota::check_now_device(call).await,
-        ("POST", "projects/{key}/confirm") => ota::confirm_many(call).await,
-        ("GET", "projects/{key}/jobs") => ota::jobs(call).await,
-        ("GET", "projects/{key}/activity") => fleet::activity(call).await,
-        ("GET", "projects/{key}/summary") => fleet::summary(call).await,
-        ("POST", "projects/{key}/plans/{firmware_name}/check-now") => ota::check_now_plan(call).await,
-        ("GET", "projects/{key}/signing-keys") => ota::signing_keys(call).await,
-        ("POST", "projects/{key}/signing-keys/rotate") => ota::rotate_key(call).await,
-        ("GET", "tokens") => access::list_tokens(call).await,
-        ("POST", "tokens") => access::create_token(call).await,
-        ("DELETE", "tokens/{name}") => access::revoke_token(call).await,
-        ("GET", "audit") => access::audit(call).await,
-        // A route in the table without a handler yet answers as if it did not exist.
-        _ => Err(AppError::NotFound("route".into())),
+    match route.id {
+        RouteId::OpenApi => access::openapi(call).await,
+        RouteId::ListProjects => catalog::list_projects(call).await,
+        RouteId::PutProject => catalog::put_project(call).await,
+        RouteId::GetProject => catalog::get_project(call).await,
+        RouteId::ListFirmware => catalog::list_firmware(call).await,
+        RouteId::UploadFirmware => catalog::upload(call).await,
+        RouteId::GetFirmware => catalog::get_firmware(call).await,
+        RouteId::DeleteFirmware => catalog::delete_firmware(call).await,
+        RouteId::ListPlans => plans::list(call).await,
+        RouteId::PutPlan => plans::put(call).await,
+        RouteId::GetPlan => plans::get(call).await,
+        RouteId::DeletePlan => plans::delete(call).await,
+        RouteId::RolloutStatus => plans::status(call).await,
+        RouteId::PauseRollout => plans::control(call, RolloutAction::Pause).await,
+        RouteId::ResumeRollout => plans::control(call, RolloutAction::Resume).await,
+        RouteId::CancelRollout => plans::control(call, RolloutAction::Cancel).await,
+        RouteId::AdvanceRollout => plans::control(call, RolloutAction::Advance).await,
+        RouteId::ListDevices => fleet::list(call).await,
+        RouteId::GetDevice => fleet::get(call).await,
+        RouteId::DeviceHistory => fleet::history(call).await,
+        RouteId::UnbanDevice => fleet::unban(call).await,
+        RouteId::ForgetDevice => fleet::forget(call).await,
+        RouteId::MoveDevice => fleet::move_device(call).await,
+        RouteId::ProvisionDevices => ota::provision(call).await,
+        RouteId::DeprovisionDevice => ota::deprovision(call).await,
+        RouteId::ConfirmDevice => ota::confirm_device(call).await,
+        RouteId::CheckNowDevice => ota::check_now_device(call).await,
+        RouteId::ConfirmDevices => ota::confirm_many(call).await,
+        RouteId::ListJobs => ota::jobs(call).await,
+        RouteId::Activity => fleet::activity(call).await,
+        RouteId::Summary => fleet::summary(call).await,
+        RouteId::CheckNowPlan => ota::check_now_plan(call).await,
+        RouteId::ListSigningKeys => ota::signing_keys(call).await,
+        RouteId::RotateSigningKey => ota::rotate_key(call).await,
+        RouteId::ListTokens => access::list_tokens(call).await,
+        RouteId::CreateToken => access::create_token(call).await,
+        RouteId::RevokeToken => access::revoke_token(call).await,
+        RouteId::Audit => access::audit(call).await,
     }
 }
 

@@ -35,62 +35,108 @@ impl Role {
     }
 }
 
+/// Which admin route a request matched: what the edge dispatches on (exhaustively, so a route
+/// added here without a handler does not compile).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RouteId {
+    OpenApi,
+    ListProjects,
+    PutProject,
+    GetProject,
+    ListFirmware,
+    UploadFirmware,
+    GetFirmware,
+    DeleteFirmware,
+    ListPlans,
+    PutPlan,
+    GetPlan,
+    DeletePlan,
+    RolloutStatus,
+    PauseRollout,
+    ResumeRollout,
+    CancelRollout,
+    AdvanceRollout,
+    ListDevices,
+    ProvisionDevices,
+    GetDevice,
+    DeviceHistory,
+    UnbanDevice,
+    ForgetDevice,
+    MoveDevice,
+    DeprovisionDevice,
+    ConfirmDevice,
+    CheckNowDevice,
+    ConfirmDevices,
+    ListJobs,
+    Activity,
+    Summary,
+    CheckNowPlan,
+    ListSigningKeys,
+    RotateSigningKey,
+    ListTokens,
+    CreateToken,
+    RevokeToken,
+    Audit,
+}
+
 /// One admin route: `pattern` is below `/admin/v1/`, with `{name}` for a parameter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    pub id: RouteId,
     pub method: &'static str,
     pub pattern: &'static str,
     pub role: Role,
     pub summary: &'static str,
 }
 
-const fn r(method: &'static str, pattern: &'static str, role: Role, summary: &'static str) -> Route {
-    Route { method, pattern, role, summary }
+const fn r(id: RouteId, method: &'static str, pattern: &'static str, role: Role, summary: &'static str) -> Route {
+    Route { id, method, pattern, role, summary }
 }
 
 use Role::{Admin, Operator, Viewer};
+use RouteId::*;
 
-/// Every admin route. Adding a route means adding it here, to the edge's dispatch, and to
-/// `edge/openapi.json`.
+/// Every admin route. Adding a route means adding it here (with a new [`RouteId`]), to the edge's
+/// dispatch, and to `edge/openapi.json`.
 pub const ROUTES: &[Route] = &[
-    r("GET", "openapi.json", Viewer, "This document"),
-    r("GET", "projects", Viewer, "List projects"),
-    r("PUT", "projects/{key}", Admin, "Create or rename a project"),
-    r("GET", "projects/{key}", Viewer, "Show a project"),
-    r("GET", "projects/{key}/firmware", Viewer, "List firmware images"),
-    r("PUT", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Upload a firmware image"),
-    r("GET", "projects/{key}/firmware/{firmware_name}/{version}", Viewer, "Show a firmware image"),
-    r("DELETE", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Delete a firmware image"),
-    r("GET", "projects/{key}/plans", Viewer, "List plans"),
-    r("PUT", "projects/{key}/plans/{firmware_name}", Admin, "Create or replace a plan"),
-    r("GET", "projects/{key}/plans/{firmware_name}", Viewer, "Show a plan"),
-    r("DELETE", "projects/{key}/plans/{firmware_name}", Admin, "Delete a plan"),
-    r("GET", "projects/{key}/plans/{firmware_name}/status", Viewer, "Rollout status with counts"),
-    r("POST", "projects/{key}/plans/{firmware_name}/pause", Operator, "Pause the rollout"),
-    r("POST", "projects/{key}/plans/{firmware_name}/resume", Operator, "Resume the rollout"),
-    r("POST", "projects/{key}/plans/{firmware_name}/cancel", Operator, "Cancel the rollout"),
-    r("POST", "projects/{key}/plans/{firmware_name}/advance", Operator, "Advance the rollout a stage"),
-    r("GET", "projects/{key}/devices", Viewer, "List devices, filtered, paginated"),
-    r("POST", "projects/{key}/devices", Admin, "Provision or re-key JSON devices (secrets shown once)"),
-    r("GET", "projects/{key}/devices/{device_id}", Viewer, "Show a device"),
-    r("GET", "projects/{key}/devices/{device_id}/history", Viewer, "A device's history"),
-    r("POST", "projects/{key}/devices/{device_id}/unban", Operator, "Lift a loop-upgrade ban"),
-    r("DELETE", "projects/{key}/devices/{device_id}", Admin, "Forget a device (unbind, drop its row and history)"),
-    r("POST", "projects/{key}/devices/{device_id}/move", Admin, "Move a device to another project"),
-    r("POST", "projects/{key}/devices/{device_id}/deprovision", Admin, "De-provision a JSON device (its secret stops verifying)"),
-    r("POST", "projects/{key}/devices/{device_id}/confirm", Operator, "Confirm a device's held job"),
-    r("POST", "projects/{key}/devices/{device_id}/check-now", Operator, "Tell a connected device to check now"),
-    r("POST", "projects/{key}/confirm", Operator, "Confirm the held jobs of many devices"),
-    r("GET", "projects/{key}/jobs", Viewer, "List module-OTA jobs"),
-    r("GET", "projects/{key}/activity", Viewer, "Checks and deliveries per hour"),
-    r("GET", "projects/{key}/summary", Viewer, "Fleet summary: devices per version, job state, banned, seen"),
-    r("POST", "projects/{key}/plans/{firmware_name}/check-now", Operator, "Tell a plan's connected devices to check now"),
-    r("GET", "projects/{key}/signing-keys", Viewer, "Notice signing public keys"),
-    r("POST", "projects/{key}/signing-keys/rotate", Admin, "Rotate the notice signing key"),
-    r("GET", "tokens", Admin, "List tokens"),
-    r("POST", "tokens", Admin, "Create a token (shown once)"),
-    r("DELETE", "tokens/{name}", Admin, "Revoke a token"),
-    r("GET", "audit", Viewer, "Read the audit log"),
+    r(OpenApi, "GET", "openapi.json", Viewer, "This document"),
+    r(ListProjects, "GET", "projects", Viewer, "List projects"),
+    r(PutProject, "PUT", "projects/{key}", Admin, "Create or rename a project"),
+    r(GetProject, "GET", "projects/{key}", Viewer, "Show a project"),
+    r(ListFirmware, "GET", "projects/{key}/firmware", Viewer, "List firmware images"),
+    r(UploadFirmware, "PUT", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Upload a firmware image"),
+    r(GetFirmware, "GET", "projects/{key}/firmware/{firmware_name}/{version}", Viewer, "Show a firmware image"),
+    r(DeleteFirmware, "DELETE", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Delete a firmware image"),
+    r(ListPlans, "GET", "projects/{key}/plans", Viewer, "List plans"),
+    r(PutPlan, "PUT", "projects/{key}/plans/{firmware_name}", Admin, "Create or replace a plan"),
+    r(GetPlan, "GET", "projects/{key}/plans/{firmware_name}", Viewer, "Show a plan"),
+    r(DeletePlan, "DELETE", "projects/{key}/plans/{firmware_name}", Admin, "Delete a plan"),
+    r(RolloutStatus, "GET", "projects/{key}/plans/{firmware_name}/status", Viewer, "Rollout status with counts"),
+    r(PauseRollout, "POST", "projects/{key}/plans/{firmware_name}/pause", Operator, "Pause the rollout"),
+    r(ResumeRollout, "POST", "projects/{key}/plans/{firmware_name}/resume", Operator, "Resume the rollout"),
+    r(CancelRollout, "POST", "projects/{key}/plans/{firmware_name}/cancel", Operator, "Cancel the rollout"),
+    r(AdvanceRollout, "POST", "projects/{key}/plans/{firmware_name}/advance", Operator, "Advance the rollout a stage"),
+    r(ListDevices, "GET", "projects/{key}/devices", Viewer, "List devices, filtered, paginated"),
+    r(ProvisionDevices, "POST", "projects/{key}/devices", Admin, "Provision or re-key JSON devices (secrets shown once)"),
+    r(GetDevice, "GET", "projects/{key}/devices/{device_id}", Viewer, "Show a device"),
+    r(DeviceHistory, "GET", "projects/{key}/devices/{device_id}/history", Viewer, "A device's history"),
+    r(UnbanDevice, "POST", "projects/{key}/devices/{device_id}/unban", Operator, "Lift a loop-upgrade ban"),
+    r(ForgetDevice, "DELETE", "projects/{key}/devices/{device_id}", Admin, "Forget a device (unbind, drop its row and history)"),
+    r(MoveDevice, "POST", "projects/{key}/devices/{device_id}/move", Admin, "Move a device to another project"),
+    r(DeprovisionDevice, "POST", "projects/{key}/devices/{device_id}/deprovision", Admin, "De-provision a JSON device (its secret stops verifying)"),
+    r(ConfirmDevice, "POST", "projects/{key}/devices/{device_id}/confirm", Operator, "Confirm a device's held job"),
+    r(CheckNowDevice, "POST", "projects/{key}/devices/{device_id}/check-now", Operator, "Tell a connected device to check now"),
+    r(ConfirmDevices, "POST", "projects/{key}/confirm", Operator, "Confirm the held jobs of many devices"),
+    r(ListJobs, "GET", "projects/{key}/jobs", Viewer, "List module-OTA jobs"),
+    r(Activity, "GET", "projects/{key}/activity", Viewer, "Checks and deliveries per hour"),
+    r(Summary, "GET", "projects/{key}/summary", Viewer, "Fleet summary: devices per version, job state, banned, seen"),
+    r(CheckNowPlan, "POST", "projects/{key}/plans/{firmware_name}/check-now", Operator, "Tell a plan's connected devices to check now"),
+    r(ListSigningKeys, "GET", "projects/{key}/signing-keys", Viewer, "Notice signing public keys"),
+    r(RotateSigningKey, "POST", "projects/{key}/signing-keys/rotate", Admin, "Rotate the notice signing key"),
+    r(ListTokens, "GET", "tokens", Admin, "List tokens"),
+    r(CreateToken, "POST", "tokens", Admin, "Create a token (shown once)"),
+    r(RevokeToken, "DELETE", "tokens/{name}", Admin, "Revoke a token"),
+    r(Audit, "GET", "audit", Viewer, "Read the audit log"),
 ];
 
 /// The outcome of matching a request against [`ROUTES`].
@@ -179,5 +225,7 @@ mod tests {
         let n = seen.len();
         seen.dedup();
         assert_eq!(seen.len(), n);
+        let ids: std::collections::HashSet<RouteId> = ROUTES.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), n, "a route id names two routes");
     }
 }
