@@ -13,13 +13,19 @@ use crate::error::AppError;
 use crate::rollout::Rollout;
 use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy};
 use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing};
-use fota_shared::rules::ban::DeliveryState;
+use fota_shared::rules::ban::{after_report, DeliveryState};
 use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
 use fota_shared::rules::rollout::{self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary};
 use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, Provenance, RolloutEvent, Step};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
+
+/// The loop-upgrade count's key (`fota_shared::rules::ban::target_key`), `firmware@target`, from
+/// the plan id (`project/firmware@target`) the coordinator is named by.
+fn count_key(firmware_name: &str, plan_id: &str) -> String {
+    format!("{firmware_name}@{}", plan_id.rsplit_once('@').map_or("", |(_, v)| v))
+}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Op {
@@ -433,8 +439,10 @@ impl RolloutCoordinator {
                 }
                 // Reporting the target means the upgrade took: its count and any ban are cleared.
                 if before.deliveries != 0 || before.banned != 0 {
+                    let target = count_key(&ident.firmware_name, &ident.plan_id);
+                    let delivery = after_report(&Self::delivery_of(Some(&before), &target), &target);
                     let job = self.row(&device_id)?.map(|r| r.job()).unwrap_or_else(|| before.job());
-                    self.save_device(&job, &DeliveryState::default(), None)?;
+                    self.save_device(&job, &delivery, None)?;
                 }
                 Answer::Done
             }
@@ -604,8 +612,7 @@ impl RolloutCoordinator {
                 )
                 .map_err(err)?,
             );
-            // The loop-upgrade count's key (`fota_shared::rules::ban::target_key`): firmware@target.
-            let target = format!("{}@{}", meta.firmware_name, meta.plan_id.rsplit_once('@').map_or("", |(_, v)| v));
+            let target = count_key(&meta.firmware_name, &meta.plan_id);
             for d in &devices {
                 let job = d.job();
                 let copy = DeviceCopy { job: &job, delivery_target: &target, deliveries: d.deliveries as u32, banned: d.banned != 0, banned_at: d.banned_at };

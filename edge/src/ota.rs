@@ -16,12 +16,10 @@ use fota_shared::api::device::{build_notice, DeviceAck, NoticeImage};
 use fota_shared::leaf::version::Version;
 use fota_shared::model::job::{ActiveJob, JobPhase};
 use fota_shared::model::plan::{DEFAULT_MODULE, Plan};
-use fota_shared::model::rollout::DevicePhase;
 use fota_shared::rules::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use fota_shared::rules::module_job::{self, Candidate, JobDecision, JobOutcome};
+use fota_shared::rules::module_job::{self, JobDecision, JobOutcome};
 use fota_shared::rules::module_ota::{self, MAX_MESSAGE_BYTES};
 use fota_shared::rules::notice::{is_downgrade, NoticeSubject};
-use fota_shared::rules::plan::in_device_set;
 use fota_shared::rules::rollout_state::DeviceFailure;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
@@ -209,28 +207,16 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
 
     let plans = store::list_plans(env, project).await?;
     let mut candidates = Vec::new();
-    let reported = |module: &str| modules.iter().find(|(m, _)| m == module).map(|(_, v)| v.as_str());
-    let wanted = |p: &&Plan| in_device_set(&p.spec, device) && reported(&p.image.module).is_some_and(|v| module_job::plan_wants(&p.spec, v));
-    for plan in plans.iter().filter(wanted) {
+    for plan in module_job::wanted_plans(&plans, device, &modules) {
         let r = Rollout::of(plan)?;
-        // A device whose job for this target failed is not offered it again by itself.
-        let finished = rollout::device(env, &r, device).await?.is_some_and(|d| matches!(d.phase, DevicePhase::Failed | DevicePhase::Banned));
-        if !finished {
-            candidates.push(Candidate {
-                module: plan.image.module.clone(),
-                firmware_name: plan.firmware_name.clone(),
-                target_version: plan.spec.target_version.clone(),
-                order: 0,
-                needs_confirm: plan.spec.needs_confirm,
-                job_timeout_s: r.job_timeout_s,
-            });
-        }
+        let phase = rollout::device(env, &r, device).await?.map(|d| d.phase);
+        candidates.extend(module_job::candidate(plan, r.job_timeout_s, phase));
     }
 
     // The first candidate whose rollout admits the device gets the slot; one held back by its
     // rollout (stage not open, paused, outside its window) does not block the next module.
     loop {
-        let plan = match module_job::next_job(&modules, &candidates, active.as_ref()) {
+        let plan = match module_job::next_job(&candidates, active.as_ref()) {
             JobDecision::Nothing => return no_job(),
             JobDecision::Busy(job) => {
                 if job.phase != JobPhase::InProgress {

@@ -4,6 +4,7 @@
 
 use crate::strings;
 use fota_shared::model::rollout::Ratio;
+use fota_shared::rules::rollout::{check_stages, UtcWindow};
 
 /// `1,10, 50 100%` → `[1, 10, 50, 100]`: percentages 1-100, strictly increasing.
 pub fn parse_stages(text: &str) -> Result<Vec<u32>, String> {
@@ -12,11 +13,7 @@ pub fn parse_stages(text: &str) -> Result<Vec<u32>, String> {
         .map(|s| s.trim_end_matches('%').parse::<u32>())
         .collect::<Result<Vec<u32>, _>>()
         .map_err(|_| strings::bad_stages(text))?;
-    let in_range = stages.iter().all(|s| (1..=100).contains(s));
-    let increasing = stages.windows(2).all(|pair| pair[0] < pair[1]);
-    if stages.is_empty() || !in_range || !increasing {
-        return Err(strings::bad_stages(text));
-    }
+    check_stages(&stages).map_err(|_| strings::bad_stages(text))?;
     Ok(stages)
 }
 
@@ -35,24 +32,15 @@ pub fn parse_ratio(text: &str) -> Result<Ratio, String> {
     Ok(Ratio::from_ppm(ppm as i64))
 }
 
-/// `01:00-05:00` → `["01:00", "05:00"]`, each `HH:MM` within a day.
+/// `01:00-05:00` → `["01:00", "05:00"]`, each `HH:MM` within a day (the server's own check).
 pub fn parse_window(text: &str) -> Result<[String; 2], String> {
-    let hhmm = |t: &str| {
-        let (h, m) = t.split_once(':')?;
-        let ok = h.len() == 2
-            && m.len() == 2
-            && h.parse::<u32>().ok()? < 24
-            && m.parse::<u32>().ok()? < 60;
-        ok.then(|| t.to_string())
-    };
     let (from, to) = text
         .trim()
         .split_once('-')
         .ok_or_else(|| strings::bad_window(text))?;
-    match (hhmm(from.trim()), hhmm(to.trim())) {
-        (Some(from), Some(to)) => Ok([from, to]),
-        _ => Err(strings::bad_window(text)),
-    }
+    let window = [from.trim().to_string(), to.trim().to_string()];
+    UtcWindow::parse(&window).map_err(|_| strings::bad_window(text))?;
+    Ok(window)
 }
 
 /// Seconds, plain or with a unit: `90`, `30s`, `15m`, `2h`, `1d`.

@@ -51,10 +51,10 @@ pub fn admit(state: &DeliveryState, target: &str, limit: u32, fresh: bool, now_m
     Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: count >= limit.max(1), last_ms: Some(now_ms) })
 }
 
-/// The state after the device reported running `reported` of `firmware_name`: reporting the
-/// counted target means the upgrade took, which clears the count and any ban for it.
-pub fn after_report(state: &DeliveryState, firmware_name: &str, reported: &Version) -> DeliveryState {
-    if state.target.as_deref() == Some(target_key(firmware_name, reported).as_str()) {
+/// The state after the device reported running the target whose [`target_key`] is `reported`:
+/// reporting the counted target means the upgrade took, which clears the count and any ban for it.
+pub fn after_report(state: &DeliveryState, reported: &str) -> DeliveryState {
+    if state.target.as_deref() == Some(reported) {
         DeliveryState { target: state.target.clone(), count: 0, banned: false, last_ms: None }
     } else {
         state.clone()
@@ -106,9 +106,10 @@ mod tests {
     #[test]
     fn reporting_the_target_clears_count_and_ban() {
         let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true, last_ms: Some(5) };
-        assert_eq!(after_report(&state, "fw", &v("V1.0.1")), DeliveryState { target: Some("fw@1.0.1".into()), count: 0, banned: false, last_ms: None });
-        assert_eq!(after_report(&state, "fw", &v("1.0.0")), state);
-        assert_eq!(after_report(&state, "other", &v("1.0.1")), state);
+        let reported = |fw: &str, version: &str| target_key(fw, &v(version));
+        assert_eq!(after_report(&state, &reported("fw", "V1.0.1")), DeliveryState { target: Some("fw@1.0.1".into()), count: 0, banned: false, last_ms: None });
+        assert_eq!(after_report(&state, &reported("fw", "1.0.0")), state);
+        assert_eq!(after_report(&state, &reported("other", "1.0.1")), state);
     }
 
     #[test]

@@ -1,10 +1,9 @@
 //! The upgrade decision for one Luat check: given what the edge loaded, offer the image or say why not.
 
 use crate::leaf::code::Refusal;
-use crate::leaf::version::Version;
 use crate::model::plan::{Delivery, Plan};
 use crate::rules::luat::UpgradeCheck;
-use crate::rules::plan::{from_version_eligible, in_device_set};
+use crate::rules::plan::{in_device_set, upgrade_wanted};
 
 /// How an image that is due is handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,15 +46,8 @@ pub fn decide(check: &UpgradeCheck, facts: Facts<'_>) -> Offer {
     if !in_device_set(&plan.spec, &check.device_id) {
         return Refuse(Refusal::NotInDeviceSet);
     }
-    let Ok(target) = Version::parse(&plan.spec.target_version) else {
-        // Plans are validated when written; an unreadable one offers nothing rather than guessing.
-        return Refuse(Refusal::NotOfferingNow);
-    };
-    if check.version == target || (check.version > target && !plan.spec.allow_downgrade) {
-        return Refuse(Refusal::UpToDate);
-    }
-    if !from_version_eligible(&plan.spec, &check.version) {
-        return Refuse(Refusal::SourceVersionNotEligible);
+    if let Err(refusal) = upgrade_wanted(&plan.spec, &check.version) {
+        return Refuse(refusal);
     }
     let redirect = check.wants_redirect || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
     Offer::Due(if redirect { Via::Redirect } else { Via::Stream })

@@ -19,7 +19,10 @@
 
 use crate::leaf::version::Version;
 use crate::model::job::{ActiveJob, JobPhase};
+use crate::model::plan::Plan;
+use crate::model::rollout::DevicePhase;
 use crate::rules::module_ota::{ProgressReport, Step, VersionReport};
+use crate::rules::plan::{in_device_set, upgrade_wanted};
 
 /// A plan found due for this device (device set, source versions, rollout gate and ban already
 /// passed), with the image's module.
@@ -35,6 +38,35 @@ pub struct Candidate {
     pub job_timeout_s: u64,
 }
 
+/// The plans that would upgrade one of the device's reported modules: the device is in the
+/// plan's device set and the module's reported version is one the plan upgrades
+/// ([`upgrade_wanted`], the same rule as for Luat checks). A plan for a module the device never
+/// reported is left out (its source version is unknown).
+pub fn wanted_plans<'a>(plans: &'a [Plan], device_id: &str, device_modules: &[(String, String)]) -> Vec<&'a Plan> {
+    let reported = |module: &str| device_modules.iter().find(|(m, _)| m == module).and_then(|(_, v)| Version::parse(v).ok());
+    plans
+        .iter()
+        .filter(|p| in_device_set(&p.spec, device_id) && reported(&p.image.module).is_some_and(|v| upgrade_wanted(&p.spec, &v).is_ok()))
+        .collect()
+}
+
+/// The candidate a wanted plan makes. `phase` is the device's phase in the plan's rollout, if it
+/// has one: a device whose job for this target failed or was banned is not offered it again by
+/// itself (an operator retries it). `job_timeout_s` is the plan's, or the default.
+pub fn candidate(plan: &Plan, job_timeout_s: u64, phase: Option<DevicePhase>) -> Option<Candidate> {
+    if matches!(phase, Some(DevicePhase::Failed | DevicePhase::Banned)) {
+        return None;
+    }
+    Some(Candidate {
+        module: plan.image.module.clone(),
+        firmware_name: plan.firmware_name.clone(),
+        target_version: plan.spec.target_version.clone(),
+        order: 0,
+        needs_confirm: plan.spec.needs_confirm,
+        job_timeout_s,
+    })
+}
+
 /// What [`next_job`] decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobDecision {
@@ -48,19 +80,13 @@ pub enum JobDecision {
     Nothing,
 }
 
-/// Chooses the device's next job. `device_modules` are its reported `(module, version)` pairs.
-/// A candidate for a module the device never reported is skipped (its source version is unknown),
-/// as is one whose target the device already runs.
-pub fn next_job(device_modules: &[(String, String)], candidates: &[Candidate], active: Option<&ActiveJob>) -> JobDecision {
+/// Chooses the device's next job among `candidates` (made by [`wanted_plans`] and
+/// [`candidate`], so each one is due): the active job keeps the slot, else the first by order.
+pub fn next_job(candidates: &[Candidate], active: Option<&ActiveJob>) -> JobDecision {
     if let Some(active) = active {
         return JobDecision::Busy(active.clone());
     }
-    let reported = |module: &str| device_modules.iter().find(|(m, _)| m == module).and_then(|(_, v)| Version::parse(v).ok());
-    let due = candidates.iter().filter(|c| match (reported(&c.module), Version::parse(&c.target_version)) {
-        (Some(running), Ok(target)) => running != target,
-        _ => false,
-    });
-    match due.min_by(|a, b| (a.order, &a.module, &a.firmware_name).cmp(&(b.order, &b.module, &b.firmware_name))) {
+    match candidates.iter().min_by(|a, b| (a.order, &a.module, &a.firmware_name).cmp(&(b.order, &b.module, &b.firmware_name))) {
         Some(c) if c.needs_confirm => JobDecision::AwaitConfirmation(c.clone()),
         Some(c) => JobDecision::Offer(c.clone()),
         None => JobDecision::Nothing,
@@ -97,18 +123,6 @@ pub fn confirm(job: &ActiveJob, now_ms: i64) -> Result<ActiveJob, NotAwaitingCon
 
 /// Has a job offered at `offered_ms` run out of time? It fails `timeout_s` after the offer
 /// (the same instant [`crate::rules::rollout_state::job_timed_out`] uses for Luat devices).
-/// Does a plan upgrade a module reporting `reported`? The plan's source versions and its
-/// downgrade rule apply to module jobs exactly as to Luat checks.
-pub fn plan_wants(spec: &crate::model::plan::PlanSpec, reported: &str) -> bool {
-    let (Ok(reported), Ok(target)) = (crate::leaf::version::Version::parse(reported), crate::leaf::version::Version::parse(&spec.target_version)) else {
-        return false;
-    };
-    if reported == target || (reported > target && !spec.allow_downgrade) {
-        return false;
-    }
-    crate::rules::plan::from_version_eligible(spec, &reported)
-}
-
 pub fn job_expired(offered_ms: i64, timeout_s: u64, now_ms: i64) -> bool {
     // `try_from`, not `as`: a huge timeout must mean "never", not wrap to a negative one.
     let timeout_ms = i64::try_from(timeout_s).unwrap_or(i64::MAX).saturating_mul(1000);
@@ -170,43 +184,34 @@ pub fn on_tick(job: &ActiveJob, now_ms: i64) -> JobOutcome {
 }
 
 #[cfg(test)]
-mod plan_wants_tests {
-    use super::*;
-
-    #[test]
-    fn source_versions_and_downgrades_apply() {
-        let spec = |from: &[&str], downgrade: bool| -> crate::model::plan::PlanSpec {
-            let mut s: crate::model::plan::PlanSpec = serde_json::from_str(r#"{"target_version":"1.0.1"}"#).unwrap();
-            s.from_versions = from.iter().map(|v| v.to_string()).collect();
-            s.allow_downgrade = downgrade;
-            s
-        };
-        let cases: &[(&[&str], bool, &str, bool)] = &[
-            (&[], false, "1.0.0", true),
-            (&[], false, "1.0.1", false),
-            (&[], false, "2.0.0", false),
-            (&[], true, "2.0.0", true),
-            (&["0.9.0"], false, "1.0.0", false),
-            (&["0.9.0", "1.0.0"], false, "1.0.0", true),
-            (&[], false, "garbage", false),
-        ];
-        for (from, downgrade, reported, expect) in cases {
-            assert_eq!(plan_wants(&spec(from, *downgrade), reported), *expect, "{from:?} {downgrade} {reported}");
-        }
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::module_ota::{parse_progress, parse_report};
 
-    fn candidate(module: &str, firmware: &str, target: &str, order: u32, needs_confirm: bool) -> Candidate {
-        Candidate { module: module.into(), firmware_name: firmware.into(), target_version: target.into(), order, needs_confirm, job_timeout_s: 3600 }
+    fn plan(module: &str, firmware: &str, target: &str, needs_confirm: bool) -> Plan {
+        let spec = format!(r#"{{"target_version":"{target}","needs_confirm":{needs_confirm}}}"#);
+        let image = format!(r#"{{"sha256":"00","md5":"00","size":1,"module":"{module}"}}"#);
+        Plan {
+            project_key: "pk".into(),
+            firmware_name: firmware.into(),
+            spec: serde_json::from_str(&spec).unwrap(),
+            image: serde_json::from_str(&image).unwrap(),
+            updated_at: "2026-11-22T00:00:00Z".into(),
+        }
     }
 
     fn modules(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(m, v)| (m.to_string(), v.to_string())).collect()
+    }
+
+    /// The candidates a device reporting `device` has among `plans`, ordered as the plans are.
+    fn due(plans: &[Plan], device: &[(String, String)]) -> Vec<Candidate> {
+        let wanted = wanted_plans(plans, "dev1", device);
+        wanted.into_iter().filter_map(|p| candidate(p, 3600, None)).enumerate().map(|(i, c)| Candidate { order: i as u32, ..c }).collect()
+    }
+
+    fn wifi_and_mcu() -> Vec<Plan> {
+        vec![plan("Wi-Fi", "wifi_fw", "2.0", false), plan("MCU", "mcu_fw", "1.1", false)]
     }
 
     fn report(module: &str, version: &str) -> VersionReport {
@@ -226,35 +231,55 @@ mod tests {
         }
     }
 
+    #[track_caller]
+    fn check_wanted(device: &[(&str, &str)], phase: Option<DevicePhase>, expect: &[&str]) {
+        let mut plans = wifi_and_mcu();
+        plans.push(Plan { spec: crate::model::plan::PlanSpec { devices: vec!["other".into()], ..plans[1].spec.clone() }, ..plan("MCU", "mcu_other", "1.2", false) });
+        let got: Vec<String> = wanted_plans(&plans, "dev1", &modules(device))
+            .into_iter()
+            .filter_map(|p| candidate(p, 3600, phase))
+            .map(|c| c.firmware_name)
+            .collect();
+        assert_eq!(got, expect, "{device:?} {phase:?}");
+    }
+
+    #[test]
+    fn wanted_table() {
+        check_wanted(&[("Wi-Fi", "1.0"), ("MCU", "1.0")], None, &["wifi_fw", "mcu_fw"]);
+        check_wanted(&[("MCU", "1.0")], None, &["mcu_fw"]);
+        check_wanted(&[("Wi-Fi", "V2.0.0"), ("MCU", "1.0")], None, &["mcu_fw"]);
+        check_wanted(&[("Wi-Fi", "2.0"), ("MCU", "1.1")], None, &[]);
+        check_wanted(&[("Wi-Fi", "3.0"), ("MCU", "garbage")], None, &[]);
+        check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Offered), &["wifi_fw"]);
+        check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Failed), &[]);
+        check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Banned), &[]);
+    }
+
+    #[track_caller]
+    fn check(candidates: &[Candidate], active: Option<&ActiveJob>, expect: &str) {
+        assert_eq!(chosen(&next_job(candidates, active)), expect);
+    }
+
     #[test]
     fn choice_table() {
-        let wifi = candidate("Wi-Fi", "wifi_fw", "2.0", 0, false);
-        let mcu = candidate("MCU", "mcu_fw", "1.1", 1, false);
-        let both = modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]);
+        let [wifi, mcu] = [0, 1].map(|i| due(&wifi_and_mcu(), &modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]))[i].clone());
         let busy = start_job(&mcu, 0);
-        for (name, device, cands, active, expect) in [
-            ("order decides, not module name", both.clone(), vec![mcu.clone(), wifi.clone()], None, "offer Wi-Fi"),
-            ("equal orders: module name", both.clone(), vec![Candidate { order: 0, ..mcu.clone() }, wifi.clone()], None, "offer MCU"),
-            ("busy wins over everything", both.clone(), vec![wifi.clone()], Some(&busy), "busy MCU"),
-            ("module never reported", modules(&[("MCU", "1.0")]), vec![wifi.clone(), mcu.clone()], None, "offer MCU"),
-            ("already on target", modules(&[("Wi-Fi", "V2.0.0"), ("MCU", "1.0")]), vec![wifi.clone(), mcu.clone()], None, "offer MCU"),
-            ("nothing due", modules(&[("Wi-Fi", "2.0"), ("MCU", "1.1")]), vec![wifi.clone(), mcu.clone()], None, "nothing"),
-            ("no candidates", both.clone(), vec![], None, "nothing"),
-            ("confirmation holds the slot", both.clone(), vec![Candidate { needs_confirm: true, ..wifi.clone() }, mcu.clone()], None, "await Wi-Fi"),
-        ] {
-            assert_eq!(chosen(&next_job(&device, &cands, active)), expect, "{name}");
-        }
+        check(&[mcu.clone(), wifi.clone()], None, "offer Wi-Fi");
+        check(&[Candidate { order: 0, ..mcu.clone() }, wifi.clone()], None, "offer MCU");
+        check(&[wifi.clone()], Some(&busy), "busy MCU");
+        check(&[], None, "nothing");
+        check(&[Candidate { needs_confirm: true, ..wifi.clone() }, mcu.clone()], None, "await Wi-Fi");
     }
 
     #[test]
     fn wifi_then_mcu() {
-        let cands = [candidate("Wi-Fi", "wifi_fw", "2.0", 0, false), candidate("MCU", "mcu_fw", "1.1", 1, false)];
+        let plans = wifi_and_mcu();
         let mut device = modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]);
-        let JobDecision::Offer(first) = next_job(&device, &cands, None) else { panic!("Wi-Fi first") };
+        let JobDecision::Offer(first) = next_job(&due(&plans, &device), None) else { panic!("Wi-Fi first") };
         let mut job = start_job(&first, 0);
         assert_eq!((job.module.as_str(), job.phase, job.offered_ms), ("Wi-Fi", JobPhase::InProgress, Some(0)));
         // While the Wi-Fi job runs, the MCU waits, whatever the device reports meanwhile.
-        assert_eq!(chosen(&next_job(&device, &cands, Some(&job))), "busy Wi-Fi");
+        assert_eq!(chosen(&next_job(&due(&plans, &device), Some(&job))), "busy Wi-Fi");
         assert_eq!(on_progress(&job, &progress("MCU", "-2")), JobOutcome::Unchanged, "another module's progress");
         for step in ["10", "55", "100"] {
             let JobOutcome::Updated(next) = on_progress(&job, &progress("Wi-Fi", step)) else { panic!("{step}") };
@@ -265,21 +290,20 @@ mod tests {
         // The device reboots onto the new Wi-Fi firmware and reports: success, then the MCU.
         assert_eq!(on_report(&job, &report("Wi-Fi", "2.0")), JobOutcome::Succeeded);
         device[0].1 = "2.0".into();
-        let JobDecision::Offer(second) = next_job(&device, &cands, None) else { panic!("MCU next") };
+        let JobDecision::Offer(second) = next_job(&due(&plans, &device), None) else { panic!("MCU next") };
         assert_eq!(second.module, "MCU");
         device[1].1 = "1.1".into();
-        assert_eq!(next_job(&device, &cands, None), JobDecision::Nothing);
+        assert_eq!(next_job(&due(&plans, &device), None), JobDecision::Nothing);
     }
 
     #[test]
     fn needs_confirm_holds_the_job_until_confirmed() {
-        let wifi = candidate("Wi-Fi", "wifi_fw", "2.0", 0, true);
-        let device = modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]);
-        let cands = [wifi.clone(), candidate("MCU", "mcu_fw", "1.1", 1, false)];
-        let JobDecision::AwaitConfirmation(c) = next_job(&device, &cands, None) else { panic!() };
+        let plans = [plan("Wi-Fi", "wifi_fw", "2.0", true), plan("MCU", "mcu_fw", "1.1", false)];
+        let cands = due(&plans, &modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]));
+        let JobDecision::AwaitConfirmation(c) = next_job(&cands, None) else { panic!() };
         let job = start_job(&c, 1_000);
         assert_eq!((job.phase, job.offered_ms), (JobPhase::AwaitingConfirmation, None));
-        assert_eq!(chosen(&next_job(&device, &cands, Some(&job))), "busy Wi-Fi", "the MCU does not overtake");
+        assert_eq!(chosen(&next_job(&cands, Some(&job))), "busy Wi-Fi", "the MCU does not overtake");
         assert_eq!(on_tick(&job, i64::MAX), JobOutcome::Unchanged, "no timeout before the offer");
         assert_eq!(on_progress(&job, &progress("Wi-Fi", "-1")), JobOutcome::Unchanged);
         assert_eq!(on_report(&job, &report("Wi-Fi", "2.0")), JobOutcome::Unchanged);
@@ -293,7 +317,7 @@ mod tests {
 
     #[test]
     fn outcomes_of_progress_and_reports() {
-        let job = start_job(&candidate("MCU", "mcu_fw", "1.1", 0, false), 0);
+        let job = start_job(&due(&[plan("MCU", "mcu_fw", "1.1", false)], &modules(&[("MCU", "1.0")]))[0], 0);
         for (step, cause) in [
             ("-1", "device reported step -1: upgrade failed"),
             ("-2", "device reported step -2: download failed"),

@@ -1,6 +1,7 @@
 //! Plans: which devices of a project get which version of a firmware, and the checks an operator's
 //! plan must pass before it is stored.
 
+use crate::leaf::code::Refusal;
 use crate::leaf::ids::valid_device_id;
 use crate::leaf::version::Version;
 use crate::model::plan::PlanSpec;
@@ -106,6 +107,24 @@ pub fn from_version_eligible(spec: &PlanSpec, version: &Version) -> bool {
         || spec.from_versions.iter().any(|v| Version::parse(v).is_ok_and(|v| &v == version))
 }
 
+/// Does the plan upgrade a device (or a module) running `running`? Not when it runs the target
+/// already, nor a newer version unless the plan allows downgrades, nor a version the plan's
+/// `from_versions` leaves out. The one rule for Luat checks ([`crate::rules::decide`]) and module
+/// jobs ([`crate::rules::module_job`]).
+pub fn upgrade_wanted(spec: &PlanSpec, running: &Version) -> Result<(), Refusal> {
+    let Ok(target) = Version::parse(&spec.target_version) else {
+        // Plans are validated when written; an unreadable one offers nothing rather than guessing.
+        return Err(Refusal::NotOfferingNow);
+    };
+    if *running == target || (*running > target && !spec.allow_downgrade) {
+        return Err(Refusal::UpToDate);
+    }
+    if !from_version_eligible(spec, running) {
+        return Err(Refusal::SourceVersionNotEligible);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +185,29 @@ mod tests {
     fn stores_device_ids_sorted_and_unique() {
         let s = normalize(spec(&["3", "1", "3", "2"], &[])).unwrap();
         assert_eq!(s.devices, ["1", "2", "3"]);
+    }
+
+    #[track_caller]
+    fn check_wanted(target: &str, from: &[&str], downgrade: bool, running: &str, expect: Result<(), Refusal>) {
+        let mut s = spec(&[], &[]);
+        s.target_version = target.into();
+        s.from_versions = from.iter().map(|v| v.to_string()).collect();
+        s.allow_downgrade = downgrade;
+        assert_eq!(upgrade_wanted(&s, &Version::parse(running).unwrap()), expect, "{target} from {from:?} downgrade {downgrade}, running {running}");
+    }
+
+    #[test]
+    fn upgrade_wanted_table() {
+        use Refusal::*;
+        check_wanted("1.0.1", &[], false, "1.0.0", Ok(()));
+        check_wanted("1.0.1", &[], false, "V1.0.1", Err(UpToDate));
+        check_wanted("1.0.1", &[], false, "2.0.0", Err(UpToDate));
+        check_wanted("1.0.1", &[], true, "2.0.0", Ok(()));
+        check_wanted("1.0.1", &[], true, "1.0.1", Err(UpToDate));
+        check_wanted("1.0.1", &["0.9.0"], false, "1.0.0", Err(SourceVersionNotEligible));
+        check_wanted("1.0.1", &["0.9.0", "1.0.0"], false, "1.0.0", Ok(()));
+        check_wanted("1.0.1", &["0.9.0"], true, "2.0.0", Err(SourceVersionNotEligible));
+        check_wanted("one", &[], false, "1.0.0", Err(NotOfferingNow));
     }
 
     #[test]

@@ -49,18 +49,7 @@ pub enum RolloutError {
 /// Checks a rollout against its (already normalized) plan and puts it in its stored form: test
 /// devices sorted and unique, so membership is a binary search on the hot path.
 pub fn normalize(mut spec: RolloutSpec, plan: &PlanSpec) -> Result<RolloutSpec, RolloutError> {
-    if spec.stages.is_empty() {
-        return Err(RolloutError::NoStages);
-    }
-    if spec.stages.len() > MAX_STAGES {
-        return Err(RolloutError::TooMany("stages", MAX_STAGES));
-    }
-    if let Some(&bad) = spec.stages.iter().find(|p| !(1..=100).contains(*p)) {
-        return Err(RolloutError::StageOutOfRange(bad));
-    }
-    if let Some(pair) = spec.stages.windows(2).find(|w| w[0] >= w[1]) {
-        return Err(RolloutError::StagesNotIncreasing(pair[0], pair[1]));
-    }
+    check_stages(&spec.stages)?;
     if !(0..=crate::model::rollout::Ratio::PPM_PER_ONE).contains(&spec.max_failure_ratio.ppm()) {
         return Err(RolloutError::BadFailureRatio);
     }
@@ -87,7 +76,24 @@ pub fn normalize(mut spec: RolloutSpec, plan: &PlanSpec) -> Result<RolloutSpec, 
     Ok(spec)
 }
 
-/// Checks the plan-level `job_timeout_s` that goes with a rollout.
+/// Checks a rollout's stages: 1 to [`MAX_STAGES`] cumulative percentages, each 1-100, strictly
+/// increasing. The TUI checks an operator's stage list with it before sending it.
+pub fn check_stages(stages: &[u32]) -> Result<(), RolloutError> {
+    if stages.is_empty() {
+        return Err(RolloutError::NoStages);
+    }
+    if stages.len() > MAX_STAGES {
+        return Err(RolloutError::TooMany("stages", MAX_STAGES));
+    }
+    if let Some(&bad) = stages.iter().find(|p| !(1..=100).contains(*p)) {
+        return Err(RolloutError::StageOutOfRange(bad));
+    }
+    if let Some(pair) = stages.windows(2).find(|w| w[0] >= w[1]) {
+        return Err(RolloutError::StagesNotIncreasing(pair[0], pair[1]));
+    }
+    Ok(())
+}
+
 /// The rollout a plan runs: its own, or for a plan without one a single stage of 100% whose
 /// health gate never trips (an operator who wants a gate asks for a rollout).
 pub fn effective(plan: &PlanSpec) -> RolloutSpec {
@@ -109,6 +115,7 @@ pub fn plan_id(project_key: &str, firmware_name: &str, target: &crate::leaf::ver
     format!("{project_key}/{firmware_name}@{target}")
 }
 
+/// Checks the plan-level `job_timeout_s` that goes with a rollout.
 pub fn check_job_timeout(job_timeout_s: u64) -> Result<(), RolloutError> {
     if job_timeout_s == 0 {
         return Err(RolloutError::ZeroTimeout("job_timeout_s"));
