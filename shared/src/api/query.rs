@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn device_filters() {
-        let devices = |p| DeviceQuery::from_pairs(p);
+        let devices = DeviceQuery::from_pairs;
         check(devices, "", "limit: None, cursor: None, q: None");
         check(devices, "limit=1000&banned=true", "limit: Some(1000)");
         check(devices, "banned=", "banned: None");
@@ -411,7 +411,7 @@ mod tests {
 
     #[test]
     fn audit_filters() {
-        let audit = |p| AuditQuery::from_pairs(p);
+        let audit = AuditQuery::from_pairs;
         check(audit, "actor=ops&cursor=41&limit=50&other=1&since=", "actor: Some(\"ops\"), action: None, since: None, cursor: Some(\"41\"), limit: Some(50)");
         check(
             audit,
@@ -427,7 +427,7 @@ mod tests {
 
     #[test]
     fn upload_details() {
-        let upload = |p| UploadDetails::from_pairs(p);
+        let upload = UploadDetails::from_pairs;
         check(
             upload,
             "",
@@ -457,18 +457,14 @@ mod tests {
     #[test]
     fn jobs_and_activity() {
         check(
-            |p| JobsQuery::from_pairs(p),
+            JobsQuery::from_pairs,
             "phase=in_progress",
             "Some(InProgress)",
         );
-        check(|p| JobsQuery::from_pairs(p), "phase=", "phase: None");
-        check(|p| JobsQuery::from_pairs(p), "phase=done", "invalid_phase");
-        check(|p| ActivityQuery::from_pairs(p), "", "hours: 24");
-        check(|p| ActivityQuery::from_pairs(p), "hours=720", "hours: 720");
-        check(
-            |p| ActivityQuery::from_pairs(p),
-            "hours=721",
-            "invalid_hours",
-        );
+        check(JobsQuery::from_pairs, "phase=", "phase: None");
+        check(JobsQuery::from_pairs, "phase=done", "invalid_phase");
+        check(ActivityQuery::from_pairs, "", "hours: 24");
+        check(ActivityQuery::from_pairs, "hours=720", "hours: 720");
+        check(ActivityQuery::from_pairs, "hours=721", "invalid_hours");
     }
 }

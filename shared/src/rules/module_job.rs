@@ -266,7 +266,7 @@ mod tests {
         let busy = start_job(&mcu, 0);
         check(&[mcu.clone(), wifi.clone()], None, "offer Wi-Fi");
         check(&[Candidate { order: 0, ..mcu.clone() }, wifi.clone()], None, "offer MCU");
-        check(&[wifi.clone()], Some(&busy), "busy MCU");
+        check(std::slice::from_ref(&wifi), Some(&busy), "busy MCU");
         check(&[], None, "nothing");
         check(&[Candidate { needs_confirm: true, ..wifi.clone() }, mcu.clone()], None, "await Wi-Fi");
     }

@@ -8,7 +8,6 @@ use super::plan::parse_duration_arg;
 use super::{project_key, CliError};
 use crate::api::ApiClient;
 use crate::config::Connection;
-use crate::format;
 use crate::strings;
 
 #[derive(Debug, Subcommand, PartialEq, Eq)]
