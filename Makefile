@@ -53,6 +53,7 @@ SHIM := edge/build/worker/shim.mjs
 $(SHIM): $(EDGE_SOURCES) | tools
 	cd edge && WASM_BINDGEN_BIN=$(WASM_BINDGEN) WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt.sh \
 	  ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild $(WORKER_BUILD) --release
+	mkdir -p edge/build/assets && cp edge/openapi.json edge/build/assets/openapi.json
 	touch $@
 
 build: tools $(SHIM)
