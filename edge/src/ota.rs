@@ -23,8 +23,6 @@ use fota_shared::version::Version;
 use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
-/// How long a notice, and its download URL, stays valid.
-
 /// `/ota/device/{kind}/{productKey}/{deviceName}`.
 pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, device_name: &str) -> AppResult<Response> {
     let method = req.method();

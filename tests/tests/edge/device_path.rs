@@ -39,7 +39,7 @@ fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
     let img = image(9090, 3000);
     let victim = crate::imei(909, 1);
     // The victim is part of the fleet: it checked in before the release.
-    server.setup_known(p, Some(6), FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &[victim.clone()], FROM);
+    server.setup_known(p, Some(6), FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), std::slice::from_ref(&victim), FROM);
     device_request(server, &luatos_get(server, &url(p, &victim, TARGET))).expect_refusal(404, 60);
     for _ in 0..6 {
         let resp = head(server, &url(p, &victim, FROM));

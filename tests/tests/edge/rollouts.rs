@@ -420,7 +420,7 @@ fn a_cancelled_rollout_offers_nothing_and_cannot_be_resumed() {
     let p = "ro-cancel";
     let img = image(7030, 3000);
     let (offered, fresh) = (imei(703, 1), imei(703, 2));
-    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), &[offered.clone()], FROM);
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] } }), std::slice::from_ref(&offered), FROM);
     assert_eq!(check(server, p, &offered, FROM, &img), Answer::Image);
     let s = control_ok(server, p, "cancel");
     assert_eq!(s.state, RolloutPhase::Cancelled, "{s:#?}");
@@ -532,7 +532,7 @@ fn a_banned_test_device_pauses_verification_for_the_operator() {
     let p = "ro-verify-ban";
     let img = image(7060, 3000);
     let (t1, t2, other) = (imei(706, 1), imei(706, 2), imei(706, 3));
-    server.setup_known(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [100], "verify_devices": [t1, t2] } }), &[other.clone()], FROM);
+    server.setup_known(p, Some(2), FW, TARGET, &img, json!({ "rollout": { "stages": [100], "verify_devices": [t1, t2] } }), std::slice::from_ref(&other), FROM);
     assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
     assert_eq!(check(server, p, &t2, FROM, &img), Answer::Image);
     assert_eq!(check(server, p, &t2, TARGET, &img), UP_TO_DATE);
@@ -565,7 +565,7 @@ fn an_offered_device_that_never_reports_times_out() {
     let p = "ro-timeout";
     let img = image(7070, 2000);
     let d = imei(707, 1);
-    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] }, "job_timeout_s": 1 }), &[d.clone()], FROM);
+    server.setup_known(p, None, FW, TARGET, &img, json!({ "rollout": { "stages": [100] }, "job_timeout_s": 1 }), std::slice::from_ref(&d), FROM);
     assert_eq!(check(server, p, &d, FROM, &img), Answer::Image);
     std::thread::sleep(std::time::Duration::from_millis(2_200));
     let s = status(server, p);
