@@ -23,11 +23,12 @@ export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 export WRANGLER_LOG_PATH := $(CURDIR)/.wrangler/logs
 
-.PHONY: help tools build dev test migrate bench udp deploy clean
+.PHONY: help tools build dev test check migrate bench udp deploy clean
 
 help:
 	@echo "make dev     build, migrate, seed a demo project, run wrangler dev on 127.0.0.1:$(PORT)"
 	@echo "make test    run every test (shared, tui, and integration tests against wrangler dev)"
+	@echo "make check   rustfmt --check and clippy -D warnings (native crates, and the Worker on wasm32)"
 	@echo "make bench   every performance figure beside its goal (checks, burst, images, size, 1M fleet, UDP)"
 	@echo "make udp     run the UDP upgrade bridge (fota-udp) on $(UDP_LISTEN) against the edge of make dev"
 	@echo "make deploy  build and deploy to Cloudflare (see README)"
@@ -53,6 +54,7 @@ SHIM := edge/build/worker/shim.mjs
 $(SHIM): $(EDGE_SOURCES) | tools
 	cd edge && WASM_BINDGEN_BIN=$(WASM_BINDGEN) WASM_OPT_BIN=$(CURDIR)/scripts/wasm-opt.sh \
 	  ESBUILD_BIN=$(CURDIR)/node_modules/.bin/esbuild $(WORKER_BUILD) --release
+	mkdir -p edge/build/assets && cp edge/openapi.json edge/build/assets/openapi.json
 	touch $@
 
 build: tools $(SHIM)
@@ -65,6 +67,13 @@ dev: build
 
 test: build
 	cargo test --workspace --exclude fota-edge --no-fail-fast
+
+# The tree checks itself (CI runs this before the tests): formatting, and clippy with warnings as
+# errors on every native crate and target, and on the Worker for the target it is built for.
+check:
+	cargo fmt --all --check
+	cargo clippy --workspace --exclude fota-edge --all-targets -- -D warnings
+	cargo clippy -p fota-edge --target wasm32-unknown-unknown -- -D warnings
 
 # Every figure of the scale work in one run, each beside its goal: checks, steady-state D1 calls
 # and the release burst (run.sh), images (images.sh), wasm size (size.sh), the 1M-device fleet

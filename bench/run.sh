@@ -20,6 +20,7 @@ source bench/lib.sh
 # devices never meets, and names absolute paths since it lives in its own folder.
 config=$(mktemp -d "${TMPDIR:-/tmp}/fota-bench-config.XXXXXX")
 sed -e "s|^main = \"|main = \"$root/|" -e "s|^migrations_dir = \"|migrations_dir = \"$root/|" \
+  -e "s|^directory = \"|directory = \"$root/|" \
   -e 's|simple = { limit = 30, period = 60 }|simple = { limit = 100000000, period = 60 }|' wrangler.toml >"$config/wrangler.toml"
 start_edge bench --config "$config/wrangler.toml" --var EXPOSE_METRICS:true --var NEW_DEVICES_PER_MINUTE:1000000
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state" "$config"' EXIT

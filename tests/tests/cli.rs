@@ -156,6 +156,11 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     assert_eq!(receipt.sha256, sha256_hex(&img));
     assert_eq!(receipt.size, img.len() as u64);
 
+    // The fleet checked in before the release (no plan yet: nothing to offer), so the rollout
+    // counts its devices as trusted, in `totals`.
+    let ids: Vec<String> = (0..5).map(imei).collect();
+    server.bind_fleet(project, FW, FROM, &ids);
+
     let plan: Plan = parse!(fota.json(&["plan", "set", FW, "--target", TARGET]));
     assert_eq!(plan.spec.target_version, TARGET);
     assert_eq!(plan.image.sha256, receipt.sha256);
@@ -164,7 +169,6 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     assert!(shown.lines().any(|l| l.starts_with("target ") && l.ends_with(&format!(" {TARGET}"))), "{shown}");
 
     // Five devices on the old version check and get the image; three come back on the target.
-    let ids: Vec<String> = (0..5).map(imei).collect();
     for id in &ids {
         luatos_check(server, project, id, FROM).expect_image(200, &img);
     }
