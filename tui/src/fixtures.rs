@@ -540,15 +540,15 @@ pub fn fleet_summary() -> FleetSummary {
         ],
         states: vec![
             StateCount {
-                state: "idle".into(),
+                state: DevicePhase::Idle,
                 devices: 3,
             },
             StateCount {
-                state: "succeeded".into(),
+                state: DevicePhase::Succeeded,
                 devices: 2,
             },
             StateCount {
-                state: "banned".into(),
+                state: DevicePhase::Banned,
                 devices: 1,
             },
         ],

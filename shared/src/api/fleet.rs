@@ -74,7 +74,7 @@ pub struct VersionCount {
 /// Devices whose job in their current rollout is in `state` (`idle` when they have none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StateCount {
-    pub state: String,
+    pub state: DevicePhase,
     pub devices: u64,
 }
 

@@ -3,15 +3,13 @@
 //! scans (so that it can use the `(project_key, id)` index).
 
 use crate::api::fleet::{Device, FleetSummary, SeenCounts, StateCount, VersionCount};
+use crate::model::rollout::DevicePhase;
 use std::collections::BTreeMap;
 
 /// How many of the most recently seen devices a summary lists.
 pub const LATEST: u32 = 12;
 /// An isolate reuses a project's summary for this long; the issue allows at most a minute.
 pub const CACHE_MS: i64 = 60_000;
-/// The job state of a device with none (`devices.job_phase` NULL).
-pub const IDLE: &str = "idle";
-
 const HOUR_MS: i64 = 3_600_000;
 
 /// `last_seen` at or after these counts as seen within the last hour, day and week.
@@ -47,14 +45,18 @@ pub fn summarize(agg: Aggregates, computed_at: String) -> FleetSummary {
         b.devices.cmp(&a.devices).then_with(|| (&a.firmware_name, &a.version).cmp(&(&b.firmware_name, &b.version)))
     });
     let with_job: u64 = agg.states.iter().map(|(_, n)| n).sum();
-    let mut merged: BTreeMap<String, u64> = BTreeMap::new();
-    merged.insert(IDLE.to_string(), total.saturating_sub(with_job));
+    // A device without a job (`devices.job_phase` NULL) is idle; the phases are stored as
+    // `DevicePhase::as_str` wrote them.
+    let mut merged: BTreeMap<&'static str, (DevicePhase, u64)> = BTreeMap::new();
+    merged.insert(DevicePhase::Idle.as_str(), (DevicePhase::Idle, total.saturating_sub(with_job)));
     for (state, n) in agg.states {
-        *merged.entry(state).or_default() += n;
+        if let Some(phase) = DevicePhase::parse(&state) {
+            merged.entry(phase.as_str()).or_insert((phase, 0)).1 += n;
+        }
     }
     let mut states: Vec<StateCount> =
-        merged.into_iter().filter(|(_, n)| *n > 0).map(|(state, devices)| StateCount { state, devices }).collect();
-    states.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.state.cmp(&b.state)));
+        merged.into_values().filter(|(_, n)| *n > 0).map(|(state, devices)| StateCount { state, devices }).collect();
+    states.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.state.as_str().cmp(b.state.as_str())));
     FleetSummary { total, banned: agg.banned, seen: agg.seen, versions, states, latest: agg.latest, computed_at }
 }
 

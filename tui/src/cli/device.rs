@@ -402,7 +402,7 @@ pub(super) fn summary_text(s: &FleetSummary) -> String {
     let states: Vec<Vec<String>> = s
         .states
         .iter()
-        .map(|st| vec![st.state.clone(), st.devices.to_string()])
+        .map(|st| vec![st.state.as_str().to_string(), st.devices.to_string()])
         .collect();
     format!(
         "{totals}\n{}\n{}",
