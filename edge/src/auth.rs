@@ -50,7 +50,10 @@ pub async fn authenticate(req: &Request, env: &Env) -> AppResult<Actor> {
         .flatten()
         .and_then(|h| h.strip_prefix("Bearer ").map(|t| t.trim().to_string()))
         .unwrap_or_default();
-    let expected = env.secret("ADMIN_TOKEN").map(|s| s.to_string()).unwrap_or_default();
+    let expected = env
+        .secret("ADMIN_TOKEN")
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     let bootstrap = BootstrapSecret::classify(&expected);
     if bootstrap == BootstrapSecret::TooShort {
         crate::logs::once(ADMIN_TOKEN_TOO_SHORT, "ADMIN_TOKEN is shorter than 32 characters: the bootstrap token is refused until it is replaced");
@@ -63,12 +66,18 @@ pub async fn authenticate(req: &Request, env: &Env) -> AppResult<Actor> {
         let a = Sha256::digest(expected.as_bytes());
         let b = Sha256::digest(presented.as_bytes());
         if bool::from(a.ct_eq(&b)) {
-            return Ok(Actor { name: BOOTSTRAP.into(), role: Role::Admin });
+            return Ok(Actor {
+                name: BOOTSTRAP.into(),
+                role: Role::Admin,
+            });
         }
     }
     // Looking up by the hash reveals nothing through timing: the secret itself is never compared.
     let row = store::access::live_token(env, &token_hash(&presented)).await?;
     let row = row.ok_or_else(|| refusal(bootstrap))?;
     let role = Role::parse(&row.role).ok_or(AppError::Unauthorized)?;
-    Ok(Actor { name: row.name, role })
+    Ok(Actor {
+        name: row.name,
+        role,
+    })
 }

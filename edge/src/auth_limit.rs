@@ -6,9 +6,9 @@
 //! binding cannot be read without counting, hence the lockout table: a valid operator's requests
 //! are never counted, and an attacker gets at most one more guess per isolate per minute.
 
-use crate::auth::{authenticate, ADMIN_TOKEN_TOO_SHORT, Actor};
+use crate::auth::{authenticate, Actor, ADMIN_TOKEN_TOO_SHORT};
 use crate::error::{AppError, AppResult};
-use fota_shared::rules::admin_auth::{client_key, FAILURES_PER_MINUTE, LOCKOUT_MS, Lockouts};
+use fota_shared::rules::admin_auth::{client_key, Lockouts, FAILURES_PER_MINUTE, LOCKOUT_MS};
 use std::cell::RefCell;
 use worker::{Env, Request};
 
@@ -23,7 +23,13 @@ thread_local! {
 
 /// [`authenticate`], refused outright for a locked-out client, with each failure counted.
 pub async fn authenticate_limited(req: &Request, env: &Env) -> AppResult<Actor> {
-    let key = client_key(req.headers().get("CF-Connecting-IP").ok().flatten().as_deref());
+    let key = client_key(
+        req.headers()
+            .get("CF-Connecting-IP")
+            .ok()
+            .flatten()
+            .as_deref(),
+    );
     if let Some(left) = LOCKOUTS.with_borrow(|l| l.remaining(&key, crate::store::now())) {
         return Err(rate_limited(left));
     }
@@ -52,7 +58,10 @@ async fn over_limit(env: &Env, key: &str) -> bool {
     match outcome {
         Ok(outcome) => !outcome.success,
         Err(e) => {
-            crate::logs::once("auth_limiter_failed", &format!("the {LIMITER} rate limiter failed: {e}"));
+            crate::logs::once(
+                "auth_limiter_failed",
+                &format!("the {LIMITER} rate limiter failed: {e}"),
+            );
             false
         }
     }

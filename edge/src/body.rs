@@ -7,7 +7,11 @@ use worker::Request;
 
 /// Reads a body, refusing it with 413 as soon as it passes `limit` bytes.
 pub async fn read_capped(req: &mut Request, limit: u64) -> AppResult<Vec<u8>> {
-    if let Some(len) = req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()) {
+    if let Some(len) = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<u64>().ok())
+    {
         if len > limit {
             return Err(AppError::PayloadTooLarge(limit));
         }

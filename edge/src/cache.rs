@@ -8,9 +8,9 @@
 use fota_shared::api::catalog::Project;
 use fota_shared::model::plan::Plan;
 use fota_shared::rules::rollout::RolloutSummary;
-use std::collections::HashSet;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// How long a cached project or plan (or its absence) is trusted.
 pub const TTL_MS: i64 = 5_000;
@@ -42,7 +42,12 @@ fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
 }
 
 pub fn project(key: &str, now: i64) -> Option<Option<Project>> {
-    MEMORY.with_borrow(|m| m.projects.get(key).filter(|(at, _)| now - at < TTL_MS).map(|(_, p)| p.clone()))
+    MEMORY.with_borrow(|m| {
+        m.projects
+            .get(key)
+            .filter(|(at, _)| now - at < TTL_MS)
+            .map(|(_, p)| p.clone())
+    })
 }
 
 pub fn put_project(key: &str, now: i64, value: Option<Project>) {
@@ -84,7 +89,12 @@ pub fn put_owner(device: &str, project: &str) {
 }
 
 pub fn rollout(plan_id: &str, now: i64) -> Option<RolloutSummary> {
-    MEMORY.with_borrow(|m| m.rollouts.get(plan_id).filter(|(at, _)| now - at < TTL_MS).map(|(_, s)| *s))
+    MEMORY.with_borrow(|m| {
+        m.rollouts
+            .get(plan_id)
+            .filter(|(at, _)| now - at < TTL_MS)
+            .map(|(_, s)| *s)
+    })
 }
 
 pub fn put_rollout(plan_id: &str, now: i64, summary: RolloutSummary) {
@@ -100,7 +110,10 @@ pub fn forget_rollout(plan_id: &str) {
 }
 
 pub fn counted(plan_id: &str, device: &str) -> bool {
-    MEMORY.with_borrow(|m| m.counted.contains(&(plan_id.to_string(), device.to_string())))
+    MEMORY.with_borrow(|m| {
+        m.counted
+            .contains(&(plan_id.to_string(), device.to_string()))
+    })
 }
 
 pub fn forget_counted(plan_id: &str, device: &str) {
@@ -123,10 +136,17 @@ pub const ACTIVITY_FLUSH_MS: i64 = 5_000;
 
 /// Counts a check (and a delivery) for the dashboard; returns the counts to flush when the
 /// last flush is older than [`ACTIVITY_FLUSH_MS`].
-pub fn count_activity(project: &str, now: i64, delivered: bool) -> Option<Vec<((String, i64), (u64, u64))>> {
+pub fn count_activity(
+    project: &str,
+    now: i64,
+    delivered: bool,
+) -> Option<Vec<((String, i64), (u64, u64))>> {
     MEMORY.with_borrow_mut(|m| {
         let hour = now.div_euclid(3_600_000) * 3_600_000;
-        let entry = m.activity.entry((project.to_string(), hour)).or_insert((0, 0));
+        let entry = m
+            .activity
+            .entry((project.to_string(), hour))
+            .or_insert((0, 0));
         entry.0 += 1;
         entry.1 += delivered as u64;
         if now - m.activity_flushed_at < ACTIVITY_FLUSH_MS {

@@ -3,7 +3,10 @@
 //! `POST /push`, which sends the command to every socket the device holds and says how many
 //! were reached. Sockets use the hibernation API, so an idle device costs nothing.
 
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage, WebSocketPair,
+};
 
 #[durable_object]
 pub struct DeviceChannel {
@@ -25,14 +28,23 @@ impl DurableObject for DeviceChannel {
             }
             (Method::Post, "/push") => {
                 let command = req.text().await?;
-                let reached = self.state.get_websockets().iter().filter(|ws| ws.send_with_str(&command).is_ok()).count();
+                let reached = self
+                    .state
+                    .get_websockets()
+                    .iter()
+                    .filter(|ws| ws.send_with_str(&command).is_ok())
+                    .count();
                 Response::from_json(&serde_json::json!({ "reached": reached }))
             }
             _ => Response::error("not found", 404),
         }
     }
 
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    async fn websocket_message(
+        &self,
+        ws: WebSocket,
+        message: WebSocketIncomingMessage,
+    ) -> Result<()> {
         // Devices may ping to keep NAT mappings open; anything else is ignored.
         if let WebSocketIncomingMessage::String(text) = message {
             if text.trim() == "ping" {
@@ -42,8 +54,18 @@ impl DurableObject for DeviceChannel {
         Ok(())
     }
 
-    async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _was_clean: bool) -> Result<()> {
-        let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 { code as u16 } else { 1000 };
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        let code = if (1000..5000).contains(&code) && code != 1005 && code != 1006 {
+            code as u16
+        } else {
+            1000
+        };
         let _ = ws.close(Some(code), Some(reason));
         Ok(())
     }

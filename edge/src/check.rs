@@ -22,7 +22,12 @@ use fota_shared::rules::luat::{parse_check, UpgradeCheck};
 use fota_shared::rules::rollout_state::Provenance;
 use worker::{Context, Env, Request, Response};
 
-pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) -> AppResult<Response> {
+pub async fn luat_check(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    query: &str,
+) -> AppResult<Response> {
     let check = match parse_check(query) {
         Ok(check) => check,
         Err(r) => return Ok(refusal(r)),
@@ -47,18 +52,38 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
         // id must not touch its registry state or its rollout outcome.
         return Ok(refusal(Refusal::SignedDevice));
     }
-    let from = Provenance { signed: false, listed: false, first_seen_ms: owner.first_seen };
+    let from = Provenance {
+        signed: false,
+        listed: false,
+        first_seen_ms: owner.first_seen,
+    };
     let owner = owner.project;
-    let offer = decide(&check, Facts { project_known: true, owner: Some(&owner), plan: plan.as_ref() });
+    let offer = decide(
+        &check,
+        Facts {
+            project_known: true,
+            owner: Some(&owner),
+            plan: plan.as_ref(),
+        },
+    );
 
     let now = store::now();
     if owner == check.project_key {
-        crate::registry::seen(env, ctx, &check, reached_rollout(plan.as_ref(), &check), now);
+        crate::registry::seen(
+            env,
+            ctx,
+            &check,
+            reached_rollout(plan.as_ref(), &check),
+            now,
+        );
     }
 
     let (answer, delivered) = match (offer, plan) {
         (Offer::Due(via), Some(plan)) => {
-            let from = Provenance { listed: plan.spec.devices.binary_search(&check.device_id).is_ok(), ..from };
+            let from = Provenance {
+                listed: plan.spec.devices.binary_search(&check.device_id).is_ok(),
+                ..from
+            };
             deliver(req, env, &check, &project, &plan, via, from, now).await?
         }
         (Offer::Refuse(r), _) => (refusal(r), false),
@@ -75,7 +100,11 @@ pub async fn luat_check(req: &Request, env: &Env, ctx: &Context, query: &str) ->
 /// never by address: devices behind carrier NAT share one. A limiter that cannot answer lets the
 /// check through (logged): the limit protects the registry, it must not stop a fleet.
 async fn within_rate(env: &Env, check: &UpgradeCheck) -> bool {
-    let outcome = async { env.rate_limiter("DEVICE_CHECKS")?.limit(format!("{}/{}", check.project_key, check.device_id)).await };
+    let outcome = async {
+        env.rate_limiter("DEVICE_CHECKS")?
+            .limit(format!("{}/{}", check.project_key, check.device_id))
+            .await
+    };
     match outcome.await {
         Ok(o) => o.success,
         Err(e) => {
@@ -96,13 +125,27 @@ fn reached_rollout(plan: Option<&Plan>, check: &UpgradeCheck) -> Option<Rollout>
 /// offer) in one call, then the image. The flag says whether a fresh image (or a redirect to
 /// one) went out: a resume or a refusal is no delivery.
 #[allow(clippy::too_many_arguments)]
-async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Project, plan: &Plan, via: Via, from: Provenance, now: i64) -> AppResult<(Response, bool)> {
+async fn deliver(
+    req: &Request,
+    env: &Env,
+    check: &UpgradeCheck,
+    project: &Project,
+    plan: &Plan,
+    via: Via,
+    from: Provenance,
+    now: i64,
+) -> AppResult<(Response, bool)> {
     let range = match via {
         Via::Redirect => RangeAnswer::Full,
         Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
     };
     if range == RangeAnswer::Unsatisfiable {
-        return Ok((serve(env, &plan.image, range).await?.unwrap_or_else(|| refusal(Refusal::ImageUnavailable)), false));
+        return Ok((
+            serve(env, &plan.image, range)
+                .await?
+                .unwrap_or_else(|| refusal(Refusal::ImageUnavailable)),
+            false,
+        ));
     }
     // Only a `GET` of the whole image (or the redirect to it) is a delivery: a `HEAD`, a resume
     // or another partial range costs nothing to ask for and must not move a ban or a rollout.
@@ -112,7 +155,18 @@ async fn deliver(req: &Request, env: &Env, check: &UpgradeCheck, project: &Proje
     };
     let r = Rollout::of(plan)?;
     let key = target_key(&plan.firmware_name, &target);
-    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, from, &key, project.ban_after, fresh, now).await? {
+    if let Err(refused) = rollout::attempt(
+        env,
+        &r,
+        &check.device_id,
+        from,
+        &key,
+        project.ban_after,
+        fresh,
+        now,
+    )
+    .await?
+    {
         return Ok((refusal(refused), false));
     }
     match via {

@@ -12,19 +12,31 @@
 use crate::error::AppError;
 use crate::rollout::Rollout;
 use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy};
-use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing};
+use fota_shared::model::rollout::{
+    DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing,
+};
 use fota_shared::rules::ban::{after_report, DeliveryState};
 use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
-use fota_shared::rules::rollout::{self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary};
-use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, Provenance, RolloutEvent, Step};
+use fota_shared::rules::rollout::{
+    self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary,
+};
+use fota_shared::rules::rollout_state::{
+    self as rs, DeviceFailure, Provenance, RolloutEvent, Step,
+};
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue as V, State};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
+    SqlStorageValue as V, State,
+};
 
 /// The loop-upgrade count's key (`fota_shared::rules::ban::target_key`), `firmware@target`, from
 /// the plan id (`project/firmware@target`) the coordinator is named by.
 fn count_key(firmware_name: &str, plan_id: &str) -> String {
-    format!("{firmware_name}@{}", plan_id.rsplit_once('@').map_or("", |(_, v)| v))
+    format!(
+        "{firmware_name}@{}",
+        plan_id.rsplit_once('@').map_or("", |(_, v)| v)
+    )
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -33,29 +45,62 @@ pub enum Op {
     /// `fota_shared::rules::delivery`.
     /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
     /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
-    Attempt { device_id: String, from: Provenance, target: String, ban_after: u32, counts: bool, window_ms: i64, now: i64 },
+    Attempt {
+        device_id: String,
+        from: Provenance,
+        target: String,
+        ban_after: u32,
+        counts: bool,
+        window_ms: i64,
+        now: i64,
+    },
     /// Counted as eligible the first time, then the gate (JSON devices).
-    Admit { device_id: String, from: Provenance, now: i64 },
+    Admit {
+        device_id: String,
+        from: Provenance,
+        now: i64,
+    },
     /// The device's first offer, within `max_per_minute`.
-    Offer { device_id: String, now: i64 },
-    Device { device_id: String },
-    Succeed { device_id: String, now: i64 },
-    Fail { device_id: String, failure: DeviceFailure, now: i64 },
+    Offer {
+        device_id: String,
+        now: i64,
+    },
+    Device {
+        device_id: String,
+    },
+    Succeed {
+        device_id: String,
+        now: i64,
+    },
+    Fail {
+        device_id: String,
+        failure: DeviceFailure,
+        now: i64,
+    },
     /// Time-driven work: verification timeout, auto-advance, jobs past `job_timeout_s`.
-    Sweep { now: i64 },
-    Control { action: RolloutAction, now: i64 },
+    Sweep {
+        now: i64,
+    },
+    Control {
+        action: RolloutAction,
+        now: i64,
+    },
     /// The plan's stages were edited: fit the counters.
     Reconcile,
     Summary,
     /// The state, with D1's copy settled first.
     Status,
     /// An operator lifted the device's ban: its count starts again.
-    Unban { device_id: String },
+    Unban {
+        device_id: String,
+    },
     /// Writes every pending change to D1 now.
     Flush,
     /// An operator forgot the device or moved it to another project: its record here goes (the
     /// rollout's counters keep what it did).
-    Forget { device_id: String },
+    Forget {
+        device_id: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,7 +115,11 @@ pub enum Answer {
     Done,
     Refused(u16),
     Job(Option<DeviceRollout>),
-    Summary { phase: fota_shared::model::rollout::RolloutPhase, percent: u32, high_water: u32 },
+    Summary {
+        phase: fota_shared::model::rollout::RolloutPhase,
+        percent: u32,
+        high_water: u32,
+    },
     State(RolloutState),
     /// An operator's control the phase does not allow: the message.
     Invalid(String),
@@ -173,7 +222,13 @@ impl DurableObject for RolloutCoordinator {
         for alter in ADDED_COLUMNS {
             let _ = sql.exec(alter, None);
         }
-        Self { state, env, memory: RefCell::new(None), alarm_armed: Cell::new(false), flushing: Cell::new(false) }
+        Self {
+            state,
+            env,
+            memory: RefCell::new(None),
+            alarm_armed: Cell::new(false),
+            flushing: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -234,9 +289,20 @@ impl RolloutCoordinator {
             version: i64,
             high_water: i64,
         }
-        let rows: Vec<Meta> = self.sql().exec("SELECT state, version, high_water FROM meta WHERE id = 1", None)?.to_array()?;
+        let rows: Vec<Meta> = self
+            .sql()
+            .exec(
+                "SELECT state, version, high_water FROM meta WHERE id = 1",
+                None,
+            )?
+            .to_array()?;
         let loaded = match rows.into_iter().next() {
-            Some(m) => (serde_json::from_str(&m.state).map_err(|e| worker::Error::RustError(e.to_string()))?, m.version, m.high_water as u32),
+            Some(m) => (
+                serde_json::from_str(&m.state)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?,
+                m.version,
+                m.high_water as u32,
+            ),
             None => {
                 let state = rs::start(&ident.spec, crate::store::now());
                 let high = rules::current_percent(&ident.spec, &state);
@@ -256,19 +322,34 @@ impl RolloutCoordinator {
         let high = high.max(rules::current_percent(&ident.spec, state));
         self.sql().exec(
             "UPDATE meta SET state = ?, version = ?, high_water = ? WHERE id = 1",
-            vec![V::from(json(state)?), V::from(version + 1), V::from(high as i64)],
+            vec![
+                V::from(json(state)?),
+                V::from(version + 1),
+                V::from(high as i64),
+            ],
         )?;
         *self.memory.borrow_mut() = Some((state.clone(), version + 1, high));
         Ok(())
     }
 
     fn row(&self, device_id: &str) -> Result<Option<Row>> {
-        let rows: Vec<Row> = self.sql().exec(&format!("SELECT {ROW_COLUMNS} FROM devices WHERE device_id = ?"), vec![V::from(device_id)])?.to_array()?;
+        let rows: Vec<Row> = self
+            .sql()
+            .exec(
+                &format!("SELECT {ROW_COLUMNS} FROM devices WHERE device_id = ?"),
+                vec![V::from(device_id)],
+            )?
+            .to_array()?;
         Ok(rows.into_iter().next())
     }
 
     /// Stores a device's job and deliveries, marked for D1's copy.
-    fn save_device(&self, job: &DeviceRollout, delivery: &DeliveryState, banned_at: Option<i64>) -> Result<()> {
+    fn save_device(
+        &self,
+        job: &DeviceRollout,
+        delivery: &DeliveryState,
+        banned_at: Option<i64>,
+    ) -> Result<()> {
         self.sql().exec(
             "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?, ?)
@@ -289,14 +370,20 @@ impl RolloutCoordinator {
                 V::from(standing_text(job.standing)),
             ],
         )?;
-        self.sql().exec("UPDATE meta SET gen = gen + 1 WHERE id = 1", None)?;
+        self.sql()
+            .exec("UPDATE meta SET gen = gen + 1 WHERE id = 1", None)?;
         Ok(())
     }
 
     fn record(&self, device_id: &str, kind: &str, detail: &str, now: i64) -> Result<()> {
         self.sql().exec(
             "INSERT INTO history (device_id, at, kind, detail) VALUES (?, ?, ?, ?)",
-            vec![V::from(device_id), V::from(now), V::from(kind), V::from(detail)],
+            vec![
+                V::from(device_id),
+                V::from(now),
+                V::from(kind),
+                V::from(detail),
+            ],
         )?;
         Ok(())
     }
@@ -307,8 +394,17 @@ impl RolloutCoordinator {
             count: i64,
             unverified: i64,
         }
-        let rows: Vec<C> = self.sql().exec("SELECT count, unverified FROM rate WHERE minute = ?", vec![V::from(rate_window(now))])?.to_array()?;
-        Ok(rows.first().map_or(OfferRate::default(), |c| OfferRate { offers: c.count as u32, unverified: c.unverified as u32 }))
+        let rows: Vec<C> = self
+            .sql()
+            .exec(
+                "SELECT count, unverified FROM rate WHERE minute = ?",
+                vec![V::from(rate_window(now))],
+            )?
+            .to_array()?;
+        Ok(rows.first().map_or(OfferRate::default(), |c| OfferRate {
+            offers: c.count as u32,
+            unverified: c.unverified as u32,
+        }))
     }
 
     fn count_offer(&self, now: i64, standing: Standing) -> Result<()> {
@@ -319,7 +415,10 @@ impl RolloutCoordinator {
             vec![V::from(rate_window(now)), V::from(unverified)],
         )?;
         // Older windows are never read again.
-        self.sql().exec("DELETE FROM rate WHERE minute < ?", vec![V::from(rate_window(now) - 3_600_000)])?;
+        self.sql().exec(
+            "DELETE FROM rate WHERE minute < ?",
+            vec![V::from(rate_window(now) - 3_600_000)],
+        )?;
         Ok(())
     }
 
@@ -333,9 +432,16 @@ impl RolloutCoordinator {
     }
 
     /// Stores a device transition (the rollout, the job, its history entry), keeping deliveries.
-    fn store_step(&self, ident: &Rollout, before: Option<&Row>, step: Step, now: i64) -> Result<()> {
+    fn store_step(
+        &self,
+        ident: &Rollout,
+        before: Option<&Row>,
+        step: Step,
+        now: i64,
+    ) -> Result<()> {
         let job_before = before.map(Row::job);
-        if let Some((kind, detail)) = phase_entry(&ident.plan_id, job_before.as_ref(), &step.device) {
+        if let Some((kind, detail)) = phase_entry(&ident.plan_id, job_before.as_ref(), &step.device)
+        {
             self.record(&step.device.device_id, kind, &detail, now)?;
         }
         let delivery = Self::delivery_of(before, "");
@@ -348,7 +454,15 @@ impl RolloutCoordinator {
     fn apply(&self, ident: &Rollout, op: Op) -> Result<Answer> {
         let (state, _, high_water) = self.load(ident)?;
         Ok(match op {
-            Op::Attempt { device_id, from, target, ban_after, counts, window_ms, now } => {
+            Op::Attempt {
+                device_id,
+                from,
+                target,
+                ban_after,
+                counts,
+                window_ms,
+                now,
+            } => {
                 let before = self.row(&device_id)?;
                 let job = before.as_ref().map(Row::job);
                 let delivery = Self::delivery_of(before.as_ref(), &target);
@@ -388,7 +502,14 @@ impl RolloutCoordinator {
                     }
                 }
                 if v.first_offer && ident.spec.max_per_minute.is_some() {
-                    self.count_offer(now, if v.unverified { Standing::Unverified } else { Standing::Trusted })?;
+                    self.count_offer(
+                        now,
+                        if v.unverified {
+                            Standing::Unverified
+                        } else {
+                            Standing::Trusted
+                        },
+                    )?;
                 }
                 if v.state != state {
                     self.save_state(ident, &v.state)?;
@@ -401,27 +522,57 @@ impl RolloutCoordinator {
                     Err(refused) => Answer::Refused(refused.code()),
                 }
             }
-            Op::Admit { device_id, from, now } => {
+            Op::Admit {
+                device_id,
+                from,
+                now,
+            } => {
                 let before = self.row(&device_id)?;
                 let mut job = before.as_ref().map(Row::job);
                 let mut state = state;
                 if job.is_none() {
-                    if let Some(step) = rs::on_eligible_seen(&ident.spec, &state, &ident.plan_id, &device_id, &from, now) {
+                    if let Some(step) = rs::on_eligible_seen(
+                        &ident.spec,
+                        &state,
+                        &ident.plan_id,
+                        &device_id,
+                        &from,
+                        now,
+                    ) {
                         state = step.rollout.clone();
                         job = Some(step.device.clone());
                         self.store_step(ident, None, step, now)?;
                     }
                 }
-                match rollout_gate(&ident.spec, &state, &ident.plan_id, &device_id, job.as_ref(), now, self.offers_this_minute(now)?) {
+                match rollout_gate(
+                    &ident.spec,
+                    &state,
+                    &ident.plan_id,
+                    &device_id,
+                    job.as_ref(),
+                    now,
+                    self.offers_this_minute(now)?,
+                ) {
                     Ok(()) => Answer::Job(job),
                     Err(refused) => Answer::Refused(refused.code()),
                 }
             }
             Op::Offer { device_id, now } => {
                 let before = self.row(&device_id)?;
-                let Some(job) = before.as_ref().map(Row::job).filter(|j| j.phase == DevicePhase::Idle) else { return Ok(Answer::Done) };
-                if ident.spec.max_per_minute.is_some_and(|max| self.offers_this_minute(now).is_ok_and(|rate| rate.spent(max, job.standing))) {
-                    return Ok(Answer::Refused(fota_shared::leaf::code::Refusal::NotOfferingNow.code()));
+                let Some(job) = before
+                    .as_ref()
+                    .map(Row::job)
+                    .filter(|j| j.phase == DevicePhase::Idle)
+                else {
+                    return Ok(Answer::Done);
+                };
+                if ident.spec.max_per_minute.is_some_and(|max| {
+                    self.offers_this_minute(now)
+                        .is_ok_and(|rate| rate.spent(max, job.standing))
+                }) {
+                    return Ok(Answer::Refused(
+                        fota_shared::leaf::code::Refusal::NotOfferingNow.code(),
+                    ));
                 }
                 if let Some(step) = rs::on_offer(&state, &job, now) {
                     self.store_step(ident, before.as_ref(), step, now)?;
@@ -433,22 +584,34 @@ impl RolloutCoordinator {
             }
             Op::Device { device_id } => Answer::Job(self.row(&device_id)?.as_ref().map(Row::job)),
             Op::Succeed { device_id, now } => {
-                let Some(before) = self.row(&device_id)? else { return Ok(Answer::Done) };
+                let Some(before) = self.row(&device_id)? else {
+                    return Ok(Answer::Done);
+                };
                 if let Some(step) = rs::on_success(&ident.spec, &state, &before.job(), now) {
                     self.store_step(ident, Some(&before), step, now)?;
                 }
                 // Reporting the target means the upgrade took: its count and any ban are cleared.
                 if before.deliveries != 0 || before.banned != 0 {
                     let target = count_key(&ident.firmware_name, &ident.plan_id);
-                    let delivery = after_report(&Self::delivery_of(Some(&before), &target), &target);
-                    let job = self.row(&device_id)?.map(|r| r.job()).unwrap_or_else(|| before.job());
+                    let delivery =
+                        after_report(&Self::delivery_of(Some(&before), &target), &target);
+                    let job = self
+                        .row(&device_id)?
+                        .map(|r| r.job())
+                        .unwrap_or_else(|| before.job());
                     self.save_device(&job, &delivery, None)?;
                 }
                 Answer::Done
             }
-            Op::Fail { device_id, failure, now } => {
+            Op::Fail {
+                device_id,
+                failure,
+                now,
+            } => {
                 if let Some(before) = self.row(&device_id)? {
-                    if let Some(step) = rs::on_failure(&ident.spec, &state, &before.job(), failure, now) {
+                    if let Some(step) =
+                        rs::on_failure(&ident.spec, &state, &before.job(), failure, now)
+                    {
                         self.store_step(ident, Some(&before), step, now)?;
                     }
                 }
@@ -471,7 +634,13 @@ impl RolloutCoordinator {
                     .to_array()?;
                 for row in rows {
                     if rs::job_timed_out(&row.job(), ident.job_timeout_s, now) {
-                        if let Some(step) = rs::on_failure(&ident.spec, &state, &row.job(), DeviceFailure::JobTimedOut, now) {
+                        if let Some(step) = rs::on_failure(
+                            &ident.spec,
+                            &state,
+                            &row.job(),
+                            DeviceFailure::JobTimedOut,
+                            now,
+                        ) {
                             state = step.rollout.clone();
                             self.store_step(ident, Some(&row), step, now)?;
                         }
@@ -494,7 +663,11 @@ impl RolloutCoordinator {
                 self.save_state(ident, &next)?;
                 Answer::State(next)
             }
-            Op::Summary => Answer::Summary { phase: state.phase, percent: rules::current_percent(&ident.spec, &state), high_water },
+            Op::Summary => Answer::Summary {
+                phase: state.phase,
+                percent: rules::current_percent(&ident.spec, &state),
+                high_water,
+            },
             Op::Unban { device_id } => {
                 if let Some(row) = self.row(&device_id)? {
                     self.save_device(&row.job(), &DeliveryState::default(), None)?;
@@ -502,8 +675,14 @@ impl RolloutCoordinator {
                 Answer::Done
             }
             Op::Forget { device_id } => {
-                self.sql().exec("DELETE FROM devices WHERE device_id = ?", vec![V::from(device_id.as_str())])?;
-                self.sql().exec("DELETE FROM history WHERE device_id = ?", vec![V::from(device_id.as_str())])?;
+                self.sql().exec(
+                    "DELETE FROM devices WHERE device_id = ?",
+                    vec![V::from(device_id.as_str())],
+                )?;
+                self.sql().exec(
+                    "DELETE FROM history WHERE device_id = ?",
+                    vec![V::from(device_id.as_str())],
+                )?;
                 Answer::Done
             }
             Op::Status | Op::Flush => Answer::Done,
@@ -518,7 +697,9 @@ impl RolloutCoordinator {
         if dirty {
             let storage = self.state.storage();
             if storage.get_alarm().await?.is_none() {
-                storage.set_alarm(std::time::Duration::from_millis(FLUSH_DELAY_MS as u64)).await?;
+                storage
+                    .set_alarm(std::time::Duration::from_millis(FLUSH_DELAY_MS as u64))
+                    .await?;
             }
             self.alarm_armed.set(true);
         }
@@ -584,8 +765,24 @@ impl RolloutCoordinator {
             detail: String,
         }
         for _ in 0..FLUSH_ROUNDS {
-            let Some(meta) = self.sql().exec("SELECT * FROM meta WHERE id = 1", None)?.to_array::<Meta>()?.into_iter().next() else { return Ok(()) };
-            let devices: Vec<Row> = self.sql().exec(&format!("SELECT {ROW_COLUMNS} FROM devices WHERE dirty > 0 LIMIT {FLUSH_DEVICES}"), None)?.to_array()?;
+            let Some(meta) = self
+                .sql()
+                .exec("SELECT * FROM meta WHERE id = 1", None)?
+                .to_array::<Meta>()?
+                .into_iter()
+                .next()
+            else {
+                return Ok(());
+            };
+            let devices: Vec<Row> = self
+                .sql()
+                .exec(
+                    &format!(
+                        "SELECT {ROW_COLUMNS} FROM devices WHERE dirty > 0 LIMIT {FLUSH_DEVICES}"
+                    ),
+                    None,
+                )?
+                .to_array()?;
             let history: Vec<Hist> =
                 self.sql().exec(&format!("SELECT seq, device_id, at, kind, detail FROM history ORDER BY seq LIMIT {FLUSH_HISTORY}"), None)?.to_array()?;
             let state_due = meta.version > meta.flushed_version;
@@ -595,7 +792,9 @@ impl RolloutCoordinator {
             let env = &self.env;
             let err = |e: crate::error::AppError| worker::Error::RustError(format!("{e:?}"));
             let mut batch = Vec::new();
-            let phase = serde_json::from_str::<RolloutState>(&meta.state).map(|s| s.phase.as_str()).unwrap_or("running");
+            let phase = serde_json::from_str::<RolloutState>(&meta.state)
+                .map(|s| s.phase.as_str())
+                .unwrap_or("running");
             batch.push(
                 mirror::state_stmt(
                     env,
@@ -615,21 +814,48 @@ impl RolloutCoordinator {
             let target = count_key(&meta.firmware_name, &meta.plan_id);
             for d in &devices {
                 let job = d.job();
-                let copy = DeviceCopy { job: &job, delivery_target: &target, deliveries: d.deliveries as u32, banned: d.banned != 0, banned_at: d.banned_at };
+                let copy = DeviceCopy {
+                    job: &job,
+                    delivery_target: &target,
+                    deliveries: d.deliveries as u32,
+                    banned: d.banned != 0,
+                    banned_at: d.banned_at,
+                };
                 batch.extend(mirror::device_stmts(env, &meta.plan_id, &copy).map_err(err)?);
             }
             for h in &history {
-                batch.push(mirror::history_stmt(env, &meta.project_key, &HistoryCopy { device_id: &h.device_id, at: h.at, kind: &h.kind, detail: &h.detail }).map_err(err)?);
+                batch.push(
+                    mirror::history_stmt(
+                        env,
+                        &meta.project_key,
+                        &HistoryCopy {
+                            device_id: &h.device_id,
+                            at: h.at,
+                            kind: &h.kind,
+                            detail: &h.detail,
+                        },
+                    )
+                    .map_err(err)?,
+                );
             }
             crate::store::batch(env, batch).await.map_err(err)?;
             // Only what was written is settled: a row changed meanwhile carries a newer mark.
             for d in &devices {
-                self.sql().exec("UPDATE devices SET dirty = 0 WHERE device_id = ? AND dirty = ?", vec![V::from(d.device_id.as_str()), V::from(d.dirty)])?;
+                self.sql().exec(
+                    "UPDATE devices SET dirty = 0 WHERE device_id = ? AND dirty = ?",
+                    vec![V::from(d.device_id.as_str()), V::from(d.dirty)],
+                )?;
             }
             if let Some(last) = history.last() {
-                self.sql().exec("DELETE FROM history WHERE seq <= ?", vec![V::from(last.seq)])?;
+                self.sql().exec(
+                    "DELETE FROM history WHERE seq <= ?",
+                    vec![V::from(last.seq)],
+                )?;
             }
-            self.sql().exec("UPDATE meta SET flushed_version = MAX(flushed_version, ?) WHERE id = 1", vec![V::from(meta.version)])?;
+            self.sql().exec(
+                "UPDATE meta SET flushed_version = MAX(flushed_version, ?) WHERE id = 1",
+                vec![V::from(meta.version)],
+            )?;
         }
         Ok(())
     }
@@ -649,7 +875,15 @@ fn log_event(plan_id: &str, event: Option<RolloutEvent>) {
 /// Parses the coordinator's summary answer into the hot path's type.
 pub fn summary_of(answer: Answer) -> Option<RolloutSummary> {
     match answer {
-        Answer::Summary { phase, percent, high_water } => Some(RolloutSummary { phase, percent, high_water }),
+        Answer::Summary {
+            phase,
+            percent,
+            high_water,
+        } => Some(RolloutSummary {
+            phase,
+            percent,
+            high_water,
+        }),
         _ => None,
     }
 }

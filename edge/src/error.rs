@@ -12,11 +12,21 @@ pub enum AppError {
     Forbidden(&'static str),
     NotFound(String),
     MethodNotAllowed,
-    BadRequest { code: &'static str, message: String },
-    Conflict { code: &'static str, message: String },
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
     PayloadTooLarge(u64),
     /// Any other refusal with its own status and stable code (JSON devices' `auth_*`, `url_*`, ...).
-    Status { status: u16, code: &'static str, message: String },
+    Status {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     /// A binding (KV, R2, D1) failed: the request may be retried. The cause is logged only.
     Unavailable(String),
 }
@@ -25,11 +35,17 @@ pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        AppError::BadRequest { code, message: message.into() }
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        AppError::Conflict { code, message: message.into() }
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn status(&self) -> u16 {
@@ -52,7 +68,9 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::MethodNotAllowed => "method_not_allowed",
-            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } | AppError::Status { code, .. } => code,
+            AppError::BadRequest { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Status { code, .. } => code,
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
         }
@@ -64,9 +82,9 @@ impl AppError {
             AppError::Forbidden(role) => format!("this route needs the {role} role"),
             AppError::NotFound(what) => format!("{what} not found"),
             AppError::MethodNotAllowed => "method not allowed on this route".into(),
-            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } | AppError::Status { message, .. } => {
-                message.clone()
-            }
+            AppError::BadRequest { message, .. }
+            | AppError::Conflict { message, .. }
+            | AppError::Status { message, .. } => message.clone(),
             AppError::PayloadTooLarge(limit) => format!("body larger than {limit} bytes"),
             AppError::Unavailable(_) => "storage temporarily unavailable, retry".into(),
         }
@@ -84,14 +102,22 @@ impl AppError {
         if let AppError::Unavailable(cause) = &self {
             crate::logs::once(cause, "storage error, answered 503");
         }
-        let body = ApiErrorBody { error: ApiErrorDetail { code: self.code().into(), message: self.message() } };
+        let body = ApiErrorBody {
+            error: ApiErrorDetail {
+                code: self.code().into(),
+                message: self.message(),
+            },
+        };
         json_response(self.status(), &body)
     }
 }
 
 impl From<QueryError> for AppError {
     fn from(e: QueryError) -> Self {
-        AppError::BadRequest { code: e.code, message: e.message }
+        AppError::BadRequest {
+            code: e.code,
+            message: e.message,
+        }
     }
 }
 
@@ -110,7 +136,8 @@ impl From<worker::kv::KvError> for AppError {
 /// A JSON response with a fixed-length body.
 pub fn json_response<T: serde::Serialize>(status: u16, value: &T) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
-    let mut resp = Response::from_bytes(body).unwrap_or_else(|_| Response::empty().expect("empty response"));
+    let mut resp =
+        Response::from_bytes(body).unwrap_or_else(|_| Response::empty().expect("empty response"));
     let _ = resp.headers_mut().set("Content-Type", "application/json");
     resp.with_status(status)
 }

@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::leaf::range::{RangeAnswer, RangeHead};
 use fota_shared::model::plan::ImageRef;
-use fota_shared::rules::image_memory::{EDGE_LIMITS, LruBudget};
+use fota_shared::rules::image_memory::{LruBudget, EDGE_LIMITS};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -67,7 +67,12 @@ thread_local! {
 }
 
 pub fn record(sha256: &str, now: i64) -> Option<ImageRecord> {
-    MEMORY.with_borrow(|m| m.records.get(sha256).filter(|(at, _)| now - at < RECORD_TTL_MS).map(|(_, r)| r.clone()))
+    MEMORY.with_borrow(|m| {
+        m.records
+            .get(sha256)
+            .filter(|(at, _)| now - at < RECORD_TTL_MS)
+            .map(|(_, r)| r.clone())
+    })
 }
 
 pub fn put_record(sha256: &str, record: ImageRecord, now: i64) {
@@ -127,12 +132,16 @@ fn count(sha256: &str, (gets, heads): (u64, u64)) {
 pub fn debug_headers(env: &Env, headers: &Headers, sha256: &str, source: &str) -> AppResult<()> {
     let debug = MEMORY.with_borrow(|m| m.debug);
     let debug = debug.unwrap_or_else(|| {
-        let on = env.var("DEBUG_COUNTERS").map(|v| !matches!(v.to_string().trim(), "" | "0" | "false")).unwrap_or(false);
+        let on = env
+            .var("DEBUG_COUNTERS")
+            .map(|v| !matches!(v.to_string().trim(), "" | "0" | "false"))
+            .unwrap_or(false);
         MEMORY.with_borrow_mut(|m| m.debug = Some(on));
         on
     });
     if debug {
-        let (gets, heads) = MEMORY.with_borrow(|m| m.r2_reads.get(sha256).copied().unwrap_or_default());
+        let (gets, heads) =
+            MEMORY.with_borrow(|m| m.r2_reads.get(sha256).copied().unwrap_or_default());
         headers.set("X-Debug-R2-Reads", &(gets + heads).to_string())?;
         headers.set("X-Debug-R2-Heads", &heads.to_string())?;
         headers.set("X-Debug-Source", source)?;
@@ -169,7 +178,10 @@ async fn wait_for_fill(sha256: &str, done: impl Fn() -> bool) {
     let started = store::now();
     let polls = FILL_WAIT_MS as u64 / FILL_POLL_MS;
     for _ in 0..polls {
-        if done() || !MEMORY.with_borrow(|m| m.filling.contains_key(sha256)) || store::now() - started >= FILL_WAIT_MS {
+        if done()
+            || !MEMORY.with_borrow(|m| m.filling.contains_key(sha256))
+            || store::now() - started >= FILL_WAIT_MS
+        {
             return;
         }
         worker::Delay::from(std::time::Duration::from_millis(FILL_POLL_MS)).await;
@@ -196,17 +208,32 @@ pub async fn small_image(env: &Env, image: &ImageRef) -> AppResult<Small> {
         wait_for_fill(sha256, || MEMORY.with_borrow(|m| m.bytes.contains(sha256))).await;
         return Ok(cached().map_or(Small::Busy, Small::Bytes));
     };
-    let Some(object) = read_r2(env, sha256).await? else { return Ok(Small::Missing) };
+    let Some(object) = read_r2(env, sha256).await? else {
+        return Ok(Small::Missing);
+    };
     check_size(sha256, &object, size)?;
-    let Some(bytes) = keep_small(sha256, size, object).await? else { return Ok(Small::Missing) };
-    put_record(sha256, ImageRecord { size, md5: image.md5.clone() }, store::now());
+    let Some(bytes) = keep_small(sha256, size, object).await? else {
+        return Ok(Small::Missing);
+    };
+    put_record(
+        sha256,
+        ImageRecord {
+            size,
+            md5: image.md5.clone(),
+        },
+        store::now(),
+    );
     Ok(Small::Bytes(bytes))
 }
 
 /// The body of `range` of a large image from the Cache API, filling the cache from R2 (one read
 /// per isolate and location) on a miss. None when the cache cannot answer exactly (missing, R2
 /// has no object, or the cache's framing is not ours): the caller streams from R2 instead.
-pub async fn large_image(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<Option<ResponseBody>> {
+pub async fn large_image(
+    env: &Env,
+    image: &ImageRef,
+    range: RangeAnswer,
+) -> AppResult<Option<ResponseBody>> {
     let (sha256, size) = (image.sha256.as_str(), image.size);
     if !MEMORY.with_borrow(|m| m.cache_works) {
         return Ok(None);
@@ -220,12 +247,21 @@ pub async fn large_image(env: &Env, image: &ImageRef, range: RangeAnswer) -> App
         wait_for_fill(sha256, || false).await;
         return Ok(cached(&cache, sha256, range, &head).await);
     };
-    let Some(object) = read_r2(env, sha256).await? else { return Ok(None) };
+    let Some(object) = read_r2(env, sha256).await? else {
+        return Ok(None);
+    };
     check_size(sha256, &object, size)?;
     if !keep_large(&cache, sha256, size, object).await? {
         return Ok(None);
     }
-    put_record(sha256, ImageRecord { size, md5: image.md5.clone() }, store::now());
+    put_record(
+        sha256,
+        ImageRecord {
+            size,
+            md5: image.md5.clone(),
+        },
+        store::now(),
+    );
     drop(fill);
     let body = cached(&cache, sha256, range, &head).await;
     if body.is_none() {
@@ -255,12 +291,20 @@ pub async fn load(env: &Env, sha256: &str) -> AppResult<Option<ImageRecord>> {
             forget_here(sha256);
             return Ok(None);
         };
-        let record = ImageRecord { size: head.size(), md5: md5_of(env, sha256, &head).await? };
+        let record = ImageRecord {
+            size: head.size(),
+            md5: md5_of(env, sha256, &head).await?,
+        };
         put_record(sha256, record.clone(), store::now());
         return Ok(Some(record));
     };
-    let Some(object) = read_r2(env, sha256).await? else { return Ok(None) };
-    let record = ImageRecord { size: object.size(), md5: md5_of(env, sha256, &object).await? };
+    let Some(object) = read_r2(env, sha256).await? else {
+        return Ok(None);
+    };
+    let record = ImageRecord {
+        size: object.size(),
+        md5: md5_of(env, sha256, &object).await?,
+    };
     if fits_memory(record.size) {
         keep_small(sha256, record.size, object).await?;
     } else if MEMORY.with_borrow(|m| m.cache_works) {
@@ -272,13 +316,19 @@ pub async fn load(env: &Env, sha256: &str) -> AppResult<Option<ImageRecord>> {
 
 async fn read_r2(env: &Env, sha256: &str) -> AppResult<Option<Object>> {
     count_r2_read(sha256);
-    Ok(store::bucket(env)?.get(store::image_key(sha256)).execute().await?)
+    Ok(store::bucket(env)?
+        .get(store::image_key(sha256))
+        .execute()
+        .await?)
 }
 
 /// The record and the stored bytes disagree: never send something that is not the image.
 fn check_size(sha256: &str, object: &Object, size: u64) -> AppResult<()> {
     if object.size() != size {
-        return Err(AppError::Unavailable(format!("image {sha256} has size {} not {size}", object.size())));
+        return Err(AppError::Unavailable(format!(
+            "image {sha256} has size {} not {size}",
+            object.size()
+        )));
     }
     Ok(())
 }
@@ -294,10 +344,14 @@ async fn md5_of(env: &Env, sha256: &str, object: &Object) -> AppResult<String> {
 /// Reads `object` and keeps it in memory, only when its length and sha256 are the record's:
 /// memory never holds other bytes.
 async fn keep_small(sha256: &str, size: u64, object: Object) -> AppResult<Option<Rc<Vec<u8>>>> {
-    let Some(body) = object.body() else { return Ok(None) };
+    let Some(body) = object.body() else {
+        return Ok(None);
+    };
     let bytes = body.bytes().await?;
     if bytes.len() as u64 != size || hex::encode(Sha256::digest(&bytes)) != sha256 {
-        return Err(AppError::Unavailable(format!("image {sha256}: stored bytes do not hash to their key")));
+        return Err(AppError::Unavailable(format!(
+            "image {sha256}: stored bytes do not hash to their key"
+        )));
     }
     let bytes = Rc::new(bytes);
     MEMORY.with_borrow_mut(|m| m.bytes.insert(sha256.to_string(), bytes.clone(), size));
@@ -307,7 +361,9 @@ async fn keep_small(sha256: &str, size: u64, object: Object) -> AppResult<Option
 /// Streams `object` into the Cache API as a whole 200 answer (no copy in the Worker; R2 checked
 /// the sha256 on upload, the size was checked against the record). False when nothing was stored.
 async fn keep_large(cache: &Cache, sha256: &str, size: u64, object: Object) -> AppResult<bool> {
-    let Some(body) = object.body() else { return Ok(false) };
+    let Some(body) = object.body() else {
+        return Ok(false);
+    };
     let headers = Headers::new();
     headers.set("Content-Type", "application/octet-stream")?;
     headers.set("Content-Length", &size.to_string())?;
@@ -323,7 +379,12 @@ fn cache_key(sha256: &str) -> String {
 /// A cache hit for exactly `head`: status, `Content-Length` and `Content-Range` as we would send
 /// them, else None (the cache's own Range rules differ from ours for odd headers, so we only ask
 /// it canonical ranges and still check what comes back).
-async fn cached(cache: &Cache, sha256: &str, range: RangeAnswer, head: &RangeHead) -> Option<ResponseBody> {
+async fn cached(
+    cache: &Cache,
+    sha256: &str,
+    range: RangeAnswer,
+    head: &RangeHead,
+) -> Option<ResponseBody> {
     let headers = Headers::new();
     if let Some(r) = range.request_header() {
         headers.set("Range", &r).ok()?;
@@ -334,7 +395,9 @@ async fn cached(cache: &Cache, sha256: &str, range: RangeAnswer, head: &RangeHea
     let hit = cache.get(&request, false).await.ok()??;
     let h = hit.headers();
     let length = h.get("Content-Length").ok()??.parse::<u64>().ok()?;
-    let exact = hit.status_code() == head.status && length == head.length && h.get("Content-Range").ok()? == head.content_range;
+    let exact = hit.status_code() == head.status
+        && length == head.length
+        && h.get("Content-Range").ok()? == head.content_range;
     if !exact {
         return None;
     }

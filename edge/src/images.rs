@@ -17,7 +17,8 @@ const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// A device-facing "no" in the platform's shape.
 pub fn refusal(r: Refusal) -> Response {
-    let mut resp = Response::from_bytes(r.body().into_bytes()).unwrap_or_else(|_| Response::empty().expect("empty"));
+    let mut resp = Response::from_bytes(r.body().into_bytes())
+        .unwrap_or_else(|_| Response::empty().expect("empty"));
     let _ = resp.headers_mut().set("Content-Type", "application/json");
     resp.with_status(r.status())
 }
@@ -29,14 +30,20 @@ pub async fn serve(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult
     let head = range.head(image.size);
     if range == RangeAnswer::Unsatisfiable {
         let mut resp = Response::empty()?.with_status(head.status);
-        resp.headers_mut().set("Content-Range", head.content_range.as_deref().unwrap_or_default())?;
+        resp.headers_mut().set(
+            "Content-Range",
+            head.content_range.as_deref().unwrap_or_default(),
+        )?;
         return Ok(Some(resp));
     }
     let (resp, source) = if image_cache::fits_memory(image.size) {
         match image_cache::small_image(env, image).await? {
             Small::Bytes(bytes) => {
                 let (start, length) = (head.start as usize, head.length as usize);
-                (Response::from_bytes(bytes[start..start + length].to_vec())?, "memory")
+                (
+                    Response::from_bytes(bytes[start..start + length].to_vec())?,
+                    "memory",
+                )
             }
             Small::Missing => return Ok(None),
             Small::Busy => match from_r2(env, image, range).await? {
@@ -74,15 +81,26 @@ async fn from_r2(env: &Env, image: &ImageRef, range: RangeAnswer) -> AppResult<O
     let bucket = store::bucket(env)?;
     let mut get = bucket.get(store::image_key(&image.sha256));
     if let RangeAnswer::Partial { start, end } = range {
-        get = get.range(Range::OffsetWithLength { offset: start, length: end - start + 1 });
+        get = get.range(Range::OffsetWithLength {
+            offset: start,
+            length: end - start + 1,
+        });
     }
     image_cache::count_r2_read(&image.sha256);
-    let Some(object) = get.execute().await? else { return Ok(None) };
+    let Some(object) = get.execute().await? else {
+        return Ok(None);
+    };
     if object.size() != total {
         // The record and the stored bytes disagree: never send something that is not the image.
-        return Err(AppError::Unavailable(format!("image {} has size {} not {total}", image.sha256, object.size())));
+        return Err(AppError::Unavailable(format!(
+            "image {} has size {} not {total}",
+            image.sha256,
+            object.size()
+        )));
     }
-    let Some(body) = object.body() else { return Ok(None) };
+    let Some(body) = object.body() else {
+        return Ok(None);
+    };
     Ok(Some(Response::from_body(body.response_body()?)?))
 }
 
@@ -93,7 +111,8 @@ pub const URL_LIFETIME_MS: i64 = 3600 * 1000;
 /// Are unsigned `/images/{sha256}` downloads allowed (`PUBLIC_IMAGES=true`)? Off by default: an
 /// image is then a capability that only a due device's redirect hands out, for an hour.
 pub fn public_images(env: &Env) -> bool {
-    env.var("PUBLIC_IMAGES").is_ok_and(|v| v.to_string().trim() == "true")
+    env.var("PUBLIC_IMAGES")
+        .is_ok_and(|v| v.to_string().trim() == "true")
 }
 
 /// The absolute URL of an image on this edge at `path` (`/images/<sha256>` or
@@ -105,8 +124,12 @@ pub fn edge_image_url(req: &Request, env: &Env, path: &str, now: i64) -> AppResu
     }
     let masters = crate::keys::masters(env)
         .ok_or_else(|| AppError::Unavailable("image URLs are signed with DEVICE_MASTER_KEYS, which is not set (or set PUBLIC_IMAGES=true)".into()))?;
-    let key = crate::keys::url_key(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-    Ok(format!("{base}{path}?{}", download_url::signed_url_query(&key, path, now + URL_LIFETIME_MS)))
+    let key = crate::keys::url_key(&masters)
+        .ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    Ok(format!(
+        "{base}{path}?{}",
+        download_url::signed_url_query(&key, path, now + URL_LIFETIME_MS)
+    ))
 }
 
 /// Lets a download through when its URL carries a valid signature under any listed master-key
@@ -119,16 +142,30 @@ pub fn check_signed(req: &Request, env: &Env) -> AppResult<()> {
     if path.starts_with("/images/") && public_images(env) {
         return Ok(());
     }
-    if !fota_shared::rules::luat::query_pairs(query).iter().any(|(k, _)| k == "sig") {
+    if !fota_shared::rules::luat::query_pairs(query)
+        .iter()
+        .any(|(k, _)| k == "sig")
+    {
         return Err(AppError::Status {
             status: 403,
             code: "url_unsigned",
-            message: "images are served by signed, expiring URL only: ask for an upgrade to get one".into(),
+            message:
+                "images are served by signed, expiring URL only: ask for an upgrade to get one"
+                    .into(),
         });
     }
     let masters = crate::keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
-    download_url::verify_signed_url_any(&crate::keys::url_keys(&masters), &path, query, store::now())
-        .map_err(|e| AppError::Status { status: e.status(), code: e.code(), message: e.to_string() })
+    download_url::verify_signed_url_any(
+        &crate::keys::url_keys(&masters),
+        &path,
+        query,
+        store::now(),
+    )
+    .map_err(|e| AppError::Status {
+        status: e.status(),
+        code: e.code(),
+        message: e.to_string(),
+    })
 }
 
 /// `GET /images/{sha256}`: the URL redirects point at, signed (see [`check_signed`]).
@@ -137,7 +174,8 @@ pub async fn get_signed_image(req: &Request, env: &Env, sha256: &str) -> AppResu
     let mut resp = get_image(req, env, sha256).await?;
     if !public_images(env) {
         // Each URL is one device's capability for an hour: no shared cache should keep it.
-        resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;
+        resp.headers_mut()
+            .set("Cache-Control", "private, max-age=3600")?;
     }
     Ok(resp)
 }
@@ -146,15 +184,25 @@ pub async fn get_signed_image(req: &Request, env: &Env, sha256: &str) -> AppResu
 /// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
 /// one R2 read that also fills memory or the Cache API.
 pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    let valid = sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let valid = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
     if !valid {
         return Err(AppError::NotFound("image".into()));
     }
     let record = match image_cache::record(sha256, store::now()) {
         Some(record) => record,
-        None => image_cache::load(env, sha256).await?.ok_or_else(|| AppError::NotFound("image".into()))?,
+        None => image_cache::load(env, sha256)
+            .await?
+            .ok_or_else(|| AppError::NotFound("image".into()))?,
     };
-    let image = ImageRef { sha256: sha256.to_string(), md5: record.md5, size: record.size, module: fota_shared::model::plan::DEFAULT_MODULE.into() };
+    let image = ImageRef {
+        sha256: sha256.to_string(),
+        md5: record.md5,
+        size: record.size,
+        module: fota_shared::model::plan::DEFAULT_MODULE.into(),
+    };
     let range = answer(req.headers().get("Range")?.as_deref(), image.size);
     let Some(mut resp) = serve(env, &image, range).await? else {
         return Err(AppError::NotFound("image".into()));
@@ -182,15 +230,26 @@ pub fn self_base(req: &Request, env: &Env) -> AppResult<String> {
 pub fn public_url(env: &Env, sha256: &str) -> Option<String> {
     let base = env.var("IMAGE_BASE_URL").ok()?.to_string();
     let base = base.trim();
-    (!base.is_empty()).then(|| format!("{}/{}", base.trim_end_matches('/'), store::image_key(sha256)))
+    (!base.is_empty()).then(|| {
+        format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            store::image_key(sha256)
+        )
+    })
 }
 
 /// Health answer for load balancers and the bench baseline. With `EXPOSE_METRICS=true` (benches
 /// only) it also carries this isolate's storage-call counters.
 pub fn healthz(env: &Env) -> Response {
-    let expose = env.var("EXPOSE_METRICS").is_ok_and(|v| v.to_string() == "true");
+    let expose = env
+        .var("EXPOSE_METRICS")
+        .is_ok_and(|v| v.to_string() == "true");
     if expose {
-        return json_response(200, &serde_json::json!({ "ok": true, "isolate": crate::metrics::snapshot() }));
+        return json_response(
+            200,
+            &serde_json::json!({ "ok": true, "isolate": crate::metrics::snapshot() }),
+        );
     }
     json_response(200, &serde_json::json!({ "ok": true }))
 }

@@ -51,23 +51,56 @@ fn master_key_missing(project: &str, key_id: &str, version: u32) -> AppError {
          list that version again, or rotate the project's signing key"
     );
     crate::logs::once("master_key_missing", &message);
-    AppError::Status { status: 503, code: "master_key_missing", message }
+    AppError::Status {
+        status: 503,
+        code: "master_key_missing",
+        message,
+    }
 }
 
-fn seed(masters: &[MasterKey], master_version: u32, project: &str, key_id: &str) -> Option<[u8; 32]> {
+fn seed(
+    masters: &[MasterKey],
+    master_version: u32,
+    project: &str,
+    key_id: &str,
+) -> Option<[u8; 32]> {
     let master = masters.iter().find(|m| m.version == master_version)?;
-    Some(derive_key(master, &format!("fota-notice-key\n{project}\n{key_id}")))
+    Some(derive_key(
+        master,
+        &format!("fota-notice-key\n{project}\n{key_id}"),
+    ))
 }
 
 /// Adds key `key_id` for the project, derived from the issuing master key.
-async fn insert(env: &Env, masters: &[MasterKey], project: &str, key_id: i64, now: i64) -> AppResult<()> {
-    let master = issuing_master(masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-    let seed = seed(masters, master.version, project, &key_id.to_string()).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-    stored::insert(env, project, key_id, master.version, &notice::public_key_hex(&seed), now).await
+async fn insert(
+    env: &Env,
+    masters: &[MasterKey],
+    project: &str,
+    key_id: i64,
+    now: i64,
+) -> AppResult<()> {
+    let master =
+        issuing_master(masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    let seed = seed(masters, master.version, project, &key_id.to_string())
+        .ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    stored::insert(
+        env,
+        project,
+        key_id,
+        master.version,
+        &notice::public_key_hex(&seed),
+        now,
+    )
+    .await
 }
 
 /// The project's keys devices should trust now, creating the first key on first use.
-pub async fn public_keys(env: &Env, masters: &[MasterKey], project: &str, now: i64) -> AppResult<Vec<SigningKey>> {
+pub async fn public_keys(
+    env: &Env,
+    masters: &[MasterKey],
+    project: &str,
+    now: i64,
+) -> AppResult<Vec<SigningKey>> {
     let mut rows = stored::rows(env, project).await?;
     if rows.is_empty() {
         insert(env, masters, project, 1, now).await?;
@@ -78,21 +111,47 @@ pub async fn public_keys(env: &Env, masters: &[MasterKey], project: &str, now: i
 }
 
 /// The key that signs now, with its seed.
-pub async fn active(env: &Env, masters: &[MasterKey], project: &str, now: i64) -> AppResult<(String, [u8; 32])> {
+pub async fn active(
+    env: &Env,
+    masters: &[MasterKey],
+    project: &str,
+    now: i64,
+) -> AppResult<(String, [u8; 32])> {
     public_keys(env, masters, project, now).await?;
     let rows = stored::rows(env, project).await?;
     let all: Vec<SigningKey> = rows.iter().map(KeyRow::public).collect();
-    let key = notice::active_key(&all, now).ok_or_else(|| AppError::Unavailable("no active signing key".into()))?;
-    let row = rows.iter().find(|r| (r.key_id as i64).to_string() == key.id).ok_or_else(|| AppError::Unavailable("signing key vanished".into()))?;
-    let seed = seed(masters, row.master_version as u32, project, &key.id).ok_or_else(|| master_key_missing(project, &key.id, row.master_version as u32))?;
+    let key = notice::active_key(&all, now)
+        .ok_or_else(|| AppError::Unavailable("no active signing key".into()))?;
+    let row = rows
+        .iter()
+        .find(|r| (r.key_id as i64).to_string() == key.id)
+        .ok_or_else(|| AppError::Unavailable("signing key vanished".into()))?;
+    let seed = seed(masters, row.master_version as u32, project, &key.id)
+        .ok_or_else(|| master_key_missing(project, &key.id, row.master_version as u32))?;
     Ok((key.id.clone(), seed))
 }
 
 /// Starts a new key now; the keys still trusted retire after `overlap_s`.
-pub async fn rotate(env: &Env, masters: &[MasterKey], project: &str, overlap_s: u64, now: i64) -> AppResult<Vec<SigningKey>> {
+pub async fn rotate(
+    env: &Env,
+    masters: &[MasterKey],
+    project: &str,
+    overlap_s: u64,
+    now: i64,
+) -> AppResult<Vec<SigningKey>> {
     public_keys(env, masters, project, now).await?;
-    let next = stored::rows(env, project).await?.iter().map(|r| r.key_id as i64).max().unwrap_or(0) + 1;
-    let retire = now.saturating_add(i64::try_from(overlap_s).unwrap_or(i64::MAX / 2).saturating_mul(1000));
+    let next = stored::rows(env, project)
+        .await?
+        .iter()
+        .map(|r| r.key_id as i64)
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let retire = now.saturating_add(
+        i64::try_from(overlap_s)
+            .unwrap_or(i64::MAX / 2)
+            .saturating_mul(1000),
+    );
     stored::retire_after(env, project, retire).await?;
     insert(env, masters, project, next, now).await?;
     public_keys(env, masters, project, now).await

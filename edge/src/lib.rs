@@ -80,10 +80,18 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response>
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (req.method(), segs.as_slice()) {
         (Method::Get, ["healthz"]) => Ok(images::healthz(env)),
-        (Method::Get | Method::Head, ["images", sha256]) => images::get_signed_image(&req, env, sha256).await,
-        (Method::Get | Method::Head, ["ota", "image", sha256]) => ota::signed_image(&req, env, sha256).await,
+        (Method::Get | Method::Head, ["images", sha256]) => {
+            images::get_signed_image(&req, env, sha256).await
+        }
+        (Method::Get | Method::Head, ["ota", "image", sha256]) => {
+            ota::signed_image(&req, env, sha256).await
+        }
         (_, ["ota", "device", kind, product_key, device_name]) => {
-            let (kind, pk, dn) = (kind.to_string(), percent_decode(product_key), percent_decode(device_name));
+            let (kind, pk, dn) = (
+                kind.to_string(),
+                percent_decode(product_key),
+                percent_decode(device_name),
+            );
             ota::route(req, env, &kind, &pk, &dn).await
         }
         (_, ["admin", "v1", rest @ ..]) => admin::route(req, env, rest).await,

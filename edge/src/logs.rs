@@ -18,7 +18,11 @@ thread_local! {
 
 /// The part of a message that names its cause: digits (ids, counts, times) do not make a new one.
 fn cause_key(cause: &str) -> String {
-    cause.chars().filter(|c| !c.is_ascii_digit()).take(48).collect()
+    cause
+        .chars()
+        .filter(|c| !c.is_ascii_digit())
+        .take(48)
+        .collect()
 }
 
 /// Should a line for `cause` go out now? Returns the occurrences it stands for (itself included).

@@ -15,8 +15,10 @@ use crate::store::{self, jobs};
 use fota_shared::api::device::{build_notice, DeviceAck, NoticeImage};
 use fota_shared::leaf::version::Version;
 use fota_shared::model::job::{ActiveJob, JobPhase};
-use fota_shared::model::plan::{DEFAULT_MODULE, Plan};
-use fota_shared::rules::device_auth::{issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER};
+use fota_shared::model::plan::{Plan, DEFAULT_MODULE};
+use fota_shared::rules::device_auth::{
+    issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use fota_shared::rules::module_job::{self, JobDecision, JobOutcome};
 use fota_shared::rules::module_ota::{self, MAX_MESSAGE_BYTES};
 use fota_shared::rules::notice::{is_downgrade, NoticeSubject};
@@ -25,7 +27,13 @@ use serde::Deserialize;
 use worker::{Env, Method, Request, Response};
 
 /// `/ota/device/{kind}/{productKey}/{deviceName}`.
-pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, device_name: &str) -> AppResult<Response> {
+pub async fn route(
+    mut req: Request,
+    env: &Env,
+    kind: &str,
+    product_key: &str,
+    device_name: &str,
+) -> AppResult<Response> {
     let method = req.method();
     let allowed = match kind {
         "inform" | "progress" => method == Method::Post,
@@ -45,13 +53,22 @@ pub async fn route(mut req: Request, env: &Env, kind: &str, product_key: &str, d
     }
 }
 
-
 /// A refusal before the signature is checked says nothing about whether the device exists.
 fn unauthorized(code: &'static str) -> AppError {
-    AppError::Status { status: 401, code, message: "request not authenticated".into() }
+    AppError::Status {
+        status: 401,
+        code,
+        message: "request not authenticated".into(),
+    }
 }
 
-async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, device_name: &str) -> AppResult<()> {
+async fn authenticate(
+    req: &Request,
+    env: &Env,
+    body: &[u8],
+    product_key: &str,
+    device_name: &str,
+) -> AppResult<()> {
     let masters = keys::masters(env).ok_or(unauthorized("auth_unavailable"))?;
     let row = store::devices::auth_row(env, device_name).await?;
     let url = req.url()?;
@@ -59,21 +76,42 @@ async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, 
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
-    let (timestamp, signature) = (req.headers().get(TIMESTAMP_HEADER)?, req.headers().get(SIGNATURE_HEADER)?);
+    let (timestamp, signature) = (
+        req.headers().get(TIMESTAMP_HEADER)?,
+        req.headers().get(SIGNATURE_HEADER)?,
+    );
     let method = req.method();
-    let request = DeviceRequest { method: method.as_ref(), path: &target, body, timestamp: timestamp.as_deref(), signature: signature.as_deref() };
+    let request = DeviceRequest {
+        method: method.as_ref(),
+        path: &target,
+        body,
+        timestamp: timestamp.as_deref(),
+        signature: signature.as_deref(),
+    };
     let now = store::now();
     // The one secret the device holds now; an unknown or de-provisioned device is still verified
     // (against a secret nobody was given), so timing does not tell which names are provisioned.
-    let recorded = row.as_ref().filter(|r| r.project_key == product_key && r.provisioned_at.is_some()).map(|r| DeviceKey {
-        master_version: r.key_master_version.map(|v| v as u32),
-        generation: r.key_generation.map_or(0, |g| g as i64),
+    let recorded = row
+        .as_ref()
+        .filter(|r| r.project_key == product_key && r.provisioned_at.is_some())
+        .map(|r| DeviceKey {
+            master_version: r.key_master_version.map(|v| v as u32),
+            generation: r.key_generation.map_or(0, |g| g as i64),
+        });
+    let key = recorded.unwrap_or(DeviceKey {
+        master_version: issuing_master(&masters).map(|m| m.version),
+        generation: -1,
     });
-    let key = recorded.unwrap_or(DeviceKey { master_version: issuing_master(&masters).map(|m| m.version), generation: -1 });
-    if let Some(v) = key.master_version.filter(|v| !masters.iter().any(|m| m.version == *v)) {
+    if let Some(v) = key
+        .master_version
+        .filter(|v| !masters.iter().any(|m| m.version == *v))
+    {
         crate::logs::once("device_master_key_missing", &format!("a device's secret derives from master key version {v}, which DEVICE_MASTER_KEYS no longer lists; re-key it"));
     }
-    let authorized = match (verify_device(&masters, product_key, device_name, key, &request, now), recorded) {
+    let authorized = match (
+        verify_device(&masters, product_key, device_name, key, &request, now),
+        recorded,
+    ) {
         (Ok(a), Some(_)) => a,
         (Err(e), _) => return Err(unauthorized(e.code())),
         (Ok(_), None) => return Err(unauthorized("auth_bad_signature")),
@@ -83,24 +121,51 @@ async fn authenticate(req: &Request, env: &Env, body: &[u8], product_key: &str, 
     }
     if key.master_version.is_none() {
         // Provisioned before versions were recorded: from now on, this version only.
-        store::devices::record_master_version(env, device_name, key.generation, authorized.master_version).await?;
+        store::devices::record_master_version(
+            env,
+            device_name,
+            key.generation,
+            authorized.master_version,
+        )
+        .await?;
     }
     Ok(())
 }
 
 fn ack(id: &str) -> AppResult<Response> {
-    Ok(json_response(200, &DeviceAck { id: id.to_string(), code: 200, message: None }))
+    Ok(json_response(
+        200,
+        &DeviceAck {
+            id: id.to_string(),
+            code: 200,
+            message: None,
+        },
+    ))
 }
 
 fn bad_message(body: &[u8], e: module_ota::MessageError) -> AppError {
     let id = module_ota::message_id(body).unwrap_or_default();
-    AppError::Status { status: e.status(), code: e.code(), message: if id.is_empty() { e.to_string() } else { format!("{e} (id {id})") } }
+    AppError::Status {
+        status: e.status(),
+        code: e.code(),
+        message: if id.is_empty() {
+            e.to_string()
+        } else {
+            format!("{e} (id {id})")
+        },
+    }
 }
 
 // ---------------------------------------------------------------- jobs
 
 async fn save_job(env: &Env, project: &str, device: &str, job: &ActiveJob) -> AppResult<()> {
-    let timeout = job.offered_ms.map(|o| o.saturating_add(i64::try_from(job.job_timeout_s).unwrap_or(i64::MAX / 2).saturating_mul(1000)));
+    let timeout = job.offered_ms.map(|o| {
+        o.saturating_add(
+            i64::try_from(job.job_timeout_s)
+                .unwrap_or(i64::MAX / 2)
+                .saturating_mul(1000),
+        )
+    });
     let plan_id = plan_id_of(project, job);
     jobs::save(env, project, device, &plan_id, job, timeout).await
 }
@@ -114,13 +179,26 @@ fn plan_id_of(project: &str, job: &ActiveJob) -> String {
 
 /// The rollout a job counts in, when its plan still targets the job's version.
 async fn job_rollout(env: &Env, project: &str, job: &ActiveJob) -> AppResult<Option<Rollout>> {
-    let Some(plan) = store::fresh_plan(env, project, &job.firmware_name).await? else { return Ok(None) };
-    let same = Version::parse(&plan.spec.target_version).ok() == Version::parse(&job.target_version).ok();
-    Ok(if same { Some(Rollout::of(&plan)?) } else { None })
+    let Some(plan) = store::fresh_plan(env, project, &job.firmware_name).await? else {
+        return Ok(None);
+    };
+    let same =
+        Version::parse(&plan.spec.target_version).ok() == Version::parse(&job.target_version).ok();
+    Ok(if same {
+        Some(Rollout::of(&plan)?)
+    } else {
+        None
+    })
 }
 
 /// Carries out what a report or progress did to the device's job.
-async fn settle_job(env: &Env, project: &str, device: &str, job: &ActiveJob, outcome: JobOutcome) -> AppResult<()> {
+async fn settle_job(
+    env: &Env,
+    project: &str,
+    device: &str,
+    job: &ActiveJob,
+    outcome: JobOutcome,
+) -> AppResult<()> {
     match outcome {
         JobOutcome::Unchanged => Ok(()),
         JobOutcome::Updated(next) => save_job(env, project, device, &next).await,
@@ -146,10 +224,31 @@ async fn settle_job(env: &Env, project: &str, device: &str, job: &ActiveJob, out
 async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
     let report = module_ota::parse_report(body).map_err(|e| bad_message(body, e))?;
     let now = store::now();
-    let mut batch = vec![jobs::report_stmt(env, device, &report.module, &report.version_text, now)?];
+    let mut batch = vec![jobs::report_stmt(
+        env,
+        device,
+        &report.module,
+        &report.version_text,
+        now,
+    )?];
     let whole_device = report.module == DEFAULT_MODULE;
-    batch.push(store::devices::reported_stmt(env, device, now, whole_device, &report.version_text)?);
-    batch.push(store::device_event_stmt(env, project, device, "report", &format!("{} {} (id {})", report.module, report.version_text, report.id))?);
+    batch.push(store::devices::reported_stmt(
+        env,
+        device,
+        now,
+        whole_device,
+        &report.version_text,
+    )?);
+    batch.push(store::device_event_stmt(
+        env,
+        project,
+        device,
+        "report",
+        &format!(
+            "{} {} (id {})",
+            report.module, report.version_text, report.id
+        ),
+    )?);
     store::batch(env, batch).await?;
     if let Some(job) = jobs::load(env, device).await? {
         let outcome = module_job::on_report(&job, &report);
@@ -168,17 +267,29 @@ async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppRes
         // Not stored, so not acknowledged: every 2xx progress is in the device's history.
         return Ok(json_response(
             429,
-            &DeviceAck { id: report.id, code: 429, message: Some("progress is stored at most every 3 s per module".into()) },
+            &DeviceAck {
+                id: report.id,
+                code: 429,
+                message: Some("progress is stored at most every 3 s per module".into()),
+            },
         ));
     }
     let detail = if report.desc.is_empty() {
         format!("{} step {}", report.module, report.step.value())
     } else {
-        format!("{} step {}: {}", report.module, report.step.value(), report.desc)
+        format!(
+            "{} step {}: {}",
+            report.module,
+            report.step.value(),
+            report.desc
+        )
     };
     store::batch(
         env,
-        vec![jobs::progress_stmt(env, device, &report.module, now)?, store::device_event_stmt(env, project, device, "progress", &detail)?],
+        vec![
+            jobs::progress_stmt(env, device, &report.module, now)?,
+            store::device_event_stmt(env, project, device, "progress", &detail)?,
+        ],
     )
     .await?;
     if let Some(job) = jobs::load(env, device).await? {
@@ -220,18 +331,28 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                 if job.phase != JobPhase::InProgress {
                     return no_job();
                 }
-                let Some(plan) = plans.iter().find(|p| p.firmware_name == job.firmware_name) else { return no_job() };
+                let Some(plan) = plans.iter().find(|p| p.firmware_name == job.firmware_name) else {
+                    return no_job();
+                };
                 plan
             }
             JobDecision::Offer(c) | JobDecision::AwaitConfirmation(c) => {
-                let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else { return no_job() };
+                let Some(plan) = plans.iter().find(|p| p.firmware_name == c.firmware_name) else {
+                    return no_job();
+                };
                 let r = Rollout::of(plan)?;
                 let admitted = match rollout::admit_device(env, &r, device, now).await? {
                     Ok(_) => {
                         let job = module_job::start_job(&c, now);
                         if job.phase != JobPhase::InProgress {
-                            store::device_event(env, project, device, "awaiting_confirmation", &format!("{} {}", c.firmware_name, c.target_version))
-                                .await?;
+                            store::device_event(
+                                env,
+                                project,
+                                device,
+                                "awaiting_confirmation",
+                                &format!("{} {}", c.firmware_name, c.target_version),
+                            )
+                            .await?;
                             save_job(env, project, device, &job).await?;
                             return no_job();
                         }
@@ -252,7 +373,10 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
                 plan
             }
         };
-        let reported = modules.iter().find(|(module, _)| *module == plan.image.module).map(|(_, version)| version.as_str());
+        let reported = modules
+            .iter()
+            .find(|(module, _)| *module == plan.image.module)
+            .map(|(_, version)| version.as_str());
         let downgrade = is_downgrade(reported, &plan.spec.target_version);
         return serve_notice(req, env, project, device, plan, downgrade, now).await;
     }
@@ -263,13 +387,26 @@ fn no_job() -> AppResult<Response> {
 }
 
 /// The signed notice for `device`'s job under `plan`; it expires with its download URL.
-async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, plan: &Plan, downgrade: bool, now: i64) -> AppResult<Response> {
+async fn serve_notice(
+    req: &Request,
+    env: &Env,
+    project: &str,
+    device: &str,
+    plan: &Plan,
+    downgrade: bool,
+    now: i64,
+) -> AppResult<Response> {
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let expires_ms = now + crate::images::URL_LIFETIME_MS;
     let url = match crate::images::public_url(env, &plan.image.sha256) {
         Some(url) => url,
-        None => crate::images::edge_image_url(req, env, &format!("/ota/image/{}", plan.image.sha256), now)?,
+        None => crate::images::edge_image_url(
+            req,
+            env,
+            &format!("/ota/image/{}", plan.image.sha256),
+            now,
+        )?,
     };
     let subject = NoticeSubject {
         product_key: project,
@@ -282,7 +419,16 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, pla
         downgrade,
     };
     let id = (now as u64 % 4_294_967_296).to_string();
-    let notice = build_notice(&id, &subject, NoticeImage { url: &url, md5: &plan.image.md5 }, &key_id, &seed);
+    let notice = build_notice(
+        &id,
+        &subject,
+        NoticeImage {
+            url: &url,
+            md5: &plan.image.md5,
+        },
+        &key_id,
+        &seed,
+    );
     Ok(json_response(200, &notice))
 }
 
@@ -290,34 +436,52 @@ async fn serve_notice(req: &Request, env: &Env, project: &str, device: &str, pla
 pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
     crate::images::check_signed(req, env)?;
     let mut resp = crate::images::get_image(req, env, sha256).await?;
-    resp.headers_mut().set("Cache-Control", "private, max-age=3600")?;
+    resp.headers_mut()
+        .set("Cache-Control", "private, max-age=3600")?;
     Ok(resp)
 }
 
 // ---------------------------------------------------------------- push
 
 async fn channel(req: Request, env: &Env, project: &str, device: &str) -> AppResult<Response> {
-    if req.headers().get("Upgrade")?.is_none_or(|u| !u.eq_ignore_ascii_case("websocket")) {
-        return Err(AppError::bad("websocket_required", "this route upgrades to a WebSocket"));
+    if req
+        .headers()
+        .get("Upgrade")?
+        .is_none_or(|u| !u.eq_ignore_ascii_case("websocket"))
+    {
+        return Err(AppError::bad(
+            "websocket_required",
+            "this route upgrades to a WebSocket",
+        ));
     }
     let stub = channel_stub(env, project, device)?;
     let mut init = worker::RequestInit::new();
-    init.with_method(Method::Get).with_headers(req.headers().clone());
+    init.with_method(Method::Get)
+        .with_headers(req.headers().clone());
     let inner = Request::new_with_init("https://device-channel/connect", &init)?;
     Ok(stub.fetch_with_request(inner).await?)
 }
 
 /// The device's push channel: one Durable Object per (product, device).
 fn channel_stub(env: &Env, project: &str, device: &str) -> AppResult<worker::Stub> {
-    Ok(env.durable_object("DEVICE_CHANNEL")?.id_from_name(&format!("{project}/{device}"))?.get_stub()?)
+    Ok(env
+        .durable_object("DEVICE_CHANNEL")?
+        .id_from_name(&format!("{project}/{device}"))?
+        .get_stub()?)
 }
 
 /// Sends `command` to every socket the device holds; how many were reached.
 pub async fn push(env: &Env, project: &str, device: &str, command: &str) -> AppResult<u32> {
     let stub = channel_stub(env, project, device)?;
     let mut init = worker::RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(command.into()));
-    let mut resp = stub.fetch_with_request(Request::new_with_init("https://device-channel/push", &init)?).await?;
+    init.with_method(Method::Post)
+        .with_body(Some(command.into()));
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init(
+            "https://device-channel/push",
+            &init,
+        )?)
+        .await?;
     #[derive(Deserialize)]
     struct Reached {
         reached: u32,
@@ -330,17 +494,32 @@ pub async fn sweep_jobs(env: &Env) -> AppResult<()> {
     let now = store::now();
     for overdue in jobs::overdue(env, now).await? {
         let outcome = module_job::on_tick(&overdue.job, now);
-        settle_job(env, &overdue.project_key, &overdue.device_id, &overdue.job, outcome).await?;
+        settle_job(
+            env,
+            &overdue.project_key,
+            &overdue.device_id,
+            &overdue.job,
+            outcome,
+        )
+        .await?;
     }
     // Expired replay keys are purged by retention (`crate::retention`), in bounded batches.
     Ok(())
 }
 
 /// The owner's confirmation: the held job reaches the device on its next notice request.
-pub async fn confirm(env: &Env, project: &str, device: &str) -> AppResult<Option<Result<ActiveJob, ()>>> {
-    let Some(job) = jobs::load(env, device).await? else { return Ok(None) };
+pub async fn confirm(
+    env: &Env,
+    project: &str,
+    device: &str,
+) -> AppResult<Option<Result<ActiveJob, ()>>> {
+    let Some(job) = jobs::load(env, device).await? else {
+        return Ok(None);
+    };
     let now = store::now();
-    let Ok(next) = module_job::confirm(&job, now) else { return Ok(Some(Err(()))) };
+    let Ok(next) = module_job::confirm(&job, now) else {
+        return Ok(Some(Err(())));
+    };
     let plans = store::list_plans(env, project).await?;
     if let Some(plan) = plans.iter().find(|p| p.firmware_name == next.firmware_name) {
         let r = Rollout::of(plan)?;
@@ -349,6 +528,13 @@ pub async fn confirm(env: &Env, project: &str, device: &str) -> AppResult<Option
         }
     }
     save_job(env, project, device, &next).await?;
-    store::device_event(env, project, device, "confirmed", &format!("{} {}", next.firmware_name, next.target_version)).await?;
+    store::device_event(
+        env,
+        project,
+        device,
+        "confirmed",
+        &format!("{} {}", next.firmware_name, next.target_version),
+    )
+    .await?;
     Ok(Some(Ok(next)))
 }

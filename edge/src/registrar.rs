@@ -20,13 +20,20 @@ pub struct Registrar {
 
 impl DurableObject for Registrar {
     fn new(_state: State, _env: Env) -> Self {
-        Self { minute: Cell::new((0, 0)) }
+        Self {
+            minute: Cell::new((0, 0)),
+        }
     }
 
     /// `POST /claim?cap=N&now=MS`: `{"granted":bool}`.
     async fn fetch(&self, req: Request) -> Result<Response> {
         let url = req.url()?;
-        let arg = |name: &str| url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<i64>().ok()).unwrap_or(0);
+        let arg = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.parse::<i64>().ok())
+                .unwrap_or(0)
+        };
         let (cap, now) = (arg("cap").max(0) as u32, arg("now"));
         let window = rate_window(now);
         let (minute, used) = self.minute.get();
@@ -38,7 +45,10 @@ impl DurableObject for Registrar {
 }
 
 pub fn cap(env: &Env) -> u32 {
-    env.var("NEW_DEVICES_PER_MINUTE").ok().and_then(|v| v.to_string().trim().parse().ok()).unwrap_or(DEFAULT_NEW_DEVICES_PER_MINUTE)
+    env.var("NEW_DEVICES_PER_MINUTE")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse().ok())
+        .unwrap_or(DEFAULT_NEW_DEVICES_PER_MINUTE)
 }
 
 /// May one more id be bound to `project` this minute? A registrar that cannot answer admits
@@ -49,8 +59,16 @@ pub async fn claim(env: &Env, project: &str, now: i64) -> bool {
         granted: bool,
     }
     let asked = async {
-        let stub = env.durable_object(BINDING)?.id_from_name(project)?.get_stub()?;
-        let mut resp = stub.fetch_with_str(&format!("https://registrar/claim?cap={}&now={now}", cap(env))).await?;
+        let stub = env
+            .durable_object(BINDING)?
+            .id_from_name(project)?
+            .get_stub()?;
+        let mut resp = stub
+            .fetch_with_str(&format!(
+                "https://registrar/claim?cap={}&now={now}",
+                cap(env)
+            ))
+            .await?;
         resp.json::<Granted>().await
     };
     match asked.await {

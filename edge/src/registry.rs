@@ -44,7 +44,11 @@ thread_local! {
 }
 
 pub fn granularity_ms(env: &Env) -> i64 {
-    let secs = env.var("SEEN_GRANULARITY_S").ok().and_then(|v| v.to_string().trim().parse::<i64>().ok()).filter(|s| *s > 0);
+    let secs = env
+        .var("SEEN_GRANULARITY_S")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+        .filter(|s| *s > 0);
     secs.unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
 }
 
@@ -75,7 +79,14 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
     let granularity = granularity_ms(env);
     let version = check.version.to_string();
     let start = REGISTRY.with_borrow_mut(|r| {
-        if due(r.known.get(&check.device_id), &check.firmware_name, &version, now, granularity) == Some(false) {
+        if due(
+            r.known.get(&check.device_id),
+            &check.firmware_name,
+            &version,
+            now,
+            granularity,
+        ) == Some(false)
+        {
             return false;
         }
         r.pending.insert(
@@ -111,7 +122,10 @@ async fn flush(env: Env, granularity: i64) {
     loop {
         let round: Vec<(String, Seen)> = REGISTRY.with_borrow_mut(|r| {
             let ids: Vec<String> = r.pending.keys().take(ROUND).cloned().collect();
-            let round: Vec<(String, Seen)> = ids.into_iter().filter_map(|id| r.pending.remove(&id).map(|s| (id, s))).collect();
+            let round: Vec<(String, Seen)> = ids
+                .into_iter()
+                .filter_map(|id| r.pending.remove(&id).map(|s| (id, s)))
+                .collect();
             if round.is_empty() {
                 r.flushing = false;
             }
@@ -126,18 +140,33 @@ async fn flush(env: Env, granularity: i64) {
     }
 }
 
-async fn write_round(env: &Env, round: Vec<(String, Seen)>, granularity: i64) -> crate::error::AppResult<()> {
-    let unknown: Vec<&str> = REGISTRY.with_borrow(|r| round.iter().filter(|(id, _)| !r.known.contains_key(id)).map(|(id, _)| id.as_str()).collect());
+async fn write_round(
+    env: &Env,
+    round: Vec<(String, Seen)>,
+    granularity: i64,
+) -> crate::error::AppResult<()> {
+    let unknown: Vec<&str> = REGISTRY.with_borrow(|r| {
+        round
+            .iter()
+            .filter(|(id, _)| !r.known.contains_key(id))
+            .map(|(id, _)| id.as_str())
+            .collect()
+    });
     let stored = store::registry_rows(env, &unknown).await?;
     let mut writes = Vec::new();
     for (id, seen) in &round {
-        let known = REGISTRY.with_borrow(|r| r.known.get(id).cloned()).or_else(|| {
-            stored.iter().find(|row| &row.id == id && row.project_key == seen.project).map(|row| Known {
-                firmware: row.firmware_name.clone().unwrap_or_default(),
-                version: normalized(row.version.as_deref().unwrap_or_default()),
-                last_seen: row.last_seen,
-            })
-        });
+        let known = REGISTRY
+            .with_borrow(|r| r.known.get(id).cloned())
+            .or_else(|| {
+                stored
+                    .iter()
+                    .find(|row| &row.id == id && row.project_key == seen.project)
+                    .map(|row| Known {
+                        firmware: row.firmware_name.clone().unwrap_or_default(),
+                        version: normalized(row.version.as_deref().unwrap_or_default()),
+                        last_seen: row.last_seen,
+                    })
+            });
         // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
         let Some(known) = known else { continue };
         let changed = known.firmware != seen.firmware || known.version != seen.version;
@@ -153,14 +182,41 @@ async fn write_round(env: &Env, round: Vec<(String, Seen)>, granularity: i64) ->
         }
         let stale = seen.at - known.last_seen >= granularity;
         if changed || stale {
-            writes.push(store::seen_stmt(env, id, &seen.project, &seen.firmware, &seen.version_text, seen.at)?);
+            writes.push(store::seen_stmt(
+                env,
+                id,
+                &seen.project,
+                &seen.firmware,
+                &seen.version_text,
+                seen.at,
+            )?);
             if changed {
-                let detail = format!("{} {} -> {}", seen.firmware, known.version, seen.version_text);
-                writes.push(store::device_event_stmt(env, &seen.project, id, "version", &detail)?);
+                let detail = format!(
+                    "{} {} -> {}",
+                    seen.firmware, known.version, seen.version_text
+                );
+                writes.push(store::device_event_stmt(
+                    env,
+                    &seen.project,
+                    id,
+                    "version",
+                    &detail,
+                )?);
             }
         }
-        let last_seen = if changed || stale { seen.at } else { known.last_seen };
-        remember(id, Known { firmware: seen.firmware.clone(), version: seen.version.clone(), last_seen });
+        let last_seen = if changed || stale {
+            seen.at
+        } else {
+            known.last_seen
+        };
+        remember(
+            id,
+            Known {
+                firmware: seen.firmware.clone(),
+                version: seen.version.clone(),
+                last_seen,
+            },
+        );
     }
     if !writes.is_empty() {
         if let Err(e) = store::batch(env, writes).await {

@@ -9,7 +9,7 @@ use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::version::Version;
 use fota_shared::model::plan::Plan;
 use fota_shared::model::rollout::{DeviceRollout, RolloutAction, RolloutSpec, RolloutState};
-use fota_shared::rules::rollout::{self, DEFAULT_JOB_TIMEOUT_S, RolloutSummary};
+use fota_shared::rules::rollout::{self, RolloutSummary, DEFAULT_JOB_TIMEOUT_S};
 use fota_shared::rules::rollout_state::{DeviceFailure, Provenance};
 use serde::{Deserialize, Serialize};
 use worker::{Env, Method, Request, RequestInit};
@@ -30,7 +30,8 @@ pub struct Rollout {
 
 impl Rollout {
     pub fn of(plan: &Plan) -> AppResult<Rollout> {
-        let target = Version::parse(&plan.spec.target_version).map_err(|e| AppError::Unavailable(format!("stored plan unreadable: {e}")))?;
+        let target = Version::parse(&plan.spec.target_version)
+            .map_err(|e| AppError::Unavailable(format!("stored plan unreadable: {e}")))?;
         Ok(Rollout {
             project_key: plan.project_key.clone(),
             firmware_name: plan.firmware_name.clone(),
@@ -42,13 +43,26 @@ impl Rollout {
 }
 
 async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
-    let body = serde_json::to_string(&Call { ident: r.clone(), op }).map_err(|e| AppError::Unavailable(format!("cannot encode a rollout call: {e}")))?;
-    let stub = env.durable_object(BINDING)?.id_from_name(&r.plan_id)?.get_stub()?;
+    let body = serde_json::to_string(&Call {
+        ident: r.clone(),
+        op,
+    })
+    .map_err(|e| AppError::Unavailable(format!("cannot encode a rollout call: {e}")))?;
+    let stub = env
+        .durable_object(BINDING)?
+        .id_from_name(&r.plan_id)?
+        .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let mut resp = stub.fetch_with_request(Request::new_with_init("https://rollout/call", &init)?).await?;
+    let mut resp = stub
+        .fetch_with_request(Request::new_with_init("https://rollout/call", &init)?)
+        .await?;
     if resp.status_code() != 200 {
-        return Err(AppError::Unavailable(format!("rollout {} answered {}", r.plan_id, resp.status_code())));
+        return Err(AppError::Unavailable(format!(
+            "rollout {} answered {}",
+            r.plan_id,
+            resp.status_code()
+        )));
     }
     Ok(resp.json().await?)
 }
@@ -63,7 +77,10 @@ fn refusal(code: u16) -> Refusal {
 }
 
 fn unexpected(r: &Rollout, answer: Answer) -> AppError {
-    AppError::Unavailable(format!("rollout {} gave an unexpected answer: {answer:?}", r.plan_id))
+    AppError::Unavailable(format!(
+        "rollout {} gave an unexpected answer: {answer:?}",
+        r.plan_id
+    ))
 }
 
 /// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
@@ -71,14 +88,36 @@ fn unexpected(r: &Rollout, answer: Answer) -> AppError {
 /// `HEAD` or a partial range, which get the same answer and change nothing. `from` decides the
 /// device's standing when the rollout first sees it.
 #[allow(clippy::too_many_arguments)]
-pub async fn attempt(env: &Env, r: &Rollout, id: &str, from: Provenance, target: &str, ban_after: u32, counts: bool, now: i64) -> AppResult<Result<(), Refusal>> {
+pub async fn attempt(
+    env: &Env,
+    r: &Rollout,
+    id: &str,
+    from: Provenance,
+    target: &str,
+    ban_after: u32,
+    counts: bool,
+    now: i64,
+) -> AppResult<Result<(), Refusal>> {
     // Most due checks during a staged rollout come from devices whose stage has not opened:
     // once a device is counted, they are answered from memory.
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
     let window_ms = delivery_window_s(env) * 1000;
-    let answer = call(env, r, Op::Attempt { device_id: id.into(), from, target: target.into(), ban_after, counts, window_ms, now }).await?;
+    let answer = call(
+        env,
+        r,
+        Op::Attempt {
+            device_id: id.into(),
+            from,
+            target: target.into(),
+            ban_after,
+            counts,
+            window_ms,
+            now,
+        },
+    )
+    .await?;
     crate::cache::mark_counted(&r.plan_id, id);
     match answer {
         Answer::Done => Ok(Ok(())),
@@ -90,7 +129,11 @@ pub async fn attempt(env: &Env, r: &Rollout, id: &str, from: Provenance, target:
 /// Deliveries of one target to one device within this many seconds count once
 /// (`DELIVERY_WINDOW_S`, default 600).
 fn delivery_window_s(env: &Env) -> i64 {
-    env.var("DELIVERY_WINDOW_S").ok().and_then(|v| v.to_string().trim().parse::<i64>().ok()).filter(|s| *s >= 0).unwrap_or(600)
+    env.var("DELIVERY_WINDOW_S")
+        .ok()
+        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
+        .filter(|s| *s >= 0)
+        .unwrap_or(600)
 }
 
 /// The shortcut for a device counted before whose stage has not opened.
@@ -98,7 +141,9 @@ async fn held_back(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Refusal
     if !crate::cache::counted(&r.plan_id, id) {
         return Ok(None);
     }
-    Ok(summary(env, r).await?.and_then(|summary| rollout::held_back(&r.spec, &summary, &r.plan_id, id)))
+    Ok(summary(env, r)
+        .await?
+        .and_then(|summary| rollout::held_back(&r.spec, &summary, &r.plan_id, id)))
 }
 
 /// The rollout as the hot path needs it, from isolate memory for a few seconds.
@@ -116,11 +161,25 @@ pub async fn summary(env: &Env, r: &Rollout) -> AppResult<Option<RolloutSummary>
 
 /// The rollout's verdict on a JSON device an upgrade is due for: counted as eligible the first
 /// time, then the gate. `Ok(job)` is the device's row. JSON devices sign every request.
-pub async fn admit_device(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResult<Result<Option<DeviceRollout>, Refusal>> {
+pub async fn admit_device(
+    env: &Env,
+    r: &Rollout,
+    id: &str,
+    now: i64,
+) -> AppResult<Result<Option<DeviceRollout>, Refusal>> {
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
-    let answer = call(env, r, Op::Admit { device_id: id.into(), from: Provenance::SIGNED, now }).await?;
+    let answer = call(
+        env,
+        r,
+        Op::Admit {
+            device_id: id.into(),
+            from: Provenance::SIGNED,
+            now,
+        },
+    )
+    .await?;
     crate::cache::mark_counted(&r.plan_id, id);
     match answer {
         Answer::Job(job) => Ok(Ok(job)),
@@ -130,8 +189,22 @@ pub async fn admit_device(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResu
 }
 
 /// Counts the device's first offer (within `max_per_minute`); later deliveries count nothing.
-pub async fn record_offer(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResult<Result<(), Refusal>> {
-    match call(env, r, Op::Offer { device_id: id.into(), now }).await? {
+pub async fn record_offer(
+    env: &Env,
+    r: &Rollout,
+    id: &str,
+    now: i64,
+) -> AppResult<Result<(), Refusal>> {
+    match call(
+        env,
+        r,
+        Op::Offer {
+            device_id: id.into(),
+            now,
+        },
+    )
+    .await?
+    {
         Answer::Done => Ok(Ok(())),
         Answer::Refused(code) => Ok(Err(refusal(code))),
         other => Err(unexpected(r, other)),
@@ -139,7 +212,15 @@ pub async fn record_offer(env: &Env, r: &Rollout, id: &str, now: i64) -> AppResu
 }
 
 pub async fn device(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<DeviceRollout>> {
-    match call(env, r, Op::Device { device_id: id.into() }).await? {
+    match call(
+        env,
+        r,
+        Op::Device {
+            device_id: id.into(),
+        },
+    )
+    .await?
+    {
         Answer::Job(job) => Ok(job),
         other => Err(unexpected(r, other)),
     }
@@ -147,28 +228,65 @@ pub async fn device(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Device
 
 /// Records a device's failure (ban, timeout or its own report) in the rollout.
 pub async fn fail(env: &Env, r: &Rollout, id: &str, failure: DeviceFailure) -> AppResult<()> {
-    call(env, r, Op::Fail { device_id: id.into(), failure, now: store::now() }).await.map(drop)
+    call(
+        env,
+        r,
+        Op::Fail {
+            device_id: id.into(),
+            failure,
+            now: store::now(),
+        },
+    )
+    .await
+    .map(drop)
 }
 
 /// Records that a device reported the target (which also clears its loop-upgrade count).
 pub async fn succeed(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    call(env, r, Op::Succeed { device_id: id.into(), now: store::now() }).await.map(drop)
+    call(
+        env,
+        r,
+        Op::Succeed {
+            device_id: id.into(),
+            now: store::now(),
+        },
+    )
+    .await
+    .map(drop)
 }
 
 /// An operator lifted the device's ban.
 pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    call(env, r, Op::Unban { device_id: id.into() }).await.map(drop)
+    call(
+        env,
+        r,
+        Op::Unban {
+            device_id: id.into(),
+        },
+    )
+    .await
+    .map(drop)
 }
 
 /// An operator forgot or moved the device: the rollout drops its record (and any pending copy).
 pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
     crate::cache::forget_counted(&r.plan_id, id);
-    call(env, r, Op::Forget { device_id: id.into() }).await.map(drop)
+    call(
+        env,
+        r,
+        Op::Forget {
+            device_id: id.into(),
+        },
+    )
+    .await
+    .map(drop)
 }
 
 /// Time-driven work: verification timeout, auto-advance, and jobs past `job_timeout_s`.
 pub async fn sweep(env: &Env, r: &Rollout) -> AppResult<()> {
-    call(env, r, Op::Sweep { now: store::now() }).await.map(drop)
+    call(env, r, Op::Sweep { now: store::now() })
+        .await
+        .map(drop)
 }
 
 /// The plan's stages were (re)written: the rollout exists and its counters fit the stages.
@@ -190,8 +308,20 @@ pub async fn settle(env: &Env, r: &Rollout) -> AppResult<()> {
 }
 
 /// An operator's control: the new state, or why the phase does not allow it.
-pub async fn control(env: &Env, r: &Rollout, action: RolloutAction) -> AppResult<Result<RolloutState, String>> {
-    let answer = call(env, r, Op::Control { action, now: store::now() }).await?;
+pub async fn control(
+    env: &Env,
+    r: &Rollout,
+    action: RolloutAction,
+) -> AppResult<Result<RolloutState, String>> {
+    let answer = call(
+        env,
+        r,
+        Op::Control {
+            action,
+            now: store::now(),
+        },
+    )
+    .await?;
     crate::cache::forget_rollout(&r.plan_id);
     match answer {
         Answer::State(state) => Ok(Ok(state)),

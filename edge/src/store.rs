@@ -17,9 +17,12 @@ pub mod summary;
 
 pub use activity::{activity, flush_activity};
 pub use devices::{
-    device, device_event, device_event_stmt, device_events, list_devices, owner, registry_rows, seen_stmt, unban, DeviceFilter,
+    device, device_event, device_event_stmt, device_events, list_devices, owner, registry_rows,
+    seen_stmt, unban, DeviceFilter,
 };
-pub use firmware::{delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware};
+pub use firmware::{
+    delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware,
+};
 pub use plans::{delete_plan, fresh_plan, list_plans, plan, put_plan};
 pub use projects::{list_projects, project, put_project};
 
@@ -99,7 +102,10 @@ fn owner_kv_key(device: &str) -> String {
 
 /// Reads a JSON value from KV. Parsed with serde_json from the text: the binding's own `json()`
 /// goes through a JS object, which loses `#[serde(flatten)]` types such as `Plan` (they become maps).
-async fn kv_json<T: serde::de::DeserializeOwned>(store: &worker::kv::KvStore, key: &str) -> AppResult<Option<T>> {
+async fn kv_json<T: serde::de::DeserializeOwned>(
+    store: &worker::kv::KvStore,
+    key: &str,
+) -> AppResult<Option<T>> {
     match store.get(key).text().await? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
@@ -109,8 +115,13 @@ async fn kv_json<T: serde::de::DeserializeOwned>(store: &worker::kv::KvStore, ke
 }
 
 /// Writes a JSON value to KV, serialized with serde_json (see [`kv_json`] for why).
-async fn kv_put_json<T: serde::Serialize>(store: &worker::kv::KvStore, key: &str, value: &T) -> AppResult<()> {
-    let text = serde_json::to_string(value).map_err(|e| AppError::Unavailable(format!("cannot encode {key}: {e}")))?;
+async fn kv_put_json<T: serde::Serialize>(
+    store: &worker::kv::KvStore,
+    key: &str,
+    value: &T,
+) -> AppResult<()> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| AppError::Unavailable(format!("cannot encode {key}: {e}")))?;
     store.put(key, text.as_str())?.execute().await?;
     Ok(())
 }

@@ -21,11 +21,18 @@ thread_local! {
 /// The project's summary, from this isolate's memory while it is fresh.
 pub async fn get(env: &worker::Env, project: &str) -> AppResult<FleetSummary> {
     let now = store::now();
-    let hit = SUMMARIES.with_borrow(|m| m.get(project).filter(|(at, _)| is_fresh(*at, now)).map(|(_, s)| s.clone()));
+    let hit = SUMMARIES.with_borrow(|m| {
+        m.get(project)
+            .filter(|(at, _)| is_fresh(*at, now))
+            .map(|(_, s)| s.clone())
+    });
     if let Some(summary) = hit {
         return Ok(summary);
     }
-    let summary = summarize(store::summary::aggregates(env, project, now).await?, fota_shared::leaf::time::rfc3339(now));
+    let summary = summarize(
+        store::summary::aggregates(env, project, now).await?,
+        fota_shared::leaf::time::rfc3339(now),
+    );
     SUMMARIES.with_borrow_mut(|m| {
         if m.len() >= MAX_PROJECTS {
             m.clear();

@@ -182,7 +182,11 @@ impl Bridge {
         let map = ProductMap::load(&self.shared.map_path)?;
         let products = map.len();
         *self.shared.map.write().expect("map lock") = Arc::new(map);
-        self.shared.memo.lock().expect("memo lock").retain(|_, entry| matches!(entry, MemoEntry::Checking(_)));
+        self.shared
+            .memo
+            .lock()
+            .expect("memo lock")
+            .retain(|_, entry| matches!(entry, MemoEntry::Checking(_)));
         Ok(products)
     }
 
@@ -197,7 +201,12 @@ impl Bridge {
             let (len, from) = match shared.socket.recv_from(&mut buf).await {
                 Ok(received) => received,
                 // An ICMP error for an earlier answer may surface here; it concerns that peer only.
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset || e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::ConnectionReset
+                        || e.kind() == std::io::ErrorKind::ConnectionRefused =>
+                {
+                    continue
+                }
                 Err(e) => return Err(e),
             };
             let counters = &shared.counters;
@@ -257,7 +266,11 @@ impl Bridge {
     /// A start line: the remembered answer, or `None` when a task will answer after the check.
     fn on_start(&self, start: &Start<'_>, from: SocketAddr, now: Instant) -> Option<Answer> {
         let shared = &self.shared;
-        let key = StartKey { imei: start.imei.to_string(), project_name: start.project_name.to_string(), version: start.version.to_string() };
+        let key = StartKey {
+            imei: start.imei.to_string(),
+            project_name: start.project_name.to_string(),
+            version: start.version.to_string(),
+        };
         let mut memo = shared.memo.lock().expect("memo lock");
         match memo.get_mut(&key) {
             Some(MemoEntry::Answered(answer, at)) if now.duration_since(*at) < shared.memo_ttl => {
@@ -296,7 +309,11 @@ async fn answer_start(shared: Arc<Shared>, key: StartKey) {
     let (answer, remember) = resolve(&shared, &key).await;
     let waiting = {
         let mut memo = shared.memo.lock().expect("memo lock");
-        let entry = if remember { memo.insert(key, MemoEntry::Answered(answer, Instant::now())) } else { memo.remove(&key) };
+        let entry = if remember {
+            memo.insert(key, MemoEntry::Answered(answer, Instant::now()))
+        } else {
+            memo.remove(&key)
+        };
         match entry {
             Some(MemoEntry::Checking(waiting)) => waiting,
             _ => Vec::new(),
@@ -311,11 +328,26 @@ async fn answer_start(shared: Arc<Shared>, key: StartKey) {
 /// The answer to a start line, and whether to repeat it for `memo_ttl` (not after an edge that
 /// could not be asked: nothing was counted there, so the device's next try asks again).
 async fn resolve(shared: &Shared, key: &StartKey) -> (Answer, bool) {
-    let StartKey { imei, project_name, version } = key;
-    let product = shared.map.read().expect("map lock").get(project_name).cloned();
+    let StartKey {
+        imei,
+        project_name,
+        version,
+    } = key;
+    let product = shared
+        .map
+        .read()
+        .expect("map lock")
+        .get(project_name)
+        .cloned();
     let Some(product) = product else {
         shared.counters.refusals.fetch_add(1, Relaxed);
-        info!(imei, project_name, version, answer = "no upgrade", "start: product not in the map");
+        info!(
+            imei,
+            project_name,
+            version,
+            answer = "no upgrade",
+            "start: product not in the map"
+        );
         return (Answer::NoUpgrade, true);
     };
     let (sha256, location) = match shared.edge.check(&product, imei, version).await {
@@ -332,18 +364,42 @@ async fn resolve(shared: &Shared, key: &StartKey) -> (Answer, bool) {
             return (Answer::NoUpgrade, false);
         }
     };
-    match shared.cache.image(&sha256, || shared.edge.fetch(&sha256, &location)).await {
+    match shared
+        .cache
+        .image(&sha256, || shared.edge.fetch(&sha256, &location))
+        .await
+    {
         Ok(image) => match Answer::upgrade(image.upgrade_id, image.bytes.len() as u64) {
             Some(answer) => {
                 shared.counters.upgrades_offered.fetch_add(1, Relaxed);
-                if let Answer::Upgrade { upgrade_id, package_count, last_package_size } = answer {
-                    info!(imei, project_name, version, upgrade_id, package_count, last_package_size, sha256, "start: upgrade");
+                if let Answer::Upgrade {
+                    upgrade_id,
+                    package_count,
+                    last_package_size,
+                } = answer
+                {
+                    info!(
+                        imei,
+                        project_name,
+                        version,
+                        upgrade_id,
+                        package_count,
+                        last_package_size,
+                        sha256,
+                        "start: upgrade"
+                    );
                 }
                 (answer, true)
             }
             None => {
                 shared.counters.refusals.fetch_add(1, Relaxed);
-                warn!(imei, project_name, sha256, size = image.bytes.len(), "start: image has more packages than a 2-byte number names; no upgrade");
+                warn!(
+                    imei,
+                    project_name,
+                    sha256,
+                    size = image.bytes.len(),
+                    "start: image has more packages than a 2-byte number names; no upgrade"
+                );
                 (Answer::NoUpgrade, true)
             }
         },
@@ -360,18 +416,34 @@ async fn resolve(shared: &Shared, key: &StartKey) -> (Answer, bool) {
 fn log_edge_error(shared: &Shared, error: &str) {
     let mut log = shared.error_log.lock().expect("log lock");
     let now = Instant::now();
-    if log.0.is_some_and(|at| now.duration_since(at) < ERROR_LOG_INTERVAL) {
+    if log
+        .0
+        .is_some_and(|at| now.duration_since(at) < ERROR_LOG_INTERVAL)
+    {
         log.1 += 1;
         return;
     }
-    warn!(error, suppressed_since_last = log.1, "edge failure; answered no upgrade");
+    warn!(
+        error,
+        suppressed_since_last = log.1,
+        "edge failure; answered no upgrade"
+    );
     *log = (Some(now), 0);
 }
 
 /// Logs a finished download once per source and upgrade within the memo's time.
-fn note_finished(finished: &mut HashMap<(SocketAddr, u32), Instant>, shared: &Shared, from: SocketAddr, image: &crate::cache::Image, now: Instant) {
+fn note_finished(
+    finished: &mut HashMap<(SocketAddr, u32), Instant>,
+    shared: &Shared,
+    from: SocketAddr,
+    image: &crate::cache::Image,
+    now: Instant,
+) {
     let ttl = shared.memo_ttl;
-    if finished.get(&(from, image.upgrade_id)).is_some_and(|at| now.duration_since(*at) < ttl) {
+    if finished
+        .get(&(from, image.upgrade_id))
+        .is_some_and(|at| now.duration_since(*at) < ttl)
+    {
         return;
     }
     if finished.len() >= FINISHED_CAP {
@@ -415,7 +487,9 @@ async fn log_counts_periodically(shared: std::sync::Weak<Shared>) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
         let counts = shared.counters.snapshot();
         if counts != last {
             info!(?counts, "counters");

@@ -61,11 +61,24 @@ impl Cache {
         let mut ids = Ids::default();
         match std::fs::read_to_string(dir.join(IDS_FILE)) {
             Ok(text) => {
-                for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                    let bad = || CacheError::Ids(format!("{}: line {} is not `<id> <sha256>`", dir.join(IDS_FILE).display(), i + 1));
+                for (i, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let bad = || {
+                        CacheError::Ids(format!(
+                            "{}: line {} is not `<id> <sha256>`",
+                            dir.join(IDS_FILE).display(),
+                            i + 1
+                        ))
+                    };
                     let (id, sha) = line.trim().split_once(' ').ok_or_else(bad)?;
                     let id: u32 = id.parse().map_err(|_| bad())?;
-                    if !is_sha256(sha) || ids.by_id.contains_key(&id) || ids.by_sha.contains_key(sha) {
+                    if !is_sha256(sha)
+                        || ids.by_id.contains_key(&id)
+                        || ids.by_sha.contains_key(sha)
+                    {
                         return Err(bad());
                     }
                     ids.by_sha.insert(sha.to_string(), id);
@@ -75,7 +88,12 @@ impl Cache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        Ok(Cache { dir: dir.to_path_buf(), ids: Mutex::new(ids), loaded: RwLock::new(HashMap::new()), pending: Mutex::new(HashMap::new()) })
+        Ok(Cache {
+            dir: dir.to_path_buf(),
+            ids: Mutex::new(ids),
+            loaded: RwLock::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The image with this `upgrade_id` when it is in memory.
@@ -101,25 +119,42 @@ impl Cache {
         if let Some(image) = self.loaded_by_sha(&sha256) {
             return Ok(image);
         }
-        let cell = self.pending.lock().expect("pending lock").entry(sha256.clone()).or_default().clone();
+        let cell = self
+            .pending
+            .lock()
+            .expect("pending lock")
+            .entry(sha256.clone())
+            .or_default()
+            .clone();
         let result = cell
             .get_or_try_init(|| async {
                 let path = self.dir.join("images").join(&sha256);
                 let on_disk = {
                     let (path, sha) = (path.clone(), sha256.clone());
-                    tokio::task::spawn_blocking(move || read_verified(&path, &sha)).await.map_err(std::io::Error::other)??
+                    tokio::task::spawn_blocking(move || read_verified(&path, &sha))
+                        .await
+                        .map_err(std::io::Error::other)??
                 };
                 let bytes = match on_disk {
                     Some(bytes) => bytes,
                     None => {
                         let bytes = fetch().await?;
                         let (dir, sha) = (self.dir.join("images"), sha256.clone());
-                        tokio::task::spawn_blocking(move || write_verified(&dir, &sha, bytes)).await.map_err(std::io::Error::other)??
+                        tokio::task::spawn_blocking(move || write_verified(&dir, &sha, bytes))
+                            .await
+                            .map_err(std::io::Error::other)??
                     }
                 };
                 let upgrade_id = self.id_for(&sha256)?;
-                let image = Arc::new(Image { upgrade_id, sha256: sha256.clone(), bytes });
-                self.loaded.write().expect("cache lock").insert(upgrade_id, image.clone());
+                let image = Arc::new(Image {
+                    upgrade_id,
+                    sha256: sha256.clone(),
+                    bytes,
+                });
+                self.loaded
+                    .write()
+                    .expect("cache lock")
+                    .insert(upgrade_id, image.clone());
                 Ok::<_, CacheError>(image)
             })
             .await
@@ -131,8 +166,11 @@ impl Cache {
 
     /// Loads the image an `upgrade_id` names from disk (after a restart), never from the edge.
     pub async fn load(&self, upgrade_id: u64) -> Result<Option<Arc<Image>>, CacheError> {
-        let Some(sha256) = self.sha256_of(upgrade_id) else { return Ok(None) };
-        let missing = || async { Err(EdgeError::Unexpected("image no longer in the cache".into())) };
+        let Some(sha256) = self.sha256_of(upgrade_id) else {
+            return Ok(None);
+        };
+        let missing =
+            || async { Err(EdgeError::Unexpected("image no longer in the cache".into())) };
         match self.image(&sha256, missing).await {
             Ok(image) => Ok(Some(image)),
             Err(CacheError::Edge(_)) => Ok(None),
@@ -158,10 +196,17 @@ impl Cache {
             return Ok(*id);
         }
         let id = ids.by_id.keys().max().map_or(1, |max| max + 1);
-        let mut lines: Vec<(u32, &str)> = ids.by_id.iter().map(|(id, sha)| (*id, sha.as_str())).collect();
+        let mut lines: Vec<(u32, &str)> = ids
+            .by_id
+            .iter()
+            .map(|(id, sha)| (*id, sha.as_str()))
+            .collect();
         lines.push((id, sha256));
         lines.sort();
-        let text: String = lines.iter().map(|(id, sha)| format!("{id} {sha}\n")).collect();
+        let text: String = lines
+            .iter()
+            .map(|(id, sha)| format!("{id} {sha}\n"))
+            .collect();
         write_atomically(&self.dir, IDS_FILE, text.as_bytes())?;
         ids.by_sha.insert(sha256.to_string(), id);
         ids.by_id.insert(id, sha256.to_string());
@@ -170,7 +215,10 @@ impl Cache {
 }
 
 fn is_sha256(text: &str) -> bool {
-    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    text.len() == 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The file's bytes if it exists and hashes to `sha256`; a corrupt file is removed.
@@ -190,7 +238,10 @@ fn read_verified(path: &Path, sha256: &str) -> Result<Option<Vec<u8>>, CacheErro
 fn write_verified(dir: &Path, sha256: &str, bytes: Vec<u8>) -> Result<Vec<u8>, CacheError> {
     let got = hex::encode(Sha256::digest(&bytes));
     if got != sha256 {
-        return Err(CacheError::Mismatch { expected: sha256.to_string(), got });
+        return Err(CacheError::Mismatch {
+            expected: sha256.to_string(),
+            got,
+        });
     }
     write_atomically(dir, sha256, &bytes)?;
     Ok(bytes)

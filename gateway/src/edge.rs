@@ -49,7 +49,11 @@ impl EdgeClient {
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("fota-udp/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(EdgeClient { http, base: base.trim_end_matches('/').to_string(), token })
+        Ok(EdgeClient {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        })
     }
 
     fn get(&self, url: &str) -> reqwest::RequestBuilder {
@@ -62,14 +66,27 @@ impl EdgeClient {
 
     /// The Luat check for `imei` at `version` of `product`. The names are validated by the map
     /// and the start line's pattern, so they go into the query as devices send them.
-    pub async fn check(&self, product: &Product, imei: &str, version: &str) -> Result<CheckAnswer, EdgeError> {
+    pub async fn check(
+        &self,
+        product: &Product,
+        imei: &str,
+        version: &str,
+    ) -> Result<CheckAnswer, EdgeError> {
         let url = format!(
             "{}/api/site/firmware_upgrade?project_key={}&imei={imei}&firmware_name={}&version={version}&need_oss_url=1",
             self.base, product.project_key, product.firmware_name
         );
-        let response = self.get(&url).timeout(Duration::from_secs(15)).send().await?;
+        let response = self
+            .get(&url)
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await?;
         let status = response.status().as_u16();
-        let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response.bytes().await?;
         read_check_answer(status, location.as_deref(), &body)
     }
@@ -78,9 +95,15 @@ impl EdgeClient {
     pub async fn fetch(&self, sha256: &str, location: &str) -> Result<Vec<u8>, EdgeError> {
         let mut response = self.get(location).send().await?;
         if response.status().as_u16() != 200 {
-            return Err(EdgeError::Unexpected(format!("image download answered {}", response.status())));
+            return Err(EdgeError::Unexpected(format!(
+                "image download answered {}",
+                response.status()
+            )));
         }
-        if response.content_length().is_some_and(|len| len > MAX_IMAGE_BYTES) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_IMAGE_BYTES)
+        {
             return Err(EdgeError::TooLarge(sha256.to_string()));
         }
         let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
@@ -95,15 +118,26 @@ impl EdgeClient {
 }
 
 /// Reads a check answer: a 302 to `.../images/<sha256>`, or a 4xx/503 with `{"code":N}`.
-pub fn read_check_answer(status: u16, location: Option<&str>, body: &[u8]) -> Result<CheckAnswer, EdgeError> {
+pub fn read_check_answer(
+    status: u16,
+    location: Option<&str>,
+    body: &[u8],
+) -> Result<CheckAnswer, EdgeError> {
     match status {
         302 => {
-            let location = location.ok_or_else(|| EdgeError::Unexpected("302 without Location".into()))?;
-            let sha256 = sha256_of_location(location).ok_or_else(|| EdgeError::Unexpected(format!("302 to {location}, not to an image")))?;
-            Ok(CheckAnswer::Image { sha256, location: location.to_string() })
+            let location =
+                location.ok_or_else(|| EdgeError::Unexpected("302 without Location".into()))?;
+            let sha256 = sha256_of_location(location).ok_or_else(|| {
+                EdgeError::Unexpected(format!("302 to {location}, not to an image"))
+            })?;
+            Ok(CheckAnswer::Image {
+                sha256,
+                location: location.to_string(),
+            })
         }
         400..=499 | 503 => {
-            let code = refusal_code(body).ok_or_else(|| EdgeError::Unexpected(format!("{status} without a refusal code")))?;
+            let code = refusal_code(body)
+                .ok_or_else(|| EdgeError::Unexpected(format!("{status} without a refusal code")))?;
             Ok(CheckAnswer::Refused(code))
         }
         // The check asked for a redirect: a streamed image (200/206) or a 5xx is not an answer.
@@ -115,7 +149,8 @@ pub fn read_check_answer(status: u16, location: Option<&str>, body: &[u8]) -> Re
 pub fn sha256_of_location(location: &str) -> Option<String> {
     let path = location.split(['?', '#']).next()?;
     let (_, name) = path.rsplit_once("/images/")?;
-    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_ascii_lowercase())
+    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| name.to_ascii_lowercase())
 }
 
 fn refusal_code(body: &[u8]) -> Option<u16> {
@@ -130,7 +165,9 @@ fn refusal_code(body: &[u8]) -> Option<u16> {
 fn same_origin(base: &str, url: &str) -> bool {
     fn origin(url: &str) -> Option<&str> {
         let after_scheme = url.find("://")? + 3;
-        let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
+        let end = url[after_scheme..]
+            .find('/')
+            .map_or(url.len(), |i| after_scheme + i);
         Some(&url[..end])
     }
     origin(base).is_some_and(|b| origin(url).is_some_and(|u| u.eq_ignore_ascii_case(b)))
@@ -144,17 +181,52 @@ mod tests {
 
     #[test]
     fn check_answers() {
-        let image = |location: &str| Ok::<_, ()>(CheckAnswer::Image { sha256: SHA.into(), location: location.into() });
+        let image = |location: &str| {
+            Ok::<_, ()>(CheckAnswer::Image {
+                sha256: SHA.into(),
+                location: location.into(),
+            })
+        };
         let table: [(u16, Option<&str>, &str, Result<CheckAnswer, ()>); 11] = [
-            (302, Some(&format!("http://127.0.0.1:8787/images/{SHA}")), "", image(&format!("http://127.0.0.1:8787/images/{SHA}"))),
-            (302, Some(&format!("https://pub-1.r2.dev/images/{SHA}")), "", image(&format!("https://pub-1.r2.dev/images/{SHA}"))),
-            (302, Some(&format!("https://x/images/{}?v=1", SHA.to_uppercase())), "", image(&format!("https://x/images/{}?v=1", SHA.to_uppercase()))),
+            (
+                302,
+                Some(&format!("http://127.0.0.1:8787/images/{SHA}")),
+                "",
+                image(&format!("http://127.0.0.1:8787/images/{SHA}")),
+            ),
+            (
+                302,
+                Some(&format!("https://pub-1.r2.dev/images/{SHA}")),
+                "",
+                image(&format!("https://pub-1.r2.dev/images/{SHA}")),
+            ),
+            (
+                302,
+                Some(&format!("https://x/images/{}?v=1", SHA.to_uppercase())),
+                "",
+                image(&format!("https://x/images/{}?v=1", SHA.to_uppercase())),
+            ),
             (302, Some("http://127.0.0.1:8787/images/abc"), "", Err(())),
             (302, Some("http://127.0.0.1:8787/elsewhere"), "", Err(())),
             (302, None, "", Err(())),
-            (404, None, r#"{"code":60,"msg":"already up to date"}"#, Ok(CheckAnswer::Refused(60))),
-            (403, None, r#"{"code": 62, "msg":"banned after repeated upgrades"}"#, Ok(CheckAnswer::Refused(62))),
-            (503, None, r#"{"code":68,"msg":"image unavailable, retry later"}"#, Ok(CheckAnswer::Refused(68))),
+            (
+                404,
+                None,
+                r#"{"code":60,"msg":"already up to date"}"#,
+                Ok(CheckAnswer::Refused(60)),
+            ),
+            (
+                403,
+                None,
+                r#"{"code": 62, "msg":"banned after repeated upgrades"}"#,
+                Ok(CheckAnswer::Refused(62)),
+            ),
+            (
+                503,
+                None,
+                r#"{"code":68,"msg":"image unavailable, retry later"}"#,
+                Ok(CheckAnswer::Refused(68)),
+            ),
             (404, None, "not json", Err(())),
             (500, None, r#"{"code":60}"#, Err(())),
         ];
@@ -167,13 +239,41 @@ mod tests {
     #[test]
     fn the_token_goes_only_to_the_edge() {
         let table = [
-            ("http://127.0.0.1:8787", "http://127.0.0.1:8787/images/x", true),
-            ("http://127.0.0.1:8787/", "http://127.0.0.1:8787/api/site/firmware_upgrade?a=1", true),
-            ("https://fota.example.com", "https://FOTA.example.com/images/x", true),
-            ("http://127.0.0.1:8787", "http://127.0.0.1:8788/images/x", false),
-            ("https://fota.example.com", "https://pub-1.r2.dev/images/x", false),
-            ("https://fota.example.com", "http://fota.example.com/images/x", false),
-            ("https://fota.example.com", "https://fota.example.com.evil.net/images/x", false),
+            (
+                "http://127.0.0.1:8787",
+                "http://127.0.0.1:8787/images/x",
+                true,
+            ),
+            (
+                "http://127.0.0.1:8787/",
+                "http://127.0.0.1:8787/api/site/firmware_upgrade?a=1",
+                true,
+            ),
+            (
+                "https://fota.example.com",
+                "https://FOTA.example.com/images/x",
+                true,
+            ),
+            (
+                "http://127.0.0.1:8787",
+                "http://127.0.0.1:8788/images/x",
+                false,
+            ),
+            (
+                "https://fota.example.com",
+                "https://pub-1.r2.dev/images/x",
+                false,
+            ),
+            (
+                "https://fota.example.com",
+                "http://fota.example.com/images/x",
+                false,
+            ),
+            (
+                "https://fota.example.com",
+                "https://fota.example.com.evil.net/images/x",
+                false,
+            ),
         ];
         for (base, url, same) in table {
             assert_eq!(same_origin(base, url), same, "{base} {url}");

@@ -21,7 +21,11 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    pub const OFF: RateLimit = RateLimit { per_second: 0.0, burst: 0.0, per_ip: false };
+    pub const OFF: RateLimit = RateLimit {
+        per_second: 0.0,
+        burst: 0.0,
+        per_ip: false,
+    };
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -39,24 +43,43 @@ pub struct SourceLimiter {
 
 impl SourceLimiter {
     pub fn new(limit: RateLimit, max_sources: usize) -> SourceLimiter {
-        SourceLimiter { limit, buckets: HashMap::new(), max_sources }
+        SourceLimiter {
+            limit,
+            buckets: HashMap::new(),
+            max_sources,
+        }
     }
 
     /// Takes a token for one datagram from `from` at `now`; `false` means over the limit.
     pub fn admit(&mut self, from: SocketAddr, now: Instant) -> bool {
-        let RateLimit { per_second, burst, per_ip } = self.limit;
+        let RateLimit {
+            per_second,
+            burst,
+            per_ip,
+        } = self.limit;
         if per_second <= 0.0 {
             return true;
         }
-        let from = if per_ip { SocketAddr::new(from.ip(), 0) } else { from };
+        let from = if per_ip {
+            SocketAddr::new(from.ip(), 0)
+        } else {
+            from
+        };
         if self.buckets.len() >= self.max_sources && !self.buckets.contains_key(&from) {
-            self.buckets.retain(|_, b| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second < burst);
+            self.buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second < burst
+            });
             if self.buckets.len() >= self.max_sources {
                 self.buckets.clear();
             }
         }
-        let bucket = self.buckets.entry(from).or_insert(Bucket { tokens: burst, at: now });
-        bucket.tokens = (bucket.tokens + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second).min(burst);
+        let bucket = self.buckets.entry(from).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        bucket.tokens = (bucket.tokens
+            + now.saturating_duration_since(bucket.at).as_secs_f64() * per_second)
+            .min(burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
             bucket.tokens -= 1.0;
@@ -85,16 +108,31 @@ mod tests {
     fn check(limit: RateLimit, at_ms: &[u64], expect: &[bool]) {
         let t0 = Instant::now();
         let mut limiter = SourceLimiter::new(limit, 100);
-        let got: Vec<bool> = at_ms.iter().map(|ms| limiter.admit(addr(1), t0 + Duration::from_millis(*ms))).collect();
+        let got: Vec<bool> = at_ms
+            .iter()
+            .map(|ms| limiter.admit(addr(1), t0 + Duration::from_millis(*ms)))
+            .collect();
         assert_eq!(got, expect, "{limit:?} at {at_ms:?}");
     }
 
     #[test]
     fn token_buckets() {
-        let two_per_s = RateLimit { per_second: 2.0, burst: 2.0, per_ip: false };
+        let two_per_s = RateLimit {
+            per_second: 2.0,
+            burst: 2.0,
+            per_ip: false,
+        };
         check(two_per_s, &[0, 0, 0], &[true, true, false]);
-        check(two_per_s, &[0, 0, 0, 499, 500, 1000, 1000], &[true, true, false, false, true, true, false]);
-        check(two_per_s, &[0, 10_000, 10_000, 10_000], &[true, true, true, false]);
+        check(
+            two_per_s,
+            &[0, 0, 0, 499, 500, 1000, 1000],
+            &[true, true, false, false, true, true, false],
+        );
+        check(
+            two_per_s,
+            &[0, 10_000, 10_000, 10_000],
+            &[true, true, true, false],
+        );
         let off = RateLimit::OFF;
         check(off, &[0, 0, 0, 0], &[true, true, true, true]);
     }
@@ -102,12 +140,26 @@ mod tests {
     #[test]
     fn sources_are_limited_apart() {
         let t0 = Instant::now();
-        let mut limiter = SourceLimiter::new(RateLimit { per_second: 1.0, burst: 1.0, per_ip: false }, 100);
+        let mut limiter = SourceLimiter::new(
+            RateLimit {
+                per_second: 1.0,
+                burst: 1.0,
+                per_ip: false,
+            },
+            100,
+        );
         assert!(limiter.admit(addr(1), t0));
         assert!(!limiter.admit(addr(1), t0));
         assert!(limiter.admit(addr(2), t0));
         // Per IP, every port of a host draws from one bucket; another host has its own.
-        let mut limiter = SourceLimiter::new(RateLimit { per_second: 1.0, burst: 1.0, per_ip: true }, 100);
+        let mut limiter = SourceLimiter::new(
+            RateLimit {
+                per_second: 1.0,
+                burst: 1.0,
+                per_ip: true,
+            },
+            100,
+        );
         assert!(limiter.admit(addr(1), t0));
         assert!(!limiter.admit(addr(2), t0));
         assert!(limiter.admit(SocketAddr::from(([10, 0, 0, 2], 1)), t0));
@@ -116,18 +168,35 @@ mod tests {
     #[test]
     fn the_table_stays_bounded() {
         let t0 = Instant::now();
-        let mut limiter = SourceLimiter::new(RateLimit { per_second: 1.0, burst: 5.0, per_ip: false }, 10);
+        let mut limiter = SourceLimiter::new(
+            RateLimit {
+                per_second: 1.0,
+                burst: 5.0,
+                per_ip: false,
+            },
+            10,
+        );
         for port in 0..1000 {
             assert!(limiter.admit(addr(port), t0));
             assert!(limiter.sources() <= 10);
         }
         // A refilled bucket is dropped before a busy one.
         let t1 = t0 + Duration::from_secs(60);
-        let mut limiter = SourceLimiter::new(RateLimit { per_second: 1.0, burst: 2.0, per_ip: false }, 2);
+        let mut limiter = SourceLimiter::new(
+            RateLimit {
+                per_second: 1.0,
+                burst: 2.0,
+                per_ip: false,
+            },
+            2,
+        );
         assert!(limiter.admit(addr(1), t0));
         assert!(limiter.admit(addr(2), t1));
         assert!(limiter.admit(addr(2), t1));
         assert!(limiter.admit(addr(3), t1));
-        assert!(!limiter.admit(addr(2), t1), "source 2 kept its empty bucket");
+        assert!(
+            !limiter.admit(addr(2), t1),
+            "source 2 kept its empty bucket"
+        );
     }
 }

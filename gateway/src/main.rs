@@ -49,14 +49,20 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let logs = tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_target(false);
+    let logs = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_target(false);
     if args.json_logs {
         logs.json().init();
     } else {
         logs.init();
     }
     let token = match &args.token_env {
-        Some(name) => Some(std::env::var(name).with_context(|| format!("--token-env {name}: the variable is not set"))?).filter(|t| !t.is_empty()),
+        Some(name) => Some(
+            std::env::var(name)
+                .with_context(|| format!("--token-env {name}: the variable is not set"))?,
+        )
+        .filter(|t| !t.is_empty()),
         None => None,
     };
     let config = Config {
@@ -65,12 +71,17 @@ async fn main() -> anyhow::Result<()> {
         map_path: args.map.clone(),
         cache_dir: args.cache_dir.clone(),
         token,
-        rate_limit: RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0), per_ip: args.rate_per_ip },
+        rate_limit: RateLimit {
+            per_second: args.rate_limit,
+            burst: args.rate_burst.max(1.0),
+            per_ip: args.rate_per_ip,
+        },
         memo_ttl: Duration::from_secs(args.memo_seconds),
     };
     let bridge = Bridge::bind(config).await?;
     let reloader = bridge.clone();
-    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("SIGHUP handler")?;
     tokio::spawn(async move {
         while hangups.recv().await.is_some() {
             match reloader.reload_map() {

@@ -44,7 +44,11 @@ pub enum Unreadable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     /// `LUAUPDATE,<upgrade_id>,<package_count>,<last_package_size>`.
-    Upgrade { upgrade_id: u32, package_count: u64, last_package_size: u64 },
+    Upgrade {
+        upgrade_id: u32,
+        package_count: u64,
+        last_package_size: u64,
+    },
     VersionError,
     ImeiRangeError,
     NoUpgrade,
@@ -55,9 +59,11 @@ pub enum Answer {
 impl Answer {
     pub fn to_bytes(self) -> Vec<u8> {
         match self {
-            Answer::Upgrade { upgrade_id, package_count, last_package_size } => {
-                format!("LUAUPDATE,{upgrade_id},{package_count},{last_package_size}").into_bytes()
-            }
+            Answer::Upgrade {
+                upgrade_id,
+                package_count,
+                last_package_size,
+            } => format!("LUAUPDATE,{upgrade_id},{package_count},{last_package_size}").into_bytes(),
             Answer::VersionError => b"version error".to_vec(),
             Answer::ImeiRangeError => b"imei range error".to_vec(),
             Answer::NoUpgrade => b"no upgrade".to_vec(),
@@ -70,7 +76,11 @@ impl Answer {
     /// packages than a 2-byte package number can name.
     pub fn upgrade(upgrade_id: u32, size: u64) -> Option<Answer> {
         let (package_count, last_package_size) = packages(size);
-        (package_count <= MAX_PACKAGES).then_some(Answer::Upgrade { upgrade_id, package_count, last_package_size })
+        (package_count <= MAX_PACKAGES).then_some(Answer::Upgrade {
+            upgrade_id,
+            package_count,
+            last_package_size,
+        })
     }
 
     /// The answer for the edge's refusal `code` (`{"code":N}` of a 4xx check answer).
@@ -93,7 +103,9 @@ pub fn parse(datagram: &[u8]) -> Result<Request<'_>, Unreadable> {
     if datagram.len() > MAX_DATAGRAM {
         return Err(Unreadable::Oversize);
     }
-    let Ok(text) = std::str::from_utf8(datagram) else { return Err(Unreadable::NotAscii) };
+    let Ok(text) = std::str::from_utf8(datagram) else {
+        return Err(Unreadable::NotAscii);
+    };
     if !text.is_ascii() {
         return Err(Unreadable::NotAscii);
     }
@@ -101,12 +113,17 @@ pub fn parse(datagram: &[u8]) -> Result<Request<'_>, Unreadable> {
     if let Some(rest) = text.strip_prefix("Get") {
         return Ok(parse_get(rest).unwrap_or(Request::Unknown));
     }
-    Ok(parse_start(text).map(Request::Start).unwrap_or(Request::Unknown))
+    Ok(parse_start(text)
+        .map(Request::Start)
+        .unwrap_or(Request::Unknown))
 }
 
 fn parse_get(rest: &str) -> Option<Request<'static>> {
     let (n, id) = rest.split_once(',')?;
-    Some(Request::Get { n: number(n)?, upgrade_id: number(id)? })
+    Some(Request::Get {
+        n: number(n)?,
+        upgrade_id: number(id)?,
+    })
 }
 
 fn parse_start(text: &str) -> Option<Start<'_>> {
@@ -118,8 +135,13 @@ fn parse_start(text: &str) -> Option<Start<'_>> {
     let word = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let mut segments = version.split('.');
-    let three_numbers = segments.by_ref().take(3).filter(|s| digits(s)).count() == 3 && segments.next().is_none();
-    (imei.len() == 15 && digits(imei) && word(project_name) && three_numbers).then_some(Start { imei, project_name, version })
+    let three_numbers =
+        segments.by_ref().take(3).filter(|s| digits(s)).count() == 3 && segments.next().is_none();
+    (imei.len() == 15 && digits(imei) && word(project_name) && three_numbers).then_some(Start {
+        imei,
+        project_name,
+        version,
+    })
 }
 
 /// `\d+` as a number, saturating at `u64::MAX`.
@@ -127,7 +149,9 @@ fn number(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(text.bytes().fold(0u64, |acc, b| acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))))
+    Some(text.bytes().fold(0u64, |acc, b| {
+        acc.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
 }
 
 /// `(package_count, last_package_size)` for an image of `size` bytes, as the sample computes them:
@@ -165,11 +189,24 @@ mod tests {
 
     #[track_caller]
     fn check(datagram: &[u8], expect: Result<Request<'_>, Unreadable>) {
-        assert_eq!(parse(datagram), expect, "{:?}", String::from_utf8_lossy(datagram));
+        assert_eq!(
+            parse(datagram),
+            expect,
+            "{:?}",
+            String::from_utf8_lossy(datagram)
+        );
     }
 
-    fn start<'a>(imei: &'a str, project_name: &'a str, version: &'a str) -> Result<Request<'a>, Unreadable> {
-        Ok(Request::Start(Start { imei, project_name, version }))
+    fn start<'a>(
+        imei: &'a str,
+        project_name: &'a str,
+        version: &'a str,
+    ) -> Result<Request<'a>, Unreadable> {
+        Ok(Request::Start(Start {
+            imei,
+            project_name,
+            version,
+        }))
     }
 
     fn get(n: u64, upgrade_id: u64) -> Result<Request<'static>, Unreadable> {
@@ -180,10 +217,22 @@ mod tests {
     fn datagrams_read_as_the_sample_reads_them() {
         use Unreadable::*;
         let unknown = Ok(Request::Unknown);
-        check(b"862991443753386,A9335_V1723_B3633_WD1,1.1.8", start("862991443753386", "A9335_V1723_B3633_WD1", "1.1.8"));
-        check(b"862991443753386,A9335_V1723_B3633_WD1,1.1.8\n", start("862991443753386", "A9335_V1723_B3633_WD1", "1.1.8"));
-        check(b"862991443753386,fotademo,2018.1.3", start("862991443753386", "fotademo", "2018.1.3"));
-        check(b"862991443753386,x,0.0.0", start("862991443753386", "x", "0.0.0"));
+        check(
+            b"862991443753386,A9335_V1723_B3633_WD1,1.1.8",
+            start("862991443753386", "A9335_V1723_B3633_WD1", "1.1.8"),
+        );
+        check(
+            b"862991443753386,A9335_V1723_B3633_WD1,1.1.8\n",
+            start("862991443753386", "A9335_V1723_B3633_WD1", "1.1.8"),
+        );
+        check(
+            b"862991443753386,fotademo,2018.1.3",
+            start("862991443753386", "fotademo", "2018.1.3"),
+        );
+        check(
+            b"862991443753386,x,0.0.0",
+            start("862991443753386", "x", "0.0.0"),
+        );
         check(b"862991443753386,A9335,1.1.8\n\n", unknown);
         check(b"862991443753386,A9335,1.1.8\r\n", unknown);
         check(b"86299144375338,A9335,1.1.8", unknown); // 14 digits
@@ -265,14 +314,23 @@ mod tests {
         let tail = package(count, &image).unwrap();
         assert_eq!(tail.len() as u64, 2 + last);
         assert_eq!(package(count + 1, &image), None);
-        let whole: Vec<u8> = (1..=count).flat_map(|n| package(n, &image).unwrap().split_off(2)).collect();
+        let whole: Vec<u8> = (1..=count)
+            .flat_map(|n| package(n, &image).unwrap().split_off(2))
+            .collect();
         assert_eq!(whole, image);
     }
 
     #[test]
     fn answers_carry_the_sample_texts() {
         let table = [
-            (Answer::Upgrade { upgrade_id: 12, package_count: 301, last_package_size: 5 }, "LUAUPDATE,12,301,5"),
+            (
+                Answer::Upgrade {
+                    upgrade_id: 12,
+                    package_count: 301,
+                    last_package_size: 5,
+                },
+                "LUAUPDATE,12,301,5",
+            ),
             (Answer::VersionError, "version error"),
             (Answer::ImeiRangeError, "imei range error"),
             (Answer::NoUpgrade, "no upgrade"),
@@ -282,7 +340,14 @@ mod tests {
         for (answer, text) in table {
             assert_eq!(answer.to_bytes(), text.as_bytes());
         }
-        assert_eq!(Answer::upgrade(7, 2044), Some(Answer::Upgrade { upgrade_id: 7, package_count: 2, last_package_size: 0 }));
+        assert_eq!(
+            Answer::upgrade(7, 2044),
+            Some(Answer::Upgrade {
+                upgrade_id: 7,
+                package_count: 2,
+                last_package_size: 0
+            })
+        );
         assert_eq!(Answer::upgrade(7, MAX_PACKAGES * 1022 + 1), None);
     }
 

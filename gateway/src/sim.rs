@@ -57,7 +57,11 @@ pub struct RelayCounts {
 
 /// Starts a relay on 127.0.0.1 in front of `target`; each device source gets its own upstream
 /// socket, so the bridge sees one source per device as it would in the field.
-pub async fn start_relay(target: SocketAddr, loss: Loss, seed: u64) -> std::io::Result<(SocketAddr, Arc<Mutex<RelayCounts>>)> {
+pub async fn start_relay(
+    target: SocketAddr,
+    loss: Loss,
+    seed: u64,
+) -> std::io::Result<(SocketAddr, Arc<Mutex<RelayCounts>>)> {
     let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let addr = front.local_addr()?;
     let rng = Arc::new(Mutex::new(Rng::new(seed)));
@@ -70,11 +74,14 @@ pub async fn start_relay(target: SocketAddr, loss: Loss, seed: u64) -> std::io::
             let upstream = match upstreams.get(&device) {
                 Some(socket) => socket.clone(),
                 None => {
-                    let Ok(socket) = UdpSocket::bind("127.0.0.1:0").await else { continue };
+                    let Ok(socket) = UdpSocket::bind("127.0.0.1:0").await else {
+                        continue;
+                    };
                     let socket = Arc::new(socket);
                     upstreams.insert(device, socket.clone());
                     // Answers from the bridge back to this device, through the same faults.
-                    let (front, socket2, rng, counts) = (front.clone(), socket.clone(), rng2.clone(), counts2.clone());
+                    let (front, socket2, rng, counts) =
+                        (front.clone(), socket.clone(), rng2.clone(), counts2.clone());
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 65536];
                         while let Ok((len, _)) = socket2.recv_from(&mut buf).await {
@@ -84,13 +91,27 @@ pub async fn start_relay(target: SocketAddr, loss: Loss, seed: u64) -> std::io::
                     socket
                 }
             };
-            forward(&upstream, target, buf[..len].to_vec(), loss, &rng2, &counts2);
+            forward(
+                &upstream,
+                target,
+                buf[..len].to_vec(),
+                loss,
+                &rng2,
+                &counts2,
+            );
         }
     });
     Ok((addr, counts))
 }
 
-fn forward(socket: &Arc<UdpSocket>, to: SocketAddr, datagram: Vec<u8>, loss: Loss, rng: &Mutex<Rng>, counts: &Mutex<RelayCounts>) {
+fn forward(
+    socket: &Arc<UdpSocket>,
+    to: SocketAddr,
+    datagram: Vec<u8>,
+    loss: Loss,
+    rng: &Mutex<Rng>,
+    counts: &Mutex<RelayCounts>,
+) {
     // A held-back datagram waits 5 to 300 ms: often past the device's timeout, so it arrives
     // after the device's resend and its answer, as a stale copy among later packages. A
     // duplicate's second copy follows by up to 50 ms, so copies interleave with other traffic.
@@ -98,7 +119,11 @@ fn forward(socket: &Arc<UdpSocket>, to: SocketAddr, datagram: Vec<u8>, loss: Los
         let mut rng = rng.lock().expect("rng");
         let dropped = rng.chance(loss.drop);
         let copies = if rng.chance(loss.duplicate) { 2 } else { 1 };
-        let delay_ms = if rng.chance(loss.reorder) { 5 + rng.next_u64() % 296 } else { 0 };
+        let delay_ms = if rng.chance(loss.reorder) {
+            5 + rng.next_u64() % 296
+        } else {
+            0
+        };
         (dropped, copies, delay_ms, rng.next_u64() % 51)
     };
     {
@@ -154,14 +179,27 @@ pub struct Download {
 }
 
 impl Device {
-    pub async fn connect(server: SocketAddr, timeout: Duration, tries: u32) -> std::io::Result<Device> {
+    pub async fn connect(
+        server: SocketAddr,
+        timeout: Duration,
+        tries: u32,
+    ) -> std::io::Result<Device> {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
         socket.connect(server).await?;
-        Ok(Device { socket, timeout, tries, resends: 0 })
+        Ok(Device {
+            socket,
+            timeout,
+            tries,
+            resends: 0,
+        })
     }
 
     /// Sends `datagram` until an answer `accept` takes arrives; other datagrams are ignored.
-    pub async fn ask(&mut self, datagram: &[u8], accept: impl Fn(&[u8]) -> bool) -> Result<Vec<u8>, SimError> {
+    pub async fn ask(
+        &mut self,
+        datagram: &[u8],
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<u8>, SimError> {
         let mut buf = vec![0u8; 2048];
         for attempt in 0..self.tries {
             if attempt > 0 {
@@ -179,11 +217,18 @@ impl Device {
                 }
             }
         }
-        Err(SimError::NoAnswer(String::from_utf8_lossy(datagram).into_owned()))
+        Err(SimError::NoAnswer(
+            String::from_utf8_lossy(datagram).into_owned(),
+        ))
     }
 
     /// Sends a start line and returns the text answer.
-    pub async fn start(&mut self, imei: &str, project_name: &str, version: &str) -> Result<String, SimError> {
+    pub async fn start(
+        &mut self,
+        imei: &str,
+        project_name: &str,
+        version: &str,
+    ) -> Result<String, SimError> {
         let line = format!("{imei},{project_name},{version}");
         let answer = self.ask(line.as_bytes(), is_text_answer).await?;
         Ok(String::from_utf8_lossy(&answer).into_owned())
@@ -192,21 +237,41 @@ impl Device {
     /// Package `n` of `upgrade_id`, expecting `size` bytes of image.
     pub async fn get(&mut self, n: u64, upgrade_id: u64, size: u64) -> Result<Vec<u8>, SimError> {
         let request = format!("Get{n},{upgrade_id}");
-        let answer = self.ask(request.as_bytes(), |d| d.len() as u64 == 2 + size && u64::from(u16::from_be_bytes([d[0], d[1]])) == n).await?;
+        let answer = self
+            .ask(request.as_bytes(), |d| {
+                d.len() as u64 == 2 + size && u64::from(u16::from_be_bytes([d[0], d[1]])) == n
+            })
+            .await?;
         Ok(answer[2..].to_vec())
     }
 
     /// The whole exchange: start line, then every package in order.
-    pub async fn download(&mut self, imei: &str, project_name: &str, version: &str) -> Result<Download, SimError> {
+    pub async fn download(
+        &mut self,
+        imei: &str,
+        project_name: &str,
+        version: &str,
+    ) -> Result<Download, SimError> {
         let answer = self.start(imei, project_name, version).await?;
-        let (upgrade_id, package_count, last_package_size) = parse_luaupdate(&answer).ok_or(SimError::Unexpected(answer))?;
+        let (upgrade_id, package_count, last_package_size) =
+            parse_luaupdate(&answer).ok_or(SimError::Unexpected(answer))?;
         let mut image = Vec::new();
         for n in 1..=package_count {
-            let size = if n == package_count && last_package_size != 0 { last_package_size } else { PACKAGE_SIZE };
+            let size = if n == package_count && last_package_size != 0 {
+                last_package_size
+            } else {
+                PACKAGE_SIZE
+            };
             image.extend(self.get(n, upgrade_id, size).await?);
         }
         let sha256 = hex::encode(Sha256::digest(&image));
-        Ok(Download { upgrade_id, package_count, last_package_size, image, sha256 })
+        Ok(Download {
+            upgrade_id,
+            package_count,
+            last_package_size,
+            image,
+            sha256,
+        })
     }
 }
 

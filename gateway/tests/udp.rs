@@ -19,7 +19,11 @@ const ELSEWHERE: &str = "NotOnTheEdge";
 const RANGE: [&str; 2] = ["862991443750000", "862991443759999"];
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn write_map(dir: &Path, project_key: &str) -> PathBuf {
@@ -32,7 +36,12 @@ fn write_map(dir: &Path, project_key: &str) -> PathBuf {
     path
 }
 
-async fn bridge(edge_url: &str, dir: &Path, project_key: &str, rate_limit: RateLimit) -> (Bridge, SocketAddr) {
+async fn bridge(
+    edge_url: &str,
+    dir: &Path,
+    project_key: &str,
+    rate_limit: RateLimit,
+) -> (Bridge, SocketAddr) {
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         edge_url: edge_url.to_string(),
@@ -52,7 +61,10 @@ async fn bridge(edge_url: &str, dir: &Path, project_key: &str, rate_limit: RateL
 const NO_LIMIT: RateLimit = RateLimit::OFF;
 
 fn device_record(server: &Server, project: &str, id: &str) -> serde_json::Value {
-    server.admin("GET", &format!("/projects/{project}/devices/{id}"), b"").expect_status(200).json()
+    server
+        .admin("GET", &format!("/projects/{project}/devices/{id}"), b"")
+        .expect_status(200)
+        .json()
 }
 
 #[test]
@@ -60,51 +72,120 @@ fn a_device_downloads_through_a_lossy_link_and_the_edge_counts_one_delivery() {
     let server = shared_server();
     let project = "udp-lossy";
     let img = image(1010, 300 * 1024);
-    server.setup(project, None, FIRMWARE, TARGET, &img, json!({ "imei_ranges": [RANGE] }));
+    server.setup(
+        project,
+        None,
+        FIRMWARE,
+        TARGET,
+        &img,
+        json!({ "imei_ranges": [RANGE] }),
+    );
     let dir = temp_state_dir("udp-bridge");
     runtime().block_on(async {
-        let (bridge, addr) = bridge(&format!("http://{}", server.host()), &dir, project, NO_LIMIT).await;
-        let loss = Loss { drop: 0.05, duplicate: 0.05, reorder: 0.05 };
+        let (bridge, addr) = bridge(
+            &format!("http://{}", server.host()),
+            &dir,
+            project,
+            NO_LIMIT,
+        )
+        .await;
+        let loss = Loss {
+            drop: 0.05,
+            duplicate: 0.05,
+            reorder: 0.05,
+        };
         let (relay, relayed) = sim::start_relay(addr, loss, 0x5eed).await.unwrap();
 
         let imei = "862991443750001";
-        let mut device = Device::connect(relay, Duration::from_millis(150), 25).await.unwrap();
-        let download = device.download(imei, NAME, "2018.1.3").await.expect("download through the relay");
-        assert_eq!((download.package_count, download.last_package_size), (301, 600));
+        let mut device = Device::connect(relay, Duration::from_millis(150), 25)
+            .await
+            .unwrap();
+        let download = device
+            .download(imei, NAME, "2018.1.3")
+            .await
+            .expect("download through the relay");
+        assert_eq!(
+            (download.package_count, download.last_package_size),
+            (301, 600)
+        );
         assert_eq!(download.image.len(), img.len());
         assert_eq!(download.sha256, sha256_hex(&img));
         let relayed = *relayed.lock().unwrap();
-        eprintln!("relay: {relayed:?}; device resent {} datagrams", device.resends);
-        assert!(relayed.dropped > 0 && relayed.duplicated > 0 && relayed.reordered > 0, "{relayed:?}");
+        eprintln!(
+            "relay: {relayed:?}; device resent {} datagrams",
+            device.resends
+        );
+        assert!(
+            relayed.dropped > 0 && relayed.duplicated > 0 && relayed.reordered > 0,
+            "{relayed:?}"
+        );
 
         // The start line again (a retry, or a device that restarts its download) gets the same
         // answer without a second check: the edge counted one delivery.
         let again = device.start(imei, NAME, "2018.1.3").await.unwrap();
         assert_eq!(again, format!("LUAUPDATE,{},301,600", download.upgrade_id));
         let counts = bridge.counts();
-        assert_eq!((counts.starts, counts.upgrades_offered), (1, 1), "{counts:?}");
+        assert_eq!(
+            (counts.starts, counts.upgrades_offered),
+            (1, 1),
+            "{counts:?}"
+        );
         assert!(counts.start_repeats >= 1, "{counts:?}");
         assert_eq!(counts.downloads_finished, 1, "{counts:?}");
         let record = device_record(server, project, imei);
         assert_eq!(record["deliveries"].as_u64(), Some(1), "{record}");
 
         // Another device of the same fleet gets the same upgrade_id, and the image is not fetched again.
-        let mut direct = Device::connect(addr, Duration::from_millis(500), 4).await.unwrap();
-        let other = direct.start("862991443750002", NAME, "2018.1.3").await.unwrap();
+        let mut direct = Device::connect(addr, Duration::from_millis(500), 4)
+            .await
+            .unwrap();
+        let other = direct
+            .start("862991443750002", NAME, "2018.1.3")
+            .await
+            .unwrap();
         assert_eq!(other, again);
 
         // The edge's refusals, in the sample's words.
-        assert_eq!(direct.start("862991443750003", NAME, TARGET).await.unwrap(), "version error");
-        assert_eq!(direct.start("862991443750003", NAME, "2018.1.11").await.unwrap(), "version error");
-        assert_eq!(direct.start("862991443760000", NAME, "2018.1.3").await.unwrap(), "imei range error");
-        assert_eq!(direct.start("862991443750004", "SomeOtherProduct", "2018.1.3").await.unwrap(), "no upgrade");
+        assert_eq!(
+            direct.start("862991443750003", NAME, TARGET).await.unwrap(),
+            "version error"
+        );
+        assert_eq!(
+            direct
+                .start("862991443750003", NAME, "2018.1.11")
+                .await
+                .unwrap(),
+            "version error"
+        );
+        assert_eq!(
+            direct
+                .start("862991443760000", NAME, "2018.1.3")
+                .await
+                .unwrap(),
+            "imei range error"
+        );
+        assert_eq!(
+            direct
+                .start("862991443750004", "SomeOtherProduct", "2018.1.3")
+                .await
+                .unwrap(),
+            "no upgrade"
+        );
 
         // A bridge restarted on the same cache keeps the upgrade_id and serves packages from disk.
         let (_restarted, addr2) = bridge_on_same_cache(server, &dir, project).await;
-        let mut device = Device::connect(addr2, Duration::from_millis(500), 4).await.unwrap();
+        let mut device = Device::connect(addr2, Duration::from_millis(500), 4)
+            .await
+            .unwrap();
         let first = device.get(1, download.upgrade_id, 1022).await.unwrap();
         assert_eq!(first, img[..1022]);
-        assert_eq!(device.start("862991443750005", NAME, "2018.1.3").await.unwrap(), again);
+        assert_eq!(
+            device
+                .start("862991443750005", NAME, "2018.1.3")
+                .await
+                .unwrap(),
+            again
+        );
     });
 }
 
@@ -134,16 +215,31 @@ fn a_banned_or_unplanned_device_hears_no_upgrade() {
         let addr = bridge.local_addr().unwrap();
         let running = bridge.clone();
         tokio::spawn(async move { running.run().await });
-        let mut device = Device::connect(addr, Duration::from_millis(1000), 3).await.unwrap();
+        let mut device = Device::connect(addr, Duration::from_millis(1000), 3)
+            .await
+            .unwrap();
         let imei = "862991443750010";
         let first = device.start(imei, NAME, "2018.1.3").await.unwrap();
-        assert_eq!(sim::parse_luaupdate(&first).map(|(_, count, last)| (count, last)), Some((5, 912)), "{first}");
+        assert_eq!(
+            sim::parse_luaupdate(&first).map(|(_, count, last)| (count, last)),
+            Some((5, 912)),
+            "{first}"
+        );
         // ban_after 1: the second fresh check is refused with 62, which devices hear as `no upgrade`.
-        assert_eq!(device.start(imei, NAME, "2018.1.3").await.unwrap(), "no upgrade");
+        assert_eq!(
+            device.start(imei, NAME, "2018.1.3").await.unwrap(),
+            "no upgrade"
+        );
         let record = device_record(server, project, imei);
         assert_eq!(record["banned"].as_bool(), Some(true), "{record}");
         // A product whose project the edge does not know (26): `no upgrade` too.
-        assert_eq!(device.start("862991443750011", ELSEWHERE, "2018.1.3").await.unwrap(), "no upgrade");
+        assert_eq!(
+            device
+                .start("862991443750011", ELSEWHERE, "2018.1.3")
+                .await
+                .unwrap(),
+            "no upgrade"
+        );
         assert_eq!(bridge.counts().edge_errors, 0, "{:?}", bridge.counts());
     });
 }
@@ -157,32 +253,65 @@ fn malformed_datagrams_get_the_sample_error_texts() {
         let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", NO_LIMIT).await;
         let img = image(1012, 3000);
         let id = bridge.cache().insert(img.clone()).await.unwrap().upgrade_id;
-        let mut device = Device::connect(addr, Duration::from_millis(500), 2).await.unwrap();
+        let mut device = Device::connect(addr, Duration::from_millis(500), 2)
+            .await
+            .unwrap();
         let any = |_: &[u8]| true;
         let table: Vec<(Vec<u8>, &[u8])> = vec![
             (b"hello".to_vec(), b"unknown function"),
-            (b"862991443750001,A9335-V1,1.1.8".to_vec(), b"unknown function"),
+            (
+                b"862991443750001,A9335-V1,1.1.8".to_vec(),
+                b"unknown function",
+            ),
             (b"86299144375000,A9335,1.1.8".to_vec(), b"unknown function"),
             (b"Get1,".to_vec(), b"unknown function"),
             (vec![b'x'; 600], b"unknown function"),
             ("Get1,1\u{e9}".as_bytes().to_vec(), b"error all"),
             (format!("Get0,{id}").into_bytes(), b"error all"),
             (format!("Get4,{id}").into_bytes(), b"error all"),
-            (format!("Get99999999999999999999,{id}").into_bytes(), b"error all"),
+            (
+                format!("Get99999999999999999999,{id}").into_bytes(),
+                b"error all",
+            ),
             (b"Get1,424242".to_vec(), b"error all"),
             (b"Get1,99999999999999999999".to_vec(), b"error all"),
             // The edge cannot be reached: `no upgrade` (and it is logged).
-            (format!("862991443750001,{NAME},1.1.8").into_bytes(), b"no upgrade"),
+            (
+                format!("862991443750001,{NAME},1.1.8").into_bytes(),
+                b"no upgrade",
+            ),
         ];
         for (datagram, expect) in &table {
             let got = device.ask(datagram, any).await.unwrap();
-            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(expect), "for {:?}", String::from_utf8_lossy(datagram));
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(expect),
+                "for {:?}",
+                String::from_utf8_lossy(datagram)
+            );
         }
-        let last = device.ask(format!("Get3,{id}").as_bytes(), any).await.unwrap();
+        let last = device
+            .ask(format!("Get3,{id}").as_bytes(), any)
+            .await
+            .unwrap();
         assert_eq!((&last[..2], &last[2..]), (&[0u8, 3][..], &img[2044..]));
         let counts = bridge.counts();
-        assert_eq!((counts.unknown, counts.oversize, counts.not_ascii, counts.get_errors, counts.edge_errors), (4, 1, 1, 5, 1), "{counts:?}");
-        assert_eq!((counts.packages_sent, counts.downloads_finished), (1, 1), "{counts:?}");
+        assert_eq!(
+            (
+                counts.unknown,
+                counts.oversize,
+                counts.not_ascii,
+                counts.get_errors,
+                counts.edge_errors
+            ),
+            (4, 1, 1, 5, 1),
+            "{counts:?}"
+        );
+        assert_eq!(
+            (counts.packages_sent, counts.downloads_finished),
+            (1, 1),
+            "{counts:?}"
+        );
     });
 }
 
@@ -190,22 +319,43 @@ fn malformed_datagrams_get_the_sample_error_texts() {
 fn a_source_over_its_rate_limit_is_dropped_and_counted() {
     let dir = temp_state_dir("udp-limit");
     runtime().block_on(async {
-        let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", RateLimit { per_second: 1.0, burst: 5.0, per_ip: false }).await;
+        let (bridge, addr) = bridge(
+            "http://127.0.0.1:9",
+            &dir,
+            "nothing",
+            RateLimit {
+                per_second: 1.0,
+                burst: 5.0,
+                per_ip: false,
+            },
+        )
+        .await;
         let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
         for _ in 0..20 {
             socket.send_to(b"hello", addr).await.unwrap();
         }
         let mut answers = 0;
         let mut buf = [0u8; 64];
-        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await {
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await
+        {
             answers += 1;
         }
         assert_eq!(answers, 5);
         let counts = bridge.counts();
-        assert_eq!((counts.datagrams, counts.rate_limited, counts.unknown), (20, 15, 5), "{counts:?}");
+        assert_eq!(
+            (counts.datagrams, counts.rate_limited, counts.unknown),
+            (20, 15, 5),
+            "{counts:?}"
+        );
         // Another source has its own budget.
-        let mut other = Device::connect(addr, Duration::from_millis(300), 1).await.unwrap();
-        assert_eq!(other.ask(b"hello", |_| true).await.unwrap(), b"unknown function");
+        let mut other = Device::connect(addr, Duration::from_millis(300), 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            other.ask(b"hello", |_| true).await.unwrap(),
+            b"unknown function"
+        );
     });
 }
 

@@ -19,17 +19,29 @@ pub const TEST_MAX_IMAGE_BYTES: usize = 2 * 1024 * 1024;
 const MAX_SERVER_SECONDS: u32 = 1800;
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 /// A fresh, empty directory under target/ for one server's KV, R2 and D1 state.
 pub fn temp_state_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = repo_root().join("target").join("it-state").join(format!("{tag}-{}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = repo_root()
+        .join("target")
+        .join("it-state")
+        .join(format!("{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("state dir");
     dir
 }
@@ -53,7 +65,11 @@ impl Server {
     pub fn start_with(state: &Path, vars: &[(&str, &str)]) -> Server {
         let root = repo_root();
         let shim = root.join("edge/build/worker/shim.mjs");
-        assert!(shim.exists(), "{} is missing: run `make build` (or `make test`) first", shim.display());
+        assert!(
+            shim.exists(),
+            "{} is missing: run `make build` (or `make test`) first",
+            shim.display()
+        );
         let port = free_port();
         let inspector = free_port();
         let log = std::fs::File::create(state.join("wrangler.log")).expect("log file");
@@ -72,7 +88,10 @@ impl Server {
             .args(["--var", "NEW_DEVICES_PER_MINUTE:1000000"])
             // Image tests fetch `/images/` directly; signed redirects have their own test.
             .args(["--var", "PUBLIC_IMAGES:true"])
-            .args(vars.iter().flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]))
+            .args(
+                vars.iter()
+                    .flat_map(|(k, v)| ["--var".to_string(), format!("{k}:{v}")]),
+            )
             // `GET /__scheduled` runs the cron handler, which wrangler dev never fires by itself.
             .arg("--test-scheduled")
             .env("MAX_SECONDS", MAX_SERVER_SECONDS.to_string())
@@ -82,18 +101,34 @@ impl Server {
             .stderr(log)
             .spawn()
             .expect("scripts/serve.sh starts");
-        let mut server = Server { port, state: state.to_path_buf(), child: Some(child) };
+        let mut server = Server {
+            port,
+            state: state.to_path_buf(),
+            child: Some(child),
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(resp) = server.try_request(format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes()) {
+            if let Ok(resp) = server.try_request(
+                format!(
+                    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            ) {
                 if resp.status == 200 {
                     return server;
                 }
             }
             if let Some(Ok(Some(status))) = server.child.as_mut().map(|c| c.try_wait()) {
-                panic!("wrangler dev exited ({status}); see {}", state.join("wrangler.log").display());
+                panic!(
+                    "wrangler dev exited ({status}); see {}",
+                    state.join("wrangler.log").display()
+                );
             }
-            assert!(Instant::now() < deadline, "wrangler dev did not answer within 120 s; see {}", state.join("wrangler.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not answer within 120 s; see {}",
+                state.join("wrangler.log").display()
+            );
             std::thread::sleep(Duration::from_millis(250));
         }
     }
@@ -101,7 +136,10 @@ impl Server {
     /// Stops the server (serve.sh stops wrangler and workerd on SIGTERM) and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -118,8 +156,19 @@ impl Server {
 
     /// Runs the scheduled (cron) handler once, as Cloudflare does every minute, and waits for it.
     pub fn run_scheduled(&self) {
-        let resp = self.request(format!("GET /__scheduled?cron=*+*+*+*+* HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.host()).as_bytes());
-        assert_eq!(resp.status, 200, "/__scheduled: {}", String::from_utf8_lossy(&resp.body));
+        let resp = self.request(
+            format!(
+                "GET /__scheduled?cron=*+*+*+*+* HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                self.host()
+            )
+            .as_bytes(),
+        );
+        assert_eq!(
+            resp.status,
+            200,
+            "/__scheduled: {}",
+            String::from_utf8_lossy(&resp.body)
+        );
     }
 
     /// Runs SQL on this server's local D1 directly (`wrangler d1 execute --local`), for seeding
@@ -160,10 +209,19 @@ impl Server {
             .expect("wrangler d1 execute runs");
         let text = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
-            return Err(format!("wrangler d1 execute failed: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "wrangler d1 execute failed: {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
-        let results: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("d1 execute output is not JSON ({e}): {text}"))?;
-        Ok(results.as_array().and_then(|r| r.last()).and_then(|r| r["results"].as_array()).cloned().unwrap_or_default())
+        let results: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| format!("d1 execute output is not JSON ({e}): {text}"))?;
+        Ok(results
+            .as_array()
+            .and_then(|r| r.last())
+            .and_then(|r| r["results"].as_array())
+            .cloned()
+            .unwrap_or_default())
     }
 
     pub fn host(&self) -> String {
@@ -172,12 +230,22 @@ impl Server {
 
     /// Sends `bytes` as they are and reads one response.
     pub fn request(&self, bytes: &[u8]) -> RawResponse {
-        self.try_request(bytes).unwrap_or_else(|e| panic!("request to {} failed: {e}\n{}", self.host(), String::from_utf8_lossy(bytes)))
+        self.try_request(bytes).unwrap_or_else(|e| {
+            panic!(
+                "request to {} failed: {e}\n{}",
+                self.host(),
+                String::from_utf8_lossy(bytes)
+            )
+        })
     }
 
     /// A server this process did not start (a bench's), on `port`.
     pub fn attach(port: u16) -> Server {
-        Server { port, state: PathBuf::new(), child: None }
+        Server {
+            port,
+            state: PathBuf::new(),
+            child: None,
+        }
     }
 
     pub fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
@@ -189,7 +257,14 @@ impl Server {
     }
 
     /// An admin API call with the test token (or `token`), `Connection: close`.
-    pub fn admin_as(&self, token: Option<&str>, method: &str, path: &str, body: &[u8], extra: &[(&str, &str)]) -> RawResponse {
+    pub fn admin_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        extra: &[(&str, &str)],
+    ) -> RawResponse {
         // MF-Disable-Pretty-Error: miniflare then passes an uncaught exception's stack through as
         // the 500 body instead of rendering its error page (which hides it when the request had a body).
         let mut head = format!(
@@ -215,7 +290,15 @@ impl Server {
 
     /// Creates a project, uploads `image` as `firmware`/`version` and plans it with `plan` (a
     /// JSON object to which `target_version` is added). Panics on any refusal.
-    pub fn setup(&self, project: &str, ban_after: Option<u32>, firmware: &str, version: &str, image: &[u8], plan: serde_json::Value) {
+    pub fn setup(
+        &self,
+        project: &str,
+        ban_after: Option<u32>,
+        firmware: &str,
+        version: &str,
+        image: &[u8],
+        plan: serde_json::Value,
+    ) {
         self.setup_known(project, ban_after, firmware, version, image, plan, &[], "")
     }
 
@@ -224,17 +307,42 @@ impl Server {
     /// does, which binds it, so the rollout counts it as trusted. Ids first seen after the plan
     /// went out are counted apart (`unverified`) and move no gate.
     #[allow(clippy::too_many_arguments)]
-    pub fn setup_known(&self, project: &str, ban_after: Option<u32>, firmware: &str, version: &str, image: &[u8], plan: serde_json::Value, known: &[String], from: &str) {
+    pub fn setup_known(
+        &self,
+        project: &str,
+        ban_after: Option<u32>,
+        firmware: &str,
+        version: &str,
+        image: &[u8],
+        plan: serde_json::Value,
+        known: &[String],
+        from: &str,
+    ) {
         let mut spec = serde_json::json!({ "name": format!("project {project}") });
         if let Some(b) = ban_after {
             spec["ban_after"] = b.into();
         }
-        self.admin("PUT", &format!("/projects/{project}"), spec.to_string().as_bytes()).expect_status(200);
+        self.admin(
+            "PUT",
+            &format!("/projects/{project}"),
+            spec.to_string().as_bytes(),
+        )
+        .expect_status(200);
         self.bind_fleet(project, firmware, from, known);
-        self.admin("PUT", &format!("/projects/{project}/firmware/{firmware}/{version}"), image).expect_one_of(&[200, 201]);
+        self.admin(
+            "PUT",
+            &format!("/projects/{project}/firmware/{firmware}/{version}"),
+            image,
+        )
+        .expect_one_of(&[200, 201]);
         let mut plan = plan;
         plan["target_version"] = version.into();
-        self.admin("PUT", &format!("/projects/{project}/plans/{firmware}"), plan.to_string().as_bytes()).expect_status(200);
+        self.admin(
+            "PUT",
+            &format!("/projects/{project}/plans/{firmware}"),
+            plan.to_string().as_bytes(),
+        )
+        .expect_status(200);
     }
 }
 
@@ -292,21 +400,34 @@ impl RawResponse {
             }
             let n = stream.read(&mut chunk)?;
             if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before headers"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed before headers",
+                ));
             }
             buf.extend_from_slice(&chunk[..n]);
         };
         let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap_or_default();
-        let status = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.to_string(), v.trim().to_string()))
             .collect();
         let mut body = buf[head_end + 4..].to_vec();
-        let find = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-        let chunked = find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let find = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        let chunked =
+            find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         match find("content-length").and_then(|l| l.parse::<usize>().ok()) {
             Some(len) if !chunked => {
                 while body.len() < len {
@@ -327,32 +448,58 @@ impl RawResponse {
                 body.extend_from_slice(&chunk[..n]);
             },
         }
-        Ok(RawResponse { status, headers, body, chunked })
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+            chunked,
+        })
     }
 
     /// A header by its exact, case-sensitive name, as `update.lua` matches them.
     pub fn header_exact(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// A header by name, any case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     #[track_caller]
     pub fn expect_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
         self
     }
 
     #[track_caller]
     pub fn expect_one_of(&self, statuses: &[u16]) -> &Self {
-        assert!(statuses.contains(&self.status), "status {} not in {statuses:?}; body: {}", self.status, String::from_utf8_lossy(&self.body));
+        assert!(
+            statuses.contains(&self.status),
+            "status {} not in {statuses:?}; body: {}",
+            self.status,
+            String::from_utf8_lossy(&self.body)
+        );
         self
     }
 
@@ -360,8 +507,17 @@ impl RawResponse {
     #[track_caller]
     pub fn expect_refusal(&self, status: u16, code: u64) -> &Self {
         self.expect_status(status);
-        assert_eq!(self.json()["code"], code, "body: {}", String::from_utf8_lossy(&self.body));
-        assert!(self.header_exact("Content-Length").is_some(), "refusal without Content-Length: {:?}", self.headers);
+        assert_eq!(
+            self.json()["code"],
+            code,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert!(
+            self.header_exact("Content-Length").is_some(),
+            "refusal without Content-Length: {:?}",
+            self.headers
+        );
         self
     }
 
@@ -370,8 +526,18 @@ impl RawResponse {
     pub fn expect_image(&self, status: u16, image: &[u8]) -> &Self {
         self.expect_status(status);
         assert!(!self.chunked, "image sent chunked: {:?}", self.headers);
-        assert_eq!(self.header_exact("Content-Length"), Some(image.len().to_string().as_str()), "headers: {:?}", self.headers);
-        assert!(self.body == image, "body differs from the image ({} vs {} bytes)", self.body.len(), image.len());
+        assert_eq!(
+            self.header_exact("Content-Length"),
+            Some(image.len().to_string().as_str()),
+            "headers: {:?}",
+            self.headers
+        );
+        assert!(
+            self.body == image,
+            "body differs from the image ({} vs {} bytes)",
+            self.body.len(),
+            image.len()
+        );
         self
     }
 }

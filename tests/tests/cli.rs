@@ -41,9 +41,16 @@ fn fota_bin() -> &'static Path {
             .current_dir(&root)
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "cargo build -p fota-tui --bin fota failed");
-        let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-        let bin = target.join("debug").join(format!("fota{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            status.success(),
+            "cargo build -p fota-tui --bin fota failed"
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target
+            .join("debug")
+            .join(format!("fota{}", std::env::consts::EXE_SUFFIX));
         assert!(bin.exists(), "{} is missing after the build", bin.display());
         bin
     })
@@ -58,7 +65,10 @@ fn server() -> &'static Server {
 
 /// A fresh empty directory outside the repository, so no `.dev.vars` above it is found.
 fn scratch(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("fota-cli-{tag}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
@@ -73,7 +83,11 @@ struct Fota {
 
 impl Fota {
     fn new(url: String, project: &str) -> Fota {
-        Fota { url, project: project.to_string(), home: scratch(project) }
+        Fota {
+            url,
+            project: project.to_string(),
+            home: scratch(project),
+        }
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -94,7 +108,14 @@ impl Fota {
     #[track_caller]
     fn expect(&self, code: i32, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "fota {}\nstdout: {}\nstderr: {}", args.join(" "), text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "fota {}\nstdout: {}\nstderr: {}",
+            args.join(" "),
+            text(&out.stdout),
+            text(&out.stderr)
+        );
         text(&out.stdout)
     }
 
@@ -112,7 +133,8 @@ impl Fota {
 macro_rules! parse {
     ($stdout:expr) => {{
         let stdout: String = $stdout;
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not the expected JSON ({e}):\n{stdout}"))
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("not the expected JSON ({e}):\n{stdout}"))
     }};
 }
 
@@ -127,7 +149,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// One LuatOS `libfota2` check, byte for byte as the device sends it.
-fn luatos_check(server: &Server, project: &str, imei: &str, version: &str) -> fota_tests::RawResponse {
+fn luatos_check(
+    server: &Server,
+    project: &str,
+    imei: &str,
+    version: &str,
+) -> fota_tests::RawResponse {
     let request = format!(
         "GET /api/site/firmware_upgrade?imei={imei}&project_key={project}&firmware_name={FW}&version={version} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n",
         server.host()
@@ -145,14 +172,26 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     let project = "cli-e2e";
     let fota = Fota::new(format!("http://{}", server.host()), project);
 
-    let created: Project = parse!(fota.json(&["project", "set", project, "--name", "CLI end to end"]));
-    assert_eq!((created.key.as_str(), created.name.as_str()), (project, "CLI end to end"));
+    let created: Project =
+        parse!(fota.json(&["project", "set", project, "--name", "CLI end to end"]));
+    assert_eq!(
+        (created.key.as_str(), created.name.as_str()),
+        (project, "CLI end to end")
+    );
 
     let img = image(4242, 48 * 1024);
     let file = fota.home.join("air780e-1.0.1.bin");
     std::fs::write(&file, &img).expect("image file");
     let file = file.to_string_lossy().into_owned();
-    let receipt: UploadReceipt = parse!(fota.json(&["firmware", "upload", &file, "--name", FW, "--version", TARGET]));
+    let receipt: UploadReceipt = parse!(fota.json(&[
+        "firmware",
+        "upload",
+        &file,
+        "--name",
+        FW,
+        "--version",
+        TARGET
+    ]));
     assert_eq!(receipt.sha256, sha256_hex(&img));
     assert_eq!(receipt.size, img.len() as u64);
 
@@ -166,7 +205,12 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     assert_eq!(plan.image.sha256, receipt.sha256);
     // The human form of the same plan.
     let shown = fota.expect(EXIT_OK, &["plan", "show", FW]);
-    assert!(shown.lines().any(|l| l.starts_with("target ") && l.ends_with(&format!(" {TARGET}"))), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("target ") && l.ends_with(&format!(" {TARGET}"))),
+        "{shown}"
+    );
 
     // Five devices on the old version check and get the image; three come back on the target.
     for id in &ids {
@@ -180,14 +224,21 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         let status: RolloutStatus = parse!(fota.json(&["plan", "status", FW]));
-        if (status.totals.offered, status.totals.succeeded) == (5, 3) || Instant::now() >= deadline {
+        if (status.totals.offered, status.totals.succeeded) == (5, 3) || Instant::now() >= deadline
+        {
             break status;
         }
         std::thread::sleep(Duration::from_millis(300));
     };
     let totals = status.totals;
     assert_eq!(
-        (totals.offered, totals.succeeded, totals.pending, totals.failed, totals.banned),
+        (
+            totals.offered,
+            totals.succeeded,
+            totals.pending,
+            totals.failed,
+            totals.banned
+        ),
         (5, 3, 2, 0, 0),
         "{status:?}"
     );
@@ -199,19 +250,43 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
 
     // `device list --json` is the API's DeviceList: the five devices, on the versions they reported.
     let list: DeviceList = parse!(fota.json(&["device", "list"]));
-    let mut seen: Vec<(String, Option<String>)> = list.devices.iter().map(|d| (d.id.clone(), d.version.clone())).collect();
+    let mut seen: Vec<(String, Option<String>)> = list
+        .devices
+        .iter()
+        .map(|d| (d.id.clone(), d.version.clone()))
+        .collect();
     seen.sort();
-    let want: Vec<(String, Option<String>)> =
-        ids.iter().enumerate().map(|(i, id)| (id.clone(), Some(if i < 3 { TARGET } else { FROM }.to_string()))).collect();
+    let want: Vec<(String, Option<String>)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                id.clone(),
+                Some(if i < 3 { TARGET } else { FROM }.to_string()),
+            )
+        })
+        .collect();
     assert_eq!(seen, want);
     let table = fota.expect(EXIT_OK, &["device", "list"]);
     assert!(table.starts_with("id "), "{table}");
-    assert_eq!(table.lines().count(), 6, "a header and five devices:\n{table}");
+    assert_eq!(
+        table.lines().count(),
+        6,
+        "a header and five devices:\n{table}"
+    );
 
     // `device summary` counts the same five devices in one request, however large the fleet.
     let summary: FleetSummary = parse!(fota.json(&["device", "summary"]));
-    let versions: Vec<(Option<&str>, u64)> = summary.versions.iter().map(|v| (v.version.as_deref(), v.devices)).collect();
-    assert_eq!((summary.total, versions), (5, vec![(Some(TARGET), 3), (Some(FROM), 2)]), "{summary:?}");
+    let versions: Vec<(Option<&str>, u64)> = summary
+        .versions
+        .iter()
+        .map(|v| (v.version.as_deref(), v.devices))
+        .collect();
+    assert_eq!(
+        (summary.total, versions),
+        (5, vec![(Some(TARGET), 3), (Some(FROM), 2)]),
+        "{summary:?}"
+    );
     let text = fota.expect(EXIT_OK, &["device", "summary"]);
     assert!(text.starts_with("devices      5\n"), "{text}");
 }
@@ -221,12 +296,24 @@ fn exit_codes_tell_scripts_what_went_wrong() {
     let server = server();
     let project = "cli-exit";
     let fota = Fota::new(format!("http://{}", server.host()), project);
-    fota.expect(EXIT_OK, &["project", "set", project, "--name", "exit codes"]);
+    fota.expect(
+        EXIT_OK,
+        &["project", "set", project, "--name", "exit codes"],
+    );
 
     // 404: no such plan.
     let out = fota.run(&["plan", "status", "nope"]);
-    assert_eq!(out.status.code(), Some(EXIT_NOT_FOUND), "stderr: {}", text(&out.stderr));
-    assert!(text(&out.stderr).starts_with("fota: 404 "), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_NOT_FOUND),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).starts_with("fota: 404 "),
+        "{}",
+        text(&out.stderr)
+    );
     // 4xx other than 404: a wrong token is refused.
     let out = Command::new(fota_bin())
         .args(["plan", "list"])
@@ -237,15 +324,37 @@ fn exit_codes_tell_scripts_what_went_wrong() {
         .current_dir(&fota.home)
         .output()
         .expect("fota runs");
-    assert_eq!(out.status.code(), Some(EXIT_REFUSED), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_REFUSED),
+        "stderr: {}",
+        text(&out.stderr)
+    );
     // Nobody listening.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
     let unreachable = Fota::new(format!("http://127.0.0.1:{closed}"), project);
     let out = unreachable.run(&["plan", "list"]);
-    assert_eq!(out.status.code(), Some(EXIT_UNREACHABLE), "stderr: {}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("cannot reach"), "{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_UNREACHABLE),
+        "stderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("cannot reach"),
+        "{}",
+        text(&out.stderr)
+    );
     // Bad usage, found before anything is sent.
-    for args in [&["plan", "set", FW][..], &["firmware", "zap"], &["device", "list", "--limit", "x"], &["plan", "set", FW, "--target", "1", "--soak", "1h"]] {
+    for args in [
+        &["plan", "set", FW][..],
+        &["firmware", "zap"],
+        &["device", "list", "--limit", "x"],
+        &["plan", "set", FW, "--target", "1", "--soak", "1h"],
+    ] {
         fota.expect(EXIT_USAGE, args);
     }
 }
@@ -255,24 +364,42 @@ fn module_ota_verbs_reach_their_routes() {
     let server = server();
     let project = "cli-module";
     let fota = Fota::new(format!("http://{}", server.host()), project);
-    fota.expect(EXIT_OK, &["project", "set", project, "--name", "module OTA"]);
+    fota.expect(
+        EXIT_OK,
+        &["project", "set", project, "--name", "module OTA"],
+    );
 
     // Provisioning prints each secret once, and says so on stderr.
     let out = fota.run(&["device", "provision", "cli-dev-1", "cli-dev-2", "--json"]);
-    assert_eq!(out.status.code(), Some(EXIT_OK), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_OK),
+        "stderr: {}",
+        text(&out.stderr)
+    );
     let provisioned: Provisioned = parse!(text(&out.stdout));
     let ids: Vec<&str> = provisioned.devices.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["cli-dev-1", "cli-dev-2"]);
     assert!(provisioned.devices.iter().all(|d| !d.secret.is_empty()));
-    assert!(text(&out.stderr).contains("shown this once"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("shown this once"),
+        "{}",
+        text(&out.stderr)
+    );
     let table = fota.expect(EXIT_OK, &["device", "provision", "cli-dev-3"]);
-    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(lines.len(), 2, "{table}");
     assert_eq!(lines[0], ["id", "secret"]);
     assert_eq!(lines[1][0], "cli-dev-3");
     // Again: no secret, unless --rekey; then de-provisioning.
     let again = fota.expect(EXIT_OK, &["device", "provision", "cli-dev-3"]);
-    assert!(again.starts_with("already provisioned") && again.contains("cli-dev-3"), "{again}");
+    assert!(
+        again.starts_with("already provisioned") && again.contains("cli-dev-3"),
+        "{again}"
+    );
     let rekeyed: Provisioned = parse!(fota.json(&["device", "provision", "cli-dev-3", "--rekey"]));
     assert_eq!(rekeyed.devices.len(), 1);
     assert_ne!(rekeyed.devices[0].secret, lines[1][1]);
@@ -286,7 +413,12 @@ fn module_ota_verbs_reach_their_routes() {
     assert_eq!(held.jobs, vec![]);
     fota.expect(EXIT_NOT_FOUND, &["device", "confirm", "cli-dev-1"]);
     let out = fota.run(&["device", "confirm", "cli-dev-1", "cli-dev-2", "--json"]);
-    assert_eq!(out.status.code(), Some(EXIT_REFUSED), "stderr: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(EXIT_REFUSED),
+        "stderr: {}",
+        text(&out.stderr)
+    );
     let result: ConfirmResult = parse!(text(&out.stdout));
     assert_eq!(result.confirmed, Vec::<String>::new());
     assert_eq!(result.skipped.len(), 2, "{result:?}");
@@ -305,13 +437,31 @@ fn module_ota_verbs_reach_their_routes() {
     let rotated: SigningKeyList = parse!(fota.json(&["keys", "rotate", "--overlap", "1h"]));
     assert_eq!(rotated.keys.len(), 2, "{rotated:?}");
     assert_ne!(rotated.active, keys.active);
-    let old = rotated.keys.iter().find(|k| k.id == keys.active).expect("the old key is still listed");
+    let old = rotated
+        .keys
+        .iter()
+        .find(|k| k.id == keys.active)
+        .expect("the old key is still listed");
     let ms = |t: &str| parse_rfc3339(t).expect("an RFC 3339 time");
     let retire = ms(old.retire_after.as_deref().expect("the old key retires"));
-    let new = rotated.keys.iter().find(|k| k.id == rotated.active).expect("the active key is listed");
-    assert!((retire - ms(&new.created_at) - 3_600_000).abs() < 60_000, "{rotated:?}");
+    let new = rotated
+        .keys
+        .iter()
+        .find(|k| k.id == rotated.active)
+        .expect("the active key is listed");
+    assert!(
+        (retire - ms(&new.created_at) - 3_600_000).abs() < 60_000,
+        "{rotated:?}"
+    );
     let table = fota.expect(EXIT_OK, &["keys", "list"]);
-    let active: Vec<&str> = table.lines().skip(1).filter(|l| l.split_whitespace().nth(1) == Some("active")).collect();
+    let active: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(1) == Some("active"))
+        .collect();
     assert_eq!(active.len(), 1, "{table}");
-    assert!(active[0].starts_with(&format!("{} ", rotated.active)), "{table}");
+    assert!(
+        active[0].starts_with(&format!("{} ", rotated.active)),
+        "{table}"
+    );
 }

@@ -34,7 +34,9 @@ const MAX_TOKEN_NAME_LEN: usize = 64;
 /// `bootstrap` (any case) is the `ADMIN_TOKEN`'s name and cannot be taken.
 fn valid_token_name(name: &str) -> bool {
     (1..=MAX_TOKEN_NAME_LEN).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         && !name.eq_ignore_ascii_case(BOOTSTRAP)
 }
 
@@ -42,7 +44,8 @@ fn valid_token_name(name: &str) -> bool {
 /// `wasm_js` backend). There is no fallback: without it no token is made.
 fn random_bytes(len: usize) -> AppResult<Vec<u8>> {
     let mut bytes = vec![0u8; len];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
     Ok(bytes)
 }
 
@@ -54,14 +57,35 @@ pub async fn list_tokens(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn create_token(call: &mut Call<'_>) -> AppResult<Response> {
     let spec: TokenSpec = read_json(&mut call.req).await?;
     if !valid_token_name(&spec.name) {
-        return Err(AppError::bad("invalid_token_name", "token name must be 1-64 characters of A-Z a-z 0-9 . _ - and not \"bootstrap\""));
+        return Err(AppError::bad(
+            "invalid_token_name",
+            "token name must be 1-64 characters of A-Z a-z 0-9 . _ - and not \"bootstrap\"",
+        ));
     }
-    let secret = format!("{SECRET_PREFIX}{}", hex::encode(random_bytes(SECRET_BYTES)?));
+    let secret = format!(
+        "{SECRET_PREFIX}{}",
+        hex::encode(random_bytes(SECRET_BYTES)?)
+    );
     let now = crate::store::now();
     // Names stay unique forever, revoked or not, so that an audit entry's actor names one token.
     // The insert is the existence check, so two concurrent creations cannot both succeed.
-    if !stored::insert_token(call.env, &spec.name, spec.role, &token_hash(&secret), now, &call.actor.name).await? {
-        return Err(AppError::conflict("token_exists", format!("a token named {} exists (names are never reused)", spec.name)));
+    if !stored::insert_token(
+        call.env,
+        &spec.name,
+        spec.role,
+        &token_hash(&secret),
+        now,
+        &call.actor.name,
+    )
+    .await?
+    {
+        return Err(AppError::conflict(
+            "token_exists",
+            format!(
+                "a token named {} exists (names are never reused)",
+                spec.name
+            ),
+        ));
     }
     let info = TokenInfo {
         name: spec.name.clone(),
@@ -71,8 +95,21 @@ pub async fn create_token(call: &mut Call<'_>) -> AppResult<Response> {
         revoked_at: None,
     };
     // The audit log gets the token's description, never its secret or hash.
-    call.changed(None, format!("token {}", spec.name), None::<&TokenInfo>, Some(&info));
-    let mut resp = ok(201, &TokenCreated { name: spec.name, role: spec.role, token: secret, created_at: info.created_at })?;
+    call.changed(
+        None,
+        format!("token {}", spec.name),
+        None::<&TokenInfo>,
+        Some(&info),
+    );
+    let mut resp = ok(
+        201,
+        &TokenCreated {
+            name: spec.name,
+            role: spec.role,
+            token: secret,
+            created_at: info.created_at,
+        },
+    )?;
     resp.headers_mut().set("Cache-Control", "no-store")?;
     Ok(resp)
 }
@@ -81,9 +118,13 @@ pub async fn create_token(call: &mut Call<'_>) -> AppResult<Response> {
 /// Revoking a revoked token changes nothing and answers the same.
 pub async fn revoke_token(call: &mut Call<'_>) -> AppResult<Response> {
     let name = call.param(0).to_string();
-    let before = stored::token(call.env, &name).await?.ok_or_else(|| AppError::NotFound(format!("token {name}")))?;
+    let before = stored::token(call.env, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("token {name}")))?;
     stored::revoke_token(call.env, &name, crate::store::now()).await?;
-    let after = stored::token(call.env, &name).await?.ok_or_else(|| AppError::NotFound(format!("token {name}")))?;
+    let after = stored::token(call.env, &name)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("token {name}")))?;
     call.changed(None, format!("token {name}"), Some(&before), Some(&after));
     no_content()
 }
@@ -103,8 +144,18 @@ pub async fn audit(call: &mut Call<'_>) -> AppResult<Response> {
         action: q.action,
     };
     let (entries, more) = stored::audit_page(call.env, &q).await?;
-    let next_cursor = if more { entries.last().map(|e| e.id.to_string()) } else { None };
-    ok(200, &AuditPage { entries, next_cursor })
+    let next_cursor = if more {
+        entries.last().map(|e| e.id.to_string())
+    } else {
+        None
+    };
+    ok(
+        200,
+        &AuditPage {
+            entries,
+            next_cursor,
+        },
+    )
 }
 
 // ---------------------------------------------------------------- the API's description
@@ -112,7 +163,10 @@ pub async fn audit(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn openapi(call: &mut Call<'_>) -> AppResult<Response> {
     let mut asset = call.env.assets(ASSETS)?.fetch(OPENAPI_ASSET, None).await?;
     if asset.status_code() != 200 {
-        return Err(AppError::Unavailable(format!("static asset openapi.json answered {}: run `make build`", asset.status_code())));
+        return Err(AppError::Unavailable(format!(
+            "static asset openapi.json answered {}: run `make build`",
+            asset.status_code()
+        )));
     }
     // The same answer as ever: the document's bytes, fixed length, `application/json` only.
     let mut resp = Response::from_bytes(asset.bytes().await?)?;

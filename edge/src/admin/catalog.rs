@@ -7,10 +7,10 @@ use super::{no_content, ok, project, query, read_capped, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::api::catalog::{Firmware, FirmwareList, ProjectList, ProjectSpec, UploadReceipt};
+use fota_shared::api::query::UploadDetails;
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
-use fota_shared::api::query::UploadDetails;
 use fota_shared::model::plan::DEFAULT_MODULE;
 use futures_util::StreamExt;
 use md5::Md5;
@@ -26,7 +26,12 @@ pub const MAX_BUFFERED_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
 const PART_BYTES: usize = 8 * 1024 * 1024;
 
 pub async fn list_projects(_call: &mut Call<'_>) -> AppResult<Response> {
-    ok(200, &ProjectList { projects: store::list_projects(_call.env).await? })
+    ok(
+        200,
+        &ProjectList {
+            projects: store::list_projects(_call.env).await?,
+        },
+    )
 }
 
 pub async fn get_project(call: &mut Call<'_>) -> AppResult<Response> {
@@ -36,33 +41,57 @@ pub async fn get_project(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn put_project(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     if !valid_name(&key) || key.len() > 64 {
-        return Err(AppError::bad("invalid_project_key", "project key must be 1-64 printable characters without / \\ \""));
+        return Err(AppError::bad(
+            "invalid_project_key",
+            "project key must be 1-64 printable characters without / \\ \"",
+        ));
     }
     let spec: ProjectSpec = read_json(&mut call.req).await?;
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::bad("invalid_name", "name must be 1-200 characters"));
+        return Err(AppError::bad(
+            "invalid_name",
+            "name must be 1-200 characters",
+        ));
     }
     if spec.ban_after.is_some_and(|b| !(1..=1000).contains(&b)) {
-        return Err(AppError::bad("invalid_ban_after", "ban_after must be 1-1000"));
+        return Err(AppError::bad(
+            "invalid_ban_after",
+            "ban_after must be 1-1000",
+        ));
     }
     let before = store::project(call.env, &key).await?;
     let after = store::put_project(call.env, &key, name, spec.ban_after).await?;
-    call.changed(Some(&key), format!("project {key}"), before.as_ref(), Some(&after));
+    call.changed(
+        Some(&key),
+        format!("project {key}"),
+        before.as_ref(),
+        Some(&after),
+    );
     ok(200, &after)
 }
 
 pub async fn list_firmware(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, call.param(0)).await?;
-    ok(200, &FirmwareList { firmware: store::list_firmware(call.env, call.param(0), None).await? })
+    ok(
+        200,
+        &FirmwareList {
+            firmware: store::list_firmware(call.env, call.param(0), None).await?,
+        },
+    )
 }
 
 async fn firmware(env: &Env, key: &str, fw: &str, version: &str) -> AppResult<Firmware> {
-    store::firmware(env, key, fw, version).await?.ok_or_else(|| AppError::NotFound(format!("firmware {fw} {version}")))
+    store::firmware(env, key, fw, version)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("firmware {fw} {version}")))
 }
 
 pub async fn get_firmware(call: &mut Call<'_>) -> AppResult<Response> {
-    ok(200, &firmware(call.env, call.param(0), call.param(1), call.param(2)).await?)
+    ok(
+        200,
+        &firmware(call.env, call.param(0), call.param(1), call.param(2)).await?,
+    )
 }
 
 fn is_sha256_hex(text: &str) -> bool {
@@ -70,22 +99,47 @@ fn is_sha256_hex(text: &str) -> bool {
 }
 
 pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
-    let (key, fw, version) = (call.param(0).to_string(), call.param(1).to_string(), call.param(2).to_string());
+    let (key, fw, version) = (
+        call.param(0).to_string(),
+        call.param(1).to_string(),
+        call.param(2).to_string(),
+    );
     project(call.env, &key).await?;
     if !valid_name(&fw) {
-        return Err(AppError::bad("invalid_firmware_name", "firmware name must be 1-128 printable characters without / \\ \""));
+        return Err(AppError::bad(
+            "invalid_firmware_name",
+            "firmware name must be 1-128 printable characters without / \\ \"",
+        ));
     }
     Version::parse(&version).map_err(|e| AppError::bad("invalid_version", e.to_string()))?;
     let details = query(call, UploadDetails::from_pairs)?;
-    let limit = call.env.var("MAX_IMAGE_BYTES").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_MAX_IMAGE_BYTES);
-    let claimed = call.req.headers().get("X-Content-SHA256")?.map(|h| h.trim().to_ascii_lowercase());
+    let limit = call
+        .env
+        .var("MAX_IMAGE_BYTES")
+        .ok()
+        .and_then(|v| v.to_string().parse().ok())
+        .unwrap_or(DEFAULT_MAX_IMAGE_BYTES);
+    let claimed = call
+        .req
+        .headers()
+        .get("X-Content-SHA256")?
+        .map(|h| h.trim().to_ascii_lowercase());
     if claimed.as_deref().is_some_and(|c| !is_sha256_hex(c)) {
-        return Err(AppError::bad("invalid_digest", "X-Content-SHA256 must be 64 lowercase hex digits"));
+        return Err(AppError::bad(
+            "invalid_digest",
+            "X-Content-SHA256 must be 64 lowercase hex digits",
+        ));
     }
     let existing = store::firmware(call.env, &key, &fw, &version).await?;
     if let (Some(existing), Some(claimed)) = (&existing, &claimed) {
         if existing.sha256 != *claimed {
-            return Err(AppError::conflict("version_exists", format!("{fw} {version} already exists with other bytes ({})", existing.sha256)));
+            return Err(AppError::conflict(
+                "version_exists",
+                format!(
+                    "{fw} {version} already exists with other bytes ({})",
+                    existing.sha256
+                ),
+            ));
         }
     }
 
@@ -104,7 +158,13 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
         return if existing.sha256 == receipt.sha256 {
             ok(200, &receipt)
         } else {
-            Err(AppError::conflict("version_exists", format!("{fw} {version} already exists with other bytes ({})", existing.sha256)))
+            Err(AppError::conflict(
+                "version_exists",
+                format!(
+                    "{fw} {version} already exists with other bytes ({})",
+                    existing.sha256
+                ),
+            ))
         };
     }
     let now = store::now();
@@ -125,11 +185,19 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
         // Another upload of the same version won the race: same answer as a repeat.
         let existing = firmware(call.env, &key, &fw, &version).await?;
         if existing.sha256 != receipt.sha256 {
-            return Err(AppError::conflict("version_exists", format!("{fw} {version} already exists with other bytes")));
+            return Err(AppError::conflict(
+                "version_exists",
+                format!("{fw} {version} already exists with other bytes"),
+            ));
         }
         return ok(200, &receipt);
     }
-    call.changed(Some(&key), format!("firmware {fw} {version}"), None::<&Firmware>, Some(&record));
+    call.changed(
+        Some(&key),
+        format!("firmware {fw} {version}"),
+        None::<&Firmware>,
+        Some(&record),
+    );
     ok(201, &receipt)
 }
 
@@ -140,12 +208,21 @@ async fn buffer_to_r2(call: &mut Call<'_>, limit: u64) -> AppResult<UploadReceip
         return Err(AppError::bad("empty_image", "the image is empty"));
     }
     let digest = Sha256::digest(&bytes).to_vec();
-    let receipt = UploadReceipt { sha256: hex::encode(&digest), md5: hex::encode(Md5::digest(&bytes)), size: bytes.len() as u64 };
+    let receipt = UploadReceipt {
+        sha256: hex::encode(&digest),
+        md5: hex::encode(Md5::digest(&bytes)),
+        size: bytes.len() as u64,
+    };
     let bucket = store::bucket(call.env)?;
     let r2_key = store::image_key(&receipt.sha256);
     if bucket.head(&r2_key).await?.is_none() {
         // R2 checks the sha256 itself, so a corrupted write is refused rather than stored.
-        bucket.put(&r2_key, bytes).custom_metadata(image_metadata(&receipt)).sha256(digest).execute().await?;
+        bucket
+            .put(&r2_key, bytes)
+            .custom_metadata(image_metadata(&receipt))
+            .sha256(digest)
+            .execute()
+            .await?;
     }
     Ok(receipt)
 }
@@ -161,7 +238,12 @@ fn image_metadata(receipt: &UploadReceipt) -> HashMap<String, String> {
 /// Streams the body to R2 in parts while hashing it; the upload completes only when the bytes
 /// match the announced sha256, so a wrong or broken upload never becomes visible.
 async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResult<UploadReceipt> {
-    if let Some(len) = call.req.headers().get("Content-Length")?.and_then(|l| l.parse::<u64>().ok()) {
+    if let Some(len) = call
+        .req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|l| l.parse::<u64>().ok())
+    {
         if len > limit {
             return Err(AppError::PayloadTooLarge(limit));
         }
@@ -170,14 +252,21 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
     let r2_key = store::image_key(claimed);
     // Identical bytes already stored: hash the body to prove the claim, store nothing.
     let store_it = bucket.head(&r2_key).await?.is_none();
-    let upload = if store_it { Some(bucket.create_multipart_upload(&r2_key).execute().await?) } else { None };
+    let upload = if store_it {
+        Some(bucket.create_multipart_upload(&r2_key).execute().await?)
+    } else {
+        None
+    };
     let result = async {
         let mut sha = Sha256::new();
         let mut md5 = Md5::new();
         let mut size: u64 = 0;
         let mut pending: Vec<u8> = Vec::with_capacity(PART_BYTES);
         let mut parts = Vec::new();
-        let mut stream = call.req.stream().map_err(|_| AppError::bad("empty_image", "the image is empty"))?;
+        let mut stream = call
+            .req
+            .stream()
+            .map_err(|_| AppError::bad("empty_image", "the image is empty"))?;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             size += chunk.len() as u64;
@@ -200,12 +289,22 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
         }
         let sha256 = hex::encode(sha.finalize());
         if sha256 != claimed {
-            return Err(AppError::bad("digest_mismatch", format!("X-Content-SHA256 does not match the received bytes ({sha256})")));
+            return Err(AppError::bad(
+                "digest_mismatch",
+                format!("X-Content-SHA256 does not match the received bytes ({sha256})"),
+            ));
         }
-        let receipt = UploadReceipt { sha256, md5: hex::encode(md5.finalize()), size };
+        let receipt = UploadReceipt {
+            sha256,
+            md5: hex::encode(md5.finalize()),
+            size,
+        };
         if let Some(up) = &upload {
             if !pending.is_empty() {
-                parts.push(up.upload_part(parts.len() as u16 + 1, std::mem::take(&mut pending)).await?);
+                parts.push(
+                    up.upload_part(parts.len() as u16 + 1, std::mem::take(&mut pending))
+                        .await?,
+                );
             }
         }
         Ok((receipt, parts))
@@ -228,17 +327,34 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
 }
 
 pub async fn delete_firmware(call: &mut Call<'_>) -> AppResult<Response> {
-    let (key, fw, version) = (call.param(0).to_string(), call.param(1).to_string(), call.param(2).to_string());
+    let (key, fw, version) = (
+        call.param(0).to_string(),
+        call.param(1).to_string(),
+        call.param(2).to_string(),
+    );
     let record = firmware(call.env, &key, &fw, &version).await?;
-    let in_use = store::list_plans(call.env, &key).await?.into_iter().any(|p| p.image.sha256 == record.sha256 && p.firmware_name == fw);
+    let in_use = store::list_plans(call.env, &key)
+        .await?
+        .into_iter()
+        .any(|p| p.image.sha256 == record.sha256 && p.firmware_name == fw);
     if in_use {
-        return Err(AppError::conflict("in_use", format!("a plan for {fw} targets {version}; change or delete the plan first")));
+        return Err(AppError::conflict(
+            "in_use",
+            format!("a plan for {fw} targets {version}; change or delete the plan first"),
+        ));
     }
     store::delete_firmware(call.env, &key, &fw, &version).await?;
     if store::image_references(call.env, &record.sha256).await? == 0 {
-        store::bucket(call.env)?.delete(store::image_key(&record.sha256)).await?;
+        store::bucket(call.env)?
+            .delete(store::image_key(&record.sha256))
+            .await?;
         crate::image_cache::forget(&record.sha256).await;
     }
-    call.changed(Some(&key), format!("firmware {fw} {version}"), Some(&record), None::<&Firmware>);
+    call.changed(
+        Some(&key),
+        format!("firmware {fw} {version}"),
+        Some(&record),
+        None::<&Firmware>,
+    );
     no_content()
 }

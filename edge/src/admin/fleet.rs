@@ -24,8 +24,18 @@ pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
     };
     settle(call.env, &key).await?;
     let (devices, more) = store::list_devices(call.env, &key, &filter).await?;
-    let next_cursor = if more { devices.last().map(|d| d.id.clone()) } else { None };
-    ok(200, &DeviceList { devices, next_cursor })
+    let next_cursor = if more {
+        devices.last().map(|d| d.id.clone())
+    } else {
+        None
+    };
+    ok(
+        200,
+        &DeviceList {
+            devices,
+            next_cursor,
+        },
+    )
 }
 
 /// Admin reads see every check and offer made before them: this isolate's queued registry writes
@@ -41,7 +51,9 @@ async fn settle(env: &worker::Env, key: &str) -> AppResult<()> {
 async fn device(call: &Call<'_>) -> AppResult<Device> {
     let id = call.param(1);
     settle(call.env, call.param(0)).await?;
-    store::device(call.env, call.param(0), id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))
+    store::device(call.env, call.param(0), id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))
 }
 
 pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
@@ -72,7 +84,9 @@ pub async fn summary(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;
-    let after = store::unban(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    let after = store::unban(call.env, &key, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
     // The count lives with the rollout's coordinator: it starts again there too.
     if let Some(fw) = &after.firmware_name {
         if let Some(plan) = store::fresh_plan(call.env, &key, fw).await? {
@@ -80,8 +94,20 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
         }
     }
     crate::registry::forget(&id);
-    store::device_event(call.env, &key, &id, "unban", &format!("by {}", call.actor.name)).await?;
-    call.changed(Some(&key), format!("device {id}"), Some(&before), Some(&after));
+    store::device_event(
+        call.env,
+        &key,
+        &id,
+        "unban",
+        &format!("by {}", call.actor.name),
+    )
+    .await?;
+    call.changed(
+        Some(&key),
+        format!("device {id}"),
+        Some(&before),
+        Some(&after),
+    );
     ok(200, &after)
 }
 
@@ -102,7 +128,12 @@ pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
     store::devices::forget(call.env, &key, &id).await?;
-    call.changed(Some(&key), format!("forget device {id}"), Some(&before), None::<&()>);
+    call.changed(
+        Some(&key),
+        format!("forget device {id}"),
+        Some(&before),
+        None::<&()>,
+    );
     super::no_content()
 }
 
@@ -117,13 +148,30 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let spec: MoveSpec = super::read_json(&mut call.req).await?;
     if spec.project == key {
-        return Err(AppError::bad("same_project", "the device is already in this project"));
+        return Err(AppError::bad(
+            "same_project",
+            "the device is already in this project",
+        ));
     }
     project(call.env, &spec.project).await?;
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
-    let after = store::devices::move_to(call.env, &key, &spec.project, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    store::device_event(call.env, &spec.project, &id, "moved", &format!("from {key} by {}", call.actor.name)).await?;
-    call.changed(Some(&key), format!("move device {id} to {}", spec.project), Some(&before), Some(&after));
+    let after = store::devices::move_to(call.env, &key, &spec.project, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    store::device_event(
+        call.env,
+        &spec.project,
+        &id,
+        "moved",
+        &format!("from {key} by {}", call.actor.name),
+    )
+    .await?;
+    call.changed(
+        Some(&key),
+        format!("move device {id} to {}", spec.project),
+        Some(&before),
+        Some(&after),
+    );
     ok(200, &after)
 }

@@ -11,13 +11,13 @@ mod plans;
 
 use crate::auth::Actor;
 use crate::auth_limit::authenticate_limited;
+pub use crate::body::read_capped;
 use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
 use fota_shared::api::query::QueryError;
 use fota_shared::api::routes::{match_route, Route, RouteId, RouteMatch};
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
-pub use crate::body::read_capped;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker::{Env, Request, Response};
@@ -51,7 +51,13 @@ impl Call<'_> {
     }
 
     /// Records the change this write made (kept when the write succeeds).
-    pub fn changed<B: serde::Serialize, A: serde::Serialize>(&mut self, project: Option<&str>, target: impl Into<String>, before: Option<&B>, after: Option<&A>) {
+    pub fn changed<B: serde::Serialize, A: serde::Serialize>(
+        &mut self,
+        project: Option<&str>,
+        target: impl Into<String>,
+        before: Option<&B>,
+        after: Option<&A>,
+    ) {
         self.change = Some(Change {
             project_key: project.map(str::to_string),
             target: target.into(),
@@ -77,10 +83,19 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
         return Err(AppError::Forbidden(route.role.as_str()));
     }
     let path = segs.join("/");
-    let mut call = Call { req, env, actor, params, change: None };
+    let mut call = Call {
+        req,
+        env,
+        actor,
+        params,
+        change: None,
+    };
     let resp = dispatch(route, &mut call).await?;
     if route.method != "GET" && (200..300).contains(&resp.status_code()) {
-        let change = call.change.take().unwrap_or_else(|| Change { target: path, ..Change::default() });
+        let change = call.change.take().unwrap_or_else(|| Change {
+            target: path,
+            ..Change::default()
+        });
         if let Err(e) = append_audit(env, &call.actor, route, change).await {
             // The write itself succeeded and is durable; a lost audit line is logged loudly.
             e.log();
@@ -147,9 +162,10 @@ async fn append_audit(env: &Env, actor: &Actor, route: &Route, change: Change) -
 
 /// The project a route names, or 404.
 pub async fn project(env: &Env, key: &str) -> AppResult<fota_shared::api::catalog::Project> {
-    store::project(env, key).await?.ok_or_else(|| AppError::NotFound(format!("project {key}")))
+    store::project(env, key)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("project {key}")))
 }
-
 
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> AppResult<T> {
     let body = read_capped(req, MAX_JSON_BYTES).await?;
@@ -158,8 +174,16 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> AppResult<T> {
 
 /// The query string read into one of `fota_shared::api::query`'s structs: `parse` gets the
 /// decoded parameters in order and names what it refuses.
-pub fn query<T>(call: &Call<'_>, parse: impl FnOnce(Vec<(String, String)>) -> Result<T, QueryError>) -> AppResult<T> {
-    let pairs = call.req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+pub fn query<T>(
+    call: &Call<'_>,
+    parse: impl FnOnce(Vec<(String, String)>) -> Result<T, QueryError>,
+) -> AppResult<T> {
+    let pairs = call
+        .req
+        .url()?
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     Ok(parse(pairs)?)
 }
 

@@ -7,7 +7,10 @@ use crate::keys;
 use crate::ota;
 use crate::store;
 use fota_shared::api::device::push_command;
-use fota_shared::api::ota::{CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, Job, JobInfo, JobList, ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyInfo, SigningKeyList};
+use fota_shared::api::ota::{
+    CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, Job, JobInfo, JobList,
+    ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyInfo, SigningKeyList,
+};
 use fota_shared::api::query::JobsQuery;
 use fota_shared::leaf::ids::valid_device_id;
 use fota_shared::model::job::JobPhase;
@@ -23,13 +26,20 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     let key = call.param(0).to_string();
     project(call.env, &key).await?;
     let masters = keys::require_masters(call.env)?;
-    let master = issuing_master(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    let master =
+        issuing_master(&masters).ok_or_else(|| AppError::Unavailable("no master key".into()))?;
     let spec: ProvisionSpec = read_json(&mut call.req).await?;
     if spec.devices.is_empty() || spec.devices.len() > MAX_BATCH {
-        return Err(AppError::bad("invalid_devices", format!("name 1-{MAX_BATCH} devices")));
+        return Err(AppError::bad(
+            "invalid_devices",
+            format!("name 1-{MAX_BATCH} devices"),
+        ));
     }
     if let Some(bad) = spec.devices.iter().find(|d| !valid_device_id(d)) {
-        return Err(AppError::bad("invalid_device_id", format!("device id {bad:?} is not valid")));
+        return Err(AppError::bad(
+            "invalid_device_id",
+            format!("device id {bad:?} is not valid"),
+        ));
     }
     let now = store::now();
     let mut ids = spec.devices.clone();
@@ -38,36 +48,76 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     // Refuse ids another project owns before anything changes: a secret issued by a call that
     // then fails would never be shown.
     let taken = |owners: &std::collections::HashMap<String, String>| -> Vec<String> {
-        ids.iter().filter(|id| owners.get(*id).is_some_and(|p| p != &key)).cloned().collect()
+        ids.iter()
+            .filter(|id| owners.get(*id).is_some_and(|p| p != &key))
+            .cloned()
+            .collect()
     };
     let before = taken(&store::devices::owners(call.env, &ids).await?);
     if !before.is_empty() {
-        return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {before:?}; nothing changed")));
+        return Err(AppError::conflict(
+            "device_owned_elsewhere",
+            format!("bound to another project: {before:?}; nothing changed"),
+        ));
     }
     // A new key generation for each new id (every id when re-keying); the rest keep theirs.
-    let issued = store::devices::provision(call.env, &key, &ids, now, master.version, spec.rekey).await?;
+    let issued =
+        store::devices::provision(call.env, &key, &ids, now, master.version, spec.rekey).await?;
     let issued_ids: std::collections::BTreeSet<&String> = issued.iter().map(|(id, _)| id).collect();
-    let kept: Vec<String> = ids.iter().filter(|id| !issued_ids.contains(id)).cloned().collect();
+    let kept: Vec<String> = ids
+        .iter()
+        .filter(|id| !issued_ids.contains(id))
+        .cloned()
+        .collect();
     if !kept.is_empty() {
         // Not issued: provisioned already, unless another project bound the id meanwhile.
         let raced = taken(&store::devices::owners(call.env, &kept).await?);
         if !raced.is_empty() {
-            return Err(AppError::conflict("device_owned_elsewhere", format!("bound to another project: {raced:?}")));
+            return Err(AppError::conflict(
+                "device_owned_elsewhere",
+                format!("bound to another project: {raced:?}"),
+            ));
         }
     }
     store::devices::mark_signed(call.env, &key, &ids).await?;
-    let devices: Vec<ProvisionedDevice> =
-        issued.iter().map(|(id, generation)| ProvisionedDevice { id: id.clone(), secret: device_secret(master, &key, id, *generation) }).collect();
+    let devices: Vec<ProvisionedDevice> = issued
+        .iter()
+        .map(|(id, generation)| ProvisionedDevice {
+            id: id.clone(),
+            secret: device_secret(master, &key, id, *generation),
+        })
+        .collect();
     let kind = if spec.rekey { "rekeyed" } else { "provisioned" };
     for (id, generation) in &issued {
-        store::device_event(call.env, &key, id, kind, &format!("by {}, key generation {generation}, master key {}", call.actor.name, master.version)).await?;
+        store::device_event(
+            call.env,
+            &key,
+            id,
+            kind,
+            &format!(
+                "by {}, key generation {generation}, master key {}",
+                call.actor.name, master.version
+            ),
+        )
+        .await?;
     }
     // The audit entry names the devices, never their secrets.
     let after = serde_json::json!({ "issued": issued.iter().map(|(id, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey });
     let verb = if spec.rekey { "re-key" } else { "provision" };
-    call.changed(Some(&key), format!("{verb} {} devices", ids.len()), None::<&()>, Some(&after));
+    call.changed(
+        Some(&key),
+        format!("{verb} {} devices", ids.len()),
+        None::<&()>,
+        Some(&after),
+    );
     let status = if devices.is_empty() { 200 } else { 201 };
-    let mut resp = ok(status, &Provisioned { devices, already_provisioned: kept })?;
+    let mut resp = ok(
+        status,
+        &Provisioned {
+            devices,
+            already_provisioned: kept,
+        },
+    )?;
     // The answer may carry secrets: no cache on the way may keep it.
     resp.headers_mut().set("Cache-Control", "no-store")?;
     Ok(resp)
@@ -77,12 +127,29 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
-    let device = store::device(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    let device = store::device(call.env, &key, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
     if !store::devices::deprovision(call.env, &key, &id).await? {
-        return Err(AppError::conflict("not_provisioned", format!("device {id} is not provisioned")));
+        return Err(AppError::conflict(
+            "not_provisioned",
+            format!("device {id} is not provisioned"),
+        ));
     }
-    store::device_event(call.env, &key, &id, "deprovisioned", &format!("by {}", call.actor.name)).await?;
-    call.changed(Some(&key), format!("deprovision {id}"), Some(&device), None::<&()>);
+    store::device_event(
+        call.env,
+        &key,
+        &id,
+        "deprovisioned",
+        &format!("by {}", call.actor.name),
+    )
+    .await?;
+    call.changed(
+        Some(&key),
+        format!("deprovision {id}"),
+        Some(&device),
+        None::<&()>,
+    );
     super::no_content()
 }
 
@@ -100,7 +167,13 @@ pub async fn confirm_device(call: &mut Call<'_>) -> AppResult<Response> {
     match confirm_one(call, &key, &id).await? {
         Ok(()) => {
             call.changed(Some(&key), format!("confirm {id}"), None::<&()>, Some(&id));
-            ok(200, &ConfirmResult { confirmed: vec![id], skipped: vec![] })
+            ok(
+                200,
+                &ConfirmResult {
+                    confirmed: vec![id],
+                    skipped: vec![],
+                },
+            )
         }
         Err(reason) if reason == "no job" => Err(AppError::NotFound(format!("job of device {id}"))),
         Err(reason) => Err(AppError::conflict("not_awaiting_confirmation", reason)),
@@ -112,16 +185,30 @@ pub async fn confirm_many(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &key).await?;
     let spec: ConfirmSpec = read_json(&mut call.req).await?;
     if spec.devices.is_empty() || spec.devices.len() > MAX_BATCH {
-        return Err(AppError::bad("invalid_devices", format!("name 1-{MAX_BATCH} devices")));
+        return Err(AppError::bad(
+            "invalid_devices",
+            format!("name 1-{MAX_BATCH} devices"),
+        ));
     }
-    let mut result = ConfirmResult { confirmed: vec![], skipped: vec![] };
+    let mut result = ConfirmResult {
+        confirmed: vec![],
+        skipped: vec![],
+    };
     for id in &spec.devices {
         match confirm_one(call, &key, id).await? {
             Ok(()) => result.confirmed.push(id.clone()),
-            Err(reason) => result.skipped.push(ConfirmSkipped { id: id.clone(), reason }),
+            Err(reason) => result.skipped.push(ConfirmSkipped {
+                id: id.clone(),
+                reason,
+            }),
         }
     }
-    call.changed(Some(&key), format!("confirm {} devices", result.confirmed.len()), None::<&()>, Some(&result));
+    call.changed(
+        Some(&key),
+        format!("confirm {} devices", result.confirmed.len()),
+        None::<&()>,
+        Some(&result),
+    );
     ok(200, &result)
 }
 
@@ -130,7 +217,18 @@ pub async fn jobs(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &key).await?;
     let JobsQuery { phase } = super::query(call, JobsQuery::from_pairs)?;
     let jobs = store::jobs::list(call.env, &key, phase.map(JobPhase::as_str)).await?;
-    ok(200, &JobList { jobs: jobs.into_iter().map(|(device_id, job)| JobInfo { device_id, job: Job::from(&job) }).collect() })
+    ok(
+        200,
+        &JobList {
+            jobs: jobs
+                .into_iter()
+                .map(|(device_id, job)| JobInfo {
+                    device_id,
+                    job: Job::from(&job),
+                })
+                .collect(),
+        },
+    )
 }
 
 fn check_url(call: &Call<'_>, key: &str, id: &str) -> AppResult<String> {
@@ -141,23 +239,58 @@ fn check_url(call: &Call<'_>, key: &str, id: &str) -> AppResult<String> {
 pub async fn check_now_device(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
-    store::device(call.env, &key, &id).await?.ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    let reached = ota::push(call.env, &key, &id, &push_command(&check_url(call, &key, &id)?)).await?;
-    call.changed(Some(&key), format!("check-now {id}"), None::<&()>, Some(&reached));
-    ok(200, &CheckNowResult { devices: 1, reached })
+    store::device(call.env, &key, &id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    let reached = ota::push(
+        call.env,
+        &key,
+        &id,
+        &push_command(&check_url(call, &key, &id)?),
+    )
+    .await?;
+    call.changed(
+        Some(&key),
+        format!("check-now {id}"),
+        None::<&()>,
+        Some(&reached),
+    );
+    ok(
+        200,
+        &CheckNowResult {
+            devices: 1,
+            reached,
+        },
+    )
 }
 
 pub async fn check_now_plan(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
-    let plan = store::fresh_plan(call.env, &key, &fw).await?.ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))?;
+    let plan = store::fresh_plan(call.env, &key, &fw)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))?;
     let ids = store::devices::provisioned_ids(call.env, &key).await?;
-    let mut result = CheckNowResult { devices: 0, reached: 0 };
+    let mut result = CheckNowResult {
+        devices: 0,
+        reached: 0,
+    };
     for id in ids.iter().filter(|id| in_device_set(&plan.spec, id)) {
         result.devices += 1;
-        result.reached += ota::push(call.env, &key, id, &push_command(&check_url(call, &key, id)?)).await?;
+        result.reached += ota::push(
+            call.env,
+            &key,
+            id,
+            &push_command(&check_url(call, &key, id)?),
+        )
+        .await?;
     }
-    call.changed(Some(&key), format!("check-now plan {fw}"), None::<&()>, Some(&result));
+    call.changed(
+        Some(&key),
+        format!("check-now plan {fw}"),
+        None::<&()>,
+        Some(&result),
+    );
     ok(200, &result)
 }
 
@@ -167,12 +300,26 @@ pub async fn signing_keys(call: &mut Call<'_>) -> AppResult<Response> {
     let masters = keys::require_masters(call.env)?;
     let now = store::now();
     // An operator reading the keys learns at once when the active one cannot sign any more.
-    if let Err(e @ AppError::Status { code: "master_key_missing", .. }) = keys::active(call.env, &masters, &key, now).await {
+    if let Err(
+        e @ AppError::Status {
+            code: "master_key_missing",
+            ..
+        },
+    ) = keys::active(call.env, &masters, &key, now).await
+    {
         return Err(e);
     }
     let keys = keys::public_keys(call.env, &masters, &key, now).await?;
-    let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
-    ok(200, &SigningKeyList { active, keys: keys.iter().map(SigningKeyInfo::from).collect() })
+    let active = active_key(&keys, now)
+        .map(|k| k.id.clone())
+        .unwrap_or_default();
+    ok(
+        200,
+        &SigningKeyList {
+            active,
+            keys: keys.iter().map(SigningKeyInfo::from).collect(),
+        },
+    )
 }
 
 pub async fn rotate_key(call: &mut Call<'_>) -> AppResult<Response> {
@@ -187,13 +334,30 @@ pub async fn rotate_key(call: &mut Call<'_>) -> AppResult<Response> {
     };
     let overlap = spec.overlap_s.unwrap_or(keys::DEFAULT_OVERLAP_S);
     if overlap > 365 * 24 * 3600 {
-        return Err(AppError::bad("invalid_overlap", "overlap_s is at most a year"));
+        return Err(AppError::bad(
+            "invalid_overlap",
+            "overlap_s is at most a year",
+        ));
     }
     let now = store::now();
-    let before: Vec<SigningKeyInfo> = keys::public_keys(call.env, &masters, &key, now).await?.iter().map(SigningKeyInfo::from).collect();
+    let before: Vec<SigningKeyInfo> = keys::public_keys(call.env, &masters, &key, now)
+        .await?
+        .iter()
+        .map(SigningKeyInfo::from)
+        .collect();
     let keys = keys::rotate(call.env, &masters, &key, overlap, now).await?;
-    let active = active_key(&keys, now).map(|k| k.id.clone()).unwrap_or_default();
-    let answer = SigningKeyList { active, keys: keys.iter().map(SigningKeyInfo::from).collect() };
-    call.changed(Some(&key), "signing keys".to_string(), Some(&before), Some(&answer));
+    let active = active_key(&keys, now)
+        .map(|k| k.id.clone())
+        .unwrap_or_default();
+    let answer = SigningKeyList {
+        active,
+        keys: keys.iter().map(SigningKeyInfo::from).collect(),
+    };
+    call.changed(
+        Some(&key),
+        "signing keys".to_string(),
+        Some(&before),
+        Some(&answer),
+    );
     ok(200, &answer)
 }

@@ -17,13 +17,20 @@ use worker::Response;
 
 pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, call.param(0)).await?;
-    ok(200, &PlanList { plans: store::list_plans(call.env, call.param(0)).await? })
+    ok(
+        200,
+        &PlanList {
+            plans: store::list_plans(call.env, call.param(0)).await?,
+        },
+    )
 }
 
 async fn plan(call: &Call<'_>) -> AppResult<Plan> {
     let (key, fw) = (call.param(0), call.param(1));
     project(call.env, key).await?;
-    store::fresh_plan(call.env, key, fw).await?.ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))
+    store::fresh_plan(call.env, key, fw)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))
 }
 
 pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
@@ -33,7 +40,12 @@ pub async fn get(call: &mut Call<'_>) -> AppResult<Response> {
 pub async fn delete(call: &mut Call<'_>) -> AppResult<Response> {
     let before = plan(call).await?;
     store::delete_plan(call.env, &before.project_key, &before.firmware_name).await?;
-    call.changed(Some(&before.project_key), format!("plan {}", before.firmware_name), Some(&before), None::<&Plan>);
+    call.changed(
+        Some(&before.project_key),
+        format!("plan {}", before.firmware_name),
+        Some(&before),
+        None::<&Plan>,
+    );
     no_content()
 }
 
@@ -41,35 +53,61 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
     if !valid_name(&fw) {
-        return Err(AppError::bad("invalid_firmware_name", "firmware name must be 1-128 printable characters without / \\ \""));
+        return Err(AppError::bad(
+            "invalid_firmware_name",
+            "firmware name must be 1-128 printable characters without / \\ \"",
+        ));
     }
     let spec: PlanSpec = read_json(&mut call.req).await?;
     let mut spec = normalize(spec).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     if let Some(r) = spec.rollout.take() {
-        spec.rollout = Some(fota_shared::rules::rollout::normalize(r, &spec).map_err(|e| AppError::bad("invalid_rollout", e.to_string()))?);
+        spec.rollout = Some(
+            fota_shared::rules::rollout::normalize(r, &spec)
+                .map_err(|e| AppError::bad("invalid_rollout", e.to_string()))?,
+        );
     }
     if let Some(t) = spec.job_timeout_s {
-        fota_shared::rules::rollout::check_job_timeout(t).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+        fota_shared::rules::rollout::check_job_timeout(t)
+            .map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     }
-    let target = Version::parse(&spec.target_version).map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+    let target = Version::parse(&spec.target_version)
+        .map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
     let image = store::list_firmware(call.env, &key, Some(&fw))
         .await?
         .into_iter()
         .find(|f| Version::parse(&f.version).is_ok_and(|v| v == target))
-        .ok_or_else(|| AppError::conflict("firmware_missing", format!("upload {fw} version {} before planning it", spec.target_version)))?;
+        .ok_or_else(|| {
+            AppError::conflict(
+                "firmware_missing",
+                format!(
+                    "upload {fw} version {} before planning it",
+                    spec.target_version
+                ),
+            )
+        })?;
     let before = store::fresh_plan(call.env, &key, &fw).await?;
     let plan = Plan {
         project_key: key.clone(),
         firmware_name: fw.clone(),
         spec,
-        image: ImageRef { sha256: image.sha256, md5: image.md5, size: image.size, module: image.module },
+        image: ImageRef {
+            sha256: image.sha256,
+            md5: image.md5,
+            size: image.size,
+            module: image.module,
+        },
         updated_at: rfc3339(store::now()),
     };
     // The rollout row first: a plan visible to devices always has its rollout.
     let r = Rollout::of(&plan)?;
     rollout::reconcile(call.env, &r).await?;
     store::put_plan(call.env, &plan).await?;
-    call.changed(Some(&key), format!("plan {fw}"), before.as_ref(), Some(&plan));
+    call.changed(
+        Some(&key),
+        format!("plan {fw}"),
+        before.as_ref(),
+        Some(&plan),
+    );
     ok(200, &plan)
 }
 
@@ -87,7 +125,9 @@ pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Re
     let r = Rollout::of(&plan)?;
     rollout::sweep(call.env, &r).await?;
     let before = rollout::state(call.env, &r).await?;
-    let after = rollout::control(call.env, &r, action).await?.map_err(|message| AppError::conflict("invalid_transition", message))?;
+    let after = rollout::control(call.env, &r, action)
+        .await?
+        .map_err(|message| AppError::conflict("invalid_transition", message))?;
     let status = rollout_status(&r.spec, &after);
     call.changed(
         Some(&plan.project_key),

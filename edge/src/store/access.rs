@@ -21,7 +21,11 @@ pub struct LiveToken {
 
 /// The unrevoked token whose secret has this sha256 (hex).
 pub async fn live_token(env: &Env, hash: &str) -> AppResult<Option<LiveToken>> {
-    Ok(db(env)?.prepare("SELECT name, role FROM tokens WHERE hash = ?1 AND revoked_at IS NULL").bind(&[s(hash)])?.first(None).await?)
+    Ok(db(env)?
+        .prepare("SELECT name, role FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")
+        .bind(&[s(hash)])?
+        .first(None)
+        .await?)
 }
 
 #[derive(Deserialize)]
@@ -36,7 +40,12 @@ struct TokenRow {
 impl TokenRow {
     fn info(self) -> AppResult<TokenInfo> {
         // Only `insert_token` writes rows, with a valid role; anything else is a damaged table.
-        let role = Role::parse(&self.role).ok_or_else(|| AppError::Unavailable(format!("token {} has unknown role {:?}", self.name, self.role)))?;
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            AppError::Unavailable(format!(
+                "token {} has unknown role {:?}",
+                self.name, self.role
+            ))
+        })?;
         Ok(TokenInfo {
             name: self.name,
             role,
@@ -50,19 +59,36 @@ impl TokenRow {
 const TOKEN_COLUMNS: &str = "name, role, created_at, created_by, revoked_at";
 
 pub async fn token(env: &Env, name: &str) -> AppResult<Option<TokenInfo>> {
-    let row: Option<TokenRow> = db(env)?.prepare(format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE name = ?1")).bind(&[s(name)])?.first(None).await?;
+    let row: Option<TokenRow> = db(env)?
+        .prepare(format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE name = ?1"
+        ))
+        .bind(&[s(name)])?
+        .first(None)
+        .await?;
     row.map(TokenRow::info).transpose()
 }
 
 /// Every token, revoked or not, in name order.
 pub async fn tokens(env: &Env) -> AppResult<Vec<TokenInfo>> {
-    let rows: Vec<TokenRow> = db(env)?.prepare(format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY name")).all().await?.results()?;
+    let rows: Vec<TokenRow> = db(env)?
+        .prepare(format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY name"))
+        .all()
+        .await?
+        .results()?;
     rows.into_iter().map(TokenRow::info).collect()
 }
 
 /// Stores a new token by the sha256 of its secret. Returns false when the name is taken
 /// (nothing written): the insert is the existence check.
-pub async fn insert_token(env: &Env, name: &str, role: Role, hash: &str, created_at: i64, created_by: &str) -> AppResult<bool> {
+pub async fn insert_token(
+    env: &Env,
+    name: &str,
+    role: Role,
+    hash: &str,
+    created_at: i64,
+    created_by: &str,
+) -> AppResult<bool> {
     let result = db(env)?
         .prepare("INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")
         .bind(&[s(name), s(role.as_str()), s(hash), n(created_at), s(created_by)])?
@@ -73,7 +99,11 @@ pub async fn insert_token(env: &Env, name: &str, role: Role, hash: &str, created
 
 /// Marks the token revoked at `at`, unless it already is; the row stays.
 pub async fn revoke_token(env: &Env, name: &str, at: i64) -> AppResult<()> {
-    db(env)?.prepare("UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL").bind(&[s(name), n(at)])?.run().await?;
+    db(env)?
+        .prepare("UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL")
+        .bind(&[s(name), n(at)])?
+        .run()
+        .await?;
     Ok(())
 }
 
@@ -156,7 +186,9 @@ impl From<AuditRow> for AuditEntry {
 
 /// One page of the audit log, newest first, and whether more follow.
 pub async fn audit_page(env: &Env, q: &AuditFilter) -> AppResult<(Vec<AuditEntry>, bool)> {
-    let mut sql = String::from("SELECT id, at, actor, action, project_key, target, before, after FROM audit WHERE 1 = 1");
+    let mut sql = String::from(
+        "SELECT id, at, actor, action, project_key, target, before, after FROM audit WHERE 1 = 1",
+    );
     let mut args: Vec<JsValue> = Vec::new();
     let mut push = |clause: &str, value: JsValue, sql: &mut String| {
         args.push(value);

@@ -35,7 +35,12 @@ pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) 
 }
 
 /// The last `hours` hours of a project's activity, oldest first, zeros filled in.
-pub async fn activity(env: &Env, project: &str, hours: u32, now: i64) -> AppResult<Vec<fota_shared::api::fleet::ActivityHour>> {
+pub async fn activity(
+    env: &Env,
+    project: &str,
+    hours: u32,
+    now: i64,
+) -> AppResult<Vec<fota_shared::api::fleet::ActivityHour>> {
     #[derive(Deserialize)]
     struct Row {
         hour: f64,

@@ -38,18 +38,27 @@ fn owner_text(owner: &Owner) -> String {
 
 fn parse_owner(text: &str) -> Owner {
     let (project, rest) = text.split_once(' ').unwrap_or((text, ""));
-    Owner { project: project.to_string(), signed: rest == "signed", first_seen: rest.parse().unwrap_or(0) }
+    Owner {
+        project: project.to_string(),
+        signed: rest == "signed",
+        first_seen: rest.parse().unwrap_or(0),
+    }
 }
 
 /// Keeps a binding in isolate memory and returns the write of KV's copy, for the caller to
 /// await or hand to `wait_until`.
-fn remember_owner(env: &Env, device: &str, owner: &Owner) -> AppResult<impl std::future::Future<Output = ()>> {
+fn remember_owner(
+    env: &Env,
+    device: &str,
+    owner: &Owner,
+) -> AppResult<impl std::future::Future<Output = ()>> {
     let text = owner_text(owner);
     cache::put_owner(device, &text);
     let store = kv(env)?;
     let key = owner_kv_key(device);
     Ok(async move {
-        let written = async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
+        let written =
+            async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
         if let Err(e) = written {
             e.log();
         }
@@ -63,7 +72,11 @@ fn remember_owner(env: &Env, device: &str, owner: &Owner) -> AppResult<impl std:
 /// goes out. KV's copy of the binding is written in the background. `None`: the id is not known
 /// here and the project's registrations for this minute are spent (`crate::registrar`); nothing
 /// was bound.
-pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> AppResult<Option<Owner>> {
+pub async fn owner(
+    env: &Env,
+    ctx: &worker::Context,
+    check: &UpgradeCheck,
+) -> AppResult<Option<Owner>> {
     if let Some(owner) = cache::owner(&check.device_id) {
         return Ok(Some(parse_owner(&owner)));
     }
@@ -82,15 +95,31 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
              VALUES (?1, ?2, ?3, ?4, ?5, ?5)
              ON CONFLICT(id) DO NOTHING",
         )
-        .bind(&[s(&check.device_id), s(&check.project_key), s(&check.firmware_name), s(&check.version_text), n(now)])?;
+        .bind(&[
+            s(&check.device_id),
+            s(&check.project_key),
+            s(&check.firmware_name),
+            s(&check.version_text),
+            n(now),
+        ])?;
     // The history entry only when this statement made the binding (changes() is 1).
     let bound = db(env)?
         .prepare(
             "INSERT INTO device_events (project_key, device_id, at, kind, detail)
              SELECT ?1, ?2, ?3, 'bound', ?4 WHERE changes() = 1",
         )
-        .bind(&[s(&check.project_key), s(&check.device_id), n(now), s(&format!("first check: {} {}", check.firmware_name, check.version_text))])?;
-    let owner = db(env)?.prepare("SELECT project_key, provisioned_at, first_seen FROM devices WHERE id = ?1").bind(&[s(&check.device_id)])?;
+        .bind(&[
+            s(&check.project_key),
+            s(&check.device_id),
+            n(now),
+            s(&format!(
+                "first check: {} {}",
+                check.firmware_name, check.version_text
+            )),
+        ])?;
+    let owner = db(env)?
+        .prepare("SELECT project_key, provisioned_at, first_seen FROM devices WHERE id = ?1")
+        .bind(&[s(&check.device_id)])?;
     let results = db(env)?.batch(vec![bind, bound, owner]).await?;
     #[derive(Deserialize)]
     struct Row {
@@ -103,13 +132,21 @@ pub async fn owner(env: &Env, ctx: &worker::Context, check: &UpgradeCheck) -> Ap
         .map(|r| r.results::<Row>())
         .transpose()?
         .and_then(|rows| rows.into_iter().next())
-        .map(|r| Owner { project: r.project_key, signed: r.provisioned_at.is_some(), first_seen: r.first_seen.map_or(0, |at| at as i64) })
+        .map(|r| Owner {
+            project: r.project_key,
+            signed: r.provisioned_at.is_some(),
+            first_seen: r.first_seen.map_or(0, |at| at as i64),
+        })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
     ctx.wait_until(remember_owner(env, &check.device_id, &owner)?);
     if owner.project == check.project_key && !owner.signed {
         crate::registry::remember(
             &check.device_id,
-            fota_shared::rules::registry::Known { firmware: check.firmware_name.clone(), version: check.version.to_string(), last_seen: now },
+            fota_shared::rules::registry::Known {
+                firmware: check.firmware_name.clone(),
+                version: check.version.to_string(),
+                last_seen: now,
+            },
         );
     }
     Ok(Some(owner))
@@ -134,7 +171,10 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = (1..=ids.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let marks = (1..=ids.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let args: Vec<JsValue> = ids.iter().map(|id| s(id)).collect();
     Ok(db(env)?
         .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen FROM devices WHERE id IN ({marks})"))
@@ -145,7 +185,14 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
 }
 
 /// Records what a check changed: firmware, version, `last_seen`.
-pub fn seen_stmt(env: &Env, id: &str, project: &str, firmware: &str, version: &str, at: i64) -> AppResult<worker::D1PreparedStatement> {
+pub fn seen_stmt(
+    env: &Env,
+    id: &str,
+    project: &str,
+    firmware: &str,
+    version: &str,
+    at: i64,
+) -> AppResult<worker::D1PreparedStatement> {
     Ok(db(env)?
         .prepare("UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5) WHERE id = ?1 AND project_key = ?2")
         .bind(&[s(id), s(project), s(firmware), s(version), n(at)])?)
@@ -180,7 +227,8 @@ impl From<DeviceRow> for Device {
     }
 }
 
-pub(crate) const DEVICE_COLUMNS: &str = "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
+pub(crate) const DEVICE_COLUMNS: &str =
+    "id, firmware_name, version, first_seen, last_seen, deliveries, banned, job_phase, job_cause";
 
 /// Filters of the device list; all optional.
 #[derive(Debug, Default)]
@@ -198,7 +246,11 @@ pub struct DeviceFilter {
 }
 
 /// One page of a project's devices in id order, and whether more follow.
-pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResult<(Vec<Device>, bool)> {
+pub async fn list_devices(
+    env: &Env,
+    project: &str,
+    f: &DeviceFilter,
+) -> AppResult<(Vec<Device>, bool)> {
     let mut sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1");
     let mut args = vec![s(project)];
     let mut push = |clause: &str, value: JsValue, sql: &mut String| {
@@ -252,7 +304,9 @@ pub async fn list_devices(env: &Env, project: &str, f: &DeviceFilter) -> AppResu
 
 pub async fn device(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
     let row: Option<DeviceRow> = db(env)?
-        .prepare(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 AND id = ?2"))
+        .prepare(format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 AND id = ?2"
+        ))
         .bind(&[s(project), s(id)])?
         .first(None)
         .await?;
@@ -313,8 +367,14 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
     batch(env, statements).await?;
     let moved = device(env, to, id).await?;
     if let Some(d) = &moved {
-        let signed = auth_row(env, id).await?.is_some_and(|r| r.provisioned_at.is_some());
-        let owner = Owner { project: to.to_string(), signed, first_seen: 0 };
+        let signed = auth_row(env, id)
+            .await?
+            .is_some_and(|r| r.provisioned_at.is_some());
+        let owner = Owner {
+            project: to.to_string(),
+            signed,
+            first_seen: 0,
+        };
         remember_owner(env, &d.id, &owner)?.await;
         crate::registry::forget(id);
     }
@@ -323,23 +383,43 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
 
 /// `text` for a LIKE pattern with `\` as the escape character.
 fn like_escaped(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Appends one entry to a device's history.
-pub async fn device_event(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<()> {
-    device_event_stmt(env, project, device, kind, detail)?.run().await?;
+pub async fn device_event(
+    env: &Env,
+    project: &str,
+    device: &str,
+    kind: &str,
+    detail: &str,
+) -> AppResult<()> {
+    device_event_stmt(env, project, device, kind, detail)?
+        .run()
+        .await?;
     Ok(())
 }
 
-pub fn device_event_stmt(env: &Env, project: &str, device: &str, kind: &str, detail: &str) -> AppResult<worker::D1PreparedStatement> {
+pub fn device_event_stmt(
+    env: &Env,
+    project: &str,
+    device: &str,
+    kind: &str,
+    detail: &str,
+) -> AppResult<worker::D1PreparedStatement> {
     Ok(db(env)?
         .prepare("INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
         .bind(&[s(project), s(device), n(now()), s(kind), s(detail)])?)
 }
 
 /// A device's history, oldest first (the latest 1000 entries).
-pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<Vec<fota_shared::api::fleet::DeviceEvent>> {
+pub async fn device_events(
+    env: &Env,
+    project: &str,
+    device: &str,
+) -> AppResult<Vec<fota_shared::api::fleet::DeviceEvent>> {
     #[derive(Deserialize)]
     struct Row {
         at: f64,
@@ -355,7 +435,11 @@ pub async fn device_events(env: &Env, project: &str, device: &str) -> AppResult<
     rows.reverse();
     Ok(rows
         .into_iter()
-        .map(|r| fota_shared::api::fleet::DeviceEvent { at: rfc3339(r.at as i64), kind: r.kind, detail: r.detail })
+        .map(|r| fota_shared::api::fleet::DeviceEvent {
+            at: rfc3339(r.at as i64),
+            kind: r.kind,
+            detail: r.detail,
+        })
         .collect())
 }
 
@@ -381,7 +465,12 @@ pub async fn auth_row(env: &Env, id: &str) -> AppResult<Option<AuthRow>> {
 
 /// Records the master key version a device from before versions were recorded just verified
 /// under; from now on it verifies under that version only.
-pub async fn record_master_version(env: &Env, id: &str, generation: i64, version: u32) -> AppResult<()> {
+pub async fn record_master_version(
+    env: &Env,
+    id: &str,
+    generation: i64,
+    version: u32,
+) -> AppResult<()> {
     db(env)?
         .prepare("UPDATE devices SET key_master_version = ?3 WHERE id = ?1 AND key_generation = ?2 AND key_master_version IS NULL")
         .bind(&[s(id), n(generation), n(i64::from(version))])?
@@ -391,7 +480,13 @@ pub async fn record_master_version(env: &Env, id: &str, generation: i64, version
 }
 
 /// Records a JSON device's report: seen now, and its version when the report is for the whole device.
-pub fn reported_stmt(env: &Env, id: &str, at: i64, whole_device: bool, version: &str) -> AppResult<worker::D1PreparedStatement> {
+pub fn reported_stmt(
+    env: &Env,
+    id: &str,
+    at: i64,
+    whole_device: bool,
+    version: &str,
+) -> AppResult<worker::D1PreparedStatement> {
     Ok(db(env)?
         .prepare("UPDATE devices SET last_seen = ?2, version = CASE WHEN ?3 = 1 THEN ?4 ELSE version END WHERE id = ?1")
         .bind(&[s(id), n(at), n(whole_device as i64), s(version)])?)
@@ -405,7 +500,14 @@ pub fn reported_stmt(env: &Env, id: &str, at: i64, whole_device: bool, version: 
 /// The generation issued is `max(now, previous + 1)` (the rule `fota_shared::rules::device_auth`
 /// documents), computed in the statement so two concurrent re-keys cannot issue one generation
 /// twice; a de-provisioned device keeps its last generation for this.
-pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64, master_version: u32, rekey: bool) -> AppResult<Vec<(String, i64)>> {
+pub async fn provision(
+    env: &Env,
+    project: &str,
+    ids: &[String],
+    at: i64,
+    master_version: u32,
+    rekey: bool,
+) -> AppResult<Vec<(String, i64)>> {
     let mut statements = Vec::new();
     for id in ids {
         statements.push(
@@ -428,7 +530,12 @@ pub async fn provision(env: &Env, project: &str, ids: &[String], at: i64, master
     }
     let mut issued = Vec::new();
     for result in db(env)?.batch(statements).await? {
-        issued.extend(result.results::<Issued>()?.into_iter().map(|r| (r.id, r.key_generation as i64)));
+        issued.extend(
+            result
+                .results::<Issued>()?
+                .into_iter()
+                .map(|r| (r.id, r.key_generation as i64)),
+        );
     }
     Ok(issued)
 }
@@ -450,13 +557,20 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
     if row.is_none() {
         return Ok(false);
     }
-    let owner = Owner { project: project.to_string(), signed: false, first_seen: 0 };
+    let owner = Owner {
+        project: project.to_string(),
+        signed: false,
+        first_seen: 0,
+    };
     remember_owner(env, id, &owner)?.await;
     Ok(true)
 }
 
 /// The project each of these devices is bound to (ids not in the registry are absent).
-pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::HashMap<String, String>> {
+pub async fn owners(
+    env: &Env,
+    ids: &[String],
+) -> AppResult<std::collections::HashMap<String, String>> {
     #[derive(Deserialize)]
     struct Owner {
         id: String,
@@ -467,7 +581,10 @@ pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::Ha
     for chunk in ids.chunks(90) {
         let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
         let rows: Vec<Owner> = db(env)?
-            .prepare(format!("SELECT id, project_key FROM devices WHERE id IN ({})", marks.join(",")))
+            .prepare(format!(
+                "SELECT id, project_key FROM devices WHERE id IN ({})",
+                marks.join(",")
+            ))
             .bind(&chunk.iter().map(|id| s(id)).collect::<Vec<_>>())?
             .all()
             .await?
@@ -481,7 +598,11 @@ pub async fn owners(env: &Env, ids: &[String]) -> AppResult<std::collections::Ha
 /// Luat check with one of their ids is refused without a D1 read.
 pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<()> {
     for id in ids {
-        let owner = Owner { project: project.to_string(), signed: true, first_seen: 0 };
+        let owner = Owner {
+            project: project.to_string(),
+            signed: true,
+            first_seen: 0,
+        };
         remember_owner(env, id, &owner)?.await;
     }
     Ok(())

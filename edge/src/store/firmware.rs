@@ -43,7 +43,11 @@ impl From<FirmwareRow> for Firmware {
 
 const FIRMWARE_COLUMNS: &str = "firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader";
 
-pub async fn list_firmware(env: &Env, project: &str, firmware: Option<&str>) -> AppResult<Vec<Firmware>> {
+pub async fn list_firmware(
+    env: &Env,
+    project: &str,
+    firmware: Option<&str>,
+) -> AppResult<Vec<Firmware>> {
     let stmt = match firmware {
         Some(fw) => db(env)?
             .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 ORDER BY firmware_name, uploaded_at"))
@@ -56,7 +60,12 @@ pub async fn list_firmware(env: &Env, project: &str, firmware: Option<&str>) -> 
     Ok(rows.into_iter().map(Firmware::from).collect())
 }
 
-pub async fn firmware(env: &Env, project: &str, firmware: &str, version: &str) -> AppResult<Option<Firmware>> {
+pub async fn firmware(
+    env: &Env,
+    project: &str,
+    firmware: &str,
+    version: &str,
+) -> AppResult<Option<Firmware>> {
     let row: Option<FirmwareRow> = db(env)?
         .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3"))
         .bind(&[s(project), s(firmware), s(version)])?
@@ -66,7 +75,12 @@ pub async fn firmware(env: &Env, project: &str, firmware: &str, version: &str) -
 }
 
 /// Records an uploaded image. Returns false when the version already exists (nothing written).
-pub async fn insert_firmware(env: &Env, project: &str, fw: &Firmware, uploaded_at: i64) -> AppResult<bool> {
+pub async fn insert_firmware(
+    env: &Env,
+    project: &str,
+    fw: &Firmware,
+    uploaded_at: i64,
+) -> AppResult<bool> {
     let result = db(env)?
         .prepare(
             "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader)
@@ -91,9 +105,16 @@ pub async fn insert_firmware(env: &Env, project: &str, fw: &Firmware, uploaded_a
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
-pub async fn delete_firmware(env: &Env, project: &str, firmware: &str, version: &str) -> AppResult<()> {
+pub async fn delete_firmware(
+    env: &Env,
+    project: &str,
+    firmware: &str,
+    version: &str,
+) -> AppResult<()> {
     db(env)?
-        .prepare("DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3")
+        .prepare(
+            "DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3",
+        )
         .bind(&[s(project), s(firmware), s(version)])?
         .run()
         .await?;
@@ -102,7 +123,11 @@ pub async fn delete_firmware(env: &Env, project: &str, firmware: &str, version: 
 
 /// The md5 of an image, from any firmware record of it.
 pub async fn image_md5(env: &Env, sha256: &str) -> AppResult<Option<String>> {
-    Ok(db(env)?.prepare("SELECT md5 FROM firmware WHERE sha256 = ?1 LIMIT 1").bind(&[s(sha256)])?.first(Some("md5")).await?)
+    Ok(db(env)?
+        .prepare("SELECT md5 FROM firmware WHERE sha256 = ?1 LIMIT 1")
+        .bind(&[s(sha256)])?
+        .first(Some("md5"))
+        .await?)
 }
 
 /// How many firmware records (in any project) still point at these bytes.

@@ -35,12 +35,23 @@ struct JobRow {
 
 /// The device's job, if it has one.
 pub async fn load(env: &Env, device: &str) -> AppResult<Option<ActiveJob>> {
-    let row: Option<JobRow> = db(env)?.prepare("SELECT job FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.first(None).await?;
+    let row: Option<JobRow> = db(env)?
+        .prepare("SELECT job FROM device_jobs WHERE device_id = ?1")
+        .bind(&[s(device)])?
+        .first(None)
+        .await?;
     Ok(row.and_then(|r| serde_json::from_str(&r.job).ok()))
 }
 
 /// Writes the device's job; `plan_id` and `timeout_ms` are the caller's reading of it.
-pub async fn save(env: &Env, project: &str, device: &str, plan_id: &str, job: &ActiveJob, timeout_ms: Option<i64>) -> AppResult<()> {
+pub async fn save(
+    env: &Env,
+    project: &str,
+    device: &str,
+    plan_id: &str,
+    job: &ActiveJob,
+    timeout_ms: Option<i64>,
+) -> AppResult<()> {
     db(env)?
         .prepare(
             "INSERT INTO device_jobs (device_id, project_key, plan_id, phase, job, offered_ms, timeout_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
@@ -63,7 +74,11 @@ pub async fn save(env: &Env, project: &str, device: &str, plan_id: &str, job: &A
 
 /// Removes the device's job (the slot is free again).
 pub async fn clear(env: &Env, device: &str) -> AppResult<()> {
-    db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1").bind(&[s(device)])?.run().await?;
+    db(env)?
+        .prepare("DELETE FROM device_jobs WHERE device_id = ?1")
+        .bind(&[s(device)])?
+        .run()
+        .await?;
     Ok(())
 }
 
@@ -90,12 +105,22 @@ pub async fn overdue(env: &Env, now: i64) -> AppResult<Vec<OverdueJob>> {
         .results()?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| serde_json::from_str(&r.job).ok().map(|job| OverdueJob { project_key: r.project_key, device_id: r.device_id, job }))
+        .filter_map(|r| {
+            serde_json::from_str(&r.job).ok().map(|job| OverdueJob {
+                project_key: r.project_key,
+                device_id: r.device_id,
+                job,
+            })
+        })
         .collect())
 }
 
 /// A project's jobs in device order (the first 1000), optionally only those in `phase`.
-pub async fn list(env: &Env, project: &str, phase: Option<&str>) -> AppResult<Vec<(String, ActiveJob)>> {
+pub async fn list(
+    env: &Env,
+    project: &str,
+    phase: Option<&str>,
+) -> AppResult<Vec<(String, ActiveJob)>> {
     #[derive(Deserialize)]
     struct Row {
         device_id: String,
@@ -107,13 +132,22 @@ pub async fn list(env: &Env, project: &str, phase: Option<&str>) -> AppResult<Ve
         .all()
         .await?
         .results()?;
-    Ok(rows.into_iter().filter_map(|r| serde_json::from_str(&r.job).ok().map(|j| (r.device_id, j))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.job).ok().map(|j| (r.device_id, j)))
+        .collect())
 }
 
 // ---------------------------------------------------------------- modules
 
 /// Records the version a device reports for a module.
-pub fn report_stmt(env: &Env, device: &str, module: &str, version: &str, at: i64) -> AppResult<D1PreparedStatement> {
+pub fn report_stmt(
+    env: &Env,
+    device: &str,
+    module: &str,
+    version: &str,
+    at: i64,
+) -> AppResult<D1PreparedStatement> {
     Ok(db(env)?
         .prepare(
             "INSERT INTO device_modules (device_id, module, version, reported_at) VALUES (?1, ?2, ?3, ?4)
@@ -133,7 +167,12 @@ pub async fn last_progress_ms(env: &Env, device: &str, module: &str) -> AppResul
 }
 
 /// Records that a progress report for the module was stored at `at`.
-pub fn progress_stmt(env: &Env, device: &str, module: &str, at: i64) -> AppResult<D1PreparedStatement> {
+pub fn progress_stmt(
+    env: &Env,
+    device: &str,
+    module: &str,
+    at: i64,
+) -> AppResult<D1PreparedStatement> {
     Ok(db(env)?
         .prepare(
             "INSERT INTO device_modules (device_id, module, version, reported_at, last_progress_ms) VALUES (?1, ?2, '', 0, ?3)
@@ -150,7 +189,9 @@ pub async fn reported_modules(env: &Env, device: &str) -> AppResult<Vec<(String,
         version: String,
     }
     let modules: Vec<ModuleRow> = db(env)?
-        .prepare("SELECT module, version FROM device_modules WHERE device_id = ?1 AND version != ''")
+        .prepare(
+            "SELECT module, version FROM device_modules WHERE device_id = ?1 AND version != ''",
+        )
         .bind(&[s(device)])?
         .all()
         .await?

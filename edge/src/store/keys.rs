@@ -38,7 +38,14 @@ pub async fn rows(env: &Env, project: &str) -> AppResult<Vec<KeyRow>> {
 }
 
 /// Adds key `key_id` unless the project has it already.
-pub async fn insert(env: &Env, project: &str, key_id: i64, master_version: u32, public_key_hex: &str, now: i64) -> AppResult<()> {
+pub async fn insert(
+    env: &Env,
+    project: &str,
+    key_id: i64,
+    master_version: u32,
+    public_key_hex: &str,
+    now: i64,
+) -> AppResult<()> {
     db(env)?
         .prepare(
             "INSERT INTO signing_keys (project_key, key_id, master_version, public_key_hex, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)

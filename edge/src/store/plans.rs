@@ -24,8 +24,18 @@ pub async fn fresh_plan(env: &Env, project: &str, firmware: &str) -> AppResult<O
 }
 
 pub async fn put_plan(env: &Env, plan: &Plan) -> AppResult<()> {
-    kv_put_json(&kv(env)?, &plan_kv_key(&plan.project_key, &plan.firmware_name), plan).await?;
-    cache::put_plan(&plan.project_key, &plan.firmware_name, now(), Some(plan.clone()));
+    kv_put_json(
+        &kv(env)?,
+        &plan_kv_key(&plan.project_key, &plan.firmware_name),
+        plan,
+    )
+    .await?;
+    cache::put_plan(
+        &plan.project_key,
+        &plan.firmware_name,
+        now(),
+        Some(plan.clone()),
+    );
     Ok(())
 }
 

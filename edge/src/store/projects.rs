@@ -41,7 +41,12 @@ impl From<ProjectRow> for Project {
 }
 
 /// Creates or renames a project: D1 is the record, KV the copy the hot path reads.
-pub async fn put_project(env: &Env, key: &str, name: &str, ban_after: Option<u32>) -> AppResult<Project> {
+pub async fn put_project(
+    env: &Env,
+    key: &str,
+    name: &str,
+    ban_after: Option<u32>,
+) -> AppResult<Project> {
     let now = now();
     let row: Option<ProjectRow> = db(env)?
         .prepare(
@@ -52,7 +57,9 @@ pub async fn put_project(env: &Env, key: &str, name: &str, ban_after: Option<u32
         .bind(&[s(key), s(name), ban_after.map_or(JsValue::NULL, |b| n(b as i64)), n(now)])?
         .first(None)
         .await?;
-    let project: Project = row.ok_or_else(|| AppError::Unavailable("project upsert returned nothing".into()))?.into();
+    let project: Project = row
+        .ok_or_else(|| AppError::Unavailable("project upsert returned nothing".into()))?
+        .into();
     kv_put_json(&kv(env)?, &project_kv_key(key), &project).await?;
     cache::put_project(key, now, Some(project.clone()));
     Ok(project)

@@ -42,7 +42,12 @@ const HISTORY_CAP: &str = "device_events_cap";
 /// next `scan` events after it, collects their devices, and deletes what those devices hold
 /// beyond `keep` (at most `limit` rows). When that finishes the window, the cursor moves past it;
 /// otherwise the next run takes the same window again. Returns the rows deleted.
-pub async fn purge_history_over_cap(env: &worker::Env, keep: u32, scan: u32, limit: u32) -> AppResult<u64> {
+pub async fn purge_history_over_cap(
+    env: &worker::Env,
+    keep: u32,
+    scan: u32,
+    limit: u32,
+) -> AppResult<u64> {
     let db = db(env)?;
     let cursor: f64 = db
         .prepare("SELECT cursor FROM retention_cursor WHERE family = ?1")
@@ -56,7 +61,9 @@ pub async fn purge_history_over_cap(env: &worker::Env, keep: u32, scan: u32, lim
         .bind(&[n(cursor), n(scan as i64)])?
         .first(Some("end_id"))
         .await?;
-    let Some(end) = end.map(|e| e as i64) else { return Ok(0) };
+    let Some(end) = end.map(|e| e as i64) else {
+        return Ok(0);
+    };
     // `keep_from` is the id of a device's keep-th newest entry (NULL when it has no more than
     // `keep`, which deletes nothing): everything older goes.
     let deleted = changes(
@@ -87,7 +94,11 @@ pub async fn purge_history_over_cap(env: &worker::Env, keep: u32, scan: u32, lim
 }
 
 /// Rate-limit windows (clock minutes) before `before_minute`.
-pub async fn purge_rollout_rate(env: &worker::Env, before_minute: i64, limit: u32) -> AppResult<u64> {
+pub async fn purge_rollout_rate(
+    env: &worker::Env,
+    before_minute: i64,
+    limit: u32,
+) -> AppResult<u64> {
     let result = db(env)?
         .prepare("DELETE FROM rollout_rate WHERE rowid IN (SELECT rowid FROM rollout_rate WHERE minute < ?1 LIMIT ?2)")
         .bind(&[n(before_minute), n(limit as i64)])?

@@ -60,7 +60,11 @@ pub fn state_stmt(env: &Env, c: &StateCopy<'_>) -> AppResult<D1PreparedStatement
         ])?)
 }
 
-pub fn device_stmts(env: &Env, plan_id: &str, d: &DeviceCopy<'_>) -> AppResult<[D1PreparedStatement; 2]> {
+pub fn device_stmts(
+    env: &Env,
+    plan_id: &str,
+    d: &DeviceCopy<'_>,
+) -> AppResult<[D1PreparedStatement; 2]> {
     let job = d.job;
     let row = db(env)?
         .prepare(
@@ -98,7 +102,11 @@ pub fn device_stmts(env: &Env, plan_id: &str, d: &DeviceCopy<'_>) -> AppResult<[
     Ok([row, registry])
 }
 
-pub fn history_stmt(env: &Env, project_key: &str, h: &HistoryCopy<'_>) -> AppResult<D1PreparedStatement> {
+pub fn history_stmt(
+    env: &Env,
+    project_key: &str,
+    h: &HistoryCopy<'_>,
+) -> AppResult<D1PreparedStatement> {
     Ok(db(env)?
         .prepare("INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
         .bind(&[s(project_key), s(h.device_id), n(h.at), s(h.kind), s(h.detail)])?)
@@ -116,5 +124,8 @@ pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
         .all()
         .await?
         .results()?;
-    Ok(rows.into_iter().map(|r| (r.project_key, r.firmware_name)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.project_key, r.firmware_name))
+        .collect())
 }

@@ -52,18 +52,38 @@ pub async fn aggregates(env: &worker::Env, project: &str, now_ms: i64) -> AppRes
             .bind(&[s(project), n(LATEST as i64)])?,
     ];
     let results = db.batch(statements).await?;
-    let [versions, states, counts, latest] = <[worker::D1Result; 4]>::try_from(results)
-        .map_err(|r| crate::error::AppError::Unavailable(format!("summary batch answered {} results, not 4", r.len())))?;
+    let [versions, states, counts, latest] =
+        <[worker::D1Result; 4]>::try_from(results).map_err(|r| {
+            crate::error::AppError::Unavailable(format!(
+                "summary batch answered {} results, not 4",
+                r.len()
+            ))
+        })?;
     let versions: Vec<VersionRow> = versions.results()?;
     let states: Vec<StateRow> = states.results()?;
     let counts: Option<CountsRow> = counts.results()?.into_iter().next();
     let latest: Vec<DeviceRow> = latest.results()?;
-    let counts = counts.unwrap_or(CountsRow { banned: 0.0, hour: 0.0, day: 0.0, week: 0.0 });
+    let counts = counts.unwrap_or(CountsRow {
+        banned: 0.0,
+        hour: 0.0,
+        day: 0.0,
+        week: 0.0,
+    });
     Ok(Aggregates {
-        versions: versions.into_iter().map(|r| (r.firmware_name, r.version, r.n as u64)).collect(),
-        states: states.into_iter().map(|r| (r.job_phase, r.n as u64)).collect(),
+        versions: versions
+            .into_iter()
+            .map(|r| (r.firmware_name, r.version, r.n as u64))
+            .collect(),
+        states: states
+            .into_iter()
+            .map(|r| (r.job_phase, r.n as u64))
+            .collect(),
         banned: counts.banned as u64,
-        seen: SeenCounts { hour: counts.hour as u64, day: counts.day as u64, week: counts.week as u64 },
+        seen: SeenCounts {
+            hour: counts.hour as u64,
+            day: counts.day as u64,
+            week: counts.week as u64,
+        },
         latest: latest.into_iter().map(Device::from).collect(),
     })
 }

@@ -28,8 +28,13 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.seconds > 0 && args.seconds <= 120 && args.devices > 0 && args.devices <= 256, "--seconds 1..=120, --devices 1..=256");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    anyhow::ensure!(
+        args.seconds > 0 && args.seconds <= 120 && args.devices > 0 && args.devices <= 256,
+        "--seconds 1..=120, --devices 1..=256"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(bench(args))
 }
 
@@ -60,12 +65,23 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         cache_dir: dir.join("cache"),
         token: None,
         // On, so its cost is measured, but far above what loopback devices send.
-        rate_limit: RateLimit { per_second: 1e9, burst: 1e9, per_ip: false },
+        rate_limit: RateLimit {
+            per_second: 1e9,
+            burst: 1e9,
+            per_ip: false,
+        },
         memo_ttl: Duration::from_secs(60),
     };
     let bridge = Bridge::bind(config).await?;
-    let image: Vec<u8> = (0..300 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let id = bridge.cache().insert(image.clone()).await.context("seeding the cache")?.upgrade_id;
+    let image: Vec<u8> = (0..300 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let id = bridge
+        .cache()
+        .insert(image.clone())
+        .await
+        .context("seeding the cache")?
+        .upgrade_id;
     let (count, last) = packages(image.len() as u64);
     let addr = bridge.local_addr()?;
     let server = bridge.clone();
@@ -75,7 +91,11 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         let ask = move |i: u64| {
             // Each device walks the image from its own starting package.
             let n = (i + d as u64 * 37) % count + 1;
-            let size = if n == count && last != 0 { last } else { PACKAGE_SIZE };
+            let size = if n == count && last != 0 {
+                last
+            } else {
+                PACKAGE_SIZE
+            };
             (format!("Get{n},{id}").into_bytes(), 2 + size as usize)
         };
         let ask: Ask = Box::new(ask);
@@ -83,12 +103,27 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     })
     .await?;
     let counts = bridge.counts();
-    anyhow::ensure!(counts.get_errors == 0 && counts.rate_limited == 0, "the bridge refused Gets: {counts:?}");
+    anyhow::ensure!(
+        counts.get_errors == 0 && counts.rate_limited == 0,
+        "the bridge refused Gets: {counts:?}"
+    );
 
-    println!("devices: {}, {} s each, loopback", args.devices, args.seconds);
-    println!("udp echo, 1024-byte datagrams: {:.0} datagrams/s ({} lost)", echo_rate.0, echo_rate.1);
-    println!("fota-udp Get answers:          {:.0} datagrams/s ({} lost)", get_rate.0, get_rate.1);
-    println!("ratio get/echo: {:.2} (goal >= 0.5)", get_rate.0 / echo_rate.0);
+    println!(
+        "devices: {}, {} s each, loopback",
+        args.devices, args.seconds
+    );
+    println!(
+        "udp echo, 1024-byte datagrams: {:.0} datagrams/s ({} lost)",
+        echo_rate.0, echo_rate.1
+    );
+    println!(
+        "fota-udp Get answers:          {:.0} datagrams/s ({} lost)",
+        get_rate.0, get_rate.1
+    );
+    println!(
+        "ratio get/echo: {:.2} (goal >= 0.5)",
+        get_rate.0 / echo_rate.0
+    );
     Ok(())
 }
 
@@ -108,7 +143,12 @@ where
     let mut tasks = Vec::new();
     for d in 0..devices {
         let (mut device, ask) = make(d).await?;
-        let (answered, lost, counting, stop) = (answered.clone(), lost.clone(), counting.clone(), stop.clone());
+        let (answered, lost, counting, stop) = (
+            answered.clone(),
+            lost.clone(),
+            counting.clone(),
+            stop.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut i = 0u64;
             while !stop.load(Relaxed) {

@@ -14,7 +14,11 @@ const HOUR_MS: i64 = 3_600_000;
 
 /// `last_seen` at or after these counts as seen within the last hour, day and week.
 pub fn seen_cutoffs(now_ms: i64) -> [i64; 3] {
-    [now_ms - HOUR_MS, now_ms - 24 * HOUR_MS, now_ms - 7 * 24 * HOUR_MS]
+    [
+        now_ms - HOUR_MS,
+        now_ms - 24 * HOUR_MS,
+        now_ms - 7 * 24 * HOUR_MS,
+    ]
 }
 
 /// What the edge read from D1 for one project, before it is shaped into an answer.
@@ -39,25 +43,49 @@ pub fn summarize(agg: Aggregates, computed_at: String) -> FleetSummary {
         .versions
         .into_iter()
         .filter(|(_, _, n)| *n > 0)
-        .map(|(firmware_name, version, devices)| VersionCount { firmware_name, version, devices })
+        .map(|(firmware_name, version, devices)| VersionCount {
+            firmware_name,
+            version,
+            devices,
+        })
         .collect();
     versions.sort_by(|a, b| {
-        b.devices.cmp(&a.devices).then_with(|| (&a.firmware_name, &a.version).cmp(&(&b.firmware_name, &b.version)))
+        b.devices
+            .cmp(&a.devices)
+            .then_with(|| (&a.firmware_name, &a.version).cmp(&(&b.firmware_name, &b.version)))
     });
     let with_job: u64 = agg.states.iter().map(|(_, n)| n).sum();
     // A device without a job (`devices.job_phase` NULL) is idle; the phases are stored as
     // `DevicePhase::as_str` wrote them.
     let mut merged: BTreeMap<&'static str, (DevicePhase, u64)> = BTreeMap::new();
-    merged.insert(DevicePhase::Idle.as_str(), (DevicePhase::Idle, total.saturating_sub(with_job)));
+    merged.insert(
+        DevicePhase::Idle.as_str(),
+        (DevicePhase::Idle, total.saturating_sub(with_job)),
+    );
     for (state, n) in agg.states {
         if let Some(phase) = DevicePhase::parse(&state) {
             merged.entry(phase.as_str()).or_insert((phase, 0)).1 += n;
         }
     }
-    let mut states: Vec<StateCount> =
-        merged.into_values().filter(|(_, n)| *n > 0).map(|(state, devices)| StateCount { state, devices }).collect();
-    states.sort_by(|a, b| b.devices.cmp(&a.devices).then_with(|| a.state.as_str().cmp(b.state.as_str())));
-    FleetSummary { total, banned: agg.banned, seen: agg.seen, versions, states, latest: agg.latest, computed_at }
+    let mut states: Vec<StateCount> = merged
+        .into_values()
+        .filter(|(_, n)| *n > 0)
+        .map(|(state, devices)| StateCount { state, devices })
+        .collect();
+    states.sort_by(|a, b| {
+        b.devices
+            .cmp(&a.devices)
+            .then_with(|| a.state.as_str().cmp(b.state.as_str()))
+    });
+    FleetSummary {
+        total,
+        banned: agg.banned,
+        seen: agg.seen,
+        versions,
+        states,
+        latest: agg.latest,
+        computed_at,
+    }
 }
 
 /// May a summary computed at `computed_ms` still be served at `now_ms`?
@@ -90,17 +118,40 @@ mod tests {
                 (s("other"), s("1.0"), 3),
                 (s("gone"), s("0.1"), 0),
             ],
-            states: vec![("offered".into(), 2), ("idle".into(), 1), ("failed".into(), 3)],
+            states: vec![
+                ("offered".into(), 2),
+                ("idle".into(), 1),
+                ("failed".into(), 3),
+            ],
             banned: 2,
-            seen: SeenCounts { hour: 1, day: 4, week: 9 },
+            seen: SeenCounts {
+                hour: 1,
+                day: 4,
+                week: 9,
+            },
             latest: vec![],
         };
         let got = summarize(agg, "2026-11-22T00:17:26Z".into());
         assert_eq!(got.total, 12);
-        let versions: Vec<(Option<&str>, Option<&str>, u64)> =
-            got.versions.iter().map(|v| (v.firmware_name.as_deref(), v.version.as_deref(), v.devices)).collect();
-        assert_eq!(versions, [(Some("app"), Some("1.1"), 5), (Some("app"), Some("1.0"), 3), (Some("other"), Some("1.0"), 3), (None, None, 1)]);
-        let states: Vec<(&str, u64)> = got.states.iter().map(|s| (s.state.as_str(), s.devices)).collect();
+        let versions: Vec<(Option<&str>, Option<&str>, u64)> = got
+            .versions
+            .iter()
+            .map(|v| (v.firmware_name.as_deref(), v.version.as_deref(), v.devices))
+            .collect();
+        assert_eq!(
+            versions,
+            [
+                (Some("app"), Some("1.1"), 5),
+                (Some("app"), Some("1.0"), 3),
+                (Some("other"), Some("1.0"), 3),
+                (None, None, 1)
+            ]
+        );
+        let states: Vec<(&str, u64)> = got
+            .states
+            .iter()
+            .map(|s| (s.state.as_str(), s.devices))
+            .collect();
         assert_eq!(states, [("idle", 7), ("failed", 3), ("offered", 2)]);
         assert_eq!((got.banned, got.seen.week), (2, 9));
     }
@@ -113,22 +164,48 @@ mod tests {
 
     #[test]
     fn freshness_lasts_a_minute() {
-        for (computed, now, fresh) in [(0, 0, true), (0, 59_999, true), (0, 60_000, false), (10, 5, false), (1_000, 61_000, false)] {
+        for (computed, now, fresh) in [
+            (0, 0, true),
+            (0, 59_999, true),
+            (0, 60_000, false),
+            (10, 5, false),
+            (1_000, 61_000, false),
+        ] {
             assert_eq!(is_fresh(computed, now), fresh, "{computed} {now}");
         }
     }
 
     #[test]
     fn seen_windows() {
-        assert_eq!(seen_cutoffs(1_000_000_000), [1_000_000_000 - 3_600_000, 1_000_000_000 - 86_400_000, 1_000_000_000 - 604_800_000]);
+        assert_eq!(
+            seen_cutoffs(1_000_000_000),
+            [
+                1_000_000_000 - 3_600_000,
+                1_000_000_000 - 86_400_000,
+                1_000_000_000 - 604_800_000
+            ]
+        );
     }
 
     #[test]
     fn a_prefix_range_holds_exactly_the_ids_with_the_prefix() {
-        let ids = ["86", "860", "8601", "86019", "861", "87", "85z", "86:0", "86~"];
-        for (prefix, want) in [("86", vec!["86", "860", "8601", "86019", "861", "86:0", "86~"]), ("860", vec!["860", "8601", "86019"]), ("9", vec![])] {
+        let ids = [
+            "86", "860", "8601", "86019", "861", "87", "85z", "86:0", "86~",
+        ];
+        for (prefix, want) in [
+            (
+                "86",
+                vec!["86", "860", "8601", "86019", "861", "86:0", "86~"],
+            ),
+            ("860", vec!["860", "8601", "86019"]),
+            ("9", vec![]),
+        ] {
             let (low, high) = id_prefix_range(prefix);
-            let got: Vec<&str> = ids.iter().copied().filter(|id| *id >= low.as_str() && *id < high.as_str()).collect();
+            let got: Vec<&str> = ids
+                .iter()
+                .copied()
+                .filter(|id| *id >= low.as_str() && *id < high.as_str())
+                .collect();
             assert_eq!(got, want, "{prefix}");
         }
     }

@@ -89,8 +89,20 @@ pub struct Route {
     pub summary: &'static str,
 }
 
-const fn r(id: RouteId, method: &'static str, pattern: &'static str, role: Role, summary: &'static str) -> Route {
-    Route { id, method, pattern, role, summary }
+const fn r(
+    id: RouteId,
+    method: &'static str,
+    pattern: &'static str,
+    role: Role,
+    summary: &'static str,
+) -> Route {
+    Route {
+        id,
+        method,
+        pattern,
+        role,
+        summary,
+    }
 }
 
 use Role::{Admin, Operator, Viewer};
@@ -101,41 +113,245 @@ use RouteId::*;
 pub const ROUTES: &[Route] = &[
     r(OpenApi, "GET", "openapi.json", Viewer, "This document"),
     r(ListProjects, "GET", "projects", Viewer, "List projects"),
-    r(PutProject, "PUT", "projects/{key}", Admin, "Create or rename a project"),
-    r(GetProject, "GET", "projects/{key}", Viewer, "Show a project"),
-    r(ListFirmware, "GET", "projects/{key}/firmware", Viewer, "List firmware images"),
-    r(UploadFirmware, "PUT", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Upload a firmware image"),
-    r(GetFirmware, "GET", "projects/{key}/firmware/{firmware_name}/{version}", Viewer, "Show a firmware image"),
-    r(DeleteFirmware, "DELETE", "projects/{key}/firmware/{firmware_name}/{version}", Admin, "Delete a firmware image"),
-    r(ListPlans, "GET", "projects/{key}/plans", Viewer, "List plans"),
-    r(PutPlan, "PUT", "projects/{key}/plans/{firmware_name}", Admin, "Create or replace a plan"),
-    r(GetPlan, "GET", "projects/{key}/plans/{firmware_name}", Viewer, "Show a plan"),
-    r(DeletePlan, "DELETE", "projects/{key}/plans/{firmware_name}", Admin, "Delete a plan"),
-    r(RolloutStatus, "GET", "projects/{key}/plans/{firmware_name}/status", Viewer, "Rollout status with counts"),
-    r(PauseRollout, "POST", "projects/{key}/plans/{firmware_name}/pause", Operator, "Pause the rollout"),
-    r(ResumeRollout, "POST", "projects/{key}/plans/{firmware_name}/resume", Operator, "Resume the rollout"),
-    r(CancelRollout, "POST", "projects/{key}/plans/{firmware_name}/cancel", Operator, "Cancel the rollout"),
-    r(AdvanceRollout, "POST", "projects/{key}/plans/{firmware_name}/advance", Operator, "Advance the rollout a stage"),
-    r(ListDevices, "GET", "projects/{key}/devices", Viewer, "List devices, filtered, paginated"),
-    r(ProvisionDevices, "POST", "projects/{key}/devices", Admin, "Provision or re-key JSON devices (secrets shown once)"),
-    r(GetDevice, "GET", "projects/{key}/devices/{device_id}", Viewer, "Show a device"),
-    r(DeviceHistory, "GET", "projects/{key}/devices/{device_id}/history", Viewer, "A device's history"),
-    r(UnbanDevice, "POST", "projects/{key}/devices/{device_id}/unban", Operator, "Lift a loop-upgrade ban"),
-    r(ForgetDevice, "DELETE", "projects/{key}/devices/{device_id}", Admin, "Forget a device (unbind, drop its row and history)"),
-    r(MoveDevice, "POST", "projects/{key}/devices/{device_id}/move", Admin, "Move a device to another project"),
-    r(DeprovisionDevice, "POST", "projects/{key}/devices/{device_id}/deprovision", Admin, "De-provision a JSON device (its secret stops verifying)"),
-    r(ConfirmDevice, "POST", "projects/{key}/devices/{device_id}/confirm", Operator, "Confirm a device's held job"),
-    r(CheckNowDevice, "POST", "projects/{key}/devices/{device_id}/check-now", Operator, "Tell a connected device to check now"),
-    r(ConfirmDevices, "POST", "projects/{key}/confirm", Operator, "Confirm the held jobs of many devices"),
-    r(ListJobs, "GET", "projects/{key}/jobs", Viewer, "List module-OTA jobs"),
-    r(Activity, "GET", "projects/{key}/activity", Viewer, "Checks and deliveries per hour"),
-    r(Summary, "GET", "projects/{key}/summary", Viewer, "Fleet summary: devices per version, job state, banned, seen"),
-    r(CheckNowPlan, "POST", "projects/{key}/plans/{firmware_name}/check-now", Operator, "Tell a plan's connected devices to check now"),
-    r(ListSigningKeys, "GET", "projects/{key}/signing-keys", Viewer, "Notice signing public keys"),
-    r(RotateSigningKey, "POST", "projects/{key}/signing-keys/rotate", Admin, "Rotate the notice signing key"),
+    r(
+        PutProject,
+        "PUT",
+        "projects/{key}",
+        Admin,
+        "Create or rename a project",
+    ),
+    r(
+        GetProject,
+        "GET",
+        "projects/{key}",
+        Viewer,
+        "Show a project",
+    ),
+    r(
+        ListFirmware,
+        "GET",
+        "projects/{key}/firmware",
+        Viewer,
+        "List firmware images",
+    ),
+    r(
+        UploadFirmware,
+        "PUT",
+        "projects/{key}/firmware/{firmware_name}/{version}",
+        Admin,
+        "Upload a firmware image",
+    ),
+    r(
+        GetFirmware,
+        "GET",
+        "projects/{key}/firmware/{firmware_name}/{version}",
+        Viewer,
+        "Show a firmware image",
+    ),
+    r(
+        DeleteFirmware,
+        "DELETE",
+        "projects/{key}/firmware/{firmware_name}/{version}",
+        Admin,
+        "Delete a firmware image",
+    ),
+    r(
+        ListPlans,
+        "GET",
+        "projects/{key}/plans",
+        Viewer,
+        "List plans",
+    ),
+    r(
+        PutPlan,
+        "PUT",
+        "projects/{key}/plans/{firmware_name}",
+        Admin,
+        "Create or replace a plan",
+    ),
+    r(
+        GetPlan,
+        "GET",
+        "projects/{key}/plans/{firmware_name}",
+        Viewer,
+        "Show a plan",
+    ),
+    r(
+        DeletePlan,
+        "DELETE",
+        "projects/{key}/plans/{firmware_name}",
+        Admin,
+        "Delete a plan",
+    ),
+    r(
+        RolloutStatus,
+        "GET",
+        "projects/{key}/plans/{firmware_name}/status",
+        Viewer,
+        "Rollout status with counts",
+    ),
+    r(
+        PauseRollout,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/pause",
+        Operator,
+        "Pause the rollout",
+    ),
+    r(
+        ResumeRollout,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/resume",
+        Operator,
+        "Resume the rollout",
+    ),
+    r(
+        CancelRollout,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/cancel",
+        Operator,
+        "Cancel the rollout",
+    ),
+    r(
+        AdvanceRollout,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/advance",
+        Operator,
+        "Advance the rollout a stage",
+    ),
+    r(
+        ListDevices,
+        "GET",
+        "projects/{key}/devices",
+        Viewer,
+        "List devices, filtered, paginated",
+    ),
+    r(
+        ProvisionDevices,
+        "POST",
+        "projects/{key}/devices",
+        Admin,
+        "Provision or re-key JSON devices (secrets shown once)",
+    ),
+    r(
+        GetDevice,
+        "GET",
+        "projects/{key}/devices/{device_id}",
+        Viewer,
+        "Show a device",
+    ),
+    r(
+        DeviceHistory,
+        "GET",
+        "projects/{key}/devices/{device_id}/history",
+        Viewer,
+        "A device's history",
+    ),
+    r(
+        UnbanDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/unban",
+        Operator,
+        "Lift a loop-upgrade ban",
+    ),
+    r(
+        ForgetDevice,
+        "DELETE",
+        "projects/{key}/devices/{device_id}",
+        Admin,
+        "Forget a device (unbind, drop its row and history)",
+    ),
+    r(
+        MoveDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/move",
+        Admin,
+        "Move a device to another project",
+    ),
+    r(
+        DeprovisionDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/deprovision",
+        Admin,
+        "De-provision a JSON device (its secret stops verifying)",
+    ),
+    r(
+        ConfirmDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/confirm",
+        Operator,
+        "Confirm a device's held job",
+    ),
+    r(
+        CheckNowDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/check-now",
+        Operator,
+        "Tell a connected device to check now",
+    ),
+    r(
+        ConfirmDevices,
+        "POST",
+        "projects/{key}/confirm",
+        Operator,
+        "Confirm the held jobs of many devices",
+    ),
+    r(
+        ListJobs,
+        "GET",
+        "projects/{key}/jobs",
+        Viewer,
+        "List module-OTA jobs",
+    ),
+    r(
+        Activity,
+        "GET",
+        "projects/{key}/activity",
+        Viewer,
+        "Checks and deliveries per hour",
+    ),
+    r(
+        Summary,
+        "GET",
+        "projects/{key}/summary",
+        Viewer,
+        "Fleet summary: devices per version, job state, banned, seen",
+    ),
+    r(
+        CheckNowPlan,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/check-now",
+        Operator,
+        "Tell a plan's connected devices to check now",
+    ),
+    r(
+        ListSigningKeys,
+        "GET",
+        "projects/{key}/signing-keys",
+        Viewer,
+        "Notice signing public keys",
+    ),
+    r(
+        RotateSigningKey,
+        "POST",
+        "projects/{key}/signing-keys/rotate",
+        Admin,
+        "Rotate the notice signing key",
+    ),
     r(ListTokens, "GET", "tokens", Admin, "List tokens"),
-    r(CreateToken, "POST", "tokens", Admin, "Create a token (shown once)"),
-    r(RevokeToken, "DELETE", "tokens/{name}", Admin, "Revoke a token"),
+    r(
+        CreateToken,
+        "POST",
+        "tokens",
+        Admin,
+        "Create a token (shown once)",
+    ),
+    r(
+        RevokeToken,
+        "DELETE",
+        "tokens/{name}",
+        Admin,
+        "Revoke a token",
+    ),
     r(Audit, "GET", "audit", Viewer, "Read the audit log"),
 ];
 
@@ -193,7 +409,8 @@ mod tests {
             RouteMatch::WrongMethod => Some(("<wrong method>", vec![])),
             RouteMatch::NotFound => None,
         };
-        let expect = expect.map(|(p, params)| (p, params.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+        let expect =
+            expect.map(|(p, params)| (p, params.iter().map(|s| s.to_string()).collect::<Vec<_>>()));
         assert_eq!(got, expect, "{method} {path}");
     }
 
@@ -201,8 +418,16 @@ mod tests {
     fn matches_routes() {
         check("GET", "projects", Some(("projects", &[])));
         check("PUT", "projects/K1", Some(("projects/{key}", &["K1"])));
-        check("GET", "projects/K1/plans/fw/status", Some(("projects/{key}/plans/{firmware_name}/status", &["K1", "fw"])));
-        check("POST", "projects/K1/devices/86/unban", Some(("projects/{key}/devices/{device_id}/unban", &["K1", "86"])));
+        check(
+            "GET",
+            "projects/K1/plans/fw/status",
+            Some(("projects/{key}/plans/{firmware_name}/status", &["K1", "fw"])),
+        );
+        check(
+            "POST",
+            "projects/K1/devices/86/unban",
+            Some(("projects/{key}/devices/{device_id}/unban", &["K1", "86"])),
+        );
         check("DELETE", "projects", Some(("<wrong method>", &[])));
         check("GET", "projects/K1/nothing", None);
         check("GET", "projects//firmware", None);
@@ -213,7 +438,12 @@ mod tests {
     fn writes_need_more_than_viewer() {
         for route in ROUTES {
             if route.method != "GET" {
-                assert!(route.role >= Role::Operator, "{} {} is a write open to viewers", route.method, route.pattern);
+                assert!(
+                    route.role >= Role::Operator,
+                    "{} {} is a write open to viewers",
+                    route.method,
+                    route.pattern
+                );
             }
         }
     }

@@ -134,7 +134,10 @@ mod tests {
 
     #[test]
     fn platform_codes_match_the_hosted_platform() {
-        assert_eq!(Refusal::OtherProject.body(), r#"{"code":25,"msg":"no permission: device belongs to another project"}"#);
+        assert_eq!(
+            Refusal::OtherProject.body(),
+            r#"{"code":25,"msg":"no permission: device belongs to another project"}"#
+        );
         assert_eq!(Refusal::UnknownProject.code(), 26);
         assert_eq!(Refusal::UnknownFirmware.code(), 27);
     }

@@ -39,11 +39,24 @@ impl RangeAnswer {
     /// The framing of this answer over an image of `total` bytes.
     pub fn head(self, total: u64) -> RangeHead {
         match self {
-            RangeAnswer::Full => RangeHead { status: 200, start: 0, length: total, content_range: None },
-            RangeAnswer::Partial { start, end } => {
-                RangeHead { status: 206, start, length: end - start + 1, content_range: Some(format!("bytes {start}-{end}/{total}")) }
-            }
-            RangeAnswer::Unsatisfiable => RangeHead { status: 416, start: 0, length: 0, content_range: Some(format!("bytes */{total}")) },
+            RangeAnswer::Full => RangeHead {
+                status: 200,
+                start: 0,
+                length: total,
+                content_range: None,
+            },
+            RangeAnswer::Partial { start, end } => RangeHead {
+                status: 206,
+                start,
+                length: end - start + 1,
+                content_range: Some(format!("bytes {start}-{end}/{total}")),
+            },
+            RangeAnswer::Unsatisfiable => RangeHead {
+                status: 416,
+                start: 0,
+                length: 0,
+                content_range: Some(format!("bytes */{total}")),
+            },
         }
     }
 
@@ -60,12 +73,18 @@ impl RangeAnswer {
 /// Interprets a `Range` header. `bytes=0-` (sent by Air724 on its first request) is a partial
 /// answer covering the whole image, which is still a fresh download.
 pub fn answer(header: Option<&str>, total: u64) -> RangeAnswer {
-    let Some(header) = header else { return RangeAnswer::Full };
-    let Some(spec) = header.trim().strip_prefix("bytes=") else { return RangeAnswer::Full };
+    let Some(header) = header else {
+        return RangeAnswer::Full;
+    };
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Full;
+    };
     if spec.contains(',') {
         return RangeAnswer::Full;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return RangeAnswer::Full };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Full;
+    };
     let (first, last) = (first.trim(), last.trim());
     let number = |s: &str| -> Option<u64> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -80,11 +99,16 @@ pub fn answer(header: Option<&str>, total: u64) -> RangeAnswer {
             None => RangeAnswer::Full,
             Some(0) => RangeAnswer::Unsatisfiable,
             Some(_) if total == 0 => RangeAnswer::Unsatisfiable,
-            Some(n) => RangeAnswer::Partial { start: total.saturating_sub(n), end: total - 1 },
+            Some(n) => RangeAnswer::Partial {
+                start: total.saturating_sub(n),
+                end: total - 1,
+            },
         },
         // `bytes=a-` or `bytes=a-b`.
         (false, _) => {
-            let Some(start) = number(first) else { return RangeAnswer::Full };
+            let Some(start) = number(first) else {
+                return RangeAnswer::Full;
+            };
             let end = if last.is_empty() {
                 None
             } else {
@@ -140,9 +164,21 @@ mod tests {
     }
 
     #[track_caller]
-    fn check_head(header: Option<&str>, total: u64, status: u16, start: u64, length: u64, content_range: Option<&str>) {
+    fn check_head(
+        header: Option<&str>,
+        total: u64,
+        status: u16,
+        start: u64,
+        length: u64,
+        content_range: Option<&str>,
+    ) {
         let head = answer(header, total).head(total);
-        let want = RangeHead { status, start, length, content_range: content_range.map(str::to_string) };
+        let want = RangeHead {
+            status,
+            start,
+            length,
+            content_range: content_range.map(str::to_string),
+        };
         assert_eq!(head, want, "{header:?} over {total}");
     }
 
@@ -150,9 +186,23 @@ mod tests {
     fn head_table() {
         check_head(None, 100, 200, 0, 100, None);
         check_head(Some("bytes=0-"), 100, 206, 0, 100, Some("bytes 0-99/100"));
-        check_head(Some("bytes=10-19"), 100, 206, 10, 10, Some("bytes 10-19/100"));
+        check_head(
+            Some("bytes=10-19"),
+            100,
+            206,
+            10,
+            10,
+            Some("bytes 10-19/100"),
+        );
         check_head(Some("bytes=-10"), 100, 206, 90, 10, Some("bytes 90-99/100"));
-        check_head(Some("bytes=99-500"), 100, 206, 99, 1, Some("bytes 99-99/100"));
+        check_head(
+            Some("bytes=99-500"),
+            100,
+            206,
+            99,
+            1,
+            Some("bytes 99-99/100"),
+        );
         check_head(Some("bytes=100-"), 100, 416, 0, 0, Some("bytes */100"));
         check_head(Some("bytes=0-1,5-6"), 100, 200, 0, 100, None);
         check_head(None, 0, 200, 0, 0, None);
@@ -160,8 +210,14 @@ mod tests {
 
     #[test]
     fn request_header_asks_for_exactly_the_answered_bytes() {
-        assert_eq!(Partial { start: 0, end: 99 }.request_header().as_deref(), Some("bytes=0-99"));
-        assert_eq!(Partial { start: 90, end: 99 }.request_header().as_deref(), Some("bytes=90-99"));
+        assert_eq!(
+            Partial { start: 0, end: 99 }.request_header().as_deref(),
+            Some("bytes=0-99")
+        );
+        assert_eq!(
+            Partial { start: 90, end: 99 }.request_header().as_deref(),
+            Some("bytes=90-99")
+        );
         assert_eq!(Full.request_header(), None);
         assert_eq!(Unsatisfiable.request_header(), None);
     }

@@ -13,7 +13,9 @@ pub fn rfc3339(ms: i64) -> String {
 
 /// Parses an RFC 3339 timestamp back to milliseconds.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    OffsetDateTime::parse(text, &Rfc3339).ok().map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 #[cfg(test)]
@@ -22,7 +24,10 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for (ms, text) in [(0, "1970-01-01T00:00:00Z"), (1_795_306_646_000, "2026-11-22T00:17:26Z")] {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (1_795_306_646_000, "2026-11-22T00:17:26Z"),
+        ] {
             assert_eq!(rfc3339(ms), text);
             assert_eq!(parse_rfc3339(text), Some(ms));
         }

@@ -38,7 +38,10 @@ impl Version {
             if part.is_empty() || part.len() > 18 || !part.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(VersionError::NotNumeric(part.to_string()));
             }
-            segments.push(part.parse().map_err(|_| VersionError::NotNumeric(part.to_string()))?);
+            segments.push(
+                part.parse()
+                    .map_err(|_| VersionError::NotNumeric(part.to_string()))?,
+            );
         }
         Ok(Version { segments })
     }
@@ -108,7 +111,19 @@ mod tests {
 
     #[test]
     fn refuses_malformed_versions() {
-        for bad in ["", "V", "1..2", "1.2.", "1.2.x", "abc", "1.2.3-beta", "1,2", "-1", "1.2.3.4.5.6.7.8.9", "1234567890123456789"] {
+        for bad in [
+            "",
+            "V",
+            "1..2",
+            "1.2.",
+            "1.2.x",
+            "abc",
+            "1.2.3-beta",
+            "1,2",
+            "-1",
+            "1.2.3.4.5.6.7.8.9",
+            "1234567890123456789",
+        ] {
             assert!(Version::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

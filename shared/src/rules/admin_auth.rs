@@ -45,7 +45,10 @@ impl BootstrapSecret {
 /// counting single IPv6 addresses would let one attacker rotate through billions of keys), and
 /// [`UNKNOWN_CLIENT`] for a missing or unparsable header.
 pub fn client_key(cf_connecting_ip: Option<&str>) -> String {
-    match cf_connecting_ip.map(str::trim).and_then(|ip| ip.parse::<IpAddr>().ok()) {
+    match cf_connecting_ip
+        .map(str::trim)
+        .and_then(|ip| ip.parse::<IpAddr>().ok())
+    {
         Some(IpAddr::V4(v4)) => v4.to_string(),
         Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
@@ -68,7 +71,10 @@ pub struct Lockouts {
 impl Lockouts {
     /// Milliseconds left of `key`'s lockout at `now`, if it is locked out.
     pub fn remaining(&self, key: &str, now: i64) -> Option<i64> {
-        self.until.get(key).map(|until| until - now).filter(|left| *left > 0)
+        self.until
+            .get(key)
+            .map(|until| until - now)
+            .filter(|left| *left > 0)
     }
 
     /// Locks `key` out for [`LOCKOUT_MS`] from `now`.
@@ -76,7 +82,12 @@ impl Lockouts {
         if self.until.len() >= MAX_LOCKOUTS && !self.until.contains_key(key) {
             self.until.retain(|_, until| *until > now);
             if self.until.len() >= MAX_LOCKOUTS {
-                if let Some(first) = self.until.iter().min_by_key(|(_, until)| **until).map(|(k, _)| k.clone()) {
+                if let Some(first) = self
+                    .until
+                    .iter()
+                    .min_by_key(|(_, until)| **until)
+                    .map(|(k, _)| k.clone())
+                {
                     self.until.remove(&first);
                 }
             }
@@ -124,7 +135,10 @@ mod tests {
         check_key(Some("203.0.113.7"), "203.0.113.7");
         check_key(Some(" 203.0.113.7 "), "203.0.113.7");
         check_key(Some("2001:db8:1:2::1"), "2001:db8:1:2::/64");
-        check_key(Some("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        check_key(
+            Some("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64",
+        );
         check_key(Some("2001:db8:1:3::1"), "2001:db8:1:3::/64");
         check_key(Some("::ffff:198.51.100.1"), "198.51.100.1");
         check_key(Some("::1"), "0:0:0:0::/64");
@@ -145,7 +159,10 @@ mod tests {
         assert_eq!(lockouts.remaining("b", 1_000), None);
         // Locking again starts a new minute.
         lockouts.lock("a", 50_000);
-        assert_eq!(lockouts.remaining("a", 1_000 + LOCKOUT_MS), Some(50_000 - 1_000));
+        assert_eq!(
+            lockouts.remaining("a", 1_000 + LOCKOUT_MS),
+            Some(50_000 - 1_000)
+        );
     }
 
     #[test]
@@ -164,6 +181,10 @@ mod tests {
         // Once they have ended, the expired ones go together.
         let later = MAX_LOCKOUTS as i64 + LOCKOUT_MS - 1;
         lockouts.lock("after", later);
-        assert_eq!(lockouts.len(), 2, "only `new` (still running) and `after` stay");
+        assert_eq!(
+            lockouts.len(),
+            2,
+            "only `new` (still running) and `after` stay"
+        );
     }
 }

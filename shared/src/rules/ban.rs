@@ -37,25 +37,51 @@ pub enum Admission {
 /// burst of repeats (a device retrying, or someone replaying its request) is one delivery. The
 /// delivery that reaches `limit` is still served and bans the device, so a device gets at most
 /// `limit` counted images of one target. A new target starts a new count.
-pub fn admit(state: &DeliveryState, target: &str, limit: u32, fresh: bool, now_ms: i64, window_ms: i64) -> Admission {
+pub fn admit(
+    state: &DeliveryState,
+    target: &str,
+    limit: u32,
+    fresh: bool,
+    now_ms: i64,
+    window_ms: i64,
+) -> Admission {
     let same_target = state.target.as_deref() == Some(target);
     if same_target && state.banned {
         return Admission::Banned;
     }
-    let (count, last_ms) = if same_target { (state.count, state.last_ms) } else { (0, None) };
+    let (count, last_ms) = if same_target {
+        (state.count, state.last_ms)
+    } else {
+        (0, None)
+    };
     let within_window = last_ms.is_some_and(|last| now_ms.saturating_sub(last) < window_ms);
     if !fresh || within_window {
-        return Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: false, last_ms });
+        return Admission::Serve(DeliveryState {
+            target: Some(target.to_string()),
+            count,
+            banned: false,
+            last_ms,
+        });
     }
     let count = count.saturating_add(1);
-    Admission::Serve(DeliveryState { target: Some(target.to_string()), count, banned: count >= limit.max(1), last_ms: Some(now_ms) })
+    Admission::Serve(DeliveryState {
+        target: Some(target.to_string()),
+        count,
+        banned: count >= limit.max(1),
+        last_ms: Some(now_ms),
+    })
 }
 
 /// The state after the device reported running the target whose [`target_key`] is `reported`:
 /// reporting the counted target means the upgrade took, which clears the count and any ban for it.
 pub fn after_report(state: &DeliveryState, reported: &str) -> DeliveryState {
     if state.target.as_deref() == Some(reported) {
-        DeliveryState { target: state.target.clone(), count: 0, banned: false, last_ms: None }
+        DeliveryState {
+            target: state.target.clone(),
+            count: 0,
+            banned: false,
+            last_ms: None,
+        }
     } else {
         state.clone()
     }
@@ -90,24 +116,55 @@ mod tests {
     #[test]
     fn resumes_do_not_count() {
         let t = "fw@1.0.1";
-        let state = DeliveryState { target: Some(t.into()), count: 5, banned: false, last_ms: None };
-        assert_eq!(admit(&state, t, 6, false, 0, 0), Admission::Serve(state.clone()));
+        let state = DeliveryState {
+            target: Some(t.into()),
+            count: 5,
+            banned: false,
+            last_ms: None,
+        };
+        assert_eq!(
+            admit(&state, t, 6, false, 0, 0),
+            Admission::Serve(state.clone())
+        );
     }
 
     #[test]
     fn new_target_starts_a_new_count() {
-        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true, last_ms: Some(5) };
+        let state = DeliveryState {
+            target: Some("fw@1.0.1".into()),
+            count: 6,
+            banned: true,
+            last_ms: Some(5),
+        };
         assert_eq!(
             admit(&state, "fw@1.0.2", 6, true, 0, 0),
-            Admission::Serve(DeliveryState { target: Some("fw@1.0.2".into()), count: 1, banned: false, last_ms: Some(0) })
+            Admission::Serve(DeliveryState {
+                target: Some("fw@1.0.2".into()),
+                count: 1,
+                banned: false,
+                last_ms: Some(0)
+            })
         );
     }
 
     #[test]
     fn reporting_the_target_clears_count_and_ban() {
-        let state = DeliveryState { target: Some("fw@1.0.1".into()), count: 6, banned: true, last_ms: Some(5) };
+        let state = DeliveryState {
+            target: Some("fw@1.0.1".into()),
+            count: 6,
+            banned: true,
+            last_ms: Some(5),
+        };
         let reported = |fw: &str, version: &str| target_key(fw, &v(version));
-        assert_eq!(after_report(&state, &reported("fw", "V1.0.1")), DeliveryState { target: Some("fw@1.0.1".into()), count: 0, banned: false, last_ms: None });
+        assert_eq!(
+            after_report(&state, &reported("fw", "V1.0.1")),
+            DeliveryState {
+                target: Some("fw@1.0.1".into()),
+                count: 0,
+                banned: false,
+                last_ms: None
+            }
+        );
         assert_eq!(after_report(&state, &reported("fw", "1.0.0")), state);
         assert_eq!(after_report(&state, &reported("other", "1.0.1")), state);
     }
@@ -116,7 +173,12 @@ mod tests {
     fn limit_of_one_bans_on_first_delivery() {
         assert_eq!(
             admit(&DeliveryState::default(), "t", 1, true, 0, 0),
-            Admission::Serve(DeliveryState { target: Some("t".into()), count: 1, banned: true, last_ms: Some(0) })
+            Admission::Serve(DeliveryState {
+                target: Some("t".into()),
+                count: 1,
+                banned: true,
+                last_ms: Some(0)
+            })
         );
     }
 
@@ -126,7 +188,14 @@ mod tests {
         let window = 600_000;
         let mut state = DeliveryState::default();
         // (time of the download, fresh?, expected count after it)
-        let cases: [(i64, bool, u32); 6] = [(0, true, 1), (1_000, true, 1), (599_999, true, 1), (600_000, true, 2), (600_500, false, 2), (1_300_000, true, 3)];
+        let cases: [(i64, bool, u32); 6] = [
+            (0, true, 1),
+            (1_000, true, 1),
+            (599_999, true, 1),
+            (600_000, true, 2),
+            (600_500, false, 2),
+            (1_300_000, true, 3),
+        ];
         for (at, fresh, expect) in cases {
             match admit(&state, t, 6, fresh, at, window) {
                 Admission::Serve(next) => {

@@ -42,14 +42,17 @@ pub fn decide(check: &UpgradeCheck, facts: Facts<'_>) -> Offer {
     if facts.owner.is_some_and(|owner| owner != check.project_key) {
         return Refuse(Refusal::OtherProject);
     }
-    let Some(plan) = facts.plan else { return Refuse(Refusal::UnknownFirmware) };
+    let Some(plan) = facts.plan else {
+        return Refuse(Refusal::UnknownFirmware);
+    };
     if !in_device_set(&plan.spec, &check.device_id) {
         return Refuse(Refusal::NotInDeviceSet);
     }
     if let Err(refusal) = upgrade_wanted(&plan.spec, &check.version) {
         return Refuse(refusal);
     }
-    let redirect = check.wants_redirect || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
+    let redirect = check.wants_redirect
+        || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
     Offer::Due(if redirect { Via::Redirect } else { Via::Stream })
 }
 
@@ -59,7 +62,13 @@ mod tests {
     use crate::model::plan::{ImageRef, PlanSpec};
     use crate::rules::luat::{check_query, parse_check};
 
-    fn plan(target: &str, from: &[&str], devices: &[&str], delivery: Delivery, downgrade: bool) -> Plan {
+    fn plan(
+        target: &str,
+        from: &[&str],
+        devices: &[&str],
+        delivery: Delivery,
+        downgrade: bool,
+    ) -> Plan {
         Plan {
             project_key: "K1".into(),
             firmware_name: "ignored".into(),
@@ -74,7 +83,12 @@ mod tests {
                 job_timeout_s: None,
                 needs_confirm: false,
             },
-            image: ImageRef { sha256: "00".into(), md5: "00".into(), size: 1, module: "default".into() },
+            image: ImageRef {
+                sha256: "00".into(),
+                md5: "00".into(),
+                size: 1,
+                module: "default".into(),
+            },
             updated_at: "2026-11-22T00:00:00Z".into(),
         }
     }
@@ -92,8 +106,21 @@ mod tests {
     }
 
     #[track_caller]
-    fn check(c: UpgradeCheck, project_known: bool, owner: Option<&str>, p: Option<Plan>, expect: Offer) {
-        let got = decide(&c, Facts { project_known, owner, plan: p.as_ref() });
+    fn check(
+        c: UpgradeCheck,
+        project_known: bool,
+        owner: Option<&str>,
+        p: Option<Plan>,
+        expect: Offer,
+    ) {
+        let got = decide(
+            &c,
+            Facts {
+                project_known,
+                owner,
+                plan: p.as_ref(),
+            },
+        );
         assert_eq!(got, expect, "{c:?}");
     }
 
@@ -103,21 +130,111 @@ mod tests {
         use Offer::*;
         let stream = || Some(plan("2018.1.10", &[], &[], Stream, false));
         let redirect = || Some(plan("2018.1.10", &[], &[], Redirect, false));
-        check(luatos("2018.1.3"), false, None, stream(), Refuse(Refusal::UnknownProject));
-        check(luatos("2018.1.3"), true, Some("K2"), stream(), Refuse(Refusal::OtherProject));
-        check(luatos("2018.1.3"), true, Some("K1"), None, Refuse(Refusal::UnknownFirmware));
-        check(luatos("2018.1.3"), true, Some("K1"), stream(), Due(Via::Stream));
-        check(luatos("2018.1.10"), true, Some("K1"), stream(), Refuse(Refusal::UpToDate));
-        check(luatos("2018.1.11"), true, Some("K1"), stream(), Refuse(Refusal::UpToDate));
-        check(luatos("2018.1.11"), true, Some("K1"), Some(plan("2018.1.10", &[], &[], Stream, true)), Due(Via::Stream));
+        check(
+            luatos("2018.1.3"),
+            false,
+            None,
+            stream(),
+            Refuse(Refusal::UnknownProject),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K2"),
+            stream(),
+            Refuse(Refusal::OtherProject),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            None,
+            Refuse(Refusal::UnknownFirmware),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            stream(),
+            Due(Via::Stream),
+        );
+        check(
+            luatos("2018.1.10"),
+            true,
+            Some("K1"),
+            stream(),
+            Refuse(Refusal::UpToDate),
+        );
+        check(
+            luatos("2018.1.11"),
+            true,
+            Some("K1"),
+            stream(),
+            Refuse(Refusal::UpToDate),
+        );
+        check(
+            luatos("2018.1.11"),
+            true,
+            Some("K1"),
+            Some(plan("2018.1.10", &[], &[], Stream, true)),
+            Due(Via::Stream),
+        );
         // LuatOS never follows a redirect, whatever the plan says.
-        check(luatos("2018.1.3"), true, Some("K1"), redirect(), Due(Via::Stream));
-        check(air724("1.0.0", false), true, Some("K1"), redirect(), Due(Via::Redirect));
-        check(air724("1.0.0", false), true, Some("K1"), stream(), Due(Via::Stream));
-        check(air724("1.0.0", true), true, Some("K1"), stream(), Due(Via::Redirect));
-        check(luatos("2018.1.3"), true, Some("K1"), Some(plan("2018.1.10", &["2018.1.2"], &[], Stream, false)), Refuse(Refusal::SourceVersionNotEligible));
-        check(luatos("2018.1.3"), true, Some("K1"), Some(plan("2018.1.10", &["2018.1.3"], &[], Stream, false)), Due(Via::Stream));
-        check(luatos("2018.1.3"), true, Some("K1"), Some(plan("2018.1.10", &[], &["1"], Stream, false)), Refuse(Refusal::NotInDeviceSet));
-        check(luatos("2018.1.3"), true, Some("K1"), Some(plan("2018.1.10", &[], &["862419074072389"], Stream, false)), Due(Via::Stream));
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            redirect(),
+            Due(Via::Stream),
+        );
+        check(
+            air724("1.0.0", false),
+            true,
+            Some("K1"),
+            redirect(),
+            Due(Via::Redirect),
+        );
+        check(
+            air724("1.0.0", false),
+            true,
+            Some("K1"),
+            stream(),
+            Due(Via::Stream),
+        );
+        check(
+            air724("1.0.0", true),
+            true,
+            Some("K1"),
+            stream(),
+            Due(Via::Redirect),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            Some(plan("2018.1.10", &["2018.1.2"], &[], Stream, false)),
+            Refuse(Refusal::SourceVersionNotEligible),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            Some(plan("2018.1.10", &["2018.1.3"], &[], Stream, false)),
+            Due(Via::Stream),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            Some(plan("2018.1.10", &[], &["1"], Stream, false)),
+            Refuse(Refusal::NotInDeviceSet),
+        );
+        check(
+            luatos("2018.1.3"),
+            true,
+            Some("K1"),
+            Some(plan("2018.1.10", &[], &["862419074072389"], Stream, false)),
+            Due(Via::Stream),
+        );
     }
 }

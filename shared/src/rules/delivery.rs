@@ -7,7 +7,9 @@ use crate::leaf::code::Refusal;
 use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutSpec, RolloutState, Standing};
 use crate::rules::ban::{admit, Admission, DeliveryState};
 use crate::rules::rollout::{rollout_gate, OfferRate};
-use crate::rules::rollout_state::{on_eligible_seen, on_failure, on_offer, DeviceFailure, Provenance, RolloutEvent};
+use crate::rules::rollout_state::{
+    on_eligible_seen, on_failure, on_offer, DeviceFailure, Provenance, RolloutEvent,
+};
 
 /// What the coordinator knows when a due device asks.
 #[derive(Debug, Clone)]
@@ -65,16 +67,33 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
         events: Vec::new(),
     };
     if v.device.is_none() {
-        if let Some(step) = on_eligible_seen(a.spec, &v.state, a.plan_id, a.device_id, a.from, a.now_ms) {
+        if let Some(step) =
+            on_eligible_seen(a.spec, &v.state, a.plan_id, a.device_id, a.from, a.now_ms)
+        {
             v.state = step.rollout;
             v.device = Some(step.device);
         }
     }
-    if let Err(refused) = rollout_gate(a.spec, &v.state, a.plan_id, a.device_id, v.device.as_ref(), a.now_ms, a.rate) {
+    if let Err(refused) = rollout_gate(
+        a.spec,
+        &v.state,
+        a.plan_id,
+        a.device_id,
+        v.device.as_ref(),
+        a.now_ms,
+        a.rate,
+    ) {
         v.answer = Err(refused);
         return v;
     }
-    let next = match admit(a.delivery, a.target, a.ban_after, a.fresh, a.now_ms, a.window_ms) {
+    let next = match admit(
+        a.delivery,
+        a.target,
+        a.ban_after,
+        a.fresh,
+        a.now_ms,
+        a.window_ms,
+    ) {
         Admission::Banned => {
             fail_banned(a, &mut v);
             v.answer = Err(Refusal::Banned);
@@ -82,21 +101,32 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
         }
         Admission::Serve(next) => next,
     };
-    if let Some(step) = v.device.as_ref().and_then(|d| on_offer(&v.state, d, a.now_ms)) {
-        v.history.extend(phase_entry(a.plan_id, v.device.as_ref(), &step.device));
+    if let Some(step) = v
+        .device
+        .as_ref()
+        .and_then(|d| on_offer(&v.state, d, a.now_ms))
+    {
+        v.history
+            .extend(phase_entry(a.plan_id, v.device.as_ref(), &step.device));
         v.state = step.rollout;
         v.first_offer = true;
         v.unverified = step.device.standing == Standing::Unverified;
         v.device = Some(step.device);
     }
     if a.fresh && next != *a.delivery {
-        v.history.push(("delivery", format!("{} ({} of {})", a.target, next.count, a.ban_after)));
+        v.history.push((
+            "delivery",
+            format!("{} ({} of {})", a.target, next.count, a.ban_after),
+        ));
     }
     let newly_banned = next.banned && !a.delivery.banned;
     v.delivery = next;
     if newly_banned {
         // This delivery was the last one allowed: the device is banned from now on.
-        v.history.push(("banned", format!("{} deliveries of {}", v.delivery.count, a.target)));
+        v.history.push((
+            "banned",
+            format!("{} deliveries of {}", v.delivery.count, a.target),
+        ));
         fail_banned(a, &mut v);
     }
     v
@@ -104,7 +134,11 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
 
 /// The history entry a device's move to a new phase in rollout `plan_id` leaves: the phase, and
 /// the plan with the cause. `None` when the phase did not change, or for `idle`.
-pub fn phase_entry(plan_id: &str, before: Option<&DeviceRollout>, after: &DeviceRollout) -> Option<(&'static str, String)> {
+pub fn phase_entry(
+    plan_id: &str,
+    before: Option<&DeviceRollout>,
+    after: &DeviceRollout,
+) -> Option<(&'static str, String)> {
     if before.map(|b| b.phase) == Some(after.phase) || after.phase == DevicePhase::Idle {
         return None;
     }
@@ -116,9 +150,12 @@ pub fn phase_entry(plan_id: &str, before: Option<&DeviceRollout>, after: &Device
 }
 
 fn fail_banned(a: &Attempt<'_>, v: &mut Verdict) {
-    let Some(dev) = v.device.as_ref().filter(|d| d.phase != DevicePhase::Banned) else { return };
+    let Some(dev) = v.device.as_ref().filter(|d| d.phase != DevicePhase::Banned) else {
+        return;
+    };
     if let Some(step) = on_failure(a.spec, &v.state, dev, DeviceFailure::Banned, a.now_ms) {
-        v.history.extend(phase_entry(a.plan_id, Some(dev), &step.device));
+        v.history
+            .extend(phase_entry(a.plan_id, Some(dev), &step.device));
         v.state = step.rollout;
         v.device = Some(step.device);
         v.events.extend(step.event);
@@ -150,7 +187,12 @@ mod tests {
     fn check(c: Case) {
         let spec = spec(c.spec);
         let state = start(&spec, 0);
-        let delivery = DeliveryState { target: Some("fw@1.0.1".into()), count: c.delivery.0, banned: c.delivery.1, last_ms: None };
+        let delivery = DeliveryState {
+            target: Some("fw@1.0.1".into()),
+            count: c.delivery.0,
+            banned: c.delivery.1,
+            last_ms: None,
+        };
         let v = attempt(&Attempt {
             spec: &spec,
             state: &state,
@@ -163,31 +205,106 @@ mod tests {
             fresh: c.fresh,
             now_ms: 1_000,
             window_ms: 600_000,
-            from: &Provenance { signed: false, listed: false, first_seen_ms: -1 },
-            rate: OfferRate { offers: c.offers, unverified: 0 },
+            from: &Provenance {
+                signed: false,
+                listed: false,
+                first_seen_ms: -1,
+            },
+            rate: OfferRate {
+                offers: c.offers,
+                unverified: 0,
+            },
         });
         assert_eq!(v.answer, c.answer, "answer");
         assert_eq!(v.device.as_ref().map(|d| d.phase), c.phase, "device phase");
         assert_eq!(v.delivery.count, c.count, "delivery count");
         assert_eq!(v.first_offer, c.first_offer, "first offer");
-        assert_eq!(v.history.iter().map(|h| h.0).collect::<Vec<_>>(), c.history, "history");
-        assert_eq!(v.state.totals.eligible, u64::from(c.phase.is_some()), "counted once as eligible");
+        assert_eq!(
+            v.history.iter().map(|h| h.0).collect::<Vec<_>>(),
+            c.history,
+            "history"
+        );
+        assert_eq!(
+            v.state.totals.eligible,
+            u64::from(c.phase.is_some()),
+            "counted once as eligible"
+        );
     }
 
     #[test]
     fn attempts() {
         use DevicePhase::*;
         // A first fresh download at 100%: counted, offered, one delivery.
-        check(Case { spec: r#"{"stages":[100]}"#, delivery: (0, false), fresh: true, offers: 0, answer: Ok(()), phase: Some(Offered), count: 1, first_offer: true, history: &["offered", "delivery"] });
+        check(Case {
+            spec: r#"{"stages":[100]}"#,
+            delivery: (0, false),
+            fresh: true,
+            offers: 0,
+            answer: Ok(()),
+            phase: Some(Offered),
+            count: 1,
+            first_offer: true,
+            history: &["offered", "delivery"],
+        });
         // A resume counts no delivery but is still the first offer.
-        check(Case { spec: r#"{"stages":[100]}"#, delivery: (0, false), fresh: false, offers: 0, answer: Ok(()), phase: Some(Offered), count: 0, first_offer: true, history: &["offered"] });
+        check(Case {
+            spec: r#"{"stages":[100]}"#,
+            delivery: (0, false),
+            fresh: false,
+            offers: 0,
+            answer: Ok(()),
+            phase: Some(Offered),
+            count: 0,
+            first_offer: true,
+            history: &["offered"],
+        });
         // The sixth delivery is served and bans.
-        check(Case { spec: r#"{"stages":[100]}"#, delivery: (5, false), fresh: true, offers: 0, answer: Ok(()), phase: Some(Banned), count: 6, first_offer: true, history: &["offered", "delivery", "banned", "banned"] });
+        check(Case {
+            spec: r#"{"stages":[100]}"#,
+            delivery: (5, false),
+            fresh: true,
+            offers: 0,
+            answer: Ok(()),
+            phase: Some(Banned),
+            count: 6,
+            first_offer: true,
+            history: &["offered", "delivery", "banned", "banned"],
+        });
         // Banned before it was ever offered here: refused; an idle device has no outcome to count.
-        check(Case { spec: r#"{"stages":[100]}"#, delivery: (6, true), fresh: true, offers: 0, answer: Err(Refusal::Banned), phase: Some(Idle), count: 6, first_offer: false, history: &[] });
+        check(Case {
+            spec: r#"{"stages":[100]}"#,
+            delivery: (6, true),
+            fresh: true,
+            offers: 0,
+            answer: Err(Refusal::Banned),
+            phase: Some(Idle),
+            count: 6,
+            first_offer: false,
+            history: &[],
+        });
         // The rate limit is spent: counted as eligible, refused, nothing delivered.
-        check(Case { spec: r#"{"stages":[100],"max_per_minute":5}"#, delivery: (0, false), fresh: true, offers: 5, answer: Err(Refusal::NotOfferingNow), phase: Some(Idle), count: 0, first_offer: false, history: &[] });
+        check(Case {
+            spec: r#"{"stages":[100],"max_per_minute":5}"#,
+            delivery: (0, false),
+            fresh: true,
+            offers: 5,
+            answer: Err(Refusal::NotOfferingNow),
+            phase: Some(Idle),
+            count: 0,
+            first_offer: false,
+            history: &[],
+        });
         // Verifying and not a test device: counted in its cohort, refused.
-        check(Case { spec: r#"{"stages":[100],"verify_devices":["T1"]}"#, delivery: (0, false), fresh: true, offers: 0, answer: Err(Refusal::NotInDeviceSet), phase: Some(Idle), count: 0, first_offer: false, history: &[] });
+        check(Case {
+            spec: r#"{"stages":[100],"verify_devices":["T1"]}"#,
+            delivery: (0, false),
+            fresh: true,
+            offers: 0,
+            answer: Err(Refusal::NotInDeviceSet),
+            phase: Some(Idle),
+            count: 0,
+            first_offer: false,
+            history: &[],
+        });
     }
 }

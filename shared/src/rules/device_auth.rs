@@ -148,7 +148,10 @@ pub fn body_sha256_hex(body: &[u8]) -> String {
 
 /// The string a device signs: `METHOD\nPATH\nTIMESTAMP_MS\nBODY_SHA256_HEX`.
 pub fn canonical_request(method: &str, path: &str, timestamp_ms: i64, body: &[u8]) -> String {
-    format!("{method}\n{path}\n{timestamp_ms}\n{}", body_sha256_hex(body))
+    format!(
+        "{method}\n{path}\n{timestamp_ms}\n{}",
+        body_sha256_hex(body)
+    )
 }
 
 /// HMAC-SHA256 of `message`, ready to `finalize` or `verify_slice` (constant time).
@@ -161,7 +164,11 @@ pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> HmacSha256 {
 /// The `X-Fota-Signature` value a device sends: lowercase hex HMAC-SHA256 of [`canonical_request`].
 pub fn sign(secret: &str, method: &str, path: &str, timestamp_ms: i64, body: &[u8]) -> String {
     let canonical = canonical_request(method, path, timestamp_ms, body);
-    hex::encode(hmac_sha256(secret.as_bytes(), canonical.as_bytes()).finalize().into_bytes())
+    hex::encode(
+        hmac_sha256(secret.as_bytes(), canonical.as_bytes())
+            .finalize()
+            .into_bytes(),
+    )
 }
 
 /// Parses a signed time in milliseconds (`X-Fota-Timestamp`, a download URL's `expires`): 1 to 16
@@ -176,7 +183,11 @@ pub(crate) fn parse_signed_ms(text: &str) -> Option<i64> {
 }
 
 /// Checks headers, window and signature against one secret.
-pub fn verify(secret: &str, request: &DeviceRequest<'_>, now_ms: i64) -> Result<Authorized, AuthError> {
+pub fn verify(
+    secret: &str,
+    request: &DeviceRequest<'_>,
+    now_ms: i64,
+) -> Result<Authorized, AuthError> {
     verify_any(std::iter::once((0, secret.to_string())), request, now_ms)
 }
 
@@ -201,9 +212,17 @@ pub fn verify_device(
     request: &DeviceRequest<'_>,
     now_ms: i64,
 ) -> Result<Authorized, AuthError> {
-    let mut ordered: Vec<&MasterKey> = masters.iter().filter(|m| key.master_version.is_none_or(|v| v == m.version)).collect();
+    let mut ordered: Vec<&MasterKey> = masters
+        .iter()
+        .filter(|m| key.master_version.is_none_or(|v| v == m.version))
+        .collect();
     ordered.sort_by_key(|m| std::cmp::Reverse(m.version));
-    let secrets = ordered.into_iter().map(|m| (m.version, device_secret(m, product_key, device_name, key.generation)));
+    let secrets = ordered.into_iter().map(|m| {
+        (
+            m.version,
+            device_secret(m, product_key, device_name, key.generation),
+        )
+    });
     verify_any(secrets, request, now_ms)
 }
 
@@ -212,8 +231,12 @@ fn verify_any(
     request: &DeviceRequest<'_>,
     now_ms: i64,
 ) -> Result<Authorized, AuthError> {
-    let timestamp = request.timestamp.ok_or(AuthError::MissingHeader(TIMESTAMP_HEADER))?;
-    let signature = request.signature.ok_or(AuthError::MissingHeader(SIGNATURE_HEADER))?;
+    let timestamp = request
+        .timestamp
+        .ok_or(AuthError::MissingHeader(TIMESTAMP_HEADER))?;
+    let signature = request
+        .signature
+        .ok_or(AuthError::MissingHeader(SIGNATURE_HEADER))?;
     let timestamp_ms = parse_signed_ms(timestamp).ok_or(AuthError::BadTimestamp)?;
     let signature = match hex::decode(signature) {
         Ok(bytes) if bytes.len() == 32 => bytes,
@@ -228,7 +251,10 @@ fn verify_any(
     let canonical = canonical_request(request.method, request.path, timestamp_ms, request.body);
     for (version, secret) in secrets {
         // `verify_slice` compares in constant time: no byte of the expected MAC leaks by timing.
-        if hmac_sha256(secret.as_bytes(), canonical.as_bytes()).verify_slice(&signature).is_ok() {
+        if hmac_sha256(secret.as_bytes(), canonical.as_bytes())
+            .verify_slice(&signature)
+            .is_ok()
+        {
             return Ok(Authorized {
                 replay_key: format!("sig:{}", hex::encode(&signature)),
                 replay_until_ms: timestamp_ms + WINDOW_MS,
@@ -244,7 +270,10 @@ fn verify_any(
 /// purpose (`fota-download-url`, `fota-notice-key\n{project}\n{key_id}`): one Worker secret
 /// serves every derived key, and no derived key reveals another or the master.
 pub fn derive_key(master: &MasterKey, label: &str) -> [u8; 32] {
-    hmac_sha256(&master.key, label.as_bytes()).finalize().into_bytes().into()
+    hmac_sha256(&master.key, label.as_bytes())
+        .finalize()
+        .into_bytes()
+        .into()
 }
 
 pub fn secret_from_bytes(bytes: &[u8; 32]) -> String {
@@ -261,7 +290,9 @@ pub struct MasterKey {
 impl std::fmt::Debug for MasterKey {
     // Never print key material into a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("version", &self.version).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -281,10 +312,23 @@ pub enum MasterKeyError {
 /// Parses the Worker secret `1:<hex>,2:<hex>` (spaces around entries are ignored), newest first.
 pub fn parse_master_keys(text: &str) -> Result<Vec<MasterKey>, MasterKeyError> {
     let mut keys = Vec::new();
-    for (i, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+    for (i, entry) in text
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .enumerate()
+    {
         let (version, key) = entry.split_once(':').ok_or(MasterKeyError::BadEntry(i))?;
-        let version: u32 = version.trim().parse().ok().filter(|v| *v > 0).ok_or(MasterKeyError::BadEntry(i))?;
-        let key = hex::decode(key.trim()).ok().filter(|k| k.len() >= MIN_MASTER_KEY_BYTES).ok_or(MasterKeyError::BadKey(version))?;
+        let version: u32 = version
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v| *v > 0)
+            .ok_or(MasterKeyError::BadEntry(i))?;
+        let key = hex::decode(key.trim())
+            .ok()
+            .filter(|k| k.len() >= MIN_MASTER_KEY_BYTES)
+            .ok_or(MasterKeyError::BadKey(version))?;
         if keys.iter().any(|k: &MasterKey| k.version == version) {
             return Err(MasterKeyError::DuplicateVersion(version));
         }
@@ -304,12 +348,22 @@ pub fn issuing_master(masters: &[MasterKey]) -> Option<&MasterKey> {
 
 /// A device's secret under one master key version and generation (display form; see the module
 /// doc). Generation 0 is the rule from before generations existed.
-pub fn device_secret(master: &MasterKey, product_key: &str, device_name: &str, generation: i64) -> String {
+pub fn device_secret(
+    master: &MasterKey,
+    product_key: &str,
+    device_name: &str,
+    generation: i64,
+) -> String {
     let input = match generation {
         0 => format!("{SECRET_LABEL}\n{product_key}\n{device_name}"),
         g => format!("{SECRET_LABEL}\n{product_key}\n{device_name}\n{g}"),
     };
-    secret_from_bytes(&hmac_sha256(&master.key, input.as_bytes()).finalize().into_bytes().into())
+    secret_from_bytes(
+        &hmac_sha256(&master.key, input.as_bytes())
+            .finalize()
+            .into_bytes()
+            .into(),
+    )
 }
 
 #[cfg(test)]
@@ -318,8 +372,14 @@ mod derive_tests {
 
     #[test]
     fn derived_keys_differ_by_label_and_master() {
-        let m1 = MasterKey { version: 1, key: vec![1; 32] };
-        let m2 = MasterKey { version: 2, key: vec![2; 32] };
+        let m1 = MasterKey {
+            version: 1,
+            key: vec![1; 32],
+        };
+        let m2 = MasterKey {
+            version: 2,
+            key: vec![2; 32],
+        };
         let a = derive_key(&m1, "fota-download-url");
         assert_eq!(a, derive_key(&m1, "fota-download-url"));
         assert_ne!(a, derive_key(&m1, "fota-notice-key\nP\n1"));
@@ -353,7 +413,10 @@ mod tests {
         // RFC 4231 test case 2 pins the HMAC itself: key "Jefe".
         let mut mac = HmacSha256::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");
-        assert_eq!(hex::encode(mac.finalize().into_bytes()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_eq!(
+            hex::encode(mac.finalize().into_bytes()),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
         let sig = sign(SECRET, "POST", PATH, NOW, BODY);
         let mut mac = HmacSha256::new_from_slice(SECRET.as_bytes()).unwrap();
         mac.update(canonical_request("POST", PATH, NOW, BODY).as_bytes());
@@ -395,35 +458,129 @@ mod tests {
             timestamp: case.timestamp.as_deref(),
             signature: case.signature.as_deref(),
         };
-        assert_eq!(verify(case.secret, &request, case.now).map(|_| ()), expect, "{}", case.name);
+        assert_eq!(
+            verify(case.secret, &request, case.now).map(|_| ()),
+            expect,
+            "{}",
+            case.name
+        );
     }
 
     #[test]
     fn verification_table() {
         use AuthError::*;
         check(signed("honest", NOW, NOW), Ok(()));
-        check(Case { method: "PUT", ..signed("tampered method", NOW, NOW) }, Err(BadSignature));
-        check(Case { path: "/ota/device/inform/pk1/dev2", ..signed("tampered path", NOW, NOW) }, Err(BadSignature));
-        check(Case { body: br#"{"id":"124","params":{"version":"1.0.1","module":"MCU"}}"#, ..signed("tampered body", NOW, NOW) }, Err(BadSignature));
-        check(Case { body: b"", ..signed("body dropped", NOW, NOW) }, Err(BadSignature));
-        check(Case { timestamp: Some((NOW + 1).to_string()), ..signed("tampered timestamp", NOW, NOW) }, Err(BadSignature));
-        check(Case { secret: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee", ..signed("wrong secret", NOW, NOW) }, Err(BadSignature));
-        check(Case { signature: Some(sign(SECRET, "POST", PATH, NOW, BODY).to_uppercase()), ..signed("upper-case hex", NOW, NOW) }, Ok(()));
+        check(
+            Case {
+                method: "PUT",
+                ..signed("tampered method", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                path: "/ota/device/inform/pk1/dev2",
+                ..signed("tampered path", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                body: br#"{"id":"124","params":{"version":"1.0.1","module":"MCU"}}"#,
+                ..signed("tampered body", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                body: b"",
+                ..signed("body dropped", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                timestamp: Some((NOW + 1).to_string()),
+                ..signed("tampered timestamp", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                secret: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdee",
+                ..signed("wrong secret", NOW, NOW)
+            },
+            Err(BadSignature),
+        );
+        check(
+            Case {
+                signature: Some(sign(SECRET, "POST", PATH, NOW, BODY).to_uppercase()),
+                ..signed("upper-case hex", NOW, NOW)
+            },
+            Ok(()),
+        );
         // Window edges: exactly 5 minutes either way is inside; one millisecond more is not.
         check(signed("oldest accepted", NOW - WINDOW_MS, NOW), Ok(()));
-        check(signed("one ms too old", NOW - WINDOW_MS - 1, NOW), Err(StaleTimestamp));
+        check(
+            signed("one ms too old", NOW - WINDOW_MS - 1, NOW),
+            Err(StaleTimestamp),
+        );
         check(signed("newest accepted", NOW + WINDOW_MS, NOW), Ok(()));
-        check(signed("one ms too new", NOW + WINDOW_MS + 1, NOW), Err(FutureTimestamp));
-        check(signed("seconds, not ms", NOW / 1000, NOW), Err(StaleTimestamp));
+        check(
+            signed("one ms too new", NOW + WINDOW_MS + 1, NOW),
+            Err(FutureTimestamp),
+        );
+        check(
+            signed("seconds, not ms", NOW / 1000, NOW),
+            Err(StaleTimestamp),
+        );
         // Headers.
-        check(Case { timestamp: None, ..signed("no timestamp", NOW, NOW) }, Err(MissingHeader(TIMESTAMP_HEADER)));
-        check(Case { signature: None, ..signed("no signature", NOW, NOW) }, Err(MissingHeader(SIGNATURE_HEADER)));
-        for bad in ["", "abc", "-1", "+1795306646000", "01795306646000", "1795306646000.0", " 1795306646000", "99999999999999999"] {
-            check(Case { timestamp: Some(bad.into()), ..signed("bad timestamp", NOW, NOW) }, Err(BadTimestamp));
+        check(
+            Case {
+                timestamp: None,
+                ..signed("no timestamp", NOW, NOW)
+            },
+            Err(MissingHeader(TIMESTAMP_HEADER)),
+        );
+        check(
+            Case {
+                signature: None,
+                ..signed("no signature", NOW, NOW)
+            },
+            Err(MissingHeader(SIGNATURE_HEADER)),
+        );
+        for bad in [
+            "",
+            "abc",
+            "-1",
+            "+1795306646000",
+            "01795306646000",
+            "1795306646000.0",
+            " 1795306646000",
+            "99999999999999999",
+        ] {
+            check(
+                Case {
+                    timestamp: Some(bad.into()),
+                    ..signed("bad timestamp", NOW, NOW)
+                },
+                Err(BadTimestamp),
+            );
         }
         let sig = sign(SECRET, "POST", PATH, NOW, BODY);
-        for bad in [String::new(), sig[..62].to_string(), format!("{sig}00"), format!("zz{}", &sig[2..])] {
-            check(Case { signature: Some(bad), ..signed("bad signature format", NOW, NOW) }, Err(BadSignatureFormat));
+        for bad in [
+            String::new(),
+            sig[..62].to_string(),
+            format!("{sig}00"),
+            format!("zz{}", &sig[2..]),
+        ] {
+            check(
+                Case {
+                    signature: Some(bad),
+                    ..signed("bad signature format", NOW, NOW)
+                },
+                Err(BadSignatureFormat),
+            );
         }
     }
 
@@ -433,79 +590,207 @@ mod tests {
         let upper = sig.to_uppercase();
         let verify_with = |signature: &str, signed_at: i64, now: i64| {
             let timestamp = signed_at.to_string();
-            let request = DeviceRequest { method: "POST", path: PATH, body: BODY, timestamp: Some(&timestamp), signature: Some(signature) };
+            let request = DeviceRequest {
+                method: "POST",
+                path: PATH,
+                body: BODY,
+                timestamp: Some(&timestamp),
+                signature: Some(signature),
+            };
             verify(SECRET, &request, now).unwrap()
         };
         let first = verify_with(&sig, NOW, NOW);
         assert_eq!(first.replay_key, format!("sig:{sig}"));
-        assert_eq!(verify_with(&upper, NOW, NOW + 1000).replay_key, first.replay_key, "hex case must not dodge the replay check");
+        assert_eq!(
+            verify_with(&upper, NOW, NOW + 1000).replay_key,
+            first.replay_key,
+            "hex case must not dodge the replay check"
+        );
         assert_eq!(first.replay_until_ms, NOW + WINDOW_MS);
         assert_eq!(first.replay_ttl_s(NOW), 301);
         assert_eq!(first.replay_ttl_s(NOW + WINDOW_MS), 1);
         assert_eq!(first.replay_ttl_s(NOW + WINDOW_MS + 1), 0);
         let other = sign(SECRET, "POST", PATH, NOW + 1, BODY);
-        assert_ne!(verify_with(&other, NOW + 1, NOW).replay_key, first.replay_key);
+        assert_ne!(
+            verify_with(&other, NOW + 1, NOW).replay_key,
+            first.replay_key
+        );
         assert_eq!(AuthError::Replayed.code(), "auth_replayed");
     }
 
     #[test]
     fn derived_secrets_and_master_rotation() {
-        let masters = parse_master_keys(&format!("1:{},  2:{}", "11".repeat(32), "22".repeat(32))).unwrap();
-        assert_eq!(masters.iter().map(|m| m.version).collect::<Vec<_>>(), [2, 1]);
+        let masters =
+            parse_master_keys(&format!("1:{},  2:{}", "11".repeat(32), "22".repeat(32))).unwrap();
+        assert_eq!(
+            masters.iter().map(|m| m.version).collect::<Vec<_>>(),
+            [2, 1]
+        );
         assert_eq!(issuing_master(&masters).unwrap().version, 2);
         let (v1, v2) = (&masters[1], &masters[0]);
         let s1 = device_secret(v1, "pk1", "dev1", 7);
         assert_eq!(s1.len(), 64);
-        assert_eq!(s1, device_secret(v1, "pk1", "dev1", 7), "derivation is deterministic");
+        assert_eq!(
+            s1,
+            device_secret(v1, "pk1", "dev1", 7),
+            "derivation is deterministic"
+        );
         for (name, other) in [
-            ("another master version", device_secret(v2, "pk1", "dev1", 7)),
+            (
+                "another master version",
+                device_secret(v2, "pk1", "dev1", 7),
+            ),
             ("another product", device_secret(v1, "pk2", "dev1", 7)),
             ("another device", device_secret(v1, "pk1", "dev2", 7)),
             ("another generation", device_secret(v1, "pk1", "dev1", 8)),
-            ("the rule before generations", device_secret(v1, "pk1", "dev1", 0)),
+            (
+                "the rule before generations",
+                device_secret(v1, "pk1", "dev1", 0),
+            ),
         ] {
             assert_ne!(s1, other, "{name}");
         }
         // Generation 0 is exactly the older rule, so devices provisioned before keep their secret.
         let mut mac = HmacSha256::new_from_slice(&v1.key).unwrap();
         mac.update(b"fota-device-secret\npk1\ndev1");
-        assert_eq!(device_secret(v1, "pk1", "dev1", 0), hex::encode(mac.finalize().into_bytes()));
+        assert_eq!(
+            device_secret(v1, "pk1", "dev1", 0),
+            hex::encode(mac.finalize().into_bytes())
+        );
         let mut mac = HmacSha256::new_from_slice(&v1.key).unwrap();
         mac.update(b"fota-device-secret\npk1\ndev1\n7");
         assert_eq!(s1, hex::encode(mac.finalize().into_bytes()));
-        assert!(!format!("{v1:?}").contains("1111"), "Debug never shows key material");
+        assert!(
+            !format!("{v1:?}").contains("1111"),
+            "Debug never shows key material"
+        );
     }
 
     /// Which recorded key a request signed under (master version, generation) verifies against.
     #[test]
     fn a_device_verifies_only_under_its_recorded_version_and_generation() {
-        let both = parse_master_keys(&format!("1:{},2:{}", "11".repeat(32), "22".repeat(32))).unwrap();
+        let both =
+            parse_master_keys(&format!("1:{},2:{}", "11".repeat(32), "22".repeat(32))).unwrap();
         let only_v2 = parse_master_keys(&format!("2:{}", "22".repeat(32))).unwrap();
         let master = |v: u32| both.iter().find(|m| m.version == v).unwrap();
-        let key = |master_version: Option<u32>, generation: i64| DeviceKey { master_version, generation };
+        let key = |master_version: Option<u32>, generation: i64| DeviceKey {
+            master_version,
+            generation,
+        };
         #[track_caller]
-        fn check(masters: &[MasterKey], signed_with: String, recorded: DeviceKey, device: &str, expect: Result<u32, AuthError>) {
+        fn check(
+            masters: &[MasterKey],
+            signed_with: String,
+            recorded: DeviceKey,
+            device: &str,
+            expect: Result<u32, AuthError>,
+        ) {
             let sig = sign(&signed_with, "POST", PATH, NOW, BODY);
-            let request = DeviceRequest { method: "POST", path: PATH, body: BODY, timestamp: Some("1795306646000"), signature: Some(&sig) };
-            let got = verify_device(masters, "pk1", device, recorded, &request, NOW).map(|a| a.master_version);
+            let request = DeviceRequest {
+                method: "POST",
+                path: PATH,
+                body: BODY,
+                timestamp: Some("1795306646000"),
+                signature: Some(&sig),
+            };
+            let got = verify_device(masters, "pk1", device, recorded, &request, NOW)
+                .map(|a| a.master_version);
             assert_eq!(got, expect, "recorded {recorded:?}");
         }
         use AuthError::BadSignature;
         // (masters listed, secret the device signs with, what D1 records, device named, verdict)
-        check(&both, device_secret(master(1), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Ok(1));
-        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 5), "dev1", Ok(2));
-        check(&both, device_secret(master(1), "pk1", "dev1", 5), key(Some(2), 5), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 6), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(2), "pk1", "dev1", 6), key(Some(2), 5), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(2), 5), "dev2", Err(BadSignature));
-        check(&only_v2, device_secret(master(1), "pk1", "dev1", 5), key(Some(1), 5), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(2), "pk1", "dev1", 5), key(Some(3), 5), "dev1", Err(BadSignature));
+        check(
+            &both,
+            device_secret(master(1), "pk1", "dev1", 5),
+            key(Some(1), 5),
+            "dev1",
+            Ok(1),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 5),
+            key(Some(2), 5),
+            "dev1",
+            Ok(2),
+        );
+        check(
+            &both,
+            device_secret(master(1), "pk1", "dev1", 5),
+            key(Some(2), 5),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 5),
+            key(Some(1), 5),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 5),
+            key(Some(2), 6),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 6),
+            key(Some(2), 5),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 5),
+            key(Some(2), 5),
+            "dev2",
+            Err(BadSignature),
+        );
+        check(
+            &only_v2,
+            device_secret(master(1), "pk1", "dev1", 5),
+            key(Some(1), 5),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 5),
+            key(Some(3), 5),
+            "dev1",
+            Err(BadSignature),
+        );
         // Not recorded (provisioned before versions were): every listed version, newest first.
-        check(&both, device_secret(master(1), "pk1", "dev1", 0), key(None, 0), "dev1", Ok(1));
-        check(&both, device_secret(master(2), "pk1", "dev1", 0), key(None, 0), "dev1", Ok(2));
-        check(&only_v2, device_secret(master(1), "pk1", "dev1", 0), key(None, 0), "dev1", Err(BadSignature));
-        check(&both, device_secret(master(1), "pk1", "dev1", 0), key(None, 5), "dev1", Err(BadSignature));
+        check(
+            &both,
+            device_secret(master(1), "pk1", "dev1", 0),
+            key(None, 0),
+            "dev1",
+            Ok(1),
+        );
+        check(
+            &both,
+            device_secret(master(2), "pk1", "dev1", 0),
+            key(None, 0),
+            "dev1",
+            Ok(2),
+        );
+        check(
+            &only_v2,
+            device_secret(master(1), "pk1", "dev1", 0),
+            key(None, 0),
+            "dev1",
+            Err(BadSignature),
+        );
+        check(
+            &both,
+            device_secret(master(1), "pk1", "dev1", 0),
+            key(None, 5),
+            "dev1",
+            Err(BadSignature),
+        );
     }
 
     #[test]

@@ -44,14 +44,25 @@ fn url_mac(secret: &[u8], path: &str, expires_ms: i64) -> hmac::Hmac<sha2::Sha25
 
 /// The query to append after `?`: `expires=<ms>&sig=<hex>`.
 pub fn signed_url_query(secret: &[u8], path: &str, expires_ms: i64) -> String {
-    format!("expires={expires_ms}&sig={}", hex::encode(url_mac(secret, path, expires_ms).finalize().into_bytes()))
+    format!(
+        "expires={expires_ms}&sig={}",
+        hex::encode(url_mac(secret, path, expires_ms).finalize().into_bytes())
+    )
 }
 
 /// Checks a download request's path and query (without its `?`) at `now_ms`.
-pub fn verify_signed_url(secret: &[u8], path: &str, query: &str, now_ms: i64) -> Result<(), UrlError> {
+pub fn verify_signed_url(
+    secret: &[u8],
+    path: &str,
+    query: &str,
+    now_ms: i64,
+) -> Result<(), UrlError> {
     let pairs = query_pairs(query);
     let single = |key: &'static str| {
-        let mut values = pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let mut values = pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
         match (values.next(), values.next()) {
             (Some(value), None) => Ok(value),
             _ => Err(UrlError::Missing(key)),
@@ -60,7 +71,9 @@ pub fn verify_signed_url(secret: &[u8], path: &str, query: &str, now_ms: i64) ->
     let expires_ms = parse_signed_ms(single("expires")?).ok_or(UrlError::BadExpires)?;
     let signature = hex::decode(single("sig")?).map_err(|_| UrlError::BadSignature)?;
     // The signature is checked first, so an old URL's answer says nothing about a forged one.
-    url_mac(secret, path, expires_ms).verify_slice(&signature).map_err(|_| UrlError::BadSignature)?;
+    url_mac(secret, path, expires_ms)
+        .verify_slice(&signature)
+        .map_err(|_| UrlError::BadSignature)?;
     if now_ms >= expires_ms {
         return Err(UrlError::Expired);
     }
@@ -71,7 +84,12 @@ pub fn verify_signed_url(secret: &[u8], path: &str, query: &str, now_ms: i64) ->
 /// so URLs handed out before a master key rotation stay good until they expire. A URL whose
 /// signature one key matches answers as that key says (good or expired); otherwise the first
 /// key's refusal.
-pub fn verify_signed_url_any(secrets: &[[u8; 32]], path: &str, query: &str, now_ms: i64) -> Result<(), UrlError> {
+pub fn verify_signed_url_any(
+    secrets: &[[u8; 32]],
+    path: &str,
+    query: &str,
+    now_ms: i64,
+) -> Result<(), UrlError> {
     let mut first = Err(UrlError::BadSignature);
     for (i, secret) in secrets.iter().enumerate() {
         match verify_signed_url(secret, path, query, now_ms) {
@@ -96,7 +114,14 @@ mod tests {
         let query = signed_url_query(SECRET, PATH, EXPIRES);
         let (head, sig) = query.split_once("&sig=").unwrap();
         assert_eq!(head, "expires=1795310246000");
-        assert_eq!(sig, hex::encode(hmac_sha256(SECRET, format!("{PATH}\n1795310246000").as_bytes()).finalize().into_bytes()));
+        assert_eq!(
+            sig,
+            hex::encode(
+                hmac_sha256(SECRET, format!("{PATH}\n1795310246000").as_bytes())
+                    .finalize()
+                    .into_bytes()
+            )
+        );
     }
 
     #[test]
@@ -106,27 +131,157 @@ mod tests {
         let sig = good.split_once("&sig=").unwrap().1.to_string();
         let other_path = "/images/0f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
         for (name, secret, path, query, now, expect) in [
-            ("fresh", SECRET, PATH, good.clone(), EXPIRES - 3_600_000, Ok(())),
+            (
+                "fresh",
+                SECRET,
+                PATH,
+                good.clone(),
+                EXPIRES - 3_600_000,
+                Ok(()),
+            ),
             ("last ms", SECRET, PATH, good.clone(), EXPIRES - 1, Ok(())),
-            ("at expiry", SECRET, PATH, good.clone(), EXPIRES, Err(Expired)),
-            ("after expiry", SECRET, PATH, good.clone(), EXPIRES + 1, Err(Expired)),
-            ("extra parameter", SECRET, PATH, format!("{good}&x=1"), 0, Ok(())),
-            ("order swapped", SECRET, PATH, format!("sig={sig}&expires={EXPIRES}"), 0, Ok(())),
-            ("upper-case sig", SECRET, PATH, format!("expires={EXPIRES}&sig={}", sig.to_uppercase()), 0, Ok(())),
-            ("expiry extended", SECRET, PATH, format!("expires={}&sig={sig}", EXPIRES + 1), 0, Err(BadSignature)),
-            ("other image", SECRET, other_path, good.clone(), 0, Err(BadSignature)),
-            ("other secret", b"another-secret".as_slice(), PATH, good.clone(), 0, Err(BadSignature)),
-            ("sig flipped", SECRET, PATH, format!("expires={EXPIRES}&sig=0{}", &sig[1..]), 0, Err(BadSignature)),
-            ("sig short", SECRET, PATH, format!("expires={EXPIRES}&sig={}", &sig[..62]), 0, Err(BadSignature)),
-            ("sig not hex", SECRET, PATH, format!("expires={EXPIRES}&sig=zz"), 0, Err(BadSignature)),
-            ("no sig", SECRET, PATH, format!("expires={EXPIRES}"), 0, Err(Missing("sig"))),
-            ("no expires", SECRET, PATH, format!("sig={sig}"), 0, Err(Missing("expires"))),
-            ("expires twice", SECRET, PATH, format!("{good}&expires={EXPIRES}"), 0, Err(Missing("expires"))),
-            ("leading zero", SECRET, PATH, format!("expires=0{EXPIRES}&sig={sig}"), 0, Err(BadExpires)),
-            ("negative", SECRET, PATH, format!("expires=-1&sig={sig}"), 0, Err(BadExpires)),
-            ("empty query", SECRET, PATH, String::new(), 0, Err(Missing("expires"))),
+            (
+                "at expiry",
+                SECRET,
+                PATH,
+                good.clone(),
+                EXPIRES,
+                Err(Expired),
+            ),
+            (
+                "after expiry",
+                SECRET,
+                PATH,
+                good.clone(),
+                EXPIRES + 1,
+                Err(Expired),
+            ),
+            (
+                "extra parameter",
+                SECRET,
+                PATH,
+                format!("{good}&x=1"),
+                0,
+                Ok(()),
+            ),
+            (
+                "order swapped",
+                SECRET,
+                PATH,
+                format!("sig={sig}&expires={EXPIRES}"),
+                0,
+                Ok(()),
+            ),
+            (
+                "upper-case sig",
+                SECRET,
+                PATH,
+                format!("expires={EXPIRES}&sig={}", sig.to_uppercase()),
+                0,
+                Ok(()),
+            ),
+            (
+                "expiry extended",
+                SECRET,
+                PATH,
+                format!("expires={}&sig={sig}", EXPIRES + 1),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "other image",
+                SECRET,
+                other_path,
+                good.clone(),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "other secret",
+                b"another-secret".as_slice(),
+                PATH,
+                good.clone(),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "sig flipped",
+                SECRET,
+                PATH,
+                format!("expires={EXPIRES}&sig=0{}", &sig[1..]),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "sig short",
+                SECRET,
+                PATH,
+                format!("expires={EXPIRES}&sig={}", &sig[..62]),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "sig not hex",
+                SECRET,
+                PATH,
+                format!("expires={EXPIRES}&sig=zz"),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "no sig",
+                SECRET,
+                PATH,
+                format!("expires={EXPIRES}"),
+                0,
+                Err(Missing("sig")),
+            ),
+            (
+                "no expires",
+                SECRET,
+                PATH,
+                format!("sig={sig}"),
+                0,
+                Err(Missing("expires")),
+            ),
+            (
+                "expires twice",
+                SECRET,
+                PATH,
+                format!("{good}&expires={EXPIRES}"),
+                0,
+                Err(Missing("expires")),
+            ),
+            (
+                "leading zero",
+                SECRET,
+                PATH,
+                format!("expires=0{EXPIRES}&sig={sig}"),
+                0,
+                Err(BadExpires),
+            ),
+            (
+                "negative",
+                SECRET,
+                PATH,
+                format!("expires=-1&sig={sig}"),
+                0,
+                Err(BadExpires),
+            ),
+            (
+                "empty query",
+                SECRET,
+                PATH,
+                String::new(),
+                0,
+                Err(Missing("expires")),
+            ),
         ] {
-            assert_eq!(verify_signed_url(secret, path, &query, now), expect, "{name}");
+            assert_eq!(
+                verify_signed_url(secret, path, &query, now),
+                expect,
+                "{name}"
+            );
         }
     }
 
@@ -136,15 +291,55 @@ mod tests {
         let (old, new, gone) = ([1u8; 32], [2u8; 32], [3u8; 32]);
         let by_old = signed_url_query(&old, PATH, EXPIRES);
         for (name, keys, query, now, expect) in [
-            ("signed by the newest", vec![new, old], signed_url_query(&new, PATH, EXPIRES), 0, Ok(())),
-            ("signed before the rotation", vec![new, old], by_old.clone(), 0, Ok(())),
-            ("before the rotation, expired", vec![new, old], by_old.clone(), EXPIRES, Err(Expired)),
-            ("its version was dropped", vec![new], by_old.clone(), 0, Err(BadSignature)),
-            ("no listed key signed it", vec![new, old], signed_url_query(&gone, PATH, EXPIRES), 0, Err(BadSignature)),
-            ("malformed", vec![new, old], format!("sig=00&expires=0{EXPIRES}"), 0, Err(BadExpires)),
+            (
+                "signed by the newest",
+                vec![new, old],
+                signed_url_query(&new, PATH, EXPIRES),
+                0,
+                Ok(()),
+            ),
+            (
+                "signed before the rotation",
+                vec![new, old],
+                by_old.clone(),
+                0,
+                Ok(()),
+            ),
+            (
+                "before the rotation, expired",
+                vec![new, old],
+                by_old.clone(),
+                EXPIRES,
+                Err(Expired),
+            ),
+            (
+                "its version was dropped",
+                vec![new],
+                by_old.clone(),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "no listed key signed it",
+                vec![new, old],
+                signed_url_query(&gone, PATH, EXPIRES),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "malformed",
+                vec![new, old],
+                format!("sig=00&expires=0{EXPIRES}"),
+                0,
+                Err(BadExpires),
+            ),
             ("no keys", vec![], by_old.clone(), 0, Err(BadSignature)),
         ] {
-            assert_eq!(verify_signed_url_any(&keys, PATH, &query, now), expect, "{name}");
+            assert_eq!(
+                verify_signed_url_any(&keys, PATH, &query, now),
+                expect,
+                "{name}"
+            );
         }
     }
 }

@@ -16,7 +16,11 @@ pub struct Limits {
 
 /// The edge's bounds: images up to 1 MiB, 16 MiB in all (an isolate has 128 MB), and few enough
 /// entries that the linear scan for the oldest one stays cheap.
-pub const EDGE_LIMITS: Limits = Limits { max_item: 1 << 20, max_total: 16 << 20, max_items: 512 };
+pub const EDGE_LIMITS: Limits = Limits {
+    max_item: 1 << 20,
+    max_total: 16 << 20,
+    max_items: 512,
+};
 
 struct Entry<V> {
     value: V,
@@ -34,7 +38,12 @@ pub struct LruBudget<K, V> {
 
 impl<K: Eq + Hash + Clone, V> LruBudget<K, V> {
     pub fn new(limits: Limits) -> Self {
-        LruBudget { limits, entries: HashMap::new(), total: 0, clock: 0 }
+        LruBudget {
+            limits,
+            entries: HashMap::new(),
+            total: 0,
+            clock: 0,
+        }
     }
 
     /// Would a value of `size` bytes be kept at all?
@@ -63,13 +72,29 @@ impl<K: Eq + Hash + Clone, V> LruBudget<K, V> {
             return false;
         }
         self.remove(&key);
-        while self.total + size > self.limits.max_total || self.entries.len() >= self.limits.max_items {
-            let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else { break };
+        while self.total + size > self.limits.max_total
+            || self.entries.len() >= self.limits.max_items
+        {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
             self.remove(&oldest);
         }
         self.clock += 1;
         self.total += size;
-        self.entries.insert(key, Entry { value, size, used: self.clock });
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                size,
+                used: self.clock,
+            },
+        );
         true
     }
 
@@ -123,7 +148,11 @@ mod tests {
         let mut lru: LruBudget<String, ()> = LruBudget::new(limits);
         for op in ops {
             match op {
-                Put(k, size, kept) => assert_eq!(lru.insert(k.to_string(), (), *size), *kept, "insert {k} ({size} bytes)"),
+                Put(k, size, kept) => assert_eq!(
+                    lru.insert(k.to_string(), (), *size),
+                    *kept,
+                    "insert {k} ({size} bytes)"
+                ),
                 Get(k) => {
                     lru.get(*k);
                 }
@@ -139,26 +168,84 @@ mod tests {
         assert_eq!(lru.total(), total, "bytes kept");
     }
 
-    const SMALL: Limits = Limits { max_item: 10, max_total: 25, max_items: 3 };
+    const SMALL: Limits = Limits {
+        max_item: 10,
+        max_total: 25,
+        max_items: 3,
+    };
 
     #[test]
     fn lru_budget_table() {
-        check(SMALL, &[Put("a", 10, true), Put("b", 10, true)], &["a", "b"], 20);
+        check(
+            SMALL,
+            &[Put("a", 10, true), Put("b", 10, true)],
+            &["a", "b"],
+            20,
+        );
         // Over the item size: refused, nothing evicted.
-        check(SMALL, &[Put("a", 10, true), Put("big", 11, false)], &["a"], 10);
+        check(
+            SMALL,
+            &[Put("a", 10, true), Put("big", 11, false)],
+            &["a"],
+            10,
+        );
         // Over the byte budget: the least recently inserted goes.
-        check(SMALL, &[Put("a", 10, true), Put("b", 10, true), Put("c", 10, true)], &["b", "c"], 20);
+        check(
+            SMALL,
+            &[Put("a", 10, true), Put("b", 10, true), Put("c", 10, true)],
+            &["b", "c"],
+            20,
+        );
         // A read makes an entry recent: the other one goes.
-        check(SMALL, &[Put("a", 10, true), Put("b", 10, true), Get("a"), Put("c", 10, true)], &["a", "c"], 20);
+        check(
+            SMALL,
+            &[
+                Put("a", 10, true),
+                Put("b", 10, true),
+                Get("a"),
+                Put("c", 10, true),
+            ],
+            &["a", "c"],
+            20,
+        );
         // Over the entry count: the oldest goes although bytes would fit.
-        check(SMALL, &[Put("a", 1, true), Put("b", 1, true), Put("c", 1, true), Put("d", 1, true)], &["b", "c", "d"], 3);
+        check(
+            SMALL,
+            &[
+                Put("a", 1, true),
+                Put("b", 1, true),
+                Put("c", 1, true),
+                Put("d", 1, true),
+            ],
+            &["b", "c", "d"],
+            3,
+        );
         // Replacing a key does not count it twice.
         check(SMALL, &[Put("a", 10, true), Put("a", 5, true)], &["a"], 5);
         // Several small entries leave for one large one.
-        check(SMALL, &[Put("a", 8, true), Put("b", 8, true), Put("c", 8, true), Put("d", 10, true)], &["c", "d"], 18);
-        check(SMALL, &[Put("a", 10, true), Remove("a"), Remove("missing")], &[], 0);
+        check(
+            SMALL,
+            &[
+                Put("a", 8, true),
+                Put("b", 8, true),
+                Put("c", 8, true),
+                Put("d", 10, true),
+            ],
+            &["c", "d"],
+            18,
+        );
+        check(
+            SMALL,
+            &[Put("a", 10, true), Remove("a"), Remove("missing")],
+            &[],
+            0,
+        );
         check(SMALL, &[Put("empty", 0, true)], &["empty"], 0);
-        let none = Limits { max_item: 10, max_total: 10, max_items: 0 };
+        let none = Limits {
+            max_item: 10,
+            max_total: 10,
+            max_items: 0,
+        };
         check(none, &[Put("a", 1, false)], &[], 0);
     }
 

@@ -60,7 +60,9 @@ pub struct UpgradeCheck {
 /// (`/api/site/firmware_upgradeimei=...`); that form is accepted too.
 pub fn check_query(path: &str, query: Option<&str>) -> Option<String> {
     for base in CHECK_PATHS {
-        let Some(rest) = path.strip_prefix(base) else { continue };
+        let Some(rest) = path.strip_prefix(base) else {
+            continue;
+        };
         let rest = rest.strip_prefix('/').unwrap_or(rest);
         let glued_ok = rest.is_empty() || rest.contains('=') || rest.starts_with("nil");
         if !glued_ok {
@@ -95,19 +97,34 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// by two hex digits stays as it is, and `+` stays a `+`: devices send ids and versions, never
 /// form-encoded spaces.
 pub fn percent_decode(text: &str) -> String {
-    percent_encoding::percent_decode_str(text).decode_utf8().map_or_else(|_| text.to_string(), |decoded| decoded.into_owned())
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map_or_else(|_| text.to_string(), |decoded| decoded.into_owned())
 }
 
 /// Parses the query of an upgrade check into an [`UpgradeCheck`].
 /// The parameters whose value decides the answer; see [`parse_check`].
-const DECIDING_PARAMETERS: [&str; 7] = ["project_key", "firmware_name", "version", "imei", "mac", "uid", "need_oss_url"];
+const DECIDING_PARAMETERS: [&str; 7] = [
+    "project_key",
+    "firmware_name",
+    "version",
+    "imei",
+    "mac",
+    "uid",
+    "need_oss_url",
+];
 
 /// The longest `version` text accepted: real ones are a few dotted numbers (`2018.1.3`, `V1.2.3`).
 pub const MAX_VERSION_LEN: usize = 32;
 
 pub fn parse_check(query: &str) -> Result<UpgradeCheck, Refusal> {
     let pairs = query_pairs(query);
-    let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
     let present = |key: &str| pairs.iter().any(|(k, _)| k == key);
     // A parameter that decides who the device is or what it gets, given twice with two values, is
     // parameter pollution (a proxy and the edge could read different ones): refuse it. The same
@@ -116,30 +133,47 @@ pub fn parse_check(query: &str) -> Result<UpgradeCheck, Refusal> {
         let mut values = pairs.iter().filter(|(k, _)| k == key).map(|(_, v)| v);
         if let Some(first) = values.next() {
             if values.any(|v| v != first) {
-                return Err(Refusal::Malformed("a parameter is given twice with different values"));
+                return Err(Refusal::Malformed(
+                    "a parameter is given twice with different values",
+                ));
             }
         }
     }
 
-    let project_key = get("project_key").filter(|v| !v.is_empty()).ok_or(Refusal::Malformed("project_key is missing"))?;
+    let project_key = get("project_key")
+        .filter(|v| !v.is_empty())
+        .ok_or(Refusal::Malformed("project_key is missing"))?;
     if !valid_name(project_key) {
         return Err(Refusal::Malformed("project_key is not valid"));
     }
-    let firmware_name = get("firmware_name").filter(|v| !v.is_empty()).ok_or(Refusal::Malformed("firmware_name is missing"))?;
+    let firmware_name = get("firmware_name")
+        .filter(|v| !v.is_empty())
+        .ok_or(Refusal::Malformed("firmware_name is missing"))?;
     if !valid_name(firmware_name) {
         return Err(Refusal::Malformed("firmware_name is not valid"));
     }
-    let version_text = get("version").filter(|v| !v.is_empty()).ok_or(Refusal::Malformed("version is missing"))?;
+    let version_text = get("version")
+        .filter(|v| !v.is_empty())
+        .ok_or(Refusal::Malformed("version is missing"))?;
     if version_text.len() > MAX_VERSION_LEN {
         return Err(Refusal::Malformed("version is too long"));
     }
-    let version = Version::parse(version_text).map_err(|_| Refusal::Malformed("version is not a dotted number"))?;
+    let version = Version::parse(version_text)
+        .map_err(|_| Refusal::Malformed("version is not a dotted number"))?;
 
     // The id: `imei`, `mac` (Wi-Fi parts) or `uid`; LuatOS on unknown models sends the bare word `nil`.
-    let (id_kind, device_id) = [("imei", IdKind::Imei), ("mac", IdKind::Mac), ("uid", IdKind::Uid)]
-        .into_iter()
-        .find_map(|(key, kind)| get(key).filter(|v| !v.is_empty() && *v != "nil").map(|v| (kind, v)))
-        .ok_or(Refusal::MissingDeviceId)?;
+    let (id_kind, device_id) = [
+        ("imei", IdKind::Imei),
+        ("mac", IdKind::Mac),
+        ("uid", IdKind::Uid),
+    ]
+    .into_iter()
+    .find_map(|(key, kind)| {
+        get(key)
+            .filter(|v| !v.is_empty() && *v != "nil")
+            .map(|v| (kind, v))
+    })
+    .ok_or(Refusal::MissingDeviceId)?;
     if !valid_device_id(device_id) {
         return Err(Refusal::Malformed("device id is not valid"));
     }
@@ -172,17 +206,36 @@ mod tests {
 
     /// One request line as a device sends it, and what the parser must make of it.
     #[track_caller]
-    fn check(target: &str, expect: Result<(&str, IdKind, &str, &str, &str, Client, bool), Refusal>) {
+    fn check(
+        target: &str,
+        expect: Result<(&str, IdKind, &str, &str, &str, Client, bool), Refusal>,
+    ) {
         let (path, query) = match target.split_once('?') {
             Some((p, q)) => (p, Some(q)),
             None => (target, None),
         };
         let q = check_query(path, query).unwrap_or_else(|| panic!("{target} is a check route"));
         let got = parse_check(&q).map(|c| {
-            (c.device_id, c.id_kind, c.project_key, c.firmware_name, c.version_text, c.client, c.wants_redirect)
+            (
+                c.device_id,
+                c.id_kind,
+                c.project_key,
+                c.firmware_name,
+                c.version_text,
+                c.client,
+                c.wants_redirect,
+            )
         });
         let expect = expect.map(|(id, kind, key, fw, v, client, redirect)| {
-            (id.to_string(), kind, key.to_string(), fw.to_string(), v.to_string(), client, redirect)
+            (
+                id.to_string(),
+                kind,
+                key.to_string(),
+                fw.to_string(),
+                v.to_string(),
+                client,
+                redirect,
+            )
         });
         assert_eq!(got, expect, "{target}");
     }
@@ -219,40 +272,103 @@ mod tests {
         check("/luat/update?project_key=K1&imei=862991234567890&device_key=SN001&firmware_name=demo_Luat_Air800&version=1.2.3",
             Ok(("862991234567890", Imei, "K1", "demo_Luat_Air800", "1.2.3", UpdateLuaAir800, false)));
         // Glued on the old path too.
-        check("/luat/updateimei=862991234567890&project_key=K1&firmware_name=x&version=1",
-            Ok(("862991234567890", Imei, "K1", "x", "1", Other, false)));
+        check(
+            "/luat/updateimei=862991234567890&project_key=K1&firmware_name=x&version=1",
+            Ok(("862991234567890", Imei, "K1", "x", "1", Other, false)),
+        );
         // Percent-encoded by an operator-written `###` URL.
-        check("/luat/update?imei=1&project_key=K%2D1&firmware_name=x&version=1",
-            Ok(("1", Imei, "K-1", "x", "1", Other, false)));
-        check("/luat/update?imei=1&project_key=K%201&firmware_name=x&version=1", Err(Refusal::Malformed("project_key is not valid")));
+        check(
+            "/luat/update?imei=1&project_key=K%2D1&firmware_name=x&version=1",
+            Ok(("1", Imei, "K-1", "x", "1", Other, false)),
+        );
+        check(
+            "/luat/update?imei=1&project_key=K%201&firmware_name=x&version=1",
+            Err(Refusal::Malformed("project_key is not valid")),
+        );
     }
 
     #[test]
     fn refuses_what_no_device_can_be_served_for() {
         let fw = "f_LuatOS-SoC_Air780E";
-        check(&format!("/api/site/firmware_upgrade?nil&project_key=K1&firmware_name={fw}&version=1.0.0"), Err(Refusal::MissingDeviceId));
-        check(&format!("/api/site/firmware_upgradenil&project_key=K1&firmware_name={fw}&version=1.0.0"), Err(Refusal::MissingDeviceId));
-        check(&format!("/api/site/firmware_upgrade?imei=&project_key=K1&firmware_name={fw}&version=1.0.0"), Err(Refusal::MissingDeviceId));
-        check(&format!("/api/site/firmware_upgrade?imei=1&firmware_name={fw}&version=1.0.0"), Err(Refusal::Malformed("project_key is missing")));
-        check("/api/site/firmware_upgrade?imei=1&project_key=K&version=1.0.0", Err(Refusal::Malformed("firmware_name is missing")));
-        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=K&firmware_name={fw}"), Err(Refusal::Malformed("version is missing")));
-        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=K&firmware_name={fw}&version=1.x"), Err(Refusal::Malformed("version is not a dotted number")));
-        check(&format!("/api/site/firmware_upgrade?imei=a%20b&project_key=K&firmware_name={fw}&version=1"), Err(Refusal::Malformed("device id is not valid")));
-        check("/api/site/firmware_upgrade", Err(Refusal::Malformed("project_key is missing")));
-        check("/api/site/firmware_upgrade?%ff%fe=%zz&&&==", Err(Refusal::Malformed("project_key is missing")));
-        let twice = Err(Refusal::Malformed("a parameter is given twice with different values"));
+        check(
+            &format!(
+                "/api/site/firmware_upgrade?nil&project_key=K1&firmware_name={fw}&version=1.0.0"
+            ),
+            Err(Refusal::MissingDeviceId),
+        );
+        check(
+            &format!(
+                "/api/site/firmware_upgradenil&project_key=K1&firmware_name={fw}&version=1.0.0"
+            ),
+            Err(Refusal::MissingDeviceId),
+        );
+        check(
+            &format!(
+                "/api/site/firmware_upgrade?imei=&project_key=K1&firmware_name={fw}&version=1.0.0"
+            ),
+            Err(Refusal::MissingDeviceId),
+        );
+        check(
+            &format!("/api/site/firmware_upgrade?imei=1&firmware_name={fw}&version=1.0.0"),
+            Err(Refusal::Malformed("project_key is missing")),
+        );
+        check(
+            "/api/site/firmware_upgrade?imei=1&project_key=K&version=1.0.0",
+            Err(Refusal::Malformed("firmware_name is missing")),
+        );
+        check(
+            &format!("/api/site/firmware_upgrade?imei=1&project_key=K&firmware_name={fw}"),
+            Err(Refusal::Malformed("version is missing")),
+        );
+        check(
+            &format!(
+                "/api/site/firmware_upgrade?imei=1&project_key=K&firmware_name={fw}&version=1.x"
+            ),
+            Err(Refusal::Malformed("version is not a dotted number")),
+        );
+        check(
+            &format!(
+                "/api/site/firmware_upgrade?imei=a%20b&project_key=K&firmware_name={fw}&version=1"
+            ),
+            Err(Refusal::Malformed("device id is not valid")),
+        );
+        check(
+            "/api/site/firmware_upgrade",
+            Err(Refusal::Malformed("project_key is missing")),
+        );
+        check(
+            "/api/site/firmware_upgrade?%ff%fe=%zz&&&==",
+            Err(Refusal::Malformed("project_key is missing")),
+        );
+        let twice = Err(Refusal::Malformed(
+            "a parameter is given twice with different values",
+        ));
         check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&project_key=B&firmware_name={fw}&version=1.0.0"), twice);
         check(&format!("/api/site/firmware_upgrade?imei=1&imei=2&project_key=A&firmware_name={fw}&version=1.0.0"), twice);
         check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&firmware_name={fw}&version=1.0.0&version=1.0.1"), twice);
         let long = "1.".repeat(20) + "1";
-        check(&format!("/api/site/firmware_upgrade?imei=1&project_key=A&firmware_name={fw}&version={long}"), Err(Refusal::Malformed("version is too long")));
+        check(
+            &format!(
+                "/api/site/firmware_upgrade?imei=1&project_key=A&firmware_name={fw}&version={long}"
+            ),
+            Err(Refusal::Malformed("version is too long")),
+        );
     }
 
     #[test]
     fn recognises_only_check_paths() {
-        assert_eq!(check_query("/api/site/firmware_upgrade", Some("a=1")).as_deref(), Some("a=1"));
-        assert_eq!(check_query("/api/site/firmware_upgrade/", None).as_deref(), Some(""));
-        assert_eq!(check_query("/api/site/firmware_upgradeimei=1", Some("x=2")).as_deref(), Some("imei=1&x=2"));
+        assert_eq!(
+            check_query("/api/site/firmware_upgrade", Some("a=1")).as_deref(),
+            Some("a=1")
+        );
+        assert_eq!(
+            check_query("/api/site/firmware_upgrade/", None).as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            check_query("/api/site/firmware_upgradeimei=1", Some("x=2")).as_deref(),
+            Some("imei=1&x=2")
+        );
         assert_eq!(check_query("/api/site/firmware_upgrades", None), None);
         assert_eq!(check_query("/healthz", None), None);
         assert_eq!(check_query("/luat/update", None).as_deref(), Some(""));

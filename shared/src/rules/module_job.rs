@@ -42,11 +42,23 @@ pub struct Candidate {
 /// plan's device set and the module's reported version is one the plan upgrades
 /// ([`upgrade_wanted`], the same rule as for Luat checks). A plan for a module the device never
 /// reported is left out (its source version is unknown).
-pub fn wanted_plans<'a>(plans: &'a [Plan], device_id: &str, device_modules: &[(String, String)]) -> Vec<&'a Plan> {
-    let reported = |module: &str| device_modules.iter().find(|(m, _)| m == module).and_then(|(_, v)| Version::parse(v).ok());
+pub fn wanted_plans<'a>(
+    plans: &'a [Plan],
+    device_id: &str,
+    device_modules: &[(String, String)],
+) -> Vec<&'a Plan> {
+    let reported = |module: &str| {
+        device_modules
+            .iter()
+            .find(|(m, _)| m == module)
+            .and_then(|(_, v)| Version::parse(v).ok())
+    };
     plans
         .iter()
-        .filter(|p| in_device_set(&p.spec, device_id) && reported(&p.image.module).is_some_and(|v| upgrade_wanted(&p.spec, &v).is_ok()))
+        .filter(|p| {
+            in_device_set(&p.spec, device_id)
+                && reported(&p.image.module).is_some_and(|v| upgrade_wanted(&p.spec, &v).is_ok())
+        })
         .collect()
 }
 
@@ -86,7 +98,9 @@ pub fn next_job(candidates: &[Candidate], active: Option<&ActiveJob>) -> JobDeci
     if let Some(active) = active {
         return JobDecision::Busy(active.clone());
     }
-    match candidates.iter().min_by(|a, b| (a.order, &a.module, &a.firmware_name).cmp(&(b.order, &b.module, &b.firmware_name))) {
+    match candidates.iter().min_by(|a, b| {
+        (a.order, &a.module, &a.firmware_name).cmp(&(b.order, &b.module, &b.firmware_name))
+    }) {
         Some(c) if c.needs_confirm => JobDecision::AwaitConfirmation(c.clone()),
         Some(c) => JobDecision::Offer(c.clone()),
         None => JobDecision::Nothing,
@@ -100,7 +114,11 @@ pub fn start_job(candidate: &Candidate, now_ms: i64) -> ActiveJob {
         module: candidate.module.clone(),
         firmware_name: candidate.firmware_name.clone(),
         target_version: candidate.target_version.clone(),
-        phase: if held { JobPhase::AwaitingConfirmation } else { JobPhase::InProgress },
+        phase: if held {
+            JobPhase::AwaitingConfirmation
+        } else {
+            JobPhase::InProgress
+        },
         created_ms: now_ms,
         offered_ms: if held { None } else { Some(now_ms) },
         job_timeout_s: candidate.job_timeout_s,
@@ -118,14 +136,20 @@ pub fn confirm(job: &ActiveJob, now_ms: i64) -> Result<ActiveJob, NotAwaitingCon
     if job.phase != JobPhase::AwaitingConfirmation {
         return Err(NotAwaitingConfirmation);
     }
-    Ok(ActiveJob { phase: JobPhase::InProgress, offered_ms: Some(now_ms), ..job.clone() })
+    Ok(ActiveJob {
+        phase: JobPhase::InProgress,
+        offered_ms: Some(now_ms),
+        ..job.clone()
+    })
 }
 
 /// Has a job offered at `offered_ms` run out of time? It fails `timeout_s` after the offer
 /// (the same instant [`crate::rules::rollout_state::job_timed_out`] uses for Luat devices).
 pub fn job_expired(offered_ms: i64, timeout_s: u64, now_ms: i64) -> bool {
     // `try_from`, not `as`: a huge timeout must mean "never", not wrap to a negative one.
-    let timeout_ms = i64::try_from(timeout_s).unwrap_or(i64::MAX).saturating_mul(1000);
+    let timeout_ms = i64::try_from(timeout_s)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
     now_ms.saturating_sub(offered_ms) >= timeout_ms
 }
 
@@ -154,7 +178,10 @@ pub fn on_progress(job: &ActiveJob, progress: &ProgressReport) -> JobOutcome {
     match progress.step {
         Step::Failed(failure) => JobOutcome::Failed(failure.cause().to_string()),
         step if job.last_step == Some(step.value()) => JobOutcome::Unchanged,
-        step => JobOutcome::Updated(ActiveJob { last_step: Some(step.value()), ..job.clone() }),
+        step => JobOutcome::Updated(ActiveJob {
+            last_step: Some(step.value()),
+            ..job.clone()
+        }),
     }
 }
 
@@ -170,7 +197,10 @@ pub fn on_report(job: &ActiveJob, report: &VersionReport) -> JobOutcome {
         return JobOutcome::Succeeded;
     }
     if job.last_step == Some(100) {
-        return JobOutcome::Failed(format!("device reported {} after step 100: the new image did not take", report.version));
+        return JobOutcome::Failed(format!(
+            "device reported {} after step 100: the new image did not take",
+            report.version
+        ));
     }
     JobOutcome::Unchanged
 }
@@ -178,7 +208,9 @@ pub fn on_report(job: &ActiveJob, report: &VersionReport) -> JobOutcome {
 /// Time passing: an offered job with no success within its timeout fails with [`EXPIRED_CAUSE`].
 pub fn on_tick(job: &ActiveJob, now_ms: i64) -> JobOutcome {
     match job.offered_ms {
-        Some(offered) if job_expired(offered, job.job_timeout_s, now_ms) => JobOutcome::Failed(EXPIRED_CAUSE.to_string()),
+        Some(offered) if job_expired(offered, job.job_timeout_s, now_ms) => {
+            JobOutcome::Failed(EXPIRED_CAUSE.to_string())
+        }
         _ => JobOutcome::Unchanged,
     }
 }
@@ -201,25 +233,46 @@ mod tests {
     }
 
     fn modules(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(m, v)| (m.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(m, v)| (m.to_string(), v.to_string()))
+            .collect()
     }
 
     /// The candidates a device reporting `device` has among `plans`, ordered as the plans are.
     fn due(plans: &[Plan], device: &[(String, String)]) -> Vec<Candidate> {
         let wanted = wanted_plans(plans, "dev1", device);
-        wanted.into_iter().filter_map(|p| candidate(p, 3600, None)).enumerate().map(|(i, c)| Candidate { order: i as u32, ..c }).collect()
+        wanted
+            .into_iter()
+            .filter_map(|p| candidate(p, 3600, None))
+            .enumerate()
+            .map(|(i, c)| Candidate {
+                order: i as u32,
+                ..c
+            })
+            .collect()
     }
 
     fn wifi_and_mcu() -> Vec<Plan> {
-        vec![plan("Wi-Fi", "wifi_fw", "2.0", false), plan("MCU", "mcu_fw", "1.1", false)]
+        vec![
+            plan("Wi-Fi", "wifi_fw", "2.0", false),
+            plan("MCU", "mcu_fw", "1.1", false),
+        ]
     }
 
     fn report(module: &str, version: &str) -> VersionReport {
-        parse_report(format!(r#"{{"id":"1","params":{{"module":"{module}","version":"{version}"}}}}"#).as_bytes()).unwrap()
+        parse_report(
+            format!(r#"{{"id":"1","params":{{"module":"{module}","version":"{version}"}}}}"#)
+                .as_bytes(),
+        )
+        .unwrap()
     }
 
     fn progress(module: &str, step: &str) -> ProgressReport {
-        parse_progress(format!(r#"{{"id":"1","params":{{"module":"{module}","step":"{step}"}}}}"#).as_bytes()).unwrap()
+        parse_progress(
+            format!(r#"{{"id":"1","params":{{"module":"{module}","step":"{step}"}}}}"#).as_bytes(),
+        )
+        .unwrap()
     }
 
     fn chosen(decision: &JobDecision) -> String {
@@ -234,7 +287,13 @@ mod tests {
     #[track_caller]
     fn check_wanted(device: &[(&str, &str)], phase: Option<DevicePhase>, expect: &[&str]) {
         let mut plans = wifi_and_mcu();
-        plans.push(Plan { spec: crate::model::plan::PlanSpec { devices: vec!["other".into()], ..plans[1].spec.clone() }, ..plan("MCU", "mcu_other", "1.2", false) });
+        plans.push(Plan {
+            spec: crate::model::plan::PlanSpec {
+                devices: vec!["other".into()],
+                ..plans[1].spec.clone()
+            },
+            ..plan("MCU", "mcu_other", "1.2", false)
+        });
         let got: Vec<String> = wanted_plans(&plans, "dev1", &modules(device))
             .into_iter()
             .filter_map(|p| candidate(p, 3600, phase))
@@ -245,12 +304,20 @@ mod tests {
 
     #[test]
     fn wanted_table() {
-        check_wanted(&[("Wi-Fi", "1.0"), ("MCU", "1.0")], None, &["wifi_fw", "mcu_fw"]);
+        check_wanted(
+            &[("Wi-Fi", "1.0"), ("MCU", "1.0")],
+            None,
+            &["wifi_fw", "mcu_fw"],
+        );
         check_wanted(&[("MCU", "1.0")], None, &["mcu_fw"]);
         check_wanted(&[("Wi-Fi", "V2.0.0"), ("MCU", "1.0")], None, &["mcu_fw"]);
         check_wanted(&[("Wi-Fi", "2.0"), ("MCU", "1.1")], None, &[]);
         check_wanted(&[("Wi-Fi", "3.0"), ("MCU", "garbage")], None, &[]);
-        check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Offered), &["wifi_fw"]);
+        check_wanted(
+            &[("Wi-Fi", "1.0")],
+            Some(DevicePhase::Offered),
+            &["wifi_fw"],
+        );
         check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Failed), &[]);
         check_wanted(&[("Wi-Fi", "1.0")], Some(DevicePhase::Banned), &[]);
     }
@@ -262,35 +329,87 @@ mod tests {
 
     #[test]
     fn choice_table() {
-        let [wifi, mcu] = [0, 1].map(|i| due(&wifi_and_mcu(), &modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]))[i].clone());
+        let [wifi, mcu] = [0, 1].map(|i| {
+            due(
+                &wifi_and_mcu(),
+                &modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]),
+            )[i]
+                .clone()
+        });
         let busy = start_job(&mcu, 0);
         check(&[mcu.clone(), wifi.clone()], None, "offer Wi-Fi");
-        check(&[Candidate { order: 0, ..mcu.clone() }, wifi.clone()], None, "offer MCU");
+        check(
+            &[
+                Candidate {
+                    order: 0,
+                    ..mcu.clone()
+                },
+                wifi.clone(),
+            ],
+            None,
+            "offer MCU",
+        );
         check(std::slice::from_ref(&wifi), Some(&busy), "busy MCU");
         check(&[], None, "nothing");
-        check(&[Candidate { needs_confirm: true, ..wifi.clone() }, mcu.clone()], None, "await Wi-Fi");
+        check(
+            &[
+                Candidate {
+                    needs_confirm: true,
+                    ..wifi.clone()
+                },
+                mcu.clone(),
+            ],
+            None,
+            "await Wi-Fi",
+        );
     }
 
     #[test]
     fn wifi_then_mcu() {
         let plans = wifi_and_mcu();
         let mut device = modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]);
-        let JobDecision::Offer(first) = next_job(&due(&plans, &device), None) else { panic!("Wi-Fi first") };
+        let JobDecision::Offer(first) = next_job(&due(&plans, &device), None) else {
+            panic!("Wi-Fi first")
+        };
         let mut job = start_job(&first, 0);
-        assert_eq!((job.module.as_str(), job.phase, job.offered_ms), ("Wi-Fi", JobPhase::InProgress, Some(0)));
+        assert_eq!(
+            (job.module.as_str(), job.phase, job.offered_ms),
+            ("Wi-Fi", JobPhase::InProgress, Some(0))
+        );
         // While the Wi-Fi job runs, the MCU waits, whatever the device reports meanwhile.
-        assert_eq!(chosen(&next_job(&due(&plans, &device), Some(&job))), "busy Wi-Fi");
-        assert_eq!(on_progress(&job, &progress("MCU", "-2")), JobOutcome::Unchanged, "another module's progress");
+        assert_eq!(
+            chosen(&next_job(&due(&plans, &device), Some(&job))),
+            "busy Wi-Fi"
+        );
+        assert_eq!(
+            on_progress(&job, &progress("MCU", "-2")),
+            JobOutcome::Unchanged,
+            "another module's progress"
+        );
         for step in ["10", "55", "100"] {
-            let JobOutcome::Updated(next) = on_progress(&job, &progress("Wi-Fi", step)) else { panic!("{step}") };
+            let JobOutcome::Updated(next) = on_progress(&job, &progress("Wi-Fi", step)) else {
+                panic!("{step}")
+            };
             job = next;
         }
-        assert_eq!(on_progress(&job, &progress("Wi-Fi", "100")), JobOutcome::Unchanged, "repeated step");
-        assert_eq!(on_report(&job, &report("MCU", "1.0")), JobOutcome::Unchanged);
+        assert_eq!(
+            on_progress(&job, &progress("Wi-Fi", "100")),
+            JobOutcome::Unchanged,
+            "repeated step"
+        );
+        assert_eq!(
+            on_report(&job, &report("MCU", "1.0")),
+            JobOutcome::Unchanged
+        );
         // The device reboots onto the new Wi-Fi firmware and reports: success, then the MCU.
-        assert_eq!(on_report(&job, &report("Wi-Fi", "2.0")), JobOutcome::Succeeded);
+        assert_eq!(
+            on_report(&job, &report("Wi-Fi", "2.0")),
+            JobOutcome::Succeeded
+        );
         device[0].1 = "2.0".into();
-        let JobDecision::Offer(second) = next_job(&due(&plans, &device), None) else { panic!("MCU next") };
+        let JobDecision::Offer(second) = next_job(&due(&plans, &device), None) else {
+            panic!("MCU next")
+        };
         assert_eq!(second.module, "MCU");
         device[1].1 = "1.1".into();
         assert_eq!(next_job(&due(&plans, &device), None), JobDecision::Nothing);
@@ -298,39 +417,100 @@ mod tests {
 
     #[test]
     fn needs_confirm_holds_the_job_until_confirmed() {
-        let plans = [plan("Wi-Fi", "wifi_fw", "2.0", true), plan("MCU", "mcu_fw", "1.1", false)];
+        let plans = [
+            plan("Wi-Fi", "wifi_fw", "2.0", true),
+            plan("MCU", "mcu_fw", "1.1", false),
+        ];
         let cands = due(&plans, &modules(&[("Wi-Fi", "1.0"), ("MCU", "1.0")]));
-        let JobDecision::AwaitConfirmation(c) = next_job(&cands, None) else { panic!() };
+        let JobDecision::AwaitConfirmation(c) = next_job(&cands, None) else {
+            panic!()
+        };
         let job = start_job(&c, 1_000);
-        assert_eq!((job.phase, job.offered_ms), (JobPhase::AwaitingConfirmation, None));
-        assert_eq!(chosen(&next_job(&cands, Some(&job))), "busy Wi-Fi", "the MCU does not overtake");
-        assert_eq!(on_tick(&job, i64::MAX), JobOutcome::Unchanged, "no timeout before the offer");
-        assert_eq!(on_progress(&job, &progress("Wi-Fi", "-1")), JobOutcome::Unchanged);
-        assert_eq!(on_report(&job, &report("Wi-Fi", "2.0")), JobOutcome::Unchanged);
+        assert_eq!(
+            (job.phase, job.offered_ms),
+            (JobPhase::AwaitingConfirmation, None)
+        );
+        assert_eq!(
+            chosen(&next_job(&cands, Some(&job))),
+            "busy Wi-Fi",
+            "the MCU does not overtake"
+        );
+        assert_eq!(
+            on_tick(&job, i64::MAX),
+            JobOutcome::Unchanged,
+            "no timeout before the offer"
+        );
+        assert_eq!(
+            on_progress(&job, &progress("Wi-Fi", "-1")),
+            JobOutcome::Unchanged
+        );
+        assert_eq!(
+            on_report(&job, &report("Wi-Fi", "2.0")),
+            JobOutcome::Unchanged
+        );
         let confirmed = confirm(&job, 5_000).unwrap();
-        assert_eq!((confirmed.phase, confirmed.offered_ms, confirmed.created_ms), (JobPhase::InProgress, Some(5_000), 1_000));
+        assert_eq!(
+            (confirmed.phase, confirmed.offered_ms, confirmed.created_ms),
+            (JobPhase::InProgress, Some(5_000), 1_000)
+        );
         assert_eq!(confirm(&confirmed, 6_000), Err(NotAwaitingConfirmation));
-        assert_eq!(on_tick(&confirmed, 5_000 + 3_599_999), JobOutcome::Unchanged);
-        assert_eq!(on_tick(&confirmed, 5_000 + 3_600_000), JobOutcome::Failed(EXPIRED_CAUSE.into()));
-        assert_eq!(serde_json::to_value(JobPhase::AwaitingConfirmation).unwrap(), "awaiting_confirmation");
+        assert_eq!(
+            on_tick(&confirmed, 5_000 + 3_599_999),
+            JobOutcome::Unchanged
+        );
+        assert_eq!(
+            on_tick(&confirmed, 5_000 + 3_600_000),
+            JobOutcome::Failed(EXPIRED_CAUSE.into())
+        );
+        assert_eq!(
+            serde_json::to_value(JobPhase::AwaitingConfirmation).unwrap(),
+            "awaiting_confirmation"
+        );
     }
 
     #[test]
     fn outcomes_of_progress_and_reports() {
-        let job = start_job(&due(&[plan("MCU", "mcu_fw", "1.1", false)], &modules(&[("MCU", "1.0")]))[0], 0);
+        let job = start_job(
+            &due(
+                &[plan("MCU", "mcu_fw", "1.1", false)],
+                &modules(&[("MCU", "1.0")]),
+            )[0],
+            0,
+        );
         for (step, cause) in [
             ("-1", "device reported step -1: upgrade failed"),
             ("-2", "device reported step -2: download failed"),
             ("-3", "device reported step -3: verification failed"),
             ("-4", "device reported step -4: flashing failed"),
         ] {
-            assert_eq!(on_progress(&job, &progress("MCU", step)), JobOutcome::Failed(cause.into()), "{step}");
+            assert_eq!(
+                on_progress(&job, &progress("MCU", step)),
+                JobOutcome::Failed(cause.into()),
+                "{step}"
+            );
         }
-        assert_eq!(on_report(&job, &report("MCU", "1.0")), JobOutcome::Unchanged, "old version before step 100");
-        let done = ActiveJob { last_step: Some(100), ..job.clone() };
-        assert_eq!(on_report(&done, &report("MCU", "1.0")), JobOutcome::Failed("device reported 1.0 after step 100: the new image did not take".into()));
-        assert_eq!(on_report(&job, &report("MCU", "V1.1.0")), JobOutcome::Succeeded, "target without a step 100");
-        let stored: ActiveJob = serde_json::from_str(&serde_json::to_string(&done).unwrap()).unwrap();
+        assert_eq!(
+            on_report(&job, &report("MCU", "1.0")),
+            JobOutcome::Unchanged,
+            "old version before step 100"
+        );
+        let done = ActiveJob {
+            last_step: Some(100),
+            ..job.clone()
+        };
+        assert_eq!(
+            on_report(&done, &report("MCU", "1.0")),
+            JobOutcome::Failed(
+                "device reported 1.0 after step 100: the new image did not take".into()
+            )
+        );
+        assert_eq!(
+            on_report(&job, &report("MCU", "V1.1.0")),
+            JobOutcome::Succeeded,
+            "target without a step 100"
+        );
+        let stored: ActiveJob =
+            serde_json::from_str(&serde_json::to_string(&done).unwrap()).unwrap();
         assert_eq!(stored, done);
     }
 
@@ -345,7 +525,11 @@ mod tests {
             (0, u64::MAX, i64::MAX - 1, false),
             (i64::MIN, 1, i64::MAX, true),
         ] {
-            assert_eq!(job_expired(offered, timeout_s, now), expect, "{offered} {timeout_s} {now}");
+            assert_eq!(
+                job_expired(offered, timeout_s, now),
+                expect,
+                "{offered} {timeout_s} {now}"
+            );
         }
     }
 }

@@ -155,7 +155,8 @@ pub fn parse_step(value: &Value) -> Result<Step, MessageError> {
     let number = match value {
         Value::String(text) => {
             let digits = text.strip_prefix('-').unwrap_or(text);
-            if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
                 return Err(MessageError::BadStep);
             }
             text.parse::<i64>().map_err(|_| MessageError::BadStep)?
@@ -169,7 +170,10 @@ pub fn parse_step(value: &Value) -> Result<Step, MessageError> {
 /// Keeps the first [`MAX_DESC_CHARS`] characters, with control characters turned into spaces: the
 /// text is shown in the operator's terminal, where an escape sequence would drive it.
 pub fn clean_desc(text: &str) -> String {
-    text.chars().take(MAX_DESC_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .take(MAX_DESC_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Should this progress report be stored? Final steps always are; others when none was stored for
@@ -186,11 +190,18 @@ pub fn should_store(last_stored_ms: Option<i64>, now_ms: i64, step: Step) -> boo
 /// The `id` of a body, when readable: for echoing in an error answer to a body that failed to parse.
 pub fn message_id(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
-    value.get("id")?.as_str().filter(|id| valid_id(id)).map(String::from)
+    value
+        .get("id")?
+        .as_str()
+        .filter(|id| valid_id(id))
+        .map(String::from)
 }
 
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 10 && id.bytes().all(|b| b.is_ascii_digit()) && id.parse::<u64>().is_ok_and(|n| n <= u64::from(u32::MAX))
+    !id.is_empty()
+        && id.len() <= 10
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && id.parse::<u64>().is_ok_and(|n| n <= u64::from(u32::MAX))
 }
 
 /// The `id` and `params` of a message, both checked.
@@ -203,7 +214,9 @@ fn envelope(body: &[u8]) -> Result<(String, Map<String, Value>), MessageError> {
         Some(Value::String(id)) if valid_id(id) => id.clone(),
         Some(_) => return Err(MessageError::BadId),
     };
-    let Some(Value::Object(params)) = root.remove("params") else { return Err(MessageError::MissingParams) };
+    let Some(Value::Object(params)) = root.remove("params") else {
+        return Err(MessageError::MissingParams);
+    };
     Ok((id, params))
 }
 
@@ -224,10 +237,19 @@ pub fn parse_report(body: &[u8]) -> Result<VersionReport, MessageError> {
         None | Some(Value::Null) => return Err(MessageError::MissingField("version")),
         Some(Value::String(v)) => v.clone(),
         // A number is refused, not read: `1.10` as a JSON number would arrive as 1.1.
-        Some(other) => return Err(MessageError::BadVersion(VersionError::NotNumeric(other.to_string()))),
+        Some(other) => {
+            return Err(MessageError::BadVersion(VersionError::NotNumeric(
+                other.to_string(),
+            )))
+        }
     };
     let version = Version::parse(&version_text).map_err(MessageError::BadVersion)?;
-    Ok(VersionReport { id, module, version, version_text })
+    Ok(VersionReport {
+        id,
+        module,
+        version,
+        version_text,
+    })
 }
 
 /// Parses a progress report body. A `desc` that is not a string is kept as its JSON text: it
@@ -235,13 +257,22 @@ pub fn parse_report(body: &[u8]) -> Result<VersionReport, MessageError> {
 pub fn parse_progress(body: &[u8]) -> Result<ProgressReport, MessageError> {
     let (id, params) = envelope(body)?;
     let module = module(&params)?;
-    let step = parse_step(params.get("step").ok_or(MessageError::MissingField("step"))?)?;
+    let step = parse_step(
+        params
+            .get("step")
+            .ok_or(MessageError::MissingField("step"))?,
+    )?;
     let desc = match params.get("desc") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(text)) => clean_desc(text),
         Some(other) => clean_desc(&other.to_string()),
     };
-    Ok(ProgressReport { id, module, step, desc })
+    Ok(ProgressReport {
+        id,
+        module,
+        step,
+        desc,
+    })
 }
 
 #[cfg(test)]
@@ -299,10 +330,20 @@ mod tests {
 
     #[test]
     fn final_steps() {
-        let finals: Vec<i8> = (-4..=100).filter_map(Step::from_value).filter(|s| s.is_final()).map(Step::value).collect();
+        let finals: Vec<i8> = (-4..=100)
+            .filter_map(Step::from_value)
+            .filter(|s| s.is_final())
+            .map(Step::value)
+            .collect();
         assert_eq!(finals, [-4, -3, -2, -1, 100]);
-        assert_eq!(Step::from_value(-2), Some(Step::Failed(UpgradeFailure::Download)));
-        assert_eq!(UpgradeFailure::Verify.cause(), "device reported step -3: verification failed");
+        assert_eq!(
+            Step::from_value(-2),
+            Some(Step::Failed(UpgradeFailure::Download))
+        );
+        assert_eq!(
+            UpgradeFailure::Verify.cause(),
+            "device reported step -3: verification failed"
+        );
     }
 
     #[test]
@@ -312,15 +353,25 @@ mod tests {
             ("a".repeat(128), "a".repeat(128)),
             ("a".repeat(129), "a".repeat(128)),
             ("升".repeat(200), "升".repeat(128)),
-            (format!("{}😀😀", "a".repeat(127)), format!("{}😀", "a".repeat(127))),
-            ("line\nbreak\x1b[2J".to_string(), "line break [2J".to_string()),
+            (
+                format!("{}😀😀", "a".repeat(127)),
+                format!("{}😀", "a".repeat(127)),
+            ),
+            (
+                "line\nbreak\x1b[2J".to_string(),
+                "line break [2J".to_string(),
+            ),
             (String::new(), String::new()),
         ] {
             let got = clean_desc(&input);
             assert_eq!(got, expect, "{input:?}");
             assert!(got.chars().count() <= MAX_DESC_CHARS);
         }
-        assert_eq!(clean_desc(&"升".repeat(200)).len(), 128 * 3, "a multibyte cut keeps whole characters");
+        assert_eq!(
+            clean_desc(&"升".repeat(200)).len(),
+            128 * 3,
+            "a multibyte cut keeps whole characters"
+        );
     }
 
     #[test]
@@ -339,7 +390,11 @@ mod tests {
             (Some(10_000), 12_999, p(99), false),
             (Some(10_000), 9_000, p(40), true),
         ] {
-            assert_eq!(should_store(last, now, step), expect, "{last:?} {now} {step:?}");
+            assert_eq!(
+                should_store(last, now, step),
+                expect,
+                "{last:?} {now} {step:?}"
+            );
         }
     }
 
@@ -353,11 +408,26 @@ mod tests {
     #[test]
     fn report_table() {
         use MessageError::*;
-        check_report(r#"{"id":"123","params":{"version":"1.0.1","module":"MCU"}}"#, Ok(("123", "MCU", "1.0.1")));
-        check_report(r#"{"id":"0","params":{"version":"V2.0"}}"#, Ok(("0", "default", "2.0")));
-        check_report(r#"{"id":"4294967295","params":{"version":"1","module":null,"extra":1},"method":"x"}"#, Ok(("4294967295", "default", "1")));
-        check_report(r#"{"id":"7","params":{"version":"1.0.1","module":""}}"#, Ok(("7", "default", "1.0.1")));
-        check_report(r#"{"id":"4294967296","params":{"version":"1"}}"#, Err(BadId));
+        check_report(
+            r#"{"id":"123","params":{"version":"1.0.1","module":"MCU"}}"#,
+            Ok(("123", "MCU", "1.0.1")),
+        );
+        check_report(
+            r#"{"id":"0","params":{"version":"V2.0"}}"#,
+            Ok(("0", "default", "2.0")),
+        );
+        check_report(
+            r#"{"id":"4294967295","params":{"version":"1","module":null,"extra":1},"method":"x"}"#,
+            Ok(("4294967295", "default", "1")),
+        );
+        check_report(
+            r#"{"id":"7","params":{"version":"1.0.1","module":""}}"#,
+            Ok(("7", "default", "1.0.1")),
+        );
+        check_report(
+            r#"{"id":"4294967296","params":{"version":"1"}}"#,
+            Err(BadId),
+        );
         check_report(r#"{"id":123,"params":{"version":"1"}}"#, Err(BadId));
         check_report(r#"{"id":"-1","params":{"version":"1"}}"#, Err(BadId));
         check_report(r#"{"id":"","params":{"version":"1"}}"#, Err(BadId));
@@ -366,13 +436,37 @@ mod tests {
         check_report(r#"{"id":"1"}"#, Err(MissingParams));
         check_report(r#"{"id":"1","params":"x"}"#, Err(MissingParams));
         check_report(r#"{"id":"1","params":{}}"#, Err(MissingField("version")));
-        check_report(r#"{"id":"1","params":{"version":"1.x"}}"#, Err(BadVersion(VersionError::NotNumeric("x".into()))));
-        check_report(r#"{"id":"1","params":{"version":""}}"#, Err(BadVersion(VersionError::Empty)));
-        check_report(r#"{"id":"1","params":{"version":101}}"#, Err(BadVersion(VersionError::NotNumeric("101".into()))));
-        check_report(r#"{"id":"1","params":{"version":"1","module":"a/b"}}"#, Err(BadModule));
-        check_report(r#"{"id":"1","params":{"version":"1","module":"Wi Fi"}}"#, Err(BadModule));
-        check_report(&format!(r#"{{"id":"1","params":{{"version":"1","module":"{}"}}}}"#, "m".repeat(65)), Err(BadModule));
-        check_report(r#"{"id":"1","params":{"version":"1","module":7}}"#, Err(BadModule));
+        check_report(
+            r#"{"id":"1","params":{"version":"1.x"}}"#,
+            Err(BadVersion(VersionError::NotNumeric("x".into()))),
+        );
+        check_report(
+            r#"{"id":"1","params":{"version":""}}"#,
+            Err(BadVersion(VersionError::Empty)),
+        );
+        check_report(
+            r#"{"id":"1","params":{"version":101}}"#,
+            Err(BadVersion(VersionError::NotNumeric("101".into()))),
+        );
+        check_report(
+            r#"{"id":"1","params":{"version":"1","module":"a/b"}}"#,
+            Err(BadModule),
+        );
+        check_report(
+            r#"{"id":"1","params":{"version":"1","module":"Wi Fi"}}"#,
+            Err(BadModule),
+        );
+        check_report(
+            &format!(
+                r#"{{"id":"1","params":{{"version":"1","module":"{}"}}}}"#,
+                "m".repeat(65)
+            ),
+            Err(BadModule),
+        );
+        check_report(
+            r#"{"id":"1","params":{"version":"1","module":7}}"#,
+            Err(BadModule),
+        );
         check_report("[1]", Err(NotJsonObject));
         check_report("not json", Err(NotJsonObject));
         check_report("", Err(NotJsonObject));
@@ -380,15 +474,38 @@ mod tests {
 
     #[test]
     fn progress_parsing() {
-        let p = parse_progress(br#"{"id":"9","params":{"step":"-2","desc":"http 404","module":"Wi-Fi"}}"#).unwrap();
-        assert_eq!((p.id.as_str(), p.module.as_str(), p.step, p.desc.as_str()), ("9", "Wi-Fi", Step::Failed(UpgradeFailure::Download), "http 404"));
+        let p = parse_progress(
+            br#"{"id":"9","params":{"step":"-2","desc":"http 404","module":"Wi-Fi"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.id.as_str(), p.module.as_str(), p.step, p.desc.as_str()),
+            (
+                "9",
+                "Wi-Fi",
+                Step::Failed(UpgradeFailure::Download),
+                "http 404"
+            )
+        );
         let p = parse_progress(br#"{"id":"9","params":{"step":45}}"#).unwrap();
-        assert_eq!((p.module.as_str(), p.step, p.desc.as_str()), ("default", Step::Percent(45), ""));
+        assert_eq!(
+            (p.module.as_str(), p.step, p.desc.as_str()),
+            ("default", Step::Percent(45), "")
+        );
         let p = parse_progress(br#"{"id":"9","params":{"step":"100","desc":{"code":5}}}"#).unwrap();
         assert_eq!(p.desc, r#"{"code":5}"#);
-        assert_eq!(parse_progress(br#"{"id":"9","params":{}}"#), Err(MessageError::MissingField("step")));
-        assert_eq!(parse_progress(br#"{"id":"9","params":{"step":"done"}}"#), Err(MessageError::BadStep));
-        assert_eq!(message_id(br#"{"id":"9","params":{"step":"done"}}"#).as_deref(), Some("9"));
+        assert_eq!(
+            parse_progress(br#"{"id":"9","params":{}}"#),
+            Err(MessageError::MissingField("step"))
+        );
+        assert_eq!(
+            parse_progress(br#"{"id":"9","params":{"step":"done"}}"#),
+            Err(MessageError::BadStep)
+        );
+        assert_eq!(
+            message_id(br#"{"id":"9","params":{"step":"done"}}"#).as_deref(),
+            Some("9")
+        );
         assert_eq!(message_id(b"junk"), None);
         assert_eq!(MessageError::BadStep.code(), "invalid_step");
     }

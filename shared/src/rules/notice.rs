@@ -77,13 +77,25 @@ pub enum NoticeError {
 
 /// The bytes a notice signature covers; the format is in the module doc.
 pub fn notice_canonical_bytes(subject: &NoticeSubject<'_>) -> Vec<u8> {
-    let NoticeSubject { product_key, device_name, module, version, size, sha256, expires_ms, downgrade } = subject;
+    let NoticeSubject {
+        product_key,
+        device_name,
+        module,
+        version,
+        size,
+        sha256,
+        expires_ms,
+        downgrade,
+    } = subject;
     format!("{product_key}\n{device_name}\n{module}\n{version}\n{size}\n{sha256}\n{expires_ms}\n{downgrade}").into_bytes()
 }
 
 /// Reads a 32-byte signing seed from its hex form.
 pub fn seed_from_hex(text: &str) -> Result<[u8; 32], NoticeError> {
-    hex::decode(text.trim()).ok().and_then(|b| b.try_into().ok()).ok_or(NoticeError::BadSeed)
+    hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(NoticeError::BadSeed)
 }
 
 /// The public key of a seed, lowercase hex: what [`SigningKey::public_key_hex`] holds.
@@ -93,22 +105,45 @@ pub fn public_key_hex(seed: &[u8; 32]) -> String {
 
 /// Signs a notice: lowercase hex Ed25519 signature (deterministic, so no randomness is needed).
 pub fn sign_notice(seed: &[u8; 32], subject: &NoticeSubject<'_>) -> String {
-    hex::encode(Ed25519Secret::from_bytes(seed).sign(&notice_canonical_bytes(subject)).to_bytes())
+    hex::encode(
+        Ed25519Secret::from_bytes(seed)
+            .sign(&notice_canonical_bytes(subject))
+            .to_bytes(),
+    )
 }
 
 /// Checks a notice signature as a device would, with `verify_strict` (no malleable signatures,
 /// no weak keys).
-pub fn verify_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signature_hex: &str) -> Result<(), NoticeError> {
-    let key: [u8; 32] = hex::decode(public_key_hex).ok().and_then(|b| b.try_into().ok()).ok_or(NoticeError::BadPublicKey)?;
+pub fn verify_notice(
+    public_key_hex: &str,
+    subject: &NoticeSubject<'_>,
+    signature_hex: &str,
+) -> Result<(), NoticeError> {
+    let key: [u8; 32] = hex::decode(public_key_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(NoticeError::BadPublicKey)?;
     let key = VerifyingKey::from_bytes(&key).map_err(|_| NoticeError::BadPublicKey)?;
-    let signature: [u8; 64] = hex::decode(signature_hex).ok().and_then(|b| b.try_into().ok()).ok_or(NoticeError::BadSignatureFormat)?;
-    key.verify_strict(&notice_canonical_bytes(subject), &Signature::from_bytes(&signature)).map_err(|_| NoticeError::BadSignature)
+    let signature: [u8; 64] = hex::decode(signature_hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or(NoticeError::BadSignatureFormat)?;
+    key.verify_strict(
+        &notice_canonical_bytes(subject),
+        &Signature::from_bytes(&signature),
+    )
+    .map_err(|_| NoticeError::BadSignature)
 }
 
 /// What a device does with a notice before it downloads anything: the signature (with its own
 /// product key and device name in `subject`, never ones read from elsewhere), then the expiry at
 /// `now_ms`. A forged notice is refused as forged whatever its expiry.
-pub fn accept_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signature_hex: &str, now_ms: i64) -> Result<(), NoticeError> {
+pub fn accept_notice(
+    public_key_hex: &str,
+    subject: &NoticeSubject<'_>,
+    signature_hex: &str,
+    now_ms: i64,
+) -> Result<(), NoticeError> {
     verify_notice(public_key_hex, subject, signature_hex)?;
     if now_ms >= subject.expires_ms {
         return Err(NoticeError::Expired);
@@ -120,7 +155,10 @@ pub fn accept_notice(public_key_hex: &str, subject: &NoticeSubject<'_>, signatur
 /// (numeric order, `crate::leaf::version`); unparsable or unreported versions are not a downgrade.
 pub fn is_downgrade(reported: Option<&str>, target: &str) -> bool {
     use crate::leaf::version::Version;
-    match (reported.and_then(|r| Version::parse(r).ok()), Version::parse(target).ok()) {
+    match (
+        reported.and_then(|r| Version::parse(r).ok()),
+        Version::parse(target).ok(),
+    ) {
         (Some(reported), Some(target)) => target < reported,
         _ => false,
     }
@@ -153,21 +191,46 @@ mod tests {
     const EXPIRES: i64 = 1_795_310_246_000;
 
     fn subject() -> NoticeSubject<'static> {
-        NoticeSubject { product_key: "pk1", device_name: "dev1", module: "MCU", version: "1.0.1", size: 432_945, sha256: SHA, expires_ms: EXPIRES, downgrade: false }
+        NoticeSubject {
+            product_key: "pk1",
+            device_name: "dev1",
+            module: "MCU",
+            version: "1.0.1",
+            size: 432_945,
+            sha256: SHA,
+            expires_ms: EXPIRES,
+            downgrade: false,
+        }
     }
 
     #[test]
     fn canonical_bytes_exact() {
-        assert_eq!(notice_canonical_bytes(&subject()), format!("pk1\ndev1\nMCU\n1.0.1\n432945\n{SHA}\n1795310246000\nfalse").into_bytes());
-        let zero = NoticeSubject { size: 0, module: "default", downgrade: true, ..subject() };
-        assert_eq!(notice_canonical_bytes(&zero), format!("pk1\ndev1\ndefault\n1.0.1\n0\n{SHA}\n1795310246000\ntrue").into_bytes());
+        assert_eq!(
+            notice_canonical_bytes(&subject()),
+            format!("pk1\ndev1\nMCU\n1.0.1\n432945\n{SHA}\n1795310246000\nfalse").into_bytes()
+        );
+        let zero = NoticeSubject {
+            size: 0,
+            module: "default",
+            downgrade: true,
+            ..subject()
+        };
+        assert_eq!(
+            notice_canonical_bytes(&zero),
+            format!("pk1\ndev1\ndefault\n1.0.1\n0\n{SHA}\n1795310246000\ntrue").into_bytes()
+        );
     }
 
     #[test]
     fn ed25519_matches_rfc_8032() {
         // RFC 8032 section 7.1, test 1: the empty message.
-        let seed = seed_from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
-        assert_eq!(public_key_hex(&seed), "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let seed =
+            seed_from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .unwrap();
+        assert_eq!(
+            public_key_hex(&seed),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
         let signature = Ed25519Secret::from_bytes(&seed).sign(b"").to_bytes();
         assert_eq!(
             hex::encode(signature),
@@ -184,23 +247,88 @@ mod tests {
         assert_eq!(verify_notice(&public, &subject(), &sig), Ok(()));
         let tampered_sha = format!("8{}", &SHA[1..]);
         for (field, changed) in [
-            ("product_key", NoticeSubject { product_key: "pk2", ..subject() }),
-            ("device_name", NoticeSubject { device_name: "dev2", ..subject() }),
-            ("expires", NoticeSubject { expires_ms: EXPIRES + 1, ..subject() }),
-            ("downgrade", NoticeSubject { downgrade: true, ..subject() }),
-            ("module", NoticeSubject { module: "MCV", ..subject() }),
-            ("version", NoticeSubject { version: "1.0.2", ..subject() }),
-            ("size", NoticeSubject { size: 432_946, ..subject() }),
-            ("sha256", NoticeSubject { sha256: &tampered_sha, ..subject() }),
+            (
+                "product_key",
+                NoticeSubject {
+                    product_key: "pk2",
+                    ..subject()
+                },
+            ),
+            (
+                "device_name",
+                NoticeSubject {
+                    device_name: "dev2",
+                    ..subject()
+                },
+            ),
+            (
+                "expires",
+                NoticeSubject {
+                    expires_ms: EXPIRES + 1,
+                    ..subject()
+                },
+            ),
+            (
+                "downgrade",
+                NoticeSubject {
+                    downgrade: true,
+                    ..subject()
+                },
+            ),
+            (
+                "module",
+                NoticeSubject {
+                    module: "MCV",
+                    ..subject()
+                },
+            ),
+            (
+                "version",
+                NoticeSubject {
+                    version: "1.0.2",
+                    ..subject()
+                },
+            ),
+            (
+                "size",
+                NoticeSubject {
+                    size: 432_946,
+                    ..subject()
+                },
+            ),
+            (
+                "sha256",
+                NoticeSubject {
+                    sha256: &tampered_sha,
+                    ..subject()
+                },
+            ),
         ] {
-            assert_eq!(verify_notice(&public, &changed, &sig), Err(NoticeError::BadSignature), "{field}");
+            assert_eq!(
+                verify_notice(&public, &changed, &sig),
+                Err(NoticeError::BadSignature),
+                "{field}"
+            );
         }
         let mut flipped = hex::decode(&sig).unwrap();
         flipped[10] ^= 1;
-        assert_eq!(verify_notice(&public, &subject(), &hex::encode(flipped)), Err(NoticeError::BadSignature));
-        assert_eq!(verify_notice(&public_key_hex(&[8; 32]), &subject(), &sig), Err(NoticeError::BadSignature), "another key");
-        assert_eq!(verify_notice(&public, &subject(), &sig[..126]), Err(NoticeError::BadSignatureFormat));
-        assert_eq!(verify_notice("zz", &subject(), &sig), Err(NoticeError::BadPublicKey));
+        assert_eq!(
+            verify_notice(&public, &subject(), &hex::encode(flipped)),
+            Err(NoticeError::BadSignature)
+        );
+        assert_eq!(
+            verify_notice(&public_key_hex(&[8; 32]), &subject(), &sig),
+            Err(NoticeError::BadSignature),
+            "another key"
+        );
+        assert_eq!(
+            verify_notice(&public, &subject(), &sig[..126]),
+            Err(NoticeError::BadSignatureFormat)
+        );
+        assert_eq!(
+            verify_notice("zz", &subject(), &sig),
+            Err(NoticeError::BadPublicKey)
+        );
         assert_eq!(seed_from_hex("abcd"), Err(NoticeError::BadSeed));
     }
 
@@ -208,18 +336,49 @@ mod tests {
     fn a_device_accepts_a_notice_only_signed_for_it_and_before_its_expiry() {
         let public = public_key_hex(&SEED);
         let sig = sign_notice(&SEED, &subject());
-        let other_device = sign_notice(&SEED, &NoticeSubject { device_name: "dev2", ..subject() });
+        let other_device = sign_notice(
+            &SEED,
+            &NoticeSubject {
+                device_name: "dev2",
+                ..subject()
+            },
+        );
         use NoticeError::*;
         for (name, signature, subject, now, expect) in [
             ("fresh", &sig, subject(), EXPIRES - 3_600_000, Ok(())),
             ("last ms", &sig, subject(), EXPIRES - 1, Ok(())),
             ("at expiry", &sig, subject(), EXPIRES, Err(Expired)),
             ("after expiry", &sig, subject(), EXPIRES + 1, Err(Expired)),
-            ("expiry moved later", &sig, NoticeSubject { expires_ms: EXPIRES + 3_600_000, ..subject() }, EXPIRES, Err(BadSignature)),
-            ("another device's notice", &other_device, subject(), 0, Err(BadSignature)),
-            ("forged and expired", &other_device, subject(), EXPIRES + 1, Err(BadSignature)),
+            (
+                "expiry moved later",
+                &sig,
+                NoticeSubject {
+                    expires_ms: EXPIRES + 3_600_000,
+                    ..subject()
+                },
+                EXPIRES,
+                Err(BadSignature),
+            ),
+            (
+                "another device's notice",
+                &other_device,
+                subject(),
+                0,
+                Err(BadSignature),
+            ),
+            (
+                "forged and expired",
+                &other_device,
+                subject(),
+                EXPIRES + 1,
+                Err(BadSignature),
+            ),
         ] {
-            assert_eq!(accept_notice(&public, &subject, signature, now), expect, "{name}");
+            assert_eq!(
+                accept_notice(&public, &subject, signature, now),
+                expect,
+                "{name}"
+            );
         }
     }
 
@@ -234,12 +393,21 @@ mod tests {
             (None, "1.0.1", false),
             (Some("x"), "1.0.1", false),
         ] {
-            assert_eq!(is_downgrade(reported, target), expect, "{reported:?} -> {target}");
+            assert_eq!(
+                is_downgrade(reported, target),
+                expect,
+                "{reported:?} -> {target}"
+            );
         }
     }
 
     fn key(id: &str, created_ms: i64, retire_after_ms: Option<i64>) -> SigningKey {
-        SigningKey { id: id.into(), public_key_hex: String::new(), created_ms, retire_after_ms }
+        SigningKey {
+            id: id.into(),
+            public_key_hex: String::new(),
+            created_ms,
+            retire_after_ms,
+        }
     }
 
     #[test]
@@ -254,14 +422,25 @@ mod tests {
             (999, Some("b"), "a b"),
             (1000, Some("b"), "b"),
         ] {
-            assert_eq!(active_key(&keys, now).map(|k| k.id.as_str()), active, "active at {now}");
-            let ids: Vec<&str> = valid_keys(&keys, now).iter().map(|k| k.id.as_str()).collect();
+            assert_eq!(
+                active_key(&keys, now).map(|k| k.id.as_str()),
+                active,
+                "active at {now}"
+            );
+            let ids: Vec<&str> = valid_keys(&keys, now)
+                .iter()
+                .map(|k| k.id.as_str())
+                .collect();
             assert_eq!(ids.join(" "), valid, "valid at {now}");
         }
         let alone = [key("a", 0, Some(1000))];
         assert_eq!(active_key(&alone, 999).map(|k| k.id.as_str()), Some("a"));
         assert_eq!(active_key(&alone, 1000), None, "a retired key never signs");
         let tie = [key("b", 0, None), key("a", 0, None)];
-        assert_eq!(active_key(&tie, 0).map(|k| k.id.as_str()), Some("b"), "a tie goes to the greater id");
+        assert_eq!(
+            active_key(&tie, 0).map(|k| k.id.as_str()),
+            Some("b"),
+            "a tie goes to the greater id"
+        );
     }
 }

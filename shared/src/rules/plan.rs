@@ -32,7 +32,8 @@ pub enum PlanError {
 /// Checks a spec and puts it in its stored form: device ids sorted and unique (so membership is
 /// a binary search on the hot path), versions as sent.
 pub fn normalize(mut spec: PlanSpec) -> Result<PlanSpec, PlanError> {
-    Version::parse(&spec.target_version).map_err(|_| PlanError::BadTarget(spec.target_version.clone()))?;
+    Version::parse(&spec.target_version)
+        .map_err(|_| PlanError::BadTarget(spec.target_version.clone()))?;
     if spec.from_versions.len() > MAX_FROM_VERSIONS {
         return Err(PlanError::TooMany("from_versions", MAX_FROM_VERSIONS));
     }
@@ -52,7 +53,9 @@ pub fn normalize(mut spec: PlanSpec) -> Result<PlanSpec, PlanError> {
     }
     for [lo, hi] in &spec.imei_ranges {
         let ok = match (id_key(lo), id_key(hi)) {
-            (Some(a), Some(b)) => a.0 == b.0 && a.1.len() == b.1.len() && compare_keys(&a, &b) != Ordering::Greater,
+            (Some(a), Some(b)) => {
+                a.0 == b.0 && a.1.len() == b.1.len() && compare_keys(&a, &b) != Ordering::Greater
+            }
             _ => false,
         };
         if !ok {
@@ -71,7 +74,11 @@ fn id_key(id: &str) -> Option<(bool, String)> {
     if id.bytes().all(|b| b.is_ascii_digit()) {
         Some((true, id.to_string()))
     } else {
-        let hex: String = id.chars().filter(|c| !matches!(c, ':' | '-')).collect::<String>().to_ascii_uppercase();
+        let hex: String = id
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-'))
+            .collect::<String>()
+            .to_ascii_uppercase();
         (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some((false, hex))
     }
 }
@@ -97,14 +104,19 @@ pub fn in_device_set(spec: &PlanSpec, id: &str) -> bool {
     if spec.devices.is_empty() && spec.imei_ranges.is_empty() {
         return true;
     }
-    spec.devices.binary_search_by(|d| d.as_str().cmp(id)).is_ok()
+    spec.devices
+        .binary_search_by(|d| d.as_str().cmp(id))
+        .is_ok()
         || spec.imei_ranges.iter().any(|[lo, hi]| in_range(id, lo, hi))
 }
 
 /// Is a device reporting `version` a source the plan upgrades from?
 pub fn from_version_eligible(spec: &PlanSpec, version: &Version) -> bool {
     spec.from_versions.is_empty()
-        || spec.from_versions.iter().any(|v| Version::parse(v).is_ok_and(|v| &v == version))
+        || spec
+            .from_versions
+            .iter()
+            .any(|v| Version::parse(v).is_ok_and(|v| &v == version))
 }
 
 /// Does the plan upgrade a device (or a module) running `running`? Not when it runs the target
@@ -135,7 +147,10 @@ mod tests {
             target_version: "1.0.1".into(),
             from_versions: vec![],
             devices: devices.iter().map(|s| s.to_string()).collect(),
-            imei_ranges: ranges.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect(),
+            imei_ranges: ranges
+                .iter()
+                .map(|(a, b)| [a.to_string(), b.to_string()])
+                .collect(),
             delivery: Delivery::Stream,
             allow_downgrade: false,
             rollout: None,
@@ -150,20 +165,69 @@ mod tests {
             (&[], &[], "862419074072389", true),
             (&["862419074072389"], &[], "862419074072389", true),
             (&["862419074072389"], &[], "862419074072380", false),
-            (&[], &[("862419074070000", "862419074079999")], "862419074072389", true),
-            (&[], &[("862419074070000", "862419074079999")], "862419074080000", false),
-            (&[], &[("862419074070000", "862419074079999")], "862419074070000", true),
-            (&[], &[("862419074070000", "862419074079999")], "862419074079999", true),
-            (&[], &[("862419074070000", "862419074079999")], "86241907407", false),
-            (&[], &[("C8C2C68A0000", "C8C2C68AFFFF")], "c8c2c68a1b2c", true),
-            (&[], &[("C8C2C68A0000", "C8C2C68AFFFF")], "C8:C2:C6:8A:1B:2C", true),
-            (&[], &[("C8C2C68A0000", "C8C2C68AFFFF")], "C8C2C68B0000", false),
-            (&[], &[("100000000000000", "999999999999999")], "C8C2C68A1B2C", false),
+            (
+                &[],
+                &[("862419074070000", "862419074079999")],
+                "862419074072389",
+                true,
+            ),
+            (
+                &[],
+                &[("862419074070000", "862419074079999")],
+                "862419074080000",
+                false,
+            ),
+            (
+                &[],
+                &[("862419074070000", "862419074079999")],
+                "862419074070000",
+                true,
+            ),
+            (
+                &[],
+                &[("862419074070000", "862419074079999")],
+                "862419074079999",
+                true,
+            ),
+            (
+                &[],
+                &[("862419074070000", "862419074079999")],
+                "86241907407",
+                false,
+            ),
+            (
+                &[],
+                &[("C8C2C68A0000", "C8C2C68AFFFF")],
+                "c8c2c68a1b2c",
+                true,
+            ),
+            (
+                &[],
+                &[("C8C2C68A0000", "C8C2C68AFFFF")],
+                "C8:C2:C6:8A:1B:2C",
+                true,
+            ),
+            (
+                &[],
+                &[("C8C2C68A0000", "C8C2C68AFFFF")],
+                "C8C2C68B0000",
+                false,
+            ),
+            (
+                &[],
+                &[("100000000000000", "999999999999999")],
+                "C8C2C68A1B2C",
+                false,
+            ),
             (&["A"], &[("100", "200")], "150", true),
         ];
         for (devices, ranges, id, expect) in cases {
             let s = normalize(spec(devices, ranges)).unwrap();
-            assert_eq!(in_device_set(&s, id), *expect, "{id} in {devices:?} {ranges:?}");
+            assert_eq!(
+                in_device_set(&s, id),
+                *expect,
+                "{id} in {devices:?} {ranges:?}"
+            );
         }
     }
 
@@ -175,10 +239,22 @@ mod tests {
         let mut s = spec(&[], &[]);
         s.from_versions = vec!["1.0".into(), "x".into()];
         assert_eq!(normalize(s), Err(PlanError::BadFromVersion("x".into())));
-        assert!(matches!(normalize(spec(&["a b"], &[])), Err(PlanError::BadDevice(_))));
-        assert!(matches!(normalize(spec(&[], &[("200", "100")])), Err(PlanError::BadRange(..))));
-        assert!(matches!(normalize(spec(&[], &[("100", "C8C2")])), Err(PlanError::BadRange(..))));
-        assert!(matches!(normalize(spec(&[], &[("zz", "zz")])), Err(PlanError::BadRange(..))));
+        assert!(matches!(
+            normalize(spec(&["a b"], &[])),
+            Err(PlanError::BadDevice(_))
+        ));
+        assert!(matches!(
+            normalize(spec(&[], &[("200", "100")])),
+            Err(PlanError::BadRange(..))
+        ));
+        assert!(matches!(
+            normalize(spec(&[], &[("100", "C8C2")])),
+            Err(PlanError::BadRange(..))
+        ));
+        assert!(matches!(
+            normalize(spec(&[], &[("zz", "zz")])),
+            Err(PlanError::BadRange(..))
+        ));
     }
 
     #[test]
@@ -188,12 +264,22 @@ mod tests {
     }
 
     #[track_caller]
-    fn check_wanted(target: &str, from: &[&str], downgrade: bool, running: &str, expect: Result<(), Refusal>) {
+    fn check_wanted(
+        target: &str,
+        from: &[&str],
+        downgrade: bool,
+        running: &str,
+        expect: Result<(), Refusal>,
+    ) {
         let mut s = spec(&[], &[]);
         s.target_version = target.into();
         s.from_versions = from.iter().map(|v| v.to_string()).collect();
         s.allow_downgrade = downgrade;
-        assert_eq!(upgrade_wanted(&s, &Version::parse(running).unwrap()), expect, "{target} from {from:?} downgrade {downgrade}, running {running}");
+        assert_eq!(
+            upgrade_wanted(&s, &Version::parse(running).unwrap()),
+            expect,
+            "{target} from {from:?} downgrade {downgrade}, running {running}"
+        );
     }
 
     #[test]
@@ -204,9 +290,21 @@ mod tests {
         check_wanted("1.0.1", &[], false, "2.0.0", Err(UpToDate));
         check_wanted("1.0.1", &[], true, "2.0.0", Ok(()));
         check_wanted("1.0.1", &[], true, "1.0.1", Err(UpToDate));
-        check_wanted("1.0.1", &["0.9.0"], false, "1.0.0", Err(SourceVersionNotEligible));
+        check_wanted(
+            "1.0.1",
+            &["0.9.0"],
+            false,
+            "1.0.0",
+            Err(SourceVersionNotEligible),
+        );
         check_wanted("1.0.1", &["0.9.0", "1.0.0"], false, "1.0.0", Ok(()));
-        check_wanted("1.0.1", &["0.9.0"], true, "2.0.0", Err(SourceVersionNotEligible));
+        check_wanted(
+            "1.0.1",
+            &["0.9.0"],
+            true,
+            "2.0.0",
+            Err(SourceVersionNotEligible),
+        );
         check_wanted("one", &[], false, "1.0.0", Err(NotOfferingNow));
     }
 
@@ -216,6 +314,9 @@ mod tests {
         assert!(from_version_eligible(&s, &Version::parse("0.9").unwrap()));
         s.from_versions = vec!["1.0.0".into(), "1.0.2".into()];
         assert!(from_version_eligible(&s, &Version::parse("V1.0").unwrap()));
-        assert!(!from_version_eligible(&s, &Version::parse("1.0.1").unwrap()));
+        assert!(!from_version_eligible(
+            &s,
+            &Version::parse("1.0.1").unwrap()
+        ));
     }
 }

@@ -12,8 +12,16 @@ pub struct Known {
 }
 
 /// Does this news change what D1 holds? `None` when this isolate does not know the device yet.
-pub fn due(known: Option<&Known>, firmware: &str, version: &str, at: i64, granularity_ms: i64) -> Option<bool> {
-    known.map(|k| k.firmware != firmware || k.version != version || at - k.last_seen >= granularity_ms)
+pub fn due(
+    known: Option<&Known>,
+    firmware: &str,
+    version: &str,
+    at: i64,
+    granularity_ms: i64,
+) -> Option<bool> {
+    known.map(|k| {
+        k.firmware != firmware || k.version != version || at - k.last_seen >= granularity_ms
+    })
 }
 
 #[cfg(test)]
@@ -22,12 +30,36 @@ mod tests {
 
     #[test]
     fn only_news_is_due() {
-        let k = Known { firmware: "fw".into(), version: "1.0.0".into(), last_seen: 1_000 };
+        let k = Known {
+            firmware: "fw".into(),
+            version: "1.0.0".into(),
+            last_seen: 1_000,
+        };
         let hour = 3_600_000;
-        assert_eq!(due(None, "fw", "1.0.0", 2_000, hour), None, "unknown: read first");
-        assert_eq!(due(Some(&k), "fw", "1.0.0", 62_000, hour), Some(false), "the same a minute later");
-        assert_eq!(due(Some(&k), "fw", "1.0.1", 2_000, hour), Some(true), "a new version");
-        assert_eq!(due(Some(&k), "fw2", "1.0.0", 2_000, hour), Some(true), "a new firmware");
-        assert_eq!(due(Some(&k), "fw", "1.0.0", 1_000 + hour, hour), Some(true), "last_seen is an hour old");
+        assert_eq!(
+            due(None, "fw", "1.0.0", 2_000, hour),
+            None,
+            "unknown: read first"
+        );
+        assert_eq!(
+            due(Some(&k), "fw", "1.0.0", 62_000, hour),
+            Some(false),
+            "the same a minute later"
+        );
+        assert_eq!(
+            due(Some(&k), "fw", "1.0.1", 2_000, hour),
+            Some(true),
+            "a new version"
+        );
+        assert_eq!(
+            due(Some(&k), "fw2", "1.0.0", 2_000, hour),
+            Some(true),
+            "a new firmware"
+        );
+        assert_eq!(
+            due(Some(&k), "fw", "1.0.0", 1_000 + hour, hour),
+            Some(true),
+            "last_seen is an hour old"
+        );
     }
 }

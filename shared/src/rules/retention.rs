@@ -28,7 +28,10 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy { history_keep: DEFAULT_HISTORY_KEEP, history_days: DEFAULT_HISTORY_DAYS }
+        Policy {
+            history_keep: DEFAULT_HISTORY_KEEP,
+            history_days: DEFAULT_HISTORY_DAYS,
+        }
     }
 }
 
@@ -38,7 +41,11 @@ impl Policy {
     pub fn from_vars(keep: Option<&str>, days: Option<&str>) -> Result<Policy, String> {
         let parse = |name: &str, text: Option<&str>, default: u32| match text.map(str::trim) {
             None | Some("") => Ok(default),
-            Some(t) => t.parse::<u32>().ok().filter(|v| *v > 0).ok_or_else(|| format!("{name} must be a positive whole number, not {t:?}")),
+            Some(t) => t
+                .parse::<u32>()
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("{name} must be a positive whole number, not {t:?}")),
         };
         Ok(Policy {
             history_keep: parse("HISTORY_KEEP", keep, DEFAULT_HISTORY_KEEP)?,
@@ -53,7 +60,8 @@ impl Policy {
             replay_before_ms: now_ms,
             rate_before_minute: now_ms.div_euclid(MINUTE_MS) - RATE_KEEP_MINUTES,
             // `activity.hour` is the hour's start in ms: keep every hour that overlaps the window.
-            activity_before_hour_ms: (now_ms - ACTIVITY_DAYS as i64 * DAY_MS).div_euclid(HOUR_MS) * HOUR_MS,
+            activity_before_hour_ms: (now_ms - ACTIVITY_DAYS as i64 * DAY_MS).div_euclid(HOUR_MS)
+                * HOUR_MS,
         }
     }
 }
@@ -80,7 +88,10 @@ mod tests {
         let got = Policy::from_vars(keep, days).map(|p| (p.history_keep, p.history_days));
         match expect {
             Ok(want) => assert_eq!(got, Ok(want), "{keep:?} {days:?}"),
-            Err(fragment) => assert!(got.as_ref().is_err_and(|e| e.contains(fragment)), "{keep:?} {days:?}: {got:?}"),
+            Err(fragment) => assert!(
+                got.as_ref().is_err_and(|e| e.contains(fragment)),
+                "{keep:?} {days:?}: {got:?}"
+            ),
         }
     }
 
@@ -100,12 +111,27 @@ mod tests {
     fn cutoffs_follow_the_policy() {
         // 2026-11-22T00:17:26Z.
         let now = 1_795_306_646_000;
-        let c = Policy { history_keep: 200, history_days: 90 }.cutoffs(now);
+        let c = Policy {
+            history_keep: 200,
+            history_days: 90,
+        }
+        .cutoffs(now);
         assert_eq!(c.history_before_ms, now - 90 * DAY_MS);
         assert_eq!(c.replay_before_ms, now);
         assert_eq!(c.rate_before_minute, now / MINUTE_MS - 60);
         // 90 days before 00:17:26 falls in the hour starting at 00:00:00 that day: kept.
-        assert_eq!(c.activity_before_hour_ms, now - 90 * DAY_MS - 17 * MINUTE_MS - 26_000);
-        assert_eq!(Policy { history_keep: 1, history_days: 1 }.cutoffs(now).history_before_ms, now - DAY_MS);
+        assert_eq!(
+            c.activity_before_hour_ms,
+            now - 90 * DAY_MS - 17 * MINUTE_MS - 26_000
+        );
+        assert_eq!(
+            Policy {
+                history_keep: 1,
+                history_days: 1
+            }
+            .cutoffs(now)
+            .history_before_ms,
+            now - DAY_MS
+        );
     }
 }

@@ -6,7 +6,9 @@
 use crate::leaf::code::Refusal;
 use crate::leaf::ids::valid_device_id;
 use crate::model::plan::PlanSpec;
-use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutPhase, RolloutSpec, RolloutState, Standing};
+use crate::model::rollout::{
+    DevicePhase, DeviceRollout, RolloutPhase, RolloutSpec, RolloutState, Standing,
+};
 use crate::rules::plan::in_device_set;
 use sha2::{Digest, Sha256};
 
@@ -101,7 +103,9 @@ pub fn effective(plan: &PlanSpec) -> RolloutSpec {
         verify_devices: vec![],
         verify_timeout_s: crate::model::rollout::DEFAULT_VERIFY_TIMEOUT_S,
         stages: vec![100],
-        max_failure_ratio: crate::model::rollout::Ratio::from_ppm(crate::model::rollout::Ratio::PPM_PER_ONE),
+        max_failure_ratio: crate::model::rollout::Ratio::from_ppm(
+            crate::model::rollout::Ratio::PPM_PER_ONE,
+        ),
         min_sample: crate::model::rollout::DEFAULT_MIN_SAMPLE,
         max_per_minute: None,
         window_utc: None,
@@ -111,7 +115,11 @@ pub fn effective(plan: &PlanSpec) -> RolloutSpec {
 }
 
 /// The rollout's identity: one per plan target, so a new target draws a fresh sample.
-pub fn plan_id(project_key: &str, firmware_name: &str, target: &crate::leaf::version::Version) -> String {
+pub fn plan_id(
+    project_key: &str,
+    firmware_name: &str,
+    target: &crate::leaf::version::Version,
+) -> String {
     format!("{project_key}/{firmware_name}@{target}")
 }
 
@@ -126,8 +134,16 @@ pub fn check_job_timeout(job_timeout_s: u64) -> Result<(), RolloutError> {
 /// The device's bucket in `0..BUCKETS` for one plan: a hash, so it never changes for the pair,
 /// needs no stored draw, and spreads evenly; keyed by the plan so each plan picks its own sample.
 pub fn bucket(plan_id: &str, device_id: &str) -> u32 {
-    let digest = Sha256::new().chain_update(plan_id).chain_update([0u8]).chain_update(device_id).finalize();
-    let head = u64::from_be_bytes(digest[..8].try_into().expect("a sha256 digest has 32 bytes"));
+    let digest = Sha256::new()
+        .chain_update(plan_id)
+        .chain_update([0u8])
+        .chain_update(device_id)
+        .finalize();
+    let head = u64::from_be_bytes(
+        digest[..8]
+            .try_into()
+            .expect("a sha256 digest has 32 bytes"),
+    );
     (head % u64::from(BUCKETS)) as u32
 }
 
@@ -138,7 +154,9 @@ pub fn in_stage(bucket: u32, percent: u32) -> bool {
 }
 
 fn is_verify_device(spec: &RolloutSpec, device_id: &str) -> bool {
-    spec.verify_devices.binary_search_by(|d| d.as_str().cmp(device_id)).is_ok()
+    spec.verify_devices
+        .binary_search_by(|d| d.as_str().cmp(device_id))
+        .is_ok()
 }
 
 /// The counters a device is counted under: -1 for a test device, else the first stage whose
@@ -149,7 +167,10 @@ pub fn cohort_of(spec: &RolloutSpec, plan_id: &str, device_id: &str) -> Option<i
         return Some(-1);
     }
     let b = bucket(plan_id, device_id);
-    spec.stages.iter().position(|&p| in_stage(b, p)).map(|i| i as i32)
+    spec.stages
+        .iter()
+        .position(|&p| in_stage(b, p))
+        .map(|i| i as i32)
 }
 
 /// The percentage the rollout offers to now: 0 while verifying, the current stage's otherwise
@@ -158,7 +179,11 @@ pub fn current_percent(spec: &RolloutSpec, state: &RolloutState) -> u32 {
     if state.stage < 0 {
         return 0;
     }
-    spec.stages.get(state.stage as usize).or(spec.stages.last()).copied().unwrap_or(0)
+    spec.stages
+        .get(state.stage as usize)
+        .or(spec.stages.last())
+        .copied()
+        .unwrap_or(0)
 }
 
 /// What the hot path remembers of a rollout between checks (the edge caches it for seconds).
@@ -175,7 +200,12 @@ pub struct RolloutSummary {
 /// offers nothing, or a device (already counted as eligible) whose bucket no stage has reached
 /// yet. `None` means "ask the full gate": this is only ever a shortcut to the same answer
 /// [`rollout_gate`] would give.
-pub fn held_back(spec: &RolloutSpec, summary: &RolloutSummary, plan_id: &str, device_id: &str) -> Option<Refusal> {
+pub fn held_back(
+    spec: &RolloutSpec,
+    summary: &RolloutSummary,
+    plan_id: &str,
+    device_id: &str,
+) -> Option<Refusal> {
     match summary.phase {
         RolloutPhase::Cancelled | RolloutPhase::Failed => Some(Refusal::NotOfferingNow),
         _ if is_verify_device(spec, device_id) => None,
@@ -197,8 +227,13 @@ pub struct UtcWindow {
 
 impl UtcWindow {
     pub fn parse(window: &[String; 2]) -> Result<UtcWindow, RolloutError> {
-        let minute = |text: &String| parse_hhmm(text).ok_or_else(|| RolloutError::BadWindowTime(text.clone()));
-        Ok(UtcWindow { start: minute(&window[0])?, end: minute(&window[1])? })
+        let minute = |text: &String| {
+            parse_hhmm(text).ok_or_else(|| RolloutError::BadWindowTime(text.clone()))
+        };
+        Ok(UtcWindow {
+            start: minute(&window[0])?,
+            end: minute(&window[1])?,
+        })
     }
 
     /// Start inclusive, end exclusive; a start after the end wraps midnight; equal ends mean always.
@@ -217,7 +252,10 @@ fn parse_hhmm(text: &str) -> Option<u16> {
     if b.len() != 5 || b[2] != b':' || ![b[0], b[1], b[3], b[4]].iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let (h, m) = (u16::from(b[0] - b'0') * 10 + u16::from(b[1] - b'0'), u16::from(b[3] - b'0') * 10 + u16::from(b[4] - b'0'));
+    let (h, m) = (
+        u16::from(b[0] - b'0') * 10 + u16::from(b[1] - b'0'),
+        u16::from(b[3] - b'0') * 10 + u16::from(b[4] - b'0'),
+    );
     (h < 24 && m < 60).then_some(h * 60 + m)
 }
 
@@ -241,7 +279,8 @@ impl OfferRate {
     /// Is the budget spent for a device of this standing?
     pub fn spent(self, max_per_minute: u32, standing: Standing) -> bool {
         let unverified_max = (max_per_minute.saturating_mul(UNVERIFIED_SHARE_PERCENT) / 100).max(1);
-        self.offers >= max_per_minute || (standing == Standing::Unverified && self.unverified >= unverified_max)
+        self.offers >= max_per_minute
+            || (standing == Standing::Unverified && self.unverified >= unverified_max)
     }
 }
 
@@ -266,7 +305,11 @@ pub fn rollout_gate(
         RolloutPhase::Cancelled | RolloutPhase::Failed => return Err(Refusal::NotOfferingNow),
         _ if device.is_some_and(|d| d.phase != DevicePhase::Idle) => return Ok(()),
         RolloutPhase::Verifying => {
-            return if is_verify_device(spec, device_id) { Ok(()) } else { Err(Refusal::NotInDeviceSet) };
+            return if is_verify_device(spec, device_id) {
+                Ok(())
+            } else {
+                Err(Refusal::NotInDeviceSet)
+            };
         }
         RolloutPhase::Running | RolloutPhase::Completed | RolloutPhase::Paused => {}
     }
@@ -279,9 +322,16 @@ pub fn rollout_gate(
         return Err(Refusal::NotOfferingNow);
     }
     // A window that fails to parse was never validated; offering nothing is safer than guessing.
-    let in_window = spec.window_utc.as_ref().is_none_or(|w| UtcWindow::parse(w).is_ok_and(|w| w.contains(now_ms)));
+    let in_window = spec
+        .window_utc
+        .as_ref()
+        .is_none_or(|w| UtcWindow::parse(w).is_ok_and(|w| w.contains(now_ms)));
     let standing = device.map_or(Standing::Trusted, |d| d.standing);
-    if !in_window || spec.max_per_minute.is_some_and(|max| rate.spent(max, standing)) {
+    if !in_window
+        || spec
+            .max_per_minute
+            .is_some_and(|max| rate.spent(max, standing))
+    {
         return Err(Refusal::NotOfferingNow);
     }
     Ok(())
@@ -296,17 +346,37 @@ mod held_back_tests {
     }
 
     #[track_caller]
-    fn check(phase: RolloutPhase, percent: u32, high_water: u32, device: &str, expect: Option<Refusal>) {
-        let summary = RolloutSummary { phase, percent, high_water };
-        assert_eq!(held_back(&spec(), &summary, "p", device), expect, "{phase:?} {percent}/{high_water} {device}");
+    fn check(
+        phase: RolloutPhase,
+        percent: u32,
+        high_water: u32,
+        device: &str,
+        expect: Option<Refusal>,
+    ) {
+        let summary = RolloutSummary {
+            phase,
+            percent,
+            high_water,
+        };
+        assert_eq!(
+            held_back(&spec(), &summary, "p", device),
+            expect,
+            "{phase:?} {percent}/{high_water} {device}"
+        );
     }
 
     #[test]
     fn shortcut_agrees_with_the_gate() {
         use RolloutPhase::*;
         // Find one id inside the first 10% and one outside 50%.
-        let inside = (0..).map(|i| format!("86{i:013}")).find(|id| bucket("p", id) < 1000).unwrap();
-        let outside = (0..).map(|i| format!("86{i:013}")).find(|id| bucket("p", id) >= 5000).unwrap();
+        let inside = (0..)
+            .map(|i| format!("86{i:013}"))
+            .find(|id| bucket("p", id) < 1000)
+            .unwrap();
+        let outside = (0..)
+            .map(|i| format!("86{i:013}"))
+            .find(|id| bucket("p", id) >= 5000)
+            .unwrap();
         check(Cancelled, 10, 10, &inside, Some(Refusal::NotOfferingNow));
         check(Failed, 0, 0, "T1", Some(Refusal::NotOfferingNow));
         check(Verifying, 0, 0, "T1", None);
@@ -330,7 +400,11 @@ mod tests {
     fn unverified_devices_get_a_bounded_share_of_the_offer_budget() {
         #[track_caller]
         fn check(max: u32, offers: u32, unverified: u32, standing: Standing, spent: bool) {
-            assert_eq!(OfferRate { offers, unverified }.spent(max, standing), spent, "max {max}, {offers} offers, {unverified} unverified, {standing:?}");
+            assert_eq!(
+                OfferRate { offers, unverified }.spent(max, standing),
+                spent,
+                "max {max}, {offers} offers, {unverified} unverified, {standing:?}"
+            );
         }
         check(100, 99, 0, Standing::Trusted, false);
         check(100, 100, 0, Standing::Trusted, true);
@@ -344,14 +418,21 @@ mod tests {
     }
 
     /// A device bound before any rollout in these tests started.
-    const KNOWN: Provenance = Provenance { signed: false, listed: false, first_seen_ms: -1 };
+    const KNOWN: Provenance = Provenance {
+        signed: false,
+        listed: false,
+        first_seen_ms: -1,
+    };
 
     fn spec(json: &str) -> RolloutSpec {
         serde_json::from_str(json).unwrap()
     }
 
     fn whole_fleet() -> PlanSpec {
-        PlanSpec { target_version: "1.0.1".into(), ..PlanSpec::default() }
+        PlanSpec {
+            target_version: "1.0.1".into(),
+            ..PlanSpec::default()
+        }
     }
 
     /// 15-digit IMEI-like ids: a fixed TAC-style prefix and a serial.
@@ -361,7 +442,11 @@ mod tests {
 
     #[track_caller]
     fn check_spec(json: &str, expect: Result<(), RolloutError>) {
-        assert_eq!(normalize(spec(json), &whole_fleet()).map(|_| ()), expect, "{json}");
+        assert_eq!(
+            normalize(spec(json), &whole_fleet()).map(|_| ()),
+            expect,
+            "{json}"
+        );
     }
 
     #[test]
@@ -369,36 +454,93 @@ mod tests {
         use RolloutError::*;
         check_spec(r#"{"stages":[1,10,50,100]}"#, Ok(()));
         check_spec(r#"{"stages":[5,20]}"#, Ok(()));
-        check_spec(r#"{"stages":[100],"max_failure_ratio":0,"window_utc":["22:00","04:00"]}"#, Ok(()));
-        check_spec(r#"{"stages":[100],"max_failure_ratio":1.0,"window_utc":["00:00","23:59"]}"#, Ok(()));
+        check_spec(
+            r#"{"stages":[100],"max_failure_ratio":0,"window_utc":["22:00","04:00"]}"#,
+            Ok(()),
+        );
+        check_spec(
+            r#"{"stages":[100],"max_failure_ratio":1.0,"window_utc":["00:00","23:59"]}"#,
+            Ok(()),
+        );
         check_spec(r#"{"stages":[]}"#, Err(NoStages));
         check_spec(r#"{"stages":[0,10]}"#, Err(StageOutOfRange(0)));
         check_spec(r#"{"stages":[10,101]}"#, Err(StageOutOfRange(101)));
         check_spec(r#"{"stages":[10,10]}"#, Err(StagesNotIncreasing(10, 10)));
-        check_spec(r#"{"stages":[50,10,100]}"#, Err(StagesNotIncreasing(50, 10)));
-        check_spec(r#"{"stages":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]}"#, Err(TooMany("stages", MAX_STAGES)));
-        check_spec(r#"{"stages":[100],"max_failure_ratio":1.01}"#, Err(BadFailureRatio));
-        check_spec(r#"{"stages":[100],"max_failure_ratio":-0.1}"#, Err(BadFailureRatio));
+        check_spec(
+            r#"{"stages":[50,10,100]}"#,
+            Err(StagesNotIncreasing(50, 10)),
+        );
+        check_spec(
+            r#"{"stages":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21]}"#,
+            Err(TooMany("stages", MAX_STAGES)),
+        );
+        check_spec(
+            r#"{"stages":[100],"max_failure_ratio":1.01}"#,
+            Err(BadFailureRatio),
+        );
+        check_spec(
+            r#"{"stages":[100],"max_failure_ratio":-0.1}"#,
+            Err(BadFailureRatio),
+        );
         check_spec(r#"{"stages":[100],"max_per_minute":0}"#, Err(ZeroRate));
-        check_spec(r#"{"stages":[100],"window_utc":["1:00","05:00"]}"#, Err(BadWindowTime("1:00".into())));
-        check_spec(r#"{"stages":[100],"window_utc":["01:00","24:00"]}"#, Err(BadWindowTime("24:00".into())));
-        check_spec(r#"{"stages":[100],"window_utc":["01:60","05:00"]}"#, Err(BadWindowTime("01:60".into())));
-        check_spec(r#"{"stages":[100],"verify_devices":["a b"]}"#, Err(BadVerifyDevice("a b".into())));
-        check_spec(r#"{"stages":[100],"verify_devices":["862419074072389"],"verify_timeout_s":0}"#, Err(ZeroTimeout("verify_timeout_s")));
+        check_spec(
+            r#"{"stages":[100],"window_utc":["1:00","05:00"]}"#,
+            Err(BadWindowTime("1:00".into())),
+        );
+        check_spec(
+            r#"{"stages":[100],"window_utc":["01:00","24:00"]}"#,
+            Err(BadWindowTime("24:00".into())),
+        );
+        check_spec(
+            r#"{"stages":[100],"window_utc":["01:60","05:00"]}"#,
+            Err(BadWindowTime("01:60".into())),
+        );
+        check_spec(
+            r#"{"stages":[100],"verify_devices":["a b"]}"#,
+            Err(BadVerifyDevice("a b".into())),
+        );
+        check_spec(
+            r#"{"stages":[100],"verify_devices":["862419074072389"],"verify_timeout_s":0}"#,
+            Err(ZeroTimeout("verify_timeout_s")),
+        );
         let mut plan = whole_fleet();
         plan.devices = vec!["862419074072389".into()];
-        let outside = normalize(spec(r#"{"stages":[100],"verify_devices":["862419074072380"]}"#), &plan);
-        assert_eq!(outside, Err(VerifyDeviceOutsidePlan("862419074072380".into())));
+        let outside = normalize(
+            spec(r#"{"stages":[100],"verify_devices":["862419074072380"]}"#),
+            &plan,
+        );
+        assert_eq!(
+            outside,
+            Err(VerifyDeviceOutsidePlan("862419074072380".into()))
+        );
         assert_eq!(check_job_timeout(0), Err(ZeroTimeout("job_timeout_s")));
-        assert!(serde_json::from_str::<RolloutSpec>(r#"{"stages":[100],"stage":[1]}"#).is_err(), "unknown fields are refused");
+        assert!(
+            serde_json::from_str::<RolloutSpec>(r#"{"stages":[100],"stage":[1]}"#).is_err(),
+            "unknown fields are refused"
+        );
     }
 
     #[test]
     fn spec_defaults_and_stored_form() {
-        let s = normalize(spec(r#"{"stages":[10,100],"verify_devices":["3","1","3"]}"#), &whole_fleet()).unwrap();
+        let s = normalize(
+            spec(r#"{"stages":[10,100],"verify_devices":["3","1","3"]}"#),
+            &whole_fleet(),
+        )
+        .unwrap();
         assert_eq!(s.verify_devices, ["1", "3"]);
-        assert_eq!((s.min_sample, s.max_failure_ratio, s.verify_timeout_s), (10, Ratio::from_ppm(200_000), 86_400));
-        assert_eq!((s.max_per_minute, s.window_utc.as_ref(), s.auto_advance, s.soak_s), (None, None, false, 0));
+        assert_eq!(
+            (s.min_sample, s.max_failure_ratio, s.verify_timeout_s),
+            (10, Ratio::from_ppm(200_000), 86_400)
+        );
+        assert_eq!(
+            (
+                s.max_per_minute,
+                s.window_utc.as_ref(),
+                s.auto_advance,
+                s.soak_s
+            ),
+            (None, None, false, 0)
+        );
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(
             text,
@@ -411,19 +553,31 @@ mod tests {
     fn check_share(percent: u32, ids: &[u32]) {
         let inside = ids.iter().filter(|&&b| in_stage(b, percent)).count();
         let share = inside as f64 * 100.0 / ids.len() as f64;
-        assert!((share - f64::from(percent)).abs() <= 1.0, "stage {percent}% took {share:.2}%");
+        assert!(
+            (share - f64::from(percent)).abs() <= 1.0,
+            "stage {percent}% took {share:.2}%"
+        );
     }
 
     #[test]
     fn buckets_are_sticky_and_stages_take_their_share() {
-        let buckets: Vec<u32> = (0..100_000).map(|n| bucket("K1/fw@1.0.1", &imei(n))).collect();
+        let buckets: Vec<u32> = (0..100_000)
+            .map(|n| bucket("K1/fw@1.0.1", &imei(n)))
+            .collect();
         for (n, &b) in buckets.iter().enumerate().step_by(997) {
-            assert_eq!(bucket("K1/fw@1.0.1", &imei(n as u32)), b, "bucket of {} moved", imei(n as u32));
+            assert_eq!(
+                bucket("K1/fw@1.0.1", &imei(n as u32)),
+                b,
+                "bucket of {} moved",
+                imei(n as u32)
+            );
         }
         for percent in [1, 5, 10, 25, 50, 99, 100] {
             check_share(percent, &buckets);
         }
-        let other_plan = (0..1000).filter(|&n| bucket("K1/fw@1.0.2", &imei(n)) != buckets[n as usize]).count();
+        let other_plan = (0..1000)
+            .filter(|&n| bucket("K1/fw@1.0.2", &imei(n)) != buckets[n as usize])
+            .count();
         assert!(other_plan > 990, "another plan draws its own sample");
         assert!(buckets.iter().all(|&b| b < BUCKETS));
     }
@@ -433,7 +587,11 @@ mod tests {
         for n in 0..20_000 {
             let b = bucket("plan", &imei(n));
             let first = (1..=100).find(|&p| in_stage(b, p)).unwrap();
-            assert!((first..=100).all(|p| in_stage(b, p)), "{} left at a larger stage", imei(n));
+            assert!(
+                (first..=100).all(|p| in_stage(b, p)),
+                "{} left at a larger stage",
+                imei(n)
+            );
         }
     }
 
@@ -473,34 +631,77 @@ mod tests {
         let mut offered_in: std::collections::HashMap<i64, u32> = Default::default();
         let mut allowed = vec![];
         // Five checks in minute 7 (the last one at its final millisecond), then two in minute 8.
-        let times = [7 * MINUTE_MS, 7 * MINUTE_MS + 1, 7 * MINUTE_MS + 2, 7 * MINUTE_MS + 3, 8 * MINUTE_MS - 1, 8 * MINUTE_MS, 8 * MINUTE_MS + 1];
+        let times = [
+            7 * MINUTE_MS,
+            7 * MINUTE_MS + 1,
+            7 * MINUTE_MS + 2,
+            7 * MINUTE_MS + 3,
+            8 * MINUTE_MS - 1,
+            8 * MINUTE_MS,
+            8 * MINUTE_MS + 1,
+        ];
         for (n, &now) in times.iter().enumerate() {
             let count = offered_in.entry(rate_window(now)).or_default();
-            let verdict = rollout_gate(&s, &state, "plan", &imei(n as u32), None, now, OfferRate { offers: *count, unverified: 0 });
+            let verdict = rollout_gate(
+                &s,
+                &state,
+                "plan",
+                &imei(n as u32),
+                None,
+                now,
+                OfferRate {
+                    offers: *count,
+                    unverified: 0,
+                },
+            );
             if verdict.is_ok() {
                 *count += 1;
             }
             allowed.push(verdict);
         }
         let refused = Err(Refusal::NotOfferingNow);
-        assert_eq!(allowed, [Ok(()), Ok(()), Ok(()), refused, refused, Ok(()), Ok(())]);
+        assert_eq!(
+            allowed,
+            [Ok(()), Ok(()), Ok(()), refused, refused, Ok(()), Ok(())]
+        );
     }
 
     #[track_caller]
-    fn check_gate(s: &RolloutSpec, state: &RolloutState, id: &str, device: Option<&DeviceRollout>, now: i64, expect: Result<(), Refusal>) {
-        assert_eq!(rollout_gate(s, state, "plan", id, device, now, OfferRate::default()), expect, "{id} while {:?} at stage {}", state.phase, state.stage);
+    fn check_gate(
+        s: &RolloutSpec,
+        state: &RolloutState,
+        id: &str,
+        device: Option<&DeviceRollout>,
+        now: i64,
+        expect: Result<(), Refusal>,
+    ) {
+        assert_eq!(
+            rollout_gate(s, state, "plan", id, device, now, OfferRate::default()),
+            expect,
+            "{id} while {:?} at stage {}",
+            state.phase,
+            state.stage
+        );
     }
 
     #[test]
     fn gate_table() {
         use Refusal::{NotInDeviceSet, NotOfferingNow};
-        let s = normalize(spec(r#"{"stages":[10,50],"verify_devices":["TEST1"],"window_utc":["01:00","05:00"]}"#), &whole_fleet()).unwrap();
+        let s = normalize(
+            spec(r#"{"stages":[10,50],"verify_devices":["TEST1"],"window_utc":["01:00","05:00"]}"#),
+            &whole_fleet(),
+        )
+        .unwrap();
         let b = |n: u32| bucket("plan", &imei(n));
         let low = imei((0..).find(|&n| b(n) < 1000).unwrap());
         let mid = imei((0..).find(|&n| (1000..5000).contains(&b(n))).unwrap());
         let high = imei((0..).find(|&n| b(n) >= 5000).unwrap());
         let (open, closed) = (2 * 60 * MINUTE_MS, 6 * 60 * MINUTE_MS);
-        let at = |phase, stage| RolloutState { phase, stage, ..start(&s, 0) };
+        let at = |phase, stage| RolloutState {
+            phase,
+            stage,
+            ..start(&s, 0)
+        };
         let verifying = start(&s, 0);
         let offered = |id: &str, st: &RolloutState| {
             let seen = on_eligible_seen(&s, st, "plan", id, &KNOWN, 0).unwrap();
@@ -516,35 +717,103 @@ mod tests {
         check_gate(&s, &running1, &mid, None, open, Ok(()));
         check_gate(&s, &running1, &high, None, open, Err(NotInDeviceSet));
         // Completed keeps offering late devices within the last stage's share.
-        check_gate(&s, &at(RolloutPhase::Completed, 1), &mid, None, open, Ok(()));
-        check_gate(&s, &at(RolloutPhase::Completed, 1), &high, None, open, Err(NotInDeviceSet));
+        check_gate(
+            &s,
+            &at(RolloutPhase::Completed, 1),
+            &mid,
+            None,
+            open,
+            Ok(()),
+        );
+        check_gate(
+            &s,
+            &at(RolloutPhase::Completed, 1),
+            &high,
+            None,
+            open,
+            Err(NotInDeviceSet),
+        );
         // Paused: no new offers, but a device already offered may finish, even outside the window.
         let paused = at(RolloutPhase::Paused, 0);
         check_gate(&s, &paused, &low, None, open, Err(NotOfferingNow));
-        check_gate(&s, &paused, &low, Some(&offered(&low, &running0)), closed, Ok(()));
+        check_gate(
+            &s,
+            &paused,
+            &low,
+            Some(&offered(&low, &running0)),
+            closed,
+            Ok(()),
+        );
         // Cancelled and failed rollouts offer nothing, not even to devices already offered.
         for phase in [RolloutPhase::Cancelled, RolloutPhase::Failed] {
-            check_gate(&s, &at(phase, 0), &low, Some(&offered(&low, &running0)), open, Err(NotOfferingNow));
+            check_gate(
+                &s,
+                &at(phase, 0),
+                &low,
+                Some(&offered(&low, &running0)),
+                open,
+                Err(NotOfferingNow),
+            );
         }
         // An operator lowers the stages: a device offered at 50% stays offered at 10%.
-        let lowered = RolloutSpec { stages: vec![10], ..s.clone() };
+        let lowered = RolloutSpec {
+            stages: vec![10],
+            ..s.clone()
+        };
         let mid_offered = offered(&mid, &running1);
-        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, Some(&mid_offered), open, OfferRate::default()), Ok(()));
-        assert_eq!(rollout_gate(&lowered, &running0, "plan", &mid, None, open, OfferRate::default()), Err(NotInDeviceSet));
+        assert_eq!(
+            rollout_gate(
+                &lowered,
+                &running0,
+                "plan",
+                &mid,
+                Some(&mid_offered),
+                open,
+                OfferRate::default()
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            rollout_gate(
+                &lowered,
+                &running0,
+                "plan",
+                &mid,
+                None,
+                open,
+                OfferRate::default()
+            ),
+            Err(NotInDeviceSet)
+        );
     }
 
     #[test]
     fn late_devices_join_by_the_same_rule() {
         let s = spec(r#"{"stages":[10,100]}"#);
-        let state = RolloutState { phase: RolloutPhase::Running, stage: 0, ..start(&s, 0) };
+        let state = RolloutState {
+            phase: RolloutPhase::Running,
+            stage: 0,
+            ..start(&s, 0)
+        };
         for n in 0..2_000 {
             let id = imei(n);
-            let expect = if bucket("plan", &id) < 1000 { Ok(()) } else { Err(Refusal::NotInDeviceSet) };
+            let expect = if bucket("plan", &id) < 1000 {
+                Ok(())
+            } else {
+                Err(Refusal::NotInDeviceSet)
+            };
             // The verdict depends on nothing but the id, whenever the device first appears.
             for now in [0, 3_600_000, 86_400_000 * 30] {
-                assert_eq!(rollout_gate(&s, &state, "plan", &id, None, now, OfferRate::default()), expect, "{id} at {now}");
+                assert_eq!(
+                    rollout_gate(&s, &state, "plan", &id, None, now, OfferRate::default()),
+                    expect,
+                    "{id} at {now}"
+                );
             }
-            assert_eq!(cohort_of(&s, "plan", &id), Some(if expect.is_ok() { 0 } else { 1 }));
+            assert_eq!(
+                cohort_of(&s, "plan", &id),
+                Some(if expect.is_ok() { 0 } else { 1 })
+            );
         }
     }
 }

@@ -5,7 +5,10 @@
 //! Every counter change goes through [`count`], which updates one cohort and the totals together:
 //! `totals` is always `verification` plus the sum of `stages`.
 
-use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec, RolloutState, Standing};
+use crate::model::rollout::{
+    DevicePhase, DeviceRollout, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
+    RolloutState, Standing,
+};
 use crate::rules::rollout::cohort_of;
 use serde::{Deserialize, Serialize};
 
@@ -21,13 +24,23 @@ pub struct Provenance {
 
 impl Provenance {
     /// A provisioned JSON device.
-    pub const SIGNED: Provenance = Provenance { signed: true, listed: false, first_seen_ms: 0 };
+    pub const SIGNED: Provenance = Provenance {
+        signed: true,
+        listed: false,
+        first_seen_ms: 0,
+    };
 
     /// Its standing in a rollout that started at `started_ms` (test devices are listed by the spec).
     pub fn standing(&self, spec: &RolloutSpec, device_id: &str, started_ms: i64) -> Standing {
         if self.signed {
             Standing::Signed
-        } else if self.listed || self.first_seen_ms < started_ms || spec.verify_devices.binary_search_by(|d| d.as_str().cmp(device_id)).is_ok() {
+        } else if self.listed
+            || self.first_seen_ms < started_ms
+            || spec
+                .verify_devices
+                .binary_search_by(|d| d.as_str().cmp(device_id))
+                .is_ok()
+        {
             Standing::Trusted
         } else {
             Standing::Unverified
@@ -87,10 +100,21 @@ impl std::fmt::Display for ControlError {
             (Pause, Paused) => f.write_str("the rollout is already paused"),
             (Cancel, Cancelled) => f.write_str("the rollout is already cancelled"),
             (Advance, Paused) => f.write_str("cannot advance a paused rollout: resume it first"),
-            (Advance, Completed) => f.write_str("the rollout is completed: there is no stage after the last"),
-            (Pause, Completed) => f.write_str("a completed rollout has nothing to pause: cancel it to stop offers"),
-            (Resume, phase) => write!(f, "cannot resume a {phase} rollout: only a paused rollout resumes"),
-            (action, phase @ (Cancelled | Failed)) => write!(f, "cannot {} a {phase} rollout: it offers nothing and is over", action.as_str()),
+            (Advance, Completed) => {
+                f.write_str("the rollout is completed: there is no stage after the last")
+            }
+            (Pause, Completed) => {
+                f.write_str("a completed rollout has nothing to pause: cancel it to stop offers")
+            }
+            (Resume, phase) => write!(
+                f,
+                "cannot resume a {phase} rollout: only a paused rollout resumes"
+            ),
+            (action, phase @ (Cancelled | Failed)) => write!(
+                f,
+                "cannot {} a {phase} rollout: it offers nothing and is over",
+                action.as_str()
+            ),
             (action, phase) => write!(f, "cannot {} a {phase} rollout", action.as_str()),
         }
     }
@@ -102,7 +126,11 @@ impl std::error::Error for ControlError {}
 pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
     let verifying = !spec.verify_devices.is_empty();
     RolloutState {
-        phase: if verifying { RolloutPhase::Verifying } else { RolloutPhase::Running },
+        phase: if verifying {
+            RolloutPhase::Verifying
+        } else {
+            RolloutPhase::Running
+        },
         stage: if verifying { -1 } else { 0 },
         paused_reason: None,
         failed_reason: None,
@@ -120,7 +148,12 @@ pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
 fn cohort(state: &RolloutState, cohort: i32) -> RolloutCounts {
     match cohort {
         c if c < 0 => state.verification,
-        c => state.stages.get(c as usize).or(state.stages.last()).copied().unwrap_or_default(),
+        c => state
+            .stages
+            .get(c as usize)
+            .or(state.stages.last())
+            .copied()
+            .unwrap_or_default(),
     }
 }
 
@@ -157,13 +190,32 @@ fn failure_ratio_above(spec: &RolloutSpec, c: &RolloutCounts) -> bool {
 /// The device is first seen due for the plan: it joins the rollout as `idle` in its cohort, with
 /// its standing fixed for good. `None` when no stage reaches its bucket, so it is not part of the
 /// rollout (and gets no row).
-pub fn on_eligible_seen(spec: &RolloutSpec, state: &RolloutState, plan_id: &str, device_id: &str, from: &Provenance, now_ms: i64) -> Option<Step> {
+pub fn on_eligible_seen(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    plan_id: &str,
+    device_id: &str,
+    from: &Provenance,
+    now_ms: i64,
+) -> Option<Step> {
     let cohort = cohort_of(spec, plan_id, device_id)?;
     let mut rollout = state.clone();
     let standing = from.standing(spec, device_id, state.started_ms);
-    let device = DeviceRollout { device_id: device_id.to_string(), cohort, phase: DevicePhase::Idle, since_ms: now_ms, offered_ms: None, cause: None, standing };
+    let device = DeviceRollout {
+        device_id: device_id.to_string(),
+        cohort,
+        phase: DevicePhase::Idle,
+        since_ms: now_ms,
+        offered_ms: None,
+        cause: None,
+        standing,
+    };
     count(&mut rollout, &device, |c| c.eligible += 1);
-    Some(Step { rollout, device, event: None })
+    Some(Step {
+        rollout,
+        device,
+        event: None,
+    })
 }
 
 /// The device was sent the image for the first time. `None` for a device offered before: only
@@ -177,20 +229,44 @@ pub fn on_offer(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Op
         c.offered += 1;
         c.pending += 1;
     });
-    let device = DeviceRollout { phase: DevicePhase::Offered, since_ms: now_ms, offered_ms: Some(now_ms), cause: None, ..device.clone() };
-    Some(Step { rollout, device, event: None })
+    let device = DeviceRollout {
+        phase: DevicePhase::Offered,
+        since_ms: now_ms,
+        offered_ms: Some(now_ms),
+        cause: None,
+        ..device.clone()
+    };
+    Some(Step {
+        rollout,
+        device,
+        event: None,
+    })
 }
 
 /// The device reported the target version. A late success after a timeout or a lifted ban moves
 /// the device from `failed`/`banned` to `succeeded`. `None` when nothing changes.
-pub fn on_success(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
+pub fn on_success(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    device: &DeviceRollout,
+    now_ms: i64,
+) -> Option<Step> {
     settle(spec, state, device, DevicePhase::Succeeded, None, now_ms)
 }
 
 /// The device's upgrade failed. A banned device that had timed out moves to `banned`.
-pub fn on_failure(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, failure: DeviceFailure, now_ms: i64) -> Option<Step> {
+pub fn on_failure(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    device: &DeviceRollout,
+    failure: DeviceFailure,
+    now_ms: i64,
+) -> Option<Step> {
     let (phase, cause) = match &failure {
-        DeviceFailure::JobTimedOut => (DevicePhase::Failed, "no success within job_timeout_s of the offer"),
+        DeviceFailure::JobTimedOut => (
+            DevicePhase::Failed,
+            "no success within job_timeout_s of the offer",
+        ),
         DeviceFailure::Banned => (DevicePhase::Banned, "banned after repeated deliveries"),
         DeviceFailure::Reported(cause) => (DevicePhase::Failed, cause.as_str()),
     };
@@ -200,13 +276,28 @@ pub fn on_failure(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollo
 /// Has an offered device run out of time? Its job times out `job_timeout_s` after the offer.
 pub fn job_timed_out(device: &DeviceRollout, job_timeout_s: u64, now_ms: i64) -> bool {
     device.phase == DevicePhase::Offered
-        && device.offered_ms.is_some_and(|at| now_ms.saturating_sub(at) >= i64::try_from(job_timeout_s).unwrap_or(i64::MAX).saturating_mul(1000))
+        && device.offered_ms.is_some_and(|at| {
+            now_ms.saturating_sub(at)
+                >= i64::try_from(job_timeout_s)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000)
+        })
 }
 
-fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: DevicePhase, cause: Option<&str>, now_ms: i64) -> Option<Step> {
+fn settle(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    device: &DeviceRollout,
+    to: DevicePhase,
+    cause: Option<&str>,
+    now_ms: i64,
+) -> Option<Step> {
     use DevicePhase::*;
     let from = device.phase;
-    if !matches!((from, to), (Offered, Succeeded | Failed | Banned) | (Failed, Succeeded | Banned) | (Banned, Succeeded)) {
+    if !matches!(
+        (from, to),
+        (Offered, Succeeded | Failed | Banned) | (Failed, Succeeded | Banned) | (Banned, Succeeded)
+    ) {
         return None;
     }
     let mut rollout = state.clone();
@@ -222,20 +313,39 @@ fn settle(spec: &RolloutSpec, state: &RolloutState, device: &DeviceRollout, to: 
             _ => c.banned += 1,
         }
     });
-    let device = DeviceRollout { phase: to, since_ms: now_ms, cause: cause.map(String::from), ..device.clone() };
+    let device = DeviceRollout {
+        phase: to,
+        since_ms: now_ms,
+        cause: cause.map(String::from),
+        ..device.clone()
+    };
     let event = judge(spec, &mut rollout, &device, from, now_ms);
-    Some(Step { rollout, device, event })
+    Some(Step {
+        rollout,
+        device,
+        event,
+    })
 }
 
 /// What one device's new outcome means for the rollout: verification passes or fails, or the
 /// health gate trips. Only a failure can trip the gate, except for the success that completes
 /// the sample, so a rollout resumed over an unhealthy stage pauses again on its next failure.
-fn judge(spec: &RolloutSpec, rollout: &mut RolloutState, device: &DeviceRollout, from: DevicePhase, now_ms: i64) -> Option<RolloutEvent> {
+fn judge(
+    spec: &RolloutSpec,
+    rollout: &mut RolloutState,
+    device: &DeviceRollout,
+    from: DevicePhase,
+    now_ms: i64,
+) -> Option<RolloutEvent> {
     if device.standing == Standing::Unverified {
         return None;
     }
     let failed = device.phase != DevicePhase::Succeeded;
-    let verifying = rollout.stage < 0 && matches!(rollout.phase, RolloutPhase::Verifying | RolloutPhase::Paused);
+    let verifying = rollout.stage < 0
+        && matches!(
+            rollout.phase,
+            RolloutPhase::Verifying | RolloutPhase::Paused
+        );
     if verifying && device.cohort < 0 {
         if failed && device.standing != Standing::Signed {
             // Its downloads are unsigned: anyone knowing its id can run up its deliveries to a ban,
@@ -253,7 +363,11 @@ fn judge(spec: &RolloutSpec, rollout: &mut RolloutState, device: &DeviceRollout,
         }
         if failed {
             rollout.phase = RolloutPhase::Failed;
-            rollout.failed_reason = Some(format!("verification device {} failed: {}", device.device_id, device.cause.as_deref().unwrap_or("")));
+            rollout.failed_reason = Some(format!(
+                "verification device {} failed: {}",
+                device.device_id,
+                device.cause.as_deref().unwrap_or("")
+            ));
             return Some(RolloutEvent::VerificationFailed);
         }
         if rollout.verification.succeeded < spec.verify_devices.len() as u64 {
@@ -275,7 +389,11 @@ fn judge(spec: &RolloutSpec, rollout: &mut RolloutState, device: &DeviceRollout,
     if n < min_sample || !(failed || n == min_sample) || !failure_ratio_above(spec, &counts) {
         return None;
     }
-    let percent = spec.stages.get(device.cohort as usize).copied().unwrap_or(100);
+    let percent = spec
+        .stages
+        .get(device.cohort as usize)
+        .copied()
+        .unwrap_or(100);
     rollout.phase = RolloutPhase::Paused;
     rollout.paused_reason = Some(format!(
         "stage {} ({percent}%): {} of {n} outcomes failed, above max_failure_ratio {}",
@@ -303,10 +421,16 @@ fn advance(spec: &RolloutSpec, state: &mut RolloutState, now_ms: i64) -> Rollout
 /// `auto_advance` a stage moves on once it has no pending devices, enough outcomes (`min_sample`,
 /// or every eligible device of its slice when fewer), a failure ratio not above the maximum,
 /// and `soak_s` behind it. The edge calls this on a schedule; `None` when nothing changes.
-pub fn on_tick(spec: &RolloutSpec, state: &RolloutState, now_ms: i64) -> Option<(RolloutState, RolloutEvent)> {
+pub fn on_tick(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    now_ms: i64,
+) -> Option<(RolloutState, RolloutEvent)> {
     let mut next = state.clone();
     match state.phase {
-        RolloutPhase::Verifying if now_ms - state.started_ms >= (spec.verify_timeout_s as i64).saturating_mul(1000) => {
+        RolloutPhase::Verifying
+            if now_ms - state.started_ms >= (spec.verify_timeout_s as i64).saturating_mul(1000) =>
+        {
             next.phase = RolloutPhase::Failed;
             next.failed_reason = Some(format!(
                 "verification timed out after {} s: {} of {} test devices reported the target",
@@ -319,7 +443,8 @@ pub fn on_tick(spec: &RolloutSpec, state: &RolloutState, now_ms: i64) -> Option<
         RolloutPhase::Running if spec.auto_advance => {
             let c = cohort(state, state.stage);
             let enough = outcomes(&c) >= u64::from(spec.min_sample).min(c.eligible);
-            let soaked = now_ms - state.stage_started_ms >= (spec.soak_s as i64).saturating_mul(1000);
+            let soaked =
+                now_ms - state.stage_started_ms >= (spec.soak_s as i64).saturating_mul(1000);
             if c.pending > 0 || !enough || failure_ratio_above(spec, &c) || !soaked {
                 return None;
             }
@@ -332,7 +457,12 @@ pub fn on_tick(spec: &RolloutSpec, state: &RolloutState, now_ms: i64) -> Option<
 
 /// An operator's pause, resume, cancel or advance. Advancing while verifying skips the rest of
 /// verification; advancing past the last stage completes the rollout.
-pub fn control(spec: &RolloutSpec, state: &RolloutState, action: RolloutAction, now_ms: i64) -> Result<RolloutState, ControlError> {
+pub fn control(
+    spec: &RolloutSpec,
+    state: &RolloutState,
+    action: RolloutAction,
+    now_ms: i64,
+) -> Result<RolloutState, ControlError> {
     use RolloutAction::*;
     use RolloutPhase::*;
     let mut next = state.clone();
@@ -396,13 +526,18 @@ mod tests {
     impl Run {
         fn new(json: &str) -> Run {
             let spec: RolloutSpec = serde_json::from_str(json).unwrap();
-            Run { state: start(&spec, 0), spec, devices: BTreeMap::new() }
+            Run {
+                state: start(&spec, 0),
+                spec,
+                devices: BTreeMap::new(),
+            }
         }
 
         fn apply(&mut self, step: Option<Step>) -> Option<RolloutEvent> {
             let step = step?;
             self.state = step.rollout;
-            self.devices.insert(step.device.device_id.clone(), step.device);
+            self.devices
+                .insert(step.device.device_id.clone(), step.device);
             check_counters(&self.state);
             step.event
         }
@@ -414,7 +549,8 @@ mod tests {
 
         fn offer_as(&mut self, id: &str, from: &Provenance, now: i64) {
             if !self.devices.contains_key(id) {
-                let seen = on_eligible_seen(&self.spec, &self.state, "plan", id, from, now).expect("a stage reaches the device");
+                let seen = on_eligible_seen(&self.spec, &self.state, "plan", id, from, now)
+                    .expect("a stage reaches the device");
                 assert_eq!(self.apply(Some(seen)), None, "first sight changes no phase");
             }
             let offered = on_offer(&self.state, &self.devices[id], now);
@@ -438,7 +574,11 @@ mod tests {
         }
     }
 
-    const KNOWN: Provenance = Provenance { signed: false, listed: false, first_seen_ms: -1 };
+    const KNOWN: Provenance = Provenance {
+        signed: false,
+        listed: false,
+        first_seen_ms: -1,
+    };
 
     fn add(a: RolloutCounts, b: &RolloutCounts) -> RolloutCounts {
         RolloutCounts {
@@ -453,9 +593,21 @@ mod tests {
 
     #[track_caller]
     fn check_counters(state: &RolloutState) {
-        assert_eq!(state.stages.iter().fold(state.verification, add), state.totals, "totals are verification plus the stages");
-        for c in state.stages.iter().chain([&state.verification, &state.totals, &state.unverified]) {
-            assert_eq!(c.pending + c.succeeded + c.failed + c.banned, c.offered, "every offer is pending or has one outcome: {c:?}");
+        assert_eq!(
+            state.stages.iter().fold(state.verification, add),
+            state.totals,
+            "totals are verification plus the stages"
+        );
+        for c in state
+            .stages
+            .iter()
+            .chain([&state.verification, &state.totals, &state.unverified])
+        {
+            assert_eq!(
+                c.pending + c.succeeded + c.failed + c.banned,
+                c.offered,
+                "every offer is pending or has one outcome: {c:?}"
+            );
             assert!(c.offered <= c.eligible, "{c:?}");
         }
     }
@@ -468,7 +620,9 @@ mod tests {
     /// returns the outcome index at which the gate tripped.
     #[track_caller]
     fn check_gate_trip(min_sample: u32, max_ratio: f64, outcomes: &str, expect: Option<usize>) {
-        let mut run = Run::new(&format!(r#"{{"stages":[100],"min_sample":{min_sample},"max_failure_ratio":{max_ratio}}}"#));
+        let mut run = Run::new(&format!(
+            r#"{{"stages":[100],"min_sample":{min_sample},"max_failure_ratio":{max_ratio}}}"#
+        ));
         let mut tripped = None;
         for (n, outcome) in outcomes.chars().enumerate() {
             let id = imei(n as u32);
@@ -483,8 +637,18 @@ mod tests {
                 tripped = Some(n);
             }
         }
-        assert_eq!(tripped, expect, "min_sample {min_sample}, max {max_ratio}, {outcomes}");
-        assert_eq!(run.state.phase, if expect.is_some() { R::Paused } else { R::Running });
+        assert_eq!(
+            tripped, expect,
+            "min_sample {min_sample}, max {max_ratio}, {outcomes}"
+        );
+        assert_eq!(
+            run.state.phase,
+            if expect.is_some() {
+                R::Paused
+            } else {
+                R::Running
+            }
+        );
     }
 
     #[test]
@@ -507,16 +671,28 @@ mod tests {
         run.offer("A", 0);
         run.offer("B", 0);
         run.succeed("A", 1);
-        assert_eq!(run.fail("B", DeviceFailure::Banned, 2), Some(RolloutEvent::GateTripped));
-        assert_eq!(run.state.paused_reason.as_deref(), Some("stage 0 (100%): 1 of 2 outcomes failed, above max_failure_ratio 0.25"));
-        assert_eq!(run.devices["B"].cause.as_deref(), Some("banned after repeated deliveries"));
+        assert_eq!(
+            run.fail("B", DeviceFailure::Banned, 2),
+            Some(RolloutEvent::GateTripped)
+        );
+        assert_eq!(
+            run.state.paused_reason.as_deref(),
+            Some("stage 0 (100%): 1 of 2 outcomes failed, above max_failure_ratio 0.25")
+        );
+        assert_eq!(
+            run.devices["B"].cause.as_deref(),
+            Some("banned after repeated deliveries")
+        );
         // Resumed over an unhealthy stage: successes do not pause it again, the next failure does.
         run.state = control(&run.spec, &run.state, RolloutAction::Resume, 3).unwrap();
         for id in ["C", "D"] {
             run.offer(id, 3);
         }
         assert_eq!(run.succeed("C", 4), None);
-        assert_eq!(run.fail("D", DeviceFailure::JobTimedOut, 5), Some(RolloutEvent::GateTripped));
+        assert_eq!(
+            run.fail("D", DeviceFailure::JobTimedOut, 5),
+            Some(RolloutEvent::GateTripped)
+        );
     }
 
     #[test]
@@ -527,41 +703,100 @@ mod tests {
         run.offer("TEST2", 10);
         assert_eq!(run.succeed("TEST1", 20), None);
         assert_eq!(run.state.phase, R::Verifying);
-        assert_eq!(run.succeed("TEST1", 25), None, "a repeated report changes nothing");
-        assert_eq!(run.succeed("TEST2", 30), Some(RolloutEvent::VerificationPassed));
-        assert_eq!((run.state.phase, run.state.stage, run.state.stage_started_ms), (R::Running, 0, 30));
+        assert_eq!(
+            run.succeed("TEST1", 25),
+            None,
+            "a repeated report changes nothing"
+        );
+        assert_eq!(
+            run.succeed("TEST2", 30),
+            Some(RolloutEvent::VerificationPassed)
+        );
+        assert_eq!(
+            (run.state.phase, run.state.stage, run.state.stage_started_ms),
+            (R::Running, 0, 30)
+        );
         assert_eq!(run.state.verification.succeeded, 2);
         assert_eq!(run.state.totals.succeeded, 2);
     }
 
     #[test]
     fn standing_by_provenance() {
-        let spec: RolloutSpec = serde_json::from_str(r#"{"stages":[100],"verify_devices":["TEST1"]}"#).unwrap();
+        let spec: RolloutSpec =
+            serde_json::from_str(r#"{"stages":[100],"verify_devices":["TEST1"]}"#).unwrap();
         let started = 1_000;
         #[track_caller]
         fn check(spec: &RolloutSpec, id: &str, from: Provenance, expect: Standing) {
             assert_eq!(from.standing(spec, id, 1_000), expect, "{id} {from:?}");
         }
-        let seen = |at: i64| Provenance { signed: false, listed: false, first_seen_ms: at };
-        check(&spec, "862419000000001", seen(started - 1), Standing::Trusted);
-        check(&spec, "862419000000001", seen(started), Standing::Unverified);
-        check(&spec, "862419000000001", Provenance { listed: true, ..seen(started + 5) }, Standing::Trusted);
+        let seen = |at: i64| Provenance {
+            signed: false,
+            listed: false,
+            first_seen_ms: at,
+        };
+        check(
+            &spec,
+            "862419000000001",
+            seen(started - 1),
+            Standing::Trusted,
+        );
+        check(
+            &spec,
+            "862419000000001",
+            seen(started),
+            Standing::Unverified,
+        );
+        check(
+            &spec,
+            "862419000000001",
+            Provenance {
+                listed: true,
+                ..seen(started + 5)
+            },
+            Standing::Trusted,
+        );
         check(&spec, "TEST1", seen(started + 5), Standing::Trusted);
-        check(&spec, "862419000000001", Provenance::SIGNED, Standing::Signed);
+        check(
+            &spec,
+            "862419000000001",
+            Provenance::SIGNED,
+            Standing::Signed,
+        );
     }
 
     #[test]
     fn unverified_devices_are_counted_apart_and_move_no_gate() {
-        let mut run = Run::new(r#"{"stages":[100],"min_sample":2,"max_failure_ratio":0.2,"auto_advance":true}"#);
-        let new = Provenance { signed: false, listed: false, first_seen_ms: 0 };
+        let mut run = Run::new(
+            r#"{"stages":[100],"min_sample":2,"max_failure_ratio":0.2,"auto_advance":true}"#,
+        );
+        let new = Provenance {
+            signed: false,
+            listed: false,
+            first_seen_ms: 0,
+        };
         for n in 0..5 {
             let id = imei(n);
             run.offer_as(&id, &new, 1);
-            assert_eq!(run.fail(&id, DeviceFailure::Banned, 2), None, "a made-up id trips nothing");
+            assert_eq!(
+                run.fail(&id, DeviceFailure::Banned, 2),
+                None,
+                "a made-up id trips nothing"
+            );
         }
         assert_eq!(run.state.phase, R::Running);
-        assert_eq!((run.state.unverified.eligible, run.state.unverified.offered, run.state.unverified.banned), (5, 5, 5));
-        assert_eq!(run.state.totals, RolloutCounts::default(), "totals hold trusted devices only");
+        assert_eq!(
+            (
+                run.state.unverified.eligible,
+                run.state.unverified.offered,
+                run.state.unverified.banned
+            ),
+            (5, 5, 5)
+        );
+        assert_eq!(
+            run.state.totals,
+            RolloutCounts::default(),
+            "totals hold trusted devices only"
+        );
         // Made-up ids reporting the target do not dilute real failures either.
         for n in 5..50 {
             let id = imei(n);
@@ -569,31 +804,54 @@ mod tests {
             run.succeed(&id, 4);
         }
         run.offer(&imei(100), 5);
-        assert_eq!(run.fail(&imei(100), DeviceFailure::JobTimedOut, 6), None, "one outcome is below min_sample");
+        assert_eq!(
+            run.fail(&imei(100), DeviceFailure::JobTimedOut, 6),
+            None,
+            "one outcome is below min_sample"
+        );
         run.offer(&imei(101), 5);
-        assert_eq!(run.fail(&imei(101), DeviceFailure::JobTimedOut, 6), Some(RolloutEvent::GateTripped));
+        assert_eq!(
+            run.fail(&imei(101), DeviceFailure::JobTimedOut, 6),
+            Some(RolloutEvent::GateTripped)
+        );
         assert_eq!(run.state.unverified.succeeded, 45);
-        assert_eq!((run.state.totals.failed, run.state.unverified.succeeded), (2, 45));
+        assert_eq!(
+            (run.state.totals.failed, run.state.unverified.succeeded),
+            (2, 45)
+        );
     }
 
     #[test]
     fn verification_failure_paths() {
-        let verify = r#"{"stages":[100],"verify_devices":["TEST1","TEST2"],"verify_timeout_s":3600}"#;
+        let verify =
+            r#"{"stages":[100],"verify_devices":["TEST1","TEST2"],"verify_timeout_s":3600}"#;
         // A signed test device's failure is its own: the rollout fails.
         let mut run = Run::new(verify);
         run.offer_as("TEST1", &Provenance::SIGNED, 0);
         run.offer_as("TEST2", &Provenance::SIGNED, 0);
         run.succeed("TEST1", 1);
-        assert_eq!(run.fail("TEST2", DeviceFailure::Banned, 2), Some(RolloutEvent::VerificationFailed));
+        assert_eq!(
+            run.fail("TEST2", DeviceFailure::Banned, 2),
+            Some(RolloutEvent::VerificationFailed)
+        );
         assert_eq!(run.state.phase, R::Failed);
-        assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST2 failed: banned after repeated deliveries"));
+        assert_eq!(
+            run.state.failed_reason.as_deref(),
+            Some("verification device TEST2 failed: banned after repeated deliveries")
+        );
 
         let mut run = Run::new(verify);
         run.offer_as("TEST1", &Provenance::SIGNED, 1_000);
         assert!(!job_timed_out(&run.devices["TEST1"], 60, 60_999));
         assert!(job_timed_out(&run.devices["TEST1"], 60, 61_000));
-        assert_eq!(run.fail("TEST1", DeviceFailure::JobTimedOut, 61_000), Some(RolloutEvent::VerificationFailed));
-        assert_eq!(run.state.failed_reason.as_deref(), Some("verification device TEST1 failed: no success within job_timeout_s of the offer"));
+        assert_eq!(
+            run.fail("TEST1", DeviceFailure::JobTimedOut, 61_000),
+            Some(RolloutEvent::VerificationFailed)
+        );
+        assert_eq!(
+            run.state.failed_reason.as_deref(),
+            Some("verification device TEST1 failed: no success within job_timeout_s of the offer")
+        );
 
         // An unsigned test device's ban or timeout could be anyone's doing: the rollout pauses
         // once, with the reason, and passes verification when the device then reports the target.
@@ -602,13 +860,29 @@ mod tests {
             run.offer("TEST1", 0);
             run.offer("TEST2", 0);
             run.succeed("TEST1", 1);
-            assert_eq!(run.fail("TEST2", failure.clone(), 2), Some(RolloutEvent::VerificationHeld), "{failure:?}");
+            assert_eq!(
+                run.fail("TEST2", failure.clone(), 2),
+                Some(RolloutEvent::VerificationHeld),
+                "{failure:?}"
+            );
             assert_eq!((run.state.phase, run.state.stage), (R::Paused, -1));
             let reason = run.state.paused_reason.clone().unwrap_or_default();
-            assert!(reason.starts_with("verification device TEST2 failed (") && reason.contains("unsigned"), "{reason}");
+            assert!(
+                reason.starts_with("verification device TEST2 failed (")
+                    && reason.contains("unsigned"),
+                "{reason}"
+            );
             assert_eq!(run.state.failed_reason, None);
-            assert_eq!(run.succeed("TEST2", 3), Some(RolloutEvent::VerificationPassed), "a late success after an unban");
-            assert_eq!((run.state.phase, run.state.stage), (R::Paused, 0), "still paused until the operator resumes");
+            assert_eq!(
+                run.succeed("TEST2", 3),
+                Some(RolloutEvent::VerificationPassed),
+                "a late success after an unban"
+            );
+            assert_eq!(
+                (run.state.phase, run.state.stage),
+                (R::Paused, 0),
+                "still paused until the operator resumes"
+            );
         }
 
         let mut run = Run::new(verify);
@@ -616,7 +890,10 @@ mod tests {
         run.succeed("TEST1", 1);
         assert_eq!(run.tick(3_599_999), None);
         assert_eq!(run.tick(3_600_000), Some(RolloutEvent::VerificationFailed));
-        assert_eq!(run.state.failed_reason.as_deref(), Some("verification timed out after 3600 s: 1 of 2 test devices reported the target"));
+        assert_eq!(
+            run.state.failed_reason.as_deref(),
+            Some("verification timed out after 3600 s: 1 of 2 test devices reported the target")
+        );
         assert_eq!(run.tick(9_999_999), None, "a failed rollout stays failed");
     }
 
@@ -625,18 +902,37 @@ mod tests {
         let mut run = Run::new(r#"{"stages":[100],"verify_devices":["TEST1"]}"#);
         run.offer("TEST1", 0);
         run.state = control(&run.spec, &run.state, RolloutAction::Pause, 1).unwrap();
-        assert_eq!(run.succeed("TEST1", 2), Some(RolloutEvent::VerificationPassed));
+        assert_eq!(
+            run.succeed("TEST1", 2),
+            Some(RolloutEvent::VerificationPassed)
+        );
         assert_eq!((run.state.phase, run.state.stage), (R::Paused, 0));
         run.state = control(&run.spec, &run.state, RolloutAction::Resume, 3).unwrap();
         assert_eq!((run.state.phase, run.state.stage), (R::Running, 0));
     }
 
     #[track_caller]
-    fn check_control(phase: RolloutPhase, stage: i32, action: RolloutAction, expect: Result<(RolloutPhase, i32), &str>) {
-        let spec: RolloutSpec = serde_json::from_str(r#"{"stages":[1,10,100],"verify_devices":["TEST1"]}"#).unwrap();
-        let state = RolloutState { phase, stage, ..start(&spec, 0) };
-        let got = control(&spec, &state, action, 5).map(|s| (s.phase, s.stage)).map_err(|e| e.to_string());
-        assert_eq!(got, expect.map_err(String::from), "{action:?} on {phase:?} at {stage}");
+    fn check_control(
+        phase: RolloutPhase,
+        stage: i32,
+        action: RolloutAction,
+        expect: Result<(RolloutPhase, i32), &str>,
+    ) {
+        let spec: RolloutSpec =
+            serde_json::from_str(r#"{"stages":[1,10,100],"verify_devices":["TEST1"]}"#).unwrap();
+        let state = RolloutState {
+            phase,
+            stage,
+            ..start(&spec, 0)
+        };
+        let got = control(&spec, &state, action, 5)
+            .map(|s| (s.phase, s.stage))
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            got,
+            expect.map_err(String::from),
+            "{action:?} on {phase:?} at {stage}"
+        );
     }
 
     #[test]
@@ -645,30 +941,85 @@ mod tests {
         check_control(R::Verifying, -1, Pause, Ok((R::Paused, -1)));
         check_control(R::Running, 1, Pause, Ok((R::Paused, 1)));
         check_control(R::Paused, 1, Pause, Err("the rollout is already paused"));
-        check_control(R::Completed, 2, Pause, Err("a completed rollout has nothing to pause: cancel it to stop offers"));
-        check_control(R::Cancelled, 1, Pause, Err("cannot pause a cancelled rollout: it offers nothing and is over"));
+        check_control(
+            R::Completed,
+            2,
+            Pause,
+            Err("a completed rollout has nothing to pause: cancel it to stop offers"),
+        );
+        check_control(
+            R::Cancelled,
+            1,
+            Pause,
+            Err("cannot pause a cancelled rollout: it offers nothing and is over"),
+        );
         check_control(R::Paused, -1, Resume, Ok((R::Verifying, -1)));
         check_control(R::Paused, 1, Resume, Ok((R::Running, 1)));
-        check_control(R::Running, 1, Resume, Err("cannot resume a running rollout: only a paused rollout resumes"));
-        check_control(R::Failed, -1, Resume, Err("cannot resume a failed rollout: only a paused rollout resumes"));
+        check_control(
+            R::Running,
+            1,
+            Resume,
+            Err("cannot resume a running rollout: only a paused rollout resumes"),
+        );
+        check_control(
+            R::Failed,
+            -1,
+            Resume,
+            Err("cannot resume a failed rollout: only a paused rollout resumes"),
+        );
         check_control(R::Verifying, -1, Cancel, Ok((R::Cancelled, -1)));
         check_control(R::Paused, 1, Cancel, Ok((R::Cancelled, 1)));
         check_control(R::Completed, 2, Cancel, Ok((R::Cancelled, 2)));
-        check_control(R::Cancelled, 1, Cancel, Err("the rollout is already cancelled"));
-        check_control(R::Failed, -1, Cancel, Err("cannot cancel a failed rollout: it offers nothing and is over"));
+        check_control(
+            R::Cancelled,
+            1,
+            Cancel,
+            Err("the rollout is already cancelled"),
+        );
+        check_control(
+            R::Failed,
+            -1,
+            Cancel,
+            Err("cannot cancel a failed rollout: it offers nothing and is over"),
+        );
         check_control(R::Verifying, -1, Advance, Ok((R::Running, 0)));
         check_control(R::Running, 0, Advance, Ok((R::Running, 1)));
         check_control(R::Running, 2, Advance, Ok((R::Completed, 2)));
-        check_control(R::Paused, 1, Advance, Err("cannot advance a paused rollout: resume it first"));
-        check_control(R::Completed, 2, Advance, Err("the rollout is completed: there is no stage after the last"));
-        check_control(R::Cancelled, 1, Advance, Err("cannot advance a cancelled rollout: it offers nothing and is over"));
-        check_control(R::Failed, -1, Advance, Err("cannot advance a failed rollout: it offers nothing and is over"));
+        check_control(
+            R::Paused,
+            1,
+            Advance,
+            Err("cannot advance a paused rollout: resume it first"),
+        );
+        check_control(
+            R::Completed,
+            2,
+            Advance,
+            Err("the rollout is completed: there is no stage after the last"),
+        );
+        check_control(
+            R::Cancelled,
+            1,
+            Advance,
+            Err("cannot advance a cancelled rollout: it offers nothing and is over"),
+        );
+        check_control(
+            R::Failed,
+            -1,
+            Advance,
+            Err("cannot advance a failed rollout: it offers nothing and is over"),
+        );
     }
 
     #[test]
     fn auto_advance_waits_for_a_settled_healthy_soaked_stage() {
-        let mut run = Run::new(r#"{"stages":[50,100],"auto_advance":true,"soak_s":600,"min_sample":2}"#);
-        let ids: Vec<String> = (0..100).map(imei).filter(|id| bucket("plan", id) < 5000).take(3).collect();
+        let mut run =
+            Run::new(r#"{"stages":[50,100],"auto_advance":true,"soak_s":600,"min_sample":2}"#);
+        let ids: Vec<String> = (0..100)
+            .map(imei)
+            .filter(|id| bucket("plan", id) < 5000)
+            .take(3)
+            .collect();
         run.offer(&ids[0], 0);
         run.offer(&ids[1], 0);
         run.succeed(&ids[0], 1);
@@ -676,8 +1027,15 @@ mod tests {
         run.succeed(&ids[1], 2);
         assert_eq!(run.tick(599_999), None, "not soaked yet");
         assert_eq!(run.tick(600_000), Some(RolloutEvent::Advanced));
-        assert_eq!((run.state.phase, run.state.stage, run.state.stage_started_ms), (R::Running, 1, 600_000));
-        assert_eq!(run.tick(1_200_000), Some(RolloutEvent::Completed), "an empty stage advances once soaked");
+        assert_eq!(
+            (run.state.phase, run.state.stage, run.state.stage_started_ms),
+            (R::Running, 1, 600_000)
+        );
+        assert_eq!(
+            run.tick(1_200_000),
+            Some(RolloutEvent::Completed),
+            "an empty stage advances once soaked"
+        );
         assert_eq!(run.tick(9_999_999), None);
 
         // One failure in two outcomes is above 0.2 though below the gate's sample: no advance.
@@ -697,38 +1055,94 @@ mod tests {
     fn device_transitions() {
         let mut run = Run::new(r#"{"stages":[100],"min_sample":100}"#);
         run.offer("A", 0);
-        assert_eq!(on_offer(&run.state, &run.devices["A"], 1), None, "only the first offer counts");
+        assert_eq!(
+            on_offer(&run.state, &run.devices["A"], 1),
+            None,
+            "only the first offer counts"
+        );
         assert_eq!(run.fail("A", DeviceFailure::JobTimedOut, 5), None);
-        assert_eq!((run.devices["A"].phase, run.devices["A"].since_ms, run.devices["A"].offered_ms), (D::Failed, 5, Some(0)));
+        assert_eq!(
+            (
+                run.devices["A"].phase,
+                run.devices["A"].since_ms,
+                run.devices["A"].offered_ms
+            ),
+            (D::Failed, 5, Some(0))
+        );
         assert_eq!(run.fail("A", DeviceFailure::JobTimedOut, 6), None);
-        assert_eq!(run.state.totals.failed, 1, "a repeated timeout is counted once");
+        assert_eq!(
+            run.state.totals.failed, 1,
+            "a repeated timeout is counted once"
+        );
         run.fail("A", DeviceFailure::Banned, 7);
         assert_eq!((run.state.totals.failed, run.state.totals.banned), (0, 1));
         run.succeed("A", 8);
-        assert_eq!((run.devices["A"].phase, run.devices["A"].cause.as_deref()), (D::Succeeded, None));
-        assert_eq!((run.state.totals.banned, run.state.totals.succeeded, run.state.totals.pending), (0, 1, 0));
-        assert_eq!(on_failure(&run.spec, &run.state, &run.devices["A"], DeviceFailure::Banned, 9), None, "success is final");
+        assert_eq!(
+            (run.devices["A"].phase, run.devices["A"].cause.as_deref()),
+            (D::Succeeded, None)
+        );
+        assert_eq!(
+            (
+                run.state.totals.banned,
+                run.state.totals.succeeded,
+                run.state.totals.pending
+            ),
+            (0, 1, 0)
+        );
+        assert_eq!(
+            on_failure(
+                &run.spec,
+                &run.state,
+                &run.devices["A"],
+                DeviceFailure::Banned,
+                9
+            ),
+            None,
+            "success is final"
+        );
         run.offer("B", 10);
-        assert!(!job_timed_out(&run.devices["B"], 0, 9), "offered in the future");
+        assert!(
+            !job_timed_out(&run.devices["B"], 0, 9),
+            "offered in the future"
+        );
         assert!(job_timed_out(&run.devices["B"], 0, 10));
     }
 
     #[test]
     fn counters_stay_consistent_across_a_fleet() {
-        let mut run = Run::new(r#"{"stages":[5,20,100],"verify_devices":["TEST1"],"min_sample":1000}"#);
+        let mut run =
+            Run::new(r#"{"stages":[5,20,100],"verify_devices":["TEST1"],"min_sample":1000}"#);
         run.offer("TEST1", 0);
         run.succeed("TEST1", 1);
         for n in 0..3_000u32 {
             let id = imei(n);
             // Every third device is new since the rollout started: counted apart, same invariants.
-            let from = if n % 3 == 0 { Provenance { signed: false, listed: false, first_seen_ms: 1 } } else { KNOWN };
+            let from = if n % 3 == 0 {
+                Provenance {
+                    signed: false,
+                    listed: false,
+                    first_seen_ms: 1,
+                }
+            } else {
+                KNOWN
+            };
             let seen = on_eligible_seen(&run.spec, &run.state, "plan", &id, &from, 2);
             run.apply(seen);
             if n % 1000 == 999 {
                 run.state = control(&run.spec, &run.state, RolloutAction::Advance, 3).unwrap();
             }
             let device = run.devices[&id].clone();
-            if crate::rules::rollout::rollout_gate(&run.spec, &run.state, "plan", &id, Some(&device), 4, crate::rules::rollout::OfferRate::default()).is_err() {
+            if crate::rules::rollout::rollout_gate(
+                &run.spec,
+                &run.state,
+                "plan",
+                &id,
+                Some(&device),
+                4,
+                crate::rules::rollout::OfferRate::default(),
+            )
+            .is_err()
+            {
                 continue;
             }
             run.offer(&id, 4);
@@ -743,15 +1157,43 @@ mod tests {
             }
         }
         let t = run.state.totals;
-        assert_eq!((t.eligible, run.state.verification.eligible, run.state.unverified.eligible), (2_001, 1, 1_000));
-        assert!(t.offered > 600 && t.pending > 0 && t.failed > 0 && t.banned > 0, "{t:?}");
+        assert_eq!(
+            (
+                t.eligible,
+                run.state.verification.eligible,
+                run.state.unverified.eligible
+            ),
+            (2_001, 1, 1_000)
+        );
+        assert!(
+            t.offered > 600 && t.pending > 0 && t.failed > 0 && t.banned > 0,
+            "{t:?}"
+        );
         assert_eq!(run.state.phase, R::Completed);
-        let shortened = RolloutSpec { stages: vec![5, 50], ..run.spec.clone() };
+        let shortened = RolloutSpec {
+            stages: vec![5, 50],
+            ..run.spec.clone()
+        };
         let folded = reconcile(&shortened, &run.state);
-        assert_eq!((folded.stages.len(), folded.stage, folded.totals), (2, 1, t));
+        assert_eq!(
+            (folded.stages.len(), folded.stage, folded.totals),
+            (2, 1, t)
+        );
         check_counters(&folded);
-        assert_eq!(folded.stages[1], add(run.state.stages[1], &run.state.stages[2]));
-        let longer = reconcile(&RolloutSpec { stages: vec![5, 20, 50, 100], ..run.spec.clone() }, &run.state);
-        assert_eq!((longer.stages.len(), longer.stages[3]), (4, RolloutCounts::default()));
+        assert_eq!(
+            folded.stages[1],
+            add(run.state.stages[1], &run.state.stages[2])
+        );
+        let longer = reconcile(
+            &RolloutSpec {
+                stages: vec![5, 20, 50, 100],
+                ..run.spec.clone()
+            },
+            &run.state,
+        );
+        assert_eq!(
+            (longer.stages.len(), longer.stages[3]),
+            (4, RolloutCounts::default())
+        );
     }
 }

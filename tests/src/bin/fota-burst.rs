@@ -21,7 +21,9 @@ fn main() {
     let clients: usize = args[6].parse().expect("CLIENTS");
     let prefix = &args[7];
     let server = Server::attach(port);
-    let ids: Vec<String> = (0..count).map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len())).collect();
+    let ids: Vec<String> = (0..count)
+        .map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len()))
+        .collect();
 
     let (offers, first) = round(&server, project, firmware, from, &ids, clients);
     let (uptodate, second) = round(&server, project, firmware, target, &ids, clients);
@@ -29,7 +31,11 @@ fn main() {
     println!("first checks (offers):           {offers:.0} req/s  answers {first:?}");
     println!("first up-to-date checks (report): {uptodate:.0} req/s  answers {second:?}");
     println!("steady-state checks (again):      {steady:.0} req/s  answers {third:?}");
-    println!("ratio offers/up-to-date: {:.2} (goal >= 0.3); offers/steady-state: {:.2}", offers / uptodate, offers / steady);
+    println!(
+        "ratio offers/up-to-date: {:.2} (goal >= 0.3); offers/steady-state: {:.2}",
+        offers / uptodate,
+        offers / steady
+    );
     let served = first.get("200").copied().unwrap_or(0);
     let current = second.get("404/60").copied().unwrap_or(0);
     let still = third.get("404/60").copied().unwrap_or(0);
@@ -40,7 +46,14 @@ fn main() {
 }
 
 /// Every device asks once; the rate and how many heard each answer.
-fn round(server: &Server, project: &str, firmware: &str, version: &str, ids: &[String], clients: usize) -> (f64, BTreeMap<String, usize>) {
+fn round(
+    server: &Server,
+    project: &str,
+    firmware: &str,
+    version: &str,
+    ids: &[String],
+    clients: usize,
+) -> (f64, BTreeMap<String, usize>) {
     let started = Instant::now();
     let answers: Vec<String> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..clients)
@@ -62,7 +75,10 @@ fn round(server: &Server, project: &str, firmware: &str, version: &str, ids: &[S
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("a client thread")).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a client thread"))
+            .collect()
     });
     let rate = ids.len() as f64 / started.elapsed().as_secs_f64();
     let mut tally = BTreeMap::new();

@@ -3,7 +3,9 @@
 //! with its cursor and filters, and percent-encoded path segments.
 
 use crate::{device_request, imei, luatos_get};
-use fota_tests::{image, md5_hex, sha256_hex, shared_server, RawResponse, Server, TEST_MAX_IMAGE_BYTES, TOKEN};
+use fota_tests::{
+    image, md5_hex, sha256_hex, shared_server, RawResponse, Server, TEST_MAX_IMAGE_BYTES, TOKEN,
+};
 use serde_json::{json, Value};
 
 const FW: &str = "adm_LuatOS-SoC_Air780E";
@@ -11,21 +13,46 @@ const FW: &str = "adm_LuatOS-SoC_Air780E";
 /// One admin call and the status and error code (`{"error":{"code":...}}`) it must get;
 /// `None` for a success, whose body the caller may still inspect.
 #[track_caller]
-fn check(server: &Server, (method, path, body): (&str, &str, &[u8]), status: u16, code: Option<&str>) -> RawResponse {
+fn check(
+    server: &Server,
+    (method, path, body): (&str, &str, &[u8]),
+    status: u16,
+    code: Option<&str>,
+) -> RawResponse {
     let resp = server.admin(method, path, body);
-    assert_eq!(resp.status, status, "{method} {path}: body {}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(
+        resp.status,
+        status,
+        "{method} {path}: body {}",
+        String::from_utf8_lossy(&resp.body)
+    );
     if let Some(code) = code {
-        assert_eq!(resp.json()["error"]["code"], code, "{method} {path}: body {}", String::from_utf8_lossy(&resp.body));
+        assert_eq!(
+            resp.json()["error"]["code"],
+            code,
+            "{method} {path}: body {}",
+            String::from_utf8_lossy(&resp.body)
+        );
     }
     resp
 }
 
 fn project(server: &Server, key: &str, spec: Value) {
-    server.admin("PUT", &format!("/projects/{key}"), spec.to_string().as_bytes()).expect_status(200);
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{key}"),
+            spec.to_string().as_bytes(),
+        )
+        .expect_status(200);
 }
 
 fn firmware_list(server: &Server, key: &str) -> Value {
-    server.admin("GET", &format!("/projects/{key}/firmware"), b"").expect_status(200).json()["firmware"].clone()
+    server
+        .admin("GET", &format!("/projects/{key}/firmware"), b"")
+        .expect_status(200)
+        .json()["firmware"]
+        .clone()
 }
 
 #[test]
@@ -47,7 +74,11 @@ fn every_admin_route_requires_the_token() {
         ("DELETE", format!("/projects/{k}/firmware/{FW}/1.0.1"), b""),
         ("GET", format!("/projects/{k}/plans"), b""),
         ("GET", format!("/projects/{k}/plans/{FW}"), b""),
-        ("PUT", format!("/projects/{k}/plans/{FW}"), br#"{"target_version":"1.0.1","devices":["1"]}"#),
+        (
+            "PUT",
+            format!("/projects/{k}/plans/{FW}"),
+            br#"{"target_version":"1.0.1","devices":["1"]}"#,
+        ),
         ("DELETE", format!("/projects/{k}/plans/{FW}"), b""),
         ("GET", format!("/projects/{k}/devices"), b""),
         ("GET", format!("/projects/{k}/devices/{d}"), b""),
@@ -69,20 +100,48 @@ fn every_admin_route_requires_the_token() {
     for (i, (method, path, body)) in routes.iter().enumerate() {
         let address = format!("198.51.100.{}", i + 1);
         for (token, extra) in credentials {
-            let extra: Vec<(&str, &str)> = extra.iter().copied().chain([("CF-Connecting-IP", address.as_str())]).collect();
+            let extra: Vec<(&str, &str)> = extra
+                .iter()
+                .copied()
+                .chain([("CF-Connecting-IP", address.as_str())])
+                .collect();
             let resp = server.admin_as(token, method, path, body, &extra);
-            assert_eq!(resp.status, 401, "{method} {path} with {token:?} {extra:?}: {}", String::from_utf8_lossy(&resp.body));
-            assert_eq!(resp.json()["error"]["code"], "unauthorized", "{method} {path}");
+            assert_eq!(
+                resp.status,
+                401,
+                "{method} {path} with {token:?} {extra:?}: {}",
+                String::from_utf8_lossy(&resp.body)
+            );
+            assert_eq!(
+                resp.json()["error"]["code"],
+                "unauthorized",
+                "{method} {path}"
+            );
         }
     }
     // Nothing was changed by the refused calls.
-    let p = server.admin("GET", &format!("/projects/{k}"), b"").expect_status(200).json();
+    let p = server
+        .admin("GET", &format!("/projects/{k}"), b"")
+        .expect_status(200)
+        .json();
     assert_eq!(p["name"], format!("project {k}"));
-    let plan = server.admin("GET", &format!("/projects/{k}/plans/{FW}"), b"").expect_status(200).json();
+    let plan = server
+        .admin("GET", &format!("/projects/{k}/plans/{FW}"), b"")
+        .expect_status(200)
+        .json();
     assert_eq!(plan["devices"], json!([]));
-    assert_eq!(firmware_list(server, k).as_array().map(|f| f.len()), Some(1));
+    assert_eq!(
+        firmware_list(server, k).as_array().map(|f| f.len()),
+        Some(1)
+    );
     // Health needs no token.
-    let health = server.request(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.host()).as_bytes());
+    let health = server.request(
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            server.host()
+        )
+        .as_bytes(),
+    );
     health.expect_status(200);
 }
 
@@ -96,27 +155,52 @@ fn uploads_are_checked_against_digest_and_limits() {
     let (sha, md5) = (sha256_hex(&img), md5_hex(&img));
     let url = |v: &str| format!("/projects/{k}/firmware/{FW}/{v}");
     let upload = |v: &str, body: &[u8], digest: Option<&str>| {
-        let extra: Vec<(&str, &str)> = digest.map(|d| ("X-Content-SHA256", d)).into_iter().collect();
+        let extra: Vec<(&str, &str)> = digest
+            .map(|d| ("X-Content-SHA256", d))
+            .into_iter()
+            .collect();
         server.admin_as(Some(TOKEN), "PUT", &url(v), body, &extra)
     };
 
     // A wrong digest stores nothing.
     let resp = upload("1.0.0", &img, Some(&sha256_hex(&other)));
-    assert_eq!((resp.status, resp.json()["error"]["code"].as_str()), (400, Some("digest_mismatch")), "{}", String::from_utf8_lossy(&resp.body));
+    assert_eq!(
+        (resp.status, resp.json()["error"]["code"].as_str()),
+        (400, Some("digest_mismatch")),
+        "{}",
+        String::from_utf8_lossy(&resp.body)
+    );
     assert_eq!(firmware_list(server, k), json!([]));
     check(server, ("GET", &url("1.0.0"), b""), 404, Some("not_found"));
 
     // The right digest: 201 and a receipt computed over the received bytes.
     let receipt = upload("1.0.0", &img, Some(&sha)).expect_status(201).json();
-    assert_eq!(receipt, json!({ "sha256": sha, "md5": md5, "size": img.len() }));
+    assert_eq!(
+        receipt,
+        json!({ "sha256": sha, "md5": md5, "size": img.len() })
+    );
     // The same bytes again: 200, same receipt (an upload may be retried). Upper-case digests are fine.
-    assert_eq!(upload("1.0.0", &img, Some(&sha.to_uppercase())).expect_status(200).json(), receipt);
-    assert_eq!(upload("1.0.0", &img, None).expect_status(200).json(), receipt);
+    assert_eq!(
+        upload("1.0.0", &img, Some(&sha.to_uppercase()))
+            .expect_status(200)
+            .json(),
+        receipt
+    );
+    assert_eq!(
+        upload("1.0.0", &img, None).expect_status(200).json(),
+        receipt
+    );
     // Other bytes under the same version never replace it.
     let resp = upload("1.0.0", &other, None);
-    assert_eq!((resp.status, resp.json()["error"]["code"].as_str()), (409, Some("version_exists")));
+    assert_eq!(
+        (resp.status, resp.json()["error"]["code"].as_str()),
+        (409, Some("version_exists"))
+    );
     let stored = check(server, ("GET", &url("1.0.0"), b""), 200, None).json();
-    assert_eq!((&stored["sha256"], &stored["md5"], &stored["size"]), (&json!(sha), &json!(md5), &json!(img.len())));
+    assert_eq!(
+        (&stored["sha256"], &stored["md5"], &stored["size"]),
+        (&json!(sha), &json!(md5), &json!(img.len()))
+    );
 
     let too_big = image(4022, TEST_MAX_IMAGE_BYTES + 1);
     let at_limit = image(4023, TEST_MAX_IMAGE_BYTES);
@@ -131,7 +215,12 @@ fn uploads_are_checked_against_digest_and_limits() {
     for (version, body, status, code) in cases {
         check(server, ("PUT", &url(version), body), status, code);
     }
-    let versions: Vec<Value> = firmware_list(server, k).as_array().unwrap().iter().map(|f| f["version"].clone()).collect();
+    let versions: Vec<Value> = firmware_list(server, k)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["version"].clone())
+        .collect();
     assert_eq!(versions, [json!("1.0.0"), json!("1.0.3")]);
 }
 
@@ -141,7 +230,9 @@ fn plans_are_validated_before_they_are_stored() {
     let k = "adm-plans";
     project(server, k, json!({ "name": "plans" }));
     let img = image(4030, 4000);
-    server.admin("PUT", &format!("/projects/{k}/firmware/{FW}/1.0.0"), &img).expect_status(201);
+    server
+        .admin("PUT", &format!("/projects/{k}/firmware/{FW}/1.0.0"), &img)
+        .expect_status(201);
     let plan = format!("/projects/{k}/plans/{FW}");
     let mut huge = br#"{"target_version":"1.0.0","devices":["#.to_vec();
     while huge.len() <= 8 * 1024 * 1024 {
@@ -149,40 +240,199 @@ fn plans_are_validated_before_they_are_stored() {
     }
     huge.extend_from_slice(br#""1"]}"#);
     let cases: Vec<(&str, String, Vec<u8>, u16, Option<&str>)> = vec![
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0""#.to_vec(), 400, Some("invalid_json")),
-        ("PUT", plan.clone(), b"not json".to_vec(), 400, Some("invalid_json")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","bogus":1}"#.to_vec(), 400, Some("invalid_json")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","delivery":"carrier-pigeon"}"#.to_vec(), 400, Some("invalid_json")),
-        ("PUT", plan.clone(), br#"{"target_version":"one"}"#.to_vec(), 400, Some("invalid_plan")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","from_versions":["x"]}"#.to_vec(), 400, Some("invalid_plan")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","imei_ranges":[["200","100"]]}"#.to_vec(), 400, Some("invalid_plan")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","imei_ranges":[["100","C8C2"]]}"#.to_vec(), 400, Some("invalid_plan")),
-        ("PUT", plan.clone(), br#"{"target_version":"1.0.0","devices":["a b"]}"#.to_vec(), 400, Some("invalid_plan")),
-        ("PUT", plan.clone(), br#"{"target_version":"9.9.9"}"#.to_vec(), 409, Some("firmware_missing")),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0""#.to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            b"not json".to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","bogus":1}"#.to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","delivery":"carrier-pigeon"}"#.to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"one"}"#.to_vec(),
+            400,
+            Some("invalid_plan"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","from_versions":["x"]}"#.to_vec(),
+            400,
+            Some("invalid_plan"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","imei_ranges":[["200","100"]]}"#.to_vec(),
+            400,
+            Some("invalid_plan"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","imei_ranges":[["100","C8C2"]]}"#.to_vec(),
+            400,
+            Some("invalid_plan"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"1.0.0","devices":["a b"]}"#.to_vec(),
+            400,
+            Some("invalid_plan"),
+        ),
+        (
+            "PUT",
+            plan.clone(),
+            br#"{"target_version":"9.9.9"}"#.to_vec(),
+            409,
+            Some("firmware_missing"),
+        ),
         ("PUT", plan.clone(), huge, 413, Some("payload_too_large")),
-        ("PUT", format!("/projects/{k}"), b"{".to_vec(), 400, Some("invalid_json")),
-        ("PUT", format!("/projects/{k}"), br#"{"name":"x","ban_after":0}"#.to_vec(), 400, Some("invalid_ban_after")),
-        ("PUT", "/projects/adm-nosuch/plans/x".into(), br#"{"target_version":"1.0.0"}"#.to_vec(), 404, Some("not_found")),
-        ("GET", "/projects/adm-nosuch".into(), vec![], 404, Some("not_found")),
-        ("GET", "/projects/adm-nosuch/firmware".into(), vec![], 404, Some("not_found")),
-        ("GET", "/projects/adm-nosuch/plans".into(), vec![], 404, Some("not_found")),
-        ("GET", "/projects/adm-nosuch/devices".into(), vec![], 404, Some("not_found")),
-        ("PUT", "/projects/adm-nosuch/firmware/x/1.0.0".into(), b"abc".to_vec(), 404, Some("not_found")),
+        (
+            "PUT",
+            format!("/projects/{k}"),
+            b"{".to_vec(),
+            400,
+            Some("invalid_json"),
+        ),
+        (
+            "PUT",
+            format!("/projects/{k}"),
+            br#"{"name":"x","ban_after":0}"#.to_vec(),
+            400,
+            Some("invalid_ban_after"),
+        ),
+        (
+            "PUT",
+            "/projects/adm-nosuch/plans/x".into(),
+            br#"{"target_version":"1.0.0"}"#.to_vec(),
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/projects/adm-nosuch".into(),
+            vec![],
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/projects/adm-nosuch/firmware".into(),
+            vec![],
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/projects/adm-nosuch/plans".into(),
+            vec![],
+            404,
+            Some("not_found"),
+        ),
+        (
+            "GET",
+            "/projects/adm-nosuch/devices".into(),
+            vec![],
+            404,
+            Some("not_found"),
+        ),
+        (
+            "PUT",
+            "/projects/adm-nosuch/firmware/x/1.0.0".into(),
+            b"abc".to_vec(),
+            404,
+            Some("not_found"),
+        ),
         ("GET", plan.clone(), vec![], 404, Some("not_found")),
-        ("POST", plan.clone(), br#"{"target_version":"1.0.0"}"#.to_vec(), 405, Some("method_not_allowed")),
-        ("POST", format!("/projects/{k}"), vec![], 405, Some("method_not_allowed")),
-        ("DELETE", "/projects".into(), vec![], 405, Some("method_not_allowed")),
-        ("GET", format!("/projects/{k}/devices/x/unban"), vec![], 405, Some("method_not_allowed")),
-        ("PATCH", format!("/projects/{k}/firmware/{FW}/1.0.0"), vec![], 405, Some("method_not_allowed")),
-        ("GET", format!("/projects/{k}/nothing"), vec![], 404, Some("not_found")),
+        (
+            "POST",
+            plan.clone(),
+            br#"{"target_version":"1.0.0"}"#.to_vec(),
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "POST",
+            format!("/projects/{k}"),
+            vec![],
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "DELETE",
+            "/projects".into(),
+            vec![],
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "GET",
+            format!("/projects/{k}/devices/x/unban"),
+            vec![],
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "PATCH",
+            format!("/projects/{k}/firmware/{FW}/1.0.0"),
+            vec![],
+            405,
+            Some("method_not_allowed"),
+        ),
+        (
+            "GET",
+            format!("/projects/{k}/nothing"),
+            vec![],
+            404,
+            Some("not_found"),
+        ),
     ];
     for (method, path, body, status, code) in &cases {
         check(server, (method, path, body), *status, *code);
     }
     // Nothing invalid was stored; a valid plan is, with the image it resolved to.
-    assert_eq!(server.admin("GET", &format!("/projects/{k}/plans"), b"").expect_status(200).json(), json!({ "plans": [] }));
-    let stored = check(server, ("PUT", &plan, br#"{"target_version":"V1.0"}"#), 200, None).json();
-    assert_eq!(stored["image"], json!({ "sha256": sha256_hex(&img), "md5": md5_hex(&img), "size": img.len(), "module": "default" }));
+    assert_eq!(
+        server
+            .admin("GET", &format!("/projects/{k}/plans"), b"")
+            .expect_status(200)
+            .json(),
+        json!({ "plans": [] })
+    );
+    let stored = check(
+        server,
+        ("PUT", &plan, br#"{"target_version":"V1.0"}"#),
+        200,
+        None,
+    )
+    .json();
+    assert_eq!(
+        stored["image"],
+        json!({ "sha256": sha256_hex(&img), "md5": md5_hex(&img), "size": img.len(), "module": "default" })
+    );
     assert_eq!(check(server, ("GET", &plan, b""), 200, None).json(), stored);
 }
 
@@ -194,8 +444,14 @@ fn firmware_targeted_by_a_plan_cannot_be_deleted() {
     server.setup(k, None, FW, "1.0.1", &img, json!({}));
     let fw = format!("/projects/{k}/firmware/{FW}/1.0.1");
     let plan = format!("/projects/{k}/plans/{FW}");
-    let image_route = format!("GET /images/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", sha256_hex(&img), server.host());
-    server.request(image_route.as_bytes()).expect_image(200, &img);
+    let image_route = format!(
+        "GET /images/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        sha256_hex(&img),
+        server.host()
+    );
+    server
+        .request(image_route.as_bytes())
+        .expect_image(200, &img);
     let steps: [(&str, &str, u16, Option<&str>); 7] = [
         ("DELETE", &fw, 409, Some("in_use")),
         ("GET", &fw, 200, None),
@@ -227,7 +483,14 @@ fn device_list_pages_by_cursor_and_filters() {
         resp.expect_status(if i % 3 == 0 { 404 } else { 200 });
     }
     let list = |query: &str| server.admin("GET", &format!("/projects/{k}/devices?{query}"), b"");
-    let ids_of = |v: &Value| -> Vec<String> { v["devices"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect() };
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
+    };
 
     // Three pages of 10, 10 and 5, in id order, each id once.
     let mut seen = Vec::new();
@@ -250,7 +513,13 @@ fn device_list_pages_by_cursor_and_filters() {
     assert_eq!(pages, [10, 10, 5]);
     assert_eq!(seen, ids);
 
-    let expect = |pred: &dyn Fn(usize) -> bool| -> Vec<String> { ids.iter().enumerate().filter(|(i, _)| pred(*i)).map(|(_, id)| id.clone()).collect() };
+    let expect = |pred: &dyn Fn(usize) -> bool| -> Vec<String> {
+        ids.iter()
+            .enumerate()
+            .filter(|(i, _)| pred(*i))
+            .map(|(_, id)| id.clone())
+            .collect()
+    };
     let by_prefix = format!("q={}", &imei(405, 10)[..14]);
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("version=1.0.1", expect(&|i| i % 3 == 0)),
@@ -277,7 +546,12 @@ fn device_list_pages_by_cursor_and_filters() {
         ("cursor=a%20b", "invalid_cursor"),
     ];
     for (query, code) in bad {
-        check(server, ("GET", &format!("/projects/{k}/devices?{query}"), b""), 400, Some(code));
+        check(
+            server,
+            ("GET", &format!("/projects/{k}/devices?{query}"), b""),
+            400,
+            Some(code),
+        );
     }
 }
 
@@ -287,22 +561,78 @@ fn percent_encoded_path_segments_are_decoded() {
     let (k, fw) = ("adm-pct", "pct+plus_LuatOS-SoC_Air780E");
     let enc = "pct%2Bplus_LuatOS-SoC_Air780E";
     let img = image(4060, 7000);
-    check(server, ("PUT", "/projects/adm%2Dpct", br#"{"name":"percent"}"#), 200, None);
-    let receipt = check(server, ("PUT", &format!("/projects/{k}/firmware/{enc}/1.0.1"), &img), 201, None).json();
+    check(
+        server,
+        ("PUT", "/projects/adm%2Dpct", br#"{"name":"percent"}"#),
+        200,
+        None,
+    );
+    let receipt = check(
+        server,
+        ("PUT", &format!("/projects/{k}/firmware/{enc}/1.0.1"), &img),
+        201,
+        None,
+    )
+    .json();
     assert_eq!(receipt["sha256"], sha256_hex(&img));
     assert_eq!(firmware_list(server, k)[0]["firmware_name"], fw);
-    check(server, ("GET", &format!("/projects/{k}/firmware/{fw}/1.0.1"), b""), 200, None);
-    check(server, ("PUT", &format!("/projects/{k}/plans/{enc}"), br#"{"target_version":"1.0.1"}"#), 200, None);
-    assert_eq!(check(server, ("GET", &format!("/projects/{k}/plans/{fw}"), b""), 200, None).json()["firmware_name"], fw);
+    check(
+        server,
+        ("GET", &format!("/projects/{k}/firmware/{fw}/1.0.1"), b""),
+        200,
+        None,
+    );
+    check(
+        server,
+        (
+            "PUT",
+            &format!("/projects/{k}/plans/{enc}"),
+            br#"{"target_version":"1.0.1"}"#,
+        ),
+        200,
+        None,
+    );
+    assert_eq!(
+        check(
+            server,
+            ("GET", &format!("/projects/{k}/plans/{fw}"), b""),
+            200,
+            None
+        )
+        .json()["firmware_name"],
+        fw
+    );
     // A device sends the name unencoded; it is the same firmware.
     let mac = "C8:C2:C6:40:60:01";
-    let q = format!("/api/site/firmware_upgrade?mac={mac}&project_key={k}&firmware_name={fw}&version=1.0.0");
+    let q = format!(
+        "/api/site/firmware_upgrade?mac={mac}&project_key={k}&firmware_name={fw}&version=1.0.0"
+    );
     device_request(server, &luatos_get(server, &q)).expect_image(200, &img);
-    let device = check(server, ("GET", &format!("/projects/{k}/devices/C8%3AC2%3AC6%3A40%3A60%3A01"), b""), 200, None).json();
+    let device = check(
+        server,
+        (
+            "GET",
+            &format!("/projects/{k}/devices/C8%3AC2%3AC6%3A40%3A60%3A01"),
+            b"",
+        ),
+        200,
+        None,
+    )
+    .json();
     assert_eq!(device["id"], mac);
     // An encoded slash is a character of the name (refused), never a path separator.
-    check(server, ("PUT", &format!("/projects/{k}/firmware/a%2Fb/1.0.0"), &img), 400, Some("invalid_firmware_name"));
-    check(server, ("GET", &format!("/projects/{k}/firmware/{enc}%2F1.0.1"), b""), 404, None);
+    check(
+        server,
+        ("PUT", &format!("/projects/{k}/firmware/a%2Fb/1.0.0"), &img),
+        400,
+        Some("invalid_firmware_name"),
+    );
+    check(
+        server,
+        ("GET", &format!("/projects/{k}/firmware/{enc}%2F1.0.1"), b""),
+        404,
+        None,
+    );
 }
 
 #[test]
@@ -315,11 +645,37 @@ fn plans_never_cross_projects_through_colons_in_keys() {
     let img = image(4070, 3000);
     server.setup(xa, None, "b", "1.0.1", &img, json!({}));
     let resp = device_request(server, &luatos_get(server, &format!("/api/site/firmware_upgrade?imei={}&project_key={x}&firmware_name=a:b&version=1.0.0", imei(407, 1))));
-    assert!(resp.status == 404, "project {x} was answered {} with project {xa}'s plan ({} bytes)", resp.status, resp.body.len());
+    assert!(
+        resp.status == 404,
+        "project {x} was answered {} with project {xa}'s plan ({} bytes)",
+        resp.status,
+        resp.body.len()
+    );
     resp.expect_refusal(404, 27);
-    assert_eq!(server.admin("GET", &format!("/projects/{x}/plans"), b"").expect_status(200).json(), json!({ "plans": [] }));
-    check(server, ("GET", &format!("/projects/{x}/plans/b"), b""), 404, Some("not_found"));
+    assert_eq!(
+        server
+            .admin("GET", &format!("/projects/{x}/plans"), b"")
+            .expect_status(200)
+            .json(),
+        json!({ "plans": [] })
+    );
+    check(
+        server,
+        ("GET", &format!("/projects/{x}/plans/b"), b""),
+        404,
+        Some("not_found"),
+    );
     // Deleting project X's (absent) plan for `a:b` finds nothing and leaves project X:a's plan alone.
-    check(server, ("DELETE", &format!("/projects/{x}/plans/a:b"), b""), 404, Some("not_found"));
-    check(server, ("GET", &format!("/projects/{xa}/plans/b"), b""), 200, None);
+    check(
+        server,
+        ("DELETE", &format!("/projects/{x}/plans/a:b"), b""),
+        404,
+        Some("not_found"),
+    );
+    check(
+        server,
+        ("GET", &format!("/projects/{xa}/plans/b"), b""),
+        200,
+        None,
+    );
 }

@@ -35,8 +35,19 @@ pub enum Client {
 
 use Client::*;
 
-pub const ALL: [Client; 11] =
-    [Libfota2Imei, Libfota2Mac, Libfota2Uid, Libfota2NoConnection, Libfota2Glued, Libfota2DoubleQuery, LibfotaV1, Air724, Air724Oss, Air800, Air800LuatUpdate];
+pub const ALL: [Client; 11] = [
+    Libfota2Imei,
+    Libfota2Mac,
+    Libfota2Uid,
+    Libfota2NoConnection,
+    Libfota2Glued,
+    Libfota2DoubleQuery,
+    LibfotaV1,
+    Air724,
+    Air724Oss,
+    Air800,
+    Air800LuatUpdate,
+];
 
 impl Client {
     fn index(self) -> u32 {
@@ -44,7 +55,16 @@ impl Client {
     }
 
     fn is_luatos(self) -> bool {
-        matches!(self, Libfota2Imei | Libfota2Mac | Libfota2Uid | Libfota2NoConnection | Libfota2Glued | Libfota2DoubleQuery | LibfotaV1)
+        matches!(
+            self,
+            Libfota2Imei
+                | Libfota2Mac
+                | Libfota2Uid
+                | Libfota2NoConnection
+                | Libfota2Glued
+                | Libfota2DoubleQuery
+                | LibfotaV1
+        )
     }
 
     fn is_air724(self) -> bool {
@@ -85,16 +105,34 @@ impl Client {
 
     /// The exact request bytes. `range` is the value of a `Range` header; Air724 always sends
     /// one (`bytes=0-` on a first download).
-    pub fn request(self, server: &Server, project: &str, id: &str, fw: &str, version: &str, range: Option<&str>) -> Vec<u8> {
+    pub fn request(
+        self,
+        server: &Server,
+        project: &str,
+        id: &str,
+        fw: &str,
+        version: &str,
+        range: Option<&str>,
+    ) -> Vec<u8> {
         let base = "/api/site/firmware_upgrade";
         let range_line = |r: Option<&str>| r.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
         let host = server.host();
         let luatos = |target: String, connection: bool| {
-            let conn = if connection { "Connection: Close\r\n" } else { "" };
-            format!("GET {target} HTTP/1.1\r\n{conn}Host: {host}\r\n{}\r\n", range_line(range))
+            let conn = if connection {
+                "Connection: Close\r\n"
+            } else {
+                ""
+            };
+            format!(
+                "GET {target} HTTP/1.1\r\n{conn}Host: {host}\r\n{}\r\n",
+                range_line(range)
+            )
         };
         let update_lua = |target: String, r: Option<&str>| {
-            format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}Connection: short\r\n\r\n", range_line(r))
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}Connection: short\r\n\r\n",
+                range_line(r)
+            )
         };
         let text = match self {
             Libfota2Imei => luatos(format!("{base}?imei={id}&project_key={project}&firmware_name={fw}&version={version}"), true),
@@ -129,15 +167,36 @@ impl Client {
 
 /// Sets up one project with a plan per variant (images of 100-300 KB) and returns the images.
 fn setup_all(server: &Server, project: &str, test: u32, plan: serde_json::Value) -> Vec<Vec<u8>> {
-    server.admin("PUT", &format!("/projects/{project}"), json!({ "name": project }).to_string().as_bytes()).expect_status(200);
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{project}"),
+            json!({ "name": project }).to_string().as_bytes(),
+        )
+        .expect_status(200);
     ALL.iter()
         .map(|c| {
-            let img = image(test * 100 + c.index(), 100_000 + 19_000 * c.index() as usize);
+            let img = image(
+                test * 100 + c.index(),
+                100_000 + 19_000 * c.index() as usize,
+            );
             let (_, target) = c.versions();
-            server.admin("PUT", &format!("/projects/{project}/firmware/{}/{target}", c.firmware(test)), &img).expect_one_of(&[200, 201]);
+            server
+                .admin(
+                    "PUT",
+                    &format!("/projects/{project}/firmware/{}/{target}", c.firmware(test)),
+                    &img,
+                )
+                .expect_one_of(&[200, 201]);
             let mut p = plan.clone();
             p["target_version"] = target.into();
-            server.admin("PUT", &format!("/projects/{project}/plans/{}", c.firmware(test)), p.to_string().as_bytes()).expect_status(200);
+            server
+                .admin(
+                    "PUT",
+                    &format!("/projects/{project}/plans/{}", c.firmware(test)),
+                    p.to_string().as_bytes(),
+                )
+                .expect_status(200);
             img
         })
         .collect()
@@ -148,12 +207,25 @@ fn setup_all(server: &Server, project: &str, test: u32, plan: serde_json::Value)
 #[track_caller]
 fn expect_full_image(client: Client, resp: &RawResponse, img: &[u8]) {
     // LuatOS on Air101/103 drops answers whose headers pass 2047 bytes.
-    let head: usize = resp.headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-    assert!(head < 2047, "{client:?}: {head} bytes of headers: {:?}", resp.headers);
+    let head: usize = resp
+        .headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .sum();
+    assert!(
+        head < 2047,
+        "{client:?}: {head} bytes of headers: {:?}",
+        resp.headers
+    );
     if client.is_air724() {
         resp.expect_image(206, img);
         let want = format!("bytes 0-{}/{}", img.len() - 1, img.len());
-        assert_eq!(resp.header_exact("Content-Range"), Some(want.as_str()), "{client:?}: {:?}", resp.headers);
+        assert_eq!(
+            resp.header_exact("Content-Range"),
+            Some(want.as_str()),
+            "{client:?}: {:?}",
+            resp.headers
+        );
     } else {
         resp.expect_image(200, img);
     }
@@ -164,10 +236,18 @@ fn expect_full_image(client: Client, resp: &RawResponse, img: &[u8]) {
 #[track_caller]
 fn expect_redirect(client: Client, resp: &RawResponse, img: &[u8]) -> String {
     resp.expect_status(302);
-    let location = resp.header_exact("Location").unwrap_or_else(|| panic!("{client:?}: no `Location` header: {:?}", resp.headers));
-    assert!(location.starts_with("http://") || location.starts_with("https://"), "{client:?}: relative Location {location}");
+    let location = resp
+        .header_exact("Location")
+        .unwrap_or_else(|| panic!("{client:?}: no `Location` header: {:?}", resp.headers));
+    assert!(
+        location.starts_with("http://") || location.starts_with("https://"),
+        "{client:?}: relative Location {location}"
+    );
     let path = format!("/images/{}", sha256_hex(img));
-    assert!(location.ends_with(&path), "{client:?}: Location {location} does not end in {path}");
+    assert!(
+        location.ends_with(&path),
+        "{client:?}: Location {location} does not end in {path}"
+    );
     path
 }
 
@@ -178,7 +258,14 @@ fn every_client_gets_the_exact_image_when_an_upgrade_is_due() {
     let images = setup_all(server, "cl-due", TEST, json!({}));
     for (client, img) in ALL.iter().zip(&images) {
         let (old, _) = client.versions();
-        let bytes = client.request(server, "cl-due", &client.device(TEST, 0), &client.firmware(TEST), old, None);
+        let bytes = client.request(
+            server,
+            "cl-due",
+            &client.device(TEST, 0),
+            &client.firmware(TEST),
+            old,
+            None,
+        );
         let resp = device_request(server, &bytes);
         if *client == Air724Oss {
             // It asks for a redirect: it is due, and gets it even from this stream plan.
@@ -197,7 +284,14 @@ fn every_client_hears_up_to_date_as_404_code_60() {
     setup_all(server, "cl-current", TEST, json!({}));
     for client in ALL {
         let (_, target) = client.versions();
-        let bytes = client.request(server, "cl-current", &client.device(TEST, 0), &client.firmware(TEST), target, None);
+        let bytes = client.request(
+            server,
+            "cl-current",
+            &client.device(TEST, 0),
+            &client.firmware(TEST),
+            target,
+            None,
+        );
         let resp = device_request(server, &bytes);
         resp.expect_refusal(404, 60);
         assert!(!contains(&resp.body, b"\"code\":43"));
@@ -208,10 +302,22 @@ fn every_client_hears_up_to_date_as_404_code_60() {
 fn redirects_go_only_to_clients_that_follow_them() {
     const TEST: u32 = 103;
     let server = shared_server();
-    let images = setup_all(server, "cl-redirect", TEST, json!({ "delivery": "redirect" }));
+    let images = setup_all(
+        server,
+        "cl-redirect",
+        TEST,
+        json!({ "delivery": "redirect" }),
+    );
     for (client, img) in ALL.iter().zip(&images) {
         let (old, _) = client.versions();
-        let bytes = client.request(server, "cl-redirect", &client.device(TEST, 0), &client.firmware(TEST), old, None);
+        let bytes = client.request(
+            server,
+            "cl-redirect",
+            &client.device(TEST, 0),
+            &client.firmware(TEST),
+            old,
+            None,
+        );
         let resp = device_request(server, &bytes);
         if client.follows_redirects() {
             let path = expect_redirect(*client, &resp, img);
@@ -230,12 +336,30 @@ fn need_oss_url_gets_a_redirect_even_from_a_stream_plan() {
     let images = setup_all(server, "cl-oss", TEST, json!({ "delivery": "stream" }));
     let img = &images[Air724Oss.index() as usize];
     let (old, _) = Air724Oss.versions();
-    let bytes = Air724Oss.request(server, "cl-oss", &Air724Oss.device(TEST, 0), &Air724Oss.firmware(TEST), old, None);
+    let bytes = Air724Oss.request(
+        server,
+        "cl-oss",
+        &Air724Oss.device(TEST, 0),
+        &Air724Oss.firmware(TEST),
+        old,
+        None,
+    );
     let path = expect_redirect(Air724Oss, &device_request(server, &bytes), img);
     check_image_route(server, &path, img);
     // The same device without the flag is streamed the image.
-    let bytes = Air724.request(server, "cl-oss", &Air724.device(TEST, 0), &Air724.firmware(TEST), old, None);
-    expect_full_image(Air724, &device_request(server, &bytes), &images[Air724.index() as usize]);
+    let bytes = Air724.request(
+        server,
+        "cl-oss",
+        &Air724.device(TEST, 0),
+        &Air724.firmware(TEST),
+        old,
+        None,
+    );
+    expect_full_image(
+        Air724,
+        &device_request(server, &bytes),
+        &images[Air724.index() as usize],
+    );
 }
 
 /// The redirect target: exact bytes, an `ETag`, immutable caching, `Range` honoured.
@@ -244,12 +368,26 @@ fn check_image_route(server: &Server, path: &str, img: &[u8]) {
     let sha = sha256_hex(img);
     let get = |range: Option<&str>| {
         let range = range.map(|r| format!("Range: {r}\r\n")).unwrap_or_default();
-        device_request(server, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{range}Connection: short\r\n\r\n").as_bytes())
+        device_request(
+            server,
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{range}Connection: short\r\n\r\n")
+                .as_bytes(),
+        )
     };
     let resp = get(None);
     resp.expect_image(200, img);
-    assert_eq!(resp.header("ETag"), Some(format!("\"{sha}\"").as_str()), "{:?}", resp.headers);
-    assert!(resp.header("Cache-Control").is_some_and(|c| c.contains("immutable")), "{:?}", resp.headers);
+    assert_eq!(
+        resp.header("ETag"),
+        Some(format!("\"{sha}\"").as_str()),
+        "{:?}",
+        resp.headers
+    );
+    assert!(
+        resp.header("Cache-Control")
+            .is_some_and(|c| c.contains("immutable")),
+        "{:?}",
+        resp.headers
+    );
     let resp = get(Some("bytes=1000-"));
     resp.expect_image(206, &img[1000..]);
     let want = format!("bytes 1000-{}/{}", img.len() - 1, img.len());
@@ -266,7 +404,15 @@ enum Resume {
 }
 
 #[track_caller]
-fn check_resume(server: &Server, client: Client, (project, fw): (&str, &str), id: &str, img: &[u8], range: &str, want: Resume) {
+fn check_resume(
+    server: &Server,
+    client: Client,
+    (project, fw): (&str, &str),
+    id: &str,
+    img: &[u8],
+    range: &str,
+    want: Resume,
+) {
     let (old, _) = client.versions();
     let bytes = client.request(server, project, id, fw, old, Some(range));
     let resp = device_request(server, &bytes);
@@ -276,12 +422,22 @@ fn check_resume(server: &Server, client: Client, (project, fw): (&str, &str), id
             let end = end.unwrap_or(n);
             resp.expect_image(206, &img[start..end]);
             let want = format!("bytes {start}-{}/{n}", end - 1);
-            assert_eq!(resp.header_exact("Content-Range"), Some(want.as_str()), "{client:?} {range}: {:?}", resp.headers);
+            assert_eq!(
+                resp.header_exact("Content-Range"),
+                Some(want.as_str()),
+                "{client:?} {range}: {:?}",
+                resp.headers
+            );
         }
         Resume::Unsatisfiable => {
             resp.expect_status(416);
             let want = format!("bytes */{n}");
-            assert_eq!(resp.header_exact("Content-Range"), Some(want.as_str()), "{client:?} {range}: {:?}", resp.headers);
+            assert_eq!(
+                resp.header_exact("Content-Range"),
+                Some(want.as_str()),
+                "{client:?} {range}: {:?}",
+                resp.headers
+            );
         }
     }
 }
@@ -306,7 +462,15 @@ fn every_client_can_resume_a_broken_download() {
             (format!("bytes={}-", n + 1000), Resume::Unsatisfiable),
         ];
         for (range, want) in cases {
-            check_resume(server, *client, ("cl-resume", &client.firmware(TEST)), &id, img, &range, want);
+            check_resume(
+                server,
+                *client,
+                ("cl-resume", &client.firmware(TEST)),
+                &id,
+                img,
+                &range,
+                want,
+            );
         }
     }
 }

@@ -14,7 +14,11 @@ fn check_url(project: &str, id: &str, version: &str) -> String {
 /// A fresh download (no `Range`) or a resume (`Range: bytes=1000-`) of `FW` by `id` in `project`.
 fn ask(server: &Server, project: &str, id: &str, version: &str, resume: bool) -> RawResponse {
     let url = check_url(project, id, version);
-    let bytes = if resume { luatos_get_with(server, &url, "Range: bytes=1000-\r\n") } else { luatos_get(server, &url) };
+    let bytes = if resume {
+        luatos_get_with(server, &url, "Range: bytes=1000-\r\n")
+    } else {
+        luatos_get(server, &url)
+    };
     device_request(server, &bytes)
 }
 
@@ -27,7 +31,13 @@ enum Want {
 }
 
 #[track_caller]
-fn check(server: &Server, (project, id, version): (&str, &str, &str), resume: bool, img: &[u8], want: Want) {
+fn check(
+    server: &Server,
+    (project, id, version): (&str, &str, &str),
+    resume: bool,
+    img: &[u8],
+    want: Want,
+) {
     let resp = ask(server, project, id, version, resume);
     match want {
         Want::Image => resp.expect_image(200, img),
@@ -37,7 +47,10 @@ fn check(server: &Server, (project, id, version): (&str, &str, &str), resume: bo
 }
 
 fn device_record(server: &Server, project: &str, id: &str) -> serde_json::Value {
-    server.admin("GET", &format!("/projects/{project}/devices/{id}"), b"").expect_status(200).json()
+    server
+        .admin("GET", &format!("/projects/{project}/devices/{id}"), b"")
+        .expect_status(200)
+        .json()
 }
 
 #[test]
@@ -66,7 +79,9 @@ fn a_device_belongs_to_the_project_of_its_first_check() {
     }
     // The registry lists the device under its own project only.
     assert_eq!(device_record(server, a, &d1)["id"], d1);
-    server.admin("GET", &format!("/projects/{b}/devices/{d1}"), b"").expect_status(404);
+    server
+        .admin("GET", &format!("/projects/{b}/devices/{d1}"), b"")
+        .expect_status(404);
 }
 
 #[test]
@@ -96,16 +111,41 @@ fn repeated_downloads_ban_a_device_until_unbanned_or_reported() {
         check(server, me, resume, &img, want);
     }
     let record = device_record(server, p, &d);
-    assert_eq!((record["banned"].as_bool(), record["deliveries"].as_u64()), (Some(true), Some(3)), "{record}");
-    let listed = server.admin("GET", &format!("/projects/{p}/devices?banned=true"), b"").expect_status(200).json();
-    assert_eq!(listed["devices"].as_array().map(|d| d.len()), Some(1), "{listed}");
+    assert_eq!(
+        (record["banned"].as_bool(), record["deliveries"].as_u64()),
+        (Some(true), Some(3)),
+        "{record}"
+    );
+    let listed = server
+        .admin("GET", &format!("/projects/{p}/devices?banned=true"), b"")
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        listed["devices"].as_array().map(|d| d.len()),
+        Some(1),
+        "{listed}"
+    );
 
     // An operator lifts the ban: served again, and counting restarts.
-    let unbanned = server.admin("POST", &format!("/projects/{p}/devices/{d}/unban"), b"").expect_status(200).json();
-    assert_eq!((unbanned["banned"].as_bool(), unbanned["deliveries"].as_u64()), (Some(false), Some(0)), "{unbanned}");
+    let unbanned = server
+        .admin("POST", &format!("/projects/{p}/devices/{d}/unban"), b"")
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        (
+            unbanned["banned"].as_bool(),
+            unbanned["deliveries"].as_u64()
+        ),
+        (Some(false), Some(0)),
+        "{unbanned}"
+    );
     check(server, me, false, &img, Image);
     let record = device_record(server, p, &d);
-    assert_eq!((record["banned"].as_bool(), record["deliveries"].as_u64()), (Some(false), Some(1)), "{record}");
+    assert_eq!(
+        (record["banned"].as_bool(), record["deliveries"].as_u64()),
+        (Some(false), Some(1)),
+        "{record}"
+    );
 
     // The device reports the target: the upgrade took, so the count is cleared (in the background).
     check(server, (p, &d, "1.0.1"), false, &img, Refused(404, 60));
@@ -114,7 +154,10 @@ fn repeated_downloads_ban_a_device_until_unbanned_or_reported() {
         last = device_record(server, p, &d);
         last["deliveries"] == 0 && last["banned"] == false && last["version"] == "1.0.1"
     });
-    assert!(cleared, "count not cleared after the device reported the target: {last}");
+    assert!(
+        cleared,
+        "count not cleared after the device reported the target: {last}"
+    );
 }
 
 #[test]
@@ -133,7 +176,10 @@ fn reporting_the_target_lifts_a_ban() {
         last = device_record(server, p, &d);
         last["banned"] == false && last["deliveries"] == 0
     });
-    assert!(lifted, "ban not lifted after the device reported the target: {last}");
+    assert!(
+        lifted,
+        "ban not lifted after the device reported the target: {last}"
+    );
 }
 
 #[test]
@@ -151,15 +197,35 @@ fn bindings_and_bans_survive_a_restart() {
         check(&server, (b, &bound, "1.0.0"), false, &img, Refused(403, 25));
         check(&server, (a, &banned, "1.0.0"), false, &img, Image);
         check(&server, (a, &banned, "1.0.0"), false, &img, Image);
-        check(&server, (a, &banned, "1.0.0"), false, &img, Refused(403, 62));
+        check(
+            &server,
+            (a, &banned, "1.0.0"),
+            false,
+            &img,
+            Refused(403, 62),
+        );
         server.stop();
     }
     let server = Server::start(&state);
     check(&server, (b, &bound, "1.0.0"), false, &img, Refused(403, 25));
-    check(&server, (a, &banned, "1.0.0"), false, &img, Refused(403, 62));
+    check(
+        &server,
+        (a, &banned, "1.0.0"),
+        false,
+        &img,
+        Refused(403, 62),
+    );
     check(&server, (a, &bound, "1.0.1"), false, &img, Refused(404, 60));
-    let list = server.admin("GET", &format!("/projects/{a}/devices"), b"").expect_status(200).json();
-    let ids: Vec<&str> = list["devices"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let list = server
+        .admin("GET", &format!("/projects/{a}/devices"), b"")
+        .expect_status(200)
+        .json();
+    let ids: Vec<&str> = list["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [bound.as_str(), banned.as_str()], "{list}");
     assert_eq!(list["devices"][1]["banned"], true, "{list}");
 }
@@ -172,9 +238,25 @@ fn plans_outlive_the_isolate_cache() {
     let img = image(3050, 100_000);
     server.setup(p, None, FW, "1.0.1", &img, json!({}));
     std::thread::sleep(std::time::Duration::from_secs(6));
-    check(server, (p, &imei(305, 1), "1.0.0"), false, &img, Want::Image);
-    let plan = server.admin("GET", &format!("/projects/{p}/plans/{FW}"), b"").expect_status(200).json();
+    check(
+        server,
+        (p, &imei(305, 1), "1.0.0"),
+        false,
+        &img,
+        Want::Image,
+    );
+    let plan = server
+        .admin("GET", &format!("/projects/{p}/plans/{FW}"), b"")
+        .expect_status(200)
+        .json();
     assert_eq!(plan["target_version"], "1.0.1");
-    let plans = server.admin("GET", &format!("/projects/{p}/plans"), b"").expect_status(200).json();
-    assert_eq!(plans["plans"].as_array().map(|p| p.len()), Some(1), "{plans}");
+    let plans = server
+        .admin("GET", &format!("/projects/{p}/plans"), b"")
+        .expect_status(200)
+        .json();
+    assert_eq!(
+        plans["plans"].as_array().map(|p| p.len()),
+        Some(1),
+        "{plans}"
+    );
 }

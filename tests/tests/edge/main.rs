@@ -33,18 +33,30 @@ pub fn device_request(server: &Server, bytes: &[u8]) -> RawResponse {
         String::from_utf8_lossy(&bytes[..bytes.len().min(300)]),
         String::from_utf8_lossy(&resp.body)
     );
-    assert!(!contains(&resp.body, b"\"code\":43"), "code 43 in {}", String::from_utf8_lossy(&resp.body));
+    assert!(
+        !contains(&resp.body, b"\"code\":43"),
+        "code 43 in {}",
+        String::from_utf8_lossy(&resp.body)
+    );
     resp
 }
 
 /// A LuatOS `libfota2` request (2025-12 on) for `target` (path and query as the device glues them).
 pub fn luatos_get(server: &Server, target: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n", server.host()).into_bytes()
+    format!(
+        "GET {target} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n",
+        server.host()
+    )
+    .into_bytes()
 }
 
 /// The same with extra header lines (each ending in `\r\n`), e.g. a `Range` when resuming.
 pub fn luatos_get_with(server: &Server, target: &str, extra: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n{extra}\r\n", server.host()).into_bytes()
+    format!(
+        "GET {target} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n{extra}\r\n",
+        server.host()
+    )
+    .into_bytes()
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -58,7 +70,15 @@ pub fn imei(test: u32, row: u32) -> String {
 
 /// The `totals` of a plan's rollout status.
 pub fn plan_totals(server: &Server, project: &str, firmware: &str) -> serde_json::Value {
-    server.admin("GET", &format!("/projects/{project}/plans/{firmware}/status"), b"").expect_status(200).json()["totals"].clone()
+    server
+        .admin(
+            "GET",
+            &format!("/projects/{project}/plans/{firmware}/status"),
+            b"",
+        )
+        .expect_status(200)
+        .json()["totals"]
+        .clone()
 }
 
 /// Polls `probe` until it returns true, for at most `seconds`; background registry writes

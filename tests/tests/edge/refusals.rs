@@ -22,11 +22,21 @@ fn check(server: &Server, target: &str, want: Want<'_>) {
     let resp = device_request(server, &luatos_get(server, target));
     match want {
         Want::Image(img) => {
-            assert_eq!(resp.status, 200, "{target}: body {}", String::from_utf8_lossy(&resp.body));
+            assert_eq!(
+                resp.status,
+                200,
+                "{target}: body {}",
+                String::from_utf8_lossy(&resp.body)
+            );
             resp.expect_image(200, img);
         }
         Want::Refusal(status, code) => {
-            assert_eq!((resp.status, resp.json()["code"].as_u64()), (status, Some(code)), "{target}: body {}", String::from_utf8_lossy(&resp.body));
+            assert_eq!(
+                (resp.status, resp.json()["code"].as_u64()),
+                (status, Some(code)),
+                "{target}: body {}",
+                String::from_utf8_lossy(&resp.body)
+            );
             resp.expect_refusal(status, code);
         }
     }
@@ -41,20 +51,42 @@ fn setup(server: &Server) -> Vec<(&'static str, Vec<u8>)> {
             "1.0.1",
             json!({ "devices": [imei(201, 1)], "imei_ranges": [[imei(201, 1000), imei(201, 1999)]] }),
         ),
-        ("from_LuatOS-SoC_Air780E", "1.0.2", json!({ "from_versions": ["1.0.0"] })),
+        (
+            "from_LuatOS-SoC_Air780E",
+            "1.0.2",
+            json!({ "from_versions": ["1.0.0"] }),
+        ),
         ("down_LuatOS-SoC_Air780E", "1.0.1", json!({})),
-        ("downok_LuatOS-SoC_Air780E", "1.0.1", json!({ "allow_downgrade": true })),
+        (
+            "downok_LuatOS-SoC_Air780E",
+            "1.0.1",
+            json!({ "allow_downgrade": true }),
+        ),
     ];
-    server.admin("PUT", &format!("/projects/{P}"), br#"{"name":"refusals"}"#).expect_status(200);
+    server
+        .admin("PUT", &format!("/projects/{P}"), br#"{"name":"refusals"}"#)
+        .expect_status(200);
     plans
         .into_iter()
         .enumerate()
         .map(|(i, (fw, version, plan))| {
             let img = image(2010 + i as u32, 2000 + 100 * i);
-            server.admin("PUT", &format!("/projects/{P}/firmware/{fw}/{version}"), &img).expect_one_of(&[200, 201]);
+            server
+                .admin(
+                    "PUT",
+                    &format!("/projects/{P}/firmware/{fw}/{version}"),
+                    &img,
+                )
+                .expect_one_of(&[200, 201]);
             let mut plan = plan;
             plan["target_version"] = version.into();
-            server.admin("PUT", &format!("/projects/{P}/plans/{fw}"), plan.to_string().as_bytes()).expect_status(200);
+            server
+                .admin(
+                    "PUT",
+                    &format!("/projects/{P}/plans/{fw}"),
+                    plan.to_string().as_bytes(),
+                )
+                .expect_status(200);
             (fw, img)
         })
         .collect()
@@ -64,7 +96,13 @@ fn setup(server: &Server) -> Vec<(&'static str, Vec<u8>)> {
 fn checks_that_cannot_be_served_are_refused_with_their_code() {
     let server = shared_server();
     let images = setup(server);
-    let img = |fw: &str| images.iter().find(|(f, _)| *f == fw).map(|(_, i)| i.as_slice()).unwrap();
+    let img = |fw: &str| {
+        images
+            .iter()
+            .find(|(f, _)| *f == fw)
+            .map(|(_, i)| i.as_slice())
+            .unwrap()
+    };
     let all = "all_LuatOS-SoC_Air780E";
     let id = |row| imei(201, row);
     use Want::*;
@@ -113,10 +151,24 @@ fn checks_that_cannot_be_served_are_refused_with_their_code() {
 #[test]
 fn hostile_requests_never_get_a_5xx_or_code_43() {
     let server = shared_server();
-    server.admin("PUT", "/projects/ref-hostile", br#"{"name":"hostile"}"#).expect_status(200);
+    server
+        .admin("PUT", "/projects/ref-hostile", br#"{"name":"hostile"}"#)
+        .expect_status(200);
     let img = image(2099, 3000);
-    server.admin("PUT", "/projects/ref-hostile/firmware/h_LuatOS-SoC_Air780E/1.0.1", &img).expect_one_of(&[200, 201]);
-    server.admin("PUT", "/projects/ref-hostile/plans/h_LuatOS-SoC_Air780E", br#"{"target_version":"1.0.1"}"#).expect_status(200);
+    server
+        .admin(
+            "PUT",
+            "/projects/ref-hostile/firmware/h_LuatOS-SoC_Air780E/1.0.1",
+            &img,
+        )
+        .expect_one_of(&[200, 201]);
+    server
+        .admin(
+            "PUT",
+            "/projects/ref-hostile/plans/h_LuatOS-SoC_Air780E",
+            br#"{"target_version":"1.0.1"}"#,
+        )
+        .expect_status(200);
     let big = "9".repeat(10 * 1024);
     let ok = "project_key=ref-hostile&firmware_name=h_LuatOS-SoC_Air780E";
     let targets: Vec<String> = vec![
@@ -129,22 +181,57 @@ fn hostile_requests_never_get_a_5xx_or_code_43() {
         format!("{BASE}?%zz%4"),
         format!("{BASE}?%ff%fe=%zz&&&=="),
         format!("{BASE}?imei=%00&{ok}&version=1.0.0"),
-        format!("{BASE}?imei={}&project_key=%00&firmware_name=x&version=1.0.0", imei(202, 1)),
+        format!(
+            "{BASE}?imei={}&project_key=%00&firmware_name=x&version=1.0.0",
+            imei(202, 1)
+        ),
         format!("{BASE}?imei={}&{ok}&version=%00", imei(202, 2)),
         format!("{BASE}?imei={big}&{ok}&version=1.0.0"),
-        format!("{BASE}?imei={}&project_key={big}&firmware_name=x&version=1.0.0", imei(202, 3)),
-        format!("{BASE}?imei={}&project_key=ref-hostile&firmware_name={big}&version=1.0.0", imei(202, 4)),
+        format!(
+            "{BASE}?imei={}&project_key={big}&firmware_name=x&version=1.0.0",
+            imei(202, 3)
+        ),
+        format!(
+            "{BASE}?imei={}&project_key=ref-hostile&firmware_name={big}&version=1.0.0",
+            imei(202, 4)
+        ),
         format!("{BASE}?imei={}&{ok}&version={big}", imei(202, 5)),
-        format!("{BASE}?imei={}&{ok}&version={}1", imei(202, 6), "1.".repeat(3000)),
-        format!("{BASE}?imei={}&{ok}&version=99999999999999999999", imei(202, 7)),
+        format!(
+            "{BASE}?imei={}&{ok}&version={}1",
+            imei(202, 6),
+            "1.".repeat(3000)
+        ),
+        format!(
+            "{BASE}?imei={}&{ok}&version=99999999999999999999",
+            imei(202, 7)
+        ),
         format!("{BASE}?imei=é中文&{ok}&version=1.0.0"),
-        format!("{BASE}?imei={}&project_key=中文&firmware_name=x&version=1.0.0", imei(202, 8)),
-        format!("{BASE}?imei={}&project_key=ref-hostile&firmware_name=h%E4%B8%AD&version=1.0.0", imei(202, 9)),
-        format!("{BASE}?imei={}&imei={}&{ok}&project_key=other&version=1.0.0&version=x", imei(202, 10), imei(202, 11)),
+        format!(
+            "{BASE}?imei={}&project_key=中文&firmware_name=x&version=1.0.0",
+            imei(202, 8)
+        ),
+        format!(
+            "{BASE}?imei={}&project_key=ref-hostile&firmware_name=h%E4%B8%AD&version=1.0.0",
+            imei(202, 9)
+        ),
+        format!(
+            "{BASE}?imei={}&imei={}&{ok}&project_key=other&version=1.0.0&version=x",
+            imei(202, 10),
+            imei(202, 11)
+        ),
         format!("{BASE}?imei=..&{ok}&version=1.0.0"),
-        format!("{BASE}?imei={}&project_key=..&firmware_name=..&version=1.0.0", imei(202, 12)),
-        format!("{BASE}?imei={}&project_key=ref-hostile&firmware_name=%2F..%2F..%2Fadmin&version=1.0.0", imei(202, 13)),
-        format!("{BASE}?imei={}&project_key=ref-hostile%0d%0aX-Evil:%201&firmware_name=x&version=1.0.0", imei(202, 14)),
+        format!(
+            "{BASE}?imei={}&project_key=..&firmware_name=..&version=1.0.0",
+            imei(202, 12)
+        ),
+        format!(
+            "{BASE}?imei={}&project_key=ref-hostile&firmware_name=%2F..%2F..%2Fadmin&version=1.0.0",
+            imei(202, 13)
+        ),
+        format!(
+            "{BASE}?imei={}&project_key=ref-hostile%0d%0aX-Evil:%201&firmware_name=x&version=1.0.0",
+            imei(202, 14)
+        ),
         format!("{BASE}?imei=1%26project_key%3Dref-hostile&firmware_name=x&version=1"),
         format!("{BASE}nil&nil&nil"),
         format!("{BASE}/"),
@@ -154,7 +241,10 @@ fn hostile_requests_never_get_a_5xx_or_code_43() {
         format!("/images/{}", "0".repeat(64)),
         "/images/..%2F..%2Fadmin".to_string(),
         format!("/images/{}", "Z".repeat(64)),
-        format!("{BASE}?imei={}&{ok}&version=1.0.0&need_oss_url=%ff%00", imei(202, 16)),
+        format!(
+            "{BASE}?imei={}&{ok}&version=1.0.0&need_oss_url=%ff%00",
+            imei(202, 16)
+        ),
     ];
     for target in &targets {
         // `device_request` asserts no 5xx and no code 43.

@@ -8,7 +8,10 @@ use fota_tests::{temp_state_dir, Server};
 const DAY_MS: i64 = 86_400_000;
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// What the purged tables hold: replay rows, history of device A, of device B, history older
@@ -24,7 +27,8 @@ fn tables(server: &Server) -> [u64; 6] {
                 (SELECT COUNT(*) FROM activity) AS f"
     ));
     let row = rows.first().unwrap_or_else(|| panic!("no row: {rows:?}"));
-    ["a", "b", "c", "d", "e", "f"].map(|k| row[k].as_u64().unwrap_or_else(|| panic!("{k} in {row}")))
+    ["a", "b", "c", "d", "e", "f"]
+        .map(|k| row[k].as_u64().unwrap_or_else(|| panic!("{k} in {row}")))
 }
 
 fn history_of_a(server: &Server) -> Vec<String> {
@@ -48,7 +52,10 @@ fn events(device: &str, at: i64, first: u32, n: u32) -> String {
 #[test]
 fn the_scheduled_handler_purges_in_bounded_batches() {
     // A server of its own: the purge is global, and the counts below are exact.
-    let server = Server::start_with(&temp_state_dir("retention"), &[("HISTORY_KEEP", "5"), ("HISTORY_DAYS", "30")]);
+    let server = Server::start_with(
+        &temp_state_dir("retention"),
+        &[("HISTORY_KEEP", "5"), ("HISTORY_DAYS", "30")],
+    );
     let now = now_ms();
     let (minute, hour) = (now / 60_000, now / 3_600_000 * 3_600_000);
     let old = now - 40 * DAY_MS;
@@ -90,7 +97,14 @@ fn the_scheduled_handler_purges_in_bounded_batches() {
     server.run_scheduled();
     assert_eq!(history_of_a(&server), ["n11", "n12", "n13", "n14", "n15"]);
     let activity = server.d1("SELECT COUNT(*) AS n FROM activity");
-    assert_eq!(activity.first().map(|r| r["n"].clone()), Some(1.into()), "old activity left");
+    assert_eq!(
+        activity.first().map(|r| r["n"].clone()),
+        Some(1.into()),
+        "old activity left"
+    );
     let log = std::fs::read_to_string(server.state.join("wrangler.log")).unwrap_or_default();
-    assert!(log.contains("retention: purging rollout_rate failed"), "no log line for the failing family:\n{log}");
+    assert!(
+        log.contains("retention: purging rollout_rate failed"),
+        "no log line for the failing family:\n{log}"
+    );
 }

@@ -18,7 +18,14 @@ fn listed(server: &Server, project: &str, query: &str) -> u64 {
     let mut count = 0;
     let mut cursor = String::new();
     for _ in 0..100 {
-        let page = server.admin("GET", &format!("/projects/{project}/devices?limit=1000&{query}{cursor}"), b"").expect_status(200).json();
+        let page = server
+            .admin(
+                "GET",
+                &format!("/projects/{project}/devices?limit=1000&{query}{cursor}"),
+                b"",
+            )
+            .expect_status(200)
+            .json();
         count += page["devices"].as_array().map_or(0, |d| d.len() as u64);
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
@@ -29,7 +36,10 @@ fn listed(server: &Server, project: &str, query: &str) -> u64 {
 }
 
 fn summary(server: &Server, project: &str) -> Value {
-    server.admin("GET", &format!("/projects/{project}/summary"), b"").expect_status(200).json()
+    server
+        .admin("GET", &format!("/projects/{project}/summary"), b"")
+        .expect_status(200)
+        .json()
 }
 
 #[test]
@@ -37,8 +47,20 @@ fn the_summary_matches_the_device_list() {
     let server = shared_server();
     let p = "sum-match";
     server.setup(p, Some(2), FW, "1.0.1", &image(9010, 20_000), json!({}));
-    server.admin("PUT", &format!("/projects/{p}/firmware/{FW_ROLLOUT}/2.0.0"), &image(9011, 20_000)).expect_one_of(&[200, 201]);
-    server.admin("PUT", &format!("/projects/{p}/plans/{FW_ROLLOUT}"), br#"{"target_version":"2.0.0","rollout":{"stages":[100]}}"#).expect_status(200);
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{p}/firmware/{FW_ROLLOUT}/2.0.0"),
+            &image(9011, 20_000),
+        )
+        .expect_one_of(&[200, 201]);
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{p}/plans/{FW_ROLLOUT}"),
+            br#"{"target_version":"2.0.0","rollout":{"stages":[100]}}"#,
+        )
+        .expect_status(200);
 
     // 4 devices up to date; 3 served an upgrade, one of them twice (banned: ban_after is 2);
     // 2 offered the staged rollout's image.
@@ -62,10 +84,15 @@ fn the_summary_matches_the_device_list() {
     // Registry writes of a check may land just after its answer: wait until the list shows them.
     let mut last = (0, 0);
     let settled = eventually(10, || {
-        last = (listed(server, p, "banned=true"), listed(server, p, "state=offered"));
+        last = (
+            listed(server, p, "banned=true"),
+            listed(server, p, "state=offered"),
+        );
         last == (1, 4)
     });
-    let all = server.admin("GET", &format!("/projects/{p}/devices"), b"").json();
+    let all = server
+        .admin("GET", &format!("/projects/{p}/devices"), b"")
+        .json();
     assert!(settled, "(banned, offered) = {last:?}, not (1, 4): {all}");
 
     let got = summary(server, p);
@@ -77,35 +104,97 @@ fn the_summary_matches_the_device_list() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["firmware_name"].as_str().unwrap().into(), v["version"].as_str().unwrap().into(), v["devices"].as_u64().unwrap()))
+        .map(|v| {
+            (
+                v["firmware_name"].as_str().unwrap().into(),
+                v["version"].as_str().unwrap().into(),
+                v["devices"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(versions, [(FW.into(), "1.0.1".into(), 4), (FW.into(), "1.0.0".into(), 3), (FW_ROLLOUT.into(), "1.9.0".into(), 2)], "{got}");
+    assert_eq!(
+        versions,
+        [
+            (FW.into(), "1.0.1".into(), 4),
+            (FW.into(), "1.0.0".into(), 3),
+            (FW_ROLLOUT.into(), "1.9.0".into(), 2)
+        ],
+        "{got}"
+    );
     for (fw, version, devices) in &versions {
-        assert_eq!(*devices, listed(server, p, &format!("firmware_name={fw}&version={version}")), "{fw} {version}");
+        assert_eq!(
+            *devices,
+            listed(server, p, &format!("firmware_name={fw}&version={version}")),
+            "{fw} {version}"
+        );
     }
-    let states: Vec<(String, u64)> =
-        got["states"].as_array().unwrap().iter().map(|s| (s["state"].as_str().unwrap().into(), s["devices"].as_u64().unwrap())).collect();
+    let states: Vec<(String, u64)> = got["states"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap().into(),
+                s["devices"].as_u64().unwrap(),
+            )
+        })
+        .collect();
     // A plan without a rollout is a single 100% stage: its deliveries are offers too, and the
     // device banned after two of them is banned in it.
-    assert_eq!(states, [("idle".into(), 4), ("offered".into(), 4), ("banned".into(), 1)], "{got}");
+    assert_eq!(
+        states,
+        [
+            ("idle".into(), 4),
+            ("offered".into(), 4),
+            ("banned".into(), 1)
+        ],
+        "{got}"
+    );
     for (state, devices) in &states {
-        assert_eq!(*devices, listed(server, p, &format!("state={state}")), "state {state}");
+        assert_eq!(
+            *devices,
+            listed(server, p, &format!("state={state}")),
+            "state {state}"
+        );
     }
     // Everyone checked just now.
-    assert_eq!(got["seen"], json!({ "hour": 9, "day": 9, "week": 9 }), "{got}");
+    assert_eq!(
+        got["seen"],
+        json!({ "hour": 9, "day": 9, "week": 9 }),
+        "{got}"
+    );
     let hour_ago = fota_shared::leaf::time::rfc3339(now_ms() - 3_600_000);
-    assert_eq!(got["seen"]["hour"], listed(server, p, &format!("seen_since={hour_ago}")));
-    let latest: Vec<&str> = got["latest"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        got["seen"]["hour"],
+        listed(server, p, &format!("seen_since={hour_ago}"))
+    );
+    let latest: Vec<&str> = got["latest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     assert_eq!(latest.len(), 9, "{got}");
 
     // The answer is kept for a while: a second read is the same computation.
     let again = summary(server, p);
     assert_eq!(again["computed_at"], got["computed_at"]);
     // An unknown project is a 404; an empty one sums to zero.
-    server.admin("GET", "/projects/sum-nothing/summary", b"").expect_status(404);
-    server.admin("PUT", "/projects/sum-empty", br#"{"name":"empty"}"#).expect_status(200);
+    server
+        .admin("GET", "/projects/sum-nothing/summary", b"")
+        .expect_status(404);
+    server
+        .admin("PUT", "/projects/sum-empty", br#"{"name":"empty"}"#)
+        .expect_status(200);
     let empty = summary(server, "sum-empty");
-    assert_eq!((empty["total"].as_u64(), empty["versions"].as_array().map(Vec::len)), (Some(0), Some(0)), "{empty}");
+    assert_eq!(
+        (
+            empty["total"].as_u64(),
+            empty["versions"].as_array().map(Vec::len)
+        ),
+        (Some(0), Some(0)),
+        "{empty}"
+    );
 }
 
 #[test]
@@ -119,18 +208,40 @@ fn id_search_is_a_prefix_or_an_exact_version() {
         device_check(server, p, FW, id, version);
     }
     let search = |q: &str| -> Vec<String> {
-        let page = server.admin("GET", &format!("/projects/{p}/devices?q={q}&limit=4"), b"").expect_status(200).json();
-        page["devices"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect()
+        let page = server
+            .admin("GET", &format!("/projects/{p}/devices?q={q}&limit=4"), b"")
+            .expect_status(200)
+            .json();
+        page["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["id"].as_str().unwrap().to_string())
+            .collect()
     };
     // Prefixes match from the start of the id only, in id order, a page at a time.
     assert_eq!(search(&ids[0][..14]), ids[..4].to_vec());
     assert_eq!(search(&ids[3]), [ids[3].clone()]);
-    assert_eq!(search(&ids[3][2..]), Vec::<String>::new(), "a substring that is not a prefix");
+    assert_eq!(
+        search(&ids[3][2..]),
+        Vec::<String>::new(),
+        "a substring that is not a prefix"
+    );
     // An exact version lists its devices.
-    assert_eq!(search("1.0.0"), [ids[1].clone(), ids[3].clone(), ids[5].clone()]);
-    assert_eq!(search("1.0"), Vec::<String>::new(), "a version matches exactly");
+    assert_eq!(
+        search("1.0.0"),
+        [ids[1].clone(), ids[3].clone(), ids[5].clone()]
+    );
+    assert_eq!(
+        search("1.0"),
+        Vec::<String>::new(),
+        "a version matches exactly"
+    );
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
