@@ -1,9 +1,12 @@
-//! The release burst, for `make bench`: `count` devices never seen before make their first check
-//! of a plan, `clients` at a time (a new TCP connection per request, as devices do), then the same
+//! The release burst, for `make bench`: `count` devices make their first check of a plan, `clients` at a time (a new TCP connection per request, as devices do), then the same
 //! devices check again running the target (reporting it), and once more (steady state). Prints the rates and their ratio, and every answer
 //! that was not the expected one.
 //!
 //! usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX
+//!        fota-burst bind PORT PROJECT FIRMWARE FROM COUNT IMEI_PREFIX
+//!
+//! `bind` makes each device's first check before the plan exists, as a fleet that checked in
+//! before the release has: the rollout then counts them as trusted (in its `totals`).
 
 use fota_tests::Server;
 use std::collections::BTreeMap;
@@ -11,6 +14,14 @@ use std::time::Instant;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() == 7 && args[0] == "bind" {
+        let port: u16 = args[1].parse().expect("PORT");
+        let count: u32 = args[5].parse().expect("COUNT");
+        let ids = ids(count, &args[6]);
+        Server::attach(port).bind_fleet(&args[2], &args[3], &args[4], &ids);
+        println!("bound {count} devices to {}", args[2]);
+        return;
+    }
     if args.len() != 8 {
         eprintln!("usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX");
         std::process::exit(2);
@@ -21,9 +32,7 @@ fn main() {
     let clients: usize = args[6].parse().expect("CLIENTS");
     let prefix = &args[7];
     let server = Server::attach(port);
-    let ids: Vec<String> = (0..count)
-        .map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len()))
-        .collect();
+    let ids = ids(count, prefix);
 
     let (offers, first) = round(&server, project, firmware, from, &ids, clients);
     let (uptodate, second) = round(&server, project, firmware, target, &ids, clients);
@@ -43,6 +52,13 @@ fn main() {
         eprintln!("fota-burst: expected {count} images then {count} up-to-date answers");
         std::process::exit(1);
     }
+}
+
+/// `count` 15-digit ids starting with `prefix`.
+fn ids(count: u32, prefix: &str) -> Vec<String> {
+    (0..count)
+        .map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len()))
+        .collect()
 }
 
 /// Every device asks once; the rate and how many heard each answer.
