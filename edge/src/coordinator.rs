@@ -7,23 +7,17 @@
 //!
 //! D1 keeps the copy the admin API lists and the cron reads (`crate::store::rollouts`): changed
 //! rows are marked dirty and written in batches by the object's alarm shortly after, or at once
-//! when an admin read asks for a settled copy (`Op::Flush`). A device never waits on D1 here.
+//! when an admin read asks for a settled copy (`crate::rollout::Op::Flush`). A device never waits on D1 here.
 
 use crate::error::AppError;
-use crate::rollout::Rollout;
+use crate::rollout::{Answer, Call, Op, Rollout};
 use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy};
-use fota_shared::model::rollout::{
-    DevicePhase, DeviceRollout, RolloutAction, RolloutState, Standing,
-};
+use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutState, Standing};
 use fota_shared::rules::ban::{after_report, DeliveryState};
 use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
-use fota_shared::rules::rollout::{
-    self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary,
-};
-use fota_shared::rules::rollout_state::{
-    self as rs, DeviceFailure, Provenance, RolloutEvent, Step,
-};
-use serde::{Deserialize, Serialize};
+use fota_shared::rules::rollout::{self as rules, rate_window, rollout_gate, OfferRate};
+use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, RolloutEvent, Step};
+use serde::Deserialize;
 use std::cell::{Cell, RefCell};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
@@ -37,92 +31,6 @@ fn count_key(firmware_name: &str, plan_id: &str) -> String {
         "{firmware_name}@{}",
         plan_id.rsplit_once('@').map_or("", |(_, v)| v)
     )
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Op {
-    /// A Luat device an upgrade is due for wants the image: the whole decision, see
-    /// `fota_shared::rules::delivery`.
-    /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
-    /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
-    Attempt {
-        device_id: String,
-        from: Provenance,
-        target: String,
-        ban_after: u32,
-        counts: bool,
-        window_ms: i64,
-        now: i64,
-    },
-    /// Counted as eligible the first time, then the gate (JSON devices).
-    Admit {
-        device_id: String,
-        from: Provenance,
-        now: i64,
-    },
-    /// The device's first offer, within `max_per_minute`.
-    Offer {
-        device_id: String,
-        now: i64,
-    },
-    Device {
-        device_id: String,
-    },
-    Succeed {
-        device_id: String,
-        now: i64,
-    },
-    Fail {
-        device_id: String,
-        failure: DeviceFailure,
-        now: i64,
-    },
-    /// Time-driven work: verification timeout, auto-advance, jobs past `job_timeout_s`.
-    Sweep {
-        now: i64,
-    },
-    Control {
-        action: RolloutAction,
-        now: i64,
-    },
-    /// The plan's stages were edited: fit the counters.
-    Reconcile,
-    Summary,
-    /// The state, with D1's copy settled first.
-    Status,
-    /// An operator lifted the device's ban: its count starts again.
-    Unban {
-        device_id: String,
-    },
-    /// Writes every pending change to D1 now.
-    Flush,
-    /// An operator forgot the device or moved it to another project: its record here goes (the
-    /// rollout's counters keep what it did).
-    Forget {
-        device_id: String,
-    },
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Call {
-    pub ident: Rollout,
-    pub op: Op,
-}
-
-/// Refusals travel as their device code (the only ones a rollout gives: 61, 62, 67).
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Answer {
-    Done,
-    Refused(u16),
-    Job(Option<DeviceRollout>),
-    Summary {
-        phase: fota_shared::model::rollout::RolloutPhase,
-        percent: u32,
-        high_water: u32,
-    },
-    State(RolloutState),
-    /// An operator's control the phase does not allow: the message.
-    Invalid(String),
 }
 
 /// Devices and history entries written to D1 per batch (a D1 batch stays well under its limits).
@@ -869,21 +777,5 @@ fn json(state: &RolloutState) -> Result<String> {
 fn log_event(plan_id: &str, event: Option<RolloutEvent>) {
     if let Some(event) = event {
         worker::console_log!("rollout {plan_id}: {event:?}");
-    }
-}
-
-/// Parses the coordinator's summary answer into the hot path's type.
-pub fn summary_of(answer: Answer) -> Option<RolloutSummary> {
-    match answer {
-        Answer::Summary {
-            phase,
-            percent,
-            high_water,
-        } => Some(RolloutSummary {
-            phase,
-            percent,
-            high_water,
-        }),
-        _ => None,
     }
 }

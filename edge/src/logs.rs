@@ -45,7 +45,8 @@ pub fn admit(cause: &str, now: i64) -> Option<u64> {
 
 /// Logs `detail` under `cause` as an error, at most once per interval (see the module doc).
 pub fn once(cause: &str, detail: &str) {
-    if let Some(count) = admit(cause, crate::store::now()) {
+    // The clock straight from the runtime: logging sits below the storage layer, which logs.
+    if let Some(count) = admit(cause, worker::Date::now().as_millis() as i64) {
         if count > 1 {
             worker::console_error!("{cause}: {detail} ({count} times since the last line)");
         } else {

@@ -1,8 +1,9 @@
 //! A plan's rollout as the rest of the edge sees it: calls into its coordinator, the Durable
 //! Object per plan target that holds the rollout's hot state (`crate::coordinator`), plus the
-//! isolate-memory summary that answers held-back devices without any call at all.
+//! isolate-memory summary that answers held-back devices without any call at all. The calls'
+//! shape (`Call`, `Op`, `Answer`) is defined here, on the caller's side; the coordinator
+//! implements it, so imports point one way (coordinator -> rollout).
 
-use crate::coordinator::{Answer, Call, Op};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::leaf::code::Refusal;
@@ -152,7 +153,7 @@ pub async fn summary(env: &Env, r: &Rollout) -> AppResult<Option<RolloutSummary>
     if let Some(hit) = crate::cache::rollout(&r.plan_id, now) {
         return Ok(Some(hit));
     }
-    let summary = crate::coordinator::summary_of(call(env, r, Op::Summary).await?);
+    let summary = summary_of(call(env, r, Op::Summary).await?);
     if let Some(summary) = summary {
         crate::cache::put_rollout(&r.plan_id, now, summary);
     }
@@ -333,4 +334,108 @@ pub async fn control(
 /// The plan targets of rollouts that may still change by time alone.
 pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
     store::rollouts::live_plans(env).await
+}
+
+// ---------------------------------------------------------------- the calls, as they travel
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Op {
+    /// A Luat device an upgrade is due for wants the image: the whole decision, see
+    /// `fota_shared::rules::delivery`.
+    /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
+    /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
+    Attempt {
+        device_id: String,
+        from: Provenance,
+        target: String,
+        ban_after: u32,
+        counts: bool,
+        window_ms: i64,
+        now: i64,
+    },
+    /// Counted as eligible the first time, then the gate (JSON devices).
+    Admit {
+        device_id: String,
+        from: Provenance,
+        now: i64,
+    },
+    /// The device's first offer, within `max_per_minute`.
+    Offer {
+        device_id: String,
+        now: i64,
+    },
+    Device {
+        device_id: String,
+    },
+    Succeed {
+        device_id: String,
+        now: i64,
+    },
+    Fail {
+        device_id: String,
+        failure: DeviceFailure,
+        now: i64,
+    },
+    /// Time-driven work: verification timeout, auto-advance, jobs past `job_timeout_s`.
+    Sweep {
+        now: i64,
+    },
+    Control {
+        action: RolloutAction,
+        now: i64,
+    },
+    /// The plan's stages were edited: fit the counters.
+    Reconcile,
+    Summary,
+    /// The state, with D1's copy settled first.
+    Status,
+    /// An operator lifted the device's ban: its count starts again.
+    Unban {
+        device_id: String,
+    },
+    /// Writes every pending change to D1 now.
+    Flush,
+    /// An operator forgot the device or moved it to another project: its record here goes (the
+    /// rollout's counters keep what it did).
+    Forget {
+        device_id: String,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Call {
+    pub ident: Rollout,
+    pub op: Op,
+}
+
+/// Refusals travel as their device code (the only ones a rollout gives: 61, 62, 67).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Answer {
+    Done,
+    Refused(u16),
+    Job(Option<DeviceRollout>),
+    Summary {
+        phase: fota_shared::model::rollout::RolloutPhase,
+        percent: u32,
+        high_water: u32,
+    },
+    State(RolloutState),
+    /// An operator's control the phase does not allow: the message.
+    Invalid(String),
+}
+
+/// Parses the coordinator's summary answer into the hot path's type.
+pub fn summary_of(answer: Answer) -> Option<RolloutSummary> {
+    match answer {
+        Answer::Summary {
+            phase,
+            percent,
+            high_water,
+        } => Some(RolloutSummary {
+            phase,
+            percent,
+            high_water,
+        }),
+        _ => None,
+    }
 }
