@@ -103,7 +103,7 @@ fn heads_and_partial_ranges_never_ban_a_device_or_move_its_rollout() {
 /// Ids first seen after the rollout started (anyone can make up IMEIs) are served by their
 /// bucket, but within a tenth of `max_per_minute`, and their outcomes are counted apart: their
 /// bans neither trip the health gate nor show in `totals`, and the fleet known before the release
-/// still gets its offers.
+/// still gets its offers; without a budget, their reported successes do not dilute real failures.
 #[test]
 fn made_up_ids_move_no_gate_and_take_a_bounded_share_of_offers() {
     let server = shared_server();
@@ -185,6 +185,47 @@ fn made_up_ids_move_no_gate_and_take_a_bounded_share_of_offers() {
         .expect_status(200)
         .json();
     assert_eq!(status["state"], "paused", "{status}");
+
+    // Without a budget, made-up ids that download and "report" the target do not dilute real
+    // failures either: twenty of their successes beside two real failures still trip the gate.
+    let q = "dp-dilute";
+    let known: Vec<String> = (0..2).map(|n| crate::imei(989, n)).collect();
+    let fakes: Vec<String> = (100..120).map(|n| crate::imei(989, n)).collect();
+    let plan = json!({ "rollout": { "stages": [100], "min_sample": 2, "max_failure_ratio": 0.2 } });
+    server.setup_known(q, Some(2), FW, TARGET, &img, plan, &known, FROM);
+    for id in &fakes {
+        device_request(server, &luatos_get(server, &url(q, id, FROM))).expect_image(200, &img);
+        device_request(server, &luatos_get(server, &url(q, id, TARGET))).expect_refusal(404, 60);
+    }
+    for id in &known {
+        for _ in 0..2 {
+            device_request(server, &luatos_get(server, &url(q, id, FROM))).expect_image(200, &img);
+        }
+    }
+    let settled = crate::eventually(15, || {
+        let s = server
+            .admin("GET", &format!("/projects/{q}/plans/{FW}/status"), b"")
+            .expect_status(200)
+            .json();
+        s["unverified"]["succeeded"].as_u64() == Some(20)
+    });
+    let status = server
+        .admin("GET", &format!("/projects/{q}/plans/{FW}/status"), b"")
+        .expect_status(200)
+        .json();
+    assert!(settled, "{status}");
+    assert_eq!(
+        status["state"], "paused",
+        "2 of 2 trusted outcomes failed: {status}"
+    );
+    assert_eq!(
+        (
+            status["totals"]["banned"].as_u64(),
+            status["totals"]["succeeded"].as_u64()
+        ),
+        (Some(2), Some(0)),
+        "{status}"
+    );
 }
 
 /// A parameter given twice with two values is pollution: 400, code 63, whichever comes first.
