@@ -45,6 +45,12 @@ const sha = createHash("sha256").update(image).digest("hex");
 const receipt = await admin("PUT", `/projects/${project}/firmware/${firmware}/${target}`, image, {
   "X-Content-SHA256": sha,
 });
+// A demo fleet that checked in before the release (no plan yet, so nothing is offered): a rollout
+// trusts devices it knew before it started, and counts ids first seen later apart (`unverified`).
+for (let n = 0; n < 5; n++) {
+  const imei = String(862419074072389n + BigInt(n));
+  await (await fetch(`${base}/api/site/firmware_upgrade?imei=${imei}&project_key=${project}&firmware_name=${firmware}&version=2018.1.3`)).text();
+}
 await admin("PUT", `/projects/${project}/plans/${firmware}`, JSON.stringify({ target_version: target }));
 
 const check = `${base}/api/site/firmware_upgrade?imei=862419074072389&project_key=${project}&firmware_name=${firmware}`;
@@ -54,6 +60,6 @@ demo project "${project}": ${firmware} -> ${target} (${receipt.size} bytes, sha2
 
   an old device gets the image:   curl -sD- -o image.bin '${check}&version=2018.1.3'
   an up-to-date one does not:     curl -s '${check}&version=${target}'
-  the fleet:                      curl -s -H "Authorization: Bearer $(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)" ${base}/admin/v1/projects/${project}/devices
+  the fleet (5 demo devices):     curl -s -H "Authorization: Bearer $(grep ADMIN_TOKEN .dev.vars | cut -d= -f2)" ${base}/admin/v1/projects/${project}/devices
   the terminal app:               cargo run -p fota-tui --bin fota
 `);
