@@ -410,14 +410,9 @@ impl RolloutCoordinator {
                     }
                 }
                 if v.first_offer && ident.spec.max_per_minute.is_some() {
-                    self.count_offer(
-                        now,
-                        if v.unverified {
-                            Standing::Unverified
-                        } else {
-                            Standing::Trusted
-                        },
-                    )?;
+                    // The device's standing says which share of the budget the offer counts against.
+                    let standing = v.device.as_ref().map_or(Standing::Trusted, |d| d.standing);
+                    self.count_offer(now, standing)?;
                 }
                 if v.state != state {
                     self.save_state(ident, &v.state)?;

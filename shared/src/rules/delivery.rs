@@ -4,7 +4,7 @@
 //! verdict in one step, so concurrent attempts are ordered by the object and never retried.
 
 use crate::leaf::code::Refusal;
-use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutSpec, RolloutState, Standing};
+use crate::model::rollout::{DevicePhase, DeviceRollout, RolloutSpec, RolloutState};
 use crate::rules::ban::{admit, Admission, DeliveryState};
 use crate::rules::rollout::{rollout_gate, OfferRate};
 use crate::rules::rollout_state::{
@@ -47,8 +47,6 @@ pub struct Verdict {
     pub delivery: DeliveryState,
     /// The device's first offer in this rollout (one more against `max_per_minute`).
     pub first_offer: bool,
-    /// That first offer went to an unverified device (one more against its share).
-    pub unverified: bool,
     /// History entries for the device: (kind, detail).
     pub history: Vec<(&'static str, String)>,
     pub events: Vec<RolloutEvent>,
@@ -62,7 +60,6 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
         device: a.device.cloned(),
         delivery: a.delivery.clone(),
         first_offer: false,
-        unverified: false,
         history: Vec::new(),
         events: Vec::new(),
     };
@@ -110,7 +107,6 @@ pub fn attempt(a: &Attempt<'_>) -> Verdict {
             .extend(phase_entry(a.plan_id, v.device.as_ref(), &step.device));
         v.state = step.rollout;
         v.first_offer = true;
-        v.unverified = step.device.standing == Standing::Unverified;
         v.device = Some(step.device);
     }
     if a.fresh && next != *a.delivery {

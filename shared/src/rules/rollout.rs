@@ -153,7 +153,7 @@ pub fn in_stage(bucket: u32, percent: u32) -> bool {
     bucket < percent.saturating_mul(BUCKETS / 100)
 }
 
-fn is_verify_device(spec: &RolloutSpec, device_id: &str) -> bool {
+pub(crate) fn is_verify_device(spec: &RolloutSpec, device_id: &str) -> bool {
     spec.verify_devices
         .binary_search_by(|d| d.as_str().cmp(device_id))
         .is_ok()

@@ -9,7 +9,7 @@ use crate::model::rollout::{
     DevicePhase, DeviceRollout, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
     RolloutState, Standing,
 };
-use crate::rules::rollout::cohort_of;
+use crate::rules::rollout::{cohort_of, is_verify_device};
 use serde::{Deserialize, Serialize};
 
 /// What the edge knows of a device when it reaches a rollout, for [`Provenance::standing`].
@@ -36,10 +36,7 @@ impl Provenance {
             Standing::Signed
         } else if self.listed
             || self.first_seen_ms < started_ms
-            || spec
-                .verify_devices
-                .binary_search_by(|d| d.as_str().cmp(device_id))
-                .is_ok()
+            || is_verify_device(spec, device_id)
         {
             Standing::Trusted
         } else {
