@@ -366,18 +366,57 @@ impl Server {
         if ids.is_empty() {
             return;
         }
-        std::thread::scope(|scope| {
-            for chunk in ids.chunks(ids.len().div_ceil(8)) {
-                scope.spawn(move || {
-                    for id in chunk {
-                        let target = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
-                        let resp = self.request(format!("GET {target} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\n\r\n", self.host()).as_bytes());
-                        assert!(resp.status < 500, "binding {id}: status {}", resp.status);
-                    }
-                });
-            }
+        at_once(ids, 8, |id| {
+            let target = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
+            let resp = self.request(
+                format!(
+                    "GET {target} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\n\r\n",
+                    self.host()
+                )
+                .as_bytes(),
+            );
+            assert!(resp.status < 500, "binding {id}: status {}", resp.status);
         });
     }
+}
+
+/// Runs `work` for every item, `clients` at a time (client `w` takes items `w`, `w + clients`, ...,
+/// as devices checking at once do), and returns the results in `items` order. A panic in any
+/// client is raised again here.
+pub fn at_once<T: Sync, R: Send>(
+    items: &[T],
+    clients: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let work = &work;
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..clients.max(1))
+            .map(|w| {
+                scope.spawn(move || {
+                    items
+                        .iter()
+                        .enumerate()
+                        .skip(w)
+                        .step_by(clients.max(1))
+                        .map(|(i, item)| (i, work(item)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (i, r) in worker
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            {
+                results[i] = Some(r);
+            }
+        }
+    });
+    results
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 /// One HTTP response as it came off the wire.

@@ -105,33 +105,7 @@ fn check_all_at_once(
     img: &[u8],
     at_once: usize,
 ) -> Vec<Answer> {
-    let mut answers = vec![None; ids.len()];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..at_once)
-            .map(|w| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .enumerate()
-                        .skip(w)
-                        .step_by(at_once)
-                        .map(|(i, id)| (i, check(server, project, id, version, img)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for worker in workers {
-            for (i, a) in worker
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e))
-            {
-                answers[i] = Some(a);
-            }
-        }
-    });
-    answers
-        .into_iter()
-        .map(|a| a.expect("every device answered"))
-        .collect()
+    fota_tests::at_once(ids, at_once, |id| check(server, project, id, version, img))
 }
 
 fn status(server: &Server, project: &str) -> RolloutStatus {

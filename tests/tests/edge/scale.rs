@@ -21,40 +21,17 @@ fn burst(
     ids: &[String],
     version: &str,
     img: &[u8],
-    at_once: usize,
+    clients: usize,
 ) -> Vec<(u16, u64)> {
-    let mut answers = vec![(0, 0); ids.len()];
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..at_once)
-            .map(|w| {
-                scope.spawn(move || {
-                    ids.iter()
-                        .enumerate()
-                        .skip(w)
-                        .step_by(at_once)
-                        .map(|(i, id)| {
-                            let resp = ask(server, project, id, version);
-                            if resp.status == 200 {
-                                resp.expect_image(200, img);
-                                (i, (200, 0))
-                            } else {
-                                (i, (resp.status, resp.json()["code"].as_u64().unwrap_or(0)))
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for worker in workers {
-            for (i, a) in worker
-                .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e))
-            {
-                answers[i] = a;
-            }
+    fota_tests::at_once(ids, clients, |id| {
+        let resp = ask(server, project, id, version);
+        if resp.status == 200 {
+            resp.expect_image(200, img);
+            (200, 0)
+        } else {
+            (resp.status, resp.json()["code"].as_u64().unwrap_or(0))
         }
-    });
-    answers
+    })
 }
 
 fn totals(server: &Server, project: &str) -> serde_json::Value {
