@@ -20,7 +20,7 @@ use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, RolloutEvent,
 use serde::Deserialize;
 use std::cell::{Cell, RefCell};
 use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage,
+    durable_object, DurableObject, Env, Request, Response, Result, SqlCursor, SqlStorage,
     SqlStorageValue as V, State,
 };
 
@@ -119,6 +119,23 @@ impl Row {
     }
 }
 
+/// The object's SQLite storage, counting the rows each statement read and wrote
+/// (`crate::metrics`: Durable Object storage is billed per row like D1). A write runs when it
+/// is executed, so its rows are known on return; a read's rows are those of its first step.
+struct Sql(SqlStorage);
+
+impl Sql {
+    fn exec(
+        &self,
+        query: &str,
+        bindings: impl Into<Option<Vec<V>>>,
+    ) -> Result<SqlCursor> {
+        let cursor = self.0.exec(query, bindings)?;
+        crate::metrics::do_rows(cursor.rows_read() as u64, cursor.rows_written() as u64);
+        Ok(cursor)
+    }
+}
+
 const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing";
 
 impl DurableObject for RolloutCoordinator {
@@ -182,8 +199,8 @@ impl RolloutCoordinator {
         Response::from_json(&answer)
     }
 
-    fn sql(&self) -> SqlStorage {
-        self.state.storage().sql()
+    fn sql(&self) -> Sql {
+        Sql(self.state.storage().sql())
     }
 
     /// The rollout's state, its version and the highest share ever offered; started now when new.

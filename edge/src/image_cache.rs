@@ -116,6 +116,9 @@ fn count_r2_head(sha256: &str) {
 }
 
 fn count(sha256: &str, (gets, heads): (u64, u64)) {
+    for _ in 0..gets + heads {
+        crate::metrics::r2(false);
+    }
     MEMORY.with_borrow_mut(|m| {
         if m.r2_reads.len() >= MAX_RECORDS {
             m.r2_reads.clear();
@@ -369,6 +372,7 @@ async fn keep_large(cache: &Cache, sha256: &str, size: u64, object: Object) -> A
     headers.set("Content-Length", &size.to_string())?;
     headers.set("Cache-Control", "public, max-age=31536000, immutable")?;
     let entry = Response::from_body(body.response_body()?)?.with_headers(headers);
+    crate::metrics::cache_put();
     Ok(cache.put(cache_key(sha256), entry).await.is_ok())
 }
 
@@ -392,7 +396,9 @@ async fn cached(
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init(&cache_key(sha256), &init).ok()?;
-    let hit = cache.get(&request, false).await.ok()??;
+    let hit = cache.get(&request, false).await.ok().flatten();
+    crate::metrics::cache(hit.is_some());
+    let hit = hit?;
     let h = hit.headers();
     let length = h.get("Content-Length").ok()??.parse::<u64>().ok()?;
     let exact = hit.status_code() == head.status

@@ -464,6 +464,7 @@ async fn channel(req: Request, env: &Env, project: &str, device: &str) -> AppRes
 
 /// The device's push channel: one Durable Object per (product, device).
 fn channel_stub(env: &Env, project: &str, device: &str) -> AppResult<worker::Stub> {
+    crate::metrics::durable_object("DEVICE_CHANNEL", &format!("{project}/{device}"));
     Ok(env
         .durable_object("DEVICE_CHANNEL")?
         .id_from_name(&format!("{project}/{device}"))?

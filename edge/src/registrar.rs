@@ -59,6 +59,7 @@ pub async fn claim(env: &Env, project: &str, now: i64) -> bool {
         granted: bool,
     }
     let asked = async {
+        crate::metrics::durable_object(BINDING, project);
         let stub = env
             .durable_object(BINDING)?
             .id_from_name(project)?

@@ -49,6 +49,7 @@ async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
         op,
     })
     .map_err(|e| AppError::Unavailable(format!("cannot encode a rollout call: {e}")))?;
+    crate::metrics::durable_object(BINDING, &r.plan_id);
     let stub = env
         .durable_object(BINDING)?
         .id_from_name(&r.plan_id)?

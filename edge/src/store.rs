@@ -27,8 +27,9 @@ pub use plans::{delete_plan, fresh_plan, list_plans, plan, put_plan};
 pub use projects::{list_projects, project, put_project};
 
 use crate::error::{AppError, AppResult};
+use crate::metrics::{Kv, Work};
 use worker::wasm_bindgen::JsValue;
-use worker::{Bucket, D1Database, Env};
+use worker::{Bucket, D1Database, D1Result, Env};
 
 pub const KV: &str = "FOTA_KV";
 pub const R2: &str = "IMAGES";
@@ -48,16 +49,105 @@ pub fn bucket(env: &Env) -> AppResult<Bucket> {
 
 /// Private to the store: only its modules talk to D1, so every SQL statement lives under `store/`.
 fn db(env: &Env) -> AppResult<D1Database> {
-    crate::metrics::count_d1();
     Ok(env.d1(D1)?)
 }
 
 /// Runs statements as one D1 batch: one round trip, one transaction.
 pub async fn batch(env: &Env, statements: Vec<worker::D1PreparedStatement>) -> AppResult<()> {
     if !statements.is_empty() {
-        db(env)?.batch(statements).await?;
+        db(env)?.counted_batch(statements).await?;
     }
     Ok(())
+}
+
+/// D1 calls that count what they cost (`crate::metrics`): every query the store runs goes
+/// through these, so the rows D1 bills (its result meta, index rows included) are counted.
+trait Metered {
+    async fn counted_all(&self) -> worker::Result<D1Result>;
+    async fn counted_run(&self) -> worker::Result<D1Result>;
+    async fn counted_first<T: serde::de::DeserializeOwned>(
+        &self,
+        column: Option<&str>,
+    ) -> worker::Result<Option<T>>;
+}
+
+/// Rows read and written as D1's meta reports them (0 where it reports nothing).
+fn rows_of(result: &D1Result) -> (u64, u64) {
+    match result.meta() {
+        Ok(Some(m)) => (
+            m.rows_read.unwrap_or(0) as u64,
+            m.rows_written.unwrap_or(0) as u64,
+        ),
+        _ => (0, 0),
+    }
+}
+
+fn count(work: Work, results: &[D1Result]) {
+    let (read, written) = results.iter().map(rows_of).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    crate::metrics::d1(work, results.len() as u64, read, written);
+}
+
+impl Metered for worker::D1PreparedStatement {
+    async fn counted_all(&self) -> worker::Result<D1Result> {
+        let result = self.all().await?;
+        count(Work::Request, std::slice::from_ref(&result));
+        Ok(result)
+    }
+
+    async fn counted_run(&self) -> worker::Result<D1Result> {
+        let result = self.run().await?;
+        count(Work::Request, std::slice::from_ref(&result));
+        Ok(result)
+    }
+
+    /// The first row (or one column of it), as `first` gives it, read through `all` so its
+    /// meta is counted.
+    async fn counted_first<T: serde::de::DeserializeOwned>(
+        &self,
+        column: Option<&str>,
+    ) -> worker::Result<Option<T>> {
+        let result = self.counted_all().await?;
+        let Some(row) = result.results::<serde_json::Value>()?.into_iter().next() else {
+            return Ok(None);
+        };
+        let value = match column {
+            Some(name) => row.get(name).cloned().unwrap_or(serde_json::Value::Null),
+            None => row,
+        };
+        serde_json::from_value(value).map_err(|e| worker::Error::RustError(e.to_string()))
+    }
+}
+
+trait MeteredBatch {
+    async fn counted_batch(
+        &self,
+        statements: Vec<worker::D1PreparedStatement>,
+    ) -> worker::Result<Vec<D1Result>>;
+    async fn background_batch(
+        &self,
+        statements: Vec<worker::D1PreparedStatement>,
+    ) -> worker::Result<Vec<D1Result>>;
+}
+
+impl MeteredBatch for D1Database {
+    async fn counted_batch(
+        &self,
+        statements: Vec<worker::D1PreparedStatement>,
+    ) -> worker::Result<Vec<D1Result>> {
+        let results = self.batch(statements).await?;
+        count(Work::Request, &results);
+        Ok(results)
+    }
+
+    /// A batch run by the isolate's timer-driven work (counted apart as background too).
+    async fn background_batch(
+        &self,
+        statements: Vec<worker::D1PreparedStatement>,
+    ) -> worker::Result<Vec<D1Result>> {
+        let results = self.batch(statements).await?;
+        count(Work::Background, &results);
+        Ok(results)
+    }
 }
 
 fn s(text: &str) -> JsValue {
@@ -106,6 +196,7 @@ async fn kv_json<T: serde::de::DeserializeOwned>(
     store: &worker::kv::KvStore,
     key: &str,
 ) -> AppResult<Option<T>> {
+    crate::metrics::kv(Kv::Read);
     match store.get(key).text().await? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
@@ -122,6 +213,7 @@ async fn kv_put_json<T: serde::Serialize>(
 ) -> AppResult<()> {
     let text = serde_json::to_string(value)
         .map_err(|e| AppError::Unavailable(format!("cannot encode {key}: {e}")))?;
+    crate::metrics::kv(Kv::Write);
     store.put(key, text.as_str())?.execute().await?;
     Ok(())
 }

@@ -215,8 +215,10 @@ async fn buffer_to_r2(call: &mut Call<'_>, limit: u64) -> AppResult<UploadReceip
     };
     let bucket = store::bucket(call.env)?;
     let r2_key = store::image_key(&receipt.sha256);
+    crate::metrics::r2(false);
     if bucket.head(&r2_key).await?.is_none() {
         // R2 checks the sha256 itself, so a corrupted write is refused rather than stored.
+        crate::metrics::r2(true);
         bucket
             .put(&r2_key, bytes)
             .custom_metadata(image_metadata(&receipt))
@@ -251,8 +253,10 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
     let bucket = store::bucket(call.env)?;
     let r2_key = store::image_key(claimed);
     // Identical bytes already stored: hash the body to prove the claim, store nothing.
+    crate::metrics::r2(false);
     let store_it = bucket.head(&r2_key).await?.is_none();
     let upload = if store_it {
+        crate::metrics::r2(true);
         Some(bucket.create_multipart_upload(&r2_key).execute().await?)
     } else {
         None
@@ -280,6 +284,7 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
                 while pending.len() >= PART_BYTES {
                     let rest = pending.split_off(PART_BYTES);
                     let part = std::mem::replace(&mut pending, rest);
+                    crate::metrics::r2(true);
                     parts.push(up.upload_part(parts.len() as u16 + 1, part).await?);
                 }
             }
@@ -301,6 +306,7 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
         };
         if let Some(up) = &upload {
             if !pending.is_empty() {
+                crate::metrics::r2(true);
                 parts.push(
                     up.upload_part(parts.len() as u16 + 1, std::mem::take(&mut pending))
                         .await?,
@@ -314,6 +320,7 @@ async fn stream_to_r2(call: &mut Call<'_>, claimed: &str, limit: u64) -> AppResu
     // route falls back to the firmware record for it.
     match (result, upload) {
         (Ok((receipt, parts)), Some(up)) => {
+            crate::metrics::r2(true);
             up.complete(parts).await?;
             Ok(receipt)
         }

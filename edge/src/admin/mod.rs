@@ -144,6 +144,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         RouteId::CreateToken => access::create_token(call).await,
         RouteId::RevokeToken => access::revoke_token(call).await,
         RouteId::Audit => access::audit(call).await,
+        RouteId::IsolateMetrics => ok(200, &crate::metrics::snapshot()),
     }
 }
 

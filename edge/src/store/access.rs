@@ -1,7 +1,7 @@
 //! Who may call the admin API and what they did: API tokens (`tokens`, only the sha256 of each
 //! secret) and the append-only audit log (`audit`, whose triggers refuse UPDATE and DELETE).
 
-use super::{db, n, now, s};
+use super::{Metered as _, db, n, now, s};
 use crate::error::{AppError, AppResult};
 use fota_shared::api::access::{AuditEntry, TokenInfo};
 use fota_shared::api::routes::Role;
@@ -24,7 +24,7 @@ pub async fn live_token(env: &Env, hash: &str) -> AppResult<Option<LiveToken>> {
     Ok(db(env)?
         .prepare("SELECT name, role FROM tokens WHERE hash = ?1 AND revoked_at IS NULL")
         .bind(&[s(hash)])?
-        .first(None)
+        .counted_first(None)
         .await?)
 }
 
@@ -64,7 +64,7 @@ pub async fn token(env: &Env, name: &str) -> AppResult<Option<TokenInfo>> {
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE name = ?1"
         ))
         .bind(&[s(name)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     row.map(TokenRow::info).transpose()
 }
@@ -73,7 +73,7 @@ pub async fn token(env: &Env, name: &str) -> AppResult<Option<TokenInfo>> {
 pub async fn tokens(env: &Env) -> AppResult<Vec<TokenInfo>> {
     let rows: Vec<TokenRow> = db(env)?
         .prepare(format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY name"))
-        .all()
+        .counted_all()
         .await?
         .results()?;
     rows.into_iter().map(TokenRow::info).collect()
@@ -92,7 +92,7 @@ pub async fn insert_token(
     let result = db(env)?
         .prepare("INSERT INTO tokens (name, role, hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING")
         .bind(&[s(name), s(role.as_str()), s(hash), n(created_at), s(created_by)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
@@ -102,7 +102,7 @@ pub async fn revoke_token(env: &Env, name: &str, at: i64) -> AppResult<()> {
     db(env)?
         .prepare("UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL")
         .bind(&[s(name), n(at)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -133,7 +133,7 @@ pub async fn append_audit(env: &Env, entry: NewAuditEntry<'_>) -> AppResult<()> 
             entry.before.as_deref().map_or(JsValue::NULL, s),
             entry.after.as_deref().map_or(JsValue::NULL, s),
         ])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -210,7 +210,7 @@ pub async fn audit_page(env: &Env, q: &AuditFilter) -> AppResult<(Vec<AuditEntry
         push(" AND id < ?", n(id), &mut sql);
     }
     push(" ORDER BY id DESC LIMIT ?", n(q.limit as i64 + 1), &mut sql);
-    let mut rows: Vec<AuditRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
+    let mut rows: Vec<AuditRow> = db(env)?.prepare(sql).bind(&args)?.counted_all().await?.results()?;
     let more = rows.len() > q.limit as usize;
     rows.truncate(q.limit as usize);
     Ok((rows.into_iter().map(AuditEntry::from).collect(), more))

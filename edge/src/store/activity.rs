@@ -1,7 +1,7 @@
 //! Dashboard activity (`activity`): checks and deliveries per project and hour, added to in
 //! background flushes and read back with the empty hours filled in.
 
-use super::{db, n, s};
+use super::{Metered as _, MeteredBatch as _, db, n, s};
 use crate::error::AppResult;
 use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;
@@ -9,7 +9,6 @@ use worker::Env;
 
 /// Adds counts to the activity table (background work: errors are logged, counts lost).
 pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) {
-    let calls = crate::metrics::d1_calls();
     let result = async {
         let mut batch = Vec::new();
         for ((project, hour), (checks, deliveries)) in &counts {
@@ -23,12 +22,11 @@ pub async fn flush_activity(env: Env, counts: Vec<((String, i64), (u64, u64))>) 
             );
         }
         if !batch.is_empty() {
-            db(&env)?.batch(batch).await?;
+            db(&env)?.background_batch(batch).await?;
         }
         AppResult::Ok(())
     }
     .await;
-    crate::metrics::attribute_to_activity(crate::metrics::d1_calls() - calls);
     if let Err(e) = result {
         e.log();
     }
@@ -52,7 +50,7 @@ pub async fn activity(
     let rows: Vec<Row> = db(env)?
         .prepare("SELECT hour, checks, deliveries FROM activity WHERE project_key = ?1 AND hour >= ?2 ORDER BY hour")
         .bind(&[s(project), n(first)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok((0..hours as i64)

@@ -3,7 +3,7 @@
 //! registry writes, the admin device list and its filters, unban, provisioning of JSON devices,
 //! and the lookup device authentication starts from.
 
-use super::{batch, db, kv, n, now, owner_kv_key, s};
+use super::{Metered as _, MeteredBatch as _, batch, db, kv, n, now, owner_kv_key, s};
 use crate::cache;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
@@ -57,6 +57,7 @@ fn remember_owner(
     let store = kv(env)?;
     let key = owner_kv_key(device);
     Ok(async move {
+        crate::metrics::kv(crate::metrics::Kv::Write);
         let written =
             async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
         if let Err(e) = written {
@@ -81,6 +82,7 @@ pub async fn owner(
         return Ok(Some(parse_owner(&owner)));
     }
     let store = kv(env)?;
+    crate::metrics::kv(crate::metrics::Kv::Read);
     if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
         cache::put_owner(&check.device_id, &owner);
         return Ok(Some(parse_owner(&owner)));
@@ -120,7 +122,7 @@ pub async fn owner(
     let owner = db(env)?
         .prepare("SELECT project_key, provisioned_at, first_seen FROM devices WHERE id = ?1")
         .bind(&[s(&check.device_id)])?;
-    let results = db(env)?.batch(vec![bind, bound, owner]).await?;
+    let results = db(env)?.counted_batch(vec![bind, bound, owner]).await?;
     #[derive(Deserialize)]
     struct Row {
         project_key: String,
@@ -179,7 +181,7 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
     Ok(db(env)?
         .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen FROM devices WHERE id IN ({marks})"))
         .bind(&args)?
-        .all()
+        .counted_all()
         .await?
         .results()?)
 }
@@ -296,7 +298,7 @@ pub async fn list_devices(
             )
         }
     };
-    let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.all().await?.results()?;
+    let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.counted_all().await?.results()?;
     let more = rows.len() > f.limit as usize;
     rows.truncate(f.limit as usize);
     Ok((rows.into_iter().map(Device::from).collect(), more))
@@ -308,7 +310,7 @@ pub async fn device(env: &Env, project: &str, id: &str) -> AppResult<Option<Devi
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 AND id = ?2"
         ))
         .bind(&[s(project), s(id)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     Ok(row.map(Device::from))
 }
@@ -320,7 +322,7 @@ pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Devic
             "UPDATE devices SET banned = 0, deliveries = 0, banned_at = NULL WHERE project_key = ?1 AND id = ?2 RETURNING {DEVICE_COLUMNS}"
         ))
         .bind(&[s(project), s(id)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     Ok(row.map(Device::from))
 }
@@ -342,6 +344,7 @@ pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
         ],
     )
     .await?;
+    crate::metrics::kv(crate::metrics::Kv::Delete);
     kv(env)?.delete(&owner_kv_key(id)).await?;
     cache::forget_owner(id);
     crate::registry::forget(id);
@@ -397,7 +400,7 @@ pub async fn device_event(
     detail: &str,
 ) -> AppResult<()> {
     device_event_stmt(env, project, device, kind, detail)?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -429,7 +432,7 @@ pub async fn device_events(
     let mut rows: Vec<Row> = db(env)?
         .prepare("SELECT at, kind, detail FROM device_events WHERE device_id = ?1 AND project_key = ?2 ORDER BY id DESC LIMIT 1000")
         .bind(&[s(device), s(project)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     rows.reverse();
@@ -459,7 +462,7 @@ pub async fn auth_row(env: &Env, id: &str) -> AppResult<Option<AuthRow>> {
     Ok(db(env)?
         .prepare("SELECT project_key, provisioned_at, key_generation, key_master_version FROM devices WHERE id = ?1")
         .bind(&[s(id)])?
-        .first(None)
+        .counted_first(None)
         .await?)
 }
 
@@ -474,7 +477,7 @@ pub async fn record_master_version(
     db(env)?
         .prepare("UPDATE devices SET key_master_version = ?3 WHERE id = ?1 AND key_generation = ?2 AND key_master_version IS NULL")
         .bind(&[s(id), n(generation), n(i64::from(version))])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -529,7 +532,7 @@ pub async fn provision(
         key_generation: f64,
     }
     let mut issued = Vec::new();
-    for result in db(env)?.batch(statements).await? {
+    for result in db(env)?.counted_batch(statements).await? {
         issued.extend(
             result
                 .results::<Issued>()?
@@ -552,7 +555,7 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
     let row: Option<Row> = db(env)?
         .prepare("UPDATE devices SET provisioned_at = NULL WHERE id = ?1 AND project_key = ?2 AND provisioned_at IS NOT NULL RETURNING id")
         .bind(&[s(id), s(project)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     if row.is_none() {
         return Ok(false);
@@ -586,7 +589,7 @@ pub async fn owners(
                 marks.join(",")
             ))
             .bind(&chunk.iter().map(|id| s(id)).collect::<Vec<_>>())?
-            .all()
+            .counted_all()
             .await?
             .results()?;
         owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
@@ -617,7 +620,7 @@ pub async fn provisioned_ids(env: &Env, project: &str) -> AppResult<Vec<String>>
     let rows: Vec<Row> = db(env)?
         .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL ORDER BY id LIMIT 5000")
         .bind(&[s(project)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(rows.into_iter().map(|r| r.id).collect())

@@ -1,7 +1,7 @@
 //! Firmware metadata (`firmware`): one row per uploaded version, and the questions about an
 //! image's bytes that the rows answer (its md5, how many records still point at it).
 
-use super::{db, n, opt, s};
+use super::{Metered as _, db, n, opt, s};
 use crate::error::AppResult;
 use fota_shared::api::catalog::Firmware;
 use fota_shared::leaf::time::rfc3339;
@@ -56,7 +56,7 @@ pub async fn list_firmware(
             .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 ORDER BY firmware_name, uploaded_at"))
             .bind(&[s(project)])?,
     };
-    let rows: Vec<FirmwareRow> = stmt.all().await?.results()?;
+    let rows: Vec<FirmwareRow> = stmt.counted_all().await?.results()?;
     Ok(rows.into_iter().map(Firmware::from).collect())
 }
 
@@ -69,7 +69,7 @@ pub async fn firmware(
     let row: Option<FirmwareRow> = db(env)?
         .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3"))
         .bind(&[s(project), s(firmware), s(version)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     Ok(row.map(Firmware::from))
 }
@@ -100,7 +100,7 @@ pub async fn insert_firmware(
             opt(fw.notes.as_deref()),
             opt(fw.uploader.as_deref()),
         ])?
-        .run()
+        .counted_run()
         .await?;
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
@@ -116,7 +116,7 @@ pub async fn delete_firmware(
             "DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3",
         )
         .bind(&[s(project), s(firmware), s(version)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -126,7 +126,7 @@ pub async fn image_md5(env: &Env, sha256: &str) -> AppResult<Option<String>> {
     Ok(db(env)?
         .prepare("SELECT md5 FROM firmware WHERE sha256 = ?1 LIMIT 1")
         .bind(&[s(sha256)])?
-        .first(Some("md5"))
+        .counted_first(Some("md5"))
         .await?)
 }
 
@@ -135,7 +135,7 @@ pub async fn image_references(env: &Env, sha256: &str) -> AppResult<u32> {
     let count: Option<f64> = db(env)?
         .prepare("SELECT COUNT(*) AS n FROM firmware WHERE sha256 = ?1")
         .bind(&[s(sha256)])?
-        .first(Some("n"))
+        .counted_first(Some("n"))
         .await?;
     Ok(count.unwrap_or(0.0) as u32)
 }

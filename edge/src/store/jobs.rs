@@ -4,7 +4,7 @@
 //!
 //! A stored job that no longer parses is treated as absent, as it always was.
 
-use super::{db, n, opt, s};
+use super::{Metered as _, db, n, opt, s};
 use crate::error::{AppError, AppResult};
 use fota_shared::model::job::ActiveJob;
 use serde::Deserialize;
@@ -18,7 +18,7 @@ pub async fn accept_once(env: &Env, key: &str, until_ms: i64) -> AppResult<bool>
     let fresh = db(env)?
         .prepare("INSERT INTO replay (key, until_ms) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING")
         .bind(&[s(key), n(until_ms)])?
-        .run()
+        .counted_run()
         .await?
         .meta()?
         .and_then(|m| m.changes)
@@ -38,7 +38,7 @@ pub async fn load(env: &Env, device: &str) -> AppResult<Option<ActiveJob>> {
     let row: Option<JobRow> = db(env)?
         .prepare("SELECT job FROM device_jobs WHERE device_id = ?1")
         .bind(&[s(device)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     Ok(row.and_then(|r| serde_json::from_str(&r.job).ok()))
 }
@@ -67,7 +67,7 @@ pub async fn save(
             job.offered_ms.map_or(JsValue::NULL, n),
             timeout_ms.map_or(JsValue::NULL, n),
         ])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -77,7 +77,7 @@ pub async fn clear(env: &Env, device: &str) -> AppResult<()> {
     db(env)?
         .prepare("DELETE FROM device_jobs WHERE device_id = ?1")
         .bind(&[s(device)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -100,7 +100,7 @@ pub async fn overdue(env: &Env, now: i64) -> AppResult<Vec<OverdueJob>> {
     let rows: Vec<Row> = db(env)?
         .prepare("SELECT device_id, project_key, job FROM device_jobs WHERE phase = 'in_progress' AND timeout_ms <= ?1 LIMIT 200")
         .bind(&[n(now)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(rows
@@ -129,7 +129,7 @@ pub async fn list(
     let rows: Vec<Row> = db(env)?
         .prepare("SELECT device_id, job FROM device_jobs WHERE project_key = ?1 AND (?2 IS NULL OR phase = ?2) ORDER BY device_id LIMIT 1000")
         .bind(&[s(project), opt(phase)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(rows
@@ -161,7 +161,7 @@ pub async fn last_progress_ms(env: &Env, device: &str, module: &str) -> AppResul
     let last: Option<f64> = db(env)?
         .prepare("SELECT last_progress_ms FROM device_modules WHERE device_id = ?1 AND module = ?2")
         .bind(&[s(device), s(module)])?
-        .first(Some("last_progress_ms"))
+        .counted_first(Some("last_progress_ms"))
         .await?;
     Ok(last.map(|l| l as i64))
 }
@@ -193,7 +193,7 @@ pub async fn reported_modules(env: &Env, device: &str) -> AppResult<Vec<(String,
             "SELECT module, version FROM device_modules WHERE device_id = ?1 AND version != ''",
         )
         .bind(&[s(device)])?
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(modules.into_iter().map(|m| (m.module, m.version)).collect())

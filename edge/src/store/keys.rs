@@ -1,7 +1,7 @@
 //! Notice signing keys (`signing_keys`): the public half of each project's keys, the master-key
 //! version each was derived from, and when it retires. Nothing secret is stored here.
 
-use super::{db, n, s};
+use super::{Metered as _, db, n, s};
 use crate::error::AppResult;
 use fota_shared::model::keys::SigningKey;
 use serde::Deserialize;
@@ -32,7 +32,7 @@ pub async fn rows(env: &Env, project: &str) -> AppResult<Vec<KeyRow>> {
     Ok(db(env)?
         .prepare("SELECT key_id, master_version, public_key_hex, created_ms, retire_after_ms FROM signing_keys WHERE project_key = ?1 ORDER BY key_id")
         .bind(&[s(project)])?
-        .all()
+        .counted_all()
         .await?
         .results()?)
 }
@@ -52,7 +52,7 @@ pub async fn insert(
              ON CONFLICT DO NOTHING",
         )
         .bind(&[s(project), n(key_id), n(master_version as i64), s(public_key_hex), n(now)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }
@@ -62,7 +62,7 @@ pub async fn retire_after(env: &Env, project: &str, retire_after_ms: i64) -> App
     db(env)?
         .prepare("UPDATE signing_keys SET retire_after_ms = ?2 WHERE project_key = ?1 AND (retire_after_ms IS NULL OR retire_after_ms > ?2)")
         .bind(&[s(project), n(retire_after_ms)])?
-        .run()
+        .counted_run()
         .await?;
     Ok(())
 }

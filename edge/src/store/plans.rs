@@ -40,6 +40,7 @@ pub async fn put_plan(env: &Env, plan: &Plan) -> AppResult<()> {
 }
 
 pub async fn delete_plan(env: &Env, project: &str, firmware: &str) -> AppResult<()> {
+    crate::metrics::kv(crate::metrics::Kv::Delete);
     kv(env)?.delete(&plan_kv_key(project, firmware)).await?;
     cache::put_plan(project, firmware, now(), None);
     Ok(())
@@ -55,6 +56,7 @@ pub async fn list_plans(env: &Env, project: &str) -> AppResult<Vec<Plan>> {
         if let Some(c) = cursor.take() {
             list = list.cursor(c);
         }
+        crate::metrics::kv(crate::metrics::Kv::List);
         let page = list.execute().await?;
         for key in &page.keys {
             if let Some(plan) = kv_json::<Plan>(&store, &key.name).await? {

@@ -1,6 +1,6 @@
 //! Projects: the D1 record (`projects`) and the KV copy the hot path reads, behind the isolate cache.
 
-use super::{db, kv, kv_json, kv_put_json, n, now, project_kv_key, s};
+use super::{Metered as _, db, kv, kv_json, kv_put_json, n, now, project_kv_key, s};
 use crate::cache;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::catalog::Project;
@@ -55,7 +55,7 @@ pub async fn put_project(
              RETURNING key, name, ban_after, created_at, updated_at",
         )
         .bind(&[s(key), s(name), ban_after.map_or(JsValue::NULL, |b| n(b as i64)), n(now)])?
-        .first(None)
+        .counted_first(None)
         .await?;
     let project: Project = row
         .ok_or_else(|| AppError::Unavailable("project upsert returned nothing".into()))?
@@ -68,7 +68,7 @@ pub async fn put_project(
 pub async fn list_projects(env: &Env) -> AppResult<Vec<Project>> {
     let rows: Vec<ProjectRow> = db(env)?
         .prepare("SELECT key, name, ban_after, created_at, updated_at FROM projects ORDER BY key")
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(rows.into_iter().map(Project::from).collect())

@@ -3,7 +3,7 @@
 //! (`crate::retention`) decides the cutoffs and keeps one family's failure from stopping the
 //! others.
 
-use super::{db, n, s};
+use super::{Metered as _, db, n, s};
 use crate::error::AppResult;
 use worker::D1Result;
 
@@ -17,7 +17,7 @@ pub async fn purge_replay(env: &worker::Env, before_ms: i64, limit: u32) -> AppR
     let result = db(env)?
         .prepare("DELETE FROM replay WHERE rowid IN (SELECT rowid FROM replay WHERE until_ms < ?1 ORDER BY until_ms LIMIT ?2)")
         .bind(&[n(before_ms), n(limit as i64)])?
-        .run()
+        .counted_run()
         .await?;
     changes(&result)
 }
@@ -29,7 +29,7 @@ pub async fn purge_history_by_age(env: &worker::Env, before_ms: i64, limit: u32)
     let result = db(env)?
         .prepare("DELETE FROM device_events WHERE id IN (SELECT id FROM (SELECT id, at FROM device_events ORDER BY id LIMIT ?2) WHERE at < ?1)")
         .bind(&[n(before_ms), n(limit as i64)])?
-        .run()
+        .counted_run()
         .await?;
     changes(&result)
 }
@@ -52,14 +52,14 @@ pub async fn purge_history_over_cap(
     let cursor: f64 = db
         .prepare("SELECT cursor FROM retention_cursor WHERE family = ?1")
         .bind(&[s(HISTORY_CAP)])?
-        .first(Some("cursor"))
+        .counted_first(Some("cursor"))
         .await?
         .unwrap_or(0.0);
     let cursor = cursor as i64;
     let end: Option<f64> = db
         .prepare("SELECT MAX(id) AS end_id FROM (SELECT id FROM device_events WHERE id > ?1 ORDER BY id LIMIT ?2)")
         .bind(&[n(cursor), n(scan as i64)])?
-        .first(Some("end_id"))
+        .counted_first(Some("end_id"))
         .await?;
     let Some(end) = end.map(|e| e as i64) else {
         return Ok(0);
@@ -78,7 +78,7 @@ pub async fn purge_history_over_cap(
                  LIMIT ?4)",
         )
         .bind(&[n(cursor), n(end), n(keep as i64 - 1), n(limit as i64)])?
-        .run()
+        .counted_run()
         .await?,
     )?;
     if deleted < limit as u64 {
@@ -87,7 +87,7 @@ pub async fn purge_history_over_cap(
              ON CONFLICT(family) DO UPDATE SET cursor = MAX(cursor, excluded.cursor)",
         )
         .bind(&[s(HISTORY_CAP), n(end)])?
-        .run()
+        .counted_run()
         .await?;
     }
     Ok(deleted)
@@ -102,7 +102,7 @@ pub async fn purge_rollout_rate(
     let result = db(env)?
         .prepare("DELETE FROM rollout_rate WHERE rowid IN (SELECT rowid FROM rollout_rate WHERE minute < ?1 LIMIT ?2)")
         .bind(&[n(before_minute), n(limit as i64)])?
-        .run()
+        .counted_run()
         .await?;
     changes(&result)
 }
@@ -112,7 +112,7 @@ pub async fn purge_activity(env: &worker::Env, before_hour_ms: i64, limit: u32) 
     let result = db(env)?
         .prepare("DELETE FROM activity WHERE rowid IN (SELECT rowid FROM activity WHERE hour < ?1 LIMIT ?2)")
         .bind(&[n(before_hour_ms), n(limit as i64)])?
-        .run()
+        .counted_run()
         .await?;
     changes(&result)
 }

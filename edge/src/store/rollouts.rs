@@ -3,7 +3,7 @@
 //! and delivery columns in `devices`, and the device history the coordinator produced.
 //! Nothing here is on a device's critical path.
 
-use super::{db, n, opt, s};
+use super::{Metered as _, db, n, opt, s};
 use crate::error::AppResult;
 use fota_shared::model::rollout::DeviceRollout;
 use serde::Deserialize;
@@ -121,7 +121,7 @@ pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
     }
     let rows: Vec<Row> = db(env)?
         .prepare("SELECT DISTINCT project_key, firmware_name FROM rollouts WHERE phase IN ('verifying', 'running', 'paused', 'completed')")
-        .all()
+        .counted_all()
         .await?
         .results()?;
     Ok(rows

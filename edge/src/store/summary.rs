@@ -3,7 +3,7 @@
 //! reading the table, except the latest few devices.
 
 use super::devices::{DeviceRow, DEVICE_COLUMNS};
-use super::{db, n, s};
+use super::{MeteredBatch as _, db, n, s};
 use crate::error::AppResult;
 use fota_shared::api::fleet::{Device, SeenCounts};
 use fota_shared::api::fleet_summary::{seen_cutoffs, Aggregates, LATEST};
@@ -51,7 +51,7 @@ pub async fn aggregates(env: &worker::Env, project: &str, now_ms: i64) -> AppRes
         db.prepare(format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE project_key = ?1 ORDER BY last_seen DESC, id LIMIT ?2"))
             .bind(&[s(project), n(LATEST as i64)])?,
     ];
-    let results = db.batch(statements).await?;
+    let results = db.counted_batch(statements).await?;
     let [versions, states, counts, latest] =
         <[worker::D1Result; 4]>::try_from(results).map_err(|r| {
             crate::error::AppError::Unavailable(format!(

@@ -77,6 +77,7 @@ pub enum RouteId {
     CreateToken,
     RevokeToken,
     Audit,
+    IsolateMetrics,
 }
 
 /// One admin route: `pattern` is below `/admin/v1/`, with `{name}` for a parameter.
@@ -353,6 +354,13 @@ pub const ROUTES: &[Route] = &[
         "Revoke a token",
     ),
     r(Audit, "GET", "audit", Viewer, "Read the audit log"),
+    r(
+        IsolateMetrics,
+        "GET",
+        "metrics",
+        Viewer,
+        "Storage operations counted by the answering isolate",
+    ),
 ];
 
 /// The outcome of matching a request against [`ROUTES`].
