@@ -3,7 +3,8 @@
 //! date" answer costs no storage round trip at all.
 //!
 //! Admin writes in the same isolate invalidate at once; other isolates see a change within
-//! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network).
+//! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network). Device
+//! ownership is also kept per location in the Cache API (`crate::card`).
 
 use fota_shared::api::catalog::Project;
 use fota_shared::model::plan::Plan;
@@ -12,8 +13,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::HashSet;
 
-/// How long a cached project or plan (or its absence) is trusted.
-pub const TTL_MS: i64 = 5_000;
+/// How long a cached project or plan (or its absence) is trusted: each isolate reads them from
+/// KV at most this often (KV itself takes up to a minute to spread a change).
+pub const TTL_MS: i64 = 30_000;
+/// How long a rollout's summary is trusted: the held-back answer follows a stage that opens
+/// within this.
+const ROLLOUT_TTL_MS: i64 = 5_000;
 /// Entries kept per map before it is cleared: memory stays bounded on a busy isolate.
 const MAX_ENTRIES: usize = 50_000;
 
@@ -27,7 +32,8 @@ struct Memory {
     counted: HashSet<(String, String)>,
     /// (project, hour) -> (checks, deliveries) not yet flushed to D1.
     activity: HashMap<(String, i64), (u64, u64)>,
-    activity_flushed_at: i64,
+    /// A flush of `activity` is scheduled.
+    activity_scheduled: bool,
 }
 
 thread_local! {
@@ -92,7 +98,7 @@ pub fn rollout(plan_id: &str, now: i64) -> Option<RolloutSummary> {
     MEMORY.with_borrow(|m| {
         m.rollouts
             .get(plan_id)
-            .filter(|(at, _)| now - at < TTL_MS)
+            .filter(|(at, _)| now - at < ROLLOUT_TTL_MS)
             .map(|(_, s)| *s)
     })
 }
@@ -131,16 +137,13 @@ pub fn mark_counted(plan_id: &str, device: &str) {
     })
 }
 
-/// How often the activity counts are flushed to D1.
-pub const ACTIVITY_FLUSH_MS: i64 = 5_000;
+/// How long counted activity waits in memory before it is flushed to D1: one flush per isolate
+/// per this interval whatever the traffic (well inside the 30 s `wait_until` grants a request).
+pub const ACTIVITY_FLUSH_MS: u64 = 20_000;
 
-/// Counts a check (and a delivery) for the dashboard; returns the counts to flush when the
-/// last flush is older than [`ACTIVITY_FLUSH_MS`].
-pub fn count_activity(
-    project: &str,
-    now: i64,
-    delivered: bool,
-) -> Option<Vec<((String, i64), (u64, u64))>> {
+/// Counts a check (and a delivery) for the dashboard. `true` when no flush is scheduled yet: the
+/// caller schedules one ([`ACTIVITY_FLUSH_MS`] later), which takes every count made until then.
+pub fn count_activity(project: &str, now: i64, delivered: bool) -> bool {
     MEMORY.with_borrow_mut(|m| {
         let hour = now.div_euclid(3_600_000) * 3_600_000;
         let entry = m
@@ -149,10 +152,14 @@ pub fn count_activity(
             .or_insert((0, 0));
         entry.0 += 1;
         entry.1 += delivered as u64;
-        if now - m.activity_flushed_at < ACTIVITY_FLUSH_MS {
-            return None;
-        }
-        m.activity_flushed_at = now;
-        Some(m.activity.drain().collect())
+        !std::mem::replace(&mut m.activity_scheduled, true)
+    })
+}
+
+/// The counts to flush now; the next count schedules the next flush.
+pub fn take_activity() -> Vec<((String, i64), (u64, u64))> {
+    MEMORY.with_borrow_mut(|m| {
+        m.activity_scheduled = false;
+        m.activity.drain().collect()
     })
 }

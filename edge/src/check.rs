@@ -89,8 +89,13 @@ pub async fn luat_check(
         (Offer::Refuse(r), _) => (refusal(r), false),
         (Offer::Due(_), None) => (refusal(Refusal::UnknownFirmware), false),
     };
-    if let Some(counts) = crate::cache::count_activity(&check.project_key, now, delivered) {
-        ctx.wait_until(store::flush_activity(env.clone(), counts));
+    if crate::cache::count_activity(&check.project_key, now, delivered) {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let wait = std::time::Duration::from_millis(crate::cache::ACTIVITY_FLUSH_MS);
+            worker::Delay::from(wait).await;
+            store::flush_activity(env, crate::cache::take_activity()).await;
+        });
     }
     Ok(answer)
 }

@@ -10,6 +10,7 @@ mod auth;
 mod auth_limit;
 mod body;
 mod cache;
+mod card;
 mod channel;
 mod check;
 mod coordinator;

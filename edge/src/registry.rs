@@ -14,11 +14,15 @@ use std::collections::HashMap;
 use worker::{Context, Env};
 
 /// `last_seen` is kept to this granularity when the Worker sets no `SEEN_GRANULARITY_S`.
-pub const DEFAULT_SEEN_GRANULARITY_S: i64 = 3600;
+pub const DEFAULT_SEEN_GRANULARITY_S: i64 = 86_400;
 /// Devices per flush round (one batched read, one batched write).
-const ROUND: usize = 50;
-/// How long the first queued write waits for others to join its batch.
-const GATHER_MS: u64 = 250;
+const ROUND: usize = 100;
+/// How long the first queued write waits for others to join its batch: per isolate and time,
+/// not per check, so that an isolate seeing a few checks a second still writes many devices
+/// per D1 round trip. An admin read that must see every check cuts the wait short (`drain`).
+const GATHER_MS: u64 = 5_000;
+/// The gathering wait's step, at which it looks whether a drain asked to hurry.
+const GATHER_STEP_MS: u64 = 50;
 /// Devices remembered per isolate; beyond it the memory starts again (bounded).
 const MAX_KNOWN: usize = 100_000;
 
@@ -37,6 +41,8 @@ struct Registry {
     known: HashMap<String, Known>,
     pending: HashMap<String, Seen>,
     flushing: bool,
+    /// A drain is waiting: write what is queued now.
+    hurry: bool,
 }
 
 thread_local! {
@@ -109,6 +115,7 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
 
 /// Waits (at most a few seconds) until this isolate's queued writes are in D1.
 pub async fn drain() {
+    REGISTRY.with_borrow_mut(|r| r.hurry = r.flushing);
     for _ in 0..300 {
         if !REGISTRY.with_borrow(|r| r.flushing) {
             return;
@@ -118,7 +125,12 @@ pub async fn drain() {
 }
 
 async fn flush(env: Env, granularity: i64) {
-    worker::Delay::from(std::time::Duration::from_millis(GATHER_MS)).await;
+    for _ in 0..GATHER_MS / GATHER_STEP_MS {
+        if REGISTRY.with_borrow(|r| r.hurry) {
+            break;
+        }
+        worker::Delay::from(std::time::Duration::from_millis(GATHER_STEP_MS)).await;
+    }
     loop {
         let round: Vec<(String, Seen)> = REGISTRY.with_borrow_mut(|r| {
             let ids: Vec<String> = r.pending.keys().take(ROUND).cloned().collect();
@@ -128,6 +140,7 @@ async fn flush(env: Env, granularity: i64) {
                 .collect();
             if round.is_empty() {
                 r.flushing = false;
+                r.hurry = false;
             }
             round
         });
@@ -154,6 +167,7 @@ async fn write_round(
     });
     let stored = store::registry_rows(env, &unknown).await?;
     let mut writes = Vec::new();
+    let mut cards = Vec::new();
     for (id, seen) in &round {
         let known = REGISTRY
             .with_borrow(|r| r.known.get(id).cloned())
@@ -181,7 +195,7 @@ async fn write_round(
             }
         }
         let stale = seen.at - known.last_seen >= granularity;
-        if changed || stale {
+        if changed {
             writes.push(store::seen_stmt(
                 env,
                 id,
@@ -190,6 +204,10 @@ async fn write_round(
                 &seen.version_text,
                 seen.at,
             )?);
+        } else if stale {
+            writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
+        }
+        if changed || stale {
             if changed {
                 let detail = format!(
                     "{} {} -> {}",
@@ -209,14 +227,13 @@ async fn write_round(
         } else {
             known.last_seen
         };
-        remember(
-            id,
-            Known {
-                firmware: seen.firmware.clone(),
-                version: seen.version.clone(),
-                last_seen,
-            },
-        );
+        let known = Known {
+            firmware: seen.firmware.clone(),
+            version: seen.version.clone(),
+            last_seen,
+        };
+        cards.push((id.clone(), known.clone()));
+        remember(id, known);
     }
     if !writes.is_empty() {
         if let Err(e) = store::batch(env, writes).await {
@@ -224,6 +241,17 @@ async fn write_round(
                 forget(id);
             }
             return Err(e);
+        }
+    }
+    // This location's cards now say what D1 holds, so the devices' next checks here need
+    // neither KV nor D1, whichever isolate answers them.
+    for (id, known) in cards {
+        if let Some(owner) = crate::cache::owner(&id) {
+            let card = crate::card::Card {
+                owner,
+                known: Some((&known).into()),
+            };
+            crate::card::put(&id, &card).await;
         }
     }
     Ok(())

@@ -17,8 +17,8 @@ pub mod summary;
 
 pub use activity::{activity, flush_activity};
 pub use devices::{
-    device, device_event, device_event_stmt, device_events, list_devices, owner, registry_rows,
-    seen_stmt, unban, DeviceFilter,
+    device, device_event, device_event_stmt, device_events, last_seen_stmt, list_devices, owner,
+    registry_rows, seen_stmt, unban, DeviceFilter,
 };
 pub use firmware::{
     delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware,

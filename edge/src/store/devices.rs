@@ -5,6 +5,8 @@
 
 use super::{Metered as _, MeteredBatch as _, batch, db, kv, n, now, owner_kv_key, s};
 use crate::cache;
+use crate::card::{Card, KnownCopy};
+use fota_shared::rules::registry::Known;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
 use fota_shared::leaf::time::rfc3339;
@@ -45,18 +47,26 @@ fn parse_owner(text: &str) -> Owner {
     }
 }
 
-/// Keeps a binding in isolate memory and returns the write of KV's copy, for the caller to
-/// await or hand to `wait_until`.
+/// Keeps a binding in isolate memory and returns the write of KV's copy and of this location's
+/// card (with what D1 holds of the device, when the caller knows it), for the caller to await or
+/// hand to `wait_until`.
 fn remember_owner(
     env: &Env,
     device: &str,
     owner: &Owner,
+    known: Option<&Known>,
 ) -> AppResult<impl std::future::Future<Output = ()>> {
     let text = owner_text(owner);
     cache::put_owner(device, &text);
     let store = kv(env)?;
     let key = owner_kv_key(device);
+    let card_id = device.to_string();
+    let card = Card {
+        owner: text.clone(),
+        known: known.map(KnownCopy::from),
+    };
     Ok(async move {
+        crate::card::put(&card_id, &card).await;
         crate::metrics::kv(crate::metrics::Kv::Write);
         let written =
             async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
@@ -81,10 +91,23 @@ pub async fn owner(
     if let Some(owner) = cache::owner(&check.device_id) {
         return Ok(Some(parse_owner(&owner)));
     }
+    if let Some(card) = crate::card::get(&check.device_id).await {
+        cache::put_owner(&check.device_id, &card.owner);
+        if let Some(known) = card.known {
+            crate::registry::remember(&check.device_id, known.into());
+        }
+        return Ok(Some(parse_owner(&card.owner)));
+    }
     let store = kv(env)?;
     crate::metrics::kv(crate::metrics::Kv::Read);
     if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
         cache::put_owner(&check.device_id, &owner);
+        let card = Card {
+            owner: owner.clone(),
+            known: None,
+        };
+        let id = check.device_id.clone();
+        ctx.wait_until(async move { crate::card::put(&id, &card).await });
         return Ok(Some(parse_owner(&owner)));
     }
     let now = now();
@@ -140,16 +163,20 @@ pub async fn owner(
             first_seen: r.first_seen.map_or(0, |at| at as i64),
         })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
-    ctx.wait_until(remember_owner(env, &check.device_id, &owner)?);
-    if owner.project == check.project_key && !owner.signed {
-        crate::registry::remember(
-            &check.device_id,
-            fota_shared::rules::registry::Known {
-                firmware: check.firmware_name.clone(),
-                version: check.version.to_string(),
-                last_seen: now,
-            },
-        );
+    // What D1 now holds for the device, when this check's binding wrote it.
+    let known = (owner.project == check.project_key && !owner.signed).then(|| Known {
+        firmware: check.firmware_name.clone(),
+        version: check.version.to_string(),
+        last_seen: now,
+    });
+    ctx.wait_until(remember_owner(
+        env,
+        &check.device_id,
+        &owner,
+        known.as_ref(),
+    )?);
+    if let Some(known) = known {
+        crate::registry::remember(&check.device_id, known);
     }
     Ok(Some(owner))
 }
@@ -184,6 +211,20 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
         .counted_all()
         .await?
         .results()?)
+}
+
+/// Records that a device was seen, nothing else having changed. It assigns `last_seen` alone,
+/// which no index holds, so D1 writes the one row (an UPDATE that assigned an indexed column
+/// would rewrite that index's row too, and D1 bills it).
+pub fn last_seen_stmt(
+    env: &Env,
+    id: &str,
+    project: &str,
+    at: i64,
+) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET last_seen = MAX(last_seen, ?3) WHERE id = ?1 AND project_key = ?2")
+        .bind(&[s(id), s(project), n(at)])?)
 }
 
 /// Records what a check changed: firmware, version, `last_seen`.
@@ -346,6 +387,7 @@ pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
     .await?;
     crate::metrics::kv(crate::metrics::Kv::Delete);
     kv(env)?.delete(&owner_kv_key(id)).await?;
+    crate::card::delete(id).await;
     cache::forget_owner(id);
     crate::registry::forget(id);
     Ok(())
@@ -378,7 +420,7 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
             signed,
             first_seen: 0,
         };
-        remember_owner(env, &d.id, &owner)?.await;
+        remember_owner(env, &d.id, &owner, None)?.await;
         crate::registry::forget(id);
     }
     Ok(moved)
@@ -565,7 +607,7 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
         signed: false,
         first_seen: 0,
     };
-    remember_owner(env, id, &owner)?.await;
+    remember_owner(env, id, &owner, None)?.await;
     Ok(true)
 }
 
@@ -606,7 +648,7 @@ pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<
             signed: true,
             first_seen: 0,
         };
-        remember_owner(env, id, &owner)?.await;
+        remember_owner(env, id, &owner, None)?.await;
     }
     Ok(())
 }
