@@ -128,12 +128,24 @@ pub fn forget_counted(plan_id: &str, device: &str) {
     })
 }
 
-pub fn mark_counted(plan_id: &str, device: &str) {
+/// Remembers that the rollout counted the device; `true` when this isolate did not know yet.
+pub fn mark_counted(plan_id: &str, device: &str) -> bool {
     MEMORY.with_borrow_mut(|m| {
         if m.counted.len() >= MAX_ENTRIES {
             m.counted.clear();
         }
-        m.counted.insert((plan_id.to_string(), device.to_string()));
+        m.counted.insert((plan_id.to_string(), device.to_string()))
+    })
+}
+
+/// The rollouts (plan ids) this isolate knows counted the device.
+pub fn counted_plans(device: &str) -> Vec<String> {
+    MEMORY.with_borrow(|m| {
+        m.counted
+            .iter()
+            .filter(|(_, d)| d == device)
+            .map(|(plan, _)| plan.clone())
+            .collect()
     })
 }
 

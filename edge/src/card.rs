@@ -23,6 +23,10 @@ pub struct Card {
     pub owner: String,
     /// What D1 holds of the device's check-time columns, when known.
     pub known: Option<KnownCopy>,
+    /// The rollouts (plan ids) that have counted the device: its held-back checks are answered
+    /// from the rollout's summary, with no call to the rollout's object.
+    #[serde(default)]
+    pub counted: Vec<String>,
 }
 
 /// [`Known`] as a card stores it.
@@ -61,7 +65,11 @@ fn key(device: &str) -> String {
 
 /// The device's card in this location, if any.
 pub async fn get(device: &str) -> Option<Card> {
-    let found = Cache::default().get(key(device), false).await.ok().flatten();
+    let found = Cache::default()
+        .get(key(device), false)
+        .await
+        .ok()
+        .flatten();
     crate::metrics::cache(found.is_some());
     let mut resp = found?;
     let text = resp.text().await.ok()?;
@@ -82,6 +90,34 @@ pub async fn put(device: &str, card: &Card) {
     crate::metrics::cache_put();
     if let Err(e) = Cache::default().put(key(device), resp).await {
         crate::logs::once("device card not kept", &e.to_string());
+    }
+}
+
+/// The card of what this isolate's memory holds of the device (its binding, what D1 holds,
+/// the rollouts that counted it); `None` when it holds no binding.
+pub fn compose(device: &str) -> Option<Card> {
+    Some(Card {
+        owner: crate::cache::owner(device)?,
+        known: crate::registry::known(device).as_ref().map(KnownCopy::from),
+        counted: crate::cache::counted_plans(device),
+    })
+}
+
+/// Rewrites the device's card from this isolate's memory (after something in it changed).
+pub async fn refresh(device: &str) {
+    if let Some(card) = compose(device) {
+        put(device, &card).await;
+    }
+}
+
+/// Takes a card into this isolate's memory.
+pub fn recall(device: &str, card: Card) {
+    crate::cache::put_owner(device, &card.owner);
+    if let Some(known) = card.known {
+        crate::registry::remember(device, known.into());
+    }
+    for plan in &card.counted {
+        crate::cache::mark_counted(plan, device);
     }
 }
 

@@ -125,11 +125,7 @@ impl Row {
 struct Sql(SqlStorage);
 
 impl Sql {
-    fn exec(
-        &self,
-        query: &str,
-        bindings: impl Into<Option<Vec<V>>>,
-    ) -> Result<SqlCursor> {
+    fn exec(&self, query: &str, bindings: impl Into<Option<Vec<V>>>) -> Result<SqlCursor> {
         let cursor = self.0.exec(query, bindings)?;
         crate::metrics::do_rows(cursor.rows_read() as u64, cursor.rows_written() as u64);
         Ok(cursor)

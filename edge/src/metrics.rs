@@ -85,7 +85,6 @@ pub fn d1(work: Work, statements: u64, rows_read: u64, rows_written: u64) {
     })
 }
 
-
 /// One request to a Durable Object, named `<binding>/<object name>`.
 pub fn durable_object(binding: &str, name: &str) {
     add(|c| {

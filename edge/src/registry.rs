@@ -21,6 +21,10 @@ const ROUND: usize = 100;
 /// not per check, so that an isolate seeing a few checks a second still writes many devices
 /// per D1 round trip. An admin read that must see every check cuts the wait short (`drain`).
 const GATHER_MS: u64 = 5_000;
+/// How long queued news waits when it is more than a `last_seen` refresh (a new version or
+/// firmware, or a device this isolate has no copy of): a success report reaches its rollout
+/// within a fraction of a second.
+const URGENT_GATHER_MS: u64 = 250;
 /// The gathering wait's step, at which it looks whether a drain asked to hurry.
 const GATHER_STEP_MS: u64 = 50;
 /// Devices remembered per isolate; beyond it the memory starts again (bounded).
@@ -43,6 +47,8 @@ struct Registry {
     flushing: bool,
     /// A drain is waiting: write what is queued now.
     hurry: bool,
+    /// Something queued is more than a `last_seen` refresh.
+    urgent: bool,
 }
 
 thread_local! {
@@ -73,6 +79,11 @@ pub fn remember(device: &str, known: Known) {
     })
 }
 
+/// What this isolate knows D1 holds for the device.
+pub fn known(device: &str) -> Option<Known> {
+    REGISTRY.with_borrow(|r| r.known.get(device).cloned())
+}
+
 /// Forgets a device (an admin changed or removed its row): the next check reads D1 again.
 pub fn forget(device: &str) {
     REGISTRY.with_borrow_mut(|r| {
@@ -85,16 +96,13 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
     let granularity = granularity_ms(env);
     let version = check.version.to_string();
     let start = REGISTRY.with_borrow_mut(|r| {
-        if due(
-            r.known.get(&check.device_id),
-            &check.firmware_name,
-            &version,
-            now,
-            granularity,
-        ) == Some(false)
-        {
+        let known = r.known.get(&check.device_id);
+        if due(known, &check.firmware_name, &version, now, granularity) == Some(false) {
             return false;
         }
+        let refresh_only =
+            known.is_some_and(|k| k.firmware == check.firmware_name && k.version == version);
+        r.urgent |= !refresh_only;
         r.pending.insert(
             check.device_id.clone(),
             Seen {
@@ -125,8 +133,9 @@ pub async fn drain() {
 }
 
 async fn flush(env: Env, granularity: i64) {
-    for _ in 0..GATHER_MS / GATHER_STEP_MS {
-        if REGISTRY.with_borrow(|r| r.hurry) {
+    for step in 0..GATHER_MS / GATHER_STEP_MS {
+        let waited = step * GATHER_STEP_MS;
+        if REGISTRY.with_borrow(|r| r.hurry || (r.urgent && waited >= URGENT_GATHER_MS)) {
             break;
         }
         worker::Delay::from(std::time::Duration::from_millis(GATHER_STEP_MS)).await;
@@ -141,6 +150,7 @@ async fn flush(env: Env, granularity: i64) {
             if round.is_empty() {
                 r.flushing = false;
                 r.hurry = false;
+                r.urgent = false;
             }
             round
         });
@@ -232,8 +242,8 @@ async fn write_round(
             version: seen.version.clone(),
             last_seen,
         };
-        cards.push((id.clone(), known.clone()));
         remember(id, known);
+        cards.push(id.clone());
     }
     if !writes.is_empty() {
         if let Err(e) = store::batch(env, writes).await {
@@ -245,14 +255,8 @@ async fn write_round(
     }
     // This location's cards now say what D1 holds, so the devices' next checks here need
     // neither KV nor D1, whichever isolate answers them.
-    for (id, known) in cards {
-        if let Some(owner) = crate::cache::owner(&id) {
-            let card = crate::card::Card {
-                owner,
-                known: Some((&known).into()),
-            };
-            crate::card::put(&id, &card).await;
-        }
+    for id in cards {
+        crate::card::refresh(&id).await;
     }
     Ok(())
 }

@@ -120,7 +120,11 @@ pub async fn attempt(
         },
     )
     .await?;
-    crate::cache::mark_counted(&r.plan_id, id);
+    if crate::cache::mark_counted(&r.plan_id, id) {
+        // The location's card says so too: the device's next held-back checks, in any isolate
+        // here, are answered from the summary.
+        crate::card::refresh(id).await;
+    }
     match answer {
         Answer::Done => Ok(Ok(())),
         Answer::Refused(code) => Ok(Err(refusal(code))),
@@ -182,7 +186,11 @@ pub async fn admit_device(
         },
     )
     .await?;
-    crate::cache::mark_counted(&r.plan_id, id);
+    if crate::cache::mark_counted(&r.plan_id, id) {
+        // The location's card says so too: the device's next held-back checks, in any isolate
+        // here, are answered from the summary.
+        crate::card::refresh(id).await;
+    }
     match answer {
         Answer::Job(job) => Ok(Ok(job)),
         Answer::Refused(code) => Ok(Err(refusal(code))),

@@ -83,7 +83,10 @@ fn rows_of(result: &D1Result) -> (u64, u64) {
 }
 
 fn count(work: Work, results: &[D1Result]) {
-    let (read, written) = results.iter().map(rows_of).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let (read, written) = results
+        .iter()
+        .map(rows_of)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     crate::metrics::d1(work, results.len() as u64, read, written);
 }
 

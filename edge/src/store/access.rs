@@ -1,7 +1,7 @@
 //! Who may call the admin API and what they did: API tokens (`tokens`, only the sha256 of each
 //! secret) and the append-only audit log (`audit`, whose triggers refuse UPDATE and DELETE).
 
-use super::{Metered as _, db, n, now, s};
+use super::{db, n, now, s, Metered as _};
 use crate::error::{AppError, AppResult};
 use fota_shared::api::access::{AuditEntry, TokenInfo};
 use fota_shared::api::routes::Role;
@@ -210,7 +210,12 @@ pub async fn audit_page(env: &Env, q: &AuditFilter) -> AppResult<(Vec<AuditEntry
         push(" AND id < ?", n(id), &mut sql);
     }
     push(" ORDER BY id DESC LIMIT ?", n(q.limit as i64 + 1), &mut sql);
-    let mut rows: Vec<AuditRow> = db(env)?.prepare(sql).bind(&args)?.counted_all().await?.results()?;
+    let mut rows: Vec<AuditRow> = db(env)?
+        .prepare(sql)
+        .bind(&args)?
+        .counted_all()
+        .await?
+        .results()?;
     let more = rows.len() > q.limit as usize;
     rows.truncate(q.limit as usize);
     Ok((rows.into_iter().map(AuditEntry::from).collect(), more))

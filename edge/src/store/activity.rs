@@ -1,7 +1,7 @@
 //! Dashboard activity (`activity`): checks and deliveries per project and hour, added to in
 //! background flushes and read back with the empty hours filled in.
 
-use super::{Metered as _, MeteredBatch as _, db, n, s};
+use super::{db, n, s, Metered as _, MeteredBatch as _};
 use crate::error::AppResult;
 use fota_shared::leaf::time::rfc3339;
 use serde::Deserialize;

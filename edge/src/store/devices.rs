@@ -3,15 +3,15 @@
 //! registry writes, the admin device list and its filters, unban, provisioning of JSON devices,
 //! and the lookup device authentication starts from.
 
-use super::{Metered as _, MeteredBatch as _, batch, db, kv, n, now, owner_kv_key, s};
+use super::{batch, db, kv, n, now, owner_kv_key, s, Metered as _, MeteredBatch as _};
 use crate::cache;
 use crate::card::{Card, KnownCopy};
-use fota_shared::rules::registry::Known;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::model::rollout::DevicePhase;
 use fota_shared::rules::luat::UpgradeCheck;
+use fota_shared::rules::registry::Known;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -64,6 +64,7 @@ fn remember_owner(
     let card = Card {
         owner: text.clone(),
         known: known.map(KnownCopy::from),
+        counted: Vec::new(),
     };
     Ok(async move {
         crate::card::put(&card_id, &card).await;
@@ -92,11 +93,9 @@ pub async fn owner(
         return Ok(Some(parse_owner(&owner)));
     }
     if let Some(card) = crate::card::get(&check.device_id).await {
-        cache::put_owner(&check.device_id, &card.owner);
-        if let Some(known) = card.known {
-            crate::registry::remember(&check.device_id, known.into());
-        }
-        return Ok(Some(parse_owner(&card.owner)));
+        let owner = parse_owner(&card.owner);
+        crate::card::recall(&check.device_id, card);
+        return Ok(Some(owner));
     }
     let store = kv(env)?;
     crate::metrics::kv(crate::metrics::Kv::Read);
@@ -105,6 +104,7 @@ pub async fn owner(
         let card = Card {
             owner: owner.clone(),
             known: None,
+            counted: Vec::new(),
         };
         let id = check.device_id.clone();
         ctx.wait_until(async move { crate::card::put(&id, &card).await });
@@ -223,7 +223,9 @@ pub fn last_seen_stmt(
     at: i64,
 ) -> AppResult<worker::D1PreparedStatement> {
     Ok(db(env)?
-        .prepare("UPDATE devices SET last_seen = MAX(last_seen, ?3) WHERE id = ?1 AND project_key = ?2")
+        .prepare(
+            "UPDATE devices SET last_seen = MAX(last_seen, ?3) WHERE id = ?1 AND project_key = ?2",
+        )
         .bind(&[s(id), s(project), n(at)])?)
 }
 
@@ -339,7 +341,12 @@ pub async fn list_devices(
             )
         }
     };
-    let mut rows: Vec<DeviceRow> = db(env)?.prepare(sql).bind(&args)?.counted_all().await?.results()?;
+    let mut rows: Vec<DeviceRow> = db(env)?
+        .prepare(sql)
+        .bind(&args)?
+        .counted_all()
+        .await?
+        .results()?;
     let more = rows.len() > f.limit as usize;
     rows.truncate(f.limit as usize);
     Ok((rows.into_iter().map(Device::from).collect(), more))

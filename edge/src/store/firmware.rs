@@ -1,7 +1,7 @@
 //! Firmware metadata (`firmware`): one row per uploaded version, and the questions about an
 //! image's bytes that the rows answer (its md5, how many records still point at it).
 
-use super::{Metered as _, db, n, opt, s};
+use super::{db, n, opt, s, Metered as _};
 use crate::error::AppResult;
 use fota_shared::api::catalog::Firmware;
 use fota_shared::leaf::time::rfc3339;

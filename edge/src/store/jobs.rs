@@ -4,7 +4,7 @@
 //!
 //! A stored job that no longer parses is treated as absent, as it always was.
 
-use super::{Metered as _, db, n, opt, s};
+use super::{db, n, opt, s, Metered as _};
 use crate::error::{AppError, AppResult};
 use fota_shared::model::job::ActiveJob;
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! Notice signing keys (`signing_keys`): the public half of each project's keys, the master-key
 //! version each was derived from, and when it retires. Nothing secret is stored here.
 
-use super::{Metered as _, db, n, s};
+use super::{db, n, s, Metered as _};
 use crate::error::AppResult;
 use fota_shared::model::keys::SigningKey;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Projects: the D1 record (`projects`) and the KV copy the hot path reads, behind the isolate cache.
 
-use super::{Metered as _, db, kv, kv_json, kv_put_json, n, now, project_kv_key, s};
+use super::{db, kv, kv_json, kv_put_json, n, now, project_kv_key, s, Metered as _};
 use crate::cache;
 use crate::error::{AppError, AppResult};
 use fota_shared::api::catalog::Project;

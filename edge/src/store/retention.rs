@@ -3,7 +3,7 @@
 //! (`crate::retention`) decides the cutoffs and keeps one family's failure from stopping the
 //! others.
 
-use super::{Metered as _, db, n, s};
+use super::{db, n, s, Metered as _};
 use crate::error::AppResult;
 use worker::D1Result;
 

@@ -3,7 +3,7 @@
 //! and delivery columns in `devices`, and the device history the coordinator produced.
 //! Nothing here is on a device's critical path.
 
-use super::{Metered as _, db, n, opt, s};
+use super::{db, n, opt, s, Metered as _};
 use crate::error::AppResult;
 use fota_shared::model::rollout::DeviceRollout;
 use serde::Deserialize;

@@ -3,7 +3,7 @@
 //! reading the table, except the latest few devices.
 
 use super::devices::{DeviceRow, DEVICE_COLUMNS};
-use super::{MeteredBatch as _, db, n, s};
+use super::{db, n, s, MeteredBatch as _};
 use crate::error::AppResult;
 use fota_shared::api::fleet::{Device, SeenCounts};
 use fota_shared::api::fleet_summary::{seen_cutoffs, Aggregates, LATEST};
