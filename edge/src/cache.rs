@@ -11,7 +11,6 @@ use fota_shared::model::plan::Plan;
 use fota_shared::rules::rollout::RolloutSummary;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::collections::HashSet;
 
 /// How long a cached project or plan (or its absence) is trusted: each isolate reads them from
 /// KV at most this often (KV itself takes up to a minute to spread a change).
@@ -28,8 +27,6 @@ struct Memory {
     plans: HashMap<(String, String), (i64, Option<Plan>)>,
     owners: HashMap<String, String>,
     rollouts: HashMap<String, (i64, RolloutSummary)>,
-    /// (plan id, device id) already counted as eligible in that rollout.
-    counted: HashSet<(String, String)>,
     /// (project, hour) -> (checks, deliveries) not yet flushed to D1.
     activity: HashMap<(String, i64), (u64, u64)>,
     /// A flush of `activity` is scheduled.
@@ -112,40 +109,6 @@ pub fn put_rollout(plan_id: &str, now: i64, summary: RolloutSummary) {
 pub fn forget_rollout(plan_id: &str) {
     MEMORY.with_borrow_mut(|m| {
         m.rollouts.remove(plan_id);
-    })
-}
-
-pub fn counted(plan_id: &str, device: &str) -> bool {
-    MEMORY.with_borrow(|m| {
-        m.counted
-            .contains(&(plan_id.to_string(), device.to_string()))
-    })
-}
-
-pub fn forget_counted(plan_id: &str, device: &str) {
-    MEMORY.with_borrow_mut(|m| {
-        m.counted.remove(&(plan_id.to_string(), device.to_string()));
-    })
-}
-
-/// Remembers that the rollout counted the device; `true` when this isolate did not know yet.
-pub fn mark_counted(plan_id: &str, device: &str) -> bool {
-    MEMORY.with_borrow_mut(|m| {
-        if m.counted.len() >= MAX_ENTRIES {
-            m.counted.clear();
-        }
-        m.counted.insert((plan_id.to_string(), device.to_string()))
-    })
-}
-
-/// The rollouts (plan ids) this isolate knows counted the device.
-pub fn counted_plans(device: &str) -> Vec<String> {
-    MEMORY.with_borrow(|m| {
-        m.counted
-            .iter()
-            .filter(|(_, d)| d == device)
-            .map(|(plan, _)| plan.clone())
-            .collect()
     })
 }
 

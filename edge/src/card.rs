@@ -23,10 +23,6 @@ pub struct Card {
     pub owner: String,
     /// What D1 holds of the device's check-time columns, when known.
     pub known: Option<KnownCopy>,
-    /// The rollouts (plan ids) that have counted the device: its held-back checks are answered
-    /// from the rollout's summary, with no call to the rollout's object.
-    #[serde(default)]
-    pub counted: Vec<String>,
 }
 
 /// [`Known`] as a card stores it.
@@ -93,13 +89,12 @@ pub async fn put(device: &str, card: &Card) {
     }
 }
 
-/// The card of what this isolate's memory holds of the device (its binding, what D1 holds,
-/// the rollouts that counted it); `None` when it holds no binding.
+/// The card of what this isolate's memory holds of the device (its binding and what D1 holds);
+/// `None` when it holds no binding.
 pub fn compose(device: &str) -> Option<Card> {
     Some(Card {
         owner: crate::cache::owner(device)?,
         known: crate::registry::known(device).as_ref().map(KnownCopy::from),
-        counted: crate::cache::counted_plans(device),
     })
 }
 
@@ -115,9 +110,6 @@ pub fn recall(device: &str, card: Card) {
     crate::cache::put_owner(device, &card.owner);
     if let Some(known) = card.known {
         crate::registry::remember(device, known.into());
-    }
-    for plan in &card.counted {
-        crate::cache::mark_counted(plan, device);
     }
 }
 

@@ -15,7 +15,9 @@ use crate::store::rollouts::{self as mirror, DeviceCopy, HistoryCopy, StateCopy}
 use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutState, Standing};
 use fota_shared::rules::ban::{after_report, DeliveryState};
 use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
-use fota_shared::rules::rollout::{self as rules, rate_window, rollout_gate, OfferRate};
+use fota_shared::rules::rollout::{
+    self as rules, rate_window, rollout_gate, OfferRate, RolloutSummary,
+};
 use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, RolloutEvent, Step};
 use serde::Deserialize;
 use std::cell::{Cell, RefCell};
@@ -374,6 +376,26 @@ impl RolloutCoordinator {
 
     fn apply(&self, ident: &Rollout, op: Op) -> Result<Answer> {
         let (state, _, high_water) = self.load(ident)?;
+        let summary = RolloutSummary {
+            phase: state.phase,
+            percent: rules::current_percent(&ident.spec, &state),
+            high_water,
+        };
+        // A device whose stage has not opened is answered as the edge's shortcut answers it, and
+        // is not counted: a held-back device costs no write (the edge rarely asks, only when
+        // its summary is older than the rollout's).
+        let asking = match &op {
+            Op::Attempt { device_id, .. } | Op::Admit { device_id, .. } => Some(device_id),
+            _ => None,
+        };
+        if let Some(device_id) = asking {
+            let held = rules::held_back(&ident.spec, &summary, &ident.plan_id, device_id);
+            if let Some(refused) = held {
+                if self.row(device_id)?.is_none() {
+                    return Ok(Answer::Refused(refused.code()));
+                }
+            }
+        }
         Ok(match op {
             Op::Attempt {
                 device_id,
@@ -580,9 +602,9 @@ impl RolloutCoordinator {
                 Answer::State(next)
             }
             Op::Summary => Answer::Summary {
-                phase: state.phase,
-                percent: rules::current_percent(&ident.spec, &state),
-                high_water,
+                phase: summary.phase,
+                percent: summary.percent,
+                high_water: summary.high_water,
             },
             Op::Unban { device_id } => {
                 if let Some(row) = self.row(&device_id)? {

@@ -44,6 +44,13 @@ impl Rollout {
 }
 
 async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
+    // A call that may move the rollout's phase or stage (an outcome, a sweep, a control, a
+    // status read that sweeps) makes this isolate ask for its summary again, so held-back
+    // answers here follow at once; other isolates follow within the summary's few seconds.
+    let moves = !matches!(
+        op,
+        Op::Summary | Op::Attempt { .. } | Op::Admit { .. } | Op::Offer { .. } | Op::Device { .. }
+    );
     let body = serde_json::to_string(&Call {
         ident: r.clone(),
         op,
@@ -59,6 +66,9 @@ async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
     let mut resp = stub
         .fetch_with_request(Request::new_with_init("https://rollout/call", &init)?)
         .await?;
+    if moves {
+        crate::cache::forget_rollout(&r.plan_id);
+    }
     if resp.status_code() != 200 {
         return Err(AppError::Unavailable(format!(
             "rollout {} answered {}",
@@ -101,7 +111,7 @@ pub async fn attempt(
     now: i64,
 ) -> AppResult<Result<(), Refusal>> {
     // Most due checks during a staged rollout come from devices whose stage has not opened:
-    // once a device is counted, they are answered from memory.
+    // they are answered from the rollout's summary.
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
@@ -120,11 +130,6 @@ pub async fn attempt(
         },
     )
     .await?;
-    if crate::cache::mark_counted(&r.plan_id, id) {
-        // The location's card says so too: the device's next held-back checks, in any isolate
-        // here, are answered from the summary.
-        crate::card::refresh(id).await;
-    }
     match answer {
         Answer::Done => Ok(Ok(())),
         Answer::Refused(code) => Ok(Err(refusal(code))),
@@ -142,11 +147,10 @@ fn delivery_window_s(env: &Env) -> i64 {
         .unwrap_or(600)
 }
 
-/// The shortcut for a device counted before whose stage has not opened.
+/// The shortcut for a device whose stage has not opened (or a rollout that offers nothing): the
+/// answer from the rollout's summary, with no call to its object and nothing written. Such a
+/// device is counted only when its stage opens and it asks again.
 async fn held_back(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Refusal>> {
-    if !crate::cache::counted(&r.plan_id, id) {
-        return Ok(None);
-    }
     Ok(summary(env, r)
         .await?
         .and_then(|summary| rollout::held_back(&r.spec, &summary, &r.plan_id, id)))
@@ -186,11 +190,6 @@ pub async fn admit_device(
         },
     )
     .await?;
-    if crate::cache::mark_counted(&r.plan_id, id) {
-        // The location's card says so too: the device's next held-back checks, in any isolate
-        // here, are answered from the summary.
-        crate::card::refresh(id).await;
-    }
     match answer {
         Answer::Job(job) => Ok(Ok(job)),
         Answer::Refused(code) => Ok(Err(refusal(code))),
@@ -280,7 +279,6 @@ pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
 
 /// An operator forgot or moved the device: the rollout drops its record (and any pending copy).
 pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    crate::cache::forget_counted(&r.plan_id, id);
     call(
         env,
         r,

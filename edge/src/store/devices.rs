@@ -64,7 +64,6 @@ fn remember_owner(
     let card = Card {
         owner: text.clone(),
         known: known.map(KnownCopy::from),
-        counted: Vec::new(),
     };
     Ok(async move {
         crate::card::put(&card_id, &card).await;
@@ -104,7 +103,6 @@ pub async fn owner(
         let card = Card {
             owner: owner.clone(),
             known: None,
-            counted: Vec::new(),
         };
         let id = check.device_id.clone();
         ctx.wait_until(async move { crate::card::put(&id, &card).await });

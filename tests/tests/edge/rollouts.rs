@@ -318,16 +318,14 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
         "{s:#?}"
     );
     assert_eq!(s.verification, counts(3, 3, 0, 0, 0, 3), "{s:#?}");
+    // A device whose stage has not opened is answered from the rollout's summary and costs no
+    // write: no cohort counts it until its stage opens and it asks again.
     assert_eq!(
         s.stages[0].counts,
-        counts(n0, 0, 0, 0, 0, 0),
-        "every fleet device was due and is counted in its cohort: {s:#?}"
+        counts(0, 0, 0, 0, 0, 0),
+        "no fleet device is counted before its stage opens: {s:#?}"
     );
-    assert_eq!(
-        s.stages[1].counts,
-        counts(300 - n0, 0, 0, 0, 0, 0),
-        "{s:#?}"
-    );
+    assert_eq!(s.stages[1].counts, counts(0, 0, 0, 0, 0, 0), "{s:#?}");
     assert_consistent(&s);
 
     // The test devices report the target: the rollout moves to stage 0 by itself.
@@ -369,10 +367,10 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
     assert_eq!(s.stages[0].counts, counts(n0, n0, 0, 0, 0, n0), "{s:#?}");
     assert_eq!(
         s.stages[1].counts,
-        counts(300 - n0, 0, 0, 0, 0, 0),
-        "{s:#?}"
+        counts(0, 0, 0, 0, 0, 0),
+        "stage 1 has not opened: its devices are not counted yet: {s:#?}"
     );
-    assert_eq!(s.totals.eligible, 303, "{s:#?}");
+    assert_eq!(s.totals.eligible, n0 + 3, "{s:#?}");
     assert_consistent(&s);
 
     // The failing cohort: three devices whose upgrade never takes download again; the second
@@ -494,8 +492,8 @@ fn a_staged_rollout_verifies_pauses_on_a_failing_cohort_and_completes_with_exact
     );
     assert_eq!(
         s.unverified,
-        counts(3, 2, 2, 0, 0, 0),
-        "the late devices, apart (one outside stage 0): {s:#?}"
+        counts(2, 2, 2, 0, 0, 0),
+        "the late devices, apart (the one outside stage 0 not counted yet): {s:#?}"
     );
 
     // Advance to 100%: every device not yet offered gets the image now.
@@ -1063,13 +1061,18 @@ fn the_device_list_filters_by_rollout_state() {
         assert_eq!(check(server, p, id, FROM, &img), Answer::Image, "{id}");
     }
     let s = status(server, p);
-    assert_eq!(s.totals, counts(10, 8, 2, 2, 2, 2), "{s:#?}");
+    assert_eq!(
+        s.totals,
+        counts(8, 8, 2, 2, 2, 2),
+        "the two devices outside the open stage are not counted: {s:#?}"
+    );
 
     let set = |ids: &[String]| ids.iter().cloned().collect::<BTreeSet<String>>();
     assert_eq!(listed_in_state(server, p, "offered"), set(offered));
     assert_eq!(listed_in_state(server, p, "succeeded"), set(succeeding));
     assert_eq!(listed_in_state(server, p, "failed"), set(failing));
     assert_eq!(listed_in_state(server, p, "banned"), set(banned));
+    // Devices whose stage has not opened are not counted by the rollout, and are listed idle.
     assert_eq!(listed_in_state(server, p, "idle"), set(&idle));
 }
 
