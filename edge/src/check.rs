@@ -39,7 +39,7 @@ pub async fn luat_check(
         return Ok(refusal(Refusal::UnknownProject));
     };
     let (owner, plan) = futures_util::future::join(
-        store::owner(env, ctx, &check),
+        crate::owner::lookup(env, ctx, &check),
         store::plan(env, &check.project_key, &check.firmware_name),
     )
     .await;

@@ -27,6 +27,8 @@ struct Counters {
     d1_rows_read: u64,
     d1_rows_written: u64,
     do_requests: BTreeMap<String, u64>,
+    /// Requests one coordinator shard made to another (reports, spreads, gathers).
+    do_between: u64,
     do_rows_read: u64,
     do_rows_written: u64,
     r2_class_a: u64,
@@ -97,6 +99,12 @@ pub fn durable_object(binding: &str, name: &str) {
     })
 }
 
+/// One request from a Durable Object to another (billed like any other, counted apart from the
+/// Worker's so the spread of a release's calls over objects shows as it is).
+pub fn between_objects() {
+    add(|c| c.do_between += 1)
+}
+
 /// Rows a Durable Object's SQLite statement read and wrote.
 pub fn do_rows(read: u64, written: u64) {
     add(|c| {
@@ -143,8 +151,9 @@ pub fn snapshot() -> serde_json::Value {
                 "rows_written": c.d1_rows_written,
             },
             "durable_objects": {
-                "requests": c.do_requests.values().sum::<u64>(),
+                "requests": c.do_requests.values().sum::<u64>() + c.do_between,
                 "by_object": c.do_requests,
+                "between_objects": c.do_between,
                 "rows_read": c.do_rows_read,
                 "rows_written": c.do_rows_written,
             },

@@ -206,31 +206,9 @@ async fn write_round(
         }
         let stale = seen.at - known.last_seen >= granularity;
         if changed {
-            writes.push(store::seen_stmt(
-                env,
-                id,
-                &seen.project,
-                &seen.firmware,
-                &seen.version_text,
-                seen.at,
-            )?);
+            writes.extend(change_stmts(env, id, seen, &known)?);
         } else if stale {
             writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
-        }
-        if changed || stale {
-            if changed {
-                let detail = format!(
-                    "{} {} -> {}",
-                    seen.firmware, known.version, seen.version_text
-                );
-                writes.push(store::device_event_stmt(
-                    env,
-                    &seen.project,
-                    id,
-                    "version",
-                    &detail,
-                )?);
-            }
         }
         let last_seen = if changed || stale {
             seen.at
@@ -259,4 +237,28 @@ async fn write_round(
         crate::card::refresh(&id).await;
     }
     Ok(())
+}
+
+/// A new version or firmware: the registry row and the history entry that says so.
+fn change_stmts(
+    env: &Env,
+    id: &str,
+    seen: &Seen,
+    known: &Known,
+) -> crate::error::AppResult<[worker::D1PreparedStatement; 2]> {
+    let detail = format!(
+        "{} {} -> {}",
+        seen.firmware, known.version, seen.version_text
+    );
+    Ok([
+        store::seen_stmt(
+            env,
+            id,
+            &seen.project,
+            &seen.firmware,
+            &seen.version_text,
+            seen.at,
+        )?,
+        store::device_event_stmt(env, &seen.project, id, "version", &detail)?,
+    ])
 }

@@ -27,6 +27,13 @@ pub struct Rollout {
     pub plan_id: String,
     pub spec: RolloutSpec,
     pub job_timeout_s: u64,
+    /// The coordinator objects the rollout is spread over (`Plan::shards`, at least 1).
+    #[serde(default = "one")]
+    pub shards: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Rollout {
@@ -39,11 +46,48 @@ impl Rollout {
             plan_id: rollout::plan_id(&plan.project_key, &plan.firmware_name, &target),
             spec: rollout::effective(&plan.spec),
             job_timeout_s: plan.spec.job_timeout_s.unwrap_or(DEFAULT_JOB_TIMEOUT_S),
+            shards: plan.shards.max(1),
         })
+    }
+
+    /// The shard that keeps the device's records.
+    fn shard_of(&self, device_id: &str) -> u32 {
+        rollout::shard_of(&self.spec, &self.plan_id, device_id, self.shards)
     }
 }
 
+/// A call to the rollout's first shard, which leads it.
 async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
+    call_shard(env, r, 0, op).await
+}
+
+/// A call to the shard that keeps the device's records.
+async fn call_device(env: &Env, r: &Rollout, id: &str, op: Op) -> AppResult<Answer> {
+    call_shard(env, r, r.shard_of(id), op).await
+}
+
+/// The same call to every shard, the first last (so it judges what the others just did).
+async fn call_all(env: &Env, r: &Rollout, op: impl Fn() -> Op) -> AppResult<()> {
+    let others = (1..r.shards).map(|s| call_shard(env, r, s, op()));
+    for answer in futures_util::future::join_all(others).await {
+        answer?;
+    }
+    call(env, r, op()).await.map(drop)
+}
+
+/// The name of a shard's Durable Object: the plan id for the first (as before rollouts were
+/// sharded), `<plan id>#<n>` for the others.
+fn object_name(plan_id: &str, shard: u32) -> String {
+    if shard == 0 {
+        plan_id.to_string()
+    } else {
+        format!("{plan_id}#{shard}")
+    }
+}
+
+/// One call from the Worker to one shard of the rollout.
+async fn call_shard(env: &Env, r: &Rollout, shard: u32, op: Op) -> AppResult<Answer> {
+    crate::metrics::durable_object(BINDING, &object_name(&r.plan_id, shard));
     // A call that may move the rollout's phase or stage (an outcome, a sweep, a control, a
     // status read that sweeps) makes this isolate ask for its summary again, so held-back
     // answers here follow at once; other isolates follow within the summary's few seconds.
@@ -51,24 +95,36 @@ async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
         op,
         Op::Summary | Op::Attempt { .. } | Op::Admit { .. } | Op::Offer { .. } | Op::Device { .. }
     );
+    let answer = send(env, r, shard, op).await;
+    if moves {
+        crate::cache::forget_rollout(&r.plan_id);
+    }
+    answer
+}
+
+/// One call from a coordinator shard to another (reports, spreads, gathers).
+pub async fn between_shards(env: &Env, r: &Rollout, shard: u32, op: Op) -> AppResult<Answer> {
+    crate::metrics::between_objects();
+    send(env, r, shard, op).await
+}
+
+async fn send(env: &Env, r: &Rollout, shard: u32, op: Op) -> AppResult<Answer> {
     let body = serde_json::to_string(&Call {
         ident: r.clone(),
+        shard,
         op,
     })
     .map_err(|e| AppError::Unavailable(format!("cannot encode a rollout call: {e}")))?;
-    crate::metrics::durable_object(BINDING, &r.plan_id);
+    let name = object_name(&r.plan_id, shard);
     let stub = env
         .durable_object(BINDING)?
-        .id_from_name(&r.plan_id)?
+        .id_from_name(&name)?
         .get_stub()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let mut resp = stub
         .fetch_with_request(Request::new_with_init("https://rollout/call", &init)?)
         .await?;
-    if moves {
-        crate::cache::forget_rollout(&r.plan_id);
-    }
     if resp.status_code() != 200 {
         return Err(AppError::Unavailable(format!(
             "rollout {} answered {}",
@@ -116,9 +172,10 @@ pub async fn attempt(
         return Ok(Err(refused));
     }
     let window_ms = delivery_window_s(env) * 1000;
-    let answer = call(
+    let answer = call_device(
         env,
         r,
+        id,
         Op::Attempt {
             device_id: id.into(),
             from,
@@ -180,9 +237,10 @@ pub async fn admit_device(
     if let Some(refused) = held_back(env, r, id).await? {
         return Ok(Err(refused));
     }
-    let answer = call(
+    let answer = call_device(
         env,
         r,
+        id,
         Op::Admit {
             device_id: id.into(),
             from: Provenance::SIGNED,
@@ -204,9 +262,10 @@ pub async fn record_offer(
     id: &str,
     now: i64,
 ) -> AppResult<Result<(), Refusal>> {
-    match call(
+    match call_device(
         env,
         r,
+        id,
         Op::Offer {
             device_id: id.into(),
             now,
@@ -221,9 +280,10 @@ pub async fn record_offer(
 }
 
 pub async fn device(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<DeviceRollout>> {
-    match call(
+    match call_device(
         env,
         r,
+        id,
         Op::Device {
             device_id: id.into(),
         },
@@ -237,9 +297,10 @@ pub async fn device(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Device
 
 /// Records a device's failure (ban, timeout or its own report) in the rollout.
 pub async fn fail(env: &Env, r: &Rollout, id: &str, failure: DeviceFailure) -> AppResult<()> {
-    call(
+    call_device(
         env,
         r,
+        id,
         Op::Fail {
             device_id: id.into(),
             failure,
@@ -252,9 +313,10 @@ pub async fn fail(env: &Env, r: &Rollout, id: &str, failure: DeviceFailure) -> A
 
 /// Records that a device reported the target (which also clears its loop-upgrade count).
 pub async fn succeed(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    call(
+    call_device(
         env,
         r,
+        id,
         Op::Succeed {
             device_id: id.into(),
             now: store::now(),
@@ -266,9 +328,10 @@ pub async fn succeed(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
 
 /// An operator lifted the device's ban.
 pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    call(
+    call_device(
         env,
         r,
+        id,
         Op::Unban {
             device_id: id.into(),
         },
@@ -279,9 +342,10 @@ pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
 
 /// An operator forgot or moved the device: the rollout drops its record (and any pending copy).
 pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
-    call(
+    call_device(
         env,
         r,
+        id,
         Op::Forget {
             device_id: id.into(),
         },
@@ -292,14 +356,13 @@ pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
 
 /// Time-driven work: verification timeout, auto-advance, and jobs past `job_timeout_s`.
 pub async fn sweep(env: &Env, r: &Rollout) -> AppResult<()> {
-    call(env, r, Op::Sweep { now: store::now() })
-        .await
-        .map(drop)
+    let now = store::now();
+    call_all(env, r, || Op::Sweep { now }).await
 }
 
 /// The plan's stages were (re)written: the rollout exists and its counters fit the stages.
 pub async fn reconcile(env: &Env, r: &Rollout) -> AppResult<()> {
-    call(env, r, Op::Reconcile).await.map(drop)
+    call_all(env, r, || Op::Reconcile).await
 }
 
 /// The rollout's state, with D1's copy (devices, history) settled first, for admin reads.
@@ -312,7 +375,7 @@ pub async fn state(env: &Env, r: &Rollout) -> AppResult<RolloutState> {
 
 /// Writes the coordinator's pending changes to D1 now, so an admin read sees every device.
 pub async fn settle(env: &Env, r: &Rollout) -> AppResult<()> {
-    call(env, r, Op::Flush).await.map(drop)
+    call_all(env, r, || Op::Flush).await
 }
 
 /// An operator's control: the new state, or why the phase does not allow it.
@@ -407,11 +470,38 @@ pub enum Op {
     Forget {
         device_id: String,
     },
+    /// The first shard asks another for its state (its D1 copy settled first).
+    Counts,
+    /// Another shard tells the first its state after its counts changed; the answer is the
+    /// rollout's phase.
+    Report {
+        shard: u32,
+        state: RolloutState,
+    },
+    /// The first shard's phase and stage, for another shard to take.
+    Adopt(Phase),
+}
+
+/// What the first shard decides for every shard: phase, stage and the reasons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    pub phase: fota_shared::model::rollout::RolloutPhase,
+    pub stage: i32,
+    pub stage_started_ms: i64,
+    pub paused_reason: Option<String>,
+    pub failed_reason: Option<String>,
+    /// The first shard's state version when it said so: a shard takes a phase only newer than
+    /// the last it took (a report's answer can cross a newer spread).
+    #[serde(default)]
+    pub seq: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Call {
     pub ident: Rollout,
+    /// The shard called (0, the first, for calls made before rollouts were sharded).
+    #[serde(default)]
+    pub shard: u32,
     pub op: Op,
 }
 
@@ -429,6 +519,8 @@ pub enum Answer {
     State(RolloutState),
     /// An operator's control the phase does not allow: the message.
     Invalid(String),
+    /// The rollout's phase, as the first shard answers a report.
+    Phase(Phase),
 }
 
 /// Parses the coordinator's summary answer into the hot path's type.

@@ -17,7 +17,7 @@ pub mod summary;
 
 pub use activity::{activity, flush_activity};
 pub use devices::{
-    device, device_event, device_event_stmt, device_events, last_seen_stmt, list_devices, owner,
+    device, device_event, device_event_stmt, device_events, last_seen_stmt, list_devices,
     registry_rows, seen_stmt, unban, DeviceFilter,
 };
 pub use firmware::{

@@ -247,6 +247,7 @@ pub fn plans() -> Vec<Plan> {
                 }),
                 job_timeout_s: Some(3600),
                 needs_confirm: false,
+                expected_devices: None,
             },
             image: ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -255,6 +256,7 @@ pub fn plans() -> Vec<Plan> {
                 module: "default".into(),
             },
             updated_at: "2026-11-20T12:05:00Z".into(),
+            shards: 0,
         },
         Plan {
             project_key: "demo".into(),
@@ -269,6 +271,7 @@ pub fn plans() -> Vec<Plan> {
                 rollout: None,
                 job_timeout_s: None,
                 needs_confirm: false,
+                expected_devices: None,
             },
             image: ImageRef {
                 sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
@@ -277,6 +280,7 @@ pub fn plans() -> Vec<Plan> {
                 module: "default".into(),
             },
             updated_at: "2026-11-19T08:00:00Z".into(),
+            shards: 0,
         },
     ]
 }

@@ -128,6 +128,7 @@ pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
     store::devices::forget(call.env, &key, &id).await?;
+    crate::owner::forget(&id).await;
     call.changed(
         Some(&key),
         format!("forget device {id}"),
@@ -156,9 +157,10 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &spec.project).await?;
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
-    let after = store::devices::move_to(call.env, &key, &spec.project, &id)
+    let (after, owner) = store::devices::move_to(call.env, &key, &spec.project, &id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    crate::owner::rebind(call.env, &id, &owner).await;
     store::device_event(
         call.env,
         &spec.project,

@@ -79,7 +79,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             ));
         }
     }
-    store::devices::mark_signed(call.env, &key, &ids).await?;
+    crate::owner::mark_signed(call.env, &key, &ids).await;
     let devices: Vec<ProvisionedDevice> = issued
         .iter()
         .map(|(id, generation)| ProvisionedDevice {
@@ -136,6 +136,13 @@ pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
             format!("device {id} is not provisioned"),
         ));
     }
+    // KV's copy of the binding no longer marks it signed.
+    let owner = store::devices::Owner {
+        project: key.clone(),
+        signed: false,
+        first_seen: 0,
+    };
+    crate::owner::rebind(call.env, &id, &owner).await;
     store::device_event(
         call.env,
         &key,

@@ -86,6 +86,18 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
             )
         })?;
     let before = store::fresh_plan(call.env, &key, &fw).await?;
+    // A rollout keeps its shards for life (a device's shard follows from their number); a new
+    // target is a new rollout, sized for the plan's expected fleet.
+    let same_target = before
+        .as_ref()
+        .filter(|b| Version::parse(&b.spec.target_version).is_ok_and(|v| v == target));
+    let shards = match same_target {
+        Some(b) => b.shards,
+        None => fota_shared::rules::rollout::shards_for(
+            spec.expected_devices,
+            spec.rollout.as_ref().and_then(|r| r.max_per_minute),
+        ),
+    };
     let plan = Plan {
         project_key: key.clone(),
         firmware_name: fw.clone(),
@@ -97,6 +109,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
             module: image.module,
         },
         updated_at: rfc3339(store::now()),
+        shards,
     };
     // The rollout row first: a plan visible to devices always has its rollout.
     let r = Rollout::of(&plan)?;

@@ -1,17 +1,15 @@
-//! The fleet registry (`devices`) and each device's history (`device_events`): binding a device
-//! to its project on first sight (and KV's copy of that binding), the check-time columns the
-//! registry writes, the admin device list and its filters, unban, provisioning of JSON devices,
-//! and the lookup device authentication starts from.
+//! The fleet registry (`devices`) and each device's history (`device_events`): a device's
+//! binding to its project (D1's row and KV's copy, in the form both keep), the check-time columns
+//! the registry writes, the admin device list and its filters, unban, forget and move,
+//! provisioning of JSON devices, and the lookup device authentication starts from. Storage only:
+//! when to read or write a binding is `crate::owner`'s.
 
 use super::{batch, db, kv, n, now, owner_kv_key, s, Metered as _, MeteredBatch as _};
-use crate::cache;
-use crate::card::{Card, KnownCopy};
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::model::rollout::DevicePhase;
 use fota_shared::rules::luat::UpgradeCheck;
-use fota_shared::rules::registry::Known;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -30,7 +28,7 @@ pub struct Owner {
 
 /// KV and isolate memory keep an owner as `<project> signed` for a provisioned JSON device, else
 /// `<project> <first_seen ms>` (a project key has no spaces; a bare `<project>` is an older copy).
-fn owner_text(owner: &Owner) -> String {
+pub fn owner_text(owner: &Owner) -> String {
     if owner.signed {
         format!("{} signed", owner.project)
     } else {
@@ -38,7 +36,7 @@ fn owner_text(owner: &Owner) -> String {
     }
 }
 
-fn parse_owner(text: &str) -> Owner {
+pub fn parse_owner(text: &str) -> Owner {
     let (project, rest) = text.split_once(' ').unwrap_or((text, ""));
     Owner {
         project: project.to_string(),
@@ -47,71 +45,25 @@ fn parse_owner(text: &str) -> Owner {
     }
 }
 
-/// Keeps a binding in isolate memory and returns the write of KV's copy and of this location's
-/// card (with what D1 holds of the device, when the caller knows it), for the caller to await or
-/// hand to `wait_until`.
-fn remember_owner(
-    env: &Env,
-    device: &str,
-    owner: &Owner,
-    known: Option<&Known>,
-) -> AppResult<impl std::future::Future<Output = ()>> {
-    let text = owner_text(owner);
-    cache::put_owner(device, &text);
-    let store = kv(env)?;
-    let key = owner_kv_key(device);
-    let card_id = device.to_string();
-    let card = Card {
-        owner: text.clone(),
-        known: known.map(KnownCopy::from),
-    };
-    Ok(async move {
-        crate::card::put(&card_id, &card).await;
-        crate::metrics::kv(crate::metrics::Kv::Write);
-        let written =
-            async { AppResult::Ok(store.put(&key, text.as_str())?.execute().await?) }.await;
-        if let Err(e) = written {
-            e.log();
-        }
-    })
+/// KV's copy of a device's binding (`owner_text`), if any.
+pub async fn kv_owner(env: &Env, device: &str) -> AppResult<Option<String>> {
+    crate::metrics::kv(crate::metrics::Kv::Read);
+    Ok(kv(env)?.get(&owner_kv_key(device)).text().await?)
 }
 
-/// The project a device is bound to, binding it to the check's project on first sight.
-///
-/// The hot path answers from isolate memory or KV; only a device never seen before waits on D1,
-/// where the binding (and its history entry, in the same batch) is made durable before any answer
-/// goes out. KV's copy of the binding is written in the background. `None`: the id is not known
-/// here and the project's registrations for this minute are spent (`crate::registrar`); nothing
-/// was bound.
-pub async fn owner(
-    env: &Env,
-    ctx: &worker::Context,
-    check: &UpgradeCheck,
-) -> AppResult<Option<Owner>> {
-    if let Some(owner) = cache::owner(&check.device_id) {
-        return Ok(Some(parse_owner(&owner)));
-    }
-    if let Some(card) = crate::card::get(&check.device_id).await {
-        let owner = parse_owner(&card.owner);
-        crate::card::recall(&check.device_id, card);
-        return Ok(Some(owner));
-    }
-    let store = kv(env)?;
-    crate::metrics::kv(crate::metrics::Kv::Read);
-    if let Some(owner) = store.get(&owner_kv_key(&check.device_id)).text().await? {
-        cache::put_owner(&check.device_id, &owner);
-        let card = Card {
-            owner: owner.clone(),
-            known: None,
-        };
-        let id = check.device_id.clone();
-        ctx.wait_until(async move { crate::card::put(&id, &card).await });
-        return Ok(Some(parse_owner(&owner)));
-    }
-    let now = now();
-    if !crate::registrar::claim(env, &check.project_key, now).await {
-        return Ok(None);
-    }
+/// Writes KV's copy of a device's binding.
+pub async fn put_kv_owner(env: &Env, device: &str, owner: &Owner) -> AppResult<()> {
+    crate::metrics::kv(crate::metrics::Kv::Write);
+    kv(env)?
+        .put(&owner_kv_key(device), owner_text(owner).as_str())?
+        .execute()
+        .await?;
+    Ok(())
+}
+
+/// Binds a device never seen before to the check's project in D1, with its history entry, in
+/// one batch, and answers the binding D1 now holds (another check may have made it first).
+pub async fn bind(env: &Env, check: &UpgradeCheck, now: i64) -> AppResult<Owner> {
     let bind = db(env)?
         .prepare(
             "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
@@ -150,7 +102,7 @@ pub async fn owner(
         provisioned_at: Option<f64>,
         first_seen: Option<f64>,
     }
-    let owner = results
+    results
         .get(2)
         .map(|r| r.results::<Row>())
         .transpose()?
@@ -160,23 +112,7 @@ pub async fn owner(
             signed: r.provisioned_at.is_some(),
             first_seen: r.first_seen.map_or(0, |at| at as i64),
         })
-        .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))?;
-    // What D1 now holds for the device, when this check's binding wrote it.
-    let known = (owner.project == check.project_key && !owner.signed).then(|| Known {
-        firmware: check.firmware_name.clone(),
-        version: check.version.to_string(),
-        last_seen: now,
-    });
-    ctx.wait_until(remember_owner(
-        env,
-        &check.device_id,
-        &owner,
-        known.as_ref(),
-    )?);
-    if let Some(known) = known {
-        crate::registry::remember(&check.device_id, known);
-    }
-    Ok(Some(owner))
+        .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))
 }
 
 /// What D1 holds of these devices' check-time columns (for the registry's write rule).
@@ -392,15 +328,18 @@ pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
     .await?;
     crate::metrics::kv(crate::metrics::Kv::Delete);
     kv(env)?.delete(&owner_kv_key(id)).await?;
-    crate::card::delete(id).await;
-    cache::forget_owner(id);
-    crate::registry::forget(id);
     Ok(())
 }
 
 /// Moves a device to project `to`: its row and history follow it; its job and rollout records in
-/// the old project's rollouts go (the new project's plans count it afresh).
-pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Option<Device>> {
+/// the old project's rollouts go (the new project's plans count it afresh). Answers the moved
+/// device and its new binding, for the caller to remember (`crate::owner::remember`).
+pub async fn move_to(
+    env: &Env,
+    from: &str,
+    to: &str,
+    id: &str,
+) -> AppResult<Option<(Device, Owner)>> {
     let plans = format!("{}/%", like_escaped(from));
     let statements = vec![
         db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from)])?,
@@ -415,20 +354,18 @@ pub async fn move_to(env: &Env, from: &str, to: &str, id: &str) -> AppResult<Opt
             .bind(&[s(id), s(from), s(to)])?,
     ];
     batch(env, statements).await?;
-    let moved = device(env, to, id).await?;
-    if let Some(d) = &moved {
-        let signed = auth_row(env, id)
-            .await?
-            .is_some_and(|r| r.provisioned_at.is_some());
-        let owner = Owner {
-            project: to.to_string(),
-            signed,
-            first_seen: 0,
-        };
-        remember_owner(env, &d.id, &owner, None)?.await;
-        crate::registry::forget(id);
-    }
-    Ok(moved)
+    let Some(moved) = device(env, to, id).await? else {
+        return Ok(None);
+    };
+    let signed = auth_row(env, id)
+        .await?
+        .is_some_and(|r| r.provisioned_at.is_some());
+    let owner = Owner {
+        project: to.to_string(),
+        signed,
+        first_seen: 0,
+    };
+    Ok(Some((moved, owner)))
 }
 
 /// `text` for a LIKE pattern with `\` as the escape character.
@@ -604,16 +541,7 @@ pub async fn deprovision(env: &Env, project: &str, id: &str) -> AppResult<bool> 
         .bind(&[s(id), s(project)])?
         .counted_first(None)
         .await?;
-    if row.is_none() {
-        return Ok(false);
-    }
-    let owner = Owner {
-        project: project.to_string(),
-        signed: false,
-        first_seen: 0,
-    };
-    remember_owner(env, id, &owner, None)?.await;
-    Ok(true)
+    Ok(row.is_some())
 }
 
 /// The project each of these devices is bound to (ids not in the registry are absent).
@@ -642,20 +570,6 @@ pub async fn owners(
         owners.extend(rows.into_iter().map(|r| (r.id, r.project_key)));
     }
     Ok(owners)
-}
-
-/// Marks provisioned devices as signed in KV's and this isolate's copy of their binding, so a
-/// Luat check with one of their ids is refused without a D1 read.
-pub async fn mark_signed(env: &Env, project: &str, ids: &[String]) -> AppResult<()> {
-    for id in ids {
-        let owner = Owner {
-            project: project.to_string(),
-            signed: true,
-            first_seen: 0,
-        };
-        remember_owner(env, id, &owner, None)?.await;
-    }
-    Ok(())
 }
 
 /// The ids of a project's provisioned devices, in order (the first 5000).

@@ -84,6 +84,10 @@ pub struct PlanSpec {
     /// JSON (module OTA) devices: hold each device's job until the owner confirms it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub needs_confirm: bool,
+    /// How many devices the plan is expected to reach: sizes its rollout's coordination
+    /// (`fota_shared::rules::rollout::shards_for`). Absent: sized for up to 4 M devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_devices: Option<u64>,
 }
 
 /// The image a plan points at, resolved when the plan is written.
@@ -106,4 +110,8 @@ pub struct Plan {
     pub spec: PlanSpec,
     pub image: ImageRef,
     pub updated_at: String,
+    /// The coordinator objects its rollout is spread over, fixed when its target was first
+    /// planned; 0 in plans stored before rollouts were sharded (one object).
+    #[serde(default)]
+    pub shards: u32,
 }

@@ -229,6 +229,12 @@ pub struct RolloutState {
     /// bucket, counted here only, and never moving a gate ([`Standing::Unverified`]).
     #[serde(default)]
     pub unverified: RolloutCounts,
+    /// The counts are one shard's part of a rollout spread over several coordinators: a
+    /// device's outcome does not judge the health gate here (its cohort's counts are partial);
+    /// the first shard judges it on the merged counts
+    /// ([`crate::rules::rollout_state::judge_merged`]). Verification is judged per device still.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub judged_apart: bool,
 }
 
 /// How far a rollout may believe what a device's checks and reports say of it. The Luat check is

@@ -82,6 +82,7 @@ mod tests {
                 rollout: None,
                 job_timeout_s: None,
                 needs_confirm: false,
+                expected_devices: None,
             },
             image: ImageRef {
                 sha256: "00".into(),
@@ -90,6 +91,7 @@ mod tests {
                 module: "default".into(),
             },
             updated_at: "2026-11-22T00:00:00Z".into(),
+            shards: 0,
         }
     }
 

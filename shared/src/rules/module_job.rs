@@ -229,6 +229,7 @@ mod tests {
             spec: serde_json::from_str(&spec).unwrap(),
             image: serde_json::from_str(&image).unwrap(),
             updated_at: "2026-11-22T00:00:00Z".into(),
+            shards: 0,
         }
     }
 

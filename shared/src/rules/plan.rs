@@ -156,6 +156,7 @@ mod tests {
             rollout: None,
             job_timeout_s: None,
             needs_confirm: false,
+            expected_devices: None,
         }
     }
 

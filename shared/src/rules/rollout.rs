@@ -114,6 +114,43 @@ pub fn effective(plan: &PlanSpec) -> RolloutSpec {
     })
 }
 
+/// The fewest coordinator objects a rollout is spread over: a release of a whole fleet never
+/// queues on one object.
+pub const MIN_SHARDS: u32 = 8;
+/// The most.
+pub const MAX_SHARDS: u32 = 256;
+/// Devices one coordinator object is sized for. A device's first check of a release is one call
+/// to its shard; at hourly polls 500,000 devices make at most about 140 a second.
+pub const DEVICES_PER_SHARD: u64 = 500_000;
+
+/// How many coordinator objects (shards) a new rollout is spread over, fixed for its life: from
+/// the plan's expected fleet size, at least [`MIN_SHARDS`]. A rollout limited to fewer first
+/// offers a minute gets at most one shard per ten of them, so every shard's share of
+/// `max_per_minute` ([`shard_budget`]) keeps a share for unverified devices (a tenth) that adds
+/// up to the rollout's.
+pub fn shards_for(expected_devices: Option<u64>, max_per_minute: Option<u32>) -> u32 {
+    let by_size = expected_devices.map_or(MIN_SHARDS, |n| {
+        n.div_ceil(DEVICES_PER_SHARD)
+            .clamp(u64::from(MIN_SHARDS), u64::from(MAX_SHARDS)) as u32
+    });
+    max_per_minute.map_or(by_size, |max| by_size.min((max / 10).max(1)))
+}
+
+/// The shard that keeps a device's records: the first (which judges verification) for a test
+/// device, else by the device's bucket, so each stage's devices spread evenly over the shards.
+pub fn shard_of(spec: &RolloutSpec, plan_id: &str, device_id: &str, shards: u32) -> u32 {
+    if shards <= 1 || is_verify_device(spec, device_id) {
+        return 0;
+    }
+    bucket(plan_id, device_id) % shards
+}
+
+/// A shard's share of `max_per_minute`: the shares add up to it exactly.
+pub fn shard_budget(max_per_minute: u32, shard: u32, shards: u32) -> u32 {
+    let k = shards.max(1);
+    max_per_minute / k + u32::from(shard < max_per_minute % k)
+}
+
 /// The rollout's identity: one per plan target, so a new target draws a fresh sample.
 pub fn plan_id(
     project_key: &str,
@@ -392,6 +429,51 @@ mod held_back_tests {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shards_follow_the_fleet_size_and_the_offer_budget() {
+        let cases: &[(Option<u64>, Option<u32>, u32)] = &[
+            (None, None, 8),
+            (Some(1_000), None, 8),
+            (Some(4_000_000), None, 8),
+            (Some(10_000_000), None, 20),
+            (Some(1_000_000_000), None, 256),
+            (Some(10_000_000), Some(5), 1),
+            (Some(10_000_000), Some(30), 3),
+            (Some(10_000_000), Some(1_000), 20),
+            (None, Some(1_000), 8),
+        ];
+        for &(expected, max, want) in cases {
+            assert_eq!(shards_for(expected, max), want, "{expected:?} {max:?}");
+        }
+    }
+
+    #[test]
+    fn shard_budgets_add_up_to_the_limit() {
+        for (max, k) in [(5, 5), (7, 8), (1000, 8), (30, 20)] {
+            let shares: Vec<u32> = (0..k).map(|s| shard_budget(max, s, k)).collect();
+            assert_eq!(shares.iter().sum::<u32>(), max, "{max} over {k}");
+            assert!(shares.iter().max().unwrap() - shares.iter().min().unwrap() <= 1);
+        }
+    }
+
+    #[test]
+    fn test_devices_live_in_the_first_shard_and_the_rest_spread() {
+        let spec = RolloutSpec {
+            verify_devices: vec!["862419074072389".into()],
+            ..effective(&PlanSpec::default())
+        };
+        assert_eq!(shard_of(&spec, "p/f@1", "862419074072389", 8), 0);
+        let mut per_shard = [0u32; 8];
+        for n in 0..8_000u32 {
+            per_shard[shard_of(&spec, "p/f@1", &format!("86000000{n:07}"), 8) as usize] += 1;
+        }
+        assert!(
+            per_shard.iter().all(|&c| (800..1200).contains(&c)),
+            "{per_shard:?}"
+        );
+        assert_eq!(shard_of(&spec, "p/f@1", "860000000000001", 1), 0);
+    }
+
     use super::*;
     use crate::model::rollout::Ratio;
     use crate::rules::rollout_state::{on_eligible_seen, on_offer, start, Provenance};

@@ -137,6 +137,7 @@ pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
         stages: vec![RolloutCounts::default(); spec.stages.len()],
         totals: RolloutCounts::default(),
         unverified: RolloutCounts::default(),
+        judged_apart: false,
     }
 }
 
@@ -378,7 +379,11 @@ fn judge(
         rollout.stage_started_ms = now_ms;
         return Some(RolloutEvent::VerificationPassed);
     }
-    if rollout.phase != RolloutPhase::Running || device.cohort < 0 || from != DevicePhase::Offered {
+    if rollout.judged_apart
+        || rollout.phase != RolloutPhase::Running
+        || device.cohort < 0
+        || from != DevicePhase::Offered
+    {
         return None;
     }
     let counts = cohort(rollout, device.cohort);
@@ -386,19 +391,79 @@ fn judge(
     if n < min_sample || !(failed || n == min_sample) || !failure_ratio_above(spec, &counts) {
         return None;
     }
-    let percent = spec
-        .stages
-        .get(device.cohort as usize)
-        .copied()
-        .unwrap_or(100);
+    trip(spec, rollout, device.cohort, &counts);
+    Some(RolloutEvent::GateTripped)
+}
+
+/// Pauses the rollout for a cohort whose failed share is above the maximum.
+fn trip(spec: &RolloutSpec, rollout: &mut RolloutState, cohort: i32, counts: &RolloutCounts) {
+    let percent = spec.stages.get(cohort as usize).copied().unwrap_or(100);
     rollout.phase = RolloutPhase::Paused;
     rollout.paused_reason = Some(format!(
-        "stage {} ({percent}%): {} of {n} outcomes failed, above max_failure_ratio {}",
-        device.cohort,
+        "stage {cohort} ({percent}%): {} of {} outcomes failed, above max_failure_ratio {}",
         counts.failed + counts.banned,
+        outcomes(counts),
         spec.max_failure_ratio.as_f64()
     ));
-    Some(RolloutEvent::GateTripped)
+}
+
+/// A rollout spread over several coordinators: the first shard's state (phase, stage, reasons,
+/// its own counts) with every other shard's counts added, as the operator sees it.
+pub fn merge(first: &RolloutState, others: &[RolloutState]) -> RolloutState {
+    let mut merged = first.clone();
+    let add = |to: &mut RolloutCounts, c: &RolloutCounts| {
+        to.eligible += c.eligible;
+        to.offered += c.offered;
+        to.succeeded += c.succeeded;
+        to.failed += c.failed;
+        to.banned += c.banned;
+        to.pending += c.pending;
+    };
+    for other in others {
+        add(&mut merged.verification, &other.verification);
+        add(&mut merged.totals, &other.totals);
+        add(&mut merged.unverified, &other.unverified);
+        for (i, c) in other.stages.iter().enumerate() {
+            match merged.stages.get_mut(i) {
+                Some(to) => add(to, c),
+                None => match merged.stages.last_mut() {
+                    Some(last) => add(last, c),
+                    None => merged.stages.push(*c),
+                },
+            }
+        }
+    }
+    merged
+}
+
+/// The health gate on a sharded rollout's merged counts, from the last merge to this one: a
+/// cohort that has its sample and a failed share above the maximum pauses the rollout when new
+/// failures arrived or this merge completed the sample (as a single coordinator judges each
+/// outcome: a rollout resumed over an unhealthy stage pauses again on its next failure).
+pub fn judge_merged(
+    spec: &RolloutSpec,
+    before: &RolloutState,
+    after: &RolloutState,
+) -> Option<(RolloutState, RolloutEvent)> {
+    if after.phase != RolloutPhase::Running {
+        return None;
+    }
+    let min_sample = u64::from(spec.min_sample.max(1));
+    let open = (after.stage.max(0) as usize + 1).min(after.stages.len());
+    for (i, now) in after.stages.iter().enumerate().take(open) {
+        let was = before.stages.get(i).copied().unwrap_or_default();
+        let failed_more = now.failed + now.banned > was.failed + was.banned;
+        let completes = outcomes(&was) < min_sample && outcomes(now) >= min_sample;
+        if outcomes(now) >= min_sample
+            && (failed_more || completes)
+            && failure_ratio_above(spec, now)
+        {
+            let mut next = after.clone();
+            trip(spec, &mut next, i as i32, now);
+            return Some((next, RolloutEvent::GateTripped));
+        }
+    }
+    None
 }
 
 fn advance(spec: &RolloutSpec, state: &mut RolloutState, now_ms: i64) -> RolloutEvent {

@@ -17,6 +17,7 @@ mod refusals;
 mod retention;
 mod rollouts;
 mod scale;
+mod shards;
 mod summary;
 
 use fota_tests::{RawResponse, Server};

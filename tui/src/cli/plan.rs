@@ -42,6 +42,9 @@ pub enum PlanVerb {
         /// Module OTA: hold each device's job until the owner confirms it (`device confirm`).
         #[arg(long)]
         needs_confirm: bool,
+        /// How many devices the plan is expected to reach: sizes its rollout's coordination.
+        #[arg(long)]
+        expected_devices: Option<u64>,
         #[command(flatten)]
         rollout: Box<RolloutArgs>,
     },
@@ -166,6 +169,7 @@ pub async fn run(
             allow_downgrade,
             job_timeout,
             needs_confirm,
+            expected_devices,
             rollout,
         } => {
             let spec = PlanSpec {
@@ -178,6 +182,7 @@ pub async fn run(
                 rollout: rollout.spec()?,
                 job_timeout_s: job_timeout,
                 needs_confirm,
+                expected_devices,
             };
             let plan = api.put_plan(&project, &firmware_name, &spec).await?;
             out.print(&plan, || plan_fields(&plan))

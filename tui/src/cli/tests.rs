@@ -84,6 +84,7 @@ fn nouns_and_verbs_parse() {
                 allow_downgrade: true,
                 job_timeout: None,
                 needs_confirm: false,
+                expected_devices: None,
                 rollout: Box::default(),
             },
         },

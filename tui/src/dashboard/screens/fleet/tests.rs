@@ -231,6 +231,7 @@ fn plan(fw: &str, target: &str) -> Plan {
             rollout: None,
             job_timeout_s: None,
             needs_confirm: false,
+            expected_devices: None,
         },
         image: ImageRef {
             sha256: "00".into(),
@@ -239,6 +240,7 @@ fn plan(fw: &str, target: &str) -> Plan {
             module: "default".into(),
         },
         updated_at: "2026-01-01T00:00:00Z".into(),
+        shards: 0,
     }
 }
 

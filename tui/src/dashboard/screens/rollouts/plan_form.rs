@@ -138,6 +138,7 @@ pub fn plan_request(form: &Form) -> Result<(String, PlanSpec), String> {
         rollout,
         job_timeout_s,
         needs_confirm: form.toggled(FieldId::NeedsConfirm),
+        expected_devices: None,
     };
     Ok((firmware_name, spec))
 }

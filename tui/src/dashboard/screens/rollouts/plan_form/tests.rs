@@ -47,6 +47,7 @@ fn a_filled_plan_form_becomes_a_plan_spec() {
             rollout: None,
             job_timeout_s: None,
             needs_confirm: false,
+            expected_devices: None,
         }
     );
 }
@@ -87,6 +88,7 @@ fn app_plan(spec: &PlanSpec) -> Plan {
             module: "default".into(),
         },
         updated_at: "t".into(),
+        shards: 0,
     }
 }
 
@@ -102,6 +104,7 @@ fn edit_form_round_trips_the_spec() {
         rollout: None,
         job_timeout_s: None,
         needs_confirm: false,
+        expected_devices: None,
     };
     let plan = app_plan(&spec);
     assert_eq!(
@@ -160,6 +163,7 @@ fn edit_form_round_trips_a_staged_rollout() {
         }),
         needs_confirm: true,
         job_timeout_s: Some(3600),
+        expected_devices: None,
     };
     let plan = app_plan(&spec);
     assert_eq!(plan_request(&edit_plan(&plan)).unwrap().1, spec);
