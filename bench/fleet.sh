@@ -8,7 +8,10 @@
 # cached one, and once more after the 60 s cache expired: the cost of the aggregate itself with
 # D1's pages warm), the device list's first page, a `version=` page and an id-prefix search. Each
 # figure is printed beside its goal (< 300 ms); the exit status is 0 even when a goal is missed,
-# since the figures are what this reports.
+# since the figures are what this reports. It also prints what a summary reads (D1's
+# `rows_read`, from the isolate's counters at /admin/v1/metrics, goal <= 1,000 rows) and the
+# bytes per device of the local D1 file after the seed (goal <= 400, so 10 M devices fit 4 GB),
+# with each table's and index's share when the `sqlite3` CLI is there to read `dbstat`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -44,6 +47,9 @@ done
 started=$SECONDS
 "$wrangler" d1 execute DB --local --persist-to "$state" --file "$sql" >"$state/seed.log" 2>&1 || { cat "$state/seed.log"; exit 1; }
 seed_s=$((SECONDS - started))
+# The local D1's file (one per database under the state dir), measured once the seed is in.
+d1_file=$(find "$state" -path '*D1*' -name '*.sqlite' -size +1M | head -1)
+d1_bytes=$(stat -c %s "$d1_file")
 
 # One timed admin GET: prints milliseconds; fails unless 200.
 timed() {
@@ -62,7 +68,13 @@ report() {
 # wrote under it (about 450 ms here, whatever the query: a one-row list page costs the same). A
 # real fleet never grows that way, so one such read comes first, reported on its own line.
 seed_pickup=$(timed "devices?limit=1")
+# D1 rows the isolate's queries read so far (GET /admin/v1/metrics).
+rows_read() {
+  curl -sf -H "$auth" "$base/admin/v1/metrics" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).d1.rows_read))'
+}
+read_before=$(rows_read)
 summary_first=$(timed summary)
+summary_rows=$(($(rows_read) - read_before))
 total=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).total)' "$state/body.json")
 [ "$total" = "$DEVICES" ] || { echo "the summary counts $total devices, not $DEVICES"; exit 1; }
 summary_cached=$(timed summary)
@@ -84,3 +96,12 @@ report "summary, recomputed after 60 s" "$summary_again"
 report "device list, first page" "$list_first"
 report "device list, version= page" "$list_version"
 report "device list, id prefix search" "$list_prefix"
+awk -v r="$summary_rows" 'BEGIN { printf "%-34s %6d rows (goal <= 1000) %s\n", "summary, D1 rows read", r, (r <= 1000 ? "ok" : "MISSED") }'
+awk -v b="$d1_bytes" -v n="$DEVICES" \
+  'BEGIN { printf "%-34s %6.0f B (goal <= 400) %s  (D1 file %.0f MB)\n", "bytes per device, indexes included", b / n, (b / n <= 400 ? "ok" : "MISSED"), b / 1e6 }'
+if command -v sqlite3 >/dev/null; then
+  echo "bytes per device by table and index (dbstat):"
+  sqlite3 "file:$d1_file?mode=ro" \
+    "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name HAVING SUM(pgsize) > 1000000 ORDER BY 2 DESC" 2>/dev/null |
+    awk -F'|' -v n="$DEVICES" '{ printf "  %-32s %6.1f\n", $1, $2 / n }' || true
+fi

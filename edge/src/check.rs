@@ -1,4 +1,6 @@
-//! The Luat IoT-platform upgrade check: parse, load facts, decide, carry out.
+//! The Luat IoT-platform upgrade check as one descent: parse, load (project, the id's binding,
+//! the plan), decide (`fota_shared::rules::decide`, every refusal in one place), act (the
+//! registry's news, the rollout's verdict on a due device), render.
 //!
 //! A steady-state check (nothing changed: same version, same firmware, already bound) reads
 //! isolate memory or KV and writes nothing; what it did change in the registry is queued and
@@ -11,15 +13,11 @@ use crate::error::AppResult;
 use crate::images::{refusal, serve};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::catalog::Project;
 use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::range::{answer, RangeAnswer};
-use fota_shared::leaf::version::Version;
-use fota_shared::model::plan::Plan;
 use fota_shared::rules::ban::target_key;
-use fota_shared::rules::decide::{decide, Facts, Offer, Via};
+use fota_shared::rules::decide::{decide, Binding, Due, Facts, Offer, Via};
 use fota_shared::rules::luat::{parse_check, UpgradeCheck};
-use fota_shared::rules::rollout_state::Provenance;
 use worker::{Context, Env, Request, Response};
 
 pub async fn luat_check(
@@ -28,6 +26,7 @@ pub async fn luat_check(
     ctx: &Context,
     query: &str,
 ) -> AppResult<Response> {
+    // Parse.
     let check = match parse_check(query) {
         Ok(check) => check,
         Err(r) => return Ok(refusal(r)),
@@ -35,60 +34,57 @@ pub async fn luat_check(
     if !within_rate(env, &check).await {
         return Ok(refusal(Refusal::TooManyChecks));
     }
-    let Some(project) = store::project(env, &check.project_key).await? else {
-        return Ok(refusal(Refusal::UnknownProject));
+    // Load: nothing is looked up (or bound) for a project that does not exist.
+    let project = store::project(env, &check.project_key).await?;
+    let (owner, plan) = match &project {
+        Some(_) => {
+            let (owner, plan) = futures_util::future::join(
+                crate::owner::lookup(env, ctx, &check),
+                store::plan(env, &check.project_key, &check.firmware_name),
+            )
+            .await;
+            (owner?, plan?)
+        }
+        None => (None, None),
     };
-    let (owner, plan) = futures_util::future::join(
-        crate::owner::lookup(env, ctx, &check),
-        store::plan(env, &check.project_key, &check.firmware_name),
-    )
-    .await;
-    let (owner, plan) = (owner?, plan?);
-    let Some(owner) = owner else {
-        return Ok(refusal(Refusal::RegistrationsSpent));
+    let binding = match &owner {
+        Some(o) => Binding::Bound {
+            project: &o.project,
+            signed: o.signed,
+            first_seen_ms: o.first_seen,
+        },
+        None => Binding::Spent,
     };
-    if owner.signed && owner.project == check.project_key {
-        // A provisioned JSON device speaks only the signed API: an unsigned Luat check with its
-        // id must not touch its registry state or its rollout outcome.
-        return Ok(refusal(Refusal::SignedDevice));
-    }
-    let from = Provenance {
-        signed: false,
-        listed: false,
-        first_seen_ms: owner.first_seen,
-    };
-    let owner = owner.project;
-    let offer = decide(
+    // Decide (shared), then act and render.
+    let verdict = decide(
         &check,
         Facts {
-            project_known: true,
-            owner: Some(&owner),
+            project_known: project.is_some(),
+            binding,
             plan: plan.as_ref(),
         },
     );
-
     let now = store::now();
-    if owner == check.project_key {
-        crate::registry::seen(
-            env,
-            ctx,
-            &check,
-            reached_rollout(plan.as_ref(), &check),
-            now,
-        );
+    if binding.is_own(&check) {
+        let reached = match (verdict.reached, plan.as_ref()) {
+            (true, Some(p)) => Some(Rollout::of_target(p, check.version.clone())),
+            _ => None,
+        };
+        crate::registry::seen(env, ctx, &check, reached, now);
     }
-
-    let (answer, delivered) = match (offer, plan) {
-        (Offer::Due(via), Some(plan)) => {
-            let from = Provenance {
-                listed: plan.spec.devices.binary_search(&check.device_id).is_ok(),
-                ..from
-            };
-            deliver(req, env, &check, &project, &plan, via, from, now).await?
-        }
-        (Offer::Refuse(r), _) => (refusal(r), false),
-        (Offer::Due(_), None) => (refusal(Refusal::UnknownFirmware), false),
+    let ban_after = project.as_ref().map_or(0, |p| p.ban_after);
+    let (answer, delivered) = match verdict.offer {
+        Offer::Due(due) => deliver(req, env, &check, ban_after, due, now).await?,
+        Offer::Refuse(r) => (refusal(r), false),
     };
+    if binding.is_own(&check) {
+        count_activity(env, ctx, &check, now, delivered);
+    }
+    Ok(answer)
+}
+
+/// The dashboard's checks and deliveries per hour, flushed once per isolate per interval.
+fn count_activity(env: &Env, ctx: &Context, check: &UpgradeCheck, now: i64, delivered: bool) {
     if crate::cache::count_activity(&check.project_key, now, delivered) {
         let env = env.clone();
         ctx.wait_until(async move {
@@ -97,7 +93,6 @@ pub async fn luat_check(
             store::flush_activity(env, crate::cache::take_activity()).await;
         });
     }
-    Ok(answer)
 }
 
 /// The per-device-id limit on checks (the `DEVICE_CHECKS` Rate Limiting binding, 30 a minute by
@@ -119,28 +114,19 @@ async fn within_rate(env: &Env, check: &UpgradeCheck) -> bool {
     }
 }
 
-/// The rollout the device now counts as a success in, when it runs the plan's target.
-fn reached_rollout(plan: Option<&Plan>, check: &UpgradeCheck) -> Option<Rollout> {
-    let plan = plan?;
-    let reached = Version::parse(&plan.spec.target_version).is_ok_and(|t| t == check.version);
-    reached.then(|| Rollout::of(plan).ok()).flatten()
-}
-
 /// An upgrade is due: the rollout's coordinator decides (gate, loop-upgrade protection, first
 /// offer) in one call, then the image. The flag says whether a fresh image (or a redirect to
 /// one) went out: a resume or a refusal is no delivery.
-#[allow(clippy::too_many_arguments)]
 async fn deliver(
     req: &Request,
     env: &Env,
     check: &UpgradeCheck,
-    project: &Project,
-    plan: &Plan,
-    via: Via,
-    from: Provenance,
+    ban_after: u32,
+    due: Due<'_>,
     now: i64,
 ) -> AppResult<(Response, bool)> {
-    let range = match via {
+    let plan = due.plan;
+    let range = match due.via {
         Via::Redirect => RangeAnswer::Full,
         Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
     };
@@ -155,26 +141,19 @@ async fn deliver(
     // Only a `GET` of the whole image (or the redirect to it) is a delivery: a `HEAD`, a resume
     // or another partial range costs nothing to ask for and must not move a ban or a rollout.
     let fresh = req.method() == worker::Method::Get && range.is_whole(plan.image.size);
-    let Ok(target) = Version::parse(&plan.spec.target_version) else {
-        return Ok((refusal(Refusal::NotOfferingNow), false));
-    };
-    let r = Rollout::of(plan)?;
-    let key = target_key(&plan.firmware_name, &target);
-    if let Err(refused) = rollout::attempt(
-        env,
-        &r,
-        &check.device_id,
-        from,
-        &key,
-        project.ban_after,
-        fresh,
+    let key = target_key(&plan.firmware_name, &due.target);
+    let r = Rollout::of_target(plan, due.target);
+    let attempt = rollout::Attempt {
+        from: due.from,
+        target: key,
+        ban_after,
+        counts: fresh,
         now,
-    )
-    .await?
-    {
+    };
+    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, attempt).await? {
         return Ok((refusal(refused), false));
     }
-    match via {
+    match due.via {
         Via::Redirect => Ok((redirect(req, env, &plan.image.sha256, now)?, true)),
         Via::Stream => Ok(match serve(env, &plan.image, range).await? {
             Some(image) => (image, fresh),

@@ -232,6 +232,11 @@ async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResul
         now,
     )?];
     let whole_device = report.module == DEFAULT_MODULE;
+    // The summary's seen hours follow the `last_seen` the report writes (read before it).
+    batch.push(store::summary::seen_hours_stmt(
+        env,
+        &[(device, project, now)],
+    )?);
     batch.push(store::devices::reported_stmt(
         env,
         device,

@@ -8,7 +8,7 @@ use crate::rollout::{self, Rollout};
 use crate::store;
 use fota_shared::leaf::version::Version;
 use fota_shared::rules::luat::UpgradeCheck;
-use fota_shared::rules::registry::{due, Known};
+use fota_shared::rules::registry::{news, Known, News};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{Context, Env};
@@ -97,12 +97,12 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
     let version = check.version.to_string();
     let start = REGISTRY.with_borrow_mut(|r| {
         let known = r.known.get(&check.device_id);
-        if due(known, &check.firmware_name, &version, now, granularity) == Some(false) {
-            return false;
+        match news(known, &check.firmware_name, &version, now, granularity) {
+            Some(News::Nothing) => return false,
+            Some(News::Seen) => {}
+            // A change, or a device this isolate has no copy of: written without delay.
+            Some(News::Changed) | None => r.urgent = true,
         }
-        let refresh_only =
-            known.is_some_and(|k| k.firmware == check.firmware_name && k.version == version);
-        r.urgent |= !refresh_only;
         r.pending.insert(
             check.device_id.clone(),
             Seen {
@@ -178,6 +178,8 @@ async fn write_round(
     let stored = store::registry_rows(env, &unknown).await?;
     let mut writes = Vec::new();
     let mut cards = Vec::new();
+    // Devices whose stored `last_seen` moves: the summary's seen hours follow them.
+    let mut moved: Vec<(&str, &str, i64)> = Vec::new();
     for (id, seen) in &round {
         let known = REGISTRY
             .with_borrow(|r| r.known.get(id).cloned())
@@ -193,7 +195,14 @@ async fn write_round(
             });
         // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
         let Some(known) = known else { continue };
-        let changed = known.firmware != seen.firmware || known.version != seen.version;
+        let told = news(
+            Some(&known),
+            &seen.firmware,
+            &seen.version,
+            seen.at,
+            granularity,
+        );
+        let changed = told == Some(News::Changed);
         if changed {
             if let Some(r) = &seen.reached {
                 // The rollout hears of the success before D1's copy moves on: if it cannot, the
@@ -204,7 +213,10 @@ async fn write_round(
                 }
             }
         }
-        let stale = seen.at - known.last_seen >= granularity;
+        let stale = told == Some(News::Seen);
+        if changed || stale {
+            moved.push((id.as_str(), seen.project.as_str(), seen.at));
+        }
         if changed {
             writes.extend(change_stmts(env, id, seen, &known)?);
         } else if stale {
@@ -222,6 +234,10 @@ async fn write_round(
         };
         remember(id, known);
         cards.push(id.clone());
+    }
+    if !moved.is_empty() {
+        // It reads the stored `last_seen` the updates below replace, so it goes first.
+        writes.insert(0, store::summary::seen_hours_stmt(env, &moved)?);
     }
     if !writes.is_empty() {
         if let Err(e) = store::batch(env, writes).await {

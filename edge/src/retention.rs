@@ -1,11 +1,15 @@
 //! Retention, run by the scheduled handler: each table that grows with traffic loses what
 //! `fota_shared::rules::retention` says it no longer keeps, at most `BATCH_ROWS` rows per family per
-//! run. Families are purged one after the other and each on its own: a failing family logs one
-//! line and the next one still runs. `replay` goes first, since device authentication writes it.
+//! run (`SILENT_BATCH` devices, each with a KV delete). Families are purged one after the other
+//! and each on its own: a failing family logs one line and the next one still runs. `replay` goes
+//! first, since device authentication writes it.
 
 use crate::error::{AppError, AppResult};
 use crate::store::retention as sql;
-use fota_shared::rules::retention::{Policy, BATCH_ROWS};
+use fota_shared::model::rollout::RolloutPhase;
+use fota_shared::rules::retention::{
+    records_compacted, Cutoffs, Policy, BATCH_ROWS, SILENT_BATCH, SILENT_SCAN,
+};
 use std::future::Future;
 use worker::Env;
 
@@ -15,11 +19,7 @@ const HISTORY_SCAN: u32 = 10_000;
 /// One retention run at `now_ms`.
 pub async fn run(env: &Env, now_ms: i64) {
     let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
-    let policy = Policy::from_vars(
-        var("HISTORY_KEEP").as_deref(),
-        var("HISTORY_DAYS").as_deref(),
-    )
-    .unwrap_or_else(|e| {
+    let policy = Policy::from_vars(var).unwrap_or_else(|e| {
         AppError::bad(
             "retention_policy",
             format!("retention: {e}; using the defaults"),
@@ -53,6 +53,62 @@ pub async fn run(env: &Env, now_ms: i64) {
         sql::purge_activity(env, cut.activity_before_hour_ms, BATCH_ROWS),
     )
     .await;
+    family("rollout_devices", compact_rollouts(env, &cut)).await;
+    family("devices that came once", forget_silent(env, &cut)).await;
+    family(
+        "seen_hours",
+        sql::purge_seen_hours(env, cut.seen_hours_before_ms, BATCH_ROWS),
+    )
+    .await;
+    family("fleet_counts", sql::purge_empty_counts(env, BATCH_ROWS)).await;
+    // Planner statistics once an hour (the first run of each hour).
+    if now_ms.rem_euclid(3_600_000) < 60_000 {
+        family("planner statistics", async {
+            sql::optimize(env).await.map(|()| 0)
+        })
+        .await;
+    }
+}
+
+/// Finished rollouts' per-device records, past `ROLLOUT_RECORDS_DAYS` (their counts stay in
+/// `rollouts.state`).
+async fn compact_rollouts(env: &Env, cut: &Cutoffs) -> AppResult<u64> {
+    let plans: Vec<String> = sql::ended_rollouts(env)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            phase(&r.phase).is_some_and(|phase| records_compacted(phase, r.updated_at, cut))
+        })
+        .map(|r| r.plan_id)
+        .collect();
+    sql::purge_rollout_records(env, &plans, BATCH_ROWS).await
+}
+
+fn phase(text: &str) -> Option<RolloutPhase> {
+    [
+        RolloutPhase::Completed,
+        RolloutPhase::Cancelled,
+        RolloutPhase::Failed,
+    ]
+    .into_iter()
+    .find(|p| p.as_str() == text)
+}
+
+/// Ids that checked in once and never again, past `FORGET_SILENT_DAYS`, with KV's copy of their
+/// binding and this location's card (a card elsewhere has long expired: cards live
+/// `card::CARD_TTL_S`, far less than `FORGET_SILENT_DAYS`, and are refreshed only by checks).
+async fn forget_silent(env: &Env, cut: &Cutoffs) -> AppResult<u64> {
+    let gone =
+        sql::purge_silent_devices(env, cut.silent_bound_before_ms, SILENT_SCAN, SILENT_BATCH)
+            .await?;
+    let ids: Vec<String> = gone.into_iter().map(|(_, id)| id).collect();
+    for id in &ids {
+        crate::cache::forget_owner(id);
+        crate::registry::forget(id);
+        crate::card::delete(id).await;
+    }
+    sql::forget_bindings(env, &ids).await?;
+    Ok(ids.len() as u64)
 }
 
 /// Runs one family's purge; a failure is logged (one line per family per run, a minute apart)

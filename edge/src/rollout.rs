@@ -40,14 +40,19 @@ impl Rollout {
     pub fn of(plan: &Plan) -> AppResult<Rollout> {
         let target = Version::parse(&plan.spec.target_version)
             .map_err(|e| AppError::Unavailable(format!("stored plan unreadable: {e}")))?;
-        Ok(Rollout {
+        Ok(Rollout::of_target(plan, target))
+    }
+
+    /// The rollout of a plan whose target the caller has parsed already.
+    pub fn of_target(plan: &Plan, target: Version) -> Rollout {
+        Rollout {
             project_key: plan.project_key.clone(),
             firmware_name: plan.firmware_name.clone(),
             plan_id: rollout::plan_id(&plan.project_key, &plan.firmware_name, &target),
             spec: rollout::effective(&plan.spec),
             job_timeout_s: plan.spec.job_timeout_s.unwrap_or(DEFAULT_JOB_TIMEOUT_S),
             shards: plan.shards.max(1),
-        })
+        }
     }
 
     /// The shard that keeps the device's records.
@@ -151,6 +156,18 @@ fn unexpected(r: &Rollout, answer: Answer) -> AppError {
     ))
 }
 
+/// A due Luat device's download, as the check hands it to the rollout.
+pub struct Attempt {
+    /// What the rollout may believe of the device at its first sight.
+    pub from: Provenance,
+    /// The loop-upgrade count's key (`fota_shared::rules::ban::target_key`).
+    pub target: String,
+    pub ban_after: u32,
+    /// A `GET` of the whole image: a delivery (a `HEAD` or a partial range changes nothing).
+    pub counts: bool,
+    pub now: i64,
+}
+
 /// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
 /// and offered in one call (`fota_shared::rules::delivery`). `Ok` means send it. `counts` is false for a
 /// `HEAD` or a partial range, which get the same answer and change nothing. `from` decides the
@@ -160,12 +177,15 @@ pub async fn attempt(
     env: &Env,
     r: &Rollout,
     id: &str,
-    from: Provenance,
-    target: &str,
-    ban_after: u32,
-    counts: bool,
-    now: i64,
+    a: Attempt,
 ) -> AppResult<Result<(), Refusal>> {
+    let Attempt {
+        from,
+        target,
+        ban_after,
+        counts,
+        now,
+    } = a;
     // Most due checks during a staged rollout come from devices whose stage has not opened:
     // they are answered from the rollout's summary.
     if let Some(refused) = held_back(env, r, id).await? {
@@ -179,7 +199,7 @@ pub async fn attempt(
         Op::Attempt {
             device_id: id.into(),
             from,
-            target: target.into(),
+            target,
             ban_after,
             counts,
             window_ms,

@@ -1,7 +1,8 @@
-//! The fleet summary (`GET /admin/v1/projects/{key}/summary`): indexed aggregates read in one D1
-//! batch, shaped by `fota_shared::api::fleet_summary`, and kept in isolate memory per project for at
-//! most [`fota_shared::api::fleet_summary::CACHE_MS`], so a dashboard polling every few seconds costs
-//! one aggregate per isolate per minute however large the fleet.
+//! The fleet summary (`GET /admin/v1/projects/{key}/summary`): the counts D1 keeps as devices
+//! change (`store::summary`), read in one D1 batch of a few hundred rows whatever the fleet's
+//! size, shaped by `fota_shared::api::fleet_summary`, and kept in isolate memory per project for at
+//! most [`fota_shared::api::fleet_summary::CACHE_MS`], so a dashboard polling every few seconds
+//! costs one read per isolate per minute.
 
 use crate::error::AppResult;
 use crate::store;

@@ -246,7 +246,9 @@ pub async fn list_devices(
         push(" AND firmware_name = ?", s(fw), &mut sql);
     }
     if let Some(b) = f.banned {
-        push(" AND banned = ?", n(b as i64), &mut sql);
+        // A literal, not a bound value: SQLite uses the partial index of banned devices only
+        // for a condition it can see matches the index's.
+        sql.push_str(if b { " AND banned = 1" } else { " AND banned = 0" });
     }
     if let Some(state) = &f.state {
         if state == "idle" {

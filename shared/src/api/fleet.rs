@@ -78,7 +78,11 @@ pub struct StateCount {
     pub devices: u64,
 }
 
-/// Devices seen within the last hour, day and week (each window includes the shorter ones).
+/// Devices seen within the last hour, day and week (each window includes the shorter ones), by
+/// their stored `last_seen`: that is kept to `SEEN_GRANULARITY_S` (a day by default, so "hour"
+/// counts only devices whose stored `last_seen` moved in the last hour: bindings, new versions and
+/// the daily refreshes that fell due), and each window is rounded out to whole clock hours (it
+/// may reach up to an hour further back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct SeenCounts {
     pub hour: u64,
@@ -86,8 +90,9 @@ pub struct SeenCounts {
     pub week: u64,
 }
 
-/// `GET /admin/v1/projects/{key}/summary`: the whole project's fleet in one answer, computed by
-/// the edge from indexed aggregates and kept for at most a minute (`computed_at` says when).
+/// `GET /admin/v1/projects/{key}/summary`: the whole project's fleet in one answer, read by the
+/// edge from counts D1 keeps as devices change (never a pass over the devices) and kept for at
+/// most a minute (`computed_at` says when).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FleetSummary {
     pub total: u64,
@@ -97,7 +102,9 @@ pub struct FleetSummary {
     pub versions: Vec<VersionCount>,
     /// Most devices first.
     pub states: Vec<StateCount>,
-    /// The devices seen most recently, newest first (at most [`crate::api::fleet_summary::LATEST`]).
+    /// The devices seen most recently (by stored `last_seen`), newest first (at most
+    /// [`crate::api::fleet_summary::LATEST`]), found among the newest that each clock hour of the
+    /// last week remembers.
     pub latest: Vec<Device>,
     pub computed_at: String,
 }

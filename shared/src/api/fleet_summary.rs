@@ -1,24 +1,24 @@
-//! The fleet summary's rules: which `last_seen` windows it counts, how the edge's aggregate rows
-//! become a [`FleetSummary`], how long an answer may be reused, and the id range a prefix search
-//! scans (so that it can use the `(project_key, id)` index).
+//! The fleet summary's rules: how the maintained counts the edge reads become a
+//! [`FleetSummary`] (its seen-within counts from the clock hours of `rules::seen`), how long an
+//! answer may be reused, and the id range a prefix search scans (so that it can use the
+//! `(project_key, id)` key).
 
 use crate::api::fleet::{Device, FleetSummary, SeenCounts, StateCount, VersionCount};
 use crate::model::rollout::DevicePhase;
+use crate::rules::seen;
 use std::collections::BTreeMap;
 
 /// How many of the most recently seen devices a summary lists.
-pub const LATEST: u32 = 12;
+pub const LATEST: u32 = seen::LATEST_PER_BUCKET as u32;
 /// An isolate reuses a project's summary for this long; the issue allows at most a minute.
 pub const CACHE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
 
-/// `last_seen` at or after these counts as seen within the last hour, day and week.
-pub fn seen_cutoffs(now_ms: i64) -> [i64; 3] {
-    [
-        now_ms - HOUR_MS,
-        now_ms - 24 * HOUR_MS,
-        now_ms - 7 * 24 * HOUR_MS,
-    ]
+/// Devices seen within the last hour, day and week at `now_ms`, from the devices per clock hour
+/// of their stored `last_seen` (`(hour start ms, devices)`); see `rules::seen` for what the
+/// counts mean at the `last_seen` granularity.
+pub fn seen_counts(hours: &[(i64, i64)], now_ms: i64) -> SeenCounts {
+    let [hour, day, week] = seen::within(hours, now_ms);
+    SeenCounts { hour, day, week }
 }
 
 /// What the edge read from D1 for one project, before it is shaped into an answer.
@@ -176,14 +176,24 @@ mod tests {
     }
 
     #[test]
-    fn seen_windows() {
+    fn seen_counts_name_the_windows() {
+        let now = 1_795_306_646_000;
+        let this_hour = seen::bucket(now);
+        let got = seen_counts(
+            &[
+                (this_hour, 2),
+                (this_hour - 3 * 3_600_000, 3),
+                (this_hour - 48 * 3_600_000, 4),
+            ],
+            now,
+        );
         assert_eq!(
-            seen_cutoffs(1_000_000_000),
-            [
-                1_000_000_000 - 3_600_000,
-                1_000_000_000 - 86_400_000,
-                1_000_000_000 - 604_800_000
-            ]
+            got,
+            SeenCounts {
+                hour: 2,
+                day: 5,
+                week: 9
+            }
         );
     }
 

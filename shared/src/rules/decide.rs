@@ -1,9 +1,13 @@
-//! The upgrade decision for one Luat check: given what the edge loaded, offer the image or say why not.
+//! The verdict on one Luat check, decided once: given what the edge loaded (the project, the
+//! device id's binding, the plan), offer the image (how, which target, and what the rollout may
+//! believe of the device) or say why not.
 
 use crate::leaf::code::Refusal;
+use crate::leaf::version::Version;
 use crate::model::plan::{Delivery, Plan};
 use crate::rules::luat::UpgradeCheck;
-use crate::rules::plan::{in_device_set, upgrade_wanted};
+use crate::rules::plan::{in_device_set, listed, upgrade_wanted};
+use crate::rules::rollout_state::Provenance;
 
 /// How an image that is due is handed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,33 +18,93 @@ pub enum Via {
     Redirect,
 }
 
+/// An upgrade that is due. Loop-upgrade protection ([`crate::rules::ban`]) and the plan's rollout
+/// still have their say before a byte is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due<'a> {
+    pub plan: &'a Plan,
+    pub target: Version,
+    pub via: Via,
+    /// What the rollout may believe of the device when it first sees it.
+    pub from: Provenance,
+}
+
 /// The outcome of [`decide`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
-    /// The plan's image is due for this device. Loop-upgrade protection ([`crate::rules::ban`]) still
-    /// has its say before a byte is sent.
-    Due(Via),
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offer<'a> {
+    Due(Due<'a>),
     Refuse(Refusal),
+}
+
+/// The device id's binding, as the edge found or made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    /// Bound (before, or by this check) to `project`; `signed`: a provisioned JSON device.
+    Bound {
+        project: &'a str,
+        signed: bool,
+        first_seen_ms: i64,
+    },
+    /// Not known, and the project's new ids for this minute are spent: nothing was bound.
+    Spent,
+}
+
+impl Binding<'_> {
+    /// Is the check its own project's, from an id that speaks Luat (so the registry hears it)?
+    pub fn is_own(&self, check: &UpgradeCheck) -> bool {
+        matches!(self, Binding::Bound { project, signed: false, .. } if *project == check.project_key)
+    }
 }
 
 /// What the edge knows when it decides.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
-    /// Does a project with the check's key exist?
+    /// Does a project with the check's key exist? (When not, nothing else was loaded.)
     pub project_known: bool,
-    /// The project the device id is bound to (after binding it on first sight).
-    pub owner: Option<&'a str>,
+    pub binding: Binding<'a>,
     /// The plan for (project, firmware_name), if any.
     pub plan: Option<&'a Plan>,
 }
 
-pub fn decide(check: &UpgradeCheck, facts: Facts<'_>) -> Offer {
+/// The verdict: the offer, and whether the device now runs the plan's target (a success its
+/// rollout hears of).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    pub offer: Offer<'a>,
+    pub reached: bool,
+}
+
+pub fn decide<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Verdict<'a> {
+    let reached = facts.binding.is_own(check)
+        && facts.plan.is_some_and(|p| {
+            Version::parse(&p.spec.target_version).is_ok_and(|t| t == check.version)
+        });
+    Verdict {
+        offer: offer(check, facts),
+        reached,
+    }
+}
+
+fn offer<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Offer<'a> {
     use Offer::Refuse;
     if !facts.project_known {
         return Refuse(Refusal::UnknownProject);
     }
-    if facts.owner.is_some_and(|owner| owner != check.project_key) {
+    let Binding::Bound {
+        project,
+        signed,
+        first_seen_ms,
+    } = facts.binding
+    else {
+        return Refuse(Refusal::RegistrationsSpent);
+    };
+    if project != check.project_key {
         return Refuse(Refusal::OtherProject);
+    }
+    if signed {
+        // A provisioned JSON device speaks only the signed API: an unsigned Luat check with its
+        // id must not touch its registry state or its rollout outcome.
+        return Refuse(Refusal::SignedDevice);
     }
     let Some(plan) = facts.plan else {
         return Refuse(Refusal::UnknownFirmware);
@@ -48,12 +112,22 @@ pub fn decide(check: &UpgradeCheck, facts: Facts<'_>) -> Offer {
     if !in_device_set(&plan.spec, &check.device_id) {
         return Refuse(Refusal::NotInDeviceSet);
     }
-    if let Err(refusal) = upgrade_wanted(&plan.spec, &check.version) {
-        return Refuse(refusal);
-    }
+    let target = match upgrade_wanted(&plan.spec, &check.version) {
+        Ok(target) => target,
+        Err(refusal) => return Refuse(refusal),
+    };
     let redirect = check.wants_redirect
         || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
-    Offer::Due(if redirect { Via::Redirect } else { Via::Stream })
+    Offer::Due(Due {
+        plan,
+        target,
+        via: if redirect { Via::Redirect } else { Via::Stream },
+        from: Provenance {
+            signed: false,
+            listed: listed(&plan.spec, &check.device_id),
+            first_seen_ms,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -107,29 +181,47 @@ mod tests {
         parse_check(&check_query("/api/site/firmware_upgrade", Some(&q)).unwrap()).unwrap()
     }
 
+    /// An expected offer: how a due image goes out, or the refusal.
+    #[derive(Debug, PartialEq)]
+    enum Want {
+        Due(Via),
+        Refuse(Refusal),
+    }
+
+    fn bound(project: &str) -> Binding<'_> {
+        Binding::Bound {
+            project,
+            signed: false,
+            first_seen_ms: 0,
+        }
+    }
+
+    /// `owner`: the project the id is bound to (`None`: the check's own).
     #[track_caller]
     fn check(
         c: UpgradeCheck,
         project_known: bool,
         owner: Option<&str>,
         p: Option<Plan>,
-        expect: Offer,
+        expect: Want,
     ) {
-        let got = decide(
-            &c,
-            Facts {
-                project_known,
-                owner,
-                plan: p.as_ref(),
-            },
-        );
+        let binding = bound(owner.unwrap_or(&c.project_key));
+        let facts = Facts {
+            project_known,
+            binding,
+            plan: p.as_ref(),
+        };
+        let got = match decide(&c, facts).offer {
+            Offer::Due(due) => Want::Due(due.via),
+            Offer::Refuse(r) => Want::Refuse(r),
+        };
         assert_eq!(got, expect, "{c:?}");
     }
 
     #[test]
     fn decision_table() {
         use Delivery::*;
-        use Offer::*;
+        use Want::*;
         let stream = || Some(plan("2018.1.10", &[], &[], Stream, false));
         let redirect = || Some(plan("2018.1.10", &[], &[], Redirect, false));
         check(
@@ -238,5 +330,68 @@ mod tests {
             Some(plan("2018.1.10", &[], &["862419074072389"], Stream, false)),
             Due(Via::Stream),
         );
+    }
+
+    #[test]
+    fn the_binding_decides_before_the_plan() {
+        let p = plan(
+            "2018.1.10",
+            &[],
+            &["862419074072389"],
+            Delivery::Stream,
+            false,
+        );
+        let c = luatos("2018.1.3");
+        let facts = |binding| Facts {
+            project_known: true,
+            binding,
+            plan: Some(&p),
+        };
+        let signed = Binding::Bound {
+            project: "K1",
+            signed: true,
+            first_seen_ms: 0,
+        };
+        let cases: &[(Binding<'_>, Option<Refusal>)] = &[
+            (Binding::Spent, Some(Refusal::RegistrationsSpent)),
+            (signed, Some(Refusal::SignedDevice)),
+            (bound("K2"), Some(Refusal::OtherProject)),
+            (bound("K1"), None),
+        ];
+        for (binding, want) in cases {
+            let got = match decide(&c, facts(*binding)).offer {
+                Offer::Due(_) => None,
+                Offer::Refuse(r) => Some(r),
+            };
+            assert_eq!(got, *want, "{binding:?}");
+        }
+        // A device the plan lists is trusted by its rollout, and its first sight travels along.
+        let first = Binding::Bound {
+            project: "K1",
+            signed: false,
+            first_seen_ms: 7,
+        };
+        let Offer::Due(due) = decide(&c, facts(first)).offer else {
+            panic!("due");
+        };
+        assert_eq!((due.from.listed, due.from.first_seen_ms), (true, 7));
+        assert_eq!(due.target, Version::parse("2018.1.10").unwrap());
+    }
+
+    #[test]
+    fn only_its_own_device_running_the_target_has_reached_it() {
+        let p = plan("2018.1.10", &[], &[], Delivery::Stream, false);
+        let reached = |version: &str, binding| {
+            let facts = Facts {
+                project_known: true,
+                binding,
+                plan: Some(&p),
+            };
+            decide(&luatos(version), facts).reached
+        };
+        assert!(reached("2018.1.10", bound("K1")));
+        assert!(!reached("2018.1.3", bound("K1")));
+        assert!(!reached("2018.1.10", bound("K2")));
+        assert!(!reached("2018.1.10", Binding::Spent));
     }
 }

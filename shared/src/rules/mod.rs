@@ -1,7 +1,8 @@
 //! The rules: every decision the edge carries out, as pure functions over leaves and the model
 //! (Luat check parsing and the upgrade decision, loop-upgrade bans, rollout stages, gate and state,
 //! a due device's attempt, module jobs, device and admin authentication, notices, download URLs,
-//! retention, the registry's write rule, isolate-memory bookkeeping). Nothing here imports `api`.
+//! retention, the registry's write rule, seen-within counts per clock hour, isolate-memory
+//! bookkeeping). Nothing here imports `api`.
 
 pub mod admin_auth;
 pub mod ban;
@@ -19,3 +20,4 @@ pub mod registry;
 pub mod retention;
 pub mod rollout;
 pub mod rollout_state;
+pub mod seen;

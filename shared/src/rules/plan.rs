@@ -122,8 +122,8 @@ pub fn from_version_eligible(spec: &PlanSpec, version: &Version) -> bool {
 /// Does the plan upgrade a device (or a module) running `running`? Not when it runs the target
 /// already, nor a newer version unless the plan allows downgrades, nor a version the plan's
 /// `from_versions` leaves out. The one rule for Luat checks ([`crate::rules::decide`]) and module
-/// jobs ([`crate::rules::module_job`]).
-pub fn upgrade_wanted(spec: &PlanSpec, running: &Version) -> Result<(), Refusal> {
+/// jobs ([`crate::rules::module_job`]). `Ok` holds the target.
+pub fn upgrade_wanted(spec: &PlanSpec, running: &Version) -> Result<Version, Refusal> {
     let Ok(target) = Version::parse(&spec.target_version) else {
         // Plans are validated when written; an unreadable one offers nothing rather than guessing.
         return Err(Refusal::NotOfferingNow);
@@ -134,7 +134,15 @@ pub fn upgrade_wanted(spec: &PlanSpec, running: &Version) -> Result<(), Refusal>
     if !from_version_eligible(spec, running) {
         return Err(Refusal::SourceVersionNotEligible);
     }
-    Ok(())
+    Ok(target)
+}
+
+/// Is the id in the plan's explicit `devices` list (an id the operator named, so trusted by a
+/// rollout)? IMEI ranges and the whole fleet are not a listing.
+pub fn listed(spec: &PlanSpec, id: &str) -> bool {
+    spec.devices
+        .binary_search_by(|d| d.as_str().cmp(id))
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -277,7 +285,7 @@ mod tests {
         s.from_versions = from.iter().map(|v| v.to_string()).collect();
         s.allow_downgrade = downgrade;
         assert_eq!(
-            upgrade_wanted(&s, &Version::parse(running).unwrap()),
+            upgrade_wanted(&s, &Version::parse(running).unwrap()).map(drop),
             expect,
             "{target} from {from:?} downgrade {downgrade}, running {running}"
         );

@@ -11,6 +11,37 @@ pub struct Known {
     pub last_seen: i64,
 }
 
+/// What a check tells D1 about a known device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum News {
+    /// Nothing D1 does not hold: no write.
+    Nothing,
+    /// Only that it was seen, D1's `last_seen` being older than the granularity: a write that
+    /// can wait to join a batch.
+    Seen,
+    /// A new firmware or version: a write and a history entry, without delay.
+    Changed,
+}
+
+/// What this check tells D1 of the device. `None` when this isolate does not know the device yet.
+pub fn news(
+    known: Option<&Known>,
+    firmware: &str,
+    version: &str,
+    at: i64,
+    granularity_ms: i64,
+) -> Option<News> {
+    known.map(|k| {
+        if k.firmware != firmware || k.version != version {
+            News::Changed
+        } else if at - k.last_seen >= granularity_ms {
+            News::Seen
+        } else {
+            News::Nothing
+        }
+    })
+}
+
 /// Does this news change what D1 holds? `None` when this isolate does not know the device yet.
 pub fn due(
     known: Option<&Known>,
@@ -19,9 +50,7 @@ pub fn due(
     at: i64,
     granularity_ms: i64,
 ) -> Option<bool> {
-    known.map(|k| {
-        k.firmware != firmware || k.version != version || at - k.last_seen >= granularity_ms
-    })
+    news(known, firmware, version, at, granularity_ms).map(|n| n != News::Nothing)
 }
 
 #[cfg(test)]
@@ -61,5 +90,29 @@ mod tests {
             Some(true),
             "last_seen is an hour old"
         );
+    }
+
+    #[test]
+    fn news_tells_a_refresh_from_a_change() {
+        let k = Known {
+            firmware: "fw".into(),
+            version: "1.0.0".into(),
+            last_seen: 0,
+        };
+        let day = 86_400_000;
+        let cases: &[(Option<&Known>, &str, &str, i64, Option<News>)] = &[
+            (None, "fw", "1.0.0", 5, None),
+            (Some(&k), "fw", "1.0.0", day - 1, Some(News::Nothing)),
+            (Some(&k), "fw", "1.0.0", day, Some(News::Seen)),
+            (Some(&k), "fw", "1.0.1", 5, Some(News::Changed)),
+            (Some(&k), "fw2", "1.0.0", day, Some(News::Changed)),
+        ];
+        for (known, fw, version, at, want) in cases {
+            assert_eq!(
+                news(*known, fw, version, *at, day),
+                *want,
+                "{fw} {version} {at}"
+            );
+        }
     }
 }

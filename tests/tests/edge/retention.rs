@@ -1,5 +1,7 @@
 //! Retention: the scheduled handler purges expired replay rows, history past `HISTORY_DAYS` or
-//! beyond `HISTORY_KEEP` per device, old rate-limit windows and old activity, a bounded batch per
+//! beyond `HISTORY_KEEP` per device, old rate-limit windows and old activity, ids that checked in
+//! once and never again (past `FORGET_SILENT_DAYS`), finished rollouts' per-device records (past
+//! `ROLLOUT_RECORDS_DAYS`), the summary's old clock hours and empty counts, a bounded batch per
 //! table family per run, each family on its own. Old rows are seeded straight into the server's
 //! local D1, since nothing in the API writes the past.
 
@@ -106,5 +108,173 @@ fn the_scheduled_handler_purges_in_bounded_batches() {
     assert!(
         log.contains("retention: purging rollout_rate failed"),
         "no log line for the failing family:\n{log}"
+    );
+}
+
+/// What is left of the silent-device fixture: devices of project `ret-s`, those among them named
+/// `ret-s-once-*`, the history of `ret-s-once-0`, and the records of rollouts `ret-s/fw@1..4`.
+fn silent_tables(server: &Server) -> serde_json::Value {
+    let rows = server.d1(
+        "SELECT (SELECT COUNT(*) FROM devices WHERE project_key = 'ret-s') AS devices,
+                (SELECT COUNT(*) FROM devices WHERE id LIKE 'ret-s-once-%') AS once,
+                (SELECT group_concat(id) FROM (SELECT id FROM devices WHERE project_key = 'ret-s'
+                   AND id NOT LIKE 'ret-s-once-%' ORDER BY id)) AS kept,
+                (SELECT COUNT(*) FROM device_events WHERE device_id = 'ret-s-once-0') AS history,
+                (SELECT group_concat(plan_id || ':' || n) FROM (SELECT plan_id, COUNT(*) AS n
+                   FROM rollout_devices WHERE plan_id LIKE 'ret-s/%' GROUP BY plan_id ORDER BY plan_id)) AS records,
+                (SELECT SUM(devices) FROM fleet_counts WHERE project_key = 'ret-s' AND facet = 'version') AS counted,
+                (SELECT COUNT(*) FROM seen_hours WHERE project_key = 'ret-s') AS hours,
+                (SELECT COUNT(*) FROM fleet_counts WHERE project_key = 'ret-s' AND devices = 0) AS empty",
+    );
+    rows.first().cloned().unwrap_or_default()
+}
+
+#[test]
+fn ids_that_came_once_and_finished_rollouts_records_go() {
+    let server = Server::start_with(
+        &temp_state_dir("retention-silent"),
+        &[("FORGET_SILENT_DAYS", "30"), ("ROLLOUT_RECORDS_DAYS", "10")],
+    );
+    let now = now_ms();
+    let (old, recent) = (now - 40 * DAY_MS, now - 5 * DAY_MS);
+    let seed = [
+        // 700 ids bound 40 days ago and never seen again: more than one run's 500.
+        format!(
+            "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen)
+             WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 699)
+             SELECT 'ret-s-once-' || i, 'ret-s', 'fw', '1.0.0', {old}, {old} FROM c;"
+        ),
+        format!("INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES ('ret-s', 'ret-s-once-0', {old}, 'bound', 'first check');"),
+        // Kept: seen again after its binding; bound within FORGET_SILENT_DAYS; provisioned; once
+        // provisioned (de-provisioned since: its key generation stays).
+        format!(
+            "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen, provisioned_at, key_generation) VALUES
+             ('ret-s-back', 'ret-s', 'fw', '1.0.0', {old}, {recent}, NULL, NULL),
+             ('ret-s-new', 'ret-s', 'fw', '1.0.0', {recent}, {recent}, NULL, NULL),
+             ('ret-s-prov', 'ret-s', NULL, NULL, {old}, {old}, {old}, {old}),
+             ('ret-s-deprov', 'ret-s', NULL, NULL, {old}, {old}, NULL, {old});"
+        ),
+        // Rollouts: cancelled and completed, quiet for 20 days (records go); failed and completed
+        // 5 days ago (kept); three records each.
+        ["1:cancelled:20", "2:completed:20", "3:failed:5", "4:completed:5"]
+            .iter()
+            .map(|r| {
+                let [n, phase, days]: [&str; 3] = r.split(':').collect::<Vec<_>>().try_into().unwrap();
+                let at = now - days.parse::<i64>().unwrap() * DAY_MS;
+                format!(
+                    "INSERT INTO rollouts (plan_id, project_key, firmware_name, phase, state, version, updated_at)
+                     VALUES ('ret-s/fw@{n}', 'ret-s', 'fw{n}', '{phase}', '{{}}', 1, {at});
+                     INSERT INTO rollout_devices (plan_id, device_id, cohort, phase, since_ms)
+                     VALUES ('ret-s/fw@{n}', 'a', 0, 'succeeded', {at}), ('ret-s/fw@{n}', 'b', 0, 'failed', {at}),
+                            ('ret-s/fw@{n}', 'c', 0, 'offered', {at});"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        // A summary hour 10 days old (past the week and a day) and an empty count row.
+        format!(
+            "INSERT INTO seen_hours (project_key, hour, devices) VALUES ('ret-s', {h}, 3);
+             INSERT INTO fleet_counts (project_key, facet, name, devices) VALUES ('ret-s', 'version', '[\"fw\",\"0.9\"]', 0);",
+            h = (now - 10 * DAY_MS) / 3_600_000 * 3_600_000
+        ),
+    ];
+    server.d1(&seed.join("\n"));
+    let before = silent_tables(&server);
+    assert_eq!(
+        (
+            &before["devices"],
+            &before["once"],
+            &before["counted"],
+            &before["empty"]
+        ),
+        (&704.into(), &700.into(), &704.into(), &1.into()),
+        "{before}"
+    );
+
+    server.run_scheduled();
+    let first = silent_tables(&server);
+    assert_eq!(first["once"], 200, "one run removes at most 500: {first}");
+    assert_eq!(
+        first["history"], 0,
+        "the history of a removed id goes too: {first}"
+    );
+    assert_eq!(
+        first["records"], "ret-s/fw@3:3,ret-s/fw@4:3",
+        "finished rollouts quiet for ROLLOUT_RECORDS_DAYS lose their records: {first}"
+    );
+    assert_eq!(first["empty"], 0, "{first}");
+
+    server.run_scheduled();
+    let second = silent_tables(&server);
+    assert_eq!(
+        (&second["once"], &second["kept"]),
+        (
+            &0.into(),
+            &"ret-s-back,ret-s-deprov,ret-s-new,ret-s-prov".into()
+        ),
+        "{second}"
+    );
+    // The counts followed the deletions (the triggers), and the summary's hours older than a week
+    // and a day went: only the hour the two recent devices were seen in is left.
+    assert_eq!(
+        (&second["counted"], &second["hours"]),
+        (&4.into(), &1.into()),
+        "{second}"
+    );
+    let log = std::fs::read_to_string(server.state.join("wrangler.log")).unwrap_or_default();
+    assert!(
+        !log.contains("retention: purging"),
+        "a family failed:\n{log}"
+    );
+}
+
+/// A device removed as silent is bound again, as a new device, when it comes back: KV's copy of
+/// its binding went with its row.
+#[test]
+fn a_removed_silent_device_is_bound_again_when_it_comes_back() {
+    use crate::{device_request, luatos_get};
+    let server = Server::start_with(
+        &temp_state_dir("retention-back"),
+        &[("FORGET_SILENT_DAYS", "30")],
+    );
+    let fw = "ret_LuatOS-SoC_Air780EHV";
+    server.setup(
+        "ret-b",
+        None,
+        fw,
+        "1.0.1",
+        &fota_tests::image(9040, 10_000),
+        serde_json::json!({}),
+    );
+    let id = crate::imei(904, 1);
+    let check = || {
+        let url = format!("/api/site/firmware_upgrade?imei={id}&project_key=ret-b&firmware_name={fw}&version=1.0.1");
+        device_request(&server, &luatos_get(&server, &url)).status
+    };
+    assert_eq!(check(), 404);
+    let old = now_ms() - 40 * DAY_MS;
+    let bound = |server: &Server| -> Vec<serde_json::Value> {
+        server.d1(&format!("SELECT first_seen FROM devices WHERE id = '{id}'"))
+    };
+    assert!(
+        crate::eventually(10, || bound(&server).len() == 1),
+        "not bound"
+    );
+    server.d1(&format!(
+        "UPDATE devices SET first_seen = {old}, last_seen = {old} WHERE id = '{id}'"
+    ));
+    server.run_scheduled();
+    assert!(
+        bound(&server).is_empty(),
+        "the silent device is still there"
+    );
+    assert_eq!(check(), 404);
+    assert!(
+        crate::eventually(10, || bound(&server)
+            .first()
+            .and_then(|r| r["first_seen"].as_i64())
+            .is_some_and(|at| at > old)),
+        "not bound again: {:?}",
+        bound(&server)
     );
 }

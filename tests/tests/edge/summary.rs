@@ -1,5 +1,6 @@
 //! The fleet summary (`GET /admin/v1/projects/{key}/summary`) counts what the device list lists:
-//! devices registered by real Luat checks, per (firmware, version), job state, ban and last seen.
+//! devices registered by real Luat checks, per (firmware, version), job state, ban and last seen,
+//! from counts D1 keeps as devices change (it never reads the devices themselves).
 
 use crate::{device_request, eventually, imei, luatos_get};
 use fota_tests::{image, shared_server, Server};
@@ -236,6 +237,160 @@ fn id_search_is_a_prefix_or_an_exact_version() {
         search("1.0"),
         Vec::<String>::new(),
         "a version matches exactly"
+    );
+}
+
+/// D1 rows the edge's isolate has read so far (`GET /admin/v1/metrics`).
+fn rows_read(server: &Server) -> u64 {
+    server
+        .admin("GET", "/metrics", b"")
+        .expect_status(200)
+        .json()["d1"]["rows_read"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no d1.rows_read in the metrics"))
+}
+
+#[test]
+fn the_summary_reads_maintained_counts_not_the_devices() {
+    let server = shared_server();
+    let p = "sum-counts";
+    server.setup(p, None, FW, "1.0.1", &image(9030, 10_000), json!({}));
+    // 3,000 devices seeded straight into D1 (the triggers count them as any INSERT): seen 2 to 6
+    // days ago (2,000, one clock hour in 100 each; 1,000 of them on 1.0.0) and 10 to 12 days ago
+    // (1,000: past the week); two banned and three offered a rollout among the recent ones.
+    let (day, now) = (86_400_000, now_ms());
+    server.d1(&format!(
+        "INSERT INTO devices (id, project_key, firmware_name, version, first_seen, last_seen, banned, job_phase)
+         WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < 2999)
+         SELECT printf('86903%010d', i), '{p}', '{FW}', CASE WHEN i < 1000 THEN '1.0.0' ELSE '1.0.1' END,
+                {first}, CASE WHEN i < 2000 THEN {recent} ELSE {old} END - (i % 100) * 3600000, (i IN (5, 6)),
+                CASE WHEN i IN (7, 8, 9) THEN 'offered' END
+         FROM c;",
+        first = now - 20 * day,
+        recent = now - 2 * day,
+        old = now - 10 * day,
+    ));
+    // And one device bound by a real check just now.
+    assert_eq!(
+        device_check(server, p, FW, &imei(903, 99_999), "1.0.1"),
+        404
+    );
+
+    let before = rows_read(server);
+    let got = summary(server, p);
+    let read = rows_read(server) - before;
+    assert!(read <= 1_000, "the summary read {read} rows: {got}");
+    assert!(read < 3_000, "the summary read every device ({read} rows)");
+    assert_eq!(
+        (got["total"].as_u64(), got["banned"].as_u64()),
+        (Some(3_001), Some(2)),
+        "{got}"
+    );
+    assert_eq!(
+        got["seen"],
+        json!({ "hour": 1, "day": 1, "week": 2_001 }),
+        "{got}"
+    );
+    let versions: Vec<(String, u64)> = got["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().into(),
+                v["devices"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [("1.0.1".into(), 2_001), ("1.0.0".into(), 1_000)],
+        "{got}"
+    );
+    assert_eq!(
+        got["states"],
+        json!([{ "state": "idle", "devices": 2_998 }, { "state": "offered", "devices": 3 }]),
+        "{got}"
+    );
+    // The latest devices: the one checked just now first, then the newest seeded ones (each
+    // clock hour remembers its 12 newest).
+    let latest: Vec<&str> = got["latest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(latest.len(), 12, "{got}");
+    assert_eq!(latest[0], imei(903, 99_999), "{got}");
+
+    // The counts follow changes other than a check: an operator unbans a device, forgets another.
+    server
+        .admin(
+            "POST",
+            &format!("/projects/{p}/devices/869030000000005/unban"),
+            b"",
+        )
+        .expect_status(200);
+    server
+        .admin(
+            "DELETE",
+            &format!("/projects/{p}/devices/869030000000006"),
+            b"",
+        )
+        .expect_one_of(&[200, 204]);
+    let counts = server.d1(&format!(
+        "SELECT (SELECT devices FROM fleet_counts WHERE project_key = '{p}' AND facet = 'banned') AS banned,
+                (SELECT SUM(devices) FROM fleet_counts WHERE project_key = '{p}' AND facet = 'version') AS total,
+                (SELECT SUM(devices) FROM seen_hours WHERE project_key = '{p}' AND hour >= {week}) AS week",
+        week = (now - 8 * day) / 3_600_000 * 3_600_000
+    ));
+    assert_eq!(
+        counts.first().cloned(),
+        Some(json!({ "banned": 0, "total": 3_000, "week": 2_000 })),
+        "after an unban and a forget"
+    );
+}
+
+/// The hot write (a `last_seen` refresh assigns that column alone) must cost D1 exactly one row:
+/// no index holds `last_seen` and no trigger on `devices` fires when an UPDATE assigns it alone.
+#[test]
+fn nothing_but_the_row_follows_a_last_seen_refresh() {
+    let server = shared_server();
+    let schema = server.d1(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'devices' AND sql IS NOT NULL",
+    );
+    let mut triggers = 0;
+    for entry in &schema {
+        let (kind, name) = (
+            entry["type"].as_str().unwrap(),
+            entry["name"].as_str().unwrap(),
+        );
+        let sql = entry["sql"].as_str().unwrap().to_ascii_lowercase();
+        match kind {
+            "index" => assert!(
+                !sql.contains("last_seen"),
+                "index {name} holds last_seen: {sql}"
+            ),
+            "trigger" => {
+                triggers += 1;
+                let head = sql.split(" on devices").next().unwrap_or_default();
+                assert!(
+                    head.contains(" after insert")
+                        || head.contains(" after delete")
+                        || head.contains(" after update of "),
+                    "trigger {name} may fire on any UPDATE: {sql}"
+                );
+                assert!(
+                    !head.contains("last_seen"),
+                    "trigger {name} fires on last_seen: {sql}"
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        triggers >= 5,
+        "the counts' triggers are missing: {schema:?}"
     );
 }
 
