@@ -28,12 +28,13 @@ CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
-const ADDED_COLUMNS: [&str; 5] = [
+const ADDED_COLUMNS: [&str; 6] = [
     "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
     "ALTER TABLE devices ADD COLUMN standing TEXT",
     "ALTER TABLE rate ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE meta ADD COLUMN merged TEXT",
     "ALTER TABLE meta ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE meta ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
 ];
 
 pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing";
@@ -107,6 +108,12 @@ pub struct Meta {
     pub merged: Option<String>,
     #[serde(default)]
     pub shard: i64,
+    #[serde(default = "one")]
+    pub shards: i64,
+}
+
+fn one() -> i64 {
+    1
 }
 
 /// A history entry waiting for D1.
@@ -165,8 +172,8 @@ impl Ledger {
         high: u32,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO meta (id, plan_id, project_key, firmware_name, state, version, high_water, shard) VALUES (1, ?, ?, ?, ?, 1, ?, ?)",
-            vec![V::from(ident.plan_id.as_str()), V::from(ident.project_key.as_str()), V::from(ident.firmware_name.as_str()), V::from(json(state)?), V::from(high as i64), V::from(shard as i64)],
+            "INSERT INTO meta (id, plan_id, project_key, firmware_name, state, version, high_water, shard, shards) VALUES (1, ?, ?, ?, ?, 1, ?, ?, ?)",
+            vec![V::from(ident.plan_id.as_str()), V::from(ident.project_key.as_str()), V::from(ident.firmware_name.as_str()), V::from(json(state)?), V::from(high as i64), V::from(shard as i64), V::from(ident.shards as i64)],
         )?;
         Ok(())
     }

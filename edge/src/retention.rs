@@ -6,9 +6,10 @@
 
 use crate::error::{AppError, AppResult};
 use crate::store::retention as sql;
+use fota_shared::leaf::version::Version;
 use fota_shared::model::rollout::RolloutPhase;
 use fota_shared::rules::retention::{
-    records_compacted, Cutoffs, Policy, BATCH_ROWS, SILENT_BATCH, SILENT_SCAN,
+    records_compacted, storage_deletable, Cutoffs, Policy, BATCH_ROWS, SILENT_BATCH, SILENT_SCAN,
 };
 use std::future::Future;
 use worker::Env;
@@ -54,6 +55,11 @@ pub async fn run(env: &Env, now_ms: i64) {
     )
     .await;
     family("rollout_devices", compact_rollouts(env, &cut)).await;
+    family(
+        "rollout coordinators' storage",
+        purge_coordinators(env, &cut),
+    )
+    .await;
     family("devices that came once", forget_silent(env, &cut)).await;
     family(
         "seen_hours",
@@ -83,6 +89,33 @@ async fn compact_rollouts(env: &Env, cut: &Cutoffs) -> AppResult<u64> {
         .collect();
     sql::purge_rollout_records(env, &plans, BATCH_ROWS).await
 }
+
+/// Finished rollouts' Durable Objects drop their storage once nothing can reach them again
+/// (`rules::retention::storage_deletable`); D1's `rollouts` row keeps the counts. A few
+/// rollouts per run, each shard called once.
+async fn purge_coordinators(env: &Env, cut: &Cutoffs) -> AppResult<u64> {
+    let mut purged = 0;
+    for r in sql::unpurged_rollouts(env, PURGE_ROLLOUTS).await? {
+        let Some(phase) = phase(&r.phase) else {
+            continue;
+        };
+        let target = r.plan_id.rsplit_once('@').map_or("", |(_, v)| v);
+        let still_targeted = crate::store::fresh_plan(env, &r.project_key, &r.firmware_name)
+            .await?
+            .and_then(|p| Version::parse(&p.spec.target_version).ok())
+            .is_some_and(|t| Version::parse(target).is_ok_and(|v| v == t));
+        if !storage_deletable(phase, r.updated_at, still_targeted, cut) {
+            continue;
+        }
+        crate::rollout::purge(env, &r.plan_id, &r.project_key, &r.firmware_name, r.shards).await?;
+        sql::mark_purged(env, &r.plan_id, r.updated_at).await?;
+        purged += 1;
+    }
+    Ok(purged)
+}
+
+/// Finished rollouts whose coordinators one run may purge.
+const PURGE_ROLLOUTS: u32 = 20;
 
 fn phase(text: &str) -> Option<RolloutPhase> {
     [

@@ -421,6 +421,25 @@ pub async fn control(
     }
 }
 
+/// A finished rollout's coordinators drop their storage (retention: nothing can reach them again).
+pub async fn purge(
+    env: &Env,
+    plan_id: &str,
+    project_key: &str,
+    firmware_name: &str,
+    shards: i64,
+) -> AppResult<()> {
+    let r = Rollout {
+        project_key: project_key.to_string(),
+        firmware_name: firmware_name.to_string(),
+        plan_id: plan_id.to_string(),
+        spec: rollout::effective(&Default::default()),
+        job_timeout_s: DEFAULT_JOB_TIMEOUT_S,
+        shards: shards.clamp(1, i64::from(rollout::MAX_SHARDS)) as u32,
+    };
+    call_all(env, &r, || Op::Purge).await
+}
+
 /// The plan targets of rollouts that may still change by time alone.
 pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
     store::rollouts::live_plans(env).await
@@ -500,6 +519,8 @@ pub enum Op {
     },
     /// The first shard's phase and stage, for another shard to take.
     Adopt(Phase),
+    /// The rollout is over for good: the shard drops its storage.
+    Purge,
 }
 
 /// What the first shard decides for every shard: phase, stage and the reasons.

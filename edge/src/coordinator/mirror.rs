@@ -80,6 +80,7 @@ impl RolloutCoordinator {
                     state_json,
                     version: meta.version,
                     updated_at: crate::store::now(),
+                    shards: meta.shards.max(1) as u32,
                 };
                 batch.push(mirror::state_stmt(env, &copy).map_err(err)?);
             }

@@ -63,6 +63,8 @@ pub struct RolloutCoordinator {
     reported: Cell<i64>,
     /// The `seq` of the last phase taken from the first shard.
     phase_seq: Cell<i64>,
+    /// Its storage was dropped (`Op::Purge`).
+    purged: Cell<bool>,
     alarm_armed: Cell<bool>,
     flushing: Cell<bool>,
 }
@@ -77,6 +79,7 @@ impl DurableObject for RolloutCoordinator {
             ident: RefCell::new(None),
             reported: Cell::new(0),
             phase_seq: Cell::new(0),
+            purged: Cell::new(false),
             alarm_armed: Cell::new(false),
             flushing: Cell::new(false),
         }
@@ -133,6 +136,13 @@ fn adopted(state: &RolloutState, phase: &Phase) -> RolloutState {
 impl RolloutCoordinator {
     async fn serve(&self, mut req: Request) -> Result<Response> {
         let call: Call = req.json().await?;
+        if let Op::Purge = call.op {
+            return self.purge().await;
+        }
+        if self.purged.replace(false) {
+            // Called again after its storage went: the tables come back, empty.
+            self.ledger().init();
+        }
         let (ident, shard) = (call.ident, call.shard);
         *self.ident.borrow_mut() = Some((ident.clone(), shard));
         let leads = shard == 0 && ident.shards > 1;
@@ -191,6 +201,18 @@ impl RolloutCoordinator {
         }
         self.arm_alarm().await?;
         Response::from_json(&answer)
+    }
+
+    /// Drops every row and the alarm: the rollout is over and nothing reaches it again.
+    async fn purge(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        storage.delete_alarm().await?;
+        storage.delete_all().await?;
+        *self.memory.borrow_mut() = None;
+        *self.ident.borrow_mut() = None;
+        self.alarm_armed.set(false);
+        self.purged.set(true);
+        Response::from_json(&Answer::Done)
     }
 
     fn ledger(&self) -> Ledger {
@@ -326,9 +348,12 @@ impl RolloutCoordinator {
                 Answer::Done
             }
             Op::Counts => Answer::State(state),
-            Op::Status | Op::Flush | Op::Report { .. } | Op::Adopt(_) | Op::Control { .. } => {
-                Answer::Done
-            }
+            Op::Status
+            | Op::Flush
+            | Op::Report { .. }
+            | Op::Adopt(_)
+            | Op::Control { .. }
+            | Op::Purge => Answer::Done,
         })
     }
 

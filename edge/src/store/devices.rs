@@ -248,7 +248,11 @@ pub async fn list_devices(
     if let Some(b) = f.banned {
         // A literal, not a bound value: SQLite uses the partial index of banned devices only
         // for a condition it can see matches the index's.
-        sql.push_str(if b { " AND banned = 1" } else { " AND banned = 0" });
+        sql.push_str(if b {
+            " AND banned = 1"
+        } else {
+            " AND banned = 0"
+        });
     }
     if let Some(state) = &f.state {
         if state == "idle" {

@@ -303,3 +303,40 @@ pub async fn optimize(env: &worker::Env) -> AppResult<()> {
     db(env)?.prepare("PRAGMA optimize").counted_run().await?;
     Ok(())
 }
+
+/// A finished rollout whose coordinators may still hold storage.
+#[derive(Deserialize)]
+pub struct Unpurged {
+    pub plan_id: String,
+    pub project_key: String,
+    pub firmware_name: String,
+    pub phase: String,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub updated_at: i64,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub shards: i64,
+}
+
+/// Finished rollouts whose Durable Object storage has not been dropped yet, a batch at a time.
+pub async fn unpurged_rollouts(env: &worker::Env, limit: u32) -> AppResult<Vec<Unpurged>> {
+    Ok(db(env)?
+        .prepare(
+            "SELECT plan_id, project_key, firmware_name, phase, updated_at, shards FROM rollouts
+             WHERE purged = 0 AND phase IN ('completed', 'cancelled', 'failed') ORDER BY updated_at LIMIT ?1",
+        )
+        .bind(&[n(limit as i64)])?
+        .counted_all()
+        .await?
+        .results()?)
+}
+
+/// The rollout's coordinators hold nothing any more, as of the row's `updated_at` (a later change
+/// of the row clears the mark).
+pub async fn mark_purged(env: &worker::Env, plan_id: &str, updated_at: i64) -> AppResult<()> {
+    db(env)?
+        .prepare("UPDATE rollouts SET purged = 1 WHERE plan_id = ?1 AND updated_at = ?2")
+        .bind(&[s(plan_id), n(updated_at)])?
+        .counted_run()
+        .await?;
+    Ok(())
+}

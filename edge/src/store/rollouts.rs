@@ -20,6 +20,8 @@ pub struct StateCopy<'a> {
     pub state_json: &'a str,
     pub version: i64,
     pub updated_at: i64,
+    /// The coordinator objects the rollout is spread over.
+    pub shards: u32,
 }
 
 /// One device's record in a rollout, with its deliveries of the rollout's target.
@@ -42,10 +44,11 @@ pub struct HistoryCopy<'a> {
 pub fn state_stmt(env: &Env, c: &StateCopy<'_>) -> AppResult<D1PreparedStatement> {
     Ok(db(env)?
         .prepare(
-            "INSERT INTO rollouts (plan_id, project_key, firmware_name, phase, high_water, state, version, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO rollouts (plan_id, project_key, firmware_name, phase, high_water, state, version, updated_at, shards)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT(plan_id) DO UPDATE SET phase = excluded.phase, high_water = excluded.high_water,
-               state = excluded.state, version = excluded.version, updated_at = excluded.updated_at
+               state = excluded.state, version = excluded.version, updated_at = excluded.updated_at,
+               shards = excluded.shards, purged = 0
              WHERE excluded.version >= rollouts.version",
         )
         .bind(&[
@@ -57,6 +60,7 @@ pub fn state_stmt(env: &Env, c: &StateCopy<'_>) -> AppResult<D1PreparedStatement
             s(c.state_json),
             n(c.version),
             n(c.updated_at),
+            n(c.shards as i64),
         ])?)
 }
 

@@ -107,18 +107,19 @@ pub fn records_compacted(phase: RolloutPhase, updated_at_ms: i64, cut: &Cutoffs)
         && updated_at_ms < cut.rollout_quiet_before_ms
 }
 
-/// May a rollout's coordinator (its Durable Object) drop its storage? Only when nothing can reach
-/// it again: cancelled or failed, or completed and no longer its plan's target
-/// (`still_targeted`: the plan of its project and firmware still names its version), and quiet
-/// for as long as its records are kept. The counts and state in D1's `rollouts` row stay.
+/// May a rollout's coordinators (its Durable Objects) drop their storage? Only when nothing can
+/// reach them again: completed, cancelled or failed, no longer its plan's target
+/// (`still_targeted`: the plan of its project and firmware still names its version; a check of
+/// that plan would find a coordinator with no state and start the rollout afresh), and quiet for
+/// as long as its records are kept. The counts and state in D1's `rollouts` row stay.
 pub fn storage_deletable(
     phase: RolloutPhase,
     updated_at_ms: i64,
     still_targeted: bool,
     cut: &Cutoffs,
 ) -> bool {
-    let done = is_finished(phase) || (phase == RolloutPhase::Completed && !still_targeted);
-    done && updated_at_ms < cut.rollout_quiet_before_ms
+    let done = is_finished(phase) || phase == RolloutPhase::Completed;
+    done && !still_targeted && updated_at_ms < cut.rollout_quiet_before_ms
 }
 
 /// Rows older than these go (each compared with `<`).
@@ -250,10 +251,11 @@ mod tests {
             (Completed, quiet, true, (true, false)),
             (Completed, quiet, false, (true, true)),
             (Completed, recent, false, (false, false)),
-            (Cancelled, quiet, true, (true, true)),
+            (Cancelled, quiet, true, (true, false)),
+            (Cancelled, quiet, false, (true, true)),
             (Cancelled, recent, false, (false, false)),
             (Failed, quiet, false, (true, true)),
-            (Failed, quiet, true, (true, true)),
+            (Failed, quiet, true, (true, false)),
             (Failed, NOW - 30 * DAY_MS, false, (false, false)),
         ] {
             let got = (

@@ -278,3 +278,77 @@ fn a_removed_silent_device_is_bound_again_when_it_comes_back() {
         bound(&server)
     );
 }
+
+/// A finished rollout that its plan no longer targets drops its coordinators' storage once
+/// quiet for `ROLLOUT_RECORDS_DAYS` (D1's row keeps its counts): planning that target again
+/// then starts a fresh rollout, where before the purge it found the cancelled one.
+#[test]
+fn a_finished_rollouts_coordinators_drop_their_storage() {
+    let server = Server::start_with(
+        &temp_state_dir("retention-coordinators"),
+        &[("ROLLOUT_RECORDS_DAYS", "10")],
+    );
+    let (p, fw) = ("ret-c", "retc_LuatOS-SoC_Air780EHV");
+    let img = fota_tests::image(6161, 700);
+    let fleet: Vec<String> = (0..6).map(|n| format!("8616{n:011}")).collect();
+    let staged = serde_json::json!({ "rollout": { "stages": [100] } });
+    server.setup_known(p, None, fw, "1.0.1", &img, staged.clone(), &fleet, "1.0.0");
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{p}/firmware/{fw}/1.0.2"),
+            &fota_tests::image(6162, 700),
+        )
+        .expect_one_of(&[200, 201]);
+    let status = |server: &Server| {
+        server
+            .admin("GET", &format!("/projects/{p}/plans/{fw}/status"), b"")
+            .expect_status(200)
+            .json()
+    };
+    server
+        .admin("POST", &format!("/projects/{p}/plans/{fw}/cancel"), b"")
+        .expect_status(200);
+    assert_eq!(status(&server)["state"], "cancelled");
+    let plan_of = |target: &str| {
+        let mut plan = staged.clone();
+        plan["target_version"] = target.into();
+        plan.to_string()
+    };
+    // While its plan targets it, the cancelled rollout keeps its storage, quiet or not.
+    let backdate = format!(
+        "UPDATE rollouts SET updated_at = {} WHERE plan_id = '{p}/{fw}@1.0.1'",
+        now_ms() - 20 * DAY_MS
+    );
+    server.d1(&backdate);
+    server.run_scheduled();
+    let purged = |server: &Server| {
+        server.d1(&format!(
+            "SELECT purged FROM rollouts WHERE plan_id = '{p}/{fw}@1.0.1'"
+        ))[0]["purged"]
+            .clone()
+    };
+    assert_eq!(purged(&server), 0);
+    // The plan moves on to 1.0.2: the cancelled rollout is no one's target any more.
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{p}/plans/{fw}"),
+            plan_of("1.0.2").as_bytes(),
+        )
+        .expect_status(200);
+    server.d1(&backdate);
+    server.run_scheduled();
+    assert_eq!(purged(&server), 1, "its coordinators were purged");
+    // Planning 1.0.1 again finds no state: a fresh rollout, not the cancelled one.
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{p}/plans/{fw}"),
+            plan_of("1.0.1").as_bytes(),
+        )
+        .expect_status(200);
+    let fresh = status(&server);
+    assert_eq!(fresh["state"], "running", "{fresh}");
+    assert_eq!(fresh["totals"]["eligible"], 0, "{fresh}");
+}
