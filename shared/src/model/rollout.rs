@@ -210,6 +210,18 @@ pub struct RolloutCounts {
     pub pending: u64,
 }
 
+/// Counts added up: shards merged, or stages folded into one.
+impl std::ops::AddAssign for RolloutCounts {
+    fn add_assign(&mut self, c: RolloutCounts) {
+        self.eligible += c.eligible;
+        self.offered += c.offered;
+        self.succeeded += c.succeeded;
+        self.failed += c.failed;
+        self.banned += c.banned;
+        self.pending += c.pending;
+    }
+}
+
 /// A rollout's progress, as the edge stores it next to the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutState {

@@ -411,23 +411,15 @@ fn trip(spec: &RolloutSpec, rollout: &mut RolloutState, cohort: i32, counts: &Ro
 /// its own counts) with every other shard's counts added, as the operator sees it.
 pub fn merge(first: &RolloutState, others: &[RolloutState]) -> RolloutState {
     let mut merged = first.clone();
-    let add = |to: &mut RolloutCounts, c: &RolloutCounts| {
-        to.eligible += c.eligible;
-        to.offered += c.offered;
-        to.succeeded += c.succeeded;
-        to.failed += c.failed;
-        to.banned += c.banned;
-        to.pending += c.pending;
-    };
     for other in others {
-        add(&mut merged.verification, &other.verification);
-        add(&mut merged.totals, &other.totals);
-        add(&mut merged.unverified, &other.unverified);
+        merged.verification += other.verification;
+        merged.totals += other.totals;
+        merged.unverified += other.unverified;
         for (i, c) in other.stages.iter().enumerate() {
             match merged.stages.get_mut(i) {
-                Some(to) => add(to, c),
+                Some(to) => *to += *c,
                 None => match merged.stages.last_mut() {
-                    Some(last) => add(last, c),
+                    Some(last) => *last += *c,
                     None => merged.stages.push(*c),
                 },
             }
@@ -556,12 +548,7 @@ pub fn reconcile(spec: &RolloutSpec, state: &RolloutState) -> RolloutState {
         let folded = next.stages.split_off(len);
         let last = &mut next.stages[len - 1];
         for c in folded {
-            last.eligible += c.eligible;
-            last.offered += c.offered;
-            last.succeeded += c.succeeded;
-            last.failed += c.failed;
-            last.banned += c.banned;
-            last.pending += c.pending;
+            *last += c;
         }
     }
     next.stages.resize(len, RolloutCounts::default());
@@ -1257,5 +1244,74 @@ mod tests {
             (longer.stages.len(), longer.stages[3]),
             (4, RolloutCounts::default())
         );
+    }
+
+    /// Stage 0 of a sharded rollout whose merged counts hold `outcomes` outcomes, `failed` of them
+    /// failures.
+    fn merged(phase: RolloutPhase, outcomes: u64, failed: u64) -> RolloutState {
+        let spec: RolloutSpec = serde_json::from_str(r#"{"stages":[50,100]}"#).unwrap();
+        let mut state = start(&spec, 0);
+        state.phase = phase;
+        state.stages[0] = RolloutCounts {
+            eligible: 20,
+            offered: 20,
+            succeeded: outcomes - failed,
+            failed,
+            banned: 0,
+            pending: 20 - outcomes,
+        };
+        state.totals = state.stages[0];
+        state
+    }
+
+    #[test]
+    fn the_merged_gate_trips_on_a_new_failure_or_the_sample_it_completes() {
+        let spec: RolloutSpec =
+            serde_json::from_str(r#"{"stages":[50,100],"min_sample":10,"max_failure_ratio":0.2}"#)
+                .unwrap();
+        let cases = [
+            // (before, after) -> trips
+            ((9, 2), (10, 3), true),
+            ((9, 2), (10, 2), false),
+            ((9, 3), (10, 3), true),
+            ((10, 3), (11, 3), false),
+            ((11, 3), (12, 4), true),
+            ((5, 3), (8, 5), false),
+        ];
+        for ((n0, f0), (n1, f1), trips) in cases {
+            let before = merged(RolloutPhase::Running, n0, f0);
+            let after = merged(RolloutPhase::Running, n1, f1);
+            let got = judge_merged(&spec, &before, &after);
+            assert_eq!(got.is_some(), trips, "{n0}/{f0} -> {n1}/{f1}");
+            if let Some((next, event)) = got {
+                assert_eq!((next.phase, event), (R::Paused, RolloutEvent::GateTripped));
+                let reason = next.paused_reason.unwrap_or_default();
+                assert!(
+                    reason.contains(&format!("{f1} of {n1} outcomes failed")),
+                    "{reason}"
+                );
+            }
+        }
+        let paused = merged(RolloutPhase::Paused, 12, 6);
+        assert!(judge_merged(&spec, &merged(R::Paused, 9, 2), &paused).is_none());
+    }
+
+    #[test]
+    fn merged_counts_are_the_sum_of_the_shards_with_the_first_shards_phase() {
+        let first = merged(RolloutPhase::Running, 4, 1);
+        let mut other = merged(RolloutPhase::Paused, 3, 0);
+        other.stages.truncate(1);
+        let all = merge(&first, &[other.clone(), other]);
+        assert_eq!(all.phase, R::Running);
+        assert_eq!(
+            (
+                all.stages[0].eligible,
+                all.stages[0].succeeded,
+                all.stages[0].failed
+            ),
+            (60, 9, 1)
+        );
+        assert_eq!(all.totals, all.stages[0]);
+        assert_eq!(all.stages[1], RolloutCounts::default());
     }
 }
