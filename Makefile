@@ -29,7 +29,7 @@ help:
 	@echo "make dev     build, migrate, seed a demo project, run wrangler dev on 127.0.0.1:$(PORT)"
 	@echo "make test    run every test (shared, tui, and integration tests against wrangler dev)"
 	@echo "make check   rustfmt --check and clippy -D warnings (native crates, and the Worker on wasm32)"
-	@echo "make bench   every performance figure beside its goal (checks, burst, images, size, 1M fleet, UDP)"
+	@echo "make bench   every performance figure beside its goal (checks, burst, images, size, 1M fleet, UDP, cost)"
 	@echo "make udp     run the UDP upgrade bridge (fota-udp) on $(UDP_LISTEN) against the edge of make dev"
 	@echo "make deploy  build and deploy to Cloudflare (see README)"
 
@@ -77,13 +77,15 @@ check:
 
 # Every figure of the scale work in one run, each beside its goal: checks, steady-state D1 calls
 # and the release burst (run.sh), images (images.sh), wasm size (size.sh), the 1M-device fleet
-# queries (fleet.sh) and the UDP bridge (udp.sh).
+# queries (fleet.sh), the UDP bridge (udp.sh) and the cost per check with the monthly bill at
+# 10M devices (cost.sh, about half an hour; it regenerates docs/scale.md).
 bench: build
 	WRANGLER=$(WRANGLER) bench/run.sh
 	WRANGLER=$(WRANGLER) bench/images.sh
 	bench/size.sh
 	WRANGLER=$(WRANGLER) bench/fleet.sh
 	bench/udp.sh
+	WRANGLER=$(WRANGLER) bench/cost.sh
 
 # The UDP bridge for the Luat guide's chunked protocol, against `make dev` (start that first).
 udp:

@@ -92,14 +92,25 @@ pub fn forget(device: &str) {
 }
 
 /// A check by the device's own project: queue what changed, and start a flush if none runs.
+///
+/// A `last_seen` refresh also rewrites this location's card at once, from the check's own
+/// request, as if the write were done: its next check here, in any isolate, then finds it
+/// fresh. (Cards rewritten in a burst from the flush itself stalled the local Cache API for a
+/// minute at a time under `wrangler dev`; a failed write only costs a refresh up to a day late.)
 pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Rollout>, now: i64) {
     let granularity = granularity_ms(env);
     let version = check.version.to_string();
+    let mut refreshed = None;
     let start = REGISTRY.with_borrow_mut(|r| {
         let known = r.known.get(&check.device_id);
         match news(known, &check.firmware_name, &version, now, granularity) {
             Some(News::Nothing) => return false,
-            Some(News::Seen) => {}
+            Some(News::Seen) => {
+                refreshed = known.map(|k| Known {
+                    last_seen: now,
+                    ..k.clone()
+                });
+            }
             // A change, or a device this isolate has no copy of: written without delay.
             Some(News::Changed) | None => r.urgent = true,
         }
@@ -118,6 +129,16 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
     });
     if start {
         ctx.wait_until(flush(env.clone(), granularity));
+    }
+    if let Some(known) = refreshed {
+        if let Some(owner) = crate::cache::owner(&check.device_id) {
+            let card = crate::card::Card {
+                owner,
+                known: Some((&known).into()),
+            };
+            let id = check.device_id.clone();
+            ctx.wait_until(async move { crate::card::put(&id, &card).await });
+        }
     }
 }
 
@@ -233,7 +254,9 @@ async fn write_round(
             last_seen,
         };
         remember(id, known);
-        cards.push(id.clone());
+        if changed || unknown.contains(&id.as_str()) {
+            cards.push(id.clone());
+        }
     }
     if !moved.is_empty() {
         // It reads the stored `last_seen` the updates below replace, so it goes first.
@@ -247,8 +270,9 @@ async fn write_round(
             return Err(e);
         }
     }
-    // This location's cards now say what D1 holds, so the devices' next checks here need
-    // neither KV nor D1, whichever isolate answers them.
+    // This location's cards now say what D1 holds after a change (or once D1 was read), so the
+    // devices' next checks here need neither KV nor D1, whichever isolate answers them (a
+    // refresh's card was written by its check).
     for id in cards {
         crate::card::refresh(&id).await;
     }

@@ -249,9 +249,18 @@ impl Server {
     }
 
     pub fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
+        self.try_request_within(bytes, Duration::from_secs(60))
+    }
+
+    /// `try_request`, giving up when a read or write waits longer than `timeout`.
+    pub fn try_request_within(
+        &self,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> std::io::Result<RawResponse> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        stream.set_write_timeout(Some(Duration::from_secs(60)))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         stream.write_all(bytes)?;
         RawResponse::read(&mut stream)
     }
