@@ -283,33 +283,7 @@ impl RolloutCoordinator {
                 device_id,
                 from,
                 now,
-            } => {
-                let before = ledger.row(&device_id)?;
-                let mut job = before.as_ref().map(Row::job);
-                let mut state = state;
-                if job.is_none() {
-                    if let Some(step) =
-                        rs::on_eligible_seen(&spec, &state, &ident.plan_id, &device_id, &from, now)
-                    {
-                        state = step.rollout.clone();
-                        job = Some(step.device.clone());
-                        self.store_step(ident, None, step, now)?;
-                    }
-                }
-                let rate = ledger.offers_this_minute(now)?;
-                match rollout_gate(
-                    &spec,
-                    &state,
-                    &ident.plan_id,
-                    &device_id,
-                    job.as_ref(),
-                    now,
-                    rate,
-                ) {
-                    Ok(()) => Answer::Job(job),
-                    Err(refused) => Answer::Refused(refused.code()),
-                }
-            }
+            } => self.admit(ident, &spec, state, &device_id, &from, now)?,
             Op::Offer { device_id, now } => self.offer(ident, &spec, &state, &device_id, now)?,
             Op::Device { device_id } => Answer::Job(ledger.row(&device_id)?.as_ref().map(Row::job)),
             Op::Succeed { device_id, now } => self.succeed(ident, &state, &device_id, now)?,
@@ -425,6 +399,46 @@ impl RolloutCoordinator {
             log_event(&ident.plan_id, Some(event));
         }
         Ok(answer_of(v.answer))
+    }
+
+    /// A JSON device an upgrade is due for: counted as eligible the first time, then the gate.
+    fn admit(
+        &self,
+        ident: &Rollout,
+        spec: &RolloutSpec,
+        state: RolloutState,
+        device_id: &str,
+        from: &fota_shared::rules::rollout_state::Provenance,
+        now: i64,
+    ) -> Result<Answer> {
+        let ledger = self.ledger();
+        let before = ledger.row(device_id)?;
+        let mut job = before.as_ref().map(Row::job);
+        let mut state = state;
+        if job.is_none() {
+            if let Some(step) =
+                rs::on_eligible_seen(spec, &state, &ident.plan_id, device_id, from, now)
+            {
+                state = step.rollout.clone();
+                job = Some(step.device.clone());
+                self.store_step(ident, None, step, now)?;
+            }
+        }
+        let rate = ledger.offers_this_minute(now)?;
+        Ok(
+            match rollout_gate(
+                spec,
+                &state,
+                &ident.plan_id,
+                device_id,
+                job.as_ref(),
+                now,
+                rate,
+            ) {
+                Ok(()) => Answer::Job(job),
+                Err(refused) => Answer::Refused(refused.code()),
+            },
+        )
     }
 
     /// A JSON device's first offer, within the shard's share of `max_per_minute`.
