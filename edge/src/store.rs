@@ -110,14 +110,16 @@ impl Metered for worker::D1PreparedStatement {
         column: Option<&str>,
     ) -> worker::Result<Option<T>> {
         let result = self.counted_all().await?;
-        let Some(row) = result.results::<serde_json::Value>()?.into_iter().next() else {
-            return Ok(None);
-        };
-        let value = match column {
-            Some(name) => row.get(name).cloned().unwrap_or(serde_json::Value::Null),
-            None => row,
-        };
-        serde_json::from_value(value).map_err(|e| worker::Error::RustError(e.to_string()))
+        Ok(match column {
+            None => result.results::<T>()?.into_iter().next(),
+            // The statements that ask for one column select only it; NULL reads as `None`, as
+            // `first` reads it.
+            Some(name) => result
+                .results::<std::collections::HashMap<String, Option<T>>>()?
+                .into_iter()
+                .next()
+                .and_then(|mut row| row.remove(name).flatten()),
+        })
     }
 }
 
