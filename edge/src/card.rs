@@ -22,35 +22,7 @@ pub struct Card {
     /// The binding as KV keeps it (`crate::store::devices`' owner text).
     pub owner: String,
     /// What D1 holds of the device's check-time columns, when known.
-    pub known: Option<KnownCopy>,
-}
-
-/// [`Known`] as a card stores it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KnownCopy {
-    pub firmware: String,
-    pub version: String,
-    pub last_seen: i64,
-}
-
-impl From<&Known> for KnownCopy {
-    fn from(k: &Known) -> Self {
-        KnownCopy {
-            firmware: k.firmware.clone(),
-            version: k.version.clone(),
-            last_seen: k.last_seen,
-        }
-    }
-}
-
-impl From<KnownCopy> for Known {
-    fn from(k: KnownCopy) -> Self {
-        Known {
-            firmware: k.firmware,
-            version: k.version,
-            last_seen: k.last_seen,
-        }
-    }
+    pub known: Option<Known>,
 }
 
 /// The cache key of a device's card: a synthetic URL no request can reach (the id in hex, so
@@ -89,12 +61,18 @@ pub async fn put(device: &str, card: &Card) {
     }
 }
 
+/// Keeps the device's card in this location after the request's answer (`wait_until`).
+pub fn keep(ctx: &worker::Context, device: &str, owner: String, known: Option<Known>) {
+    let (device, card) = (device.to_string(), Card { owner, known });
+    ctx.wait_until(async move { put(&device, &card).await });
+}
+
 /// The card of what this isolate's memory holds of the device (its binding and what D1 holds);
 /// `None` when it holds no binding.
 pub fn compose(device: &str) -> Option<Card> {
     Some(Card {
         owner: crate::cache::owner(device)?,
-        known: crate::registry::known(device).as_ref().map(KnownCopy::from),
+        known: crate::registry::known(device),
     })
 }
 
@@ -109,7 +87,7 @@ pub async fn refresh(device: &str) {
 pub fn recall(device: &str, card: Card) {
     crate::cache::put_owner(device, &card.owner);
     if let Some(known) = card.known {
-        crate::registry::remember(device, known.into());
+        crate::registry::remember(device, known);
     }
 }
 

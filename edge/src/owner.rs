@@ -26,13 +26,9 @@ pub async fn lookup(env: &Env, ctx: &Context, check: &UpgradeCheck) -> AppResult
     }
     if let Some(text) = devices::kv_owner(env, id).await? {
         crate::cache::put_owner(id, &text);
-        let card = crate::card::Card {
-            owner: text.clone(),
-            known: None,
-        };
-        let id = id.clone();
-        ctx.wait_until(async move { crate::card::put(&id, &card).await });
-        return Ok(Some(parse_owner(&text)));
+        let owner = parse_owner(&text);
+        crate::card::keep(ctx, id, text, None);
+        return Ok(Some(owner));
     }
     let now = crate::store::now();
     if !crate::registrar::claim(env, &check.project_key, now).await {
@@ -65,10 +61,7 @@ pub fn remember(
     crate::cache::put_owner(device, &text);
     let (env, device, owner) = (env.clone(), device.to_string(), owner.clone());
     async move {
-        let card = crate::card::Card {
-            owner: text,
-            known: known.as_ref().map(crate::card::KnownCopy::from),
-        };
+        let card = crate::card::Card { owner: text, known };
         crate::card::put(&device, &card).await;
         if let Err(e) = devices::put_kv_owner(&env, &device, &owner).await {
             e.log();

@@ -132,12 +132,7 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
     }
     if let Some(known) = refreshed {
         if let Some(owner) = crate::cache::owner(&check.device_id) {
-            let card = crate::card::Card {
-                owner,
-                known: Some((&known).into()),
-            };
-            let id = check.device_id.clone();
-            ctx.wait_until(async move { crate::card::put(&id, &card).await });
+            crate::card::keep(ctx, &check.device_id, owner, Some(known));
         }
     }
 }

@@ -2,8 +2,11 @@
 //! firmware or version, or when the stored `last_seen` is older than the granularity it is kept
 //! to. Everything else a check says is already known, and costs no write.
 
-/// What D1 holds for a device, as far as this isolate knows.
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+/// What D1 holds for a device, as far as this isolate knows (and as a location's device card
+/// keeps it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Known {
     pub firmware: String,
     /// The version, normalized (`1.00` and `1.0` are one version).
@@ -42,20 +45,20 @@ pub fn news(
     })
 }
 
-/// Does this news change what D1 holds? `None` when this isolate does not know the device yet.
-pub fn due(
-    known: Option<&Known>,
-    firmware: &str,
-    version: &str,
-    at: i64,
-    granularity_ms: i64,
-) -> Option<bool> {
-    news(known, firmware, version, at, granularity_ms).map(|n| n != News::Nothing)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Does this news change what D1 holds? `None` when the device is not known.
+    fn due(
+        known: Option<&Known>,
+        firmware: &str,
+        version: &str,
+        at: i64,
+        granularity_ms: i64,
+    ) -> Option<bool> {
+        news(known, firmware, version, at, granularity_ms).map(|n| n != News::Nothing)
+    }
 
     #[test]
     fn only_news_is_due() {
