@@ -248,6 +248,27 @@ impl Server {
         }
     }
 
+    /// One Luat check of `firmware` by `id` running `version`, on its own TCP connection as a
+    /// device makes it; the answer as `200`, `status/code` or `error: <kind>` (the benches tally
+    /// these).
+    pub fn luat_answer(&self, project: &str, firmware: &str, version: &str, id: &str) -> String {
+        let url = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
+        let req = format!(
+            "GET {url} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n",
+            self.host()
+        );
+        match self.try_request(req.as_bytes()) {
+            Ok(resp) if resp.status == 200 => "200".to_string(),
+            Ok(resp) => {
+                let code = serde_json::from_slice::<serde_json::Value>(&resp.body)
+                    .map(|v| v["code"].to_string())
+                    .unwrap_or_else(|_| "?".to_string());
+                format!("{}/{code}", resp.status)
+            }
+            Err(e) => format!("error: {:?}", e.kind()),
+        }
+    }
+
     pub fn try_request(&self, bytes: &[u8]) -> std::io::Result<RawResponse> {
         self.try_request_within(bytes, Duration::from_secs(60))
     }

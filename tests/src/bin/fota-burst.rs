@@ -72,16 +72,7 @@ fn round(
 ) -> (f64, BTreeMap<String, usize>) {
     let started = Instant::now();
     let answers = fota_tests::at_once(ids, clients, |id| {
-        let url = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
-        let req = format!(
-            "GET {url} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n",
-            server.host()
-        );
-        match server.try_request(req.as_bytes()) {
-            Ok(resp) if resp.status == 200 => "200".to_string(),
-            Ok(resp) => format!("{}/{}", resp.status, resp.json()["code"]),
-            Err(e) => format!("error: {e}"),
-        }
+        server.luat_answer(project, firmware, version, id)
     });
     let rate = ids.len() as f64 / started.elapsed().as_secs_f64();
     let mut tally = BTreeMap::new();

@@ -216,7 +216,7 @@ fn run_round(args: &[&str]) {
     let started_ms = now_ms();
     let clock = Instant::now();
     let answers = fota_tests::at_once(&ids, clients, |id| {
-        check(&server, project, firmware, version, id)
+        server.luat_answer(project, firmware, version, id)
     });
     let seconds = clock.elapsed().as_secs_f64();
     let ended_ms = now_ms();
@@ -244,26 +244,6 @@ fn ids(count: u32, prefix: &str) -> Vec<String> {
     (0..count)
         .map(|i| format!("{prefix}{i:0width$}", width = 15 - prefix.len()))
         .collect()
-}
-
-/// One Luat check on its own TCP connection, as a device makes it; the answer as `status` or
-/// `status/code`.
-fn check(server: &Server, project: &str, firmware: &str, version: &str, id: &str) -> String {
-    let url = format!("/api/site/firmware_upgrade?imei={id}&project_key={project}&firmware_name={firmware}&version={version}");
-    let req = format!(
-        "GET {url} HTTP/1.1\r\nConnection: Close\r\nHost: {}\r\n\r\n",
-        server.host()
-    );
-    match server.try_request(req.as_bytes()) {
-        Ok(resp) if resp.status == 200 => "200".to_string(),
-        Ok(resp) => {
-            let code = serde_json::from_slice::<Value>(&resp.body)
-                .map(|v| v["code"].to_string())
-                .unwrap_or_else(|_| "?".to_string());
-            format!("{}/{code}", resp.status)
-        }
-        Err(e) => format!("error: {:?}", e.kind()),
-    }
 }
 
 /// How long the counters must stay still to count as settled: longer than the registry's wait
