@@ -1,6 +1,6 @@
 //! Per-isolate memory in front of KV: projects and plans for a few seconds, device ownership for
-//! the isolate's life (a binding never changes), and rollout summaries, so the common "up to
-//! date" answer costs no storage round trip at all.
+//! at most a minute (`crate::owner`), and rollout summaries, so the common "up to date" answer
+//! costs no storage round trip at all.
 //!
 //! Admin writes in the same isolate invalidate at once; other isolates see a change within
 //! [`TTL_MS`] (KV itself takes up to a minute to spread across Cloudflare's network). Device
@@ -25,7 +25,7 @@ const MAX_ENTRIES: usize = 50_000;
 struct Memory {
     projects: HashMap<String, (i64, Option<Project>)>,
     plans: HashMap<(String, String), (i64, Option<Plan>)>,
-    owners: HashMap<String, String>,
+    owners: HashMap<String, OwnerCopy>,
     rollouts: HashMap<String, (i64, RolloutSummary)>,
     /// (project, hour) -> (checks, deliveries) not yet flushed to D1.
     activity: HashMap<(String, i64), (u64, u64)>,
@@ -74,7 +74,28 @@ pub fn put_plan(key: &str, firmware: &str, now: i64, value: Option<Plan>) {
     })
 }
 
-pub fn owner(device: &str) -> Option<String> {
+/// A device's binding as this isolate holds it: the owner text (`crate::store::devices`), when
+/// its source (D1 or KV) was read (`at`), and when this isolate took it in (`kept`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerCopy {
+    pub text: String,
+    pub at: i64,
+    pub kept: i64,
+}
+
+/// The binding this isolate holds for the device, if taken in less than `memory_ms` ago and read
+/// at or after `fresh_since` (the project's latest binding change, `crate::owner`).
+pub fn owner(device: &str, now: i64, memory_ms: i64, fresh_since: i64) -> Option<OwnerCopy> {
+    MEMORY.with_borrow(|m| {
+        m.owners
+            .get(device)
+            .filter(|c| now - c.kept < memory_ms && c.at >= fresh_since)
+            .cloned()
+    })
+}
+
+/// The binding this isolate holds for the device, however old (to copy it into a card).
+pub fn owner_copy(device: &str) -> Option<OwnerCopy> {
     MEMORY.with_borrow(|m| m.owners.get(device).cloned())
 }
 
@@ -85,9 +106,15 @@ pub fn forget_owner(device: &str) {
     })
 }
 
-pub fn put_owner(device: &str, project: &str) {
+/// Takes a binding in: `text` as read (from D1 or KV) at `at`, kept from `now`.
+pub fn put_owner(device: &str, text: &str, at: i64, now: i64) {
     MEMORY.with_borrow_mut(|m| {
-        bounded(&mut m.owners).insert(device.to_string(), project.to_string());
+        let copy = OwnerCopy {
+            text: text.to_string(),
+            at,
+            kept: now,
+        };
+        bounded(&mut m.owners).insert(device.to_string(), copy);
     })
 }
 

@@ -7,9 +7,11 @@
 //! A card turns the owner's KV read and the registry's D1 read into one Cache API lookup, which
 //! Cloudflare does not bill. A card is only a copy: KV holds the binding and D1 the registry,
 //! and a missing or unreadable card means reading them again. Every write of the binding in
-//! this location replaces or deletes the card; other locations keep theirs until it expires
-//! ([`CARD_TTL_S`]), as isolates keep their memory of a binding.
+//! this location replaces or deletes the card; other locations read KV again for a card older
+//! than its project's latest binding change (`crate::owner`), and drop unused cards after
+//! [`CARD_TTL_S`].
 
+use crate::cache::OwnerCopy;
 use fota_shared::rules::registry::Known;
 use serde::{Deserialize, Serialize};
 use worker::{Cache, Response};
@@ -21,6 +23,10 @@ pub const CARD_TTL_S: u64 = 7 * 24 * 3600;
 pub struct Card {
     /// The binding as KV keeps it (`crate::store::devices`' owner text).
     pub owner: String,
+    /// When the binding was read from D1 or KV (ms): a card older than its project's latest
+    /// binding change is read again (`crate::owner`).
+    #[serde(default)]
+    pub owner_at: i64,
     /// What D1 holds of the device's check-time columns, when known.
     pub known: Option<Known>,
 }
@@ -62,16 +68,23 @@ pub async fn put(device: &str, card: &Card) {
 }
 
 /// Keeps the device's card in this location after the request's answer (`wait_until`).
-pub fn keep(ctx: &worker::Context, device: &str, owner: String, known: Option<Known>) {
-    let (device, card) = (device.to_string(), Card { owner, known });
+pub fn keep(ctx: &worker::Context, device: &str, owner: &OwnerCopy, known: Option<Known>) {
+    let card = Card {
+        owner: owner.text.clone(),
+        owner_at: owner.at,
+        known,
+    };
+    let device = device.to_string();
     ctx.wait_until(async move { put(&device, &card).await });
 }
 
 /// The card of what this isolate's memory holds of the device (its binding and what D1 holds);
 /// `None` when it holds no binding.
 pub fn compose(device: &str) -> Option<Card> {
+    let owner = crate::cache::owner_copy(device)?;
     Some(Card {
-        owner: crate::cache::owner(device)?,
+        owner: owner.text,
+        owner_at: owner.at,
         known: crate::registry::known(device),
     })
 }
@@ -84,8 +97,8 @@ pub async fn refresh(device: &str) {
 }
 
 /// Takes a card into this isolate's memory.
-pub fn recall(device: &str, card: Card) {
-    crate::cache::put_owner(device, &card.owner);
+pub fn recall(device: &str, card: Card, now: i64) {
+    crate::cache::put_owner(device, &card.owner, card.owner_at, now);
     if let Some(known) = card.known {
         crate::registry::remember(device, known);
     }

@@ -13,11 +13,13 @@ use crate::error::AppResult;
 use crate::images::{refusal, serve};
 use crate::rollout::{self, Rollout};
 use crate::store;
+use crate::store::devices::Owner;
 use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::range::{answer, RangeAnswer};
 use fota_shared::rules::ban::target_key;
 use fota_shared::rules::decide::{decide, Binding, Due, Facts, Offer, Via};
 use fota_shared::rules::luat::{parse_check, UpgradeCheck};
+use fota_shared::rules::luat_sign::{verify_registered, Proof};
 use worker::{Context, Env, Request, Response};
 
 pub async fn luat_check(
@@ -34,12 +36,17 @@ pub async fn luat_check(
     if !within_rate(env, &check).await {
         return Ok(refusal(Refusal::TooManyChecks));
     }
-    // Load: nothing is looked up (or bound) for a project that does not exist.
+    // Load: nothing is looked up (or bound) for a project that does not exist, and a new id is
+    // bound only where the project's policy lets it and the check does not claim a secret.
     let project = store::project(env, &check.project_key).await?;
+    let policy = project
+        .as_ref()
+        .map_or_else(Default::default, |p| p.device_policy);
+    let may_bind = policy.binds_new_ids() && check.signature.is_none();
     let (owner, plan) = match &project {
-        Some(_) => {
+        Some(p) => {
             let (owner, plan) = futures_util::future::join(
-                crate::owner::lookup(env, ctx, &check),
+                crate::owner::lookup(env, ctx, &check, p, may_bind),
                 store::plan(env, &check.project_key, &check.firmware_name),
             )
             .await;
@@ -50,22 +57,25 @@ pub async fn luat_check(
     let binding = match &owner {
         Some(o) => Binding::Bound {
             project: &o.project,
-            signed: o.signed,
+            enrolment: o.enrolment,
             first_seen_ms: o.first_seen,
         },
-        None => Binding::Spent,
+        None if may_bind => Binding::Spent,
+        None => Binding::Unbound,
     };
+    let now = store::now();
     // Decide (shared), then act and render.
     let verdict = decide(
         &check,
         Facts {
             project_known: project.is_some(),
+            policy,
             binding,
+            proof: proof(env, &check, owner.as_ref(), now),
             plan: plan.as_ref(),
         },
     );
-    let now = store::now();
-    if binding.is_own(&check) {
+    if verdict.heard {
         let reached = match (verdict.reached, plan.as_ref()) {
             (true, Some(p)) => Some(Rollout::of_target(p, check.version.clone())),
             _ => None,
@@ -77,10 +87,25 @@ pub async fn luat_check(
         Offer::Due(due) => deliver(req, env, &check, ban_after, due, now).await?,
         Offer::Refuse(r) => (refusal(r), false),
     };
-    if binding.is_own(&check) {
+    if verdict.heard {
         count_activity(env, ctx, &check, now, delivered);
     }
     Ok(answer)
+}
+
+/// What the check's signature proves: verified against the secret of a device registered in the
+/// check's project; any other signed check proves nothing (`Invalid`).
+fn proof(env: &Env, check: &UpgradeCheck, owner: Option<&Owner>, now_ms: i64) -> Proof {
+    if check.signature.is_none() {
+        return Proof::Unsigned;
+    }
+    let key = owner
+        .filter(|o| o.project == check.project_key)
+        .and_then(|o| o.key);
+    match (key, crate::keys::masters(env)) {
+        (Some(key), Some(masters)) => verify_registered(&masters, key, check, now_ms / 1000),
+        _ => Proof::Invalid,
+    }
 }
 
 /// The dashboard's checks and deliveries per hour, flushed once per isolate per interval.

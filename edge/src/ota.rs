@@ -93,10 +93,10 @@ async fn authenticate(
     // (against a secret nobody was given), so timing does not tell which names are provisioned.
     let recorded = row
         .as_ref()
-        .filter(|r| r.project_key == product_key && r.provisioned_at.is_some())
+        .filter(|r| r.project_key == product_key && r.is_json_device())
         .map(|r| DeviceKey {
-            master_version: r.key_master_version.map(|v| v as u32),
-            generation: r.key_generation.map_or(0, |g| g as i64),
+            master_version: r.key.key_master_version.map(|v| v as u32),
+            generation: r.key.key_generation.map_or(0, |g| g as i64),
         });
     let key = recorded.unwrap_or(DeviceKey {
         master_version: issuing_master(&masters).map(|m| m.version),

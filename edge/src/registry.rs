@@ -131,8 +131,8 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
         ctx.wait_until(flush(env.clone(), granularity));
     }
     if let Some(known) = refreshed {
-        if let Some(owner) = crate::cache::owner(&check.device_id) {
-            crate::card::keep(ctx, &check.device_id, owner, Some(known));
+        if let Some(owner) = crate::cache::owner_copy(&check.device_id) {
+            crate::card::keep(ctx, &check.device_id, &owner, Some(known));
         }
     }
 }

@@ -24,7 +24,7 @@ pub use firmware::{
     delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware,
 };
 pub use plans::{delete_plan, fresh_plan, list_plans, plan, put_plan};
-pub use projects::{list_projects, project, put_project};
+pub use projects::{list_projects, project, put_project, touch_bindings};
 
 use crate::error::{AppError, AppResult};
 use crate::metrics::{Kv, Work};

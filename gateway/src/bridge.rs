@@ -2,25 +2,28 @@
 //! memory; a start line is answered by a task that asks the edge (and fetches the image the first
 //! time), so a slow edge never holds up the packages other devices are downloading.
 //!
-//! Every answer is idempotent. A start line is checked at the edge once: a repeat of the same
-//! (IMEI, project_name, version) while the check runs joins it, and one within `memo_ttl` after
-//! it gets the same answer again, so the edge counts one delivery per start the device makes.
+//! Every answer is idempotent: a start line is checked at the edge once (`start`), and a `Get` is
+//! answered from the session its `upgrade_id` names (`session`): the image of that session, to
+//! the source that opened it, until it expires; anything else is `error all`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 use tracing::{info, warn};
 
-use crate::cache::{Cache, CacheError};
-use crate::edge::{CheckAnswer, EdgeClient, EdgeError};
-use crate::limit::{RateLimit, SourceLimiter};
+use crate::cache::{Cache, CacheError, Image};
+use crate::counts::{Counters, Counts};
+use crate::edge::{EdgeClient, EdgeError};
+use crate::limit::{RateLimits, SourceLimiter};
 use crate::map::{MapError, ProductMap};
-use crate::protocol::{self, Answer, Request, Start, Unreadable};
+use crate::protocol::{self, Answer, Request, Unreadable};
+use crate::session::{self, Offer, OpenError, Refused, Sessions, MAX_SESSIONS};
+use crate::start::{self, MemoEntry, StartKey};
 
 /// Everything the bridge needs to start.
 #[derive(Debug, Clone)]
@@ -32,9 +35,41 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// A bearer token for the edge, when it sits behind an access gate.
     pub token: Option<String>,
-    pub rate_limit: RateLimit,
+    pub rate_limits: RateLimits,
     /// How long a start line's answer is repeated without asking the edge again.
     pub memo_ttl: Duration,
+    /// How long an `upgrade_id` serves its source after the start line that handed it out.
+    pub session_ttl: Duration,
+    /// Bound on the bytes of images kept (cache dir and memory; see `cache`).
+    pub cache_max_bytes: u64,
+}
+
+impl Config {
+    pub const DEFAULT_MEMO_TTL: Duration = Duration::from_secs(60);
+    pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(600);
+    /// 256 MiB.
+    pub const DEFAULT_CACHE_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+    /// A configuration with every default: no token, both rate limits on, a 60 s memo, 600 s
+    /// sessions and a 256 MiB cache.
+    pub fn new(
+        listen: SocketAddr,
+        edge_url: &str,
+        map_path: PathBuf,
+        cache_dir: PathBuf,
+    ) -> Config {
+        Config {
+            listen,
+            edge_url: edge_url.to_string(),
+            map_path,
+            cache_dir,
+            token: None,
+            rate_limits: RateLimits::default(),
+            memo_ttl: Config::DEFAULT_MEMO_TTL,
+            session_ttl: Config::DEFAULT_SESSION_TTL,
+            cache_max_bytes: Config::DEFAULT_CACHE_MAX_BYTES,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,87 +84,23 @@ pub enum StartError {
     Bind(#[from] std::io::Error),
 }
 
-macro_rules! counters {
-    ($($(#[doc = $doc:literal])* $name:ident),* $(,)?) => {
-        /// What the bridge has seen and done since it started.
-        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-        pub struct Counts { $($(#[doc = $doc])* pub $name: u64,)* }
-
-        #[derive(Debug, Default)]
-        struct Counters { $($name: AtomicU64,)* }
-
-        impl Counters {
-            fn snapshot(&self) -> Counts {
-                Counts { $($name: self.$name.load(Relaxed),)* }
-            }
-        }
-    };
-}
-
-counters! {
-    /// Every datagram received.
-    datagrams,
-    /// Start lines checked at the edge.
-    starts,
-    /// Start lines answered from the memo (a repeat of one being checked or just answered).
-    start_repeats,
-    /// `LUAUPDATE` answers sent for fresh checks.
-    upgrades_offered,
-    /// Start lines refused (`version error`, `imei range error`, `no upgrade`).
-    refusals,
-    /// Checks or image downloads that failed (answered `no upgrade`).
-    edge_errors,
-    /// `Get` datagrams answered with a package.
-    packages_sent,
-    /// `Get` datagrams for an unknown upgrade or a package out of range (`error all`).
-    get_errors,
-    /// Last packages served (a download completed) per source and upgrade.
-    downloads_finished,
-    /// Datagrams matching neither pattern (`unknown function`).
-    unknown,
-    /// Datagrams over 512 bytes (`unknown function`).
-    oversize,
-    /// Non-ASCII datagrams (`error all`, as the sample's failed decode).
-    not_ascii,
-    /// Datagrams dropped unanswered: their source was over its rate limit.
-    rate_limited,
-}
-
-/// One start line's identity: the same line again is the same question.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct StartKey {
-    imei: String,
-    project_name: String,
-    version: String,
-}
-
-#[derive(Debug)]
-enum MemoEntry {
-    /// The edge is being asked; these sources get the answer too.
-    Checking(Vec<SocketAddr>),
-    Answered(Answer, Instant),
-}
-
-/// Bound on remembered start lines; past it, expired ones go, then answered ones.
-const MEMO_CAP: usize = 100_000;
-/// Bound on the sources remembered for logging finished downloads once.
-const FINISHED_CAP: usize = 10_000;
-/// Bound on the rate limiter's table of sources.
+/// Bound on the rate limiter's tables of sources.
 const MAX_SOURCES: usize = 65_536;
-/// Edge failures are logged at most this often (with a count), never once per device under load.
+/// Failures are logged at most this often (with a count), never once per device under load.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-struct Shared {
-    socket: UdpSocket,
-    map: RwLock<Arc<ProductMap>>,
+pub(crate) struct Shared {
+    pub(crate) socket: UdpSocket,
+    pub(crate) map: RwLock<Arc<ProductMap>>,
     map_path: PathBuf,
-    cache: Cache,
-    edge: EdgeClient,
-    memo: Mutex<HashMap<StartKey, MemoEntry>>,
-    memo_ttl: Duration,
-    rate_limit: RateLimit,
-    counters: Counters,
-    /// When an edge failure was last logged, and how many went unlogged since.
+    pub(crate) cache: Cache,
+    pub(crate) edge: EdgeClient,
+    pub(crate) memo: Mutex<HashMap<StartKey, MemoEntry>>,
+    pub(crate) memo_ttl: Duration,
+    pub(crate) sessions: Mutex<Sessions>,
+    rate_limits: RateLimits,
+    pub(crate) counters: Counters,
+    /// When a failure was last logged, and how many went unlogged since.
     error_log: Mutex<(Option<Instant>, u64)>,
 }
 
@@ -143,10 +114,12 @@ impl Bridge {
     /// Reads the map, opens the cache and binds the socket; [`Bridge::run`] then serves.
     pub async fn bind(config: Config) -> Result<Bridge, StartError> {
         let map = ProductMap::load(&config.map_path)?;
-        let cache = Cache::open(&config.cache_dir)?;
+        let cache = Cache::open(&config.cache_dir, config.cache_max_bytes)?;
         let edge = EdgeClient::new(&config.edge_url, config.token.clone())?;
         let socket = UdpSocket::bind(config.listen).await?;
-        info!(listen = %socket.local_addr()?, edge = %config.edge_url, products = map.len(), "fota-udp listening");
+        info!(listen = %socket.local_addr()?, edge = %config.edge_url, products = map.len(),
+            session_ttl_s = config.session_ttl.as_secs(), cache_max_bytes = config.cache_max_bytes,
+            "fota-udp listening");
         Ok(Bridge {
             shared: Arc::new(Shared {
                 socket,
@@ -156,7 +129,8 @@ impl Bridge {
                 edge,
                 memo: Mutex::new(HashMap::new()),
                 memo_ttl: config.memo_ttl,
-                rate_limit: config.rate_limit,
+                sessions: Mutex::new(Sessions::new(config.session_ttl, MAX_SESSIONS)),
+                rate_limits: config.rate_limits,
                 counters: Counters::default(),
                 error_log: Mutex::new((None, 0)),
             }),
@@ -176,8 +150,28 @@ impl Bridge {
         &self.shared.cache
     }
 
+    /// Sessions in memory (live, or expired and not swept yet).
+    pub fn sessions(&self) -> usize {
+        self.shared.sessions.lock().expect("sessions lock").len()
+    }
+
+    /// Opens a session for `source` on an image already in the cache, as a start line that the
+    /// edge answered with it would (tests and the benchmark). If the cache evicts the image, the
+    /// session cannot fetch it again: it has no edge location.
+    pub fn open_session(&self, source: SocketAddr, image: &Image) -> Result<u32, OpenError> {
+        let offer = Offer {
+            sha256: image.sha256.as_str().into(),
+            location: None,
+            size: image.bytes.len() as u64,
+        };
+        let mut sessions = self.shared.sessions.lock().expect("sessions lock");
+        let (id, _) = sessions.open(source, &offer, Instant::now(), session::os_random)?;
+        Ok(id)
+    }
+
     /// Re-reads the map file (on SIGHUP). A map that does not parse leaves the old one in place.
-    /// Remembered answers are dropped, since they may name products the new map changes.
+    /// Remembered answers are dropped, since they may name products the new map changes; open
+    /// sessions stay (they name bytes already offered).
     pub fn reload_map(&self) -> Result<usize, MapError> {
         let map = ProductMap::load(&self.shared.map_path)?;
         let products = map.len();
@@ -192,10 +186,9 @@ impl Bridge {
 
     /// Serves datagrams until the socket fails.
     pub async fn run(&self) -> std::io::Result<()> {
-        tokio::spawn(log_counts_periodically(Arc::downgrade(&self.shared)));
+        tokio::spawn(housekeeping(Arc::downgrade(&self.shared)));
         let shared = &self.shared;
-        let mut limiter = SourceLimiter::new(shared.rate_limit, MAX_SOURCES);
-        let mut finished: HashMap<(SocketAddr, u32), Instant> = HashMap::new();
+        let mut limiter = SourceLimiter::new(shared.rate_limits, MAX_SOURCES);
         let mut buf = vec![0u8; 2048];
         loop {
             let (len, from) = match shared.socket.recv_from(&mut buf).await {
@@ -229,31 +222,11 @@ impl Bridge {
                     counters.unknown.fetch_add(1, Relaxed);
                     Answer::UnknownFunction.to_bytes()
                 }
-                Ok(Request::Get { n, upgrade_id }) => match shared.cache.loaded(upgrade_id) {
-                    Some(image) => match protocol::package(n, &image.bytes) {
-                        Some(package) => {
-                            counters.packages_sent.fetch_add(1, Relaxed);
-                            if n == protocol::packages(image.bytes.len() as u64).0 {
-                                note_finished(&mut finished, shared, from, &image, now);
-                            }
-                            package
-                        }
-                        None => {
-                            counters.get_errors.fetch_add(1, Relaxed);
-                            Answer::ErrorAll.to_bytes()
-                        }
-                    },
-                    None if shared.cache.sha256_of(upgrade_id).is_some() => {
-                        // Known but not in memory (the bridge restarted): load it off the loop.
-                        tokio::spawn(answer_after_load(self.shared.clone(), from, n, upgrade_id));
-                        continue;
-                    }
-                    None => {
-                        counters.get_errors.fetch_add(1, Relaxed);
-                        Answer::ErrorAll.to_bytes()
-                    }
+                Ok(Request::Get { n, upgrade_id }) => match self.on_get(n, upgrade_id, from, now) {
+                    Some(answer) => answer,
+                    None => continue,
                 },
-                Ok(Request::Start(start)) => match self.on_start(&start, from, now) {
+                Ok(Request::Start(start)) => match start::on_start(shared, &start, from, now) {
                     Some(answer) => answer.to_bytes(),
                     None => continue,
                 },
@@ -263,157 +236,84 @@ impl Bridge {
         }
     }
 
-    /// A start line: the remembered answer, or `None` when a task will answer after the check.
-    fn on_start(&self, start: &Start<'_>, from: SocketAddr, now: Instant) -> Option<Answer> {
+    /// A `Get`: package `n` of the image of `from`'s session `upgrade_id`, else `error all`;
+    /// `None` when a task answers once the image is loaded again.
+    fn on_get(&self, n: u64, upgrade_id: u64, from: SocketAddr, now: Instant) -> Option<Vec<u8>> {
         let shared = &self.shared;
-        let key = StartKey {
-            imei: start.imei.to_string(),
-            project_name: start.project_name.to_string(),
-            version: start.version.to_string(),
-        };
-        let mut memo = shared.memo.lock().expect("memo lock");
-        match memo.get_mut(&key) {
-            Some(MemoEntry::Answered(answer, at)) if now.duration_since(*at) < shared.memo_ttl => {
-                shared.counters.start_repeats.fetch_add(1, Relaxed);
-                return Some(*answer);
-            }
-            Some(MemoEntry::Checking(waiting)) => {
-                shared.counters.start_repeats.fetch_add(1, Relaxed);
-                if !waiting.contains(&from) && waiting.len() < 8 {
-                    waiting.push(from);
+        let found = shared
+            .sessions
+            .lock()
+            .expect("sessions lock")
+            .get(upgrade_id, from, now)
+            .map(|session| (session.id, session.offer.clone()));
+        let (id, offer) = match found {
+            Ok(found) => found,
+            Err(refused) => {
+                shared.counters.get_errors.fetch_add(1, Relaxed);
+                if refused == Refused::OtherSource {
+                    shared.counters.foreign_gets.fetch_add(1, Relaxed);
                 }
-                return None;
+                return Some(Answer::ErrorAll.to_bytes());
             }
-            _ => {}
-        }
-        if memo.len() >= MEMO_CAP {
-            let ttl = shared.memo_ttl;
-            memo.retain(|_, e| match e {
-                MemoEntry::Checking(_) => true,
-                MemoEntry::Answered(_, at) => now.duration_since(*at) < ttl,
-            });
-            if memo.len() >= MEMO_CAP {
-                memo.retain(|_, e| matches!(e, MemoEntry::Checking(_)));
-            }
-        }
-        memo.insert(key.clone(), MemoEntry::Checking(vec![from]));
-        drop(memo);
-        shared.counters.starts.fetch_add(1, Relaxed);
-        tokio::spawn(answer_start(self.shared.clone(), key));
-        None
-    }
-}
-
-/// Asks the edge, remembers the answer and sends it to every source that asked meanwhile.
-async fn answer_start(shared: Arc<Shared>, key: StartKey) {
-    let (answer, remember) = resolve(&shared, &key).await;
-    let waiting = {
-        let mut memo = shared.memo.lock().expect("memo lock");
-        let entry = if remember {
-            memo.insert(key, MemoEntry::Answered(answer, Instant::now()))
-        } else {
-            memo.remove(&key)
         };
-        match entry {
-            Some(MemoEntry::Checking(waiting)) => waiting,
-            _ => Vec::new(),
-        }
-    };
-    let bytes = answer.to_bytes();
-    for to in waiting {
-        let _ = shared.socket.send_to(&bytes, to).await;
-    }
-}
-
-/// The answer to a start line, and whether to repeat it for `memo_ttl` (not after an edge that
-/// could not be asked: nothing was counted there, so the device's next try asks again).
-async fn resolve(shared: &Shared, key: &StartKey) -> (Answer, bool) {
-    let StartKey {
-        imei,
-        project_name,
-        version,
-    } = key;
-    let product = shared
-        .map
-        .read()
-        .expect("map lock")
-        .get(project_name)
-        .cloned();
-    let Some(product) = product else {
-        shared.counters.refusals.fetch_add(1, Relaxed);
-        info!(
-            imei,
-            project_name,
-            version,
-            answer = "no upgrade",
-            "start: product not in the map"
-        );
-        return (Answer::NoUpgrade, true);
-    };
-    let (sha256, location) = match shared.edge.check(&product, imei, version).await {
-        Ok(CheckAnswer::Image { sha256, location }) => (sha256, location),
-        Ok(CheckAnswer::Refused(code)) => {
-            let answer = Answer::for_refusal(code);
-            shared.counters.refusals.fetch_add(1, Relaxed);
-            info!(imei, project_name, version, code, answer = %String::from_utf8_lossy(&answer.to_bytes()), "start: refused by the edge");
-            return (answer, true);
-        }
-        Err(e) => {
-            shared.counters.edge_errors.fetch_add(1, Relaxed);
-            log_edge_error(shared, &e.to_string());
-            return (Answer::NoUpgrade, false);
-        }
-    };
-    match shared
-        .cache
-        .image(&sha256, || shared.edge.fetch(&sha256, &location))
-        .await
-    {
-        Ok(image) => match Answer::upgrade(image.upgrade_id, image.bytes.len() as u64) {
-            Some(answer) => {
-                shared.counters.upgrades_offered.fetch_add(1, Relaxed);
-                if let Answer::Upgrade {
-                    upgrade_id,
-                    package_count,
-                    last_package_size,
-                } = answer
-                {
-                    info!(
-                        imei,
-                        project_name,
-                        version,
-                        upgrade_id,
-                        package_count,
-                        last_package_size,
-                        sha256,
-                        "start: upgrade"
-                    );
-                }
-                (answer, true)
-            }
+        match shared.cache.loaded(&offer.sha256) {
+            Some(image) => Some(package_answer(shared, n, &image, id, from)),
             None => {
-                shared.counters.refusals.fetch_add(1, Relaxed);
-                warn!(
-                    imei,
-                    project_name,
-                    sha256,
-                    size = image.bytes.len(),
-                    "start: image has more packages than a 2-byte number names; no upgrade"
-                );
-                (Answer::NoUpgrade, true)
+                // Evicted, or on disk only: load or fetch it off the loop.
+                tokio::spawn(answer_after_load(shared.clone(), from, n, id, offer));
+                None
             }
-        },
-        Err(e) => {
-            // The edge counted a delivery with its redirect: repeat this answer for a while
-            // rather than count another one at each retry.
-            shared.counters.edge_errors.fetch_add(1, Relaxed);
-            log_edge_error(shared, &format!("image {sha256}: {e}"));
-            (Answer::NoUpgrade, true)
         }
     }
 }
 
-fn log_edge_error(shared: &Shared, error: &str) {
+/// Package `n` of `image` (and the download's end, once per session), or `error all`.
+fn package_answer(shared: &Shared, n: u64, image: &Image, id: u32, from: SocketAddr) -> Vec<u8> {
+    let Some(package) = protocol::package(n, &image.bytes) else {
+        shared.counters.get_errors.fetch_add(1, Relaxed);
+        return Answer::ErrorAll.to_bytes();
+    };
+    shared.counters.packages_sent.fetch_add(1, Relaxed);
+    let size = image.bytes.len();
+    if n == protocol::packages(size as u64).0
+        && shared.sessions.lock().expect("sessions lock").finish(id)
+    {
+        shared.counters.downloads_finished.fetch_add(1, Relaxed);
+        info!(source = %from, upgrade_id = id, sha256 = image.sha256, size, "download finished");
+    }
+    package
+}
+
+/// A `Get` for a session whose image is not in memory: load it from disk or fetch it again from
+/// the edge (once for every waiting `Get`), then answer.
+async fn answer_after_load(shared: Arc<Shared>, from: SocketAddr, n: u64, id: u32, offer: Offer) {
+    let (shared_ref, offer_ref) = (&shared, &offer);
+    let fetch = move || async move {
+        let (shared, offer) = (shared_ref, offer_ref);
+        let Some(location) = &offer.location else {
+            return Err(EdgeError::Unexpected(
+                "evicted image has no edge location".into(),
+            ));
+        };
+        shared.counters.images_fetched.fetch_add(1, Relaxed);
+        shared.edge.fetch(&offer.sha256, location).await
+    };
+    let bytes = match shared.cache.image(&offer.sha256, fetch).await {
+        Ok(image) => package_answer(&shared, n, &image, id, from),
+        Err(e) => {
+            log_failure(
+                &shared,
+                &format!("image {} for a session: {e}", offer.sha256),
+            );
+            shared.counters.get_errors.fetch_add(1, Relaxed);
+            Answer::ErrorAll.to_bytes()
+        }
+    };
+    let _ = shared.socket.send_to(&bytes, from).await;
+}
+
+/// Logs a failure (edge, cache, sessions), at most once per [`ERROR_LOG_INTERVAL`] with a count.
+pub(crate) fn log_failure(shared: &Shared, error: &str) {
     let mut log = shared.error_log.lock().expect("log lock");
     let now = Instant::now();
     if log
@@ -426,62 +326,14 @@ fn log_edge_error(shared: &Shared, error: &str) {
     warn!(
         error,
         suppressed_since_last = log.1,
-        "edge failure; answered no upgrade"
+        "bridge failure; the device was answered no upgrade or error all"
     );
     *log = (Some(now), 0);
 }
 
-/// Logs a finished download once per source and upgrade within the memo's time.
-fn note_finished(
-    finished: &mut HashMap<(SocketAddr, u32), Instant>,
-    shared: &Shared,
-    from: SocketAddr,
-    image: &crate::cache::Image,
-    now: Instant,
-) {
-    let ttl = shared.memo_ttl;
-    if finished
-        .get(&(from, image.upgrade_id))
-        .is_some_and(|at| now.duration_since(*at) < ttl)
-    {
-        return;
-    }
-    if finished.len() >= FINISHED_CAP {
-        finished.retain(|_, at| now.duration_since(*at) < ttl);
-        if finished.len() >= FINISHED_CAP {
-            finished.clear();
-        }
-    }
-    finished.insert((from, image.upgrade_id), now);
-    shared.counters.downloads_finished.fetch_add(1, Relaxed);
-    info!(source = %from, upgrade_id = image.upgrade_id, sha256 = image.sha256, size = image.bytes.len(), "download finished");
-}
-
-/// A `Get` for an image known by id but not in memory: load it from disk, then answer.
-async fn answer_after_load(shared: Arc<Shared>, from: SocketAddr, n: u64, upgrade_id: u64) {
-    let package = match shared.cache.load(upgrade_id).await {
-        Ok(Some(image)) => protocol::package(n, &image.bytes),
-        Ok(None) => None,
-        Err(e) => {
-            log_edge_error(&shared, &format!("cache: {e}"));
-            None
-        }
-    };
-    let bytes = match package {
-        Some(package) => {
-            shared.counters.packages_sent.fetch_add(1, Relaxed);
-            package
-        }
-        None => {
-            shared.counters.get_errors.fetch_add(1, Relaxed);
-            Answer::ErrorAll.to_bytes()
-        }
-    };
-    let _ = shared.socket.send_to(&bytes, from).await;
-}
-
-/// One line with every counter each minute, when anything changed; ends with the bridge.
-async fn log_counts_periodically(shared: std::sync::Weak<Shared>) {
+/// Each minute: sweeps expired sessions, and logs every counter when anything changed; ends with
+/// the bridge.
+async fn housekeeping(shared: std::sync::Weak<Shared>) {
     let mut last = Counts::default();
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     tick.tick().await;
@@ -490,9 +342,19 @@ async fn log_counts_periodically(shared: std::sync::Weak<Shared>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        let live = {
+            let mut sessions = shared.sessions.lock().expect("sessions lock");
+            sessions.sweep(Instant::now());
+            sessions.len()
+        };
         let counts = shared.counters.snapshot();
         if counts != last {
-            info!(?counts, "counters");
+            info!(
+                ?counts,
+                sessions = live,
+                cache_bytes = shared.cache.bytes(),
+                "counters"
+            );
             last = counts;
         }
     }

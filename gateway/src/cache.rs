@@ -1,25 +1,33 @@
 //! The image cache: each image fetched once per sha256 into `<dir>/images/<sha256>` (verified,
-//! written to a temporary name and renamed, so a file under its final name is always whole), held
-//! in memory for the `Get` hot path, and given a stable `upgrade_id` kept in `<dir>/upgrade-ids`.
+//! written to a temporary name and renamed, so a file under its final name is always whole) and
+//! held in memory for the `Get` hot path.
 //!
-//! An `upgrade_id` names bytes, not a plan: the same image keeps its id across restarts and plans,
-//! so a device that resumes after the bridge restarted still asks for the right bytes.
+//! It is bounded by `max_bytes`, counting each image once (its file, and its copy in memory when
+//! loaded; memory holds a subset of the files). When an image is kept and the total would pass the
+//! bound, the least recently used others are evicted, from memory and from disk; a session whose
+//! image went fetches it again on its next `Get`. The image just kept is never evicted by its own
+//! arrival: a single image larger than the bound is still kept (alone) and served, so the bound is
+//! passed by at most that one image until the next one arrives. Recency is in memory only; after
+//! a restart the files on disk are ranked by their modification time.
+//!
+//! Finding the least recently used image is a scan: a bridge keeps tens of images, not thousands.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
+use tracing::{info, warn};
 
 use crate::edge::EdgeError;
 
 /// One image, whole and verified.
 #[derive(Debug)]
 pub struct Image {
-    pub upgrade_id: u32,
     pub sha256: String,
     pub bytes: Vec<u8>,
 }
@@ -32,80 +40,147 @@ pub enum CacheError {
     Mismatch { expected: String, got: String },
     #[error(transparent)]
     Edge(#[from] EdgeError),
-    #[error("{0}")]
-    Ids(String),
+    #[error("{0:?} is not a sha256")]
+    Name(String),
 }
 
-/// The persisted `upgrade_id` table, both ways.
+#[derive(Debug)]
+struct Entry {
+    size: u64,
+    /// The `Lru` clock when it was last used.
+    used: u64,
+    /// In memory, or on disk only.
+    image: Option<Arc<Image>>,
+}
+
+/// What the cache keeps, by sha256, with its total size and a use clock.
 #[derive(Debug, Default)]
-struct Ids {
-    by_sha: HashMap<String, u32>,
-    by_id: HashMap<u32, String>,
+struct Lru {
+    entries: HashMap<String, Entry>,
+    total: u64,
+    clock: u64,
+}
+
+impl Lru {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    /// The image in memory, marked as just used.
+    fn touch(&mut self, sha256: &str) -> Option<Arc<Image>> {
+        let now = self.tick();
+        let entry = self.entries.get_mut(sha256)?;
+        entry.used = now;
+        entry.image.clone()
+    }
+
+    /// Records an image kept on disk (`image: None`) or in memory too, as just used, and evicts
+    /// the least recently used others while the total is over `max_bytes`; returns the evicted.
+    fn keep(
+        &mut self,
+        sha256: &str,
+        size: u64,
+        image: Option<Arc<Image>>,
+        max_bytes: u64,
+    ) -> Vec<String> {
+        let used = self.tick();
+        let old = self
+            .entries
+            .insert(sha256.to_string(), Entry { size, used, image });
+        self.total = self.total - old.map_or(0, |e| e.size) + size;
+        self.evict_over(max_bytes, Some(sha256))
+    }
+
+    /// Evicts the least recently used entries but `spare` while the total is over `max_bytes`.
+    fn evict_over(&mut self, max_bytes: u64, spare: Option<&str>) -> Vec<String> {
+        let mut evicted = Vec::new();
+        while self.total > max_bytes {
+            let oldest = self
+                .entries
+                .iter()
+                .filter(|(sha, _)| Some(sha.as_str()) != spare)
+                .min_by_key(|(_, e)| e.used)
+                .map(|(sha, _)| sha.clone());
+            let Some(sha) = oldest else { break };
+            self.forget(&sha);
+            evicted.push(sha);
+        }
+        evicted
+    }
+
+    fn forget(&mut self, sha256: &str) {
+        if let Some(entry) = self.entries.remove(sha256) {
+            self.total -= entry.size;
+        }
+    }
 }
 
 pub struct Cache {
     dir: PathBuf,
-    ids: Mutex<Ids>,
-    /// Images in memory by `upgrade_id`: the `Get` path reads only this.
-    loaded: RwLock<HashMap<u32, Arc<Image>>>,
+    max_bytes: u64,
+    lru: Mutex<Lru>,
     /// One load or download per sha256 at a time; later callers wait for the first.
     pending: Mutex<HashMap<String, Arc<OnceCell<Arc<Image>>>>>,
 }
 
-const IDS_FILE: &str = "upgrade-ids";
-
 impl Cache {
-    /// Opens (or creates) the cache in `dir` and reads its `upgrade_id` table.
-    pub fn open(dir: &Path) -> Result<Cache, CacheError> {
-        std::fs::create_dir_all(dir.join("images"))?;
-        let mut ids = Ids::default();
-        match std::fs::read_to_string(dir.join(IDS_FILE)) {
-            Ok(text) => {
-                for (i, line) in text
-                    .lines()
-                    .enumerate()
-                    .filter(|(_, l)| !l.trim().is_empty())
-                {
-                    let bad = || {
-                        CacheError::Ids(format!(
-                            "{}: line {} is not `<id> <sha256>`",
-                            dir.join(IDS_FILE).display(),
-                            i + 1
-                        ))
-                    };
-                    let (id, sha) = line.trim().split_once(' ').ok_or_else(bad)?;
-                    let id: u32 = id.parse().map_err(|_| bad())?;
-                    if !is_sha256(sha)
-                        || ids.by_id.contains_key(&id)
-                        || ids.by_sha.contains_key(sha)
-                    {
-                        return Err(bad());
-                    }
-                    ids.by_sha.insert(sha.to_string(), id);
-                    ids.by_id.insert(id, sha.to_string());
-                }
+    /// Opens (or creates) the cache in `dir`: the images already on disk count towards
+    /// `max_bytes` (oldest first out, if they are over it already).
+    pub fn open(dir: &Path, max_bytes: u64) -> Result<Cache, CacheError> {
+        let images = dir.join("images");
+        std::fs::create_dir_all(&images)?;
+        let mut found: Vec<(SystemTime, String, u64)> = Vec::new();
+        for entry in std::fs::read_dir(&images)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let meta = entry.metadata()?;
+            if meta.is_file() && is_sha256(&name) {
+                let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+                found.push((modified, name, meta.len()));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e.into()),
         }
+        found.sort();
+        let mut lru = Lru::default();
+        let mut evicted = Vec::new();
+        for (_, sha, size) in found {
+            evicted.extend(lru.keep(&sha, size, None, max_bytes));
+        }
+        remove_files(&images, &evicted);
         Ok(Cache {
             dir: dir.to_path_buf(),
-            ids: Mutex::new(ids),
-            loaded: RwLock::new(HashMap::new()),
+            max_bytes,
+            lru: Mutex::new(lru),
             pending: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The image with this `upgrade_id` when it is in memory.
-    pub fn loaded(&self, upgrade_id: u64) -> Option<Arc<Image>> {
-        let id = u32::try_from(upgrade_id).ok()?;
-        self.loaded.read().expect("cache lock").get(&id).cloned()
+    /// The image named `sha256` when it is in memory (marked as just used): the `Get` hot path.
+    pub fn loaded(&self, sha256: &str) -> Option<Arc<Image>> {
+        self.lru.lock().expect("cache lock").touch(sha256)
     }
 
-    /// The sha256 an `upgrade_id` was given to, loaded or not.
-    pub fn sha256_of(&self, upgrade_id: u64) -> Option<String> {
-        let id = u32::try_from(upgrade_id).ok()?;
-        self.ids.lock().expect("ids lock").by_id.get(&id).cloned()
+    /// Bytes of images kept (on disk, and the loaded ones in memory too).
+    pub fn bytes(&self) -> u64 {
+        self.lru.lock().expect("cache lock").total
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// Whether the image is kept (in memory or on disk).
+    pub fn holds(&self, sha256: &str) -> bool {
+        self.lru
+            .lock()
+            .expect("cache lock")
+            .entries
+            .contains_key(sha256)
+    }
+
+    /// The path an image is kept at.
+    pub fn path_of(&self, sha256: &str) -> PathBuf {
+        self.dir.join("images").join(sha256)
     }
 
     /// The image named `sha256`: from memory, else from disk, else from `fetch` (once for all
@@ -116,7 +191,10 @@ impl Cache {
         Fut: Future<Output = Result<Vec<u8>, EdgeError>>,
     {
         let sha256 = sha256.to_ascii_lowercase();
-        if let Some(image) = self.loaded_by_sha(&sha256) {
+        if !is_sha256(&sha256) {
+            return Err(CacheError::Name(sha256));
+        }
+        if let Some(image) = self.loaded(&sha256) {
             return Ok(image);
         }
         let cell = self
@@ -127,90 +205,70 @@ impl Cache {
             .or_default()
             .clone();
         let result = cell
-            .get_or_try_init(|| async {
-                let path = self.dir.join("images").join(&sha256);
-                let on_disk = {
-                    let (path, sha) = (path.clone(), sha256.clone());
-                    tokio::task::spawn_blocking(move || read_verified(&path, &sha))
-                        .await
-                        .map_err(std::io::Error::other)??
-                };
-                let bytes = match on_disk {
-                    Some(bytes) => bytes,
-                    None => {
-                        let bytes = fetch().await?;
-                        let (dir, sha) = (self.dir.join("images"), sha256.clone());
-                        tokio::task::spawn_blocking(move || write_verified(&dir, &sha, bytes))
-                            .await
-                            .map_err(std::io::Error::other)??
-                    }
-                };
-                let upgrade_id = self.id_for(&sha256)?;
-                let image = Arc::new(Image {
-                    upgrade_id,
-                    sha256: sha256.clone(),
-                    bytes,
-                });
-                self.loaded
-                    .write()
-                    .expect("cache lock")
-                    .insert(upgrade_id, image.clone());
-                Ok::<_, CacheError>(image)
-            })
+            .get_or_try_init(|| self.load_or_fetch(&sha256, fetch))
             .await
             .cloned();
-        // Loaded images are found in `loaded` from now on; a failure lets the next caller retry.
+        // Loaded images are found in memory from now on; a failure lets the next caller retry.
         self.pending.lock().expect("pending lock").remove(&sha256);
         result
     }
 
-    /// Loads the image an `upgrade_id` names from disk (after a restart), never from the edge.
-    pub async fn load(&self, upgrade_id: u64) -> Result<Option<Arc<Image>>, CacheError> {
-        let Some(sha256) = self.sha256_of(upgrade_id) else {
-            return Ok(None);
+    async fn load_or_fetch<F, Fut>(&self, sha256: &str, fetch: F) -> Result<Arc<Image>, CacheError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<u8>, EdgeError>>,
+    {
+        let path = self.path_of(sha256);
+        let on_disk = {
+            let (path, sha) = (path.clone(), sha256.to_string());
+            tokio::task::spawn_blocking(move || read_verified(&path, &sha))
+                .await
+                .map_err(std::io::Error::other)??
         };
-        let missing =
-            || async { Err(EdgeError::Unexpected("image no longer in the cache".into())) };
-        match self.image(&sha256, missing).await {
-            Ok(image) => Ok(Some(image)),
-            Err(CacheError::Edge(_)) => Ok(None),
-            Err(e) => Err(e),
+        let bytes = match on_disk {
+            Some(bytes) => bytes,
+            None => {
+                // Not there (any more): it counts for nothing until it is written again.
+                self.lru.lock().expect("cache lock").forget(sha256);
+                let bytes = fetch().await?;
+                let (dir, sha) = (self.dir.join("images"), sha256.to_string());
+                tokio::task::spawn_blocking(move || write_verified(&dir, &sha, bytes))
+                    .await
+                    .map_err(std::io::Error::other)??
+            }
+        };
+        let image = Arc::new(Image {
+            sha256: sha256.to_string(),
+            bytes,
+        });
+        let size = image.bytes.len() as u64;
+        let evicted = self.lru.lock().expect("cache lock").keep(
+            sha256,
+            size,
+            Some(image.clone()),
+            self.max_bytes,
+        );
+        if size > self.max_bytes {
+            warn!(
+                sha256,
+                size,
+                max_bytes = self.max_bytes,
+                "image larger than --cache-max-bytes; kept alone"
+            );
         }
+        if !evicted.is_empty() {
+            let dir = self.dir.join("images");
+            tokio::task::spawn_blocking(move || remove_files(&dir, &evicted))
+                .await
+                .map_err(std::io::Error::other)?;
+        }
+        Ok(image)
     }
 
     /// Stores `bytes` as an image (the benchmark and tests seed the cache with this).
     pub async fn insert(&self, bytes: Vec<u8>) -> Result<Arc<Image>, CacheError> {
         let sha256 = hex::encode(Sha256::digest(&bytes));
         self.image(&sha256, || async { Ok(bytes) }).await
-    }
-
-    fn loaded_by_sha(&self, sha256: &str) -> Option<Arc<Image>> {
-        let id = *self.ids.lock().expect("ids lock").by_sha.get(sha256)?;
-        self.loaded.read().expect("cache lock").get(&id).cloned()
-    }
-
-    /// The image's `upgrade_id`, given on first sight and stored before it is ever answered.
-    fn id_for(&self, sha256: &str) -> Result<u32, CacheError> {
-        let mut ids = self.ids.lock().expect("ids lock");
-        if let Some(id) = ids.by_sha.get(sha256) {
-            return Ok(*id);
-        }
-        let id = ids.by_id.keys().max().map_or(1, |max| max + 1);
-        let mut lines: Vec<(u32, &str)> = ids
-            .by_id
-            .iter()
-            .map(|(id, sha)| (*id, sha.as_str()))
-            .collect();
-        lines.push((id, sha256));
-        lines.sort();
-        let text: String = lines
-            .iter()
-            .map(|(id, sha)| format!("{id} {sha}\n"))
-            .collect();
-        write_atomically(&self.dir, IDS_FILE, text.as_bytes())?;
-        ids.by_sha.insert(sha256.to_string(), id);
-        ids.by_id.insert(id, sha256.to_string());
-        Ok(id)
     }
 }
 
@@ -219,6 +277,17 @@ fn is_sha256(text: &str) -> bool {
         && text
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Removes evicted images' files; one that cannot be removed is logged and left.
+fn remove_files(dir: &Path, shas: &[String]) {
+    for sha in shas {
+        match std::fs::remove_file(dir.join(sha)) {
+            Ok(()) => info!(sha256 = sha, "image evicted from the cache"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!(sha256 = sha, error = %e, "evicted image's file not removed"),
+        }
+    }
 }
 
 /// The file's bytes if it exists and hashes to `sha256`; a corrupt file is removed.
@@ -256,3 +325,6 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()>
     drop(file);
     std::fs::rename(&tmp, dir.join(name))
 }
+
+#[cfg(test)]
+mod tests;

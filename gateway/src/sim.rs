@@ -194,6 +194,11 @@ impl Device {
         })
     }
 
+    /// The device's own address and port: the source its sessions are bound to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
     /// Sends `datagram` until an answer `accept` takes arrives; other datagrams are ignored.
     pub async fn ask(
         &mut self,
@@ -255,6 +260,27 @@ impl Device {
         let answer = self.start(imei, project_name, version).await?;
         let (upgrade_id, package_count, last_package_size) =
             parse_luaupdate(&answer).ok_or(SimError::Unexpected(answer))?;
+        let image = self
+            .download_from(upgrade_id, package_count, last_package_size)
+            .await?;
+        let sha256 = hex::encode(Sha256::digest(&image));
+        Ok(Download {
+            upgrade_id,
+            package_count,
+            last_package_size,
+            image,
+            sha256,
+        })
+    }
+
+    /// Every package of `upgrade_id` in order, as [`Device::download`] asks for them after its
+    /// start line's `LUAUPDATE,<upgrade_id>,<package_count>,<last_package_size>`.
+    pub async fn download_from(
+        &mut self,
+        upgrade_id: u64,
+        package_count: u64,
+        last_package_size: u64,
+    ) -> Result<Vec<u8>, SimError> {
         let mut image = Vec::new();
         for n in 1..=package_count {
             let size = if n == package_count && last_package_size != 0 {
@@ -264,14 +290,7 @@ impl Device {
             };
             image.extend(self.get(n, upgrade_id, size).await?);
         }
-        let sha256 = hex::encode(Sha256::digest(&image));
-        Ok(Download {
-            upgrade_id,
-            package_count,
-            last_package_size,
-            image,
-            sha256,
-        })
+        Ok(image)
     }
 }
 

@@ -1,14 +1,19 @@
 //! The bridge end to end: devices (`fota_gateway::sim`) speak the Luat guide's UDP protocol to an
-//! in-process bridge, through a lossy relay, and the bridge asks a real `wrangler dev` edge.
+//! in-process bridge, through a lossy relay, and the bridge asks a real `wrangler dev` edge (the
+//! tests that call `shared_server`) or an in-process fake edge (`support`), for what is the
+//! bridge's own: sessions and the cache's bound.
+
+mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fota_gateway::sim::{self, Device, Loss};
-use fota_gateway::{Bridge, Config, RateLimit};
+use fota_gateway::{Bridge, Config, RateLimit, RateLimits};
 use fota_tests::{image, sha256_hex, shared_server, temp_state_dir, Server};
 use serde_json::json;
+use support::{device, fake_bridge, runtime, start, upgrade, FakeEdge};
 
 const NAME: &str = "A9335_V1723_B3633_WD1";
 const FIRMWARE: &str = "udpdemo_LuatOS-SoC_Air780EHV";
@@ -17,14 +22,6 @@ const TARGET: &str = "2018.1.10";
 const ELSEWHERE: &str = "NotOnTheEdge";
 /// The plan's IMEI range; devices outside it hear `imei range error`.
 const RANGE: [&str; 2] = ["862991443750000", "862991443759999"];
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 fn write_map(dir: &Path, project_key: &str) -> PathBuf {
     let path = dir.join("map.toml");
@@ -36,29 +33,33 @@ fn write_map(dir: &Path, project_key: &str) -> PathBuf {
     path
 }
 
+/// The configuration the tests start from: no rate limits, every other default.
+fn config(edge_url: &str, dir: &Path, project_key: &str) -> Config {
+    Config {
+        rate_limits: NO_LIMIT,
+        ..Config::new(
+            "127.0.0.1:0".parse().unwrap(),
+            edge_url,
+            write_map(dir, project_key),
+            dir.join("cache"),
+        )
+    }
+}
+
 async fn bridge(
     edge_url: &str,
     dir: &Path,
     project_key: &str,
-    rate_limit: RateLimit,
+    rate_limits: RateLimits,
 ) -> (Bridge, SocketAddr) {
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        edge_url: edge_url.to_string(),
-        map_path: write_map(dir, project_key),
-        cache_dir: dir.join("cache"),
-        token: None,
-        rate_limit,
-        memo_ttl: Duration::from_secs(60),
-    };
-    let bridge = Bridge::bind(config).await.expect("bridge binds");
-    let addr = bridge.local_addr().unwrap();
-    let running = bridge.clone();
-    tokio::spawn(async move { running.run().await });
-    (bridge, addr)
+    start(Config {
+        rate_limits,
+        ..config(edge_url, dir, project_key)
+    })
+    .await
 }
 
-const NO_LIMIT: RateLimit = RateLimit::OFF;
+const NO_LIMIT: RateLimits = RateLimits::OFF;
 
 fn device_record(server: &Server, project: &str, id: &str) -> serde_json::Value {
     server
@@ -135,7 +136,8 @@ fn a_device_downloads_through_a_lossy_link_and_the_edge_counts_one_delivery() {
         let record = device_record(server, project, imei);
         assert_eq!(record["deliveries"].as_u64(), Some(1), "{record}");
 
-        // Another device of the same fleet gets the same upgrade_id, and the image is not fetched again.
+        // Another device of the same fleet gets the same image under its own upgrade_id (a
+        // session serves one source), and the image is not fetched again.
         let mut direct = Device::connect(addr, Duration::from_millis(500), 4)
             .await
             .unwrap();
@@ -143,7 +145,10 @@ fn a_device_downloads_through_a_lossy_link_and_the_edge_counts_one_delivery() {
             .start("862991443750002", NAME, "2018.1.3")
             .await
             .unwrap();
-        assert_eq!(other, again);
+        let (other_id, count, last) = sim::parse_luaupdate(&other).expect("an upgrade");
+        assert_eq!((count, last), (301, 600), "{other}");
+        assert_ne!(other_id, download.upgrade_id);
+        assert_eq!(bridge.counts().images_fetched, 1, "{:?}", bridge.counts());
 
         // The edge's refusals, in the sample's words.
         assert_eq!(
@@ -172,19 +177,28 @@ fn a_device_downloads_through_a_lossy_link_and_the_edge_counts_one_delivery() {
             "no upgrade"
         );
 
-        // A bridge restarted on the same cache keeps the upgrade_id and serves packages from disk.
-        let (_restarted, addr2) = bridge_on_same_cache(server, &dir, project).await;
+        // A bridge restarted on the same cache has no sessions (the old upgrade_id hears
+        // `error all`; the device starts again), and serves the image from disk, not the edge.
+        let (restarted, addr2) = bridge_on_same_cache(server, &dir, project).await;
         let mut device = Device::connect(addr2, Duration::from_millis(500), 4)
             .await
             .unwrap();
-        let first = device.get(1, download.upgrade_id, 1022).await.unwrap();
+        let old = format!("Get1,{}", download.upgrade_id);
+        let refused = device.ask(old.as_bytes(), |_| true).await.unwrap();
+        assert_eq!(refused, b"error all");
+        let fresh = device
+            .start("862991443750005", NAME, "2018.1.3")
+            .await
+            .unwrap();
+        let (id, count, last) = sim::parse_luaupdate(&fresh).expect("an upgrade");
+        assert_eq!((count, last), (301, 600), "{fresh}");
+        let first = device.get(1, id, 1022).await.unwrap();
         assert_eq!(first, img[..1022]);
         assert_eq!(
-            device
-                .start("862991443750005", NAME, "2018.1.3")
-                .await
-                .unwrap(),
-            again
+            restarted.counts().images_fetched,
+            0,
+            "{:?}",
+            restarted.counts()
         );
     });
 }
@@ -202,19 +216,11 @@ fn a_banned_or_unplanned_device_hears_no_upgrade() {
     let dir = temp_state_dir("udp-ban");
     runtime().block_on(async {
         let config_ttl_zero = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            edge_url: format!("http://{}", server.host()),
-            map_path: write_map(&dir, project),
-            cache_dir: dir.join("cache"),
-            token: None,
-            rate_limit: NO_LIMIT,
             // No memo: every start line is a new check, as after the memo's time has passed.
             memo_ttl: Duration::ZERO,
+            ..config(&format!("http://{}", server.host()), &dir, project)
         };
-        let bridge = Bridge::bind(config_ttl_zero).await.unwrap();
-        let addr = bridge.local_addr().unwrap();
-        let running = bridge.clone();
-        tokio::spawn(async move { running.run().await });
+        let (bridge, addr) = start(config_ttl_zero).await;
         let mut device = Device::connect(addr, Duration::from_millis(1000), 3)
             .await
             .unwrap();
@@ -252,10 +258,14 @@ fn malformed_datagrams_get_the_sample_error_texts() {
         // Port 9 on loopback: nothing listens, so every check fails to connect.
         let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", NO_LIMIT).await;
         let img = image(1012, 3000);
-        let id = bridge.cache().insert(img.clone()).await.unwrap().upgrade_id;
+        let seeded = bridge.cache().insert(img.clone()).await.unwrap();
         let mut device = Device::connect(addr, Duration::from_millis(500), 2)
             .await
             .unwrap();
+        let id = bridge
+            .open_session(device.local_addr().unwrap(), &seeded)
+            .unwrap();
+        let unknown = if id == 424_242 { 424_243 } else { 424_242 };
         let any = |_: &[u8]| true;
         let table: Vec<(Vec<u8>, &[u8])> = vec![
             (b"hello".to_vec(), b"unknown function"),
@@ -273,7 +283,7 @@ fn malformed_datagrams_get_the_sample_error_texts() {
                 format!("Get99999999999999999999,{id}").into_bytes(),
                 b"error all",
             ),
-            (b"Get1,424242".to_vec(), b"error all"),
+            (format!("Get1,{unknown}").into_bytes(), b"error all"),
             (b"Get1,99999999999999999999".to_vec(), b"error all"),
             // The edge cannot be reached: `no upgrade` (and it is logged).
             (
@@ -323,10 +333,12 @@ fn a_source_over_its_rate_limit_is_dropped_and_counted() {
             "http://127.0.0.1:9",
             &dir,
             "nothing",
-            RateLimit {
-                per_second: 1.0,
-                burst: 5.0,
-                per_ip: false,
+            RateLimits {
+                per_source: RateLimit {
+                    per_second: 1.0,
+                    burst: 5.0,
+                },
+                per_ip: RateLimit::OFF,
             },
         )
         .await;
@@ -356,6 +368,44 @@ fn a_source_over_its_rate_limit_is_dropped_and_counted() {
             other.ask(b"hello", |_| true).await.unwrap(),
             b"unknown function"
         );
+
+        // Per IP (the default is on, 200/s): every port of the host draws from one budget.
+        assert_eq!(
+            Config::new(addr, "http://127.0.0.1:9", dir.join("m"), dir.join("c"))
+                .rate_limits
+                .per_ip,
+            RateLimit::DEFAULT_PER_IP
+        );
+        let per_ip = RateLimits {
+            per_source: RateLimit::OFF,
+            per_ip: RateLimit {
+                per_second: 0.01,
+                burst: 5.0,
+            },
+        };
+        let (bridge, addr) = bridge("http://127.0.0.1:9", &dir, "nothing", per_ip).await;
+        for _ in 0..20 {
+            socket.send_to(b"hello", addr).await.unwrap();
+        }
+        let mut answers = 0;
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(300), socket.recv_from(&mut buf)).await
+        {
+            answers += 1;
+        }
+        assert_eq!(answers, 5);
+        let another_port = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        another_port.send_to(b"hello", addr).await.unwrap();
+        let heard =
+            tokio::time::timeout(Duration::from_millis(300), another_port.recv_from(&mut buf))
+                .await;
+        assert!(heard.is_err(), "another port of the same host was answered");
+        let counts = bridge.counts();
+        assert_eq!(
+            (counts.datagrams, counts.rate_limited),
+            (21, 16),
+            "{counts:?}"
+        );
     });
 }
 
@@ -381,5 +431,155 @@ fn a_reloaded_map_takes_effect_and_a_broken_one_is_refused() {
         assert!(bridge.reload_map().is_err());
         assert_eq!(device.start("862991443750002", "LaterProduct", "1.0.0").await.unwrap(), "no upgrade");
         assert_eq!((bridge.counts().refusals, bridge.counts().edge_errors), (1, 2), "the previous map stays");
+    });
+}
+
+#[test]
+fn upgrade_ids_are_random_and_serve_only_the_source_that_started_them() {
+    let dir = temp_state_dir("udp-sessions");
+    runtime().block_on(async {
+        let img = image(1020, 3000);
+        let edge = FakeEdge::start(&[("fw_a", &img)]);
+        let (bridge, addr) = fake_bridge(&edge, &dir, |_| {}).await;
+
+        // (a) Six devices, six start lines: six random ids of at most nine digits.
+        let mut devices = Vec::new();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let mut device = device(addr).await;
+            let (id, count, last) =
+                upgrade(&mut device, &format!("86299144375010{i}"), "ProductA").await;
+            assert_eq!((count, last), (3, 956));
+            ids.push(id);
+            devices.push(device);
+        }
+        assert!(
+            ids.iter()
+                .all(|id| (1..=999_999_999).contains(id) && id.to_string().len() <= 9),
+            "{ids:?}"
+        );
+        assert!(
+            ids.windows(2).all(|w| w[1] != w[0] + 1),
+            "sequential: {ids:?}"
+        );
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        assert_eq!((edge.checks(), edge.fetches(&img)), (6, 1));
+
+        // (b) The first device's id from another socket (another source port): `error all`, and
+        // no package follows.
+        let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        stranger
+            .send_to(format!("Get1,{}", ids[0]).as_bytes(), addr)
+            .await
+            .unwrap();
+        let mut buf = [0u8; 2048];
+        let (len, _) = stranger.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..len], b"error all");
+        let more =
+            tokio::time::timeout(Duration::from_millis(200), stranger.recv_from(&mut buf)).await;
+        assert!(more.is_err(), "the stranger got another datagram");
+        // Its own source downloads it whole.
+        let own = devices[0].download_from(ids[0], 3, 956).await.unwrap();
+        assert_eq!(own, img);
+
+        // (c) An id no session has, and ids out of range: `error all`.
+        let unknown = (123_456_789..).find(|c| !ids.contains(c)).unwrap();
+        for id in [unknown, 0, 1_000_000_000] {
+            let got = devices[1]
+                .ask(format!("Get1,{id}").as_bytes(), |_| true)
+                .await
+                .unwrap();
+            assert_eq!(got, b"error all", "Get1,{id}");
+        }
+
+        // The same start line again from the same source keeps its id; from a new source (a
+        // restarted device, say) it gets its own, without a second check at the edge.
+        assert_eq!(
+            upgrade(&mut devices[0], "862991443750100", "ProductA")
+                .await
+                .0,
+            ids[0]
+        );
+        let mut restarted = device(addr).await;
+        let (id, _, _) = upgrade(&mut restarted, "862991443750100", "ProductA").await;
+        assert!(!ids.contains(&id), "{id} in {ids:?}");
+        assert_eq!(edge.checks(), 6);
+        let counts = bridge.counts();
+        assert_eq!(
+            (
+                counts.sessions_opened,
+                counts.foreign_gets,
+                counts.get_errors
+            ),
+            (7, 1, 4),
+            "{counts:?}"
+        );
+        assert_eq!(counts.downloads_finished, 1, "{counts:?}");
+    });
+}
+
+#[test]
+fn an_upgrade_id_expires_after_the_session_ttl() {
+    let dir = temp_state_dir("udp-session-ttl");
+    runtime().block_on(async {
+        let img = image(1021, 3000);
+        let edge = FakeEdge::start(&[("fw_a", &img)]);
+        let ttl = Duration::from_secs(1);
+        let (bridge, addr) = fake_bridge(&edge, &dir, |c| c.session_ttl = ttl).await;
+        let mut device = device(addr).await;
+        let (id, _, _) = upgrade(&mut device, "862991443750200", "ProductA").await;
+        assert_eq!(bridge.sessions(), 1);
+        tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+        let got = device
+            .ask(format!("Get1,{id}").as_bytes(), |_| true)
+            .await
+            .unwrap();
+        assert_eq!(got, b"error all");
+        assert_eq!(
+            bridge.sessions(),
+            0,
+            "the expired session is gone from memory"
+        );
+        // The device starts again: a new session (the check is remembered, not asked again).
+        let (again, _, _) = upgrade(&mut device, "862991443750200", "ProductA").await;
+        assert_ne!(again, id);
+        assert_eq!(edge.checks(), 1);
+    });
+}
+
+#[test]
+fn a_bounded_cache_evicts_the_least_recently_used_image() {
+    let dir = temp_state_dir("udp-cache-lru");
+    runtime().block_on(async {
+        let (a, b, c) = (image(1022, 3000), image(1023, 3000), image(1024, 3000));
+        let edge = FakeEdge::start(&[("fw_a", &a), ("fw_b", &b), ("fw_c", &c)]);
+        // Room for two of the three images.
+        let (bridge, addr) = fake_bridge(&edge, &dir, |c| c.cache_max_bytes = 7000).await;
+        let mut device = device(addr).await;
+        let imei = "862991443750300";
+        let (id_a, _, _) = upgrade(&mut device, imei, "ProductA").await;
+        let (id_b, _, _) = upgrade(&mut device, imei, "ProductB").await;
+        assert_eq!(device.get(1, id_a, 1022).await.unwrap(), a[..1022]);
+        let (id_c, _, _) = upgrade(&mut device, imei, "ProductC").await;
+        let cache = bridge.cache();
+        let on_disk = |img: &[u8]| cache.path_of(&sha256_hex(img)).exists();
+        assert!(
+            on_disk(&a) && on_disk(&c) && !on_disk(&b),
+            "b was the least recently used"
+        );
+        assert!(!cache.holds(&sha256_hex(&b)));
+        assert_eq!(cache.bytes(), 6000);
+        // b's session still downloads it: fetched again from the edge, which evicts a now.
+        assert_eq!(device.download_from(id_b, 3, 956).await.unwrap(), b);
+        assert_eq!(
+            [edge.fetches(&a), edge.fetches(&b), edge.fetches(&c)],
+            [1, 2, 1]
+        );
+        assert!(on_disk(&b) && on_disk(&c) && !on_disk(&a));
+        assert_eq!(device.get(1, id_c, 1022).await.unwrap(), c[..1022]);
+        assert_eq!(bridge.counts().images_fetched, 4, "{:?}", bridge.counts());
     });
 }

@@ -60,6 +60,8 @@ pub fn project(key: &str) -> Project {
         key: key.into(),
         name: format!("{key} project"),
         ban_after: 3,
+        device_policy: Default::default(),
+        bindings_at: 0,
         created_at: "2026-11-01T08:00:00Z".into(),
         updated_at: "2026-11-02T08:00:00Z".into(),
     }

@@ -61,7 +61,8 @@ pub async fn put_project(call: &mut Call<'_>) -> AppResult<Response> {
         ));
     }
     let before = store::project(call.env, &key).await?;
-    let after = store::put_project(call.env, &key, name, spec.ban_after).await?;
+    let after =
+        store::put_project(call.env, &key, name, spec.ban_after, spec.device_policy).await?;
     call.changed(
         Some(&key),
         format!("project {key}"),

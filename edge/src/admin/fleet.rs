@@ -129,6 +129,7 @@ pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
     forget_in_rollouts(call.env, &key, &id).await?;
     store::devices::forget(call.env, &key, &id).await?;
     crate::owner::forget(&id).await;
+    store::touch_bindings(call.env, &key).await?;
     call.changed(
         Some(&key),
         format!("forget device {id}"),
@@ -161,6 +162,8 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
         .await?
         .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
     crate::owner::rebind(call.env, &id, &owner).await;
+    store::touch_bindings(call.env, &key).await?;
+    store::touch_bindings(call.env, &spec.project).await?;
     store::device_event(
         call.env,
         &spec.project,

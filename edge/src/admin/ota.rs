@@ -8,13 +8,15 @@ use crate::ota;
 use crate::store;
 use fota_shared::api::device::push_command;
 use fota_shared::api::ota::{
-    CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, Job, JobInfo, JobList,
+    CheckNowResult, ConfirmResult, ConfirmSkipped, ConfirmSpec, Job, JobInfo, JobList, Protocol,
     ProvisionSpec, Provisioned, ProvisionedDevice, RotateSpec, SigningKeyInfo, SigningKeyList,
 };
 use fota_shared::api::query::JobsQuery;
 use fota_shared::leaf::ids::valid_device_id;
 use fota_shared::model::job::JobPhase;
+use fota_shared::rules::decide::Enrolment;
 use fota_shared::rules::device_auth::{device_secret, issuing_master};
+use fota_shared::rules::luat_sign::LuatKey;
 use fota_shared::rules::notice::active_key;
 use fota_shared::rules::plan::in_device_set;
 use worker::Response;
@@ -61,8 +63,16 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
         ));
     }
     // A new key generation for each new id (every id when re-keying); the rest keep theirs.
-    let issued =
-        store::devices::provision(call.env, &key, &ids, now, master.version, spec.rekey).await?;
+    let issued = store::devices::provision(
+        call.env,
+        &key,
+        &ids,
+        now,
+        master.version,
+        spec.rekey,
+        spec.protocol,
+    )
+    .await?;
     let issued_ids: std::collections::BTreeSet<&String> = issued.iter().map(|(id, _)| id).collect();
     let kept: Vec<String> = ids
         .iter()
@@ -79,7 +89,26 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             ));
         }
     }
-    crate::owner::mark_signed(call.env, &key, &ids).await;
+    let mismatched = store::devices::other_protocol(call.env, &kept, spec.protocol).await?;
+    if !mismatched.is_empty() {
+        return Err(AppError::conflict(
+            "device_protocol_differs",
+            format!(
+                "provisioned already for another protocol (de-provision them first): {mismatched:?}"
+            ),
+        ));
+    }
+    let owners: Vec<(String, store::devices::Owner)> = issued
+        .iter()
+        .map(|(id, generation)| {
+            (
+                id.clone(),
+                enrolled(&key, spec.protocol, *generation, master.version),
+            )
+        })
+        .collect();
+    crate::owner::enrolled(call.env, &owners).await;
+    store::touch_bindings(call.env, &key).await?;
     let devices: Vec<ProvisionedDevice> = issued
         .iter()
         .map(|(id, generation)| ProvisionedDevice {
@@ -87,23 +116,31 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             secret: device_secret(master, &key, id, *generation),
         })
         .collect();
-    let kind = if spec.rekey { "rekeyed" } else { "provisioned" };
-    for (id, generation) in &issued {
-        store::device_event(
-            call.env,
-            &key,
-            id,
-            kind,
-            &format!(
+    let kind = match (spec.rekey, spec.protocol) {
+        (true, _) => "rekeyed",
+        (false, Protocol::Json) => "provisioned",
+        (false, Protocol::Luat) => "registered",
+    };
+    let events = issued
+        .iter()
+        .map(|(id, generation)| {
+            let detail = format!(
                 "by {}, key generation {generation}, master key {}",
                 call.actor.name, master.version
-            ),
-        )
-        .await?;
+            );
+            store::devices::device_event_stmt(call.env, &key, id, kind, &detail)
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    if !events.is_empty() {
+        store::batch(call.env, events).await?;
     }
     // The audit entry names the devices, never their secrets.
-    let after = serde_json::json!({ "issued": issued.iter().map(|(id, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey });
-    let verb = if spec.rekey { "re-key" } else { "provision" };
+    let after = serde_json::json!({ "issued": issued.iter().map(|(id, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey, "protocol": spec.protocol });
+    let verb = match (spec.rekey, spec.protocol) {
+        (true, _) => "re-key",
+        (false, Protocol::Json) => "provision",
+        (false, Protocol::Luat) => "register",
+    };
     call.changed(
         Some(&key),
         format!("{verb} {} devices", ids.len()),
@@ -123,6 +160,31 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     Ok(resp)
 }
 
+/// The binding of a device an operator just provisioned (JSON) or registered (Luat).
+fn enrolled(
+    project: &str,
+    protocol: Protocol,
+    generation: i64,
+    master: u32,
+) -> store::devices::Owner {
+    let (enrolment, key) = match protocol {
+        Protocol::Json => (Enrolment::Json, None),
+        Protocol::Luat => (
+            Enrolment::Registered,
+            Some(LuatKey {
+                master_version: master,
+                generation,
+            }),
+        ),
+    };
+    store::devices::Owner {
+        project: project.to_string(),
+        enrolment,
+        key,
+        first_seen: 0,
+    }
+}
+
 /// Clears a JSON device's provisioning: its signed requests are refused from now on.
 pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
@@ -136,13 +198,15 @@ pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
             format!("device {id} is not provisioned"),
         ));
     }
-    // KV's copy of the binding no longer marks it signed.
+    // KV's copy of the binding no longer marks it provisioned or registered.
     let owner = store::devices::Owner {
         project: key.clone(),
-        signed: false,
+        enrolment: Enrolment::Bound,
+        key: None,
         first_seen: 0,
     };
     crate::owner::rebind(call.env, &id, &owner).await;
+    store::touch_bindings(call.env, &key).await?;
     store::device_event(
         call.env,
         &key,

@@ -7,41 +7,103 @@
 use super::{batch, db, kv, n, now, owner_kv_key, s, Metered as _, MeteredBatch as _};
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
+use fota_shared::api::ota::Protocol;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::model::rollout::DevicePhase;
+use fota_shared::rules::decide::Enrolment;
 use fota_shared::rules::luat::UpgradeCheck;
+use fota_shared::rules::luat_sign::LuatKey;
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-/// Who a device id belongs to: its project, whether it is a provisioned JSON device (which
-/// speaks only the signed API: a Luat check with its id is refused and changes nothing), and when
-/// the id was first bound (a rollout trusts only ids it knew before it started).
+/// Who a device id belongs to: its project, how it came there (bound by its own first check,
+/// registered by an operator as a Luat device with a secret, or provisioned as a JSON device,
+/// which speaks only the signed API: a Luat check with its id is refused and changes nothing),
+/// and when the id was first bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub project: String,
-    pub signed: bool,
+    pub enrolment: Enrolment,
+    /// The secret a registered Luat device holds (which key generation, under which master key).
+    pub key: Option<LuatKey>,
     /// 0 when an operator vouched for the binding (moved or de-provisioned it), or for bindings
     /// stored before this was kept.
     pub first_seen: i64,
 }
 
-/// KV and isolate memory keep an owner as `<project> signed` for a provisioned JSON device, else
-/// `<project> <first_seen ms>` (a project key has no spaces; a bare `<project>` is an older copy).
+impl Owner {
+    /// A binding as D1 holds it: `provisioned_at`, `protocol` and the key columns.
+    pub fn from_row(project: String, row: &KeyColumns, first_seen: i64) -> Owner {
+        let enrolment = match (row.provisioned_at.is_some(), row.protocol.as_deref()) {
+            (false, _) => Enrolment::Bound,
+            (true, Some("luat")) => Enrolment::Registered,
+            (true, _) => Enrolment::Json,
+        };
+        let key = (enrolment == Enrolment::Registered).then(|| LuatKey {
+            master_version: row.key_master_version.map_or(0, |v| v as u32),
+            generation: row.key_generation.map_or(0, |g| g as i64),
+        });
+        Owner {
+            project,
+            enrolment,
+            key,
+            first_seen,
+        }
+    }
+}
+
+/// The columns of a device row that say how it is enrolled.
+#[derive(Debug, Default, Deserialize)]
+pub struct KeyColumns {
+    pub provisioned_at: Option<f64>,
+    pub protocol: Option<String>,
+    pub key_generation: Option<f64>,
+    pub key_master_version: Option<f64>,
+}
+
+/// KV and isolate memory keep an owner as `<project> signed` for a provisioned JSON device,
+/// `<project> luat <first_seen ms> <generation> <master version>` for a registered Luat device,
+/// else `<project> <first_seen ms>` (a project key has no spaces; a bare `<project>` is an older
+/// copy).
 pub fn owner_text(owner: &Owner) -> String {
-    if owner.signed {
-        format!("{} signed", owner.project)
-    } else {
-        format!("{} {}", owner.project, owner.first_seen)
+    match (owner.enrolment, owner.key) {
+        (Enrolment::Json, _) => format!("{} signed", owner.project),
+        (Enrolment::Registered, Some(k)) => format!(
+            "{} luat {} {} {}",
+            owner.project, owner.first_seen, k.generation, k.master_version
+        ),
+        _ => format!("{} {}", owner.project, owner.first_seen),
     }
 }
 
 pub fn parse_owner(text: &str) -> Owner {
-    let (project, rest) = text.split_once(' ').unwrap_or((text, ""));
-    Owner {
-        project: project.to_string(),
-        signed: rest == "signed",
-        first_seen: rest.parse().unwrap_or(0),
+    let mut words = text.split(' ');
+    let project = words.next().unwrap_or_default().to_string();
+    let rest: Vec<&str> = words.collect();
+    let number = |i: usize| rest.get(i).and_then(|w| w.parse::<i64>().ok()).unwrap_or(0);
+    match rest.first().copied() {
+        Some("signed") => Owner {
+            project,
+            enrolment: Enrolment::Json,
+            key: None,
+            first_seen: 0,
+        },
+        Some("luat") => Owner {
+            project,
+            enrolment: Enrolment::Registered,
+            key: Some(LuatKey {
+                generation: number(2),
+                master_version: u32::try_from(number(3)).unwrap_or(0),
+            }),
+            first_seen: number(1),
+        },
+        _ => Owner {
+            project,
+            enrolment: Enrolment::Bound,
+            key: None,
+            first_seen: number(0),
+        },
     }
 }
 
@@ -93,24 +155,27 @@ pub async fn bind(env: &Env, check: &UpgradeCheck, now: i64) -> AppResult<Owner>
             )),
         ])?;
     let owner = db(env)?
-        .prepare("SELECT project_key, provisioned_at, first_seen FROM devices WHERE id = ?1")
+        .prepare("SELECT project_key, provisioned_at, protocol, key_generation, key_master_version, first_seen FROM devices WHERE id = ?1")
         .bind(&[s(&check.device_id)])?;
     let results = db(env)?.counted_batch(vec![bind, bound, owner]).await?;
     #[derive(Deserialize)]
     struct Row {
         project_key: String,
-        provisioned_at: Option<f64>,
         first_seen: Option<f64>,
+        #[serde(flatten)]
+        key: KeyColumns,
     }
     results
         .get(2)
         .map(|r| r.results::<Row>())
         .transpose()?
         .and_then(|rows| rows.into_iter().next())
-        .map(|r| Owner {
-            project: r.project_key,
-            signed: r.provisioned_at.is_some(),
-            first_seen: r.first_seen.map_or(0, |at| at as i64),
+        .map(|r| {
+            Owner::from_row(
+                r.project_key,
+                &r.key,
+                r.first_seen.map_or(0, |at| at as i64),
+            )
         })
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))
 }
@@ -363,15 +428,8 @@ pub async fn move_to(
     let Some(moved) = device(env, to, id).await? else {
         return Ok(None);
     };
-    let signed = auth_row(env, id)
-        .await?
-        .is_some_and(|r| r.provisioned_at.is_some());
-    let owner = Owner {
-        project: to.to_string(),
-        signed,
-        first_seen: 0,
-    };
-    Ok(Some((moved, owner)))
+    let columns = auth_row(env, id).await?.map(|r| r.key).unwrap_or_default();
+    Ok(Some((moved, Owner::from_row(to.to_string(), &columns, 0))))
 }
 
 /// `text` for a LIKE pattern with `\` as the escape character.
@@ -443,14 +501,20 @@ pub async fn device_events(
 #[derive(Deserialize)]
 pub struct AuthRow {
     pub project_key: String,
-    pub provisioned_at: Option<f64>,
-    pub key_generation: Option<f64>,
-    pub key_master_version: Option<f64>,
+    #[serde(flatten)]
+    pub key: KeyColumns,
+}
+
+impl AuthRow {
+    /// A provisioned JSON device (a registered Luat device's secret does not open the JSON API).
+    pub fn is_json_device(&self) -> bool {
+        self.key.provisioned_at.is_some() && self.key.protocol.as_deref() != Some("luat")
+    }
 }
 
 pub async fn auth_row(env: &Env, id: &str) -> AppResult<Option<AuthRow>> {
     Ok(db(env)?
-        .prepare("SELECT project_key, provisioned_at, key_generation, key_master_version FROM devices WHERE id = ?1")
+        .prepare("SELECT project_key, provisioned_at, protocol, key_generation, key_master_version FROM devices WHERE id = ?1")
         .bind(&[s(id)])?
         .counted_first(None)
         .await?)
@@ -500,20 +564,24 @@ pub async fn provision(
     at: i64,
     master_version: u32,
     rekey: bool,
+    protocol: Protocol,
 ) -> AppResult<Vec<(String, i64)>> {
     let mut statements = Vec::new();
+    // An id provisioned under the other protocol is left as it is (the caller reports it).
     for id in ids {
         statements.push(
             db(env)?
                 .prepare(
-                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at, key_generation, key_master_version)
-                     VALUES (?1, ?2, ?3, ?3, ?3, ?3, ?4)
+                    "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at, key_generation, key_master_version, protocol)
+                     VALUES (?1, ?2, ?3, ?3, ?3, ?3, ?4, ?6)
                      ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3),
-                       key_generation = MAX(?3, COALESCE(devices.key_generation, 0) + 1), key_master_version = ?4
-                     WHERE devices.project_key = ?2 AND (devices.provisioned_at IS NULL OR ?5 = 1)
+                       key_generation = MAX(?3, COALESCE(devices.key_generation, 0) + 1), key_master_version = ?4,
+                       protocol = ?6
+                     WHERE devices.project_key = ?2
+                       AND (devices.provisioned_at IS NULL OR (?5 = 1 AND COALESCE(devices.protocol, 'json') = ?6))
                      RETURNING id, key_generation",
                 )
-                .bind(&[s(id), s(project), n(at), n(i64::from(master_version)), n(rekey as i64)])?,
+                .bind(&[s(id), s(project), n(at), n(i64::from(master_version)), n(rekey as i64), s(protocol.as_str())])?,
         );
     }
     #[derive(Deserialize)]
@@ -531,6 +599,37 @@ pub async fn provision(
         );
     }
     Ok(issued)
+}
+
+/// Of `ids`, those provisioned (in any project) under the other protocol than `protocol`.
+pub async fn other_protocol(
+    env: &Env,
+    ids: &[String],
+    protocol: Protocol,
+) -> AppResult<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(90) {
+        let marks = (2..chunk.len() + 2)
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<JsValue> = vec![s(protocol.as_str())];
+        args.extend(chunk.iter().map(|id| s(id)));
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+        }
+        let rows: Vec<Row> = db(env)?
+            .prepare(format!(
+                "SELECT id FROM devices WHERE id IN ({marks}) AND provisioned_at IS NOT NULL AND COALESCE(protocol, 'json') <> ?1"
+            ))
+            .bind(&args)?
+            .counted_all()
+            .await?
+            .results()?;
+        found.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(found)
 }
 
 /// Clears a device's provisioning: its signed requests are refused from now on (its key
@@ -585,7 +684,7 @@ pub async fn provisioned_ids(env: &Env, project: &str) -> AppResult<Vec<String>>
         id: String,
     }
     let rows: Vec<Row> = db(env)?
-        .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL ORDER BY id LIMIT 5000")
+        .prepare("SELECT id FROM devices WHERE project_key = ?1 AND provisioned_at IS NOT NULL AND COALESCE(protocol, 'json') = 'json' ORDER BY id LIMIT 5000")
         .bind(&[s(project)])?
         .counted_all()
         .await?

@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Parser;
 use fota_gateway::protocol::{packages, PACKAGE_SIZE};
 use fota_gateway::sim::Device;
-use fota_gateway::{Bridge, Config, RateLimit};
+use fota_gateway::{Bridge, Config, RateLimit, RateLimits};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -59,47 +59,54 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     .await?;
 
     let config = Config {
-        listen: "127.0.0.1:0".parse()?,
-        edge_url: "http://127.0.0.1:9".into(),
-        map_path: dir.join("map.toml"),
-        cache_dir: dir.join("cache"),
-        token: None,
-        // On, so its cost is measured, but far above what loopback devices send.
-        rate_limit: RateLimit {
-            per_second: 1e9,
-            burst: 1e9,
-            per_ip: false,
+        // On, so their cost is measured, but far above what loopback devices send.
+        rate_limits: RateLimits {
+            per_source: RateLimit {
+                per_second: 1e9,
+                burst: 1e9,
+            },
+            per_ip: RateLimit::per_ip(1e9),
         },
-        memo_ttl: Duration::from_secs(60),
+        ..Config::new(
+            "127.0.0.1:0".parse()?,
+            "http://127.0.0.1:9",
+            dir.join("map.toml"),
+            dir.join("cache"),
+        )
     };
     let bridge = Bridge::bind(config).await?;
     let image: Vec<u8> = (0..300 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let id = bridge
+    let seeded = bridge
         .cache()
         .insert(image.clone())
         .await
-        .context("seeding the cache")?
-        .upgrade_id;
+        .context("seeding the cache")?;
     let (count, last) = packages(image.len() as u64);
     let addr = bridge.local_addr()?;
     let server = bridge.clone();
     tokio::spawn(async move { server.run().await });
-    let get_rate = measure(args.devices, duration, move |d| async move {
-        let device = Device::connect(addr, Duration::from_millis(200), 1).await?;
-        let ask = move |i: u64| {
-            // Each device walks the image from its own starting package.
-            let n = (i + d as u64 * 37) % count + 1;
-            let size = if n == count && last != 0 {
-                last
-            } else {
-                PACKAGE_SIZE
+    let opener = bridge.clone();
+    let get_rate = measure(args.devices, duration, move |d| {
+        let (opener, seeded) = (opener.clone(), seeded.clone());
+        async move {
+            let device = Device::connect(addr, Duration::from_millis(200), 1).await?;
+            // Each device has its own session, as after its own start line.
+            let id = opener.open_session(device.local_addr()?, &seeded)?;
+            let ask = move |i: u64| {
+                // Each device walks the image from its own starting package.
+                let n = (i + d as u64 * 37) % count + 1;
+                let size = if n == count && last != 0 {
+                    last
+                } else {
+                    PACKAGE_SIZE
+                };
+                (format!("Get{n},{id}").into_bytes(), 2 + size as usize)
             };
-            (format!("Get{n},{id}").into_bytes(), 2 + size as usize)
-        };
-        let ask: Ask = Box::new(ask);
-        Ok((device, ask))
+            let ask: Ask = Box::new(ask);
+            Ok((device, ask))
+        }
     })
     .await?;
     let counts = bridge.counts();

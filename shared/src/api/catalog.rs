@@ -1,6 +1,7 @@
 //! Admin API types of the catalog: projects and firmware images.
 
 use crate::model::plan::{default_module, ImageKind};
+use crate::model::project::DevicePolicy;
 use serde::{Deserialize, Serialize};
 
 /// `PUT /admin/v1/projects/{project_key}` body.
@@ -11,6 +12,9 @@ pub struct ProjectSpec {
     /// Deliveries of one target to one device before it is banned (loop-upgrade protection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ban_after: Option<u32>,
+    /// Which ids the project serves (`open`, `registered`, `signed`); unchanged when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_policy: Option<DevicePolicy>,
 }
 
 /// A project as the API shows it.
@@ -19,6 +23,12 @@ pub struct Project {
     pub key: String,
     pub name: String,
     pub ban_after: u32,
+    #[serde(default)]
+    pub device_policy: DevicePolicy,
+    /// When an operator last changed a binding in this project (provisioned, registered, forgot,
+    /// moved a device; ms): copies of bindings made before it are read again.
+    #[serde(default)]
+    pub bindings_at: i64,
     pub created_at: String,
     pub updated_at: String,
 }

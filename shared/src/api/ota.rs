@@ -16,6 +16,33 @@ pub struct ProvisionSpec {
     pub devices: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rekey: bool,
+    /// Which API the devices speak: `json` (the signed device API, the default) or `luat` (the
+    /// Luat check; registered ids may sign their checks, and rollouts trust them).
+    #[serde(default, skip_serializing_if = "Protocol::is_json")]
+    pub protocol: Protocol,
+}
+
+/// The protocol a registered device speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Json,
+    Luat,
+}
+
+impl Protocol {
+    pub fn is_json(&self) -> bool {
+        *self == Protocol::Json
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Json => "json",
+            Protocol::Luat => "luat",
+        }
+    }
 }
 
 /// One device given a new secret: shown in this answer only.

@@ -79,6 +79,7 @@ mod tests {
         let known = Provenance {
             signed: false,
             listed: false,
+            registered: false,
             first_seen_ms: -1,
         };
         let now = 1_795_306_646_000;

@@ -36,6 +36,12 @@ pub enum Refusal {
     /// 71: the project bound as many new device ids this minute as it may; an id never seen
     /// before should ask again later (nothing was bound).
     RegistrationsSpent,
+    /// 72: the project serves registered ids only (`device_policy: registered`), and this id is
+    /// not one of them; nothing was recorded for it.
+    Unregistered,
+    /// 73: the check's signature (`ts` + `sig`) is missing where the project requires one, more
+    /// than 300 s off, wrong, or from an id with no secret.
+    BadSignature,
 }
 
 impl Refusal {
@@ -55,13 +61,19 @@ impl Refusal {
             Refusal::TooManyChecks => 69,
             Refusal::SignedDevice => 70,
             Refusal::RegistrationsSpent => 71,
+            Refusal::Unregistered => 72,
+            Refusal::BadSignature => 73,
         }
     }
 
     /// The HTTP status: always >= 400, since 3xx would read as a redirect to `update.lua`.
     pub fn status(self) -> u16 {
         match self {
-            Refusal::OtherProject | Refusal::Banned | Refusal::SignedDevice => 403,
+            Refusal::OtherProject
+            | Refusal::Banned
+            | Refusal::SignedDevice
+            | Refusal::Unregistered
+            | Refusal::BadSignature => 403,
             Refusal::Malformed(_) | Refusal::MissingDeviceId => 400,
             Refusal::ImageUnavailable => 503,
             Refusal::TooManyChecks | Refusal::RegistrationsSpent => 429,
@@ -85,6 +97,8 @@ impl Refusal {
             Refusal::TooManyChecks => "too many checks, retry later",
             Refusal::SignedDevice => "this device uses the signed device API",
             Refusal::RegistrationsSpent => "too many new devices, retry later",
+            Refusal::Unregistered => "device not registered",
+            Refusal::BadSignature => "signature missing, stale or wrong",
         }
     }
 
@@ -98,7 +112,7 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 14] = [
+    const ALL: [Refusal; 16] = [
         Refusal::OtherProject,
         Refusal::UnknownProject,
         Refusal::UnknownFirmware,
@@ -113,6 +127,8 @@ mod tests {
         Refusal::TooManyChecks,
         Refusal::SignedDevice,
         Refusal::RegistrationsSpent,
+        Refusal::Unregistered,
+        Refusal::BadSignature,
     ];
 
     #[test]

@@ -5,4 +5,5 @@
 pub mod job;
 pub mod keys;
 pub mod plan;
+pub mod project;
 pub mod rollout;

@@ -5,7 +5,9 @@
 use crate::leaf::code::Refusal;
 use crate::leaf::version::Version;
 use crate::model::plan::{Delivery, Plan};
+use crate::model::project::DevicePolicy;
 use crate::rules::luat::UpgradeCheck;
+use crate::rules::luat_sign::Proof;
 use crate::rules::plan::{in_device_set, listed, upgrade_wanted};
 use crate::rules::rollout_state::Provenance;
 
@@ -36,24 +38,32 @@ pub enum Offer<'a> {
     Refuse(Refusal),
 }
 
+/// How an id came to its project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrolment {
+    /// Bound by its own first check (an `open` project): served, not trusted by rollouts.
+    Bound,
+    /// Registered by an operator as a Luat device: it holds a secret and may sign its checks;
+    /// rollouts trust it.
+    Registered,
+    /// A provisioned JSON device, which speaks only the signed device API.
+    Json,
+}
+
 /// The device id's binding, as the edge found or made it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binding<'a> {
-    /// Bound (before, or by this check) to `project`; `signed`: a provisioned JSON device.
+    /// Bound (before, or by this check) to `project`.
     Bound {
         project: &'a str,
-        signed: bool,
+        enrolment: Enrolment,
         first_seen_ms: i64,
     },
     /// Not known, and the project's new ids for this minute are spent: nothing was bound.
     Spent,
-}
-
-impl Binding<'_> {
-    /// Is the check its own project's, from an id that speaks Luat (so the registry hears it)?
-    pub fn is_own(&self, check: &UpgradeCheck) -> bool {
-        matches!(self, Binding::Bound { project, signed: false, .. } if *project == check.project_key)
-    }
+    /// Not known, and not bound: the project's policy serves registered ids only, or the check
+    /// carried a signature (which an id with no secret cannot make).
+    Unbound,
 }
 
 /// What the edge knows when it decides.
@@ -61,52 +71,85 @@ impl Binding<'_> {
 pub struct Facts<'a> {
     /// Does a project with the check's key exist? (When not, nothing else was loaded.)
     pub project_known: bool,
+    pub policy: DevicePolicy,
     pub binding: Binding<'a>,
+    /// What the check's signature proves (checked by the edge against the id's secret, when the
+    /// id is a registered device of the check's project; `Invalid` for any other signed check).
+    pub proof: Proof,
     /// The plan for (project, firmware_name), if any.
     pub plan: Option<&'a Plan>,
 }
 
-/// The verdict: the offer, and whether the device now runs the plan's target (a success its
-/// rollout hears of).
+/// The verdict: the offer; whether the check is its own project's, from an id it serves, so
+/// that the registry and the activity counts hear it (`heard`); and whether the device now runs
+/// the plan's target (a report its rollout hears of).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict<'a> {
     pub offer: Offer<'a>,
+    pub heard: bool,
     pub reached: bool,
 }
 
 pub fn decide<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Verdict<'a> {
-    let reached = facts.binding.is_own(check)
+    let admitted = admit(check, &facts);
+    let heard = admitted.is_ok();
+    let reached = heard
         && facts.plan.is_some_and(|p| {
             Version::parse(&p.spec.target_version).is_ok_and(|t| t == check.version)
         });
+    let offer = match admitted {
+        Ok(enrolment) => offer(check, facts.plan, enrolment, facts.binding),
+        Err(refusal) => Offer::Refuse(refusal),
+    };
     Verdict {
-        offer: offer(check, facts),
+        offer,
+        heard,
         reached,
     }
 }
 
-fn offer<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Offer<'a> {
-    use Offer::Refuse;
+/// Is this a check the project serves, from this id? Its enrolment when so.
+fn admit(check: &UpgradeCheck, facts: &Facts<'_>) -> Result<Enrolment, Refusal> {
     if !facts.project_known {
-        return Refuse(Refusal::UnknownProject);
+        return Err(Refusal::UnknownProject);
     }
-    let Binding::Bound {
-        project,
-        signed,
-        first_seen_ms,
-    } = facts.binding
-    else {
-        return Refuse(Refusal::RegistrationsSpent);
+    let (project, enrolment) = match facts.binding {
+        Binding::Spent => return Err(Refusal::RegistrationsSpent),
+        Binding::Unbound if check.signature.is_some() || facts.policy == DevicePolicy::Signed => {
+            return Err(Refusal::BadSignature)
+        }
+        Binding::Unbound => return Err(Refusal::Unregistered),
+        Binding::Bound {
+            project, enrolment, ..
+        } => (project, enrolment),
     };
     if project != check.project_key {
-        return Refuse(Refusal::OtherProject);
+        return Err(Refusal::OtherProject);
     }
-    if signed {
+    if enrolment == Enrolment::Json {
         // A provisioned JSON device speaks only the signed API: an unsigned Luat check with its
         // id must not touch its registry state or its rollout outcome.
-        return Refuse(Refusal::SignedDevice);
+        return Err(Refusal::SignedDevice);
     }
-    let Some(plan) = facts.plan else {
+    if facts.proof == Proof::Invalid
+        || (facts.policy == DevicePolicy::Signed && facts.proof != Proof::Valid)
+    {
+        return Err(Refusal::BadSignature);
+    }
+    if facts.policy == DevicePolicy::Registered && enrolment == Enrolment::Bound {
+        return Err(Refusal::Unregistered);
+    }
+    Ok(enrolment)
+}
+
+fn offer<'a>(
+    check: &UpgradeCheck,
+    plan: Option<&'a Plan>,
+    enrolment: Enrolment,
+    binding: Binding<'_>,
+) -> Offer<'a> {
+    use Offer::Refuse;
+    let Some(plan) = plan else {
         return Refuse(Refusal::UnknownFirmware);
     };
     if !in_device_set(&plan.spec, &check.device_id) {
@@ -118,6 +161,10 @@ fn offer<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Offer<'a> {
     };
     let redirect = check.wants_redirect
         || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
+    let first_seen_ms = match binding {
+        Binding::Bound { first_seen_ms, .. } => first_seen_ms,
+        _ => 0,
+    };
     Offer::Due(Due {
         plan,
         target,
@@ -125,6 +172,7 @@ fn offer<'a>(check: &UpgradeCheck, facts: Facts<'a>) -> Offer<'a> {
         from: Provenance {
             signed: false,
             listed: listed(&plan.spec, &check.device_id),
+            registered: enrolment == Enrolment::Registered,
             first_seen_ms,
         },
     })
@@ -191,8 +239,18 @@ mod tests {
     fn bound(project: &str) -> Binding<'_> {
         Binding::Bound {
             project,
-            signed: false,
+            enrolment: Enrolment::Bound,
             first_seen_ms: 0,
+        }
+    }
+
+    fn open<'a>(binding: Binding<'a>, plan: Option<&'a Plan>) -> Facts<'a> {
+        Facts {
+            project_known: true,
+            policy: DevicePolicy::Open,
+            binding,
+            proof: Proof::Unsigned,
+            plan,
         }
     }
 
@@ -208,8 +266,7 @@ mod tests {
         let binding = bound(owner.unwrap_or(&c.project_key));
         let facts = Facts {
             project_known,
-            binding,
-            plan: p.as_ref(),
+            ..open(binding, p.as_ref())
         };
         let got = match decide(&c, facts).offer {
             Offer::Due(due) => Want::Due(due.via),
@@ -342,14 +399,10 @@ mod tests {
             false,
         );
         let c = luatos("2018.1.3");
-        let facts = |binding| Facts {
-            project_known: true,
-            binding,
-            plan: Some(&p),
-        };
+        let facts = |binding| open(binding, Some(&p));
         let signed = Binding::Bound {
             project: "K1",
-            signed: true,
+            enrolment: Enrolment::Json,
             first_seen_ms: 0,
         };
         let cases: &[(Binding<'_>, Option<Refusal>)] = &[
@@ -368,7 +421,7 @@ mod tests {
         // A device the plan lists is trusted by its rollout, and its first sight travels along.
         let first = Binding::Bound {
             project: "K1",
-            signed: false,
+            enrolment: Enrolment::Bound,
             first_seen_ms: 7,
         };
         let Offer::Due(due) = decide(&c, facts(first)).offer else {
@@ -381,17 +434,150 @@ mod tests {
     #[test]
     fn only_its_own_device_running_the_target_has_reached_it() {
         let p = plan("2018.1.10", &[], &[], Delivery::Stream, false);
-        let reached = |version: &str, binding| {
-            let facts = Facts {
-                project_known: true,
-                binding,
-                plan: Some(&p),
-            };
-            decide(&luatos(version), facts).reached
-        };
+        let reached =
+            |version: &str, binding| decide(&luatos(version), open(binding, Some(&p))).reached;
         assert!(reached("2018.1.10", bound("K1")));
         assert!(!reached("2018.1.3", bound("K1")));
         assert!(!reached("2018.1.10", bound("K2")));
         assert!(!reached("2018.1.10", Binding::Spent));
+    }
+
+    /// Policy, enrolment and signature: what each combination is answered, whether the registry
+    /// hears it, and whether a rollout trusts the device.
+    #[test]
+    fn the_policy_table() {
+        use DevicePolicy::{Open, Registered, Signed};
+        use Enrolment::{Bound as B, Json, Registered as R};
+        use Proof::{Invalid, Unsigned, Valid};
+        let p = plan("2018.1.10", &[], &[], Delivery::Stream, false);
+        let as_bound = |enrolment| Binding::Bound {
+            project: "K1",
+            enrolment,
+            first_seen_ms: 0,
+        };
+        // (policy, binding, proof, signature sent) -> (refusal or trusted?, heard)
+        type Row<'a> = (
+            DevicePolicy,
+            Binding<'a>,
+            Proof,
+            bool,
+            Result<bool, Refusal>,
+            bool,
+        );
+        let rows: Vec<Row<'_>> = vec![
+            (Open, as_bound(B), Unsigned, false, Ok(false), true),
+            (Open, as_bound(R), Unsigned, false, Ok(true), true),
+            (Open, as_bound(R), Valid, true, Ok(true), true),
+            (
+                Open,
+                as_bound(R),
+                Invalid,
+                true,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Open,
+                as_bound(B),
+                Invalid,
+                true,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Open,
+                Binding::Unbound,
+                Unsigned,
+                true,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Open,
+                as_bound(Json),
+                Unsigned,
+                false,
+                Err(Refusal::SignedDevice),
+                false,
+            ),
+            (
+                Registered,
+                as_bound(B),
+                Unsigned,
+                false,
+                Err(Refusal::Unregistered),
+                false,
+            ),
+            (
+                Registered,
+                Binding::Unbound,
+                Unsigned,
+                false,
+                Err(Refusal::Unregistered),
+                false,
+            ),
+            (Registered, as_bound(R), Unsigned, false, Ok(true), true),
+            (
+                Registered,
+                as_bound(R),
+                Invalid,
+                true,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Signed,
+                as_bound(R),
+                Unsigned,
+                false,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (Signed, as_bound(R), Valid, true, Ok(true), true),
+            (
+                Signed,
+                as_bound(B),
+                Unsigned,
+                false,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Signed,
+                Binding::Unbound,
+                Unsigned,
+                false,
+                Err(Refusal::BadSignature),
+                false,
+            ),
+            (
+                Signed,
+                bound("K2"),
+                Unsigned,
+                false,
+                Err(Refusal::OtherProject),
+                false,
+            ),
+        ];
+        for (policy, binding, proof, sent, want, heard) in rows {
+            let c = if sent {
+                parse_check("imei=862419074072389&project_key=K1&firmware_name=p_LuatOS-SoC_Air780E&version=2018.1.3&ts=1&sig=00").unwrap()
+            } else {
+                luatos("2018.1.3")
+            };
+            let facts = Facts {
+                policy,
+                proof,
+                ..open(binding, Some(&p))
+            };
+            let verdict = decide(&c, facts);
+            let got = match verdict.offer {
+                Offer::Due(due) => Ok(due.from.registered),
+                Offer::Refuse(r) => Err(r),
+            };
+            let what = format!("{policy:?} {binding:?} {proof:?}");
+            assert_eq!(got, want, "{what}");
+            assert_eq!(verdict.heard, heard, "{what}: heard");
+        }
     }
 }

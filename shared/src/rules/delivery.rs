@@ -204,6 +204,7 @@ mod tests {
             from: &Provenance {
                 signed: false,
                 listed: false,
+                registered: true,
                 first_seen_ms: -1,
             },
             rate: OfferRate {

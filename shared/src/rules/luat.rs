@@ -51,6 +51,8 @@ pub struct UpgradeCheck {
     pub client: Client,
     /// `need_oss_url=1`: the device asks for a redirect to an external copy of the image.
     pub wants_redirect: bool,
+    /// `ts` and `sig` (`crate::rules::luat_sign`), when the check carried either.
+    pub signature: Option<crate::rules::luat_sign::Signature>,
 }
 
 /// Finds the query of a check request, or `None` when the path is not a check route.
@@ -104,7 +106,7 @@ pub fn percent_decode(text: &str) -> String {
 
 /// Parses the query of an upgrade check into an [`UpgradeCheck`].
 /// The parameters whose value decides the answer; see [`parse_check`].
-const DECIDING_PARAMETERS: [&str; 7] = [
+const DECIDING_PARAMETERS: [&str; 9] = [
     "project_key",
     "firmware_name",
     "version",
@@ -112,6 +114,8 @@ const DECIDING_PARAMETERS: [&str; 7] = [
     "mac",
     "uid",
     "need_oss_url",
+    "ts",
+    "sig",
 ];
 
 /// The longest `version` text accepted: real ones are a few dotted numbers (`2018.1.3`, `V1.2.3`).
@@ -197,6 +201,10 @@ pub fn parse_check(query: &str) -> Result<UpgradeCheck, Refusal> {
         version_text: version_text.to_string(),
         client,
         wants_redirect: get("need_oss_url") == Some("1"),
+        signature: (present("ts") || present("sig")).then(|| crate::rules::luat_sign::Signature {
+            ts: get("ts").unwrap_or_default().to_string(),
+            sig: get("sig").unwrap_or_default().to_string(),
+        }),
     })
 }
 

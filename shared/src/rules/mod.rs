@@ -12,6 +12,7 @@ pub mod device_auth;
 pub mod download_url;
 pub mod image_memory;
 pub mod luat;
+pub mod luat_sign;
 pub mod module_job;
 pub mod module_ota;
 pub mod notice;

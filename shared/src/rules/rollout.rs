@@ -503,6 +503,7 @@ mod tests {
     const KNOWN: Provenance = Provenance {
         signed: false,
         listed: false,
+        registered: true,
         first_seen_ms: -1,
     };
 

@@ -18,7 +18,11 @@ pub struct Provenance {
     pub signed: bool,
     /// In the plan's explicit `devices` list.
     pub listed: bool,
-    /// When its id was first bound to its project.
+    /// Registered by an operator (it holds a secret): trusted whatever it proved on this check.
+    #[serde(default)]
+    pub registered: bool,
+    /// When its id was first bound to its project (shown, no longer a ground for trust: an id
+    /// any check could bind before the rollout proves nothing).
     pub first_seen_ms: i64,
 }
 
@@ -27,17 +31,18 @@ impl Provenance {
     pub const SIGNED: Provenance = Provenance {
         signed: true,
         listed: false,
+        registered: false,
         first_seen_ms: 0,
     };
 
-    /// Its standing in a rollout that started at `started_ms` (test devices are listed by the spec).
-    pub fn standing(&self, spec: &RolloutSpec, device_id: &str, started_ms: i64) -> Standing {
+    /// Its standing in a rollout: trusted when it proved who it is (a provisioned JSON device, a
+    /// registered Luat id) or an operator named it (the plan's `devices`, the rollout's test
+    /// devices). Any other id is served within the unverified share and counted apart, however
+    /// long ago it was bound (`_started_ms` is kept for callers; binding time no longer counts).
+    pub fn standing(&self, spec: &RolloutSpec, device_id: &str, _started_ms: i64) -> Standing {
         if self.signed {
             Standing::Signed
-        } else if self.listed
-            || self.first_seen_ms < started_ms
-            || is_verify_device(spec, device_id)
-        {
+        } else if self.listed || self.registered || is_verify_device(spec, device_id) {
             Standing::Trusted
         } else {
             Standing::Unverified
@@ -626,6 +631,7 @@ mod tests {
     const KNOWN: Provenance = Provenance {
         signed: false,
         listed: false,
+        registered: true,
         first_seen_ms: -1,
     };
 
@@ -781,19 +787,30 @@ mod tests {
         let seen = |at: i64| Provenance {
             signed: false,
             listed: false,
+            registered: false,
             first_seen_ms: at,
         };
+        // Bound long before the rollout, by any check: not trusted.
         check(
             &spec,
             "862419000000001",
             seen(started - 1),
-            Standing::Trusted,
+            Standing::Unverified,
         );
         check(
             &spec,
             "862419000000001",
             seen(started),
             Standing::Unverified,
+        );
+        check(
+            &spec,
+            "862419000000001",
+            Provenance {
+                registered: true,
+                ..seen(started + 5)
+            },
+            Standing::Trusted,
         );
         check(
             &spec,
@@ -821,6 +838,7 @@ mod tests {
         let new = Provenance {
             signed: false,
             listed: false,
+            registered: false,
             first_seen_ms: 0,
         };
         for n in 0..5 {
@@ -1170,6 +1188,7 @@ mod tests {
                 Provenance {
                     signed: false,
                     listed: false,
+                    registered: false,
                     first_seen_ms: 1,
                 }
             } else {

@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList, FleetSummary};
+use fota_shared::api::ota::Protocol;
 use fota_shared::api::ota::{
     ConfirmResult, ConfirmSpec, JobInfo, ProvisionSpec, Provisioned, ProvisionedDevice,
 };
@@ -80,6 +81,10 @@ pub enum DeviceVerb {
         /// Issue new secrets to ids provisioned already; their old secrets stop working at once.
         #[arg(long)]
         rekey: bool,
+        /// The API the devices speak: json (the signed device API) or luat (registered Luat
+        /// ids, which may sign their checks and which rollouts trust).
+        #[arg(long, value_enum, default_value = "json")]
+        protocol: Protocol,
     },
     /// De-provision a JSON device: its signed requests are refused from now on.
     Deprovision {
@@ -163,13 +168,18 @@ pub async fn run(
                 format!("{}\n", strings::checked_now(&target, &result))
             })
         }
-        DeviceVerb::Provision { ids, rekey } => {
+        DeviceVerb::Provision {
+            ids,
+            rekey,
+            protocol,
+        } => {
             let provisioned = api
                 .provision_devices(
                     &project,
                     &ProvisionSpec {
                         devices: ids,
                         rekey,
+                        protocol,
                     },
                 )
                 .await?;

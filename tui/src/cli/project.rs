@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 use fota_shared::api::catalog::{Project, ProjectSpec};
+use fota_shared::model::project::DevicePolicy;
 
 use super::output::{fields, table, Output};
 use super::{project_key, CliError};
@@ -23,6 +24,11 @@ pub enum ProjectVerb {
         /// Deliveries of one target before a device is banned.
         #[arg(long)]
         ban_after: Option<u32>,
+        /// Which device ids the project serves: open (any id binds on its first check),
+        /// registered (registered ids only; others get code 72), signed (every Luat check signed,
+        /// code 73 otherwise).
+        #[arg(long, value_enum)]
+        device_policy: Option<DevicePolicy>,
     },
 }
 
@@ -50,10 +56,14 @@ pub async fn run(
             key,
             name,
             ban_after,
+            device_policy,
         } => {
-            let project = api
-                .put_project(&key, &ProjectSpec { name, ban_after })
-                .await?;
+            let spec = ProjectSpec {
+                name,
+                ban_after,
+                device_policy,
+            };
+            let project = api.put_project(&key, &spec).await?;
             out.print(&project, || project_fields(&project))
         }
     }
@@ -67,11 +77,15 @@ fn projects_table(projects: &[Project]) -> String {
                 p.key.clone(),
                 p.name.clone(),
                 p.ban_after.to_string(),
+                p.device_policy.as_str().to_string(),
                 p.updated_at.clone(),
             ]
         })
         .collect();
-    table(&["key", "name", "ban_after", "updated_at"], &rows)
+    table(
+        &["key", "name", "ban_after", "device_policy", "updated_at"],
+        &rows,
+    )
 }
 
 fn project_fields(p: &Project) -> String {
@@ -79,6 +93,7 @@ fn project_fields(p: &Project) -> String {
         ("key", p.key.clone()),
         ("name", p.name.clone()),
         ("ban_after", p.ban_after.to_string()),
+        ("device_policy", p.device_policy.as_str().to_string()),
         ("created_at", p.created_at.clone()),
         ("updated_at", p.updated_at.clone()),
     ])

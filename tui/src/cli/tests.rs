@@ -45,6 +45,7 @@ fn nouns_and_verbs_parse() {
                 key: "demo".into(),
                 name: "Demo".into(),
                 ban_after: Some(3),
+                device_policy: None,
             },
         },
     );
@@ -458,6 +459,15 @@ fn module_ota_verbs_parse() {
         device(DeviceVerb::Provision {
             ids: vec!["dev-1".into(), "dev-2".into()],
             rekey: false,
+            protocol: Protocol::Json,
+        }),
+    );
+    check(
+        "device provision 862419074072389 --protocol luat",
+        device(DeviceVerb::Provision {
+            ids: vec!["862419074072389".into()],
+            rekey: false,
+            protocol: Protocol::Luat,
         }),
     );
     check(
@@ -465,6 +475,7 @@ fn module_ota_verbs_parse() {
         device(DeviceVerb::Provision {
             ids: vec!["dev-1".into()],
             rekey: true,
+            protocol: Protocol::Json,
         }),
     );
     check(
