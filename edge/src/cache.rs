@@ -44,11 +44,12 @@ fn bounded<K, V>(map: &mut HashMap<K, V>) -> &mut HashMap<K, V> {
     map
 }
 
-pub fn project(key: &str, now: i64) -> Option<Option<Project>> {
+/// A project (or its absence) read less than `ttl_ms` ago (at most [`TTL_MS`]).
+pub fn project(key: &str, now: i64, ttl_ms: i64) -> Option<Option<Project>> {
     MEMORY.with_borrow(|m| {
         m.projects
             .get(key)
-            .filter(|(at, _)| now - at < TTL_MS)
+            .filter(|(at, _)| now - at < ttl_ms.min(TTL_MS))
             .map(|(_, p)| p.clone())
     })
 }

@@ -30,8 +30,9 @@ thread_local! {
     static MEMORY_MS: std::cell::OnceCell<i64> = const { std::cell::OnceCell::new() };
 }
 
-/// `OWNER_MEMORY_S` (seconds, at most 60) in ms; tests shorten it.
-fn memory_ms(env: &Env) -> i64 {
+/// `OWNER_MEMORY_S` (seconds, at most 60) in ms; tests shorten it (projects are then kept no
+/// longer either, `crate::cache::project`).
+pub fn memory_ms(env: &Env) -> i64 {
     MEMORY_MS.with(|m| {
         *m.get_or_init(|| {
             env.var("OWNER_MEMORY_S")

@@ -119,6 +119,7 @@ impl Bridge {
         let socket = UdpSocket::bind(config.listen).await?;
         info!(listen = %socket.local_addr()?, edge = %config.edge_url, products = map.len(),
             session_ttl_s = config.session_ttl.as_secs(), cache_max_bytes = config.cache_max_bytes,
+            rate_per_ip = config.rate_limits.per_ip.per_second, rate_limit = config.rate_limits.per_source.per_second,
             "fota-udp listening");
         Ok(Bridge {
             shared: Arc::new(Shared {

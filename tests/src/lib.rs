@@ -18,6 +18,13 @@ pub const TEST_MAX_IMAGE_BYTES: usize = 2 * 1024 * 1024;
 /// No test server lives longer than this, whatever happens to the test process.
 const MAX_SERVER_SECONDS: u32 = 1800;
 
+/// Now, in ms since the epoch (the edge's clock on this machine).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -228,6 +235,39 @@ impl Server {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// Writes one key of this server's local KV directly (`wrangler kv key put --local`), as
+    /// another isolate's write lands in it, past this isolate's memory.
+    pub fn kv_put(&self, key: &str, value: &str) {
+        let root = repo_root();
+        let out = Command::new(root.join("node_modules/.bin/wrangler"))
+            .args([
+                "kv",
+                "key",
+                "put",
+                key,
+                value,
+                "--binding",
+                "FOTA_KV",
+                "--local",
+            ])
+            .arg("--persist-to")
+            .arg(&self.state)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+            .env("CI", "true")
+            .env("WRANGLER_LOG_PATH", self.state.join("logs"))
+            .current_dir(&root)
+            .stdin(Stdio::null())
+            .output()
+            .expect("wrangler kv key put runs");
+        assert!(
+            out.status.success(),
+            "wrangler kv key put failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Sends `bytes` as they are and reads one response.
     pub fn request(&self, bytes: &[u8]) -> RawResponse {
         self.try_request(bytes).unwrap_or_else(|e| {
@@ -332,10 +372,10 @@ impl Server {
         self.setup_known(project, ban_after, firmware, version, image, plan, &[], "")
     }
 
-    /// `setup` for a fleet that checked in before the release, as a real one has: each of
-    /// `known` makes one Luat check (running `from`) after the project exists and before the plan
-    /// does, which binds it, so the rollout counts it as trusted. Ids first seen after the plan
-    /// went out are counted apart (`unverified`) and move no gate.
+    /// `setup` for a fleet the operator registered and that checked in before the release, as a
+    /// real one has: each of `known` is registered as a Luat device (so the rollout trusts it),
+    /// then makes one Luat check (running `from`) after the project exists and before the plan
+    /// does. Ids that are not registered are counted apart (`unverified`) and move no gate.
     #[allow(clippy::too_many_arguments)]
     pub fn setup_known(
         &self,
@@ -358,6 +398,7 @@ impl Server {
             spec.to_string().as_bytes(),
         )
         .expect_status(200);
+        self.register_luat(project, known);
         self.bind_fleet(project, firmware, from, known);
         self.admin(
             "PUT",
@@ -390,6 +431,19 @@ pub fn shared_server() -> &'static Server {
 }
 
 impl Server {
+    /// Registers `ids` as Luat devices of `project` (1,000 per call), so rollouts trust them.
+    pub fn register_luat(&self, project: &str, ids: &[String]) {
+        for chunk in ids.chunks(1000) {
+            let body = serde_json::json!({ "devices": chunk, "protocol": "luat" });
+            self.admin(
+                "POST",
+                &format!("/projects/{project}/devices"),
+                body.to_string().as_bytes(),
+            )
+            .expect_one_of(&[200, 201]);
+        }
+    }
+
     /// Binds each of `ids` to `project` with one Luat check (8 at a time); a first check's
     /// binding is in D1 before its answer.
     pub fn bind_fleet(&self, project: &str, firmware: &str, version: &str, ids: &[String]) {

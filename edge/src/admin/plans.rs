@@ -6,7 +6,7 @@ use super::{no_content, ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::plans::{rollout_status, PlanList};
+use fota_shared::api::plans::{rollout_status, PlanList, TrustBasis};
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
@@ -130,7 +130,13 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     rollout::sweep(call.env, &r).await?;
     crate::ota::sweep_jobs(call.env).await?;
     let state = rollout::state(call.env, &r).await?;
-    ok(200, &rollout_status(&r.spec, &state))
+    let mut status = rollout_status(&r.spec, &state);
+    let policy = store::project(call.env, &plan.project_key)
+        .await?
+        .map(|p| p.device_policy)
+        .unwrap_or_default();
+    status.trust = Some(TrustBasis::of(policy, &status));
+    ok(200, &status)
 }
 
 pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Response> {

@@ -12,7 +12,7 @@ use worker::Env;
 
 pub async fn project(env: &Env, key: &str) -> AppResult<Option<Project>> {
     let now = now();
-    if let Some(hit) = cache::project(key, now) {
+    if let Some(hit) = cache::project(key, now, crate::owner::memory_ms(env)) {
         return Ok(hit);
     }
     let found: Option<Project> = kv_json(&kv(env)?, &project_kv_key(key)).await?;

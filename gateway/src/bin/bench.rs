@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use fota_gateway::cache::Image;
 use fota_gateway::protocol::{packages, PACKAGE_SIZE};
 use fota_gateway::sim::Device;
 use fota_gateway::{Bridge, Config, RateLimit, RateLimits};
@@ -58,31 +59,10 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
     })
     .await?;
 
-    let config = Config {
-        // On, so their cost is measured, but far above what loopback devices send.
-        rate_limits: RateLimits {
-            per_source: RateLimit {
-                per_second: 1e9,
-                burst: 1e9,
-            },
-            per_ip: RateLimit::per_ip(1e9),
-        },
-        ..Config::new(
-            "127.0.0.1:0".parse()?,
-            "http://127.0.0.1:9",
-            dir.join("map.toml"),
-            dir.join("cache"),
-        )
-    };
-    let bridge = Bridge::bind(config).await?;
     let image: Vec<u8> = (0..300 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let seeded = bridge
-        .cache()
-        .insert(image.clone())
-        .await
-        .context("seeding the cache")?;
+    let (bridge, seeded) = seeded_bridge(dir, image.clone()).await?;
     let (count, last) = packages(image.len() as u64);
     let addr = bridge.local_addr()?;
     let server = bridge.clone();
@@ -132,6 +112,36 @@ async fn run(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
         get_rate.0 / echo_rate.0
     );
     Ok(())
+}
+
+/// A bridge with no edge (nothing to check), `image` seeded into its cache.
+async fn seeded_bridge(
+    dir: &std::path::Path,
+    image: Vec<u8>,
+) -> anyhow::Result<(Bridge, std::sync::Arc<Image>)> {
+    let config = Config {
+        // On, so their cost is measured, but far above what loopback devices send.
+        rate_limits: RateLimits {
+            per_source: RateLimit {
+                per_second: 1e9,
+                burst: 1e9,
+            },
+            per_ip: RateLimit::per_ip(1e9),
+        },
+        ..Config::new(
+            "127.0.0.1:0".parse()?,
+            "http://127.0.0.1:9",
+            dir.join("map.toml"),
+            dir.join("cache"),
+        )
+    };
+    let bridge = Bridge::bind(config).await?;
+    let seeded = bridge
+        .cache()
+        .insert(image)
+        .await
+        .context("seeding the cache")?;
+    Ok((bridge, seeded))
 }
 
 type Ask = Box<dyn Fn(u64) -> (Vec<u8>, usize) + Send>;

@@ -3,13 +3,61 @@
 pub mod fake_edge;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fota_gateway::sim::{self, Device};
 use fota_gateway::{Bridge, Config, RateLimits};
 
 pub use fake_edge::FakeEdge;
+
+/// The product the tests against `wrangler dev` ask for, and its firmware there.
+pub const NAME: &str = "A9335_V1723_B3633_WD1";
+pub const FIRMWARE: &str = "udpdemo_LuatOS-SoC_Air780EHV";
+/// A product the map sends to a project the edge does not know (code 26).
+pub const ELSEWHERE: &str = "NotOnTheEdge";
+
+/// No rate limits: the tests' devices share one host and send as fast as they like.
+pub const NO_LIMIT: RateLimits = RateLimits::OFF;
+
+/// The map of the tests against `wrangler dev`: [`NAME`] to `project_key`, [`ELSEWHERE`] to a
+/// project the edge does not know.
+pub fn write_map(dir: &Path, project_key: &str) -> PathBuf {
+    let path = dir.join("map.toml");
+    let text = format!(
+        "[[product]]\nname = \"{NAME}\"\nproject_key = \"{project_key}\"\nfirmware_name = \"{FIRMWARE}\"\n\n\
+         [[product]]\nname = \"{ELSEWHERE}\"\nproject_key = \"udp-no-such-project\"\nfirmware_name = \"{FIRMWARE}\"\n"
+    );
+    std::fs::write(&path, text).expect("map file");
+    path
+}
+
+/// The configuration the tests start from: no rate limits, every other default.
+pub fn config(edge_url: &str, dir: &Path, project_key: &str) -> Config {
+    Config {
+        rate_limits: NO_LIMIT,
+        ..Config::new(
+            "127.0.0.1:0".parse().expect("an address"),
+            edge_url,
+            write_map(dir, project_key),
+            dir.join("cache"),
+        )
+    }
+}
+
+/// A bridge in front of `edge_url` with [`config`] and `rate_limits`.
+pub async fn bridge(
+    edge_url: &str,
+    dir: &Path,
+    project_key: &str,
+    rate_limits: RateLimits,
+) -> (Bridge, SocketAddr) {
+    start(Config {
+        rate_limits,
+        ..config(edge_url, dir, project_key)
+    })
+    .await
+}
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

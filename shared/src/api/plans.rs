@@ -3,6 +3,7 @@
 
 use crate::leaf::time::rfc3339;
 use crate::model::plan::Plan;
+use crate::model::project::DevicePolicy;
 use crate::model::rollout::{RolloutCounts, RolloutPhase, RolloutSpec, RolloutState};
 use crate::rules::rollout::current_percent;
 use serde::{Deserialize, Serialize};
@@ -33,13 +34,46 @@ pub struct RolloutStatus {
     pub failed_reason: Option<String>,
     pub started_at: String,
     pub stage_started_at: String,
-    /// Devices first seen after the rollout started (neither listed nor signed): counted here
-    /// only, never in `totals`, and never moving verification, the health gate or `auto_advance`.
+    /// Devices the rollout does not trust (neither registered, signed nor listed by the plan or
+    /// the rollout): served within the unverified share of `max_per_minute`, counted here only,
+    /// never in `totals`, and never moving verification, the health gate or `auto_advance`.
     #[serde(default)]
     pub unverified: RolloutCounts,
+    /// Which devices the rollout trusts, under the project's device policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustBasis>,
     pub totals: RolloutCounts,
     pub verification: RolloutCounts,
     pub stages: Vec<RolloutStageStatus>,
+}
+
+/// What a rollout's gates count, said to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustBasis {
+    pub device_policy: DevicePolicy,
+    /// One line: which devices count in gates and `totals`.
+    pub basis: String,
+    /// Devices counted in `totals` (eligible), and those counted apart in `unverified`.
+    pub trusted: u64,
+    pub unverified: u64,
+}
+
+impl TrustBasis {
+    pub fn of(policy: DevicePolicy, status: &RolloutStatus) -> TrustBasis {
+        let basis = match policy {
+            DevicePolicy::Open => {
+                "registered, signed and listed devices; other ids are served within the unverified share and counted apart"
+            }
+            DevicePolicy::Registered => "registered devices (the project serves no other)",
+            DevicePolicy::Signed => "registered devices that sign every check",
+        };
+        TrustBasis {
+            device_policy: policy,
+            basis: basis.to_string(),
+            trusted: status.totals.eligible,
+            unverified: status.unverified.eligible,
+        }
+    }
 }
 
 /// The API's view of a rollout.
@@ -55,6 +89,7 @@ pub fn rollout_status(spec: &RolloutSpec, state: &RolloutState) -> RolloutStatus
         totals: state.totals,
         verification: state.verification,
         unverified: state.unverified,
+        trust: None,
         stages: state
             .stages
             .iter()

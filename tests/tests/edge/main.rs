@@ -19,6 +19,7 @@ mod rollouts;
 mod scale;
 mod shards;
 mod summary;
+mod trust;
 
 use fota_tests::{RawResponse, Server};
 
