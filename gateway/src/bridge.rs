@@ -38,7 +38,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// How long a start line's answer is repeated without asking the edge again.
     pub memo_ttl: Duration,
-    /// How long an `upgrade_id` serves its source after the start line that handed it out.
+    /// How long an `upgrade_id` may go unused (no `Get`, no repeated start line) before it expires.
     pub session_ttl: Duration,
     /// Bound on the bytes of images kept (cache dir and memory; see `cache`).
     pub cache_max_bytes: u64,

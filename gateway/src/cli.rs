@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = RateLimit::DEFAULT_PER_IP.per_second,
         num_args = 0..=1, default_missing_value = "200", value_parser = rate)]
     pub rate_per_ip: f64,
-    /// Seconds an upgrade_id serves the source address and port whose start line got it; then
-    /// its `Get`s are answered `error all` (the device starts again).
+    /// Seconds an upgrade_id may go unused before it expires (each `Get` it answers renews it).
+    /// It serves only the source address and port whose start line got it; once expired, its
+    /// `Get`s are answered `error all` (the device starts again).
     #[arg(long, value_name = "SECONDS", default_value_t = Config::DEFAULT_SESSION_TTL.as_secs(),
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub session_ttl: u64,

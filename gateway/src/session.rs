@@ -1,5 +1,6 @@
 //! Download sessions: the `upgrade_id` a `LUAUPDATE` answer hands out names one session, which
-//! gives one image to the one source (address and port) whose start line opened it, for `ttl`.
+//! gives one image to the one source (address and port) whose start line opened it, until it has
+//! gone unused for `ttl` (each `Get` it answers, and the same start line again, renew it).
 //!
 //! Ids are drawn at random from `1..=999_999_999` (nine decimal digits, so every device's integer
 //! parsing holds them), never one a live session has; an id names nothing once its session
@@ -128,7 +129,8 @@ impl Sessions {
         Ok((id, true))
     }
 
-    /// The session `upgrade_id` names for a `Get` from `from` at `now`. An expired one is removed.
+    /// The session `upgrade_id` names for a `Get` from `from` at `now`, given `ttl` again. An
+    /// expired one is removed; another source's is refused and left as it is.
     pub fn get(
         &mut self,
         upgrade_id: u64,
@@ -144,8 +146,13 @@ impl Sessions {
             self.remove(id);
             return Err(Refused::Expired);
         }
-        match self.by_id.get(&id) {
-            Some(session) if session.source == from => Ok(session),
+        let ttl = self.ttl;
+        match self.by_id.get_mut(&id) {
+            Some(session) if session.source == from => {
+                // In use: its time starts again, so a long download over a slow link goes on.
+                session.expires = now + ttl;
+                Ok(session)
+            }
             Some(_) => Err(Refused::OtherSource),
             None => Err(Refused::Unknown),
         }
@@ -284,15 +291,21 @@ mod tests {
             .open(addr(1), &offer("b"), t5, draws(&[7]))
             .unwrap();
         assert_eq!(other_image, (8, true));
+        // A `Get` from its source renews it; another source's does not.
+        let t14 = t0 + Duration::from_secs(14);
+        assert!(sessions.get(42, addr(1), t14).is_ok());
+        assert_eq!(
+            sessions.get(7, addr(1), t14).err(),
+            Some(Refused::OtherSource)
+        );
         // Expired: refused, and gone from memory.
         let t15 = t0 + Duration::from_secs(15);
-        assert!(sessions
-            .get(42, addr(1), t15 - Duration::from_millis(1))
-            .is_ok());
         assert_eq!(sessions.get(7, addr(2), t15).err(), Some(Refused::Expired));
         assert_eq!(sessions.get(7, addr(2), t15).err(), Some(Refused::Unknown));
         assert_eq!(sessions.len(), 2);
-        assert_eq!(sessions.sweep(t15), 2);
+        assert_eq!(sessions.sweep(t15), 1, "only 42 was used since");
+        let t24 = t14 + ttl;
+        assert_eq!(sessions.get(42, addr(1), t24).err(), Some(Refused::Expired));
         assert!(sessions.is_empty());
         assert!(sessions.by_source.is_empty());
     }
