@@ -45,10 +45,12 @@ const sha = createHash("sha256").update(image).digest("hex");
 const receipt = await admin("PUT", `/projects/${project}/firmware/${firmware}/${target}`, image, {
   "X-Content-SHA256": sha,
 });
-// A demo fleet that checked in before the release (no plan yet, so nothing is offered): a rollout
-// trusts devices it knew before it started, and counts ids first seen later apart (`unverified`).
-for (let n = 0; n < 5; n++) {
-  const imei = String(862419074072389n + BigInt(n));
+// A demo fleet the operator registered (so a rollout trusts it) and that checked in before the
+// release (no plan yet, so nothing is offered). Ids that are not registered are served but
+// counted apart (`unverified`). Registering again only reports the ids as registered already.
+const fleet = Array.from({ length: 5 }, (_, n) => String(862419074072389n + BigInt(n)));
+await admin("POST", `/projects/${project}/devices`, JSON.stringify({ devices: fleet, protocol: "luat" }));
+for (const imei of fleet) {
   await (await fetch(`${base}/api/site/firmware_upgrade?imei=${imei}&project_key=${project}&firmware_name=${firmware}&version=2018.1.3`)).text();
 }
 await admin("PUT", `/projects/${project}/plans/${firmware}`, JSON.stringify({ target_version: target }));

@@ -1,6 +1,7 @@
 //! Which project a device id belongs to, as a check needs it: from isolate memory, else the
-//! location's device card (`crate::card`), else KV's copy, else (a device never seen before, in
-//! a project whose policy lets new ids bind) a binding made durable in D1 before any answer goes
+//! location's device card (`crate::card`), else KV's copy, else D1's row (an id an operator
+//! registered, whose copies its first check makes), else (a device never seen before, in a
+//! project whose policy lets new ids bind) a binding made durable in D1 before any answer goes
 //! out. Also what every change of a binding must update besides D1: this isolate's memory, the
 //! card, KV's copy, and the project's `bindings_at`.
 //!
@@ -88,6 +89,12 @@ pub async fn lookup(
         crate::card::keep(ctx, id, &copy, crate::registry::known(id));
         return Ok(Some(owner));
     }
+    // No copy: an id an operator registered or provisioned (copies are made by its first
+    // check), or one never seen.
+    if let Some(owner) = devices::owner_row(env, id).await? {
+        ctx.wait_until(remember(env, id, &owner, None));
+        return Ok(Some(owner));
+    }
     if !may_bind || !crate::registrar::claim(env, &check.project_key, now).await {
         return Ok(None);
     }
@@ -146,10 +153,18 @@ pub async fn rebind(env: &Env, device: &str, owner: &Owner) {
     crate::registry::forget(device);
 }
 
-/// Keeps the bindings an operator just provisioned or registered in every copy, so a check with
-/// one of their ids is answered by its enrolment without a D1 read.
+/// Writes KV's copy of the bindings an operator just provisioned or registered (50 at a time),
+/// so a check with one of their ids is answered by its enrolment without a D1 read. The caller
+/// moves the project's `bindings_at` on, which makes every isolate's memory and every location's
+/// card of these ids read KV again.
 pub async fn enrolled(env: &Env, owners: &[(String, Owner)]) {
-    for (id, owner) in owners {
-        remember(env, id, owner, None).await;
+    for chunk in owners.chunks(50) {
+        let writes = chunk.iter().map(|(id, owner)| async move {
+            crate::cache::forget_owner(id);
+            if let Err(e) = devices::put_kv_owner(env, id, owner).await {
+                e.log();
+            }
+        });
+        futures_util::future::join_all(writes).await;
     }
 }

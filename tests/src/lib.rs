@@ -433,12 +433,19 @@ pub fn shared_server() -> &'static Server {
 impl Server {
     /// Registers `ids` as Luat devices of `project` (1,000 per call), so rollouts trust them.
     pub fn register_luat(&self, project: &str, ids: &[String]) {
+        self.register_luat_as(TOKEN, project, ids)
+    }
+
+    /// `register_luat` with an admin token of the caller's (a bench's edge).
+    pub fn register_luat_as(&self, token: &str, project: &str, ids: &[String]) {
         for chunk in ids.chunks(1000) {
             let body = serde_json::json!({ "devices": chunk, "protocol": "luat" });
-            self.admin(
+            self.admin_as(
+                Some(token),
                 "POST",
                 &format!("/projects/{project}/devices"),
                 body.to_string().as_bytes(),
+                &[],
             )
             .expect_one_of(&[200, 201]);
         }

@@ -73,7 +73,8 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
         spec.protocol,
     )
     .await?;
-    let issued_ids: std::collections::BTreeSet<&String> = issued.iter().map(|(id, _)| id).collect();
+    let issued_ids: std::collections::BTreeSet<&String> =
+        issued.iter().map(|(id, _, _)| id).collect();
     let kept: Vec<String> = ids
         .iter()
         .filter(|id| !issued_ids.contains(id))
@@ -98,9 +99,11 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             ),
         ));
     }
+    // Ids that had no row have no copy anywhere: their first check reads D1 (`crate::owner`).
     let owners: Vec<(String, store::devices::Owner)> = issued
         .iter()
-        .map(|(id, generation)| {
+        .filter(|(_, _, new)| !new)
+        .map(|(id, generation, _)| {
             (
                 id.clone(),
                 enrolled(&key, spec.protocol, *generation, master.version),
@@ -111,7 +114,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
     store::touch_bindings(call.env, &key).await?;
     let devices: Vec<ProvisionedDevice> = issued
         .iter()
-        .map(|(id, generation)| ProvisionedDevice {
+        .map(|(id, generation, _)| ProvisionedDevice {
             id: id.clone(),
             secret: device_secret(master, &key, id, *generation),
         })
@@ -121,21 +124,22 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
         (false, Protocol::Json) => "provisioned",
         (false, Protocol::Luat) => "registered",
     };
-    let events = issued
+    let entries: Vec<(String, String)> = issued
         .iter()
-        .map(|(id, generation)| {
+        .map(|(id, generation, _)| {
             let detail = format!(
                 "by {}, key generation {generation}, master key {}",
                 call.actor.name, master.version
             );
-            store::devices::device_event_stmt(call.env, &key, id, kind, &detail)
+            (id.clone(), detail)
         })
-        .collect::<AppResult<Vec<_>>>()?;
+        .collect();
+    let events = store::devices::device_events_stmts(call.env, &key, &entries, kind)?;
     if !events.is_empty() {
         store::batch(call.env, events).await?;
     }
     // The audit entry names the devices, never their secrets.
-    let after = serde_json::json!({ "issued": issued.iter().map(|(id, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey, "protocol": spec.protocol });
+    let after = serde_json::json!({ "issued": issued.iter().map(|(id, _, _)| id).collect::<Vec<_>>(), "already_provisioned": kept, "rekey": spec.rekey, "protocol": spec.protocol });
     let verb = match (spec.rekey, spec.protocol) {
         (true, _) => "re-key",
         (false, Protocol::Json) => "provision",

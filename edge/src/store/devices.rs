@@ -180,6 +180,30 @@ pub async fn bind(env: &Env, check: &UpgradeCheck, now: i64) -> AppResult<Owner>
         .ok_or_else(|| AppError::Unavailable("device binding returned nothing".into()))
 }
 
+/// The binding D1 holds for an id, if any (an id registered or provisioned by an operator has
+/// no KV copy until its first check).
+pub async fn owner_row(env: &Env, id: &str) -> AppResult<Option<Owner>> {
+    #[derive(Deserialize)]
+    struct Row {
+        project_key: String,
+        first_seen: Option<f64>,
+        #[serde(flatten)]
+        key: KeyColumns,
+    }
+    let row: Option<Row> = db(env)?
+        .prepare("SELECT project_key, provisioned_at, protocol, key_generation, key_master_version, first_seen FROM devices WHERE id = ?1")
+        .bind(&[s(id)])?
+        .counted_first(None)
+        .await?;
+    Ok(row.map(|r| {
+        Owner::from_row(
+            r.project_key,
+            &r.key,
+            r.first_seen.map_or(0, |at| at as i64),
+        )
+    }))
+}
+
 /// What D1 holds of these devices' check-time columns (for the registry's write rule).
 #[derive(Deserialize)]
 pub struct RegistryRow {
@@ -453,6 +477,38 @@ pub async fn device_event(
     Ok(())
 }
 
+/// Ids per multi-row statement: D1 binds at most 100 parameters.
+const ROWS_PER_STATEMENT: usize = 90;
+
+/// One history entry per device, `kind` and a detail each, as few statements as D1 allows.
+pub fn device_events_stmts(
+    env: &Env,
+    project: &str,
+    entries: &[(String, String)],
+    kind: &str,
+) -> AppResult<Vec<worker::D1PreparedStatement>> {
+    let mut statements = Vec::new();
+    for chunk in entries.chunks(ROWS_PER_STATEMENT / 2) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("(?1, ?{}, ?2, ?3, ?{})", 2 * i + 4, 2 * i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<JsValue> = vec![s(project), n(now()), s(kind)];
+        for (device, detail) in chunk {
+            args.push(s(device));
+            args.push(s(detail));
+        }
+        statements.push(
+            db(env)?
+                .prepare(format!(
+                    "INSERT INTO device_events (project_key, device_id, at, kind, detail) VALUES {rows}"
+                ))
+                .bind(&args)?,
+        );
+    }
+    Ok(statements)
+}
+
 pub fn device_event_stmt(
     env: &Env,
     project: &str,
@@ -551,7 +607,8 @@ pub fn reported_stmt(
 
 /// Binds each id to the project and marks it provisioned, in one batch, issuing a new key
 /// generation (derived from master key `master_version`) to each id not provisioned yet, or to
-/// every id when `rekey`. Returns the ids given a generation, with it. An id another project owns,
+/// every id when `rekey`. Returns the ids given a generation, with it and whether this call made
+/// the device's row (an id no check had bound). An id another project owns,
 /// and without `rekey` an id already provisioned, is left as it is.
 ///
 /// The generation issued is `max(now, previous + 1)` (the rule `fota_shared::rules::device_auth`
@@ -565,29 +622,45 @@ pub async fn provision(
     master_version: u32,
     rekey: bool,
     protocol: Protocol,
-) -> AppResult<Vec<(String, i64)>> {
+) -> AppResult<Vec<(String, i64, bool)>> {
+    // Many rows per statement (D1 binds at most 100 parameters: 6 shared, then one per id), so
+    // 1,000 ids are a dozen statements in one batch. An id provisioned under the other protocol
+    // is left as it is (the caller reports it).
     let mut statements = Vec::new();
-    // An id provisioned under the other protocol is left as it is (the caller reports it).
-    for id in ids {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("(?{}, ?1, ?2, ?2, ?2, ?2, ?3, ?5)", i + 7))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<JsValue> = vec![
+            s(project),
+            n(at),
+            n(i64::from(master_version)),
+            n(rekey as i64),
+            s(protocol.as_str()),
+            JsValue::NULL,
+        ];
+        args.extend(chunk.iter().map(|id| s(id)));
         statements.push(
             db(env)?
-                .prepare(
+                .prepare(format!(
                     "INSERT INTO devices (id, project_key, first_seen, last_seen, provisioned_at, key_generation, key_master_version, protocol)
-                     VALUES (?1, ?2, ?3, ?3, ?3, ?3, ?4, ?6)
-                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?3),
-                       key_generation = MAX(?3, COALESCE(devices.key_generation, 0) + 1), key_master_version = ?4,
-                       protocol = ?6
-                     WHERE devices.project_key = ?2
-                       AND (devices.provisioned_at IS NULL OR (?5 = 1 AND COALESCE(devices.protocol, 'json') = ?6))
-                     RETURNING id, key_generation",
-                )
-                .bind(&[s(id), s(project), n(at), n(i64::from(master_version)), n(rekey as i64), s(protocol.as_str())])?,
+                     VALUES {rows}
+                     ON CONFLICT(id) DO UPDATE SET provisioned_at = COALESCE(devices.provisioned_at, ?2),
+                       key_generation = MAX(?2, COALESCE(devices.key_generation, 0) + 1), key_master_version = ?3,
+                       protocol = ?5
+                     WHERE devices.project_key = ?1
+                       AND (devices.provisioned_at IS NULL OR (?4 = 1 AND COALESCE(devices.protocol, 'json') = ?5))
+                     RETURNING id, key_generation, first_seen"
+                ))
+                .bind(&args)?,
         );
     }
     #[derive(Deserialize)]
     struct Issued {
         id: String,
         key_generation: f64,
+        first_seen: f64,
     }
     let mut issued = Vec::new();
     for result in db(env)?.counted_batch(statements).await? {
@@ -595,7 +668,7 @@ pub async fn provision(
             result
                 .results::<Issued>()?
                 .into_iter()
-                .map(|r| (r.id, r.key_generation as i64)),
+                .map(|r| (r.id, r.key_generation as i64, r.first_seen as i64 == at)),
         );
     }
     Ok(issued)

@@ -5,8 +5,9 @@
 //! usage: fota-burst PORT PROJECT FIRMWARE FROM TARGET COUNT CLIENTS IMEI_PREFIX
 //!        fota-burst bind PORT PROJECT FIRMWARE FROM COUNT IMEI_PREFIX
 //!
-//! `bind` makes each device's first check before the plan exists, as a fleet that checked in
-//! before the release has: the rollout then counts them as trusted (in its `totals`).
+//! `bind` registers each device as a Luat device (with the admin token in `FOTA_TOKEN`) and makes
+//! its first check before the plan exists, as a registered fleet that checked in before the
+//! release has: the rollout then counts them as trusted (in its `totals`).
 
 use fota_tests::Server;
 use std::collections::BTreeMap;
@@ -18,8 +19,11 @@ fn main() {
         let port: u16 = args[1].parse().expect("PORT");
         let count: u32 = args[5].parse().expect("COUNT");
         let ids = ids(count, &args[6]);
-        Server::attach(port).bind_fleet(&args[2], &args[3], &args[4], &ids);
-        println!("bound {count} devices to {}", args[2]);
+        let server = Server::attach(port);
+        let token = std::env::var("FOTA_TOKEN").expect("FOTA_TOKEN: the edge's admin token");
+        server.register_luat_as(&token, &args[2], &ids);
+        server.bind_fleet(&args[2], &args[3], &args[4], &ids);
+        println!("registered and bound {count} devices to {}", args[2]);
         return;
     }
     if args.len() != 8 {

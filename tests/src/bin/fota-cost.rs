@@ -188,12 +188,19 @@ fn main() {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["round", rest @ ..] if rest.len() == 8 => run_round(rest),
+        ["register", port, project, count, prefix] => {
+            let token = std::env::var("FOTA_TOKEN").expect("FOTA_TOKEN: the edge's admin token");
+            let ids = ids(count.parse().expect("COUNT"), prefix);
+            Server::attach(port.parse().expect("PORT")).register_luat_as(&token, project, &ids);
+            eprintln!("registered {} devices in {project}", ids.len());
+        }
         ["results", rounds, g, toml] => print_results(rounds, g, toml),
         ["report", file] => print!("{}", report(&Model::load(file))),
         ["doc", file] => print!("{}", doc(&Model::load(file))),
         _ => {
             eprintln!(
                 "usage: fota-cost round PORT NAME PROJECT FIRMWARE VERSION COUNT CLIENTS PREFIX\n\
+                 \x20      fota-cost register PORT PROJECT COUNT PREFIX   (FOTA_TOKEN: admin token)\n\
                  \x20      fota-cost results ROUNDS.jsonl SEEN_GRANULARITY_S WRANGLER_TOML\n\
                  \x20      fota-cost report RESULTS.json\n\
                  \x20      fota-cost doc RESULTS.json"

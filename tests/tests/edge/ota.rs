@@ -680,7 +680,7 @@ fn provisioning_shows_derived_secrets_once_and_refuses_ids_owned_elsewhere() {
         .expect("provisioning is audited");
     assert_eq!(
         entry["after"],
-        json!({ "issued": names, "already_provisioned": [], "rekey": false }),
+        json!({ "issued": names, "already_provisioned": [], "rekey": false, "protocol": "json" }),
         "{entry}"
     );
     let mut cursor: Option<String> = None;

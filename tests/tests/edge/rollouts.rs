@@ -995,7 +995,7 @@ fn an_offered_device_that_never_reports_times_out() {
         .collect();
     assert_eq!(
         kinds,
-        ["bound", "offered", "delivery", "failed"],
+        ["registered", "version", "offered", "delivery", "failed"],
         "{history}"
     );
 

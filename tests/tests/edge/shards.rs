@@ -98,10 +98,27 @@ fn a_sharded_release_spreads_counts_exactly_and_pauses_every_shard_at_once() {
         .collect();
     let total: u64 = spread.values().sum();
     assert_eq!(spread.len(), 8, "one object per shard: {spread:?}");
-    let busiest = *spread.values().max().unwrap() as f64 / total as f64;
+    // Each device's first check is one call to its shard; the calls beyond those are the
+    // rollout summary's refreshes (one per isolate every few seconds, however many devices ask),
+    // which the first shard answers as the leader. They depend on how long the burst took, so
+    // the spread is judged on the devices' calls.
+    let devices = first.len() as u64;
+    assert!(total >= devices, "a call per device at least: {spread:?}");
+    let extra = total - devices;
+    let per_shard: Vec<u64> = spread
+        .iter()
+        .map(|(name, n)| {
+            if name.contains('#') {
+                *n
+            } else {
+                n.saturating_sub(extra)
+            }
+        })
+        .collect();
+    let busiest = *per_shard.iter().max().unwrap() as f64 / devices as f64;
     assert!(
         busiest <= 1.0 / 8.0 + 0.05,
-        "busiest shard took {busiest:.3}: {spread:?}"
+        "busiest shard took {busiest:.3} of the devices' calls ({extra} summary calls): {spread:?}"
     );
     let s = status(&server, p);
     assert_eq!(
