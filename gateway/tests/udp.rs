@@ -5,12 +5,11 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use fota_gateway::sim::{self, Device, Loss};
-use fota_gateway::{Bridge, Config, RateLimit, RateLimits};
+use fota_gateway::{Config, RateLimit, RateLimits};
 use fota_tests::{image, sha256_hex, shared_server, temp_state_dir, Server};
 use serde_json::json;
 use support::{

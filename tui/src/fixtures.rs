@@ -314,6 +314,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                 totals: counts(40, 20, 4, 1, 5),
                 verification: counts(1, 1, 0, 0, 0),
                 unverified: counts(0, 0, 0, 0, 0),
+                trust: None,
                 stages: vec![
                     RolloutStageStatus {
                         percent: 1,
@@ -347,6 +348,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                 totals: counts(2, 1, 0, 0, 1),
                 verification: counts(0, 0, 0, 0, 0),
                 unverified: counts(0, 0, 0, 0, 0),
+                trust: None,
                 stages: vec![RolloutStageStatus {
                     percent: 100,
                     counts: counts(2, 1, 0, 0, 1),
