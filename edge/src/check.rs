@@ -9,15 +9,17 @@
 //! waits on its rollout's coordinator (the gate, the counters and the loop-upgrade count are
 //! stored there before the image goes out).
 
+use crate::delivery;
 use crate::error::AppResult;
 use crate::images::{refusal, serve};
-use crate::rollout::{self, Rollout};
+use crate::rollout::Rollout;
 use crate::store;
 use crate::store::devices::Owner;
 use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::range::{answer, RangeAnswer};
 use fota_shared::rules::ban::target_key;
 use fota_shared::rules::decide::{decide, Binding, Due, Facts, Offer, Via};
+use fota_shared::rules::download_url::Recipient;
 use fota_shared::rules::luat::{parse_check, UpgradeCheck};
 use fota_shared::rules::luat_sign::{verify_registered, Proof};
 use worker::{Context, Env, Request, Response};
@@ -84,7 +86,7 @@ pub async fn luat_check(
     }
     let ban_after = project.as_ref().map_or(0, |p| p.ban_after);
     let (answer, delivered) = match verdict.offer {
-        Offer::Due(due) => deliver(req, env, &check, ban_after, due, now).await?,
+        Offer::Due(due) => deliver(req, env, ctx, &check, ban_after, due, now).await?,
         Offer::Refuse(r) => (refusal(r), false),
     };
     if verdict.heard {
@@ -140,11 +142,14 @@ async fn within_rate(env: &Env, check: &UpgradeCheck) -> bool {
 }
 
 /// An upgrade is due: the rollout's coordinator decides (gate, loop-upgrade protection, first
-/// offer) in one call, then the image. The flag says whether a fresh image (or a redirect to
-/// one) went out: a resume or a refusal is no delivery.
+/// offer) in one call, then the image or the redirect to it. Nothing is a delivery yet: a
+/// streamed image is counted as its bytes go out (`crate::delivery::counted`), a redirect when
+/// its signed URL is downloaded (`crate::images::get_signed_image`). The flag says whether the
+/// whole image started streaming (the dashboard's deliveries per hour).
 async fn deliver(
     req: &Request,
     env: &Env,
+    ctx: &Context,
     check: &UpgradeCheck,
     ban_after: u32,
     due: Due<'_>,
@@ -163,38 +168,71 @@ async fn deliver(
             false,
         ));
     }
-    // Only a `GET` of the whole image (or the redirect to it) is a delivery: a `HEAD`, a resume
-    // or another partial range costs nothing to ask for and must not move a ban or a rollout.
-    let fresh = req.method() == worker::Method::Get && range.is_whole(plan.image.size);
+    // Only a `GET` of the whole image (or the redirect to it) counts the device as offered: a
+    // `HEAD`, a resume or another partial range costs nothing to ask for and must not move a
+    // rollout. What a `GET` hands out is counted either way, so a resume can complete a delivery.
+    let get = req.method() == worker::Method::Get;
+    let whole = get && range.is_whole(plan.image.size);
     let key = target_key(&plan.firmware_name, &due.target);
     let r = Rollout::of_target(plan, due.target);
-    let attempt = rollout::Attempt {
+    let attempt = delivery::Attempt {
         from: due.from,
-        target: key,
-        ban_after,
-        counts: fresh,
+        target: key.clone(),
+        counts: whole,
         now,
     };
-    if let Err(refused) = rollout::attempt(env, &r, &check.device_id, attempt).await? {
+    if let Err(refused) = delivery::attempt(env, &r, &check.device_id, attempt).await? {
         return Ok((refusal(refused), false));
     }
-    match due.via {
-        Via::Redirect => Ok((redirect(req, env, &plan.image.sha256, now)?, true)),
-        Via::Stream => Ok(match serve(env, &plan.image, range).await? {
-            Some(image) => (image, fresh),
-            None => (refusal(Refusal::ImageUnavailable), false),
-        }),
+    if due.via == Via::Redirect {
+        return Ok((
+            redirect(req, env, &plan.image.sha256, &r.plan_id, check, now)?,
+            false,
+        ));
     }
+    let Some(image) = serve(env, &plan.image, range).await? else {
+        return Ok((refusal(Refusal::ImageUnavailable), false));
+    };
+    if !get {
+        return Ok((image, false));
+    }
+    let (size, head) = (plan.image.size, range.head(plan.image.size));
+    let (env, id) = (env.clone(), check.device_id.clone());
+    let handout = move |bytes| delivery::Handout {
+        target: key,
+        ban_after,
+        size,
+        start: head.start,
+        bytes,
+    };
+    let image = delivery::counted(ctx, image, head.length, move |bytes| async move {
+        if bytes > 0 {
+            if let Err(e) = delivery::handed(&env, &r, &id, handout(bytes)).await {
+                e.log();
+            }
+        }
+    })?;
+    Ok((image, whole))
 }
 
-/// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to the
-/// content-addressed image: the public R2 base when configured, else this edge's `/images/` under
-/// `PUBLIC_URL` (or the request's origin), signed and good for an hour unless `PUBLIC_IMAGES`.
-fn redirect(req: &Request, env: &Env, sha256: &str, now: i64) -> AppResult<Response> {
-    let location = match crate::images::public_url(env, sha256) {
-        Some(url) => url,
-        None => crate::images::edge_image_url(req, env, &format!("/images/{sha256}"), now)?,
+/// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to this edge's
+/// `/images/<sha256>` under `PUBLIC_URL` (or the request's origin), signed for this device in
+/// this rollout and good for an hour: a complete download of it is the device's delivery. Never
+/// the public R2 base (`IMAGE_BASE_URL`): bytes fetched there pass no counter, so a device would
+/// never succeed in its rollout.
+fn redirect(
+    req: &Request,
+    env: &Env,
+    sha256: &str,
+    plan_id: &str,
+    check: &UpgradeCheck,
+    now: i64,
+) -> AppResult<Response> {
+    let to = Recipient {
+        device: check.device_id.clone(),
+        plan: plan_id.to_string(),
     };
+    let location = crate::images::device_image_url(req, env, sha256, &to, now)?;
     let mut resp = Response::empty()?.with_status(302);
     resp.headers_mut().set("Location", &location)?;
     resp.headers_mut().set("Content-Length", "0")?;

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
   deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
-  last_delivery_ms INTEGER, standing TEXT);
+  last_delivery_ms INTEGER, standing TEXT, delivered INTEGER NOT NULL DEFAULT 0, unproven INTEGER NOT NULL DEFAULT 0,
+  covered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -28,16 +29,19 @@ CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
-const ADDED_COLUMNS: [&str; 6] = [
+const ADDED_COLUMNS: [&str; 9] = [
     "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
     "ALTER TABLE devices ADD COLUMN standing TEXT",
+    "ALTER TABLE devices ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN unproven INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN covered INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE rate ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE meta ADD COLUMN merged TEXT",
     "ALTER TABLE meta ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE meta ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
 ];
 
-pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing";
+pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered";
 
 /// A device row as stored here.
 #[derive(Deserialize)]
@@ -55,6 +59,14 @@ pub struct Row {
     pub dirty: i64,
     pub last_delivery_ms: Option<i64>,
     pub standing: Option<String>,
+    /// The device's `delivered` and `reported_without_delivery` flags (`DeviceRollout`).
+    #[serde(default)]
+    pub delivered: i64,
+    #[serde(default)]
+    pub unproven: i64,
+    /// Bytes of the image from byte 0 that streams handed the device since its last delivery.
+    #[serde(default)]
+    pub covered: i64,
 }
 
 fn standing_text(standing: Standing) -> &'static str {
@@ -80,6 +92,8 @@ impl Row {
                 // Rows from before standings existed belong to devices the rollout always trusted.
                 _ => Standing::Trusted,
             },
+            delivered: self.delivered != 0,
+            reported_without_delivery: self.unproven != 0,
         }
     }
 
@@ -217,11 +231,12 @@ impl Ledger {
         banned_at: Option<i64>,
     ) -> Result<()> {
         self.exec(
-            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?, ?)
+            "INSERT INTO devices (device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT gen + 1 FROM meta WHERE id = 1), ?, ?, ?, ?)
              ON CONFLICT(device_id) DO UPDATE SET cohort = excluded.cohort, phase = excluded.phase, since_ms = excluded.since_ms,
                offered_ms = excluded.offered_ms, cause = excluded.cause, deliveries = excluded.deliveries, banned = excluded.banned,
-               banned_at = excluded.banned_at, dirty = excluded.dirty, last_delivery_ms = excluded.last_delivery_ms, standing = excluded.standing",
+               banned_at = excluded.banned_at, dirty = excluded.dirty, last_delivery_ms = excluded.last_delivery_ms, standing = excluded.standing,
+               delivered = excluded.delivered, unproven = excluded.unproven",
             vec![
                 V::from(job.device_id.as_str()),
                 V::from(job.cohort as i64),
@@ -234,9 +249,21 @@ impl Ledger {
                 V::from(banned_at),
                 V::from(delivery.last_ms),
                 V::from(standing_text(job.standing)),
+                V::from(i64::from(job.delivered)),
+                V::from(i64::from(job.reported_without_delivery)),
             ],
         )?;
         self.exec("UPDATE meta SET gen = gen + 1 WHERE id = 1", None)?;
+        Ok(())
+    }
+
+    /// How much of the image from byte 0 streams have handed the device since its last delivery
+    /// (kept here only: D1's copy has no use for it).
+    pub fn save_covered(&self, device_id: &str, covered: u64) -> Result<()> {
+        self.exec(
+            "UPDATE devices SET covered = ? WHERE device_id = ?",
+            vec![V::from(covered as i64), V::from(device_id)],
+        )?;
         Ok(())
     }
 

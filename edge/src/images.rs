@@ -9,8 +9,8 @@ use crate::store;
 use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::range::{answer, RangeAnswer};
 use fota_shared::model::plan::ImageRef;
-use fota_shared::rules::download_url;
-use worker::{Env, Range, Request, Response};
+use fota_shared::rules::download_url::{self, Recipient, UrlError};
+use worker::{Context, Env, Range, Request, Response};
 
 /// Caching for content-addressed URLs: the bytes behind one never change.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -132,20 +132,46 @@ pub fn edge_image_url(req: &Request, env: &Env, path: &str, now: i64) -> AppResu
     ))
 }
 
+/// The absolute, signed URL of an image on this edge that a redirect hands to one Luat device in
+/// one rollout (`/images/<sha256>?device=..&plan=..&expires=..&sig=..`): always signed, even
+/// under `PUBLIC_IMAGES`, since its download is that device's delivery.
+pub fn device_image_url(
+    req: &Request,
+    env: &Env,
+    sha256: &str,
+    to: &Recipient,
+    now: i64,
+) -> AppResult<String> {
+    let path = format!("/images/{sha256}");
+    let masters = crate::keys::masters(env).ok_or_else(|| {
+        AppError::Unavailable(
+            "redirect URLs are signed with DEVICE_MASTER_KEYS, which is not set".into(),
+        )
+    })?;
+    let key = crate::keys::url_key(&masters)
+        .ok_or_else(|| AppError::Unavailable("no master key".into()))?;
+    Ok(format!(
+        "{}{path}?{}",
+        self_base(req, env)?,
+        download_url::device_url_query(&key, &path, to, now + URL_LIFETIME_MS)
+    ))
+}
+
 /// Lets a download through when its URL carries a valid signature under any listed master-key
-/// version (a URL handed out before a rotation stays good until it expires), or, for
-/// `/images/`, when `PUBLIC_IMAGES=true`.
-pub fn check_signed(req: &Request, env: &Env) -> AppResult<()> {
+/// version (a URL handed out before a rotation stays good until it expires), or, for a bare
+/// `/images/` URL, when `PUBLIC_IMAGES=true`. A URL that claims a signature (`sig`, `device` or
+/// `plan`) must verify wherever it is used; under `PUBLIC_IMAGES` an expired one is still served,
+/// as a public image that counts for nobody. `Some` names the device and rollout a redirect
+/// handed the URL to.
+pub fn check_signed(req: &Request, env: &Env) -> AppResult<Option<Recipient>> {
     let url = req.url()?;
     let path = url.path().to_string();
     let query = url.query().unwrap_or("");
-    if path.starts_with("/images/") && public_images(env) {
-        return Ok(());
-    }
-    if !fota_shared::rules::luat::query_pairs(query)
-        .iter()
-        .any(|(k, _)| k == "sig")
-    {
+    let public = path.starts_with("/images/") && public_images(env);
+    if !download_url::claims_signature(query) {
+        if public {
+            return Ok(None);
+        }
         return Err(AppError::Status {
             status: 403,
             code: "url_unsigned",
@@ -155,35 +181,71 @@ pub fn check_signed(req: &Request, env: &Env) -> AppResult<()> {
         });
     }
     let masters = crate::keys::masters(env).ok_or_else(|| AppError::NotFound("image".into()))?;
-    download_url::verify_signed_url_any(
+    let verdict = download_url::verify_signed_url_any(
         &crate::keys::url_keys(&masters),
         &path,
         query,
         store::now(),
-    )
-    .map_err(|e| AppError::Status {
-        status: e.status(),
-        code: e.code(),
-        message: e.to_string(),
-    })
+    );
+    match verdict {
+        Ok(to) => Ok(to),
+        Err(UrlError::Expired) if public => Ok(None),
+        Err(e) => Err(AppError::Status {
+            status: e.status(),
+            code: e.code(),
+            message: e.to_string(),
+        }),
+    }
 }
 
-/// `GET /images/{sha256}`: the URL redirects point at, signed (see [`check_signed`]).
-pub async fn get_signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    check_signed(req, env)?;
-    let mut resp = get_image(req, env, sha256).await?;
-    if !public_images(env) {
-        // Each URL is one device's capability for an hour: no shared cache should keep it.
+/// `GET /images/{sha256}`: the URL redirects point at, signed (see [`check_signed`]). A download
+/// of a URL handed to a device is counted for that device in that rollout as its bytes go out
+/// (`crate::delivery::counted`): every byte of the image out, in one answer or resumed, is the
+/// device's delivery.
+pub async fn get_signed_image(
+    req: &Request,
+    env: &Env,
+    ctx: &Context,
+    sha256: &str,
+) -> AppResult<Response> {
+    let to = check_signed(req, env)?;
+    let (mut resp, size, range) = image_answer(req, env, sha256).await?;
+    if !public_images(env) || to.is_some() {
+        // Each URL is one device's capability for an hour: no shared cache should keep it (nor
+        // serve its bytes past the counter).
         resp.headers_mut()
             .set("Cache-Control", "private, max-age=3600")?;
     }
-    Ok(resp)
+    let Some(to) = to.filter(|_| req.method() == worker::Method::Get) else {
+        return Ok(resp);
+    };
+    if range == RangeAnswer::Unsatisfiable {
+        return Ok(resp);
+    }
+    let head = range.head(size);
+    let env = env.clone();
+    crate::delivery::counted(ctx, resp, head.length, move |bytes| async move {
+        if bytes > 0 {
+            if let Err(e) = crate::delivery::handed_to(&env, &to, size, head.start, bytes).await {
+                e.log();
+            }
+        }
+    })
 }
 
 /// The image's bytes for `req`'s range, once the URL was accepted. The record comes from isolate
 /// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
 /// one R2 read that also fills memory or the Cache API.
 pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
+    Ok(image_answer(req, env, sha256).await?.0)
+}
+
+/// [`get_image`] with the image's size and the range answered.
+async fn image_answer(
+    req: &Request,
+    env: &Env,
+    sha256: &str,
+) -> AppResult<(Response, u64, RangeAnswer)> {
     let valid = sha256.len() == 64
         && sha256
             .bytes()
@@ -208,7 +270,7 @@ pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Resp
         return Err(AppError::NotFound("image".into()));
     };
     resp.headers_mut().set("Cache-Control", IMMUTABLE)?;
-    Ok(resp)
+    Ok((resp, image.size, range))
 }
 
 /// The base of every absolute URL this edge emits about itself (redirects, notices, check-now):

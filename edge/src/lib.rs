@@ -15,6 +15,7 @@ mod channel;
 mod check;
 mod coordinator;
 mod coordinator_store;
+mod delivery;
 mod error;
 mod image_cache;
 mod images;
@@ -84,7 +85,7 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response>
     match (req.method(), segs.as_slice()) {
         (Method::Get, ["healthz"]) => Ok(images::healthz(env)),
         (Method::Get | Method::Head, ["images", sha256]) => {
-            images::get_signed_image(&req, env, sha256).await
+            images::get_signed_image(&req, env, ctx, sha256).await
         }
         (Method::Get | Method::Head, ["ota", "image", sha256]) => {
             ota::signed_image(&req, env, sha256).await

@@ -4,7 +4,7 @@
 //! background (`wait_until`), never one round trip per device; a device this isolate has not
 //! seen yet costs one batched read first, so it is rewritten only when D1's copy is out of date.
 
-use crate::rollout::{self, Rollout};
+use crate::rollout::Rollout;
 use crate::store;
 use fota_shared::leaf::version::Version;
 use fota_shared::rules::luat::UpgradeCheck;
@@ -221,9 +221,10 @@ async fn write_round(
         let changed = told == Some(News::Changed);
         if changed {
             if let Some(r) = &seen.reached {
-                // The rollout hears of the success before D1's copy moves on: if it cannot, the
-                // version is left as it was and the device's next check tries again.
-                if let Err(e) = rollout::succeed(env, r, id).await {
+                // The rollout hears of the report before D1's copy moves on: if it cannot, the
+                // version is left as it was and the device's next check tries again. It is a
+                // success only after a delivery (`crate::delivery::reached`).
+                if let Err(e) = crate::delivery::reached(env, r, id).await {
                     e.log();
                     continue;
                 }

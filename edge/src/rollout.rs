@@ -67,7 +67,7 @@ async fn call(env: &Env, r: &Rollout, op: Op) -> AppResult<Answer> {
 }
 
 /// A call to the shard that keeps the device's records.
-async fn call_device(env: &Env, r: &Rollout, id: &str, op: Op) -> AppResult<Answer> {
+pub(crate) async fn call_device(env: &Env, r: &Rollout, id: &str, op: Op) -> AppResult<Answer> {
     call_shard(env, r, r.shard_of(id), op).await
 }
 
@@ -141,7 +141,7 @@ async fn send(env: &Env, r: &Rollout, shard: u32, op: Op) -> AppResult<Answer> {
 }
 
 /// The refusals a rollout gives, back from their device codes.
-fn refusal(code: u16) -> Refusal {
+pub(crate) fn refusal(code: u16) -> Refusal {
     match code {
         61 => Refusal::NotInDeviceSet,
         62 => Refusal::Banned,
@@ -149,85 +149,17 @@ fn refusal(code: u16) -> Refusal {
     }
 }
 
-fn unexpected(r: &Rollout, answer: Answer) -> AppError {
+pub(crate) fn unexpected(r: &Rollout, answer: Answer) -> AppError {
     AppError::Unavailable(format!(
         "rollout {} gave an unexpected answer: {answer:?}",
         r.plan_id
     ))
 }
 
-/// A due Luat device's download, as the check hands it to the rollout.
-pub struct Attempt {
-    /// What the rollout may believe of the device at its first sight.
-    pub from: Provenance,
-    /// The loop-upgrade count's key (`fota_shared::rules::ban::target_key`).
-    pub target: String,
-    pub ban_after: u32,
-    /// A `GET` of the whole image: a delivery (a `HEAD` or a partial range changes nothing).
-    pub counts: bool,
-    pub now: i64,
-}
-
-/// A Luat device an upgrade is due for wants the image: counted, gated, loop-upgrade protected
-/// and offered in one call (`fota_shared::rules::delivery`). `Ok` means send it. `counts` is false for a
-/// `HEAD` or a partial range, which get the same answer and change nothing. `from` decides the
-/// device's standing when the rollout first sees it.
-#[allow(clippy::too_many_arguments)]
-pub async fn attempt(
-    env: &Env,
-    r: &Rollout,
-    id: &str,
-    a: Attempt,
-) -> AppResult<Result<(), Refusal>> {
-    let Attempt {
-        from,
-        target,
-        ban_after,
-        counts,
-        now,
-    } = a;
-    // Most due checks during a staged rollout come from devices whose stage has not opened:
-    // they are answered from the rollout's summary.
-    if let Some(refused) = held_back(env, r, id).await? {
-        return Ok(Err(refused));
-    }
-    let window_ms = delivery_window_s(env) * 1000;
-    let answer = call_device(
-        env,
-        r,
-        id,
-        Op::Attempt {
-            device_id: id.into(),
-            from,
-            target,
-            ban_after,
-            counts,
-            window_ms,
-            now,
-        },
-    )
-    .await?;
-    match answer {
-        Answer::Done => Ok(Ok(())),
-        Answer::Refused(code) => Ok(Err(refusal(code))),
-        other => Err(unexpected(r, other)),
-    }
-}
-
-/// Deliveries of one target to one device within this many seconds count once
-/// (`DELIVERY_WINDOW_S`, default 600).
-fn delivery_window_s(env: &Env) -> i64 {
-    env.var("DELIVERY_WINDOW_S")
-        .ok()
-        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
-        .filter(|s| *s >= 0)
-        .unwrap_or(600)
-}
-
 /// The shortcut for a device whose stage has not opened (or a rollout that offers nothing): the
 /// answer from the rollout's summary, with no call to its object and nothing written. Such a
 /// device is counted only when its stage opens and it asks again.
-async fn held_back(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Refusal>> {
+pub(crate) async fn held_back(env: &Env, r: &Rollout, id: &str) -> AppResult<Option<Refusal>> {
     Ok(summary(env, r)
         .await?
         .and_then(|summary| rollout::held_back(&r.spec, &summary, &r.plan_id, id)))
@@ -331,7 +263,8 @@ pub async fn fail(env: &Env, r: &Rollout, id: &str, failure: DeviceFailure) -> A
     .map(drop)
 }
 
-/// Records that a device reported the target (which also clears its loop-upgrade count).
+/// Records that a JSON device reported the target in its signed report (which also clears its
+/// loop-upgrade count). A Luat device's report goes through `crate::delivery::reached`.
 pub async fn succeed(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
     call_device(
         env,
@@ -449,17 +382,31 @@ pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Op {
-    /// A Luat device an upgrade is due for wants the image: the whole decision, see
-    /// `fota_shared::rules::delivery`.
+    /// A Luat device an upgrade is due for wants the image (`crate::delivery::attempt`).
     /// `counts` is false for a `HEAD` or a partial range: the same answer, and nothing stored.
     /// `from` fixes the device's standing at its first sight (trusted, signed or unverified).
     Attempt {
         device_id: String,
         from: Provenance,
         target: String,
-        ban_after: u32,
         counts: bool,
+        now: i64,
+    },
+    /// A stream of the image to a Luat device ended, having handed out `bytes` from `start`
+    /// (`crate::delivery::handed`): every byte of the image out is a delivery.
+    Handed {
+        device_id: String,
+        target: String,
+        ban_after: u32,
+        size: u64,
+        start: u64,
+        bytes: u64,
         window_ms: i64,
+        now: i64,
+    },
+    /// A Luat device reported the target: a success after a delivery, else a report without one.
+    Reached {
+        device_id: String,
         now: i64,
     },
     /// Counted as eligible the first time, then the gate (JSON devices).

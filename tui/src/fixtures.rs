@@ -295,6 +295,7 @@ fn counts(eligible: u64, succeeded: u64, failed: u64, banned: u64, pending: u64)
         failed,
         banned,
         pending,
+        reported_without_delivery: 0,
     }
 }
 

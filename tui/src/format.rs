@@ -52,6 +52,12 @@ pub fn counts(counts: &RolloutCounts) -> String {
     )
 }
 
+/// Devices whose report of the target the rollout did not believe (no whole image from it),
+/// trusted or not.
+pub fn reported_without_delivery(status: &RolloutStatus) -> u64 {
+    status.totals.reported_without_delivery + status.unverified.reported_without_delivery
+}
+
 /// A plan's rollout rules on one line: `stages 1,10,50,100 · verify 1 device (1h) · …`.
 pub fn rollout_summary(rollout: Option<&RolloutSpec>) -> String {
     let Some(r) = rollout else {

@@ -369,6 +369,9 @@ pub const FIELD_SOAK: &str = "Soak";
 pub const FIELD_JOB_TIMEOUT: &str = "Job timeout";
 pub const FIELD_NEEDS_CONFIRM: &str = "Needs confirm";
 pub const NEEDS_CONFIRM_OFFER: &str = "held until confirmed";
+/// A rollout's devices that reported the target without a whole image from it (not believed).
+pub const REPORTED_WITHOUT_DELIVERY: &str =
+    "reported the target without a whole image from this rollout: not counted as succeeded";
 pub const NEEDS_CONFIRM_HINT: &str = "module OTA: hold each job until confirmed";
 pub const STAGES_HINT: &str = "1,10,50,100; empty: everyone at once";
 pub const RATIO_HINT: &str = "0.2 or 20%; empty: 0.2";

@@ -19,14 +19,15 @@
 //! state) is the first shard's to write. A device never waits on D1 here.
 
 mod lead;
+mod luat;
 mod mirror;
 
 use crate::coordinator_store::{parse, Ledger, Row};
 use crate::error::AppError;
 use crate::rollout::{Answer, Call, Op, Phase, Rollout};
-use fota_shared::model::rollout::{DevicePhase, RolloutSpec, RolloutState, Standing};
+use fota_shared::model::rollout::{DevicePhase, RolloutSpec, RolloutState};
 use fota_shared::rules::ban::{after_report, DeliveryState};
-use fota_shared::rules::delivery::{attempt, phase_entry, Attempt};
+use fota_shared::rules::delivery::phase_entry;
 use fota_shared::rules::rollout::{self as rules, rollout_gate, shard_budget, RolloutSummary};
 use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, RolloutEvent, Step};
 use std::cell::{Cell, RefCell};
@@ -279,6 +280,8 @@ impl RolloutCoordinator {
         let ledger = self.ledger();
         Ok(match op {
             Op::Attempt { .. } => self.attempt(ident, &spec, state, op)?,
+            Op::Handed { .. } => self.handed(ident, &spec, state, op)?,
+            Op::Reached { device_id, now } => self.reached(ident, &state, &device_id, now)?,
             Op::Admit {
                 device_id,
                 from,
@@ -329,76 +332,6 @@ impl RolloutCoordinator {
             | Op::Control { .. }
             | Op::Purge => Answer::Done,
         })
-    }
-
-    /// A due Luat device's download attempt (`fota_shared::rules::delivery`).
-    fn attempt(
-        &self,
-        ident: &Rollout,
-        spec: &RolloutSpec,
-        state: RolloutState,
-        op: Op,
-    ) -> Result<Answer> {
-        let Op::Attempt {
-            device_id,
-            from,
-            target,
-            ban_after,
-            counts,
-            window_ms,
-            now,
-        } = op
-        else {
-            return Ok(Answer::Done);
-        };
-        let ledger = self.ledger();
-        let before = ledger.row(&device_id)?;
-        let job = before.as_ref().map(Row::job);
-        let delivery = Row::delivery(before.as_ref(), &target);
-        let v = attempt(&Attempt {
-            spec,
-            state: &state,
-            plan_id: &ident.plan_id,
-            device_id: &device_id,
-            from: &from,
-            device: job.as_ref(),
-            delivery: &delivery,
-            target: &target,
-            ban_after,
-            fresh: counts,
-            now_ms: now,
-            window_ms,
-            rate: ledger.offers_this_minute(now)?,
-        });
-        if !counts {
-            // A `HEAD` or a partial range: the answer a download would get, and nothing
-            // counted (no eligibility, offer, delivery or ban).
-            return Ok(answer_of(v.answer));
-        }
-        for (kind, detail) in &v.history {
-            ledger.record(&device_id, kind, detail, now)?;
-        }
-        if let Some(dev) = &v.device {
-            if v.device != job || v.delivery != delivery {
-                let banned_at = match before.as_ref().and_then(|r| r.banned_at) {
-                    Some(at) if v.delivery.banned => Some(at),
-                    _ => v.delivery.banned.then_some(now),
-                };
-                ledger.save_device(dev, &v.delivery, banned_at)?;
-            }
-        }
-        if v.first_offer && spec.max_per_minute.is_some() {
-            // The device's standing says which share of the budget the offer counts against.
-            let standing = v.device.as_ref().map_or(Standing::Trusted, |d| d.standing);
-            ledger.count_offer(now, standing)?;
-        }
-        if v.state != state {
-            self.save_state(ident, &v.state)?;
-        }
-        for event in v.events {
-            log_event(&ident.plan_id, Some(event));
-        }
-        Ok(answer_of(v.answer))
     }
 
     /// A JSON device an upgrade is due for: counted as eligible the first time, then the gate.
@@ -551,7 +484,9 @@ impl RolloutCoordinator {
     }
 }
 
-fn answer_of(answer: std::result::Result<(), fota_shared::leaf::code::Refusal>) -> Answer {
+pub(super) fn answer_of(
+    answer: std::result::Result<(), fota_shared::leaf::code::Refusal>,
+) -> Answer {
     match answer {
         Ok(()) => Answer::Done,
         Err(refused) => Answer::Refused(refused.code()),
@@ -559,7 +494,7 @@ fn answer_of(answer: std::result::Result<(), fota_shared::leaf::code::Refusal>) 
 }
 
 /// A rollout moving by itself (verification, gate, advance) is worth one log line.
-fn log_event(plan_id: &str, event: Option<RolloutEvent>) {
+pub(super) fn log_event(plan_id: &str, event: Option<RolloutEvent>) {
     if let Some(event) = event {
         worker::console_log!("rollout {plan_id}: {event:?}");
     }

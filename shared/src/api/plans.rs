@@ -121,16 +121,16 @@ mod tests {
         let seen = on_eligible_seen(&spec, &start(&spec, 0), "plan", "TEST1", &known, now).unwrap();
         let state = on_offer(&seen.rollout, &seen.device, now).unwrap().rollout;
         let status = serde_json::to_value(rollout_status(&spec, &state)).unwrap();
-        let zero = serde_json::json!({"eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0});
-        let one = serde_json::json!({"eligible":1,"offered":1,"succeeded":0,"failed":0,"banned":0,"pending":1});
+        let zero = serde_json::json!({"eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0,"reported_without_delivery":0});
+        let one = serde_json::json!({"eligible":1,"offered":1,"succeeded":0,"failed":0,"banned":0,"pending":1,"reported_without_delivery":0});
         assert_eq!(
             status,
             serde_json::json!({
                 "state": "verifying", "stage": -1, "percent": 0, "paused_reason": null, "failed_reason": null,
                 "started_at": "1970-01-01T00:00:00Z", "stage_started_at": "1970-01-01T00:00:00Z",
                 "totals": one, "verification": one, "unverified": zero,
-                "stages": [{"percent": 10, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0},
-                           {"percent": 100, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0}],
+                "stages": [{"percent": 10, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0,"reported_without_delivery":0},
+                           {"percent": 100, "eligible":0,"offered":0,"succeeded":0,"failed":0,"banned":0,"pending":0,"reported_without_delivery":0}],
             })
         );
         assert_eq!(

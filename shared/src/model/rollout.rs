@@ -208,6 +208,11 @@ pub struct RolloutCounts {
     pub failed: u64,
     pub banned: u64,
     pub pending: u64,
+    /// Devices that reported the target without this rollout having delivered them the whole
+    /// image, and have not succeeded since: their report is not believed (they stay in their
+    /// phase) and moves no gate, stage or verification. Not an outcome: it overlaps the others.
+    #[serde(default)]
+    pub reported_without_delivery: u64,
 }
 
 /// Counts added up: shards merged, or stages folded into one.
@@ -219,6 +224,7 @@ impl std::ops::AddAssign for RolloutCounts {
         self.failed += c.failed;
         self.banned += c.banned;
         self.pending += c.pending;
+        self.reported_without_delivery += c.reported_without_delivery;
     }
 }
 
@@ -279,4 +285,13 @@ pub struct DeviceRollout {
     pub cause: Option<String>,
     #[serde(default)]
     pub standing: Standing,
+    /// This rollout handed the device every byte of the image since its last outcome (a 200
+    /// stream, or the signed image URL a redirect named, completed): only then does a report of
+    /// the target make it succeed. An outcome (success, failure, ban) clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delivered: bool,
+    /// It reported the target without such a delivery and has not succeeded since (counted in
+    /// [`RolloutCounts::reported_without_delivery`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported_without_delivery: bool,
 }

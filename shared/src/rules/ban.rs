@@ -31,8 +31,14 @@ pub enum Admission {
     Banned,
 }
 
-/// Decides a download of `target` at `now_ms`. A `fresh` download (the whole image from byte 0,
-/// or a redirect to it) counts as a delivery; a resume, a partial range or a `HEAD` does not.
+/// Is the device banned for `target` (served it `limit` times without reporting it)?
+pub fn is_banned(state: &DeliveryState, target: &str) -> bool {
+    state.banned && state.target.as_deref() == Some(target)
+}
+
+/// Decides a download of `target` at `now_ms`. A `fresh` download (every byte of the image handed
+/// to the device, see [`crate::rules::delivery::handed`]) counts as a delivery; anything less
+/// does not.
 /// Deliveries of the same target within `window_ms` of the last counted one count once, so a
 /// burst of repeats (a device retrying, or someone replaying its request) is one delivery. The
 /// delivery that reaches `limit` is still served and bans the device, so a device gets at most
@@ -45,10 +51,10 @@ pub fn admit(
     now_ms: i64,
     window_ms: i64,
 ) -> Admission {
-    let same_target = state.target.as_deref() == Some(target);
-    if same_target && state.banned {
+    if is_banned(state, target) {
         return Admission::Banned;
     }
+    let same_target = state.target.as_deref() == Some(target);
     let (count, last_ms) = if same_target {
         (state.count, state.last_ms)
     } else {

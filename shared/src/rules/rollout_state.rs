@@ -212,6 +212,8 @@ pub fn on_eligible_seen(
         offered_ms: None,
         cause: None,
         standing,
+        delivered: false,
+        reported_without_delivery: false,
     };
     count(&mut rollout, &device, |c| c.eligible += 1);
     Some(Step {
@@ -247,7 +249,8 @@ pub fn on_offer(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Op
 }
 
 /// The device reported the target version. A late success after a timeout or a lifted ban moves
-/// the device from `failed`/`banned` to `succeeded`. `None` when nothing changes.
+/// the device from `failed`/`banned` to `succeeded`. `None` when nothing changes. A Luat device's
+/// report reaches this only after a delivery ([`crate::rules::delivery::reached`]).
 pub fn on_success(
     spec: &RolloutSpec,
     state: &RolloutState,
@@ -255,6 +258,27 @@ pub fn on_success(
     now_ms: i64,
 ) -> Option<Step> {
     settle(spec, state, device, DevicePhase::Succeeded, None, now_ms)
+}
+
+/// The device reported the target although this rollout has not handed it the whole image since
+/// its last outcome: the report is not believed. The device keeps its phase (an offered device
+/// stays pending), is flagged and counted once in `reported_without_delivery`, and nothing is
+/// judged: no gate, stage or verification moves. `None` for a device that succeeded already or
+/// is flagged already.
+pub fn on_reported_without_delivery(state: &RolloutState, device: &DeviceRollout) -> Option<Step> {
+    if device.phase == DevicePhase::Succeeded || device.reported_without_delivery {
+        return None;
+    }
+    let mut rollout = state.clone();
+    count(&mut rollout, device, |c| c.reported_without_delivery += 1);
+    Some(Step {
+        rollout,
+        device: DeviceRollout {
+            reported_without_delivery: true,
+            ..device.clone()
+        },
+        event: None,
+    })
 }
 
 /// The device's upgrade failed. A banned device that had timed out moves to `banned`.
@@ -304,6 +328,8 @@ fn settle(
         return None;
     }
     let mut rollout = state.clone();
+    // A flagged device that succeeds (after a delivery) is no longer an unbelieved report.
+    let unflagged = to == Succeeded && device.reported_without_delivery;
     count(&mut rollout, device, |c| {
         match from {
             Offered => c.pending = c.pending.saturating_sub(1),
@@ -315,11 +341,17 @@ fn settle(
             Failed => c.failed += 1,
             _ => c.banned += 1,
         }
+        if unflagged {
+            c.reported_without_delivery = c.reported_without_delivery.saturating_sub(1);
+        }
     });
+    // Every outcome spends the delivery: a failed or banned device succeeds only after a new one.
     let device = DeviceRollout {
         phase: to,
         since_ms: now_ms,
         cause: cause.map(String::from),
+        delivered: false,
+        reported_without_delivery: device.reported_without_delivery && !unflagged,
         ..device.clone()
     };
     let event = judge(spec, &mut rollout, &device, from, now_ms);
@@ -621,6 +653,11 @@ mod tests {
             self.apply(step)
         }
 
+        fn unproven(&mut self, id: &str) -> Option<RolloutEvent> {
+            let step = on_reported_without_delivery(&self.state, &self.devices[id]);
+            self.apply(step)
+        }
+
         fn tick(&mut self, now: i64) -> Option<RolloutEvent> {
             let (state, event) = on_tick(&self.spec, &self.state, now)?;
             self.state = state;
@@ -635,6 +672,13 @@ mod tests {
         first_seen_ms: -1,
     };
 
+    const UNVERIFIED: Provenance = Provenance {
+        signed: false,
+        listed: false,
+        registered: false,
+        first_seen_ms: -1,
+    };
+
     fn add(a: RolloutCounts, b: &RolloutCounts) -> RolloutCounts {
         RolloutCounts {
             eligible: a.eligible + b.eligible,
@@ -643,6 +687,7 @@ mod tests {
             failed: a.failed + b.failed,
             banned: a.banned + b.banned,
             pending: a.pending + b.pending,
+            reported_without_delivery: a.reported_without_delivery + b.reported_without_delivery,
         }
     }
 
@@ -664,6 +709,7 @@ mod tests {
                 "every offer is pending or has one outcome: {c:?}"
             );
             assert!(c.offered <= c.eligible, "{c:?}");
+            assert!(c.reported_without_delivery <= c.eligible, "{c:?}");
         }
     }
 
@@ -747,6 +793,76 @@ mod tests {
         assert_eq!(
             run.fail("D", DeviceFailure::JobTimedOut, 5),
             Some(RolloutEvent::GateTripped)
+        );
+    }
+
+    /// A report of the target that the rollout does not believe: flagged and counted once, in
+    /// the device's cohort; no phase, verification, gate or stage moves; a later success (after a
+    /// delivery) unflags it; every outcome spends the device's delivery.
+    #[test]
+    fn reports_without_delivery_move_nothing() {
+        let mut run = Run::new(
+            r#"{"stages":[100],"verify_devices":["T1"],"min_sample":1,"max_failure_ratio":0.0}"#,
+        );
+        run.offer("T1", 0);
+        assert_eq!(run.unproven("T1"), None, "no event");
+        let t1 = &run.devices["T1"];
+        assert_eq!((t1.phase, t1.reported_without_delivery), (D::Offered, true));
+        assert_eq!(run.state.phase, R::Verifying, "verification does not pass");
+        let counts = run.state.verification;
+        assert_eq!(
+            (
+                counts.pending,
+                counts.succeeded,
+                counts.reported_without_delivery
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(run.state.totals.reported_without_delivery, 1);
+        // Again: counted once.
+        assert!(on_reported_without_delivery(&run.state, &run.devices["T1"]).is_none());
+        // The success that follows a delivery passes verification and unflags the device.
+        assert_eq!(run.succeed("T1", 5), Some(RolloutEvent::VerificationPassed));
+        assert!(!run.devices["T1"].reported_without_delivery);
+        assert_eq!(run.state.totals.reported_without_delivery, 0);
+        assert!(on_reported_without_delivery(&run.state, &run.devices["T1"]).is_none());
+
+        // In a stage: the health gate (zero tolerance, a sample of one) does not trip, and a
+        // flagged device that fails stays flagged.
+        run.offer("A", 10);
+        assert_eq!(run.unproven("A"), None);
+        assert_eq!(
+            (
+                run.state.phase,
+                run.state.stages[0].reported_without_delivery
+            ),
+            (R::Running, 1)
+        );
+        let mut delivered = run.devices["A"].clone();
+        delivered.delivered = true;
+        run.devices.insert("A".into(), delivered);
+        assert_eq!(
+            run.fail("A", DeviceFailure::JobTimedOut, 20),
+            Some(RolloutEvent::GateTripped),
+            "the timeout is the failure, not the report"
+        );
+        let a = &run.devices["A"];
+        assert_eq!(
+            (a.phase, a.delivered, a.reported_without_delivery),
+            (D::Failed, false, true),
+            "a failure spends the delivery and keeps the flag"
+        );
+        assert_eq!(run.state.stages[0].reported_without_delivery, 1);
+
+        // An unverified device's flag is counted apart.
+        run.offer_as("U", &UNVERIFIED, 30);
+        run.unproven("U");
+        assert_eq!(
+            (
+                run.state.unverified.reported_without_delivery,
+                run.state.totals.reported_without_delivery
+            ),
+            (1, 1)
         );
     }
 
@@ -1278,6 +1394,7 @@ mod tests {
             failed,
             banned: 0,
             pending: 20 - outcomes,
+            reported_without_delivery: 0,
         };
         state.totals = state.stages[0];
         state

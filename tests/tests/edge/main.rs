@@ -8,6 +8,7 @@
 mod access;
 mod admin;
 mod clients;
+mod delivery;
 mod device_keys;
 mod device_path;
 mod fleet;

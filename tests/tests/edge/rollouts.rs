@@ -188,6 +188,7 @@ fn counts(
         failed,
         banned,
         pending,
+        reported_without_delivery: 0,
     }
 }
 

@@ -340,6 +340,13 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
     pairs.push(("started_at", s.started_at.clone()));
     pairs.push(("stage_started_at", s.stage_started_at.clone()));
     pairs.push(("totals", format::counts(&s.totals)));
+    let unproven = format::reported_without_delivery(s);
+    if unproven > 0 {
+        pairs.push((
+            "reported_without_delivery",
+            format!("{unproven} ({})", strings::REPORTED_WITHOUT_DELIVERY),
+        ));
+    }
     let mut rows = vec![[
         vec!["verify".to_string(), "-".to_string()],
         counts_cells(&s.verification),

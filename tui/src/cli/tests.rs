@@ -653,6 +653,7 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
         failed: 0,
         banned: 2,
         pending: 0,
+        reported_without_delivery: 0,
     };
     let out = status_fields("air780", &status);
     let row = out
@@ -663,6 +664,23 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
     assert_eq!(
         cells,
         ["unverified", "-", "7", "2", "0", "0", "2", "0"],
+        "{out}"
+    );
+    assert!(!out.contains("reported_without_delivery"), "{out}");
+}
+
+/// Reports of the target the rollout did not believe (no whole image from it) are said apart,
+/// trusted and unverified devices together, and only when there are any.
+#[test]
+fn rollout_status_says_how_many_reports_were_not_believed() {
+    let mut status = crate::fixtures::statuses().remove(0).1;
+    status.totals.reported_without_delivery = 2;
+    status.unverified.reported_without_delivery = 1;
+    let out = status_fields("air780", &status);
+    assert!(
+        out.contains(
+            "reported_without_delivery  3 (reported the target without a whole image from this rollout: not counted as succeeded)\n"
+        ),
         "{out}"
     );
 }

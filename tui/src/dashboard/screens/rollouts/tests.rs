@@ -386,6 +386,7 @@ fn unverified_devices_get_their_own_line_under_the_stages() {
                 failed: 0,
                 banned: 2,
                 pending: 0,
+                reported_without_delivery: 0,
             };
         }
     }
@@ -393,6 +394,25 @@ fn unverified_devices_get_their_own_line_under_the_stages() {
     let (_, unverified) = find(&terminal, "unverified");
     let (_, last_stage) = find(&terminal, "4 100%");
     assert_eq!(unverified, last_stage + 1, "right under the last stage");
+}
+
+#[test]
+fn reports_without_delivery_get_a_line_when_there_are_any() {
+    let terminal = draw(&on_tab('4'));
+    assert!(!format!("{:?}", terminal.backend()).contains("unproven"));
+    let mut app = on_tab('4');
+    for view in app.rollouts.status.values_mut() {
+        if let Some(status) = view.status.data.as_mut() {
+            status.totals.reported_without_delivery = 3;
+        }
+    }
+    let terminal = draw(&app);
+    let (x, _) = find(&terminal, "unproven");
+    assert_eq!(
+        fg_at(&terminal, "3 reported the target without a whole image"),
+        PAUSED,
+        "said in the paused colour, beside its label at column {x}"
+    );
 }
 
 #[test]

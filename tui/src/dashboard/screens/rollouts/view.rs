@@ -122,6 +122,11 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
         if let Some(reason) = &status.failed_reason {
             lines.push(field("failed", Span::from(reason.as_str()).fg(FAILED)));
         }
+        let unproven = format::reported_without_delivery(status);
+        if unproven > 0 {
+            let text = format!("{unproven} {}", strings::REPORTED_WITHOUT_DELIVERY);
+            lines.push(field("unproven", Span::from(text).fg(PAUSED)));
+        }
     }
     match &plan.spec.rollout {
         Some(rollout) => {
