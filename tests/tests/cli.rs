@@ -1,6 +1,7 @@
 //! The `fota` CLI end to end against a real `wrangler dev`: upload firmware and set a plan with
 //! the CLI, drive LuatOS `libfota2` device checks over raw HTTP, read the counts back with
-//! `fota plan status --json`; the exit codes scripts branch on; and the module-OTA verbs.
+//! `fota plan status --json`; the exit codes scripts branch on; the module-OTA verbs; and
+//! registering a fleet from a file (`fota device import`) with the trust line it brings.
 //!
 //! The binary is built once per test process (`cargo build -p fota-tui --bin fota`) and run with
 //! `FOTA_URL`, `FOTA_TOKEN` and `FOTA_PROJECT`, with `HOME` and the working directory in a fresh
@@ -463,5 +464,208 @@ fn module_ota_verbs_reach_their_routes() {
     assert!(
         active[0].starts_with(&format!("{} ", rotated.active)),
         "{table}"
+    );
+}
+
+/// Reads `fota --json` output of `device import` (its own shape, not an API type).
+fn import_result(stdout: String) -> serde_json::Value {
+    parse!(stdout)
+}
+
+#[test]
+fn device_import_registers_a_fleet_in_batches_and_plan_status_says_what_it_trusts() {
+    // A server of its own: a batch of 1,000 ids keeps the local edge busy for seconds, and
+    // wrangler dev answers some requests that come in during or right after such a batch with
+    // 503 ("your worker restarted mid-request"). `device import` sends its batch again; the
+    // other tests' calls would fail.
+    let server = &Server::start(&temp_state_dir("cli-import"));
+    let project = "cli-import";
+    let fota = Fota::new(format!("http://{}", server.host()), project);
+    fota.expect(EXIT_OK, &["project", "set", project, "--name", "import"]);
+
+    // 2,500 IMEIs as a spreadsheet exports them: a header, quoted and bare cells, one listed twice.
+    let ids: Vec<String> = (0..2500).map(|i| format!("86901{i:010}")).collect();
+    let mut csv = String::from("IMEI,model\r\n");
+    for (i, id) in ids.iter().enumerate() {
+        if i % 2 == 0 {
+            csv += &format!("\"{id}\",\"Air780E, rev B\"\r\n");
+        } else {
+            csv += &format!("{id},Air780E\r\n");
+        }
+    }
+    csv += &format!("{}\r\n", ids[7]);
+    let file = fota.home.join("imeis.csv");
+    std::fs::write(&file, &csv).expect("id file");
+    let file = file.to_string_lossy().into_owned();
+
+    // Three batches; stderr is not a terminal, so a line per batch instead of a bar.
+    let started = Instant::now();
+    let out = fota.run(&["device", "import", &file, "--protocol", "luat"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(EXIT_OK), "stderr: {stderr}");
+    eprintln!("imported 2,500 ids in {:?}", started.elapsed());
+    for line in [
+        "line 1 read as a header and skipped (first cell \"IMEI\")",
+        "registering 2500 ids as luat devices in 3 batches",
+        "batch 1/3: 1000 registered, 0 already registered (1000/2500 ids)",
+        "batch 3/3: 500 registered, 0 already registered (2500/2500 ids)",
+        "registered 2500 ids in 3 batches; 0 already registered, skipped",
+        "1 id listed more than once, registered once",
+        "shown this once",
+    ] {
+        assert!(stderr.contains(line), "{line:?} not in:\n{stderr}");
+    }
+    // The secrets are the output: an `id,secret` CSV, one row per id.
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some("id,secret"));
+    let mut secrets: Vec<(String, String)> = lines
+        .map(|l| {
+            let (id, secret) = l.split_once(',').expect("id,secret");
+            (id.to_string(), secret.to_string())
+        })
+        .collect();
+    secrets.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(
+        secrets.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        want
+    );
+    assert!(secrets.iter().all(|(_, secret)| secret.len() >= 32));
+
+    // Again: every id is registered already, skipped and reported; no secret is issued.
+    let out = fota.run(&["device", "import", &file, "--json"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_OK), "stderr: {stderr}");
+    let again = import_result(text(&out.stdout));
+    assert_eq!(again["registered"], serde_json::json!([]), "{again}");
+    assert_eq!(again["devices"], serde_json::json!([]));
+    assert_eq!(
+        again["already_provisioned"].as_array().map(Vec::len),
+        Some(2500)
+    );
+    assert_eq!(
+        (again["batches"].as_u64(), again["duplicates"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert!(
+        stderr.contains("2500 ids registered already: secret kept, none shown"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("shown this once"), "{stderr}");
+
+    // A file with an invalid id sends nothing (exit 2) unless --skip-invalid; --out writes the
+    // CSV to a new file of mode 0600 and never overwrites one.
+    let small = fota.home.join("more.txt");
+    std::fs::write(
+        &small,
+        format!("# two more\n{}\n869020000000001\nnot/an/imei\n", ids[0]),
+    )
+    .expect("id file");
+    let small = small.to_string_lossy().into_owned();
+    let refused = fota.run(&["device", "import", &small]);
+    assert_eq!(refused.status.code(), Some(EXIT_USAGE));
+    assert!(
+        text(&refused.stderr).contains("line 4: \"not/an/imei\" is not a device id"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let secrets_file = fota.home.join("secrets.csv");
+    let secrets_path = secrets_file.to_string_lossy().into_owned();
+    let args = [
+        "device",
+        "import",
+        &small,
+        "--skip-invalid",
+        "--out",
+        &secrets_path,
+    ];
+    assert_eq!(
+        fota.expect(EXIT_OK, &args),
+        "",
+        "the secrets went to the file"
+    );
+    let written = std::fs::read_to_string(&secrets_file).expect("secrets file");
+    let rows: Vec<&str> = written.lines().collect();
+    assert_eq!(rows.len(), 2, "{written}");
+    assert!(rows[1].starts_with("869020000000001,"), "{written}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secrets_file)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    fota.expect(EXIT_USAGE, &args);
+    assert_eq!(
+        std::fs::read_to_string(&secrets_file).expect("kept"),
+        written
+    );
+
+    // A plan: three registered devices and one id nobody registered check on the old version.
+    let img = image(4343, 16 * 1024);
+    let image_file = fota.home.join("fw.bin");
+    std::fs::write(&image_file, &img).expect("image file");
+    let image_file = image_file.to_string_lossy().into_owned();
+    fota.expect(
+        EXIT_OK,
+        &[
+            "firmware",
+            "upload",
+            &image_file,
+            "--name",
+            FW,
+            "--version",
+            TARGET,
+        ],
+    );
+    fota.expect(EXIT_OK, &["plan", "set", FW, "--target", TARGET]);
+    for id in &ids[..3] {
+        luatos_check(server, project, id, FROM).expect_image(200, &img);
+    }
+    luatos_check(server, project, "869030000000001", FROM).expect_status(200);
+
+    // `plan status` says the basis: the policy, how many devices it trusts, the unverified apart.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        let status: RolloutStatus = parse!(fota.json(&["plan", "status", FW]));
+        let counted = status.trust.as_ref().map(|t| (t.trusted, t.unverified));
+        if counted == Some((3, 1)) || Instant::now() >= deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let trust = status.trust.clone().expect("the edge says its trust basis");
+    assert_eq!((trust.trusted, trust.unverified), (3, 1), "{status:?}");
+    let shown = fota.expect(EXIT_OK, &["plan", "status", FW]);
+    assert!(
+        shown.contains(
+            "trust             open policy · trusts 3 devices · 1 unverified, counted apart\n"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.lines().any(|l| l.starts_with("trust_basis ")),
+        "{shown}"
+    );
+    // The policy the project is set to is the one the status names.
+    fota.expect(
+        EXIT_OK,
+        &[
+            "project",
+            "set",
+            project,
+            "--name",
+            "import",
+            "--device-policy",
+            "registered",
+        ],
+    );
+    let shown = fota.expect(EXIT_OK, &["plan", "status", FW]);
+    assert!(
+        shown.contains("trust             registered policy · trusts 3 devices"),
+        "{shown}"
     );
 }

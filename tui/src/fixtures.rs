@@ -10,9 +10,10 @@ pub use fota_shared::api::fleet::{
     VersionCount,
 };
 pub use fota_shared::api::ota::{Job, JobInfo};
-pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus};
+pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus, TrustBasis};
 pub use fota_shared::model::job::JobPhase;
 pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Plan, PlanSpec};
+pub use fota_shared::model::project::DevicePolicy;
 pub use fota_shared::model::rollout::{
     Ratio, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
 };
@@ -300,8 +301,13 @@ fn counts(eligible: u64, succeeded: u64, failed: u64, banned: u64, pending: u64)
 }
 
 /// air780's rollout, paused by the health gate in its second stage; esp32's, running at once.
+/// Both say their trust basis under the open policy, as the edge does.
 pub fn statuses() -> Vec<(String, RolloutStatus)> {
-    vec![
+    let trusted = |(name, mut status): (String, RolloutStatus)| {
+        status.trust = Some(TrustBasis::of(DevicePolicy::Open, &status));
+        (name, status)
+    };
+    let statuses = vec![
         (
             "air780".into(),
             RolloutStatus {
@@ -356,7 +362,8 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                 }],
             },
         ),
-    ]
+    ];
+    statuses.into_iter().map(trusted).collect()
 }
 
 /// Module-OTA jobs: sensor-a7's held for confirmation, new-device's in progress.

@@ -129,6 +129,18 @@ pub fn short_action(action: &str) -> String {
         .replace("{device_id}", "{id}")
 }
 
+/// `text` in at most `width` characters: cut with `…` when longer.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut kept: String = text.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        kept.push('…');
+    }
+    kept
+}
+
 /// The first 12 hex digits of a digest, enough to tell images apart on screen.
 pub fn short_hash(hex: &str) -> &str {
     hex.get(..12).unwrap_or(hex)

@@ -9,6 +9,9 @@ use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::RolloutAction;
 
+mod trust;
+pub use trust::*;
+
 /// The tab titles, in tab order.
 pub const TAB_FLEET: &str = "Fleet";
 pub const TAB_DEVICES: &str = "Devices";
@@ -41,6 +44,7 @@ pub fn failed(what: &str, reason: &str) -> String {
 
 // Names of the things the app loads or changes, used in loading and error lines.
 pub const WHAT_PROJECTS: &str = "projects";
+pub const WHAT_PROJECT: &str = "project";
 pub const WHAT_FLEET: &str = "fleet";
 pub const WHAT_ACTIVITY: &str = "activity";
 pub const WHAT_DEVICES: &str = "devices";

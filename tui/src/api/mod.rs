@@ -37,6 +37,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// How long a provisioning call may take: its answer holds secrets shown nowhere else.
+const PROVISION_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// How big each piece of an upload body is; progress is reported once per piece.
 const UPLOAD_CHUNK: usize = 64 * 1024;
 
@@ -298,18 +301,22 @@ impl ApiClient {
         .await
     }
 
-    /// Provisions JSON (module-OTA) devices; the answer holds each one's secret, shown only here.
+    /// Provisions JSON (module-OTA) devices or registers Luat ones; the answer holds each
+    /// one's secret, shown only here. A call naming many ids may take long (the edge keeps every
+    /// copy of each binding in step before it answers), and an answer given up on loses the
+    /// secrets it carried: this call waits `PROVISION_TIMEOUT`, not the client's 30 s.
     pub async fn provision_devices(
         &self,
         project: &str,
         spec: &ProvisionSpec,
     ) -> Result<Provisioned, ApiError> {
-        self.json_with_body(
-            Method::POST,
-            format!("{}/devices", project_path(project)),
-            spec,
-        )
-        .await
+        let url = self.url(&format!("{}/devices", project_path(project)));
+        let request = self
+            .authorized(self.http.post(&url))
+            .json(spec)
+            .timeout(PROVISION_TIMEOUT);
+        let response = self.send(request).await?;
+        decode(check(response, &url).await?, &url).await
     }
 
     /// Confirms one device's held job: 404 without a job, 409 when it is not held.

@@ -1,4 +1,4 @@
-//! `fota device`: the device registry: list, show, summary, unban, forget, move, confirm, check-now, provision, de-provision, jobs.
+//! `fota device`: the device registry: list, show, summary, unban, forget, move, confirm, check-now, provision, import (`device_import`), de-provision, jobs.
 
 use clap::Subcommand;
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList, FleetSummary};
@@ -10,6 +10,7 @@ use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use serde::Serialize;
 
+use super::device_import::{self, ImportArgs};
 use super::output::{fields, table, Output};
 use super::{project_key, CliError};
 use crate::api::{ApiClient, ApiError, CheckNowTarget};
@@ -86,6 +87,10 @@ pub enum DeviceVerb {
         #[arg(long, value_enum, default_value = "json")]
         protocol: Protocol,
     },
+    /// Register a fleet from a file of ids (CSV or one per line; 100,000 ids in batches of
+    /// 1,000). Prints the secrets issued as `id,secret` CSV (shown this once only); ids
+    /// registered already are skipped and keep their secret, so a stopped import can be rerun.
+    Import(ImportArgs),
     /// De-provision a JSON device: its signed requests are refused from now on.
     Deprovision {
         id: String,
@@ -122,27 +127,9 @@ pub async fn run(
                 seen_since,
                 ..DeviceQuery::default()
             };
-            let list = if all {
-                all_devices(api, &project, query).await?
-            } else {
-                api.devices(&project, &query).await?
-            };
-            if !out.json && list.next_cursor.is_some() {
-                eprintln!("(more devices follow: use --all or a larger --limit)");
-            }
-            out.print(&list, || devices_table(&list.devices))
+            list(api, &project, query, all, out).await
         }
-        DeviceVerb::Show { id } => {
-            let (device, history) =
-                tokio::join!(api.device(&project, &id), api.device_history(&project, &id));
-            let shown = DeviceWithHistory {
-                device: device?,
-                history: history?.events,
-            };
-            out.print(&shown, || {
-                device_fields(&shown.device) + "\n" + &history_table(&shown.history)
-            })
-        }
+        DeviceVerb::Show { id } => show(api, &project, &id, out).await,
         DeviceVerb::Summary => {
             let summary = api.summary(&project).await?;
             out.print(&summary, || summary_text(&summary))
@@ -173,22 +160,14 @@ pub async fn run(
             rekey,
             protocol,
         } => {
-            let provisioned = api
-                .provision_devices(
-                    &project,
-                    &ProvisionSpec {
-                        devices: ids,
-                        rekey,
-                        protocol,
-                    },
-                )
-                .await?;
-            if !provisioned.devices.is_empty() {
-                // On stderr, so it shows even when stdout goes to a file or to `jq`.
-                eprintln!("{}", strings::SECRETS_SHOWN_ONCE);
-            }
-            out.print(&provisioned, || provisioned_lines(&provisioned))
+            let spec = ProvisionSpec {
+                devices: ids,
+                rekey,
+                protocol,
+            };
+            provision(api, &project, &spec, out).await
         }
+        DeviceVerb::Import(args) => device_import::run(args, api, &project, out).await,
         DeviceVerb::Deprovision { id } => {
             api.deprovision_device(&project, &id).await?;
             let done = serde_json::json!({ "deprovisioned": id });
@@ -199,6 +178,52 @@ pub async fn run(
             out.print(&list, || jobs_table(&list.jobs))
         }
     }
+}
+
+/// `device show`: the device's fields, then its history.
+async fn show(api: &ApiClient, project: &str, id: &str, out: Output) -> Result<(), CliError> {
+    let (device, history) = tokio::join!(api.device(project, id), api.device_history(project, id));
+    let shown = DeviceWithHistory {
+        device: device?,
+        history: history?.events,
+    };
+    out.print(&shown, || {
+        device_fields(&shown.device) + "\n" + &history_table(&shown.history)
+    })
+}
+
+/// `device list`: one page, or every page with `--all`.
+async fn list(
+    api: &ApiClient,
+    project: &str,
+    query: DeviceQuery,
+    all: bool,
+    out: Output,
+) -> Result<(), CliError> {
+    let list = if all {
+        all_devices(api, project, query).await?
+    } else {
+        api.devices(project, &query).await?
+    };
+    if !out.json && list.next_cursor.is_some() {
+        eprintln!("(more devices follow: use --all or a larger --limit)");
+    }
+    out.print(&list, || devices_table(&list.devices))
+}
+
+/// `device provision`: the secrets issued, with the warning that they show this once.
+async fn provision(
+    api: &ApiClient,
+    project: &str,
+    spec: &ProvisionSpec,
+    out: Output,
+) -> Result<(), CliError> {
+    let provisioned = api.provision_devices(project, spec).await?;
+    if !provisioned.devices.is_empty() {
+        // On stderr, so it shows even when stdout goes to a file or to `jq`.
+        eprintln!("{}", strings::SECRETS_SHOWN_ONCE);
+    }
+    out.print(&provisioned, || provisioned_lines(&provisioned))
 }
 
 async fn all_devices(

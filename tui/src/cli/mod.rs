@@ -6,6 +6,7 @@ mod activity;
 mod audit;
 mod completions;
 mod device;
+mod device_import;
 mod firmware;
 mod keys;
 pub mod login;
@@ -18,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 pub use completions::completions;
 pub use device::DeviceVerb;
+pub use device_import::ImportArgs;
 pub use firmware::FirmwareVerb;
 pub use keys::KeysVerb;
 pub use output::table;
@@ -139,6 +141,10 @@ pub enum CliError {
     /// The call succeeded for some items and the server refused the others (already printed).
     #[error("{0}")]
     Partial(String),
+    /// A run of calls stopped at one that failed (what landed before it is out already); `code`
+    /// is the exit code of that failure.
+    #[error("{message}")]
+    Stopped { message: String, code: u8 },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -150,6 +156,7 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Config(_) => EXIT_USAGE,
             CliError::Partial(_) => EXIT_REFUSED,
+            CliError::Stopped { code, .. } => *code,
             CliError::Api(err) => api_exit_code(err),
         }
     }

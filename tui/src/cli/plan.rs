@@ -337,6 +337,11 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
     if let Some(reason) = &s.failed_reason {
         pairs.push(("failed_reason", reason.clone()));
     }
+    // Which devices the gates and totals count, and how many were counted apart.
+    if let Some(trust) = &s.trust {
+        pairs.push((strings::TRUST_LABEL, strings::trust_summary(trust)));
+        pairs.push(("trust_basis", trust.basis.clone()));
+    }
     pairs.push(("started_at", s.started_at.clone()));
     pairs.push(("stage_started_at", s.stage_started_at.clone()));
     pairs.push(("totals", format::counts(&s.totals)));

@@ -90,6 +90,10 @@ fn nouns_and_verbs_parse() {
             },
         },
     );
+}
+
+#[test]
+fn device_verbs_parse() {
     check(
         "device list --version 1.0 --banned --limit 5 --all",
         Noun::Device {
@@ -307,6 +311,10 @@ fn new_nouns_and_verbs_parse() {
             },
         },
     );
+}
+
+#[test]
+fn token_and_audit_verbs_parse() {
     check(
         "token create ci --role operator",
         Noun::Token {
@@ -484,6 +492,11 @@ fn module_ota_verbs_parse() {
     );
     let cli = parse("device provision dev-1 --json").unwrap();
     assert!(cli.json, "--json after the ids");
+}
+
+#[test]
+fn job_verbs_parse() {
+    let device = |verb| Noun::Device { verb };
     check("device jobs", device(DeviceVerb::Jobs { phase: None }));
     check(
         "device jobs --phase awaiting-confirmation",
@@ -520,6 +533,10 @@ fn module_ota_verbs_parse() {
         panic!("plan set expected")
     };
     assert!(needs_confirm);
+}
+
+#[test]
+fn signing_key_verbs_and_module_ota_usage_errors_parse() {
     check(
         "keys list",
         Noun::Keys {
@@ -641,7 +658,7 @@ fn rollout_status_reads_as_fields_and_a_stage_table() {
         "{out}"
     );
     assert!(
-        !out.contains("unverified"),
+        !out.lines().any(|l| l.starts_with("unverified")),
         "no row while no unverified id was seen: {out}"
     );
     // Ids first seen after the rollout started get a row of their own, apart from the stages.
@@ -740,4 +757,69 @@ fn the_shared_enums_are_the_flag_values() {
         panic!("token create expected")
     };
     assert_eq!(role, Role::Admin);
+}
+
+#[test]
+fn device_import_parses_with_luat_by_default() {
+    let import = |file: &str, protocol, skip_invalid, out: Option<&str>| Noun::Device {
+        verb: DeviceVerb::Import(ImportArgs {
+            file: file.into(),
+            protocol,
+            skip_invalid,
+            out: out.map(Into::into),
+        }),
+    };
+    check(
+        "device import imeis.csv",
+        import("imeis.csv", Protocol::Luat, false, None),
+    );
+    check(
+        "device import imeis.csv --protocol luat",
+        import("imeis.csv", Protocol::Luat, false, None),
+    );
+    check(
+        "device import ids.txt --protocol json --skip-invalid --out secrets.csv",
+        import("ids.txt", Protocol::Json, true, Some("secrets.csv")),
+    );
+    check("device import -", import("-", Protocol::Luat, false, None));
+    let cli = parse("device import ids.txt --json --project lab").unwrap();
+    assert!(cli.json);
+    assert_eq!(cli.project.as_deref(), Some("lab"));
+    for args in [
+        "device import",
+        "device import a.csv b.csv",
+        "device import a.csv --protocol udp",
+        "device import a.csv --out",
+    ] {
+        let err = parse(args).unwrap_err();
+        assert_eq!(err.exit_code(), i32::from(EXIT_USAGE), "{args}");
+    }
+    // The help says which protocol is the default.
+    let help = parse("device import --help").unwrap_err().to_string();
+    assert!(help.contains("Default luat"), "{help}");
+    assert!(help.contains("[default: luat]"), "{help}");
+}
+
+#[test]
+fn rollout_status_says_its_trust_basis() {
+    let (_, mut status) = crate::fixtures::statuses().remove(0);
+    status.unverified.eligible = 7;
+    status.trust = Some(fota_shared::api::plans::TrustBasis::of(
+        fota_shared::model::project::DevicePolicy::Registered,
+        &status,
+    ));
+    let out = status_fields("air780", &status);
+    assert!(
+        out.contains(
+            "trust             registered policy · trusts 40 devices · 7 unverified, counted apart\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("trust_basis       registered devices (the project serves no other)\n"),
+        "{out}"
+    );
+    // An edge that does not say its basis: no trust lines.
+    status.trust = None;
+    assert!(!status_fields("air780", &status).contains("trust"));
 }

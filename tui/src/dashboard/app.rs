@@ -16,11 +16,11 @@ use super::screens::audit::AuditScreen;
 use super::screens::devices::{self, DevicesScreen};
 use super::screens::firmware::FirmwareScreen;
 use super::screens::fleet::FleetScreen;
+use super::screens::project::ProjectScreen;
 use super::screens::rollouts::RolloutsScreen;
 use super::tab::Tab;
 use super::widgets::form::{Form, FormKey, FormPurpose};
 use super::widgets::picker::{PickKey, PickPurpose, Picker};
-use crate::config::FALLBACK_PROJECT;
 use crate::strings;
 
 /// The visible tab is reloaded this often while the server answers.
@@ -38,6 +38,8 @@ pub struct App {
     pub tab: Tab,
     pub link: Link,
     pub projects: Remote<Vec<Project>>,
+    /// The record of the project shown (the header's device policy, the project form).
+    pub project_screen: ProjectScreen,
     pub fleet: FleetScreen,
     pub devices: DevicesScreen,
     pub firmware: FirmwareScreen,
@@ -60,6 +62,7 @@ impl App {
             tab: Tab::Fleet,
             link: Link::Connecting,
             projects: Remote::default(),
+            project_screen: ProjectScreen::default(),
             fleet: FleetScreen::default(),
             devices: DevicesScreen::default(),
             firmware: FirmwareScreen::default(),
@@ -71,6 +74,28 @@ impl App {
             ticks_since_refresh: 0,
             ticks_since_status: 0,
             should_quit: false,
+        }
+    }
+
+    /// The first loads: what the visible tab shows, and the shown project's record.
+    fn start(&mut self) -> Vec<Command> {
+        let mut commands = self.load_visible();
+        if let Some(project) = self.project.clone() {
+            commands.extend(self.project_screen.load(&project));
+        }
+        commands
+    }
+
+    /// Takes the shown project's record from the project list, when it is listed.
+    fn note_listed_project(&mut self) {
+        let listed = self
+            .projects
+            .data
+            .iter()
+            .flatten()
+            .find(|p| Some(p.key.as_str()) == self.project.as_deref());
+        if let Some(project) = listed {
+            self.project_screen.seen(project);
         }
     }
 
@@ -127,10 +152,17 @@ impl App {
         };
         self.rollouts = RolloutsScreen::default();
         self.audit = AuditScreen::default();
+        self.project_screen = ProjectScreen::default();
         self.set_status(StatusKind::Info, strings::switched_project(&project));
-        self.project = Some(project);
+        self.project = Some(project.clone());
         self.ticks_since_refresh = 0;
-        self.load_visible()
+        // The picker's list has just brought the record, unless the project is not listed.
+        self.note_listed_project();
+        let mut commands = self.load_visible();
+        if self.project_screen.record.data.is_none() {
+            commands.extend(self.project_screen.load(&project));
+        }
+        commands
     }
 
     fn observe<T>(&mut self, result: &Outcome<T>) {
@@ -175,178 +207,12 @@ impl App {
 
 /// Applies one action; returns the network work it calls for.
 pub fn update(app: &mut App, action: Action) -> Vec<Command> {
-    let project = app.project.clone();
-    let project = project.as_deref();
     match action {
-        Action::Started => app.load_visible(),
+        Action::Started => app.start(),
         Action::Resize => vec![],
         Action::Key(key) => on_key(app, key),
         Action::Tick => on_tick(app),
-        Action::ProjectsLoaded(result) => {
-            app.observe(&result);
-            app.projects.settle(strings::WHAT_PROJECTS, result);
-            app.fill_picker();
-            if app.project.is_some() {
-                return vec![];
-            }
-            match app.projects.data.as_deref() {
-                Some([only]) => app.project = Some(only.key.clone()),
-                Some(_) => app.project = Some(FALLBACK_PROJECT.to_string()),
-                None => return vec![],
-            }
-            app.load_visible()
-        }
-        Action::FleetLoaded(result) => {
-            app.observe(&result);
-            app.fleet.on_summary(result);
-            let names = app.fleet.plan_names();
-            match project {
-                Some(project) => app
-                    .rollouts
-                    .load_statuses(project, names.iter().map(String::as_str)),
-                None => vec![],
-            }
-        }
-        Action::ActivityLoaded(result) => {
-            app.observe(&result);
-            app.fleet.on_activity(result);
-            vec![]
-        }
-        Action::DevicesLoaded {
-            generation,
-            cursor,
-            result,
-        } => {
-            app.observe(&result);
-            let visible = app.tab == Tab::Devices;
-            app.devices
-                .on_page(generation, cursor, result, project, visible)
-        }
-        Action::FirmwareLoaded(result) => {
-            app.observe(&result);
-            app.firmware.on_loaded(result);
-            vec![]
-        }
-        Action::PlansLoaded(result) => {
-            app.observe(&result);
-            app.rollouts.on_plans(result, project)
-        }
-        Action::PlanStatusLoaded {
-            firmware_name,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts.on_status(firmware_name, result);
-            vec![]
-        }
-        Action::RolloutControlled {
-            firmware_name,
-            action,
-            result,
-        } => {
-            app.observe(&result);
-            let reaction = app.rollouts.on_controlled(firmware_name, action, result);
-            app.apply(reaction)
-        }
-        Action::HistoryLoaded { id, result } => {
-            app.observe(&result);
-            app.devices.on_history(&id, result.map(|h| h.events));
-            vec![]
-        }
-        Action::AuditLoaded {
-            generation,
-            cursor,
-            result,
-        } => {
-            app.observe(&result);
-            app.audit.on_page(generation, cursor, result)
-        }
-        Action::UploadHashed { sha256, size } => {
-            app.firmware.on_hashed(sha256, size);
-            vec![]
-        }
-        Action::UploadProgress { sent } => {
-            app.firmware.on_progress(sent);
-            vec![]
-        }
-        Action::UploadFinished(result) => {
-            app.observe(&result);
-            let reaction = app.firmware.on_finished(result, project);
-            app.apply(reaction)
-        }
-        Action::FirmwareDeleted {
-            firmware_name,
-            version,
-            result,
-        } => {
-            app.observe(&result);
-            let reaction = app
-                .firmware
-                .on_deleted(&firmware_name, &version, result, project);
-            app.apply(reaction)
-        }
-        Action::PlanSaved {
-            firmware_name,
-            result,
-        } => {
-            app.observe(&result);
-            // A refusal shown in the form replaces the "saving" status line.
-            let in_form = result.is_err()
-                && matches!(&app.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
-            let reaction = app
-                .rollouts
-                .on_saved(&firmware_name, result, &mut app.modal, project);
-            if in_form {
-                app.status = None;
-            }
-            app.apply(reaction)
-        }
-        Action::PlanDeleted {
-            firmware_name,
-            result,
-        } => {
-            app.observe(&result);
-            let reaction = app.rollouts.on_deleted(&firmware_name, result, project);
-            app.apply(reaction)
-        }
-        Action::JobsLoaded(result) => {
-            app.observe(&result);
-            app.devices.on_jobs(result);
-            vec![]
-        }
-        Action::JobsConfirmed { ids, result } => {
-            app.observe(&result);
-            let reaction = app.devices.on_confirmed(&ids, result, project);
-            app.apply(reaction)
-        }
-        Action::CheckedNow { target, result } => {
-            app.observe(&result);
-            match result {
-                Ok(outcome) => {
-                    app.set_status(StatusKind::Info, strings::checked_now(&target, &outcome))
-                }
-                Err(failure) => app.set_status(
-                    StatusKind::Error,
-                    strings::failed(&strings::checking_now(&target), &failure.message),
-                ),
-            }
-            vec![]
-        }
-        Action::DeviceUnbanned { id, result } => {
-            app.observe(&result);
-            let reaction = app.devices.on_unbanned(&id, result);
-            app.apply(reaction)
-        }
-        Action::DeviceForgotten { id, result } => {
-            app.observe(&result);
-            let reaction = app.devices.on_forgotten(&id, result, project);
-            app.apply(reaction)
-        }
-        Action::DeviceMoved { id, to, result } => {
-            app.observe(&result);
-            let reaction = app.devices.on_moved(&id, &to, result, project);
-            app.apply(reaction)
-        }
+        answer => answers::on_answer(app, answer),
     }
 }
 
@@ -440,6 +306,13 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         Some(Act::First) => move_selection(app, |_, _| 0),
         Some(Act::Last) => move_selection(app, |_, len| len.saturating_sub(1)),
         Some(Act::SwitchProject) => app.open(Modal::Pick(Picker::new(PickPurpose::SwitchProject))),
+        Some(Act::EditProject) => match app.project.clone() {
+            Some(project) => {
+                let reaction = app.project_screen.edit(&project);
+                app.apply(reaction)
+            }
+            None => vec![],
+        },
         _ => on_tab_key(app, key),
     }
 }
@@ -552,7 +425,7 @@ fn submit(app: &mut App, form: Form) -> Vec<Command> {
         app.modal = Some(Modal::Form(form));
         return vec![];
     };
-    match &form.purpose {
+    match form.purpose.clone() {
         FormPurpose::Upload => match app.firmware.submit(form, &project) {
             Ok(command) => vec![command],
             Err(form) => {
@@ -565,8 +438,16 @@ fn submit(app: &mut App, form: Form) -> Vec<Command> {
             app.modal = Some(Modal::Form(form));
             app.apply(reaction)
         }
+        FormPurpose::Project { key } => match app.project_screen.submit(form, &key) {
+            Ok(reaction) => app.apply(reaction),
+            Err(form) => {
+                app.modal = Some(Modal::Form(form));
+                vec![]
+            }
+        },
     }
 }
 
+mod answers;
 #[cfg(test)]
 mod tests;

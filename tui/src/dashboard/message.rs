@@ -3,7 +3,7 @@
 //! an overlay to open, a status line).
 
 use fota_shared::api::access::AuditPage;
-use fota_shared::api::catalog::{Firmware, Project, UploadReceipt};
+use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
 use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
@@ -28,6 +28,15 @@ pub enum Action {
     /// The terminal changed size; nothing to update, the next frame redraws.
     Resize,
     ProjectsLoaded(Outcome<Vec<Project>>),
+    /// The record of project `key` (the one shown, unless the operator switched meanwhile).
+    ProjectLoaded {
+        key: String,
+        result: Outcome<Project>,
+    },
+    ProjectSaved {
+        key: String,
+        result: Outcome<Project>,
+    },
     FleetLoaded(Outcome<FleetSnapshot>),
     /// The project's checks and deliveries per hour, oldest first.
     ActivityLoaded(Outcome<Vec<ActivityHour>>),
@@ -105,6 +114,15 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     LoadProjects,
+    /// The shown project's record: its name, ban-after and device policy.
+    LoadProject {
+        project: String,
+    },
+    /// Creates or updates a project (the project form).
+    PutProject {
+        project: String,
+        spec: ProjectSpec,
+    },
     LoadFleet {
         project: String,
     },

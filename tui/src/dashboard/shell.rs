@@ -54,14 +54,27 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
     actions.send(action).ok();
 }
 
+/// Runs one command: a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
-    match command {
+    match load(api, command).await {
+        Ok(action) => action,
+        Err(command) => change(api, command, actions).await,
+    }
+}
+
+/// Runs a load; any other command is handed back.
+async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
+    Ok(match command {
         Command::LoadProjects => Action::ProjectsLoaded(
             api.projects()
                 .await
                 .map(|list| list.projects)
                 .map_err(failure),
         ),
+        Command::LoadProject { project } => Action::ProjectLoaded {
+            result: api.project(&project).await.map_err(failure),
+            key: project,
+        },
         Command::LoadFleet { project } => {
             Action::FleetLoaded(api.fleet_snapshot(&project).await.map_err(failure))
         }
@@ -92,6 +105,42 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
                 .map(|list| list.plans)
                 .map_err(failure),
         ),
+        Command::LoadPlanStatus {
+            project,
+            firmware_name,
+        } => Action::PlanStatusLoaded {
+            result: api
+                .plan_status(&project, &firmware_name)
+                .await
+                .map_err(failure),
+            firmware_name,
+        },
+        Command::LoadHistory { project, id } => Action::HistoryLoaded {
+            result: api.device_history(&project, &id).await.map_err(failure),
+            id,
+        },
+        Command::LoadAudit { generation, query } => Action::AuditLoaded {
+            generation,
+            cursor: query.cursor.clone(),
+            result: api.audit(&query).await.map_err(failure),
+        },
+        Command::LoadJobs { project } => Action::JobsLoaded(
+            api.jobs(&project, None)
+                .await
+                .map(|list| list.jobs)
+                .map_err(failure),
+        ),
+        other => return Err(other),
+    })
+}
+
+/// Runs a change of the project, its firmware and plans; devices' changes go on to `change_devices`.
+async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
+    match command {
+        Command::PutProject { project, spec } => Action::ProjectSaved {
+            result: api.put_project(&project, &spec).await.map_err(failure),
+            key: project,
+        },
         Command::UploadFirmware {
             project,
             path,
@@ -112,99 +161,67 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
             project,
             firmware_name,
             version,
-        } => {
-            let result = api
+        } => Action::FirmwareDeleted {
+            result: api
                 .delete_firmware(&project, &firmware_name, &version)
                 .await
-                .map_err(failure);
-            Action::FirmwareDeleted {
-                firmware_name,
-                version,
-                result,
-            }
-        }
+                .map_err(failure),
+            firmware_name,
+            version,
+        },
         Command::PutPlan {
             project,
             firmware_name,
             spec,
-        } => {
-            let result = api
+        } => Action::PlanSaved {
+            result: api
                 .put_plan(&project, &firmware_name, &spec)
                 .await
-                .map_err(failure);
-            Action::PlanSaved {
-                firmware_name,
-                result,
-            }
-        }
+                .map_err(failure),
+            firmware_name,
+        },
         Command::DeletePlan {
             project,
             firmware_name,
-        } => {
-            let result = api
+        } => Action::PlanDeleted {
+            result: api
                 .delete_plan(&project, &firmware_name)
                 .await
-                .map_err(failure);
-            Action::PlanDeleted {
-                firmware_name,
-                result,
-            }
-        }
-        Command::UnbanDevice { project, id } => {
-            let result = api.unban_device(&project, &id).await.map_err(failure);
-            Action::DeviceUnbanned { id, result }
-        }
-        Command::ForgetDevice { project, id } => {
-            let result = api.forget_device(&project, &id).await.map_err(failure);
-            Action::DeviceForgotten { id, result }
-        }
-        Command::MoveDevice { project, id, to } => {
-            let result = api.move_device(&project, &id, &to).await.map_err(failure);
-            Action::DeviceMoved { id, to, result }
-        }
-        Command::LoadPlanStatus {
-            project,
+                .map_err(failure),
             firmware_name,
-        } => {
-            let result = api
-                .plan_status(&project, &firmware_name)
-                .await
-                .map_err(failure);
-            Action::PlanStatusLoaded {
-                firmware_name,
-                result,
-            }
-        }
+        },
         Command::ControlRollout {
             project,
             firmware_name,
             action,
-        } => {
-            let result = api
+        } => Action::RolloutControlled {
+            result: api
                 .control_rollout(&project, &firmware_name, action)
                 .await
-                .map_err(failure);
-            Action::RolloutControlled {
-                firmware_name,
-                action,
-                result,
-            }
-        }
-        Command::LoadHistory { project, id } => {
-            let result = api.device_history(&project, &id).await.map_err(failure);
-            Action::HistoryLoaded { id, result }
-        }
-        Command::LoadAudit { generation, query } => Action::AuditLoaded {
-            generation,
-            cursor: query.cursor.clone(),
-            result: api.audit(&query).await.map_err(failure),
-        },
-        Command::LoadJobs { project } => Action::JobsLoaded(
-            api.jobs(&project, None)
-                .await
-                .map(|list| list.jobs)
                 .map_err(failure),
-        ),
+            firmware_name,
+            action,
+        },
+        other => change_devices(api, other).await,
+    }
+}
+
+/// Runs a change of devices and their jobs.
+async fn change_devices(api: &ApiClient, command: Command) -> Action {
+    match command {
+        Command::UnbanDevice { project, id } => Action::DeviceUnbanned {
+            result: api.unban_device(&project, &id).await.map_err(failure),
+            id,
+        },
+        Command::ForgetDevice { project, id } => Action::DeviceForgotten {
+            result: api.forget_device(&project, &id).await.map_err(failure),
+            id,
+        },
+        Command::MoveDevice { project, id, to } => Action::DeviceMoved {
+            result: api.move_device(&project, &id, &to).await.map_err(failure),
+            id,
+            to,
+        },
         Command::ConfirmJobs { project, ids } => {
             let result = match ids.as_slice() {
                 [one] => api.confirm_device(&project, one).await,
@@ -220,13 +237,12 @@ async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Ac
                 result: result.map_err(failure),
             }
         }
-        Command::CheckNow { project, target } => {
-            let result = api.check_now(&project, &target).await;
-            Action::CheckedNow {
-                target,
-                result: result.map_err(failure),
-            }
-        }
+        Command::CheckNow { project, target } => Action::CheckedNow {
+            result: api.check_now(&project, &target).await.map_err(failure),
+            target,
+        },
+        // Every load is `load`'s and every other change `change`'s.
+        other => unreachable!("{other:?} is run by load or change"),
     }
 }
 

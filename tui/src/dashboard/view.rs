@@ -1,5 +1,5 @@
 //! Drawing the whole dashboard: `impl Widget for &App` renders the tab bar (with the project
-//! shown), the visible screen, the status bar and any overlay, from state and nothing else.
+//! shown), the visible screen, the status bar (with the project's device policy) and any overlay, from state and nothing else.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -122,7 +122,16 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Constraint::Length(hint.chars().count() as u16 + 1),
     ])
     .areas(area);
-    Line::from(vec![link, Span::from(" │ ").dim(), message]).render(left, buf);
+    // The shown project's device policy, next to the link: both say how things stand now.
+    let mut spans = vec![link, Span::from(" │ ").dim()];
+    if let Some(policy) = app.project_screen.policy() {
+        spans.extend([
+            Span::from(strings::policy_status(policy)),
+            Span::from(" │ ").dim(),
+        ]);
+    }
+    spans.push(message);
+    Line::from(spans).render(left, buf);
     Line::from(hint).dim().right_aligned().render(right, buf);
 }
 

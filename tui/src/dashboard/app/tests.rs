@@ -42,7 +42,11 @@ fn a_named_project_loads_the_fleet_at_once() {
     let mut app = App::new("http://x", Some("demo".into()));
     assert_eq!(
         update(&mut app, Action::Started),
-        vec![Command::LoadFleet { project: demo() }, activity_cmd()]
+        vec![
+            Command::LoadFleet { project: demo() },
+            activity_cmd(),
+            Command::LoadProject { project: demo() }
+        ]
     );
     assert!(app.fleet.summary.loading);
     assert!(app.fleet.activity.loading);

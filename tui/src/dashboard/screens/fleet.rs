@@ -200,10 +200,20 @@ pub fn render(
     };
     let Some(summary) = summary else { return };
 
+    render_versions(summary, chart_inner, buf);
+    render_plans(summary, rollouts, plans_inner, buf);
+
+    let rows = summary.latest.iter().map(|device| device_row(device));
+    let table = Table::new(rows, device_widths()).header(device_header());
+    Widget::render(table, latest_inner, buf);
+}
+
+/// Devices per version as horizontal bars, most devices first.
+fn render_versions(summary: &FleetSummary, area: Rect, buf: &mut Buffer) {
     if summary.versions.is_empty() {
         Line::from(strings::FLEET_NO_DEVICES)
             .dim()
-            .render(chart_inner, buf);
+            .render(area, buf);
     } else {
         let bars: Vec<Bar> = summary
             .versions
@@ -226,13 +236,19 @@ pub fn render(
             .bar_width(1)
             .bar_gap(0)
             .data(BarGroup::default().bars(&bars))
-            .render(chart_inner, buf);
+            .render(area, buf);
     }
+}
 
+/// Each plan's state, target and progress gauge; rollouts still offering first.
+fn render_plans(
+    summary: &FleetSummary,
+    rollouts: &BTreeMap<String, RolloutView>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     if summary.plans.is_empty() {
-        Line::from(strings::FLEET_NO_PLANS)
-            .dim()
-            .render(plans_inner, buf);
+        Line::from(strings::FLEET_NO_PLANS).dim().render(area, buf);
     } else {
         // Rollouts still offering first: they are what an operator watches.
         let mut plans: Vec<_> = summary.plans.iter().collect();
@@ -246,7 +262,7 @@ pub fn render(
                 Some(RolloutPhase::Verifying | RolloutPhase::Running | RolloutPhase::Paused)
             )
         });
-        let rows = Layout::vertical(plans.iter().map(|_| Constraint::Length(2))).split(plans_inner);
+        let rows = Layout::vertical(plans.iter().map(|_| Constraint::Length(2))).split(area);
         for (plan, row) in plans.iter().zip(rows.iter()) {
             let [name, gauge] =
                 Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*row);
@@ -270,10 +286,6 @@ pub fn render(
             rollout_gauge(view, gauge.width).render(gauge, buf);
         }
     }
-
-    let rows = summary.latest.iter().map(|device| device_row(device));
-    let table = Table::new(rows, device_widths()).header(device_header());
-    Widget::render(table, latest_inner, buf);
 }
 
 /// Checks and deliveries per hour as two sparklines side by side, each titled with its total and

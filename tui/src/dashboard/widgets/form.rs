@@ -1,6 +1,7 @@
 //! An input form as plain data: fields keyed by `FieldId`, focus, key handling (through the
 //! keymap's form scope) and drawing. What a filled form stands for is read by the screen that
-//! opened it (`screens::firmware` for uploads, `screens::rollouts` for plans).
+//! opened it (`screens::firmware` for uploads, `screens::rollouts` for plans, `screens::project`
+//! for the project).
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -40,6 +41,9 @@ pub enum FieldId {
     Window,
     AutoAdvance,
     Soak,
+    ProjectName,
+    BanAfter,
+    DevicePolicy,
 }
 
 impl FieldId {
@@ -69,6 +73,9 @@ impl FieldId {
             FieldId::Window => strings::FIELD_WINDOW,
             FieldId::AutoAdvance => strings::FIELD_AUTO_ADVANCE,
             FieldId::Soak => strings::FIELD_SOAK,
+            FieldId::ProjectName => strings::FIELD_PROJECT_NAME,
+            FieldId::BanAfter => strings::FIELD_BAN_AFTER,
+            FieldId::DevicePolicy => strings::FIELD_DEVICE_POLICY,
         }
     }
 }
@@ -124,6 +131,10 @@ pub enum FormPurpose {
     Plan {
         firmware_name: Option<String>,
     },
+    /// The project `key`: its name, ban-after and device policy.
+    Project {
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +176,7 @@ impl Form {
             FormPurpose::Plan {
                 firmware_name: Some(name),
             } => format!("{}{name} ", strings::PLAN_FORM_EDIT),
+            FormPurpose::Project { key } => strings::project_form_title(key),
         }
     }
 

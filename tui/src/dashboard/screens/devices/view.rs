@@ -21,91 +21,12 @@ use crate::format;
 use crate::strings;
 
 pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
-    let view = &screen.list;
     let [filter_area, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let filter_line = filter_line(
-        view.filtering,
-        &view.filter,
-        Line::from(format!(
-            "{}  {}",
-            strings::FILTER_HINT,
-            strings::DEVICES_KEYS
-        )),
-    );
-    let state = strings::state_filter(screen.state.map(|s| s.as_str()));
-    let [filter_area, state_area] = Layout::horizontal([
-        Constraint::Min(0),
-        Constraint::Length(state.chars().count() as u16 + 1),
-    ])
-    .areas(filter_area);
-    filter_line.render(filter_area, buf);
-    let state_span = if screen.state.is_some() {
-        Span::from(state).fg(ACCENT).bold()
-    } else {
-        Span::from(state).dim()
-    };
-    Line::from(state_span)
-        .right_aligned()
-        .render(state_area, buf);
-
+    render_filter_bar(screen, filter_area, buf);
     let [list_area, detail_area] =
         Layout::horizontal([Constraint::Percentage(66), Constraint::Percentage(34)]).areas(body);
-    let list_block = Block::bordered().title(strings::devices_title(
-        view.rows.len(),
-        view.next_cursor.is_some(),
-        view.loading_more,
-    ));
-    let inner = framed(list_block, list_area, buf);
-    if let Some(table_area) = paged_area(
-        ticks,
-        view.error.as_deref(),
-        view.loaded.then_some(view.rows.len()),
-        strings::WHAT_DEVICES,
-        strings::DEVICES_NONE,
-        inner,
-        buf,
-    ) {
-        // The firmware name is in the detail pane: at 100 columns the list keeps what tells
-        // devices apart in a rollout (version, state, cause) instead.
-        let widths = [
-            Constraint::Length(15),
-            Constraint::Length(10),
-            Constraint::Length(9),
-            Constraint::Min(8),
-            Constraint::Length(11),
-        ];
-        let rows = view.rows.iter().map(|device| {
-            // A held module job is what the operator must act on: it shows in place of the
-            // rollout state.
-            let state = if screen.is_held(&device.id) {
-                Cell::from(Span::from(strings::HELD).fg(PENDING).bold())
-            } else {
-                Cell::from(device.state.map_or("", DevicePhase::as_str))
-            };
-            let row = Row::new([
-                Cell::from(device.id.as_str()),
-                Cell::from(device.version.as_deref().unwrap_or(strings::NO_VERSION)),
-                state,
-                Cell::from(device.cause.as_deref().unwrap_or("")),
-                Cell::from(format::short_timestamp(&device.last_seen)),
-            ]);
-            if device_in_trouble(device) {
-                row.fg(BANNED)
-            } else {
-                row
-            }
-        });
-        render_table(
-            rows,
-            widths,
-            &["id", "version", "state", "cause", "last seen"],
-            view.selected,
-            table_area,
-            buf,
-        );
-    }
-
+    render_list(screen, ticks, list_area, buf);
     let detail_inner = framed(
         Block::bordered().title(strings::DEVICES_DETAIL),
         detail_area,
@@ -134,6 +55,95 @@ pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) 
             .dim()
             .render(detail_inner, buf),
     }
+}
+
+/// The filter (or the keys) on the left, the rollout state filter on the right.
+fn render_filter_bar(screen: &DevicesScreen, area: Rect, buf: &mut Buffer) {
+    let view = &screen.list;
+    let filter_line = filter_line(
+        view.filtering,
+        &view.filter,
+        Line::from(format!(
+            "{}  {}",
+            strings::FILTER_HINT,
+            strings::DEVICES_KEYS
+        )),
+    );
+    let state = strings::state_filter(screen.state.map(|s| s.as_str()));
+    let [filter_area, state_area] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(state.chars().count() as u16 + 1),
+    ])
+    .areas(area);
+    filter_line.render(filter_area, buf);
+    let state_span = if screen.state.is_some() {
+        Span::from(state).fg(ACCENT).bold()
+    } else {
+        Span::from(state).dim()
+    };
+    Line::from(state_span)
+        .right_aligned()
+        .render(state_area, buf);
+}
+
+/// The devices loaded so far, in their frame.
+fn render_list(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+    let view = &screen.list;
+    let list_block = Block::bordered().title(strings::devices_title(
+        view.rows.len(),
+        view.next_cursor.is_some(),
+        view.loading_more,
+    ));
+    let inner = framed(list_block, area, buf);
+    let Some(table_area) = paged_area(
+        ticks,
+        view.error.as_deref(),
+        view.loaded.then_some(view.rows.len()),
+        strings::WHAT_DEVICES,
+        strings::DEVICES_NONE,
+        inner,
+        buf,
+    ) else {
+        return;
+    };
+    // The firmware name is in the detail pane: at 100 columns the list keeps what tells
+    // devices apart in a rollout (version, state, cause) instead.
+    let widths = [
+        Constraint::Length(15),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Min(8),
+        Constraint::Length(11),
+    ];
+    let rows = view.rows.iter().map(|device| {
+        // A held module job is what the operator must act on: it shows in place of the
+        // rollout state.
+        let state = if screen.is_held(&device.id) {
+            Cell::from(Span::from(strings::HELD).fg(PENDING).bold())
+        } else {
+            Cell::from(device.state.map_or("", DevicePhase::as_str))
+        };
+        let row = Row::new([
+            Cell::from(device.id.as_str()),
+            Cell::from(device.version.as_deref().unwrap_or(strings::NO_VERSION)),
+            state,
+            Cell::from(device.cause.as_deref().unwrap_or("")),
+            Cell::from(format::short_timestamp(&device.last_seen)),
+        ]);
+        if device_in_trouble(device) {
+            row.fg(BANNED)
+        } else {
+            row
+        }
+    });
+    render_table(
+        rows,
+        widths,
+        &["id", "version", "state", "cause", "last seen"],
+        view.selected,
+        table_area,
+        buf,
+    );
 }
 
 /// A failed or banned job, or a loop-upgrade ban: the rows an operator looks at first.

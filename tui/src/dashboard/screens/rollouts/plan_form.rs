@@ -143,6 +143,7 @@ pub fn plan_request(form: &Form) -> Result<(String, PlanSpec), String> {
     Ok((firmware_name, spec))
 }
 
+/// The plan's fields, filled from `spec`.
 fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
     let ranges: Vec<String> = spec
         .imei_ranges
@@ -179,9 +180,14 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
             spec.needs_confirm,
         ),
     ];
-    let rollout = spec.rollout.as_ref();
+    fields.extend(rollout_fields(spec.rollout.as_ref()));
+    fields
+}
+
+/// The rollout's fields, empty without a rollout.
+fn rollout_fields(rollout: Option<&RolloutSpec>) -> [Field; 9] {
     let shown = |f: &dyn Fn(&RolloutSpec) -> String| rollout.map(f).unwrap_or_default();
-    fields.extend([
+    [
         Field::text(
             FieldId::Stages,
             strings::STAGES_HINT,
@@ -235,8 +241,7 @@ fn plan_fields(spec: &PlanSpec) -> Vec<Field> {
                 s => format_duration(s),
             }),
         ),
-    ]);
-    fields
+    ]
 }
 
 fn join(numbers: &[u32]) -> String {

@@ -391,7 +391,7 @@ fn unverified_devices_get_their_own_line_under_the_stages() {
         }
     }
     let terminal = draw(&app);
-    let (_, unverified) = find(&terminal, "unverified");
+    let (_, unverified) = find(&terminal, "│unverified");
     let (_, last_stage) = find(&terminal, "4 100%");
     assert_eq!(unverified, last_stage + 1, "right under the last stage");
 }
@@ -487,4 +487,55 @@ fn plan_form_with_an_error() {
     let terminal = draw(&app);
     insta::assert_snapshot!(terminal.backend());
     assert_eq!(fg_at(&terminal, "Saving plan air780 failed"), ERROR);
+}
+
+#[test]
+fn the_trust_basis_shows_the_policy_and_the_unverified_apart() {
+    let mut app = on_tab('4');
+    for view in app.rollouts.status.values_mut() {
+        if let Some(status) = view.status.data.as_mut() {
+            status.unverified = RolloutCounts {
+                eligible: 7,
+                offered: 3,
+                succeeded: 1,
+                failed: 0,
+                banned: 0,
+                pending: 2,
+            };
+            status.trust = Some(TrustBasis::of(DevicePolicy::Registered, status));
+        }
+    }
+    let terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    let (x, trust_y) = find(
+        &terminal,
+        "│trust      registered policy · trusts 40 devices · 7 unverified, counted apart",
+    );
+    assert!(cell(&terminal, "registered policy")
+        .modifier
+        .contains(Modifier::BOLD));
+    // The unverified count stands apart in the paused colour, and the basis follows below.
+    assert_eq!(fg_at(&terminal, "7 unverified, counted apart"), PAUSED);
+    assert_eq!(
+        find(
+            &terminal,
+            "registered devices (the project serves no other)"
+        ),
+        (x + 12, trust_y + 1)
+    );
+    // No trust line from an edge that does not say its basis.
+    for view in app.rollouts.status.values_mut() {
+        if let Some(status) = view.status.data.as_mut() {
+            status.trust = None;
+        }
+    }
+    let terminal = draw(&app);
+    let text: String = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(!text.contains("│trust "), "{text}");
 }

@@ -1,6 +1,7 @@
 //! Drawing the Rollouts tab: the plans with their rollout bars, and the selected plan's rules,
-//! offers, times and per-stage counts.
+//! offers, times, trust basis and per-stage counts.
 
+use fota_shared::api::plans::{RolloutStatus, TrustBasis};
 use fota_shared::model::plan::Plan;
 use fota_shared::model::rollout::{RolloutCounts, RolloutPhase};
 use ratatui::buffer::Buffer;
@@ -19,10 +20,24 @@ use crate::strings;
 
 /// Cells of the progress bar in the plans list.
 pub const LIST_BAR: u16 = 20;
+/// Rows of the detail panel, frame included, when the plan's lines need no more.
+const DETAIL_ROWS: u16 = 14;
 
 pub fn render(screen: &RolloutsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+    // The detail panel is as tall as the selected plan's lines (14 rows at least), leaving the
+    // plans list five rows and its frame.
+    let detail = screen.selected_plan().map_or_else(Vec::new, |plan| {
+        plan_detail(
+            plan,
+            screen.status.get(&plan.firmware_name),
+            area.width.saturating_sub(2),
+        )
+    });
+    let height = (detail.len() as u16 + 2)
+        .max(DETAIL_ROWS)
+        .min(area.height.saturating_sub(7));
     let [list_area, detail_area] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(14)]).areas(area);
+        Layout::vertical([Constraint::Min(0), Constraint::Length(height)]).areas(area);
     let block = Block::bordered()
         .title(strings::PLANS_TITLE)
         .title_bottom(Line::from(strings::PLANS_KEYS).dim());
@@ -82,33 +97,13 @@ pub fn render(screen: &RolloutsScreen, ticks: u64, area: Rect, buf: &mut Buffer)
         buf,
     );
 
-    if let Some(plan) = screen.selected_plan() {
-        plan_detail(
-            plan,
-            screen.status.get(&plan.firmware_name),
-            detail_inner.width,
-        )
-        .render(detail_inner, buf);
-    }
+    Paragraph::new(detail).render(detail_inner, buf);
 }
 
-fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) -> Paragraph<'a> {
+/// The selected plan's lines: its state, rules, offers, times, trust basis and counts.
+fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) -> Vec<Line<'a>> {
     let status = view.and_then(|v| v.status.data.as_ref());
-    let mut head = vec![Span::from(format!(
-        "{} → {}  ",
-        plan.firmware_name, plan.spec.target_version
-    ))
-    .bold()];
-    head.extend(state_spans(view));
-    if let Some(status) = status {
-        head.push(Span::from(format!(" at {}%", status.percent)));
-        if let Some(rollout) = &plan.spec.rollout {
-            head.push(
-                Span::from(format!(" · stages {}", format::stage_list(&rollout.stages))).dim(),
-            );
-        }
-    }
-    let mut lines = vec![Line::from(head)];
+    let mut lines = vec![head_line(plan, view)];
     if let Some(error) = view.and_then(|v| v.control_error.as_deref()) {
         lines.push(Line::from(error).fg(ERROR).bold());
     }
@@ -137,6 +132,38 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
         }
         None => lines.push(field("rules", format::rollout_summary(None))),
     }
+    lines.push(field("offers", offers(plan)));
+    lines.push(field("times", times(plan, status)));
+    if let Some(status) = status {
+        if let Some(trust) = &status.trust {
+            lines.extend(trust_lines(trust, width));
+        }
+        lines.extend(count_lines(plan, status, width));
+    }
+    lines
+}
+
+/// `air780 → 1.2.0  paused 2/4 at 10% · stages 1,10,50,100%`.
+fn head_line<'a>(plan: &'a Plan, view: Option<&'a RolloutView>) -> Line<'a> {
+    let mut head = vec![Span::from(format!(
+        "{} → {}  ",
+        plan.firmware_name, plan.spec.target_version
+    ))
+    .bold()];
+    head.extend(state_spans(view));
+    if let Some(status) = view.and_then(|v| v.status.data.as_ref()) {
+        head.push(Span::from(format!(" at {}%", status.percent)));
+        if let Some(rollout) = &plan.spec.rollout {
+            head.push(
+                Span::from(format!(" · stages {}", format::stage_list(&rollout.stages))).dim(),
+            );
+        }
+    }
+    Line::from(head)
+}
+
+/// What the plan offers to whom, and the image.
+fn offers(plan: &Plan) -> String {
     let mut offers = vec![
         format::device_set(plan.spec.devices.len(), plan.spec.imei_ranges.len()),
         format!(
@@ -162,7 +189,10 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
         format::short_hash(&plan.image.sha256),
         format::bytes(plan.image.size)
     ));
-    lines.push(field("offers", offers.join(" · ")));
+    offers.join(" · ")
+}
+
+fn times(plan: &Plan, status: Option<&RolloutStatus>) -> String {
     let mut times = vec![format!(
         "plan updated {}",
         format::short_timestamp(&plan.updated_at)
@@ -177,46 +207,73 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
             ),
         );
     }
-    lines.push(field("times", times.join(" · ")));
-    if let Some(status) = status {
-        // Label (11) + bar + counts; the bar takes what the counts leave.
-        let bar = width.saturating_sub(11 + 26).max(10);
-        let counts_line = |label: String, counts: &RolloutCounts, current: bool| {
-            let mut spans = vec![if current {
-                Span::from(format!("{label:<11}")).fg(ACCENT).bold()
-            } else {
-                Span::from(format!("{label:<11}")).dim()
-            }];
-            spans.extend(bar_spans(counts, bar));
-            spans.push(Span::from(" "));
-            spans.extend(count_spans(counts));
-            Line::from(spans)
-        };
-        if plan
-            .spec
-            .rollout
-            .as_ref()
-            .is_some_and(|r| !r.verify_devices.is_empty())
-        {
-            lines.push(counts_line(
-                "verify".into(),
-                &status.verification,
-                status.state == RolloutPhase::Verifying,
-            ));
-        }
-        for (i, stage) in status.stages.iter().enumerate() {
-            let current = status.stage == i as i32;
-            let marker = if current { "▸" } else { " " };
-            lines.push(counts_line(
-                format!("{marker}{} {}%", i + 1, stage.percent),
-                &stage.counts,
-                current,
-            ));
-        }
-        // Ids first seen after the rollout started: served, counted apart, moving no gate.
-        if status.unverified.eligible > 0 {
-            lines.push(counts_line("unverified".into(), &status.unverified, false));
-        }
+    times.join(" · ")
+}
+
+/// Which devices the rollout's gates count: the project's policy and how many devices it
+/// trusts, the unverified ones apart (in the paused colour when there are any), and below, the
+/// server's sentence for the basis, cut to the panel.
+fn trust_lines(trust: &TrustBasis, width: u16) -> [Line<'static>; 2] {
+    let unverified = Span::from(strings::unverified(trust.unverified));
+    let summary = Line::from(vec![
+        Span::from(format!("{:<11}", strings::TRUST_LABEL)).dim(),
+        Span::from(strings::policy_name(trust.device_policy)).bold(),
+        Span::from(format!(" · {} · ", strings::trusts(trust.trusted))),
+        if trust.unverified > 0 {
+            unverified.fg(PAUSED)
+        } else {
+            unverified.dim()
+        },
+    ]);
+    let room = usize::from(width.saturating_sub(11));
+    let basis = Line::from(vec![
+        Span::from(" ".repeat(11)),
+        Span::from(format::cut(&trust.basis, room)).dim(),
+    ]);
+    [summary, basis]
+}
+
+/// A bar and counts per gate: verification (when the plan has test devices), each stage, and
+/// the unverified devices counted apart.
+fn count_lines(plan: &Plan, status: &RolloutStatus, width: u16) -> Vec<Line<'static>> {
+    // Label (11) + bar + counts; the bar takes what the counts leave.
+    let bar = width.saturating_sub(11 + 26).max(10);
+    let counts_line = |label: String, counts: &RolloutCounts, current: bool| {
+        let mut spans = vec![if current {
+            Span::from(format!("{label:<11}")).fg(ACCENT).bold()
+        } else {
+            Span::from(format!("{label:<11}")).dim()
+        }];
+        spans.extend(bar_spans(counts, bar));
+        spans.push(Span::from(" "));
+        spans.extend(count_spans(counts));
+        Line::from(spans)
+    };
+    let mut lines = Vec::new();
+    if plan
+        .spec
+        .rollout
+        .as_ref()
+        .is_some_and(|r| !r.verify_devices.is_empty())
+    {
+        lines.push(counts_line(
+            "verify".into(),
+            &status.verification,
+            status.state == RolloutPhase::Verifying,
+        ));
     }
-    Paragraph::new(lines)
+    for (i, stage) in status.stages.iter().enumerate() {
+        let current = status.stage == i as i32;
+        let marker = if current { "▸" } else { " " };
+        lines.push(counts_line(
+            format!("{marker}{} {}%", i + 1, stage.percent),
+            &stage.counts,
+            current,
+        ));
+    }
+    // Ids the rollout does not trust: served, counted apart, moving no gate.
+    if status.unverified.eligible > 0 {
+        lines.push(counts_line("unverified".into(), &status.unverified, false));
+    }
+    lines
 }
