@@ -501,6 +501,7 @@ fn the_trust_basis_shows_the_policy_and_the_unverified_apart() {
                 failed: 0,
                 banned: 0,
                 pending: 2,
+                reported_without_delivery: 0,
             };
             status.trust = Some(TrustBasis::of(DevicePolicy::Registered, status));
         }
