@@ -190,11 +190,7 @@ async fn provision(
     for _ in 0..RETRIES {
         match api.provision_devices(project, spec).await {
             Err(err @ ApiError::Status { status: 503, .. }) => {
-                progress.note(&strings::batch_retry(
-                    batch,
-                    pause.as_secs(),
-                    &err.to_string(),
-                ));
+                progress.retrying(batch, pause.as_secs(), &err.to_string());
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
@@ -371,11 +367,14 @@ impl Progress {
             return Progress::Lines { ids, batches };
         }
         let bar = indicatif::ProgressBar::new(ids as u64);
-        let style = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} ids · {per_sec} · {elapsed} (eta {eta}) {msg}",
-        )
-        .expect("a valid progress template");
+        // The rate and what is left are the import's average, set per batch: indicatif's own
+        // estimate decays between answers that come seconds apart.
+        let style =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} ids · {elapsed} {msg}")
+                .expect("a valid progress template");
         bar.set_style(style);
+        // A batch takes seconds: the elapsed time moves meanwhile.
+        bar.enable_steady_tick(Duration::from_millis(500));
         Progress::Bar(bar)
     }
 
@@ -385,7 +384,13 @@ impl Progress {
         match self {
             Progress::Bar(bar) => {
                 bar.set_position(sent as u64);
-                bar.set_message(format!("batch {batch}"));
+                let left = bar.length().unwrap_or(0).saturating_sub(sent as u64);
+                let rate = sent as f64 / bar.elapsed().as_secs_f64().max(0.001);
+                bar.set_message(strings::batch_pace(
+                    batch,
+                    rate,
+                    left as f64 / rate.max(0.001),
+                ));
             }
             Progress::Lines { ids, batches } => {
                 eprintln!(
@@ -396,11 +401,11 @@ impl Progress {
         }
     }
 
-    /// A line on stderr that leaves the bar intact.
-    fn note(&self, line: &str) {
+    /// A batch sent again: the bar's message until the next batch, else a line.
+    fn retrying(&self, batch: usize, secs: u64, reason: &str) {
         match self {
-            Progress::Bar(bar) => bar.println(line),
-            Progress::Lines { .. } => eprintln!("{line}"),
+            Progress::Bar(bar) => bar.set_message(strings::batch_retry_short(batch)),
+            Progress::Lines { .. } => eprintln!("{}", strings::batch_retry(batch, secs, reason)),
         }
     }
 

@@ -171,6 +171,20 @@ pub fn secrets_lost(
     format!("import stopped: {reason}. Batch {batch} ({first} … {last}) is registered but its secrets are lost: `fota device provision ID --protocol {protocol} --rekey` issues new ones.")
 }
 
+/// The bar's message after a batch: `batch 3 · 27 ids/s · about 58 min left`.
+pub fn batch_pace(batch: usize, ids_per_s: f64, left_s: f64) -> String {
+    let left = match left_s.round() as u64 {
+        0 => "done".to_string(),
+        s @ 1..=90 => format!("about {s} s left"),
+        s => format!("about {} min left", s.div_ceil(60)),
+    };
+    format!("batch {batch} · {ids_per_s:.0} ids/s · {left}")
+}
+
+pub fn batch_retry_short(batch: usize) -> String {
+    format!("batch {batch} (sent again after a 503)")
+}
+
 pub fn out_exists(path: &str) -> String {
     format!("{path} exists: --out never overwrites a file (secrets in it would be lost)")
 }

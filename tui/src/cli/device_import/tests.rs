@@ -116,3 +116,19 @@ fn a_stopped_import_says_what_landed_and_how_to_go_on() {
         crate::cli::EXIT_REFUSED
     );
 }
+
+#[test]
+fn the_bar_says_the_average_pace() {
+    assert_eq!(
+        strings::batch_pace(3, 27.4, 3570.0),
+        "batch 3 · 27 ids/s · about 60 min left"
+    );
+    assert_eq!(
+        strings::batch_pace(99, 31.0, 32.2),
+        "batch 99 · 31 ids/s · about 32 s left"
+    );
+    assert_eq!(
+        strings::batch_pace(100, 31.0, 0.0),
+        "batch 100 · 31 ids/s · done"
+    );
+}
