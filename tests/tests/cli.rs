@@ -196,9 +196,11 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     assert_eq!(receipt.sha256, sha256_hex(&img));
     assert_eq!(receipt.size, img.len() as u64);
 
-    // The fleet checked in before the release (no plan yet: nothing to offer), so the rollout
-    // counts its devices as trusted, in `totals`.
+    // The registered fleet checked in before the release (no plan yet: nothing to offer), so
+    // the rollout counts its devices as trusted, in `totals`.
     let ids: Vec<String> = (0..5).map(imei).collect();
+    // A registered fleet that checked in before the release: the rollout trusts it.
+    server.register_luat(project, &ids);
     server.bind_fleet(project, FW, FROM, &ids);
 
     let plan: Plan = parse!(fota.json(&["plan", "set", FW, "--target", TARGET]));

@@ -62,6 +62,16 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             format!("bound to another project: {before:?}; nothing changed"),
         ));
     }
+    // Ids provisioned under the other protocol: refused before any secret is issued.
+    let mismatched = store::devices::other_protocol(call.env, &ids, spec.protocol).await?;
+    if !mismatched.is_empty() {
+        return Err(AppError::conflict(
+            "device_protocol_differs",
+            format!(
+                "provisioned already for another protocol (de-provision them first): {mismatched:?}"
+            ),
+        ));
+    }
     // A new key generation for each new id (every id when re-keying); the rest keep theirs.
     let issued = store::devices::provision(
         call.env,
@@ -90,15 +100,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             ));
         }
     }
-    let mismatched = store::devices::other_protocol(call.env, &kept, spec.protocol).await?;
-    if !mismatched.is_empty() {
-        return Err(AppError::conflict(
-            "device_protocol_differs",
-            format!(
-                "provisioned already for another protocol (de-provision them first): {mismatched:?}"
-            ),
-        ));
-    }
+
     // Ids that had no row have no copy anywhere: their first check reads D1 (`crate::owner`).
     let owners: Vec<(String, store::devices::Owner)> = issued
         .iter()
