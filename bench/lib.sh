@@ -19,6 +19,8 @@ start_edge() {
   shift
   state=$(mktemp -d "${TMPDIR:-/tmp}/fota-$tag.XXXXXX")
   token=$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('hex'))")
+  # Registering devices issues secrets, which derive from a master key.
+  master=$(node -e "process.stdout.write(require('crypto').randomBytes(32).toString('hex'))")
   auth="Authorization: Bearer $token"
   edge_args=("$@")
   trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null; rm -rf "$state"' EXIT
@@ -39,7 +41,7 @@ launch_edge() {
   local inspector
   inspector=$(free_port)
   MAX_SECONDS=${MAX_SECONDS:-900} scripts/serve.sh "$port" "$state" --inspector-port "$inspector" \
-    --var "ADMIN_TOKEN:$token" "${edge_args[@]}" >>"$state/serve.log" 2>&1 &
+    --var "ADMIN_TOKEN:$token" --var "DEVICE_MASTER_KEYS:1:$master" "${edge_args[@]}" >>"$state/serve.log" 2>&1 &
   serve=$!
   base="http://127.0.0.1:$port"
   for _ in $(seq 240); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.25; done
