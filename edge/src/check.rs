@@ -185,10 +185,13 @@ async fn deliver(
         return Ok((refusal(refused), false));
     }
     if due.via == Via::Redirect {
-        return Ok((
-            redirect(req, env, &plan.image.sha256, &r.plan_id, check, now)?,
-            false,
-        ));
+        // Without a key to sign the device's URL there is nothing to redirect to: retry later.
+        let answer =
+            redirect(req, env, &plan.image.sha256, &r.plan_id, check, now).unwrap_or_else(|e| {
+                e.log();
+                refusal(Refusal::ImageUnavailable)
+            });
+        return Ok((answer, false));
     }
     let Some(image) = serve(env, &plan.image, range).await? else {
         return Ok((refusal(Refusal::ImageUnavailable), false));

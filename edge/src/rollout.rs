@@ -95,10 +95,17 @@ async fn call_shard(env: &Env, r: &Rollout, shard: u32, op: Op) -> AppResult<Ans
     crate::metrics::durable_object(BINDING, &object_name(&r.plan_id, shard));
     // A call that may move the rollout's phase or stage (an outcome, a sweep, a control, a
     // status read that sweeps) makes this isolate ask for its summary again, so held-back
-    // answers here follow at once; other isolates follow within the summary's few seconds.
+    // answers here follow at once; other isolates follow within the summary's few seconds. A
+    // device's attempt and its ended streams (a ban at most, as the attempt that counted
+    // deliveries was before) do not: every download would cost the next check a summary call.
     let moves = !matches!(
         op,
-        Op::Summary | Op::Attempt { .. } | Op::Admit { .. } | Op::Offer { .. } | Op::Device { .. }
+        Op::Summary
+            | Op::Attempt { .. }
+            | Op::Handed { .. }
+            | Op::Admit { .. }
+            | Op::Offer { .. }
+            | Op::Device { .. }
     );
     let answer = send(env, r, shard, op).await;
     if moves {

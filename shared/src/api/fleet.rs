@@ -36,7 +36,8 @@ pub struct DeviceList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceEvent {
     pub at: String,
-    /// `bound`, `check`, `report`, `delivery`, `offer`, `succeeded`, `failed`, `banned`, `unban`.
+    /// `bound`, `check`, `report`, `delivery`, `offer`, `succeeded`, `failed`, `banned`, `unban`,
+    /// `reported_without_delivery` (a report of the target its rollout did not believe).
     pub kind: String,
     pub detail: Option<String>,
 }

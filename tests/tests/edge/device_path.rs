@@ -314,7 +314,10 @@ fn repeats_within_the_delivery_window_count_once_and_redirects_use_public_url() 
         .header_exact("Location")
         .unwrap_or_default()
         .to_string();
-    let prefix = format!("http://fota.example.test:8080/images/{sha}?expires=");
+    let prefix = format!(
+        "http://fota.example.test:8080/images/{sha}?device={}&plan={p}/{FW}@{TARGET}&expires=",
+        crate::imei(939, 2)
+    );
     assert!(
         location.starts_with(&prefix) && location.contains("&sig="),
         "{location}"

@@ -140,12 +140,14 @@ fn repeated_downloads_ban_a_device_until_unbanned_or_reported() {
         "{unbanned}"
     );
     check(server, me, false, &img, Image);
-    let record = device_record(server, p, &d);
-    assert_eq!(
-        (record["banned"].as_bool(), record["deliveries"].as_u64()),
-        (Some(false), Some(1)),
-        "{record}"
-    );
+    // A delivery is counted once its bytes have gone out, a moment after the answer.
+    let mut record = serde_json::Value::Null;
+    let counted = eventually(5, || {
+        record = device_record(server, p, &d);
+        record["deliveries"] == 1
+    });
+    assert!(counted, "{record}");
+    assert_eq!(record["banned"].as_bool(), Some(false), "{record}");
 
     // The device reports the target: the upgrade took, so the count is cleared (in the background).
     check(server, (p, &d, "1.0.1"), false, &img, Refused(404, 60));
@@ -161,25 +163,38 @@ fn repeated_downloads_ban_a_device_until_unbanned_or_reported() {
 }
 
 #[test]
-fn reporting_the_target_lifts_a_ban() {
+fn reporting_the_target_lifts_a_ban_only_after_a_new_delivery() {
     let server = shared_server();
     let p = "fl-ban-report";
     let img = image(3030, 100_000);
-    server.setup(p, Some(1), FW, "1.0.1", &img, json!({}));
+    server.setup(p, Some(2), FW, "1.0.1", &img, json!({}));
     let d = imei(303, 1);
     use Want::*;
+    let record_is = |what: &str, banned: bool, deliveries: u64| {
+        let mut last = serde_json::Value::Null;
+        let reached = eventually(5, || {
+            last = device_record(server, p, &d);
+            last["banned"] == banned && last["deliveries"] == deliveries
+        });
+        assert!(reached, "{what}: {last}");
+    };
     check(server, (p, &d, "1.0.0"), false, &img, Image);
+    record_is("the first delivery", false, 1);
+    check(server, (p, &d, "1.0.0"), false, &img, Image);
+    record_is("the second delivery bans", true, 2);
     check(server, (p, &d, "1.0.0"), false, &img, Refused(403, 62));
+    // The report of the target follows no delivery since the ban: the ban stays.
     check(server, (p, &d, "1.0.1"), false, &img, Refused(404, 60));
-    let mut last = serde_json::Value::Null;
-    let lifted = eventually(5, || {
-        last = device_record(server, p, &d);
-        last["banned"] == false && last["deliveries"] == 0
-    });
-    assert!(
-        lifted,
-        "ban not lifted after the device reported the target: {last}"
-    );
+    std::thread::sleep(std::time::Duration::from_millis(1_000));
+    record_is("a report without delivery", true, 2);
+    // An operator lifts it; a new delivery, then the report: the upgrade took, the count clears.
+    server
+        .admin("POST", &format!("/projects/{p}/devices/{d}/unban"), b"")
+        .expect_status(200);
+    check(server, (p, &d, "1.0.0"), false, &img, Image);
+    record_is("the delivery after the unban", false, 1);
+    check(server, (p, &d, "1.0.1"), false, &img, Refused(404, 60));
+    record_is("the report after it", false, 0);
 }
 
 #[test]

@@ -918,9 +918,10 @@ fn a_banned_test_device_pauses_verification_for_the_operator() {
         (RolloutPhase::Verifying, counts(2, 2, 1, 0, 0, 1)),
         "{s:#?}"
     );
-    // The second delivery reaches ban_after: the device is banned and verification pauses.
+    // The second delivery reaches ban_after: the device is banned and verification pauses
+    // (counted once its bytes have gone out, a moment after the answer).
     assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
-    let s = status(server, p);
+    let s = wait_status(server, p, "t1's ban", |s| s.verification.banned == 1);
     assert_eq!(
         (s.state, s.stage, s.failed_reason.as_deref()),
         (RolloutPhase::Paused, -1, None),
@@ -938,10 +939,12 @@ fn a_banned_test_device_pauses_verification_for_the_operator() {
         OUTSIDE_STAGE,
         "no stage opens while verification is held"
     );
-    // The operator checks the device and lifts the ban; it upgrades and reports the target.
+    // The operator checks the device and lifts the ban; it downloads the image again (the
+    // delivery that banned it was spent by the ban), upgrades and reports the target.
     server
         .admin("POST", &format!("/projects/{p}/devices/{t1}/unban"), b"")
         .expect_status(200);
+    assert_eq!(check(server, p, &t1, FROM, &img), Answer::Image);
     assert_eq!(check(server, p, &t1, TARGET, &img), UP_TO_DATE);
     let s = wait_status(server, p, "verification passed while paused", |s| {
         s.verification.succeeded == 2
@@ -1000,7 +1003,16 @@ fn an_offered_device_that_never_reports_times_out() {
         "{history}"
     );
 
-    // A late success still counts: the device moves from failed to succeeded.
+    // A late report follows no delivery since the timeout (the timeout spent the one before): it
+    // is not believed, and the device stays failed.
+    assert_eq!(check(server, p, &d, TARGET, &img), UP_TO_DATE);
+    let s = wait_status(server, p, "late report", |s| {
+        s.totals.reported_without_delivery == 1
+    });
+    assert_eq!((s.totals.failed, s.totals.succeeded), (1, 0), "{s:#?}");
+    assert_eq!(device_record(server, p, &d)["state"], "failed");
+    // A new delivery, then the report: a late success, from failed to succeeded.
+    assert_eq!(check(server, p, &d, FROM, &img), Answer::Image);
     assert_eq!(check(server, p, &d, TARGET, &img), UP_TO_DATE);
     let s = wait_status(server, p, "late success", |s| s.totals.succeeded == 1);
     assert_eq!(s.totals, counts(1, 1, 1, 0, 0, 0), "{s:#?}");
@@ -1030,7 +1042,7 @@ fn the_device_list_filters_by_rollout_state() {
         FW,
         TARGET,
         &img,
-        json!({ "rollout": { "stages": [50, 100] }, "job_timeout_s": 4 }),
+        json!({ "rollout": { "stages": [50, 100] }, "job_timeout_s": 8 }),
         &fleet,
         FROM,
     );
@@ -1056,8 +1068,16 @@ fn the_device_list_filters_by_rollout_state() {
         assert_eq!(check(server, p, id, FROM, &img), OUTSIDE_STAGE, "{id}");
     }
     wait_status(server, p, "successes", |s| s.totals.succeeded == 2);
-    // The failing pair was offered first: let its jobs time out, then offer the last pair.
-    std::thread::sleep(std::time::Duration::from_millis(4_300).saturating_sub(started.elapsed()));
+    // The failing pair was offered first: let its jobs time out, then offer the last pair. (The
+    // successes must land within the timeout: a report after it follows no new delivery, so it
+    // would not be believed.)
+    std::thread::sleep(std::time::Duration::from_millis(8_000).saturating_sub(started.elapsed()));
+    let timed_out = eventually(15, || status(server, p).totals.failed == 2);
+    assert!(
+        timed_out,
+        "the failing pair timed out: {:#?}",
+        status(server, p)
+    );
     for id in offered {
         assert_eq!(check(server, p, id, FROM, &img), Answer::Image, "{id}");
     }
