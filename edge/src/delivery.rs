@@ -208,8 +208,9 @@ async fn pump(source: Source, writer: WritableStreamDefaultWriter) -> u64 {
             let reader: ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
             loop {
                 let Ok(read) = JsFuture::from(reader.read()).await else {
-                    // The source failed: the device gets a short body, never other bytes.
-                    let _ = writer.abort();
+                    // The source failed: the device gets a short body, never other bytes. The
+                    // promise is awaited: a rejection left alone is logged as uncaught.
+                    let _ = JsFuture::from(writer.abort()).await;
                     return taken;
                 };
                 let done = Reflect::get(&read, &JsValue::from_str("done"))
@@ -229,7 +230,8 @@ async fn pump(source: Source, writer: WritableStreamDefaultWriter) -> u64 {
                     .await
                     .is_err()
                 {
-                    let _ = reader.cancel();
+                    // The device is gone: stop reading (awaited, so its rejection is handled).
+                    let _ = JsFuture::from(reader.cancel()).await;
                     return taken;
                 }
                 taken += length;
