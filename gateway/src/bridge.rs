@@ -164,6 +164,7 @@ impl Bridge {
             sha256: image.sha256.as_str().into(),
             location: None,
             size: image.bytes.len() as u64,
+            counted: true,
         };
         let mut sessions = self.shared.sessions.lock().expect("sessions lock");
         let (id, _) = sessions.open(source, &offer, Instant::now(), session::os_random)?;
@@ -258,7 +259,7 @@ impl Bridge {
             }
         };
         match shared.cache.loaded(&offer.sha256) {
-            Some(image) => Some(package_answer(shared, n, &image, id, from)),
+            Some(image) => Some(package_answer(shared, n, &image, id, from, &offer)),
             None => {
                 // Evicted, or on disk only: load or fetch it off the loop.
                 tokio::spawn(answer_after_load(shared.clone(), from, n, id, offer));
@@ -269,20 +270,61 @@ impl Bridge {
 }
 
 /// Package `n` of `image` (and the download's end, once per session), or `error all`.
-fn package_answer(shared: &Shared, n: u64, image: &Image, id: u32, from: SocketAddr) -> Vec<u8> {
+fn package_answer(
+    shared: &Arc<Shared>,
+    n: u64,
+    image: &Image,
+    id: u32,
+    from: SocketAddr,
+    offer: &Offer,
+) -> Vec<u8> {
     let Some(package) = protocol::package(n, &image.bytes) else {
         shared.counters.get_errors.fetch_add(1, Relaxed);
         return Answer::ErrorAll.to_bytes();
     };
     shared.counters.packages_sent.fetch_add(1, Relaxed);
     let size = image.bytes.len();
-    if n == protocol::packages(size as u64).0
-        && shared.sessions.lock().expect("sessions lock").finish(id)
+    let count = protocol::packages(size as u64).0;
+    if shared
+        .sessions
+        .lock()
+        .expect("sessions lock")
+        .served(id, n, count)
     {
         shared.counters.downloads_finished.fetch_add(1, Relaxed);
         info!(source = %from, upgrade_id = id, sha256 = image.sha256, size, "download finished");
+        if let (Some(location), false) = (&offer.location, offer.counted) {
+            tokio::spawn(tell_delivery(
+                shared.clone(),
+                offer.sha256.clone(),
+                location.clone(),
+            ));
+        }
     }
     package
+}
+
+/// A device took every package of its session: the bridge downloads the device's own signed
+/// image URL from the edge, which counts that device's delivery in its rollout as it would for
+/// an HTTP device (a success the device reports later follows a delivery). The bytes are hashed
+/// and dropped; the session was served from the cache.
+async fn tell_delivery(shared: Arc<Shared>, sha256: Arc<str>, location: Arc<str>) {
+    match shared.edge.count_delivery(&location).await {
+        Ok(got) if got == *sha256 => {
+            shared.counters.deliveries_told.fetch_add(1, Relaxed);
+        }
+        Ok(got) => {
+            shared.counters.edge_errors.fetch_add(1, Relaxed);
+            log_failure(
+                &shared,
+                &format!("delivery of {sha256}: the edge's bytes hash to {got}"),
+            );
+        }
+        Err(e) => {
+            shared.counters.edge_errors.fetch_add(1, Relaxed);
+            log_failure(&shared, &format!("delivery of {sha256}: {e}"));
+        }
+    }
 }
 
 /// A `Get` for a session whose image is not in memory: load it from disk or fetch it again from
@@ -300,7 +342,7 @@ async fn answer_after_load(shared: Arc<Shared>, from: SocketAddr, n: u64, id: u3
         shared.edge.fetch(&offer.sha256, location).await
     };
     let bytes = match shared.cache.image(&offer.sha256, fetch).await {
-        Ok(image) => package_answer(&shared, n, &image, id, from),
+        Ok(image) => package_answer(&shared, n, &image, id, from, &offer),
         Err(e) => {
             log_failure(
                 &shared,

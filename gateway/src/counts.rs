@@ -48,8 +48,11 @@ counters! {
     get_errors,
     /// Of `get_errors`, `Get`s for a live session from a source other than the one it was given to.
     foreign_gets,
-    /// Last packages served, once per session (a download completed).
+    /// Sessions served every package in order, once per session (a download completed).
     downloads_finished,
+    /// Finished downloads told to the edge (the device's own image URL fetched whole, which
+    /// counts its delivery); a session whose URL filled the cache was counted by that fetch.
+    deliveries_told,
     /// Datagrams matching neither pattern (`unknown function`).
     unknown,
     /// Datagrams over 512 bytes (`unknown function`).

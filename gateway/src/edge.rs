@@ -117,6 +117,32 @@ impl EdgeClient {
     }
 }
 
+impl EdgeClient {
+    /// Downloads the whole image at `location` (a device's own signed URL), hashing the bytes
+    /// and keeping none: the edge counts the device's delivery as they go out. Returns their
+    /// sha256.
+    pub async fn count_delivery(&self, location: &str) -> Result<String, EdgeError> {
+        use sha2::Digest;
+        let mut response = self.get(location).send().await?;
+        if response.status().as_u16() != 200 {
+            return Err(EdgeError::Unexpected(format!(
+                "image download answered {}",
+                response.status()
+            )));
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut total = 0u64;
+        while let Some(chunk) = response.chunk().await? {
+            total += chunk.len() as u64;
+            if total > MAX_IMAGE_BYTES {
+                return Err(EdgeError::TooLarge(location.to_string()));
+            }
+            hasher.update(&chunk);
+        }
+        Ok(hex::encode(hasher.finalize()))
+    }
+}
+
 /// Reads a check answer: a 302 to `.../images/<sha256>`, or a 4xx/503 with `{"code":N}`.
 pub fn read_check_answer(
     status: u16,

@@ -33,6 +33,9 @@ pub struct Offer {
     /// Where the image can be fetched again if the cache evicted it (`None`: it cannot).
     pub location: Option<Arc<str>>,
     pub size: u64,
+    /// The bridge downloaded `location` itself to fill its cache, so the edge already counted
+    /// this device's delivery: the finished session tells the edge nothing more.
+    pub counted: bool,
 }
 
 #[derive(Debug)]
@@ -41,7 +44,10 @@ pub struct Session {
     pub source: SocketAddr,
     pub offer: Offer,
     expires: Instant,
-    /// Its last package was served (a finished download is counted once).
+    /// Packages `1..=next` were each served, in order (a device asks for them one after the
+    /// other, repeating one it lost; a `Get` out of that order is served and moves nothing).
+    next: u64,
+    /// Every package was served (a finished download is counted once).
     finished: bool,
 }
 
@@ -101,7 +107,9 @@ impl Sessions {
             match self.by_id.get_mut(&id) {
                 Some(session) if session.expires > now => {
                     // The same bytes; a newer check may have given a newer location for them.
+                    let counted = session.offer.counted;
                     session.offer = offer.clone();
+                    session.offer.counted |= counted;
                     session.expires = expires;
                     return Ok((id, false));
                 }
@@ -123,6 +131,7 @@ impl Sessions {
                 source,
                 offer: offer.clone(),
                 expires,
+                next: 0,
                 finished: false,
             },
         );
@@ -158,11 +167,16 @@ impl Sessions {
         }
     }
 
-    /// Marks session `id`'s download finished; `true` the first time.
-    pub fn finish(&mut self, id: u32) -> bool {
-        self.by_id
-            .get_mut(&id)
-            .is_some_and(|s| !std::mem::replace(&mut s.finished, true))
+    /// Records that package `n` of `count` was served to session `id`; `true` the first time the
+    /// session has been served every package, `1` to `count` in order: its download finished.
+    pub fn served(&mut self, id: u32, n: u64, count: u64) -> bool {
+        let Some(session) = self.by_id.get_mut(&id) else {
+            return false;
+        };
+        if n == session.next + 1 {
+            session.next = n;
+        }
+        session.next >= count && !std::mem::replace(&mut session.finished, true)
     }
 
     /// Removes every expired session; returns how many went.
@@ -227,6 +241,7 @@ mod tests {
             sha256: sha.into(),
             location: None,
             size: 3000,
+            counted: false,
         }
     }
 
@@ -372,12 +387,25 @@ mod tests {
     }
 
     #[test]
-    fn a_download_finishes_once() {
+    fn a_download_finishes_once_when_every_package_was_served_in_order() {
         let t0 = Instant::now();
         let mut sessions = Sessions::new(Duration::from_secs(10), 10);
         let (id, _) = sessions.open(addr(1), &offer("a"), t0, os_random).unwrap();
-        assert!(sessions.finish(id));
-        assert!(!sessions.finish(id));
-        assert!(!sessions.finish(id.wrapping_add(1)));
+        // (package served, finished?): the last package alone, or a gap, finishes nothing; a
+        // repeated package (a lost answer) is served again and moves nothing.
+        let table = [
+            (3, false),
+            (1, false),
+            (1, false),
+            (3, false),
+            (2, false),
+            (3, true),
+            (3, false),
+            (1, false),
+        ];
+        for (n, finished) in table {
+            assert_eq!(sessions.served(id, n, 3), finished, "package {n}");
+        }
+        assert!(!sessions.served(id.wrapping_add(1), 1, 1));
     }
 }

@@ -193,7 +193,10 @@ async fn resolve(shared: &Shared, key: &StartKey) -> (Outcome, bool) {
             return (Outcome::Refusal(Answer::NoUpgrade), false);
         }
     };
+    // Filling the cache downloads this device's own URL: the edge counts its delivery then.
+    let filled = std::sync::atomic::AtomicBool::new(false);
     let fetch = || {
+        filled.store(true, Relaxed);
         shared.counters.images_fetched.fetch_add(1, Relaxed);
         shared.edge.fetch(&sha256, &location)
     };
@@ -229,6 +232,7 @@ async fn resolve(shared: &Shared, key: &StartKey) -> (Outcome, bool) {
         sha256: image.sha256.as_str().into(),
         location: Some(location.into()),
         size,
+        counted: filled.load(Relaxed),
     };
     (Outcome::Offer(offer), true)
 }

@@ -287,9 +287,11 @@ fn malformed_datagrams_get_the_sample_error_texts() {
             (4, 1, 1, 5, 1),
             "{counts:?}"
         );
+        // The last package alone is served, but finishes no download (packages 1 and 2 were
+        // never taken).
         assert_eq!(
             (counts.packages_sent, counts.downloads_finished),
-            (1, 1),
+            (1, 0),
             "{counts:?}"
         );
     });
@@ -588,5 +590,103 @@ fn a_bounded_cache_evicts_the_least_recently_used_image() {
         assert!(on_disk(&b) && on_disk(&c) && !on_disk(&a));
         assert_eq!(device.get(1, id_c, 1022).await.unwrap(), c[..1022]);
         assert_eq!(bridge.counts().images_fetched, 4, "{:?}", bridge.counts());
+    });
+}
+
+/// Every device's delivery is its own: the bridge fills its cache once (with the first device's
+/// URL, which the edge counts for that device), and when another device has taken every package
+/// of its session the bridge fetches that device's own signed URL, so the edge counts its
+/// delivery too. Both devices' reports of the target are then successes, not reports without
+/// delivery; a device that took only some packages has no delivery.
+#[test]
+fn each_finished_udp_download_counts_that_device_s_delivery() {
+    let server = shared_server();
+    let project = "udp-each";
+    let img = image(1030, 20 * 1024);
+    server.setup(
+        project,
+        None,
+        FIRMWARE,
+        TARGET,
+        &img,
+        json!({ "imei_ranges": [RANGE], "rollout": { "stages": [100] } }),
+    );
+    let dir = temp_state_dir("udp-each");
+    runtime().block_on(async {
+        let (bridge, addr) = bridge(
+            &format!("http://{}", server.host()),
+            &dir,
+            project,
+            NO_LIMIT,
+        )
+        .await;
+        let (first, second, partial) = ("862991443750101", "862991443750102", "862991443750103");
+        let mut devices = Vec::new();
+        for imei in [first, second] {
+            let mut device = Device::connect(addr, Duration::from_millis(500), 4)
+                .await
+                .unwrap();
+            let download = device.download(imei, NAME, "2018.1.3").await.unwrap();
+            assert_eq!(download.sha256, sha256_hex(&img));
+            devices.push(device);
+        }
+        // The third takes the first package only.
+        let mut third = Device::connect(addr, Duration::from_millis(500), 4)
+            .await
+            .unwrap();
+        let (id, count, _) =
+            sim::parse_luaupdate(&third.start(partial, NAME, "2018.1.3").await.unwrap())
+                .expect("an upgrade");
+        assert_eq!(count, 21);
+        assert_eq!(third.get(1, id, 1022).await.unwrap(), img[..1022]);
+
+        let mut told = false;
+        for _ in 0..100 {
+            if bridge.counts().deliveries_told == 1 {
+                told = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let counts = bridge.counts();
+        assert!(told, "the second device's delivery was told: {counts:?}");
+        assert_eq!(
+            (
+                counts.images_fetched,
+                counts.downloads_finished,
+                counts.edge_errors
+            ),
+            (1, 2, 0),
+            "{counts:?}"
+        );
+        for imei in [first, second] {
+            let record = device_record(server, project, imei);
+            assert_eq!(record["deliveries"].as_u64(), Some(1), "{imei}: {record}");
+        }
+        assert_eq!(
+            device_record(server, project, partial)["deliveries"].as_u64(),
+            Some(0)
+        );
+
+        // Both report the target (a start line at it): two successes, no report without one.
+        for (device, imei) in devices.iter_mut().zip([first, second]) {
+            assert_eq!(
+                device.start(imei, NAME, TARGET).await.unwrap(),
+                "version error"
+            );
+        }
+        // Their ids were bound by these checks in an open project, so the rollout serves them as
+        // unverified devices: each one's record says what its report became.
+        for imei in [first, second] {
+            let mut record = serde_json::Value::Null;
+            for _ in 0..100 {
+                record = device_record(server, project, imei);
+                if record["state"] == "succeeded" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(record["state"], "succeeded", "{imei}: {record}");
+        }
     });
 }
