@@ -122,7 +122,9 @@ edge_vars
 
 # The release: the devices are registered, so the rollout trusts them.
 admin PUT "projects/$project/firmware/$fw/2.0.0" --data-binary @"$state/v2.bin"
-admin PUT "projects/$project/plans/$fw" -d '{"target_version":"2.0.0","rollout":{"stages":[1,100]}}'
+# The release is planned for the fleet the bills are for (10 M devices): its rollout is spread
+# over as many coordinator objects as that fleet needs (rules::rollout::shards_for).
+admin PUT "projects/$project/plans/$fw" -d '{"target_version":"2.0.0","expected_devices":10000000,"rollout":{"stages":[1,100]}}'
 round held_first 1.0.0
 round held_again 1.0.0
 admin POST "projects/$project/plans/$fw/advance"

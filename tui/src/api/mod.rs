@@ -1,7 +1,6 @@
 //! The admin API client: one reqwest client, one method per route, typed with `fota_shared::api`;
 //! query strings are `Serialize` structs (`query`), failures one `ApiError` (`error`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use fota_shared::api::access::{AuditPage, TokenCreated, TokenList, TokenSpec};
@@ -39,9 +38,6 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// How long a provisioning call may take: its answer holds secrets shown nowhere else.
 const PROVISION_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// How big each piece of an upload body is; progress is reported once per piece.
-const UPLOAD_CHUNK: usize = 64 * 1024;
 
 /// What a check-now push goes to: one device, or every device of a plan's device set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,37 +126,27 @@ impl ApiClient {
             .await
     }
 
-    /// Uploads an image. `sha256` is the hex digest of `bytes`, computed by the caller so the server
-    /// can refuse a body that changed on the way; `progress` is called with the bytes handed to the
-    /// connection so far.
-    #[allow(clippy::too_many_arguments)]
+    /// Uploads the image `file` (opened from `hashed.path`, hashed by
+    /// [`crate::image_file::hash_file`]), read from disk a chunk at a time as the connection takes
+    /// it: memory holds a chunk, not the image. The server refuses a body whose sha256 is not
+    /// `hashed.sha256` (the file changed since it was hashed); `progress` is called with the bytes
+    /// handed to the connection so far.
     pub async fn upload_firmware(
         &self,
         project: &str,
-        name: &str,
-        version: &str,
-        details: &UploadDetails,
-        bytes: Vec<u8>,
-        sha256: &str,
+        (name, version, details): (&str, &str, &UploadDetails),
+        (file, hashed): (tokio::fs::File, &crate::image_file::Hashed),
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<UploadReceipt, ApiError> {
         let url = self.url(&firmware_path(project, name, version));
-        let total = bytes.len() as u64;
-        let progress = Arc::new(progress);
-        let chunks: Vec<Vec<u8>> = bytes.chunks(UPLOAD_CHUNK).map(<[u8]>::to_vec).collect();
-        let mut sent = 0u64;
-        let body = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
-            sent += chunk.len() as u64;
-            progress(sent);
-            Ok::<_, std::io::Error>(chunk)
-        }));
+        let body = file_stream(file, hashed.size, progress);
         let request = self
             .authorized(self.http.put(&url))
             .query(details)
-            .header("X-Content-SHA256", sha256)
+            .header("X-Content-SHA256", &hashed.sha256)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             // A streamed body has no length of its own; stating it keeps the request un-chunked.
-            .header(reqwest::header::CONTENT_LENGTH, total)
+            .header(reqwest::header::CONTENT_LENGTH, hashed.size)
             .timeout(Duration::from_secs(600))
             .body(reqwest::Body::wrap_stream(body));
         let response = self.send(request).await?;
@@ -567,4 +553,35 @@ mod tests {
             "/admin/v1/projects/demo/plans/%C3%BC"
         );
     }
+}
+
+/// `file`'s bytes as a body stream, [`crate::image_file::READ_CHUNK`] at a time, ending after
+/// `size` bytes (a file that grew since it was hashed sends what was hashed; one that shrank ends
+/// short and the server refuses it).
+fn file_stream(
+    file: tokio::fs::File,
+    size: u64,
+    progress: impl Fn(u64) + Send + Sync + 'static,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(
+        (file, 0u64, progress),
+        move |(mut file, sent, progress)| async move {
+            if sent >= size {
+                return None;
+            }
+            let want = (size - sent).min(crate::image_file::READ_CHUNK as u64) as usize;
+            let mut chunk = vec![0u8; want];
+            match file.read(&mut chunk).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    let sent = sent + n as u64;
+                    progress(sent);
+                    Some((Ok(chunk), (file, sent, progress)))
+                }
+                Err(err) => Some((Err(err), (file, size, progress))),
+            }
+        },
+    )
 }

@@ -12,7 +12,7 @@ use super::{project_key, CliError};
 use crate::api::ApiClient;
 use crate::config::Connection;
 use crate::format;
-use crate::image_file::{expand_home, sha256_hex};
+use crate::image_file::{expand_home, hash_file};
 use crate::strings;
 use fota_shared::api::query::UploadDetails;
 
@@ -106,17 +106,18 @@ async fn upload(
     out: Output,
 ) -> Result<(), CliError> {
     let path = expand_home(&file.to_string_lossy());
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|err| CliError::Usage(format!("cannot read {}: {err}", path.display())))?;
-    let sha256 = sha256_hex(&bytes);
+    let unreadable =
+        |err: std::io::Error| CliError::Usage(format!("cannot read {}: {err}", path.display()));
+    let hashed = hash_file(&path).await.map_err(unreadable)?;
+    let opened = tokio::fs::File::open(&path).await.map_err(unreadable)?;
     eprintln!(
-        "sha256 {sha256}  {} ({})",
+        "sha256 {}  {} ({})",
+        hashed.sha256,
         path.display(),
-        format::bytes(bytes.len() as u64)
+        format::bytes(hashed.size)
     );
     let bar = if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(bytes.len() as u64);
+        let bar = indicatif::ProgressBar::new(hashed.size);
         let style = indicatif::ProgressStyle::with_template(
             "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
         )
@@ -130,11 +131,8 @@ async fn upload(
     let result = api
         .upload_firmware(
             project,
-            name,
-            version,
-            details,
-            bytes,
-            &sha256,
+            (name, version, details),
+            (opened, &hashed),
             move |sent| progress.set_position(sent),
         )
         .await;

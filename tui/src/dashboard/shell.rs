@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use super::message::{Action, Command};
 use super::remote::Failure;
 use crate::api::{ApiClient, ApiError};
-use crate::image_file::{expand_home, sha256_hex};
+use crate::image_file::{expand_home, hash_file};
 use fota_shared::api::query::UploadDetails;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
@@ -254,31 +254,23 @@ async fn upload(
     actions: &UnboundedSender<Action>,
 ) -> Result<fota_shared::api::catalog::UploadReceipt, Failure> {
     let file = expand_home(path);
-    let bytes = tokio::fs::read(&file)
-        .await
-        .map_err(|err| Failure::local(format!("cannot read {}: {err}", file.display())))?;
-    // Hashing a large image takes a moment; keep it off the runtime's worker threads.
-    let (bytes, sha256) = tokio::task::spawn_blocking(move || {
-        let sha256 = sha256_hex(&bytes);
-        (bytes, sha256)
-    })
-    .await
-    .map_err(|err| Failure::local(err.to_string()))?;
+    let unreadable =
+        |err: std::io::Error| Failure::local(format!("cannot read {}: {err}", file.display()));
+    // One pass for the sha256 and size, a chunk at a time; the upload reads the file again.
+    let hashed = hash_file(&file).await.map_err(unreadable)?;
+    let opened = tokio::fs::File::open(&file).await.map_err(unreadable)?;
     deliver(
         actions,
         Action::UploadHashed {
-            sha256: sha256.clone(),
-            size: bytes.len() as u64,
+            sha256: hashed.sha256.clone(),
+            size: hashed.size,
         },
     );
     let progress = actions.clone();
     api.upload_firmware(
         project,
-        firmware_name,
-        version,
-        details,
-        bytes,
-        &sha256,
+        (firmware_name, version, details),
+        (opened, &hashed),
         move |sent| {
             deliver(&progress, Action::UploadProgress { sent });
         },
