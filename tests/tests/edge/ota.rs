@@ -197,7 +197,7 @@ impl Device {
         );
     }
 
-    fn progress(
+    pub(crate) fn progress(
         &self,
         server: &Server,
         module: &str,
