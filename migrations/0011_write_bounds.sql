@@ -6,6 +6,9 @@ ALTER TABLE devices ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
 -- day had: at most 24 of them a day leave a history entry.
 ALTER TABLE devices ADD COLUMN change_day INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE devices ADD COLUMN day_changes INTEGER NOT NULL DEFAULT 0;
+-- 1 when a check reported another firmware or version since the last rewrite (held back by the
+-- interval): the next check after it rewrites the row even with what it holds.
+ALTER TABLE devices ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 -- When the device's last progress report was stored (ms), whatever its module: the 3 s progress
 -- limit is per device, so rotating module names does not pass it.
 ALTER TABLE devices ADD COLUMN progress_at INTEGER;

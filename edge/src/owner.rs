@@ -106,6 +106,7 @@ pub async fn lookup(
             version: check.version.to_string(),
             last_seen: now,
             changed_at: 0,
+            held: false,
         });
     ctx.wait_until(remember(env, id, &owner, known.clone()));
     if let Some(known) = known {

@@ -127,6 +127,15 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
                     ..k.clone()
                 });
             }
+            // Held back: the row is marked once, and a report of a plan's target still goes to
+            // its rollout at once; otherwise there is nothing to write or tell.
+            Some(News::Held) => {
+                let marked = known.is_some_and(|k| k.held);
+                if marked && reached.is_none() {
+                    return false;
+                }
+                r.urgent |= reached.is_some();
+            }
             // A change, or a device this isolate has no copy of: written without delay.
             Some(News::Changed) | None => r.urgent = true,
         }
@@ -224,6 +233,7 @@ async fn write_round(
                         version: normalized(row.version.as_deref().unwrap_or_default()),
                         last_seen: row.last_seen,
                         changed_at: row.changed_at,
+                        held: row.held != 0,
                     })
             });
         // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
@@ -236,7 +246,8 @@ async fn write_round(
             intervals,
         );
         let changed = told == Some(News::Changed);
-        if changed {
+        let held = told == Some(News::Held);
+        if changed || held {
             if let Some(r) = &seen.reached {
                 // The rollout hears of the report before D1's copy moves on: if it cannot, the
                 // version is left as it was and the device's next check tries again. It is a
@@ -256,13 +267,24 @@ async fn write_round(
         } else if stale {
             writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
         }
-        // A change held back keeps what D1 holds: the device's next check brings it again.
+        let newly_held = held && !known.held;
+        if newly_held {
+            writes.push(store::devices::held_stmt(env, id, &seen.project)?);
+        }
+        // A change held back keeps what D1 holds, marked: the device's next check after the
+        // interval rewrites the row, whatever it reports then.
         let known = if changed {
             Known {
                 firmware: seen.firmware.clone(),
                 version: seen.version.clone(),
                 last_seen: seen.at,
                 changed_at: seen.at,
+                held: false,
+            }
+        } else if newly_held {
+            Known {
+                held: true,
+                ..known
             }
         } else if stale {
             Known {
@@ -273,7 +295,7 @@ async fn write_round(
             known
         };
         remember(id, known);
-        if changed || unknown.contains(&id.as_str()) {
+        if changed || newly_held || unknown.contains(&id.as_str()) {
             cards.push(id.clone());
         }
     }

@@ -215,6 +215,8 @@ pub struct RegistryRow {
     pub last_seen: i64,
     #[serde(deserialize_with = "f64_as_i64")]
     pub changed_at: i64,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub held: i64,
 }
 
 fn f64_as_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -231,7 +233,7 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
         .join(", ");
     let args: Vec<JsValue> = ids.iter().map(|id| s(id)).collect();
     Ok(db(env)?
-        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen, changed_at FROM devices WHERE id IN ({marks})"))
+        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen, changed_at, held FROM devices WHERE id IN ({marks})"))
         .bind(&args)?
         .counted_all()
         .await?
@@ -274,11 +276,19 @@ pub fn change_stmt(
     let day = fota_shared::rules::registry::day_of(c.at);
     Ok(db(env)?
         .prepare(
-            "UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5), changed_at = ?5,
+            "UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5), changed_at = ?5, held = 0,
                day_changes = CASE WHEN change_day = ?6 THEN day_changes + 1 ELSE 1 END, change_day = ?6
              WHERE id = ?1 AND project_key = ?2 AND (changed_at = 0 OR changed_at <= ?5 - ?7)",
         )
         .bind(&[s(c.id), s(c.project), s(c.firmware), s(c.version), n(c.at), n(day), n(rewrite_ms)])?)
+}
+
+/// Marks the row held: a check reported another firmware or version within the rewrite interval.
+/// Written once per interval at most (only while unmarked); the column is in no index.
+pub fn held_stmt(env: &Env, id: &str, project: &str) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET held = 1 WHERE id = ?1 AND project_key = ?2 AND held = 0")
+        .bind(&[s(id), s(project)])?)
 }
 
 /// The history entry of the rewrite `change_stmt` made, when it made it (the row carries this

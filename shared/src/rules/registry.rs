@@ -20,6 +20,11 @@ pub struct Known {
     /// When a check last rewrote the firmware or version (ms; 0 when none did since the binding).
     #[serde(default)]
     pub changed_at: i64,
+    /// A check reported another firmware or version since that rewrite (held back): the row is
+    /// rewritten once the interval has passed, even with what it holds (the device may have left
+    /// it and come back, which its rollout must hear).
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// The registry row's firmware and version are rewritten at most once in this interval (ms)
@@ -53,6 +58,10 @@ pub enum News {
     Seen,
     /// A new firmware or version: a write and a history entry, without delay.
     Changed,
+    /// The device is away from what D1 holds (another version, or back to it after one) within
+    /// the rewrite interval: the row is marked held (one write, the first time), and a report of a
+    /// plan's target still reaches its rollout at once.
+    Held,
 }
 
 /// The intervals the write rule keeps (ms).
@@ -76,8 +85,10 @@ pub fn news(
 ) -> Option<News> {
     known.map(|k| {
         let differs = k.firmware != firmware || k.version != version;
-        if differs && may_rewrite(k.changed_at, at, intervals.rewrite_ms) {
+        if (differs || k.held) && may_rewrite(k.changed_at, at, intervals.rewrite_ms) {
             News::Changed
+        } else if differs || k.held {
+            News::Held
         } else if at - k.last_seen >= intervals.seen_ms {
             News::Seen
         } else {
@@ -100,6 +111,7 @@ mod tests {
             version: "1.0.0".into(),
             last_seen,
             changed_at,
+            held: false,
         }
     }
 
@@ -149,18 +161,21 @@ mod tests {
     fn a_change_within_a_minute_of_the_last_is_held_back() {
         use News::*;
         let t = 10 * DAY;
-        // Rewritten at t: another version within the minute is no news (nor a write) ...
+        // Rewritten at t: another version within the minute is held back ...
         let k = known(t, t);
-        check(Some(&k), "fw", "1.0.1", t + 1, DAY, Some(Nothing));
-        check(Some(&k), "fw2", "1.0.0", t + MINUTE - 1, DAY, Some(Nothing));
+        check(Some(&k), "fw", "1.0.1", t + 1, DAY, Some(Held));
+        check(Some(&k), "fw2", "1.0.0", t + MINUTE - 1, DAY, Some(Held));
+        check(Some(&k), "fw", "1.0.0", t + 1, DAY, Some(Nothing));
         // ... a minute on it is a change again.
         check(Some(&k), "fw", "1.0.1", t + MINUTE, DAY, Some(Changed));
-        // A held change still refreshes a stale last_seen, and only that.
-        let stale = known(t - DAY, t);
-        check(Some(&stale), "fw", "1.0.1", t + 1, DAY, Some(Seen));
+        // Once held, the stored version itself is held back, then rewritten: the device left
+        // it and came back.
+        let held = Known { held: true, ..k };
+        check(Some(&held), "fw", "1.0.0", t + 1, DAY, Some(Held));
+        check(Some(&held), "fw", "1.0.0", t + MINUTE, DAY, Some(Changed));
         // A rewrite stamped ahead of this clock holds until this clock is a minute past it.
         let ahead = known(t, t + 5_000);
-        check(Some(&ahead), "fw", "1.0.1", t + MINUTE, DAY, Some(Nothing));
+        check(Some(&ahead), "fw", "1.0.1", t + MINUTE, DAY, Some(Held));
         check(
             Some(&ahead),
             "fw",
