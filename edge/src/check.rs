@@ -127,11 +127,13 @@ fn count_activity(env: &Env, ctx: &Context, check: &UpgradeCheck, now: i64, deli
 /// never by address: devices behind carrier NAT share one. A limiter that cannot answer lets the
 /// check through (logged): the limit protects the registry, it must not stop a fleet.
 async fn within_rate(env: &Env, check: &UpgradeCheck) -> bool {
-    let outcome = async {
-        env.rate_limiter("DEVICE_CHECKS")?
-            .limit(format!("{}/{}", check.project_key, check.device_id))
-            .await
-    };
+    within_device_rate(env, format!("{}/{}", check.project_key, check.device_id)).await
+}
+
+/// One request against the `DEVICE_CHECKS` limit under `key` (a device's own key: Luat checks
+/// use `project/id`, signed JSON device requests `ota/project/id`).
+pub async fn within_device_rate(env: &Env, key: String) -> bool {
+    let outcome = async { env.rate_limiter("DEVICE_CHECKS")?.limit(key).await };
     match outcome.await {
         Ok(o) => o.success,
         Err(e) => {

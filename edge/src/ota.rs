@@ -45,6 +45,16 @@ pub async fn route(
     }
     let body = crate::body::read_capped(&mut req, MAX_MESSAGE_BYTES as u64).await?;
     authenticate(&req, env, &body, product_key, device_name).await?;
+    // Counted once the signature holds, so only the device itself spends its budget; under its
+    // own key, so Luat checks sent in its name (answered 70) spend none of it.
+    let key = format!("ota/{product_key}/{device_name}");
+    if !crate::check::within_device_rate(env, key).await {
+        return Err(AppError::Status {
+            status: 429,
+            code: "device_rate_limited",
+            message: "more than 30 requests from this device this minute; retry later".into(),
+        });
+    }
     match kind {
         "inform" => inform(env, product_key, device_name, &body).await,
         "progress" => progress(env, product_key, device_name, &body).await,
@@ -267,7 +277,7 @@ async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResul
 async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResult<Response> {
     let report = module_ota::parse_progress(body).map_err(|e| bad_message(body, e))?;
     let now = store::now();
-    let last = jobs::last_progress_ms(env, device, &report.module).await?;
+    let last = jobs::last_progress_ms(env, device).await?;
     if !module_ota::should_store(last, now, report.step) {
         // Not stored, so not acknowledged: every 2xx progress is in the device's history.
         return Ok(json_response(
@@ -275,7 +285,7 @@ async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppRes
             &DeviceAck {
                 id: report.id,
                 code: 429,
-                message: Some("progress is stored at most every 3 s per module".into()),
+                message: Some("progress is stored at most every 3 s per device".into()),
             },
         ));
     }
@@ -292,7 +302,7 @@ async fn progress(env: &Env, project: &str, device: &str, body: &[u8]) -> AppRes
     store::batch(
         env,
         vec![
-            jobs::progress_stmt(env, device, &report.module, now)?,
+            jobs::progress_stmt(env, device, now)?,
             store::device_event_stmt(env, project, device, "progress", &detail)?,
         ],
     )

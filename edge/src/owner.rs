@@ -105,6 +105,8 @@ pub async fn lookup(
             firmware: check.firmware_name.clone(),
             version: check.version.to_string(),
             last_seen: now,
+            changed_at: 0,
+            held: false,
         });
     ctx.wait_until(remember(env, id, &owner, known.clone()));
     if let Some(known) = known {

@@ -3,12 +3,17 @@
 //! nothing. Due writes are queued in isolate memory and flushed as one D1 batch per round in the
 //! background (`wait_until`), never one round trip per device; a device this isolate has not
 //! seen yet costs one batched read first, so it is rewritten only when D1's copy is out of date.
+//!
+//! A device whose firmware or version keeps changing is bounded (`rules::registry`): its row is
+//! rewritten at most once per `REGISTRY_REWRITE_S` (a minute by default), held back both here
+//! and by the UPDATE's own guard (another isolate may have rewritten it), and at most 24 rewrites
+//! a UTC day leave a history entry, counted in the row itself.
 
 use crate::rollout::Rollout;
 use crate::store;
 use fota_shared::leaf::version::Version;
 use fota_shared::rules::luat::UpgradeCheck;
-use fota_shared::rules::registry::{news, Known, News};
+use fota_shared::rules::registry::{news, Intervals, Known, News, DEFAULT_REWRITE_INTERVAL_MS};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{Context, Env};
@@ -55,13 +60,24 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
-pub fn granularity_ms(env: &Env) -> i64 {
-    let secs = env
-        .var("SEEN_GRANULARITY_S")
+fn seconds_var(env: &Env, name: &str) -> Option<i64> {
+    env.var(name)
         .ok()
         .and_then(|v| v.to_string().trim().parse::<i64>().ok())
-        .filter(|s| *s > 0);
-    secs.unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
+        .filter(|s| *s > 0)
+}
+
+pub fn granularity_ms(env: &Env) -> i64 {
+    seconds_var(env, "SEEN_GRANULARITY_S").unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
+}
+
+/// The registry's intervals: `SEEN_GRANULARITY_S` and `REGISTRY_REWRITE_S` (a minute).
+pub fn intervals(env: &Env) -> Intervals {
+    Intervals {
+        seen_ms: granularity_ms(env),
+        rewrite_ms: seconds_var(env, "REGISTRY_REWRITE_S")
+            .map_or(DEFAULT_REWRITE_INTERVAL_MS, |s| s * 1000),
+    }
 }
 
 /// The normalized text of a version as stored (unparsable text stands for itself).
@@ -98,18 +114,27 @@ pub fn forget(device: &str) {
 /// fresh. (Cards rewritten in a burst from the flush itself stalled the local Cache API for a
 /// minute at a time under `wrangler dev`; a failed write only costs a refresh up to a day late.)
 pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Rollout>, now: i64) {
-    let granularity = granularity_ms(env);
+    let intervals = intervals(env);
     let version = check.version.to_string();
     let mut refreshed = None;
     let start = REGISTRY.with_borrow_mut(|r| {
         let known = r.known.get(&check.device_id);
-        match news(known, &check.firmware_name, &version, now, granularity) {
+        match news(known, &check.firmware_name, &version, now, intervals) {
             Some(News::Nothing) => return false,
             Some(News::Seen) => {
                 refreshed = known.map(|k| Known {
                     last_seen: now,
                     ..k.clone()
                 });
+            }
+            // Held back: the row is marked once, and a report of a plan's target still goes to
+            // its rollout at once; otherwise there is nothing to write or tell.
+            Some(News::Held) => {
+                let marked = known.is_some_and(|k| k.held);
+                if marked && reached.is_none() {
+                    return false;
+                }
+                r.urgent |= reached.is_some();
             }
             // A change, or a device this isolate has no copy of: written without delay.
             Some(News::Changed) | None => r.urgent = true,
@@ -128,7 +153,7 @@ pub fn seen(env: &Env, ctx: &Context, check: &UpgradeCheck, reached: Option<Roll
         !std::mem::replace(&mut r.flushing, true)
     });
     if start {
-        ctx.wait_until(flush(env.clone(), granularity));
+        ctx.wait_until(flush(env.clone(), intervals));
     }
     if let Some(known) = refreshed {
         if let Some(owner) = crate::cache::owner_copy(&check.device_id) {
@@ -148,7 +173,7 @@ pub async fn drain() {
     }
 }
 
-async fn flush(env: Env, granularity: i64) {
+async fn flush(env: Env, intervals: Intervals) {
     for step in 0..GATHER_MS / GATHER_STEP_MS {
         let waited = step * GATHER_STEP_MS;
         if REGISTRY.with_borrow(|r| r.hurry || (r.urgent && waited >= URGENT_GATHER_MS)) {
@@ -173,7 +198,7 @@ async fn flush(env: Env, granularity: i64) {
         if round.is_empty() {
             return;
         }
-        if let Err(e) = write_round(&env, round, granularity).await {
+        if let Err(e) = write_round(&env, round, intervals).await {
             e.log();
         }
     }
@@ -182,7 +207,7 @@ async fn flush(env: Env, granularity: i64) {
 async fn write_round(
     env: &Env,
     round: Vec<(String, Seen)>,
-    granularity: i64,
+    intervals: Intervals,
 ) -> crate::error::AppResult<()> {
     let unknown: Vec<&str> = REGISTRY.with_borrow(|r| {
         round
@@ -207,6 +232,8 @@ async fn write_round(
                         firmware: row.firmware_name.clone().unwrap_or_default(),
                         version: normalized(row.version.as_deref().unwrap_or_default()),
                         last_seen: row.last_seen,
+                        changed_at: row.changed_at,
+                        held: row.held != 0,
                     })
             });
         // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
@@ -216,10 +243,11 @@ async fn write_round(
             &seen.firmware,
             &seen.version,
             seen.at,
-            granularity,
+            intervals,
         );
         let changed = told == Some(News::Changed);
-        if changed {
+        let held = told == Some(News::Held);
+        if changed || held {
             if let Some(r) = &seen.reached {
                 // The rollout hears of the report before D1's copy moves on: if it cannot, the
                 // version is left as it was and the device's next check tries again. It is a
@@ -235,22 +263,39 @@ async fn write_round(
             moved.push((id.as_str(), seen.project.as_str(), seen.at));
         }
         if changed {
-            writes.extend(change_stmts(env, id, seen, &known)?);
+            writes.extend(change_stmts(env, id, seen, &known, intervals.rewrite_ms)?);
         } else if stale {
             writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
         }
-        let last_seen = if changed || stale {
-            seen.at
+        let newly_held = held && !known.held;
+        if newly_held {
+            writes.push(store::devices::held_stmt(env, id, &seen.project)?);
+        }
+        // A change held back keeps what D1 holds, marked: the device's next check after the
+        // interval rewrites the row, whatever it reports then.
+        let known = if changed {
+            Known {
+                firmware: seen.firmware.clone(),
+                version: seen.version.clone(),
+                last_seen: seen.at,
+                changed_at: seen.at,
+                held: false,
+            }
+        } else if newly_held {
+            Known {
+                held: true,
+                ..known
+            }
+        } else if stale {
+            Known {
+                last_seen: seen.at,
+                ..known
+            }
         } else {
-            known.last_seen
-        };
-        let known = Known {
-            firmware: seen.firmware.clone(),
-            version: seen.version.clone(),
-            last_seen,
+            known
         };
         remember(id, known);
-        if changed || unknown.contains(&id.as_str()) {
+        if changed || newly_held || unknown.contains(&id.as_str()) {
             cards.push(id.clone());
         }
     }
@@ -275,26 +320,28 @@ async fn write_round(
     Ok(())
 }
 
-/// A new version or firmware: the registry row and the history entry that says so.
+/// A new version or firmware: the registry row (unless another isolate rewrote it within the
+/// interval) and, while the day allows, the history entry that says so.
 fn change_stmts(
     env: &Env,
     id: &str,
     seen: &Seen,
     known: &Known,
+    rewrite_ms: i64,
 ) -> crate::error::AppResult<[worker::D1PreparedStatement; 2]> {
     let detail = format!(
         "{} {} -> {}",
         seen.firmware, known.version, seen.version_text
     );
+    let change = store::devices::Change {
+        id,
+        project: &seen.project,
+        firmware: &seen.firmware,
+        version: &seen.version_text,
+        at: seen.at,
+    };
     Ok([
-        store::seen_stmt(
-            env,
-            id,
-            &seen.project,
-            &seen.firmware,
-            &seen.version_text,
-            seen.at,
-        )?,
-        store::device_event_stmt(env, &seen.project, id, "version", &detail)?,
+        store::devices::change_stmt(env, &change, rewrite_ms)?,
+        store::devices::change_event_stmt(env, &change, &detail)?,
     ])
 }

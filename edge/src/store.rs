@@ -18,7 +18,7 @@ pub mod summary;
 pub use activity::{activity, flush_activity};
 pub use devices::{
     device, device_event, device_event_stmt, device_events, last_seen_stmt, list_devices,
-    registry_rows, seen_stmt, unban, DeviceFilter,
+    registry_rows, DeviceFilter,
 };
 pub use firmware::{
     delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware,

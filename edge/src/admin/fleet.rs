@@ -81,33 +81,33 @@ pub async fn summary(call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &crate::summary::get(call.env, &key).await?)
 }
 
+/// `POST .../devices/{id}/unban`: lifts the device's loop-upgrade ban in the registry and in
+/// every rollout of the project. Bans live with each plan's rollout, and the registry's
+/// `firmware_name` (which any check rewrites) does not say which plans banned it, so every plan
+/// is told (a rollout that does not know the device does nothing). The registry row, its history
+/// entry and the audit entry are one D1 batch, made first: if it fails nothing changed; a
+/// rollout that cannot be reached after it fails the call, and the unban is simply made again.
 pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;
-    let after = store::unban(call.env, &key, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    // The count lives with the rollout's coordinator: it starts again there too.
-    if let Some(fw) = &after.firmware_name {
-        if let Some(plan) = store::fresh_plan(call.env, &key, fw).await? {
-            crate::rollout::unban(call.env, &crate::rollout::Rollout::of(&plan)?, &id).await?;
-        }
-    }
-    crate::registry::forget(&id);
-    store::device_event(
-        call.env,
-        &key,
-        &id,
-        "unban",
-        &format!("by {}", call.actor.name),
-    )
-    .await?;
-    call.changed(
+    let after = Device {
+        banned: false,
+        deliveries: 0,
+        ..before.clone()
+    };
+    let mut statements = store::devices::unban_stmts(call.env, &key, &id, &call.actor.name)?;
+    statements.push(call.audit_stmt(
         Some(&key),
         format!("device {id}"),
         Some(&before),
         Some(&after),
-    );
+    )?);
+    store::batch(call.env, statements).await?;
+    // The count lives with each rollout's coordinator: it starts again there too.
+    for plan in store::list_plans(call.env, &key).await? {
+        crate::rollout::unban(call.env, &crate::rollout::Rollout::of(&plan)?, &id).await?;
+    }
+    crate::registry::forget(&id);
     ok(200, &after)
 }
 
@@ -127,15 +127,15 @@ pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
     let (key, id) = (call.param(0).to_string(), call.param(1).to_string());
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
-    store::devices::forget(call.env, &key, &id).await?;
-    crate::owner::forget(&id).await;
-    store::touch_bindings(call.env, &key).await?;
-    call.changed(
+    let audit = call.audit_stmt(
         Some(&key),
         format!("forget device {id}"),
         Some(&before),
         None::<&()>,
-    );
+    )?;
+    store::devices::forget(call.env, &key, &id, audit).await?;
+    crate::owner::forget(&id).await;
+    store::touch_bindings(call.env, &key).await?;
     super::no_content()
 }
 
@@ -158,25 +158,32 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &spec.project).await?;
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
-    let (after, owner) = store::devices::move_to(call.env, &key, &spec.project, &id)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    crate::owner::rebind(call.env, &id, &owner).await;
-    store::touch_bindings(call.env, &key).await?;
-    store::touch_bindings(call.env, &spec.project).await?;
-    store::device_event(
+    // What the move leaves of the record (`store::devices::move_to` clears these), for the audit.
+    let moved = Device {
+        deliveries: 0,
+        banned: false,
+        state: None,
+        cause: None,
+        ..before.clone()
+    };
+    let mut extra = vec![store::device_event_stmt(
         call.env,
         &spec.project,
         &id,
         "moved",
         &format!("from {key} by {}", call.actor.name),
-    )
-    .await?;
-    call.changed(
+    )?];
+    extra.push(call.audit_stmt(
         Some(&key),
         format!("move device {id} to {}", spec.project),
         Some(&before),
-        Some(&after),
-    );
+        Some(&moved),
+    )?);
+    let (after, owner) = store::devices::move_to(call.env, &key, &spec.project, &id, extra)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
+    crate::owner::rebind(call.env, &id, &owner).await;
+    store::touch_bindings(call.env, &key).await?;
+    store::touch_bindings(call.env, &spec.project).await?;
     ok(200, &after)
 }

@@ -2,6 +2,11 @@
 //! `auth_limit`), matched against the route table in `fota_shared::api::routes` (which also says the
 //! role it needs), dispatched, and, when it is a successful write, appended to the audit log.
 //! Every error leaves through `AppError`.
+//!
+//! No write is acknowledged without its audit entry. A handler whose write is D1 statements
+//! batches the entry with them (`Call::audit_stmt`): both commit or neither does. Any other
+//! write (KV, R2, a Durable Object) is audited after it is made, and when that entry cannot be
+//! written the answer is `503 audit_unavailable`, never a 2xx (the change is logged instead).
 
 mod access;
 mod catalog;
@@ -34,6 +39,9 @@ pub struct Call<'a> {
     pub params: Vec<String>,
     /// What a write changed, set by its handler for the audit log.
     pub change: Option<Change>,
+    route: &'static Route,
+    /// The handler batched the audit entry with its write (`audit_stmt`).
+    audited: bool,
 }
 
 /// One audit entry's substance: what was changed, and how it looked before and after.
@@ -65,6 +73,24 @@ impl Call<'_> {
             after: after.and_then(|a| serde_json::to_value(a).ok()),
         });
     }
+
+    /// This write's audit entry as a D1 statement, for a handler to batch with the statements of
+    /// its write (one transaction: the write and its entry commit together). The route appends
+    /// no other entry for it.
+    pub fn audit_stmt<B: serde::Serialize, A: serde::Serialize>(
+        &mut self,
+        project: Option<&str>,
+        target: impl Into<String>,
+        before: Option<&B>,
+        after: Option<&A>,
+    ) -> AppResult<worker::D1PreparedStatement> {
+        self.changed(project, target, before, after);
+        let change = self.change.take().unwrap_or_default();
+        let stmt =
+            store::access::audit_stmt(self.env, audit_entry(&self.actor, self.route, &change))?;
+        self.audited = true;
+        Ok(stmt)
+    }
 }
 
 /// Routes `/admin/v1/<rest>`; `rest` holds the raw (still encoded) path segments.
@@ -89,16 +115,38 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
         actor,
         params,
         change: None,
+        route,
+        audited: false,
     };
     let resp = dispatch(route, &mut call).await?;
-    if route.method != "GET" && (200..300).contains(&resp.status_code()) {
+    if route.method != "GET" && (200..300).contains(&resp.status_code()) && !call.audited {
         let change = call.change.take().unwrap_or_else(|| Change {
             target: path,
             ..Change::default()
         });
-        if let Err(e) = append_audit(env, &call.actor, route, change).await {
-            // The write itself succeeded and is durable; a lost audit line is logged loudly.
+        let entry = audit_entry(&call.actor, route, &change);
+        if let Err(e) = store::access::append_audit(env, entry).await {
+            // Not acknowledged: the change is in the Worker's log instead, and the operator
+            // sees that the write's audit entry is missing.
+            // Every such line, not once per interval: admin writes are few, and each is the
+            // only record of its change.
             e.log();
+            worker::console_error!(
+                "audit entry not written: {} {} by {} on {}: before {:?}, after {:?}",
+                route.method,
+                route.pattern,
+                call.actor.name,
+                change.target,
+                change.before.map(|v| v.to_string()),
+                change.after.map(|v| v.to_string())
+            );
+            return Err(AppError::Status {
+                status: 503,
+                code: "audit_unavailable",
+                message: "the change was made but its audit entry could not be written; \
+                          it is not acknowledged (see the Worker log), retry"
+                    .into(),
+            });
         }
     }
     Ok(resp)
@@ -148,17 +196,16 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
     }
 }
 
-async fn append_audit(env: &Env, actor: &Actor, route: &Route, change: Change) -> AppResult<()> {
-    let text = |v: Option<Value>| v.map(|v| v.to_string());
-    let entry = NewAuditEntry {
+fn audit_entry<'a>(actor: &'a Actor, route: &Route, change: &'a Change) -> NewAuditEntry<'a> {
+    let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+    NewAuditEntry {
         actor: &actor.name,
-        action: &format!("{} {}", route.method, route.pattern),
+        action: format!("{} {}", route.method, route.pattern),
         project_key: change.project_key.as_deref(),
         target: &change.target,
-        before: text(change.before),
-        after: text(change.after),
-    };
-    store::access::append_audit(env, entry).await
+        before: text(&change.before),
+        after: text(&change.after),
+    }
 }
 
 /// The project a route names, or 404.

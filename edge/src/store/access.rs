@@ -113,7 +113,7 @@ pub async fn revoke_token(env: &Env, name: &str, at: i64) -> AppResult<()> {
 pub struct NewAuditEntry<'a> {
     pub actor: &'a str,
     /// The route, e.g. `PUT projects/{key}`.
-    pub action: &'a str,
+    pub action: String,
     pub project_key: Option<&'a str>,
     pub target: &'a str,
     pub before: Option<String>,
@@ -122,20 +122,24 @@ pub struct NewAuditEntry<'a> {
 
 /// Appends an entry, stamped now.
 pub async fn append_audit(env: &Env, entry: NewAuditEntry<'_>) -> AppResult<()> {
-    db(env)?
+    audit_stmt(env, entry)?.counted_run().await?;
+    Ok(())
+}
+
+/// The statement that appends an entry, stamped now: batched with the statements of a write
+/// made in D1, the write and its audit entry commit together or not at all.
+pub fn audit_stmt(env: &Env, entry: NewAuditEntry<'_>) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
         .prepare("INSERT INTO audit (at, actor, action, project_key, target, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .bind(&[
             n(now()),
             s(entry.actor),
-            s(entry.action),
+            s(&entry.action),
             entry.project_key.map_or(JsValue::NULL, s),
             s(entry.target),
             entry.before.as_deref().map_or(JsValue::NULL, s),
             entry.after.as_deref().map_or(JsValue::NULL, s),
-        ])?
-        .counted_run()
-        .await?;
-    Ok(())
+        ])?)
 }
 
 /// The filters of an audit log read, validated by the caller.

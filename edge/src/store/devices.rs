@@ -213,6 +213,10 @@ pub struct RegistryRow {
     pub version: Option<String>,
     #[serde(deserialize_with = "f64_as_i64")]
     pub last_seen: i64,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub changed_at: i64,
+    #[serde(deserialize_with = "f64_as_i64")]
+    pub held: i64,
 }
 
 fn f64_as_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
@@ -229,7 +233,7 @@ pub async fn registry_rows(env: &Env, ids: &[&str]) -> AppResult<Vec<RegistryRow
         .join(", ");
     let args: Vec<JsValue> = ids.iter().map(|id| s(id)).collect();
     Ok(db(env)?
-        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen FROM devices WHERE id IN ({marks})"))
+        .prepare(format!("SELECT id, project_key, firmware_name, version, last_seen, changed_at, held FROM devices WHERE id IN ({marks})"))
         .bind(&args)?
         .counted_all()
         .await?
@@ -252,18 +256,64 @@ pub fn last_seen_stmt(
         .bind(&[s(id), s(project), n(at)])?)
 }
 
-/// Records what a check changed: firmware, version, `last_seen`.
-pub fn seen_stmt(
+/// A firmware or version a check reported, for the registry row.
+pub struct Change<'a> {
+    pub id: &'a str,
+    pub project: &'a str,
+    pub firmware: &'a str,
+    pub version: &'a str,
+    pub at: i64,
+}
+
+/// Records what a check changed (firmware, version, `last_seen`) unless the row was rewritten
+/// within `rewrite_ms` (by another isolate: this one held the change back itself), and counts the
+/// rewrite in its UTC day (`rules::registry::day_of`).
+pub fn change_stmt(
     env: &Env,
-    id: &str,
-    project: &str,
-    firmware: &str,
-    version: &str,
-    at: i64,
+    c: &Change<'_>,
+    rewrite_ms: i64,
 ) -> AppResult<worker::D1PreparedStatement> {
+    let day = fota_shared::rules::registry::day_of(c.at);
     Ok(db(env)?
-        .prepare("UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5) WHERE id = ?1 AND project_key = ?2")
-        .bind(&[s(id), s(project), s(firmware), s(version), n(at)])?)
+        .prepare(
+            "UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5), changed_at = ?5, held = 0,
+               day_changes = CASE WHEN change_day = ?6 THEN day_changes + 1 ELSE 1 END, change_day = ?6
+             WHERE id = ?1 AND project_key = ?2 AND (changed_at = 0 OR changed_at <= ?5 - ?7)",
+        )
+        .bind(&[s(c.id), s(c.project), s(c.firmware), s(c.version), n(c.at), n(day), n(rewrite_ms)])?)
+}
+
+/// Marks the row held: a check reported another firmware or version within the rewrite interval.
+/// Written once per interval at most (only while unmarked); the column is in no index.
+pub fn held_stmt(env: &Env, id: &str, project: &str) -> AppResult<worker::D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("UPDATE devices SET held = 1 WHERE id = ?1 AND project_key = ?2 AND held = 0")
+        .bind(&[s(id), s(project)])?)
+}
+
+/// The history entry of the rewrite `change_stmt` made, when it made it (the row carries this
+/// change's time) and it is one of the day's first `HISTORY_CHANGES_PER_DAY`; the last of those
+/// says that the day's later changes are not recorded. Runs right after `change_stmt`, in its batch.
+pub fn change_event_stmt(
+    env: &Env,
+    c: &Change<'_>,
+    detail: &str,
+) -> AppResult<worker::D1PreparedStatement> {
+    use fota_shared::rules::registry::{HISTORY_CAP_NOTE, HISTORY_CHANGES_PER_DAY};
+    Ok(db(env)?
+        .prepare(
+            "INSERT INTO device_events (project_key, device_id, at, kind, detail)
+             SELECT ?1, ?2, ?3, 'version', ?4 || CASE WHEN day_changes = ?5 THEN ?6 ELSE '' END
+             FROM devices WHERE id = ?2 AND project_key = ?1 AND changed_at = ?3 AND day_changes <= ?5",
+        )
+        .bind(&[
+            s(c.project),
+            s(c.id),
+            n(c.at),
+            s(detail),
+            n(HISTORY_CHANGES_PER_DAY),
+            s(HISTORY_CAP_NOTE),
+        ])?)
 }
 
 #[derive(Deserialize)]
@@ -392,23 +442,32 @@ pub async fn device(env: &Env, project: &str, id: &str) -> AppResult<Option<Devi
     Ok(row.map(Device::from))
 }
 
-/// Lifts a ban: the count starts again from zero.
-pub async fn unban(env: &Env, project: &str, id: &str) -> AppResult<Option<Device>> {
-    let row: Option<DeviceRow> = db(env)?
-        .prepare(format!(
-            "UPDATE devices SET banned = 0, deliveries = 0, banned_at = NULL WHERE project_key = ?1 AND id = ?2 RETURNING {DEVICE_COLUMNS}"
-        ))
-        .bind(&[s(project), s(id)])?
-        .counted_first(None)
-        .await?;
-    Ok(row.map(Device::from))
+/// Lifts a ban in the registry (the count starts again from zero), with the history entry that
+/// says who did it: statements for the caller's batch.
+pub fn unban_stmts(
+    env: &Env,
+    project: &str,
+    id: &str,
+    by: &str,
+) -> AppResult<Vec<worker::D1PreparedStatement>> {
+    Ok(vec![
+        db(env)?
+            .prepare("UPDATE devices SET banned = 0, deliveries = 0, banned_at = NULL WHERE project_key = ?1 AND id = ?2")
+            .bind(&[s(project), s(id)])?,
+        device_event_stmt(env, project, id, "unban", &format!("by {by}"))?,
+    ])
 }
 
 /// Forgets a device: its registry row, history, modules, job and rollout records go, and KV's
 /// copy of its binding. The next check with its id binds it again, as a new device. The
 /// rollouts' coordinators are told first (`crate::rollout::forget`), so no pending copy of theirs
-/// writes the records back.
-pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
+/// writes the records back. `audit` is the operator's audit entry, committed with the removal.
+pub async fn forget(
+    env: &Env,
+    project: &str,
+    id: &str,
+    audit: worker::D1PreparedStatement,
+) -> AppResult<()> {
     let plans = format!("{}/%", like_escaped(project));
     batch(
         env,
@@ -418,6 +477,7 @@ pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
             db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
             db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
             db(env)?.prepare("DELETE FROM devices WHERE id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
+            audit,
         ],
     )
     .await?;
@@ -428,15 +488,17 @@ pub async fn forget(env: &Env, project: &str, id: &str) -> AppResult<()> {
 
 /// Moves a device to project `to`: its row and history follow it; its job and rollout records in
 /// the old project's rollouts go (the new project's plans count it afresh). Answers the moved
-/// device and its new binding, for the caller to remember (`crate::owner::remember`).
+/// device and its new binding, for the caller to remember (`crate::owner::remember`). `extra`
+/// (the history entry and the audit entry) is committed with the move.
 pub async fn move_to(
     env: &Env,
     from: &str,
     to: &str,
     id: &str,
+    extra: Vec<worker::D1PreparedStatement>,
 ) -> AppResult<Option<(Device, Owner)>> {
     let plans = format!("{}/%", like_escaped(from));
-    let statements = vec![
+    let mut statements = vec![
         db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from)])?,
         db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
         db(env)?.prepare("UPDATE device_events SET project_key = ?3 WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from), s(to)])?,
@@ -448,6 +510,7 @@ pub async fn move_to(
             )
             .bind(&[s(id), s(from), s(to)])?,
     ];
+    statements.extend(extra);
     batch(env, statements).await?;
     let Some(moved) = device(env, to, id).await? else {
         return Ok(None);

@@ -1,6 +1,7 @@
 //! Module OTA's per-device state in D1: the one active job of each JSON device (`device_jobs`,
-//! the job itself kept as JSON), the modules and versions it reported (`device_modules`, with
-//! the time of its last stored progress), and the signatures already accepted (`replay`).
+//! the job itself kept as JSON), the modules and versions it reported (`device_modules`), when
+//! it last had a progress report stored (`devices.progress_at`), and the signatures already
+//! accepted (`replay`).
 //!
 //! A stored job that no longer parses is treated as absent, as it always was.
 
@@ -156,29 +157,24 @@ pub fn report_stmt(
         .bind(&[s(device), s(module), s(version), n(at)])?)
 }
 
-/// When the module's last progress report was stored (ms), if ever.
-pub async fn last_progress_ms(env: &Env, device: &str, module: &str) -> AppResult<Option<i64>> {
+/// When the device's last progress report was stored (ms), if ever, whatever its module: the
+/// progress limit is per device, so that rotating module names does not pass it.
+pub async fn last_progress_ms(env: &Env, device: &str) -> AppResult<Option<i64>> {
     let last: Option<f64> = db(env)?
-        .prepare("SELECT last_progress_ms FROM device_modules WHERE device_id = ?1 AND module = ?2")
-        .bind(&[s(device), s(module)])?
-        .counted_first(Some("last_progress_ms"))
+        .prepare("SELECT progress_at FROM devices WHERE id = ?1")
+        .bind(&[s(device)])?
+        .counted_first(Some("progress_at"))
         .await?;
     Ok(last.map(|l| l as i64))
 }
 
-/// Records that a progress report for the module was stored at `at`.
-pub fn progress_stmt(
-    env: &Env,
-    device: &str,
-    module: &str,
-    at: i64,
-) -> AppResult<D1PreparedStatement> {
+/// Records that a progress report of the device was stored at `at` (a column no index holds:
+/// one row written). No module row is made for it: a progress report names a module, it does
+/// not make one.
+pub fn progress_stmt(env: &Env, device: &str, at: i64) -> AppResult<D1PreparedStatement> {
     Ok(db(env)?
-        .prepare(
-            "INSERT INTO device_modules (device_id, module, version, reported_at, last_progress_ms) VALUES (?1, ?2, '', 0, ?3)
-             ON CONFLICT(device_id, module) DO UPDATE SET last_progress_ms = excluded.last_progress_ms",
-        )
-        .bind(&[s(device), s(module), n(at)])?)
+        .prepare("UPDATE devices SET progress_at = ?2 WHERE id = ?1")
+        .bind(&[s(device), n(at)])?)
 }
 
 /// The modules the device has reported a version for, as (module, version).

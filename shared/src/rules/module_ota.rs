@@ -19,7 +19,8 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 pub const MAX_MODULE_LEN: usize = 64;
 /// `desc` is kept to this many characters (not bytes).
 pub const MAX_DESC_CHARS: usize = 128;
-/// At most one stored progress report per (device, module) in this interval, final steps excepted.
+/// At most one stored progress report per device in this interval (whatever module it names: a
+/// limit per module name would pass to anyone rotating names), final steps excepted.
 pub const PROGRESS_INTERVAL_MS: i64 = 3_000;
 
 /// Why a device message was refused; answered with 400 and the code.
@@ -177,7 +178,7 @@ pub fn clean_desc(text: &str) -> String {
 }
 
 /// Should this progress report be stored? Final steps always are; others when none was stored for
-/// the (device, module) yet or the last one is [`PROGRESS_INTERVAL_MS`] old. A last time in the
+/// the device yet or the last one is [`PROGRESS_INTERVAL_MS`] old. A last time in the
 /// future (clocks of two edge locations disagree) does not hold reports back.
 pub fn should_store(last_stored_ms: Option<i64>, now_ms: i64, step: Step) -> bool {
     match last_stored_ms {

@@ -1,6 +1,11 @@
 //! The fleet registry's write rule: a check is news to D1 only when it changes the device's
 //! firmware or version, or when the stored `last_seen` is older than the granularity it is kept
 //! to. Everything else a check says is already known, and costs no write.
+//!
+//! Changes are bounded per device: a firmware or version change rewrites the row at most once per
+//! rewrite interval (a minute by default), and at most [`HISTORY_CHANGES_PER_DAY`] rewrites a UTC
+//! day leave a history entry. A change held back by the interval is not lost: a device reports
+//! its version on every check, so its next check after the interval carries it again.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +17,35 @@ pub struct Known {
     /// The version, normalized (`1.00` and `1.0` are one version).
     pub version: String,
     pub last_seen: i64,
+    /// When a check last rewrote the firmware or version (ms; 0 when none did since the binding).
+    #[serde(default)]
+    pub changed_at: i64,
+    /// A check reported another firmware or version since that rewrite (held back): the row is
+    /// rewritten once the interval has passed, even with what it holds (the device may have left
+    /// it and come back, which its rollout must hear).
+    #[serde(default)]
+    pub held: bool,
+}
+
+/// The registry row's firmware and version are rewritten at most once in this interval (ms)
+/// when the Worker sets no `REGISTRY_REWRITE_S`.
+pub const DEFAULT_REWRITE_INTERVAL_MS: i64 = 60_000;
+
+/// Rewrites per device and UTC day that leave a history entry; the last of them says so.
+pub const HISTORY_CHANGES_PER_DAY: i64 = 24;
+
+/// The UTC day holding `at_ms` (days since the epoch), the day [`HISTORY_CHANGES_PER_DAY`] counts.
+pub fn day_of(at_ms: i64) -> i64 {
+    at_ms.div_euclid(86_400_000)
+}
+
+/// What the last history entry a day allows adds to its detail.
+pub const HISTORY_CAP_NOTE: &str = " (24 changes today: later ones today are not in the history)";
+
+/// May a change at `at` rewrite a row last rewritten at `changed_at` (0: never)? A `changed_at`
+/// ahead of `at` (another location's clock) holds it back until `at` passes it by the interval.
+pub fn may_rewrite(changed_at: i64, at: i64, interval_ms: i64) -> bool {
+    changed_at == 0 || at - changed_at >= interval_ms
 }
 
 /// What a check tells D1 about a known device.
@@ -24,20 +58,38 @@ pub enum News {
     Seen,
     /// A new firmware or version: a write and a history entry, without delay.
     Changed,
+    /// The device is away from what D1 holds (another version, or back to it after one) within
+    /// the rewrite interval: the row is marked held (one write, the first time), and a report of a
+    /// plan's target still reaches its rollout at once.
+    Held,
+}
+
+/// The intervals the write rule keeps (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intervals {
+    /// `last_seen` is kept to this granularity.
+    pub seen_ms: i64,
+    /// The firmware and version are rewritten at most once in this interval.
+    pub rewrite_ms: i64,
 }
 
 /// What this check tells D1 of the device. `None` when this isolate does not know the device yet.
+/// A change within the rewrite interval of the last one is held back: it is news only as far as
+/// `last_seen` goes.
 pub fn news(
     known: Option<&Known>,
     firmware: &str,
     version: &str,
     at: i64,
-    granularity_ms: i64,
+    intervals: Intervals,
 ) -> Option<News> {
     known.map(|k| {
-        if k.firmware != firmware || k.version != version {
+        let differs = k.firmware != firmware || k.version != version;
+        if (differs || k.held) && may_rewrite(k.changed_at, at, intervals.rewrite_ms) {
             News::Changed
-        } else if at - k.last_seen >= granularity_ms {
+        } else if differs || k.held {
+            News::Held
+        } else if at - k.last_seen >= intervals.seen_ms {
             News::Seen
         } else {
             News::Nothing
@@ -49,73 +101,96 @@ pub fn news(
 mod tests {
     use super::*;
 
-    /// Does this news change what D1 holds? `None` when the device is not known.
-    fn due(
-        known: Option<&Known>,
-        firmware: &str,
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 86_400_000;
+    const MINUTE: i64 = 60_000;
+
+    fn known(last_seen: i64, changed_at: i64) -> Known {
+        Known {
+            firmware: "fw".into(),
+            version: "1.0.0".into(),
+            last_seen,
+            changed_at,
+            held: false,
+        }
+    }
+
+    #[track_caller]
+    fn check(
+        k: Option<&Known>,
+        fw: &str,
         version: &str,
         at: i64,
-        granularity_ms: i64,
-    ) -> Option<bool> {
-        news(known, firmware, version, at, granularity_ms).map(|n| n != News::Nothing)
+        seen_ms: i64,
+        want: Option<News>,
+    ) {
+        let intervals = Intervals {
+            seen_ms,
+            rewrite_ms: MINUTE,
+        };
+        assert_eq!(
+            news(k, fw, version, at, intervals),
+            want,
+            "{k:?} {fw} {version} {at}"
+        );
     }
 
     #[test]
     fn only_news_is_due() {
-        let k = Known {
-            firmware: "fw".into(),
-            version: "1.0.0".into(),
-            last_seen: 1_000,
-        };
-        let hour = 3_600_000;
-        assert_eq!(
-            due(None, "fw", "1.0.0", 2_000, hour),
-            None,
-            "unknown: read first"
-        );
-        assert_eq!(
-            due(Some(&k), "fw", "1.0.0", 62_000, hour),
-            Some(false),
-            "the same a minute later"
-        );
-        assert_eq!(
-            due(Some(&k), "fw", "1.0.1", 2_000, hour),
-            Some(true),
-            "a new version"
-        );
-        assert_eq!(
-            due(Some(&k), "fw2", "1.0.0", 2_000, hour),
-            Some(true),
-            "a new firmware"
-        );
-        assert_eq!(
-            due(Some(&k), "fw", "1.0.0", 1_000 + hour, hour),
-            Some(true),
-            "last_seen is an hour old"
-        );
+        use News::*;
+        let k = known(1_000, 0);
+        check(None, "fw", "1.0.0", 2_000, HOUR, None); // unknown: read first
+        check(Some(&k), "fw", "1.0.0", 62_000, HOUR, Some(Nothing)); // the same a minute later
+        check(Some(&k), "fw", "1.0.1", 2_000, HOUR, Some(Changed)); // a new version
+        check(Some(&k), "fw2", "1.0.0", 2_000, HOUR, Some(Changed)); // a new firmware
+        check(Some(&k), "fw", "1.0.0", 1_000 + HOUR, HOUR, Some(Seen)); // last_seen an hour old
     }
 
     #[test]
     fn news_tells_a_refresh_from_a_change() {
-        let k = Known {
-            firmware: "fw".into(),
-            version: "1.0.0".into(),
-            last_seen: 0,
-        };
-        let day = 86_400_000;
-        let cases: &[(Option<&Known>, &str, &str, i64, Option<News>)] = &[
-            (None, "fw", "1.0.0", 5, None),
-            (Some(&k), "fw", "1.0.0", day - 1, Some(News::Nothing)),
-            (Some(&k), "fw", "1.0.0", day, Some(News::Seen)),
-            (Some(&k), "fw", "1.0.1", 5, Some(News::Changed)),
-            (Some(&k), "fw2", "1.0.0", day, Some(News::Changed)),
-        ];
-        for (known, fw, version, at, want) in cases {
-            assert_eq!(
-                news(*known, fw, version, *at, day),
-                *want,
-                "{fw} {version} {at}"
-            );
+        use News::*;
+        let k = known(0, 0);
+        check(None, "fw", "1.0.0", 5, DAY, None);
+        check(Some(&k), "fw", "1.0.0", DAY - 1, DAY, Some(Nothing));
+        check(Some(&k), "fw", "1.0.0", DAY, DAY, Some(Seen));
+        check(Some(&k), "fw", "1.0.1", 5, DAY, Some(Changed));
+        check(Some(&k), "fw2", "1.0.0", DAY, DAY, Some(Changed));
+    }
+
+    #[test]
+    fn a_change_within_a_minute_of_the_last_is_held_back() {
+        use News::*;
+        let t = 10 * DAY;
+        // Rewritten at t: another version within the minute is held back ...
+        let k = known(t, t);
+        check(Some(&k), "fw", "1.0.1", t + 1, DAY, Some(Held));
+        check(Some(&k), "fw2", "1.0.0", t + MINUTE - 1, DAY, Some(Held));
+        check(Some(&k), "fw", "1.0.0", t + 1, DAY, Some(Nothing));
+        // ... a minute on it is a change again.
+        check(Some(&k), "fw", "1.0.1", t + MINUTE, DAY, Some(Changed));
+        // Once held, the stored version itself is held back, then rewritten: the device left
+        // it and came back.
+        let held = Known { held: true, ..k };
+        check(Some(&held), "fw", "1.0.0", t + 1, DAY, Some(Held));
+        check(Some(&held), "fw", "1.0.0", t + MINUTE, DAY, Some(Changed));
+        // A rewrite stamped ahead of this clock holds until this clock is a minute past it.
+        let ahead = known(t, t + 5_000);
+        check(Some(&ahead), "fw", "1.0.1", t + MINUTE, DAY, Some(Held));
+        check(
+            Some(&ahead),
+            "fw",
+            "1.0.1",
+            t + 5_000 + MINUTE,
+            DAY,
+            Some(Changed),
+        );
+    }
+
+    #[test]
+    fn days_are_utc_days() {
+        for (at, want) in [(0, 0), (DAY - 1, 0), (DAY, 1), (-1, -1)] {
+            assert_eq!(day_of(at), want, "{at}");
         }
+        assert!(HISTORY_CAP_NOTE.contains(&HISTORY_CHANGES_PER_DAY.to_string()));
     }
 }

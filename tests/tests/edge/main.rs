@@ -7,6 +7,7 @@
 
 mod access;
 mod admin;
+mod bounds;
 mod clients;
 mod delivery;
 mod device_keys;

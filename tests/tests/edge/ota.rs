@@ -197,7 +197,7 @@ impl Device {
         );
     }
 
-    fn progress(
+    pub(crate) fn progress(
         &self,
         server: &Server,
         module: &str,
@@ -535,9 +535,10 @@ fn upgrade_verified(
         assert_eq!(sha256_hex(&got.body), data["sha256"].as_str().unwrap());
     }
     let mut acked = 0;
-    for (i, step) in steps.iter().enumerate() {
-        // The first report of a module is always stored, and so is step 100.
-        let may_throttle = i > 0 && *step != "100";
+    for step in steps {
+        // Step 100 is always stored; any other step within 3 s of the device's last stored
+        // report (of any module: the limit is per device) may be throttled.
+        let may_throttle = *step != "100";
         let resp = dev.progress(server, module, json!(step), Some("ok"));
         match resp.status {
             200 => acked += 1,
@@ -1215,7 +1216,8 @@ fn one_module_is_noticed_verified_downloaded_reported_and_counted() {
     dev.progress(server, MCU, json!("50"), None)
         .expect_status(200);
     acked += 1;
-    for step in 51..=99 {
+    // A few steps in a row (the device's signed requests are limited to 30 a minute).
+    for step in 51..=55 {
         if dev
             .progress(server, MCU, json!(step.to_string()), None)
             .status
@@ -2099,7 +2101,9 @@ fn a_fleet_of_200_two_module_devices_completes_a_staged_rollout() {
         stored, acked,
         "acknowledged progress reports vs history entries"
     );
-    assert!(acked >= 800, "at least 10 and 100 per module: {acked}");
+    // Per device: the first module's 10, and 100 of both (the second module's 10 may come
+    // within 3 s of the first module's 100: the progress limit is per device).
+    assert!(acked >= 600, "at least 10 once and 100 per module: {acked}");
     eprintln!(
         "fleet: 200 devices, 400 module upgrades, {acked} progress reports in {:?}",
         started.elapsed()
