@@ -80,7 +80,7 @@ async fn authenticate(
     device_name: &str,
 ) -> AppResult<()> {
     let masters = keys::masters(env).ok_or(unauthorized("auth_unavailable"))?;
-    let row = store::devices::auth_row(env, device_name).await?;
+    let row = store::provisioning::auth_row(env, device_name).await?;
     let url = req.url()?;
     let target = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -131,7 +131,7 @@ async fn authenticate(
     }
     if key.master_version.is_none() {
         // Provisioned before versions were recorded: from now on, this version only.
-        store::devices::record_master_version(
+        store::provisioning::record_master_version(
             env,
             device_name,
             key.generation,
@@ -247,7 +247,7 @@ async fn inform(env: &Env, project: &str, device: &str, body: &[u8]) -> AppResul
         env,
         &[(device, project, now)],
     )?);
-    batch.push(store::devices::reported_stmt(
+    batch.push(store::provisioning::reported_stmt(
         env,
         device,
         now,

@@ -222,22 +222,10 @@ async fn write_round(
     // Devices whose stored `last_seen` moves: the summary's seen hours follow them.
     let mut moved: Vec<(&str, &str, i64)> = Vec::new();
     for (id, seen) in &round {
-        let known = REGISTRY
-            .with_borrow(|r| r.known.get(id).cloned())
-            .or_else(|| {
-                stored
-                    .iter()
-                    .find(|row| &row.id == id && row.project_key == seen.project)
-                    .map(|row| Known {
-                        firmware: row.firmware_name.clone().unwrap_or_default(),
-                        version: normalized(row.version.as_deref().unwrap_or_default()),
-                        last_seen: row.last_seen,
-                        changed_at: row.changed_at,
-                        held: row.held != 0,
-                    })
-            });
         // Not in D1 under this project (forgotten or moved meanwhile): nothing to write.
-        let Some(known) = known else { continue };
+        let Some(known) = known_of(id, seen, &stored) else {
+            continue;
+        };
         let told = news(
             Some(&known),
             &seen.firmware,
@@ -245,57 +233,21 @@ async fn write_round(
             seen.at,
             intervals,
         );
-        let changed = told == Some(News::Changed);
-        let held = told == Some(News::Held);
-        if changed || held {
-            if let Some(r) = &seen.reached {
-                // The rollout hears of the report before D1's copy moves on: if it cannot, the
-                // version is left as it was and the device's next check tries again. It is a
-                // success only after a delivery (`crate::delivery::reached`).
-                if let Err(e) = crate::delivery::reached(env, r, id).await {
-                    e.log();
-                    continue;
-                }
+        if let (Some(News::Changed | News::Held), Some(r)) = (told, &seen.reached) {
+            // The rollout hears of the report before D1's copy moves on: if it cannot, the
+            // version is left as it was and the device's next check tries again. It is a
+            // success only after a delivery (`crate::delivery::reached`).
+            if let Err(e) = crate::delivery::reached(env, r, id).await {
+                e.log();
+                continue;
             }
         }
-        let stale = told == Some(News::Seen);
-        if changed || stale {
+        if matches!(told, Some(News::Changed | News::Seen)) {
             moved.push((id.as_str(), seen.project.as_str(), seen.at));
         }
-        if changed {
-            writes.extend(change_stmts(env, id, seen, &known, intervals.rewrite_ms)?);
-        } else if stale {
-            writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
-        }
-        let newly_held = held && !known.held;
-        if newly_held {
-            writes.push(store::devices::held_stmt(env, id, &seen.project)?);
-        }
-        // A change held back keeps what D1 holds, marked: the device's next check after the
-        // interval rewrites the row, whatever it reports then.
-        let known = if changed {
-            Known {
-                firmware: seen.firmware.clone(),
-                version: seen.version.clone(),
-                last_seen: seen.at,
-                changed_at: seen.at,
-                held: false,
-            }
-        } else if newly_held {
-            Known {
-                held: true,
-                ..known
-            }
-        } else if stale {
-            Known {
-                last_seen: seen.at,
-                ..known
-            }
-        } else {
-            known
-        };
-        remember(id, known);
-        if changed || newly_held || unknown.contains(&id.as_str()) {
+        let (next, carded) = device_writes(env, (id, seen), known, told, intervals, &mut writes)?;
+        remember(id, next);
+        if carded || unknown.contains(&id.as_str()) {
             cards.push(id.clone());
         }
     }
@@ -320,6 +272,71 @@ async fn write_round(
     Ok(())
 }
 
+/// What D1 holds of `id` under `seen.project`: this isolate's memory, else the row this round read.
+fn known_of(id: &str, seen: &Seen, stored: &[store::registry::RegistryRow]) -> Option<Known> {
+    REGISTRY
+        .with_borrow(|r| r.known.get(id).cloned())
+        .or_else(|| {
+            stored
+                .iter()
+                .find(|row| row.id == id && row.project_key == seen.project)
+                .map(|row| Known {
+                    firmware: row.firmware_name.clone().unwrap_or_default(),
+                    version: normalized(row.version.as_deref().unwrap_or_default()),
+                    last_seen: row.last_seen,
+                    changed_at: row.changed_at,
+                    held: row.held != 0,
+                })
+        })
+}
+
+/// One device's writes for what `told` says of its check, added to `writes`: the new row and
+/// its history (a change), `last_seen` (the window passed), or the held-back mark. Returns what
+/// D1 then holds of it, and whether its card must follow (a change, or a newly held one).
+fn device_writes(
+    env: &Env,
+    (id, seen): (&str, &Seen),
+    known: Known,
+    told: Option<News>,
+    intervals: Intervals,
+    writes: &mut Vec<worker::D1PreparedStatement>,
+) -> crate::error::AppResult<(Known, bool)> {
+    Ok(match told {
+        Some(News::Changed) => {
+            writes.extend(change_stmts(env, id, seen, &known, intervals.rewrite_ms)?);
+            let next = Known {
+                firmware: seen.firmware.clone(),
+                version: seen.version.clone(),
+                last_seen: seen.at,
+                changed_at: seen.at,
+                held: false,
+            };
+            (next, true)
+        }
+        Some(News::Seen) => {
+            writes.push(store::last_seen_stmt(env, id, &seen.project, seen.at)?);
+            let next = Known {
+                last_seen: seen.at,
+                ..known
+            };
+            (next, false)
+        }
+        // A change held back keeps what D1 holds, marked: the device's next check after the
+        // interval rewrites the row, whatever it reports then.
+        Some(News::Held) if !known.held => {
+            writes.push(store::registry::held_stmt(env, id, &seen.project)?);
+            (
+                Known {
+                    held: true,
+                    ..known
+                },
+                true,
+            )
+        }
+        _ => (known, false),
+    })
+}
+
 /// A new version or firmware: the registry row (unless another isolate rewrote it within the
 /// interval) and, while the day allows, the history entry that says so.
 fn change_stmts(
@@ -333,7 +350,7 @@ fn change_stmts(
         "{} {} -> {}",
         seen.firmware, known.version, seen.version_text
     );
-    let change = store::devices::Change {
+    let change = store::registry::Change {
         id,
         project: &seen.project,
         firmware: &seen.firmware,
@@ -341,7 +358,7 @@ fn change_stmts(
         at: seen.at,
     };
     Ok([
-        store::devices::change_stmt(env, &change, rewrite_ms)?,
-        store::devices::change_event_stmt(env, &change, &detail)?,
+        store::registry::change_stmt(env, &change, rewrite_ms)?,
+        store::registry::change_event_stmt(env, &change, &detail)?,
     ])
 }

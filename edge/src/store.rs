@@ -7,24 +7,27 @@ pub mod access;
 pub mod activity;
 pub mod devices;
 pub mod firmware;
+pub mod fleet;
 pub mod jobs;
 pub mod keys;
 pub mod plans;
 pub mod projects;
+pub mod provisioning;
+pub mod registry;
 pub mod retention;
 pub mod rollouts;
 pub mod summary;
 
 pub use activity::{activity, flush_activity};
-pub use devices::{
-    device, device_event, device_event_stmt, device_events, last_seen_stmt, list_devices,
-    registry_rows, DeviceFilter,
-};
 pub use firmware::{
     delete_firmware, firmware, image_md5, image_references, insert_firmware, list_firmware,
 };
+pub use fleet::{
+    device, device_event, device_event_stmt, device_events, list_devices, DeviceFilter,
+};
 pub use plans::{delete_plan, fresh_plan, list_plans, plan, put_plan};
 pub use projects::{list_projects, project, put_project, touch_bindings};
+pub use registry::{last_seen_stmt, registry_rows};
 
 use crate::error::{AppError, AppResult};
 use crate::metrics::{Kv, Work};

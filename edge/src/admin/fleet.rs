@@ -95,7 +95,7 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
         deliveries: 0,
         ..before.clone()
     };
-    let mut statements = store::devices::unban_stmts(call.env, &key, &id, &call.actor.name)?;
+    let mut statements = store::fleet::unban_stmts(call.env, &key, &id, &call.actor.name)?;
     statements.push(call.audit_stmt(
         Some(&key),
         format!("device {id}"),
@@ -111,7 +111,7 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
     ok(200, &after)
 }
 
-/// The device's record in every rollout of the project goes first (see `store::devices::forget`).
+/// The device's record in every rollout of the project goes first (see `store::fleet::forget`).
 async fn forget_in_rollouts(env: &worker::Env, key: &str, id: &str) -> AppResult<()> {
     for plan in store::list_plans(env, key).await? {
         let r = crate::rollout::Rollout::of(&plan)?;
@@ -133,7 +133,7 @@ pub async fn forget(call: &mut Call<'_>) -> AppResult<Response> {
         Some(&before),
         None::<&()>,
     )?;
-    store::devices::forget(call.env, &key, &id, audit).await?;
+    store::fleet::forget(call.env, &key, &id, audit).await?;
     crate::owner::forget(&id).await;
     store::touch_bindings(call.env, &key).await?;
     super::no_content()
@@ -158,7 +158,7 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
     project(call.env, &spec.project).await?;
     let before = device(call).await?;
     forget_in_rollouts(call.env, &key, &id).await?;
-    // What the move leaves of the record (`store::devices::move_to` clears these), for the audit.
+    // What the move leaves of the record (`store::fleet::move_to` clears these), for the audit.
     let moved = Device {
         deliveries: 0,
         banned: false,
@@ -179,7 +179,7 @@ pub async fn move_device(call: &mut Call<'_>) -> AppResult<Response> {
         Some(&before),
         Some(&moved),
     )?);
-    let (after, owner) = store::devices::move_to(call.env, &key, &spec.project, &id, extra)
+    let (after, owner) = store::fleet::move_to(call.env, &key, &spec.project, &id, extra)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
     crate::owner::rebind(call.env, &id, &owner).await;

@@ -63,7 +63,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
         ));
     }
     // Ids provisioned under the other protocol: refused before any secret is issued.
-    let mismatched = store::devices::other_protocol(call.env, &ids, spec.protocol).await?;
+    let mismatched = store::provisioning::other_protocol(call.env, &ids, spec.protocol).await?;
     if !mismatched.is_empty() {
         return Err(AppError::conflict(
             "device_protocol_differs",
@@ -73,7 +73,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
         ));
     }
     // A new key generation for each new id (every id when re-keying); the rest keep theirs.
-    let issued = store::devices::provision(
+    let issued = store::provisioning::provision(
         call.env,
         &key,
         &ids,
@@ -136,7 +136,7 @@ pub async fn provision(call: &mut Call<'_>) -> AppResult<Response> {
             (id.clone(), detail)
         })
         .collect();
-    let events = store::devices::device_events_stmts(call.env, &key, &entries, kind)?;
+    let events = store::fleet::device_events_stmts(call.env, &key, &entries, kind)?;
     if !events.is_empty() {
         store::batch(call.env, events).await?;
     }
@@ -198,7 +198,7 @@ pub async fn deprovision(call: &mut Call<'_>) -> AppResult<Response> {
     let device = store::device(call.env, &key, &id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("device {id}")))?;
-    if !store::devices::deprovision(call.env, &key, &id).await? {
+    if !store::provisioning::deprovision(call.env, &key, &id).await? {
         return Err(AppError::conflict(
             "not_provisioned",
             format!("device {id} is not provisioned"),
@@ -347,7 +347,7 @@ pub async fn check_now_plan(call: &mut Call<'_>) -> AppResult<Response> {
     let plan = store::fresh_plan(call.env, &key, &fw)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("plan for {fw}")))?;
-    let ids = store::devices::provisioned_ids(call.env, &key).await?;
+    let ids = store::provisioning::provisioned_ids(call.env, &key).await?;
     let mut result = CheckNowResult {
         devices: 0,
         reached: 0,

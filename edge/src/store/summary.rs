@@ -11,7 +11,7 @@
 //! clock hours of the last week (at most 170 rows), the newest `LATEST_HOURS` of them again with
 //! the devices they remember, and at most `LATEST_CANDIDATES` devices.
 
-use super::devices::{DeviceRow, DEVICE_COLUMNS};
+use super::fleet::{DeviceRow, DEVICE_COLUMNS};
 use super::{db, n, s, MeteredBatch as _};
 use crate::error::{AppError, AppResult};
 use fota_shared::api::fleet::Device;
