@@ -22,6 +22,37 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod error;
+/// `file`'s bytes as a body stream, [`crate::image_file::READ_CHUNK`] at a time, ending after
+/// `size` bytes (a file that grew since it was hashed sends what was hashed; one that shrank ends
+/// short and the server refuses it).
+fn file_stream(
+    file: tokio::fs::File,
+    size: u64,
+    progress: impl Fn(u64) + Send + Sync + 'static,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(
+        (file, 0u64, progress),
+        move |(mut file, sent, progress)| async move {
+            if sent >= size {
+                return None;
+            }
+            let want = (size - sent).min(crate::image_file::READ_CHUNK as u64) as usize;
+            let mut chunk = vec![0u8; want];
+            match file.read(&mut chunk).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    let sent = sent + n as u64;
+                    progress(sent);
+                    Some((Ok(chunk), (file, sent, progress)))
+                }
+                Err(err) => Some((Err(err), (file, size, progress))),
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod query;
 
@@ -553,35 +584,4 @@ mod tests {
             "/admin/v1/projects/demo/plans/%C3%BC"
         );
     }
-}
-
-/// `file`'s bytes as a body stream, [`crate::image_file::READ_CHUNK`] at a time, ending after
-/// `size` bytes (a file that grew since it was hashed sends what was hashed; one that shrank ends
-/// short and the server refuses it).
-fn file_stream(
-    file: tokio::fs::File,
-    size: u64,
-    progress: impl Fn(u64) + Send + Sync + 'static,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    use tokio::io::AsyncReadExt;
-    futures_util::stream::unfold(
-        (file, 0u64, progress),
-        move |(mut file, sent, progress)| async move {
-            if sent >= size {
-                return None;
-            }
-            let want = (size - sent).min(crate::image_file::READ_CHUNK as u64) as usize;
-            let mut chunk = vec![0u8; want];
-            match file.read(&mut chunk).await {
-                Ok(0) => None,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    let sent = sent + n as u64;
-                    progress(sent);
-                    Some((Ok(chunk), (file, sent, progress)))
-                }
-                Err(err) => Some((Err(err), (file, size, progress))),
-            }
-        },
-    )
 }
