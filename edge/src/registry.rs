@@ -308,7 +308,7 @@ fn device_writes(
                 firmware: seen.firmware.clone(),
                 version: seen.version.clone(),
                 last_seen: seen.at,
-                changed_at: seen.at,
+                changed_at: interval_start(&known, seen.at, intervals.rewrite_ms),
                 held: false,
             };
             (next, true)
@@ -337,6 +337,17 @@ fn device_writes(
     })
 }
 
+/// When the rewrite interval of a change at `at` starts: then, or for a row's first version (a
+/// registered or provisioned id that never checked: nothing to bound yet) one interval earlier, so
+/// the device's upgrade right after its first check is recorded at once.
+fn interval_start(known: &Known, at: i64, rewrite_ms: i64) -> i64 {
+    if known.version.is_empty() {
+        at - rewrite_ms
+    } else {
+        at
+    }
+}
+
 /// A new version or firmware: the registry row (unless another isolate rewrote it within the
 /// interval) and, while the day allows, the history entry that says so.
 fn change_stmts(
@@ -356,6 +367,7 @@ fn change_stmts(
         firmware: &seen.firmware,
         version: &seen.version_text,
         at: seen.at,
+        since: interval_start(known, seen.at, rewrite_ms),
     };
     Ok([
         store::registry::change_stmt(env, &change, rewrite_ms)?,

@@ -66,6 +66,10 @@ pub struct Change<'a> {
     pub firmware: &'a str,
     pub version: &'a str,
     pub at: i64,
+    /// What the row's `changed_at` becomes: `at`, or for a row's first version (a registered or
+    /// provisioned id's first check) the start of an interval already over, so that the device's
+    /// next change (its upgrade) is written at once.
+    pub since: i64,
 }
 
 /// Records what a check changed (firmware, version, `last_seen`) unless the row was rewritten
@@ -79,11 +83,11 @@ pub fn change_stmt(
     let day = fota_shared::rules::registry::day_of(c.at);
     Ok(db(env)?
         .prepare(
-            "UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5), changed_at = ?5, held = 0,
+            "UPDATE devices SET firmware_name = ?3, version = ?4, last_seen = MAX(last_seen, ?5), changed_at = ?8, held = 0,
                day_changes = CASE WHEN change_day = ?6 THEN day_changes + 1 ELSE 1 END, change_day = ?6
              WHERE id = ?1 AND project_key = ?2 AND (changed_at = 0 OR changed_at <= ?5 - ?7)",
         )
-        .bind(&[s(c.id), s(c.project), s(c.firmware), s(c.version), n(c.at), n(day), n(rewrite_ms)])?)
+        .bind(&[s(c.id), s(c.project), s(c.firmware), s(c.version), n(c.at), n(day), n(rewrite_ms), n(c.since)])?)
 }
 
 /// Marks the row held: a check reported another firmware or version within the rewrite interval.
@@ -107,7 +111,7 @@ pub fn change_event_stmt(
         .prepare(
             "INSERT INTO device_events (project_key, device_id, at, kind, detail)
              SELECT ?1, ?2, ?3, 'version', ?4 || CASE WHEN day_changes = ?5 THEN ?6 ELSE '' END
-             FROM devices WHERE id = ?2 AND project_key = ?1 AND changed_at = ?3 AND day_changes <= ?5",
+             FROM devices WHERE id = ?2 AND project_key = ?1 AND changed_at = ?7 AND day_changes <= ?5",
         )
         .bind(&[
             s(c.project),
@@ -116,5 +120,6 @@ pub fn change_event_stmt(
             s(detail),
             n(HISTORY_CHANGES_PER_DAY),
             s(HISTORY_CAP_NOTE),
+            n(c.since),
         ])?)
 }
