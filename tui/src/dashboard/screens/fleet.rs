@@ -204,7 +204,7 @@ pub fn render(
     render_plans(summary, rollouts, plans_inner, buf);
 
     let rows = summary.latest.iter().map(|device| device_row(device));
-    let table = Table::new(rows, device_widths()).header(device_header());
+    let table = Table::new(rows, device_widths(&summary.latest)).header(device_header());
     Widget::render(table, latest_inner, buf);
 }
 
@@ -348,11 +348,28 @@ fn stretch(values: &[u64], width: u16) -> Vec<u64> {
         .collect()
 }
 
-fn device_widths() -> [Constraint; 5] {
+/// The latest devices' columns sized to what they hold: ids and versions at their longest (never
+/// cut), the time and the ban flag at theirs, and the firmware name in the rest of the width, in
+/// full where the terminal allows.
+fn device_widths(devices: &[Device]) -> [Constraint; 5] {
+    let longest = |header: &str, texts: &mut dyn Iterator<Item = usize>| {
+        texts.fold(header.chars().count(), usize::max) as u16
+    };
+    let id = longest("id", &mut devices.iter().map(|d| d.id.chars().count()));
+    let version = longest(
+        "version",
+        &mut devices.iter().map(|d| {
+            d.version
+                .as_deref()
+                .unwrap_or(strings::NO_VERSION)
+                .chars()
+                .count()
+        }),
+    );
     [
-        Constraint::Min(16),
-        Constraint::Length(10),
-        Constraint::Length(10),
+        Constraint::Length(id),
+        Constraint::Fill(1),
+        Constraint::Length(version),
         Constraint::Length(19),
         Constraint::Length(6),
     ]

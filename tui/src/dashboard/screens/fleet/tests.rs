@@ -300,3 +300,32 @@ fn counts_versions_and_plan_progress() {
     );
     assert_eq!(summary.latest, latest);
 }
+
+/// The latest devices' columns follow their content: a long id and a long firmware name are shown
+/// whole (the firmware column takes the width the others leave).
+#[test]
+fn latest_seen_columns_fit_long_ids_and_firmware_names() {
+    let mut app = loaded_app();
+    let mut summary = fleet_summary();
+    let (id, fw) = (
+        "aliyun-gateway-device-000001",
+        "fotademo_LuatOS-SoC_Air780EHV",
+    );
+    summary.latest = vec![device(id, fw, "2018.1.10", "2026-11-22T00:17:26Z")];
+    update(
+        &mut app,
+        Action::FleetLoaded(Ok(crate::api::FleetSnapshot {
+            summary,
+            plans: plans(),
+        })),
+    );
+    let terminal = draw(&app);
+    let (id_x, y) = find(&terminal, id);
+    let (fw_x, fw_y) = find(&terminal, fw);
+    assert_eq!(fw_y, y, "one row");
+    assert!(
+        fw_x > id_x + id.len() as u16,
+        "the id is whole before the name"
+    );
+    find(&terminal, "2018.1.10");
+}
