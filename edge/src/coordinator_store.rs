@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
   deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
   last_delivery_ms INTEGER, standing TEXT, delivered INTEGER NOT NULL DEFAULT 0, unproven INTEGER NOT NULL DEFAULT 0,
-  covered INTEGER NOT NULL DEFAULT 0);
+  covered INTEGER NOT NULL DEFAULT 0, sent_day INTEGER NOT NULL DEFAULT 0, sent_bytes INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
-const ADDED_COLUMNS: [&str; 9] = [
+const ADDED_COLUMNS: [&str; 11] = [
     "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
     "ALTER TABLE devices ADD COLUMN standing TEXT",
     "ALTER TABLE devices ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
@@ -39,9 +39,11 @@ const ADDED_COLUMNS: [&str; 9] = [
     "ALTER TABLE meta ADD COLUMN merged TEXT",
     "ALTER TABLE meta ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE meta ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE devices ADD COLUMN sent_day INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN sent_bytes INTEGER NOT NULL DEFAULT 0",
 ];
 
-pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered";
+pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered, sent_day, sent_bytes";
 
 /// A device row as stored here.
 #[derive(Deserialize)]
@@ -67,6 +69,21 @@ pub struct Row {
     /// Bytes of the image from byte 0 that streams handed the device since its last delivery.
     #[serde(default)]
     pub covered: i64,
+    /// Image bytes sent to the device on `sent_day` (UTC days since the epoch): the daily data
+    /// budget's count (`fota_shared::rules::budget`).
+    #[serde(default)]
+    pub sent_day: i64,
+    #[serde(default)]
+    pub sent_bytes: i64,
+}
+
+impl Row {
+    pub fn sent(&self) -> fota_shared::rules::budget::Sent {
+        fota_shared::rules::budget::Sent {
+            day: self.sent_day,
+            bytes: u64::try_from(self.sent_bytes).unwrap_or(0),
+        }
+    }
 }
 
 fn standing_text(standing: Standing) -> &'static str {
@@ -263,6 +280,19 @@ impl Ledger {
         self.exec(
             "UPDATE devices SET covered = ? WHERE device_id = ?",
             vec![V::from(covered as i64), V::from(device_id)],
+        )?;
+        Ok(())
+    }
+
+    /// The image bytes sent to the device today (kept here only, with `covered`).
+    pub fn save_sent(&self, device_id: &str, sent: fota_shared::rules::budget::Sent) -> Result<()> {
+        self.exec(
+            "UPDATE devices SET sent_day = ?, sent_bytes = ? WHERE device_id = ?",
+            vec![
+                V::from(sent.day),
+                V::from(i64::try_from(sent.bytes).unwrap_or(i64::MAX)),
+                V::from(device_id),
+            ],
         )?;
         Ok(())
     }

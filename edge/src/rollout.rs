@@ -152,6 +152,7 @@ pub(crate) fn refusal(code: u16) -> Refusal {
     match code {
         61 => Refusal::NotInDeviceSet,
         62 => Refusal::Banned,
+        74 => Refusal::DailyBudgetSpent,
         _ => Refusal::NotOfferingNow,
     }
 }
@@ -397,6 +398,9 @@ pub enum Op {
         from: Provenance,
         target: String,
         counts: bool,
+        /// The project's `daily_bytes_per_device`: refused (74) once today's bytes reach it.
+        #[serde(default)]
+        budget: Option<u64>,
         now: i64,
     },
     /// A stream of the image to a Luat device ended, having handed out `bytes` from `start`
@@ -409,6 +413,8 @@ pub enum Op {
         start: u64,
         bytes: u64,
         window_ms: i64,
+        #[serde(default)]
+        budget: Option<u64>,
         now: i64,
     },
     /// A Luat device reported the target: a success after a delivery, else a report without one.

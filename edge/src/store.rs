@@ -10,6 +10,7 @@ pub mod firmware;
 pub mod jobs;
 pub mod keys;
 pub mod plans;
+pub mod preview;
 pub mod projects;
 pub mod retention;
 pub mod rollouts;

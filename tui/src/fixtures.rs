@@ -63,6 +63,7 @@ pub fn project(key: &str) -> Project {
         ban_after: 3,
         device_policy: Default::default(),
         bindings_at: 0,
+        daily_bytes_per_device: None,
         created_at: "2026-11-01T08:00:00Z".into(),
         updated_at: "2026-11-02T08:00:00Z".into(),
     }
@@ -251,6 +252,7 @@ pub fn plans() -> Vec<Plan> {
                 job_timeout_s: Some(3600),
                 needs_confirm: false,
                 expected_devices: None,
+                deltas: None,
             },
             image: ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -258,6 +260,7 @@ pub fn plans() -> Vec<Plan> {
                 size: 1_572_864,
                 module: "default".into(),
             },
+            packages: vec![],
             updated_at: "2026-11-20T12:05:00Z".into(),
             shards: 0,
         },
@@ -275,6 +278,7 @@ pub fn plans() -> Vec<Plan> {
                 job_timeout_s: None,
                 needs_confirm: false,
                 expected_devices: None,
+                deltas: None,
             },
             image: ImageRef {
                 sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
@@ -282,6 +286,7 @@ pub fn plans() -> Vec<Plan> {
                 size: 880,
                 module: "default".into(),
             },
+            packages: vec![],
             updated_at: "2026-11-19T08:00:00Z".into(),
             shards: 0,
         },

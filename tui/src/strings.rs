@@ -588,3 +588,14 @@ pub const NO_CONFIG_DIR: &str = "no config directory: set XDG_CONFIG_HOME or HOM
 pub fn logged_in(profile: &str, url: &str, path: &str) -> String {
     format!("saved profile {profile} ({url}) to {path}")
 }
+
+/// Why devices at a version would get no package (`plan preview`, the plan form).
+pub fn no_package(none: fota_shared::api::preview::NoPackage) -> &'static str {
+    use fota_shared::api::preview::NoPackage;
+    match none {
+        NoPackage::UpToDate => "nothing: up to date (60)",
+        NoPackage::NotASource => "nothing: not a source version (66)",
+        NoPackage::WrongSource => "nothing: no package for this version (66)",
+        NoPackage::UnknownVersion => "nothing: version unknown",
+    }
+}

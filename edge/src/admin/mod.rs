@@ -119,6 +119,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         RouteId::GetPlan => plans::get(call).await,
         RouteId::DeletePlan => plans::delete(call).await,
         RouteId::RolloutStatus => plans::status(call).await,
+        RouteId::PreviewPlan => plans::preview(call).await,
         RouteId::PauseRollout => plans::control(call, RolloutAction::Pause).await,
         RouteId::ResumeRollout => plans::control(call, RolloutAction::Resume).await,
         RouteId::CancelRollout => plans::control(call, RolloutAction::Cancel).await,

@@ -97,6 +97,36 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// Which package of a version `GET`/`DELETE .../firmware/{name}/{version}` means: the delta
+/// for `source_version`, or (absent) the whole image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackageQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+}
+
+impl PackageQuery {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<PackageQuery, QueryError> {
+        let params = last_wins(pairs);
+        let source_version = given(&params, "source_version");
+        if let Some(v) = &source_version {
+            Version::parse(v)
+                .map_err(|e| refuse("invalid_version", format!("source_version: {e}")))?;
+        }
+        Ok(PackageQuery { source_version })
+    }
+
+    /// The package's slot in its version (`crate::rules::package::slot`).
+    pub fn slot(&self) -> String {
+        match &self.source_version {
+            Some(v) => crate::rules::package::slot(ImageKind::Delta, Some(v)),
+            None => String::new(),
+        }
+    }
+}
+
 /// The optional details of an upload, sent as its query string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UploadDetails {

@@ -14,6 +14,7 @@ mod device_path;
 mod fleet;
 mod images;
 mod ota;
+mod packages;
 mod refusals;
 mod retention;
 mod rollouts;

@@ -104,7 +104,10 @@ fn a_sharded_release_spreads_counts_exactly_and_pauses_every_shard_at_once() {
     // devices ask), which the first shard answers as the leader. They depend on how long the
     // burst took, so the spread is judged on the devices' calls.
     let devices = 2 * first.len() as u64;
-    assert!(total >= devices, "two calls per device at least: {spread:?}");
+    assert!(
+        total >= devices,
+        "two calls per device at least: {spread:?}"
+    );
     let extra = total - devices;
     let per_shard: Vec<u64> = spread
         .iter()

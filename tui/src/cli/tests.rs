@@ -46,6 +46,19 @@ fn nouns_and_verbs_parse() {
                 name: "Demo".into(),
                 ban_after: Some(3),
                 device_policy: None,
+                daily_bytes_per_device: None,
+            },
+        },
+    );
+    check(
+        "project set demo --name Demo --daily-bytes-per-device 6000",
+        Noun::Project {
+            verb: ProjectVerb::Set {
+                key: "demo".into(),
+                name: "Demo".into(),
+                ban_after: None,
+                device_policy: None,
+                daily_bytes_per_device: Some(6000),
             },
         },
     );
@@ -69,6 +82,17 @@ fn nouns_and_verbs_parse() {
             verb: FirmwareVerb::Delete {
                 firmware_name: "app".into(),
                 version: "1.2.3".into(),
+                source_version: None,
+            },
+        },
+    );
+    check(
+        "firmware delete app 2.0.0 --source-version 1.0.0",
+        Noun::Firmware {
+            verb: FirmwareVerb::Delete {
+                firmware_name: "app".into(),
+                version: "2.0.0".into(),
+                source_version: Some("1.0.0".into()),
             },
         },
     );
@@ -77,16 +101,19 @@ fn nouns_and_verbs_parse() {
         Noun::Plan {
             verb: PlanVerb::Set {
                 firmware_name: "app".into(),
-                target: "2".into(),
-                from_versions: vec!["1".into(), "1.1".into()],
-                devices: vec!["a".into()],
-                imei_ranges: vec![["1".into(), "9".into()]],
-                delivery: Delivery::Redirect,
-                allow_downgrade: true,
-                job_timeout: None,
-                needs_confirm: false,
-                expected_devices: None,
-                rollout: Box::default(),
+                body: Box::new(PlanBody {
+                    target: "2".into(),
+                    from_versions: vec!["1".into(), "1.1".into()],
+                    devices: vec!["a".into()],
+                    imei_ranges: vec![["1".into(), "9".into()]],
+                    delivery: Delivery::Redirect,
+                    allow_downgrade: true,
+                    job_timeout: None,
+                    needs_confirm: false,
+                    expected_devices: None,
+                    no_deltas: false,
+                    rollout: Box::default(),
+                }),
             },
         },
     );
@@ -214,15 +241,16 @@ fn rollout_flags_parse_into_a_rollout() {
     )
     .unwrap();
     let Some(Noun::Plan {
-        verb: PlanVerb::Set {
-            rollout,
-            job_timeout,
-            ..
-        },
+        verb: PlanVerb::Set { body, .. },
     }) = cli.command
     else {
         panic!("plan set expected")
     };
+    let PlanBody {
+        rollout,
+        job_timeout,
+        ..
+    } = *body;
     assert_eq!(job_timeout, Some(1800));
     let spec = rollout.spec().unwrap().unwrap();
     assert_eq!(
@@ -525,14 +553,15 @@ fn job_verbs_parse() {
         },
     );
     let Some(Noun::Plan {
-        verb: PlanVerb::Set { needs_confirm, .. },
-    }) = parse("plan set app --target 2 --needs-confirm")
+        verb: PlanVerb::Set { body, .. },
+    }) = parse("plan set app --target 2 --needs-confirm --no-deltas")
         .unwrap()
         .command
     else {
         panic!("plan set expected")
     };
-    assert!(needs_confirm);
+    assert!(body.needs_confirm);
+    assert_eq!(body.spec().unwrap().deltas, Some(false));
 }
 
 #[test]

@@ -153,6 +153,8 @@ pub enum Command {
         project: String,
         firmware_name: String,
         version: String,
+        /// The delta's source version; `None`: the version's full image.
+        source_version: Option<String>,
     },
     PutPlan {
         project: String,

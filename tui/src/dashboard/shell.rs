@@ -161,9 +161,15 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
             project,
             firmware_name,
             version,
+            source_version,
         } => Action::FirmwareDeleted {
             result: api
-                .delete_firmware(&project, &firmware_name, &version)
+                .delete_firmware(
+                    &project,
+                    &firmware_name,
+                    &version,
+                    source_version.as_deref(),
+                )
                 .await
                 .map_err(failure),
             firmware_name,

@@ -44,6 +44,7 @@ pub enum FieldId {
     ProjectName,
     BanAfter,
     DevicePolicy,
+    DailyBytes,
 }
 
 impl FieldId {
@@ -76,6 +77,7 @@ impl FieldId {
             FieldId::ProjectName => strings::FIELD_PROJECT_NAME,
             FieldId::BanAfter => strings::FIELD_BAN_AFTER,
             FieldId::DevicePolicy => strings::FIELD_DEVICE_POLICY,
+            FieldId::DailyBytes => strings::FIELD_DAILY_BYTES,
         }
     }
 }

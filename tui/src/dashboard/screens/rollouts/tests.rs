@@ -38,6 +38,7 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         job_timeout_s: None,
         needs_confirm: false,
         expected_devices: None,
+        deltas: None,
     };
     assert_eq!(
         commands,
