@@ -202,12 +202,13 @@ async fn deliver(
     if !get {
         return Ok((body, false));
     }
-    let (size, head) = (image.size, range.head(image.size));
+    let (size, head, sha256) = (image.size, range.head(image.size), image.sha256.clone());
     let (env, id) = (env.clone(), check.device_id.clone());
     let handout = move |bytes| delivery::Handout {
         target: key,
         ban_after,
         budget,
+        sha256,
         size,
         start: head.start,
         bytes,

@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
   deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
   last_delivery_ms INTEGER, standing TEXT, delivered INTEGER NOT NULL DEFAULT 0, unproven INTEGER NOT NULL DEFAULT 0,
-  covered INTEGER NOT NULL DEFAULT 0, sent_day INTEGER NOT NULL DEFAULT 0, sent_bytes INTEGER NOT NULL DEFAULT 0);
+  covered INTEGER NOT NULL DEFAULT 0, sent_day INTEGER NOT NULL DEFAULT 0, sent_bytes INTEGER NOT NULL DEFAULT 0, served_sha TEXT);
+CREATE TABLE IF NOT EXISTS served (sha256 TEXT PRIMARY KEY, devices INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
-const ADDED_COLUMNS: [&str; 11] = [
+const ADDED_COLUMNS: [&str; 12] = [
     "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
     "ALTER TABLE devices ADD COLUMN standing TEXT",
     "ALTER TABLE devices ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
@@ -41,9 +42,10 @@ const ADDED_COLUMNS: [&str; 11] = [
     "ALTER TABLE meta ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
     "ALTER TABLE devices ADD COLUMN sent_day INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE devices ADD COLUMN sent_bytes INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN served_sha TEXT",
 ];
 
-pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered, sent_day, sent_bytes";
+pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered, sent_day, sent_bytes, served_sha";
 
 /// A device row as stored here.
 #[derive(Deserialize)]
@@ -75,6 +77,10 @@ pub struct Row {
     pub sent_day: i64,
     #[serde(default)]
     pub sent_bytes: i64,
+    /// The last package (sha256) delivered whole to the device: a device is counted once per
+    /// package it was served (`served`).
+    #[serde(default)]
+    pub served_sha: Option<String>,
 }
 
 impl Row {
@@ -295,6 +301,36 @@ impl Ledger {
             ],
         )?;
         Ok(())
+    }
+
+    /// A package was delivered whole to the device: counted for the package once per device.
+    pub fn count_served(&self, device_id: &str, sha256: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO served (sha256, devices) VALUES (?, 1)
+             ON CONFLICT(sha256) DO UPDATE SET devices = devices + 1",
+            vec![V::from(sha256)],
+        )?;
+        self.exec(
+            "UPDATE devices SET served_sha = ? WHERE device_id = ?",
+            vec![V::from(sha256), V::from(device_id)],
+        )?;
+        Ok(())
+    }
+
+    /// Devices served per package in this shard.
+    pub fn served(&self) -> Result<Vec<(String, u64)>> {
+        #[derive(Deserialize)]
+        struct Served {
+            sha256: String,
+            devices: i64,
+        }
+        let rows: Vec<Served> = self
+            .exec("SELECT sha256, devices FROM served", None)?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.sha256, u64::try_from(r.devices).unwrap_or(0)))
+            .collect())
     }
 
     pub fn forget_device(&self, device_id: &str) -> Result<()> {

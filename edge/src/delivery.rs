@@ -75,6 +75,8 @@ pub struct Handout {
     pub ban_after: u32,
     /// The project's `daily_bytes_per_device`.
     pub budget: Option<u64>,
+    /// The package that went out.
+    pub sha256: String,
     /// The image's size, the stream's first byte, and how many bytes it handed out.
     pub size: u64,
     pub start: u64,
@@ -92,6 +94,7 @@ pub async fn handed(env: &Env, r: &Rollout, id: &str, h: Handout) -> AppResult<(
         bytes: h.bytes,
         window_ms: delivery_window_s(env) * 1000,
         budget: h.budget,
+        sha256: h.sha256,
         now: crate::store::now(),
     };
     call_device(env, r, id, op).await.map(drop)
@@ -103,6 +106,7 @@ pub async fn handed(env: &Env, r: &Rollout, id: &str, h: Handout) -> AppResult<(
 pub async fn handed_to(
     env: &Env,
     to: &Recipient,
+    sha256: &str,
     size: u64,
     start: u64,
     bytes: u64,
@@ -130,6 +134,7 @@ pub async fn handed_to(
         target: target.to_string(),
         ban_after: project.ban_after,
         budget: project.daily_bytes_per_device,
+        sha256: sha256.to_string(),
         size,
         start,
         bytes,

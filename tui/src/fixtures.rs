@@ -345,6 +345,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                         counts: counts(0, 0, 0, 0, 0),
                     },
                 ],
+                packages: vec![],
             },
         ),
         (
@@ -365,6 +366,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                     percent: 100,
                     counts: counts(2, 1, 0, 0, 1),
                 }],
+                packages: vec![],
             },
         ),
     ];

@@ -7,7 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::rollout::{self, Rollout};
 use crate::store;
 use fota_shared::api::catalog::Firmware;
-use fota_shared::api::plans::{rollout_status, PlanList, TrustBasis};
+use fota_shared::api::plans::{rollout_status, PackageServed, PlanList, TrustBasis};
 use fota_shared::api::preview::VersionFacts;
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
@@ -227,6 +227,18 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     crate::ota::sweep_jobs(call.env).await?;
     let state = rollout::state(call.env, &r).await?;
     let mut status = rollout_status(&r.spec, &state);
+    let served = rollout::served(call.env, &r).await?;
+    status.packages = plan
+        .packages()
+        .iter()
+        .map(|p| PackageServed {
+            kind: p.kind,
+            source_version: p.source_version.clone(),
+            sha256: p.image.sha256.clone(),
+            size: p.image.size,
+            served: served.get(&p.image.sha256).copied().unwrap_or(0),
+        })
+        .collect();
     let policy = store::project(call.env, &plan.project_key)
         .await?
         .map(|p| p.device_policy)

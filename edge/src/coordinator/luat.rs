@@ -89,6 +89,7 @@ impl RolloutCoordinator {
             bytes,
             window_ms,
             budget,
+            sha256,
             now,
         } = op
         else {
@@ -120,6 +121,9 @@ impl RolloutCoordinator {
         self.store_verdict(ident, Some(&row), &delivery, &state, h.verdict, now)?;
         if h.covered != held {
             ledger.save_covered(&device_id, h.covered)?;
+        }
+        if h.delivered && !sha256.is_empty() && row.served_sha.as_deref() != Some(sha256.as_str()) {
+            ledger.count_served(&device_id, &sha256)?;
         }
         // Every byte out counts against the daily budget, whatever the package or range.
         let today = budget::day_of(now);

@@ -346,3 +346,157 @@ fn the_budget_stops_the_seventh_delivery_of_a_day() {
         .json();
     assert!(shown.get("daily_bytes_per_device").is_none(), "{shown}");
 }
+
+#[track_caller]
+fn preview(server: &Server, p: &str, extra: Value) -> Value {
+    let mut spec = extra;
+    spec["target_version"] = TARGET.into();
+    let resp = server.admin(
+        "POST",
+        &format!("/projects/{p}/plans/{FW}/preview"),
+        spec.to_string().as_bytes(),
+    );
+    resp.expect_status(200);
+    resp.json()
+}
+
+/// The preview (item 3) before a release, next to what the release then delivered: per
+/// version of the registry the package it would get, who gets none and why, the bytes in all
+/// and per package; then the plan is saved, every device checks, and what they received (and
+/// the status's per-package served counts) matches it. The preview itself changes nothing.
+#[test]
+fn the_preview_matches_what_devices_then_receive() {
+    let server = shared_server();
+    let p = "pkg-preview";
+    new_project(server, p);
+    let full = image(1660, 100_000);
+    let d100 = image(1661, 2_500);
+    let d110 = image(1662, 3_500);
+    upload(server, p, &full, None).expect_status(201);
+    upload(server, p, &d100, Some("1.0.0")).expect_status(201);
+    upload(server, p, &d110, Some("1.1.0")).expect_status(201);
+    let fleet: Vec<(String, &str)> = [
+        ("1.0.0", 4u32, 0u32),
+        ("1.1.0", 3, 10),
+        ("1.5.0", 2, 20),
+        (TARGET, 1, 30),
+    ]
+    .iter()
+    .flat_map(|(v, n, base)| (0..*n).map(move |i| (imei(166, base + i), *v)))
+    .collect();
+    for (id, version) in &fleet {
+        server.bind_fleet(p, FW, version, std::slice::from_ref(id));
+    }
+    // The registry writes versions in its background batches: wait until it counts them all.
+    let mut shown = Value::Null;
+    let counted = crate::eventually(10, || {
+        shown = preview(server, p, json!({}));
+        shown["versions"].as_array().is_some_and(|v| {
+            v.iter()
+                .map(|r| r["devices"].as_u64().unwrap_or(0))
+                .sum::<u64>()
+                == 10
+        })
+    });
+    assert!(counted, "the registry's counts: {shown:#}");
+    let expected_bytes = 4 * d100.len() + 3 * d110.len() + 2 * full.len();
+    assert_eq!(shown["devices"], 9, "{shown:#}");
+    assert_eq!(shown["bytes"], expected_bytes, "{shown:#}");
+    assert_eq!(shown["none"]["up_to_date"], 1, "{shown:#}");
+    assert_eq!(shown["none"]["not_in_device_set"], 0, "{shown:#}");
+    let per_package: Vec<(Value, Value, Value)> = shown["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["sha256"].clone(),
+                k["devices"].clone(),
+                k["bytes"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_package,
+        vec![
+            (json!(sha256_hex(&full)), json!(2), json!(2 * full.len())),
+            (json!(sha256_hex(&d100)), json!(4), json!(4 * d100.len())),
+            (json!(sha256_hex(&d110)), json!(3), json!(3 * d110.len())),
+        ]
+    );
+    assert_eq!(
+        shown["stages"],
+        json!([{ "percent": 100, "devices": 9, "bytes": expected_bytes }])
+    );
+    // A device set: the others are counted outside it.
+    let subset = json!({ "devices": [fleet[0].0, fleet[1].0] });
+    let narrowed = preview(server, p, subset);
+    assert_eq!(
+        (
+            narrowed["devices"].clone(),
+            narrowed["none"]["not_in_device_set"].clone()
+        ),
+        (json!(2), json!(8)),
+        "{narrowed:#}"
+    );
+    // Nothing was saved; bad bodies are refused with stable codes.
+    server
+        .admin("GET", &format!("/projects/{p}/plans/{FW}"), b"")
+        .expect_status(404);
+    let resp = server.admin(
+        "POST",
+        &format!("/projects/{p}/plans/{FW}/preview"),
+        br#"{"target_version":"9.9.9"}"#,
+    );
+    resp.expect_status(409);
+    assert_eq!(resp.json()["error"]["code"], "firmware_missing");
+    let resp = server.admin(
+        "POST",
+        &format!("/projects/{p}/plans/{FW}/preview"),
+        b"{not json",
+    );
+    resp.expect_status(400);
+    assert_eq!(resp.json()["error"]["code"], "invalid_json");
+
+    // The release: every device checks once, and gets what the preview said.
+    plan(server, p, json!({}));
+    let mut received = 0usize;
+    let mut per_sha: std::collections::BTreeMap<String, u64> = Default::default();
+    for (id, version) in &fleet {
+        let resp = check(server, p, id, version);
+        if *version == TARGET {
+            resp.expect_refusal(404, 60);
+            continue;
+        }
+        resp.expect_status(200);
+        received += resp.body.len();
+        *per_sha.entry(sha256_hex(&resp.body)).or_default() += 1;
+    }
+    assert_eq!(received, expected_bytes);
+    for k in shown["packages"].as_array().unwrap() {
+        assert_eq!(
+            per_sha
+                .get(k["sha256"].as_str().unwrap())
+                .copied()
+                .unwrap_or(0),
+            k["devices"].as_u64().unwrap(),
+            "{k}"
+        );
+    }
+    // The rollout's status counts the devices each package was delivered to.
+    let mut status = Value::Null;
+    let served = crate::eventually(10, || {
+        status = server
+            .admin("GET", &format!("/projects/{p}/plans/{FW}/status"), b"")
+            .expect_status(200)
+            .json();
+        status["packages"].as_array().is_some_and(|ps| {
+            ps.iter()
+                .map(|k| k["served"].as_u64().unwrap_or(0))
+                .collect::<Vec<_>>()
+                == [2, 4, 3]
+        })
+    });
+    assert!(served, "served per package: {status:#}");
+    eprintln!("preview:\n{shown:#}\nreceived: {received} bytes, per package {per_sha:?}");
+}
