@@ -10,9 +10,9 @@ pub use fota_shared::api::fleet::{
     VersionCount,
 };
 pub use fota_shared::api::ota::{Job, JobInfo};
-pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus, TrustBasis};
+pub use fota_shared::api::plans::{PackageServed, RolloutStageStatus, RolloutStatus, TrustBasis};
 pub use fota_shared::model::job::JobPhase;
-pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Plan, PlanSpec};
+pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Package, Plan, PlanSpec};
 pub use fota_shared::model::project::DevicePolicy;
 pub use fota_shared::model::rollout::{
     Ratio, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
@@ -186,10 +186,11 @@ pub fn firmware() -> Vec<Firmware> {
         },
         Firmware {
             firmware_name: "air780".into(),
-            version: "1.2.0-d".into(),
-            sha256: "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c".into(),
-            md5: "e2fc714c4727ee9395f324cd2e7f331f".into(),
-            size: 204_800,
+            // A delta beside the full image of the same version, for devices at 1.1.0.
+            version: "1.2.0".into(),
+            sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7".into(),
+            md5: "5d41402abc4b2a76b9719d911017c592".into(),
+            size: 98_304,
             uploaded_at: "2026-11-20T12:01:00Z".into(),
             module: "default".into(),
             kind: ImageKind::Delta,
@@ -260,7 +261,27 @@ pub fn plans() -> Vec<Plan> {
                 size: 1_572_864,
                 module: "default".into(),
             },
-            packages: vec![],
+            // A full image beside a delta for one source, as Luatools builds them.
+            packages: vec![
+                Package::full(ImageRef {
+                    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                        .into(),
+                    md5: "098f6bcd4621d373cade4e832627b4f6".into(),
+                    size: 1_572_864,
+                    module: "default".into(),
+                }),
+                Package {
+                    image: ImageRef {
+                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+                            .into(),
+                        md5: "5d41402abc4b2a76b9719d911017c592".into(),
+                        size: 98_304,
+                        module: "default".into(),
+                    },
+                    kind: ImageKind::Delta,
+                    source_version: Some("1.1.0".into()),
+                },
+            ],
             updated_at: "2026-11-20T12:05:00Z".into(),
             shards: 0,
         },
@@ -345,7 +366,24 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                         counts: counts(0, 0, 0, 0, 0),
                     },
                 ],
-                packages: vec![],
+                packages: vec![
+                    PackageServed {
+                        kind: ImageKind::Full,
+                        source_version: None,
+                        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                            .into(),
+                        size: 1_572_864,
+                        served: 6,
+                    },
+                    PackageServed {
+                        kind: ImageKind::Delta,
+                        source_version: Some("1.1.0".into()),
+                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+                            .into(),
+                        size: 98_304,
+                        served: 14,
+                    },
+                ],
             },
         ),
         (

@@ -599,3 +599,6 @@ pub fn no_package(none: fota_shared::api::preview::NoPackage) -> &'static str {
         NoPackage::UnknownVersion => "nothing: version unknown",
     }
 }
+
+/// The Rollouts screen's offers line for a plan with `"deltas": false`.
+pub const FULL_IMAGE_ONLY: &str = "full image only";

@@ -503,7 +503,7 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
         ]
         .concat(),
     );
-    fields(&pairs)
+    let mut out = fields(&pairs)
         + "\n"
         + &table(
             &[
@@ -517,5 +517,24 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
                 "pending",
             ],
             &rows,
-        )
+        );
+    // Each package of the target and the devices it was delivered to.
+    if !s.packages.is_empty() {
+        let packages: Vec<Vec<String>> = s
+            .packages
+            .iter()
+            .map(|k| {
+                vec![
+                    k.kind.as_str().to_string(),
+                    k.source_version.clone().unwrap_or_else(|| "any".into()),
+                    k.size.to_string(),
+                    k.sha256.clone(),
+                    k.served.to_string(),
+                ]
+            })
+            .collect();
+        out += "\n";
+        out += &table(&["package", "from", "size", "sha256", "served"], &packages);
+    }
+    out
 }
