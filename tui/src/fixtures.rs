@@ -852,3 +852,39 @@ pub fn fg_at(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
     let pos = find(terminal, needle);
     terminal.backend().buffer()[pos].fg
 }
+
+/// A plan preview: a delta for 1.1.0 beside the full image, devices that get nothing by reason.
+pub fn preview() -> fota_shared::api::preview::PlanPreview {
+    use fota_shared::api::preview::*;
+    PlanPreview {
+        target_version: "1.2.0".into(),
+        devices: 44,
+        bytes: 30 * 98_304 + 14 * 1_572_864,
+        packages: vec![
+            PackagePreview {
+                kind: ImageKind::Full,
+                source_version: None,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                size: 1_572_864,
+                devices: 14,
+                bytes: 14 * 1_572_864,
+            },
+            PackagePreview {
+                kind: ImageKind::Delta,
+                source_version: Some("1.1.0".into()),
+                sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7".into(),
+                size: 98_304,
+                devices: 30,
+                bytes: 30 * 98_304,
+            },
+        ],
+        versions: vec![],
+        none: NoneCounts {
+            up_to_date: 5,
+            not_in_device_set: 12,
+            banned: 1,
+            ..Default::default()
+        },
+        stages: vec![],
+    }
+}

@@ -175,6 +175,18 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
             firmware_name,
             version,
         },
+        Command::PreviewPlan {
+            project,
+            firmware_name,
+            spec,
+        } => Action::PlanPreviewed {
+            result: api
+                .preview_plan(&project, &firmware_name, &spec)
+                .await
+                .map_err(failure),
+            firmware_name,
+            spec,
+        },
         Command::PutPlan {
             project,
             firmware_name,
