@@ -3,8 +3,10 @@
 //! counted in `crate::metrics`). One shard keeps: `meta` (its part of the rollout's state, the
 //! version D1's copy has reached, and on the first shard the merged state), `devices` (each
 //! device's job and deliveries of the target, marked dirty until D1 has them), `history` (entries
-//! waiting for D1), `rate` (first offers per clock minute) and, on the first shard, `peers` (the
-//! other shards' latest counts). No decision is made here.
+//! waiting for D1), `rate` (first offers per clock minute), `served` (devices each package was
+//! delivered to whole) and, on the first shard, `peers` (the other shards' latest counts). A
+//! device's row also keeps the image bytes sent to it today (the daily data budget). No
+//! decision is made here.
 
 use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutState, Standing};
 use fota_shared::rules::ban::DeliveryState;

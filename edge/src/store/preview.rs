@@ -59,10 +59,13 @@ pub async fn set_versions(
     for chunk in spec.devices.chunks(IDS_PER_QUERY) {
         let ids = serde_json::to_string(chunk).unwrap_or_default();
         let rows: Vec<Count> = db(env)?
+            // The listed ids drive the join (CROSS JOIN keeps that order): one primary-key
+            // lookup per id, never a scan of the project's devices.
             .prepare(
-                "SELECT version, COUNT(*) AS n FROM devices
-                 WHERE project_key = ?1 AND firmware_name = ?2 AND id IN (SELECT value FROM json_each(?3))
-                 GROUP BY version",
+                "SELECT d.version AS version, COUNT(*) AS n
+                 FROM json_each(?3) AS j CROSS JOIN devices AS d ON d.id = j.value
+                 WHERE d.project_key = ?1 AND d.firmware_name = ?2
+                 GROUP BY d.version",
             )
             .bind(&[s(project), s(firmware), s(&ids)])?
             .counted_all()
@@ -137,7 +140,7 @@ pub async fn banned_versions(
 ) -> AppResult<PerVersion> {
     let rows: Vec<Banned> = db(env)?
         .prepare(
-            "SELECT id, version FROM devices
+            "SELECT id, version FROM devices INDEXED BY devices_banned
              WHERE project_key = ?1 AND banned = 1 AND firmware_name = ?2 AND delivery_target = ?3",
         )
         .bind(&[s(project), s(firmware), s(target_key)])?
