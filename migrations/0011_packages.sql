@@ -30,3 +30,6 @@ CREATE INDEX firmware_sha256 ON firmware (sha256);
 
 -- Item 4, the daily data budget: image bytes one device may be sent per UTC day (NULL: none).
 ALTER TABLE projects ADD COLUMN daily_bytes_per_device INTEGER;
+-- The operator's list of devices that reached their budget today (`GET .../devices?over_budget=true`):
+-- their history entries, found without reading the rest of the history.
+CREATE INDEX device_events_budget ON device_events (project_key, at) WHERE kind = 'daily_budget_reached';

@@ -18,6 +18,7 @@ use fota_shared::api::query::QueryError;
 use fota_shared::api::routes::{match_route, Route, RouteId, RouteMatch};
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
+pub(crate) use plans::refresh_packages;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker::{Env, Request, Response};

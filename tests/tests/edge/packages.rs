@@ -329,6 +329,21 @@ fn the_budget_stops_the_seventh_delivery_of_a_day() {
     check(server, p, &big, "1.5.0").expect_refusal(429, 74);
     // A device with bytes left is served as before.
     check(server, p, &imei(165, 3), "1.0.0").expect_image(200, &delta);
+    // The operator's list of the devices that reached the budget today.
+    let over: Vec<String> = server
+        .admin(
+            "GET",
+            &format!("/projects/{p}/devices?over_budget=true"),
+            b"",
+        )
+        .expect_status(200)
+        .json()["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| d["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(over, [id.clone(), big.clone()]);
 
     // 0 removes the budget.
     server
