@@ -515,3 +515,35 @@ fn the_preview_matches_what_devices_then_receive() {
     assert!(served, "served per package: {status:#}");
     eprintln!("preview:\n{shown:#}\nreceived: {received} bytes, per package {per_sha:?}");
 }
+
+/// A plan stored before packages (no `packages`: its one `image` served as a full image, here
+/// a delta, as the plans were) lists its target's packages from the catalog when the
+/// minute cron sweeps its live rollout; from then on the delta goes to its source only.
+#[test]
+fn a_plan_stored_before_packages_lists_them_at_the_next_sweep() {
+    let server = shared_server();
+    let p = "pkg-legacy";
+    new_project(server, p);
+    let delta = image(1670, 2_000);
+    upload(server, p, &delta, Some("1.0.0")).expect_status(201);
+    let mut stored = plan(server, p, json!({}));
+    // The plan as an edge before packages stored it.
+    stored.as_object_mut().unwrap().remove("packages");
+    server.kv_put(&format!("plan:{p}:{FW}"), &stored.to_string());
+    let shown = |server: &Server| {
+        server
+            .admin("GET", &format!("/projects/{p}/plans/{FW}"), b"")
+            .expect_status(200)
+            .json()
+    };
+    assert!(shown(server).get("packages").is_none(), "the legacy plan");
+    let listed = crate::eventually(15, || {
+        server.run_scheduled();
+        shown(server)["packages"]
+            .as_array()
+            .is_some_and(|ps| ps.len() == 1 && ps[0]["source_version"] == "1.0.0")
+    });
+    assert!(listed, "{:#}", shown(server));
+    check(server, p, &imei(167, 1), "1.5.0").expect_refusal(404, 66);
+    check(server, p, &imei(167, 2), "1.0.0").expect_image(200, &delta);
+}
