@@ -282,39 +282,37 @@ impl Ledger {
         Ok(())
     }
 
-    /// How much of the image from byte 0 streams have handed the device since its last delivery
-    /// (kept here only: D1's copy has no use for it).
-    pub fn save_covered(&self, device_id: &str, covered: u64) -> Result<()> {
+    /// What an ended stream leaves on the device's row, in one write (kept here only: D1's
+    /// copy has no use for them): how much of the image from byte 0 streams have handed it
+    /// since its last delivery, the image bytes sent to it today (the daily budget), and the
+    /// last package delivered to it whole.
+    pub fn save_stream(
+        &self,
+        device_id: &str,
+        covered: u64,
+        sent: fota_shared::rules::budget::Sent,
+        served_sha: Option<&str>,
+    ) -> Result<()> {
         self.exec(
-            "UPDATE devices SET covered = ? WHERE device_id = ?",
-            vec![V::from(covered as i64), V::from(device_id)],
-        )?;
-        Ok(())
-    }
-
-    /// The image bytes sent to the device today (kept here only, with `covered`).
-    pub fn save_sent(&self, device_id: &str, sent: fota_shared::rules::budget::Sent) -> Result<()> {
-        self.exec(
-            "UPDATE devices SET sent_day = ?, sent_bytes = ? WHERE device_id = ?",
+            "UPDATE devices SET covered = ?, sent_day = ?, sent_bytes = ?, served_sha = ? WHERE device_id = ?",
             vec![
+                V::from(covered as i64),
                 V::from(sent.day),
                 V::from(i64::try_from(sent.bytes).unwrap_or(i64::MAX)),
+                V::from(served_sha.map(str::to_string)),
                 V::from(device_id),
             ],
         )?;
         Ok(())
     }
 
-    /// A package was delivered whole to the device: counted for the package once per device.
-    pub fn count_served(&self, device_id: &str, sha256: &str) -> Result<()> {
+    /// A package was delivered whole to a device it was never delivered to: one more device
+    /// served for it.
+    pub fn count_served(&self, sha256: &str) -> Result<()> {
         self.exec(
             "INSERT INTO served (sha256, devices) VALUES (?, 1)
              ON CONFLICT(sha256) DO UPDATE SET devices = devices + 1",
             vec![V::from(sha256)],
-        )?;
-        self.exec(
-            "UPDATE devices SET served_sha = ? WHERE device_id = ?",
-            vec![V::from(sha256), V::from(device_id)],
         )?;
         Ok(())
     }

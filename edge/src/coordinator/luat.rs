@@ -119,16 +119,21 @@ impl RolloutCoordinator {
             window_ms,
         });
         self.store_verdict(ident, Some(&row), &delivery, &state, h.verdict, now)?;
-        if h.covered != held {
-            ledger.save_covered(&device_id, h.covered)?;
+        // A package delivered whole counts once per device it reached.
+        let newly_served =
+            h.delivered && !sha256.is_empty() && row.served_sha.as_deref() != Some(sha256.as_str());
+        if newly_served {
+            ledger.count_served(&sha256)?;
         }
-        if h.delivered && !sha256.is_empty() && row.served_sha.as_deref() != Some(sha256.as_str()) {
-            ledger.count_served(&device_id, &sha256)?;
-        }
+        let served_sha = if newly_served {
+            Some(sha256.as_str())
+        } else {
+            row.served_sha.as_deref()
+        };
         // Every byte out counts against the daily budget, whatever the package or range.
         let today = budget::day_of(now);
         let sent = row.sent().add(today, bytes);
-        ledger.save_sent(&device_id, sent)?;
+        ledger.save_stream(&device_id, h.covered, sent, served_sha)?;
         if budget::reached(row.sent(), sent, today, budget) {
             let detail = format!(
                 "sent {} image bytes today, the daily budget of {} (refused with code 74 until 00:00 UTC)",
