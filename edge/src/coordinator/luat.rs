@@ -130,10 +130,18 @@ impl RolloutCoordinator {
         } else {
             row.served_sha.as_deref()
         };
-        // Every byte out counts against the daily budget, whatever the package or range.
+        // Every byte out counts against the daily budget, whatever the package or range, while
+        // the project has one (without one, a stream writes the row only when its coverage or
+        // the package served changed, as before budgets: no row written for nothing).
         let today = budget::day_of(now);
-        let sent = row.sent().add(today, bytes);
-        ledger.save_stream(&device_id, h.covered, sent, served_sha)?;
+        let sent = if budget.is_some() {
+            row.sent().add(today, bytes)
+        } else {
+            row.sent()
+        };
+        if budget.is_some() || newly_served || h.covered != held {
+            ledger.save_stream(&device_id, h.covered, sent, served_sha)?;
+        }
         if budget::reached(row.sent(), sent, today, budget) {
             let detail = format!(
                 "sent {} image bytes today, the daily budget of {} (refused with code 74 until 00:00 UTC)",
