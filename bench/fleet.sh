@@ -85,6 +85,30 @@ count=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[
 list_prefix=$(timed "devices?q=860000000012&limit=100")
 count=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).devices.length)' "$state/body.json")
 [ "$count" = 100 ] || { echo "the prefix search found $count devices, not 100"; exit 1; }
+# Issue 16's preview of a release over the million devices: the target of fleet0 has a full
+# image and a delta for 1.0.3. Timed for the whole fleet (the maintained per-version counts),
+# for an IMEI range over a tenth of the ids (the id index), and for 1,000 listed ids.
+fw=fleet0_LuatOS-SoC_Air780EHV
+head -c 200000 /dev/urandom >"$state/full.bin"
+head -c 4000 /dev/urandom >"$state/delta.bin"
+curl -sf -X PUT -H "$auth" --data-binary @"$state/full.bin" "$base/admin/v1/projects/$project/firmware/$fw/2.0.0" >/dev/null
+curl -sf -X PUT -H "$auth" --data-binary @"$state/delta.bin" "$base/admin/v1/projects/$project/firmware/$fw/2.0.0?kind=delta&source_version=1.0.3" >/dev/null
+timed_post() {
+  local out code secs
+  out=$(curl -s -o "$state/body.json" -w '%{http_code} %{time_total}' -X POST -H "$auth" --data-binary @"$2" "$base/admin/v1/projects/$project/$1")
+  read -r code secs <<<"$out"
+  [ "$code" = 200 ] || { echo "POST $1 answered $code: $(head -c 300 "$state/body.json")" >&2; exit 1; }
+  awk -v s="$secs" 'BEGIN { printf "%.0f", s * 1000 }'
+}
+echo '{"target_version":"2.0.0","rollout":{"stages":[1,10,100]}}' >"$state/whole.json"
+echo '{"target_version":"2.0.0","imei_ranges":[["860000000000000","860000000099999"]]}' >"$state/range.json"
+node -e 'const ids=[];for(let i=0;i<1000;i++)ids.push("86"+String(i*997).padStart(13,"0"));console.log(JSON.stringify({target_version:"2.0.0",devices:ids}))' >"$state/listed.json"
+preview_whole=$(timed_post "plans/$fw/preview" "$state/whole.json")
+preview_devices=$(node -e 'const p=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(p.devices+" devices, "+p.bytes+" bytes, "+p.packages.map(k=>k.kind+(k.source_version?"<-"+k.source_version:"")+" x"+k.devices).join(", ")+"; none: "+JSON.stringify(p.none))' "$state/body.json")
+preview_whole_again=$(timed_post "plans/$fw/preview" "$state/whole.json")
+preview_range=$(timed_post "plans/$fw/preview" "$state/range.json")
+preview_listed=$(timed_post "plans/$fw/preview" "$state/listed.json")
+
 sleep 61
 summary_again=$(timed summary)
 
@@ -96,6 +120,11 @@ report "summary, recomputed after 60 s" "$summary_again"
 report "device list, first page" "$list_first"
 report "device list, version= page" "$list_version"
 report "device list, id prefix search" "$list_prefix"
+report "preview, whole fleet (3 stages)" "$preview_whole"
+report "preview, whole fleet, again" "$preview_whole_again"
+report "preview, IMEI range of 100,000" "$preview_range"
+report "preview, 1,000 listed ids" "$preview_listed"
+echo "  preview of the whole fleet: $preview_devices"
 awk -v r="$summary_rows" 'BEGIN { printf "%-34s %6d rows (goal <= 1000) %s\n", "summary, D1 rows read", r, (r <= 1000 ? "ok" : "MISSED") }'
 awk -v b="$d1_bytes" -v n="$DEVICES" \
   'BEGIN { printf "%-34s %6.0f B (goal <= 400) %s  (D1 file %.0f MB)\n", "bytes per device, indexes included", b / n, (b / n <= 400 ? "ok" : "MISSED"), b / 1e6 }'

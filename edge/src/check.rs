@@ -15,6 +15,7 @@ use crate::images::{refusal, serve};
 use crate::rollout::Rollout;
 use crate::store;
 use crate::store::devices::Owner;
+use fota_shared::api::catalog::Project;
 use fota_shared::leaf::code::Refusal;
 use fota_shared::leaf::range::{answer, RangeAnswer};
 use fota_shared::rules::ban::target_key;
@@ -84,9 +85,8 @@ pub async fn luat_check(
         };
         crate::registry::seen(env, ctx, &check, reached, now);
     }
-    let ban_after = project.as_ref().map_or(0, |p| p.ban_after);
     let (answer, delivered) = match verdict.offer {
-        Offer::Due(due) => deliver(req, env, ctx, &check, ban_after, due, now).await?,
+        Offer::Due(due) => deliver(req, env, ctx, &check, project.as_ref(), due, now).await?,
         Offer::Refuse(r) => (refusal(r), false),
     };
     if verdict.heard {
@@ -153,18 +153,20 @@ async fn deliver(
     env: &Env,
     ctx: &Context,
     check: &UpgradeCheck,
-    ban_after: u32,
+    project: Option<&Project>,
     due: Due<'_>,
     now: i64,
 ) -> AppResult<(Response, bool)> {
-    let plan = due.plan;
+    let (plan, image) = (due.plan, due.image);
+    let ban_after = project.map_or(0, |p| p.ban_after);
+    let budget = project.and_then(|p| p.daily_bytes_per_device);
     let range = match due.via {
         Via::Redirect => RangeAnswer::Full,
-        Via::Stream => answer(req.headers().get("Range")?.as_deref(), plan.image.size),
+        Via::Stream => answer(req.headers().get("Range")?.as_deref(), image.size),
     };
     if range == RangeAnswer::Unsatisfiable {
         return Ok((
-            serve(env, &plan.image, range)
+            serve(env, image, range)
                 .await?
                 .unwrap_or_else(|| refusal(Refusal::ImageUnavailable)),
             false,
@@ -174,13 +176,14 @@ async fn deliver(
     // `HEAD`, a resume or another partial range costs nothing to ask for and must not move a
     // rollout. What a `GET` hands out is counted either way, so a resume can complete a delivery.
     let get = req.method() == worker::Method::Get;
-    let whole = get && range.is_whole(plan.image.size);
+    let whole = get && range.is_whole(image.size);
     let key = target_key(&plan.firmware_name, &due.target);
     let r = Rollout::of_target(plan, due.target);
     let attempt = delivery::Attempt {
         from: due.from,
         target: key.clone(),
         counts: whole,
+        budget,
         now,
     };
     if let Err(refused) = delivery::attempt(env, &r, &check.device_id, attempt).await? {
@@ -189,35 +192,37 @@ async fn deliver(
     if due.via == Via::Redirect {
         // Without a key to sign the device's URL there is nothing to redirect to: retry later.
         let answer =
-            redirect(req, env, &plan.image.sha256, &r.plan_id, check, now).unwrap_or_else(|e| {
+            redirect(req, env, &image.sha256, &r.plan_id, check, now).unwrap_or_else(|e| {
                 e.log();
                 refusal(Refusal::ImageUnavailable)
             });
         return Ok((answer, false));
     }
-    let Some(image) = serve(env, &plan.image, range).await? else {
+    let Some(body) = serve(env, image, range).await? else {
         return Ok((refusal(Refusal::ImageUnavailable), false));
     };
     if !get {
-        return Ok((image, false));
+        return Ok((body, false));
     }
-    let (size, head) = (plan.image.size, range.head(plan.image.size));
+    let (size, head, sha256) = (image.size, range.head(image.size), image.sha256.clone());
     let (env, id) = (env.clone(), check.device_id.clone());
     let handout = move |bytes| delivery::Handout {
         target: key,
         ban_after,
+        budget,
+        sha256,
         size,
         start: head.start,
         bytes,
     };
-    let image = delivery::counted(ctx, image, head.length, move |bytes| async move {
+    let body = delivery::counted(ctx, body, head.length, move |bytes| async move {
         if bytes > 0 {
             if let Err(e) = delivery::handed(&env, &r, &id, handout(bytes)).await {
                 e.log();
             }
         }
     })?;
-    Ok((image, whole))
+    Ok((body, whole))
 }
 
 /// `302` with an absolute `Location` (`update.lua` cannot resolve a relative one) to this edge's

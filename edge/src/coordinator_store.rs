@@ -3,8 +3,10 @@
 //! counted in `crate::metrics`). One shard keeps: `meta` (its part of the rollout's state, the
 //! version D1's copy has reached, and on the first shard the merged state), `devices` (each
 //! device's job and deliveries of the target, marked dirty until D1 has them), `history` (entries
-//! waiting for D1), `rate` (first offers per clock minute) and, on the first shard, `peers` (the
-//! other shards' latest counts). No decision is made here.
+//! waiting for D1), `rate` (first offers per clock minute), `served` (devices each package was
+//! delivered to whole) and, on the first shard, `peers` (the other shards' latest counts). A
+//! device's row also keeps the image bytes sent to it today (the daily data budget). No
+//! decision is made here.
 
 use fota_shared::model::rollout::{DevicePhase, DeviceRollout, RolloutState, Standing};
 use fota_shared::rules::ban::DeliveryState;
@@ -20,7 +22,8 @@ CREATE TABLE IF NOT EXISTS devices (
   device_id TEXT PRIMARY KEY, cohort INTEGER NOT NULL, phase TEXT NOT NULL, since_ms INTEGER NOT NULL, offered_ms INTEGER, cause TEXT,
   deliveries INTEGER NOT NULL DEFAULT 0, banned INTEGER NOT NULL DEFAULT 0, banned_at INTEGER, dirty INTEGER NOT NULL DEFAULT 0,
   last_delivery_ms INTEGER, standing TEXT, delivered INTEGER NOT NULL DEFAULT 0, unproven INTEGER NOT NULL DEFAULT 0,
-  covered INTEGER NOT NULL DEFAULT 0);
+  covered INTEGER NOT NULL DEFAULT 0, sent_day INTEGER NOT NULL DEFAULT 0, sent_bytes INTEGER NOT NULL DEFAULT 0, served_sha TEXT);
+CREATE TABLE IF NOT EXISTS served (sha256 TEXT PRIMARY KEY, devices INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
@@ -29,7 +32,7 @@ CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
-const ADDED_COLUMNS: [&str; 9] = [
+const ADDED_COLUMNS: [&str; 12] = [
     "ALTER TABLE devices ADD COLUMN last_delivery_ms INTEGER",
     "ALTER TABLE devices ADD COLUMN standing TEXT",
     "ALTER TABLE devices ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
@@ -39,9 +42,12 @@ const ADDED_COLUMNS: [&str; 9] = [
     "ALTER TABLE meta ADD COLUMN merged TEXT",
     "ALTER TABLE meta ADD COLUMN shard INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE meta ADD COLUMN shards INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE devices ADD COLUMN sent_day INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN sent_bytes INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE devices ADD COLUMN served_sha TEXT",
 ];
 
-pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered";
+pub const ROW_COLUMNS: &str = "device_id, cohort, phase, since_ms, offered_ms, cause, deliveries, banned, banned_at, dirty, last_delivery_ms, standing, delivered, unproven, covered, sent_day, sent_bytes, served_sha";
 
 /// A device row as stored here.
 #[derive(Deserialize)]
@@ -67,6 +73,25 @@ pub struct Row {
     /// Bytes of the image from byte 0 that streams handed the device since its last delivery.
     #[serde(default)]
     pub covered: i64,
+    /// Image bytes sent to the device on `sent_day` (UTC days since the epoch): the daily data
+    /// budget's count (`fota_shared::rules::budget`).
+    #[serde(default)]
+    pub sent_day: i64,
+    #[serde(default)]
+    pub sent_bytes: i64,
+    /// The last package (sha256) delivered whole to the device: a device is counted once per
+    /// package it was served (`served`).
+    #[serde(default)]
+    pub served_sha: Option<String>,
+}
+
+impl Row {
+    pub fn sent(&self) -> fota_shared::rules::budget::Sent {
+        fota_shared::rules::budget::Sent {
+            day: self.sent_day,
+            bytes: u64::try_from(self.sent_bytes).unwrap_or(0),
+        }
+    }
 }
 
 fn standing_text(standing: Standing) -> &'static str {
@@ -257,14 +282,55 @@ impl Ledger {
         Ok(())
     }
 
-    /// How much of the image from byte 0 streams have handed the device since its last delivery
-    /// (kept here only: D1's copy has no use for it).
-    pub fn save_covered(&self, device_id: &str, covered: u64) -> Result<()> {
+    /// What an ended stream leaves on the device's row, in one write (kept here only: D1's
+    /// copy has no use for them): how much of the image from byte 0 streams have handed it
+    /// since its last delivery, the image bytes sent to it today (the daily budget), and the
+    /// last package delivered to it whole.
+    pub fn save_stream(
+        &self,
+        device_id: &str,
+        covered: u64,
+        sent: fota_shared::rules::budget::Sent,
+        served_sha: Option<&str>,
+    ) -> Result<()> {
         self.exec(
-            "UPDATE devices SET covered = ? WHERE device_id = ?",
-            vec![V::from(covered as i64), V::from(device_id)],
+            "UPDATE devices SET covered = ?, sent_day = ?, sent_bytes = ?, served_sha = ? WHERE device_id = ?",
+            vec![
+                V::from(covered as i64),
+                V::from(sent.day),
+                V::from(i64::try_from(sent.bytes).unwrap_or(i64::MAX)),
+                V::from(served_sha.map(str::to_string)),
+                V::from(device_id),
+            ],
         )?;
         Ok(())
+    }
+
+    /// A package was delivered whole to a device it was never delivered to: one more device
+    /// served for it.
+    pub fn count_served(&self, sha256: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO served (sha256, devices) VALUES (?, 1)
+             ON CONFLICT(sha256) DO UPDATE SET devices = devices + 1",
+            vec![V::from(sha256)],
+        )?;
+        Ok(())
+    }
+
+    /// Devices served per package in this shard.
+    pub fn served(&self) -> Result<Vec<(String, u64)>> {
+        #[derive(Deserialize)]
+        struct Served {
+            sha256: String,
+            devices: i64,
+        }
+        let rows: Vec<Served> = self
+            .exec("SELECT sha256, devices FROM served", None)?
+            .to_array()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.sha256, u64::try_from(r.devices).unwrap_or(0)))
+            .collect())
     }
 
     pub fn forget_device(&self, device_id: &str) -> Result<()> {

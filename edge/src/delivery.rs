@@ -35,6 +35,8 @@ pub struct Attempt {
     /// A `GET` of the whole image, or the redirect to it: counts the device as eligible and
     /// offered (a `HEAD` or a partial range gets the same answer and changes nothing).
     pub counts: bool,
+    /// The project's `daily_bytes_per_device`.
+    pub budget: Option<u64>,
     pub now: i64,
 }
 
@@ -56,6 +58,7 @@ pub async fn attempt(
         from: a.from,
         target: a.target,
         counts: a.counts,
+        budget: a.budget,
         now: a.now,
     };
     match call_device(env, r, id, op).await? {
@@ -70,6 +73,10 @@ pub struct Handout {
     /// The loop-upgrade count's key (`fota_shared::rules::ban::target_key`).
     pub target: String,
     pub ban_after: u32,
+    /// The project's `daily_bytes_per_device`.
+    pub budget: Option<u64>,
+    /// The package that went out.
+    pub sha256: String,
     /// The image's size, the stream's first byte, and how many bytes it handed out.
     pub size: u64,
     pub start: u64,
@@ -86,6 +93,8 @@ pub async fn handed(env: &Env, r: &Rollout, id: &str, h: Handout) -> AppResult<(
         start: h.start,
         bytes: h.bytes,
         window_ms: delivery_window_s(env) * 1000,
+        budget: h.budget,
+        sha256: h.sha256,
         now: crate::store::now(),
     };
     call_device(env, r, id, op).await.map(drop)
@@ -97,6 +106,7 @@ pub async fn handed(env: &Env, r: &Rollout, id: &str, h: Handout) -> AppResult<(
 pub async fn handed_to(
     env: &Env,
     to: &Recipient,
+    sha256: &str,
     size: u64,
     start: u64,
     bytes: u64,
@@ -123,6 +133,8 @@ pub async fn handed_to(
     let handout = Handout {
         target: target.to_string(),
         ban_after: project.ban_after,
+        budget: project.daily_bytes_per_device,
+        sha256: sha256.to_string(),
         size,
         start,
         bytes,

@@ -223,10 +223,12 @@ pub async fn get_signed_image(
         return Ok(resp);
     }
     let head = range.head(size);
-    let env = env.clone();
+    let (env, sha256) = (env.clone(), sha256.to_string());
     crate::delivery::counted(ctx, resp, head.length, move |bytes| async move {
         if bytes > 0 {
-            if let Err(e) = crate::delivery::handed_to(&env, &to, size, head.start, bytes).await {
+            if let Err(e) =
+                crate::delivery::handed_to(&env, &to, &sha256, size, head.start, bytes).await
+            {
                 e.log();
             }
         }

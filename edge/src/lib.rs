@@ -56,6 +56,13 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             for (project, firmware) in plans {
                 let swept = async {
                     if let Some(plan) = store::fresh_plan(&env, &project, &firmware).await? {
+                        if plan.packages.is_empty() {
+                            // A plan stored before packages serves its one image as a full
+                            // image: it lists its target's packages from the catalog, once, so
+                            // a delta among them goes to its source version only.
+                            let target = &plan.spec.target_version;
+                            admin::refresh_packages(&env, &project, &firmware, target).await?;
+                        }
                         rollout::sweep(&env, &rollout::Rollout::of(&plan)?).await?;
                     }
                     AppResult::Ok(())

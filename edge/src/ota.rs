@@ -15,7 +15,7 @@ use crate::store::{self, jobs};
 use fota_shared::api::device::{build_notice, DeviceAck, NoticeImage};
 use fota_shared::leaf::version::Version;
 use fota_shared::model::job::{ActiveJob, JobPhase};
-use fota_shared::model::plan::{Plan, DEFAULT_MODULE};
+use fota_shared::model::plan::{ImageRef, Plan, DEFAULT_MODULE};
 use fota_shared::rules::device_auth::{
     issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
@@ -393,7 +393,14 @@ async fn notice(req: &Request, env: &Env, project: &str, device: &str) -> AppRes
             .find(|(module, _)| *module == plan.image.module)
             .map(|(_, version)| version.as_str());
         let downgrade = is_downgrade(reported, &plan.spec.target_version);
-        return serve_notice(req, env, project, device, plan, downgrade, now).await;
+        // The package for the module's reported version: its delta, else the whole image.
+        let image = reported
+            .and_then(|v| Version::parse(v).ok())
+            .and_then(|v| fota_shared::rules::package::choose(plan, &v));
+        let Some(image) = image else {
+            return no_job();
+        };
+        return serve_notice(req, env, project, device, plan, image, downgrade, now).await;
     }
 }
 
@@ -402,34 +409,33 @@ fn no_job() -> AppResult<Response> {
 }
 
 /// The signed notice for `device`'s job under `plan`; it expires with its download URL.
+#[allow(clippy::too_many_arguments)]
 async fn serve_notice(
     req: &Request,
     env: &Env,
     project: &str,
     device: &str,
     plan: &Plan,
+    image: &ImageRef,
     downgrade: bool,
     now: i64,
 ) -> AppResult<Response> {
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let expires_ms = now + crate::images::URL_LIFETIME_MS;
-    let url = match crate::images::public_url(env, &plan.image.sha256) {
+    let url = match crate::images::public_url(env, &image.sha256) {
         Some(url) => url,
-        None => crate::images::edge_image_url(
-            req,
-            env,
-            &format!("/ota/image/{}", plan.image.sha256),
-            now,
-        )?,
+        None => {
+            crate::images::edge_image_url(req, env, &format!("/ota/image/{}", image.sha256), now)?
+        }
     };
     let subject = NoticeSubject {
         product_key: project,
         device_name: device,
-        module: &plan.image.module,
+        module: &image.module,
         version: &plan.spec.target_version,
-        size: plan.image.size,
-        sha256: &plan.image.sha256,
+        size: image.size,
+        sha256: &image.sha256,
         expires_ms,
         downgrade,
     };
@@ -439,7 +445,7 @@ async fn serve_notice(
         &subject,
         NoticeImage {
             url: &url,
-            md5: &plan.image.md5,
+            md5: &image.md5,
         },
         &key_id,
         &seed,

@@ -152,6 +152,7 @@ pub(crate) fn refusal(code: u16) -> Refusal {
     match code {
         61 => Refusal::NotInDeviceSet,
         62 => Refusal::Banned,
+        74 => Refusal::DailyBudgetSpent,
         _ => Refusal::NotOfferingNow,
     }
 }
@@ -333,6 +334,24 @@ pub async fn state(env: &Env, r: &Rollout) -> AppResult<RolloutState> {
     }
 }
 
+/// Devices each package of the rollout was delivered to (sha256 -> devices), summed over its
+/// shards.
+pub async fn served(env: &Env, r: &Rollout) -> AppResult<std::collections::BTreeMap<String, u64>> {
+    let asks = (0..r.shards.max(1)).map(|s| call_shard(env, r, s, Op::Served));
+    let mut out = std::collections::BTreeMap::new();
+    for answer in futures_util::future::join_all(asks).await {
+        match answer? {
+            Answer::Served(counts) => {
+                for (sha, n) in counts {
+                    *out.entry(sha).or_default() += n;
+                }
+            }
+            other => return Err(unexpected(r, other)),
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the coordinator's pending changes to D1 now, so an admin read sees every device.
 pub async fn settle(env: &Env, r: &Rollout) -> AppResult<()> {
     call_all(env, r, || Op::Flush).await
@@ -397,6 +416,9 @@ pub enum Op {
         from: Provenance,
         target: String,
         counts: bool,
+        /// The project's `daily_bytes_per_device`: refused (74) once today's bytes reach it.
+        #[serde(default)]
+        budget: Option<u64>,
         now: i64,
     },
     /// A stream of the image to a Luat device ended, having handed out `bytes` from `start`
@@ -409,6 +431,11 @@ pub enum Op {
         start: u64,
         bytes: u64,
         window_ms: i64,
+        #[serde(default)]
+        budget: Option<u64>,
+        /// The package that went out (its sha256): counted once per device it was served to.
+        #[serde(default)]
+        sha256: String,
         now: i64,
     },
     /// A Luat device reported the target: a success after a delivery, else a report without one.
@@ -452,6 +479,8 @@ pub enum Op {
     Summary,
     /// The state, with D1's copy settled first.
     Status,
+    /// Devices each package (by sha256) was delivered to, in this shard.
+    Served,
     /// An operator lifted the device's ban: its count starts again.
     Unban {
         device_id: String,
@@ -516,6 +545,8 @@ pub enum Answer {
     Invalid(String),
     /// The rollout's phase, as the first shard answers a report.
     Phase(Phase),
+    /// Devices served per package (sha256, devices).
+    Served(Vec<(String, u64)>),
 }
 
 /// Parses the coordinator's summary answer into the hot path's type.

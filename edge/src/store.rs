@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod jobs;
 pub mod keys;
 pub mod plans;
+pub mod preview;
 pub mod projects;
 pub mod provisioning;
 pub mod registry;

@@ -10,9 +10,9 @@ pub use fota_shared::api::fleet::{
     VersionCount,
 };
 pub use fota_shared::api::ota::{Job, JobInfo};
-pub use fota_shared::api::plans::{RolloutStageStatus, RolloutStatus, TrustBasis};
+pub use fota_shared::api::plans::{PackageServed, RolloutStageStatus, RolloutStatus, TrustBasis};
 pub use fota_shared::model::job::JobPhase;
-pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Plan, PlanSpec};
+pub use fota_shared::model::plan::{Delivery, ImageKind, ImageRef, Package, Plan, PlanSpec};
 pub use fota_shared::model::project::DevicePolicy;
 pub use fota_shared::model::rollout::{
     Ratio, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
@@ -63,6 +63,7 @@ pub fn project(key: &str) -> Project {
         ban_after: 3,
         device_policy: Default::default(),
         bindings_at: 0,
+        daily_bytes_per_device: None,
         created_at: "2026-11-01T08:00:00Z".into(),
         updated_at: "2026-11-02T08:00:00Z".into(),
     }
@@ -185,10 +186,11 @@ pub fn firmware() -> Vec<Firmware> {
         },
         Firmware {
             firmware_name: "air780".into(),
-            version: "1.2.0-d".into(),
-            sha256: "b5bb9d8014a0f9b1d61e21e796d78dccdf1352f23cd32812f4850b878ae4944c".into(),
-            md5: "e2fc714c4727ee9395f324cd2e7f331f".into(),
-            size: 204_800,
+            // A delta beside the full image of the same version, for devices at 1.1.0.
+            version: "1.2.0".into(),
+            sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7".into(),
+            md5: "5d41402abc4b2a76b9719d911017c592".into(),
+            size: 98_304,
             uploaded_at: "2026-11-20T12:01:00Z".into(),
             module: "default".into(),
             kind: ImageKind::Delta,
@@ -251,6 +253,7 @@ pub fn plans() -> Vec<Plan> {
                 job_timeout_s: Some(3600),
                 needs_confirm: false,
                 expected_devices: None,
+                deltas: None,
             },
             image: ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -258,6 +261,27 @@ pub fn plans() -> Vec<Plan> {
                 size: 1_572_864,
                 module: "default".into(),
             },
+            // A full image beside a delta for one source, as Luatools builds them.
+            packages: vec![
+                Package::full(ImageRef {
+                    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                        .into(),
+                    md5: "098f6bcd4621d373cade4e832627b4f6".into(),
+                    size: 1_572_864,
+                    module: "default".into(),
+                }),
+                Package {
+                    image: ImageRef {
+                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+                            .into(),
+                        md5: "5d41402abc4b2a76b9719d911017c592".into(),
+                        size: 98_304,
+                        module: "default".into(),
+                    },
+                    kind: ImageKind::Delta,
+                    source_version: Some("1.1.0".into()),
+                },
+            ],
             updated_at: "2026-11-20T12:05:00Z".into(),
             shards: 0,
         },
@@ -275,6 +299,7 @@ pub fn plans() -> Vec<Plan> {
                 job_timeout_s: None,
                 needs_confirm: false,
                 expected_devices: None,
+                deltas: None,
             },
             image: ImageRef {
                 sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
@@ -282,6 +307,7 @@ pub fn plans() -> Vec<Plan> {
                 size: 880,
                 module: "default".into(),
             },
+            packages: vec![],
             updated_at: "2026-11-19T08:00:00Z".into(),
             shards: 0,
         },
@@ -340,6 +366,24 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                         counts: counts(0, 0, 0, 0, 0),
                     },
                 ],
+                packages: vec![
+                    PackageServed {
+                        kind: ImageKind::Full,
+                        source_version: None,
+                        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+                            .into(),
+                        size: 1_572_864,
+                        served: 6,
+                    },
+                    PackageServed {
+                        kind: ImageKind::Delta,
+                        source_version: Some("1.1.0".into()),
+                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+                            .into(),
+                        size: 98_304,
+                        served: 14,
+                    },
+                ],
             },
         ),
         (
@@ -360,6 +404,7 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
                     percent: 100,
                     counts: counts(2, 1, 0, 0, 1),
                 }],
+                packages: vec![],
             },
         ),
     ];
@@ -806,4 +851,40 @@ pub fn find(terminal: &Terminal<TestBackend>, needle: &str) -> (u16, u16) {
 pub fn fg_at(terminal: &Terminal<TestBackend>, needle: &str) -> Color {
     let pos = find(terminal, needle);
     terminal.backend().buffer()[pos].fg
+}
+
+/// A plan preview: a delta for 1.1.0 beside the full image, devices that get nothing by reason.
+pub fn preview() -> fota_shared::api::preview::PlanPreview {
+    use fota_shared::api::preview::*;
+    PlanPreview {
+        target_version: "1.2.0".into(),
+        devices: 44,
+        bytes: 30 * 98_304 + 14 * 1_572_864,
+        packages: vec![
+            PackagePreview {
+                kind: ImageKind::Full,
+                source_version: None,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                size: 1_572_864,
+                devices: 14,
+                bytes: 14 * 1_572_864,
+            },
+            PackagePreview {
+                kind: ImageKind::Delta,
+                source_version: Some("1.1.0".into()),
+                sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7".into(),
+                size: 98_304,
+                devices: 30,
+                bytes: 30 * 98_304,
+            },
+        ],
+        versions: vec![],
+        none: NoneCounts {
+            up_to_date: 5,
+            not_in_device_set: 12,
+            banned: 1,
+            ..Default::default()
+        },
+        stages: vec![],
+    }
 }

@@ -239,7 +239,12 @@ pub fn format_ratio(ratio: Ratio) -> String {
 
 /// `full`, `script`, or `delta←1.1.0` with the version a delta applies to.
 pub fn kind_text(f: &Firmware) -> String {
-    match (f.kind, &f.source_version) {
+    package_kind(f.kind, f.source_version.as_deref())
+}
+
+/// A package's kind, a delta with its source version: `full`, `delta←1.0.0`.
+pub fn package_kind(kind: ImageKind, source_version: Option<&str>) -> String {
+    match (kind, source_version) {
         (ImageKind::Delta, Some(source)) => format!("delta←{source}"),
         (kind, _) => kind.as_str().to_string(),
     }

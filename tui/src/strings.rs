@@ -588,3 +588,53 @@ pub const NO_CONFIG_DIR: &str = "no config directory: set XDG_CONFIG_HOME or HOM
 pub fn logged_in(profile: &str, url: &str, path: &str) -> String {
     format!("saved profile {profile} ({url}) to {path}")
 }
+
+/// Why devices at a version would get no package (`plan preview`, the plan form).
+pub fn no_package(none: fota_shared::api::preview::NoPackage) -> &'static str {
+    use fota_shared::api::preview::NoPackage;
+    match none {
+        NoPackage::UpToDate => "nothing: up to date (60)",
+        NoPackage::NotASource => "nothing: not a source version (66)",
+        NoPackage::WrongSource => "nothing: no package for this version (66)",
+        NoPackage::UnknownVersion => "nothing: version unknown",
+    }
+}
+
+/// The Rollouts screen's offers line for a plan with `"deltas": false`.
+pub const FULL_IMAGE_ONLY: &str = "full image only";
+
+pub fn previewing_plan(firmware_name: &str) -> String {
+    format!("Previewing plan {firmware_name}")
+}
+
+pub fn previewed_plan(firmware_name: &str) -> String {
+    format!("Preview of plan {firmware_name} shown in the form: Enter saves it, any edit previews again.")
+}
+
+/// The plan form's preview: who the plan would reach, with which package, and who not.
+pub fn preview_note(p: &fota_shared::api::preview::PlanPreview) -> String {
+    let packages: Vec<String> = p
+        .packages
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {} × {}",
+                crate::format::package_kind(k.kind, k.source_version.as_deref()),
+                crate::format::bytes(k.size),
+                k.devices
+            )
+        })
+        .collect();
+    let n = &p.none;
+    format!(
+        "Preview: {} devices, {} in all · {}\nNothing for: {} up to date · {} wrong source · {} not a source · {} outside the set · {} banned. Enter saves.",
+        p.devices,
+        crate::format::bytes(p.bytes),
+        packages.join(" · "),
+        n.up_to_date,
+        n.wrong_source,
+        n.not_a_source,
+        n.not_in_device_set,
+        n.banned
+    )
+}

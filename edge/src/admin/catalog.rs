@@ -7,11 +7,12 @@ use super::{no_content, ok, project, query, read_capped, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::store;
 use fota_shared::api::catalog::{Firmware, FirmwareList, ProjectList, ProjectSpec, UploadReceipt};
-use fota_shared::api::query::UploadDetails;
+use fota_shared::api::query::{PackageQuery, UploadDetails};
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
 use fota_shared::model::plan::DEFAULT_MODULE;
+use fota_shared::rules::package;
 use futures_util::StreamExt;
 use md5::Md5;
 use sha2::{Digest, Sha256};
@@ -22,6 +23,8 @@ use worker::{Env, Response};
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 100 * 1024 * 1024;
 /// Largest image accepted without `X-Content-SHA256` (it is held in memory to be hashed first).
 pub const MAX_BUFFERED_IMAGE_BYTES: u64 = 32 * 1024 * 1024;
+/// Largest daily data budget per device (1 TiB; D1 stores it as a JavaScript number).
+const MAX_DAILY_BYTES: u64 = 1 << 40;
 /// R2 multipart part size: every part but the last has this size.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 
@@ -61,8 +64,24 @@ pub async fn put_project(call: &mut Call<'_>) -> AppResult<Response> {
         ));
     }
     let before = store::project(call.env, &key).await?;
-    let after =
-        store::put_project(call.env, &key, name, spec.ban_after, spec.device_policy).await?;
+    if spec
+        .daily_bytes_per_device
+        .is_some_and(|b| b > MAX_DAILY_BYTES)
+    {
+        return Err(AppError::bad(
+            "invalid_daily_bytes",
+            format!("daily_bytes_per_device must be 0 (none) to {MAX_DAILY_BYTES}"),
+        ));
+    }
+    let after = store::put_project(
+        call.env,
+        &key,
+        name,
+        spec.ban_after,
+        spec.device_policy,
+        spec.daily_bytes_per_device,
+    )
+    .await?;
     call.changed(
         Some(&key),
         format!("project {key}"),
@@ -82,16 +101,34 @@ pub async fn list_firmware(call: &mut Call<'_>) -> AppResult<Response> {
     )
 }
 
-async fn firmware(env: &Env, key: &str, fw: &str, version: &str) -> AppResult<Firmware> {
-    store::firmware(env, key, fw, version)
+async fn firmware(
+    env: &Env,
+    key: &str,
+    fw: &str,
+    version: &str,
+    slot: &str,
+) -> AppResult<Firmware> {
+    store::firmware(env, key, fw, version, slot)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("firmware {fw} {version}")))
+        .ok_or_else(|| AppError::NotFound(format!("firmware {fw} {version}{}", of_source(slot))))
 }
 
+/// How a package's slot reads in messages: nothing for the whole image.
+fn of_source(slot: &str) -> String {
+    if slot.is_empty() {
+        String::new()
+    } else {
+        format!(" (delta from {slot})")
+    }
+}
+
+/// `GET .../firmware/{name}/{version}[?source_version=]`: the whole image, or the delta for a
+/// source version.
 pub async fn get_firmware(call: &mut Call<'_>) -> AppResult<Response> {
+    let slot = query(call, PackageQuery::from_pairs)?.slot();
     ok(
         200,
-        &firmware(call.env, call.param(0), call.param(1), call.param(2)).await?,
+        &firmware(call.env, call.param(0), call.param(1), call.param(2), &slot).await?,
     )
 }
 
@@ -131,13 +168,17 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
             "X-Content-SHA256 must be 64 lowercase hex digits",
         ));
     }
-    let existing = store::firmware(call.env, &key, &fw, &version).await?;
+    // A version holds one whole image and one delta per source version: an upload collides
+    // only with the package in its own slot.
+    let slot = package::slot(details.kind, details.source_version.as_deref());
+    let existing = store::firmware(call.env, &key, &fw, &version, &slot).await?;
     if let (Some(existing), Some(claimed)) = (&existing, &claimed) {
         if existing.sha256 != *claimed {
             return Err(AppError::conflict(
                 "version_exists",
                 format!(
-                    "{fw} {version} already exists with other bytes ({})",
+                    "{fw} {version}{} already exists with other bytes ({})",
+                    of_source(&slot),
                     existing.sha256
                 ),
             ));
@@ -162,7 +203,8 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
             Err(AppError::conflict(
                 "version_exists",
                 format!(
-                    "{fw} {version} already exists with other bytes ({})",
+                    "{fw} {version}{} already exists with other bytes ({})",
+                    of_source(&slot),
                     existing.sha256
                 ),
             ))
@@ -184,7 +226,7 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
     };
     if !store::insert_firmware(call.env, &key, &record, now).await? {
         // Another upload of the same version won the race: same answer as a repeat.
-        let existing = firmware(call.env, &key, &fw, &version).await?;
+        let existing = firmware(call.env, &key, &fw, &version, &slot).await?;
         if existing.sha256 != receipt.sha256 {
             return Err(AppError::conflict(
                 "version_exists",
@@ -195,10 +237,12 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
     }
     call.changed(
         Some(&key),
-        format!("firmware {fw} {version}"),
+        format!("firmware {fw} {version}{}", of_source(&slot)),
         None::<&Firmware>,
         Some(&record),
     );
+    // A plan that targets this version serves the new package from now on.
+    super::plans::refresh_packages(call.env, &key, &fw, &version).await?;
     ok(201, &receipt)
 }
 
@@ -340,18 +384,21 @@ pub async fn delete_firmware(call: &mut Call<'_>) -> AppResult<Response> {
         call.param(1).to_string(),
         call.param(2).to_string(),
     );
-    let record = firmware(call.env, &key, &fw, &version).await?;
+    let slot = query(call, PackageQuery::from_pairs)?.slot();
+    let record = firmware(call.env, &key, &fw, &version, &slot).await?;
     let in_use = store::list_plans(call.env, &key)
         .await?
         .into_iter()
-        .any(|p| p.image.sha256 == record.sha256 && p.firmware_name == fw);
+        .any(|p| {
+            p.firmware_name == fw && p.packages().iter().any(|k| k.image.sha256 == record.sha256)
+        });
     if in_use {
         return Err(AppError::conflict(
             "in_use",
             format!("a plan for {fw} targets {version}; change or delete the plan first"),
         ));
     }
-    store::delete_firmware(call.env, &key, &fw, &version).await?;
+    store::delete_firmware(call.env, &key, &fw, &version, &slot).await?;
     if store::image_references(call.env, &record.sha256).await? == 0 {
         store::bucket(call.env)?
             .delete(store::image_key(&record.sha256))
@@ -360,7 +407,7 @@ pub async fn delete_firmware(call: &mut Call<'_>) -> AppResult<Response> {
     }
     call.changed(
         Some(&key),
-        format!("firmware {fw} {version}"),
+        format!("firmware {fw} {version}{}", of_source(&slot)),
         Some(&record),
         None::<&Firmware>,
     );

@@ -20,6 +20,9 @@ pub async fn list(call: &mut Call<'_>) -> AppResult<Response> {
         version: q.version,
         firmware_name: q.firmware_name,
         banned: q.banned,
+        over_budget_since: q
+            .over_budget
+            .map(|_| fota_shared::rules::budget::day_of(store::now()) * 86_400_000),
         limit: q.limit.unwrap_or(DEFAULT_DEVICE_LIMIT),
     };
     settle(call.env, &key).await?;

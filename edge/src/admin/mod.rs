@@ -23,6 +23,7 @@ use fota_shared::api::query::QueryError;
 use fota_shared::api::routes::{match_route, Route, RouteId, RouteMatch};
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
+pub(crate) use plans::refresh_packages;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker::{Env, Request, Response};
@@ -167,6 +168,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         RouteId::GetPlan => plans::get(call).await,
         RouteId::DeletePlan => plans::delete(call).await,
         RouteId::RolloutStatus => plans::status(call).await,
+        RouteId::PreviewPlan => plans::preview(call).await,
         RouteId::PauseRollout => plans::control(call, RolloutAction::Pause).await,
         RouteId::ResumeRollout => plans::control(call, RolloutAction::Resume).await,
         RouteId::CancelRollout => plans::control(call, RolloutAction::Cancel).await,

@@ -6,12 +6,15 @@ use super::{no_content, ok, project, read_json, Call};
 use crate::error::{AppError, AppResult};
 use crate::rollout::{self, Rollout};
 use crate::store;
-use fota_shared::api::plans::{rollout_status, PlanList, TrustBasis};
+use fota_shared::api::catalog::Firmware;
+use fota_shared::api::plans::{rollout_status, PackageServed, PlanList, TrustBasis};
+use fota_shared::api::preview::VersionFacts;
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
-use fota_shared::model::plan::{ImageRef, Plan, PlanSpec};
+use fota_shared::model::plan::{ImageRef, Package, Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
+use fota_shared::rules::package::{resolve, ResolveError};
 use fota_shared::rules::plan::normalize;
 use worker::Response;
 
@@ -49,7 +52,9 @@ pub async fn delete(call: &mut Call<'_>) -> AppResult<Response> {
     no_content()
 }
 
-pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
+/// The plan a `PUT` (or a preview) body stands for, checked and resolved to the target's
+/// packages, and the plan it replaces. Nothing is stored.
+async fn planned(call: &mut Call<'_>) -> AppResult<(Plan, Option<Plan>)> {
     let (key, fw) = (call.param(0).to_string(), call.param(1).to_string());
     project(call.env, &key).await?;
     if !valid_name(&fw) {
@@ -72,18 +77,17 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     }
     let target = Version::parse(&spec.target_version)
         .map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
-    let image = store::list_firmware(call.env, &key, Some(&fw))
+    let (image, packages) = resolve_packages(call.env, &key, &fw, &target)
         .await?
-        .into_iter()
-        .find(|f| Version::parse(&f.version).is_ok_and(|v| v == target))
-        .ok_or_else(|| {
-            AppError::conflict(
+        .map_err(|e| match e {
+            ResolveError::Missing(_) => AppError::conflict(
                 "firmware_missing",
                 format!(
                     "upload {fw} version {} before planning it",
                     spec.target_version
                 ),
-            )
+            ),
+            mixed => AppError::conflict("package_modules_differ", mixed.to_string()),
         })?;
     let before = store::fresh_plan(call.env, &key, &fw).await?;
     // A rollout keeps its shards for life (a device's shard follows from their number); a new
@@ -99,29 +103,121 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
         ),
     };
     let plan = Plan {
-        project_key: key.clone(),
-        firmware_name: fw.clone(),
+        project_key: key,
+        firmware_name: fw,
         spec,
-        image: ImageRef {
-            sha256: image.sha256,
-            md5: image.md5,
-            size: image.size,
-            module: image.module,
-        },
+        image,
+        packages,
         updated_at: rfc3339(store::now()),
         shards,
     };
+    Ok((plan, before))
+}
+
+pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
+    let (plan, before) = planned(call).await?;
     // The rollout row first: a plan visible to devices always has its rollout.
     let r = Rollout::of(&plan)?;
     rollout::reconcile(call.env, &r).await?;
     store::put_plan(call.env, &plan).await?;
     call.changed(
-        Some(&key),
-        format!("plan {fw}"),
+        Some(&plan.project_key),
+        format!("plan {}", plan.firmware_name),
         before.as_ref(),
         Some(&plan),
     );
     ok(200, &plan)
+}
+
+/// `POST .../plans/{firmware_name}/preview`: what the body, saved, would do (per version the
+/// package or why none, per stage the devices and bytes), from the registry's counts. Changes
+/// nothing.
+pub async fn preview(call: &mut Call<'_>) -> AppResult<Response> {
+    let (plan, _) = planned(call).await?;
+    let (key, fw) = (plan.project_key.as_str(), plan.firmware_name.as_str());
+    let target = Version::parse(&plan.spec.target_version)
+        .map_err(|e| AppError::bad("invalid_plan", e.to_string()))?;
+    let target_key = fota_shared::rules::ban::target_key(fw, &target);
+    let whole_fleet = plan.spec.devices.is_empty() && plan.spec.imei_ranges.is_empty();
+    let all = store::preview::firmware_versions(call.env, key, fw).await?;
+    let in_set = if whole_fleet {
+        all.clone()
+    } else {
+        store::preview::set_versions(call.env, key, fw, &plan.spec).await?
+    };
+    let banned =
+        store::preview::banned_versions(call.env, key, fw, &target_key, &plan.spec).await?;
+    let outside = all
+        .values()
+        .sum::<u64>()
+        .saturating_sub(in_set.values().sum::<u64>());
+    let fleet: Vec<VersionFacts> = in_set
+        .into_iter()
+        .map(|(version, devices)| VersionFacts {
+            banned: banned.get(&version).copied().unwrap_or(0),
+            version,
+            devices,
+        })
+        .collect();
+    ok(
+        200,
+        &fota_shared::api::preview::preview(&plan, &fleet, outside),
+    )
+}
+
+/// A catalog record as a plan's package.
+pub fn package_of(f: &Firmware) -> Package {
+    Package {
+        image: ImageRef {
+            sha256: f.sha256.clone(),
+            md5: f.md5.clone(),
+            size: f.size,
+            module: f.module.clone(),
+        },
+        kind: f.kind,
+        source_version: f.source_version.clone(),
+    }
+}
+
+/// The packages of `target` in the catalog (`fota_shared::rules::package::resolve`).
+async fn resolve_packages(
+    env: &worker::Env,
+    key: &str,
+    fw: &str,
+    target: &Version,
+) -> AppResult<Result<(ImageRef, Vec<Package>), ResolveError>> {
+    let records = store::list_firmware(env, key, Some(fw)).await?;
+    Ok(resolve(
+        records.iter().map(|f| (f.version.as_str(), package_of(f))),
+        target,
+    ))
+}
+
+/// A package of `version` was uploaded: the plan that targets it (if any) lists it from now
+/// on. Its rollout is the same (the target did not change).
+pub async fn refresh_packages(
+    env: &worker::Env,
+    key: &str,
+    fw: &str,
+    version: &str,
+) -> AppResult<()> {
+    let Ok(version) = Version::parse(version) else {
+        return Ok(());
+    };
+    let Some(mut plan) = store::fresh_plan(env, key, fw).await? else {
+        return Ok(());
+    };
+    if Version::parse(&plan.spec.target_version).ok().as_ref() != Some(&version) {
+        return Ok(());
+    }
+    // Mixed modules: the plan keeps what it had (its next write names the conflict).
+    if let Ok((image, packages)) = resolve_packages(env, key, fw, &version).await? {
+        plan.image = image;
+        plan.packages = packages;
+        plan.updated_at = rfc3339(store::now());
+        store::put_plan(env, &plan).await?;
+    }
+    Ok(())
 }
 
 pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
@@ -131,6 +227,18 @@ pub async fn status(call: &mut Call<'_>) -> AppResult<Response> {
     crate::ota::sweep_jobs(call.env).await?;
     let state = rollout::state(call.env, &r).await?;
     let mut status = rollout_status(&r.spec, &state);
+    let served = rollout::served(call.env, &r).await?;
+    status.packages = plan
+        .packages()
+        .iter()
+        .map(|p| PackageServed {
+            kind: p.kind,
+            source_version: p.source_version.clone(),
+            sha256: p.image.sha256.clone(),
+            size: p.image.size,
+            served: served.get(&p.image.sha256).copied().unwrap_or(0),
+        })
+        .collect();
     let policy = store::project(call.env, &plan.project_key)
         .await?
         .map(|p| p.device_policy)

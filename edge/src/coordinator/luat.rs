@@ -5,8 +5,10 @@
 use super::{answer_of, count_key, log_event, RolloutCoordinator};
 use crate::coordinator_store::Row;
 use crate::rollout::{Answer, Op, Rollout};
+use fota_shared::leaf::code::Refusal;
 use fota_shared::model::rollout::{DeviceRollout, RolloutSpec, RolloutState, Standing};
 use fota_shared::rules::ban::DeliveryState;
+use fota_shared::rules::budget;
 use fota_shared::rules::delivery::{attempt, handed, reached, Attempt, Handed, Verdict};
 use worker::Result;
 
@@ -25,6 +27,7 @@ impl RolloutCoordinator {
             from,
             target,
             counts,
+            budget,
             now,
         } = op
         else {
@@ -32,6 +35,14 @@ impl RolloutCoordinator {
         };
         let ledger = self.ledger();
         let before = ledger.row(&device_id)?;
+        // The daily data budget: a device sent its bytes for today hears 74 until tomorrow;
+        // nothing is counted or stored for it.
+        if before
+            .as_ref()
+            .is_some_and(|r| budget::spent(r.sent(), budget::day_of(now), budget))
+        {
+            return Ok(answer_of(Err(Refusal::DailyBudgetSpent)));
+        }
         let delivery = Row::delivery(before.as_ref(), &target);
         let v = attempt(&Attempt {
             spec,
@@ -77,6 +88,8 @@ impl RolloutCoordinator {
             start,
             bytes,
             window_ms,
+            budget,
+            sha256,
             now,
         } = op
         else {
@@ -106,8 +119,36 @@ impl RolloutCoordinator {
             window_ms,
         });
         self.store_verdict(ident, Some(&row), &delivery, &state, h.verdict, now)?;
-        if h.covered != held {
-            ledger.save_covered(&device_id, h.covered)?;
+        // A package delivered whole counts once per device it reached.
+        let newly_served =
+            h.delivered && !sha256.is_empty() && row.served_sha.as_deref() != Some(sha256.as_str());
+        if newly_served {
+            ledger.count_served(&sha256)?;
+        }
+        let served_sha = if newly_served {
+            Some(sha256.as_str())
+        } else {
+            row.served_sha.as_deref()
+        };
+        // Every byte out counts against the daily budget, whatever the package or range, while
+        // the project has one (without one, a stream writes the row only when its coverage or
+        // the package served changed, as before budgets: no row written for nothing).
+        let today = budget::day_of(now);
+        let sent = if budget.is_some() {
+            row.sent().add(today, bytes)
+        } else {
+            row.sent()
+        };
+        if budget.is_some() || newly_served || h.covered != held {
+            ledger.save_stream(&device_id, h.covered, sent, served_sha)?;
+        }
+        if budget::reached(row.sent(), sent, today, budget) {
+            let detail = format!(
+                "sent {} image bytes today, the daily budget of {} (refused with code 74 until 00:00 UTC)",
+                sent.bytes,
+                budget.unwrap_or_default()
+            );
+            ledger.record(&device_id, "daily_budget_reached", &detail, now)?;
         }
         Ok(Answer::Done)
     }

@@ -325,6 +325,7 @@ impl RolloutCoordinator {
                 Answer::Done
             }
             Op::Counts => Answer::State(state),
+            Op::Served => Answer::Served(ledger.served()?),
             Op::Status
             | Op::Flush
             | Op::Report { .. }

@@ -1,10 +1,12 @@
-//! Firmware metadata (`firmware`): one row per uploaded version, and the questions about an
+//! Firmware metadata (`firmware`): one row per uploaded package (a version's whole image, and
+//! its deltas by source version: `fota_shared::rules::package::slot`), and the questions about an
 //! image's bytes that the rows answer (its md5, how many records still point at it).
 
 use super::{db, n, opt, s, Metered as _};
 use crate::error::AppResult;
 use fota_shared::api::catalog::Firmware;
 use fota_shared::leaf::time::rfc3339;
+use fota_shared::rules::package::slot;
 use serde::Deserialize;
 use worker::Env;
 
@@ -60,21 +62,24 @@ pub async fn list_firmware(
     Ok(rows.into_iter().map(Firmware::from).collect())
 }
 
+/// One package of a version: its whole image (`slot` ""), or its delta for a source version.
 pub async fn firmware(
     env: &Env,
     project: &str,
     firmware: &str,
     version: &str,
+    slot: &str,
 ) -> AppResult<Option<Firmware>> {
     let row: Option<FirmwareRow> = db(env)?
-        .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3"))
-        .bind(&[s(project), s(firmware), s(version)])?
+        .prepare(format!("SELECT {FIRMWARE_COLUMNS} FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3 AND slot = ?4"))
+        .bind(&[s(project), s(firmware), s(version), s(slot)])?
         .counted_first(None)
         .await?;
     Ok(row.map(Firmware::from))
 }
 
-/// Records an uploaded image. Returns false when the version already exists (nothing written).
+/// Records an uploaded package. Returns false when its slot of the version is taken (nothing
+/// written).
 pub async fn insert_firmware(
     env: &Env,
     project: &str,
@@ -83,8 +88,8 @@ pub async fn insert_firmware(
 ) -> AppResult<bool> {
     let result = db(env)?
         .prepare(
-            "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
+            "INSERT INTO firmware (project_key, firmware_name, version, sha256, md5, size, uploaded_at, module, kind, source_version, notes, uploader, slot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING",
         )
         .bind(&[
             s(project),
@@ -99,6 +104,7 @@ pub async fn insert_firmware(
             opt(fw.source_version.as_deref()),
             opt(fw.notes.as_deref()),
             opt(fw.uploader.as_deref()),
+            s(&slot(fw.kind, fw.source_version.as_deref())),
         ])?
         .counted_run()
         .await?;
@@ -110,12 +116,13 @@ pub async fn delete_firmware(
     project: &str,
     firmware: &str,
     version: &str,
+    slot: &str,
 ) -> AppResult<()> {
     db(env)?
         .prepare(
-            "DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3",
+            "DELETE FROM firmware WHERE project_key = ?1 AND firmware_name = ?2 AND version = ?3 AND slot = ?4",
         )
-        .bind(&[s(project), s(firmware), s(version)])?
+        .bind(&[s(project), s(firmware), s(version), s(slot)])?
         .counted_run()
         .await?;
     Ok(())

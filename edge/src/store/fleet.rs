@@ -57,6 +57,9 @@ pub struct DeviceFilter {
     pub state: Option<String>,
     /// Only devices seen at or after this time (ms).
     pub seen_since: Option<i64>,
+    /// Only devices that reached their daily data budget at or after this time (ms): the start
+    /// of the UTC day.
+    pub over_budget_since: Option<i64>,
     pub limit: u32,
 }
 
@@ -99,6 +102,15 @@ pub async fn list_devices(
     }
     if let Some(since) = f.seen_since {
         push(" AND last_seen >= ?", n(since), &mut sql);
+    }
+    if let Some(since) = f.over_budget_since {
+        // The kind is a literal: the partial index of budget entries (migration 0012) serves it.
+        args.push(n(since));
+        sql.push_str(&format!(
+            " AND id IN (SELECT device_id FROM device_events WHERE project_key = ?1 \
+             AND kind = 'daily_budget_reached' AND at >= ?{})",
+            args.len()
+        ));
     }
     args.push(n(f.limit as i64 + 1));
     let page = format!(" ORDER BY id LIMIT ?{}", args.len());

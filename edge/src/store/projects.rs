@@ -27,12 +27,13 @@ struct ProjectRow {
     ban_after: f64,
     device_policy: String,
     bindings_at: f64,
+    daily_bytes_per_device: Option<f64>,
     created_at: f64,
     updated_at: f64,
 }
 
 const PROJECT_COLUMNS: &str =
-    "key, name, ban_after, device_policy, bindings_at, created_at, updated_at";
+    "key, name, ban_after, device_policy, bindings_at, daily_bytes_per_device, created_at, updated_at";
 
 impl From<ProjectRow> for Project {
     fn from(r: ProjectRow) -> Self {
@@ -42,6 +43,10 @@ impl From<ProjectRow> for Project {
             ban_after: r.ban_after as u32,
             device_policy: DevicePolicy::parse(&r.device_policy).unwrap_or_default(),
             bindings_at: r.bindings_at as i64,
+            daily_bytes_per_device: r
+                .daily_bytes_per_device
+                .map(|b| b as u64)
+                .filter(|b| *b > 0),
             created_at: rfc3339(r.created_at as i64),
             updated_at: rfc3339(r.updated_at as i64),
         }
@@ -55,18 +60,27 @@ pub async fn put_project(
     name: &str,
     ban_after: Option<u32>,
     policy: Option<DevicePolicy>,
+    daily_bytes_per_device: Option<u64>,
 ) -> AppResult<Project> {
     let now = now();
     let policy = policy.map_or(JsValue::NULL, |p| s(p.as_str()));
+    // 0 removes the budget (stored as NULL); absent keeps it.
+    let (budget_given, budget) = match daily_bytes_per_device {
+        None => (n(0), JsValue::NULL),
+        Some(0) => (n(1), JsValue::NULL),
+        Some(b) => (n(1), n(b as i64)),
+    };
     let row: Option<ProjectRow> = db(env)?
         .prepare(format!(
-            "INSERT INTO projects (key, name, ban_after, device_policy, created_at, updated_at)
-             VALUES (?1, ?2, COALESCE(?3, 6), COALESCE(?5, 'open'), ?4, ?4)
+            "INSERT INTO projects (key, name, ban_after, device_policy, daily_bytes_per_device, created_at, updated_at)
+             VALUES (?1, ?2, COALESCE(?3, 6), COALESCE(?5, 'open'), ?7, ?4, ?4)
              ON CONFLICT(key) DO UPDATE SET name = excluded.name, ban_after = COALESCE(?3, projects.ban_after),
-               device_policy = COALESCE(?5, projects.device_policy), updated_at = ?4
+               device_policy = COALESCE(?5, projects.device_policy),
+               daily_bytes_per_device = CASE WHEN ?6 = 1 THEN ?7 ELSE projects.daily_bytes_per_device END,
+               updated_at = ?4
              RETURNING {PROJECT_COLUMNS}"
         ))
-        .bind(&[s(key), s(name), ban_after.map_or(JsValue::NULL, |b| n(b as i64)), n(now), policy])?
+        .bind(&[s(key), s(name), ban_after.map_or(JsValue::NULL, |b| n(b as i64)), n(now), policy, budget_given, budget])?
         .counted_first(None)
         .await?;
     publish(env, row).await

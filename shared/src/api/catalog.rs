@@ -15,6 +15,10 @@ pub struct ProjectSpec {
     /// Which ids the project serves (`open`, `registered`, `signed`); unchanged when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_policy: Option<DevicePolicy>,
+    /// Image bytes one device may be sent per UTC day (code 74 past it); `0` removes the
+    /// budget, absent leaves it as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_bytes_per_device: Option<u64>,
 }
 
 /// A project as the API shows it.
@@ -29,6 +33,10 @@ pub struct Project {
     /// moved a device; ms): copies of bindings made before it are read again.
     #[serde(default)]
     pub bindings_at: i64,
+    /// Image bytes one device may be sent per UTC day; past it the device hears code 74 until
+    /// the next day. Absent: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_bytes_per_device: Option<u64>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -12,5 +12,6 @@ pub mod fleet;
 pub mod fleet_summary;
 pub mod ota;
 pub mod plans;
+pub mod preview;
 pub mod query;
 pub mod routes;

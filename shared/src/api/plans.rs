@@ -45,6 +45,21 @@ pub struct RolloutStatus {
     pub totals: RolloutCounts,
     pub verification: RolloutCounts,
     pub stages: Vec<RolloutStageStatus>,
+    /// The target's packages (full image, then deltas by source version) with the devices each
+    /// was delivered to (a device counts once per package it received whole).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageServed>,
+}
+
+/// One package of a rollout's target and the devices it was delivered to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackageServed {
+    pub kind: crate::model::plan::ImageKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    pub served: u64,
 }
 
 /// What a rollout's gates count, said to the operator.
@@ -99,6 +114,7 @@ pub fn rollout_status(spec: &RolloutSpec, state: &RolloutState) -> RolloutStatus
                 counts,
             })
             .collect(),
+        packages: Vec::new(),
     }
 }
 

@@ -78,6 +78,9 @@ pub struct DeviceQuery {
     pub seen_since: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub banned: Option<bool>,
+    /// `true`: only devices that reached their project's daily data budget today (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub over_budget: Option<bool>,
 }
 
 /// Filters of `GET /audit`; `None` fields are left out of the query string.
@@ -95,6 +98,36 @@ pub struct AuditQuery {
     pub cursor: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+/// Which package of a version `GET`/`DELETE .../firmware/{name}/{version}` means: the delta
+/// for `source_version`, or (absent) the whole image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PackageQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+}
+
+impl PackageQuery {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<PackageQuery, QueryError> {
+        let params = last_wins(pairs);
+        let source_version = given(&params, "source_version");
+        if let Some(v) = &source_version {
+            Version::parse(v)
+                .map_err(|e| refuse("invalid_version", format!("source_version: {e}")))?;
+        }
+        Ok(PackageQuery { source_version })
+    }
+
+    /// The package's slot in its version (`crate::rules::package::slot`).
+    pub fn slot(&self) -> String {
+        match &self.source_version {
+            Some(v) => crate::rules::package::slot(ImageKind::Delta, Some(v)),
+            None => String::new(),
+        }
+    }
 }
 
 /// The optional details of an upload, sent as its query string.
@@ -168,6 +201,16 @@ impl DeviceQuery {
                 "seen_since must be an RFC 3339 time",
             ));
         }
+        let over_budget = match params.get("over_budget").map(String::as_str) {
+            None | Some("") | Some("false") => None,
+            Some("true") => Some(true),
+            Some(_) => {
+                return Err(refuse(
+                    "invalid_over_budget",
+                    "over_budget must be true or false",
+                ))
+            }
+        };
         let (q, version, firmware_name) = (
             given(&params, "q"),
             given(&params, "version"),
@@ -182,6 +225,7 @@ impl DeviceQuery {
             state,
             seen_since,
             banned,
+            over_budget,
         })
     }
 
@@ -388,6 +432,9 @@ mod tests {
         check(devices, "", "limit: None, cursor: None, q: None");
         check(devices, "limit=1000&banned=true", "limit: Some(1000)");
         check(devices, "banned=", "banned: None");
+        check(devices, "over_budget=true", "over_budget: Some(true)");
+        check(devices, "over_budget=false", "over_budget: None");
+        check(devices, "over_budget=yes", "invalid_over_budget");
         check(
             devices,
             "state=failed&q=86",
@@ -423,6 +470,22 @@ mod tests {
         check(audit, "limit=501", "invalid_limit");
         let q = AuditQuery::from_pairs(pairs("cursor=41&since=1970-01-01T00:00:02Z")).unwrap();
         assert_eq!((q.before_id(), q.since_ms()), (Some(41), Some(2000)));
+    }
+
+    #[test]
+    fn package_of_a_version() {
+        let package = PackageQuery::from_pairs;
+        check(package, "", "source_version: None");
+        check(package, "source_version=", "source_version: None");
+        check(
+            package,
+            "source_version=1.0",
+            "source_version: Some(\"1.0\")",
+        );
+        check(package, "source_version=abc", "invalid_version");
+        let slot = |q: &str| PackageQuery::from_pairs(pairs(q)).unwrap().slot();
+        assert_eq!(slot(""), "");
+        assert_eq!(slot("source_version=1.0"), "1.0.0");
     }
 
     #[test]

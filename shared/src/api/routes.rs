@@ -52,6 +52,7 @@ pub enum RouteId {
     GetPlan,
     DeletePlan,
     RolloutStatus,
+    PreviewPlan,
     PauseRollout,
     ResumeRollout,
     CancelRollout,
@@ -190,6 +191,13 @@ pub const ROUTES: &[Route] = &[
         "projects/{key}/plans/{firmware_name}/status",
         Viewer,
         "Rollout status with counts",
+    ),
+    r(
+        PreviewPlan,
+        "POST",
+        "projects/{key}/plans/{firmware_name}/preview",
+        Operator,
+        "Preview a plan: who it would reach, which package, the bytes (changes nothing)",
     ),
     r(
         PauseRollout,

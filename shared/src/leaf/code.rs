@@ -42,6 +42,9 @@ pub enum Refusal {
     /// 73: the check's signature (`ts` + `sig`) is missing where the project requires one, more
     /// than 300 s off, wrong, or from an id with no secret.
     BadSignature,
+    /// 74: the device was sent its project's `daily_bytes_per_device` of image bytes today
+    /// (UTC); it is served again tomorrow (`429`).
+    DailyBudgetSpent,
 }
 
 impl Refusal {
@@ -63,6 +66,7 @@ impl Refusal {
             Refusal::RegistrationsSpent => 71,
             Refusal::Unregistered => 72,
             Refusal::BadSignature => 73,
+            Refusal::DailyBudgetSpent => 74,
         }
     }
 
@@ -76,7 +80,7 @@ impl Refusal {
             | Refusal::BadSignature => 403,
             Refusal::Malformed(_) | Refusal::MissingDeviceId => 400,
             Refusal::ImageUnavailable => 503,
-            Refusal::TooManyChecks | Refusal::RegistrationsSpent => 429,
+            Refusal::TooManyChecks | Refusal::RegistrationsSpent | Refusal::DailyBudgetSpent => 429,
             _ => 404,
         }
     }
@@ -99,6 +103,7 @@ impl Refusal {
             Refusal::RegistrationsSpent => "too many new devices, retry later",
             Refusal::Unregistered => "device not registered",
             Refusal::BadSignature => "signature missing, stale or wrong",
+            Refusal::DailyBudgetSpent => "daily data budget spent, retry tomorrow",
         }
     }
 
@@ -112,7 +117,7 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const ALL: [Refusal; 16] = [
+    const ALL: [Refusal; 17] = [
         Refusal::OtherProject,
         Refusal::UnknownProject,
         Refusal::UnknownFirmware,
@@ -129,6 +134,7 @@ mod tests {
         Refusal::RegistrationsSpent,
         Refusal::Unregistered,
         Refusal::BadSignature,
+        Refusal::DailyBudgetSpent,
     ];
 
     #[test]

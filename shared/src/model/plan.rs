@@ -88,6 +88,17 @@ pub struct PlanSpec {
     /// (`fota_shared::rules::rollout::shards_for`). Absent: sized for up to 4 M devices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_devices: Option<u64>,
+    /// `false`: serve the target's full image only, never a delta. Absent: a device gets the
+    /// delta built for its version when the catalog has one (`crate::rules::package::choose`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deltas: Option<bool>,
+}
+
+impl PlanSpec {
+    /// Whether devices may be served a delta built for their version.
+    pub fn uses_deltas(&self) -> bool {
+        self.deltas != Some(false)
+    }
 }
 
 /// The image a plan points at, resolved when the plan is written.
@@ -101,6 +112,34 @@ pub struct ImageRef {
     pub module: String,
 }
 
+/// One package of a plan's target: the whole image (`source_version` absent; kind `full` or
+/// `script`) or a delta that applies to one source version only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    #[serde(flatten)]
+    pub image: ImageRef,
+    #[serde(default)]
+    pub kind: ImageKind,
+    /// For a delta: the version it applies to (compared numerically).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+}
+
+impl Package {
+    /// The whole image (no source): what a device without a delta of its own gets.
+    pub fn full(image: ImageRef) -> Package {
+        Package {
+            image,
+            kind: ImageKind::Full,
+            source_version: None,
+        }
+    }
+
+    pub fn is_delta(&self) -> bool {
+        self.kind == ImageKind::Delta
+    }
+}
+
 /// A stored plan: the operator's spec plus what the edge resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -108,10 +147,29 @@ pub struct Plan {
     pub firmware_name: String,
     #[serde(flatten)]
     pub spec: PlanSpec,
+    /// The target's full image when it has one, else its first package: the plan's module and
+    /// digests for readers that know one image. Devices are served the package
+    /// `crate::rules::package::choose` picks from [`Plan::packages`], never this field alone.
     pub image: ImageRef,
+    /// Every package of the target (at most one whole image, deltas by source version), as the
+    /// catalog held them when the plan was written. Empty in plans stored before packages: then
+    /// `image` is the one (whole) package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<Package>,
     pub updated_at: String,
     /// The coordinator objects its rollout is spread over, fixed when its target was first
     /// planned; 0 in plans stored before rollouts were sharded (one object).
     #[serde(default)]
     pub shards: u32,
+}
+
+impl Plan {
+    /// The target's packages (a plan stored before packages has its one image, taken as whole).
+    pub fn packages(&self) -> std::borrow::Cow<'_, [Package]> {
+        if self.packages.is_empty() {
+            std::borrow::Cow::Owned(vec![Package::full(self.image.clone())])
+        } else {
+            std::borrow::Cow::Borrowed(&self.packages)
+        }
+    }
 }

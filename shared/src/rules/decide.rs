@@ -4,10 +4,11 @@
 
 use crate::leaf::code::Refusal;
 use crate::leaf::version::Version;
-use crate::model::plan::{Delivery, Plan};
+use crate::model::plan::{Delivery, ImageRef, Plan};
 use crate::model::project::DevicePolicy;
 use crate::rules::luat::UpgradeCheck;
 use crate::rules::luat_sign::Proof;
+use crate::rules::package::choose;
 use crate::rules::plan::{in_device_set, listed, upgrade_wanted};
 use crate::rules::rollout_state::Provenance;
 
@@ -26,6 +27,9 @@ pub enum Via {
 pub struct Due<'a> {
     pub plan: &'a Plan,
     pub target: Version,
+    /// The package this device gets: the delta built for its version, else the whole image
+    /// ([`crate::rules::package::choose`]).
+    pub image: &'a ImageRef,
     pub via: Via,
     /// What the rollout may believe of the device when it first sees it.
     pub from: Provenance,
@@ -159,6 +163,11 @@ fn offer<'a>(
         Ok(target) => target,
         Err(refusal) => return Refuse(refusal),
     };
+    // A delta applies to one source version only: any other version gets the whole image, or
+    // nothing when the target has none.
+    let Some(image) = choose(plan, &check.version) else {
+        return Refuse(Refusal::SourceVersionNotEligible);
+    };
     let redirect = check.wants_redirect
         || (plan.spec.delivery == Delivery::Redirect && check.client.follows_redirects());
     let first_seen_ms = match binding {
@@ -168,6 +177,7 @@ fn offer<'a>(
     Offer::Due(Due {
         plan,
         target,
+        image,
         via: if redirect { Via::Redirect } else { Via::Stream },
         from: Provenance {
             signed: false,
@@ -205,6 +215,7 @@ mod tests {
                 job_timeout_s: None,
                 needs_confirm: false,
                 expected_devices: None,
+                deltas: None,
             },
             image: ImageRef {
                 sha256: "00".into(),
@@ -212,6 +223,7 @@ mod tests {
                 size: 1,
                 module: "default".into(),
             },
+            packages: vec![],
             updated_at: "2026-11-22T00:00:00Z".into(),
             shards: 0,
         }
@@ -579,5 +591,84 @@ mod tests {
             assert_eq!(got, want, "{what}");
             assert_eq!(verdict.heard, heard, "{what}: heard");
         }
+    }
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+    use crate::model::plan::{ImageKind, Package};
+    use crate::rules::luat::parse_check;
+
+    fn delta_plan(with_full: bool, deltas: Option<bool>) -> Plan {
+        let image = |sha: &str| ImageRef {
+            sha256: sha.into(),
+            md5: "m".into(),
+            size: 1,
+            module: "default".into(),
+        };
+        let mut packages = vec![Package {
+            image: image("delta"),
+            kind: ImageKind::Delta,
+            source_version: Some("1.0.0".into()),
+        }];
+        if with_full {
+            packages.insert(0, Package::full(image("full")));
+        }
+        Plan {
+            project_key: "K1".into(),
+            firmware_name: "F".into(),
+            spec: crate::model::plan::PlanSpec {
+                target_version: "2.0.0".into(),
+                deltas,
+                ..Default::default()
+            },
+            image: packages[0].image.clone(),
+            packages,
+            updated_at: String::new(),
+            shards: 0,
+        }
+    }
+
+    /// The package a device at `version` is offered (its sha256), or the refusal's code.
+    #[track_caller]
+    fn check(plan: &Plan, version: &str, expect: &str) {
+        let c = parse_check(&format!(
+            "imei=862419074072389&project_key=K1&firmware_name=F&version={version}"
+        ))
+        .unwrap();
+        let facts = Facts {
+            project_known: true,
+            policy: DevicePolicy::Open,
+            binding: Binding::Bound {
+                project: "K1",
+                enrolment: Enrolment::Bound,
+                first_seen_ms: 0,
+            },
+            proof: Proof::Unsigned,
+            plan: Some(plan),
+        };
+        let got = match decide(&c, facts).offer {
+            Offer::Due(due) => due.image.sha256.clone(),
+            Offer::Refuse(r) => r.code().to_string(),
+        };
+        assert_eq!(got, expect, "version {version}");
+    }
+
+    #[test]
+    fn each_version_gets_its_package() {
+        let only_delta = delta_plan(false, None);
+        check(&only_delta, "1.0.0", "delta");
+        check(&only_delta, "1.0", "delta");
+        check(&only_delta, "1.5.0", "66");
+        check(&only_delta, "0.9.0", "66");
+        check(&only_delta, "2.0.0", "60");
+        let both = delta_plan(true, None);
+        check(&both, "1.0.0", "delta");
+        check(&both, "1.5.0", "full");
+        check(&both, "0.9.0", "full");
+        let no_deltas = delta_plan(true, Some(false));
+        check(&no_deltas, "1.0.0", "full");
+        check(&delta_plan(false, Some(false)), "1.0.0", "66");
     }
 }

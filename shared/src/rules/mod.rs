@@ -6,6 +6,7 @@
 
 pub mod admin_auth;
 pub mod ban;
+pub mod budget;
 pub mod decide;
 pub mod delivery;
 pub mod device_auth;
@@ -16,6 +17,7 @@ pub mod luat_sign;
 pub mod module_job;
 pub mod module_ota;
 pub mod notice;
+pub mod package;
 pub mod plan;
 pub mod registry;
 pub mod retention;

@@ -40,7 +40,8 @@ pub struct Candidate {
 
 /// The plans that would upgrade one of the device's reported modules: the device is in the
 /// plan's device set and the module's reported version is one the plan upgrades
-/// ([`upgrade_wanted`], the same rule as for Luat checks). A plan for a module the device never
+/// ([`upgrade_wanted`], the same rule as for Luat checks) with a package for it (a delta for
+/// exactly that version, or the whole image: `crate::rules::package::choose`). A plan for a module the device never
 /// reported is left out (its source version is unknown).
 pub fn wanted_plans<'a>(
     plans: &'a [Plan],
@@ -57,7 +58,10 @@ pub fn wanted_plans<'a>(
         .iter()
         .filter(|p| {
             in_device_set(&p.spec, device_id)
-                && reported(&p.image.module).is_some_and(|v| upgrade_wanted(&p.spec, &v).is_ok())
+                && reported(&p.image.module).is_some_and(|v| {
+                    upgrade_wanted(&p.spec, &v).is_ok()
+                        && crate::rules::package::choose(p, &v).is_some()
+                })
         })
         .collect()
 }
@@ -228,6 +232,7 @@ mod tests {
             firmware_name: firmware.into(),
             spec: serde_json::from_str(&spec).unwrap(),
             image: serde_json::from_str(&image).unwrap(),
+            packages: vec![],
             updated_at: "2026-11-22T00:00:00Z".into(),
             shards: 0,
         }

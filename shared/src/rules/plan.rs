@@ -165,6 +165,7 @@ mod tests {
             job_timeout_s: None,
             needs_confirm: false,
             expected_devices: None,
+            deltas: None,
         }
     }
 

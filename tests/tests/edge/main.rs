@@ -15,6 +15,7 @@ mod device_path;
 mod fleet;
 mod images;
 mod ota;
+mod packages;
 mod refusals;
 mod retention;
 mod rollouts;

@@ -147,14 +147,19 @@ impl ApiClient {
             .await
     }
 
+    /// A version's full image, or (`source_version`) its delta for that source.
     pub async fn firmware(
         &self,
         project: &str,
         name: &str,
         version: &str,
+        source_version: Option<&str>,
     ) -> Result<Firmware, ApiError> {
-        self.json(Method::GET, firmware_path(project, name, version))
-            .await
+        self.json(
+            Method::GET,
+            package_path(project, name, version, source_version),
+        )
+        .await
     }
 
     /// Uploads the image `file` (opened from `hashed.path`, hashed by
@@ -189,9 +194,13 @@ impl ApiClient {
         project: &str,
         name: &str,
         version: &str,
+        source_version: Option<&str>,
     ) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, firmware_path(project, name, version))
-            .await
+        self.empty(
+            Method::DELETE,
+            package_path(project, name, version, source_version),
+        )
+        .await
     }
 
     pub async fn plans(&self, project: &str) -> Result<PlanList, ApiError> {
@@ -212,6 +221,21 @@ impl ApiClient {
     ) -> Result<Plan, ApiError> {
         self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec)
             .await
+    }
+
+    /// What `spec` would do, saved (`POST .../preview`); nothing changes.
+    pub async fn preview_plan(
+        &self,
+        project: &str,
+        firmware_name: &str,
+        spec: &PlanSpec,
+    ) -> Result<fota_shared::api::preview::PlanPreview, ApiError> {
+        self.json_with_body(
+            Method::POST,
+            format!("{}/preview", plan_path(project, firmware_name)),
+            spec,
+        )
+        .await
     }
 
     pub async fn delete_plan(&self, project: &str, firmware_name: &str) -> Result<(), ApiError> {
@@ -514,6 +538,15 @@ fn firmware_path(project: &str, name: &str, version: &str) -> String {
         segment(name),
         segment(version)
     )
+}
+
+/// One package of a version: `?source_version=` names a delta.
+fn package_path(project: &str, name: &str, version: &str, source: Option<&str>) -> String {
+    let path = firmware_path(project, name, version);
+    match source {
+        Some(source) => format!("{path}?source_version={}", segment(source)),
+        None => path,
+    }
 }
 
 fn plan_path(project: &str, firmware_name: &str) -> String {

@@ -37,6 +37,9 @@ pub enum DeviceVerb {
         /// Only devices seen at or after this RFC 3339 time.
         #[arg(long)]
         seen_since: Option<String>,
+        /// Only devices that reached the project's daily data budget today (UTC): code 74.
+        #[arg(long)]
+        over_budget: bool,
         /// Devices per page.
         #[arg(long)]
         limit: Option<u32>,
@@ -116,6 +119,7 @@ pub async fn run(
             banned,
             state,
             seen_since,
+            over_budget,
             limit,
             all,
         } => {
@@ -125,6 +129,7 @@ pub async fn run(
                 banned: banned.then_some(true),
                 state,
                 seen_since,
+                over_budget: over_budget.then_some(true),
                 ..DeviceQuery::default()
             };
             list(api, &project, query, all, out).await

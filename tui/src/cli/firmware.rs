@@ -43,10 +43,16 @@ pub enum FirmwareVerb {
     Show {
         firmware_name: String,
         version: String,
+        /// The delta for this source version (default: the version's full image).
+        #[arg(long)]
+        source_version: Option<String>,
     },
     Delete {
         firmware_name: String,
         version: String,
+        /// The delta for this source version (default: the version's full image).
+        #[arg(long)]
+        source_version: Option<String>,
     },
 }
 
@@ -83,16 +89,30 @@ pub async fn run(
         FirmwareVerb::Show {
             firmware_name,
             version,
+            source_version,
         } => {
-            let image = api.firmware(&project, &firmware_name, &version).await?;
+            let image = api
+                .firmware(
+                    &project,
+                    &firmware_name,
+                    &version,
+                    source_version.as_deref(),
+                )
+                .await?;
             out.print(&image, || firmware_fields(&image))
         }
         FirmwareVerb::Delete {
             firmware_name,
             version,
+            source_version,
         } => {
-            api.delete_firmware(&project, &firmware_name, &version)
-                .await?;
+            api.delete_firmware(
+                &project,
+                &firmware_name,
+                &version,
+                source_version.as_deref(),
+            )
+            .await?;
             out.done(strings::deleted_firmware(&firmware_name, &version))
         }
     }

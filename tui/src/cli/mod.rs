@@ -23,7 +23,7 @@ pub use device_import::ImportArgs;
 pub use firmware::FirmwareVerb;
 pub use keys::KeysVerb;
 pub use output::table;
-pub use plan::{PlanVerb, RolloutArgs};
+pub use plan::{PlanBody, PlanVerb, RolloutArgs};
 pub use project::ProjectVerb;
 pub use token::TokenVerb;
 

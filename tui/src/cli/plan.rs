@@ -2,7 +2,8 @@
 
 use clap::Subcommand;
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::plan::{Delivery, Plan, PlanSpec};
+use fota_shared::api::preview::PlanPreview;
+use fota_shared::model::plan::{Delivery, Package, Plan, PlanSpec};
 use fota_shared::model::rollout::{
     Ratio, RolloutAction, RolloutCounts, RolloutSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE,
     DEFAULT_VERIFY_TIMEOUT_S,
@@ -21,32 +22,15 @@ pub enum PlanVerb {
     /// Create or replace the plan of a firmware.
     Set {
         firmware_name: String,
-        #[arg(long)]
-        target: String,
-        /// Only devices on this version are offered the target (repeatable).
-        #[arg(long = "from")]
-        from_versions: Vec<String>,
-        /// A device id of the device set (repeatable).
-        #[arg(long = "device")]
-        devices: Vec<String>,
-        /// An inclusive id range LO-HI of the device set (repeatable).
-        #[arg(long = "imei-range", value_parser = parse_imei_range)]
-        imei_ranges: Vec<[String; 2]>,
-        #[arg(long, value_enum, default_value_t = Delivery::Stream)]
-        delivery: Delivery,
-        #[arg(long)]
-        allow_downgrade: bool,
-        /// Time from an offer to the device reporting the target before its job fails.
-        #[arg(long, value_parser = parse_duration_arg)]
-        job_timeout: Option<u64>,
-        /// Module OTA: hold each device's job until the owner confirms it (`device confirm`).
-        #[arg(long)]
-        needs_confirm: bool,
-        /// How many devices the plan is expected to reach: sizes its rollout's coordination.
-        #[arg(long)]
-        expected_devices: Option<u64>,
         #[command(flatten)]
-        rollout: Box<RolloutArgs>,
+        body: Box<PlanBody>,
+    },
+    /// What a plan would do, before it is saved: per version of the fleet the package it
+    /// gets (or why none), per stage the devices and bytes. Changes nothing.
+    Preview {
+        firmware_name: String,
+        #[command(flatten)]
+        body: Box<PlanBody>,
     },
     Show {
         firmware_name: String,
@@ -79,6 +63,59 @@ pub enum PlanVerb {
     CheckNow {
         firmware_name: String,
     },
+}
+
+/// A plan's body, as `plan set` and `plan preview` take it.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct PlanBody {
+    #[arg(long)]
+    pub target: String,
+    /// Only devices on this version are offered the target (repeatable).
+    #[arg(long = "from")]
+    pub from_versions: Vec<String>,
+    /// A device id of the device set (repeatable).
+    #[arg(long = "device")]
+    pub devices: Vec<String>,
+    /// An inclusive id range LO-HI of the device set (repeatable).
+    #[arg(long = "imei-range", value_parser = parse_imei_range)]
+    pub imei_ranges: Vec<[String; 2]>,
+    #[arg(long, value_enum, default_value_t = Delivery::Stream)]
+    pub delivery: Delivery,
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Time from an offer to the device reporting the target before its job fails.
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub job_timeout: Option<u64>,
+    /// Module OTA: hold each device's job until the owner confirms it (`device confirm`).
+    #[arg(long)]
+    pub needs_confirm: bool,
+    /// How many devices the plan is expected to reach: sizes its rollout's coordination.
+    #[arg(long)]
+    pub expected_devices: Option<u64>,
+    /// Serve the target's full image only, never a delta (by default a device gets the
+    /// delta built for its version when there is one).
+    #[arg(long)]
+    pub no_deltas: bool,
+    #[command(flatten)]
+    pub rollout: Box<RolloutArgs>,
+}
+
+impl PlanBody {
+    pub fn spec(self) -> Result<PlanSpec, CliError> {
+        Ok(PlanSpec {
+            target_version: self.target,
+            from_versions: self.from_versions,
+            devices: self.devices,
+            imei_ranges: self.imei_ranges,
+            delivery: self.delivery,
+            allow_downgrade: self.allow_downgrade,
+            rollout: self.rollout.spec()?,
+            job_timeout_s: self.job_timeout,
+            needs_confirm: self.needs_confirm,
+            expected_devices: self.expected_devices,
+            deltas: self.no_deltas.then_some(false),
+        })
+    }
 }
 
 /// One `--stages` value; an alias so clap takes it as one value, not a repeated flag.
@@ -161,31 +198,21 @@ pub async fn run(
     match verb {
         PlanVerb::Set {
             firmware_name,
-            target,
-            from_versions,
-            devices,
-            imei_ranges,
-            delivery,
-            allow_downgrade,
-            job_timeout,
-            needs_confirm,
-            expected_devices,
-            rollout,
+            body,
         } => {
-            let spec = PlanSpec {
-                target_version: target,
-                from_versions,
-                devices,
-                imei_ranges,
-                delivery,
-                allow_downgrade,
-                rollout: rollout.spec()?,
-                job_timeout_s: job_timeout,
-                needs_confirm,
-                expected_devices,
-            };
-            let plan = api.put_plan(&project, &firmware_name, &spec).await?;
+            let plan = api
+                .put_plan(&project, &firmware_name, &body.spec()?)
+                .await?;
             out.print(&plan, || plan_fields(&plan))
+        }
+        PlanVerb::Preview {
+            firmware_name,
+            body,
+        } => {
+            let preview = api
+                .preview_plan(&project, &firmware_name, &body.spec()?)
+                .await?;
+            out.print(&preview, || preview_text(&preview))
         }
         PlanVerb::Show { firmware_name } => {
             let plan = api.plan(&project, &firmware_name).await?;
@@ -302,12 +329,104 @@ fn plan_fields(p: &Plan) -> String {
             "needs_confirm",
             format::yes_no(p.spec.needs_confirm).to_string(),
         ),
+        ("deltas", format::yes_no(p.spec.uses_deltas()).to_string()),
         ("module", p.image.module.clone()),
-        ("sha256", p.image.sha256.clone()),
-        ("md5", p.image.md5.clone()),
-        ("size", p.image.size.to_string()),
         ("updated_at", p.updated_at.clone()),
-    ])
+    ]) + "\n"
+        + &packages_table(&p.packages())
+}
+
+/// A plan's packages: the full image, then deltas by source version.
+pub(super) fn packages_table(packages: &[Package]) -> String {
+    let rows: Vec<Vec<String>> = packages
+        .iter()
+        .map(|k| {
+            vec![
+                k.kind.as_str().to_string(),
+                k.source_version.clone().unwrap_or_else(|| "any".into()),
+                k.image.size.to_string(),
+                k.image.sha256.clone(),
+            ]
+        })
+        .collect();
+    table(&["package", "from", "size", "sha256"], &rows)
+}
+
+/// `plan preview`: the totals, each package with what it would be sent, each version's answer,
+/// who gets nothing and why, and each stage.
+pub(super) fn preview_text(p: &PlanPreview) -> String {
+    let none = &p.none;
+    let mut out = fields(&[
+        ("target", p.target_version.clone()),
+        ("devices", p.devices.to_string()),
+        ("bytes", format!("{} ({})", p.bytes, format::bytes(p.bytes))),
+        (
+            "none",
+            format!(
+                "up to date {} · not a source {} · wrong source {} · unknown version {} · not in device set {} · banned {}",
+                none.up_to_date,
+                none.not_a_source,
+                none.wrong_source,
+                none.unknown_version,
+                none.not_in_device_set,
+                none.banned
+            ),
+        ),
+    ]);
+    let packages: Vec<Vec<String>> = p
+        .packages
+        .iter()
+        .map(|k| {
+            vec![
+                k.kind.as_str().to_string(),
+                k.source_version.clone().unwrap_or_else(|| "any".into()),
+                k.size.to_string(),
+                format::short_hash(&k.sha256).to_string(),
+                k.devices.to_string(),
+                k.bytes.to_string(),
+            ]
+        })
+        .collect();
+    out += "\n";
+    out += &table(
+        &["package", "from", "size", "sha256", "devices", "bytes"],
+        &packages,
+    );
+    let versions: Vec<Vec<String>> = p
+        .versions
+        .iter()
+        .map(|v| {
+            let gets = match (&v.sha256, v.kind, v.none) {
+                (Some(sha), Some(kind), _) => {
+                    format!("{} {}", kind.as_str(), format::short_hash(sha))
+                }
+                (_, _, Some(none)) => strings::no_package(none).to_string(),
+                _ => String::new(),
+            };
+            vec![
+                v.version.clone().unwrap_or_else(|| "?".into()),
+                v.devices.to_string(),
+                v.banned.to_string(),
+                gets,
+            ]
+        })
+        .collect();
+    out += "\n";
+    out += &table(&["version", "devices", "banned", "gets"], &versions);
+    let stages: Vec<Vec<String>> = p
+        .stages
+        .iter()
+        .map(|s| {
+            vec![
+                format!("{}%", s.percent),
+                s.devices.to_string(),
+                s.bytes.to_string(),
+            ]
+        })
+        .collect();
+    out += "\n";
+    out += &table(&["stage", "devices", "bytes"], &stages);
+    out
 }
 
 fn counts_cells(c: &RolloutCounts) -> Vec<String> {
@@ -384,7 +503,7 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
         ]
         .concat(),
     );
-    fields(&pairs)
+    let mut out = fields(&pairs)
         + "\n"
         + &table(
             &[
@@ -398,5 +517,24 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
                 "pending",
             ],
             &rows,
-        )
+        );
+    // Each package of the target and the devices it was delivered to.
+    if !s.packages.is_empty() {
+        let packages: Vec<Vec<String>> = s
+            .packages
+            .iter()
+            .map(|k| {
+                vec![
+                    k.kind.as_str().to_string(),
+                    k.source_version.clone().unwrap_or_else(|| "any".into()),
+                    k.size.to_string(),
+                    k.sha256.clone(),
+                    k.served.to_string(),
+                ]
+            })
+            .collect();
+        out += "\n";
+        out += &table(&["package", "from", "size", "sha256", "served"], &packages);
+    }
+    out
 }

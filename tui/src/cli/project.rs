@@ -29,6 +29,10 @@ pub enum ProjectVerb {
         /// code 73 otherwise).
         #[arg(long, value_enum)]
         device_policy: Option<DevicePolicy>,
+        /// Image bytes one device may be sent per UTC day (code 74 past it until the next
+        /// day); 0 removes the budget.
+        #[arg(long)]
+        daily_bytes_per_device: Option<u64>,
     },
 }
 
@@ -57,11 +61,13 @@ pub async fn run(
             name,
             ban_after,
             device_policy,
+            daily_bytes_per_device,
         } => {
             let spec = ProjectSpec {
                 name,
                 ban_after,
                 device_policy,
+                daily_bytes_per_device,
             };
             let project = api.put_project(&key, &spec).await?;
             out.print(&project, || project_fields(&project))
@@ -94,6 +100,11 @@ fn project_fields(p: &Project) -> String {
         ("name", p.name.clone()),
         ("ban_after", p.ban_after.to_string()),
         ("device_policy", p.device_policy.as_str().to_string()),
+        (
+            "daily_bytes_per_device",
+            p.daily_bytes_per_device
+                .map_or_else(|| "none".to_string(), |b| b.to_string()),
+        ),
         ("created_at", p.created_at.clone()),
         ("updated_at", p.updated_at.clone()),
     ])

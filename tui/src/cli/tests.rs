@@ -11,7 +11,7 @@ use fota_shared::model::rollout::*;
 use super::activity::activity_table;
 use super::device::{confirm_lines, jobs_table, provisioned_lines, secrets_table, summary_text};
 use super::keys::keys_table;
-use super::plan::status_fields;
+use super::plan::{packages_table, preview_text, status_fields};
 use super::*;
 use crate::strings;
 
@@ -46,6 +46,19 @@ fn nouns_and_verbs_parse() {
                 name: "Demo".into(),
                 ban_after: Some(3),
                 device_policy: None,
+                daily_bytes_per_device: None,
+            },
+        },
+    );
+    check(
+        "project set demo --name Demo --daily-bytes-per-device 6000",
+        Noun::Project {
+            verb: ProjectVerb::Set {
+                key: "demo".into(),
+                name: "Demo".into(),
+                ban_after: None,
+                device_policy: None,
+                daily_bytes_per_device: Some(6000),
             },
         },
     );
@@ -69,6 +82,17 @@ fn nouns_and_verbs_parse() {
             verb: FirmwareVerb::Delete {
                 firmware_name: "app".into(),
                 version: "1.2.3".into(),
+                source_version: None,
+            },
+        },
+    );
+    check(
+        "firmware delete app 2.0.0 --source-version 1.0.0",
+        Noun::Firmware {
+            verb: FirmwareVerb::Delete {
+                firmware_name: "app".into(),
+                version: "2.0.0".into(),
+                source_version: Some("1.0.0".into()),
             },
         },
     );
@@ -77,16 +101,19 @@ fn nouns_and_verbs_parse() {
         Noun::Plan {
             verb: PlanVerb::Set {
                 firmware_name: "app".into(),
-                target: "2".into(),
-                from_versions: vec!["1".into(), "1.1".into()],
-                devices: vec!["a".into()],
-                imei_ranges: vec![["1".into(), "9".into()]],
-                delivery: Delivery::Redirect,
-                allow_downgrade: true,
-                job_timeout: None,
-                needs_confirm: false,
-                expected_devices: None,
-                rollout: Box::default(),
+                body: Box::new(PlanBody {
+                    target: "2".into(),
+                    from_versions: vec!["1".into(), "1.1".into()],
+                    devices: vec!["a".into()],
+                    imei_ranges: vec![["1".into(), "9".into()]],
+                    delivery: Delivery::Redirect,
+                    allow_downgrade: true,
+                    job_timeout: None,
+                    needs_confirm: false,
+                    expected_devices: None,
+                    no_deltas: false,
+                    rollout: Box::default(),
+                }),
             },
         },
     );
@@ -102,6 +129,7 @@ fn device_verbs_parse() {
                 banned: true,
                 state: None,
                 seen_since: None,
+                over_budget: false,
                 limit: Some(5),
                 all: true,
             },
@@ -214,15 +242,16 @@ fn rollout_flags_parse_into_a_rollout() {
     )
     .unwrap();
     let Some(Noun::Plan {
-        verb: PlanVerb::Set {
-            rollout,
-            job_timeout,
-            ..
-        },
+        verb: PlanVerb::Set { body, .. },
     }) = cli.command
     else {
         panic!("plan set expected")
     };
+    let PlanBody {
+        rollout,
+        job_timeout,
+        ..
+    } = *body;
     assert_eq!(job_timeout, Some(1800));
     let spec = rollout.spec().unwrap().unwrap();
     assert_eq!(
@@ -292,6 +321,7 @@ fn new_nouns_and_verbs_parse() {
                 banned: false,
                 state: Some(DevicePhase::Failed),
                 seen_since: Some("2026-11-01T00:00:00Z".into()),
+                over_budget: false,
                 limit: None,
                 all: false,
             },
@@ -525,14 +555,15 @@ fn job_verbs_parse() {
         },
     );
     let Some(Noun::Plan {
-        verb: PlanVerb::Set { needs_confirm, .. },
-    }) = parse("plan set app --target 2 --needs-confirm")
+        verb: PlanVerb::Set { body, .. },
+    }) = parse("plan set app --target 2 --needs-confirm --no-deltas")
         .unwrap()
         .command
     else {
         panic!("plan set expected")
     };
-    assert!(needs_confirm);
+    assert!(body.needs_confirm);
+    assert_eq!(body.spec().unwrap().deltas, Some(false));
 }
 
 #[test]
@@ -822,4 +853,98 @@ fn rollout_status_says_its_trust_basis() {
     // An edge that does not say its basis: no trust lines.
     status.trust = None;
     assert!(!status_fields("air780", &status).contains("trust"));
+}
+
+#[test]
+fn plan_preview_parses_like_plan_set() {
+    let Some(Noun::Plan {
+        verb: PlanVerb::Preview {
+            firmware_name,
+            body,
+        },
+    }) = parse("plan preview app --target 2.0.0 --no-deltas --stages 10,100")
+        .unwrap()
+        .command
+    else {
+        panic!("plan preview expected")
+    };
+    assert_eq!(firmware_name, "app");
+    let spec = body.spec().unwrap();
+    assert_eq!(spec.deltas, Some(false));
+    assert_eq!(spec.rollout.unwrap().stages, vec![10, 100]);
+}
+
+#[test]
+fn plans_and_statuses_list_their_packages() {
+    let plan = crate::fixtures::plans().remove(0);
+    let table = packages_table(&plan.packages());
+    assert!(table.contains("delta"), "{table}");
+    assert!(table.contains("1.1.0"), "{table}");
+    let (_, status) = crate::fixtures::statuses().remove(0);
+    let out = status_fields("air780", &status);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("delta") && l.contains("1.1.0") && l.trim_end().ends_with("14")),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_preview_reads_per_version_and_per_package() {
+    use fota_shared::api::preview::*;
+    let preview = PlanPreview {
+        target_version: "2.0.0".into(),
+        devices: 7,
+        bytes: 4 * 10 + 3 * 1000,
+        packages: vec![
+            PackagePreview {
+                kind: ImageKind::Full,
+                source_version: None,
+                sha256: "aa".repeat(32),
+                size: 1000,
+                devices: 3,
+                bytes: 3000,
+            },
+            PackagePreview {
+                kind: ImageKind::Delta,
+                source_version: Some("1.0.0".into()),
+                sha256: "bb".repeat(32),
+                size: 10,
+                devices: 4,
+                bytes: 40,
+            },
+        ],
+        versions: vec![
+            VersionPreview {
+                version: Some("0.9.0".into()),
+                devices: 2,
+                banned: 0,
+                sha256: None,
+                kind: None,
+                none: Some(NoPackage::NotASource),
+            },
+            VersionPreview {
+                version: Some("1.0.0".into()),
+                devices: 4,
+                banned: 0,
+                sha256: Some("bb".repeat(32)),
+                kind: Some(ImageKind::Delta),
+                none: None,
+            },
+        ],
+        none: NoneCounts {
+            not_a_source: 2,
+            ..Default::default()
+        },
+        stages: vec![StagePreview {
+            percent: 100,
+            devices: 7,
+            bytes: 3040,
+        }],
+    };
+    let out = preview_text(&preview);
+    assert!(out.contains("bytes    3040 (3.0 KiB)"), "{out}");
+    assert!(out.contains("not a source 2"), "{out}");
+    assert!(out.contains("nothing: not a source version (66)"), "{out}");
+    assert!(out.contains("delta bbbbbbbbbbbb"), "{out}");
 }

@@ -64,6 +64,12 @@ pub enum Action {
         firmware_name: String,
         result: Outcome<Plan>,
     },
+    /// What a plan form's values would do (`POST .../preview`), for the form to show.
+    PlanPreviewed {
+        firmware_name: String,
+        spec: PlanSpec,
+        result: Outcome<fota_shared::api::preview::PlanPreview>,
+    },
     PlanDeleted {
         firmware_name: String,
         result: Outcome<()>,
@@ -153,6 +159,14 @@ pub enum Command {
         project: String,
         firmware_name: String,
         version: String,
+        /// The delta's source version; `None`: the version's full image.
+        source_version: Option<String>,
+    },
+    /// Previews a plan before it is saved; nothing changes.
+    PreviewPlan {
+        project: String,
+        firmware_name: String,
+        spec: PlanSpec,
     },
     PutPlan {
         project: String,

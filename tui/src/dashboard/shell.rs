@@ -161,13 +161,31 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
             project,
             firmware_name,
             version,
+            source_version,
         } => Action::FirmwareDeleted {
             result: api
-                .delete_firmware(&project, &firmware_name, &version)
+                .delete_firmware(
+                    &project,
+                    &firmware_name,
+                    &version,
+                    source_version.as_deref(),
+                )
                 .await
                 .map_err(failure),
             firmware_name,
             version,
+        },
+        Command::PreviewPlan {
+            project,
+            firmware_name,
+            spec,
+        } => Action::PlanPreviewed {
+            result: api
+                .preview_plan(&project, &firmware_name, &spec)
+                .await
+                .map_err(failure),
+            firmware_name,
+            spec,
         },
         Command::PutPlan {
             project,

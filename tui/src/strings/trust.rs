@@ -26,6 +26,15 @@ pub fn project_form_title(key: &str) -> String {
     format!(" Project {key} ")
 }
 
+pub const FIELD_DAILY_BYTES: &str = "Daily budget";
+pub const HINT_DAILY_BYTES: &str = "image bytes per device per UTC day (74 past it); empty: none";
+
+pub fn bad_daily_bytes(text: &str) -> String {
+    format!(
+        "Daily bytes per device must be a whole number of bytes, or empty for none, not {text:?}."
+    )
+}
+
 pub fn bad_ban_after(text: &str) -> String {
     format!("Ban after must be a whole number from 1 to 1000, not {text:?}.")
 }

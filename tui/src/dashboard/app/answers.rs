@@ -163,6 +163,15 @@ fn on_changed(app: &mut App, action: Action) -> Vec<Command> {
             firmware_name,
             result,
         } => on_plan_saved(app, firmware_name, result),
+        Action::PlanPreviewed {
+            firmware_name,
+            spec,
+            result,
+        } => {
+            app.observe(&result);
+            app.rollouts
+                .on_previewed(firmware_name, spec, result, &mut app.modal)
+        }
         Action::PlanDeleted {
             firmware_name,
             result,

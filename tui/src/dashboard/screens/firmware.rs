@@ -133,6 +133,7 @@ impl FirmwareScreen {
                             project: project.to_string(),
                             firmware_name,
                             version,
+                            source_version: image.source_version.clone(),
                         },
                     ))
                 }

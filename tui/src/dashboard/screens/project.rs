@@ -101,7 +101,7 @@ impl ProjectScreen {
     }
 }
 
-/// The project form: name, ban-after and the device policy as a choice.
+/// The project form: name, ban-after, the daily data budget and the device policy as a choice.
 pub fn project_form(project: &Project) -> Form {
     let policy = strings::POLICY_NAMES
         .iter()
@@ -119,6 +119,14 @@ pub fn project_form(project: &Project) -> Form {
                 FieldId::BanAfter,
                 strings::HINT_BAN_AFTER,
                 project.ban_after.to_string(),
+            ),
+            Field::text(
+                FieldId::DailyBytes,
+                strings::HINT_DAILY_BYTES,
+                project
+                    .daily_bytes_per_device
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
             ),
             policy_field,
         ],
@@ -140,10 +148,19 @@ pub fn project_request(form: &Form) -> Result<ProjectSpec, String> {
     let device_policy = form
         .choice(FieldId::DevicePolicy)
         .and_then(DevicePolicy::parse);
+    // An empty field removes the budget (0), so clearing it does what it shows.
+    let daily_bytes_per_device = match form.optional(FieldId::DailyBytes) {
+        None => Some(0),
+        Some(text) => Some(
+            text.parse::<u64>()
+                .map_err(|_| strings::bad_daily_bytes(&text))?,
+        ),
+    };
     Ok(ProjectSpec {
         name,
         ban_after,
         device_policy,
+        daily_bytes_per_device,
     })
 }
 

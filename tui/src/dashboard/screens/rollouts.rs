@@ -8,7 +8,7 @@ mod view;
 use std::collections::BTreeMap;
 
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::plan::Plan;
+use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
 
 pub use view::{render, LIST_BAR};
@@ -27,6 +27,8 @@ pub struct RolloutsScreen {
     pub selected: usize,
     /// Rollout status by firmware name, for this tab and the Fleet tab.
     pub status: BTreeMap<String, RolloutView>,
+    /// The plan the open form's preview shows: a submit of exactly it saves.
+    pub previewed: Option<(String, PlanSpec)>,
 }
 
 impl RolloutsScreen {
@@ -159,16 +161,33 @@ impl RolloutsScreen {
 
     /// A submitted plan form: it stays open, saving, until the server answers; a form the
     /// plan cannot be read from comes back with its error.
+    /// A submitted plan form: first the server's preview of it (shown in the form), then, on a
+    /// second submit of the same values, the plan is saved.
     pub fn submit(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
         match plan_form::plan_request(&form) {
             Ok((firmware_name, spec)) => {
                 form.saving = true;
                 form.error = None;
-                let busy = format!("{}…", strings::saving_plan(&firmware_name));
-                let command = Command::PutPlan {
-                    project: project.to_string(),
-                    firmware_name,
-                    spec,
+                let previewed = form.note.is_some()
+                    && self.previewed.as_ref() == Some(&(firmware_name.clone(), spec.clone()));
+                let (busy, command) = if previewed {
+                    (
+                        format!("{}…", strings::saving_plan(&firmware_name)),
+                        Command::PutPlan {
+                            project: project.to_string(),
+                            firmware_name,
+                            spec,
+                        },
+                    )
+                } else {
+                    (
+                        format!("{}…", strings::previewing_plan(&firmware_name)),
+                        Command::PreviewPlan {
+                            project: project.to_string(),
+                            firmware_name,
+                            spec,
+                        },
+                    )
                 };
                 (
                     form,
@@ -234,6 +253,38 @@ impl RolloutsScreen {
 
     /// The answer to a saved plan: the plan form (when open) closes and the list reloads, or
     /// the refusal goes into the form, which takes saving again.
+    /// The server's preview of the open plan form: shown in the form, and the next submit of
+    /// the same values saves it.
+    pub fn on_previewed(
+        &mut self,
+        firmware_name: String,
+        spec: PlanSpec,
+        result: Outcome<fota_shared::api::preview::PlanPreview>,
+        modal: &mut Option<Modal>,
+    ) -> Reaction {
+        let Some(Modal::Form(form)) = modal else {
+            return Reaction::none();
+        };
+        if !matches!(form.purpose, FormPurpose::Plan { .. }) {
+            return Reaction::none();
+        }
+        form.saving = false;
+        match result {
+            Ok(preview) => {
+                form.note = Some(strings::preview_note(&preview));
+                self.previewed = Some((firmware_name.clone(), spec));
+                Reaction::status(StatusKind::Info, strings::previewed_plan(&firmware_name))
+            }
+            Err(failure) => {
+                form.error = Some(strings::failed(
+                    &strings::previewing_plan(&firmware_name),
+                    &failure.message,
+                ));
+                Reaction::none()
+            }
+        }
+    }
+
     pub fn on_saved(
         &mut self,
         firmware_name: &str,

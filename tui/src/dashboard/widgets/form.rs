@@ -44,6 +44,7 @@ pub enum FieldId {
     ProjectName,
     BanAfter,
     DevicePolicy,
+    DailyBytes,
 }
 
 impl FieldId {
@@ -76,6 +77,7 @@ impl FieldId {
             FieldId::ProjectName => strings::FIELD_PROJECT_NAME,
             FieldId::BanAfter => strings::FIELD_BAN_AFTER,
             FieldId::DevicePolicy => strings::FIELD_DEVICE_POLICY,
+            FieldId::DailyBytes => strings::FIELD_DAILY_BYTES,
         }
     }
 }
@@ -146,6 +148,9 @@ pub struct Form {
     pub error: Option<String>,
     /// Submitted and waiting for the server; keys other than Esc are ignored meanwhile.
     pub saving: bool,
+    /// What submitting the shown values would do, as the server previewed it (the plan form);
+    /// any edit drops it, so the next submit previews again.
+    pub note: Option<String>,
 }
 
 /// What a key did to a form.
@@ -164,6 +169,7 @@ impl Form {
             focus: 0,
             error: None,
             saving: false,
+            note: None,
         }
     }
 
@@ -221,6 +227,7 @@ impl Form {
             _ => return,
         }
         self.error = None;
+        self.note = None;
     }
 
     pub fn value(&self, id: FieldId) -> Option<&FieldValue> {
@@ -271,7 +278,13 @@ impl Form {
 }
 
 pub fn render_form(form: &Form, area: Rect, buf: &mut Buffer) {
-    let height = form.fields.len() as u16 + 6;
+    // The preview's lines, as they wrap in the popup's 88 columns.
+    let note = form.note.as_deref().map_or(0, |n| {
+        n.lines()
+            .map(|l| l.chars().count().div_ceil(88).max(1))
+            .sum::<usize>()
+    });
+    let height = form.fields.len() as u16 + 6 + note as u16;
     let inner = popup(area, 90, height, form.title(), ACCENT, buf);
     let mut lines: Vec<Line> = form
         .fields
@@ -304,6 +317,9 @@ pub fn render_form(form: &Form, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     lines.push(Line::from(""));
+    if let Some(note) = &form.note {
+        lines.extend(note.lines().map(|l| Line::from(l.to_string()).fg(ACCENT)));
+    }
     lines.push(match (&form.error, form.saving) {
         (Some(error), _) => Line::from(error.as_str()).fg(ERROR),
         (None, true) => Line::from(strings::SAVING).fg(PENDING),

@@ -20,7 +20,8 @@ fn deleting_firmware_in_use_shows_the_servers_reason() {
         vec![Command::DeleteFirmware {
             project: demo(),
             firmware_name: "air780".into(),
-            version: "1.2.0".into()
+            version: "1.2.0".into(),
+            source_version: None,
         }]
     );
     update(

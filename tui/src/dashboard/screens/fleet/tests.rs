@@ -232,6 +232,7 @@ fn plan(fw: &str, target: &str) -> Plan {
             job_timeout_s: None,
             needs_confirm: false,
             expected_devices: None,
+            deltas: None,
         },
         image: ImageRef {
             sha256: "00".into(),
@@ -239,6 +240,7 @@ fn plan(fw: &str, target: &str) -> Plan {
             size: 1,
             module: "default".into(),
         },
+        packages: vec![],
         updated_at: "2026-01-01T00:00:00Z".into(),
         shards: 0,
     }

@@ -27,6 +27,7 @@ fn put(policy: Option<DevicePolicy>) -> Command {
             name: "demo project".into(),
             ban_after: Some(3),
             device_policy: policy,
+            daily_bytes_per_device: Some(0),
         },
     }
 }

@@ -139,6 +139,7 @@ pub fn plan_request(form: &Form) -> Result<(String, PlanSpec), String> {
         job_timeout_s,
         needs_confirm: form.toggled(FieldId::NeedsConfirm),
         expected_devices: None,
+        deltas: None,
     };
     Ok((firmware_name, spec))
 }

@@ -7,6 +7,92 @@ use fota_shared::model::rollout::*;
 use super::*;
 use crate::fixtures::*;
 
+/// Submits the open plan form as an operator does: Enter shows the server's preview in the
+/// form, Enter again (the same values) saves.
+fn preview_then_submit(app: &mut App) -> Vec<Command> {
+    let commands = update(app, key(KeyCode::Enter));
+    let [Command::PreviewPlan {
+        firmware_name,
+        spec,
+        ..
+    }] = commands.as_slice()
+    else {
+        return commands;
+    };
+    update(
+        app,
+        Action::PlanPreviewed {
+            firmware_name: firmware_name.clone(),
+            spec: spec.clone(),
+            result: Ok(preview()),
+        },
+    );
+    update(app, key(KeyCode::Enter))
+}
+
+#[test]
+fn the_plan_form_shows_the_preview_before_it_saves() {
+    let mut app = on_tab('4');
+    update(&mut app, ch('e'));
+    let commands = update(&mut app, key(KeyCode::Enter));
+    let [Command::PreviewPlan {
+        firmware_name,
+        spec,
+        ..
+    }] = commands.as_slice()
+    else {
+        panic!("a preview first, got {commands:?}")
+    };
+    assert_eq!(firmware_name, "air780");
+    let spec = spec.clone();
+    update(
+        &mut app,
+        Action::PlanPreviewed {
+            firmware_name: "air780".into(),
+            spec: spec.clone(),
+            result: Ok(preview()),
+        },
+    );
+    let terminal = draw(&app);
+    insta::assert_snapshot!(terminal.backend());
+    find(&terminal, "Preview: 44 devices");
+    // Any edit drops the preview: the next Enter previews again.
+    update(&mut app, ch('9'));
+    let commands = update(&mut app, key(KeyCode::Enter));
+    let [Command::PreviewPlan { spec: edited, .. }] = commands.as_slice() else {
+        panic!("a new preview, got {commands:?}")
+    };
+    assert_eq!(edited.target_version, "1.2.09");
+    update(
+        &mut app,
+        Action::PlanPreviewed {
+            firmware_name: "air780".into(),
+            spec: edited.clone(),
+            result: Err(refused(
+                409,
+                "firmware_missing",
+                "upload air780 version 1.2.09",
+            )),
+        },
+    );
+    let Some(Modal::Form(form)) = &app.modal else {
+        panic!("the form stays")
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("Previewing plan air780 failed: 409 firmware_missing: upload air780 version 1.2.09")
+    );
+    update(&mut app, key(KeyCode::Backspace));
+    assert_eq!(
+        preview_then_submit(&mut app),
+        vec![Command::PutPlan {
+            project: demo(),
+            firmware_name: "air780".into(),
+            spec,
+        }]
+    );
+}
+
 #[test]
 fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
     let mut app = loaded_app();
@@ -26,7 +112,7 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         update(&mut app, key(KeyCode::Tab));
     }
     update(&mut app, key(KeyCode::Right));
-    let commands = update(&mut app, key(KeyCode::Enter));
+    let commands = preview_then_submit(&mut app);
     let spec = PlanSpec {
         target_version: "2.0.0".into(),
         from_versions: vec!["1.9.0".into()],
@@ -38,6 +124,7 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         job_timeout_s: None,
         needs_confirm: false,
         expected_devices: None,
+        deltas: None,
     };
     assert_eq!(
         commands,
@@ -288,7 +375,7 @@ fn a_plan_form_with_rollout_fields_puts_a_staged_rollout() {
     set(form, FieldId::Window, "22:00-04:00");
     set(form, FieldId::Soak, "2h");
     set(form, FieldId::JobTimeout, "30m");
-    let commands = update(&mut app, key(KeyCode::Enter));
+    let commands = preview_then_submit(&mut app);
     let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
         panic!("a plan write expected, got {commands:?}")
     };
@@ -367,7 +454,7 @@ fn the_plan_form_toggles_needs_confirm() {
         .position(|f| f.id == FieldId::NeedsConfirm)
         .unwrap();
     update(&mut app, ch(' '));
-    let commands = update(&mut app, key(KeyCode::Enter));
+    let commands = preview_then_submit(&mut app);
     let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
         panic!("a plan put expected, got {commands:?}");
     };

@@ -133,6 +133,7 @@ fn plan_detail<'a>(plan: &'a Plan, view: Option<&'a RolloutView>, width: u16) ->
         None => lines.push(field("rules", format::rollout_summary(None))),
     }
     lines.push(field("offers", offers(plan)));
+    lines.push(field("packages", packages(plan, status)));
     lines.push(field("times", times(plan, status)));
     if let Some(status) = status {
         if let Some(trust) = &status.trust {
@@ -184,12 +185,31 @@ fn offers(plan: &Plan) -> String {
     if let Some(timeout) = plan.spec.job_timeout_s {
         offers.push(format!("job timeout {}", format::format_duration(timeout)));
     }
-    offers.push(format!(
-        "image {} {}",
-        format::short_hash(&plan.image.sha256),
-        format::bytes(plan.image.size)
-    ));
+    if !plan.spec.uses_deltas() {
+        offers.push(strings::FULL_IMAGE_ONLY.to_string());
+    }
     offers.join(" · ")
+}
+
+/// The target's packages (full image, deltas by source), each with its digest, size and, once
+/// the status is loaded, the devices it was delivered to.
+fn packages(plan: &Plan, status: Option<&RolloutStatus>) -> String {
+    plan.packages()
+        .iter()
+        .map(|p| {
+            let served = status
+                .and_then(|s| s.packages.iter().find(|k| k.sha256 == p.image.sha256))
+                .map(|k| format!(" → {} served", k.served))
+                .unwrap_or_default();
+            format!(
+                "{} {} {}{served}",
+                format::package_kind(p.kind, p.source_version.as_deref()),
+                format::short_hash(&p.image.sha256),
+                format::bytes(p.image.size)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 fn times(plan: &Plan, status: Option<&RolloutStatus>) -> String {

@@ -48,6 +48,7 @@ fn a_filled_plan_form_becomes_a_plan_spec() {
             job_timeout_s: None,
             needs_confirm: false,
             expected_devices: None,
+            deltas: None,
         }
     );
 }
@@ -87,6 +88,7 @@ fn app_plan(spec: &PlanSpec) -> Plan {
             size: 1,
             module: "default".into(),
         },
+        packages: vec![],
         updated_at: "t".into(),
         shards: 0,
     }
@@ -105,6 +107,7 @@ fn edit_form_round_trips_the_spec() {
         job_timeout_s: None,
         needs_confirm: false,
         expected_devices: None,
+        deltas: None,
     };
     let plan = app_plan(&spec);
     assert_eq!(
@@ -164,6 +167,7 @@ fn edit_form_round_trips_a_staged_rollout() {
         needs_confirm: true,
         job_timeout_s: Some(3600),
         expected_devices: None,
+        deltas: None,
     };
     let plan = app_plan(&spec);
     assert_eq!(plan_request(&edit_plan(&plan)).unwrap().1, spec);
