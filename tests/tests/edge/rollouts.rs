@@ -1019,8 +1019,16 @@ fn an_offered_device_that_never_reports_times_out() {
     });
     assert_eq!((s.totals.failed, s.totals.succeeded), (1, 0), "{s:#?}");
     assert_eq!(device_record(server, p, &d)["state"], "failed");
-    // A new delivery, then the report: a late success, from failed to succeeded.
+    // A new delivery, then the report: a late success, from failed to succeeded. The stream's
+    // count reaches the rollout once its last byte is out (`edge/src/delivery.rs`), as a real
+    // device's report comes after it has written and booted the image: the report waits for it.
+    let delivered = device_record(server, p, &d)["deliveries"].as_u64();
     assert_eq!(check(server, p, &d, FROM, &img), Answer::Image);
+    assert!(
+        eventually(10, || device_record(server, p, &d)["deliveries"].as_u64()
+            != delivered),
+        "the new delivery is counted within 10 s"
+    );
     assert_eq!(check(server, p, &d, TARGET, &img), UP_TO_DATE);
     let s = wait_status(server, p, "late success", |s| s.totals.succeeded == 1);
     assert_eq!(s.totals, counts(1, 1, 1, 0, 0, 0), "{s:#?}");
