@@ -316,7 +316,7 @@ impl RolloutCoordinator {
             },
             Op::Unban { device_id } => {
                 if let Some(row) = ledger.row(&device_id)? {
-                    ledger.save_device(&row.job(), &DeliveryState::default(), None)?;
+                    self.unban(ident, &state, &row)?;
                 }
                 Answer::Done
             }
@@ -461,6 +461,22 @@ impl RolloutCoordinator {
             }
         }
         Ok(Answer::Done)
+    }
+
+    /// Lifts a device's ban in this rollout: its deliveries start again from none, and a banned
+    /// job is offered again (`rs::on_unban`), with the counts and its history following.
+    fn unban(&self, ident: &Rollout, state: &RolloutState, row: &Row) -> Result<()> {
+        let ledger = self.ledger();
+        let job = row.job();
+        let now = crate::store::now();
+        let Some(step) = rs::on_unban(state, &job, now) else {
+            return ledger.save_device(&job, &DeliveryState::default(), None);
+        };
+        if let Some((kind, detail)) = phase_entry(&ident.plan_id, Some(&job), &step.device) {
+            ledger.record(&step.device.device_id, kind, &detail, now)?;
+        }
+        ledger.save_device(&step.device, &DeliveryState::default(), None)?;
+        self.save_state(ident, &step.rollout)
     }
 
     /// Stores a device transition (the rollout, the job, its history entry), keeping deliveries.

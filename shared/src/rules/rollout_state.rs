@@ -300,6 +300,33 @@ pub fn on_failure(
     settle(spec, state, device, phase, Some(cause), now_ms)
 }
 
+/// An operator lifted the device's ban: a banned device is offered again (its job restarts at
+/// `now_ms`, its cause cleared, no delivery since), so its row, the counts and the dashboard stop
+/// saying banned; a success still needs a new delivery. Any other phase is left as it is.
+pub fn on_unban(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
+    if device.phase != DevicePhase::Banned {
+        return None;
+    }
+    let mut rollout = state.clone();
+    count(&mut rollout, device, |c| {
+        c.banned = c.banned.saturating_sub(1);
+        c.pending += 1;
+    });
+    let device = DeviceRollout {
+        phase: DevicePhase::Offered,
+        since_ms: now_ms,
+        offered_ms: Some(now_ms),
+        cause: None,
+        delivered: false,
+        ..device.clone()
+    };
+    Some(Step {
+        rollout,
+        device,
+        event: None,
+    })
+}
+
 /// Has an offered device run out of time? Its job times out `job_timeout_s` after the offer.
 pub fn job_timed_out(device: &DeviceRollout, job_timeout_s: u64, now_ms: i64) -> bool {
     device.phase == DevicePhase::Offered
@@ -1232,6 +1259,53 @@ mod tests {
         // Without auto_advance, advancing is the operator's.
         let mut run = Run::new(r#"{"stages":[50,100]}"#);
         assert_eq!(run.tick(99_999_999), None);
+    }
+
+    #[test]
+    fn an_unban_offers_a_banned_device_again_and_leaves_other_phases() {
+        let mut run = Run::new(r#"{"stages":[100],"min_sample":100}"#);
+        for id in ["banned", "failed", "offered", "succeeded"] {
+            run.offer(id, 0);
+        }
+        run.fail("banned", DeviceFailure::Banned, 3);
+        run.fail("failed", DeviceFailure::JobTimedOut, 3);
+        run.succeed("succeeded", 3);
+        let before = run.state.totals;
+        assert_eq!(
+            (
+                before.banned,
+                before.failed,
+                before.pending,
+                before.succeeded
+            ),
+            (1, 1, 1, 1)
+        );
+        let step = on_unban(&run.state, &run.devices["banned"], 9).expect("a banned device moves");
+        assert_eq!(
+            (
+                step.device.phase,
+                step.device.cause.as_deref(),
+                step.device.offered_ms,
+                step.device.since_ms,
+                step.device.delivered
+            ),
+            (D::Offered, None, Some(9), 9, false)
+        );
+        let after = step.rollout.totals;
+        assert_eq!(
+            (
+                after.banned,
+                after.failed,
+                after.pending,
+                after.succeeded,
+                after.offered
+            ),
+            (0, 1, 2, 1, before.offered),
+            "banned to pending; offers are not counted again"
+        );
+        for id in ["failed", "offered", "succeeded"] {
+            assert_eq!(on_unban(&run.state, &run.devices[id], 9), None, "{id}");
+        }
     }
 
     #[test]

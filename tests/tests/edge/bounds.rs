@@ -136,7 +136,18 @@ fn a_device_alternating_versions_rewrites_its_row_at_most_once_a_minute() {
 
 #[test]
 fn a_device_keeps_at_most_24_version_entries_a_day() {
-    let server = shared_server();
+    // Its own server: the test seeds rows through `wrangler d1 execute` beside the running edge.
+    let state = fota_tests::temp_state_dir("bounds-day");
+    let own = Server::start_with(&state, &[]);
+    let server = &own;
+    // The seeded day must still be the day of the checks: never start within a minute of UTC
+    // midnight (a bounded wait, at most a minute).
+    let into_day = now_ms().rem_euclid(86_400_000);
+    if into_day > 86_400_000 - 60_000 {
+        std::thread::sleep(std::time::Duration::from_millis(
+            (86_400_000 - into_day + 1_000) as u64,
+        ));
+    }
     let p = "bd-day";
     put_project(server, p, None).expect_status(200);
     // Two registered devices whose rows say they changed 23 and 24 times today (a day of
@@ -347,11 +358,77 @@ fn one_unban_lifts_the_ban_in_every_plan_that_banned_the_device() {
         .any(|(_, kind, _)| kind == "unban"));
 }
 
+/// An unban reaches the device's rollout row too: a banned job is offered again (its cause
+/// cleared, the counts moved from banned to pending), so neither the device record nor the
+/// dashboard keeps saying "banned after repeated deliveries"; a new delivery and the report then
+/// make it a success.
+#[test]
+fn an_unbanned_device_s_rollout_row_is_offered_again() {
+    let server = shared_server();
+    let p = "bd-unban-row";
+    let img = image(9440, 30_000);
+    let id = imei(944, 1);
+    // Banned at its second delivery: after the unban, one delivery leaves it served.
+    server.setup_known(
+        p,
+        Some(2),
+        FW,
+        "1.0.1",
+        &img,
+        json!({ "rollout": { "stages": [100] } }),
+        std::slice::from_ref(&id),
+        "1.0.0",
+    );
+    download_until_banned(server, p, FW, &id, &img);
+    let status = |server: &Server| {
+        server
+            .admin("GET", &format!("/projects/{p}/plans/{FW}/status"), b"")
+            .expect_status(200)
+            .json()
+    };
+    assert!(
+        eventually(10, || record(server, p, &id)["state"] == "banned"),
+        "{}",
+        record(server, p, &id)
+    );
+    assert_eq!(status(server)["totals"]["banned"], 1, "{}", status(server));
+
+    server
+        .admin("POST", &format!("/projects/{p}/devices/{id}/unban"), b"")
+        .expect_status(200);
+    let s = status(server);
+    assert_eq!(
+        (&s["totals"]["banned"], &s["totals"]["pending"]),
+        (&json!(0), &json!(1)),
+        "{s}"
+    );
+    assert!(
+        eventually(10, || record(server, p, &id)["state"] == "offered"),
+        "{}",
+        record(server, p, &id)
+    );
+    assert_eq!(record(server, p, &id)["cause"], Value::Null);
+
+    // A delivery, then the report: succeeded.
+    ask(server, p, FW, "1.0.0", &id).expect_image(200, &img);
+    assert!(eventually(10, || record(server, p, &id)["deliveries"] == 1));
+    ask(server, p, FW, "1.0.1", &id).expect_refusal(404, 60);
+    assert!(
+        eventually(10, || record(server, p, &id)["state"] == "succeeded"),
+        "{}",
+        record(server, p, &id)
+    );
+}
+
 // ---------------------------------------------------------------- audit
 
 #[test]
 fn an_admin_write_whose_audit_entry_fails_is_not_acknowledged() {
-    let server = shared_server();
+    // Its own server: the test writes to D1 beside the running edge (`wrangler d1 execute`),
+    // which would race the shared server's other tests for the database file.
+    let state = fota_tests::temp_state_dir("bounds-audit");
+    let own = Server::start_with(&state, &[]);
+    let server = &own;
     let p = "bd-audit-fail";
     let img = image(9450, 30_000);
     server.setup(p, Some(1), FW, "1.0.1", &img, json!({}));
