@@ -252,7 +252,11 @@ fn rows_read(server: &Server) -> u64 {
 
 #[test]
 fn the_summary_reads_maintained_counts_not_the_devices() {
-    let server = shared_server();
+    // Its own server: the test reads or writes D1 beside the running edge (`wrangler d1
+    // execute`), which would race the shared server's other tests for the database file.
+    let state = fota_tests::temp_state_dir("summary-counts");
+    let own = fota_tests::Server::start_with(&state, &[("EXPOSE_METRICS", "true")]);
+    let server = &own;
     let p = "sum-counts";
     server.setup(p, None, FW, "1.0.1", &image(9030, 10_000), json!({}));
     // 3,000 devices seeded straight into D1 (the triggers count them as any INSERT): seen 2 to 6
@@ -355,7 +359,11 @@ fn the_summary_reads_maintained_counts_not_the_devices() {
 /// no index holds `last_seen` and no trigger on `devices` fires when an UPDATE assigns it alone.
 #[test]
 fn nothing_but_the_row_follows_a_last_seen_refresh() {
-    let server = shared_server();
+    // Its own server: the test reads or writes D1 beside the running edge (`wrangler d1
+    // execute`), which would race the shared server's other tests for the database file.
+    let state = fota_tests::temp_state_dir("summary-schema");
+    let own = fota_tests::Server::start_with(&state, &[("EXPOSE_METRICS", "true")]);
+    let server = &own;
     let schema = server.d1(
         "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'devices' AND sql IS NOT NULL",
     );
