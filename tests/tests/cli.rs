@@ -292,6 +292,18 @@ fn upload_plan_and_read_the_counts_back_with_the_cli() {
     );
     let text = fota.expect(EXIT_OK, &["device", "summary"]);
     assert!(text.starts_with("devices      5\n"), "{text}");
+
+    // `fota metrics` prints what a Prometheus scraper reads: the same devices, the same rollout.
+    let metrics = fota.expect(EXIT_OK, &["metrics"]);
+    assert!(
+        metrics.lines().any(|l| l == "fota_devices_total 5"),
+        "{metrics}"
+    );
+    let succeeded = format!(
+        "fota_rollout_devices{{firmware=\"{FW}\",target=\"{TARGET}\",outcome=\"succeeded\"}} 3"
+    );
+    assert!(metrics.lines().any(|l| l == succeeded), "{metrics}");
+    fota.expect(EXIT_USAGE, &["metrics", "--silent-after", "60"]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod catalog;
 mod fleet;
 mod ota;
 mod plans;
+mod prometheus;
 
 use crate::auth::Actor;
 use crate::auth_limit::authenticate_limited;
@@ -187,6 +188,7 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         RouteId::ListJobs => ota::jobs(call).await,
         RouteId::Activity => fleet::activity(call).await,
         RouteId::Summary => fleet::summary(call).await,
+        RouteId::ProjectMetrics => prometheus::metrics(call).await,
         RouteId::CheckNowPlan => ota::check_now_plan(call).await,
         RouteId::ListSigningKeys => ota::signing_keys(call).await,
         RouteId::RotateSigningKey => ota::rotate_key(call).await,

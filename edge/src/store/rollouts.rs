@@ -133,3 +133,25 @@ pub async fn live_plans(env: &Env) -> AppResult<Vec<(String, String)>> {
         .map(|r| (r.project_key, r.firmware_name))
         .collect())
 }
+
+/// The stored state (JSON, as the first shard last wrote it) of each of `plan_ids` that has a
+/// row: one statement reading one row per plan by its key, whatever the fleet's size.
+pub async fn states(env: &Env, plan_ids: &[String]) -> AppResult<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        plan_id: String,
+        state: String,
+    }
+    if plan_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(plan_ids)
+        .map_err(|e| crate::error::AppError::Unavailable(format!("plan ids: {e}")))?;
+    let rows: Vec<Row> = db(env)?
+        .prepare("SELECT plan_id, state FROM rollouts WHERE plan_id IN (SELECT value FROM json_each(?1))")
+        .bind(&[s(&ids)])?
+        .counted_all()
+        .await?
+        .results()?;
+    Ok(rows.into_iter().map(|r| (r.plan_id, r.state)).collect())
+}

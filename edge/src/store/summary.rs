@@ -69,14 +69,13 @@ pub async fn aggregates(env: &Env, project: &str, now_ms: i64) -> AppResult<Aggr
     let counts: Vec<CountRow> = counts.results()?;
     let hours: Vec<HourRow> = hours.results()?;
     let latest: Vec<DeviceRow> = latest.results()?;
+    let hours: Vec<(i64, i64)> = hours
+        .iter()
+        .map(|h| (h.hour as i64, h.devices as i64))
+        .collect();
     let mut agg = Aggregates {
-        seen: seen_counts(
-            &hours
-                .iter()
-                .map(|h| (h.hour as i64, h.devices as i64))
-                .collect::<Vec<_>>(),
-            now_ms,
-        ),
+        seen: seen_counts(&hours, now_ms),
+        hours,
         latest: latest.into_iter().map(Device::from).collect(),
         ..Aggregates::default()
     };

@@ -30,6 +30,9 @@ pub struct Aggregates {
     pub states: Vec<(String, u64)>,
     pub banned: u64,
     pub seen: SeenCounts,
+    /// `(clock hour start ms, devices)` whose stored `last_seen` falls in that hour, for the
+    /// summary's week (what `seen` was counted from; the metrics count other windows from it).
+    pub hours: Vec<(i64, i64)>,
     pub latest: Vec<Device>,
 }
 
@@ -129,6 +132,7 @@ mod tests {
                 day: 4,
                 week: 9,
             },
+            hours: vec![],
             latest: vec![],
         };
         let got = summarize(agg, "2026-11-22T00:17:26Z".into());

@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod device;
 pub mod fleet;
 pub mod fleet_summary;
+pub mod metrics;
 pub mod ota;
 pub mod plans;
 pub mod preview;

@@ -404,6 +404,37 @@ impl ActivityQuery {
     }
 }
 
+/// `GET /metrics` (a project's Prometheus metrics): after how long without a check a device is
+/// silent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricsQuery {
+    pub silent_after: u32,
+}
+
+impl MetricsQuery {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<MetricsQuery, QueryError> {
+        use crate::api::metrics::{DEFAULT_SILENT_AFTER_S, MAX_SILENT_AFTER_S, MIN_SILENT_AFTER_S};
+        let silent_after = match given(&last_wins(pairs), "silent_after") {
+            None => DEFAULT_SILENT_AFTER_S,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|s| (MIN_SILENT_AFTER_S..=MAX_SILENT_AFTER_S).contains(s))
+                .ok_or_else(|| {
+                    refuse(
+                        "invalid_silent_after",
+                        format!(
+                            "silent_after must be {MIN_SILENT_AFTER_S}-{MAX_SILENT_AFTER_S} seconds"
+                        ),
+                    )
+                })?,
+        };
+        Ok(MetricsQuery { silent_after })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,5 +560,18 @@ mod tests {
         check(ActivityQuery::from_pairs, "", "hours: 24");
         check(ActivityQuery::from_pairs, "hours=720", "hours: 720");
         check(ActivityQuery::from_pairs, "hours=721", "invalid_hours");
+    }
+
+    #[test]
+    fn metrics_silent_after() {
+        let metrics = MetricsQuery::from_pairs;
+        check(metrics, "", "silent_after: 172800");
+        check(metrics, "silent_after=", "silent_after: 172800");
+        check(metrics, "silent_after=3600", "silent_after: 3600");
+        check(metrics, "silent_after=604800", "silent_after: 604800");
+        check(metrics, "silent_after=3599", "invalid_silent_after");
+        check(metrics, "silent_after=604801", "invalid_silent_after");
+        check(metrics, "silent_after=1d", "invalid_silent_after");
+        check(metrics, "silent_after=-1", "invalid_silent_after");
     }
 }

@@ -71,6 +71,7 @@ pub enum RouteId {
     ListJobs,
     Activity,
     Summary,
+    ProjectMetrics,
     CheckNowPlan,
     ListSigningKeys,
     RotateSigningKey,
@@ -324,6 +325,13 @@ pub const ROUTES: &[Route] = &[
         "projects/{key}/summary",
         Viewer,
         "Fleet summary: devices per version, job state, banned, seen",
+    ),
+    r(
+        ProjectMetrics,
+        "GET",
+        "projects/{key}/metrics",
+        Viewer,
+        "Prometheus metrics: devices per version, banned, silent, rollouts",
     ),
     r(
         CheckNowPlan,

@@ -3,6 +3,7 @@
 
 pub mod code;
 pub mod ids;
+pub mod prometheus;
 pub mod range;
 pub mod time;
 pub mod version;

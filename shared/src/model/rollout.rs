@@ -119,6 +119,16 @@ pub enum RolloutPhase {
 }
 
 impl RolloutPhase {
+    /// Every phase, in the order a rollout usually passes them.
+    pub const ALL: [RolloutPhase; 6] = [
+        RolloutPhase::Verifying,
+        RolloutPhase::Running,
+        RolloutPhase::Paused,
+        RolloutPhase::Completed,
+        RolloutPhase::Cancelled,
+        RolloutPhase::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RolloutPhase::Verifying => "verifying",

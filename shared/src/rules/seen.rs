@@ -42,15 +42,20 @@ pub fn keep_from(now_ms: i64) -> i64 {
 /// pairs. Buckets ahead of `now_ms` (a clock slightly ahead elsewhere) count in every window;
 /// a negative count (a bucket whose devices moved on after it stopped being kept) counts as none.
 pub fn within(buckets: &[(i64, i64)], now_ms: i64) -> [u64; 3] {
-    WINDOWS_MS.map(|window| {
-        let start = window_start(now_ms, window);
-        let sum: i64 = buckets
-            .iter()
-            .filter(|(hour, _)| *hour >= start)
-            .map(|(_, n)| (*n).max(0))
-            .sum();
-        sum as u64
-    })
+    WINDOWS_MS.map(|window| seen_within(buckets, now_ms, window))
+}
+
+/// Devices seen within one window of `window_ms` ending at `now_ms` (rounded out to whole clock
+/// hours, as [`within`]), from `(bucket start, devices)` pairs. Exact for any window up to the
+/// week the summary reads (`KEEP_MS` is longer).
+pub fn seen_within(buckets: &[(i64, i64)], now_ms: i64, window_ms: i64) -> u64 {
+    let start = window_start(now_ms, window_ms);
+    let sum: i64 = buckets
+        .iter()
+        .filter(|(hour, _)| *hour >= start)
+        .map(|(_, n)| (*n).max(0))
+        .sum();
+    sum as u64
 }
 
 /// The newest `limit` distinct device ids among `(id, last_seen)` entries, newest first (ties
@@ -115,6 +120,19 @@ mod tests {
         );
         // A bucket ahead of the clock counts everywhere; a negative one counts as none.
         check(&[(this_hour + H, 2), (this_hour, -3)], [2, 2, 2]);
+    }
+
+    #[test]
+    fn any_window_sums_the_hours_it_overlaps() {
+        let this_hour = bucket(NOW);
+        let buckets = [
+            (this_hour, 1),
+            (this_hour - 5 * H, 2),
+            (this_hour - 47 * H, 4),
+        ];
+        for (window, want) in [(H, 1), (5 * H, 3), (6 * H, 3), (47 * H, 7), (2 * 24 * H, 7)] {
+            assert_eq!(seen_within(&buckets, NOW, window), want, "{window}");
+        }
     }
 
     #[test]

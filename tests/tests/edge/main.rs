@@ -14,6 +14,7 @@ mod device_keys;
 mod device_path;
 mod fleet;
 mod images;
+mod metrics;
 mod ota;
 mod packages;
 mod refusals;

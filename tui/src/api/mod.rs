@@ -57,7 +57,9 @@ fn file_stream(
 mod query;
 
 pub use error::{status_error, ApiError};
-use fota_shared::api::query::{ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, UploadDetails};
+use fota_shared::api::query::{
+    ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, MetricsQuery, UploadDetails,
+};
 
 /// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
 /// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).
@@ -477,6 +479,19 @@ impl ApiClient {
             .query(&ActivityQuery { hours });
         let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
+    }
+
+    /// The project's Prometheus metrics, as the text the server wrote.
+    pub async fn metrics(&self, project: &str, silent_after: u32) -> Result<String, ApiError> {
+        let url = self.url(&format!("{}/metrics", project_path(project)));
+        let request = self
+            .authorized(self.http.get(&url))
+            .query(&MetricsQuery { silent_after });
+        let response = check(self.send(request).await?, &url).await?;
+        response.text().await.map_err(|err| ApiError::Unreachable {
+            url: url.clone(),
+            reason: root_cause(&err),
+        })
     }
 
     fn url(&self, path: &str) -> String {

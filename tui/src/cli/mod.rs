@@ -16,6 +16,7 @@ mod project;
 mod token;
 
 use clap::{Parser, Subcommand};
+use fota_shared::api::metrics::{DEFAULT_SILENT_AFTER_S, MAX_SILENT_AFTER_S, MIN_SILENT_AFTER_S};
 
 pub use completions::completions;
 pub use device::DeviceVerb;
@@ -99,6 +100,13 @@ pub enum Noun {
         /// How many hours back, the current one included (1 to 720).
         #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
         hours: u32,
+    },
+    /// The project's Prometheus metrics, as a scraper reads them (text format).
+    Metrics {
+        /// Seconds without a stored check after which a device counts as silent (3600 to 604800).
+        #[arg(long, default_value_t = DEFAULT_SILENT_AFTER_S,
+              value_parser = clap::value_parser!(u32).range(MIN_SILENT_AFTER_S as i64..=MAX_SILENT_AFTER_S as i64))]
+        silent_after: u32,
     },
     /// Store a token for a profile in the config file (mode 0600). The token is read from
     /// FOTA_TOKEN, else from stdin (typed without echo on a terminal); it is never printed.
@@ -200,6 +208,11 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
         Noun::Keys { verb } => keys::run(verb, &api, connection, out).await,
         Noun::Audit(filters) => audit::run(filters, &api, connection, out).await,
         Noun::Activity { hours } => activity::run(hours, &api, connection, out).await,
+        Noun::Metrics { silent_after } => {
+            let project = project_key(&api, connection).await?;
+            let text = api.metrics(&project, silent_after).await?;
+            out.print(&text, || text.clone())
+        }
         // Handled by `main` before any connection is resolved.
         Noun::Login { .. } | Noun::Completions { .. } => Err(CliError::Usage(
             "login and completions need no connection".into(),
