@@ -79,7 +79,11 @@ fn devices_listed(server: &Server, project: &str, query: &str) -> usize {
 
 #[test]
 fn the_metrics_say_what_the_summary_and_the_rollout_status_say() {
-    let server = shared_server();
+    // Its own server: the test writes D1 beside the running edge (`wrangler d1 execute`),
+    // which would race the shared server's other tests for the database file.
+    let state = fota_tests::temp_state_dir("metrics");
+    let own = Server::start_with(&state, &[]);
+    let server = &own;
     let p = "met-fleet";
     // Four registered devices on 1.0.0 that checked in before the release, then a release of
     // 2.0.0 to all of them; one asks twice and is banned (ban_after 2).
