@@ -242,7 +242,7 @@ fn redirect(
         device: check.device_id.clone(),
         plan: plan_id.to_string(),
     };
-    let location = crate::images::device_image_url(req, env, sha256, &to, now)?;
+    let location = crate::images::device_url(req, env, &format!("/images/{sha256}"), &to, now)?;
     let mut resp = Response::empty()?.with_status(302);
     resp.headers_mut().set("Location", &location)?;
     resp.headers_mut().set("Content-Length", "0")?;

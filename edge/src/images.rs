@@ -132,17 +132,18 @@ pub fn edge_image_url(req: &Request, env: &Env, path: &str, now: i64) -> AppResu
     ))
 }
 
-/// The absolute, signed URL of an image on this edge that a redirect hands to one Luat device in
-/// one rollout (`/images/<sha256>?device=..&plan=..&expires=..&sig=..`): always signed, even
-/// under `PUBLIC_IMAGES`, since its download is that device's delivery.
-pub fn device_image_url(
+/// The absolute, signed URL of an image on this edge at `path` handed to one device: the
+/// `/images/<sha256>` a redirect hands a Luat device in one rollout, or the `/ota/image/<sha256>`
+/// a module-OTA notice hands a JSON device while its project has a daily budget
+/// (`?device=..&plan=..&expires=..&sig=..`): always signed, even under `PUBLIC_IMAGES`, since its
+/// download is counted for that device.
+pub fn device_url(
     req: &Request,
     env: &Env,
-    sha256: &str,
+    path: &str,
     to: &Recipient,
     now: i64,
 ) -> AppResult<String> {
-    let path = format!("/images/{sha256}");
     let masters = crate::keys::masters(env).ok_or_else(|| {
         AppError::Unavailable(
             "redirect URLs are signed with DEVICE_MASTER_KEYS, which is not set".into(),
@@ -153,7 +154,7 @@ pub fn device_image_url(
     Ok(format!(
         "{}{path}?{}",
         self_base(req, env)?,
-        download_url::device_url_query(&key, &path, to, now + URL_LIFETIME_MS)
+        download_url::device_url_query(&key, path, to, now + URL_LIFETIME_MS)
     ))
 }
 
@@ -198,19 +199,32 @@ pub fn check_signed(req: &Request, env: &Env) -> AppResult<Option<Recipient>> {
     }
 }
 
-/// `GET /images/{sha256}`: the URL redirects point at, signed (see [`check_signed`]). A download
-/// of a URL handed to a device is counted for that device in that rollout as its bytes go out
-/// (`crate::delivery::counted`): every byte of the image out, in one answer or resumed, is the
-/// device's delivery.
+/// Which signed download a URL is, and so whom its bytes are counted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Download {
+    /// `/images/{sha256}`, the URL redirects point at: a download of a URL handed to a device is
+    /// that device's delivery in that rollout (every byte of the image out, in one answer or
+    /// resumed; `crate::delivery::handed_to`).
+    Redirect,
+    /// `/ota/image/{sha256}`, a module-OTA notice's URL: one that names its device (a project
+    /// with a daily budget) counts its bytes against that device's budget
+    /// (`crate::ota::count_sent`).
+    Notice,
+}
+
+/// `GET /images/{sha256}` and `GET /ota/image/{sha256}`, signed (see [`check_signed`]): the bytes
+/// a URL handed to a device takes are counted for it as they go out (`crate::delivery::counted`),
+/// as `kind` says.
 pub async fn get_signed_image(
     req: &Request,
     env: &Env,
     ctx: &Context,
     sha256: &str,
+    kind: Download,
 ) -> AppResult<Response> {
     let to = check_signed(req, env)?;
     let (mut resp, size, range) = image_answer(req, env, sha256).await?;
-    if !public_images(env) || to.is_some() {
+    if kind == Download::Notice || !public_images(env) || to.is_some() {
         // Each URL is one device's capability for an hour: no shared cache should keep it (nor
         // serve its bytes past the counter).
         resp.headers_mut()
@@ -225,24 +239,24 @@ pub async fn get_signed_image(
     let head = range.head(size);
     let (env, sha256) = (env.clone(), sha256.to_string());
     crate::delivery::counted(ctx, resp, head.length, move |bytes| async move {
-        if bytes > 0 {
-            if let Err(e) =
+        if bytes == 0 {
+            return;
+        }
+        let told = match kind {
+            Download::Redirect => {
                 crate::delivery::handed_to(&env, &to, &sha256, size, head.start, bytes).await
-            {
-                e.log();
             }
+            Download::Notice => crate::ota::count_sent(&env, &to, bytes).await,
+        };
+        if let Err(e) = told {
+            e.log();
         }
     })
 }
 
-/// The image's bytes for `req`'s range, once the URL was accepted. The record comes from isolate
-/// memory when this isolate saw the image within [`image_cache::RECORD_TTL_MS`], else from the
-/// one R2 read that also fills memory or the Cache API.
-pub async fn get_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    Ok(image_answer(req, env, sha256).await?.0)
-}
-
-/// [`get_image`] with the image's size and the range answered.
+/// The image's bytes for `req`'s range, once the URL was accepted, with the image's size and the
+/// range answered. The record comes from isolate memory when this isolate saw the image within
+/// [`image_cache::RECORD_TTL_MS`], else from the one R2 read that also fills memory or the Cache API.
 async fn image_answer(
     req: &Request,
     env: &Env,

@@ -92,10 +92,10 @@ async fn dispatch(req: Request, env: &Env, ctx: &Context) -> AppResult<Response>
     match (req.method(), segs.as_slice()) {
         (Method::Get, ["healthz"]) => Ok(images::healthz(env)),
         (Method::Get | Method::Head, ["images", sha256]) => {
-            images::get_signed_image(&req, env, ctx, sha256).await
+            images::get_signed_image(&req, env, ctx, sha256, images::Download::Redirect).await
         }
         (Method::Get | Method::Head, ["ota", "image", sha256]) => {
-            ota::signed_image(&req, env, sha256).await
+            images::get_signed_image(&req, env, ctx, sha256, images::Download::Notice).await
         }
         (_, ["ota", "device", kind, product_key, device_name]) => {
             let (kind, pk, dn) = (

@@ -19,6 +19,7 @@ use fota_shared::model::plan::{ImageRef, Plan, DEFAULT_MODULE};
 use fota_shared::rules::device_auth::{
     issuing_master, verify_device, DeviceKey, DeviceRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
+use fota_shared::rules::download_url::Recipient;
 use fota_shared::rules::module_job::{self, JobDecision, JobOutcome};
 use fota_shared::rules::module_ota::{self, MAX_MESSAGE_BYTES};
 use fota_shared::rules::notice::{is_downgrade, NoticeSubject};
@@ -423,9 +424,31 @@ async fn serve_notice(
     let masters = keys::require_masters(env)?;
     let (key_id, seed) = keys::active(env, &masters, project, now).await?;
     let expires_ms = now + crate::images::URL_LIFETIME_MS;
-    let url = match crate::images::public_url(env, &image.sha256) {
-        Some(url) => url,
-        None => {
+    // With a daily budget the bytes must be counted for this device: the URL names it, and is
+    // always this edge's (a public image base would not count them).
+    let budget = store::project(env, project)
+        .await?
+        .and_then(|p| p.daily_bytes_per_device)
+        .filter(|b| *b > 0);
+    let url = match (budget, crate::images::public_url(env, &image.sha256)) {
+        (Some(limit), _) => {
+            let sent = store::jobs::ota_sent(env, project, device).await?;
+            let today = fota_shared::rules::budget::day_of(now);
+            if fota_shared::rules::budget::spent(sent, today, Some(limit)) {
+                return Err(AppError::Status {
+                    status: 429,
+                    code: "daily_budget_reached",
+                    message: "this device was sent its project's daily_bytes_per_device today; its notice comes back after 00:00 UTC".into(),
+                });
+            }
+            let to = Recipient {
+                device: device.to_string(),
+                plan: Rollout::of(plan)?.plan_id,
+            };
+            crate::images::device_url(req, env, &format!("/ota/image/{}", image.sha256), &to, now)?
+        }
+        (None, Some(url)) => url,
+        (None, None) => {
             crate::images::edge_image_url(req, env, &format!("/ota/image/{}", image.sha256), now)?
         }
     };
@@ -453,13 +476,39 @@ async fn serve_notice(
     Ok(json_response(200, &notice))
 }
 
-/// `GET /ota/image/{sha256}?expires=..&sig=..`: the notice's expiring download URL.
-pub async fn signed_image(req: &Request, env: &Env, sha256: &str) -> AppResult<Response> {
-    crate::images::check_signed(req, env)?;
-    let mut resp = crate::images::get_image(req, env, sha256).await?;
-    resp.headers_mut()
-        .set("Cache-Control", "private, max-age=3600")?;
-    Ok(resp)
+/// A module-OTA download named for `to` took `bytes`: they count against the device's daily
+/// budget, and the download that reaches it leaves a `daily_budget_reached` history entry (the
+/// operator's over-budget list reads those).
+pub async fn count_sent(env: &Env, to: &Recipient, bytes: u64) -> AppResult<()> {
+    use fota_shared::rules::budget;
+    let Some((project, _)) = to.plan.split_once('/') else {
+        return Ok(());
+    };
+    let now = store::now();
+    let today = budget::day_of(now);
+    let after = store::jobs::add_ota_sent(env, project, &to.device, today, bytes).await?;
+    let limit = store::project(env, project)
+        .await?
+        .and_then(|p| p.daily_bytes_per_device);
+    let before = budget::Sent {
+        day: today,
+        bytes: after.today(today).saturating_sub(bytes),
+    };
+    if budget::reached(before, after, today, limit) {
+        store::device_event(
+            env,
+            project,
+            &to.device,
+            "daily_budget_reached",
+            &format!(
+                "{} bytes of {} today",
+                after.today(today),
+                limit.unwrap_or(0)
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- push

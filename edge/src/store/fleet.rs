@@ -186,6 +186,7 @@ pub async fn forget(
             db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
             db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
             db(env)?.prepare("DELETE FROM devices WHERE id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
+            db(env)?.prepare("DELETE FROM ota_bytes WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(project)])?,
             audit,
         ],
     )
@@ -209,6 +210,7 @@ pub async fn move_to(
     let plans = format!("{}/%", like_escaped(from));
     let mut statements = vec![
         db(env)?.prepare("DELETE FROM device_jobs WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from)])?,
+        db(env)?.prepare("DELETE FROM ota_bytes WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from)])?,
         db(env)?.prepare("DELETE FROM rollout_devices WHERE device_id = ?1 AND plan_id LIKE ?2 ESCAPE '\\'").bind(&[s(id), s(&plans)])?,
         db(env)?.prepare("UPDATE device_events SET project_key = ?3 WHERE device_id = ?1 AND project_key = ?2").bind(&[s(id), s(from), s(to)])?,
         db(env)?

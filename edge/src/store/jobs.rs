@@ -194,3 +194,57 @@ pub async fn reported_modules(env: &Env, device: &str) -> AppResult<Vec<(String,
         .results()?;
     Ok(modules.into_iter().map(|m| (m.module, m.version)).collect())
 }
+
+/// A device's `ota_bytes` row.
+#[derive(Deserialize)]
+struct SentRow {
+    day: f64,
+    sent: f64,
+}
+
+impl SentRow {
+    fn sent(self) -> fota_shared::rules::budget::Sent {
+        fota_shared::rules::budget::Sent {
+            day: self.day as i64,
+            bytes: self.sent as u64,
+        }
+    }
+}
+
+/// Image bytes the device's module-OTA downloads took, and the UTC day they count for
+/// (`fota_shared::rules::budget`).
+pub async fn ota_sent(
+    env: &Env,
+    project: &str,
+    device: &str,
+) -> AppResult<fota_shared::rules::budget::Sent> {
+    let row: Option<SentRow> = db(env)?
+        .prepare("SELECT day, sent FROM ota_bytes WHERE project_key = ?1 AND device_id = ?2")
+        .bind(&[s(project), s(device)])?
+        .counted_first(None)
+        .await?;
+    Ok(row.map_or_else(Default::default, SentRow::sent))
+}
+
+/// Adds `bytes` a module-OTA download took on `today` (an older day's count starts again);
+/// returns the count after.
+pub async fn add_ota_sent(
+    env: &Env,
+    project: &str,
+    device: &str,
+    today: i64,
+    bytes: u64,
+) -> AppResult<fota_shared::rules::budget::Sent> {
+    let row: Option<SentRow> = db(env)?
+        .prepare(
+            "INSERT INTO ota_bytes (project_key, device_id, day, sent) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project_key, device_id) DO UPDATE SET
+               sent = CASE WHEN day = excluded.day THEN sent + excluded.sent ELSE excluded.sent END,
+               day = excluded.day
+             RETURNING day, sent",
+        )
+        .bind(&[s(project), s(device), n(today), n(bytes as i64)])?
+        .counted_first(None)
+        .await?;
+    Ok(row.map_or_else(Default::default, SentRow::sent))
+}

@@ -547,3 +547,80 @@ fn a_plan_stored_before_packages_lists_them_at_the_next_sweep() {
     check(server, p, &imei(167, 1), "1.5.0").expect_refusal(404, 66);
     check(server, p, &imei(167, 2), "1.0.0").expect_image(200, &delta);
 }
+
+/// A JSON device's module-OTA downloads count against its project's daily budget too: with a
+/// budget, the notice's URL names the device and the edge counts the bytes its downloads take;
+/// the notice after the budget is spent is refused (429 `daily_budget_reached`) and the device
+/// is on the operator's over-budget list.
+#[test]
+fn module_downloads_count_against_the_daily_budget() {
+    let server = shared_server();
+    let pk = "pkg-ota-budget";
+    let full = image(1660, 40_000);
+    let fw = "pkgb_mcu";
+    server
+        .admin(
+            "PUT",
+            &format!("/projects/{pk}"),
+            json!({ "name": pk, "daily_bytes_per_device": 2 * full.len() + 1 })
+                .to_string()
+                .as_bytes(),
+        )
+        .expect_status(200);
+    crate::ota::module_plan(server, pk, fw, MCU, TARGET, &full, json!({}));
+    let devices = provision(server, pk, &["pkgb-a".to_string(), "pkgb-b".to_string()]);
+    let (dev, other) = (&devices[0], &devices[1]);
+    dev.report_ok(server, MCU, "1.5.0");
+    // Three whole downloads: the first two stay under the budget (2 x size + 1), the third
+    // reaches it.
+    for n in 1..=3 {
+        let data = dev.notice_data(server).expect("a notice");
+        let url = data["url"].as_str().expect("url").to_string();
+        assert!(
+            url.contains("/ota/image/") && url.contains("device=pkgb-a"),
+            "the URL names the device: {url}"
+        );
+        let got = crate::ota::download(server, &url, None);
+        assert_eq!(
+            (got.status, got.body.len()),
+            (200, full.len()),
+            "download {n}"
+        );
+        assert_eq!(got.body, full);
+    }
+    // The count follows the last byte out: the refusal comes once it is in.
+    let mut refused = None;
+    for _ in 0..100 {
+        let resp = dev.notice(server);
+        if resp.status == 429 {
+            refused = Some(resp);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let refused = refused.expect("the notice after the budget is refused");
+    assert_eq!(refused.json()["error"]["code"], "daily_budget_reached");
+    assert!(
+        history(server, pk, &dev.name).contains(&"daily_budget_reached".to_string()),
+        "{:?}",
+        history(server, pk, &dev.name)
+    );
+    let listed = server
+        .admin(
+            "GET",
+            &format!("/projects/{pk}/devices?over_budget=true"),
+            b"",
+        )
+        .expect_status(200)
+        .json();
+    let ids: Vec<&str> = listed["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [dev.name.as_str()], "{listed}");
+    // Another device of the project has its own budget.
+    other.report_ok(server, MCU, "1.5.0");
+    assert!(other.notice_data(server).is_some());
+}
