@@ -13,7 +13,9 @@ use crate::rollout::Rollout;
 use crate::store;
 use fota_shared::leaf::version::Version;
 use fota_shared::rules::luat::UpgradeCheck;
-use fota_shared::rules::registry::{news, Intervals, Known, News, DEFAULT_REWRITE_INTERVAL_MS};
+use fota_shared::rules::registry::{
+    interval_start, news, Intervals, Known, News, DEFAULT_REWRITE_INTERVAL_MS,
+};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use worker::{Context, Env};
@@ -335,17 +337,6 @@ fn device_writes(
         }
         _ => (known, false),
     })
-}
-
-/// When the rewrite interval of a change at `at` starts: then, or for a row's first version (a
-/// registered or provisioned id that never checked: nothing to bound yet) one interval earlier, so
-/// the device's upgrade right after its first check is recorded at once.
-fn interval_start(known: &Known, at: i64, rewrite_ms: i64) -> i64 {
-    if known.version.is_empty() {
-        at - rewrite_ms
-    } else {
-        at
-    }
 }
 
 /// A new version or firmware: the registry row (unless another isolate rewrote it within the

@@ -48,6 +48,18 @@ pub fn may_rewrite(changed_at: i64, at: i64, interval_ms: i64) -> bool {
     changed_at == 0 || at - changed_at >= interval_ms
 }
 
+/// When the rewrite interval of a change at `at` starts (the row's next `changed_at`): then, or
+/// for a row's first version (a registered or provisioned id that never checked: nothing to bound
+/// yet) one interval earlier, so the device's upgrade right after its first check is written at
+/// once ([`may_rewrite`]).
+pub fn interval_start(known: &Known, at: i64, interval_ms: i64) -> i64 {
+    if known.version.is_empty() {
+        at - interval_ms
+    } else {
+        at
+    }
+}
+
 /// What a check tells D1 about a known device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum News {
@@ -102,6 +114,29 @@ mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn a_first_version_starts_no_interval() {
+        let interval = 60_000;
+        // (the version D1 holds, the change's time, where its interval starts, may the next
+        // change a second later rewrite the row?)
+        let table = [
+            ("", 1_000_000, 940_000, true),
+            ("1.0.0", 1_000_000, 1_000_000, false),
+        ];
+        for (version, at, start, next) in table {
+            let known = Known {
+                firmware: "fw".into(),
+                version: version.into(),
+                last_seen: at,
+                changed_at: 0,
+                held: false,
+            };
+            let got = interval_start(&known, at, interval);
+            assert_eq!(got, start, "{version:?}");
+            assert_eq!(may_rewrite(got, at + 1_000, interval), next, "{version:?}");
+        }
+    }
     const DAY: i64 = 86_400_000;
     const MINUTE: i64 = 60_000;
 

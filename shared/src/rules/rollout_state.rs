@@ -226,26 +226,34 @@ pub fn on_eligible_seen(
 /// The device was sent the image for the first time. `None` for a device offered before: only
 /// first offers count (and only they count against the rate limit).
 pub fn on_offer(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
-    if device.phase != DevicePhase::Idle {
-        return None;
-    }
-    let mut rollout = state.clone();
-    count(&mut rollout, device, |c| {
-        c.offered += 1;
-        c.pending += 1;
-    });
-    let device = DeviceRollout {
-        phase: DevicePhase::Offered,
-        since_ms: now_ms,
-        offered_ms: Some(now_ms),
-        cause: None,
-        ..device.clone()
-    };
-    Some(Step {
-        rollout,
-        device,
-        event: None,
+    (device.phase == DevicePhase::Idle).then(|| {
+        offered(state, device.clone(), now_ms, |c| {
+            c.offered += 1;
+            c.pending += 1;
+        })
     })
+}
+
+/// `device` offered (again) at `now_ms`, its cause cleared, the counts moved by `edit`.
+fn offered(
+    state: &RolloutState,
+    device: DeviceRollout,
+    now_ms: i64,
+    edit: impl Fn(&mut RolloutCounts),
+) -> Step {
+    let mut rollout = state.clone();
+    count(&mut rollout, &device, edit);
+    Step {
+        rollout,
+        device: DeviceRollout {
+            phase: DevicePhase::Offered,
+            since_ms: now_ms,
+            offered_ms: Some(now_ms),
+            cause: None,
+            ..device
+        },
+        event: None,
+    }
 }
 
 /// The device reported the target version. A late success after a timeout or a lifted ban moves
@@ -304,26 +312,15 @@ pub fn on_failure(
 /// `now_ms`, its cause cleared, no delivery since), so its row, the counts and the dashboard stop
 /// saying banned; a success still needs a new delivery. Any other phase is left as it is.
 pub fn on_unban(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
-    if device.phase != DevicePhase::Banned {
-        return None;
-    }
-    let mut rollout = state.clone();
-    count(&mut rollout, device, |c| {
-        c.banned = c.banned.saturating_sub(1);
-        c.pending += 1;
-    });
-    let device = DeviceRollout {
-        phase: DevicePhase::Offered,
-        since_ms: now_ms,
-        offered_ms: Some(now_ms),
-        cause: None,
-        delivered: false,
-        ..device.clone()
-    };
-    Some(Step {
-        rollout,
-        device,
-        event: None,
+    (device.phase == DevicePhase::Banned).then(|| {
+        let device = DeviceRollout {
+            delivered: false,
+            ..device.clone()
+        };
+        offered(state, device, now_ms, |c| {
+            c.banned = c.banned.saturating_sub(1);
+            c.pending += 1;
+        })
     })
 }
 
