@@ -93,54 +93,61 @@ impl EdgeClient {
 
     /// Downloads the image at `location`, at most [`MAX_IMAGE_BYTES`].
     pub async fn fetch(&self, sha256: &str, location: &str) -> Result<Vec<u8>, EdgeError> {
-        let mut response = self.get(location).send().await?;
-        if response.status().as_u16() != 200 {
-            return Err(EdgeError::Unexpected(format!(
-                "image download answered {}",
-                response.status()
-            )));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_IMAGE_BYTES)
-        {
-            return Err(EdgeError::TooLarge(sha256.to_string()));
-        }
-        let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-        while let Some(chunk) = response.chunk().await? {
-            if (bytes.len() + chunk.len()) as u64 > MAX_IMAGE_BYTES {
-                return Err(EdgeError::TooLarge(sha256.to_string()));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let (response, length) = self.image_response(sha256, location).await?;
+        let mut bytes = Vec::with_capacity(length as usize);
+        read_capped(response, sha256, |chunk| bytes.extend_from_slice(chunk)).await?;
         Ok(bytes)
     }
-}
 
-impl EdgeClient {
     /// Downloads the whole image at `location` (a device's own signed URL), hashing the bytes
     /// and keeping none: the edge counts the device's delivery as they go out. Returns their
     /// sha256.
     pub async fn count_delivery(&self, location: &str) -> Result<String, EdgeError> {
         use sha2::Digest;
-        let mut response = self.get(location).send().await?;
+        let (response, _) = self.image_response(location, location).await?;
+        let mut hasher = sha2::Sha256::new();
+        read_capped(response, location, |chunk| hasher.update(chunk)).await?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// A `GET` of the image at `location` that answered 200 and announces at most
+    /// [`MAX_IMAGE_BYTES`] (named `what` when it does not), with the length it announces.
+    async fn image_response(
+        &self,
+        what: &str,
+        location: &str,
+    ) -> Result<(reqwest::Response, u64), EdgeError> {
+        let response = self.get(location).send().await?;
         if response.status().as_u16() != 200 {
             return Err(EdgeError::Unexpected(format!(
                 "image download answered {}",
                 response.status()
             )));
         }
-        let mut hasher = sha2::Sha256::new();
-        let mut total = 0u64;
-        while let Some(chunk) = response.chunk().await? {
-            total += chunk.len() as u64;
-            if total > MAX_IMAGE_BYTES {
-                return Err(EdgeError::TooLarge(location.to_string()));
-            }
-            hasher.update(&chunk);
+        let length = response.content_length().unwrap_or(0);
+        if length > MAX_IMAGE_BYTES {
+            return Err(EdgeError::TooLarge(what.to_string()));
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok((response, length))
     }
+}
+
+/// Reads `response`'s body chunk by chunk into `each`, failing past [`MAX_IMAGE_BYTES`] (named
+/// `what`) whatever the length it announced.
+async fn read_capped(
+    mut response: reqwest::Response,
+    what: &str,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), EdgeError> {
+    let mut total = 0u64;
+    while let Some(chunk) = response.chunk().await? {
+        total += chunk.len() as u64;
+        if total > MAX_IMAGE_BYTES {
+            return Err(EdgeError::TooLarge(what.to_string()));
+        }
+        each(&chunk);
+    }
+    Ok(())
 }
 
 /// Reads a check answer: a 302 to `.../images/<sha256>`, or a 4xx/503 with `{"code":N}`.
