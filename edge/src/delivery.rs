@@ -2,7 +2,8 @@
 //! calls: the check's **attempt** (counted, gated, loop-upgrade protected, offered), each
 //! **stream** of the image to the device, counted as the runtime takes its bytes and told to the
 //! rollout when it ends (every byte out is a delivery), and the device's **report** of the
-//! target (a success only after a delivery).
+//! target (a success only after a delivery). A JSON device's module-OTA download is counted the
+//! same way, against its project's daily budget only ([`notice_bytes`]).
 //!
 //! A stream is counted, not assumed: the body goes out through a `FixedLengthStream` (so the
 //! runtime still sends `Content-Length`, never chunks) that a pump in `wait_until` feeds from the
@@ -252,4 +253,39 @@ async fn pump(source: Source, writer: WritableStreamDefaultWriter) -> u64 {
     }
     let _ = JsFuture::from(writer.close()).await;
     taken
+}
+
+/// A module-OTA download named for `to` took `bytes`: they count against the device's daily
+/// budget, and the download that reaches it leaves a `daily_budget_reached` history entry (the
+/// operator's over-budget list reads those).
+pub async fn notice_bytes(env: &Env, to: &Recipient, bytes: u64) -> AppResult<()> {
+    use fota_shared::rules::budget;
+    let Some((project, _)) = to.plan.split_once('/') else {
+        return Ok(());
+    };
+    let now = crate::store::now();
+    let today = budget::day_of(now);
+    let after = crate::store::jobs::add_ota_sent(env, project, &to.device, today, bytes).await?;
+    let limit = crate::store::project(env, project)
+        .await?
+        .and_then(|p| p.daily_bytes_per_device);
+    let before = budget::Sent {
+        day: today,
+        bytes: after.today(today).saturating_sub(bytes),
+    };
+    if budget::reached(before, after, today, limit) {
+        crate::store::device_event(
+            env,
+            project,
+            &to.device,
+            "daily_budget_reached",
+            &format!(
+                "{} bytes of {} today",
+                after.today(today),
+                limit.unwrap_or(0)
+            ),
+        )
+        .await?;
+    }
+    Ok(())
 }

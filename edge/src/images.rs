@@ -208,7 +208,7 @@ pub enum Download {
     Redirect,
     /// `/ota/image/{sha256}`, a module-OTA notice's URL: one that names its device (a project
     /// with a daily budget) counts its bytes against that device's budget
-    /// (`crate::ota::count_sent`).
+    /// (`crate::delivery::notice_bytes`).
     Notice,
 }
 
@@ -246,7 +246,7 @@ pub async fn get_signed_image(
             Download::Redirect => {
                 crate::delivery::handed_to(&env, &to, &sha256, size, head.start, bytes).await
             }
-            Download::Notice => crate::ota::count_sent(&env, &to, bytes).await,
+            Download::Notice => crate::delivery::notice_bytes(&env, &to, bytes).await,
         };
         if let Err(e) = told {
             e.log();

@@ -476,41 +476,6 @@ async fn serve_notice(
     Ok(json_response(200, &notice))
 }
 
-/// A module-OTA download named for `to` took `bytes`: they count against the device's daily
-/// budget, and the download that reaches it leaves a `daily_budget_reached` history entry (the
-/// operator's over-budget list reads those).
-pub async fn count_sent(env: &Env, to: &Recipient, bytes: u64) -> AppResult<()> {
-    use fota_shared::rules::budget;
-    let Some((project, _)) = to.plan.split_once('/') else {
-        return Ok(());
-    };
-    let now = store::now();
-    let today = budget::day_of(now);
-    let after = store::jobs::add_ota_sent(env, project, &to.device, today, bytes).await?;
-    let limit = store::project(env, project)
-        .await?
-        .and_then(|p| p.daily_bytes_per_device);
-    let before = budget::Sent {
-        day: today,
-        bytes: after.today(today).saturating_sub(bytes),
-    };
-    if budget::reached(before, after, today, limit) {
-        store::device_event(
-            env,
-            project,
-            &to.device,
-            "daily_budget_reached",
-            &format!(
-                "{} bytes of {} today",
-                after.today(today),
-                limit.unwrap_or(0)
-            ),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- push
 
 async fn channel(req: Request, env: &Env, project: &str, device: &str) -> AppResult<Response> {
