@@ -34,7 +34,8 @@ else
   fi
 fi
 # Redirects and notices name the edge by PUBLIC_URL: update.lua sends Host without the port.
-scripts/serve.sh "$PORT" "$STATE_DIR" --var "PUBLIC_URL:http://127.0.0.1:$PORT" &
+scripts/serve.sh "$PORT" "$STATE_DIR" --var "PUBLIC_URL:http://127.0.0.1:$PORT" \
+  --var "ALLOW_PRIVATE_WEBHOOKS:true" &
 serve=$!
 trap 'kill $serve 2>/dev/null; wait $serve 2>/dev/null' INT TERM EXIT
 FOTA_URL="http://127.0.0.1:$PORT" node scripts/seed.mjs

@@ -28,7 +28,8 @@ CREATE INDEX IF NOT EXISTS devices_dirty ON devices (dirty) WHERE dirty > 0;
 CREATE INDEX IF NOT EXISTS devices_offered ON devices (phase, offered_ms);
 CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rate (minute INTEGER PRIMARY KEY, count INTEGER NOT NULL, unverified INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL);";
+CREATE TABLE IF NOT EXISTS peers (shard INTEGER PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);";
 
 /// Columns added after the first objects were created: each `ALTER` fails harmlessly where the
 /// column is already there.
@@ -235,6 +236,34 @@ impl Ledger {
             "UPDATE meta SET merged = ?, version = ? WHERE id = 1",
             vec![V::from(json(merged)?), V::from(version)],
         )?;
+        Ok(())
+    }
+
+    /// Keeps an event for the project's log (`coordinator::outbox`).
+    pub fn push_outbox(&self, body: &str) -> Result<()> {
+        self.exec("INSERT INTO outbox (body) VALUES (?)", vec![V::from(body)])?;
+        Ok(())
+    }
+
+    /// The oldest kept events, with their sequence numbers.
+    pub fn outbox(&self, limit: u32) -> Result<Vec<(i64, String)>> {
+        #[derive(Deserialize)]
+        struct Kept {
+            seq: i64,
+            body: String,
+        }
+        let rows: Vec<Kept> = self
+            .exec(
+                "SELECT seq, body FROM outbox ORDER BY seq LIMIT ?",
+                vec![V::from(limit as i64)],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().map(|k| (k.seq, k.body)).collect())
+    }
+
+    /// The log took every kept event up to `seq`.
+    pub fn drop_outbox(&self, seq: i64) -> Result<()> {
+        self.exec("DELETE FROM outbox WHERE seq <= ?", vec![V::from(seq)])?;
         Ok(())
     }
 

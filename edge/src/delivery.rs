@@ -263,12 +263,17 @@ pub async fn notice_bytes(env: &Env, to: &Recipient, bytes: u64) -> AppResult<()
     let Some((project, _)) = to.plan.split_once('/') else {
         return Ok(());
     };
+    // Without a budget nothing is counted (the URL names the device so a cancel can refuse it).
+    let limit = crate::store::project(env, project)
+        .await?
+        .and_then(|p| p.daily_bytes_per_device)
+        .filter(|b| *b > 0);
+    if limit.is_none() {
+        return Ok(());
+    }
     let now = crate::store::now();
     let today = budget::day_of(now);
     let after = crate::store::jobs::add_ota_sent(env, project, &to.device, today, bytes).await?;
-    let limit = crate::store::project(env, project)
-        .await?
-        .and_then(|p| p.daily_bytes_per_device);
     let before = budget::Sent {
         day: today,
         bytes: after.today(today).saturating_sub(bytes),

@@ -115,23 +115,6 @@ pub fn public_images(env: &Env) -> bool {
         .is_ok_and(|v| v.to_string().trim() == "true")
 }
 
-/// The absolute URL of an image on this edge at `path` (`/images/<sha256>` or
-/// `/ota/image/<sha256>`): signed and expiring, or bare for `/images/` under `PUBLIC_IMAGES`.
-pub fn edge_image_url(req: &Request, env: &Env, path: &str, now: i64) -> AppResult<String> {
-    let base = self_base(req, env)?;
-    if path.starts_with("/images/") && public_images(env) {
-        return Ok(format!("{base}{path}"));
-    }
-    let masters = crate::keys::masters(env)
-        .ok_or_else(|| AppError::Unavailable("image URLs are signed with DEVICE_MASTER_KEYS, which is not set (or set PUBLIC_IMAGES=true)".into()))?;
-    let key = crate::keys::url_key(&masters)
-        .ok_or_else(|| AppError::Unavailable("no master key".into()))?;
-    Ok(format!(
-        "{base}{path}?{}",
-        download_url::signed_url_query(&key, path, now + URL_LIFETIME_MS)
-    ))
-}
-
 /// The absolute, signed URL of an image on this edge at `path` handed to one device: the
 /// `/images/<sha256>` a redirect hands a Luat device in one rollout, or the `/ota/image/<sha256>`
 /// a module-OTA notice hands a JSON device while its project has a daily budget
@@ -223,6 +206,9 @@ pub async fn get_signed_image(
     kind: Download,
 ) -> AppResult<Response> {
     let to = check_signed(req, env)?;
+    if let Some(to) = &to {
+        refuse_cancelled(env, to).await?;
+    }
     let (mut resp, size, range) = image_answer(req, env, sha256).await?;
     if kind == Download::Notice || !public_images(env) || to.is_some() {
         // Each URL is one device's capability for an hour: no shared cache should keep it (nor
@@ -252,6 +238,26 @@ pub async fn get_signed_image(
             e.log();
         }
     })
+}
+
+/// A URL handed to a device for a plan it was since cancelled out of is refused (`403
+/// job_cancelled`): the cancel reaches a download already under way at its next request.
+async fn refuse_cancelled(env: &Env, to: &Recipient) -> AppResult<()> {
+    let Some((project, rest)) = to.plan.split_once('/') else {
+        return Ok(());
+    };
+    let Some((firmware, _)) = rest.rsplit_once('@') else {
+        return Ok(());
+    };
+    let plan = store::plan(env, project, firmware).await?;
+    if plan.is_some_and(|p| p.cancels(&to.device)) {
+        return Err(AppError::Status {
+            status: 403,
+            code: "job_cancelled",
+            message: "an operator cancelled this device's upgrade".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The image's bytes for `req`'s range, once the URL was accepted, with the image's size and the

@@ -17,6 +17,7 @@ mod coordinator;
 mod coordinator_store;
 mod delivery;
 mod error;
+mod events;
 mod image_cache;
 mod images;
 mod keys;

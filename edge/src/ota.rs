@@ -448,8 +448,13 @@ async fn serve_notice(
             crate::images::device_url(req, env, &format!("/ota/image/{}", image.sha256), &to, now)?
         }
         (None, Some(url)) => url,
+        // This edge's URL names the device and the plan, so a cancel refuses it on download.
         (None, None) => {
-            crate::images::edge_image_url(req, env, &format!("/ota/image/{}", image.sha256), now)?
+            let to = Recipient {
+                device: device.to_string(),
+                plan: Rollout::of(plan)?.plan_id,
+            };
+            crate::images::device_url(req, env, &format!("/ota/image/{}", image.sha256), &to, now)?
         }
     };
     let subject = NoticeSubject {

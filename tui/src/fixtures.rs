@@ -284,6 +284,7 @@ pub fn plans() -> Vec<Plan> {
             ],
             updated_at: "2026-11-20T12:05:00Z".into(),
             shards: 0,
+            cancelled: Vec::new(),
         },
         Plan {
             project_key: "demo".into(),
@@ -310,6 +311,7 @@ pub fn plans() -> Vec<Plan> {
             packages: vec![],
             updated_at: "2026-11-19T08:00:00Z".into(),
             shards: 0,
+            cancelled: Vec::new(),
         },
     ]
 }

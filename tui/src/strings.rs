@@ -9,7 +9,9 @@ use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::RolloutAction;
 
+mod events;
 mod trust;
+pub use events::*;
 pub use trust::*;
 
 /// The tab titles, in tab order.

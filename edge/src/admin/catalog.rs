@@ -243,6 +243,19 @@ pub async fn upload(call: &mut Call<'_>) -> AppResult<Response> {
     );
     // A plan that targets this version serves the new package from now on.
     super::plans::refresh_packages(call.env, &key, &fw, &version).await?;
+    let data = serde_json::json!({
+        "firmware_name": fw,
+        "version": version,
+        "source_version": record.source_version,
+        "size": record.size,
+        "sha256": record.sha256,
+        "actor": call.actor.name,
+    });
+    call.tell(
+        &key,
+        fota_shared::model::event::EventType::ImageUploaded,
+        data,
+    );
     ok(201, &receipt)
 }
 

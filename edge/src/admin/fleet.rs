@@ -111,6 +111,12 @@ pub async fn unban(call: &mut Call<'_>) -> AppResult<Response> {
         crate::rollout::unban(call.env, &crate::rollout::Rollout::of(&plan)?, &id).await?;
     }
     crate::registry::forget(&id);
+    let data = serde_json::json!({ "device_id": id, "actor": call.actor.name });
+    call.tell(
+        &key,
+        fota_shared::model::event::EventType::DeviceUnbanned,
+        data,
+    );
     ok(200, &after)
 }
 

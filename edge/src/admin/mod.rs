@@ -9,7 +9,9 @@
 //! written the answer is `503 audit_unavailable`, never a 2xx (the change is logged instead).
 
 mod access;
+mod cancel;
 mod catalog;
+mod events;
 mod fleet;
 mod ota;
 mod plans;
@@ -22,6 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::{self, access::NewAuditEntry};
 use fota_shared::api::query::QueryError;
 use fota_shared::api::routes::{match_route, Route, RouteId, RouteMatch};
+use fota_shared::model::event::EventType;
 use fota_shared::model::rollout::RolloutAction;
 use fota_shared::rules::luat::percent_decode;
 pub(crate) use plans::refresh_packages;
@@ -44,6 +47,8 @@ pub struct Call<'a> {
     route: &'static Route,
     /// The handler batched the audit entry with its write (`audit_stmt`).
     audited: bool,
+    /// Events this write is to produce (project, type, data): appended once it is acknowledged.
+    told: Vec<(String, EventType, Value)>,
 }
 
 /// One audit entry's substance: what was changed, and how it looked before and after.
@@ -74,6 +79,11 @@ impl Call<'_> {
             before: before.and_then(|b| serde_json::to_value(b).ok()),
             after: after.and_then(|a| serde_json::to_value(a).ok()),
         });
+    }
+
+    /// An event for the project's log, appended when the write is acknowledged (audited, 2xx).
+    pub fn tell(&mut self, project: &str, event: EventType, data: Value) {
+        self.told.push((project.to_string(), event, data));
     }
 
     /// This write's audit entry as a D1 statement, for a handler to batch with the statements of
@@ -119,6 +129,7 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
         change: None,
         route,
         audited: false,
+        told: Vec::new(),
     };
     let resp = dispatch(route, &mut call).await?;
     if route.method != "GET" && (200..300).contains(&resp.status_code()) && !call.audited {
@@ -150,6 +161,9 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
                     .into(),
             });
         }
+    }
+    for (project, event, data) in std::mem::take(&mut call.told) {
+        crate::events::emit(env, &project, vec![(event, data)]).await;
     }
     Ok(resp)
 }
@@ -197,6 +211,15 @@ async fn dispatch(route: &Route, call: &mut Call<'_>) -> AppResult<Response> {
         RouteId::RevokeToken => access::revoke_token(call).await,
         RouteId::Audit => access::audit(call).await,
         RouteId::IsolateMetrics => ok(200, &crate::metrics::snapshot()),
+        RouteId::Events => events::feed(call).await,
+        RouteId::ListWebhooks => events::list(call).await,
+        RouteId::PutWebhook => events::put(call).await,
+        RouteId::DeleteWebhook => events::delete(call).await,
+        RouteId::RotateWebhook => events::rotate(call).await,
+        RouteId::WebhookDeliveries => events::deliveries(call).await,
+        RouteId::Redeliver => events::redeliver(call).await,
+        RouteId::CancelDevice => cancel::cancel(call, true).await,
+        RouteId::UncancelDevice => cancel::cancel(call, false).await,
     }
 }
 

@@ -13,6 +13,7 @@ use fota_shared::api::ota::{
 };
 use fota_shared::api::query::JobsQuery;
 use fota_shared::leaf::ids::valid_device_id;
+use fota_shared::model::event::EventType;
 use fota_shared::model::job::JobPhase;
 use fota_shared::rules::decide::Enrolment;
 use fota_shared::rules::device_auth::{device_secret, issuing_master};
@@ -244,6 +245,8 @@ pub async fn confirm_device(call: &mut Call<'_>) -> AppResult<Response> {
     match confirm_one(call, &key, &id).await? {
         Ok(()) => {
             call.changed(Some(&key), format!("confirm {id}"), None::<&()>, Some(&id));
+            let data = serde_json::json!({ "device_id": id, "actor": call.actor.name });
+            call.tell(&key, EventType::JobConfirmed, data);
             ok(
                 200,
                 &ConfirmResult {
@@ -279,6 +282,10 @@ pub async fn confirm_many(call: &mut Call<'_>) -> AppResult<Response> {
                 reason,
             }),
         }
+    }
+    for id in &result.confirmed {
+        let data = serde_json::json!({ "device_id": id, "actor": call.actor.name });
+        call.tell(&key, EventType::JobConfirmed, data);
     }
     call.changed(
         Some(&key),

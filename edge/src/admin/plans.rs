@@ -12,8 +12,10 @@ use fota_shared::api::preview::VersionFacts;
 use fota_shared::leaf::ids::valid_name;
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::leaf::version::Version;
+use fota_shared::model::event::EventType;
 use fota_shared::model::plan::{ImageRef, Package, Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
+use fota_shared::rules::events::{of_control, of_start, rollout_data, MovedBy};
 use fota_shared::rules::package::{resolve, ResolveError};
 use fota_shared::rules::plan::normalize;
 use worker::Response;
@@ -110,6 +112,11 @@ async fn planned(call: &mut Call<'_>) -> AppResult<(Plan, Option<Plan>)> {
         packages,
         updated_at: rfc3339(store::now()),
         shards,
+        // Devices cancelled out of the plan stay out of its next version until uncancelled.
+        cancelled: before
+            .as_ref()
+            .map(|b| b.cancelled.clone())
+            .unwrap_or_default(),
     };
     Ok((plan, before))
 }
@@ -126,6 +133,22 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
         before.as_ref(),
         Some(&plan),
     );
+    let data = serde_json::json!({
+        "firmware_name": plan.firmware_name,
+        "target_version": plan.spec.target_version,
+        "previous_target": before.as_ref().map(|b| &b.spec.target_version),
+        "actor": call.actor.name,
+    });
+    call.tell(&plan.project_key, EventType::PlanChanged, data);
+    let new_rollout = before
+        .as_ref()
+        .is_none_or(|b| b.spec.target_version != plan.spec.target_version);
+    if new_rollout && plan.spec.rollout.is_some() {
+        let state = rollout::state(call.env, &r).await?;
+        let by = MovedBy::Operator(&call.actor.name);
+        let data = rollout_data(&plan.firmware_name, &r.plan_id, by, &state);
+        call.tell(&plan.project_key, of_start(&state), data);
+    }
     ok(200, &plan)
 }
 
@@ -256,6 +279,11 @@ pub async fn control(call: &mut Call<'_>, action: RolloutAction) -> AppResult<Re
         .await?
         .map_err(|message| AppError::conflict("invalid_transition", message))?;
     let status = rollout_status(&r.spec, &after);
+    if after.phase != before.phase || after.stage != before.stage {
+        let by = MovedBy::Operator(&call.actor.name);
+        let data = rollout_data(&plan.firmware_name, &r.plan_id, by, &after);
+        call.tell(&plan.project_key, of_control(action, &after), data);
+    }
     call.changed(
         Some(&plan.project_key),
         format!("rollout {} {}", plan.firmware_name, action.as_str()),

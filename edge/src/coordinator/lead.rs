@@ -2,7 +2,7 @@
 //! health gate judged on it, an operator's control, gathering counts and spreading the phase.
 //! The other shards' side (reporting counts and taking the phase back) is here too.
 
-use super::{adopted, log_event, phase_of, RolloutCoordinator};
+use super::{adopted, phase_of, RolloutCoordinator};
 use crate::coordinator_store::parse;
 use crate::error::AppError;
 use crate::rollout::{between_shards, Answer, Op, Phase, Rollout};
@@ -41,7 +41,7 @@ impl RolloutCoordinator {
             Some((next, event)) => {
                 let (own, _, _) = self.load(ident, 0)?;
                 self.save_state(ident, &adopted(&own, &phase_of(&next)))?;
-                log_event(&ident.plan_id, Some(event));
+                self.moved(ident, Some(event), &next)?;
                 next
             }
             None => merged,

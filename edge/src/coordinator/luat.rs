@@ -2,7 +2,7 @@
 //! the check's attempt, each stream that ended, and the device's report of the target, each
 //! decided in shared and stored here in one step.
 
-use super::{answer_of, count_key, log_event, RolloutCoordinator};
+use super::{answer_of, count_key, RolloutCoordinator};
 use crate::coordinator_store::Row;
 use crate::rollout::{Answer, Op, Rollout};
 use fota_shared::leaf::code::Refusal;
@@ -203,13 +203,16 @@ impl RolloutCoordinator {
                     _ => v.delivery.banned.then_some(now),
                 };
                 ledger.save_device(dev, &v.delivery, banned_at)?;
+                if v.delivery.banned && before.is_none_or(|r| r.banned == 0) {
+                    self.banned(ident, &dev.device_id, v.delivery.count)?;
+                }
             }
         }
         if v.state != *state {
             self.save_state(ident, &v.state)?;
         }
         for event in v.events {
-            log_event(&ident.plan_id, Some(event));
+            self.moved(ident, Some(event), &v.state)?;
         }
         Ok(())
     }

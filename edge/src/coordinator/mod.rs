@@ -21,6 +21,7 @@
 mod lead;
 mod luat;
 mod mirror;
+mod outbox;
 
 use crate::coordinator_store::{parse, Ledger, Row};
 use crate::error::AppError;
@@ -29,7 +30,7 @@ use fota_shared::model::rollout::{DevicePhase, RolloutSpec, RolloutState};
 use fota_shared::rules::ban::{after_report, DeliveryState};
 use fota_shared::rules::delivery::phase_entry;
 use fota_shared::rules::rollout::{self as rules, rollout_gate, shard_budget, RolloutSummary};
-use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, RolloutEvent, Step};
+use fota_shared::rules::rollout_state::{self as rs, DeviceFailure, Step};
 use std::cell::{Cell, RefCell};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
@@ -68,6 +69,8 @@ pub struct RolloutCoordinator {
     purged: Cell<bool>,
     alarm_armed: Cell<bool>,
     flushing: Cell<bool>,
+    /// The outbox holds events the project's log has not taken yet.
+    outbox_waiting: Cell<bool>,
 }
 
 impl DurableObject for RolloutCoordinator {
@@ -83,6 +86,8 @@ impl DurableObject for RolloutCoordinator {
             purged: Cell::new(false),
             alarm_armed: Cell::new(false),
             flushing: Cell::new(false),
+            // Events kept by an earlier lifetime are sent by the first call or alarm.
+            outbox_waiting: Cell::new(true),
         }
     }
 
@@ -90,7 +95,10 @@ impl DurableObject for RolloutCoordinator {
         // A failure is answered, not thrown: the runtime logs every uncaught error, and under a
         // burst that is a log storm. Ours is logged once per cause per interval.
         match self.serve(req).await {
-            Ok(resp) => Ok(resp),
+            Ok(resp) => {
+                self.send_outbox().await;
+                Ok(resp)
+            }
             Err(e) => {
                 crate::logs::once("rollout coordinator failed", &e.to_string());
                 Response::error("rollout coordinator failed", 500)
@@ -107,6 +115,7 @@ impl DurableObject for RolloutCoordinator {
         if let Err(e) = self.report().await {
             AppError::from(e).log();
         }
+        self.send_outbox().await;
         Response::ok("flushed")
     }
 }
@@ -447,7 +456,7 @@ impl RolloutCoordinator {
             if let Some((next, event)) = rs::on_tick(&ident.spec, &merged, now) {
                 state = adopted(&state, &phase_of(&next));
                 self.save_state(ident, &state)?;
-                log_event(&ident.plan_id, Some(event));
+                self.moved(ident, Some(event), &next)?;
             }
         }
         let deadline = now - (ident.job_timeout_s as i64).saturating_mul(1000);
@@ -496,7 +505,7 @@ impl RolloutCoordinator {
         let delivery = Row::delivery(before, "");
         ledger.save_device(&step.device, &delivery, before.and_then(|r| r.banned_at))?;
         self.save_state(ident, &step.rollout)?;
-        log_event(&ident.plan_id, step.event);
+        self.moved(ident, step.event, &step.rollout)?;
         Ok(())
     }
 }
@@ -507,12 +516,5 @@ pub(super) fn answer_of(
     match answer {
         Ok(()) => Answer::Done,
         Err(refused) => Answer::Refused(refused.code()),
-    }
-}
-
-/// A rollout moving by itself (verification, gate, advance) is worth one log line.
-pub(super) fn log_event(plan_id: &str, event: Option<RolloutEvent>) {
-    if let Some(event) = event {
-        worker::console_log!("rollout {plan_id}: {event:?}");
     }
 }

@@ -75,12 +75,15 @@ pub async fn save(
 
 /// Removes the device's job (the slot is free again).
 pub async fn clear(env: &Env, device: &str) -> AppResult<()> {
-    db(env)?
-        .prepare("DELETE FROM device_jobs WHERE device_id = ?1")
-        .bind(&[s(device)])?
-        .counted_run()
-        .await?;
+    clear_stmt(env, device)?.counted_run().await?;
     Ok(())
+}
+
+/// [`clear`] as a statement, to batch with others.
+pub fn clear_stmt(env: &Env, device: &str) -> AppResult<D1PreparedStatement> {
+    Ok(db(env)?
+        .prepare("DELETE FROM device_jobs WHERE device_id = ?1")
+        .bind(&[s(device)])?)
 }
 
 /// A job in progress whose timeout has passed, with where it belongs.

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod catalog;
 pub mod device;
+pub mod events;
 pub mod fleet;
 pub mod fleet_summary;
 pub mod metrics;

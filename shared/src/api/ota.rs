@@ -214,3 +214,21 @@ mod tests {
         );
     }
 }
+
+/// `POST .../devices/{id}/cancel` and `.../uncancel` body (optional): one plan's firmware name,
+/// or (absent) every plan the device is in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_name: Option<String>,
+}
+
+/// What a cancel or uncancel changed: the plans (by firmware name) the device is now left out
+/// of, or let back into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelResult {
+    pub device_id: String,
+    pub cancelled: bool,
+    pub firmware_names: Vec<String>,
+}

@@ -250,6 +250,7 @@ mod tests {
             packages,
             updated_at: String::new(),
             shards: 0,
+            cancelled: Vec::new(),
         }
     }
 

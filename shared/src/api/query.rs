@@ -100,6 +100,56 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// `GET /events`: the events after `after` (an event id; absent: from the oldest kept), waiting
+/// up to `wait` seconds for one when there is none yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EventQuery {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl EventQuery {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<EventQuery, QueryError> {
+        use crate::api::events::{DEFAULT_EVENT_LIMIT, MAX_EVENT_LIMIT, MAX_WAIT_S};
+        let params = last_wins(pairs);
+        let number = |name: &'static str, code: &'static str| -> Result<Option<u64>, QueryError> {
+            given(&params, name)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        refuse(code, format!("{name} must be a whole number, not {v:?}"))
+                    })
+                })
+                .transpose()
+        };
+        let after = number("after", "invalid_cursor")?;
+        let wait = number("wait", "invalid_wait")?;
+        if wait.is_some_and(|w| w > u64::from(MAX_WAIT_S)) {
+            return Err(refuse(
+                "invalid_wait",
+                format!("wait is at most {MAX_WAIT_S} seconds"),
+            ));
+        }
+        let limit = number("limit", "invalid_limit")?.unwrap_or(u64::from(DEFAULT_EVENT_LIMIT));
+        if limit == 0 || limit > u64::from(MAX_EVENT_LIMIT) {
+            return Err(refuse(
+                "invalid_limit",
+                format!("limit must be 1..={MAX_EVENT_LIMIT}"),
+            ));
+        }
+        Ok(EventQuery {
+            after,
+            wait: wait.map(|w| w as u32),
+            limit: Some(limit as u32),
+        })
+    }
+}
+
 /// Which package of a version `GET`/`DELETE .../firmware/{name}/{version}` means: the delta
 /// for `source_version`, or (absent) the whole image.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -80,6 +80,15 @@ pub enum RouteId {
     RevokeToken,
     Audit,
     IsolateMetrics,
+    Events,
+    ListWebhooks,
+    PutWebhook,
+    DeleteWebhook,
+    RotateWebhook,
+    WebhookDeliveries,
+    Redeliver,
+    CancelDevice,
+    UncancelDevice,
 }
 
 /// One admin route: `pattern` is below `/admin/v1/`, with `{name}` for a parameter.
@@ -371,6 +380,69 @@ pub const ROUTES: &[Route] = &[
     ),
     r(Audit, "GET", "audit", Viewer, "Read the audit log"),
     r(
+        Events,
+        "GET",
+        "projects/{key}/events",
+        Viewer,
+        "Events after a cursor (long poll with wait, at most 30 s)",
+    ),
+    r(
+        ListWebhooks,
+        "GET",
+        "projects/{key}/webhooks",
+        Admin,
+        "List webhooks",
+    ),
+    r(
+        PutWebhook,
+        "PUT",
+        "projects/{key}/webhooks/{name}",
+        Admin,
+        "Create or change a webhook (a new one's secret is shown once)",
+    ),
+    r(
+        DeleteWebhook,
+        "DELETE",
+        "projects/{key}/webhooks/{name}",
+        Admin,
+        "Delete a webhook",
+    ),
+    r(
+        RotateWebhook,
+        "POST",
+        "projects/{key}/webhooks/{name}/rotate",
+        Admin,
+        "Rotate a webhook's secret (shown once)",
+    ),
+    r(
+        WebhookDeliveries,
+        "GET",
+        "projects/{key}/webhooks/{name}/deliveries",
+        Admin,
+        "A webhook's latest deliveries",
+    ),
+    r(
+        Redeliver,
+        "POST",
+        "projects/{key}/webhooks/{name}/deliveries/{delivery_id}/redeliver",
+        Admin,
+        "Deliver a delivery's event again",
+    ),
+    r(
+        CancelDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/cancel",
+        Operator,
+        "Cancel a device's upgrade (its job, or its part in a plan's rollout)",
+    ),
+    r(
+        UncancelDevice,
+        "POST",
+        "projects/{key}/devices/{device_id}/uncancel",
+        Operator,
+        "Let a cancelled device be offered again",
+    ),
+    r(
         IsolateMetrics,
         "GET",
         "metrics",
@@ -378,6 +450,37 @@ pub const ROUTES: &[Route] = &[
         "Storage operations counted by the answering isolate",
     ),
 ];
+
+/// The route a [`RouteId`] names.
+pub fn route(id: RouteId) -> &'static Route {
+    ROUTES
+        .iter()
+        .find(|r| r.id == id)
+        .expect("every route id is in the table (tested)")
+}
+
+/// The absolute path (`/admin/v1/...`) of a route with its parameters filled in pattern order,
+/// each percent-encoded as one path segment. A missing parameter leaves an empty segment.
+pub fn path(id: RouteId, params: &[&str]) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let mut params = params.iter();
+    let mut out = String::from("/admin/v1");
+    for part in route(id).pattern.split('/') {
+        out.push('/');
+        if part.starts_with('{') {
+            let value = params.next().copied().unwrap_or_default();
+            out.extend(utf8_percent_encode(value, SEGMENT));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
 
 /// The outcome of matching a request against [`ROUTES`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -469,6 +572,30 @@ mod tests {
                     route.pattern
                 );
             }
+        }
+    }
+
+    #[test]
+    fn paths_fill_and_encode_parameters() {
+        let table: &[(RouteId, &[&str], &str)] = &[
+            (ListProjects, &[], "/admin/v1/projects"),
+            (GetProject, &["K1"], "/admin/v1/projects/K1"),
+            (
+                CancelDevice,
+                &["K 1", "a/b"],
+                "/admin/v1/projects/K%201/devices/a%2Fb/cancel",
+            ),
+            (
+                Redeliver,
+                &["K1", "ops", "7"],
+                "/admin/v1/projects/K1/webhooks/ops/deliveries/7/redeliver",
+            ),
+        ];
+        for (id, params, expect) in table {
+            assert_eq!(path(*id, params), *expect);
+        }
+        for r in ROUTES {
+            assert_eq!(route(r.id), r);
         }
     }
 

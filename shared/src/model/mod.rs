@@ -2,6 +2,7 @@
 //! and state, module jobs, signing keys). Plain records with no rules beyond their own encoding;
 //! imports only leaves.
 
+pub mod event;
 pub mod job;
 pub mod keys;
 pub mod plan;

@@ -161,9 +161,23 @@ pub struct Plan {
     /// planned; 0 in plans stored before rollouts were sharded (one object).
     #[serde(default)]
     pub shards: u32,
+    /// Devices an operator cancelled out of this plan (sorted): a Luat device hears code 61, a
+    /// JSON device gets no job from it, until it is uncancelled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled: Vec<String>,
 }
 
+/// Most devices one plan may have cancelled out of it.
+pub const MAX_CANCELLED: usize = 10_000;
+
 impl Plan {
+    /// Did an operator cancel `device_id` out of this plan?
+    pub fn cancels(&self, device_id: &str) -> bool {
+        self.cancelled
+            .binary_search_by(|d| d.as_str().cmp(device_id))
+            .is_ok()
+    }
+
     /// The target's packages (a plan stored before packages has its one image, taken as whole).
     pub fn packages(&self) -> std::borrow::Cow<'_, [Package]> {
         if self.packages.is_empty() {

@@ -156,7 +156,7 @@ fn offer<'a>(
     let Some(plan) = plan else {
         return Refuse(Refusal::UnknownFirmware);
     };
-    if !in_device_set(&plan.spec, &check.device_id) {
+    if !in_device_set(&plan.spec, &check.device_id) || plan.cancels(&check.device_id) {
         return Refuse(Refusal::NotInDeviceSet);
     }
     let target = match upgrade_wanted(&plan.spec, &check.version) {
@@ -226,6 +226,7 @@ mod tests {
             packages: vec![],
             updated_at: "2026-11-22T00:00:00Z".into(),
             shards: 0,
+            cancelled: Vec::new(),
         }
     }
 
@@ -627,6 +628,7 @@ mod package_tests {
             packages,
             updated_at: String::new(),
             shards: 0,
+            cancelled: Vec::new(),
         }
     }
 

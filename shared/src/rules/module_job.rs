@@ -58,6 +58,7 @@ pub fn wanted_plans<'a>(
         .iter()
         .filter(|p| {
             in_device_set(&p.spec, device_id)
+                && !p.cancels(device_id)
                 && reported(&p.image.module).is_some_and(|v| {
                     upgrade_wanted(&p.spec, &v).is_ok()
                         && crate::rules::package::choose(p, &v).is_some()
@@ -235,6 +236,7 @@ mod tests {
             packages: vec![],
             updated_at: "2026-11-22T00:00:00Z".into(),
             shards: 0,
+            cancelled: Vec::new(),
         }
     }
 

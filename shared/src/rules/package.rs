@@ -219,6 +219,7 @@ mod tests {
             packages: vec![],
             updated_at: String::new(),
             shards: 0,
+            cancelled: Vec::new(),
         };
         let v = Version::parse("1.0.0").unwrap();
         assert_eq!(choose(&plan, &v).unwrap().sha256, "legacy");

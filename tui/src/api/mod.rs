@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 mod error;
+mod events;
 /// `file`'s bytes as a body stream, [`crate::image_file::READ_CHUNK`] at a time, ending after
 /// `size` bytes (a file that grew since it was hashed sends what was hashed; one that shrank ends
 /// short and the server refuses it).

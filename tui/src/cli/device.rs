@@ -56,6 +56,22 @@ pub enum DeviceVerb {
     Unban {
         id: String,
     },
+    /// Cancel a device's upgrade: its open module job is cancelled and it is offered nothing
+    /// more (a Luat device hears code 61) from that plan, or every plan that reaches it, until
+    /// `uncancel`.
+    Cancel {
+        id: String,
+        /// Only this plan (by firmware name).
+        #[arg(long = "firmware")]
+        firmware_name: Option<String>,
+    },
+    /// Let a cancelled device be offered its upgrade again.
+    Uncancel {
+        id: String,
+        /// Only this plan (by firmware name).
+        #[arg(long = "firmware")]
+        firmware_name: Option<String>,
+    },
     /// Forget a device: unbind it and drop its registry row and history (its next check binds
     /// it again as a new device).
     Forget {
@@ -142,6 +158,12 @@ pub async fn run(
         DeviceVerb::Unban { id } => {
             let device = api.unban_device(&project, &id).await?;
             out.print(&device, || device_fields(&device))
+        }
+        DeviceVerb::Cancel { id, firmware_name } => {
+            cancel(api, &project, &id, firmware_name.as_deref(), true, out).await
+        }
+        DeviceVerb::Uncancel { id, firmware_name } => {
+            cancel(api, &project, &id, firmware_name.as_deref(), false, out).await
         }
         DeviceVerb::Forget { id } => {
             api.forget_device(&project, &id).await?;
@@ -449,4 +471,19 @@ pub(super) fn summary_text(s: &FleetSummary) -> String {
         table(&["firmware", "version", "devices"], &versions),
         table(&["state", "devices"], &states)
     )
+}
+
+/// `fota device cancel|uncancel`: what changed, or that nothing did.
+async fn cancel(
+    api: &ApiClient,
+    project: &str,
+    id: &str,
+    firmware_name: Option<&str>,
+    cancel: bool,
+    out: Output,
+) -> Result<(), CliError> {
+    let result = api
+        .cancel_device(project, id, firmware_name, cancel)
+        .await?;
+    out.print(&result, || strings::cancelled(&result))
 }

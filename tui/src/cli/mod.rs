@@ -7,6 +7,7 @@ mod audit;
 mod completions;
 mod device;
 mod device_import;
+mod events;
 mod firmware;
 mod keys;
 pub mod login;
@@ -115,6 +116,14 @@ pub enum Noun {
         #[arg(long)]
         url: String,
     },
+    /// The project's events (rollouts moving, bans, changes), oldest first; `--follow` waits
+    /// for new ones and prints them as they come.
+    Events(events::EventArgs),
+    /// Webhooks: signed POSTs of the project's events to a receiver (admin only).
+    Webhook {
+        #[command(subcommand)]
+        verb: events::WebhookVerb,
+    },
     /// Print a shell completion script: `fota completions bash > /etc/bash_completion.d/fota`.
     Completions {
         #[arg(value_enum)]
@@ -208,6 +217,8 @@ pub async fn run(noun: Noun, json: bool, connection: &Connection) -> Result<(), 
         Noun::Keys { verb } => keys::run(verb, &api, connection, out).await,
         Noun::Audit(filters) => audit::run(filters, &api, connection, out).await,
         Noun::Activity { hours } => activity::run(hours, &api, connection, out).await,
+        Noun::Events(args) => events::run_events(args, &api, connection, out).await,
+        Noun::Webhook { verb } => events::run_webhook(verb, &api, connection, out).await,
         Noun::Metrics { silent_after } => {
             let project = project_key(&api, connection).await?;
             let text = api.metrics(&project, silent_after).await?;

@@ -65,6 +65,11 @@ pub fn fields(pairs: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// One line to stdout at once (a follower's output reaches a pipe line by line).
+pub fn line(text: &str) {
+    write_stdout(&format!("{text}\n"));
+}
+
 /// Writes to stdout; a reader that went away (`fota device list | head`) ends the output
 /// quietly instead of panicking, as command-line tools do.
 fn write_stdout(text: &str) {

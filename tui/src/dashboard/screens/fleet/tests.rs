@@ -243,6 +243,7 @@ fn plan(fw: &str, target: &str) -> Plan {
         packages: vec![],
         updated_at: "2026-01-01T00:00:00Z".into(),
         shards: 0,
+        cancelled: Vec::new(),
     }
 }
 

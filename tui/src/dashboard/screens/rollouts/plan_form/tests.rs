@@ -91,6 +91,7 @@ fn app_plan(spec: &PlanSpec) -> Plan {
         packages: vec![],
         updated_at: "t".into(),
         shards: 0,
+        cancelled: Vec::new(),
     }
 }
 
