@@ -694,3 +694,56 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;
     hex::encode(md5::Md5::digest(bytes))
 }
+
+/// `target/debug/fota`, built on first use. Cargo gives one test binary no path to another
+/// package's binary, so the test builds it; the build is a no-op when it is up to date.
+pub fn fota_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = repo_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "fota-tui", "--bin", "fota"])
+            .current_dir(&root)
+            .status()
+            .expect("cargo runs");
+        assert!(
+            status.success(),
+            "cargo build -p fota-tui --bin fota failed"
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let bin = target
+            .join("debug")
+            .join(format!("fota{}", std::env::consts::EXE_SUFFIX));
+        assert!(bin.exists(), "{} is missing after the build", bin.display());
+        bin
+    })
+}
+
+/// A fresh empty directory outside the repository, so no `.dev.vars` above it is found.
+pub fn scratch(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("fota-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// `fota` with its connection in the environment (`FOTA_URL`, `FOTA_TOKEN`, `FOTA_PROJECT`)
+/// and `home` as its home and working directory, so no operator config is read.
+pub fn fota_command(url: &str, project: &str, home: &Path) -> Command {
+    let mut command = Command::new(fota_bin());
+    command
+        .env("FOTA_URL", url)
+        .env("FOTA_TOKEN", TOKEN)
+        .env("FOTA_PROJECT", project)
+        .env("HOME", home)
+        .env_remove("FOTA_PROFILE")
+        .env_remove("XDG_CONFIG_HOME")
+        .current_dir(home);
+    command
+}

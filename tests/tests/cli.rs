@@ -13,7 +13,9 @@ use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobList, Provisioned,
 use fota_shared::api::plans::RolloutStatus;
 use fota_shared::leaf::time::parse_rfc3339;
 use fota_shared::model::plan::Plan;
-use fota_tests::{image, repo_root, sha256_hex, temp_state_dir, Server, TOKEN};
+use fota_tests::{
+    fota_bin, fota_command, image, scratch, sha256_hex, temp_state_dir, Server, TOKEN,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -30,49 +32,11 @@ const EXIT_NOT_FOUND: i32 = 3;
 const EXIT_REFUSED: i32 = 4;
 const EXIT_UNREACHABLE: i32 = 5;
 
-/// `target/debug/fota`, built on first use. Cargo gives one test binary no path to another
-/// package's binary, so the test builds it; the build is a no-op when it is up to date.
-fn fota_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = repo_root();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "-p", "fota-tui", "--bin", "fota"])
-            .current_dir(&root)
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "cargo build -p fota-tui --bin fota failed"
-        );
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let bin = target
-            .join("debug")
-            .join(format!("fota{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} is missing after the build", bin.display());
-        bin
-    })
-}
-
 /// The server of this test binary, started once (never dropped: serve.sh stops it when the test
 /// process exits).
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
     SERVER.get_or_init(|| Server::start(&temp_state_dir("cli")))
-}
-
-/// A fresh empty directory outside the repository, so no `.dev.vars` above it is found.
-fn scratch(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("fota-cli-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
 }
 
 /// One `fota` invocation's environment: where it connects, as whom, for which project.
@@ -92,15 +56,8 @@ impl Fota {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(fota_bin())
+        fota_command(&self.url, &self.project, &self.home)
             .args(args)
-            .env("FOTA_URL", &self.url)
-            .env("FOTA_TOKEN", TOKEN)
-            .env("FOTA_PROJECT", &self.project)
-            .env("HOME", &self.home)
-            .env_remove("FOTA_PROFILE")
-            .env_remove("XDG_CONFIG_HOME")
-            .current_dir(&self.home)
             .output()
             .expect("fota runs")
     }

@@ -679,3 +679,25 @@ fn plans_never_cross_projects_through_colons_in_keys() {
         None,
     );
 }
+
+/// Without `ALLOW_PRIVATE_WEBHOOKS` (the default) a webhook may not point inside a network.
+#[test]
+fn webhooks_to_private_addresses_are_refused_by_default() {
+    let server = fota_tests::shared_server();
+    let p = "adm-hooks";
+    server
+        .admin("PUT", &format!("/projects/{p}"), br#"{"name":"hooks"}"#)
+        .expect_status(200);
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "https://10.0.0.8/hook",
+        "https://169.254.169.254/latest",
+        "https://localhost/hook",
+        "http://hooks.example.com/plain",
+    ] {
+        let body = serde_json::json!({ "url": url, "events": ["*"] }).to_string();
+        let resp = server.admin("PUT", &format!("/projects/{p}/webhooks/w"), body.as_bytes());
+        resp.expect_status(400);
+        assert_eq!(resp.json()["error"]["code"], "invalid_webhook_url", "{url}");
+    }
+}
