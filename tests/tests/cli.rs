@@ -13,10 +13,8 @@ use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobList, Provisioned,
 use fota_shared::api::plans::RolloutStatus;
 use fota_shared::leaf::time::parse_rfc3339;
 use fota_shared::model::plan::Plan;
-use fota_tests::{
-    fota_bin, fota_command, image, scratch, sha256_hex, temp_state_dir, Server, TOKEN,
-};
-use std::path::{Path, PathBuf};
+use fota_tests::{fota_bin, fota_command, image, scratch, sha256_hex, temp_state_dir, Server};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};

@@ -588,3 +588,46 @@ fn webhooks_refuse_bad_input_hide_secrets_rotate_and_delete() {
     bad_wait.expect_status(400);
     assert_eq!(bad_wait.json()["error"]["code"], "invalid_wait");
 }
+
+/// An operator's controls are told with who moved the rollout; a new rollout starts with its
+/// phase, and plan and image changes are told too.
+#[test]
+fn operator_controls_plan_and_image_changes_are_in_the_feed_in_order() {
+    let server = server();
+    let p = "ev-controls";
+    put_project(server, p, None);
+    upload(server, p, TARGET, &image(9104, 900));
+    plan(server, p, json!({ "rollout": { "stages": [10, 100] } }));
+    for action in ["pause", "resume", "advance"] {
+        server
+            .admin("POST", &format!("/projects/{p}/plans/{FW}/{action}"), b"")
+            .expect_status(200);
+    }
+    let page = events_after(server, p, 0, 0);
+    let seen: Vec<(&str, Option<&str>)> = page
+        .events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.data["by"].as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("image.uploaded", None),
+            ("plan.changed", None),
+            ("rollout.running", Some("operator")),
+            ("rollout.paused", Some("operator")),
+            ("rollout.resumed", Some("operator")),
+            ("rollout.stage_advanced", Some("operator")),
+        ]
+    );
+    let ids: Vec<u64> = page.events.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(page.events.iter().all(|e| e.project_key == p));
+    assert_eq!(page.events[3].data["actor"], "bootstrap");
+    assert_eq!(page.cursor, ids.last().unwrap().to_string());
+    assert_eq!(page.latest, *ids.last().unwrap());
+    // Nothing after the cursor: a poll without wait answers at once, empty, cursor unchanged.
+    let none = events_after(server, p, page.latest, 0);
+    assert!(none.events.is_empty());
+    assert_eq!(none.cursor, page.cursor);
+}

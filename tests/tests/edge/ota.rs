@@ -1313,6 +1313,65 @@ fn a_reported_failure_fails_the_job_and_the_target_is_not_offered_again() {
     assert!(jobs(server, pk, "in_progress").is_empty());
 }
 
+/// An operator's cancel of one JSON device: its open job is cancelled, the notice it already
+/// fetched is refused on download (`403 job_cancelled`), it is noticed nothing more, and the
+/// rest of the fleet is not touched; uncancel brings the notice back.
+#[test]
+fn a_cancelled_json_device_loses_its_job_and_its_fetched_notice_is_refused() {
+    let server = shared_server();
+    let (pk, fw) = ("ota-cancel", "ota_cancel_mcu");
+    project(server, pk);
+    let img = image(4250, 8_000);
+    module_plan(server, pk, fw, MCU, TARGET, &img, json!({}));
+    let devs = provision(server, pk, &ids("ota30", 2));
+    let (dev, other) = (&devs[0], &devs[1]);
+    dev.report_ok(server, MCU, FROM);
+    let data = dev.notice_data(server).expect("a notice before the cancel");
+    let url = data["url"].as_str().unwrap().to_string();
+    let has_job = |name: &str| {
+        jobs(server, pk, "in_progress")
+            .iter()
+            .any(|(id, _)| id == name)
+    };
+    assert!(has_job(&dev.name));
+
+    let cancelled = server
+        .admin(
+            "POST",
+            &format!("/projects/{pk}/devices/{}/cancel", dev.name),
+            b"",
+        )
+        .expect_status(200)
+        .json();
+    assert_eq!(cancelled["firmware_names"], json!([fw]), "{cancelled}");
+    let refused = download(server, &url, None);
+    refused.expect_status(403);
+    assert_eq!(refused.json()["error"]["code"], "job_cancelled");
+    assert!(!has_job(&dev.name), "the job is cancelled");
+    dev.report_ok(server, MCU, FROM);
+    assert_eq!(dev.notice_data(server), None, "no notice while cancelled");
+    other.report_ok(server, MCU, FROM);
+    assert!(
+        other.notice_data(server).is_some(),
+        "the others are untouched"
+    );
+    assert!(history(server, pk, &dev.name)
+        .iter()
+        .any(|(k, d)| k == "cancelled" && d.contains(fw)));
+
+    server
+        .admin(
+            "POST",
+            &format!("/projects/{pk}/devices/{}/uncancel", dev.name),
+            b"",
+        )
+        .expect_status(200);
+    let again = dev
+        .notice_data(server)
+        .expect("a notice after the uncancel");
+    download(server, again["url"].as_str().unwrap(), None).expect_image(200, &img);
+}
+
 // ---------------------------------------------------------------- several modules
 
 #[test]
