@@ -192,6 +192,10 @@ impl WebhooksScreen {
         let hooks = self.hooks.data.as_deref().unwrap_or_default();
         let at = keep.and_then(|name| hooks.iter().position(|h| h.name == name));
         self.selected = clamp(at.unwrap_or(self.selected), hooks.len());
+        if hooks.is_empty() {
+            // The last webhook was deleted (with the CLI): its deliveries go with it.
+            self.deliveries = Deliveries::default();
+        }
     }
 
     /// The event is queued again: the deliveries are reloaded, where its attempt shows once

@@ -125,6 +125,16 @@ fn the_tab_lists_the_webhooks_then_the_selected_ones_deliveries() {
         }),
     );
     assert_eq!(app.webhooks.hooks.data.as_ref().map(Vec::len), Some(2));
+    // pager deleted: the selection moves to ops and asks for its deliveries; with no webhook
+    // left, no deliveries are shown.
+    let ops = vec![hooks()[0].clone()];
+    assert_eq!(
+        update(&mut app, listed(Ok(ops))),
+        vec![deliveries_cmd("ops")]
+    );
+    assert_eq!(app.webhooks.deliveries.name.as_deref(), Some("ops"));
+    assert_eq!(update(&mut app, listed(Ok(vec![]))), vec![]);
+    assert_eq!(app.webhooks.deliveries, Deliveries::default());
 }
 
 #[test]
