@@ -210,7 +210,8 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
     })
 }
 
-/// Runs a change of the project, its firmware and plans; devices' changes go on to `change_devices`.
+/// Runs a change of the project and its firmware; plans' and devices' changes go on to
+/// `change_plans`.
 async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
@@ -251,6 +252,13 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
             firmware_name,
             version,
         },
+        other => change_plans(api, other).await,
+    }
+}
+
+/// Runs a change of plans and their rollouts; devices' changes go on to `change_devices`.
+async fn change_plans(api: &ApiClient, command: Command) -> Action {
+    match command {
         Command::PreviewPlan {
             project,
             firmware_name,
@@ -347,9 +355,9 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
             id,
             cancel,
         },
-        // The feed and webhook calls are `execute`'s, every load `load`'s, every other change
-        // `change`'s.
-        other => unreachable!("{other:?} is run by execute, load or change"),
+        // The feed and webhook calls are `execute`'s, every load `load`'s, the other changes
+        // `change`'s and `change_plans`'.
+        other => unreachable!("{other:?} is run by execute, load, change or change_plans"),
     }
 }
 
