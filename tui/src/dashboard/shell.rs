@@ -408,4 +408,66 @@ mod tests {
         let forever = std::future::pending::<()>();
         assert_eq!(unless_gone(&actions, forever).await, None);
     }
+
+    /// A server on a thread that answers each of `answers` to one request, in turn, and hands
+    /// back each request's first line.
+    fn serve(answers: Vec<&'static str>) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (seen, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (stream, body) in listener.incoming().zip(answers) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap();
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                seen.send(request.lines().next().unwrap_or_default().to_string())
+                    .unwrap();
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        (url, requests)
+    }
+
+    /// The feed's calls as the server sees them: first where the log stands (no wait), then
+    /// what comes after the cursor, held up to 25 s.
+    #[tokio::test]
+    async fn the_feed_asks_where_the_log_stands_then_for_what_comes_after() {
+        let (url, requests) = serve(vec![
+            r#"{"events":[],"cursor":"0","latest":41}"#,
+            r#"{"events":[{"id":42,"type":"device.banned","project_key":"demo","at":"2026-12-03T08:00:00Z","data":{}}],"cursor":"42","latest":42}"#,
+        ]);
+        let api = ApiClient::new(&url, Some("t".repeat(32)));
+        let (actions, _app) = tokio::sync::mpsc::unbounded_channel();
+        let call = |after| Command::FollowEvents {
+            project: "demo".into(),
+            generation: 3,
+            after,
+        };
+        let first = execute(&api, call(None), &actions).await;
+        assert!(
+            matches!(&first, Action::EventsFollowed { generation: 3, after: None, result: Ok(page), .. } if page.latest == 41),
+            "{first:?}"
+        );
+        let next = execute(&api, call(Some(41)), &actions).await;
+        assert!(
+            matches!(&next, Action::EventsFollowed { after: Some(41), result: Ok(page), .. } if page.events[0].id == 42),
+            "{next:?}"
+        );
+        assert_eq!(
+            requests.recv().unwrap(),
+            "GET /admin/v1/projects/demo/events HTTP/1.1"
+        );
+        assert_eq!(
+            requests.recv().unwrap(),
+            "GET /admin/v1/projects/demo/events?after=41&wait=25 HTTP/1.1"
+        );
+    }
 }
