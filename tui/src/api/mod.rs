@@ -1,4 +1,5 @@
 //! The admin API client: one reqwest client, one method per route, typed with `fota_shared::api`;
+//! every path comes from shared's route table (`routes::path`, each segment percent-encoded),
 //! query strings are `Serialize` structs (`query`), failures one `ApiError` (`error`).
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use fota_shared::api::ota::{
     SigningKeyList,
 };
 use fota_shared::api::plans::{PlanList, RolloutStatus};
+use fota_shared::api::routes::{path, RouteId};
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
@@ -62,8 +64,9 @@ use fota_shared::api::query::{
     ActivityQuery, AuditQuery, DeviceQuery, JobsQuery, MetricsQuery, UploadDetails,
 };
 
-/// Bytes outside RFC 3986's unreserved set are escaped, so a device id or firmware name is always
-/// exactly one path segment, whatever it contains (`/`, `?`, `#`, spaces).
+/// Bytes outside RFC 3986's unreserved set are escaped, so a value is always exactly one path
+/// segment or query value, whatever it contains (`/`, `?`, `#`, `&`, spaces); `routes::path`
+/// escapes path segments with the same set.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -102,7 +105,7 @@ pub struct ApiClient {
     token: Option<String>,
 }
 
-/// Percent-encodes one path segment.
+/// Percent-encodes one path segment or query value.
 pub fn segment(text: &str) -> String {
     utf8_percent_encode(text, SEGMENT).to_string()
 }
@@ -133,20 +136,22 @@ impl ApiClient {
     }
 
     pub async fn projects(&self) -> Result<ProjectList, ApiError> {
-        self.json(Method::GET, "/admin/v1/projects".into()).await
+        self.json(Method::GET, path(RouteId::ListProjects, &[]))
+            .await
     }
 
     pub async fn project(&self, key: &str) -> Result<Project, ApiError> {
-        self.json(Method::GET, project_path(key)).await
+        self.json(Method::GET, path(RouteId::GetProject, &[key]))
+            .await
     }
 
     pub async fn put_project(&self, key: &str, spec: &ProjectSpec) -> Result<Project, ApiError> {
-        self.json_with_body(Method::PUT, project_path(key), spec)
+        self.json_with_body(Method::PUT, path(RouteId::PutProject, &[key]), spec)
             .await
     }
 
     pub async fn firmware_list(&self, project: &str) -> Result<FirmwareList, ApiError> {
-        self.json(Method::GET, format!("{}/firmware", project_path(project)))
+        self.json(Method::GET, path(RouteId::ListFirmware, &[project]))
             .await
     }
 
@@ -158,11 +163,9 @@ impl ApiClient {
         version: &str,
         source_version: Option<&str>,
     ) -> Result<Firmware, ApiError> {
-        self.json(
-            Method::GET,
-            package_path(project, name, version, source_version),
-        )
-        .await
+        let route = path(RouteId::GetFirmware, &[project, name, version]);
+        self.json(Method::GET, with_source(route, source_version))
+            .await
     }
 
     /// Uploads the image `file` (opened from `hashed.path`, hashed by
@@ -177,7 +180,7 @@ impl ApiClient {
         (file, hashed): (tokio::fs::File, &crate::image_file::Hashed),
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<UploadReceipt, ApiError> {
-        let url = self.url(&firmware_path(project, name, version));
+        let url = self.url(&path(RouteId::UploadFirmware, &[project, name, version]));
         let body = file_stream(file, hashed.size, progress);
         let request = self
             .authorized(self.http.put(&url))
@@ -199,21 +202,22 @@ impl ApiClient {
         version: &str,
         source_version: Option<&str>,
     ) -> Result<(), ApiError> {
-        self.empty(
-            Method::DELETE,
-            package_path(project, name, version, source_version),
-        )
-        .await
+        let route = path(RouteId::DeleteFirmware, &[project, name, version]);
+        self.empty(Method::DELETE, with_source(route, source_version))
+            .await
     }
 
     pub async fn plans(&self, project: &str) -> Result<PlanList, ApiError> {
-        self.json(Method::GET, format!("{}/plans", project_path(project)))
+        self.json(Method::GET, path(RouteId::ListPlans, &[project]))
             .await
     }
 
     pub async fn plan(&self, project: &str, firmware_name: &str) -> Result<Plan, ApiError> {
-        self.json(Method::GET, plan_path(project, firmware_name))
-            .await
+        self.json(
+            Method::GET,
+            path(RouteId::GetPlan, &[project, firmware_name]),
+        )
+        .await
     }
 
     pub async fn put_plan(
@@ -222,8 +226,8 @@ impl ApiClient {
         firmware_name: &str,
         spec: &PlanSpec,
     ) -> Result<Plan, ApiError> {
-        self.json_with_body(Method::PUT, plan_path(project, firmware_name), spec)
-            .await
+        let route = path(RouteId::PutPlan, &[project, firmware_name]);
+        self.json_with_body(Method::PUT, route, spec).await
     }
 
     /// What `spec` would do, saved (`POST .../preview`); nothing changes.
@@ -233,17 +237,13 @@ impl ApiClient {
         firmware_name: &str,
         spec: &PlanSpec,
     ) -> Result<fota_shared::api::preview::PlanPreview, ApiError> {
-        self.json_with_body(
-            Method::POST,
-            format!("{}/preview", plan_path(project, firmware_name)),
-            spec,
-        )
-        .await
+        let route = path(RouteId::PreviewPlan, &[project, firmware_name]);
+        self.json_with_body(Method::POST, route, spec).await
     }
 
     pub async fn delete_plan(&self, project: &str, firmware_name: &str) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, plan_path(project, firmware_name))
-            .await
+        let route = path(RouteId::DeletePlan, &[project, firmware_name]);
+        self.empty(Method::DELETE, route).await
     }
 
     pub async fn plan_status(
@@ -251,11 +251,8 @@ impl ApiClient {
         project: &str,
         firmware_name: &str,
     ) -> Result<RolloutStatus, ApiError> {
-        self.json(
-            Method::GET,
-            format!("{}/status", plan_path(project, firmware_name)),
-        )
-        .await
+        let route = path(RouteId::RolloutStatus, &[project, firmware_name]);
+        self.json(Method::GET, route).await
     }
 
     /// Pauses, resumes, cancels or advances a plan's rollout; the answer is its new status.
@@ -265,11 +262,8 @@ impl ApiClient {
         firmware_name: &str,
         action: RolloutAction,
     ) -> Result<RolloutStatus, ApiError> {
-        self.json(
-            Method::POST,
-            format!("{}/{}", plan_path(project, firmware_name), action.as_str()),
-        )
-        .await
+        let route = path(rollout_route(action), &[project, firmware_name]);
+        self.json(Method::POST, route).await
     }
 
     pub async fn devices(
@@ -277,72 +271,65 @@ impl ApiClient {
         project: &str,
         query: &DeviceQuery,
     ) -> Result<DeviceList, ApiError> {
-        let url = self.url(&format!("{}/devices", project_path(project)));
+        let url = self.url(&path(RouteId::ListDevices, &[project]));
         let request = self.authorized(self.http.get(&url)).query(query);
         let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
     }
 
     pub async fn device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
-        self.json(Method::GET, device_path(project, id)).await
+        self.json(Method::GET, path(RouteId::GetDevice, &[project, id]))
+            .await
     }
 
     pub async fn device_history(&self, project: &str, id: &str) -> Result<DeviceHistory, ApiError> {
-        self.json(Method::GET, format!("{}/history", device_path(project, id)))
+        self.json(Method::GET, path(RouteId::DeviceHistory, &[project, id]))
             .await
     }
 
     pub async fn tokens(&self) -> Result<TokenList, ApiError> {
-        self.json(Method::GET, "/admin/v1/tokens".into()).await
+        self.json(Method::GET, path(RouteId::ListTokens, &[])).await
     }
 
     pub async fn create_token(&self, spec: &TokenSpec) -> Result<TokenCreated, ApiError> {
-        self.json_with_body(Method::POST, "/admin/v1/tokens".into(), spec)
+        self.json_with_body(Method::POST, path(RouteId::CreateToken, &[]), spec)
             .await
     }
 
     pub async fn revoke_token(&self, name: &str) -> Result<(), ApiError> {
-        self.empty(
-            Method::DELETE,
-            format!("/admin/v1/tokens/{}", segment(name)),
-        )
-        .await
+        self.empty(Method::DELETE, path(RouteId::RevokeToken, &[name]))
+            .await
     }
 
     pub async fn audit(&self, query: &AuditQuery) -> Result<AuditPage, ApiError> {
-        let url = self.url("/admin/v1/audit");
+        let url = self.url(&path(RouteId::Audit, &[]));
         let request = self.authorized(self.http.get(&url)).query(query);
         let response = self.send(request).await?;
         decode(check(response, &url).await?, &url).await
     }
 
     pub async fn unban_device(&self, project: &str, id: &str) -> Result<Device, ApiError> {
-        self.json(Method::POST, format!("{}/unban", device_path(project, id)))
+        self.json(Method::POST, path(RouteId::UnbanDevice, &[project, id]))
             .await
     }
 
     /// Forgets a device: unbinds it and drops its registry row and history.
     pub async fn forget_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
-        self.empty(Method::DELETE, device_path(project, id)).await
+        self.empty(Method::DELETE, path(RouteId::ForgetDevice, &[project, id]))
+            .await
     }
 
     /// Moves a device to another project, with its history.
     pub async fn move_device(&self, project: &str, id: &str, to: &str) -> Result<Device, ApiError> {
-        self.json_with_body(
-            Method::POST,
-            format!("{}/move", device_path(project, id)),
-            &MoveSpec { project: to },
-        )
-        .await
+        let route = path(RouteId::MoveDevice, &[project, id]);
+        self.json_with_body(Method::POST, route, &MoveSpec { project: to })
+            .await
     }
 
     /// De-provisions a JSON device: its signed requests are refused from now on.
     pub async fn deprovision_device(&self, project: &str, id: &str) -> Result<(), ApiError> {
-        self.empty(
-            Method::POST,
-            format!("{}/deprovision", device_path(project, id)),
-        )
-        .await
+        let route = path(RouteId::DeprovisionDevice, &[project, id]);
+        self.empty(Method::POST, route).await
     }
 
     /// Provisions JSON (module-OTA) devices or registers Luat ones; the answer holds each
@@ -354,7 +341,7 @@ impl ApiClient {
         project: &str,
         spec: &ProvisionSpec,
     ) -> Result<Provisioned, ApiError> {
-        let url = self.url(&format!("{}/devices", project_path(project)));
+        let url = self.url(&path(RouteId::ProvisionDevices, &[project]));
         let request = self
             .authorized(self.http.post(&url))
             .json(spec)
@@ -365,11 +352,8 @@ impl ApiClient {
 
     /// Confirms one device's held job: 404 without a job, 409 when it is not held.
     pub async fn confirm_device(&self, project: &str, id: &str) -> Result<ConfirmResult, ApiError> {
-        self.json(
-            Method::POST,
-            format!("{}/confirm", device_path(project, id)),
-        )
-        .await
+        self.json(Method::POST, path(RouteId::ConfirmDevice, &[project, id]))
+            .await
     }
 
     /// Confirms the held jobs of many devices; those without one are listed as skipped.
@@ -378,17 +362,13 @@ impl ApiClient {
         project: &str,
         spec: &ConfirmSpec,
     ) -> Result<ConfirmResult, ApiError> {
-        self.json_with_body(
-            Method::POST,
-            format!("{}/confirm", project_path(project)),
-            spec,
-        )
-        .await
+        let route = path(RouteId::ConfirmDevices, &[project]);
+        self.json_with_body(Method::POST, route, spec).await
     }
 
     /// Module-OTA jobs, all or those in one phase.
     pub async fn jobs(&self, project: &str, phase: Option<JobPhase>) -> Result<JobList, ApiError> {
-        let url = self.url(&format!("{}/jobs", project_path(project)));
+        let url = self.url(&path(RouteId::ListJobs, &[project]));
         let request = self
             .authorized(self.http.get(&url))
             .query(&JobsQuery { phase });
@@ -414,11 +394,8 @@ impl ApiClient {
         project: &str,
         id: &str,
     ) -> Result<CheckNowResult, ApiError> {
-        self.json(
-            Method::POST,
-            format!("{}/check-now", device_path(project, id)),
-        )
-        .await
+        let route = path(RouteId::CheckNowDevice, &[project, id]);
+        self.json(Method::POST, route).await
     }
 
     /// Pushes a check-now to every connected device of a plan's device set.
@@ -427,19 +404,13 @@ impl ApiClient {
         project: &str,
         firmware_name: &str,
     ) -> Result<CheckNowResult, ApiError> {
-        self.json(
-            Method::POST,
-            format!("{}/check-now", plan_path(project, firmware_name)),
-        )
-        .await
+        let route = path(RouteId::CheckNowPlan, &[project, firmware_name]);
+        self.json(Method::POST, route).await
     }
 
     pub async fn signing_keys(&self, project: &str) -> Result<SigningKeyList, ApiError> {
-        self.json(
-            Method::GET,
-            format!("{}/signing-keys", project_path(project)),
-        )
-        .await
+        self.json(Method::GET, path(RouteId::ListSigningKeys, &[project]))
+            .await
     }
 
     /// Starts a new notice signing key; the old ones stay trusted for the overlap.
@@ -448,19 +419,13 @@ impl ApiClient {
         project: &str,
         spec: &RotateSpec,
     ) -> Result<SigningKeyList, ApiError> {
-        self.json_with_body(
-            Method::POST,
-            format!("{}/signing-keys/rotate", project_path(project)),
-            spec,
-        )
-        .await
+        let route = path(RouteId::RotateSigningKey, &[project]);
+        self.json_with_body(Method::POST, route, spec).await
     }
 
-    /// Checks and deliveries per hour over the last `hours` hours (the server takes 1..=720),
-    /// oldest first, every hour present.
     /// The whole project's fleet in numbers, counted by the server.
     pub async fn summary(&self, project: &str) -> Result<FleetSummary, ApiError> {
-        self.json(Method::GET, format!("{}/summary", project_path(project)))
+        self.json(Method::GET, path(RouteId::Summary, &[project]))
             .await
     }
 
@@ -473,8 +438,10 @@ impl ApiClient {
         })
     }
 
+    /// Checks and deliveries per hour over the last `hours` hours (the server takes 1..=720),
+    /// oldest first, every hour present.
     pub async fn activity(&self, project: &str, hours: u32) -> Result<Activity, ApiError> {
-        let url = self.url(&format!("{}/activity", project_path(project)));
+        let url = self.url(&path(RouteId::Activity, &[project]));
         let request = self
             .authorized(self.http.get(&url))
             .query(&ActivityQuery { hours });
@@ -484,7 +451,7 @@ impl ApiClient {
 
     /// The project's Prometheus metrics, as the text the server wrote.
     pub async fn metrics(&self, project: &str, silent_after: u32) -> Result<String, ApiError> {
-        let url = self.url(&format!("{}/metrics", project_path(project)));
+        let url = self.url(&path(RouteId::ProjectMetrics, &[project]));
         let request = self
             .authorized(self.http.get(&url))
             .query(&MetricsQuery { silent_after });
@@ -543,34 +510,23 @@ impl ApiClient {
     }
 }
 
-fn project_path(key: &str) -> String {
-    format!("/admin/v1/projects/{}", segment(key))
-}
-
-fn firmware_path(project: &str, name: &str, version: &str) -> String {
-    format!(
-        "{}/firmware/{}/{}",
-        project_path(project),
-        segment(name),
-        segment(version)
-    )
-}
-
-/// One package of a version: `?source_version=` names a delta.
-fn package_path(project: &str, name: &str, version: &str, source: Option<&str>) -> String {
-    let path = firmware_path(project, name, version);
+/// One package of a version (`route` names the version's full image): `?source_version=`
+/// names a delta.
+fn with_source(route: String, source: Option<&str>) -> String {
     match source {
-        Some(source) => format!("{path}?source_version={}", segment(source)),
-        None => path,
+        Some(source) => format!("{route}?source_version={}", segment(source)),
+        None => route,
     }
 }
 
-fn plan_path(project: &str, firmware_name: &str) -> String {
-    format!("{}/plans/{}", project_path(project), segment(firmware_name))
-}
-
-fn device_path(project: &str, id: &str) -> String {
-    format!("{}/devices/{}", project_path(project), segment(id))
+/// The route of a rollout control.
+fn rollout_route(action: RolloutAction) -> RouteId {
+    match action {
+        RolloutAction::Pause => RouteId::PauseRollout,
+        RolloutAction::Resume => RouteId::ResumeRollout,
+        RolloutAction::Cancel => RouteId::CancelRollout,
+        RolloutAction::Advance => RouteId::AdvanceRollout,
+    }
 }
 
 /// Turns an error status into `ApiError::Status`, reading the API's error body when there is one.
@@ -621,16 +577,58 @@ mod tests {
     #[test]
     fn path_segments_are_percent_encoded() {
         assert_eq!(
-            device_path("demo", "a/b c?#"),
+            path(RouteId::GetDevice, &["demo", "a/b c?#"]),
             "/admin/v1/projects/demo/devices/a%2Fb%20c%3F%23"
         );
         assert_eq!(
-            firmware_path("demo", "core_v2", "1.2.3"),
+            path(RouteId::GetFirmware, &["demo", "core_v2", "1.2.3"]),
             "/admin/v1/projects/demo/firmware/core_v2/1.2.3"
         );
         assert_eq!(
-            plan_path("demo", "ü"),
+            path(RouteId::GetPlan, &["demo", "ü"]),
             "/admin/v1/projects/demo/plans/%C3%BC"
         );
+    }
+
+    /// The paths the client built by hand before it took them from the route table.
+    #[test]
+    fn routes_give_the_paths_the_client_always_sent() {
+        let table: &[(String, &str)] = &[
+            (path(RouteId::ListProjects, &[]), "/admin/v1/projects"),
+            (
+                path(RouteId::RevokeToken, &["ci bot"]),
+                "/admin/v1/tokens/ci%20bot",
+            ),
+            (
+                path(RouteId::DeviceHistory, &["demo", "86"]),
+                "/admin/v1/projects/demo/devices/86/history",
+            ),
+            (
+                path(RouteId::RotateSigningKey, &["demo"]),
+                "/admin/v1/projects/demo/signing-keys/rotate",
+            ),
+            (
+                path(rollout_route(RolloutAction::Advance), &["demo", "fw"]),
+                "/admin/v1/projects/demo/plans/fw/advance",
+            ),
+            (
+                with_source(
+                    path(RouteId::DeleteFirmware, &["demo", "fw", "1.2.0"]),
+                    Some("1.1 rc"),
+                ),
+                "/admin/v1/projects/demo/firmware/fw/1.2.0?source_version=1.1%20rc",
+            ),
+        ];
+        for (got, expect) in table {
+            assert_eq!(got, expect);
+        }
+        for action in [
+            RolloutAction::Pause,
+            RolloutAction::Resume,
+            RolloutAction::Cancel,
+            RolloutAction::Advance,
+        ] {
+            assert!(path(rollout_route(action), &["k", "f"]).ends_with(action.as_str()));
+        }
     }
 }

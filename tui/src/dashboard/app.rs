@@ -14,10 +14,12 @@ use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
 use super::remote::{Outcome, Remote};
 use super::screens::audit::AuditScreen;
 use super::screens::devices::{self, DevicesScreen};
+use super::screens::events::EventsScreen;
 use super::screens::firmware::FirmwareScreen;
 use super::screens::fleet::FleetScreen;
 use super::screens::project::ProjectScreen;
 use super::screens::rollouts::RolloutsScreen;
+use super::screens::webhooks::WebhooksScreen;
 use super::tab::Tab;
 use super::widgets::form::{Form, FormKey, FormPurpose};
 use super::widgets::picker::{PickKey, PickPurpose, Picker};
@@ -45,6 +47,9 @@ pub struct App {
     pub firmware: FirmwareScreen,
     pub rollouts: RolloutsScreen,
     pub audit: AuditScreen,
+    /// The events feed (followed whatever tab is shown) and the Events tab.
+    pub events: EventsScreen,
+    pub webhooks: WebhooksScreen,
     pub modal: Option<Modal>,
     pub status: Option<Status>,
     /// Ticks since start; drives the spinner.
@@ -68,6 +73,8 @@ impl App {
             firmware: FirmwareScreen::default(),
             rollouts: RolloutsScreen::default(),
             audit: AuditScreen::default(),
+            events: EventsScreen::default(),
+            webhooks: WebhooksScreen::default(),
             modal: None,
             status: None,
             ticks: 0,
@@ -152,6 +159,7 @@ impl App {
         };
         self.rollouts = RolloutsScreen::default();
         self.audit = AuditScreen::default();
+        self.webhooks = WebhooksScreen::default();
         self.project_screen = ProjectScreen::default();
         self.set_status(StatusKind::Info, strings::switched_project(&project));
         self.project = Some(project.clone());
@@ -169,7 +177,8 @@ impl App {
         self.link.observe(result);
     }
 
-    /// The commands that (re)load what the visible tab shows.
+    /// The commands that (re)load what the visible tab shows. The events feed runs whatever
+    /// the tab: this starts it, or moves it to the project now shown.
     fn load_visible(&mut self) -> Vec<Command> {
         let Some(project) = self.project.clone() else {
             return if self.projects.begin() {
@@ -178,21 +187,30 @@ impl App {
                 vec![]
             };
         };
+        let mut commands = self.load_tab(&project);
+        commands.extend(self.events.follow(&project));
+        commands
+    }
+
+    fn load_tab(&mut self, project: &str) -> Vec<Command> {
         match self.tab {
             Tab::Fleet => {
-                let mut commands = self.fleet.load(&project);
+                let mut commands = self.fleet.load(project);
                 let names = self.fleet.plan_names();
-                commands.extend(self.rollouts.refresh_statuses(&project, &names));
+                commands.extend(self.rollouts.refresh_statuses(project, &names));
                 commands
             }
-            Tab::Devices => self.devices.load(&project),
-            Tab::Firmware => self.firmware.load(&project),
+            Tab::Devices => self.devices.load(project),
+            Tab::Firmware => self.firmware.load(project),
             Tab::Rollouts => {
                 self.ticks_since_status = 0;
                 let names = self.fleet.plan_names();
-                self.rollouts.load(&project, &names)
+                self.rollouts.load(project, &names)
             }
             Tab::Audit => self.audit.load(),
+            // The feed fills the Events tab by itself.
+            Tab::Events => vec![],
+            Tab::Webhooks => self.webhooks.load(project),
         }
     }
 
@@ -218,6 +236,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 
 fn on_tick(app: &mut App) -> Vec<Command> {
     let mut commands = on_tick_refresh(app);
+    commands.extend(app.events.on_tick());
     if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
         if let Some(project) = app.project.clone() {
             commands.extend(app.devices.fetch_history(&project));
@@ -280,57 +299,58 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             app.audit.on_filter_key(key)
         };
     }
-    match keymap::lookup(Scope::Global, &key) {
-        Some(Act::Quit) => {
+    let Some(act) = keymap::lookup_on_tab(app.tab, &key) else {
+        return vec![];
+    };
+    match act {
+        Act::Quit => {
             app.should_quit = true;
             vec![]
         }
-        Some(Act::Help) => {
+        Act::Help => {
             app.modal = Some(Modal::Help);
             vec![]
         }
-        Some(Act::NextTab) => switch_tab(app, app.tab.step(1)),
-        Some(Act::PreviousTab) => switch_tab(app, app.tab.step(-1)),
-        Some(Act::GoToTab) => match Tab::numbered(&key) {
+        Act::NextTab => switch_tab(app, app.tab.step(1)),
+        Act::PreviousTab => switch_tab(app, app.tab.step(-1)),
+        Act::GoToTab => match Tab::numbered(&key) {
             Some(tab) => switch_tab(app, tab),
             None => vec![],
         },
-        Some(Act::Refresh) => {
+        Act::Refresh => {
             app.ticks_since_refresh = 0;
             app.load_visible()
         }
-        Some(Act::Down) => move_selection(app, |i, _| i.saturating_add(1)),
-        Some(Act::Up) => move_selection(app, |i, _| i.saturating_sub(1)),
-        Some(Act::PageDown) => move_selection(app, |i, _| i.saturating_add(PAGE_JUMP)),
-        Some(Act::PageUp) => move_selection(app, |i, _| i.saturating_sub(PAGE_JUMP)),
-        Some(Act::First) => move_selection(app, |_, _| 0),
-        Some(Act::Last) => move_selection(app, |_, len| len.saturating_sub(1)),
-        Some(Act::SwitchProject) => app.open(Modal::Pick(Picker::new(PickPurpose::SwitchProject))),
-        Some(Act::EditProject) => match app.project.clone() {
+        Act::Down => move_selection(app, |i, _| i.saturating_add(1)),
+        Act::Up => move_selection(app, |i, _| i.saturating_sub(1)),
+        Act::PageDown => move_selection(app, |i, _| i.saturating_add(PAGE_JUMP)),
+        Act::PageUp => move_selection(app, |i, _| i.saturating_sub(PAGE_JUMP)),
+        Act::First => move_selection(app, |_, _| 0),
+        Act::Last => move_selection(app, |_, len| len.saturating_sub(1)),
+        Act::SwitchProject => app.open(Modal::Pick(Picker::new(PickPurpose::SwitchProject))),
+        Act::EditProject => match app.project.clone() {
             Some(project) => {
                 let reaction = app.project_screen.edit(&project);
                 app.apply(reaction)
             }
             None => vec![],
         },
-        _ => on_tab_key(app, key),
+        act => on_tab_act(app, act),
     }
 }
 
-/// A key of the visible tab; every tab's actions need the project.
-fn on_tab_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
+/// An act of the visible tab's own; every tab's actions need the project.
+fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
     let Some(project) = app.project.clone() else {
         return vec![];
     };
-    let Some(act) = keymap::lookup(Scope::Tab(app.tab), &key) else {
-        return vec![];
-    };
     let reaction = match app.tab {
-        Tab::Fleet => Reaction::none(),
+        Tab::Fleet | Tab::Events => Reaction::none(),
         Tab::Devices => app.devices.on_act(act, &project),
         Tab::Firmware => app.firmware.on_act(act, &project),
         Tab::Rollouts => app.rollouts.on_act(act, &project),
         Tab::Audit => Reaction::commands(app.audit.on_act(act)),
+        Tab::Webhooks => app.webhooks.on_act(act, &project),
     };
     app.apply(reaction)
 }
@@ -360,6 +380,14 @@ fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Comm
             vec![]
         }
         Tab::Audit => app.audit.move_selection(to),
+        Tab::Events => {
+            app.events.move_selection(to);
+            vec![]
+        }
+        Tab::Webhooks => match app.project.clone() {
+            Some(project) => app.webhooks.move_selection(to, &project),
+            None => vec![],
+        },
     }
 }
 

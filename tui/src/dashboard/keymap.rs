@@ -78,6 +78,12 @@ pub enum Act {
     CheckNow,
     Forget,
     Move,
+    /// Leaves the selected device out of every plan's upgrade, or lets it back in.
+    CancelUpgrade,
+    Uncancel,
+    /// Between the webhooks and the selected one's deliveries.
+    SwitchFocus,
+    Redeliver,
     Upload,
     Delete,
     NewPlan,
@@ -129,6 +135,7 @@ const DEVICES: Scope = Scope::Tab(Tab::Devices);
 const FIRMWARE: Scope = Scope::Tab(Tab::Firmware);
 const ROLLOUTS: Scope = Scope::Tab(Tab::Rollouts);
 const AUDIT: Scope = Scope::Tab(Tab::Audit);
+const WEBHOOKS: Scope = Scope::Tab(Tab::Webhooks);
 
 /// Every key binding, grouped by where it applies; the help overlay renders exactly this table.
 pub const KEYMAP: &[Group] = &[
@@ -160,7 +167,7 @@ pub const KEYMAP: &[Group] = &[
                 ],
             ),
             bind(
-                "1 … 5",
+                "1 … 7",
                 "go to a tab by its number",
                 &[(Global, Digit, GoToTab)],
             ),
@@ -271,6 +278,14 @@ pub const KEYMAP: &[Group] = &[
                 "move it to another project",
                 &[(DEVICES, Char('m'), Move)],
             ),
+            bind(
+                "a A",
+                "cancel / uncancel its upgrade",
+                &[
+                    (DEVICES, Char('a'), CancelUpgrade),
+                    (DEVICES, Char('A'), Uncancel),
+                ],
+            ),
         ],
     },
     Group {
@@ -337,6 +352,24 @@ pub const KEYMAP: &[Group] = &[
         ],
     },
     Group {
+        title: "Webhooks",
+        bindings: &[
+            bind(
+                "Enter",
+                "webhooks / their deliveries",
+                &[(WEBHOOKS, Code(KeyCode::Enter), SwitchFocus)],
+            ),
+            bind(
+                "r R",
+                "redeliver the delivery / refresh",
+                &[
+                    (WEBHOOKS, Char('r'), Redeliver),
+                    (WEBHOOKS, Char('R'), Refresh),
+                ],
+            ),
+        ],
+    },
+    Group {
         title: "Forms and prompts",
         bindings: &[
             bind(
@@ -386,6 +419,12 @@ pub const KEYMAP: &[Group] = &[
         ],
     },
 ];
+
+/// What `key` does on `tab` with no overlay open: the tab's own binding first (the innermost
+/// scope wins, so a tab may give a global key another meaning), else the global one.
+pub fn lookup_on_tab(tab: Tab, key: &KeyEvent) -> Option<Act> {
+    lookup(Scope::Tab(tab), key).or_else(|| lookup(Scope::Global, key))
+}
 
 /// What `key` does in `scope`, if anything.
 pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Act> {
@@ -447,6 +486,20 @@ mod tests {
         check(Form, KeyCode::Char('u'), none, None);
         check(Confirm, KeyCode::Char('Y'), KeyModifiers::SHIFT, Some(Yes));
         check(Picker, KeyCode::Enter, none, Some(Pick));
+        check(DEVICES, KeyCode::Char('a'), none, Some(CancelUpgrade));
+        check(DEVICES, KeyCode::Char('A'), none, Some(Uncancel));
+    }
+
+    /// On the Webhooks tab `r` redelivers and `R` refreshes; elsewhere `r` still refreshes.
+    #[test]
+    fn a_tab_binding_wins_over_the_global_one() {
+        let r = key(KeyCode::Char('r'), KeyModifiers::NONE);
+        let shift_r = key(KeyCode::Char('R'), KeyModifiers::SHIFT);
+        assert_eq!(lookup_on_tab(Tab::Webhooks, &r), Some(Redeliver));
+        assert_eq!(lookup_on_tab(Tab::Webhooks, &shift_r), Some(Refresh));
+        assert_eq!(lookup_on_tab(Tab::Devices, &r), Some(Refresh));
+        assert_eq!(lookup_on_tab(Tab::Devices, &shift_r), None);
+        assert_eq!(lookup_on_tab(Tab::Events, &r), Some(Refresh));
     }
 
     /// No key means two things in one scope: the first row would win silently.

@@ -4,8 +4,9 @@
 
 use fota_shared::api::access::AuditPage;
 use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
+use fota_shared::api::events::{EventPage, Redelivery, Webhook, WebhookDelivery};
 use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
-use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
+use fota_shared::api::ota::{CancelResult, CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
@@ -114,6 +115,20 @@ pub enum Action {
         target: CheckNowTarget,
         result: Outcome<CheckNowResult>,
     },
+    DeviceCancelled {
+        id: String,
+        cancel: bool,
+        result: Outcome<CancelResult>,
+    },
+    /// One long poll of the events feed came back; `after` is what it asked for (`None`: the
+    /// first call, which only says where to follow from).
+    EventsFollowed {
+        project: String,
+        generation: u64,
+        after: Option<u64>,
+        result: Outcome<EventPage>,
+    },
+    Webhooks(WebhookAnswer),
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
@@ -222,6 +237,69 @@ pub enum Command {
         project: String,
         target: CheckNowTarget,
     },
+    /// Cancels (`cancel`) or uncancels a device's upgrade in every plan that reaches it.
+    CancelDevice {
+        project: String,
+        id: String,
+        cancel: bool,
+    },
+    /// One long poll of the project's events after `after`; `None` asks, without waiting, where
+    /// the feed stands.
+    FollowEvents {
+        project: String,
+        generation: u64,
+        after: Option<u64>,
+    },
+    Webhooks(WebhookCall),
+}
+
+/// The Webhooks tab's calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookCall {
+    List {
+        project: String,
+    },
+    Deliveries {
+        project: String,
+        name: String,
+    },
+    Redeliver {
+        project: String,
+        name: String,
+        delivery: u64,
+    },
+}
+
+/// The answers to [`WebhookCall`]s, each naming the project it was asked for.
+#[derive(Debug)]
+pub enum WebhookAnswer {
+    Listed {
+        project: String,
+        result: Outcome<Vec<Webhook>>,
+    },
+    Deliveries {
+        project: String,
+        name: String,
+        result: Outcome<Vec<WebhookDelivery>>,
+    },
+    Redelivered {
+        project: String,
+        name: String,
+        delivery: u64,
+        result: Outcome<Redelivery>,
+    },
+}
+
+impl WebhookAnswer {
+    /// Whether the call reached the server, for the link state.
+    pub fn reached(&self) -> Outcome<()> {
+        let failure = match self {
+            WebhookAnswer::Listed { result, .. } => result.as_ref().err(),
+            WebhookAnswer::Deliveries { result, .. } => result.as_ref().err(),
+            WebhookAnswer::Redelivered { result, .. } => result.as_ref().err(),
+        };
+        failure.map_or(Ok(()), |failure| Err(failure.clone()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

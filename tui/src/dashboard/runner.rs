@@ -93,22 +93,26 @@ mod tests {
         while let Ok(command) = commands.try_recv() {
             sent.push(command);
         }
-        assert_eq!(sent.len(), 7, "{sent:?}");
+        assert_eq!(sent.len(), 8, "{sent:?}");
         assert!(matches!(&sent[0], Command::LoadFleet { project } if project == "demo"));
         assert!(
             matches!(&sent[1], Command::LoadActivity { project, hours: 24 } if project == "demo")
         );
+        // The events feed starts with the app, whatever tab is shown.
+        assert!(
+            matches!(&sent[2], Command::FollowEvents { project, after: None, .. } if project == "demo")
+        );
         // The project's record, for the header's device policy.
-        assert!(matches!(&sent[2], Command::LoadProject { project } if project == "demo"));
+        assert!(matches!(&sent[3], Command::LoadProject { project } if project == "demo"));
         // The fleet's plans bring their rollout status.
         assert!(
-            matches!(&sent[3], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "air780")
+            matches!(&sent[4], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "air780")
         );
         assert!(
-            matches!(&sent[4], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "esp32")
+            matches!(&sent[5], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "esp32")
         );
-        assert!(matches!(&sent[5], Command::LoadDevices { .. }));
-        assert!(matches!(&sent[6], Command::LoadJobs { project } if project == "demo"));
+        assert!(matches!(&sent[6], Command::LoadDevices { .. }));
+        assert!(matches!(&sent[7], Command::LoadJobs { project } if project == "demo"));
         assert_eq!(app.devices.list.selected, 1);
         assert!(app.should_quit);
         insta::assert_snapshot!(terminal.backend());

@@ -6,15 +6,20 @@
 //! app shows in place and in the status line. Nothing is printed: stderr is the dashboard's
 //! screen.
 
+use std::future::Future;
+
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::message::{Action, Command};
+use super::message::{Action, Command, WebhookAnswer, WebhookCall};
 use super::remote::Failure;
+use super::screens::events::WAIT_S;
 use crate::api::{ApiClient, ApiError};
 use crate::image_file::{expand_home, hash_file};
 use fota_shared::api::query::UploadDetails;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
+/// A task whose answer nobody can take any more (the app quit) stops where it is: the events
+/// feed's long poll does not outlive the dashboard.
 pub fn spawn(
     api: ApiClient,
     mut commands: UnboundedReceiver<Command>,
@@ -24,11 +29,21 @@ pub fn spawn(
         while let Some(command) = commands.recv().await {
             let (api, actions) = (api.clone(), actions.clone());
             tokio::spawn(async move {
-                let action = execute(&api, command, &actions).await;
-                deliver(&actions, action);
+                if let Some(action) = unless_gone(&actions, execute(&api, command, &actions)).await
+                {
+                    deliver(&actions, action);
+                }
             });
         }
     });
+}
+
+/// Runs `work` until it ends, or until the app's end of `actions` is gone (then `None`).
+async fn unless_gone<F: Future>(actions: &UnboundedSender<Action>, work: F) -> Option<F::Output> {
+    tokio::select! {
+        output = work => Some(output),
+        () = actions.closed() => None,
+    }
 }
 
 pub fn failure(err: ApiError) -> Failure {
@@ -54,11 +69,72 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
     actions.send(action).ok();
 }
 
-/// Runs one command: a load, else a change.
+/// Runs one command: the events feed's poll, a webhook call, a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
+    let command = match command {
+        Command::FollowEvents {
+            project,
+            generation,
+            after,
+        } => return follow_events(api, project, generation, after).await,
+        Command::Webhooks(call) => return Action::Webhooks(webhook_call(api, call).await),
+        other => other,
+    };
     match load(api, command).await {
         Ok(action) => action,
         Err(command) => change(api, command, actions).await,
+    }
+}
+
+/// One call of the events feed: the first (`after` `None`) asks where the log stands without
+/// waiting, the others wait up to `WAIT_S` for what comes after `after`.
+async fn follow_events(
+    api: &ApiClient,
+    project: String,
+    generation: u64,
+    after: Option<u64>,
+) -> Action {
+    let wait = if after.is_some() { WAIT_S } else { 0 };
+    Action::EventsFollowed {
+        result: api.events(&project, after, wait).await.map_err(failure),
+        project,
+        generation,
+        after,
+    }
+}
+
+async fn webhook_call(api: &ApiClient, call: WebhookCall) -> WebhookAnswer {
+    match call {
+        WebhookCall::List { project } => WebhookAnswer::Listed {
+            result: api
+                .webhooks(&project)
+                .await
+                .map(|list| list.webhooks)
+                .map_err(failure),
+            project,
+        },
+        WebhookCall::Deliveries { project, name } => WebhookAnswer::Deliveries {
+            result: api
+                .webhook_deliveries(&project, &name)
+                .await
+                .map(|list| list.deliveries)
+                .map_err(failure),
+            project,
+            name,
+        },
+        WebhookCall::Redeliver {
+            project,
+            name,
+            delivery,
+        } => WebhookAnswer::Redelivered {
+            result: api
+                .redeliver(&project, &name, delivery)
+                .await
+                .map_err(failure),
+            project,
+            name,
+            delivery,
+        },
     }
 }
 
@@ -134,7 +210,8 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
     })
 }
 
-/// Runs a change of the project, its firmware and plans; devices' changes go on to `change_devices`.
+/// Runs a change of the project and its firmware; plans' and devices' changes go on to
+/// `change_plans`.
 async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
@@ -175,6 +252,13 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
             firmware_name,
             version,
         },
+        other => change_plans(api, other).await,
+    }
+}
+
+/// Runs a change of plans and their rollouts; devices' changes go on to `change_devices`.
+async fn change_plans(api: &ApiClient, command: Command) -> Action {
+    match command {
         Command::PreviewPlan {
             project,
             firmware_name,
@@ -259,8 +343,21 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
         },
-        // Every load is `load`'s and every other change `change`'s.
-        other => unreachable!("{other:?} is run by load or change"),
+        Command::CancelDevice {
+            project,
+            id,
+            cancel,
+        } => Action::DeviceCancelled {
+            result: api
+                .cancel_device(&project, &id, None, cancel)
+                .await
+                .map_err(failure),
+            id,
+            cancel,
+        },
+        // The feed and webhook calls are `execute`'s, every load `load`'s, the other changes
+        // `change`'s and `change_plans`'.
+        other => unreachable!("{other:?} is run by execute, load, change or change_plans"),
     }
 }
 
@@ -295,4 +392,82 @@ async fn upload(
     )
     .await
     .map_err(failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Once the app is gone, a call still out (a long poll holds its answer up to 25 s) is
+    /// dropped rather than waited for.
+    #[tokio::test]
+    async fn work_stops_when_the_app_is_gone() {
+        let (actions, receiver) = tokio::sync::mpsc::unbounded_channel::<Action>();
+        assert_eq!(unless_gone(&actions, async { 7 }).await, Some(7));
+        drop(receiver);
+        let forever = std::future::pending::<()>();
+        assert_eq!(unless_gone(&actions, forever).await, None);
+    }
+
+    /// A server on a thread that answers each of `answers` to one request, in turn, and hands
+    /// back each request's first line.
+    fn serve(answers: Vec<&'static str>) -> (String, std::sync::mpsc::Receiver<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (seen, requests) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (stream, body) in listener.incoming().zip(answers) {
+                let mut stream = stream.unwrap();
+                let mut buf = [0u8; 8192];
+                let n = stream.read(&mut buf).unwrap();
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                seen.send(request.lines().next().unwrap_or_default().to_string())
+                    .unwrap();
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        (url, requests)
+    }
+
+    /// The feed's calls as the server sees them: first where the log stands (no wait), then
+    /// what comes after the cursor, held up to 25 s.
+    #[tokio::test]
+    async fn the_feed_asks_where_the_log_stands_then_for_what_comes_after() {
+        let (url, requests) = serve(vec![
+            r#"{"events":[],"cursor":"0","latest":41}"#,
+            r#"{"events":[{"id":42,"type":"device.banned","project_key":"demo","at":"2026-12-03T08:00:00Z","data":{}}],"cursor":"42","latest":42}"#,
+        ]);
+        let api = ApiClient::new(&url, Some("t".repeat(32)));
+        let (actions, _app) = tokio::sync::mpsc::unbounded_channel();
+        let call = |after| Command::FollowEvents {
+            project: "demo".into(),
+            generation: 3,
+            after,
+        };
+        let first = execute(&api, call(None), &actions).await;
+        assert!(
+            matches!(&first, Action::EventsFollowed { generation: 3, after: None, result: Ok(page), .. } if page.latest == 41),
+            "{first:?}"
+        );
+        let next = execute(&api, call(Some(41)), &actions).await;
+        assert!(
+            matches!(&next, Action::EventsFollowed { after: Some(41), result: Ok(page), .. } if page.events[0].id == 42),
+            "{next:?}"
+        );
+        assert_eq!(
+            requests.recv().unwrap(),
+            "GET /admin/v1/projects/demo/events HTTP/1.1"
+        );
+        assert_eq!(
+            requests.recv().unwrap(),
+            "GET /admin/v1/projects/demo/events?after=41&wait=25 HTTP/1.1"
+        );
+    }
 }

@@ -11,16 +11,24 @@ pub enum Tab {
     Firmware,
     Rollouts,
     Audit,
+    Events,
+    Webhooks,
 }
+
+/// The titles of the tabs added with the events feed; the others are in `strings`.
+const TAB_EVENTS: &str = "Events";
+const TAB_WEBHOOKS: &str = "Webhooks";
 
 impl Tab {
     /// Tab order; later tabs (tokens) are added here and in `title`.
-    pub const ALL: [Tab; 5] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Fleet,
         Tab::Devices,
         Tab::Firmware,
         Tab::Rollouts,
         Tab::Audit,
+        Tab::Events,
+        Tab::Webhooks,
     ];
 
     pub fn title(self) -> &'static str {
@@ -30,6 +38,8 @@ impl Tab {
             Tab::Firmware => strings::TAB_FIRMWARE,
             Tab::Rollouts => strings::TAB_ROLLOUTS,
             Tab::Audit => strings::TAB_AUDIT,
+            Tab::Events => TAB_EVENTS,
+            Tab::Webhooks => TAB_WEBHOOKS,
         }
     }
 

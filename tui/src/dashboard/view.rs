@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Tabs, Widget};
 
 use super::app::{App, Link, TICKS_PER_SECOND};
 use super::message::{Modal, StatusKind};
-use super::screens::{audit, devices, firmware, fleet, rollouts};
+use super::screens::{audit, devices, events, firmware, fleet, rollouts, webhooks};
 use super::tab::Tab;
 use super::widgets::form::render_form;
 use super::widgets::modal::{render_confirm, render_help};
@@ -40,6 +40,8 @@ impl Widget for &App {
                 Tab::Firmware => firmware::render(&self.firmware, ticks, body, buf),
                 Tab::Rollouts => rollouts::render(&self.rollouts, ticks, body, buf),
                 Tab::Audit => audit::render(&self.audit, ticks, body, buf),
+                Tab::Events => events::render(&self.events, ticks, body, buf),
+                Tab::Webhooks => webhooks::render(&self.webhooks, ticks, body, buf),
             }
         }
         render_status_bar(self, bottom, buf);
@@ -58,7 +60,6 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         .project
         .as_deref()
         .map_or(strings::NO_PROJECT.to_string(), |p| format!("project {p}"));
-    let right = format!(" {project} · {} ", app.url);
     let name = format!(" {} ", strings::APP_TITLE);
     // The tabs keep their width; the project and URL take what is left, cut at the end.
     let tabs_width: usize = Tab::ALL
@@ -87,10 +88,17 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         )
         .divider("│")
         .render(tabs_area, buf);
-    Line::from(right)
-        .dim()
-        .right_aligned()
-        .render(right_area, buf);
+    // The project matters more than the URL: without room for both the URL goes, and a project
+    // that still does not fit is cut at its end.
+    let room = usize::from(right_area.width);
+    let fitting = [format!(" {project} · {} ", app.url), format!(" {project} ")]
+        .into_iter()
+        .find(|text| text.chars().count() <= room);
+    let line = match fitting {
+        Some(text) => Line::from(text).right_aligned(),
+        None => Line::from(project),
+    };
+    line.dim().render(right_area, buf);
 }
 
 fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {

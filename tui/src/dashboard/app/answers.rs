@@ -236,6 +236,30 @@ fn on_device_changed(app: &mut App, action: Action) -> Reaction {
             app.observe(&result);
             app.devices.on_moved(&id, &to, result, project)
         }
+        Action::DeviceCancelled { id, cancel, result } => {
+            app.observe(&result);
+            app.devices.on_cancelled(&id, cancel, result, project)
+        }
+        other => on_news(app, other),
+    }
+}
+
+/// The events feed's answers and the Webhooks tab's.
+fn on_news(app: &mut App, action: Action) -> Reaction {
+    match action {
+        Action::EventsFollowed {
+            project,
+            generation,
+            after,
+            result,
+        } => {
+            app.observe(&result);
+            app.events.on_followed(&project, generation, after, result)
+        }
+        Action::Webhooks(answer) => {
+            app.observe(&answer.reached());
+            app.webhooks.on_answer(answer, app.project.as_deref())
+        }
         // Input (keys, ticks) is `update`'s own and never reaches the answers.
         _ => Reaction::none(),
     }

@@ -21,6 +21,12 @@ fn without_a_project_the_only_project_is_chosen() {
             Command::LoadActivity {
                 project: "p1".into(),
                 hours: ACTIVITY_HOURS
+            },
+            // The events feed's first call: where the log stands.
+            Command::FollowEvents {
+                project: "p1".into(),
+                generation: 1,
+                after: None
             }
         ]
     );
@@ -45,6 +51,11 @@ fn a_named_project_loads_the_fleet_at_once() {
         vec![
             Command::LoadFleet { project: demo() },
             activity_cmd(),
+            Command::FollowEvents {
+                project: demo(),
+                generation: 1,
+                after: None
+            },
             Command::LoadProject { project: demo() }
         ]
     );
@@ -61,10 +72,14 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
         (KeyCode::Tab, Tab::Firmware),
         (KeyCode::Char('l'), Tab::Rollouts),
         (KeyCode::Right, Tab::Audit),
+        (KeyCode::Right, Tab::Events),
+        (KeyCode::Right, Tab::Webhooks),
         (KeyCode::Right, Tab::Fleet),
-        (KeyCode::BackTab, Tab::Audit),
-        (KeyCode::BackTab, Tab::Rollouts),
-        (KeyCode::Char('h'), Tab::Firmware),
+        (KeyCode::BackTab, Tab::Webhooks),
+        (KeyCode::BackTab, Tab::Events),
+        (KeyCode::Char('h'), Tab::Audit),
+        (KeyCode::Left, Tab::Rollouts),
+        (KeyCode::Char('3'), Tab::Firmware),
         (KeyCode::Left, Tab::Devices),
         (KeyCode::Char('1'), Tab::Fleet),
         (KeyCode::Char('4'), Tab::Rollouts),

@@ -1,13 +1,13 @@
 //! The Devices tab: the registry grown page by page under a text and a rollout-state filter, the
 //! selected device's fields, module job and history, and the operator's actions on one device
-//! (unban, confirm a held job, check now, forget, move to another project). Drawing is in
-//! `view`.
+//! (unban, confirm a held job, check now, forget, move to another project, cancel or uncancel
+//! its upgrade). Drawing is in `view`.
 
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
 use fota_shared::api::ota::Job;
-use fota_shared::api::ota::JobInfo;
+use fota_shared::api::ota::{CancelResult, JobInfo};
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::crossterm::event::KeyEvent;
@@ -213,6 +213,8 @@ impl DevicesScreen {
                 Reaction::commands(self.refilter(&project))
             }
             Act::ConfirmJob => self.confirm_selected(project),
+            Act::CancelUpgrade => self.confirm_cancel(project, true),
+            Act::Uncancel => self.confirm_cancel(project, false),
             Act::ConfirmListed => self.confirm_listed(project),
             Act::CheckNow => {
                 let Some(device) = self.selected_device() else {
@@ -289,6 +291,56 @@ impl DevicesScreen {
                     Command::ConfirmJobs { project, ids },
                 ))
             }
+        }
+    }
+
+    /// `a` / `A`: asks before leaving the selected device out of every plan's upgrade (its
+    /// open module job cancelled), or letting it back in.
+    fn confirm_cancel(&self, project: String, cancel: bool) -> Reaction {
+        let Some(device) = self.selected_device() else {
+            return Reaction::none();
+        };
+        let id = device.id.clone();
+        let prompt = if cancel {
+            format!(
+                "Cancel the upgrade of {id}? Every plan that reaches it leaves it out, and its \
+                 open module job is cancelled, until it is uncancelled (A)."
+            )
+        } else {
+            format!("Let {id} be offered its upgrade again by every plan that left it out?")
+        };
+        Reaction::modal(Modal::confirm(
+            prompt,
+            cancelling(&id, cancel),
+            Command::CancelDevice {
+                project,
+                id,
+                cancel,
+            },
+        ))
+    }
+
+    /// A cancel or uncancel is answered: what changed on the status line, and the list, jobs
+    /// and history reloaded to show it.
+    pub fn on_cancelled(
+        &mut self,
+        id: &str,
+        cancel: bool,
+        result: Outcome<CancelResult>,
+        project: Option<&str>,
+    ) -> Reaction {
+        match result {
+            Ok(outcome) => {
+                let commands = project.map(|p| self.load(p)).unwrap_or_default();
+                Reaction::commands(commands).with_status(
+                    StatusKind::Info,
+                    strings::cancelled(&outcome).trim_end().to_string(),
+                )
+            }
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&cancelling(id, cancel), &failure.message),
+            ),
         }
     }
 
@@ -447,6 +499,15 @@ impl DevicesScreen {
                 strings::failed(&strings::moving(id, to), &failure.message),
             ),
         }
+    }
+}
+
+/// The busy status of a cancel (or uncancel), and what its failure names.
+fn cancelling(id: &str, cancel: bool) -> String {
+    if cancel {
+        format!("Cancelling the upgrade of {id}")
+    } else {
+        format!("Uncancelling {id}")
     }
 }
 

@@ -4,7 +4,9 @@
 
 pub mod audit;
 pub mod devices;
+pub mod events;
 pub mod firmware;
 pub mod fleet;
 pub mod project;
 pub mod rollouts;
+pub mod webhooks;

@@ -672,3 +672,108 @@ fn confirm_move() {
     update(&mut app, key(KeyCode::Enter));
     insta::assert_snapshot!(draw(&app).backend());
 }
+
+#[test]
+fn a_asks_before_cancelling_the_upgrade_then_tells_what_changed_and_refreshes() {
+    let mut app = on_devices();
+    select_device(&mut app, "862012345678902");
+    assert_eq!(update(&mut app, ch('a')), vec![]);
+    assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
+    assert_eq!(update(&mut app, ch('n')), vec![], "no sends nothing");
+    update(&mut app, ch('a'));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![Command::CancelDevice {
+            project: demo(),
+            id: "862012345678902".into(),
+            cancel: true,
+        }]
+    );
+    assert_eq!(
+        status_text(&app),
+        "Cancelling the upgrade of 862012345678902…"
+    );
+    let commands = update(
+        &mut app,
+        Action::DeviceCancelled {
+            id: "862012345678902".into(),
+            cancel: true,
+            result: Ok(CancelResult {
+                device_id: "862012345678902".into(),
+                cancelled: true,
+                firmware_names: vec!["air780".into()],
+            }),
+        },
+    );
+    assert_eq!(status_text(&app), "cancelled 862012345678902 in air780");
+    assert_eq!(
+        commands,
+        vec![
+            devices_cmd(0, None, None),
+            Command::LoadJobs { project: demo() },
+            Command::LoadHistory {
+                project: demo(),
+                id: "862012345678902".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn big_a_uncancels_and_a_refusal_is_told() {
+    let mut app = on_devices();
+    select_device(&mut app, "sensor-a7");
+    update(&mut app, key_shift('A'));
+    let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
+        panic!("a confirmation expected")
+    };
+    assert!(prompt.starts_with("Let sensor-a7 be offered its upgrade again"));
+    assert_eq!(
+        update(&mut app, ch('y')),
+        vec![Command::CancelDevice {
+            project: demo(),
+            id: "sensor-a7".into(),
+            cancel: false,
+        }]
+    );
+    update(
+        &mut app,
+        Action::DeviceCancelled {
+            id: "sensor-a7".into(),
+            cancel: false,
+            result: Ok(CancelResult {
+                device_id: "sensor-a7".into(),
+                cancelled: false,
+                firmware_names: vec![],
+            }),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "sensor-a7 was already uncancelled (or no plan reaches it): nothing changed"
+    );
+    update(
+        &mut app,
+        Action::DeviceCancelled {
+            id: "sensor-a7".into(),
+            cancel: false,
+            result: Err(refused(403, "forbidden", "operator role required")),
+        },
+    );
+    assert_eq!(
+        status_text(&app),
+        "Uncancelling sensor-a7 failed: 403 forbidden: operator role required"
+    );
+}
+
+fn key_shift(c: char) -> Action {
+    Action::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT))
+}
+
+#[test]
+fn confirm_cancel() {
+    let mut app = on_tab('2');
+    update(&mut app, ch('j'));
+    update(&mut app, ch('a'));
+    insta::assert_snapshot!(draw(&app).backend());
+}

@@ -20,6 +20,9 @@ use crate::dashboard::widgets::{
 use crate::format;
 use crate::strings;
 
+/// The cancel keys, beside the others of `strings::DEVICES_KEYS`.
+const CANCEL_KEYS: &str = "a/A cancel";
+
 pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let [filter_area, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
@@ -64,7 +67,7 @@ fn render_filter_bar(screen: &DevicesScreen, area: Rect, buf: &mut Buffer) {
         view.filtering,
         &view.filter,
         Line::from(format!(
-            "{}  {}",
+            "{}  {}  {CANCEL_KEYS}",
             strings::FILTER_HINT,
             strings::DEVICES_KEYS
         )),
