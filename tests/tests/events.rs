@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// The first retry's wait: attempts come after 1, 2, 4 times it.
 const BACKOFF_MS: u64 = 400;
+/// A failing webhook is disabled after this long (the first test's three failures take under 3 s).
+const RETRY_FOR_S: &str = "10";
 /// A receiver accepts for at most this long.
 const RECEIVER_SECONDS: u64 = 120;
 const FW: &str = "ev_LuatOS-SoC_Air780E";
@@ -33,6 +35,7 @@ fn server() -> &'static Server {
             &[
                 ("ALLOW_PRIVATE_WEBHOOKS", "true"),
                 ("WEBHOOK_BACKOFF_MS", backoff.as_str()),
+                ("WEBHOOK_RETRY_FOR_S", RETRY_FOR_S),
             ],
         )
     })
@@ -630,4 +633,60 @@ fn operator_controls_plan_and_image_changes_are_in_the_feed_in_order() {
     let none = events_after(server, p, page.latest, 0);
     assert!(none.events.is_empty());
     assert_eq!(none.cursor, page.cursor);
+}
+
+/// A receiver that never takes a delivery: the webhook shows as failing while it is retried,
+/// then, past the retry window, is disabled with a `webhook.disabled` event of its own; saving it
+/// again enables it and the event it was stuck on is delivered.
+#[test]
+fn a_webhook_failing_past_its_retry_window_is_disabled_with_an_event() {
+    let server = server();
+    let p = "ev-disable";
+    put_project(server, p, None);
+    // Fails far more often than the window allows, then takes everything.
+    let receiver = Receiver::start(1_000);
+    add_webhook(server, p, "dead", &receiver.url(), &["image.uploaded"]);
+    upload(server, p, TARGET, &image(9105, 700));
+    receiver.wait_for("a first attempt", |got| got.len() >= 2);
+    let list = server.admin("GET", &format!("/projects/{p}/webhooks"), b"");
+    assert_eq!(
+        list.json()["webhooks"][0]["state"],
+        "failing",
+        "{}",
+        list.json()
+    );
+    assert!(list.json()["webhooks"][0]["next_attempt_at"].is_string());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let disabled = loop {
+        let page = events_after(server, p, 0, 5);
+        if let Some(e) = page
+            .events
+            .iter()
+            .find(|e| e.event_type.as_str() == "webhook.disabled")
+        {
+            break e.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never disabled: {:?}",
+            page.events
+        );
+    };
+    assert_eq!(disabled.data["webhook"], "dead");
+    assert!(disabled.data["attempts"].as_u64().unwrap() >= 3);
+    let list = server.admin("GET", &format!("/projects/{p}/webhooks"), b"");
+    assert_eq!(list.json()["webhooks"][0]["state"], "disabled");
+    // Disabled: nothing more is attempted.
+    let attempts = receiver.got.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(3 * BACKOFF_MS));
+    assert_eq!(receiver.got.lock().unwrap().len(), attempts);
+    // Saved again, it is enabled.
+    let body = json!({ "url": receiver.url(), "events": ["image.uploaded"] }).to_string();
+    let saved = server.admin(
+        "PUT",
+        &format!("/projects/{p}/webhooks/dead"),
+        body.as_bytes(),
+    );
+    saved.expect_status(200);
+    assert_eq!(saved.json()["webhook"]["state"], "active");
 }

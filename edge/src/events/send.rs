@@ -7,7 +7,7 @@ use super::store::{Hook, Log, Outcome, StoredEvent};
 use fota_shared::api::events::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER};
 use fota_shared::model::event::EventType;
 use fota_shared::rules::webhook::{
-    backoff_ms, gives_up, signature, wants, DEFAULT_BACKOFF_MS, TIMEOUT_MS,
+    backoff_ms, gives_up, signature, wants, DEFAULT_BACKOFF_MS, RETRY_FOR_MS, TIMEOUT_MS,
 };
 use futures_util::future::{select, Either};
 use std::time::Duration;
@@ -21,7 +21,10 @@ const SCAN: u32 = 200;
 /// Makes every delivery that is due; answers when the alarm should run next (the earliest retry,
 /// or at once when a webhook has more than one alarm's worth).
 pub async fn deliver_due(log: &Log, env: &Env, project: &str, now: i64) -> Result<Option<i64>> {
-    let base = backoff_base(env);
+    let timing = Timing {
+        base: number_var(env, "WEBHOOK_BACKOFF_MS").unwrap_or(DEFAULT_BACKOFF_MS),
+        retry_for: number_var(env, "WEBHOOK_RETRY_FOR_S").map_or(RETRY_FOR_MS, |s| s * 1000),
+    };
     let mut next: Option<i64> = None;
     let mut soonest = |at: i64| next = Some(next.map_or(at, |n: i64| n.min(at)));
     for hook in log.hooks()? {
@@ -34,19 +37,26 @@ pub async fn deliver_due(log: &Log, env: &Env, project: &str, now: i64) -> Resul
                 continue;
             }
         }
-        if let Some(at) = deliver_hook(log, project, &hook, base).await? {
+        if let Some(at) = deliver_hook(log, project, &hook, timing).await? {
             soonest(at);
         }
     }
     Ok(next)
 }
 
-fn backoff_base(env: &Env) -> i64 {
-    env.var("WEBHOOK_BACKOFF_MS")
+/// The first retry's wait and how long a failing webhook is retried.
+#[derive(Clone, Copy)]
+struct Timing {
+    base: i64,
+    retry_for: i64,
+}
+
+/// A positive whole-number var, if set.
+fn number_var(env: &Env, name: &str) -> Option<i64> {
+    env.var(name)
         .ok()
         .and_then(|v| v.to_string().trim().parse().ok())
-        .filter(|ms: &i64| *ms > 0)
-        .unwrap_or(DEFAULT_BACKOFF_MS)
+        .filter(|n: &i64| *n > 0)
 }
 
 /// What a webhook is to be sent next.
@@ -82,7 +92,7 @@ fn next_for(log: &Log, hook: &Hook, cursor: &mut i64) -> Result<Next> {
 }
 
 /// Delivers one webhook's due events; answers when it wants the alarm again.
-async fn deliver_hook(log: &Log, project: &str, hook: &Hook, base: i64) -> Result<Option<i64>> {
+async fn deliver_hook(log: &Log, project: &str, hook: &Hook, t: Timing) -> Result<Option<i64>> {
     let mut cursor = hook.cursor;
     let mut attempts = hook.attempts as u32;
     let mut failing_since = hook.failing_since;
@@ -121,7 +131,7 @@ async fn deliver_hook(log: &Log, project: &str, hook: &Hook, base: i64) -> Resul
         }
         attempts += 1;
         let since = *failing_since.get_or_insert(now);
-        if gives_up(since, now) {
+        if gives_up(since, now, t.retry_for) {
             log.disable(&hook.name)?;
             let data = serde_json::json!({
                 "webhook": hook.name,
@@ -133,7 +143,7 @@ async fn deliver_hook(log: &Log, project: &str, hook: &Hook, base: i64) -> Resul
             log.append(EventType::WebhookDisabled, now, &data.to_string(), None)?;
             return Ok(None);
         }
-        let at = now + backoff_ms(attempts, base);
+        let at = now + backoff_ms(attempts, t.base);
         log.failed(&hook.name, attempts, since, at)?;
         return Ok(Some(at));
     }

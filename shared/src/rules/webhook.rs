@@ -68,9 +68,10 @@ pub fn backoff_ms(failed_attempts: u32, base_ms: i64) -> i64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// Has a delivery failing since `first_failure_ms` been retried long enough?
-pub fn gives_up(first_failure_ms: i64, now_ms: i64) -> bool {
-    now_ms - first_failure_ms >= RETRY_FOR_MS
+/// Has a delivery failing since `first_failure_ms` been retried for `retry_for_ms` (by default
+/// [`RETRY_FOR_MS`])?
+pub fn gives_up(first_failure_ms: i64, now_ms: i64, retry_for_ms: i64) -> bool {
+    now_ms - first_failure_ms >= retry_for_ms
 }
 
 /// `X-Fota-Signature`: `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t "." body)>`.
@@ -291,8 +292,9 @@ mod tests {
         for (attempts, base, expect) in table {
             assert_eq!(backoff_ms(attempts, base), expect, "{attempts} {base}");
         }
-        assert!(!gives_up(0, RETRY_FOR_MS - 1));
-        assert!(gives_up(0, RETRY_FOR_MS));
+        assert!(!gives_up(0, RETRY_FOR_MS - 1, RETRY_FOR_MS));
+        assert!(gives_up(0, RETRY_FOR_MS, RETRY_FOR_MS));
+        assert!(gives_up(1_000, 11_000, 10_000));
     }
 
     #[test]
