@@ -8,7 +8,6 @@ use fota_shared::api::events::{Webhook, WebhookDelivery, WebhookSpec, WebhookSta
 use fota_shared::leaf::time::rfc3339;
 use fota_shared::model::event::EventType;
 use fota_shared::rules::webhook::{wants, DELIVERIES_KEPT};
-use serde::Deserialize;
 use worker::{Result, SqlCursor, SqlStorage, SqlStorageValue as V};
 
 const SCHEMA: &str = "
@@ -21,10 +20,9 @@ CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook, id);
 CREATE TABLE IF NOT EXISTS redeliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, webhook TEXT NOT NULL, event_id INTEGER NOT NULL);";
 
 /// An event as stored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct StoredEvent {
     pub id: i64,
-    #[serde(rename = "type")]
     pub event_type: String,
     pub at_ms: i64,
     pub data: String,
@@ -47,7 +45,7 @@ impl StoredEvent {
 }
 
 /// A webhook as stored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Hook {
     pub name: String,
     pub url: String,
@@ -91,21 +89,6 @@ impl Hook {
     }
 }
 
-#[derive(Deserialize)]
-struct DeliveryRow {
-    id: i64,
-    event_id: i64,
-    #[serde(rename = "type")]
-    event_type: String,
-    attempt: i64,
-    at_ms: i64,
-    status: Option<i64>,
-    latency_ms: i64,
-    ok: i64,
-    error: Option<String>,
-    redelivery: i64,
-}
-
 /// One delivery's outcome, to record.
 pub struct Outcome<'a> {
     pub webhook: &'a str,
@@ -119,21 +102,75 @@ pub struct Outcome<'a> {
     pub redelivery: bool,
 }
 
-#[derive(Deserialize)]
-struct Id {
-    id: i64,
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: i64,
-}
-
 /// A redelivery waiting at the head of a webhook's queue.
-#[derive(Deserialize)]
 pub struct Queued {
     pub seq: i64,
     pub event_id: i64,
+}
+
+/// A row as SQLite gave it: read by position (`raw()`), so no row type of this log costs the
+/// wasm a deserializer of its own.
+struct Cells(Vec<V>);
+
+impl Cells {
+    fn int(&self, i: usize) -> i64 {
+        match self.0.get(i) {
+            Some(V::Integer(n)) => *n,
+            Some(V::Float(f)) => *f as i64,
+            Some(V::Boolean(b)) => i64::from(*b),
+            _ => 0,
+        }
+    }
+
+    fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i) {
+            Some(V::Null) | None => None,
+            _ => Some(self.int(i)),
+        }
+    }
+
+    fn text(&self, i: usize) -> String {
+        self.opt_text(i).unwrap_or_default()
+    }
+
+    fn opt_text(&self, i: usize) -> Option<String> {
+        match self.0.get(i) {
+            Some(V::String(t)) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+fn cells(cursor: SqlCursor) -> Result<Vec<Cells>> {
+    cursor.raw().map(|row| row.map(Cells)).collect()
+}
+
+const EVENT_COLUMNS: &str = "id, type, at_ms, data";
+const HOOK_COLUMNS: &str =
+    "name, url, events, secret, state, created_ms, cursor, attempts, failing_since, next_ms";
+
+fn event_of(c: &Cells) -> StoredEvent {
+    StoredEvent {
+        id: c.int(0),
+        event_type: c.text(1),
+        at_ms: c.int(2),
+        data: c.text(3),
+    }
+}
+
+fn hook_of(c: &Cells) -> Hook {
+    Hook {
+        name: c.text(0),
+        url: c.text(1),
+        events: c.text(2),
+        secret: c.text(3),
+        state: c.text(4),
+        created_ms: c.int(5),
+        cursor: c.int(6),
+        attempts: c.int(7),
+        failing_since: c.opt_int(8),
+        next_ms: c.opt_int(9),
+    }
 }
 
 /// One project's SQLite.
@@ -152,12 +189,21 @@ impl Log {
         Ok(cursor)
     }
 
+    /// The rows of a statement.
+    fn rows(&self, query: &str, bindings: impl Into<Option<Vec<V>>>) -> Result<Vec<Cells>> {
+        cells(self.exec(query, bindings)?)
+    }
+
+    /// The first column of a statement's first row, if it has one.
+    fn first_int(&self, query: &str, bindings: impl Into<Option<Vec<V>>>) -> Result<Option<i64>> {
+        Ok(self.rows(query, bindings)?.first().map(|c| c.int(0)))
+    }
+
     /// The newest event's id (0 when the log is empty).
     pub fn last_id(&self) -> Result<i64> {
-        let rows: Vec<Id> = self
-            .exec("SELECT COALESCE(MAX(id), 0) AS id FROM events", None)?
-            .to_array()?;
-        Ok(rows.first().map_or(0, |r| r.id))
+        Ok(self
+            .first_int("SELECT COALESCE(MAX(id), 0) FROM events", None)?
+            .unwrap_or(0))
     }
 
     /// Appends an event; `None` when its source was appended before.
@@ -168,36 +214,31 @@ impl Log {
         data: &str,
         source: Option<&str>,
     ) -> Result<Option<i64>> {
-        let rows: Vec<Id> = self
-            .exec(
-                "INSERT INTO events (type, at_ms, data, source) VALUES (?, ?, ?, ?) ON CONFLICT (source) DO NOTHING RETURNING id",
-                vec![
-                    V::from(event_type.as_str()),
-                    V::from(at_ms),
-                    V::from(data),
-                    source.map_or(V::Null, V::from),
-                ],
-            )?
-            .to_array()?;
-        Ok(rows.first().map(|r| r.id))
+        self.first_int(
+            "INSERT INTO events (type, at_ms, data, source) VALUES (?, ?, ?, ?) ON CONFLICT (source) DO NOTHING RETURNING id",
+            vec![
+                V::from(event_type.as_str()),
+                V::from(at_ms),
+                V::from(data),
+                source.map_or(V::Null, V::from),
+            ],
+        )
     }
 
     pub fn after(&self, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
-        self.exec(
-            "SELECT id, type, at_ms, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+        let rows = self.rows(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id LIMIT ?"),
             vec![V::from(after), V::from(limit as i64)],
-        )?
-        .to_array()
+        )?;
+        Ok(rows.iter().map(event_of).collect())
     }
 
     pub fn event(&self, id: i64) -> Result<Option<StoredEvent>> {
-        let rows: Vec<StoredEvent> = self
-            .exec(
-                "SELECT id, type, at_ms, data FROM events WHERE id = ?",
-                vec![V::from(id)],
-            )?
-            .to_array()?;
-        Ok(rows.into_iter().next())
+        let rows = self.rows(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?"),
+            vec![V::from(id)],
+        )?;
+        Ok(rows.first().map(event_of))
     }
 
     /// Drops events older than `before_ms` or beyond the newest `keep`, but never one a webhook
@@ -212,43 +253,38 @@ impl Log {
     }
 
     pub fn hooks(&self) -> Result<Vec<Hook>> {
-        self.exec("SELECT * FROM webhooks ORDER BY name", None)?
-            .to_array()
+        let rows = self.rows(
+            &format!("SELECT {HOOK_COLUMNS} FROM webhooks ORDER BY name"),
+            None,
+        )?;
+        Ok(rows.iter().map(hook_of).collect())
     }
 
     pub fn hook(&self, name: &str) -> Result<Option<Hook>> {
-        let rows: Vec<Hook> = self
-            .exec("SELECT * FROM webhooks WHERE name = ?", vec![V::from(name)])?
-            .to_array()?;
-        Ok(rows.into_iter().next())
+        let rows = self.rows(
+            &format!("SELECT {HOOK_COLUMNS} FROM webhooks WHERE name = ?"),
+            vec![V::from(name)],
+        )?;
+        Ok(rows.first().map(hook_of))
     }
 
     /// How many events after its cursor a webhook wants (the log is bounded, so this is too).
     pub fn pending(&self, hook: &Hook) -> Result<u64> {
-        #[derive(Deserialize)]
-        struct T {
-            #[serde(rename = "type")]
-            t: String,
-        }
         let patterns = hook.patterns();
-        let types: Vec<T> = self
-            .exec(
-                "SELECT type FROM events WHERE id > ?",
-                vec![V::from(hook.cursor)],
-            )?
-            .to_array()?;
-        let queued: Vec<Count> = self
-            .exec(
-                "SELECT COUNT(*) AS n FROM redeliveries WHERE webhook = ?",
-                vec![V::from(hook.name.as_str())],
-            )?
-            .to_array()?;
+        let types = self.rows(
+            "SELECT type FROM events WHERE id > ?",
+            vec![V::from(hook.cursor)],
+        )?;
+        let queued = self.first_int(
+            "SELECT COUNT(*) FROM redeliveries WHERE webhook = ?",
+            vec![V::from(hook.name.as_str())],
+        )?;
         let wanted = types
             .iter()
-            .filter_map(|t| EventType::parse(&t.t))
+            .filter_map(|t| EventType::parse(&t.text(0)))
             .filter(|t| wants(&patterns, *t))
             .count() as u64;
-        Ok(wanted + queued.first().map_or(0, |c| c.n as u64))
+        Ok(wanted + queued.unwrap_or(0) as u64)
     }
 
     /// Creates a webhook (its cursor at the newest event: it gets what happens from now on), or
@@ -272,10 +308,9 @@ impl Log {
     }
 
     pub fn count_hooks(&self) -> Result<usize> {
-        let rows: Vec<Count> = self
-            .exec("SELECT COUNT(*) AS n FROM webhooks", None)?
-            .to_array()?;
-        Ok(rows.first().map_or(0, |c| c.n as usize))
+        Ok(self
+            .first_int("SELECT COUNT(*) FROM webhooks", None)?
+            .unwrap_or(0) as usize)
     }
 
     pub fn delete_hook(&self, name: &str) -> Result<()> {
@@ -330,22 +365,18 @@ impl Log {
 
     /// A delivery's row before it is sent (its id is `X-Fota-Delivery`); `finish` completes it.
     pub fn start_delivery(&self, o: &Outcome) -> Result<i64> {
-        let rows: Vec<Id> = self
-            .exec(
-                "INSERT INTO deliveries (webhook, event_id, type, attempt, at_ms, latency_ms, ok, redelivery) VALUES (?, ?, ?, ?, ?, 0, 0, ?) RETURNING id",
-                vec![
-                    V::from(o.webhook),
-                    V::from(o.event.id),
-                    V::from(o.event.event_type.as_str()),
-                    V::from(o.attempt as i64),
-                    V::from(o.at_ms),
-                    V::from(i64::from(o.redelivery)),
-                ],
-            )?
-            .to_array()?;
-        rows.first()
-            .map(|r| r.id)
-            .ok_or_else(|| worker::Error::RustError("no delivery id".into()))
+        self.first_int(
+            "INSERT INTO deliveries (webhook, event_id, type, attempt, at_ms, latency_ms, ok, redelivery) VALUES (?, ?, ?, ?, ?, 0, 0, ?) RETURNING id",
+            vec![
+                V::from(o.webhook),
+                V::from(o.event.id),
+                V::from(o.event.event_type.as_str()),
+                V::from(o.attempt as i64),
+                V::from(o.at_ms),
+                V::from(i64::from(o.redelivery)),
+            ],
+        )?
+        .ok_or_else(|| worker::Error::RustError("no delivery id".into()))
     }
 
     pub fn finish_delivery(&self, id: i64, o: &Outcome) -> Result<()> {
@@ -371,26 +402,25 @@ impl Log {
     }
 
     pub fn deliveries(&self, name: &str) -> Result<Vec<WebhookDelivery>> {
-        let rows: Vec<DeliveryRow> = self
-            .exec(
-                "SELECT * FROM deliveries WHERE webhook = ? ORDER BY id DESC LIMIT ?",
-                vec![V::from(name), V::from(DELIVERIES_KEPT as i64)],
-            )?
-            .to_array()?;
+        let rows = self.rows(
+            "SELECT id, event_id, type, attempt, at_ms, status, latency_ms, ok, error, redelivery
+             FROM deliveries WHERE webhook = ? ORDER BY id DESC LIMIT ?",
+            vec![V::from(name), V::from(DELIVERIES_KEPT as i64)],
+        )?;
         Ok(rows
-            .into_iter()
+            .iter()
             .filter_map(|r| {
                 Some(WebhookDelivery {
-                    id: r.id as u64,
-                    event_id: r.event_id as u64,
-                    event_type: EventType::parse(&r.event_type)?,
-                    attempt: r.attempt as u32,
-                    at: rfc3339(r.at_ms),
-                    status: r.status.map(|s| s as u16),
-                    latency: r.latency_ms as u64,
-                    ok: r.ok != 0,
-                    error: r.error,
-                    redelivery: r.redelivery != 0,
+                    id: r.int(0) as u64,
+                    event_id: r.int(1) as u64,
+                    event_type: EventType::parse(&r.text(2))?,
+                    attempt: r.int(3) as u32,
+                    at: rfc3339(r.int(4)),
+                    status: r.opt_int(5).map(|s| s as u16),
+                    latency: r.int(6) as u64,
+                    ok: r.int(7) != 0,
+                    error: r.opt_text(8),
+                    redelivery: r.int(9) != 0,
                 })
             })
             .collect())
@@ -398,17 +428,10 @@ impl Log {
 
     /// The event a delivery of this webhook carried.
     pub fn delivery_event(&self, name: &str, delivery_id: i64) -> Result<Option<i64>> {
-        #[derive(Deserialize)]
-        struct E {
-            event_id: i64,
-        }
-        let rows: Vec<E> = self
-            .exec(
-                "SELECT event_id FROM deliveries WHERE webhook = ? AND id = ?",
-                vec![V::from(name), V::from(delivery_id)],
-            )?
-            .to_array()?;
-        Ok(rows.first().map(|r| r.event_id))
+        self.first_int(
+            "SELECT event_id FROM deliveries WHERE webhook = ? AND id = ?",
+            vec![V::from(name), V::from(delivery_id)],
+        )
     }
 
     pub fn queue_redelivery(&self, name: &str, event_id: i64) -> Result<()> {
@@ -420,13 +443,14 @@ impl Log {
     }
 
     pub fn next_redelivery(&self, name: &str) -> Result<Option<Queued>> {
-        let rows: Vec<Queued> = self
-            .exec(
-                "SELECT seq, event_id FROM redeliveries WHERE webhook = ? ORDER BY seq LIMIT 1",
-                vec![V::from(name)],
-            )?
-            .to_array()?;
-        Ok(rows.into_iter().next())
+        let rows = self.rows(
+            "SELECT seq, event_id FROM redeliveries WHERE webhook = ? ORDER BY seq LIMIT 1",
+            vec![V::from(name)],
+        )?;
+        Ok(rows.first().map(|r| Queued {
+            seq: r.int(0),
+            event_id: r.int(1),
+        }))
     }
 
     /// A redelivery was sent (or its event is gone): it leaves the queue, and the webhook's
