@@ -20,6 +20,7 @@ pub mod module_ota;
 pub mod notice;
 pub mod package;
 pub mod plan;
+pub mod provenance;
 pub mod registry;
 pub mod retention;
 pub mod rollout;
