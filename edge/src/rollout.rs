@@ -301,6 +301,20 @@ pub async fn unban(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
     .map(drop)
 }
 
+/// An operator cancelled the device's upgrade in this rollout (`rs::on_cancel`).
+pub async fn cancel(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
+    call_device(
+        env,
+        r,
+        id,
+        Op::Cancel {
+            device_id: id.into(),
+        },
+    )
+    .await
+    .map(drop)
+}
+
 /// An operator forgot or moved the device: the rollout drops its record (and any pending copy).
 pub async fn forget(env: &Env, r: &Rollout, id: &str) -> AppResult<()> {
     call_device(
@@ -483,6 +497,10 @@ pub enum Op {
     Served,
     /// An operator lifted the device's ban: its count starts again.
     Unban {
+        device_id: String,
+    },
+    /// An operator cancelled the device's upgrade: an offered job goes back to idle.
+    Cancel {
         device_id: String,
     },
     /// Writes every pending change to D1 now.

@@ -470,15 +470,33 @@ fn a_cancelled_luat_device_hears_61_until_uncancelled() {
     put_project(server, p, None);
     let img = image(9103, 1200);
     upload(server, p, TARGET, &img);
-    plan(server, p, json!({}));
     let id = "860000000910301";
     let other = "860000000910302";
+    // Listed, so the rollout trusts them and counts them in its totals.
+    plan(
+        server,
+        p,
+        json!({ "devices": [id, other], "rollout": { "stages": [100] } }),
+    );
     luat_check(server, p, id, FROM).expect_image(200, &img);
     luat_check(server, p, other, FROM).expect_image(200, &img);
+
+    let totals = || {
+        let status = server.admin("GET", &format!("/projects/{p}/plans/{FW}/status"), b"");
+        status.expect_status(200);
+        let t = &status.json()["totals"];
+        (
+            t["offered"].as_u64().unwrap(),
+            t["pending"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(totals(), (2, 2));
 
     let resp = server.admin("POST", &format!("/projects/{p}/devices/{id}/cancel"), b"");
     resp.expect_status(200);
     let result: Value = parse(&resp);
+    // Its offered job went back to idle: it can no longer time out into a failure.
+    assert_eq!(totals(), (1, 1));
     assert_eq!(result["firmware_names"], json!([FW]), "{result}");
     luat_check(server, p, id, FROM).expect_refusal(404, 61);
     luat_check(server, p, other, FROM).expect_image(200, &img);
@@ -521,6 +539,7 @@ fn a_cancelled_luat_device_hears_61_until_uncancelled() {
         .admin("POST", &format!("/projects/{p}/devices/{id}/uncancel"), b"")
         .expect_status(200);
     luat_check(server, p, id, FROM).expect_image(200, &img);
+    assert_eq!(totals(), (2, 2), "offered again, counted once");
     let page = events_after(server, p, cancelled.id, 0);
     assert!(page
         .events

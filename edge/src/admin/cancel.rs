@@ -33,6 +33,10 @@ pub async fn cancel(call: &mut Call<'_>, cancel: bool) -> AppResult<Response> {
             continue;
         }
         store::put_plan(call.env, &plan).await?;
+        if cancel {
+            // An offered job goes back to idle: it cannot time out into a failure of the rollout.
+            crate::rollout::cancel(call.env, &crate::rollout::Rollout::of(&plan)?, &id).await?;
+        }
         changed.push(plan.firmware_name.clone());
     }
     let mut statements = Vec::new();

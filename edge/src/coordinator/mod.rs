@@ -329,6 +329,14 @@ impl RolloutCoordinator {
                 }
                 Answer::Done
             }
+            Op::Cancel { device_id } => {
+                if let Some(row) = ledger.row(&device_id)? {
+                    if let Some(step) = rs::on_cancel(&state, &row.job(), crate::store::now()) {
+                        self.store_step(ident, Some(&row), step, crate::store::now())?;
+                    }
+                }
+                Answer::Done
+            }
             Op::Forget { device_id } => {
                 ledger.forget_device(&device_id)?;
                 Answer::Done

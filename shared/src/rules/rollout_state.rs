@@ -288,6 +288,31 @@ pub fn on_unban(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Op
     })
 }
 
+/// An operator cancelled the device's upgrade: an offered device goes back to `idle` (no longer
+/// pending nor counted offered, so its job can neither time out into a failure nor move the gate;
+/// offered again after an uncancel it counts once). Any other phase is left as it is.
+pub fn on_cancel(state: &RolloutState, device: &DeviceRollout, now_ms: i64) -> Option<Step> {
+    (device.phase == DevicePhase::Offered).then(|| {
+        let mut rollout = state.clone();
+        count(&mut rollout, device, |c| {
+            c.pending = c.pending.saturating_sub(1);
+            c.offered = c.offered.saturating_sub(1);
+        });
+        Step {
+            rollout,
+            device: DeviceRollout {
+                phase: DevicePhase::Idle,
+                since_ms: now_ms,
+                offered_ms: None,
+                cause: None,
+                delivered: false,
+                ..device.clone()
+            },
+            event: None,
+        }
+    })
+}
+
 /// Has an offered device run out of time? Its job times out `job_timeout_s` after the offer.
 pub fn job_timed_out(device: &DeviceRollout, job_timeout_s: u64, now_ms: i64) -> bool {
     device.phase == DevicePhase::Offered
@@ -1266,6 +1291,42 @@ mod tests {
         );
         for id in ["failed", "offered", "succeeded"] {
             assert_eq!(on_unban(&run.state, &run.devices[id], 9), None, "{id}");
+        }
+    }
+
+    #[test]
+    fn a_cancel_returns_an_offered_device_to_idle_and_leaves_other_phases() {
+        let mut run = Run::new(r#"{"stages":[100],"min_sample":100}"#);
+        for id in ["offered", "failed", "succeeded"] {
+            run.offer(id, 0);
+        }
+        run.fail("failed", DeviceFailure::JobTimedOut, 3);
+        run.succeed("succeeded", 3);
+        let before = run.state.totals;
+        assert_eq!((before.offered, before.pending), (3, 1));
+        let step = on_cancel(&run.state, &run.devices["offered"], 9).expect("an offered device");
+        assert_eq!(
+            (
+                step.device.phase,
+                step.device.offered_ms,
+                step.device.since_ms
+            ),
+            (D::Idle, None, 9)
+        );
+        let after = step.rollout.totals;
+        assert_eq!(
+            (after.offered, after.pending, after.failed, after.succeeded),
+            (2, 0, 1, 1)
+        );
+        // Idle, it can no longer time out into a failure; offered again, it counts once.
+        assert!(!job_timed_out(&step.device, 1, 1_000_000));
+        let again = on_offer(&step.rollout, &step.device, 20).expect("offered again");
+        assert_eq!(
+            (again.rollout.totals.offered, again.rollout.totals.pending),
+            (3, 1)
+        );
+        for id in ["failed", "succeeded"] {
+            assert_eq!(on_cancel(&run.state, &run.devices[id], 9), None, "{id}");
         }
     }
 
