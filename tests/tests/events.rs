@@ -709,3 +709,50 @@ fn a_webhook_failing_past_its_retry_window_is_disabled_with_an_event() {
     saved.expect_status(200);
     assert_eq!(saved.json()["webhook"]["state"], "active");
 }
+
+/// A rollout moving by itself is told with `by: rollout`: its test device reports the target,
+/// so `verification.passed` and `rollout.running` follow `rollout.verifying`.
+#[test]
+fn verification_passing_is_told_by_the_rollout_itself() {
+    let server = server();
+    let p = "ev-verify";
+    put_project(server, p, None);
+    let img = image(9106, 800);
+    upload(server, p, TARGET, &img);
+    let tester = "860000000910601";
+    plan(
+        server,
+        p,
+        json!({ "rollout": { "verify_devices": [tester], "stages": [50, 100] } }),
+    );
+    luat_check(server, p, tester, FROM).expect_image(200, &img);
+    luat_check(server, p, tester, TARGET).expect_refusal(404, 60);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kinds = loop {
+        let page = events_after(server, p, 0, 2);
+        let kinds: Vec<(String, Option<String>)> = page
+            .events
+            .iter()
+            .filter(|e| e.event_type.family() != "image" && e.event_type.family() != "plan")
+            .map(|e| {
+                let by = e.data["by"].as_str().map(str::to_string);
+                (e.event_type.as_str().to_string(), by)
+            })
+            .collect();
+        if kinds.len() >= 3 || Instant::now() > deadline {
+            break kinds;
+        }
+    };
+    let rollout = Some("rollout".to_string());
+    assert_eq!(
+        kinds,
+        [
+            (
+                "rollout.verifying".to_string(),
+                Some("operator".to_string())
+            ),
+            ("verification.passed".to_string(), rollout.clone()),
+            ("rollout.running".to_string(), rollout),
+        ]
+    );
+}
