@@ -20,6 +20,7 @@ use super::screens::fleet::FleetScreen;
 use super::screens::project::ProjectScreen;
 use super::screens::rollouts::RolloutsScreen;
 use super::screens::webhooks::WebhooksScreen;
+use super::screens::Ctx;
 use super::tab::Tab;
 use super::widgets::form::{Form, FormKey, FormPurpose};
 use super::widgets::picker::{PickKey, PickPurpose, Picker};
@@ -161,6 +162,9 @@ impl App {
         self.audit = AuditScreen::default();
         self.webhooks = WebhooksScreen::default();
         self.project_screen = ProjectScreen::default();
+        for (_, screen) in self.screens_mut() {
+            screen.start_over();
+        }
         self.set_status(StatusKind::Info, strings::switched_project(&project));
         self.project = Some(project.clone());
         self.ticks_since_refresh = 0;
@@ -188,7 +192,9 @@ impl App {
             };
         };
         let mut commands = self.load_tab(&project);
-        commands.extend(self.events.follow(&project));
+        for (_, screen) in self.screens_mut() {
+            commands.extend(screen.follow(&project));
+        }
         commands
     }
 
@@ -208,9 +214,10 @@ impl App {
                 self.rollouts.load(project, &names)
             }
             Tab::Audit => self.audit.load(),
-            // The feed fills the Events tab by itself.
-            Tab::Events => vec![],
             Tab::Webhooks => self.webhooks.load(project),
+            tab => self
+                .screen_mut(tab)
+                .map_or_else(Vec::new, |screen| screen.refresh(project)),
         }
     }
 
@@ -236,7 +243,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 
 fn on_tick(app: &mut App) -> Vec<Command> {
     let mut commands = on_tick_refresh(app);
-    commands.extend(app.events.on_tick());
+    let (project, online, shown) = (app.project.clone(), app.link == Link::Online, app.tab);
+    for (tab, screen) in app.screens_mut() {
+        commands.extend(screen.on_tick(Ctx {
+            project: project.as_deref(),
+            online,
+            visible: tab == shown,
+        }));
+    }
     if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
         if let Some(project) = app.project.clone() {
             commands.extend(app.devices.fetch_history(&project));
@@ -345,12 +359,15 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
         return vec![];
     };
     let reaction = match app.tab {
-        Tab::Fleet | Tab::Events => Reaction::none(),
+        Tab::Fleet => Reaction::none(),
         Tab::Devices => app.devices.on_act(act, &project),
         Tab::Firmware => app.firmware.on_act(act, &project),
         Tab::Rollouts => app.rollouts.on_act(act, &project),
         Tab::Audit => Reaction::commands(app.audit.on_act(act)),
         Tab::Webhooks => app.webhooks.on_act(act, &project),
+        tab => app
+            .screen_mut(tab)
+            .map_or_else(Reaction::none, |screen| screen.on_act(act, &project)),
     };
     app.apply(reaction)
 }
@@ -380,14 +397,15 @@ fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Comm
             vec![]
         }
         Tab::Audit => app.audit.move_selection(to),
-        Tab::Events => {
-            app.events.move_selection(to);
-            vec![]
-        }
         Tab::Webhooks => match app.project.clone() {
             Some(project) => app.webhooks.move_selection(to, &project),
             None => vec![],
         },
+        tab => {
+            let project = app.project.clone().unwrap_or_default();
+            app.screen_mut(tab)
+                .map_or_else(Vec::new, |screen| screen.move_selection(&to, &project))
+        }
     }
 }
 

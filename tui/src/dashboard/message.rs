@@ -4,7 +4,7 @@
 
 use fota_shared::api::access::AuditPage;
 use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
-use fota_shared::api::events::{EventPage, Redelivery, Webhook, WebhookDelivery};
+use fota_shared::api::events::{Redelivery, Webhook, WebhookDelivery};
 use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CancelResult, CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
@@ -13,6 +13,7 @@ use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
 
 use super::remote::Outcome;
+use super::screens::{ScreenAnswer, ScreenCommand};
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{CheckNowTarget, FleetSnapshot};
@@ -120,14 +121,8 @@ pub enum Action {
         cancel: bool,
         result: Outcome<CancelResult>,
     },
-    /// One long poll of the events feed came back; `after` is what it asked for (`None`: the
-    /// first call, which only says where to follow from).
-    EventsFollowed {
-        project: String,
-        generation: u64,
-        after: Option<u64>,
-        result: Outcome<EventPage>,
-    },
+    /// The answer to a screen's own command.
+    Screen(ScreenAnswer),
     Webhooks(WebhookAnswer),
 }
 
@@ -243,13 +238,8 @@ pub enum Command {
         id: String,
         cancel: bool,
     },
-    /// One long poll of the project's events after `after`; `None` asks, without waiting, where
-    /// the feed stands.
-    FollowEvents {
-        project: String,
-        generation: u64,
-        after: Option<u64>,
-    },
+    /// A screen's own command (`screens::ScreenCommand`), run by its `run`.
+    Screen(ScreenCommand),
     Webhooks(WebhookCall),
 }
 

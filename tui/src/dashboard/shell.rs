@@ -12,7 +12,6 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use super::message::{Action, Command, WebhookAnswer, WebhookCall};
 use super::remote::Failure;
-use super::screens::events::WAIT_S;
 use crate::api::{ApiClient, ApiError};
 use crate::image_file::{expand_home, hash_file};
 use fota_shared::api::query::UploadDetails;
@@ -72,34 +71,13 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
 /// Runs one command: the events feed's poll, a webhook call, a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     let command = match command {
-        Command::FollowEvents {
-            project,
-            generation,
-            after,
-        } => return follow_events(api, project, generation, after).await,
+        Command::Screen(command) => return Action::Screen(command.run(api).await),
         Command::Webhooks(call) => return Action::Webhooks(webhook_call(api, call).await),
         other => other,
     };
     match load(api, command).await {
         Ok(action) => action,
         Err(command) => change(api, command, actions).await,
-    }
-}
-
-/// One call of the events feed: the first (`after` `None`) asks where the log stands without
-/// waiting, the others wait up to `WAIT_S` for what comes after `after`.
-async fn follow_events(
-    api: &ApiClient,
-    project: String,
-    generation: u64,
-    after: Option<u64>,
-) -> Action {
-    let wait = if after.is_some() { WAIT_S } else { 0 };
-    Action::EventsFollowed {
-        result: api.events(&project, after, wait).await.map_err(failure),
-        project,
-        generation,
-        after,
     }
 }
 
@@ -397,6 +375,8 @@ async fn upload(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::screens::events::{EventsFollowed, FollowEvents};
+    use crate::dashboard::screens::ScreenAnswer;
 
     /// Once the app is gone, a call still out (a long poll holds its answer up to 25 s) is
     /// dropped rather than waited for.
@@ -446,19 +426,21 @@ mod tests {
         ]);
         let api = ApiClient::new(&url, Some("t".repeat(32)));
         let (actions, _app) = tokio::sync::mpsc::unbounded_channel();
-        let call = |after| Command::FollowEvents {
-            project: "demo".into(),
-            generation: 3,
-            after,
+        let call = |after| {
+            Command::from(FollowEvents {
+                project: "demo".into(),
+                generation: 3,
+                after,
+            })
         };
         let first = execute(&api, call(None), &actions).await;
         assert!(
-            matches!(&first, Action::EventsFollowed { generation: 3, after: None, result: Ok(page), .. } if page.latest == 41),
+            matches!(&first, Action::Screen(ScreenAnswer::Events(EventsFollowed { call: FollowEvents { generation: 3, after: None, .. }, result: Ok(page) })) if page.latest == 41),
             "{first:?}"
         );
         let next = execute(&api, call(Some(41)), &actions).await;
         assert!(
-            matches!(&next, Action::EventsFollowed { after: Some(41), result: Ok(page), .. } if page.events[0].id == 42),
+            matches!(&next, Action::Screen(ScreenAnswer::Events(EventsFollowed { call: FollowEvents { after: Some(41), .. }, result: Ok(page) })) if page.events[0].id == 42),
             "{next:?}"
         );
         assert_eq!(

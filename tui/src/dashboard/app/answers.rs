@@ -247,14 +247,9 @@ fn on_device_changed(app: &mut App, action: Action) -> Reaction {
 /// The events feed's answers and the Webhooks tab's.
 fn on_news(app: &mut App, action: Action) -> Reaction {
     match action {
-        Action::EventsFollowed {
-            project,
-            generation,
-            after,
-            result,
-        } => {
-            app.observe(&result);
-            app.events.on_followed(&project, generation, after, result)
+        Action::Screen(answer) => {
+            app.observe(&answer.reached());
+            answer.deliver(app)
         }
         Action::Webhooks(answer) => {
             app.observe(&answer.reached());

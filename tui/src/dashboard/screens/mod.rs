@@ -1,6 +1,22 @@
 //! One module per tab, each holding the tab's state, its key handling (on the keymap's acts),
-//! how it takes the API's answers, and its drawing; their tests and snapshots sit beside them.
-//! `project` is the one that is not a tab: the project every tab shows, and its form.
+//! its own commands and how it takes their answers, and its drawing; their tests and snapshots
+//! sit beside them. `project` is the one that is not a tab: the project every tab shows, and its
+//! form.
+//!
+//! A tab is a [`Screen`]; the registry below is the one place that lists them: which field of
+//! the app holds each tab's screen, and which screens bring commands of their own (wrapped in
+//! [`ScreenCommand`], run by the shell through their `run`, answered as [`ScreenAnswer`]).
+
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+
+use super::app::App;
+use super::keymap::Act;
+use super::message::{Command, Reaction};
+use super::remote::Outcome;
+use super::tab::Tab;
+use crate::api::ApiClient;
 
 pub mod audit;
 pub mod devices;
@@ -10,3 +26,146 @@ pub mod fleet;
 pub mod project;
 pub mod rollouts;
 pub mod webhooks;
+
+/// What a screen is told about the app around it on a tick.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The project shown, once the server named it.
+    pub project: Option<&'a str>,
+    /// Whether the server answers.
+    pub online: bool,
+    /// Whether this screen is the visible tab.
+    pub visible: bool,
+}
+
+/// A tab of the dashboard: its state, its keys, its updates and its drawing, behind the few
+/// calls the app makes of every tab. Each call that can lead to network work returns the
+/// commands for it; nothing here does I/O.
+pub trait Screen {
+    /// The commands that (re)load what the tab shows: when it opens, on `r`, at each refresh.
+    fn refresh(&mut self, project: &str) -> Vec<Command>;
+
+    /// Work that runs whatever tab is shown (the events feed): started, or moved to `project`.
+    fn follow(&mut self, _project: &str) -> Vec<Command> {
+        vec![]
+    }
+
+    /// A tick of the clock, told to every tab, visible or not.
+    fn on_tick(&mut self, _ctx: Ctx<'_>) -> Vec<Command> {
+        vec![]
+    }
+
+    /// An act of the tab's own keys (the keymap's `Scope::Tab`), with no overlay open.
+    fn on_act(&mut self, _act: Act, _project: &str) -> Reaction {
+        Reaction::none()
+    }
+
+    /// Moves the selection: `to` takes the selected row and the number of rows.
+    fn move_selection(&mut self, to: &dyn Fn(usize, usize) -> usize, project: &str)
+        -> Vec<Command>;
+
+    /// Whether a filter is being typed, which then gets every key.
+    fn filtering(&self) -> bool {
+        false
+    }
+
+    /// A key while the filter is typed.
+    fn on_filter_key(&mut self, _key: KeyEvent, _project: &str) -> Vec<Command> {
+        vec![]
+    }
+
+    /// Another project is shown: the tab starts over (keeping what outlives a project).
+    fn start_over(&mut self);
+
+    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer);
+}
+
+/// The registry of tabs behind [`Screen`]: `Tab => field of App`. A new tab is its module, its
+/// `Tab` and one line here.
+macro_rules! tabs {
+    ($($tab:ident => $field:ident),* $(,)?) => {
+        impl App {
+            /// The screen of `tab`, if it is behind the [`Screen`] trait.
+            pub fn screen(&self, tab: Tab) -> Option<&dyn Screen> {
+                match tab {
+                    $(Tab::$tab => Some(&self.$field),)*
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+
+            pub fn screen_mut(&mut self, tab: Tab) -> Option<&mut dyn Screen> {
+                match tab {
+                    $(Tab::$tab => Some(&mut self.$field),)*
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+
+            /// Every screen behind the trait, with its tab.
+            pub fn screens_mut(&mut self) -> Vec<(Tab, &mut dyn Screen)> {
+                vec![$((Tab::$tab, &mut self.$field as &mut dyn Screen)),*]
+            }
+        }
+    };
+}
+
+tabs! {
+    Events => events,
+}
+
+/// The registry of the screens' own messages: `Variant(field): command type => answer type`.
+/// Each command type has `async fn run(self, &ApiClient) -> answer`, each answer type
+/// `fn reached(&self) -> Outcome<()>`, and the screen `fn on_answer(&mut self, answer,
+/// Option<&str>) -> Reaction` (the project shown).
+macro_rules! messages {
+    ($($screen:ident($field:ident): $command:ty => $answer:ty),* $(,)?) => {
+        /// A screen's own command, wrapped by `Command::Screen`.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum ScreenCommand {
+            $($screen($command),)*
+        }
+
+        /// The answer to a [`ScreenCommand`], wrapped by `Action::Screen`.
+        #[derive(Debug)]
+        pub enum ScreenAnswer {
+            $($screen($answer),)*
+        }
+
+        $(impl From<$command> for Command {
+            fn from(command: $command) -> Command {
+                Command::Screen(ScreenCommand::$screen(command))
+            }
+        })*
+
+        impl ScreenCommand {
+            /// Runs the command with the API client: the shell's part.
+            pub async fn run(self, api: &ApiClient) -> ScreenAnswer {
+                match self {
+                    $(ScreenCommand::$screen(command) => ScreenAnswer::$screen(command.run(api).await),)*
+                }
+            }
+        }
+
+        impl ScreenAnswer {
+            /// Whether the call reached the server, for the link state.
+            pub fn reached(&self) -> Outcome<()> {
+                match self {
+                    $(ScreenAnswer::$screen(answer) => answer.reached(),)*
+                }
+            }
+
+            /// Hands the answer to the screen it belongs to.
+            pub fn deliver(self, app: &mut App) -> Reaction {
+                let project = app.project.clone();
+                match self {
+                    $(ScreenAnswer::$screen(answer) => app.$field.on_answer(answer, project.as_deref()),)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    Events(events): events::EventsCommand => events::EventsAnswer,
+}
