@@ -160,7 +160,6 @@ impl App {
         };
         self.rollouts = RolloutsScreen::default();
         self.audit = AuditScreen::default();
-        self.webhooks = WebhooksScreen::default();
         self.project_screen = ProjectScreen::default();
         for (_, screen) in self.screens_mut() {
             screen.start_over();
@@ -214,7 +213,6 @@ impl App {
                 self.rollouts.load(project, &names)
             }
             Tab::Audit => self.audit.load(),
-            Tab::Webhooks => self.webhooks.load(project),
             tab => self
                 .screen_mut(tab)
                 .map_or_else(Vec::new, |screen| screen.refresh(project)),
@@ -364,7 +362,6 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
         Tab::Firmware => app.firmware.on_act(act, &project),
         Tab::Rollouts => app.rollouts.on_act(act, &project),
         Tab::Audit => Reaction::commands(app.audit.on_act(act)),
-        Tab::Webhooks => app.webhooks.on_act(act, &project),
         tab => app
             .screen_mut(tab)
             .map_or_else(Reaction::none, |screen| screen.on_act(act, &project)),
@@ -397,10 +394,6 @@ fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Comm
             vec![]
         }
         Tab::Audit => app.audit.move_selection(to),
-        Tab::Webhooks => match app.project.clone() {
-            Some(project) => app.webhooks.move_selection(to, &project),
-            None => vec![],
-        },
         tab => {
             let project = app.project.clone().unwrap_or_default();
             app.screen_mut(tab)

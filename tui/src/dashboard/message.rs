@@ -4,7 +4,6 @@
 
 use fota_shared::api::access::AuditPage;
 use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
-use fota_shared::api::events::{Redelivery, Webhook, WebhookDelivery};
 use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CancelResult, CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
@@ -123,7 +122,6 @@ pub enum Action {
     },
     /// The answer to a screen's own command.
     Screen(ScreenAnswer),
-    Webhooks(WebhookAnswer),
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
@@ -240,56 +238,6 @@ pub enum Command {
     },
     /// A screen's own command (`screens::ScreenCommand`), run by its `run`.
     Screen(ScreenCommand),
-    Webhooks(WebhookCall),
-}
-
-/// The Webhooks tab's calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookCall {
-    List {
-        project: String,
-    },
-    Deliveries {
-        project: String,
-        name: String,
-    },
-    Redeliver {
-        project: String,
-        name: String,
-        delivery: u64,
-    },
-}
-
-/// The answers to [`WebhookCall`]s, each naming the project it was asked for.
-#[derive(Debug)]
-pub enum WebhookAnswer {
-    Listed {
-        project: String,
-        result: Outcome<Vec<Webhook>>,
-    },
-    Deliveries {
-        project: String,
-        name: String,
-        result: Outcome<Vec<WebhookDelivery>>,
-    },
-    Redelivered {
-        project: String,
-        name: String,
-        delivery: u64,
-        result: Outcome<Redelivery>,
-    },
-}
-
-impl WebhookAnswer {
-    /// Whether the call reached the server, for the link state.
-    pub fn reached(&self) -> Outcome<()> {
-        let failure = match self {
-            WebhookAnswer::Listed { result, .. } => result.as_ref().err(),
-            WebhookAnswer::Deliveries { result, .. } => result.as_ref().err(),
-            WebhookAnswer::Redelivered { result, .. } => result.as_ref().err(),
-        };
-        failure.map_or(Ok(()), |failure| Err(failure.clone()))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::message::{Action, Command, WebhookAnswer, WebhookCall};
+use super::message::{Action, Command};
 use super::remote::Failure;
 use crate::api::{ApiClient, ApiError};
 use crate::image_file::{expand_home, hash_file};
@@ -68,51 +68,15 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
     actions.send(action).ok();
 }
 
-/// Runs one command: the events feed's poll, a webhook call, a load, else a change.
+/// Runs one command: a screen's own, a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     let command = match command {
         Command::Screen(command) => return Action::Screen(command.run(api).await),
-        Command::Webhooks(call) => return Action::Webhooks(webhook_call(api, call).await),
         other => other,
     };
     match load(api, command).await {
         Ok(action) => action,
         Err(command) => change(api, command, actions).await,
-    }
-}
-
-async fn webhook_call(api: &ApiClient, call: WebhookCall) -> WebhookAnswer {
-    match call {
-        WebhookCall::List { project } => WebhookAnswer::Listed {
-            result: api
-                .webhooks(&project)
-                .await
-                .map(|list| list.webhooks)
-                .map_err(failure),
-            project,
-        },
-        WebhookCall::Deliveries { project, name } => WebhookAnswer::Deliveries {
-            result: api
-                .webhook_deliveries(&project, &name)
-                .await
-                .map(|list| list.deliveries)
-                .map_err(failure),
-            project,
-            name,
-        },
-        WebhookCall::Redeliver {
-            project,
-            name,
-            delivery,
-        } => WebhookAnswer::Redelivered {
-            result: api
-                .redeliver(&project, &name, delivery)
-                .await
-                .map_err(failure),
-            project,
-            name,
-            delivery,
-        },
     }
 }
 

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Tabs, Widget};
 
 use super::app::{App, Link, TICKS_PER_SECOND};
 use super::message::{Modal, StatusKind};
-use super::screens::{audit, devices, firmware, fleet, rollouts, webhooks};
+use super::screens::{audit, devices, firmware, fleet, rollouts};
 use super::tab::Tab;
 use super::widgets::form::render_form;
 use super::widgets::modal::{render_confirm, render_help};
@@ -40,7 +40,6 @@ impl Widget for &App {
                 Tab::Firmware => firmware::render(&self.firmware, ticks, body, buf),
                 Tab::Rollouts => rollouts::render(&self.rollouts, ticks, body, buf),
                 Tab::Audit => audit::render(&self.audit, ticks, body, buf),
-                Tab::Webhooks => webhooks::render(&self.webhooks, ticks, body, buf),
                 tab => {
                     if let Some(screen) = self.screen(tab) {
                         screen.draw(ticks, body, buf);

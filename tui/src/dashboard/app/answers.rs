@@ -251,10 +251,6 @@ fn on_news(app: &mut App, action: Action) -> Reaction {
             app.observe(&answer.reached());
             answer.deliver(app)
         }
-        Action::Webhooks(answer) => {
-            app.observe(&answer.reached());
-            app.webhooks.on_answer(answer, app.project.as_deref())
-        }
         // Input (keys, ticks) is `update`'s own and never reaches the answers.
         _ => Reaction::none(),
     }

@@ -112,6 +112,7 @@ macro_rules! tabs {
 
 tabs! {
     Events => events,
+    Webhooks => webhooks,
 }
 
 /// The registry of the screens' own messages: `Variant(field): command type => answer type`.
@@ -131,6 +132,12 @@ macro_rules! messages {
         pub enum ScreenAnswer {
             $($screen($answer),)*
         }
+
+        $(impl From<$answer> for super::message::Action {
+            fn from(answer: $answer) -> super::message::Action {
+                super::message::Action::Screen(ScreenAnswer::$screen(answer))
+            }
+        })*
 
         $(impl From<$command> for Command {
             fn from(command: $command) -> Command {
@@ -168,4 +175,5 @@ macro_rules! messages {
 
 messages! {
     Events(events): events::EventsCommand => events::EventsAnswer,
+    Webhooks(webhooks): webhooks::WebhooksCommand => webhooks::WebhooksAnswer,
 }
