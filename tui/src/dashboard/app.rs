@@ -159,7 +159,6 @@ impl App {
             ..FirmwareScreen::default()
         };
         self.rollouts = RolloutsScreen::default();
-        self.audit = AuditScreen::default();
         self.project_screen = ProjectScreen::default();
         for (_, screen) in self.screens_mut() {
             screen.start_over();
@@ -212,7 +211,6 @@ impl App {
                 let names = self.fleet.plan_names();
                 self.rollouts.load(project, &names)
             }
-            Tab::Audit => self.audit.load(),
             tab => self
                 .screen_mut(tab)
                 .map_or_else(Vec::new, |screen| screen.refresh(project)),
@@ -301,15 +299,17 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     if app.modal.is_some() {
         return on_modal_key(app, key);
     }
-    if app.devices.list.filtering || app.audit.list.filtering {
+    if app.devices.list.filtering {
         let Some(project) = app.project.clone() else {
             return vec![];
         };
-        return if app.devices.list.filtering {
-            app.devices.on_filter_key(key, &project)
-        } else {
-            app.audit.on_filter_key(key)
-        };
+        return app.devices.on_filter_key(key, &project);
+    }
+    let project = app.project.clone();
+    if let (Some(project), Some(screen)) = (project, app.screen_mut(app.tab)) {
+        if screen.filtering() {
+            return screen.on_filter_key(key, &project);
+        }
     }
     let Some(act) = keymap::lookup_on_tab(app.tab, &key) else {
         return vec![];
@@ -361,7 +361,6 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
         Tab::Devices => app.devices.on_act(act, &project),
         Tab::Firmware => app.firmware.on_act(act, &project),
         Tab::Rollouts => app.rollouts.on_act(act, &project),
-        Tab::Audit => Reaction::commands(app.audit.on_act(act)),
         tab => app
             .screen_mut(tab)
             .map_or_else(Reaction::none, |screen| screen.on_act(act, &project)),
@@ -393,7 +392,6 @@ fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Comm
             app.rollouts.move_selection(to);
             vec![]
         }
-        Tab::Audit => app.audit.move_selection(to),
         tab => {
             let project = app.project.clone().unwrap_or_default();
             app.screen_mut(tab)

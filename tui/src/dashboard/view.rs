@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Tabs, Widget};
 
 use super::app::{App, Link, TICKS_PER_SECOND};
 use super::message::{Modal, StatusKind};
-use super::screens::{audit, devices, firmware, fleet, rollouts};
+use super::screens::{devices, firmware, fleet, rollouts};
 use super::tab::Tab;
 use super::widgets::form::render_form;
 use super::widgets::modal::{render_confirm, render_help};
@@ -39,7 +39,6 @@ impl Widget for &App {
                 Tab::Devices => devices::render(&self.devices, ticks, body, buf),
                 Tab::Firmware => firmware::render(&self.firmware, ticks, body, buf),
                 Tab::Rollouts => rollouts::render(&self.rollouts, ticks, body, buf),
-                Tab::Audit => audit::render(&self.audit, ticks, body, buf),
                 tab => {
                     if let Some(screen) = self.screen(tab) {
                         screen.draw(ticks, body, buf);

@@ -111,6 +111,7 @@ macro_rules! tabs {
 }
 
 tabs! {
+    Audit => audit,
     Events => events,
     Webhooks => webhooks,
 }
