@@ -151,13 +151,7 @@ impl App {
         if self.project.as_deref() == Some(project.as_str()) {
             return vec![];
         }
-        let upload = self.firmware.upload.take();
         self.fleet = FleetScreen::default();
-        self.devices = DevicesScreen::default();
-        self.firmware = FirmwareScreen {
-            upload,
-            ..FirmwareScreen::default()
-        };
         self.rollouts = RolloutsScreen::default();
         self.project_screen = ProjectScreen::default();
         for (_, screen) in self.screens_mut() {
@@ -204,8 +198,6 @@ impl App {
                 commands.extend(self.rollouts.refresh_statuses(project, &names));
                 commands
             }
-            Tab::Devices => self.devices.load(project),
-            Tab::Firmware => self.firmware.load(project),
             Tab::Rollouts => {
                 self.ticks_since_status = 0;
                 let names = self.fleet.plan_names();
@@ -246,11 +238,6 @@ fn on_tick(app: &mut App) -> Vec<Command> {
             online,
             visible: tab == shown,
         }));
-    }
-    if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
-        if let Some(project) = app.project.clone() {
-            commands.extend(app.devices.fetch_history(&project));
-        }
     }
     commands
 }
@@ -298,12 +285,6 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     }
     if app.modal.is_some() {
         return on_modal_key(app, key);
-    }
-    if app.devices.list.filtering {
-        let Some(project) = app.project.clone() else {
-            return vec![];
-        };
-        return app.devices.on_filter_key(key, &project);
     }
     let project = app.project.clone();
     if let (Some(project), Some(screen)) = (project, app.screen_mut(app.tab)) {
@@ -358,8 +339,6 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
     };
     let reaction = match app.tab {
         Tab::Fleet => Reaction::none(),
-        Tab::Devices => app.devices.on_act(act, &project),
-        Tab::Firmware => app.firmware.on_act(act, &project),
         Tab::Rollouts => app.rollouts.on_act(act, &project),
         tab => app
             .screen_mut(tab)
@@ -380,14 +359,6 @@ fn switch_tab(app: &mut App, tab: Tab) -> Vec<Command> {
 fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
     match app.tab {
         Tab::Fleet => vec![],
-        Tab::Devices => match app.project.clone() {
-            Some(project) => app.devices.move_selection(to, &project),
-            None => vec![],
-        },
-        Tab::Firmware => {
-            app.firmware.move_selection(to);
-            vec![]
-        }
         Tab::Rollouts => {
             app.rollouts.move_selection(to);
             vec![]

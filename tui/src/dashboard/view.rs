@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Tabs, Widget};
 
 use super::app::{App, Link, TICKS_PER_SECOND};
 use super::message::{Modal, StatusKind};
-use super::screens::{devices, firmware, fleet, rollouts};
+use super::screens::{fleet, rollouts};
 use super::tab::Tab;
 use super::widgets::form::render_form;
 use super::widgets::modal::{render_confirm, render_help};
@@ -36,8 +36,6 @@ impl Widget for &App {
         } else {
             match self.tab {
                 Tab::Fleet => fleet::render(&self.fleet, &self.rollouts.status, ticks, body, buf),
-                Tab::Devices => devices::render(&self.devices, ticks, body, buf),
-                Tab::Firmware => firmware::render(&self.firmware, ticks, body, buf),
                 Tab::Rollouts => rollouts::render(&self.rollouts, ticks, body, buf),
                 tab => {
                     if let Some(screen) = self.screen(tab) {

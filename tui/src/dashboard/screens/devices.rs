@@ -12,8 +12,9 @@ use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::crossterm::event::KeyEvent;
 
-pub use view::render;
+use view::render;
 
+use super::{Ctx, Screen};
 use crate::api::CheckNowTarget;
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
@@ -22,6 +23,8 @@ use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
 use crate::strings;
 use fota_shared::api::query::DeviceQuery;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 
 /// Devices fetched per page.
 pub const DEVICE_PAGE: u32 = 100;
@@ -103,15 +106,7 @@ impl DevicesScreen {
         }
     }
 
-    /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        let mut commands: Vec<Command> = self.refresh(project).into_iter().collect();
-        commands.extend(self.refresh_jobs(project));
-        commands.extend(self.sync_history(project, true));
-        commands
-    }
-
-    fn refresh(&mut self, project: &str) -> Option<Command> {
+    fn first_page(&mut self, project: &str) -> Option<Command> {
         self.list.begin().then(|| Command::LoadDevices {
             project: project.to_string(),
             generation: self.list.generation,
@@ -128,7 +123,7 @@ impl DevicesScreen {
     /// The filter changed: start over from the first page under a new generation.
     fn refilter(&mut self, project: &str) -> Vec<Command> {
         self.list.restart();
-        self.refresh(project).into_iter().collect()
+        self.first_page(project).into_iter().collect()
     }
 
     fn prefetch(&mut self, project: &str) -> Option<Command> {
@@ -160,8 +155,8 @@ impl DevicesScreen {
         }
     }
 
-    /// Fetches the history the selection asked for; the app calls it on a tick.
-    pub fn fetch_history(&mut self, project: &str) -> Option<Command> {
+    /// Fetches the history the selection asked for.
+    fn fetch_history(&mut self, project: &str) -> Option<Command> {
         let history = &mut self.history;
         let id = history.id.clone()?;
         history.due = false;
@@ -169,98 +164,6 @@ impl DevicesScreen {
             project: project.to_string(),
             id,
         })
-    }
-
-    pub fn move_selection(
-        &mut self,
-        to: impl Fn(usize, usize) -> usize,
-        project: &str,
-    ) -> Vec<Command> {
-        let len = self.list.rows.len();
-        self.list.selected = clamp(to(self.list.selected, len), len);
-        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
-        commands.extend(self.sync_history(project, false));
-        commands
-    }
-
-    /// A key while the filter is typed.
-    pub fn on_filter_key(&mut self, key: KeyEvent, project: &str) -> Vec<Command> {
-        let act = keymap::lookup(Scope::Filter, &key);
-        if !self.list.edit_filter(act, key) {
-            return vec![];
-        }
-        self.refilter(project)
-    }
-
-    /// The tab's own keys, as the keymap names them.
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        let project = project.to_string();
-        match act {
-            Act::StartFilter => {
-                self.list.filtering = true;
-                Reaction::none()
-            }
-            Act::ClearFilter if !self.list.filter.is_empty() => {
-                self.list.filter.clear();
-                Reaction::commands(self.refilter(&project))
-            }
-            Act::CycleState => {
-                let at = STATE_CYCLE
-                    .iter()
-                    .position(|s| *s == self.state)
-                    .unwrap_or(0);
-                self.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
-                Reaction::commands(self.refilter(&project))
-            }
-            Act::ConfirmJob => self.confirm_selected(project),
-            Act::CancelUpgrade => self.confirm_cancel(project, true),
-            Act::Uncancel => self.confirm_cancel(project, false),
-            Act::ConfirmListed => self.confirm_listed(project),
-            Act::CheckNow => {
-                let Some(device) = self.selected_device() else {
-                    return Reaction::none();
-                };
-                let target = CheckNowTarget::Device(device.id.clone());
-                let busy = format!("{}…", strings::checking_now(&target));
-                Reaction::commands([Command::CheckNow { project, target }])
-                    .with_status(StatusKind::Busy, busy)
-            }
-            Act::Unban => match self.selected_device() {
-                Some(device) if device.banned => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_unban(&id),
-                        strings::unbanning(&id),
-                        Command::UnbanDevice { project, id },
-                    ))
-                }
-                Some(device) => {
-                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
-                }
-                None => Reaction::none(),
-            },
-            Act::Forget => match self.selected_device() {
-                Some(device) => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_forget(&id),
-                        strings::forgetting(&id),
-                        Command::ForgetDevice { project, id },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            // The project list comes from the app, which fills the picker it opens.
-            Act::Move => match self.selected_device() {
-                Some(device) => {
-                    Reaction::modal(Modal::Pick(Picker::new(PickPurpose::MoveDevice {
-                        id: device.id.clone(),
-                    })))
-                }
-                None => Reaction::none(),
-            },
-            _ => Reaction::none(),
-        }
     }
 
     /// `c`: asks before confirming the selected device's held job. Without a loaded jobs list
@@ -331,7 +234,7 @@ impl DevicesScreen {
     ) -> Reaction {
         match result {
             Ok(outcome) => {
-                let commands = project.map(|p| self.load(p)).unwrap_or_default();
+                let commands = project.map(|p| self.refresh(p)).unwrap_or_default();
                 Reaction::commands(commands).with_status(
                     StatusKind::Info,
                     strings::cancelled(&outcome).trim_end().to_string(),
@@ -512,6 +415,131 @@ fn cancelling(id: &str, cancel: bool) -> String {
 }
 
 /// The prompt before a move, once the target project is picked.
+impl Screen for DevicesScreen {
+    /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let mut commands: Vec<Command> = self.first_page(project).into_iter().collect();
+        commands.extend(self.refresh_jobs(project));
+        commands.extend(self.sync_history(project, true));
+        commands
+    }
+
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        project: &str,
+    ) -> Vec<Command> {
+        let len = self.list.rows.len();
+        self.list.selected = clamp(to(self.list.selected, len), len);
+        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
+        commands.extend(self.sync_history(project, false));
+        commands
+    }
+
+    /// A key while the filter is typed.
+    fn on_filter_key(&mut self, key: KeyEvent, project: &str) -> Vec<Command> {
+        let act = keymap::lookup(Scope::Filter, &key);
+        if !self.list.edit_filter(act, key) {
+            return vec![];
+        }
+        self.refilter(project)
+    }
+
+    /// The tab's own keys, as the keymap names them.
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::StartFilter => {
+                self.list.filtering = true;
+                Reaction::none()
+            }
+            Act::ClearFilter if !self.list.filter.is_empty() => {
+                self.list.filter.clear();
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::CycleState => {
+                let at = STATE_CYCLE
+                    .iter()
+                    .position(|s| *s == self.state)
+                    .unwrap_or(0);
+                self.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::ConfirmJob => self.confirm_selected(project),
+            Act::CancelUpgrade => self.confirm_cancel(project, true),
+            Act::Uncancel => self.confirm_cancel(project, false),
+            Act::ConfirmListed => self.confirm_listed(project),
+            Act::CheckNow => {
+                let Some(device) = self.selected_device() else {
+                    return Reaction::none();
+                };
+                let target = CheckNowTarget::Device(device.id.clone());
+                let busy = format!("{}…", strings::checking_now(&target));
+                Reaction::commands([Command::CheckNow { project, target }])
+                    .with_status(StatusKind::Busy, busy)
+            }
+            Act::Unban => match self.selected_device() {
+                Some(device) if device.banned => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_unban(&id),
+                        strings::unbanning(&id),
+                        Command::UnbanDevice { project, id },
+                    ))
+                }
+                Some(device) => {
+                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
+                }
+                None => Reaction::none(),
+            },
+            Act::Forget => match self.selected_device() {
+                Some(device) => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_forget(&id),
+                        strings::forgetting(&id),
+                        Command::ForgetDevice { project, id },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            // The project list comes from the app, which fills the picker it opens.
+            Act::Move => match self.selected_device() {
+                Some(device) => {
+                    Reaction::modal(Modal::Pick(Picker::new(PickPurpose::MoveDevice {
+                        id: device.id.clone(),
+                    })))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    /// Fetches the history the selection asked for, while the tab is shown and the server
+    /// answers.
+    fn on_tick(&mut self, ctx: Ctx<'_>) -> Vec<Command> {
+        match ctx.project {
+            Some(project) if ctx.online && ctx.visible && self.history.due => {
+                self.fetch_history(project).into_iter().collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    fn filtering(&self) -> bool {
+        self.list.filtering
+    }
+
+    fn start_over(&mut self) {
+        *self = DevicesScreen::default();
+    }
+
+    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
+        render(self, ticks, area, buf);
+    }
+}
+
 pub fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
     Modal::confirm(
         strings::confirm_move(id, project, to),

@@ -9,6 +9,7 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Row, Widget};
 
+use super::Screen;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
@@ -96,53 +97,6 @@ impl FirmwareScreen {
         self.images.data.as_ref()?.get(self.selected)
     }
 
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        self.images
-            .begin()
-            .then(|| Command::LoadFirmware {
-                project: project.to_string(),
-            })
-            .into_iter()
-            .collect()
-    }
-
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
-        let len = self.images.data.as_ref().map_or(0, Vec::len);
-        self.selected = clamp(to(self.selected, len), len);
-    }
-
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        match act {
-            Act::Upload if self.upload.as_ref().is_some_and(Upload::running) => {
-                Reaction::status(StatusKind::Info, strings::UPLOAD_BUSY.to_string())
-            }
-            Act::Upload => {
-                let name = self
-                    .selected_image()
-                    .map_or("", |f| f.firmware_name.as_str());
-                Reaction::modal(Modal::Form(upload_form(name)))
-            }
-            Act::Delete => match self.selected_image() {
-                Some(image) => {
-                    let (firmware_name, version) =
-                        (image.firmware_name.clone(), image.version.clone());
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_delete_firmware(&firmware_name, &version),
-                        strings::deleting_firmware(&firmware_name, &version),
-                        Command::DeleteFirmware {
-                            project: project.to_string(),
-                            firmware_name,
-                            version,
-                            source_version: image.source_version.clone(),
-                        },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            _ => Reaction::none(),
-        }
-    }
-
     /// A submitted upload form: the upload starts, or the form comes back with its error.
     pub fn submit(&mut self, mut form: Form, project: &str) -> Result<Command, Form> {
         match upload_request(&form) {
@@ -205,7 +159,7 @@ impl FirmwareScreen {
                     strings::uploaded(&upload.firmware_name, &upload.version, &receipt.sha256);
                 upload.sent = receipt.size;
                 upload.outcome = Some(Ok(receipt));
-                let reload = project.map(|p| self.load(p)).unwrap_or_default();
+                let reload = project.map(|p| self.refresh(p)).unwrap_or_default();
                 Reaction::commands(reload).with_status(StatusKind::Info, message)
             }
             Err(failure) => {
@@ -226,7 +180,7 @@ impl FirmwareScreen {
     ) -> Reaction {
         match result {
             Ok(()) => {
-                let reload = project.map(|p| self.load(p)).unwrap_or_default();
+                let reload = project.map(|p| self.refresh(p)).unwrap_or_default();
                 Reaction::commands(reload).with_status(
                     StatusKind::Info,
                     strings::deleted_firmware(firmware_name, version),
@@ -243,7 +197,74 @@ impl FirmwareScreen {
     }
 }
 
-pub fn render(screen: &FirmwareScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+impl Screen for FirmwareScreen {
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        self.images
+            .begin()
+            .then(|| Command::LoadFirmware {
+                project: project.to_string(),
+            })
+            .into_iter()
+            .collect()
+    }
+
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        let len = self.images.data.as_ref().map_or(0, Vec::len);
+        self.selected = clamp(to(self.selected, len), len);
+        vec![]
+    }
+
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        match act {
+            Act::Upload if self.upload.as_ref().is_some_and(Upload::running) => {
+                Reaction::status(StatusKind::Info, strings::UPLOAD_BUSY.to_string())
+            }
+            Act::Upload => {
+                let name = self
+                    .selected_image()
+                    .map_or("", |f| f.firmware_name.as_str());
+                Reaction::modal(Modal::Form(upload_form(name)))
+            }
+            Act::Delete => match self.selected_image() {
+                Some(image) => {
+                    let (firmware_name, version) =
+                        (image.firmware_name.clone(), image.version.clone());
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_delete_firmware(&firmware_name, &version),
+                        strings::deleting_firmware(&firmware_name, &version),
+                        Command::DeleteFirmware {
+                            project: project.to_string(),
+                            firmware_name,
+                            version,
+                            source_version: image.source_version.clone(),
+                        },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    /// An upload that runs keeps its panel: it finishes in the project it started in.
+    fn start_over(&mut self) {
+        let upload = self.upload.take();
+        *self = FirmwareScreen {
+            upload,
+            ..FirmwareScreen::default()
+        };
+    }
+
+    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
+        render(self, ticks, area, buf);
+    }
+}
+
+fn render(screen: &FirmwareScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let upload_height = if screen.upload.is_some() { 6 } else { 0 };
     let [list_area, upload_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(upload_height)]).areas(area);

@@ -111,6 +111,8 @@ macro_rules! tabs {
 }
 
 tabs! {
+    Devices => devices,
+    Firmware => firmware,
     Audit => audit,
     Events => events,
     Webhooks => webhooks,
