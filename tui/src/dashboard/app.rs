@@ -151,8 +151,6 @@ impl App {
         if self.project.as_deref() == Some(project.as_str()) {
             return vec![];
         }
-        self.fleet = FleetScreen::default();
-        self.rollouts = RolloutsScreen::default();
         self.project_screen = ProjectScreen::default();
         for (_, screen) in self.screens_mut() {
             screen.start_over();
@@ -173,8 +171,9 @@ impl App {
         self.link.observe(result);
     }
 
-    /// The commands that (re)load what the visible tab shows. The events feed runs whatever
-    /// the tab: this starts it, or moves it to the project now shown.
+    /// The commands that (re)load what the visible tab shows, and what each screen does for it
+    /// (`Screen::follow`): the events feed runs whatever the tab, so this starts it or moves it
+    /// to the project now shown.
     fn load_visible(&mut self) -> Vec<Command> {
         let Some(project) = self.project.clone() else {
             return if self.projects.begin() {
@@ -183,37 +182,23 @@ impl App {
                 vec![]
             };
         };
-        let mut commands = self.load_tab(&project);
+        if self.tab == Tab::Rollouts {
+            // A full load of the tab counts as the statuses' refresh too.
+            self.ticks_since_status = 0;
+        }
+        let shown = self.tab;
+        let mut commands = self.screen_mut(shown).refresh(&project);
         for (_, screen) in self.screens_mut() {
-            commands.extend(screen.follow(&project));
+            commands.extend(screen.follow(&project, shown));
         }
         commands
-    }
-
-    fn load_tab(&mut self, project: &str) -> Vec<Command> {
-        match self.tab {
-            Tab::Fleet => {
-                let mut commands = self.fleet.load(project);
-                let names = self.fleet.plan_names();
-                commands.extend(self.rollouts.refresh_statuses(project, &names));
-                commands
-            }
-            Tab::Rollouts => {
-                self.ticks_since_status = 0;
-                let names = self.fleet.plan_names();
-                self.rollouts.load(project, &names)
-            }
-            tab => self
-                .screen_mut(tab)
-                .map_or_else(Vec::new, |screen| screen.refresh(project)),
-        }
     }
 
     fn refresh_statuses(&mut self) -> Vec<Command> {
         let Some(project) = self.project.clone() else {
             return vec![];
         };
-        let names = self.fleet.plan_names();
+        let names = self.rollouts.fleet_plans.clone();
         self.rollouts.refresh_statuses(&project, &names)
     }
 }
@@ -287,10 +272,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
         return on_modal_key(app, key);
     }
     let project = app.project.clone();
-    if let (Some(project), Some(screen)) = (project, app.screen_mut(app.tab)) {
-        if screen.filtering() {
-            return screen.on_filter_key(key, &project);
-        }
+    let screen = app.screen_mut(app.tab);
+    if let (Some(project), true) = (project, screen.filtering()) {
+        return screen.on_filter_key(key, &project);
     }
     let Some(act) = keymap::lookup_on_tab(app.tab, &key) else {
         return vec![];
@@ -337,13 +321,7 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
     let Some(project) = app.project.clone() else {
         return vec![];
     };
-    let reaction = match app.tab {
-        Tab::Fleet => Reaction::none(),
-        Tab::Rollouts => app.rollouts.on_act(act, &project),
-        tab => app
-            .screen_mut(tab)
-            .map_or_else(Reaction::none, |screen| screen.on_act(act, &project)),
-    };
+    let reaction = app.screen_mut(app.tab).on_act(act, &project);
     app.apply(reaction)
 }
 
@@ -357,18 +335,8 @@ fn switch_tab(app: &mut App, tab: Tab) -> Vec<Command> {
 }
 
 fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
-    match app.tab {
-        Tab::Fleet => vec![],
-        Tab::Rollouts => {
-            app.rollouts.move_selection(to);
-            vec![]
-        }
-        tab => {
-            let project = app.project.clone().unwrap_or_default();
-            app.screen_mut(tab)
-                .map_or_else(Vec::new, |screen| screen.move_selection(&to, &project))
-        }
-    }
+    let project = app.project.clone().unwrap_or_default();
+    app.screen_mut(app.tab).move_selection(&to, &project)
 }
 
 fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {

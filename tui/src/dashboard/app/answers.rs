@@ -32,6 +32,7 @@ fn on_loaded(app: &mut App, action: Action) -> Result<Vec<Command>, Box<Action>>
             app.observe(&result);
             app.fleet.on_summary(result);
             let names = app.fleet.plan_names();
+            app.rollouts.fleet_plans.clone_from(&names);
             match project {
                 Some(project) => app
                     .rollouts

@@ -11,6 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
 use super::Screen;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::{Command, Reaction};
 use crate::dashboard::remote::{clamp, Outcome};
@@ -224,8 +225,8 @@ impl Screen for AuditScreen {
         *self = AuditScreen::default();
     }
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
-        render(self, ticks, area, buf);
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

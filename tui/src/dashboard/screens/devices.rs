@@ -16,6 +16,7 @@ use view::render;
 
 use super::{Ctx, Screen};
 use crate::api::CheckNowTarget;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
@@ -535,8 +536,8 @@ impl Screen for DevicesScreen {
         *self = DevicesScreen::default();
     }
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
-        render(self, ticks, area, buf);
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

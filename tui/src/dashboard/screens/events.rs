@@ -16,9 +16,11 @@ use ratatui::widgets::{Block, Paragraph, Row, Widget, Wrap};
 
 use super::Screen;
 use crate::api::ApiClient;
+use crate::dashboard::app::App;
 use crate::dashboard::message::{Command, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome};
 use crate::dashboard::shell::failure;
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::{framed, loading_line, render_table, ERROR};
 use crate::strings;
 use crate::strings::event_line;
@@ -239,7 +241,7 @@ impl Screen for EventsScreen {
         vec![]
     }
 
-    fn follow(&mut self, project: &str) -> Vec<Command> {
+    fn follow(&mut self, project: &str, _shown: Tab) -> Vec<Command> {
         EventsScreen::follow(self, project).into_iter().collect()
     }
 
@@ -260,8 +262,8 @@ impl Screen for EventsScreen {
     /// The feed moves to the new project by itself (`follow`).
     fn start_over(&mut self) {}
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
-        render(self, ticks, area, buf);
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Row, Widget};
 
 use super::Screen;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
@@ -259,8 +260,8 @@ impl Screen for FirmwareScreen {
         };
     }
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
-        render(self, ticks, area, buf);
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

@@ -13,7 +13,9 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Row, Sparkline, Table, Widget};
 
+use super::Screen;
 use crate::api::FleetSnapshot;
+use crate::dashboard::app::App;
 use crate::dashboard::message::Command;
 use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::rollout_bar::{rollout_gauge, state_spans, RolloutView};
@@ -34,23 +36,6 @@ pub struct FleetScreen {
 }
 
 impl FleetScreen {
-    /// The summary and the activity, unless they load already.
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        let mut commands: Vec<Command> = self
-            .summary
-            .begin()
-            .then(|| Command::LoadFleet {
-                project: project.to_string(),
-            })
-            .into_iter()
-            .collect();
-        commands.extend(self.activity.begin().then(|| Command::LoadActivity {
-            project: project.to_string(),
-            hours: ACTIVITY_HOURS,
-        }));
-        commands
-    }
-
     /// The names of the plans the summary measures, whose rollout status the tab shows.
     pub fn plan_names(&self) -> Vec<String> {
         self.summary
@@ -151,7 +136,43 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
     }
 }
 
-pub fn render(
+impl Screen for FleetScreen {
+    /// The summary and the activity, unless they load already.
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let mut commands: Vec<Command> = self
+            .summary
+            .begin()
+            .then(|| Command::LoadFleet {
+                project: project.to_string(),
+            })
+            .into_iter()
+            .collect();
+        commands.extend(self.activity.begin().then(|| Command::LoadActivity {
+            project: project.to_string(),
+            hours: ACTIVITY_HOURS,
+        }));
+        commands
+    }
+
+    /// Nothing to select: the tab is read at a glance.
+    fn move_selection(
+        &mut self,
+        _to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        vec![]
+    }
+
+    fn start_over(&mut self) {
+        *self = FleetScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, &app.rollouts.status, app.ticks, area, buf);
+    }
+}
+
+fn render(
     screen: &FleetScreen,
     rollouts: &BTreeMap<String, RolloutView>,
     ticks: u64,

@@ -45,8 +45,9 @@ pub trait Screen {
     /// The commands that (re)load what the tab shows: when it opens, on `r`, at each refresh.
     fn refresh(&mut self, project: &str) -> Vec<Command>;
 
-    /// Work that runs whatever tab is shown (the events feed): started, or moved to `project`.
-    fn follow(&mut self, _project: &str) -> Vec<Command> {
+    /// Work a screen does for whatever tab is `shown` (the events feed; the rollouts' statuses
+    /// the Fleet tab shows): started, or moved to `project`, with every load of the shown tab.
+    fn follow(&mut self, _project: &str, _shown: Tab) -> Vec<Command> {
         vec![]
     }
 
@@ -77,7 +78,9 @@ pub trait Screen {
     /// Another project is shown: the tab starts over (keeping what outlives a project).
     fn start_over(&mut self);
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer);
+    /// Draws the tab; `app` is read for the spinner's ticks and for what a tab shows of
+    /// another's (the Fleet tab shows the rollouts' statuses).
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer);
 }
 
 /// The registry of tabs behind [`Screen`]: `Tab => field of App`. A new tab is its module, its
@@ -85,24 +88,20 @@ pub trait Screen {
 macro_rules! tabs {
     ($($tab:ident => $field:ident),* $(,)?) => {
         impl App {
-            /// The screen of `tab`, if it is behind the [`Screen`] trait.
-            pub fn screen(&self, tab: Tab) -> Option<&dyn Screen> {
+            /// The screen of `tab`.
+            pub fn screen(&self, tab: Tab) -> &dyn Screen {
                 match tab {
-                    $(Tab::$tab => Some(&self.$field),)*
-                    #[allow(unreachable_patterns)]
-                    _ => None,
+                    $(Tab::$tab => &self.$field,)*
                 }
             }
 
-            pub fn screen_mut(&mut self, tab: Tab) -> Option<&mut dyn Screen> {
+            pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn Screen {
                 match tab {
-                    $(Tab::$tab => Some(&mut self.$field),)*
-                    #[allow(unreachable_patterns)]
-                    _ => None,
+                    $(Tab::$tab => &mut self.$field,)*
                 }
             }
 
-            /// Every screen behind the trait, with its tab.
+            /// Every screen, with its tab, in the tab bar's order.
             pub fn screens_mut(&mut self) -> Vec<(Tab, &mut dyn Screen)> {
                 vec![$((Tab::$tab, &mut self.$field as &mut dyn Screen)),*]
             }
@@ -111,8 +110,10 @@ macro_rules! tabs {
 }
 
 tabs! {
+    Fleet => fleet,
     Devices => devices,
     Firmware => firmware,
+    Rollouts => rollouts,
     Audit => audit,
     Events => events,
     Webhooks => webhooks,

@@ -11,12 +11,19 @@ use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
 
-pub use view::{render, LIST_BAR};
+use view::render;
+pub use view::LIST_BAR;
 
 use crate::api::CheckNowTarget;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::Screen;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
 use crate::dashboard::widgets::rollout_bar::RolloutView;
 use crate::strings;
@@ -29,6 +36,8 @@ pub struct RolloutsScreen {
     pub status: BTreeMap<String, RolloutView>,
     /// The plan the open form's preview shows: a submit of exactly it saves.
     pub previewed: Option<(String, PlanSpec)>,
+    /// The plans the fleet summary measures, whose statuses load before this tab's list has.
+    pub fleet_plans: Vec<String>,
 }
 
 impl RolloutsScreen {
@@ -41,7 +50,7 @@ impl RolloutsScreen {
     }
 
     /// The plans and every plan's status.
-    pub fn load(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
+    fn load(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
         let mut commands: Vec<Command> = self
             .plans
             .begin()
@@ -80,57 +89,6 @@ impl RolloutsScreen {
             None => fleet_plans.to_vec(),
         };
         self.load_statuses(project, names.iter().map(String::as_str))
-    }
-
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
-        let len = self.plans.data.as_ref().map_or(0, Vec::len);
-        self.selected = clamp(to(self.selected, len), len);
-    }
-
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        let project = project.to_string();
-        match act {
-            Act::CheckNowPlan => match self.selected_plan() {
-                Some(plan) => {
-                    let target = CheckNowTarget::Plan(plan.firmware_name.clone());
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_check_now_plan(&plan.firmware_name),
-                        strings::checking_now(&target),
-                        Command::CheckNow { project, target },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            Act::Pause => self.confirm_control(project, RolloutAction::Pause),
-            Act::Resume => self.confirm_control(project, RolloutAction::Resume),
-            Act::Advance => self.confirm_control(project, RolloutAction::Advance),
-            Act::Cancel => self.confirm_control(project, RolloutAction::Cancel),
-            Act::NewPlan => {
-                let name = self
-                    .selected_plan()
-                    .map_or("", |p| p.firmware_name.as_str());
-                Reaction::modal(Modal::Form(plan_form::new_plan(name)))
-            }
-            Act::EditPlan => match self.selected_plan() {
-                Some(plan) => Reaction::modal(Modal::Form(plan_form::edit_plan(plan))),
-                None => Reaction::none(),
-            },
-            Act::Delete => match self.selected_plan() {
-                Some(plan) => {
-                    let firmware_name = plan.firmware_name.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_delete_plan(&firmware_name),
-                        strings::deleting_plan(&firmware_name),
-                        Command::DeletePlan {
-                            project,
-                            firmware_name,
-                        },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            _ => Reaction::none(),
-        }
     }
 
     /// Asks before a rollout control; the server decides whether the transition is allowed.
@@ -346,6 +304,86 @@ impl RolloutsScreen {
             }],
             _ => vec![],
         }
+    }
+}
+
+impl Screen for RolloutsScreen {
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        let len = self.plans.data.as_ref().map_or(0, Vec::len);
+        self.selected = clamp(to(self.selected, len), len);
+        vec![]
+    }
+
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::CheckNowPlan => match self.selected_plan() {
+                Some(plan) => {
+                    let target = CheckNowTarget::Plan(plan.firmware_name.clone());
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_check_now_plan(&plan.firmware_name),
+                        strings::checking_now(&target),
+                        Command::CheckNow { project, target },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            Act::Pause => self.confirm_control(project, RolloutAction::Pause),
+            Act::Resume => self.confirm_control(project, RolloutAction::Resume),
+            Act::Advance => self.confirm_control(project, RolloutAction::Advance),
+            Act::Cancel => self.confirm_control(project, RolloutAction::Cancel),
+            Act::NewPlan => {
+                let name = self
+                    .selected_plan()
+                    .map_or("", |p| p.firmware_name.as_str());
+                Reaction::modal(Modal::Form(plan_form::new_plan(name)))
+            }
+            Act::EditPlan => match self.selected_plan() {
+                Some(plan) => Reaction::modal(Modal::Form(plan_form::edit_plan(plan))),
+                None => Reaction::none(),
+            },
+            Act::Delete => match self.selected_plan() {
+                Some(plan) => {
+                    let firmware_name = plan.firmware_name.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_delete_plan(&firmware_name),
+                        strings::deleting_plan(&firmware_name),
+                        Command::DeletePlan {
+                            project,
+                            firmware_name,
+                        },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let fleet_plans = self.fleet_plans.clone();
+        self.load(project, &fleet_plans)
+    }
+
+    /// The Fleet tab shows the rollouts' statuses: they load with it.
+    fn follow(&mut self, project: &str, shown: Tab) -> Vec<Command> {
+        if shown != Tab::Fleet {
+            return vec![];
+        }
+        let fleet_plans = self.fleet_plans.clone();
+        self.refresh_statuses(project, &fleet_plans)
+    }
+
+    fn start_over(&mut self) {
+        *self = RolloutsScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

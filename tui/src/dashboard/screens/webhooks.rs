@@ -16,6 +16,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Widget, Wrap};
 
 use super::Screen;
 use crate::api::ApiClient;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::Act;
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
@@ -327,8 +328,8 @@ impl Screen for WebhooksScreen {
         *self = WebhooksScreen::default();
     }
 
-    fn draw(&self, ticks: u64, area: Rect, buf: &mut Buffer) {
-        render(self, ticks, area, buf);
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 
