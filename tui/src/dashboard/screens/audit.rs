@@ -12,14 +12,37 @@ use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
 use super::Screen;
 use crate::dashboard::app::App;
-use crate::dashboard::keymap::{self, Act, Scope};
+use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Reaction};
 use crate::dashboard::remote::{clamp, Outcome};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::paged::{filter_line, paged_area, Paged};
 use crate::dashboard::widgets::{framed, render_table, FAILED, SUCCEEDED};
 use crate::format;
 use crate::strings;
 use fota_shared::api::query::AuditQuery;
+use ratatui::crossterm::event::KeyCode;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_AUDIT;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Audit);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind(
+            "/",
+            "filter: actor: project: action: since:",
+            &[(HERE, Key::Char('/'), Act::StartFilter)],
+        ),
+        bind(
+            "Esc",
+            "clear the filter",
+            &[(HERE, Key::Code(KeyCode::Esc), Act::ClearFilter)],
+        ),
+    ],
+};
 
 /// Audit entries fetched per page.
 pub const AUDIT_PAGE: u32 = 100;

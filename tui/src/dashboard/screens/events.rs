@@ -17,6 +17,7 @@ use ratatui::widgets::{Block, Paragraph, Row, Widget, Wrap};
 use super::Screen;
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
+use crate::dashboard::keymap::Group;
 use crate::dashboard::message::{Command, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome};
 use crate::dashboard::shell::failure;
@@ -24,6 +25,14 @@ use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::{framed, loading_line, render_table, ERROR};
 use crate::strings;
 use crate::strings::event_line;
+
+/// The tab's title.
+pub const TITLE: &str = "Events";
+/// The tab has no keys of its own.
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[],
+};
 
 /// Events kept for the list; older ones drop off the end.
 pub const KEEP: usize = 200;

@@ -11,9 +11,10 @@ use ratatui::widgets::{Block, Gauge, Row, Widget};
 
 use super::Screen;
 use crate::dashboard::app::App;
-use crate::dashboard::keymap::Act;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Field, FieldId, Form, FormPurpose};
 use crate::dashboard::widgets::{
     field, framed, remote_area, render_table, ACCENT, ERROR, ONLINE, PENDING,
@@ -21,6 +22,23 @@ use crate::dashboard::widgets::{
 use crate::format;
 use crate::strings;
 use fota_shared::api::query::UploadDetails;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_FIRMWARE;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Firmware);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind("u", "upload a file", &[(HERE, Key::Char('u'), Act::Upload)]),
+        bind(
+            "d",
+            "delete the selected image",
+            &[(HERE, Key::Char('d'), Act::Delete)],
+        ),
+    ],
+};
 
 /// Upload kinds, the default first.
 const KINDS: &[&str] = &["full", "script", "delta"];

@@ -16,12 +16,21 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Row, Sparkline, Tab
 use super::Screen;
 use crate::api::FleetSnapshot;
 use crate::dashboard::app::App;
+use crate::dashboard::keymap::Group;
 use crate::dashboard::message::Command;
 use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::rollout_bar::{rollout_gauge, state_spans, RolloutView};
 use crate::dashboard::widgets::{framed, remote_area, ACCENT, BANNED, CHECKS, DELIVERIES};
 use crate::format;
 use crate::strings;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_FLEET;
+/// The tab has no keys of its own.
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[],
+};
 
 /// Hours of checks and deliveries the sparklines cover.
 pub const ACTIVITY_HOURS: u32 = 24;

@@ -13,9 +13,9 @@ use ratatui::layout::Rect;
 
 use super::app::App;
 use super::keymap::Act;
+use super::keymap::Group;
 use super::message::{Command, Reaction};
 use super::remote::Outcome;
-use super::tab::Tab;
 use crate::api::ApiClient;
 
 pub mod audit;
@@ -83,10 +83,31 @@ pub trait Screen {
     fn draw(&self, app: &App, area: Rect, buf: &mut Buffer);
 }
 
-/// The registry of tabs behind [`Screen`]: `Tab => field of App`. A new tab is its module, its
-/// `Tab` and one line here.
+/// The registry of tabs: `Tab => field`, in the tab bar's order, where `field` names both the
+/// screen's module (with its `TITLE` and its `KEYS`) and the app's field holding its state. It
+/// makes the `Tab` enum, the tabs' key groups and the app's way to each tab's screen.
 macro_rules! tabs {
     ($($tab:ident => $field:ident),* $(,)?) => {
+        /// The dashboard's tabs, in the order the tab bar shows them and digits select them.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Tab {
+            $($tab,)*
+        }
+
+        impl Tab {
+            /// Tab order.
+            pub const ALL: &'static [Tab] = &[$(Tab::$tab,)*];
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Tab::$tab => $field::TITLE,)*
+                }
+            }
+        }
+
+        /// Each tab's own key bindings, in tab order.
+        pub const TAB_KEYS: &[&Group] = &[$(&$field::KEYS,)*];
+
         impl App {
             /// The screen of `tab`.
             pub fn screen(&self, tab: Tab) -> &dyn Screen {

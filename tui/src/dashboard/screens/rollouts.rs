@@ -20,13 +20,60 @@ use ratatui::layout::Rect;
 
 use super::Screen;
 use crate::dashboard::app::App;
-use crate::dashboard::keymap::Act;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
 use crate::dashboard::widgets::rollout_bar::RolloutView;
 use crate::strings;
+use ratatui::crossterm::event::KeyCode;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_ROLLOUTS;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Rollouts);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind("n", "new plan", &[(HERE, Key::Char('n'), Act::NewPlan)]),
+        bind(
+            "e, Enter",
+            "edit the selected plan",
+            &[
+                (HERE, Key::Char('e'), Act::EditPlan),
+                (HERE, Key::Code(KeyCode::Enter), Act::EditPlan),
+            ],
+        ),
+        bind(
+            "d",
+            "delete the selected plan",
+            &[(HERE, Key::Char('d'), Act::Delete)],
+        ),
+        bind(
+            "p u",
+            "pause / resume its rollout",
+            &[
+                (HERE, Key::Char('p'), Act::Pause),
+                (HERE, Key::Char('u'), Act::Resume),
+            ],
+        ),
+        bind(
+            "a c",
+            "advance / cancel its rollout",
+            &[
+                (HERE, Key::Char('a'), Act::Advance),
+                (HERE, Key::Char('c'), Act::Cancel),
+            ],
+        ),
+        bind(
+            "N",
+            "tell its devices to check now",
+            &[(HERE, Key::Char('N'), Act::CheckNowPlan)],
+        ),
+    ],
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RolloutsScreen {

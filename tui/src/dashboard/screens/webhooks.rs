@@ -17,13 +17,39 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Widget, Wrap};
 use super::Screen;
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
-use crate::dashboard::keymap::Act;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::shell::failure;
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::{framed, remote_area, render_table, ACCENT, FAILED, PENDING};
 use crate::strings;
 use crate::strings::{delivery_row, webhook_row};
+use ratatui::crossterm::event::KeyCode;
+
+/// The tab's title.
+pub const TITLE: &str = "Webhooks";
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Webhooks);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind(
+            "Enter",
+            "webhooks / their deliveries",
+            &[(HERE, Key::Code(KeyCode::Enter), Act::SwitchFocus)],
+        ),
+        bind(
+            "r R",
+            "redeliver the delivery / refresh",
+            &[
+                (HERE, Key::Char('r'), Act::Redeliver),
+                (HERE, Key::Char('R'), Act::Refresh),
+            ],
+        ),
+    ],
+};
 
 const WHAT_WEBHOOKS: &str = "webhooks";
 const WHAT_DELIVERIES: &str = "deliveries";
