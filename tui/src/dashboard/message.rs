@@ -4,8 +4,8 @@
 
 use fota_shared::api::access::AuditPage;
 use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
-use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
-use fota_shared::api::ota::{CancelResult, CheckNowResult, ConfirmResult, JobInfo};
+use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
@@ -75,19 +75,6 @@ pub enum Action {
         firmware_name: String,
         result: Outcome<()>,
     },
-    DeviceUnbanned {
-        id: String,
-        result: Outcome<Device>,
-    },
-    DeviceForgotten {
-        id: String,
-        result: Outcome<()>,
-    },
-    DeviceMoved {
-        id: String,
-        to: String,
-        result: Outcome<Device>,
-    },
     PlanStatusLoaded {
         firmware_name: String,
         result: Outcome<RolloutStatus>,
@@ -114,11 +101,6 @@ pub enum Action {
     CheckedNow {
         target: CheckNowTarget,
         result: Outcome<CheckNowResult>,
-    },
-    DeviceCancelled {
-        id: String,
-        cancel: bool,
-        result: Outcome<CancelResult>,
     },
     /// The answer to a screen's own command.
     Screen(ScreenAnswer),
@@ -185,21 +167,6 @@ pub enum Command {
         project: String,
         firmware_name: String,
     },
-    UnbanDevice {
-        project: String,
-        id: String,
-    },
-    /// Unbinds a device and drops its registry row and history.
-    ForgetDevice {
-        project: String,
-        id: String,
-    },
-    /// Moves a device, with its history, to project `to`.
-    MoveDevice {
-        project: String,
-        id: String,
-        to: String,
-    },
     LoadPlanStatus {
         project: String,
         firmware_name: String,
@@ -229,12 +196,6 @@ pub enum Command {
     CheckNow {
         project: String,
         target: CheckNowTarget,
-    },
-    /// Cancels (`cancel`) or uncancels a device's upgrade in every plan that reaches it.
-    CancelDevice {
-        project: String,
-        id: String,
-        cancel: bool,
     },
     /// A screen's own command (`screens::ScreenCommand`), run by its `run`.
     Screen(ScreenCommand),

@@ -250,22 +250,9 @@ async fn change_plans(api: &ApiClient, command: Command) -> Action {
     }
 }
 
-/// Runs a change of devices and their jobs.
+/// Runs a confirmation of jobs, or a check-now.
 async fn change_devices(api: &ApiClient, command: Command) -> Action {
     match command {
-        Command::UnbanDevice { project, id } => Action::DeviceUnbanned {
-            result: api.unban_device(&project, &id).await.map_err(failure),
-            id,
-        },
-        Command::ForgetDevice { project, id } => Action::DeviceForgotten {
-            result: api.forget_device(&project, &id).await.map_err(failure),
-            id,
-        },
-        Command::MoveDevice { project, id, to } => Action::DeviceMoved {
-            result: api.move_device(&project, &id, &to).await.map_err(failure),
-            id,
-            to,
-        },
         Command::ConfirmJobs { project, ids } => {
             let result = match ids.as_slice() {
                 [one] => api.confirm_device(&project, one).await,
@@ -284,18 +271,6 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
         Command::CheckNow { project, target } => Action::CheckedNow {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
-        },
-        Command::CancelDevice {
-            project,
-            id,
-            cancel,
-        } => Action::DeviceCancelled {
-            result: api
-                .cancel_device(&project, &id, None, cancel)
-                .await
-                .map_err(failure),
-            id,
-            cancel,
         },
         // The feed and webhook calls are `execute`'s, every load `load`'s, the other changes
         // `change`'s and `change_plans`'.

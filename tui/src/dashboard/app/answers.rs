@@ -225,22 +225,6 @@ fn on_device_changed(app: &mut App, action: Action) -> Reaction {
                 ),
             }
         }
-        Action::DeviceUnbanned { id, result } => {
-            app.observe(&result);
-            app.devices.on_unbanned(&id, result)
-        }
-        Action::DeviceForgotten { id, result } => {
-            app.observe(&result);
-            app.devices.on_forgotten(&id, result, project)
-        }
-        Action::DeviceMoved { id, to, result } => {
-            app.observe(&result);
-            app.devices.on_moved(&id, &to, result, project)
-        }
-        Action::DeviceCancelled { id, cancel, result } => {
-            app.observe(&result);
-            app.devices.on_cancelled(&id, cancel, result, project)
-        }
         other => on_news(app, other),
     }
 }

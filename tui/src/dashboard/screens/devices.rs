@@ -3,6 +3,7 @@
 //! (unban, confirm a held job, check now, forget, move to another project, cancel or uncancel
 //! its upgrade). Drawing is in `view`.
 
+mod calls;
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
@@ -12,6 +13,7 @@ use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::crossterm::event::KeyEvent;
 
+pub use calls::{DeviceAnswer, DeviceCall};
 use view::render;
 
 use super::{Ctx, Screen};
@@ -286,17 +288,30 @@ impl DevicesScreen {
         Reaction::modal(Modal::confirm(
             prompt,
             cancelling(&id, cancel),
-            Command::CancelDevice {
+            DeviceCall::Cancel {
                 project,
                 id,
                 cancel,
-            },
+            }
+            .into(),
         ))
+    }
+
+    /// The answer to one of the tab's own calls.
+    pub fn on_answer(&mut self, answer: DeviceAnswer, project: Option<&str>) -> Reaction {
+        match answer {
+            DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
+            DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),
+            DeviceAnswer::Moved { id, to, result } => self.on_moved(&id, &to, result, project),
+            DeviceAnswer::Cancelled { id, cancel, result } => {
+                self.on_cancelled(&id, cancel, result, project)
+            }
+        }
     }
 
     /// A cancel or uncancel is answered: what changed on the status line, and the list, jobs
     /// and history reloaded to show it.
-    pub fn on_cancelled(
+    fn on_cancelled(
         &mut self,
         id: &str,
         cancel: bool,
@@ -416,7 +431,7 @@ impl DevicesScreen {
         Reaction::commands(commands).with_status(status.0, status.1)
     }
 
-    pub fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
+    fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
         match result {
             Ok(device) => {
                 if let Some(row) = self.list.rows.iter_mut().find(|d| d.id == device.id) {
@@ -442,12 +457,7 @@ impl DevicesScreen {
             .collect()
     }
 
-    pub fn on_forgotten(
-        &mut self,
-        id: &str,
-        result: Outcome<()>,
-        project: Option<&str>,
-    ) -> Reaction {
+    fn on_forgotten(&mut self, id: &str, result: Outcome<()>, project: Option<&str>) -> Reaction {
         match result {
             Ok(()) => Reaction::commands(self.drop_row(id, project))
                 .with_status(StatusKind::Info, strings::forgot(id)),
@@ -458,7 +468,7 @@ impl DevicesScreen {
         }
     }
 
-    pub fn on_moved(
+    fn on_moved(
         &mut self,
         id: &str,
         to: &str,
@@ -555,7 +565,7 @@ impl Screen for DevicesScreen {
                     Reaction::modal(Modal::confirm(
                         strings::confirm_unban(&id),
                         strings::unbanning(&id),
-                        Command::UnbanDevice { project, id },
+                        DeviceCall::Unban { project, id }.into(),
                     ))
                 }
                 Some(device) => {
@@ -569,7 +579,7 @@ impl Screen for DevicesScreen {
                     Reaction::modal(Modal::confirm(
                         strings::confirm_forget(&id),
                         strings::forgetting(&id),
-                        Command::ForgetDevice { project, id },
+                        DeviceCall::Forget { project, id }.into(),
                     ))
                 }
                 None => Reaction::none(),
@@ -615,11 +625,12 @@ pub fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
     Modal::confirm(
         strings::confirm_move(id, project, to),
         strings::moving(id, to),
-        Command::MoveDevice {
+        DeviceCall::Move {
             project: project.to_string(),
             id: id.to_string(),
             to: to.to_string(),
-        },
+        }
+        .into(),
     )
 }
 

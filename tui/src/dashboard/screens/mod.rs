@@ -199,6 +199,7 @@ macro_rules! messages {
 }
 
 messages! {
+    Devices(devices): devices::DeviceCall => devices::DeviceAnswer,
     Events(events): events::EventsCommand => events::EventsAnswer,
     Webhooks(webhooks): webhooks::WebhooksCommand => webhooks::WebhooksAnswer,
 }
