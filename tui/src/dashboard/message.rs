@@ -3,20 +3,33 @@
 //! an overlay to open, a status line).
 
 use fota_shared::api::access::AuditPage;
-use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
+use fota_shared::api::catalog::{Firmware, Project, ProjectSpec};
 use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::remote::Outcome;
 use super::screens::{ScreenAnswer, ScreenCommand};
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{CheckNowTarget, FleetSnapshot};
-use fota_shared::api::query::{AuditQuery, DeviceQuery, UploadDetails};
+use fota_shared::api::query::{AuditQuery, DeviceQuery};
+
+/// Where a command tells the app how it goes before its answer (an upload's digest and bytes
+/// sent). The app's end is gone only when it quits, and then nobody is left to tell, so what is
+/// told too late is dropped here, in one place.
+#[derive(Debug, Clone)]
+pub struct Progress(pub UnboundedSender<Action>);
+
+impl Progress {
+    pub fn tell(&self, news: impl Into<Action>) {
+        self.0.send(news.into()).ok();
+    }
+}
 
 /// The clock sends `Action::Tick` this often; retries, refreshes and the spinner count ticks.
 pub const TICKS_PER_SECOND: u32 = 4;
@@ -48,19 +61,6 @@ pub enum Action {
     },
     FirmwareLoaded(Outcome<Vec<Firmware>>),
     PlansLoaded(Outcome<Vec<Plan>>),
-    UploadHashed {
-        sha256: String,
-        size: u64,
-    },
-    UploadProgress {
-        sent: u64,
-    },
-    UploadFinished(Outcome<UploadReceipt>),
-    FirmwareDeleted {
-        firmware_name: String,
-        version: String,
-        result: Outcome<()>,
-    },
     PlanSaved {
         firmware_name: String,
         result: Outcome<Plan>,
@@ -137,20 +137,6 @@ pub enum Command {
     },
     LoadPlans {
         project: String,
-    },
-    UploadFirmware {
-        project: String,
-        path: String,
-        firmware_name: String,
-        version: String,
-        details: UploadDetails,
-    },
-    DeleteFirmware {
-        project: String,
-        firmware_name: String,
-        version: String,
-        /// The delta's source version; `None`: the version's full image.
-        source_version: Option<String>,
     },
     /// Previews a plan before it is saved; nothing changes.
     PreviewPlan {

@@ -10,11 +10,9 @@ use std::future::Future;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::message::{Action, Command};
+use super::message::{Action, Command, Progress};
 use super::remote::Failure;
 use crate::api::{ApiClient, ApiError};
-use crate::image_file::{expand_home, hash_file};
-use fota_shared::api::query::UploadDetails;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
 /// A task whose answer nobody can take any more (the app quit) stops where it is: the events
@@ -54,7 +52,7 @@ pub fn failure(err: ApiError) -> Failure {
 
 impl Failure {
     /// A failure on this machine (a file, a task), not the server's.
-    fn local(message: String) -> Failure {
+    pub fn local(message: String) -> Failure {
         Failure {
             message,
             connection: false,
@@ -71,12 +69,15 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
 /// Runs one command: a screen's own, a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     let command = match command {
-        Command::Screen(command) => return Action::Screen(command.run(api).await),
+        Command::Screen(command) => {
+            let progress = Progress(actions.clone());
+            return Action::Screen(command.run(api, &progress).await);
+        }
         other => other,
     };
     match load(api, command).await {
         Ok(action) => action,
-        Err(command) => change(api, command, actions).await,
+        Err(command) => change(api, command).await,
     }
 }
 
@@ -152,47 +153,12 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
     })
 }
 
-/// Runs a change of the project and its firmware; plans' and devices' changes go on to
-/// `change_plans`.
-async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
+/// Runs a change of the project; plans' and devices' changes go on to `change_plans`.
+async fn change(api: &ApiClient, command: Command) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
             result: api.put_project(&project, &spec).await.map_err(failure),
             key: project,
-        },
-        Command::UploadFirmware {
-            project,
-            path,
-            firmware_name,
-            version,
-            details,
-        } => Action::UploadFinished(
-            upload(
-                api,
-                &project,
-                &path,
-                (&firmware_name, &version, &details),
-                actions,
-            )
-            .await,
-        ),
-        Command::DeleteFirmware {
-            project,
-            firmware_name,
-            version,
-            source_version,
-        } => Action::FirmwareDeleted {
-            result: api
-                .delete_firmware(
-                    &project,
-                    &firmware_name,
-                    &version,
-                    source_version.as_deref(),
-                )
-                .await
-                .map_err(failure),
-            firmware_name,
-            version,
         },
         other => change_plans(api, other).await,
     }
@@ -276,39 +242,6 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
         // `change`'s and `change_plans`'.
         other => unreachable!("{other:?} is run by execute, load, change or change_plans"),
     }
-}
-
-async fn upload(
-    api: &ApiClient,
-    project: &str,
-    path: &str,
-    (firmware_name, version, details): (&str, &str, &UploadDetails),
-    actions: &UnboundedSender<Action>,
-) -> Result<fota_shared::api::catalog::UploadReceipt, Failure> {
-    let file = expand_home(path);
-    let unreadable =
-        |err: std::io::Error| Failure::local(format!("cannot read {}: {err}", file.display()));
-    // One pass for the sha256 and size, a chunk at a time; the upload reads the file again.
-    let hashed = hash_file(&file).await.map_err(unreadable)?;
-    let opened = tokio::fs::File::open(&file).await.map_err(unreadable)?;
-    deliver(
-        actions,
-        Action::UploadHashed {
-            sha256: hashed.sha256.clone(),
-            size: hashed.size,
-        },
-    );
-    let progress = actions.clone();
-    api.upload_firmware(
-        project,
-        (firmware_name, version, details),
-        (opened, &hashed),
-        move |sent| {
-            deliver(&progress, Action::UploadProgress { sent });
-        },
-    )
-    .await
-    .map_err(failure)
 }
 
 #[cfg(test)]

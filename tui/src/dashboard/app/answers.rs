@@ -139,27 +139,6 @@ fn on_changed(app: &mut App, action: Action) -> Vec<Command> {
             app.observe(&result);
             app.rollouts.on_controlled(firmware_name, action, result)
         }
-        Action::UploadHashed { sha256, size } => {
-            app.firmware.on_hashed(sha256, size);
-            Reaction::none()
-        }
-        Action::UploadProgress { sent } => {
-            app.firmware.on_progress(sent);
-            Reaction::none()
-        }
-        Action::UploadFinished(result) => {
-            app.observe(&result);
-            app.firmware.on_finished(result, project)
-        }
-        Action::FirmwareDeleted {
-            firmware_name,
-            version,
-            result,
-        } => {
-            app.observe(&result);
-            app.firmware
-                .on_deleted(&firmware_name, &version, result, project)
-        }
         Action::PlanSaved {
             firmware_name,
             result,
@@ -233,7 +212,9 @@ fn on_device_changed(app: &mut App, action: Action) -> Reaction {
 fn on_news(app: &mut App, action: Action) -> Reaction {
     match action {
         Action::Screen(answer) => {
-            app.observe(&answer.reached());
+            if let Some(reached) = answer.reached() {
+                app.observe(&reached);
+            }
             answer.deliver(app)
         }
         // Input (keys, ticks) is `update`'s own and never reaches the answers.

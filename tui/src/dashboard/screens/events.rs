@@ -18,7 +18,7 @@ use super::Screen;
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::Group;
-use crate::dashboard::message::{Command, Reaction, StatusKind, TICKS_PER_SECOND};
+use crate::dashboard::message::{Command, Progress, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome};
 use crate::dashboard::shell::failure;
 use crate::dashboard::tab::Tab;
@@ -71,7 +71,7 @@ pub type EventsAnswer = EventsFollowed;
 impl FollowEvents {
     /// One call of the feed: the first (`after` `None`) asks where the log stands without
     /// waiting, the others wait up to `WAIT_S` for what comes after `after`.
-    pub async fn run(self, api: &ApiClient) -> EventsFollowed {
+    pub async fn run(self, api: &ApiClient, _progress: &Progress) -> EventsFollowed {
         let wait = if self.after.is_some() { WAIT_S } else { 0 };
         let result = api
             .events(&self.project, self.after, wait)
@@ -82,8 +82,8 @@ impl FollowEvents {
 }
 
 impl EventsFollowed {
-    pub fn reached(&self) -> Outcome<()> {
-        self.result.as_ref().map(|_| ()).map_err(Clone::clone)
+    pub fn reached(&self) -> Option<Outcome<()>> {
+        Some(self.result.as_ref().map(|_| ()).map_err(Clone::clone))
     }
 }
 

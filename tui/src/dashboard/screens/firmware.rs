@@ -1,6 +1,8 @@
 //! The Firmware tab: the project's images, the upload form and the running upload's progress,
 //! and deleting an image.
 
+mod calls;
+
 use fota_shared::api::catalog::{Firmware, UploadReceipt};
 use fota_shared::model::plan::ImageKind;
 use ratatui::buffer::Buffer;
@@ -8,6 +10,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Row, Widget};
+
+pub use calls::{FirmwareAnswer, FirmwareCall};
 
 use super::Screen;
 use crate::dashboard::app::App;
@@ -130,13 +134,14 @@ impl FirmwareScreen {
                     sent: 0,
                     outcome: None,
                 });
-                Ok(Command::UploadFirmware {
+                Ok(FirmwareCall::Upload {
                     project: project.to_string(),
                     path,
                     firmware_name,
                     version,
                     details,
-                })
+                }
+                .into())
             }
             Err(error) => {
                 form.error = Some(error);
@@ -150,25 +155,41 @@ impl FirmwareScreen {
         self.selected = clamp(self.selected, self.images.data.as_ref().map_or(0, Vec::len));
     }
 
-    pub fn on_hashed(&mut self, sha256: String, size: u64) {
+    /// The answer to one of the tab's own calls, or news of the upload that runs.
+    pub fn on_answer(&mut self, answer: FirmwareAnswer, project: Option<&str>) -> Reaction {
+        match answer {
+            FirmwareAnswer::Hashed { sha256, size } => {
+                self.on_hashed(sha256, size);
+                Reaction::none()
+            }
+            FirmwareAnswer::Progress { sent } => {
+                self.on_progress(sent);
+                Reaction::none()
+            }
+            FirmwareAnswer::Uploaded(result) => self.on_finished(result, project),
+            FirmwareAnswer::Deleted {
+                firmware_name,
+                version,
+                result,
+            } => self.on_deleted(&firmware_name, &version, result, project),
+        }
+    }
+
+    fn on_hashed(&mut self, sha256: String, size: u64) {
         if let Some(upload) = &mut self.upload {
             upload.sha256 = Some(sha256);
             upload.total = size;
         }
     }
 
-    pub fn on_progress(&mut self, sent: u64) {
+    fn on_progress(&mut self, sent: u64) {
         if let Some(upload) = &mut self.upload {
             upload.sent = sent;
         }
     }
 
     /// The upload ended; a stored image reloads the list.
-    pub fn on_finished(
-        &mut self,
-        result: Outcome<UploadReceipt>,
-        project: Option<&str>,
-    ) -> Reaction {
+    fn on_finished(&mut self, result: Outcome<UploadReceipt>, project: Option<&str>) -> Reaction {
         let Some(upload) = &mut self.upload else {
             return Reaction::none();
         };
@@ -190,7 +211,7 @@ impl FirmwareScreen {
         }
     }
 
-    pub fn on_deleted(
+    fn on_deleted(
         &mut self,
         firmware_name: &str,
         version: &str,
@@ -255,12 +276,13 @@ impl Screen for FirmwareScreen {
                     Reaction::modal(Modal::confirm(
                         strings::confirm_delete_firmware(&firmware_name, &version),
                         strings::deleting_firmware(&firmware_name, &version),
-                        Command::DeleteFirmware {
+                        FirmwareCall::Delete {
                             project: project.to_string(),
                             firmware_name,
                             version,
                             source_version: image.source_version.clone(),
-                        },
+                        }
+                        .into(),
                     ))
                 }
                 None => Reaction::none(),

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use super::app::App;
 use super::keymap::Act;
 use super::keymap::Group;
-use super::message::{Command, Reaction};
+use super::message::{Command, Progress, Reaction};
 use super::remote::Outcome;
 use crate::api::ApiClient;
 
@@ -141,8 +141,8 @@ tabs! {
 }
 
 /// The registry of the screens' own messages: `Variant(field): command type => answer type`.
-/// Each command type has `async fn run(self, &ApiClient) -> answer`, each answer type
-/// `fn reached(&self) -> Outcome<()>`, and the screen `fn on_answer(&mut self, answer,
+/// Each command type has `async fn run(self, &ApiClient, &Progress) -> answer`, each answer type
+/// `fn reached(&self) -> Option<Outcome<()>>`, and the screen `fn on_answer(&mut self, answer,
 /// Option<&str>) -> Reaction` (the project shown).
 macro_rules! messages {
     ($($screen:ident($field:ident): $command:ty => $answer:ty),* $(,)?) => {
@@ -172,16 +172,17 @@ macro_rules! messages {
 
         impl ScreenCommand {
             /// Runs the command with the API client: the shell's part.
-            pub async fn run(self, api: &ApiClient) -> ScreenAnswer {
+            pub async fn run(self, api: &ApiClient, progress: &Progress) -> ScreenAnswer {
                 match self {
-                    $(ScreenCommand::$screen(command) => ScreenAnswer::$screen(command.run(api).await),)*
+                    $(ScreenCommand::$screen(command) => ScreenAnswer::$screen(command.run(api, progress).await),)*
                 }
             }
         }
 
         impl ScreenAnswer {
-            /// Whether the call reached the server, for the link state.
-            pub fn reached(&self) -> Outcome<()> {
+            /// Whether the call reached the server, for the link state (`None`: news of a
+            /// call that runs, which says nothing of the server).
+            pub fn reached(&self) -> Option<Outcome<()>> {
                 match self {
                     $(ScreenAnswer::$screen(answer) => answer.reached(),)*
                 }
@@ -201,5 +202,6 @@ macro_rules! messages {
 messages! {
     Devices(devices): devices::DeviceCall => devices::DeviceAnswer,
     Events(events): events::EventsCommand => events::EventsAnswer,
+    Firmware(firmware): firmware::FirmwareCall => firmware::FirmwareAnswer,
     Webhooks(webhooks): webhooks::WebhooksCommand => webhooks::WebhooksAnswer,
 }

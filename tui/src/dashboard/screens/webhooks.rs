@@ -18,7 +18,7 @@ use super::Screen;
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Command, Modal, Progress, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::shell::failure;
 use crate::dashboard::tab::Tab;
@@ -97,19 +97,19 @@ pub enum WebhookAnswer {
 
 impl WebhookAnswer {
     /// Whether the call reached the server, for the link state.
-    pub fn reached(&self) -> Outcome<()> {
+    pub fn reached(&self) -> Option<Outcome<()>> {
         let failure = match self {
             WebhookAnswer::Listed { result, .. } => result.as_ref().err(),
             WebhookAnswer::Deliveries { result, .. } => result.as_ref().err(),
             WebhookAnswer::Redelivered { result, .. } => result.as_ref().err(),
         };
-        failure.map_or(Ok(()), |failure| Err(failure.clone()))
+        Some(failure.map_or(Ok(()), |failure| Err(failure.clone())))
     }
 }
 
 /// The shell's part: one call with the API client, answered with what it asked.
 impl WebhookCall {
-    pub async fn run(self, api: &ApiClient) -> WebhookAnswer {
+    pub async fn run(self, api: &ApiClient, _progress: &Progress) -> WebhookAnswer {
         match self {
             WebhookCall::List { project } => WebhookAnswer::Listed {
                 result: api

@@ -6,6 +6,7 @@ use fota_shared::api::fleet::Device;
 use fota_shared::api::ota::CancelResult;
 
 use crate::api::ApiClient;
+use crate::dashboard::message::Progress;
 use crate::dashboard::remote::Outcome;
 use crate::dashboard::shell::failure;
 
@@ -59,7 +60,7 @@ pub enum DeviceAnswer {
 
 impl DeviceCall {
     /// The shell's part: one call with the API client.
-    pub async fn run(self, api: &ApiClient) -> DeviceAnswer {
+    pub async fn run(self, api: &ApiClient, _progress: &Progress) -> DeviceAnswer {
         match self {
             DeviceCall::Unban { project, id } => DeviceAnswer::Unbanned {
                 result: api.unban_device(&project, &id).await.map_err(failure),
@@ -92,7 +93,7 @@ impl DeviceCall {
 
 impl DeviceAnswer {
     /// Whether the call reached the server, for the link state.
-    pub fn reached(&self) -> Outcome<()> {
+    pub fn reached(&self) -> Option<Outcome<()>> {
         let failure = match self {
             DeviceAnswer::Unbanned { result, .. } | DeviceAnswer::Moved { result, .. } => {
                 result.as_ref().err()
@@ -100,6 +101,6 @@ impl DeviceAnswer {
             DeviceAnswer::Forgotten { result, .. } => result.as_ref().err(),
             DeviceAnswer::Cancelled { result, .. } => result.as_ref().err(),
         };
-        failure.map_or(Ok(()), |failure| Err(failure.clone()))
+        Some(failure.map_or(Ok(()), |failure| Err(failure.clone())))
     }
 }
