@@ -7,7 +7,7 @@ use fota_shared::api::catalog::{Firmware, Project, ProjectSpec};
 use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::plan::{Plan, PlanSpec};
+use fota_shared::model::plan::Plan;
 use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
 use tokio::sync::mpsc::UnboundedSender;
@@ -61,20 +61,6 @@ pub enum Action {
     },
     FirmwareLoaded(Outcome<Vec<Firmware>>),
     PlansLoaded(Outcome<Vec<Plan>>),
-    PlanSaved {
-        firmware_name: String,
-        result: Outcome<Plan>,
-    },
-    /// What a plan form's values would do (`POST .../preview`), for the form to show.
-    PlanPreviewed {
-        firmware_name: String,
-        spec: PlanSpec,
-        result: Outcome<fota_shared::api::preview::PlanPreview>,
-    },
-    PlanDeleted {
-        firmware_name: String,
-        result: Outcome<()>,
-    },
     PlanStatusLoaded {
         firmware_name: String,
         result: Outcome<RolloutStatus>,
@@ -137,21 +123,6 @@ pub enum Command {
     },
     LoadPlans {
         project: String,
-    },
-    /// Previews a plan before it is saved; nothing changes.
-    PreviewPlan {
-        project: String,
-        firmware_name: String,
-        spec: PlanSpec,
-    },
-    PutPlan {
-        project: String,
-        firmware_name: String,
-        spec: PlanSpec,
-    },
-    DeletePlan {
-        project: String,
-        firmware_name: String,
     },
     LoadPlanStatus {
         project: String,

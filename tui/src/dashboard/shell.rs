@@ -167,39 +167,6 @@ async fn change(api: &ApiClient, command: Command) -> Action {
 /// Runs a change of plans and their rollouts; devices' changes go on to `change_devices`.
 async fn change_plans(api: &ApiClient, command: Command) -> Action {
     match command {
-        Command::PreviewPlan {
-            project,
-            firmware_name,
-            spec,
-        } => Action::PlanPreviewed {
-            result: api
-                .preview_plan(&project, &firmware_name, &spec)
-                .await
-                .map_err(failure),
-            firmware_name,
-            spec,
-        },
-        Command::PutPlan {
-            project,
-            firmware_name,
-            spec,
-        } => Action::PlanSaved {
-            result: api
-                .put_plan(&project, &firmware_name, &spec)
-                .await
-                .map_err(failure),
-            firmware_name,
-        },
-        Command::DeletePlan {
-            project,
-            firmware_name,
-        } => Action::PlanDeleted {
-            result: api
-                .delete_plan(&project, &firmware_name)
-                .await
-                .map_err(failure),
-            firmware_name,
-        },
         Command::ControlRollout {
             project,
             firmware_name,

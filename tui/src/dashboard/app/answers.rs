@@ -3,8 +3,7 @@
 
 use super::{App, Reaction, StatusKind};
 use crate::config::FALLBACK_PROJECT;
-use crate::dashboard::message::{Action, Command, Modal};
-use crate::dashboard::widgets::form::FormPurpose;
+use crate::dashboard::message::{Action, Command};
 use crate::strings;
 
 /// Applies one answer of the shell; input actions never come here.
@@ -139,48 +138,9 @@ fn on_changed(app: &mut App, action: Action) -> Vec<Command> {
             app.observe(&result);
             app.rollouts.on_controlled(firmware_name, action, result)
         }
-        Action::PlanSaved {
-            firmware_name,
-            result,
-        } => on_plan_saved(app, firmware_name, result),
-        Action::PlanPreviewed {
-            firmware_name,
-            spec,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts
-                .on_previewed(firmware_name, spec, result, &mut app.modal)
-        }
-        Action::PlanDeleted {
-            firmware_name,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts.on_deleted(&firmware_name, result, project)
-        }
         other => on_device_changed(app, other),
     };
     app.apply(reaction)
-}
-
-fn on_plan_saved(
-    app: &mut App,
-    firmware_name: String,
-    result: crate::dashboard::remote::Outcome<fota_shared::model::plan::Plan>,
-) -> Reaction {
-    app.observe(&result);
-    let project = app.project.clone();
-    // A refusal shown in the form replaces the "saving" status line.
-    let in_form = result.is_err()
-        && matches!(&app.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
-    let reaction =
-        app.rollouts
-            .on_saved(&firmware_name, result, &mut app.modal, project.as_deref());
-    if in_form {
-        app.status = None;
-    }
-    reaction
 }
 
 /// The answers to changes of devices and their jobs.

@@ -16,7 +16,7 @@ use ratatui::crossterm::event::KeyEvent;
 pub use calls::{DeviceAnswer, DeviceCall};
 use view::render;
 
-use super::{Ctx, Screen};
+use super::{Around, Ctx, Screen};
 use crate::api::CheckNowTarget;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
@@ -298,7 +298,8 @@ impl DevicesScreen {
     }
 
     /// The answer to one of the tab's own calls.
-    pub fn on_answer(&mut self, answer: DeviceAnswer, project: Option<&str>) -> Reaction {
+    pub fn on_answer(&mut self, answer: DeviceAnswer, around: Around<'_>) -> Reaction {
+        let project = around.project;
         match answer {
             DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
             DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),

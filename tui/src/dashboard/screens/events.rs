@@ -14,7 +14,7 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget, Wrap};
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::Group;
@@ -173,7 +173,7 @@ impl EventsScreen {
 
     /// A call's answer: its events are kept and the newest told on the status line, and the
     /// next call leaves at once (or, after a failure or a reply that did not wait, later).
-    pub fn on_answer(&mut self, answer: EventsFollowed, _shown: Option<&str>) -> Reaction {
+    pub fn on_answer(&mut self, answer: EventsFollowed, _around: Around<'_>) -> Reaction {
         let EventsFollowed {
             call:
                 FollowEvents {

@@ -13,7 +13,7 @@ use ratatui::widgets::{Block, Gauge, Row, Widget};
 
 pub use calls::{FirmwareAnswer, FirmwareCall};
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
@@ -156,7 +156,8 @@ impl FirmwareScreen {
     }
 
     /// The answer to one of the tab's own calls, or news of the upload that runs.
-    pub fn on_answer(&mut self, answer: FirmwareAnswer, project: Option<&str>) -> Reaction {
+    pub fn on_answer(&mut self, answer: FirmwareAnswer, around: Around<'_>) -> Reaction {
+        let project = around.project;
         match answer {
             FirmwareAnswer::Hashed { sha256, size } => {
                 self.on_hashed(sha256, size);

@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use super::app::App;
 use super::keymap::Act;
 use super::keymap::Group;
-use super::message::{Command, Progress, Reaction};
+use super::message::{Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
 use crate::api::ApiClient;
 
@@ -36,6 +36,15 @@ pub struct Ctx<'a> {
     pub online: bool,
     /// Whether this screen is the visible tab.
     pub visible: bool,
+}
+
+/// What a screen's answer may touch of the app around it: the project shown, the overlay
+/// (a form shows what its call answered) and the status line (a refusal shown in its form
+/// clears the line that said it was on its way).
+pub struct Around<'a> {
+    pub project: Option<&'a str>,
+    pub modal: &'a mut Option<Modal>,
+    pub status: &'a mut Option<Status>,
 }
 
 /// A tab of the dashboard: its state, its keys, its updates and its drawing, behind the few
@@ -143,7 +152,7 @@ tabs! {
 /// The registry of the screens' own messages: `Variant(field): command type => answer type`.
 /// Each command type has `async fn run(self, &ApiClient, &Progress) -> answer`, each answer type
 /// `fn reached(&self) -> Option<Outcome<()>>`, and the screen `fn on_answer(&mut self, answer,
-/// Option<&str>) -> Reaction` (the project shown).
+/// Around) -> Reaction`.
 macro_rules! messages {
     ($($screen:ident($field:ident): $command:ty => $answer:ty),* $(,)?) => {
         /// A screen's own command, wrapped by `Command::Screen`.
@@ -152,8 +161,11 @@ macro_rules! messages {
             $($screen($command),)*
         }
 
-        /// The answer to a [`ScreenCommand`], wrapped by `Action::Screen`.
+        /// The answer to a [`ScreenCommand`], wrapped by `Action::Screen`. Its size is the
+        /// largest answer's (a plan preview), as it was when each was an `Action` of its own:
+        /// each answer crosses the channel once, so boxing would buy nothing.
         #[derive(Debug)]
+        #[allow(clippy::large_enum_variant)]
         pub enum ScreenAnswer {
             $($screen($answer),)*
         }
@@ -191,8 +203,13 @@ macro_rules! messages {
             /// Hands the answer to the screen it belongs to.
             pub fn deliver(self, app: &mut App) -> Reaction {
                 let project = app.project.clone();
+                let around = Around {
+                    project: project.as_deref(),
+                    modal: &mut app.modal,
+                    status: &mut app.status,
+                };
                 match self {
-                    $(ScreenAnswer::$screen(answer) => app.$field.on_answer(answer, project.as_deref()),)*
+                    $(ScreenAnswer::$screen(answer) => app.$field.on_answer(answer, around),)*
                 }
             }
         }
@@ -203,5 +220,6 @@ messages! {
     Devices(devices): devices::DeviceCall => devices::DeviceAnswer,
     Events(events): events::EventsCommand => events::EventsAnswer,
     Firmware(firmware): firmware::FirmwareCall => firmware::FirmwareAnswer,
+    Rollouts(rollouts): rollouts::PlanCall => rollouts::PlanAnswer,
     Webhooks(webhooks): webhooks::WebhooksCommand => webhooks::WebhooksAnswer,
 }

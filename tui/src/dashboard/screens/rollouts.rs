@@ -2,6 +2,7 @@
 //! deleting a plan, the rollout controls (pause, resume, advance, cancel) and a check-now for a
 //! plan's devices. The rollout statuses are kept here for the Fleet tab too. Drawing is in `view`.
 
+mod calls;
 pub mod plan_form;
 mod view;
 
@@ -11,6 +12,7 @@ use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
 
+pub use calls::{PlanAnswer, PlanCall};
 use view::render;
 pub use view::LIST_BAR;
 
@@ -18,7 +20,7 @@ use crate::api::CheckNowTarget;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
@@ -178,20 +180,22 @@ impl RolloutsScreen {
                 let (busy, command) = if previewed {
                     (
                         format!("{}…", strings::saving_plan(&firmware_name)),
-                        Command::PutPlan {
+                        PlanCall::Put {
                             project: project.to_string(),
                             firmware_name,
                             spec,
-                        },
+                        }
+                        .into(),
                     )
                 } else {
                     (
                         format!("{}…", strings::previewing_plan(&firmware_name)),
-                        Command::PreviewPlan {
+                        PlanCall::Preview {
                             project: project.to_string(),
                             firmware_name,
                             spec,
-                        },
+                        }
+                        .into(),
                     )
                 };
                 (
@@ -256,11 +260,39 @@ impl RolloutsScreen {
         }
     }
 
+    /// The answer to one of the tab's own calls.
+    pub fn on_answer(&mut self, answer: PlanAnswer, around: Around<'_>) -> Reaction {
+        match answer {
+            PlanAnswer::Previewed {
+                firmware_name,
+                spec,
+                result,
+            } => self.on_previewed(firmware_name, spec, result, around.modal),
+            PlanAnswer::Saved {
+                firmware_name,
+                result,
+            } => {
+                // A refusal shown in the form replaces the "saving" status line.
+                let in_form = result.is_err()
+                    && matches!(&around.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
+                let reaction = self.on_saved(&firmware_name, result, around.modal, around.project);
+                if in_form {
+                    *around.status = None;
+                }
+                reaction
+            }
+            PlanAnswer::Deleted {
+                firmware_name,
+                result,
+            } => self.on_deleted(&firmware_name, result, around.project),
+        }
+    }
+
     /// The answer to a saved plan: the plan form (when open) closes and the list reloads, or
     /// the refusal goes into the form, which takes saving again.
     /// The server's preview of the open plan form: shown in the form, and the next submit of
     /// the same values saves it.
-    pub fn on_previewed(
+    fn on_previewed(
         &mut self,
         firmware_name: String,
         spec: PlanSpec,
@@ -290,7 +322,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_saved(
+    fn on_saved(
         &mut self,
         firmware_name: &str,
         result: Outcome<Plan>,
@@ -328,7 +360,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_deleted(
+    fn on_deleted(
         &mut self,
         firmware_name: &str,
         result: Outcome<()>,
@@ -399,10 +431,11 @@ impl Screen for RolloutsScreen {
                     Reaction::modal(Modal::confirm(
                         strings::confirm_delete_plan(&firmware_name),
                         strings::deleting_plan(&firmware_name),
-                        Command::DeletePlan {
+                        PlanCall::Delete {
                             project,
                             firmware_name,
-                        },
+                        }
+                        .into(),
                     ))
                 }
                 None => Reaction::none(),

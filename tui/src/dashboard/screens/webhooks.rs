@@ -14,7 +14,7 @@ use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Widget, Wrap};
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::api::ApiClient;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
@@ -228,7 +228,8 @@ impl WebhooksScreen {
     }
 
     /// An answer of the server; answers for another project than `shown` are dropped.
-    pub fn on_answer(&mut self, answer: WebhookAnswer, shown: Option<&str>) -> Reaction {
+    pub fn on_answer(&mut self, answer: WebhookAnswer, around: Around<'_>) -> Reaction {
+        let shown = around.project;
         match answer {
             WebhookAnswer::Listed { project, result } if shown == Some(project.as_str()) => {
                 self.on_listed(result);
