@@ -27,6 +27,17 @@ use crate::format;
 use crate::strings;
 use fota_shared::api::query::UploadDetails;
 
+/// The upload form's fields.
+#[allow(non_upper_case_globals)]
+impl FieldId {
+    pub const Path: FieldId = FieldId::labelled(strings::FIELD_PATH);
+    pub const Version: FieldId = FieldId::labelled(strings::FIELD_VERSION);
+    pub const Module: FieldId = FieldId::labelled(strings::FIELD_MODULE);
+    pub const Kind: FieldId = FieldId::labelled(strings::FIELD_KIND);
+    pub const SourceVersion: FieldId = FieldId::labelled(strings::FIELD_SOURCE_VERSION);
+    pub const Notes: FieldId = FieldId::labelled(strings::FIELD_NOTES);
+}
+
 /// The tab's title.
 pub const TITLE: &str = strings::TAB_FIRMWARE;
 /// Where the tab's own bindings apply: while it is shown.
