@@ -401,27 +401,16 @@ fn submit(app: &mut App, form: Form) -> Vec<Command> {
         app.modal = Some(Modal::Form(form));
         return vec![];
     };
-    match form.purpose.clone() {
-        FormPurpose::Upload => match app.firmware.submit(form, &project) {
-            Ok(command) => vec![command],
-            Err(form) => {
-                app.modal = Some(Modal::Form(form));
-                vec![]
-            }
-        },
-        FormPurpose::Plan { .. } => {
-            let (form, reaction) = app.rollouts.submit(form, &project);
-            app.modal = Some(Modal::Form(form));
-            app.apply(reaction)
-        }
+    // The project form opens on any tab; every other form is the shown tab's own.
+    let (form, reaction) = match form.purpose.clone() {
         FormPurpose::Project { key } => match app.project_screen.submit(form, &key) {
-            Ok(reaction) => app.apply(reaction),
-            Err(form) => {
-                app.modal = Some(Modal::Form(form));
-                vec![]
-            }
+            Ok(reaction) => (None, reaction),
+            Err(form) => (Some(form), Reaction::none()),
         },
-    }
+        _ => app.screen_mut(app.tab).submit(form, &project),
+    };
+    app.modal = form.map(Modal::Form);
+    app.apply(reaction)
 }
 
 mod answers;

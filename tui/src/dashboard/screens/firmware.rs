@@ -132,7 +132,7 @@ impl FirmwareScreen {
     }
 
     /// A submitted upload form: the upload starts, or the form comes back with its error.
-    pub fn submit(&mut self, mut form: Form, project: &str) -> Result<Command, Form> {
+    fn start_upload(&mut self, mut form: Form, project: &str) -> Result<Command, Form> {
         match upload_request(&form) {
             Ok((path, firmware_name, version, details)) => {
                 self.upload = Some(Upload {
@@ -300,6 +300,13 @@ impl Screen for FirmwareScreen {
                 None => Reaction::none(),
             },
             _ => Reaction::none(),
+        }
+    }
+
+    fn submit(&mut self, form: Form, project: &str) -> (Option<Form>, Reaction) {
+        match self.start_upload(form, project) {
+            Ok(command) => (None, Reaction::commands([command])),
+            Err(form) => (Some(form), Reaction::none()),
         }
     }
 

@@ -16,6 +16,7 @@ use super::keymap::Act;
 use super::keymap::Group;
 use super::message::{Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
+use super::widgets::form::Form;
 use crate::api::ApiClient;
 
 pub mod audit;
@@ -82,6 +83,12 @@ pub trait Screen {
     /// A key while the filter is typed.
     fn on_filter_key(&mut self, _key: KeyEvent, _project: &str) -> Vec<Command> {
         vec![]
+    }
+
+    /// A form the tab opened was submitted (a tab's form is open only while the tab is shown):
+    /// the form stays open (`Some`, with what it says now) or closes, and what the app is asked.
+    fn submit(&mut self, form: Form, _project: &str) -> (Option<Form>, Reaction) {
+        (Some(form), Reaction::none())
     }
 
     /// Another project is shown: the tab starts over (keeping what outlives a project).

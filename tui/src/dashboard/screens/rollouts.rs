@@ -170,7 +170,7 @@ impl RolloutsScreen {
     /// plan cannot be read from comes back with its error.
     /// A submitted plan form: first the server's preview of it (shown in the form), then, on a
     /// second submit of the same values, the plan is saved.
-    pub fn submit(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
+    fn submit_plan(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
         match plan_form::plan_request(&form) {
             Ok((firmware_name, spec)) => {
                 form.saving = true;
@@ -456,6 +456,12 @@ impl Screen for RolloutsScreen {
         }
         let fleet_plans = self.fleet_plans.clone();
         self.refresh_statuses(project, &fleet_plans)
+    }
+
+    /// The plan form stays open while its preview and its save are on their way.
+    fn submit(&mut self, form: Form, project: &str) -> (Option<Form>, Reaction) {
+        let (form, reaction) = self.submit_plan(form, project);
+        (Some(form), reaction)
     }
 
     fn start_over(&mut self) {
