@@ -4,100 +4,31 @@
 //! its upgrade). Drawing is in `view`.
 
 mod calls;
+mod keys;
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
-use fota_shared::api::ota::Job;
-use fota_shared::api::ota::{CancelResult, JobInfo};
+use fota_shared::api::ota::{CancelResult, Job, JobInfo};
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
+use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
 
 pub use calls::{DeviceAnswer, DeviceCall};
+pub use keys::{KEYS, TITLE};
 use view::render;
 
 use super::{Around, Ctx, Screen};
 use crate::api::CheckNowTarget;
 use crate::dashboard::app::App;
-use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
+use crate::dashboard::keymap::{self, Act, Scope};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
-use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
 use crate::strings;
 use fota_shared::api::query::DeviceQuery;
-use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::KeyCode;
-use ratatui::layout::Rect;
-
-/// The tab's title.
-pub const TITLE: &str = strings::TAB_DEVICES;
-/// Where the tab's own bindings apply: while it is shown.
-const HERE: Scope = Scope::Tab(Tab::Devices);
-/// The tab's own bindings (its help group).
-pub const KEYS: Group = Group {
-    title: TITLE,
-    bindings: &[
-        bind(
-            "/",
-            "filter as you type",
-            &[(HERE, Key::Char('/'), Act::StartFilter)],
-        ),
-        bind(
-            "Enter, Esc",
-            "keep / clear the filter",
-            &[
-                (Scope::Filter, Key::Code(KeyCode::Enter), Act::KeepFilter),
-                (Scope::Filter, Key::Code(KeyCode::Esc), Act::ClearFilter),
-                (HERE, Key::Code(KeyCode::Esc), Act::ClearFilter),
-            ],
-        ),
-        bind(
-            "s",
-            "cycle the rollout state filter",
-            &[(HERE, Key::Char('s'), Act::CycleState)],
-        ),
-        bind(
-            "u",
-            "unban the selected device",
-            &[(HERE, Key::Char('u'), Act::Unban)],
-        ),
-        bind(
-            "c",
-            "confirm its held module job",
-            &[(HERE, Key::Char('c'), Act::ConfirmJob)],
-        ),
-        bind(
-            "C",
-            "confirm every listed held job",
-            &[(HERE, Key::Char('C'), Act::ConfirmListed)],
-        ),
-        bind(
-            "n",
-            "tell it to check now",
-            &[(HERE, Key::Char('n'), Act::CheckNow)],
-        ),
-        bind(
-            "x",
-            "forget the device",
-            &[(HERE, Key::Char('x'), Act::Forget)],
-        ),
-        bind(
-            "m",
-            "move it to another project",
-            &[(HERE, Key::Char('m'), Act::Move)],
-        ),
-        bind(
-            "a A",
-            "cancel / uncancel its upgrade",
-            &[
-                (HERE, Key::Char('a'), Act::CancelUpgrade),
-                (HERE, Key::Char('A'), Act::Uncancel),
-            ],
-        ),
-    ],
-};
 
 /// Devices fetched per page.
 pub const DEVICE_PAGE: u32 = 100;

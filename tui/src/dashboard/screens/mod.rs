@@ -3,9 +3,15 @@
 //! sit beside them. `project` is the one that is not a tab: the project every tab shows, and its
 //! form.
 //!
-//! A tab is a [`Screen`]; the registry below is the one place that lists them: which field of
-//! the app holds each tab's screen, and which screens bring commands of their own (wrapped in
-//! [`ScreenCommand`], run by the shell through their `run`, answered as [`ScreenAnswer`]).
+//! A tab is a [`Screen`]; the registry below is the one place that lists them (`tabs!`: its
+//! `Tab`, its module with its `TITLE` and `KEYS`, the app's field holding it), and the screens
+//! that bring commands of their own (`messages!`: wrapped in [`ScreenCommand`], run by the shell
+//! through their `run`, answered as [`ScreenAnswer`] and handed to the screen's `on_answer`).
+//!
+//! A new tab is its module here (state, `TITLE`, `KEYS`, `impl Screen`, its calls and answers,
+//! its form's `impl FieldId`), a `pub mod` line and a line in `tabs!` (and in `messages!` if it
+//! has calls of its own), and its field in `App` with its `Default` in `App::new`. The acts its
+//! keys name are the keymap's `Act`, one enum for all tabs.
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
