@@ -92,6 +92,37 @@ pub enum Action {
     Screen(ScreenAnswer),
 }
 
+impl Action {
+    /// Whether the call an answer answers reached the server, for the link state; `None` for
+    /// input and for news of a call that runs.
+    pub fn reached(&self) -> Option<Outcome<()>> {
+        fn of<T>(result: &Outcome<T>) -> Option<Outcome<()>> {
+            Some(result.as_ref().map(|_| ()).map_err(Clone::clone))
+        }
+        match self {
+            Action::Started | Action::Key(_) | Action::Tick | Action::Resize => None,
+            Action::ProjectsLoaded(result) => of(result),
+            Action::ProjectLoaded { result, .. } | Action::ProjectSaved { result, .. } => {
+                of(result)
+            }
+            Action::FleetLoaded(result) => of(result),
+            Action::ActivityLoaded(result) => of(result),
+            Action::DevicesLoaded { result, .. } => of(result),
+            Action::FirmwareLoaded(result) => of(result),
+            Action::PlansLoaded(result) => of(result),
+            Action::PlanStatusLoaded { result, .. } | Action::RolloutControlled { result, .. } => {
+                of(result)
+            }
+            Action::HistoryLoaded { result, .. } => of(result),
+            Action::AuditLoaded { result, .. } => of(result),
+            Action::JobsLoaded(result) => of(result),
+            Action::JobsConfirmed { result, .. } => of(result),
+            Action::CheckedNow { result, .. } => of(result),
+            Action::Screen(answer) => answer.reached(),
+        }
+    }
+}
+
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {

@@ -10,10 +10,10 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Command, Reaction};
+use crate::dashboard::message::{Action, Command, Reaction};
 use crate::dashboard::remote::{clamp, Outcome};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::paged::{filter_line, paged_area, Paged};
@@ -151,7 +151,7 @@ impl AuditScreen {
         })
     }
 
-    pub fn on_page(
+    fn on_page(
         &mut self,
         generation: u64,
         cursor: Option<String>,
@@ -242,6 +242,17 @@ impl Screen for AuditScreen {
 
     fn filtering(&self) -> bool {
         self.list.filtering
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::AuditLoaded {
+                generation,
+                cursor,
+                result,
+            } => Ok(Reaction::commands(self.on_page(generation, cursor, result))),
+            other => Err(Box::new(other)),
+        }
     }
 
     fn start_over(&mut self) {

@@ -23,7 +23,7 @@ use super::{Around, Ctx, Screen};
 use crate::api::CheckNowTarget;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, Act, Scope};
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
@@ -280,7 +280,7 @@ impl DevicesScreen {
 
     /// A page of devices arrived. `visible`: the tab is open, so the selected device's history
     /// is wanted.
-    pub fn on_page(
+    fn on_page(
         &mut self,
         generation: u64,
         cursor: Option<String>,
@@ -334,19 +334,19 @@ impl DevicesScreen {
         commands
     }
 
-    pub fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
+    fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
         if self.history.id.as_deref() == Some(id) {
             self.history.events.settle(strings::WHAT_HISTORY, result);
         }
     }
 
-    pub fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
+    fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
         self.jobs.settle(strings::WHAT_JOBS, result);
     }
 
     /// Confirmed or refused, the jobs are reloaded: a refusal often means the job moved on,
     /// and the list shows where it stands now.
-    pub fn on_confirmed(
+    fn on_confirmed(
         &mut self,
         ids: &[String],
         result: Outcome<fota_shared::api::ota::ConfirmResult>,
@@ -542,6 +542,33 @@ impl Screen for DevicesScreen {
 
     fn filtering(&self) -> bool {
         self.list.filtering
+    }
+
+    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        let project = around.project;
+        match *action {
+            Action::DevicesLoaded {
+                generation,
+                cursor,
+                result,
+            } => Ok(Reaction::commands(self.on_page(
+                generation,
+                cursor,
+                result,
+                project,
+                around.shown,
+            ))),
+            Action::HistoryLoaded { id, result } => {
+                self.on_history(&id, result.map(|h| h.events));
+                Ok(Reaction::none())
+            }
+            Action::JobsLoaded(result) => {
+                self.on_jobs(result);
+                Ok(Reaction::none())
+            }
+            Action::JobsConfirmed { ids, result } => Ok(self.on_confirmed(&ids, result, project)),
+            other => Err(Box::new(other)),
+        }
     }
 
     fn start_over(&mut self) {

@@ -16,7 +16,7 @@ pub use calls::{FirmwareAnswer, FirmwareCall};
 use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Field, FieldId, Form, FormPurpose};
@@ -161,7 +161,7 @@ impl FirmwareScreen {
         }
     }
 
-    pub fn on_loaded(&mut self, result: Outcome<Vec<Firmware>>) {
+    fn on_loaded(&mut self, result: Outcome<Vec<Firmware>>) {
         self.images.settle(strings::WHAT_FIRMWARE, result);
         self.selected = clamp(self.selected, self.images.data.as_ref().map_or(0, Vec::len));
     }
@@ -307,6 +307,16 @@ impl Screen for FirmwareScreen {
         match self.start_upload(form, project) {
             Ok(command) => (None, Reaction::commands([command])),
             Err(form) => (Some(form), Reaction::none()),
+        }
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::FirmwareLoaded(result) => {
+                self.on_loaded(result);
+                Ok(Reaction::none())
+            }
+            other => Err(Box::new(other)),
         }
     }
 

@@ -13,11 +13,11 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Row, Sparkline, Table, Widget};
 
-use super::Screen;
+use super::{Around, Screen};
 use crate::api::FleetSnapshot;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::Group;
-use crate::dashboard::message::Command;
+use crate::dashboard::message::{Action, Command, Reaction};
 use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::rollout_bar::{rollout_gauge, state_spans, RolloutView};
 use crate::dashboard::widgets::{framed, remote_area, ACCENT, BANNED, CHECKS, DELIVERIES};
@@ -61,7 +61,7 @@ impl FleetScreen {
         );
     }
 
-    pub fn on_activity(&mut self, result: Outcome<Vec<ActivityHour>>) {
+    fn on_activity(&mut self, result: Outcome<Vec<ActivityHour>>) {
         self.activity.settle(strings::WHAT_ACTIVITY, result);
     }
 }
@@ -170,6 +170,16 @@ impl Screen for FleetScreen {
         _project: &str,
     ) -> Vec<Command> {
         vec![]
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::ActivityLoaded(result) => {
+                self.on_activity(result);
+                Ok(Reaction::none())
+            }
+            other => Err(Box::new(other)),
+        }
     }
 
     fn start_over(&mut self) {

@@ -20,7 +20,7 @@ use ratatui::layout::Rect;
 use super::app::App;
 use super::keymap::Act;
 use super::keymap::Group;
-use super::message::{Command, Modal, Progress, Reaction, Status};
+use super::message::{Action, Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
 use super::widgets::form::Form;
 use crate::api::ApiClient;
@@ -52,6 +52,8 @@ pub struct Around<'a> {
     pub project: Option<&'a str>,
     pub modal: &'a mut Option<Modal>,
     pub status: &'a mut Option<Status>,
+    /// Whether the screen is the visible tab.
+    pub shown: bool,
 }
 
 /// A tab of the dashboard: its state, its keys, its updates and its drawing, behind the few
@@ -89,6 +91,12 @@ pub trait Screen {
     /// A key while the filter is typed.
     fn on_filter_key(&mut self, _key: KeyEvent, _project: &str) -> Vec<Command> {
         vec![]
+    }
+
+    /// An answer `Action` of its own that `message.rs` names (the loads and controls whose
+    /// names `src/fixtures.rs` builds): the screen takes it, or hands back what is not its own.
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        Err(action)
     }
 
     /// A form the tab opened was submitted (a tab's form is open only while the tab is shown):
@@ -141,6 +149,19 @@ macro_rules! tabs {
             pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn Screen {
                 match tab {
                     $(Tab::$tab => &mut self.$field,)*
+                }
+            }
+
+            /// The screen of `tab` with what an answer may touch of the app around it.
+            pub fn screen_around(&mut self, tab: Tab) -> (&mut dyn Screen, Around<'_>) {
+                let around = Around {
+                    project: self.project.as_deref(),
+                    modal: &mut self.modal,
+                    status: &mut self.status,
+                    shown: self.tab == tab,
+                };
+                match tab {
+                    $(Tab::$tab => (&mut self.$field, around),)*
                 }
             }
 
@@ -215,14 +236,17 @@ macro_rules! messages {
 
             /// Hands the answer to the screen it belongs to.
             pub fn deliver(self, app: &mut App) -> Reaction {
-                let project = app.project.clone();
-                let around = Around {
-                    project: project.as_deref(),
-                    modal: &mut app.modal,
-                    status: &mut app.status,
-                };
                 match self {
-                    $(ScreenAnswer::$screen(answer) => app.$field.on_answer(answer, around),)*
+                    $(ScreenAnswer::$screen(answer) => {
+                        let shown = app.tab == Tab::$screen;
+                        let around = Around {
+                            project: app.project.as_deref(),
+                            modal: &mut app.modal,
+                            status: &mut app.status,
+                            shown,
+                        };
+                        app.$field.on_answer(answer, around)
+                    })*
                 }
             }
         }

@@ -23,7 +23,7 @@ use ratatui::layout::Rect;
 use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
@@ -210,7 +210,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_plans(&mut self, result: Outcome<Vec<Plan>>, project: Option<&str>) -> Vec<Command> {
+    fn on_plans(&mut self, result: Outcome<Vec<Plan>>, project: Option<&str>) -> Vec<Command> {
         self.plans.settle(strings::WHAT_PLANS, result);
         self.selected = clamp(self.selected, self.plans.data.as_ref().map_or(0, Vec::len));
         let names: Vec<String> = self
@@ -233,7 +233,7 @@ impl RolloutsScreen {
         view.status.settle(strings::WHAT_ROLLOUT, result);
     }
 
-    pub fn on_controlled(
+    fn on_controlled(
         &mut self,
         firmware_name: String,
         action: RolloutAction,
@@ -456,6 +456,20 @@ impl Screen for RolloutsScreen {
         }
         let fleet_plans = self.fleet_plans.clone();
         self.refresh_statuses(project, &fleet_plans)
+    }
+
+    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::PlansLoaded(result) => {
+                Ok(Reaction::commands(self.on_plans(result, around.project)))
+            }
+            Action::RolloutControlled {
+                firmware_name,
+                action,
+                result,
+            } => Ok(self.on_controlled(firmware_name, action, result)),
+            other => Err(Box::new(other)),
+        }
     }
 
     /// The plan form stays open while its preview and its save are on their way.
