@@ -13,7 +13,7 @@ pub use super::message::TICKS_PER_SECOND;
 use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
 use super::remote::{Outcome, Remote};
 use super::screens::audit::AuditScreen;
-use super::screens::devices::{self, DevicesScreen};
+use super::screens::devices::DevicesScreen;
 use super::screens::events::EventsScreen;
 use super::screens::firmware::FirmwareScreen;
 use super::screens::fleet::FleetScreen;
@@ -28,8 +28,7 @@ use crate::strings;
 
 /// The visible tab is reloaded this often while the server answers.
 pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
-/// Rollout counts are reloaded this often while the Rollouts tab is open.
-pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
+pub use super::screens::rollouts::STATUS_REFRESH_TICKS;
 /// Rows moved by PgUp/PgDn.
 const PAGE_JUMP: usize = 10;
 
@@ -56,7 +55,6 @@ pub struct App {
     /// Ticks since start; drives the spinner.
     pub ticks: u64,
     ticks_since_refresh: u32,
-    ticks_since_status: u32,
     pub should_quit: bool,
 }
 
@@ -80,7 +78,6 @@ impl App {
             status: None,
             ticks: 0,
             ticks_since_refresh: 0,
-            ticks_since_status: 0,
             should_quit: false,
         }
     }
@@ -182,24 +179,12 @@ impl App {
                 vec![]
             };
         };
-        if self.tab == Tab::Rollouts {
-            // A full load of the tab counts as the statuses' refresh too.
-            self.ticks_since_status = 0;
-        }
         let shown = self.tab;
         let mut commands = self.screen_mut(shown).refresh(&project);
         for (_, screen) in self.screens_mut() {
             commands.extend(screen.follow(&project, shown));
         }
         commands
-    }
-
-    fn refresh_statuses(&mut self) -> Vec<Command> {
-        let Some(project) = self.project.clone() else {
-            return vec![];
-        };
-        let names = self.rollouts.fleet_plans.clone();
-        self.rollouts.refresh_statuses(&project, &names)
     }
 }
 
@@ -217,11 +202,14 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 fn on_tick(app: &mut App) -> Vec<Command> {
     let mut commands = on_tick_refresh(app);
     let (project, online, shown) = (app.project.clone(), app.link == Link::Online, app.tab);
+    // Each tick counts one, and a reload of the shown tab starts the count over.
+    let refreshed = app.ticks_since_refresh == 0;
     for (tab, screen) in app.screens_mut() {
         commands.extend(screen.on_tick(Ctx {
             project: project.as_deref(),
             online,
             visible: tab == shown,
+            refreshed,
         }));
     }
     commands
@@ -249,15 +237,6 @@ fn on_tick_refresh(app: &mut App) -> Vec<Command> {
         Link::Online if app.ticks_since_refresh >= REFRESH_TICKS => {
             app.ticks_since_refresh = 0;
             app.load_visible()
-        }
-        Link::Online if app.tab == Tab::Rollouts => {
-            // The counts move while a rollout runs: reload them more often than the plans.
-            app.ticks_since_status += 1;
-            if app.ticks_since_status < STATUS_REFRESH_TICKS {
-                return vec![];
-            }
-            app.ticks_since_status = 0;
-            app.refresh_statuses()
         }
         Link::Online => vec![],
     }
@@ -385,12 +364,14 @@ fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             }
             PickKey::Picked(key) => match picker.purpose {
                 PickPurpose::SwitchProject => app.switch_project(key),
-                PickPurpose::MoveDevice { id } => {
-                    if let Some(project) = app.project.clone() {
-                        app.modal = Some(devices::confirm_move(&project, &id, &key));
+                // Any other pick was asked by the shown tab.
+                purpose => match app.project.clone() {
+                    Some(project) => {
+                        let reaction = app.screen_mut(app.tab).on_pick(purpose, &key, &project);
+                        app.apply(reaction)
                     }
-                    vec![]
-                }
+                    None => vec![],
+                },
             },
         },
     }

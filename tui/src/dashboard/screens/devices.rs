@@ -544,6 +544,14 @@ impl Screen for DevicesScreen {
         self.list.filtering
     }
 
+    /// The project to move the selected device to was picked: asks before it moves.
+    fn on_pick(&mut self, purpose: PickPurpose, key: &str, project: &str) -> Reaction {
+        match purpose {
+            PickPurpose::MoveDevice { id } => Reaction::modal(confirm_move(project, &id, key)),
+            PickPurpose::SwitchProject => Reaction::none(),
+        }
+    }
+
     fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
         let project = around.project;
         match *action {
@@ -580,7 +588,7 @@ impl Screen for DevicesScreen {
     }
 }
 
-pub fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
+fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
     Modal::confirm(
         strings::confirm_move(id, project, to),
         strings::moving(id, to),

@@ -23,6 +23,7 @@ use super::keymap::Group;
 use super::message::{Action, Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
 use super::widgets::form::Form;
+use super::widgets::picker::PickPurpose;
 use crate::api::ApiClient;
 
 pub mod audit;
@@ -43,6 +44,8 @@ pub struct Ctx<'a> {
     pub online: bool,
     /// Whether this screen is the visible tab.
     pub visible: bool,
+    /// Whether the visible tab was reloaded on this tick.
+    pub refreshed: bool,
 }
 
 /// What a screen's answer may touch of the app around it: the project shown, the overlay
@@ -97,6 +100,11 @@ pub trait Screen {
     /// names `src/fixtures.rs` builds): the screen takes it, or hands back what is not its own.
     fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
         Err(action)
+    }
+
+    /// A project picked in a picker the tab opened (`purpose` says what for).
+    fn on_pick(&mut self, _purpose: PickPurpose, _key: &str, _project: &str) -> Reaction {
+        Reaction::none()
     }
 
     /// A form the tab opened was submitted (a tab's form is open only while the tab is shown):

@@ -20,10 +20,10 @@ use crate::api::CheckNowTarget;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use super::{Around, Screen};
+use super::{Around, Ctx, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
@@ -31,6 +31,8 @@ use crate::dashboard::widgets::rollout_bar::RolloutView;
 use crate::strings;
 use ratatui::crossterm::event::KeyCode;
 
+/// Rollout counts are reloaded this often while the Rollouts tab is shown.
+pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
 /// The tab's title.
 pub const TITLE: &str = strings::TAB_ROLLOUTS;
 /// Where the tab's own bindings apply: while it is shown.
@@ -87,6 +89,8 @@ pub struct RolloutsScreen {
     pub previewed: Option<(String, PlanSpec)>,
     /// The plans the fleet summary measures, whose statuses load before this tab's list has.
     pub fleet_plans: Vec<String>,
+    /// Ticks since the statuses last loaded while the tab is shown.
+    ticks_since_status: u32,
 }
 
 impl RolloutsScreen {
@@ -445,8 +449,28 @@ impl Screen for RolloutsScreen {
     }
 
     fn refresh(&mut self, project: &str) -> Vec<Command> {
+        // A full load of the tab counts as the statuses' refresh too.
+        self.ticks_since_status = 0;
         let fleet_plans = self.fleet_plans.clone();
         self.load(project, &fleet_plans)
+    }
+
+    /// The counts move while a rollout runs: while the tab is shown and the server answers,
+    /// they reload more often than the plans.
+    fn on_tick(&mut self, ctx: Ctx<'_>) -> Vec<Command> {
+        if !ctx.online || !ctx.visible || ctx.refreshed {
+            return vec![];
+        }
+        self.ticks_since_status += 1;
+        if self.ticks_since_status < STATUS_REFRESH_TICKS {
+            return vec![];
+        }
+        self.ticks_since_status = 0;
+        let Some(project) = ctx.project else {
+            return vec![];
+        };
+        let fleet_plans = self.fleet_plans.clone();
+        self.refresh_statuses(project, &fleet_plans)
     }
 
     /// The Fleet tab shows the rollouts' statuses: they load with it.
