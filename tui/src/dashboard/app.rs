@@ -32,7 +32,8 @@ pub use super::screens::rollouts::STATUS_REFRESH_TICKS;
 /// Rows moved by PgUp/PgDn.
 const PAGE_JUMP: usize = 10;
 
-#[derive(Debug, Clone, PartialEq)]
+/// The dashboard's state; each tab's screen is a field (the registry in `screens` says which).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct App {
     pub url: String,
     /// `None` until the project list says which one to show.
@@ -60,25 +61,11 @@ pub struct App {
 
 impl App {
     pub fn new(url: impl Into<String>, project: Option<String>) -> App {
+        // Connecting, on the first tab, every screen empty.
         App {
             url: url.into(),
             project,
-            tab: Tab::Fleet,
-            link: Link::Connecting,
-            projects: Remote::default(),
-            project_screen: ProjectScreen::default(),
-            fleet: FleetScreen::default(),
-            devices: DevicesScreen::default(),
-            firmware: FirmwareScreen::default(),
-            rollouts: RolloutsScreen::default(),
-            audit: AuditScreen::default(),
-            events: EventsScreen::default(),
-            webhooks: WebhooksScreen::default(),
-            modal: None,
-            status: None,
-            ticks: 0,
-            ticks_since_refresh: 0,
-            should_quit: false,
+            ..App::default()
         }
     }
 

@@ -10,7 +10,7 @@
 //!
 //! A new tab is its module here (state, `TITLE`, `KEYS`, `impl Screen`, its calls and answers,
 //! its form's `impl FieldId`), a `pub mod` line and a line in `tabs!` (and in `messages!` if it
-//! has calls of its own), and its field in `App` with its `Default` in `App::new`. The acts its
+//! has calls of its own), and its field in `App`. The acts its
 //! keys name are the keymap's `Act`, one enum for all tabs.
 
 use ratatui::buffer::Buffer;
@@ -130,6 +130,13 @@ macro_rules! tabs {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum Tab {
             $($tab,)*
+        }
+
+        /// The first tab is shown first.
+        impl Default for Tab {
+            fn default() -> Tab {
+                Tab::ALL[0]
+            }
         }
 
         impl Tab {
