@@ -10,16 +10,15 @@
 //!
 //! A new tab is its module here (state, `TITLE`, `KEYS`, `impl Screen`, its calls and answers,
 //! its form's `impl FieldId`), a `pub mod` line and a line in `tabs!` (and in `messages!` if it
-//! has calls of its own), and its field in `App`. The acts its
-//! keys name are the keymap's `Act`, one enum for all tabs.
+//! has calls of its own), and its field in `App`. The acts its keys name are the keymap's
+//! `Act`, one enum for all tabs.
 
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 
 use super::app::App;
-use super::keymap::Act;
-use super::keymap::Group;
+use super::keymap::{Act, Group};
 use super::message::{Action, Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
 use super::widgets::form::Form;
@@ -198,7 +197,8 @@ tabs! {
     Webhooks => webhooks,
 }
 
-/// The registry of the screens' own messages: `Variant(field): command type => answer type`.
+/// The registry of the screens' own messages: `Variant(field): command type => answer type`,
+/// where `Variant` is the screen's `Tab`.
 /// Each command type has `async fn run(self, &ApiClient, &Progress) -> answer`, each answer type
 /// `fn reached(&self) -> Option<Outcome<()>>`, and the screen `fn on_answer(&mut self, answer,
 /// Around) -> Reaction`.
