@@ -13,13 +13,14 @@ pub use super::message::TICKS_PER_SECOND;
 use super::message::{Action, Command, Modal, Reaction, Status, StatusKind};
 use super::remote::{Outcome, Remote};
 use super::screens::audit::AuditScreen;
-use super::screens::devices::{self, DevicesScreen};
+use super::screens::devices::DevicesScreen;
 use super::screens::events::EventsScreen;
 use super::screens::firmware::FirmwareScreen;
 use super::screens::fleet::FleetScreen;
 use super::screens::project::ProjectScreen;
 use super::screens::rollouts::RolloutsScreen;
 use super::screens::webhooks::WebhooksScreen;
+use super::screens::Ctx;
 use super::tab::Tab;
 use super::widgets::form::{Form, FormKey, FormPurpose};
 use super::widgets::picker::{PickKey, PickPurpose, Picker};
@@ -27,12 +28,12 @@ use crate::strings;
 
 /// The visible tab is reloaded this often while the server answers.
 pub const REFRESH_TICKS: u32 = 5 * TICKS_PER_SECOND;
-/// Rollout counts are reloaded this often while the Rollouts tab is open.
-pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
+pub use super::screens::rollouts::STATUS_REFRESH_TICKS;
 /// Rows moved by PgUp/PgDn.
 const PAGE_JUMP: usize = 10;
 
-#[derive(Debug, Clone, PartialEq)]
+/// The dashboard's state; each tab's screen is a field (the registry in `screens` says which).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct App {
     pub url: String,
     /// `None` until the project list says which one to show.
@@ -55,32 +56,16 @@ pub struct App {
     /// Ticks since start; drives the spinner.
     pub ticks: u64,
     ticks_since_refresh: u32,
-    ticks_since_status: u32,
     pub should_quit: bool,
 }
 
 impl App {
     pub fn new(url: impl Into<String>, project: Option<String>) -> App {
+        // Connecting, on the first tab, every screen empty.
         App {
             url: url.into(),
             project,
-            tab: Tab::Fleet,
-            link: Link::Connecting,
-            projects: Remote::default(),
-            project_screen: ProjectScreen::default(),
-            fleet: FleetScreen::default(),
-            devices: DevicesScreen::default(),
-            firmware: FirmwareScreen::default(),
-            rollouts: RolloutsScreen::default(),
-            audit: AuditScreen::default(),
-            events: EventsScreen::default(),
-            webhooks: WebhooksScreen::default(),
-            modal: None,
-            status: None,
-            ticks: 0,
-            ticks_since_refresh: 0,
-            ticks_since_status: 0,
-            should_quit: false,
+            ..App::default()
         }
     }
 
@@ -150,17 +135,10 @@ impl App {
         if self.project.as_deref() == Some(project.as_str()) {
             return vec![];
         }
-        let upload = self.firmware.upload.take();
-        self.fleet = FleetScreen::default();
-        self.devices = DevicesScreen::default();
-        self.firmware = FirmwareScreen {
-            upload,
-            ..FirmwareScreen::default()
-        };
-        self.rollouts = RolloutsScreen::default();
-        self.audit = AuditScreen::default();
-        self.webhooks = WebhooksScreen::default();
         self.project_screen = ProjectScreen::default();
+        for (_, screen) in self.screens_mut() {
+            screen.start_over();
+        }
         self.set_status(StatusKind::Info, strings::switched_project(&project));
         self.project = Some(project.clone());
         self.ticks_since_refresh = 0;
@@ -177,8 +155,9 @@ impl App {
         self.link.observe(result);
     }
 
-    /// The commands that (re)load what the visible tab shows. The events feed runs whatever
-    /// the tab: this starts it, or moves it to the project now shown.
+    /// The commands that (re)load what the visible tab shows, and what each screen does for it
+    /// (`Screen::follow`): the events feed runs whatever the tab, so this starts it or moves it
+    /// to the project now shown.
     fn load_visible(&mut self) -> Vec<Command> {
         let Some(project) = self.project.clone() else {
             return if self.projects.begin() {
@@ -187,39 +166,12 @@ impl App {
                 vec![]
             };
         };
-        let mut commands = self.load_tab(&project);
-        commands.extend(self.events.follow(&project));
-        commands
-    }
-
-    fn load_tab(&mut self, project: &str) -> Vec<Command> {
-        match self.tab {
-            Tab::Fleet => {
-                let mut commands = self.fleet.load(project);
-                let names = self.fleet.plan_names();
-                commands.extend(self.rollouts.refresh_statuses(project, &names));
-                commands
-            }
-            Tab::Devices => self.devices.load(project),
-            Tab::Firmware => self.firmware.load(project),
-            Tab::Rollouts => {
-                self.ticks_since_status = 0;
-                let names = self.fleet.plan_names();
-                self.rollouts.load(project, &names)
-            }
-            Tab::Audit => self.audit.load(),
-            // The feed fills the Events tab by itself.
-            Tab::Events => vec![],
-            Tab::Webhooks => self.webhooks.load(project),
+        let shown = self.tab;
+        let mut commands = self.screen_mut(shown).refresh(&project);
+        for (_, screen) in self.screens_mut() {
+            commands.extend(screen.follow(&project, shown));
         }
-    }
-
-    fn refresh_statuses(&mut self) -> Vec<Command> {
-        let Some(project) = self.project.clone() else {
-            return vec![];
-        };
-        let names = self.fleet.plan_names();
-        self.rollouts.refresh_statuses(&project, &names)
+        commands
     }
 }
 
@@ -236,11 +188,16 @@ pub fn update(app: &mut App, action: Action) -> Vec<Command> {
 
 fn on_tick(app: &mut App) -> Vec<Command> {
     let mut commands = on_tick_refresh(app);
-    commands.extend(app.events.on_tick());
-    if app.link == Link::Online && app.tab == Tab::Devices && app.devices.history.due {
-        if let Some(project) = app.project.clone() {
-            commands.extend(app.devices.fetch_history(&project));
-        }
+    let (project, online, shown) = (app.project.clone(), app.link == Link::Online, app.tab);
+    // Each tick counts one, and a reload of the shown tab starts the count over.
+    let refreshed = app.ticks_since_refresh == 0;
+    for (tab, screen) in app.screens_mut() {
+        commands.extend(screen.on_tick(Ctx {
+            project: project.as_deref(),
+            online,
+            visible: tab == shown,
+            refreshed,
+        }));
     }
     commands
 }
@@ -268,15 +225,6 @@ fn on_tick_refresh(app: &mut App) -> Vec<Command> {
             app.ticks_since_refresh = 0;
             app.load_visible()
         }
-        Link::Online if app.tab == Tab::Rollouts => {
-            // The counts move while a rollout runs: reload them more often than the plans.
-            app.ticks_since_status += 1;
-            if app.ticks_since_status < STATUS_REFRESH_TICKS {
-                return vec![];
-            }
-            app.ticks_since_status = 0;
-            app.refresh_statuses()
-        }
         Link::Online => vec![],
     }
 }
@@ -289,15 +237,10 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     if app.modal.is_some() {
         return on_modal_key(app, key);
     }
-    if app.devices.list.filtering || app.audit.list.filtering {
-        let Some(project) = app.project.clone() else {
-            return vec![];
-        };
-        return if app.devices.list.filtering {
-            app.devices.on_filter_key(key, &project)
-        } else {
-            app.audit.on_filter_key(key)
-        };
+    let project = app.project.clone();
+    let screen = app.screen_mut(app.tab);
+    if let (Some(project), true) = (project, screen.filtering()) {
+        return screen.on_filter_key(key, &project);
     }
     let Some(act) = keymap::lookup_on_tab(app.tab, &key) else {
         return vec![];
@@ -344,14 +287,7 @@ fn on_tab_act(app: &mut App, act: Act) -> Vec<Command> {
     let Some(project) = app.project.clone() else {
         return vec![];
     };
-    let reaction = match app.tab {
-        Tab::Fleet | Tab::Events => Reaction::none(),
-        Tab::Devices => app.devices.on_act(act, &project),
-        Tab::Firmware => app.firmware.on_act(act, &project),
-        Tab::Rollouts => app.rollouts.on_act(act, &project),
-        Tab::Audit => Reaction::commands(app.audit.on_act(act)),
-        Tab::Webhooks => app.webhooks.on_act(act, &project),
-    };
+    let reaction = app.screen_mut(app.tab).on_act(act, &project);
     app.apply(reaction)
 }
 
@@ -365,30 +301,8 @@ fn switch_tab(app: &mut App, tab: Tab) -> Vec<Command> {
 }
 
 fn move_selection(app: &mut App, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
-    match app.tab {
-        Tab::Fleet => vec![],
-        Tab::Devices => match app.project.clone() {
-            Some(project) => app.devices.move_selection(to, &project),
-            None => vec![],
-        },
-        Tab::Firmware => {
-            app.firmware.move_selection(to);
-            vec![]
-        }
-        Tab::Rollouts => {
-            app.rollouts.move_selection(to);
-            vec![]
-        }
-        Tab::Audit => app.audit.move_selection(to),
-        Tab::Events => {
-            app.events.move_selection(to);
-            vec![]
-        }
-        Tab::Webhooks => match app.project.clone() {
-            Some(project) => app.webhooks.move_selection(to, &project),
-            None => vec![],
-        },
-    }
+    let project = app.project.clone().unwrap_or_default();
+    app.screen_mut(app.tab).move_selection(&to, &project)
 }
 
 fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
@@ -437,12 +351,14 @@ fn on_modal_key(app: &mut App, key: KeyEvent) -> Vec<Command> {
             }
             PickKey::Picked(key) => match picker.purpose {
                 PickPurpose::SwitchProject => app.switch_project(key),
-                PickPurpose::MoveDevice { id } => {
-                    if let Some(project) = app.project.clone() {
-                        app.modal = Some(devices::confirm_move(&project, &id, &key));
+                // Any other pick was asked by the shown tab.
+                purpose => match app.project.clone() {
+                    Some(project) => {
+                        let reaction = app.screen_mut(app.tab).on_pick(purpose, &key, &project);
+                        app.apply(reaction)
                     }
-                    vec![]
-                }
+                    None => vec![],
+                },
             },
         },
     }
@@ -453,27 +369,16 @@ fn submit(app: &mut App, form: Form) -> Vec<Command> {
         app.modal = Some(Modal::Form(form));
         return vec![];
     };
-    match form.purpose.clone() {
-        FormPurpose::Upload => match app.firmware.submit(form, &project) {
-            Ok(command) => vec![command],
-            Err(form) => {
-                app.modal = Some(Modal::Form(form));
-                vec![]
-            }
-        },
-        FormPurpose::Plan { .. } => {
-            let (form, reaction) = app.rollouts.submit(form, &project);
-            app.modal = Some(Modal::Form(form));
-            app.apply(reaction)
-        }
+    // The project form opens on any tab; every other form is the shown tab's own.
+    let (form, reaction) = match form.purpose.clone() {
         FormPurpose::Project { key } => match app.project_screen.submit(form, &key) {
-            Ok(reaction) => app.apply(reaction),
-            Err(form) => {
-                app.modal = Some(Modal::Form(form));
-                vec![]
-            }
+            Ok(reaction) => (None, reaction),
+            Err(form) => (Some(form), Reaction::none()),
         },
-    }
+        _ => app.screen_mut(app.tab).submit(form, &project),
+    };
+    app.modal = form.map(Modal::Form);
+    app.apply(reaction)
 }
 
 mod answers;

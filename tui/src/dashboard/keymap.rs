@@ -1,9 +1,11 @@
 //! The one key table: every binding with the scope it works in and what it does. Key dispatch
-//! (`lookup`) and the help overlay (`KEYMAP` rendered as is) read this same table, so a key that
-//! works is a key that is listed.
+//! (`lookup`) and the help overlay (`groups()` rendered as is) read this same table, so a key
+//! that works is a key that is listed. The bindings of all tabs are here; each tab's own are in
+//! its screen (`KEYS`), gathered through the registry.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::screens::TAB_KEYS;
 use super::tab::Tab;
 
 /// Where a binding applies: the innermost of these that is open gets the key.
@@ -119,7 +121,7 @@ pub struct Group {
     pub bindings: &'static [Binding],
 }
 
-const fn bind(
+pub const fn bind(
     keys: &'static str,
     about: &'static str,
     map: &'static [(Scope, Key, Act)],
@@ -129,296 +131,162 @@ const fn bind(
 
 use Act::*;
 use Key::{Char, Code, Ctrl, Digit};
-use Scope::{Anywhere, Confirm, Filter, Form, Global, Help as HelpOverlay, Picker};
+use Scope::{Anywhere, Confirm, Form, Global, Help as HelpOverlay, Picker};
 
-const DEVICES: Scope = Scope::Tab(Tab::Devices);
-const FIRMWARE: Scope = Scope::Tab(Tab::Firmware);
-const ROLLOUTS: Scope = Scope::Tab(Tab::Rollouts);
-const AUDIT: Scope = Scope::Tab(Tab::Audit);
-const WEBHOOKS: Scope = Scope::Tab(Tab::Webhooks);
+/// The bindings of every tab, and of the project picker and help.
+pub const EVERYWHERE: Group = Group {
+    title: "Everywhere",
+    bindings: &[
+        bind(
+            "?",
+            "show or hide this help",
+            &[
+                (Global, Char('?'), Help),
+                (HelpOverlay, Char('?'), CloseHelp),
+                (HelpOverlay, Char('q'), CloseHelp),
+                (HelpOverlay, Code(KeyCode::Esc), CloseHelp),
+                (HelpOverlay, Code(KeyCode::Enter), CloseHelp),
+            ],
+        ),
+        bind(
+            "q, Ctrl-C",
+            "quit",
+            &[(Global, Char('q'), Quit), (Anywhere, Ctrl('c'), Quit)],
+        ),
+        bind(
+            "Tab, Shift-Tab",
+            "next / previous tab",
+            &[
+                (Global, Code(KeyCode::Tab), NextTab),
+                (Global, Code(KeyCode::BackTab), PreviousTab),
+            ],
+        ),
+        bind(
+            "1 … 7",
+            "go to a tab by its number",
+            &[(Global, Digit, GoToTab)],
+        ),
+        bind(
+            "h l, ← →",
+            "previous / next tab",
+            &[
+                (Global, Char('h'), PreviousTab),
+                (Global, Char('l'), NextTab),
+                (Global, Code(KeyCode::Left), PreviousTab),
+                (Global, Code(KeyCode::Right), NextTab),
+            ],
+        ),
+        bind(
+            "j k, ↓ ↑",
+            "move the selection",
+            &[
+                (Global, Char('j'), Down),
+                (Global, Char('k'), Up),
+                (Global, Code(KeyCode::Down), Down),
+                (Global, Code(KeyCode::Up), Up),
+                (Picker, Char('j'), Down),
+                (Picker, Char('k'), Up),
+                (Picker, Code(KeyCode::Down), Down),
+                (Picker, Code(KeyCode::Up), Up),
+            ],
+        ),
+        bind(
+            "g G, Home End",
+            "first / last row",
+            &[
+                (Global, Char('g'), First),
+                (Global, Char('G'), Last),
+                (Global, Code(KeyCode::Home), First),
+                (Global, Code(KeyCode::End), Last),
+            ],
+        ),
+        bind(
+            "PgUp PgDn",
+            "move by a page",
+            &[
+                (Global, Code(KeyCode::PageUp), PageUp),
+                (Global, Code(KeyCode::PageDown), PageDown),
+            ],
+        ),
+        bind("r", "refresh now", &[(Global, Char('r'), Refresh)]),
+        bind(
+            "P",
+            "switch project",
+            &[
+                (Global, Char('P'), SwitchProject),
+                (Picker, Code(KeyCode::Enter), Pick),
+                (Picker, Code(KeyCode::Esc), Dismiss),
+            ],
+        ),
+        bind(
+            "E",
+            "edit project, device policy",
+            &[(Global, Char('E'), EditProject)],
+        ),
+    ],
+};
 
-/// Every key binding, grouped by where it applies; the help overlay renders exactly this table.
-pub const KEYMAP: &[Group] = &[
-    Group {
-        title: "Everywhere",
-        bindings: &[
-            bind(
-                "?",
-                "show or hide this help",
-                &[
-                    (Global, Char('?'), Help),
-                    (HelpOverlay, Char('?'), CloseHelp),
-                    (HelpOverlay, Char('q'), CloseHelp),
-                    (HelpOverlay, Code(KeyCode::Esc), CloseHelp),
-                    (HelpOverlay, Code(KeyCode::Enter), CloseHelp),
-                ],
-            ),
-            bind(
-                "q, Ctrl-C",
-                "quit",
-                &[(Global, Char('q'), Quit), (Anywhere, Ctrl('c'), Quit)],
-            ),
-            bind(
-                "Tab, Shift-Tab",
-                "next / previous tab",
-                &[
-                    (Global, Code(KeyCode::Tab), NextTab),
-                    (Global, Code(KeyCode::BackTab), PreviousTab),
-                ],
-            ),
-            bind(
-                "1 … 7",
-                "go to a tab by its number",
-                &[(Global, Digit, GoToTab)],
-            ),
-            bind(
-                "h l, ← →",
-                "previous / next tab",
-                &[
-                    (Global, Char('h'), PreviousTab),
-                    (Global, Char('l'), NextTab),
-                    (Global, Code(KeyCode::Left), PreviousTab),
-                    (Global, Code(KeyCode::Right), NextTab),
-                ],
-            ),
-            bind(
-                "j k, ↓ ↑",
-                "move the selection",
-                &[
-                    (Global, Char('j'), Down),
-                    (Global, Char('k'), Up),
-                    (Global, Code(KeyCode::Down), Down),
-                    (Global, Code(KeyCode::Up), Up),
-                    (Picker, Char('j'), Down),
-                    (Picker, Char('k'), Up),
-                    (Picker, Code(KeyCode::Down), Down),
-                    (Picker, Code(KeyCode::Up), Up),
-                ],
-            ),
-            bind(
-                "g G, Home End",
-                "first / last row",
-                &[
-                    (Global, Char('g'), First),
-                    (Global, Char('G'), Last),
-                    (Global, Code(KeyCode::Home), First),
-                    (Global, Code(KeyCode::End), Last),
-                ],
-            ),
-            bind(
-                "PgUp PgDn",
-                "move by a page",
-                &[
-                    (Global, Code(KeyCode::PageUp), PageUp),
-                    (Global, Code(KeyCode::PageDown), PageDown),
-                ],
-            ),
-            bind("r", "refresh now", &[(Global, Char('r'), Refresh)]),
-            bind(
-                "P",
-                "switch project",
-                &[
-                    (Global, Char('P'), SwitchProject),
-                    (Picker, Code(KeyCode::Enter), Pick),
-                    (Picker, Code(KeyCode::Esc), Dismiss),
-                ],
-            ),
-            bind(
-                "E",
-                "edit project, device policy",
-                &[(Global, Char('E'), EditProject)],
-            ),
-        ],
-    },
-    Group {
-        title: "Devices",
-        bindings: &[
-            bind(
-                "/",
-                "filter as you type",
-                &[(DEVICES, Char('/'), StartFilter)],
-            ),
-            bind(
-                "Enter, Esc",
-                "keep / clear the filter",
-                &[
-                    (Filter, Code(KeyCode::Enter), KeepFilter),
-                    (Filter, Code(KeyCode::Esc), ClearFilter),
-                    (DEVICES, Code(KeyCode::Esc), ClearFilter),
-                ],
-            ),
-            bind(
-                "s",
-                "cycle the rollout state filter",
-                &[(DEVICES, Char('s'), CycleState)],
-            ),
-            bind(
-                "u",
-                "unban the selected device",
-                &[(DEVICES, Char('u'), Unban)],
-            ),
-            bind(
-                "c",
-                "confirm its held module job",
-                &[(DEVICES, Char('c'), ConfirmJob)],
-            ),
-            bind(
-                "C",
-                "confirm every listed held job",
-                &[(DEVICES, Char('C'), ConfirmListed)],
-            ),
-            bind(
-                "n",
-                "tell it to check now",
-                &[(DEVICES, Char('n'), CheckNow)],
-            ),
-            bind("x", "forget the device", &[(DEVICES, Char('x'), Forget)]),
-            bind(
-                "m",
-                "move it to another project",
-                &[(DEVICES, Char('m'), Move)],
-            ),
-            bind(
-                "a A",
-                "cancel / uncancel its upgrade",
-                &[
-                    (DEVICES, Char('a'), CancelUpgrade),
-                    (DEVICES, Char('A'), Uncancel),
-                ],
-            ),
-        ],
-    },
-    Group {
-        title: "Firmware",
-        bindings: &[
-            bind("u", "upload a file", &[(FIRMWARE, Char('u'), Upload)]),
-            bind(
-                "d",
-                "delete the selected image",
-                &[(FIRMWARE, Char('d'), Delete)],
-            ),
-        ],
-    },
-    Group {
-        title: "Rollouts",
-        bindings: &[
-            bind("n", "new plan", &[(ROLLOUTS, Char('n'), NewPlan)]),
-            bind(
-                "e, Enter",
-                "edit the selected plan",
-                &[
-                    (ROLLOUTS, Char('e'), EditPlan),
-                    (ROLLOUTS, Code(KeyCode::Enter), EditPlan),
-                ],
-            ),
-            bind(
-                "d",
-                "delete the selected plan",
-                &[(ROLLOUTS, Char('d'), Delete)],
-            ),
-            bind(
-                "p u",
-                "pause / resume its rollout",
-                &[(ROLLOUTS, Char('p'), Pause), (ROLLOUTS, Char('u'), Resume)],
-            ),
-            bind(
-                "a c",
-                "advance / cancel its rollout",
-                &[
-                    (ROLLOUTS, Char('a'), Advance),
-                    (ROLLOUTS, Char('c'), Cancel),
-                ],
-            ),
-            bind(
-                "N",
-                "tell its devices to check now",
-                &[(ROLLOUTS, Char('N'), CheckNowPlan)],
-            ),
-        ],
-    },
-    Group {
-        title: "Audit",
-        bindings: &[
-            bind(
-                "/",
-                "filter: actor: project: action: since:",
-                &[(AUDIT, Char('/'), StartFilter)],
-            ),
-            bind(
-                "Esc",
-                "clear the filter",
-                &[(AUDIT, Code(KeyCode::Esc), ClearFilter)],
-            ),
-        ],
-    },
-    Group {
-        title: "Webhooks",
-        bindings: &[
-            bind(
-                "Enter",
-                "webhooks / their deliveries",
-                &[(WEBHOOKS, Code(KeyCode::Enter), SwitchFocus)],
-            ),
-            bind(
-                "r R",
-                "redeliver the delivery / refresh",
-                &[
-                    (WEBHOOKS, Char('r'), Redeliver),
-                    (WEBHOOKS, Char('R'), Refresh),
-                ],
-            ),
-        ],
-    },
-    Group {
-        title: "Forms and prompts",
-        bindings: &[
-            bind(
-                "Tab, ↓",
-                "next field",
-                &[
-                    (Form, Code(KeyCode::Tab), NextField),
-                    (Form, Code(KeyCode::Down), NextField),
-                ],
-            ),
-            bind(
-                "Shift-Tab, ↑",
-                "previous field",
-                &[
-                    (Form, Code(KeyCode::BackTab), PreviousField),
-                    (Form, Code(KeyCode::Up), PreviousField),
-                ],
-            ),
-            bind(
-                "Space, ← →",
-                "toggle a choice",
-                &[
-                    (Form, Char(' '), NextChoice),
-                    (Form, Code(KeyCode::Right), NextChoice),
-                    (Form, Code(KeyCode::Left), PreviousChoice),
-                ],
-            ),
-            bind(
-                "Ctrl-U",
-                "clear the field",
-                &[(Form, Ctrl('u'), ClearField)],
-            ),
-            bind("Enter", "save", &[(Form, Code(KeyCode::Enter), Submit)]),
-            bind("Esc", "cancel", &[(Form, Code(KeyCode::Esc), Dismiss)]),
-            bind(
-                "y / n",
-                "answer a confirmation",
-                &[
-                    (Confirm, Char('y'), Yes),
-                    (Confirm, Char('Y'), Yes),
-                    (Confirm, Code(KeyCode::Enter), Yes),
-                    (Confirm, Char('n'), No),
-                    (Confirm, Char('N'), No),
-                    (Confirm, Code(KeyCode::Esc), No),
-                ],
-            ),
-        ],
-    },
-];
+/// The bindings of forms and confirmations.
+pub const FORMS: Group = Group {
+    title: "Forms and prompts",
+    bindings: &[
+        bind(
+            "Tab, ↓",
+            "next field",
+            &[
+                (Form, Code(KeyCode::Tab), NextField),
+                (Form, Code(KeyCode::Down), NextField),
+            ],
+        ),
+        bind(
+            "Shift-Tab, ↑",
+            "previous field",
+            &[
+                (Form, Code(KeyCode::BackTab), PreviousField),
+                (Form, Code(KeyCode::Up), PreviousField),
+            ],
+        ),
+        bind(
+            "Space, ← →",
+            "toggle a choice",
+            &[
+                (Form, Char(' '), NextChoice),
+                (Form, Code(KeyCode::Right), NextChoice),
+                (Form, Code(KeyCode::Left), PreviousChoice),
+            ],
+        ),
+        bind(
+            "Ctrl-U",
+            "clear the field",
+            &[(Form, Ctrl('u'), ClearField)],
+        ),
+        bind("Enter", "save", &[(Form, Code(KeyCode::Enter), Submit)]),
+        bind("Esc", "cancel", &[(Form, Code(KeyCode::Esc), Dismiss)]),
+        bind(
+            "y / n",
+            "answer a confirmation",
+            &[
+                (Confirm, Char('y'), Yes),
+                (Confirm, Char('Y'), Yes),
+                (Confirm, Code(KeyCode::Enter), Yes),
+                (Confirm, Char('n'), No),
+                (Confirm, Char('N'), No),
+                (Confirm, Code(KeyCode::Esc), No),
+            ],
+        ),
+    ],
+};
+
+/// Every key binding, grouped by where it applies: everywhere, then each tab's own (its
+/// screen's `KEYS`, in tab order; a tab without keys has no group), then forms and prompts.
+/// The help overlay renders exactly these groups, and `lookup` reads them.
+pub fn groups() -> Vec<&'static Group> {
+    let tabs = TAB_KEYS.iter().copied().filter(|g| !g.bindings.is_empty());
+    std::iter::once(&EVERYWHERE)
+        .chain(tabs)
+        .chain(std::iter::once(&FORMS))
+        .collect()
+}
 
 /// What `key` does on `tab` with no overlay open: the tab's own binding first (the innermost
 /// scope wins, so a tab may give a global key another meaning), else the global one.
@@ -428,8 +296,8 @@ pub fn lookup_on_tab(tab: Tab, key: &KeyEvent) -> Option<Act> {
 
 /// What `key` does in `scope`, if anything.
 pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Act> {
-    KEYMAP
-        .iter()
+    groups()
+        .into_iter()
         .flat_map(|group| group.bindings)
         .flat_map(|binding| binding.map)
         .find(|(s, k, _)| *s == scope && k.matches(key))
@@ -439,6 +307,10 @@ pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Act> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DEVICES: Scope = Scope::Tab(Tab::Devices);
+    const FIRMWARE: Scope = Scope::Tab(Tab::Firmware);
+    const ROLLOUTS: Scope = Scope::Tab(Tab::Rollouts);
 
     fn key(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, modifiers)
@@ -505,8 +377,8 @@ mod tests {
     /// No key means two things in one scope: the first row would win silently.
     #[test]
     fn no_key_is_bound_twice_in_a_scope() {
-        let all: Vec<&(Scope, Key, Act)> = KEYMAP
-            .iter()
+        let all: Vec<&(Scope, Key, Act)> = groups()
+            .into_iter()
             .flat_map(|g| g.bindings)
             .flat_map(|b| b.map)
             .collect();

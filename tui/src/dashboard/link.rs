@@ -8,8 +8,9 @@ use super::remote::Outcome;
 const BACKOFF_SECS: [u32; 6] = [1, 2, 4, 8, 15, 30];
 
 /// Whether the server answers; drives the status bar and the retry backoff.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Link {
+    #[default]
     Connecting,
     Online,
     /// `retry_in` ticks until the next attempt; `None` while that attempt runs.

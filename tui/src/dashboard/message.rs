@@ -3,20 +3,33 @@
 //! an overlay to open, a status line).
 
 use fota_shared::api::access::AuditPage;
-use fota_shared::api::catalog::{Firmware, Project, ProjectSpec, UploadReceipt};
-use fota_shared::api::events::{EventPage, Redelivery, Webhook, WebhookDelivery};
-use fota_shared::api::fleet::{ActivityHour, Device, DeviceHistory, DeviceList};
-use fota_shared::api::ota::{CancelResult, CheckNowResult, ConfirmResult, JobInfo};
+use fota_shared::api::catalog::{Firmware, Project, ProjectSpec};
+use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
+use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::plan::{Plan, PlanSpec};
+use fota_shared::model::plan::Plan;
 use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::remote::Outcome;
+use super::screens::{ScreenAnswer, ScreenCommand};
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{CheckNowTarget, FleetSnapshot};
-use fota_shared::api::query::{AuditQuery, DeviceQuery, UploadDetails};
+use fota_shared::api::query::{AuditQuery, DeviceQuery};
+
+/// Where a command tells the app how it goes before its answer (an upload's digest and bytes
+/// sent). The app's end is gone only when it quits, and then nobody is left to tell, so what is
+/// told too late is dropped here, in one place.
+#[derive(Debug, Clone)]
+pub struct Progress(pub UnboundedSender<Action>);
+
+impl Progress {
+    pub fn tell(&self, news: impl Into<Action>) {
+        self.0.send(news.into()).ok();
+    }
+}
 
 /// The clock sends `Action::Tick` this often; retries, refreshes and the spinner count ticks.
 pub const TICKS_PER_SECOND: u32 = 4;
@@ -48,46 +61,6 @@ pub enum Action {
     },
     FirmwareLoaded(Outcome<Vec<Firmware>>),
     PlansLoaded(Outcome<Vec<Plan>>),
-    UploadHashed {
-        sha256: String,
-        size: u64,
-    },
-    UploadProgress {
-        sent: u64,
-    },
-    UploadFinished(Outcome<UploadReceipt>),
-    FirmwareDeleted {
-        firmware_name: String,
-        version: String,
-        result: Outcome<()>,
-    },
-    PlanSaved {
-        firmware_name: String,
-        result: Outcome<Plan>,
-    },
-    /// What a plan form's values would do (`POST .../preview`), for the form to show.
-    PlanPreviewed {
-        firmware_name: String,
-        spec: PlanSpec,
-        result: Outcome<fota_shared::api::preview::PlanPreview>,
-    },
-    PlanDeleted {
-        firmware_name: String,
-        result: Outcome<()>,
-    },
-    DeviceUnbanned {
-        id: String,
-        result: Outcome<Device>,
-    },
-    DeviceForgotten {
-        id: String,
-        result: Outcome<()>,
-    },
-    DeviceMoved {
-        id: String,
-        to: String,
-        result: Outcome<Device>,
-    },
     PlanStatusLoaded {
         firmware_name: String,
         result: Outcome<RolloutStatus>,
@@ -115,20 +88,39 @@ pub enum Action {
         target: CheckNowTarget,
         result: Outcome<CheckNowResult>,
     },
-    DeviceCancelled {
-        id: String,
-        cancel: bool,
-        result: Outcome<CancelResult>,
-    },
-    /// One long poll of the events feed came back; `after` is what it asked for (`None`: the
-    /// first call, which only says where to follow from).
-    EventsFollowed {
-        project: String,
-        generation: u64,
-        after: Option<u64>,
-        result: Outcome<EventPage>,
-    },
-    Webhooks(WebhookAnswer),
+    /// The answer to a screen's own command.
+    Screen(ScreenAnswer),
+}
+
+impl Action {
+    /// Whether the call an answer answers reached the server, for the link state; `None` for
+    /// input and for news of a call that runs.
+    pub fn reached(&self) -> Option<Outcome<()>> {
+        fn of<T>(result: &Outcome<T>) -> Option<Outcome<()>> {
+            Some(result.as_ref().map(|_| ()).map_err(Clone::clone))
+        }
+        match self {
+            Action::Started | Action::Key(_) | Action::Tick | Action::Resize => None,
+            Action::ProjectsLoaded(result) => of(result),
+            Action::ProjectLoaded { result, .. } | Action::ProjectSaved { result, .. } => {
+                of(result)
+            }
+            Action::FleetLoaded(result) => of(result),
+            Action::ActivityLoaded(result) => of(result),
+            Action::DevicesLoaded { result, .. } => of(result),
+            Action::FirmwareLoaded(result) => of(result),
+            Action::PlansLoaded(result) => of(result),
+            Action::PlanStatusLoaded { result, .. } | Action::RolloutControlled { result, .. } => {
+                of(result)
+            }
+            Action::HistoryLoaded { result, .. } => of(result),
+            Action::AuditLoaded { result, .. } => of(result),
+            Action::JobsLoaded(result) => of(result),
+            Action::JobsConfirmed { result, .. } => of(result),
+            Action::CheckedNow { result, .. } => of(result),
+            Action::Screen(answer) => answer.reached(),
+        }
+    }
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
@@ -163,50 +155,6 @@ pub enum Command {
     LoadPlans {
         project: String,
     },
-    UploadFirmware {
-        project: String,
-        path: String,
-        firmware_name: String,
-        version: String,
-        details: UploadDetails,
-    },
-    DeleteFirmware {
-        project: String,
-        firmware_name: String,
-        version: String,
-        /// The delta's source version; `None`: the version's full image.
-        source_version: Option<String>,
-    },
-    /// Previews a plan before it is saved; nothing changes.
-    PreviewPlan {
-        project: String,
-        firmware_name: String,
-        spec: PlanSpec,
-    },
-    PutPlan {
-        project: String,
-        firmware_name: String,
-        spec: PlanSpec,
-    },
-    DeletePlan {
-        project: String,
-        firmware_name: String,
-    },
-    UnbanDevice {
-        project: String,
-        id: String,
-    },
-    /// Unbinds a device and drops its registry row and history.
-    ForgetDevice {
-        project: String,
-        id: String,
-    },
-    /// Moves a device, with its history, to project `to`.
-    MoveDevice {
-        project: String,
-        id: String,
-        to: String,
-    },
     LoadPlanStatus {
         project: String,
         firmware_name: String,
@@ -237,69 +185,8 @@ pub enum Command {
         project: String,
         target: CheckNowTarget,
     },
-    /// Cancels (`cancel`) or uncancels a device's upgrade in every plan that reaches it.
-    CancelDevice {
-        project: String,
-        id: String,
-        cancel: bool,
-    },
-    /// One long poll of the project's events after `after`; `None` asks, without waiting, where
-    /// the feed stands.
-    FollowEvents {
-        project: String,
-        generation: u64,
-        after: Option<u64>,
-    },
-    Webhooks(WebhookCall),
-}
-
-/// The Webhooks tab's calls.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookCall {
-    List {
-        project: String,
-    },
-    Deliveries {
-        project: String,
-        name: String,
-    },
-    Redeliver {
-        project: String,
-        name: String,
-        delivery: u64,
-    },
-}
-
-/// The answers to [`WebhookCall`]s, each naming the project it was asked for.
-#[derive(Debug)]
-pub enum WebhookAnswer {
-    Listed {
-        project: String,
-        result: Outcome<Vec<Webhook>>,
-    },
-    Deliveries {
-        project: String,
-        name: String,
-        result: Outcome<Vec<WebhookDelivery>>,
-    },
-    Redelivered {
-        project: String,
-        name: String,
-        delivery: u64,
-        result: Outcome<Redelivery>,
-    },
-}
-
-impl WebhookAnswer {
-    /// Whether the call reached the server, for the link state.
-    pub fn reached(&self) -> Outcome<()> {
-        let failure = match self {
-            WebhookAnswer::Listed { result, .. } => result.as_ref().err(),
-            WebhookAnswer::Deliveries { result, .. } => result.as_ref().err(),
-            WebhookAnswer::Redelivered { result, .. } => result.as_ref().err(),
-        };
-        failure.map_or(Ok(()), |failure| Err(failure.clone()))
-    }
+    /// A screen's own command (`screens::ScreenCommand`), run by its `run`.
+    Screen(ScreenCommand),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

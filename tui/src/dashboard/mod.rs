@@ -1,11 +1,16 @@
 //! The full-screen dashboard, an Elm-style loop: `app::update` is pure (state in, `Command`s
 //! out), `shell` runs the commands on tokio and sends their results back as `Action`s, `view`
-//! draws. Each tab is a screen (`screens`) holding its state, its keys and its drawing; shared
-//! widgets are in `widgets`, and every key binding is in the one `keymap` that both dispatch and
-//! the help overlay read.
+//! draws. Each tab is a screen (`screens`, behind the `screens::Screen` trait) holding its
+//! state, its title and key bindings, its own commands and their answers, its form's fields,
+//! its updates and its drawing; the registry in `screens` lists the tabs once. Shared widgets
+//! are in `widgets`; `keymap` is the one key table (the bindings of all tabs and of overlays,
+//! with each tab's own gathered from its screen) that both dispatch and the help overlay read.
 //!
-//! Imports point one way: `tab`, `remote`, `keymap` -> `widgets` -> `message` -> `screens` ->
-//! `app` -> `view`, `runner`, `shell`.
+//! Imports point one way: `remote` -> `widgets` -> `message` -> `screens` -> `app` -> `view`,
+//! `runner`, `shell`; with two loops through the registry, which is where the tabs are named:
+//! `tab` and `keymap` read the `Tab` enum and the tabs' key groups it makes, and `message` wraps
+//! the screens' own commands and answers (`Command::Screen`, `Action::Screen`). A screen's
+//! command runs with the `shell`'s `failure`, its one way out for errors.
 
 pub mod app;
 pub mod event;

@@ -100,7 +100,7 @@ mod tests {
         );
         // The events feed starts with the app, whatever tab is shown.
         assert!(
-            matches!(&sent[2], Command::FollowEvents { project, after: None, .. } if project == "demo")
+            matches!(&sent[2], Command::Screen(crate::dashboard::screens::ScreenCommand::Events(crate::dashboard::screens::events::FollowEvents { project, after: None, .. })) if project == "demo")
         );
         // The project's record, for the header's device policy.
         assert!(matches!(&sent[3], Command::LoadProject { project } if project == "demo"));

@@ -10,12 +10,9 @@ use std::future::Future;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use super::message::{Action, Command, WebhookAnswer, WebhookCall};
+use super::message::{Action, Command, Progress};
 use super::remote::Failure;
-use super::screens::events::WAIT_S;
 use crate::api::{ApiClient, ApiError};
-use crate::image_file::{expand_home, hash_file};
-use fota_shared::api::query::UploadDetails;
 
 /// Runs commands as they come, each in its own task so a slow upload never holds up a refresh.
 /// A task whose answer nobody can take any more (the app quit) stops where it is: the events
@@ -55,7 +52,7 @@ pub fn failure(err: ApiError) -> Failure {
 
 impl Failure {
     /// A failure on this machine (a file, a task), not the server's.
-    fn local(message: String) -> Failure {
+    pub fn local(message: String) -> Failure {
         Failure {
             message,
             connection: false,
@@ -69,72 +66,18 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
     actions.send(action).ok();
 }
 
-/// Runs one command: the events feed's poll, a webhook call, a load, else a change.
+/// Runs one command: a screen's own, a load, else a change.
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
     let command = match command {
-        Command::FollowEvents {
-            project,
-            generation,
-            after,
-        } => return follow_events(api, project, generation, after).await,
-        Command::Webhooks(call) => return Action::Webhooks(webhook_call(api, call).await),
+        Command::Screen(command) => {
+            let progress = Progress(actions.clone());
+            return Action::Screen(command.run(api, &progress).await);
+        }
         other => other,
     };
     match load(api, command).await {
         Ok(action) => action,
-        Err(command) => change(api, command, actions).await,
-    }
-}
-
-/// One call of the events feed: the first (`after` `None`) asks where the log stands without
-/// waiting, the others wait up to `WAIT_S` for what comes after `after`.
-async fn follow_events(
-    api: &ApiClient,
-    project: String,
-    generation: u64,
-    after: Option<u64>,
-) -> Action {
-    let wait = if after.is_some() { WAIT_S } else { 0 };
-    Action::EventsFollowed {
-        result: api.events(&project, after, wait).await.map_err(failure),
-        project,
-        generation,
-        after,
-    }
-}
-
-async fn webhook_call(api: &ApiClient, call: WebhookCall) -> WebhookAnswer {
-    match call {
-        WebhookCall::List { project } => WebhookAnswer::Listed {
-            result: api
-                .webhooks(&project)
-                .await
-                .map(|list| list.webhooks)
-                .map_err(failure),
-            project,
-        },
-        WebhookCall::Deliveries { project, name } => WebhookAnswer::Deliveries {
-            result: api
-                .webhook_deliveries(&project, &name)
-                .await
-                .map(|list| list.deliveries)
-                .map_err(failure),
-            project,
-            name,
-        },
-        WebhookCall::Redeliver {
-            project,
-            name,
-            delivery,
-        } => WebhookAnswer::Redelivered {
-            result: api
-                .redeliver(&project, &name, delivery)
-                .await
-                .map_err(failure),
-            project,
-            name,
-            delivery,
-        },
+        Err(command) => change(api, command).await,
     }
 }
 
@@ -210,47 +153,12 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
     })
 }
 
-/// Runs a change of the project and its firmware; plans' and devices' changes go on to
-/// `change_plans`.
-async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
+/// Runs a change of the project; plans' and devices' changes go on to `change_plans`.
+async fn change(api: &ApiClient, command: Command) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
             result: api.put_project(&project, &spec).await.map_err(failure),
             key: project,
-        },
-        Command::UploadFirmware {
-            project,
-            path,
-            firmware_name,
-            version,
-            details,
-        } => Action::UploadFinished(
-            upload(
-                api,
-                &project,
-                &path,
-                (&firmware_name, &version, &details),
-                actions,
-            )
-            .await,
-        ),
-        Command::DeleteFirmware {
-            project,
-            firmware_name,
-            version,
-            source_version,
-        } => Action::FirmwareDeleted {
-            result: api
-                .delete_firmware(
-                    &project,
-                    &firmware_name,
-                    &version,
-                    source_version.as_deref(),
-                )
-                .await
-                .map_err(failure),
-            firmware_name,
-            version,
         },
         other => change_plans(api, other).await,
     }
@@ -259,39 +167,6 @@ async fn change(api: &ApiClient, command: Command, actions: &UnboundedSender<Act
 /// Runs a change of plans and their rollouts; devices' changes go on to `change_devices`.
 async fn change_plans(api: &ApiClient, command: Command) -> Action {
     match command {
-        Command::PreviewPlan {
-            project,
-            firmware_name,
-            spec,
-        } => Action::PlanPreviewed {
-            result: api
-                .preview_plan(&project, &firmware_name, &spec)
-                .await
-                .map_err(failure),
-            firmware_name,
-            spec,
-        },
-        Command::PutPlan {
-            project,
-            firmware_name,
-            spec,
-        } => Action::PlanSaved {
-            result: api
-                .put_plan(&project, &firmware_name, &spec)
-                .await
-                .map_err(failure),
-            firmware_name,
-        },
-        Command::DeletePlan {
-            project,
-            firmware_name,
-        } => Action::PlanDeleted {
-            result: api
-                .delete_plan(&project, &firmware_name)
-                .await
-                .map_err(failure),
-            firmware_name,
-        },
         Command::ControlRollout {
             project,
             firmware_name,
@@ -308,22 +183,9 @@ async fn change_plans(api: &ApiClient, command: Command) -> Action {
     }
 }
 
-/// Runs a change of devices and their jobs.
+/// Runs a confirmation of jobs, or a check-now.
 async fn change_devices(api: &ApiClient, command: Command) -> Action {
     match command {
-        Command::UnbanDevice { project, id } => Action::DeviceUnbanned {
-            result: api.unban_device(&project, &id).await.map_err(failure),
-            id,
-        },
-        Command::ForgetDevice { project, id } => Action::DeviceForgotten {
-            result: api.forget_device(&project, &id).await.map_err(failure),
-            id,
-        },
-        Command::MoveDevice { project, id, to } => Action::DeviceMoved {
-            result: api.move_device(&project, &id, &to).await.map_err(failure),
-            id,
-            to,
-        },
         Command::ConfirmJobs { project, ids } => {
             let result = match ids.as_slice() {
                 [one] => api.confirm_device(&project, one).await,
@@ -343,60 +205,17 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
         },
-        Command::CancelDevice {
-            project,
-            id,
-            cancel,
-        } => Action::DeviceCancelled {
-            result: api
-                .cancel_device(&project, &id, None, cancel)
-                .await
-                .map_err(failure),
-            id,
-            cancel,
-        },
         // The feed and webhook calls are `execute`'s, every load `load`'s, the other changes
         // `change`'s and `change_plans`'.
         other => unreachable!("{other:?} is run by execute, load, change or change_plans"),
     }
 }
 
-async fn upload(
-    api: &ApiClient,
-    project: &str,
-    path: &str,
-    (firmware_name, version, details): (&str, &str, &UploadDetails),
-    actions: &UnboundedSender<Action>,
-) -> Result<fota_shared::api::catalog::UploadReceipt, Failure> {
-    let file = expand_home(path);
-    let unreadable =
-        |err: std::io::Error| Failure::local(format!("cannot read {}: {err}", file.display()));
-    // One pass for the sha256 and size, a chunk at a time; the upload reads the file again.
-    let hashed = hash_file(&file).await.map_err(unreadable)?;
-    let opened = tokio::fs::File::open(&file).await.map_err(unreadable)?;
-    deliver(
-        actions,
-        Action::UploadHashed {
-            sha256: hashed.sha256.clone(),
-            size: hashed.size,
-        },
-    );
-    let progress = actions.clone();
-    api.upload_firmware(
-        project,
-        (firmware_name, version, details),
-        (opened, &hashed),
-        move |sent| {
-            deliver(&progress, Action::UploadProgress { sent });
-        },
-    )
-    .await
-    .map_err(failure)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dashboard::screens::events::{EventsFollowed, FollowEvents};
+    use crate::dashboard::screens::ScreenAnswer;
 
     /// Once the app is gone, a call still out (a long poll holds its answer up to 25 s) is
     /// dropped rather than waited for.
@@ -446,19 +265,21 @@ mod tests {
         ]);
         let api = ApiClient::new(&url, Some("t".repeat(32)));
         let (actions, _app) = tokio::sync::mpsc::unbounded_channel();
-        let call = |after| Command::FollowEvents {
-            project: "demo".into(),
-            generation: 3,
-            after,
+        let call = |after| {
+            Command::from(FollowEvents {
+                project: "demo".into(),
+                generation: 3,
+                after,
+            })
         };
         let first = execute(&api, call(None), &actions).await;
         assert!(
-            matches!(&first, Action::EventsFollowed { generation: 3, after: None, result: Ok(page), .. } if page.latest == 41),
+            matches!(&first, Action::Screen(ScreenAnswer::Events(EventsFollowed { call: FollowEvents { generation: 3, after: None, .. }, result: Ok(page) })) if page.latest == 41),
             "{first:?}"
         );
         let next = execute(&api, call(Some(41)), &actions).await;
         assert!(
-            matches!(&next, Action::EventsFollowed { after: Some(41), result: Ok(page), .. } if page.events[0].id == 42),
+            matches!(&next, Action::Screen(ScreenAnswer::Events(EventsFollowed { call: FollowEvents { after: Some(41), .. }, result: Ok(page) })) if page.events[0].id == 42),
             "{next:?}"
         );
         assert_eq!(

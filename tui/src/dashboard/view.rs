@@ -9,7 +9,6 @@ use ratatui::widgets::{Block, Tabs, Widget};
 
 use super::app::{App, Link, TICKS_PER_SECOND};
 use super::message::{Modal, StatusKind};
-use super::screens::{audit, devices, events, firmware, fleet, rollouts, webhooks};
 use super::tab::Tab;
 use super::widgets::form::render_form;
 use super::widgets::modal::{render_confirm, render_help};
@@ -34,15 +33,7 @@ impl Widget for &App {
             let inner = framed(block, body, buf);
             remote_area(ticks, &self.projects, strings::WHAT_PROJECTS, inner, buf);
         } else {
-            match self.tab {
-                Tab::Fleet => fleet::render(&self.fleet, &self.rollouts.status, ticks, body, buf),
-                Tab::Devices => devices::render(&self.devices, ticks, body, buf),
-                Tab::Firmware => firmware::render(&self.firmware, ticks, body, buf),
-                Tab::Rollouts => rollouts::render(&self.rollouts, ticks, body, buf),
-                Tab::Audit => audit::render(&self.audit, ticks, body, buf),
-                Tab::Events => events::render(&self.events, ticks, body, buf),
-                Tab::Webhooks => webhooks::render(&self.webhooks, ticks, body, buf),
-            }
+            self.screen(self.tab).draw(self, body, buf);
         }
         render_status_bar(self, bottom, buf);
         match &self.modal {

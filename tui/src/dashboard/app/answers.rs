@@ -1,108 +1,95 @@
-//! The API's answers as `update` takes them: each marks the link online or offline, then goes to
-//! the screen it concerns. Loads first (`on_loaded`), then the answers to changes (`on_changed`).
+//! The API's answers as `update` takes them: each marks the link online or offline, then goes
+//! where it belongs. The project list and records are the app's, as are the answers that feed
+//! more than one place (the fleet summary, a rollout's status, a check-now); every other answer
+//! is a screen's own, which takes it (`Action::Screen` through the registry, the rest offered to
+//! each screen's `take`).
 
 use super::{App, Reaction, StatusKind};
 use crate::config::FALLBACK_PROJECT;
-use crate::dashboard::message::{Action, Command, Modal};
-use crate::dashboard::widgets::form::FormPurpose;
+use crate::dashboard::message::{Action, Command};
+use crate::dashboard::remote::Outcome;
+use crate::dashboard::tab::Tab;
 use crate::strings;
+use fota_shared::api::catalog::Project;
 
 /// Applies one answer of the shell; input actions never come here.
 pub(super) fn on_answer(app: &mut App, action: Action) -> Vec<Command> {
-    match on_loaded(app, action) {
-        Ok(commands) => commands,
-        Err(action) => on_changed(app, *action),
+    if let Some(reached) = action.reached() {
+        app.observe(&reached);
     }
-}
-
-/// A load's answer; any other action is handed back (boxed: an action is large).
-fn on_loaded(app: &mut App, action: Action) -> Result<Vec<Command>, Box<Action>> {
     let project = app.project.clone();
     let project = project.as_deref();
-    Ok(match action {
-        Action::ProjectsLoaded(result) => on_projects(app, result),
+    let reaction = match action {
+        Action::ProjectsLoaded(result) => return on_projects(app, result),
         Action::ProjectLoaded { key, result } => {
-            app.observe(&result);
             if project == Some(key.as_str()) {
                 app.project_screen.on_loaded(result);
             }
-            vec![]
+            return vec![];
         }
-        Action::FleetLoaded(result) => {
-            app.observe(&result);
-            app.fleet.on_summary(result);
-            let names = app.fleet.plan_names();
-            match project {
-                Some(project) => app
-                    .rollouts
-                    .load_statuses(project, names.iter().map(String::as_str)),
-                None => vec![],
+        Action::ProjectSaved { key, result } => {
+            if project != Some(key.as_str()) {
+                return vec![];
             }
+            app.project_screen.on_saved(&key, result)
         }
-        Action::ActivityLoaded(result) => {
-            app.observe(&result);
-            app.fleet.on_activity(result);
-            vec![]
-        }
-        Action::DevicesLoaded {
-            generation,
-            cursor,
-            result,
-        } => {
-            app.observe(&result);
-            let visible = app.tab == crate::dashboard::tab::Tab::Devices;
-            app.devices
-                .on_page(generation, cursor, result, project, visible)
-        }
-        Action::FirmwareLoaded(result) => {
-            app.observe(&result);
-            app.firmware.on_loaded(result);
-            vec![]
-        }
-        Action::PlansLoaded(result) => {
-            app.observe(&result);
-            app.rollouts.on_plans(result, project)
-        }
+        Action::FleetLoaded(result) => on_fleet(app, result),
         Action::PlanStatusLoaded {
             firmware_name,
             result,
         } => {
-            app.observe(&result);
             if let Some(trust) = result.as_ref().ok().and_then(|s| s.trust.as_ref()) {
                 app.project_screen.policy_seen(trust.device_policy);
             }
             app.rollouts.on_status(firmware_name, result);
-            vec![]
+            Reaction::none()
         }
-        Action::HistoryLoaded { id, result } => {
-            app.observe(&result);
-            app.devices.on_history(&id, result.map(|h| h.events));
-            vec![]
+        Action::CheckedNow { target, result } => match result {
+            Ok(outcome) => {
+                Reaction::status(StatusKind::Info, strings::checked_now(&target, &outcome))
+            }
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(&strings::checking_now(&target), &failure.message),
+            ),
+        },
+        Action::Screen(answer) => answer.deliver(app),
+        other => to_screens(app, other),
+    };
+    app.apply(reaction)
+}
+
+/// The fleet summary: the Fleet tab's numbers, and the plans whose rollout statuses load.
+fn on_fleet(app: &mut App, result: Outcome<crate::api::FleetSnapshot>) -> Reaction {
+    app.fleet.on_summary(result);
+    let names = app.fleet.plan_names();
+    app.rollouts.fleet_plans.clone_from(&names);
+    let commands = match app.project.clone() {
+        Some(project) => app
+            .rollouts
+            .load_statuses(&project, names.iter().map(String::as_str)),
+        None => vec![],
+    };
+    Reaction::commands(commands)
+}
+
+/// Offers an answer to each screen in turn, until one takes it. Input (keys, ticks) is
+/// `update`'s own and never reaches the answers.
+fn to_screens(app: &mut App, action: Action) -> Reaction {
+    let mut action = Box::new(action);
+    for &tab in Tab::ALL {
+        let (screen, around) = app.screen_around(tab);
+        match screen.take(action, around) {
+            Ok(reaction) => return reaction,
+            Err(other) => action = other,
         }
-        Action::AuditLoaded {
-            generation,
-            cursor,
-            result,
-        } => {
-            app.observe(&result);
-            app.audit.on_page(generation, cursor, result)
-        }
-        Action::JobsLoaded(result) => {
-            app.observe(&result);
-            app.devices.on_jobs(result);
-            vec![]
-        }
-        other => return Err(Box::new(other)),
-    })
+    }
+    Reaction::none()
 }
 
 /// The project list: the picker's choices, the shown project's record, and the project to show
 /// when none was named (the only one, else `demo`).
-fn on_projects(
-    app: &mut App,
-    result: crate::dashboard::remote::Outcome<Vec<fota_shared::api::catalog::Project>>,
-) -> Vec<Command> {
-    app.observe(&result);
+fn on_projects(app: &mut App, result: Outcome<Vec<Project>>) -> Vec<Command> {
     app.projects.settle(strings::WHAT_PROJECTS, result);
     app.fill_picker();
     if app.project.is_none() {
@@ -116,151 +103,4 @@ fn on_projects(
     }
     app.note_listed_project();
     vec![]
-}
-
-/// The answer to a change (or to an upload's progress).
-fn on_changed(app: &mut App, action: Action) -> Vec<Command> {
-    let project = app.project.clone();
-    let project = project.as_deref();
-    let reaction = match action {
-        Action::ProjectSaved { key, result } => {
-            app.observe(&result);
-            if project != Some(key.as_str()) {
-                return vec![];
-            }
-            app.project_screen.on_saved(&key, result)
-        }
-        Action::RolloutControlled {
-            firmware_name,
-            action,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts.on_controlled(firmware_name, action, result)
-        }
-        Action::UploadHashed { sha256, size } => {
-            app.firmware.on_hashed(sha256, size);
-            Reaction::none()
-        }
-        Action::UploadProgress { sent } => {
-            app.firmware.on_progress(sent);
-            Reaction::none()
-        }
-        Action::UploadFinished(result) => {
-            app.observe(&result);
-            app.firmware.on_finished(result, project)
-        }
-        Action::FirmwareDeleted {
-            firmware_name,
-            version,
-            result,
-        } => {
-            app.observe(&result);
-            app.firmware
-                .on_deleted(&firmware_name, &version, result, project)
-        }
-        Action::PlanSaved {
-            firmware_name,
-            result,
-        } => on_plan_saved(app, firmware_name, result),
-        Action::PlanPreviewed {
-            firmware_name,
-            spec,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts
-                .on_previewed(firmware_name, spec, result, &mut app.modal)
-        }
-        Action::PlanDeleted {
-            firmware_name,
-            result,
-        } => {
-            app.observe(&result);
-            app.rollouts.on_deleted(&firmware_name, result, project)
-        }
-        other => on_device_changed(app, other),
-    };
-    app.apply(reaction)
-}
-
-fn on_plan_saved(
-    app: &mut App,
-    firmware_name: String,
-    result: crate::dashboard::remote::Outcome<fota_shared::model::plan::Plan>,
-) -> Reaction {
-    app.observe(&result);
-    let project = app.project.clone();
-    // A refusal shown in the form replaces the "saving" status line.
-    let in_form = result.is_err()
-        && matches!(&app.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
-    let reaction =
-        app.rollouts
-            .on_saved(&firmware_name, result, &mut app.modal, project.as_deref());
-    if in_form {
-        app.status = None;
-    }
-    reaction
-}
-
-/// The answers to changes of devices and their jobs.
-fn on_device_changed(app: &mut App, action: Action) -> Reaction {
-    let project = app.project.clone();
-    let project = project.as_deref();
-    match action {
-        Action::JobsConfirmed { ids, result } => {
-            app.observe(&result);
-            app.devices.on_confirmed(&ids, result, project)
-        }
-        Action::CheckedNow { target, result } => {
-            app.observe(&result);
-            match result {
-                Ok(outcome) => {
-                    Reaction::status(StatusKind::Info, strings::checked_now(&target, &outcome))
-                }
-                Err(failure) => Reaction::status(
-                    StatusKind::Error,
-                    strings::failed(&strings::checking_now(&target), &failure.message),
-                ),
-            }
-        }
-        Action::DeviceUnbanned { id, result } => {
-            app.observe(&result);
-            app.devices.on_unbanned(&id, result)
-        }
-        Action::DeviceForgotten { id, result } => {
-            app.observe(&result);
-            app.devices.on_forgotten(&id, result, project)
-        }
-        Action::DeviceMoved { id, to, result } => {
-            app.observe(&result);
-            app.devices.on_moved(&id, &to, result, project)
-        }
-        Action::DeviceCancelled { id, cancel, result } => {
-            app.observe(&result);
-            app.devices.on_cancelled(&id, cancel, result, project)
-        }
-        other => on_news(app, other),
-    }
-}
-
-/// The events feed's answers and the Webhooks tab's.
-fn on_news(app: &mut App, action: Action) -> Reaction {
-    match action {
-        Action::EventsFollowed {
-            project,
-            generation,
-            after,
-            result,
-        } => {
-            app.observe(&result);
-            app.events.on_followed(&project, generation, after, result)
-        }
-        Action::Webhooks(answer) => {
-            app.observe(&answer.reached());
-            app.webhooks.on_answer(answer, app.project.as_deref())
-        }
-        // Input (keys, ticks) is `update`'s own and never reaches the answers.
-        _ => Reaction::none(),
-    }
 }

@@ -23,11 +23,11 @@ fn without_a_project_the_only_project_is_chosen() {
                 hours: ACTIVITY_HOURS
             },
             // The events feed's first call: where the log stands.
-            Command::FollowEvents {
+            Command::from(crate::dashboard::screens::events::FollowEvents {
                 project: "p1".into(),
                 generation: 1,
                 after: None
-            }
+            })
         ]
     );
 }
@@ -51,11 +51,11 @@ fn a_named_project_loads_the_fleet_at_once() {
         vec![
             Command::LoadFleet { project: demo() },
             activity_cmd(),
-            Command::FollowEvents {
+            Command::from(crate::dashboard::screens::events::FollowEvents {
                 project: demo(),
                 generation: 1,
                 after: None
-            },
+            }),
             Command::LoadProject { project: demo() }
         ]
     );

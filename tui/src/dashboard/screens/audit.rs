@@ -10,14 +10,39 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
-use crate::dashboard::keymap::{self, Act, Scope};
-use crate::dashboard::message::Command;
+use super::{Around, Screen};
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
+use crate::dashboard::message::{Action, Command, Reaction};
 use crate::dashboard::remote::{clamp, Outcome};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::paged::{filter_line, paged_area, Paged};
 use crate::dashboard::widgets::{framed, render_table, FAILED, SUCCEEDED};
 use crate::format;
 use crate::strings;
 use fota_shared::api::query::AuditQuery;
+use ratatui::crossterm::event::KeyCode;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_AUDIT;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Audit);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind(
+            "/",
+            "filter: actor: project: action: since:",
+            &[(HERE, Key::Char('/'), Act::StartFilter)],
+        ),
+        bind(
+            "Esc",
+            "clear the filter",
+            &[(HERE, Key::Code(KeyCode::Esc), Act::ClearFilter)],
+        ),
+    ],
+};
 
 /// Audit entries fetched per page.
 pub const AUDIT_PAGE: u32 = 100;
@@ -94,7 +119,7 @@ impl AuditScreen {
     }
 
     /// The first page, unless a load of the list runs.
-    pub fn load(&mut self) -> Vec<Command> {
+    fn load(&mut self) -> Vec<Command> {
         self.list
             .begin()
             .then(|| Command::LoadAudit {
@@ -126,39 +151,7 @@ impl AuditScreen {
         })
     }
 
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) -> Vec<Command> {
-        let len = self.visible().len();
-        self.list.selected = clamp(to(self.list.selected, len), len);
-        self.prefetch().into_iter().collect()
-    }
-
-    /// A key while the filter is typed.
-    pub fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let before = parse_audit_filter(&self.list.filter).0;
-        let act = keymap::lookup(Scope::Filter, &key);
-        if !self.list.edit_filter(act, key) {
-            return vec![];
-        }
-        self.refilter(before)
-    }
-
-    /// The tab's own keys, as the keymap names them.
-    pub fn on_act(&mut self, act: Act) -> Vec<Command> {
-        match act {
-            Act::StartFilter => {
-                self.list.filtering = true;
-                vec![]
-            }
-            Act::ClearFilter if !self.list.filter.is_empty() => {
-                let before = parse_audit_filter(&self.list.filter).0;
-                self.list.filter.clear();
-                self.refilter(before)
-            }
-            _ => vec![],
-        }
-    }
-
-    pub fn on_page(
+    fn on_page(
         &mut self,
         generation: u64,
         cursor: Option<String>,
@@ -206,7 +199,72 @@ impl AuditScreen {
     }
 }
 
-pub fn render(screen: &AuditScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+impl Screen for AuditScreen {
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        let len = self.visible().len();
+        self.list.selected = clamp(to(self.list.selected, len), len);
+        self.prefetch().into_iter().collect()
+    }
+
+    /// A key while the filter is typed.
+    fn on_filter_key(&mut self, key: KeyEvent, _project: &str) -> Vec<Command> {
+        let before = parse_audit_filter(&self.list.filter).0;
+        let act = keymap::lookup(Scope::Filter, &key);
+        if !self.list.edit_filter(act, key) {
+            return vec![];
+        }
+        self.refilter(before)
+    }
+
+    /// The tab's own keys, as the keymap names them.
+    fn on_act(&mut self, act: Act, _project: &str) -> Reaction {
+        match act {
+            Act::StartFilter => {
+                self.list.filtering = true;
+                Reaction::none()
+            }
+            Act::ClearFilter if !self.list.filter.is_empty() => {
+                let before = parse_audit_filter(&self.list.filter).0;
+                self.list.filter.clear();
+                Reaction::commands(self.refilter(before))
+            }
+            _ => Reaction::none(),
+        }
+    }
+
+    fn refresh(&mut self, _project: &str) -> Vec<Command> {
+        self.load()
+    }
+
+    fn filtering(&self) -> bool {
+        self.list.filtering
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::AuditLoaded {
+                generation,
+                cursor,
+                result,
+            } => Ok(Reaction::commands(self.on_page(generation, cursor, result))),
+            other => Err(Box::new(other)),
+        }
+    }
+
+    fn start_over(&mut self) {
+        *self = AuditScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
+    }
+}
+
+fn render(screen: &AuditScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let view = &screen.list;
     let [filter_area, list_area, detail_area] = Layout::vertical([
         Constraint::Length(1),

@@ -3,20 +3,27 @@
 //! (unban, confirm a held job, check now, forget, move to another project, cancel or uncancel
 //! its upgrade). Drawing is in `view`.
 
+mod calls;
+mod keys;
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
-use fota_shared::api::ota::Job;
-use fota_shared::api::ota::{CancelResult, JobInfo};
+use fota_shared::api::ota::{CancelResult, Job, JobInfo};
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
+use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
 
-pub use view::render;
+pub use calls::{DeviceAnswer, DeviceCall};
+pub use keys::{KEYS, TITLE};
+use view::render;
 
+use super::{Around, Ctx, Screen};
 use crate::api::CheckNowTarget;
+use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, Act, Scope};
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
@@ -103,15 +110,7 @@ impl DevicesScreen {
         }
     }
 
-    /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        let mut commands: Vec<Command> = self.refresh(project).into_iter().collect();
-        commands.extend(self.refresh_jobs(project));
-        commands.extend(self.sync_history(project, true));
-        commands
-    }
-
-    fn refresh(&mut self, project: &str) -> Option<Command> {
+    fn first_page(&mut self, project: &str) -> Option<Command> {
         self.list.begin().then(|| Command::LoadDevices {
             project: project.to_string(),
             generation: self.list.generation,
@@ -128,7 +127,7 @@ impl DevicesScreen {
     /// The filter changed: start over from the first page under a new generation.
     fn refilter(&mut self, project: &str) -> Vec<Command> {
         self.list.restart();
-        self.refresh(project).into_iter().collect()
+        self.first_page(project).into_iter().collect()
     }
 
     fn prefetch(&mut self, project: &str) -> Option<Command> {
@@ -160,8 +159,8 @@ impl DevicesScreen {
         }
     }
 
-    /// Fetches the history the selection asked for; the app calls it on a tick.
-    pub fn fetch_history(&mut self, project: &str) -> Option<Command> {
+    /// Fetches the history the selection asked for.
+    fn fetch_history(&mut self, project: &str) -> Option<Command> {
         let history = &mut self.history;
         let id = history.id.clone()?;
         history.due = false;
@@ -169,98 +168,6 @@ impl DevicesScreen {
             project: project.to_string(),
             id,
         })
-    }
-
-    pub fn move_selection(
-        &mut self,
-        to: impl Fn(usize, usize) -> usize,
-        project: &str,
-    ) -> Vec<Command> {
-        let len = self.list.rows.len();
-        self.list.selected = clamp(to(self.list.selected, len), len);
-        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
-        commands.extend(self.sync_history(project, false));
-        commands
-    }
-
-    /// A key while the filter is typed.
-    pub fn on_filter_key(&mut self, key: KeyEvent, project: &str) -> Vec<Command> {
-        let act = keymap::lookup(Scope::Filter, &key);
-        if !self.list.edit_filter(act, key) {
-            return vec![];
-        }
-        self.refilter(project)
-    }
-
-    /// The tab's own keys, as the keymap names them.
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        let project = project.to_string();
-        match act {
-            Act::StartFilter => {
-                self.list.filtering = true;
-                Reaction::none()
-            }
-            Act::ClearFilter if !self.list.filter.is_empty() => {
-                self.list.filter.clear();
-                Reaction::commands(self.refilter(&project))
-            }
-            Act::CycleState => {
-                let at = STATE_CYCLE
-                    .iter()
-                    .position(|s| *s == self.state)
-                    .unwrap_or(0);
-                self.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
-                Reaction::commands(self.refilter(&project))
-            }
-            Act::ConfirmJob => self.confirm_selected(project),
-            Act::CancelUpgrade => self.confirm_cancel(project, true),
-            Act::Uncancel => self.confirm_cancel(project, false),
-            Act::ConfirmListed => self.confirm_listed(project),
-            Act::CheckNow => {
-                let Some(device) = self.selected_device() else {
-                    return Reaction::none();
-                };
-                let target = CheckNowTarget::Device(device.id.clone());
-                let busy = format!("{}…", strings::checking_now(&target));
-                Reaction::commands([Command::CheckNow { project, target }])
-                    .with_status(StatusKind::Busy, busy)
-            }
-            Act::Unban => match self.selected_device() {
-                Some(device) if device.banned => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_unban(&id),
-                        strings::unbanning(&id),
-                        Command::UnbanDevice { project, id },
-                    ))
-                }
-                Some(device) => {
-                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
-                }
-                None => Reaction::none(),
-            },
-            Act::Forget => match self.selected_device() {
-                Some(device) => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_forget(&id),
-                        strings::forgetting(&id),
-                        Command::ForgetDevice { project, id },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            // The project list comes from the app, which fills the picker it opens.
-            Act::Move => match self.selected_device() {
-                Some(device) => {
-                    Reaction::modal(Modal::Pick(Picker::new(PickPurpose::MoveDevice {
-                        id: device.id.clone(),
-                    })))
-                }
-                None => Reaction::none(),
-            },
-            _ => Reaction::none(),
-        }
     }
 
     /// `c`: asks before confirming the selected device's held job. Without a loaded jobs list
@@ -312,17 +219,31 @@ impl DevicesScreen {
         Reaction::modal(Modal::confirm(
             prompt,
             cancelling(&id, cancel),
-            Command::CancelDevice {
+            DeviceCall::Cancel {
                 project,
                 id,
                 cancel,
-            },
+            }
+            .into(),
         ))
+    }
+
+    /// The answer to one of the tab's own calls.
+    pub fn on_answer(&mut self, answer: DeviceAnswer, around: Around<'_>) -> Reaction {
+        let project = around.project;
+        match answer {
+            DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
+            DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),
+            DeviceAnswer::Moved { id, to, result } => self.on_moved(&id, &to, result, project),
+            DeviceAnswer::Cancelled { id, cancel, result } => {
+                self.on_cancelled(&id, cancel, result, project)
+            }
+        }
     }
 
     /// A cancel or uncancel is answered: what changed on the status line, and the list, jobs
     /// and history reloaded to show it.
-    pub fn on_cancelled(
+    fn on_cancelled(
         &mut self,
         id: &str,
         cancel: bool,
@@ -331,7 +252,7 @@ impl DevicesScreen {
     ) -> Reaction {
         match result {
             Ok(outcome) => {
-                let commands = project.map(|p| self.load(p)).unwrap_or_default();
+                let commands = project.map(|p| self.refresh(p)).unwrap_or_default();
                 Reaction::commands(commands).with_status(
                     StatusKind::Info,
                     strings::cancelled(&outcome).trim_end().to_string(),
@@ -359,7 +280,7 @@ impl DevicesScreen {
 
     /// A page of devices arrived. `visible`: the tab is open, so the selected device's history
     /// is wanted.
-    pub fn on_page(
+    fn on_page(
         &mut self,
         generation: u64,
         cursor: Option<String>,
@@ -413,19 +334,19 @@ impl DevicesScreen {
         commands
     }
 
-    pub fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
+    fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
         if self.history.id.as_deref() == Some(id) {
             self.history.events.settle(strings::WHAT_HISTORY, result);
         }
     }
 
-    pub fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
+    fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
         self.jobs.settle(strings::WHAT_JOBS, result);
     }
 
     /// Confirmed or refused, the jobs are reloaded: a refusal often means the job moved on,
     /// and the list shows where it stands now.
-    pub fn on_confirmed(
+    fn on_confirmed(
         &mut self,
         ids: &[String],
         result: Outcome<fota_shared::api::ota::ConfirmResult>,
@@ -442,7 +363,7 @@ impl DevicesScreen {
         Reaction::commands(commands).with_status(status.0, status.1)
     }
 
-    pub fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
+    fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
         match result {
             Ok(device) => {
                 if let Some(row) = self.list.rows.iter_mut().find(|d| d.id == device.id) {
@@ -468,12 +389,7 @@ impl DevicesScreen {
             .collect()
     }
 
-    pub fn on_forgotten(
-        &mut self,
-        id: &str,
-        result: Outcome<()>,
-        project: Option<&str>,
-    ) -> Reaction {
+    fn on_forgotten(&mut self, id: &str, result: Outcome<()>, project: Option<&str>) -> Reaction {
         match result {
             Ok(()) => Reaction::commands(self.drop_row(id, project))
                 .with_status(StatusKind::Info, strings::forgot(id)),
@@ -484,7 +400,7 @@ impl DevicesScreen {
         }
     }
 
-    pub fn on_moved(
+    fn on_moved(
         &mut self,
         id: &str,
         to: &str,
@@ -512,15 +428,176 @@ fn cancelling(id: &str, cancel: bool) -> String {
 }
 
 /// The prompt before a move, once the target project is picked.
-pub fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
+impl Screen for DevicesScreen {
+    /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let mut commands: Vec<Command> = self.first_page(project).into_iter().collect();
+        commands.extend(self.refresh_jobs(project));
+        commands.extend(self.sync_history(project, true));
+        commands
+    }
+
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        project: &str,
+    ) -> Vec<Command> {
+        let len = self.list.rows.len();
+        self.list.selected = clamp(to(self.list.selected, len), len);
+        let mut commands: Vec<Command> = self.prefetch(project).into_iter().collect();
+        commands.extend(self.sync_history(project, false));
+        commands
+    }
+
+    /// A key while the filter is typed.
+    fn on_filter_key(&mut self, key: KeyEvent, project: &str) -> Vec<Command> {
+        let act = keymap::lookup(Scope::Filter, &key);
+        if !self.list.edit_filter(act, key) {
+            return vec![];
+        }
+        self.refilter(project)
+    }
+
+    /// The tab's own keys, as the keymap names them.
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::StartFilter => {
+                self.list.filtering = true;
+                Reaction::none()
+            }
+            Act::ClearFilter if !self.list.filter.is_empty() => {
+                self.list.filter.clear();
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::CycleState => {
+                let at = STATE_CYCLE
+                    .iter()
+                    .position(|s| *s == self.state)
+                    .unwrap_or(0);
+                self.state = STATE_CYCLE[(at + 1) % STATE_CYCLE.len()];
+                Reaction::commands(self.refilter(&project))
+            }
+            Act::ConfirmJob => self.confirm_selected(project),
+            Act::CancelUpgrade => self.confirm_cancel(project, true),
+            Act::Uncancel => self.confirm_cancel(project, false),
+            Act::ConfirmListed => self.confirm_listed(project),
+            Act::CheckNow => {
+                let Some(device) = self.selected_device() else {
+                    return Reaction::none();
+                };
+                let target = CheckNowTarget::Device(device.id.clone());
+                let busy = format!("{}…", strings::checking_now(&target));
+                Reaction::commands([Command::CheckNow { project, target }])
+                    .with_status(StatusKind::Busy, busy)
+            }
+            Act::Unban => match self.selected_device() {
+                Some(device) if device.banned => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_unban(&id),
+                        strings::unbanning(&id),
+                        DeviceCall::Unban { project, id }.into(),
+                    ))
+                }
+                Some(device) => {
+                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
+                }
+                None => Reaction::none(),
+            },
+            Act::Forget => match self.selected_device() {
+                Some(device) => {
+                    let id = device.id.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_forget(&id),
+                        strings::forgetting(&id),
+                        DeviceCall::Forget { project, id }.into(),
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            // The project list comes from the app, which fills the picker it opens.
+            Act::Move => match self.selected_device() {
+                Some(device) => {
+                    Reaction::modal(Modal::Pick(Picker::new(PickPurpose::MoveDevice {
+                        id: device.id.clone(),
+                    })))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    /// Fetches the history the selection asked for, while the tab is shown and the server
+    /// answers.
+    fn on_tick(&mut self, ctx: Ctx<'_>) -> Vec<Command> {
+        match ctx.project {
+            Some(project) if ctx.online && ctx.visible && self.history.due => {
+                self.fetch_history(project).into_iter().collect()
+            }
+            _ => vec![],
+        }
+    }
+
+    fn filtering(&self) -> bool {
+        self.list.filtering
+    }
+
+    /// The project to move the selected device to was picked: asks before it moves.
+    fn on_pick(&mut self, purpose: PickPurpose, key: &str, project: &str) -> Reaction {
+        match purpose {
+            PickPurpose::MoveDevice { id } => Reaction::modal(confirm_move(project, &id, key)),
+            PickPurpose::SwitchProject => Reaction::none(),
+        }
+    }
+
+    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        let project = around.project;
+        match *action {
+            Action::DevicesLoaded {
+                generation,
+                cursor,
+                result,
+            } => Ok(Reaction::commands(self.on_page(
+                generation,
+                cursor,
+                result,
+                project,
+                around.shown,
+            ))),
+            Action::HistoryLoaded { id, result } => {
+                self.on_history(&id, result.map(|h| h.events));
+                Ok(Reaction::none())
+            }
+            Action::JobsLoaded(result) => {
+                self.on_jobs(result);
+                Ok(Reaction::none())
+            }
+            Action::JobsConfirmed { ids, result } => Ok(self.on_confirmed(&ids, result, project)),
+            other => Err(Box::new(other)),
+        }
+    }
+
+    fn start_over(&mut self) {
+        *self = DevicesScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
+    }
+}
+
+fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
     Modal::confirm(
         strings::confirm_move(id, project, to),
         strings::moving(id, to),
-        Command::MoveDevice {
+        DeviceCall::Move {
             project: project.to_string(),
             id: id.to_string(),
             to: to.to_string(),
-        },
+        }
+        .into(),
     )
 }
 

@@ -14,11 +14,25 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget, Wrap};
 
-use crate::dashboard::message::{Command, Reaction, StatusKind, TICKS_PER_SECOND};
+use super::{Around, Screen};
+use crate::api::ApiClient;
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::Group;
+use crate::dashboard::message::{Command, Progress, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome};
+use crate::dashboard::shell::failure;
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::{framed, loading_line, render_table, ERROR};
 use crate::strings;
 use crate::strings::event_line;
+
+/// The tab's title.
+pub const TITLE: &str = "Events";
+/// The tab has no keys of its own.
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[],
+};
 
 /// Events kept for the list; older ones drop off the end.
 pub const KEEP: usize = 200;
@@ -33,6 +47,45 @@ pub const MIN_POLL_TICKS: u32 = TICKS_PER_SECOND;
 const WHAT_EVENTS: &str = "events";
 const EVENTS_NONE: &str = "No events since the dashboard started: they appear here as they \
 happen. Webhooks deliver them too (tab 7; add one with `fota webhook add`).";
+
+/// One long poll of the project's events after `after`; `None` asks, without waiting, where the
+/// feed stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowEvents {
+    pub project: String,
+    pub generation: u64,
+    pub after: Option<u64>,
+}
+
+/// The answer to [`FollowEvents`], with what it asked.
+#[derive(Debug)]
+pub struct EventsFollowed {
+    pub call: FollowEvents,
+    pub result: Outcome<EventPage>,
+}
+
+/// The tab's commands, by the registry's names.
+pub type EventsCommand = FollowEvents;
+pub type EventsAnswer = EventsFollowed;
+
+impl FollowEvents {
+    /// One call of the feed: the first (`after` `None`) asks where the log stands without
+    /// waiting, the others wait up to `WAIT_S` for what comes after `after`.
+    pub async fn run(self, api: &ApiClient, _progress: &Progress) -> EventsFollowed {
+        let wait = if self.after.is_some() { WAIT_S } else { 0 };
+        let result = api
+            .events(&self.project, self.after, wait)
+            .await
+            .map_err(failure);
+        EventsFollowed { call: self, result }
+    }
+}
+
+impl EventsFollowed {
+    pub fn reached(&self) -> Option<Outcome<()>> {
+        Some(self.result.as_ref().map(|_| ()).map_err(Clone::clone))
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventsScreen {
@@ -90,11 +143,14 @@ impl EventsScreen {
     fn poll(&mut self) -> Option<Command> {
         let project = self.feed.project.clone()?;
         self.feed.state = FeedState::Polling { ticks: 0 };
-        Some(Command::FollowEvents {
-            project,
-            generation: self.feed.generation,
-            after: self.feed.after,
-        })
+        Some(
+            FollowEvents {
+                project,
+                generation: self.feed.generation,
+                after: self.feed.after,
+            }
+            .into(),
+        )
     }
 
     /// A tick: counts the call's time out, or the wait down to the next call.
@@ -117,15 +173,18 @@ impl EventsScreen {
 
     /// A call's answer: its events are kept and the newest told on the status line, and the
     /// next call leaves at once (or, after a failure or a reply that did not wait, later).
-    pub fn on_followed(
-        &mut self,
-        project: &str,
-        generation: u64,
-        after: Option<u64>,
-        result: Outcome<EventPage>,
-    ) -> Reaction {
+    pub fn on_answer(&mut self, answer: EventsFollowed, _around: Around<'_>) -> Reaction {
+        let EventsFollowed {
+            call:
+                FollowEvents {
+                    project,
+                    generation,
+                    after,
+                },
+            result,
+        } = answer;
         let feed = &mut self.feed;
-        if feed.project.as_deref() != Some(project) || feed.generation != generation {
+        if feed.project.as_deref() != Some(project.as_str()) || feed.generation != generation {
             return Reaction::none();
         }
         let took = match feed.state {
@@ -180,17 +239,44 @@ impl EventsScreen {
         }
     }
 
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
-        let len = self.events.len();
-        self.selected = clamp(to(self.selected, len), len);
-    }
-
     pub fn selected_event(&self) -> Option<&Event> {
         self.events.get(self.selected)
     }
 }
 
-pub fn render(screen: &EventsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+impl Screen for EventsScreen {
+    /// The feed fills the tab by itself.
+    fn refresh(&mut self, _project: &str) -> Vec<Command> {
+        vec![]
+    }
+
+    fn follow(&mut self, project: &str, _shown: Tab) -> Vec<Command> {
+        EventsScreen::follow(self, project).into_iter().collect()
+    }
+
+    fn on_tick(&mut self, _ctx: super::Ctx<'_>) -> Vec<Command> {
+        EventsScreen::on_tick(self).into_iter().collect()
+    }
+
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        let len = self.events.len();
+        self.selected = clamp(to(self.selected, len), len);
+        vec![]
+    }
+
+    /// The feed moves to the new project by itself (`follow`).
+    fn start_over(&mut self) {}
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
+    }
+}
+
+fn render(screen: &EventsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let [list_area, detail_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(8)]).areas(area);
     let title = format!(

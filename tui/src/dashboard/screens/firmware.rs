@@ -1,6 +1,8 @@
 //! The Firmware tab: the project's images, the upload form and the running upload's progress,
 //! and deleting an image.
 
+mod calls;
+
 use fota_shared::api::catalog::{Firmware, UploadReceipt};
 use fota_shared::model::plan::ImageKind;
 use ratatui::buffer::Buffer;
@@ -9,9 +11,14 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Row, Widget};
 
-use crate::dashboard::keymap::Act;
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+pub use calls::{FirmwareAnswer, FirmwareCall};
+
+use super::{Around, Screen};
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Field, FieldId, Form, FormPurpose};
 use crate::dashboard::widgets::{
     field, framed, remote_area, render_table, ACCENT, ERROR, ONLINE, PENDING,
@@ -19,6 +26,34 @@ use crate::dashboard::widgets::{
 use crate::format;
 use crate::strings;
 use fota_shared::api::query::UploadDetails;
+
+/// The upload form's fields.
+#[allow(non_upper_case_globals)]
+impl FieldId {
+    pub const Path: FieldId = FieldId::labelled(strings::FIELD_PATH);
+    pub const Version: FieldId = FieldId::labelled(strings::FIELD_VERSION);
+    pub const Module: FieldId = FieldId::labelled(strings::FIELD_MODULE);
+    pub const Kind: FieldId = FieldId::labelled(strings::FIELD_KIND);
+    pub const SourceVersion: FieldId = FieldId::labelled(strings::FIELD_SOURCE_VERSION);
+    pub const Notes: FieldId = FieldId::labelled(strings::FIELD_NOTES);
+}
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_FIRMWARE;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Firmware);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind("u", "upload a file", &[(HERE, Key::Char('u'), Act::Upload)]),
+        bind(
+            "d",
+            "delete the selected image",
+            &[(HERE, Key::Char('d'), Act::Delete)],
+        ),
+    ],
+};
 
 /// Upload kinds, the default first.
 const KINDS: &[&str] = &["full", "script", "delta"];
@@ -96,7 +131,126 @@ impl FirmwareScreen {
         self.images.data.as_ref()?.get(self.selected)
     }
 
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
+    /// A submitted upload form: the upload starts, or the form comes back with its error.
+    fn start_upload(&mut self, mut form: Form, project: &str) -> Result<Command, Form> {
+        match upload_request(&form) {
+            Ok((path, firmware_name, version, details)) => {
+                self.upload = Some(Upload {
+                    path: path.clone(),
+                    firmware_name: firmware_name.clone(),
+                    version: version.clone(),
+                    details: details.clone(),
+                    sha256: None,
+                    total: 0,
+                    sent: 0,
+                    outcome: None,
+                });
+                Ok(FirmwareCall::Upload {
+                    project: project.to_string(),
+                    path,
+                    firmware_name,
+                    version,
+                    details,
+                }
+                .into())
+            }
+            Err(error) => {
+                form.error = Some(error);
+                Err(form)
+            }
+        }
+    }
+
+    fn on_loaded(&mut self, result: Outcome<Vec<Firmware>>) {
+        self.images.settle(strings::WHAT_FIRMWARE, result);
+        self.selected = clamp(self.selected, self.images.data.as_ref().map_or(0, Vec::len));
+    }
+
+    /// The answer to one of the tab's own calls, or news of the upload that runs.
+    pub fn on_answer(&mut self, answer: FirmwareAnswer, around: Around<'_>) -> Reaction {
+        let project = around.project;
+        match answer {
+            FirmwareAnswer::Hashed { sha256, size } => {
+                self.on_hashed(sha256, size);
+                Reaction::none()
+            }
+            FirmwareAnswer::Progress { sent } => {
+                self.on_progress(sent);
+                Reaction::none()
+            }
+            FirmwareAnswer::Uploaded(result) => self.on_finished(result, project),
+            FirmwareAnswer::Deleted {
+                firmware_name,
+                version,
+                result,
+            } => self.on_deleted(&firmware_name, &version, result, project),
+        }
+    }
+
+    fn on_hashed(&mut self, sha256: String, size: u64) {
+        if let Some(upload) = &mut self.upload {
+            upload.sha256 = Some(sha256);
+            upload.total = size;
+        }
+    }
+
+    fn on_progress(&mut self, sent: u64) {
+        if let Some(upload) = &mut self.upload {
+            upload.sent = sent;
+        }
+    }
+
+    /// The upload ended; a stored image reloads the list.
+    fn on_finished(&mut self, result: Outcome<UploadReceipt>, project: Option<&str>) -> Reaction {
+        let Some(upload) = &mut self.upload else {
+            return Reaction::none();
+        };
+        match result {
+            Ok(receipt) => {
+                let message =
+                    strings::uploaded(&upload.firmware_name, &upload.version, &receipt.sha256);
+                upload.sent = receipt.size;
+                upload.outcome = Some(Ok(receipt));
+                let reload = project.map(|p| self.refresh(p)).unwrap_or_default();
+                Reaction::commands(reload).with_status(StatusKind::Info, message)
+            }
+            Err(failure) => {
+                let what = strings::uploading(&upload.firmware_name, &upload.version);
+                let message = strings::failed(&what, &failure.message);
+                upload.outcome = Some(Err(message.clone()));
+                Reaction::status(StatusKind::Error, message)
+            }
+        }
+    }
+
+    fn on_deleted(
+        &mut self,
+        firmware_name: &str,
+        version: &str,
+        result: Outcome<()>,
+        project: Option<&str>,
+    ) -> Reaction {
+        match result {
+            Ok(()) => {
+                let reload = project.map(|p| self.refresh(p)).unwrap_or_default();
+                Reaction::commands(reload).with_status(
+                    StatusKind::Info,
+                    strings::deleted_firmware(firmware_name, version),
+                )
+            }
+            Err(failure) => Reaction::status(
+                StatusKind::Error,
+                strings::failed(
+                    &strings::deleting_firmware(firmware_name, version),
+                    &failure.message,
+                ),
+            ),
+        }
+    }
+}
+
+impl Screen for FirmwareScreen {
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
         self.images
             .begin()
             .then(|| Command::LoadFirmware {
@@ -106,12 +260,17 @@ impl FirmwareScreen {
             .collect()
     }
 
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
         let len = self.images.data.as_ref().map_or(0, Vec::len);
         self.selected = clamp(to(self.selected, len), len);
+        vec![]
     }
 
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
         match act {
             Act::Upload if self.upload.as_ref().is_some_and(Upload::running) => {
                 Reaction::status(StatusKind::Info, strings::UPLOAD_BUSY.to_string())
@@ -129,12 +288,13 @@ impl FirmwareScreen {
                     Reaction::modal(Modal::confirm(
                         strings::confirm_delete_firmware(&firmware_name, &version),
                         strings::deleting_firmware(&firmware_name, &version),
-                        Command::DeleteFirmware {
+                        FirmwareCall::Delete {
                             project: project.to_string(),
                             firmware_name,
                             version,
                             source_version: image.source_version.clone(),
-                        },
+                        }
+                        .into(),
                     ))
                 }
                 None => Reaction::none(),
@@ -143,107 +303,38 @@ impl FirmwareScreen {
         }
     }
 
-    /// A submitted upload form: the upload starts, or the form comes back with its error.
-    pub fn submit(&mut self, mut form: Form, project: &str) -> Result<Command, Form> {
-        match upload_request(&form) {
-            Ok((path, firmware_name, version, details)) => {
-                self.upload = Some(Upload {
-                    path: path.clone(),
-                    firmware_name: firmware_name.clone(),
-                    version: version.clone(),
-                    details: details.clone(),
-                    sha256: None,
-                    total: 0,
-                    sent: 0,
-                    outcome: None,
-                });
-                Ok(Command::UploadFirmware {
-                    project: project.to_string(),
-                    path,
-                    firmware_name,
-                    version,
-                    details,
-                })
+    fn submit(&mut self, form: Form, project: &str) -> (Option<Form>, Reaction) {
+        match self.start_upload(form, project) {
+            Ok(command) => (None, Reaction::commands([command])),
+            Err(form) => (Some(form), Reaction::none()),
+        }
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::FirmwareLoaded(result) => {
+                self.on_loaded(result);
+                Ok(Reaction::none())
             }
-            Err(error) => {
-                form.error = Some(error);
-                Err(form)
-            }
+            other => Err(Box::new(other)),
         }
     }
 
-    pub fn on_loaded(&mut self, result: Outcome<Vec<Firmware>>) {
-        self.images.settle(strings::WHAT_FIRMWARE, result);
-        self.selected = clamp(self.selected, self.images.data.as_ref().map_or(0, Vec::len));
-    }
-
-    pub fn on_hashed(&mut self, sha256: String, size: u64) {
-        if let Some(upload) = &mut self.upload {
-            upload.sha256 = Some(sha256);
-            upload.total = size;
-        }
-    }
-
-    pub fn on_progress(&mut self, sent: u64) {
-        if let Some(upload) = &mut self.upload {
-            upload.sent = sent;
-        }
-    }
-
-    /// The upload ended; a stored image reloads the list.
-    pub fn on_finished(
-        &mut self,
-        result: Outcome<UploadReceipt>,
-        project: Option<&str>,
-    ) -> Reaction {
-        let Some(upload) = &mut self.upload else {
-            return Reaction::none();
+    /// An upload that runs keeps its panel: it finishes in the project it started in.
+    fn start_over(&mut self) {
+        let upload = self.upload.take();
+        *self = FirmwareScreen {
+            upload,
+            ..FirmwareScreen::default()
         };
-        match result {
-            Ok(receipt) => {
-                let message =
-                    strings::uploaded(&upload.firmware_name, &upload.version, &receipt.sha256);
-                upload.sent = receipt.size;
-                upload.outcome = Some(Ok(receipt));
-                let reload = project.map(|p| self.load(p)).unwrap_or_default();
-                Reaction::commands(reload).with_status(StatusKind::Info, message)
-            }
-            Err(failure) => {
-                let what = strings::uploading(&upload.firmware_name, &upload.version);
-                let message = strings::failed(&what, &failure.message);
-                upload.outcome = Some(Err(message.clone()));
-                Reaction::status(StatusKind::Error, message)
-            }
-        }
     }
 
-    pub fn on_deleted(
-        &mut self,
-        firmware_name: &str,
-        version: &str,
-        result: Outcome<()>,
-        project: Option<&str>,
-    ) -> Reaction {
-        match result {
-            Ok(()) => {
-                let reload = project.map(|p| self.load(p)).unwrap_or_default();
-                Reaction::commands(reload).with_status(
-                    StatusKind::Info,
-                    strings::deleted_firmware(firmware_name, version),
-                )
-            }
-            Err(failure) => Reaction::status(
-                StatusKind::Error,
-                strings::failed(
-                    &strings::deleting_firmware(firmware_name, version),
-                    &failure.message,
-                ),
-            ),
-        }
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 
-pub fn render(screen: &FirmwareScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+fn render(screen: &FirmwareScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let upload_height = if screen.upload.is_some() { 6 } else { 0 };
     let [list_area, upload_area] =
         Layout::vertical([Constraint::Min(0), Constraint::Length(upload_height)]).areas(area);

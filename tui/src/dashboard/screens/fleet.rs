@@ -13,13 +13,24 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Row, Sparkline, Table, Widget};
 
+use super::{Around, Screen};
 use crate::api::FleetSnapshot;
-use crate::dashboard::message::Command;
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::Group;
+use crate::dashboard::message::{Action, Command, Reaction};
 use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::rollout_bar::{rollout_gauge, state_spans, RolloutView};
 use crate::dashboard::widgets::{framed, remote_area, ACCENT, BANNED, CHECKS, DELIVERIES};
 use crate::format;
 use crate::strings;
+
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_FLEET;
+/// The tab has no keys of its own.
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[],
+};
 
 /// Hours of checks and deliveries the sparklines cover.
 pub const ACTIVITY_HOURS: u32 = 24;
@@ -34,23 +45,6 @@ pub struct FleetScreen {
 }
 
 impl FleetScreen {
-    /// The summary and the activity, unless they load already.
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        let mut commands: Vec<Command> = self
-            .summary
-            .begin()
-            .then(|| Command::LoadFleet {
-                project: project.to_string(),
-            })
-            .into_iter()
-            .collect();
-        commands.extend(self.activity.begin().then(|| Command::LoadActivity {
-            project: project.to_string(),
-            hours: ACTIVITY_HOURS,
-        }));
-        commands
-    }
-
     /// The names of the plans the summary measures, whose rollout status the tab shows.
     pub fn plan_names(&self) -> Vec<String> {
         self.summary
@@ -67,7 +61,7 @@ impl FleetScreen {
         );
     }
 
-    pub fn on_activity(&mut self, result: Outcome<Vec<ActivityHour>>) {
+    fn on_activity(&mut self, result: Outcome<Vec<ActivityHour>>) {
         self.activity.settle(strings::WHAT_ACTIVITY, result);
     }
 }
@@ -151,7 +145,53 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
     }
 }
 
-pub fn render(
+impl Screen for FleetScreen {
+    /// The summary and the activity, unless they load already.
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let mut commands: Vec<Command> = self
+            .summary
+            .begin()
+            .then(|| Command::LoadFleet {
+                project: project.to_string(),
+            })
+            .into_iter()
+            .collect();
+        commands.extend(self.activity.begin().then(|| Command::LoadActivity {
+            project: project.to_string(),
+            hours: ACTIVITY_HOURS,
+        }));
+        commands
+    }
+
+    /// Nothing to select: the tab is read at a glance.
+    fn move_selection(
+        &mut self,
+        _to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        vec![]
+    }
+
+    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::ActivityLoaded(result) => {
+                self.on_activity(result);
+                Ok(Reaction::none())
+            }
+            other => Err(Box::new(other)),
+        }
+    }
+
+    fn start_over(&mut self) {
+        *self = FleetScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, &app.rollouts.status, app.ticks, area, buf);
+    }
+}
+
+fn render(
     screen: &FleetScreen,
     rollouts: &BTreeMap<String, RolloutView>,
     ticks: u64,

@@ -10,6 +10,15 @@ use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::form::{Field, FieldId, Form, FormPurpose};
 use crate::strings;
 
+/// The project form's fields.
+#[allow(non_upper_case_globals)]
+impl FieldId {
+    pub const ProjectName: FieldId = FieldId::labelled(strings::FIELD_PROJECT_NAME);
+    pub const BanAfter: FieldId = FieldId::labelled(strings::FIELD_BAN_AFTER);
+    pub const DevicePolicy: FieldId = FieldId::labelled(strings::FIELD_DEVICE_POLICY);
+    pub const DailyBytes: FieldId = FieldId::labelled(strings::FIELD_DAILY_BYTES);
+}
+
 /// What the app knows of the project it shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectScreen {

@@ -2,6 +2,7 @@
 //! deleting a plan, the rollout controls (pause, resume, advance, cancel) and a check-now for a
 //! plan's devices. The rollout statuses are kept here for the Fleet tab too. Drawing is in `view`.
 
+mod calls;
 pub mod plan_form;
 mod view;
 
@@ -11,15 +12,72 @@ use fota_shared::api::plans::RolloutStatus;
 use fota_shared::model::plan::{Plan, PlanSpec};
 use fota_shared::model::rollout::RolloutAction;
 
-pub use view::{render, LIST_BAR};
+pub use calls::{PlanAnswer, PlanCall};
+use view::render;
+pub use view::LIST_BAR;
 
 use crate::api::CheckNowTarget;
-use crate::dashboard::keymap::Act;
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use super::{Around, Ctx, Screen};
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
+use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
 use crate::dashboard::widgets::rollout_bar::RolloutView;
 use crate::strings;
+use ratatui::crossterm::event::KeyCode;
+
+/// Rollout counts are reloaded this often while the Rollouts tab is shown.
+pub const STATUS_REFRESH_TICKS: u32 = 2 * TICKS_PER_SECOND;
+/// The tab's title.
+pub const TITLE: &str = strings::TAB_ROLLOUTS;
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Rollouts);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind("n", "new plan", &[(HERE, Key::Char('n'), Act::NewPlan)]),
+        bind(
+            "e, Enter",
+            "edit the selected plan",
+            &[
+                (HERE, Key::Char('e'), Act::EditPlan),
+                (HERE, Key::Code(KeyCode::Enter), Act::EditPlan),
+            ],
+        ),
+        bind(
+            "d",
+            "delete the selected plan",
+            &[(HERE, Key::Char('d'), Act::Delete)],
+        ),
+        bind(
+            "p u",
+            "pause / resume its rollout",
+            &[
+                (HERE, Key::Char('p'), Act::Pause),
+                (HERE, Key::Char('u'), Act::Resume),
+            ],
+        ),
+        bind(
+            "a c",
+            "advance / cancel its rollout",
+            &[
+                (HERE, Key::Char('a'), Act::Advance),
+                (HERE, Key::Char('c'), Act::Cancel),
+            ],
+        ),
+        bind(
+            "N",
+            "tell its devices to check now",
+            &[(HERE, Key::Char('N'), Act::CheckNowPlan)],
+        ),
+    ],
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RolloutsScreen {
@@ -29,6 +87,10 @@ pub struct RolloutsScreen {
     pub status: BTreeMap<String, RolloutView>,
     /// The plan the open form's preview shows: a submit of exactly it saves.
     pub previewed: Option<(String, PlanSpec)>,
+    /// The plans the fleet summary measures, whose statuses load before this tab's list has.
+    pub fleet_plans: Vec<String>,
+    /// Ticks since the statuses last loaded while the tab is shown.
+    ticks_since_status: u32,
 }
 
 impl RolloutsScreen {
@@ -41,7 +103,7 @@ impl RolloutsScreen {
     }
 
     /// The plans and every plan's status.
-    pub fn load(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
+    fn load(&mut self, project: &str, fleet_plans: &[String]) -> Vec<Command> {
         let mut commands: Vec<Command> = self
             .plans
             .begin()
@@ -82,57 +144,6 @@ impl RolloutsScreen {
         self.load_statuses(project, names.iter().map(String::as_str))
     }
 
-    pub fn move_selection(&mut self, to: impl Fn(usize, usize) -> usize) {
-        let len = self.plans.data.as_ref().map_or(0, Vec::len);
-        self.selected = clamp(to(self.selected, len), len);
-    }
-
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        let project = project.to_string();
-        match act {
-            Act::CheckNowPlan => match self.selected_plan() {
-                Some(plan) => {
-                    let target = CheckNowTarget::Plan(plan.firmware_name.clone());
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_check_now_plan(&plan.firmware_name),
-                        strings::checking_now(&target),
-                        Command::CheckNow { project, target },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            Act::Pause => self.confirm_control(project, RolloutAction::Pause),
-            Act::Resume => self.confirm_control(project, RolloutAction::Resume),
-            Act::Advance => self.confirm_control(project, RolloutAction::Advance),
-            Act::Cancel => self.confirm_control(project, RolloutAction::Cancel),
-            Act::NewPlan => {
-                let name = self
-                    .selected_plan()
-                    .map_or("", |p| p.firmware_name.as_str());
-                Reaction::modal(Modal::Form(plan_form::new_plan(name)))
-            }
-            Act::EditPlan => match self.selected_plan() {
-                Some(plan) => Reaction::modal(Modal::Form(plan_form::edit_plan(plan))),
-                None => Reaction::none(),
-            },
-            Act::Delete => match self.selected_plan() {
-                Some(plan) => {
-                    let firmware_name = plan.firmware_name.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_delete_plan(&firmware_name),
-                        strings::deleting_plan(&firmware_name),
-                        Command::DeletePlan {
-                            project,
-                            firmware_name,
-                        },
-                    ))
-                }
-                None => Reaction::none(),
-            },
-            _ => Reaction::none(),
-        }
-    }
-
     /// Asks before a rollout control; the server decides whether the transition is allowed.
     fn confirm_control(&mut self, project: String, action: RolloutAction) -> Reaction {
         let Some(plan) = self.selected_plan() else {
@@ -163,7 +174,7 @@ impl RolloutsScreen {
     /// plan cannot be read from comes back with its error.
     /// A submitted plan form: first the server's preview of it (shown in the form), then, on a
     /// second submit of the same values, the plan is saved.
-    pub fn submit(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
+    fn submit_plan(&mut self, mut form: Form, project: &str) -> (Form, Reaction) {
         match plan_form::plan_request(&form) {
             Ok((firmware_name, spec)) => {
                 form.saving = true;
@@ -173,20 +184,22 @@ impl RolloutsScreen {
                 let (busy, command) = if previewed {
                     (
                         format!("{}…", strings::saving_plan(&firmware_name)),
-                        Command::PutPlan {
+                        PlanCall::Put {
                             project: project.to_string(),
                             firmware_name,
                             spec,
-                        },
+                        }
+                        .into(),
                     )
                 } else {
                     (
                         format!("{}…", strings::previewing_plan(&firmware_name)),
-                        Command::PreviewPlan {
+                        PlanCall::Preview {
                             project: project.to_string(),
                             firmware_name,
                             spec,
-                        },
+                        }
+                        .into(),
                     )
                 };
                 (
@@ -201,7 +214,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_plans(&mut self, result: Outcome<Vec<Plan>>, project: Option<&str>) -> Vec<Command> {
+    fn on_plans(&mut self, result: Outcome<Vec<Plan>>, project: Option<&str>) -> Vec<Command> {
         self.plans.settle(strings::WHAT_PLANS, result);
         self.selected = clamp(self.selected, self.plans.data.as_ref().map_or(0, Vec::len));
         let names: Vec<String> = self
@@ -224,7 +237,7 @@ impl RolloutsScreen {
         view.status.settle(strings::WHAT_ROLLOUT, result);
     }
 
-    pub fn on_controlled(
+    fn on_controlled(
         &mut self,
         firmware_name: String,
         action: RolloutAction,
@@ -251,11 +264,39 @@ impl RolloutsScreen {
         }
     }
 
+    /// The answer to one of the tab's own calls.
+    pub fn on_answer(&mut self, answer: PlanAnswer, around: Around<'_>) -> Reaction {
+        match answer {
+            PlanAnswer::Previewed {
+                firmware_name,
+                spec,
+                result,
+            } => self.on_previewed(firmware_name, spec, result, around.modal),
+            PlanAnswer::Saved {
+                firmware_name,
+                result,
+            } => {
+                // A refusal shown in the form replaces the "saving" status line.
+                let in_form = result.is_err()
+                    && matches!(&around.modal, Some(Modal::Form(f)) if matches!(f.purpose, FormPurpose::Plan { .. }));
+                let reaction = self.on_saved(&firmware_name, result, around.modal, around.project);
+                if in_form {
+                    *around.status = None;
+                }
+                reaction
+            }
+            PlanAnswer::Deleted {
+                firmware_name,
+                result,
+            } => self.on_deleted(&firmware_name, result, around.project),
+        }
+    }
+
     /// The answer to a saved plan: the plan form (when open) closes and the list reloads, or
     /// the refusal goes into the form, which takes saving again.
     /// The server's preview of the open plan form: shown in the form, and the next submit of
     /// the same values saves it.
-    pub fn on_previewed(
+    fn on_previewed(
         &mut self,
         firmware_name: String,
         spec: PlanSpec,
@@ -285,7 +326,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_saved(
+    fn on_saved(
         &mut self,
         firmware_name: &str,
         result: Outcome<Plan>,
@@ -323,7 +364,7 @@ impl RolloutsScreen {
         }
     }
 
-    pub fn on_deleted(
+    fn on_deleted(
         &mut self,
         firmware_name: &str,
         result: Outcome<()>,
@@ -346,6 +387,127 @@ impl RolloutsScreen {
             }],
             _ => vec![],
         }
+    }
+}
+
+impl Screen for RolloutsScreen {
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        _project: &str,
+    ) -> Vec<Command> {
+        let len = self.plans.data.as_ref().map_or(0, Vec::len);
+        self.selected = clamp(to(self.selected, len), len);
+        vec![]
+    }
+
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        let project = project.to_string();
+        match act {
+            Act::CheckNowPlan => match self.selected_plan() {
+                Some(plan) => {
+                    let target = CheckNowTarget::Plan(plan.firmware_name.clone());
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_check_now_plan(&plan.firmware_name),
+                        strings::checking_now(&target),
+                        Command::CheckNow { project, target },
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            Act::Pause => self.confirm_control(project, RolloutAction::Pause),
+            Act::Resume => self.confirm_control(project, RolloutAction::Resume),
+            Act::Advance => self.confirm_control(project, RolloutAction::Advance),
+            Act::Cancel => self.confirm_control(project, RolloutAction::Cancel),
+            Act::NewPlan => {
+                let name = self
+                    .selected_plan()
+                    .map_or("", |p| p.firmware_name.as_str());
+                Reaction::modal(Modal::Form(plan_form::new_plan(name)))
+            }
+            Act::EditPlan => match self.selected_plan() {
+                Some(plan) => Reaction::modal(Modal::Form(plan_form::edit_plan(plan))),
+                None => Reaction::none(),
+            },
+            Act::Delete => match self.selected_plan() {
+                Some(plan) => {
+                    let firmware_name = plan.firmware_name.clone();
+                    Reaction::modal(Modal::confirm(
+                        strings::confirm_delete_plan(&firmware_name),
+                        strings::deleting_plan(&firmware_name),
+                        PlanCall::Delete {
+                            project,
+                            firmware_name,
+                        }
+                        .into(),
+                    ))
+                }
+                None => Reaction::none(),
+            },
+            _ => Reaction::none(),
+        }
+    }
+
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        // A full load of the tab counts as the statuses' refresh too.
+        self.ticks_since_status = 0;
+        let fleet_plans = self.fleet_plans.clone();
+        self.load(project, &fleet_plans)
+    }
+
+    /// The counts move while a rollout runs: while the tab is shown and the server answers,
+    /// they reload more often than the plans.
+    fn on_tick(&mut self, ctx: Ctx<'_>) -> Vec<Command> {
+        if !ctx.online || !ctx.visible || ctx.refreshed {
+            return vec![];
+        }
+        self.ticks_since_status += 1;
+        if self.ticks_since_status < STATUS_REFRESH_TICKS {
+            return vec![];
+        }
+        self.ticks_since_status = 0;
+        let Some(project) = ctx.project else {
+            return vec![];
+        };
+        let fleet_plans = self.fleet_plans.clone();
+        self.refresh_statuses(project, &fleet_plans)
+    }
+
+    /// The Fleet tab shows the rollouts' statuses: they load with it.
+    fn follow(&mut self, project: &str, shown: Tab) -> Vec<Command> {
+        if shown != Tab::Fleet {
+            return vec![];
+        }
+        let fleet_plans = self.fleet_plans.clone();
+        self.refresh_statuses(project, &fleet_plans)
+    }
+
+    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
+        match *action {
+            Action::PlansLoaded(result) => {
+                Ok(Reaction::commands(self.on_plans(result, around.project)))
+            }
+            Action::RolloutControlled {
+                firmware_name,
+                action,
+                result,
+            } => Ok(self.on_controlled(firmware_name, action, result)),
+            other => Err(Box::new(other)),
+        }
+    }
+
+    /// The plan form stays open while its preview and its save are on their way.
+    fn submit(&mut self, form: Form, project: &str) -> (Option<Form>, Reaction) {
+        let (form, reaction) = self.submit_plan(form, project);
+        (Some(form), reaction)
+    }
+
+    fn start_over(&mut self) {
+        *self = RolloutsScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
     }
 }
 

@@ -5,18 +5,51 @@
 //! new one's secret is shown once, which a terminal's scrollback keeps better than a popup.
 
 use fota_shared::api::events::{Redelivery, Webhook, WebhookDelivery, WebhookState};
+
+pub type WebhooksCommand = WebhookCall;
+pub type WebhooksAnswer = WebhookAnswer;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Style, Stylize};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Widget, Wrap};
 
-use crate::dashboard::keymap::Act;
-use crate::dashboard::message::{Command, Modal, Reaction, StatusKind, WebhookAnswer, WebhookCall};
+use super::{Around, Screen};
+use crate::api::ApiClient;
+use crate::dashboard::app::App;
+use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
+use crate::dashboard::message::{Command, Modal, Progress, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
+use crate::dashboard::shell::failure;
+use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::{framed, remote_area, render_table, ACCENT, FAILED, PENDING};
 use crate::strings;
 use crate::strings::{delivery_row, webhook_row};
+use ratatui::crossterm::event::KeyCode;
+
+/// The tab's title.
+pub const TITLE: &str = "Webhooks";
+/// Where the tab's own bindings apply: while it is shown.
+const HERE: Scope = Scope::Tab(Tab::Webhooks);
+/// The tab's own bindings (its help group).
+pub const KEYS: Group = Group {
+    title: TITLE,
+    bindings: &[
+        bind(
+            "Enter",
+            "webhooks / their deliveries",
+            &[(HERE, Key::Code(KeyCode::Enter), Act::SwitchFocus)],
+        ),
+        bind(
+            "r R",
+            "redeliver the delivery / refresh",
+            &[
+                (HERE, Key::Char('r'), Act::Redeliver),
+                (HERE, Key::Char('R'), Act::Refresh),
+            ],
+        ),
+    ],
+};
 
 const WHAT_WEBHOOKS: &str = "webhooks";
 const WHAT_DELIVERIES: &str = "deliveries";
@@ -24,6 +57,93 @@ const WEBHOOKS_NONE: &str = "No webhooks. Add one from the command line, which s
 signing secret once: fota webhook add NAME --url https://… --events 'rollout.*,device.banned'";
 const DELIVERIES_NONE: &str = "Nothing delivered to it yet.";
 const WEBHOOKS_HINT: &str = " Enter webhooks/deliveries  r redeliver  R refresh ";
+
+/// The Webhooks tab's calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookCall {
+    List {
+        project: String,
+    },
+    Deliveries {
+        project: String,
+        name: String,
+    },
+    Redeliver {
+        project: String,
+        name: String,
+        delivery: u64,
+    },
+}
+
+/// The answers to [`WebhookCall`]s, each naming the project it was asked for.
+#[derive(Debug)]
+pub enum WebhookAnswer {
+    Listed {
+        project: String,
+        result: Outcome<Vec<Webhook>>,
+    },
+    Deliveries {
+        project: String,
+        name: String,
+        result: Outcome<Vec<WebhookDelivery>>,
+    },
+    Redelivered {
+        project: String,
+        name: String,
+        delivery: u64,
+        result: Outcome<Redelivery>,
+    },
+}
+
+impl WebhookAnswer {
+    /// Whether the call reached the server, for the link state.
+    pub fn reached(&self) -> Option<Outcome<()>> {
+        let failure = match self {
+            WebhookAnswer::Listed { result, .. } => result.as_ref().err(),
+            WebhookAnswer::Deliveries { result, .. } => result.as_ref().err(),
+            WebhookAnswer::Redelivered { result, .. } => result.as_ref().err(),
+        };
+        Some(failure.map_or(Ok(()), |failure| Err(failure.clone())))
+    }
+}
+
+/// The shell's part: one call with the API client, answered with what it asked.
+impl WebhookCall {
+    pub async fn run(self, api: &ApiClient, _progress: &Progress) -> WebhookAnswer {
+        match self {
+            WebhookCall::List { project } => WebhookAnswer::Listed {
+                result: api
+                    .webhooks(&project)
+                    .await
+                    .map(|list| list.webhooks)
+                    .map_err(failure),
+                project,
+            },
+            WebhookCall::Deliveries { project, name } => WebhookAnswer::Deliveries {
+                result: api
+                    .webhook_deliveries(&project, &name)
+                    .await
+                    .map(|list| list.deliveries)
+                    .map_err(failure),
+                project,
+                name,
+            },
+            WebhookCall::Redeliver {
+                project,
+                name,
+                delivery,
+            } => WebhookAnswer::Redelivered {
+                result: api
+                    .redeliver(&project, &name, delivery)
+                    .await
+                    .map_err(failure),
+                project,
+                name,
+                delivery,
+            },
+        }
+    }
+}
 
 /// Which list `j`/`k` move in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,19 +183,6 @@ impl WebhooksScreen {
             .get(self.deliveries.selected)
     }
 
-    /// The commands that (re)load what the tab shows: the webhooks, the selected one's
-    /// deliveries.
-    pub fn load(&mut self, project: &str) -> Vec<Command> {
-        let list = self.hooks.begin().then(|| {
-            Command::Webhooks(WebhookCall::List {
-                project: project.to_string(),
-            })
-        });
-        list.into_iter()
-            .chain(self.load_deliveries(project))
-            .collect()
-    }
-
     /// Loads the selected webhook's deliveries; another webhook's are dropped first.
     fn load_deliveries(&mut self, project: &str) -> Option<Command> {
         let name = self.selected_hook()?.name.clone();
@@ -86,46 +193,11 @@ impl WebhooksScreen {
             };
         }
         self.deliveries.list.begin().then(|| {
-            Command::Webhooks(WebhookCall::Deliveries {
+            Command::from(WebhookCall::Deliveries {
                 project: project.to_string(),
                 name,
             })
         })
-    }
-
-    pub fn move_selection(
-        &mut self,
-        to: impl Fn(usize, usize) -> usize,
-        project: &str,
-    ) -> Vec<Command> {
-        match self.focus {
-            Focus::Webhooks => {
-                let len = self.hooks.data.as_ref().map_or(0, Vec::len);
-                self.selected = clamp(to(self.selected, len), len);
-                self.load_deliveries(project).into_iter().collect()
-            }
-            Focus::Deliveries => {
-                let deliveries = &mut self.deliveries;
-                let len = deliveries.list.data.as_ref().map_or(0, Vec::len);
-                deliveries.selected = clamp(to(deliveries.selected, len), len);
-                vec![]
-            }
-        }
-    }
-
-    /// The tab's own keys, as the keymap names them.
-    pub fn on_act(&mut self, act: Act, project: &str) -> Reaction {
-        match act {
-            Act::SwitchFocus => {
-                self.focus = match self.focus {
-                    Focus::Webhooks => Focus::Deliveries,
-                    Focus::Deliveries => Focus::Webhooks,
-                };
-                Reaction::none()
-            }
-            Act::Redeliver => self.confirm_redeliver(project),
-            _ => Reaction::none(),
-        }
     }
 
     /// `r`: asks before delivering the selected delivery's event to its webhook again.
@@ -147,7 +219,7 @@ impl WebhooksScreen {
         Reaction::modal(Modal::confirm(
             prompt,
             redelivering(name, delivery.id),
-            Command::Webhooks(WebhookCall::Redeliver {
+            Command::from(WebhookCall::Redeliver {
                 project: project.to_string(),
                 name: name.clone(),
                 delivery: delivery.id,
@@ -156,7 +228,8 @@ impl WebhooksScreen {
     }
 
     /// An answer of the server; answers for another project than `shown` are dropped.
-    pub fn on_answer(&mut self, answer: WebhookAnswer, shown: Option<&str>) -> Reaction {
+    pub fn on_answer(&mut self, answer: WebhookAnswer, around: Around<'_>) -> Reaction {
+        let shown = around.project;
         match answer {
             WebhookAnswer::Listed { project, result } if shown == Some(project.as_str()) => {
                 self.on_listed(result);
@@ -229,11 +302,69 @@ impl WebhooksScreen {
 }
 
 /// The busy status, and what a failure names.
+impl Screen for WebhooksScreen {
+    /// The commands that (re)load what the tab shows: the webhooks, the selected one's
+    /// deliveries.
+    fn refresh(&mut self, project: &str) -> Vec<Command> {
+        let list = self.hooks.begin().then(|| {
+            Command::from(WebhookCall::List {
+                project: project.to_string(),
+            })
+        });
+        list.into_iter()
+            .chain(self.load_deliveries(project))
+            .collect()
+    }
+
+    fn move_selection(
+        &mut self,
+        to: &dyn Fn(usize, usize) -> usize,
+        project: &str,
+    ) -> Vec<Command> {
+        match self.focus {
+            Focus::Webhooks => {
+                let len = self.hooks.data.as_ref().map_or(0, Vec::len);
+                self.selected = clamp(to(self.selected, len), len);
+                self.load_deliveries(project).into_iter().collect()
+            }
+            Focus::Deliveries => {
+                let deliveries = &mut self.deliveries;
+                let len = deliveries.list.data.as_ref().map_or(0, Vec::len);
+                deliveries.selected = clamp(to(deliveries.selected, len), len);
+                vec![]
+            }
+        }
+    }
+
+    /// The tab's own keys, as the keymap names them.
+    fn on_act(&mut self, act: Act, project: &str) -> Reaction {
+        match act {
+            Act::SwitchFocus => {
+                self.focus = match self.focus {
+                    Focus::Webhooks => Focus::Deliveries,
+                    Focus::Deliveries => Focus::Webhooks,
+                };
+                Reaction::none()
+            }
+            Act::Redeliver => self.confirm_redeliver(project),
+            _ => Reaction::none(),
+        }
+    }
+
+    fn start_over(&mut self) {
+        *self = WebhooksScreen::default();
+    }
+
+    fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
+        render(self, app.ticks, area, buf);
+    }
+}
+
 fn redelivering(name: &str, delivery: u64) -> String {
     format!("Redelivering delivery {delivery} of webhook {name}")
 }
 
-pub fn render(screen: &WebhooksScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+fn render(screen: &WebhooksScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let [hooks_area, deliveries_area] =
         Layout::vertical([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
     render_hooks(screen, ticks, hooks_area, buf);

@@ -14,71 +14,25 @@ use super::{popup, ACCENT, ERROR, PENDING};
 use crate::dashboard::keymap::{self, Act, Scope};
 use crate::strings;
 
-/// Every field a form can have; its label is what the operator reads, never how code finds it.
+/// A form's field, known by its label (what the operator reads, unique within a form). Each
+/// screen names the fields of its own form in an `impl FieldId` of its module (the upload's in
+/// `screens::firmware`, the plan's in `screens::rollouts::plan_form`, the project's in
+/// `screens::project`), as constants spelled like the variants they stand for; the one field
+/// two forms share is named here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldId {
-    Path,
-    FirmwareName,
-    Version,
-    Module,
-    Kind,
-    SourceVersion,
-    Notes,
-    Target,
-    From,
-    Devices,
-    ImeiRanges,
-    Delivery,
-    Downgrade,
-    JobTimeout,
-    NeedsConfirm,
-    Stages,
-    VerifyDevices,
-    VerifyTimeout,
-    MaxFailure,
-    MinSample,
-    MaxPerMinute,
-    Window,
-    AutoAdvance,
-    Soak,
-    ProjectName,
-    BanAfter,
-    DevicePolicy,
-    DailyBytes,
-}
+pub struct FieldId(&'static str);
 
+#[allow(non_upper_case_globals)]
 impl FieldId {
+    /// The firmware an upload or a plan is for.
+    pub const FirmwareName: FieldId = FieldId::labelled(strings::FIELD_FIRMWARE_NAME);
+
+    pub const fn labelled(label: &'static str) -> FieldId {
+        FieldId(label)
+    }
+
     pub fn label(self) -> &'static str {
-        match self {
-            FieldId::Path => strings::FIELD_PATH,
-            FieldId::FirmwareName => strings::FIELD_FIRMWARE_NAME,
-            FieldId::Version => strings::FIELD_VERSION,
-            FieldId::Module => strings::FIELD_MODULE,
-            FieldId::Kind => strings::FIELD_KIND,
-            FieldId::SourceVersion => strings::FIELD_SOURCE_VERSION,
-            FieldId::Notes => strings::FIELD_NOTES,
-            FieldId::Target => strings::FIELD_TARGET,
-            FieldId::From => strings::FIELD_FROM,
-            FieldId::Devices => strings::FIELD_DEVICES,
-            FieldId::ImeiRanges => strings::FIELD_IMEI_RANGES,
-            FieldId::Delivery => strings::FIELD_DELIVERY,
-            FieldId::Downgrade => strings::FIELD_DOWNGRADE,
-            FieldId::JobTimeout => strings::FIELD_JOB_TIMEOUT,
-            FieldId::NeedsConfirm => strings::FIELD_NEEDS_CONFIRM,
-            FieldId::Stages => strings::FIELD_STAGES,
-            FieldId::VerifyDevices => strings::FIELD_VERIFY_DEVICES,
-            FieldId::VerifyTimeout => strings::FIELD_VERIFY_TIMEOUT,
-            FieldId::MaxFailure => strings::FIELD_MAX_FAILURE,
-            FieldId::MinSample => strings::FIELD_MIN_SAMPLE,
-            FieldId::MaxPerMinute => strings::FIELD_MAX_PER_MINUTE,
-            FieldId::Window => strings::FIELD_WINDOW,
-            FieldId::AutoAdvance => strings::FIELD_AUTO_ADVANCE,
-            FieldId::Soak => strings::FIELD_SOAK,
-            FieldId::ProjectName => strings::FIELD_PROJECT_NAME,
-            FieldId::BanAfter => strings::FIELD_BAN_AFTER,
-            FieldId::DevicePolicy => strings::FIELD_DEVICE_POLICY,
-            FieldId::DailyBytes => strings::FIELD_DAILY_BYTES,
-        }
+        self.0
     }
 }
 

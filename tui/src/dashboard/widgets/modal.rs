@@ -1,5 +1,5 @@
 //! The overlays drawn over a screen: the confirmation prompt and the help, which renders the
-//! keymap table as it is.
+//! keymap's groups as they are.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{popup, ACCENT, PENDING};
-use crate::dashboard::keymap::{Group, KEYMAP};
+use crate::dashboard::keymap::{groups, Group};
 use crate::strings;
 
 /// Width of the confirmation popup, frame included.
@@ -61,8 +61,9 @@ fn wrapped_lines(text: &str, width: usize) -> u16 {
 
 pub fn render_help(area: Rect, buf: &mut Buffer) {
     // The first two groups (everywhere, devices) on the left, the rest on the right.
-    let (left, right) = KEYMAP.split_at(2.min(KEYMAP.len()));
-    let column = |groups: &[Group]| {
+    let all = groups();
+    let (left, right) = all.split_at(2.min(all.len()));
+    let column = |groups: &[&Group]| {
         let key_width = groups
             .iter()
             .flat_map(|group| group.bindings)

@@ -151,10 +151,10 @@ fn unban_asks_first_and_updates_the_row() {
     let commands = update(&mut app, ch('y'));
     assert_eq!(
         commands,
-        vec![Command::UnbanDevice {
+        vec![Command::from(DeviceCall::Unban {
             project: demo(),
             id: "862012345678902".into()
-        }]
+        })]
     );
     assert_eq!(app.status.as_ref().unwrap().kind, StatusKind::Busy);
 
@@ -162,10 +162,10 @@ fn unban_asks_first_and_updates_the_row() {
     unbanned.banned = false;
     update(
         &mut app,
-        Action::DeviceUnbanned {
+        Action::from(DeviceAnswer::Unbanned {
             id: unbanned.id.clone(),
             result: Ok(unbanned),
-        },
+        }),
     );
     assert!(!app.devices.list.rows[1].banned);
     assert_eq!(
@@ -569,17 +569,17 @@ fn forget_asks_first_then_drops_the_row() {
     update(&mut app, ch('x'));
     assert_eq!(
         update(&mut app, ch('y')),
-        vec![Command::ForgetDevice {
+        vec![Command::from(DeviceCall::Forget {
             project: demo(),
             id: "862012345678902".into()
-        }]
+        })]
     );
     update(
         &mut app,
-        Action::DeviceForgotten {
+        Action::from(DeviceAnswer::Forgotten {
             id: "862012345678902".into(),
             result: Ok(()),
-        },
+        }),
     );
     assert!(!app
         .devices
@@ -590,10 +590,10 @@ fn forget_asks_first_then_drops_the_row() {
     assert_eq!(status_text(&app), "Forgot device 862012345678902.");
     update(
         &mut app,
-        Action::DeviceForgotten {
+        Action::from(DeviceAnswer::Forgotten {
             id: "862012345678903".into(),
             result: Err(refused(404, "not_found", "no such device")),
-        },
+        }),
     );
     assert_eq!(
         status_text(&app),
@@ -624,20 +624,20 @@ fn move_picks_another_project_then_asks_first() {
     assert!(matches!(app.modal, Some(Modal::Confirm { .. })));
     assert_eq!(
         update(&mut app, ch('y')),
-        vec![Command::MoveDevice {
+        vec![Command::from(DeviceCall::Move {
             project: demo(),
             id: "862012345678902".into(),
             to: "field".into()
-        }]
+        })]
     );
     let moved = app.devices.selected_device().cloned().unwrap();
     update(
         &mut app,
-        Action::DeviceMoved {
+        Action::from(DeviceAnswer::Moved {
             id: "862012345678902".into(),
             to: "field".into(),
             result: Ok(moved),
-        },
+        }),
     );
     assert!(!app
         .devices
@@ -683,11 +683,11 @@ fn a_asks_before_cancelling_the_upgrade_then_tells_what_changed_and_refreshes() 
     update(&mut app, ch('a'));
     assert_eq!(
         update(&mut app, ch('y')),
-        vec![Command::CancelDevice {
+        vec![Command::from(DeviceCall::Cancel {
             project: demo(),
             id: "862012345678902".into(),
             cancel: true,
-        }]
+        })]
     );
     assert_eq!(
         status_text(&app),
@@ -695,7 +695,7 @@ fn a_asks_before_cancelling_the_upgrade_then_tells_what_changed_and_refreshes() 
     );
     let commands = update(
         &mut app,
-        Action::DeviceCancelled {
+        Action::from(DeviceAnswer::Cancelled {
             id: "862012345678902".into(),
             cancel: true,
             result: Ok(CancelResult {
@@ -703,7 +703,7 @@ fn a_asks_before_cancelling_the_upgrade_then_tells_what_changed_and_refreshes() 
                 cancelled: true,
                 firmware_names: vec!["air780".into()],
             }),
-        },
+        }),
     );
     assert_eq!(status_text(&app), "cancelled 862012345678902 in air780");
     assert_eq!(
@@ -730,15 +730,15 @@ fn big_a_uncancels_and_a_refusal_is_told() {
     assert!(prompt.starts_with("Let sensor-a7 be offered its upgrade again"));
     assert_eq!(
         update(&mut app, ch('y')),
-        vec![Command::CancelDevice {
+        vec![Command::from(DeviceCall::Cancel {
             project: demo(),
             id: "sensor-a7".into(),
             cancel: false,
-        }]
+        })]
     );
     update(
         &mut app,
-        Action::DeviceCancelled {
+        Action::from(DeviceAnswer::Cancelled {
             id: "sensor-a7".into(),
             cancel: false,
             result: Ok(CancelResult {
@@ -746,7 +746,7 @@ fn big_a_uncancels_and_a_refusal_is_told() {
                 cancelled: false,
                 firmware_names: vec![],
             }),
-        },
+        }),
     );
     assert_eq!(
         status_text(&app),
@@ -754,11 +754,11 @@ fn big_a_uncancels_and_a_refusal_is_told() {
     );
     update(
         &mut app,
-        Action::DeviceCancelled {
+        Action::from(DeviceAnswer::Cancelled {
             id: "sensor-a7".into(),
             cancel: false,
             result: Err(refused(403, "forbidden", "operator role required")),
-        },
+        }),
     );
     assert_eq!(
         status_text(&app),

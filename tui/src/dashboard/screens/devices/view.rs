@@ -23,7 +23,7 @@ use crate::strings;
 /// The cancel keys, beside the others of `strings::DEVICES_KEYS`.
 const CANCEL_KEYS: &str = "a/A cancel";
 
-pub fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+pub(super) fn render(screen: &DevicesScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     let [filter_area, body] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     render_filter_bar(screen, filter_area, buf);

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::dashboard::runner;
+use crate::dashboard::screens::{ScreenAnswer, ScreenCommand};
 use crate::fixtures::*;
 
 fn event(id: u64, event_type: EventType, data: serde_json::Value) -> Event {
@@ -49,26 +50,29 @@ fn page(events: Vec<Event>, cursor: u64, latest: u64) -> EventPage {
 }
 
 fn follow(generation: u64, after: Option<u64>) -> Command {
-    Command::FollowEvents {
+    FollowEvents {
         project: demo(),
         generation,
         after,
     }
+    .into()
 }
 
 fn followed(generation: u64, after: Option<u64>, result: Outcome<EventPage>) -> Action {
-    Action::EventsFollowed {
-        project: demo(),
-        generation,
-        after,
+    Action::Screen(ScreenAnswer::Events(EventsFollowed {
+        call: FollowEvents {
+            project: demo(),
+            generation,
+            after,
+        },
         result,
-    }
+    }))
 }
 
 fn feed_calls(commands: Vec<Command>) -> Vec<Command> {
     commands
         .into_iter()
-        .filter(|c| matches!(c, Command::FollowEvents { .. }))
+        .filter(|c| matches!(c, Command::Screen(ScreenCommand::Events(_))))
         .collect()
 }
 
@@ -191,11 +195,11 @@ fn another_project_starts_the_feed_over_and_ends_the_old_loop() {
     );
     update(&mut app, ch('j'));
     let commands = update(&mut app, key(KeyCode::Enter));
-    let lab = Command::FollowEvents {
+    let lab = Command::from(FollowEvents {
         project: "lab".into(),
         generation: 2,
         after: None,
-    };
+    });
     assert_eq!(feed_calls(commands), vec![lab]);
     assert!(app.events.events.is_empty(), "demo's events are gone");
     // demo's call still out comes back: it is dropped and asks for nothing more.

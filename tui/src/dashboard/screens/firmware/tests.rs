@@ -17,20 +17,20 @@ fn deleting_firmware_in_use_shows_the_servers_reason() {
     let commands = update(&mut app, key(KeyCode::Enter));
     assert_eq!(
         commands,
-        vec![Command::DeleteFirmware {
+        vec![Command::from(FirmwareCall::Delete {
             project: demo(),
             firmware_name: "air780".into(),
             version: "1.2.0".into(),
             source_version: None,
-        }]
+        })]
     );
     update(
         &mut app,
-        Action::FirmwareDeleted {
+        Action::from(FirmwareAnswer::Deleted {
             firmware_name: "air780".into(),
             version: "1.2.0".into(),
             result: Err(refused(409, "in_use", "plan air780 targets this image")),
-        },
+        }),
     );
     let status = app.status.clone().unwrap();
     assert_eq!(status.kind, StatusKind::Error);
@@ -43,11 +43,11 @@ fn deleting_firmware_in_use_shows_the_servers_reason() {
     update(&mut app, ch('y'));
     let commands = update(
         &mut app,
-        Action::FirmwareDeleted {
+        Action::from(FirmwareAnswer::Deleted {
             firmware_name: "air780".into(),
             version: "1.2.0".into(),
             result: Ok(()),
-        },
+        }),
     );
     assert_eq!(commands, vec![Command::LoadFirmware { project: demo() }]);
 }
@@ -75,24 +75,27 @@ fn upload_form_checks_fields_then_tracks_hash_and_progress() {
     let commands = update(&mut app, key(KeyCode::Enter));
     assert_eq!(
         commands,
-        vec![Command::UploadFirmware {
+        vec![Command::from(FirmwareCall::Upload {
             project: demo(),
             path: "/tmp/fw.bin".into(),
             firmware_name: "air780".into(),
             version: "1.3.0".into(),
             details: UploadDetails::default(),
-        }]
+        })]
     );
     assert_eq!(app.modal, None);
 
     update(
         &mut app,
-        Action::UploadHashed {
+        Action::from(FirmwareAnswer::Hashed {
             sha256: "ab".repeat(32),
             size: 1000,
-        },
+        }),
     );
-    update(&mut app, Action::UploadProgress { sent: 400 });
+    update(
+        &mut app,
+        Action::from(FirmwareAnswer::Progress { sent: 400 }),
+    );
     let upload = app.firmware.upload.clone().unwrap();
     assert_eq!(
         (upload.sent, upload.total, upload.sha256.as_deref()),
@@ -108,7 +111,10 @@ fn upload_form_checks_fields_then_tracks_hash_and_progress() {
         md5: "cd".repeat(16),
         size: 1000,
     };
-    let commands = update(&mut app, Action::UploadFinished(Ok(receipt)));
+    let commands = update(
+        &mut app,
+        Action::from(FirmwareAnswer::Uploaded(Ok(receipt))),
+    );
     assert_eq!(commands, vec![Command::LoadFirmware { project: demo() }]);
     assert_eq!(
         app.status.as_ref().unwrap().text,
@@ -131,11 +137,11 @@ fn a_failed_upload_names_the_image_and_the_reason() {
     });
     update(
         &mut app,
-        Action::UploadFinished(Err(refused(
+        Action::from(FirmwareAnswer::Uploaded(Err(refused(
             409,
             "conflict",
             "different bytes exist for air780 1.2.0",
-        ))),
+        )))),
     );
     let upload = app.firmware.upload.as_ref().unwrap();
     assert_eq!(

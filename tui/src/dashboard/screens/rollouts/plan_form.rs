@@ -12,6 +12,28 @@ use fota_shared::model::rollout::{
     Ratio, RolloutSpec, DEFAULT_MAX_FAILURE_PPM, DEFAULT_MIN_SAMPLE, DEFAULT_VERIFY_TIMEOUT_S,
 };
 
+/// The plan form's fields.
+#[allow(non_upper_case_globals)]
+impl FieldId {
+    pub const Target: FieldId = FieldId::labelled(strings::FIELD_TARGET);
+    pub const From: FieldId = FieldId::labelled(strings::FIELD_FROM);
+    pub const Devices: FieldId = FieldId::labelled(strings::FIELD_DEVICES);
+    pub const ImeiRanges: FieldId = FieldId::labelled(strings::FIELD_IMEI_RANGES);
+    pub const Delivery: FieldId = FieldId::labelled(strings::FIELD_DELIVERY);
+    pub const Downgrade: FieldId = FieldId::labelled(strings::FIELD_DOWNGRADE);
+    pub const JobTimeout: FieldId = FieldId::labelled(strings::FIELD_JOB_TIMEOUT);
+    pub const NeedsConfirm: FieldId = FieldId::labelled(strings::FIELD_NEEDS_CONFIRM);
+    pub const Stages: FieldId = FieldId::labelled(strings::FIELD_STAGES);
+    pub const VerifyDevices: FieldId = FieldId::labelled(strings::FIELD_VERIFY_DEVICES);
+    pub const VerifyTimeout: FieldId = FieldId::labelled(strings::FIELD_VERIFY_TIMEOUT);
+    pub const MaxFailure: FieldId = FieldId::labelled(strings::FIELD_MAX_FAILURE);
+    pub const MinSample: FieldId = FieldId::labelled(strings::FIELD_MIN_SAMPLE);
+    pub const MaxPerMinute: FieldId = FieldId::labelled(strings::FIELD_MAX_PER_MINUTE);
+    pub const Window: FieldId = FieldId::labelled(strings::FIELD_WINDOW);
+    pub const AutoAdvance: FieldId = FieldId::labelled(strings::FIELD_AUTO_ADVANCE);
+    pub const Soak: FieldId = FieldId::labelled(strings::FIELD_SOAK);
+}
+
 const DELIVERIES: &[&str] = &["stream", "redirect"];
 
 /// The form for a new plan, the firmware name filled in from the selected plan.

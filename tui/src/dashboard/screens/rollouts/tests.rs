@@ -5,27 +5,28 @@ use fota_shared::model::plan::*;
 use fota_shared::model::rollout::*;
 
 use super::*;
+use crate::dashboard::screens::ScreenCommand;
 use crate::fixtures::*;
 
 /// Submits the open plan form as an operator does: Enter shows the server's preview in the
 /// form, Enter again (the same values) saves.
 fn preview_then_submit(app: &mut App) -> Vec<Command> {
     let commands = update(app, key(KeyCode::Enter));
-    let [Command::PreviewPlan {
+    let [Command::Screen(ScreenCommand::Rollouts(PlanCall::Preview {
         firmware_name,
         spec,
         ..
-    }] = commands.as_slice()
+    }))] = commands.as_slice()
     else {
         return commands;
     };
     update(
         app,
-        Action::PlanPreviewed {
+        Action::from(PlanAnswer::Previewed {
             firmware_name: firmware_name.clone(),
             spec: spec.clone(),
             result: Ok(preview()),
-        },
+        }),
     );
     update(app, key(KeyCode::Enter))
 }
@@ -35,11 +36,11 @@ fn the_plan_form_shows_the_preview_before_it_saves() {
     let mut app = on_tab('4');
     update(&mut app, ch('e'));
     let commands = update(&mut app, key(KeyCode::Enter));
-    let [Command::PreviewPlan {
+    let [Command::Screen(ScreenCommand::Rollouts(PlanCall::Preview {
         firmware_name,
         spec,
         ..
-    }] = commands.as_slice()
+    }))] = commands.as_slice()
     else {
         panic!("a preview first, got {commands:?}")
     };
@@ -47,11 +48,11 @@ fn the_plan_form_shows_the_preview_before_it_saves() {
     let spec = spec.clone();
     update(
         &mut app,
-        Action::PlanPreviewed {
+        Action::from(PlanAnswer::Previewed {
             firmware_name: "air780".into(),
             spec: spec.clone(),
             result: Ok(preview()),
-        },
+        }),
     );
     let terminal = draw(&app);
     insta::assert_snapshot!(terminal.backend());
@@ -59,13 +60,15 @@ fn the_plan_form_shows_the_preview_before_it_saves() {
     // Any edit drops the preview: the next Enter previews again.
     update(&mut app, ch('9'));
     let commands = update(&mut app, key(KeyCode::Enter));
-    let [Command::PreviewPlan { spec: edited, .. }] = commands.as_slice() else {
+    let [Command::Screen(ScreenCommand::Rollouts(PlanCall::Preview { spec: edited, .. }))] =
+        commands.as_slice()
+    else {
         panic!("a new preview, got {commands:?}")
     };
     assert_eq!(edited.target_version, "1.2.09");
     update(
         &mut app,
-        Action::PlanPreviewed {
+        Action::from(PlanAnswer::Previewed {
             firmware_name: "air780".into(),
             spec: edited.clone(),
             result: Err(refused(
@@ -73,7 +76,7 @@ fn the_plan_form_shows_the_preview_before_it_saves() {
                 "firmware_missing",
                 "upload air780 version 1.2.09",
             )),
-        },
+        }),
     );
     let Some(Modal::Form(form)) = &app.modal else {
         panic!("the form stays")
@@ -85,11 +88,11 @@ fn the_plan_form_shows_the_preview_before_it_saves() {
     update(&mut app, key(KeyCode::Backspace));
     assert_eq!(
         preview_then_submit(&mut app),
-        vec![Command::PutPlan {
+        vec![Command::from(PlanCall::Put {
             project: demo(),
             firmware_name: "air780".into(),
             spec,
-        }]
+        })]
     );
 }
 
@@ -128,11 +131,11 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
     };
     assert_eq!(
         commands,
-        vec![Command::PutPlan {
+        vec![Command::from(PlanCall::Put {
             project: demo(),
             firmware_name: "ec20".into(),
             spec: spec.clone()
-        }]
+        })]
     );
     let Some(Modal::Form(form)) = &app.modal else {
         panic!("form stays while saving")
@@ -146,10 +149,10 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
 
     update(
         &mut app,
-        Action::PlanSaved {
+        Action::from(PlanAnswer::Saved {
             firmware_name: "ec20".into(),
             result: Err(refused(400, "unknown_image", "no firmware ec20 2.0.0")),
-        },
+        }),
     );
     let Some(Modal::Form(form)) = &app.modal else {
         panic!("form stays after a refusal")
@@ -166,10 +169,10 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
     plan.spec = spec;
     let commands = update(
         &mut app,
-        Action::PlanSaved {
+        Action::from(PlanAnswer::Saved {
             firmware_name: "ec20".into(),
             result: Ok(plan),
-        },
+        }),
     );
     assert_eq!(app.modal, None);
     assert_eq!(commands, vec![Command::LoadPlans { project: demo() }]);
@@ -203,10 +206,10 @@ fn deleting_a_plan_asks_first() {
     update(&mut app, ch('d'));
     assert_eq!(
         update(&mut app, ch('Y')),
-        vec![Command::DeletePlan {
+        vec![Command::from(PlanCall::Delete {
             project: demo(),
             firmware_name: "air780".into()
-        }]
+        })]
     );
 }
 
@@ -376,7 +379,9 @@ fn a_plan_form_with_rollout_fields_puts_a_staged_rollout() {
     set(form, FieldId::Soak, "2h");
     set(form, FieldId::JobTimeout, "30m");
     let commands = preview_then_submit(&mut app);
-    let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
+    let [Command::Screen(ScreenCommand::Rollouts(PlanCall::Put { spec, .. }))] =
+        commands.as_slice()
+    else {
         panic!("a plan write expected, got {commands:?}")
     };
     let rollout = spec.rollout.clone().unwrap();
@@ -390,10 +395,10 @@ fn a_plan_form_with_rollout_fields_puts_a_staged_rollout() {
     // A bad window is refused in the form, naming the field.
     update(
         &mut app,
-        Action::PlanSaved {
+        Action::from(PlanAnswer::Saved {
             firmware_name: "esp32".into(),
             result: Err(refused(400, "invalid_rollout", "x")),
-        },
+        }),
     );
     let Some(Modal::Form(form)) = &mut app.modal else {
         panic!("form stays")
@@ -455,7 +460,9 @@ fn the_plan_form_toggles_needs_confirm() {
         .unwrap();
     update(&mut app, ch(' '));
     let commands = preview_then_submit(&mut app);
-    let [Command::PutPlan { spec, .. }] = commands.as_slice() else {
+    let [Command::Screen(ScreenCommand::Rollouts(PlanCall::Put { spec, .. }))] =
+        commands.as_slice()
+    else {
         panic!("a plan put expected, got {commands:?}");
     };
     assert!(spec.needs_confirm);

@@ -23,7 +23,7 @@ pub const LIST_BAR: u16 = 20;
 /// Rows of the detail panel, frame included, when the plan's lines need no more.
 const DETAIL_ROWS: u16 = 14;
 
-pub fn render(screen: &RolloutsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
+pub(super) fn render(screen: &RolloutsScreen, ticks: u64, area: Rect, buf: &mut Buffer) {
     // The detail panel is as tall as the selected plan's lines (14 rows at least), leaving the
     // plans list five rows and its frame.
     let detail = screen.selected_plan().map_or_else(Vec::new, |plan| {

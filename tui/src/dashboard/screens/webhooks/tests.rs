@@ -67,7 +67,7 @@ fn deliveries() -> Vec<WebhookDelivery> {
 }
 
 fn call(call: WebhookCall) -> Command {
-    Command::Webhooks(call)
+    Command::from(call)
 }
 
 fn list_cmd() -> Command {
@@ -82,14 +82,14 @@ fn deliveries_cmd(name: &str) -> Command {
 }
 
 fn listed(result: Outcome<Vec<Webhook>>) -> Action {
-    Action::Webhooks(WebhookAnswer::Listed {
+    Action::from(WebhookAnswer::Listed {
         project: demo(),
         result,
     })
 }
 
 fn delivered(name: &str, result: Outcome<Vec<WebhookDelivery>>) -> Action {
-    Action::Webhooks(WebhookAnswer::Deliveries {
+    Action::from(WebhookAnswer::Deliveries {
         project: demo(),
         name: name.into(),
         result,
@@ -119,7 +119,7 @@ fn the_tab_lists_the_webhooks_then_the_selected_ones_deliveries() {
     let mut app = app;
     update(
         &mut app,
-        Action::Webhooks(WebhookAnswer::Listed {
+        Action::from(WebhookAnswer::Listed {
             project: "lab".into(),
             result: Ok(vec![]),
         }),
@@ -170,7 +170,7 @@ fn r_asks_before_redelivering_and_big_r_refreshes() {
         status_text(&app),
         "Redelivering delivery 18 of webhook pager…"
     );
-    let answer = Action::Webhooks(WebhookAnswer::Redelivered {
+    let answer = Action::from(WebhookAnswer::Redelivered {
         project: demo(),
         name: "pager".into(),
         delivery: 18,
@@ -184,7 +184,7 @@ fn r_asks_before_redelivering_and_big_r_refreshes() {
         status_text(&app),
         "Event #44 queued for webhook pager again."
     );
-    let refused_answer = Action::Webhooks(WebhookAnswer::Redelivered {
+    let refused_answer = Action::from(WebhookAnswer::Redelivered {
         project: demo(),
         name: "pager".into(),
         delivery: 18,
