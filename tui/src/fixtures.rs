@@ -228,92 +228,98 @@ pub fn firmware() -> Vec<Firmware> {
 }
 
 pub fn plans() -> Vec<Plan> {
-    vec![
-        Plan {
-            project_key: "demo".into(),
-            firmware_name: "air780".into(),
-            spec: PlanSpec {
-                target_version: "1.2.0".into(),
-                from_versions: vec!["1.1.0".into(), "1.0.3".into()],
-                devices: vec![],
-                imei_ranges: vec![["862012345678900".into(), "862012345678999".into()]],
-                delivery: Delivery::Redirect,
-                allow_downgrade: false,
-                rollout: Some(RolloutSpec {
-                    verify_devices: vec!["862012345678901".into()],
-                    verify_timeout_s: 3600,
-                    stages: vec![1, 10, 50, 100],
-                    max_failure_ratio: Ratio::from_ppm(200_000),
-                    min_sample: 10,
-                    max_per_minute: Some(30),
-                    window_utc: Some(["01:00".into(), "05:00".into()]),
-                    auto_advance: false,
-                    soak_s: 0,
-                }),
-                job_timeout_s: Some(3600),
-                needs_confirm: false,
-                expected_devices: None,
-                deltas: None,
-            },
-            image: ImageRef {
+    vec![air780_plan(), esp32_plan()]
+}
+
+/// air780's plan: from two versions and an IMEI range, redirected, rolled out in stages.
+fn air780_plan() -> Plan {
+    Plan {
+        project_key: "demo".into(),
+        firmware_name: "air780".into(),
+        spec: PlanSpec {
+            target_version: "1.2.0".into(),
+            from_versions: vec!["1.1.0".into(), "1.0.3".into()],
+            devices: vec![],
+            imei_ranges: vec![["862012345678900".into(), "862012345678999".into()]],
+            delivery: Delivery::Redirect,
+            allow_downgrade: false,
+            rollout: Some(RolloutSpec {
+                verify_devices: vec!["862012345678901".into()],
+                verify_timeout_s: 3600,
+                stages: vec![1, 10, 50, 100],
+                max_failure_ratio: Ratio::from_ppm(200_000),
+                min_sample: 10,
+                max_per_minute: Some(30),
+                window_utc: Some(["01:00".into(), "05:00".into()]),
+                auto_advance: false,
+                soak_s: 0,
+            }),
+            job_timeout_s: Some(3600),
+            needs_confirm: false,
+            expected_devices: None,
+            deltas: None,
+        },
+        image: ImageRef {
+            sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            md5: "098f6bcd4621d373cade4e832627b4f6".into(),
+            size: 1_572_864,
+            module: "default".into(),
+        },
+        // A full image beside a delta for one source, as Luatools builds them.
+        packages: vec![
+            Package::full(ImageRef {
                 sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
                 md5: "098f6bcd4621d373cade4e832627b4f6".into(),
                 size: 1_572_864,
                 module: "default".into(),
-            },
-            // A full image beside a delta for one source, as Luatools builds them.
-            packages: vec![
-                Package::full(ImageRef {
-                    sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+            }),
+            Package {
+                image: ImageRef {
+                    sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
                         .into(),
-                    md5: "098f6bcd4621d373cade4e832627b4f6".into(),
-                    size: 1_572_864,
+                    md5: "5d41402abc4b2a76b9719d911017c592".into(),
+                    size: 98_304,
                     module: "default".into(),
-                }),
-                Package {
-                    image: ImageRef {
-                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
-                            .into(),
-                        md5: "5d41402abc4b2a76b9719d911017c592".into(),
-                        size: 98_304,
-                        module: "default".into(),
-                    },
-                    kind: ImageKind::Delta,
-                    source_version: Some("1.1.0".into()),
                 },
-            ],
-            updated_at: "2026-11-20T12:05:00Z".into(),
-            shards: 0,
-            cancelled: Vec::new(),
-        },
-        Plan {
-            project_key: "demo".into(),
-            firmware_name: "esp32".into(),
-            spec: PlanSpec {
-                target_version: "0.9.1".into(),
-                from_versions: vec![],
-                devices: vec!["sensor-a7".into(), "sensor-b2".into()],
-                imei_ranges: vec![],
-                delivery: Delivery::Stream,
-                allow_downgrade: true,
-                rollout: None,
-                job_timeout_s: None,
-                needs_confirm: false,
-                expected_devices: None,
-                deltas: None,
+                kind: ImageKind::Delta,
+                source_version: Some("1.1.0".into()),
             },
-            image: ImageRef {
-                sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
-                md5: "acbd18db4cc2f85cedef654fccc4a4d8".into(),
-                size: 880,
-                module: "default".into(),
-            },
-            packages: vec![],
-            updated_at: "2026-11-19T08:00:00Z".into(),
-            shards: 0,
-            cancelled: Vec::new(),
+        ],
+        updated_at: "2026-11-20T12:05:00Z".into(),
+        shards: 0,
+        cancelled: Vec::new(),
+    }
+}
+
+/// esp32's plan: two named devices, streamed, with no rollout.
+fn esp32_plan() -> Plan {
+    Plan {
+        project_key: "demo".into(),
+        firmware_name: "esp32".into(),
+        spec: PlanSpec {
+            target_version: "0.9.1".into(),
+            from_versions: vec![],
+            devices: vec!["sensor-a7".into(), "sensor-b2".into()],
+            imei_ranges: vec![],
+            delivery: Delivery::Stream,
+            allow_downgrade: true,
+            rollout: None,
+            job_timeout_s: None,
+            needs_confirm: false,
+            expected_devices: None,
+            deltas: None,
         },
-    ]
+        image: ImageRef {
+            sha256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae".into(),
+            md5: "acbd18db4cc2f85cedef654fccc4a4d8".into(),
+            size: 880,
+            module: "default".into(),
+        },
+        packages: vec![],
+        updated_at: "2026-11-19T08:00:00Z".into(),
+        shards: 0,
+        cancelled: Vec::new(),
+    }
 }
 
 fn counts(eligible: u64, succeeded: u64, failed: u64, banned: u64, pending: u64) -> RolloutCounts {
@@ -336,81 +342,84 @@ pub fn statuses() -> Vec<(String, RolloutStatus)> {
         (name, status)
     };
     let statuses = vec![
-        (
-            "air780".into(),
-            RolloutStatus {
-                state: RolloutPhase::Paused,
-                stage: 1,
-                percent: 10,
-                paused_reason: Some("failure ratio 0.25 above 0.2 in stage 2".into()),
-                failed_reason: None,
-                started_at: "2026-11-20T12:05:00Z".into(),
-                stage_started_at: "2026-11-21T08:00:00Z".into(),
-                totals: counts(40, 20, 4, 1, 5),
-                verification: counts(1, 1, 0, 0, 0),
-                unverified: counts(0, 0, 0, 0, 0),
-                trust: None,
-                stages: vec![
-                    RolloutStageStatus {
-                        percent: 1,
-                        counts: counts(1, 1, 0, 0, 0),
-                    },
-                    RolloutStageStatus {
-                        percent: 10,
-                        counts: counts(39, 18, 4, 1, 5),
-                    },
-                    RolloutStageStatus {
-                        percent: 50,
-                        counts: counts(0, 0, 0, 0, 0),
-                    },
-                    RolloutStageStatus {
-                        percent: 100,
-                        counts: counts(0, 0, 0, 0, 0),
-                    },
-                ],
-                packages: vec![
-                    PackageServed {
-                        kind: ImageKind::Full,
-                        source_version: None,
-                        sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-                            .into(),
-                        size: 1_572_864,
-                        served: 6,
-                    },
-                    PackageServed {
-                        kind: ImageKind::Delta,
-                        source_version: Some("1.1.0".into()),
-                        sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
-                            .into(),
-                        size: 98_304,
-                        served: 14,
-                    },
-                ],
-            },
-        ),
-        (
-            "esp32".into(),
-            RolloutStatus {
-                state: RolloutPhase::Running,
-                stage: 0,
-                percent: 100,
-                paused_reason: None,
-                failed_reason: None,
-                started_at: "2026-11-19T08:00:00Z".into(),
-                stage_started_at: "2026-11-19T08:00:00Z".into(),
-                totals: counts(2, 1, 0, 0, 1),
-                verification: counts(0, 0, 0, 0, 0),
-                unverified: counts(0, 0, 0, 0, 0),
-                trust: None,
-                stages: vec![RolloutStageStatus {
-                    percent: 100,
-                    counts: counts(2, 1, 0, 0, 1),
-                }],
-                packages: vec![],
-            },
-        ),
+        ("air780".into(), air780_status()),
+        ("esp32".into(), esp32_status()),
     ];
     statuses.into_iter().map(trusted).collect()
+}
+
+/// air780's rollout, paused by the health gate in its second stage, with a full image and a
+/// delta served.
+fn air780_status() -> RolloutStatus {
+    RolloutStatus {
+        state: RolloutPhase::Paused,
+        stage: 1,
+        percent: 10,
+        paused_reason: Some("failure ratio 0.25 above 0.2 in stage 2".into()),
+        failed_reason: None,
+        started_at: "2026-11-20T12:05:00Z".into(),
+        stage_started_at: "2026-11-21T08:00:00Z".into(),
+        totals: counts(40, 20, 4, 1, 5),
+        verification: counts(1, 1, 0, 0, 0),
+        unverified: counts(0, 0, 0, 0, 0),
+        trust: None,
+        stages: vec![
+            RolloutStageStatus {
+                percent: 1,
+                counts: counts(1, 1, 0, 0, 0),
+            },
+            RolloutStageStatus {
+                percent: 10,
+                counts: counts(39, 18, 4, 1, 5),
+            },
+            RolloutStageStatus {
+                percent: 50,
+                counts: counts(0, 0, 0, 0, 0),
+            },
+            RolloutStageStatus {
+                percent: 100,
+                counts: counts(0, 0, 0, 0, 0),
+            },
+        ],
+        packages: vec![
+            PackageServed {
+                kind: ImageKind::Full,
+                source_version: None,
+                sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                size: 1_572_864,
+                served: 6,
+            },
+            PackageServed {
+                kind: ImageKind::Delta,
+                source_version: Some("1.1.0".into()),
+                sha256: "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7".into(),
+                size: 98_304,
+                served: 14,
+            },
+        ],
+    }
+}
+
+/// esp32's rollout, running at once in its one stage.
+fn esp32_status() -> RolloutStatus {
+    RolloutStatus {
+        state: RolloutPhase::Running,
+        stage: 0,
+        percent: 100,
+        paused_reason: None,
+        failed_reason: None,
+        started_at: "2026-11-19T08:00:00Z".into(),
+        stage_started_at: "2026-11-19T08:00:00Z".into(),
+        totals: counts(2, 1, 0, 0, 1),
+        verification: counts(0, 0, 0, 0, 0),
+        unverified: counts(0, 0, 0, 0, 0),
+        trust: None,
+        stages: vec![RolloutStageStatus {
+            percent: 100,
+            counts: counts(2, 1, 0, 0, 1),
+        }],
+        packages: vec![],
+    }
 }
 
 /// Module-OTA jobs: sensor-a7's held for confirmation, new-device's in progress.

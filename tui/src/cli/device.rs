@@ -155,28 +155,44 @@ pub async fn run(
             let summary = api.summary(&project).await?;
             out.print(&summary, || summary_text(&summary))
         }
+        DeviceVerb::Jobs { phase } => {
+            let list = api.jobs(&project, phase).await?;
+            out.print(&list, || jobs_table(&list.jobs))
+        }
+        change => run_change(change, api, &project, out).await,
+    }
+}
+
+/// Runs a verb that changes the registry or asks a device for something; the reads are `run`'s.
+async fn run_change(
+    verb: DeviceVerb,
+    api: &ApiClient,
+    project: &str,
+    out: Output,
+) -> Result<(), CliError> {
+    match verb {
         DeviceVerb::Unban { id } => {
-            let device = api.unban_device(&project, &id).await?;
+            let device = api.unban_device(project, &id).await?;
             out.print(&device, || device_fields(&device))
         }
         DeviceVerb::Cancel { id, firmware_name } => {
-            cancel(api, &project, &id, firmware_name.as_deref(), true, out).await
+            cancel(api, project, &id, firmware_name.as_deref(), true, out).await
         }
         DeviceVerb::Uncancel { id, firmware_name } => {
-            cancel(api, &project, &id, firmware_name.as_deref(), false, out).await
+            cancel(api, project, &id, firmware_name.as_deref(), false, out).await
         }
         DeviceVerb::Forget { id } => {
-            api.forget_device(&project, &id).await?;
+            api.forget_device(project, &id).await?;
             let done = serde_json::json!({ "forgotten": id });
             out.print(&done, || format!("forgot device {id}\n"))
         }
         DeviceVerb::Move { id, to } => {
-            let device = api.move_device(&project, &id, &to).await?;
+            let device = api.move_device(project, &id, &to).await?;
             out.print(&device, || device_fields(&device))
         }
-        DeviceVerb::Confirm { ids } => confirm(api, &project, ids, out).await,
+        DeviceVerb::Confirm { ids } => confirm(api, project, ids, out).await,
         DeviceVerb::CheckNow { id } => {
-            let result = api.check_now_device(&project, &id).await?;
+            let result = api.check_now_device(project, &id).await?;
             let target = CheckNowTarget::Device(id);
             out.print(&result, || {
                 format!("{}\n", strings::checked_now(&target, &result))
@@ -192,18 +208,15 @@ pub async fn run(
                 rekey,
                 protocol,
             };
-            provision(api, &project, &spec, out).await
+            provision(api, project, &spec, out).await
         }
-        DeviceVerb::Import(args) => device_import::run(args, api, &project, out).await,
+        DeviceVerb::Import(args) => device_import::run(args, api, project, out).await,
         DeviceVerb::Deprovision { id } => {
-            api.deprovision_device(&project, &id).await?;
+            api.deprovision_device(project, &id).await?;
             let done = serde_json::json!({ "deprovisioned": id });
             out.print(&done, || strings::deprovisioned(&id))
         }
-        DeviceVerb::Jobs { phase } => {
-            let list = api.jobs(&project, phase).await?;
-            out.print(&list, || jobs_table(&list.jobs))
-        }
+        read => unreachable!("{read:?} is read by run"),
     }
 }
 

@@ -444,6 +444,31 @@ fn counts_cells(c: &RolloutCounts) -> Vec<String> {
 }
 
 pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
+    let mut out = fields(&status_pairs(firmware_name, s))
+        + "\n"
+        + &table(
+            &[
+                "stage",
+                "percent",
+                "eligible",
+                "offered",
+                "succeeded",
+                "failed",
+                "banned",
+                "pending",
+            ],
+            &stage_rows(s),
+        );
+    // Each package of the target and the devices it was delivered to.
+    if !s.packages.is_empty() {
+        out += "\n";
+        out += &served_packages_table(s);
+    }
+    out
+}
+
+/// The rollout's state, trust and totals, one field a line.
+fn status_pairs(firmware_name: &str, s: &RolloutStatus) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
         ("plan", firmware_name.to_string()),
         ("state", s.state.as_str().to_string()),
@@ -471,6 +496,12 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
             format!("{unproven} ({})", strings::REPORTED_WITHOUT_DELIVERY),
         ));
     }
+    pairs
+}
+
+/// The counts of verification, each stage (the current one marked), the unverified ids and
+/// the totals, a row each.
+fn stage_rows(s: &RolloutStatus) -> Vec<Vec<String>> {
     let mut rows = vec![[
         vec!["verify".to_string(), "-".to_string()],
         counts_cells(&s.verification),
@@ -503,38 +534,23 @@ pub(super) fn status_fields(firmware_name: &str, s: &RolloutStatus) -> String {
         ]
         .concat(),
     );
-    let mut out = fields(&pairs)
-        + "\n"
-        + &table(
-            &[
-                "stage",
-                "percent",
-                "eligible",
-                "offered",
-                "succeeded",
-                "failed",
-                "banned",
-                "pending",
-            ],
-            &rows,
-        );
-    // Each package of the target and the devices it was delivered to.
-    if !s.packages.is_empty() {
-        let packages: Vec<Vec<String>> = s
-            .packages
-            .iter()
-            .map(|k| {
-                vec![
-                    k.kind.as_str().to_string(),
-                    k.source_version.clone().unwrap_or_else(|| "any".into()),
-                    k.size.to_string(),
-                    k.sha256.clone(),
-                    k.served.to_string(),
-                ]
-            })
-            .collect();
-        out += "\n";
-        out += &table(&["package", "from", "size", "sha256", "served"], &packages);
-    }
-    out
+    rows
+}
+
+/// The target's packages and how many devices each was served to.
+fn served_packages_table(s: &RolloutStatus) -> String {
+    let packages: Vec<Vec<String>> = s
+        .packages
+        .iter()
+        .map(|k| {
+            vec![
+                k.kind.as_str().to_string(),
+                k.source_version.clone().unwrap_or_else(|| "any".into()),
+                k.size.to_string(),
+                k.sha256.clone(),
+                k.served.to_string(),
+            ]
+        })
+        .collect();
+    table(&["package", "from", "size", "sha256", "served"], &packages)
 }

@@ -25,7 +25,7 @@ fn check(args: &str, expected: Noun) {
 }
 
 #[test]
-fn nouns_and_verbs_parse() {
+fn project_verbs_parse() {
     check(
         "project list",
         Noun::Project {
@@ -62,6 +62,10 @@ fn nouns_and_verbs_parse() {
             },
         },
     );
+}
+
+#[test]
+fn firmware_verbs_parse() {
     check(
         "firmware upload fw.bin --name app --version 1.2.3",
         Noun::Firmware {
@@ -96,6 +100,10 @@ fn nouns_and_verbs_parse() {
             },
         },
     );
+}
+
+#[test]
+fn plan_set_parses_its_sources_targets_and_delivery() {
     check(
         "plan set app --target 2 --from 1 --from 1.1 --device a --imei-range 1-9 --delivery redirect --allow-downgrade",
         Noun::Plan {
