@@ -1,14 +1,15 @@
 //! The Devices tab: the registry grown page by page under a text and a rollout-state filter, the
 //! selected device's fields, module job and history, and the operator's actions on one device
 //! (unban, confirm a held job, check now, forget, move to another project, cancel or uncancel
-//! its upgrade). Drawing is in `view`.
+//! its upgrade). Those changes, asked and answered, are in `changes`; drawing is in `view`.
 
 mod calls;
+mod changes;
 mod keys;
 mod view;
 
 use fota_shared::api::fleet::{Device, DeviceEvent, DeviceList};
-use fota_shared::api::ota::{CancelResult, Job, JobInfo};
+use fota_shared::api::ota::{Job, JobInfo};
 use fota_shared::model::job::JobPhase;
 use fota_shared::model::rollout::DevicePhase;
 use ratatui::buffer::Buffer;
@@ -170,114 +171,6 @@ impl DevicesScreen {
         })
     }
 
-    /// `c`: asks before confirming the selected device's held job. Without a loaded jobs list
-    /// the server decides; with one, a device with nothing held is told so at once.
-    fn confirm_selected(&self, project: String) -> Reaction {
-        let Some(device) = self.selected_device() else {
-            return Reaction::none();
-        };
-        let id = device.id.clone();
-        let known = self.jobs.data.is_some();
-        match self.job_of(&id) {
-            Some(job) if job.phase == JobPhase::AwaitingConfirmation => {
-                let prompt = strings::confirm_job(&id, job);
-                let ids = vec![id];
-                Reaction::modal(Modal::confirm(
-                    prompt,
-                    strings::confirming(&ids),
-                    Command::ConfirmJobs { project, ids },
-                ))
-            }
-            Some(job) => Reaction::status(StatusKind::Info, strings::job_not_held(&id, job)),
-            None if known => Reaction::status(StatusKind::Info, strings::no_held_job(&id)),
-            None => {
-                let ids = vec![id.clone()];
-                Reaction::modal(Modal::confirm(
-                    strings::confirm_unknown_job(&id),
-                    strings::confirming(&ids),
-                    Command::ConfirmJobs { project, ids },
-                ))
-            }
-        }
-    }
-
-    /// `a` / `A`: asks before leaving the selected device out of every plan's upgrade (its
-    /// open module job cancelled), or letting it back in.
-    fn confirm_cancel(&self, project: String, cancel: bool) -> Reaction {
-        let Some(device) = self.selected_device() else {
-            return Reaction::none();
-        };
-        let id = device.id.clone();
-        let prompt = if cancel {
-            format!(
-                "Cancel the upgrade of {id}? Every plan that reaches it leaves it out, and its \
-                 open module job is cancelled, until it is uncancelled (A)."
-            )
-        } else {
-            format!("Let {id} be offered its upgrade again by every plan that left it out?")
-        };
-        Reaction::modal(Modal::confirm(
-            prompt,
-            cancelling(&id, cancel),
-            DeviceCall::Cancel {
-                project,
-                id,
-                cancel,
-            }
-            .into(),
-        ))
-    }
-
-    /// The answer to one of the tab's own calls.
-    pub fn on_answer(&mut self, answer: DeviceAnswer, around: Around<'_>) -> Reaction {
-        let project = around.project;
-        match answer {
-            DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
-            DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),
-            DeviceAnswer::Moved { id, to, result } => self.on_moved(&id, &to, result, project),
-            DeviceAnswer::Cancelled { id, cancel, result } => {
-                self.on_cancelled(&id, cancel, result, project)
-            }
-        }
-    }
-
-    /// A cancel or uncancel is answered: what changed on the status line, and the list, jobs
-    /// and history reloaded to show it.
-    fn on_cancelled(
-        &mut self,
-        id: &str,
-        cancel: bool,
-        result: Outcome<CancelResult>,
-        project: Option<&str>,
-    ) -> Reaction {
-        match result {
-            Ok(outcome) => {
-                let commands = project.map(|p| self.refresh(p)).unwrap_or_default();
-                Reaction::commands(commands).with_status(
-                    StatusKind::Info,
-                    strings::cancelled(&outcome).trim_end().to_string(),
-                )
-            }
-            Err(failure) => Reaction::status(
-                StatusKind::Error,
-                strings::failed(&cancelling(id, cancel), &failure.message),
-            ),
-        }
-    }
-
-    /// `C`: asks before confirming the held jobs of every listed device.
-    fn confirm_listed(&self, project: String) -> Reaction {
-        let ids = self.held_rows();
-        if ids.is_empty() {
-            return Reaction::status(StatusKind::Info, strings::NO_HELD_JOBS.to_string());
-        }
-        Reaction::modal(Modal::confirm(
-            strings::confirm_jobs(&ids),
-            strings::confirming(&ids),
-            Command::ConfirmJobs { project, ids },
-        ))
-    }
-
     /// A page of devices arrived. `visible`: the tab is open, so the selected device's history
     /// is wanted.
     fn on_page(
@@ -343,91 +236,8 @@ impl DevicesScreen {
     fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
         self.jobs.settle(strings::WHAT_JOBS, result);
     }
-
-    /// Confirmed or refused, the jobs are reloaded: a refusal often means the job moved on,
-    /// and the list shows where it stands now.
-    fn on_confirmed(
-        &mut self,
-        ids: &[String],
-        result: Outcome<fota_shared::api::ota::ConfirmResult>,
-        project: Option<&str>,
-    ) -> Reaction {
-        let status = match result {
-            Ok(outcome) => (StatusKind::Info, strings::confirmed(&outcome)),
-            Err(failure) => (
-                StatusKind::Error,
-                strings::failed(&strings::confirming(ids), &failure.message),
-            ),
-        };
-        let commands = project.and_then(|p| self.refresh_jobs(p));
-        Reaction::commands(commands).with_status(status.0, status.1)
-    }
-
-    fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
-        match result {
-            Ok(device) => {
-                if let Some(row) = self.list.rows.iter_mut().find(|d| d.id == device.id) {
-                    *row = device;
-                }
-                Reaction::status(StatusKind::Info, strings::unbanned(id))
-            }
-            Err(failure) => Reaction::status(
-                StatusKind::Error,
-                strings::failed(&strings::unbanning(id), &failure.message),
-            ),
-        }
-    }
-
-    /// A forgotten or moved device leaves this project's list at once; the selection stays
-    /// where it was, on the next device.
-    fn drop_row(&mut self, id: &str, project: Option<&str>) -> Vec<Command> {
-        self.list.rows.retain(|d| d.id != id);
-        self.list.selected = clamp(self.list.selected, self.list.rows.len());
-        project
-            .and_then(|p| self.sync_history(p, false))
-            .into_iter()
-            .collect()
-    }
-
-    fn on_forgotten(&mut self, id: &str, result: Outcome<()>, project: Option<&str>) -> Reaction {
-        match result {
-            Ok(()) => Reaction::commands(self.drop_row(id, project))
-                .with_status(StatusKind::Info, strings::forgot(id)),
-            Err(failure) => Reaction::status(
-                StatusKind::Error,
-                strings::failed(&strings::forgetting(id), &failure.message),
-            ),
-        }
-    }
-
-    fn on_moved(
-        &mut self,
-        id: &str,
-        to: &str,
-        result: Outcome<Device>,
-        project: Option<&str>,
-    ) -> Reaction {
-        match result {
-            Ok(_) => Reaction::commands(self.drop_row(id, project))
-                .with_status(StatusKind::Info, strings::moved(id, to)),
-            Err(failure) => Reaction::status(
-                StatusKind::Error,
-                strings::failed(&strings::moving(id, to), &failure.message),
-            ),
-        }
-    }
 }
 
-/// The busy status of a cancel (or uncancel), and what its failure names.
-fn cancelling(id: &str, cancel: bool) -> String {
-    if cancel {
-        format!("Cancelling the upgrade of {id}")
-    } else {
-        format!("Uncancelling {id}")
-    }
-}
-
-/// The prompt before a move, once the target project is picked.
 impl Screen for DevicesScreen {
     /// The commands that (re)load what the tab shows: the first page, the jobs, the history.
     fn refresh(&mut self, project: &str) -> Vec<Command> {
@@ -491,31 +301,8 @@ impl Screen for DevicesScreen {
                 Reaction::commands([Command::CheckNow { project, target }])
                     .with_status(StatusKind::Busy, busy)
             }
-            Act::Unban => match self.selected_device() {
-                Some(device) if device.banned => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_unban(&id),
-                        strings::unbanning(&id),
-                        DeviceCall::Unban { project, id }.into(),
-                    ))
-                }
-                Some(device) => {
-                    Reaction::status(StatusKind::Info, strings::device_is_not_banned(&device.id))
-                }
-                None => Reaction::none(),
-            },
-            Act::Forget => match self.selected_device() {
-                Some(device) => {
-                    let id = device.id.clone();
-                    Reaction::modal(Modal::confirm(
-                        strings::confirm_forget(&id),
-                        strings::forgetting(&id),
-                        DeviceCall::Forget { project, id }.into(),
-                    ))
-                }
-                None => Reaction::none(),
-            },
+            Act::Unban => self.confirm_unban(project),
+            Act::Forget => self.confirm_forget(project),
             // The project list comes from the app, which fills the picker it opens.
             Act::Move => match self.selected_device() {
                 Some(device) => {
@@ -547,7 +334,9 @@ impl Screen for DevicesScreen {
     /// The project to move the selected device to was picked: asks before it moves.
     fn on_pick(&mut self, purpose: PickPurpose, key: &str, project: &str) -> Reaction {
         match purpose {
-            PickPurpose::MoveDevice { id } => Reaction::modal(confirm_move(project, &id, key)),
+            PickPurpose::MoveDevice { id } => {
+                Reaction::modal(changes::confirm_move(project, &id, key))
+            }
             PickPurpose::SwitchProject => Reaction::none(),
         }
     }
@@ -586,19 +375,6 @@ impl Screen for DevicesScreen {
     fn draw(&self, app: &App, area: Rect, buf: &mut Buffer) {
         render(self, app.ticks, area, buf);
     }
-}
-
-fn confirm_move(project: &str, id: &str, to: &str) -> Modal {
-    Modal::confirm(
-        strings::confirm_move(id, project, to),
-        strings::moving(id, to),
-        DeviceCall::Move {
-            project: project.to_string(),
-            id: id.to_string(),
-            to: to.to_string(),
-        }
-        .into(),
-    )
 }
 
 #[cfg(test)]
