@@ -31,7 +31,9 @@ pub use crate::api::{CheckNowTarget, FleetSnapshot};
 pub use crate::dashboard::app::{Link, REFRESH_TICKS, STATUS_REFRESH_TICKS, TICKS_PER_SECOND};
 pub use crate::dashboard::message::{Modal, Status, StatusKind};
 pub use crate::dashboard::remote::{Failure, Remote};
-pub use crate::dashboard::screens::audit::{parse_audit_filter, AUDIT_PAGE};
+pub use crate::dashboard::screens::audit::{
+    parse_audit_filter, AuditLoaded, LoadAudit, AUDIT_PAGE,
+};
 pub use crate::dashboard::screens::devices::{DEVICE_PAGE, PREFETCH_ROWS};
 pub use crate::dashboard::screens::firmware::{upload_form, upload_request, Upload};
 pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
@@ -739,13 +741,13 @@ pub fn status_cmd(firmware_name: &str) -> Command {
 }
 
 pub fn audit_cmd(generation: u64, query: AuditQuery) -> Command {
-    Command::LoadAudit {
+    Command::from(LoadAudit {
         generation,
         query: AuditQuery {
             limit: Some(AUDIT_PAGE),
             ..query
         },
-    }
+    })
 }
 
 pub fn audit_page(
@@ -757,14 +759,14 @@ pub fn audit_page(
     let generation = app.audit.list.generation;
     update(
         app,
-        Action::AuditLoaded {
+        Action::from(AuditLoaded {
             generation,
             cursor: cursor.map(str::to_string),
             result: Ok(AuditPage {
                 entries,
                 next_cursor: next.map(str::to_string),
             }),
-        },
+        }),
     )
 }
 

@@ -2,7 +2,6 @@
 //! out (network work for the shell), and the `Reaction` a screen hands back to the app (commands,
 //! an overlay to open, a status line).
 
-use fota_shared::api::access::AuditPage;
 use fota_shared::api::catalog::{Firmware, Project, ProjectSpec};
 use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
@@ -17,7 +16,7 @@ use super::screens::{ScreenAnswer, ScreenCommand};
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{CheckNowTarget, FleetSnapshot};
-use fota_shared::api::query::{AuditQuery, DeviceQuery};
+use fota_shared::api::query::DeviceQuery;
 
 /// Where a command tells the app how it goes before its answer (an upload's digest and bytes
 /// sent). The app's end is gone only when it quits, and then nobody is left to tell, so what is
@@ -74,11 +73,6 @@ pub enum Action {
         id: String,
         result: Outcome<DeviceHistory>,
     },
-    AuditLoaded {
-        generation: u64,
-        cursor: Option<String>,
-        result: Outcome<AuditPage>,
-    },
     JobsLoaded(Outcome<Vec<JobInfo>>),
     JobsConfirmed {
         ids: Vec<String>,
@@ -114,7 +108,6 @@ impl Action {
                 of(result)
             }
             Action::HistoryLoaded { result, .. } => of(result),
-            Action::AuditLoaded { result, .. } => of(result),
             Action::JobsLoaded(result) => of(result),
             Action::JobsConfirmed { result, .. } => of(result),
             Action::CheckedNow { result, .. } => of(result),
@@ -167,10 +160,6 @@ pub enum Command {
     LoadHistory {
         project: String,
         id: String,
-    },
-    LoadAudit {
-        generation: u64,
-        query: AuditQuery,
     },
     /// Every module-OTA job of the project, held or in progress.
     LoadJobs {

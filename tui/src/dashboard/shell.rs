@@ -138,11 +138,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
             result: api.device_history(&project, &id).await.map_err(failure),
             id,
         },
-        Command::LoadAudit { generation, query } => Action::AuditLoaded {
-            generation,
-            cursor: query.cursor.clone(),
-            result: api.audit(&query).await.map_err(failure),
-        },
         Command::LoadJobs { project } => Action::JobsLoaded(
             api.jobs(&project, None)
                 .await

@@ -1,6 +1,7 @@
 //! The Audit tab: every change, newest first, grown page by page through the cursor; a filter
 //! whose `actor:`, `project:` and `since:` words go to the server and whose other words match
-//! the loaded entries; the selected entry's before and after.
+//! the loaded entries; the selected entry's before and after. Its one call, a page of the log,
+//! is in `calls`.
 
 use fota_shared::api::access::{AuditEntry, AuditPage};
 use ratatui::buffer::Buffer;
@@ -10,10 +11,14 @@ use ratatui::style::Stylize;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Row, Widget};
 
+mod calls;
+
+pub use calls::{AuditAnswer, AuditCommand, AuditLoaded, LoadAudit};
+
 use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Action, Command, Reaction};
+use crate::dashboard::message::{Command, Reaction};
 use crate::dashboard::remote::{clamp, Outcome};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::paged::{filter_line, paged_area, Paged};
@@ -122,9 +127,11 @@ impl AuditScreen {
     fn load(&mut self) -> Vec<Command> {
         self.list
             .begin()
-            .then(|| Command::LoadAudit {
-                generation: self.list.generation,
-                query: self.query(None),
+            .then(|| {
+                Command::from(LoadAudit {
+                    generation: self.list.generation,
+                    query: self.query(None),
+                })
             })
             .into_iter()
             .collect()
@@ -145,10 +152,10 @@ impl AuditScreen {
     fn prefetch(&mut self) -> Option<Command> {
         let near_end = self.list.selected + PREFETCH_ROWS >= self.visible().len();
         let cursor = self.list.begin_more(near_end)?;
-        Some(Command::LoadAudit {
+        Some(Command::from(LoadAudit {
             generation: self.list.generation,
             query: self.query(Some(cursor)),
-        })
+        }))
     }
 
     fn on_page(
@@ -199,6 +206,18 @@ impl AuditScreen {
     }
 }
 
+impl AuditScreen {
+    /// A page of the log arrived: the tab's one answer.
+    pub fn on_answer(&mut self, answer: AuditLoaded, _around: Around<'_>) -> Reaction {
+        let AuditLoaded {
+            generation,
+            cursor,
+            result,
+        } = answer;
+        Reaction::commands(self.on_page(generation, cursor, result))
+    }
+}
+
 impl Screen for AuditScreen {
     fn move_selection(
         &mut self,
@@ -242,17 +261,6 @@ impl Screen for AuditScreen {
 
     fn filtering(&self) -> bool {
         self.list.filtering
-    }
-
-    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        match *action {
-            Action::AuditLoaded {
-                generation,
-                cursor,
-                result,
-            } => Ok(Reaction::commands(self.on_page(generation, cursor, result))),
-            other => Err(Box::new(other)),
-        }
     }
 
     fn start_over(&mut self) {

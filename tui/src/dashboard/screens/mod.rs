@@ -269,6 +269,7 @@ macro_rules! messages {
 }
 
 messages! {
+    Audit(audit): audit::AuditCommand => audit::AuditAnswer,
     Devices(devices): devices::DeviceCall => devices::DeviceAnswer,
     Events(events): events::EventsCommand => events::EventsAnswer,
     Firmware(firmware): firmware::FirmwareCall => firmware::FirmwareAnswer,

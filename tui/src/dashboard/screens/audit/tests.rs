@@ -81,14 +81,14 @@ fn audit_filtering_asks_the_server_only_for_server_fields() {
     // An answer to an older filter is dropped.
     update(
         &mut app,
-        Action::AuditLoaded {
+        Action::from(AuditLoaded {
             generation: 1,
             cursor: None,
             result: Ok(AuditPage {
                 entries: vec![],
                 next_cursor: None,
             }),
-        },
+        }),
     );
     assert_eq!(app.audit.list.rows.len(), 4);
     let by_ci: Vec<AuditEntry> = audit().into_iter().filter(|e| e.actor == "ci").collect();
@@ -157,14 +157,14 @@ fn audit_tab() {
     let generation = app.audit.list.generation;
     update(
         &mut app,
-        Action::AuditLoaded {
+        Action::from(AuditLoaded {
             generation,
             cursor: None,
             result: Ok(AuditPage {
                 entries: audit(),
                 next_cursor: Some("39".into()),
             }),
-        },
+        }),
     );
     update(&mut app, ch('j'));
     let terminal = draw(&app);
@@ -180,14 +180,14 @@ fn audit_tab_filtered() {
     let generation = app.audit.list.generation;
     update(
         &mut app,
-        Action::AuditLoaded {
+        Action::from(AuditLoaded {
             generation,
             cursor: None,
             result: Ok(AuditPage {
                 entries: audit(),
                 next_cursor: None,
             }),
-        },
+        }),
     );
     update(&mut app, ch('/'));
     type_text(&mut app, "plan");
