@@ -35,7 +35,9 @@ pub use crate::dashboard::screens::audit::{
     parse_audit_filter, AuditLoaded, LoadAudit, AUDIT_PAGE,
 };
 pub use crate::dashboard::screens::devices::{DEVICE_PAGE, PREFETCH_ROWS};
-pub use crate::dashboard::screens::firmware::{upload_form, upload_request, Upload};
+pub use crate::dashboard::screens::firmware::{
+    upload_form, upload_request, FirmwareAnswer, FirmwareCall, Upload,
+};
 pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
 pub use crate::dashboard::screens::rollouts::plan_form::{edit_plan, new_plan, plan_request};
 pub use crate::dashboard::tab::Tab;
@@ -657,7 +659,10 @@ pub fn loaded_app() -> App {
         },
     );
     update(&mut app, Action::JobsLoaded(Ok(jobs())));
-    update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
+    update(
+        &mut app,
+        Action::from(FirmwareAnswer::Loaded(Ok(firmware()))),
+    );
     update(&mut app, Action::PlansLoaded(Ok(plans())));
     load_statuses(&mut app);
     assert_eq!(app.link, Link::Online);

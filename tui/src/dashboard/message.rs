@@ -2,7 +2,7 @@
 //! out (network work for the shell), and the `Reaction` a screen hands back to the app (commands,
 //! an overlay to open, a status line).
 
-use fota_shared::api::catalog::{Firmware, Project, ProjectSpec};
+use fota_shared::api::catalog::{Project, ProjectSpec};
 use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
@@ -58,7 +58,6 @@ pub enum Action {
         cursor: Option<String>,
         result: Outcome<DeviceList>,
     },
-    FirmwareLoaded(Outcome<Vec<Firmware>>),
     PlansLoaded(Outcome<Vec<Plan>>),
     PlanStatusLoaded {
         firmware_name: String,
@@ -102,7 +101,6 @@ impl Action {
             Action::FleetLoaded(result) => of(result),
             Action::ActivityLoaded(result) => of(result),
             Action::DevicesLoaded { result, .. } => of(result),
-            Action::FirmwareLoaded(result) => of(result),
             Action::PlansLoaded(result) => of(result),
             Action::PlanStatusLoaded { result, .. } | Action::RolloutControlled { result, .. } => {
                 of(result)
@@ -141,9 +139,6 @@ pub enum Command {
         project: String,
         generation: u64,
         query: DeviceQuery,
-    },
-    LoadFirmware {
-        project: String,
     },
     LoadPlans {
         project: String,

@@ -112,12 +112,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
             cursor: query.cursor.clone(),
             result: api.devices(&project, &query).await.map_err(failure),
         },
-        Command::LoadFirmware { project } => Action::FirmwareLoaded(
-            api.firmware_list(&project)
-                .await
-                .map(|list| list.firmware)
-                .map_err(failure),
-        ),
         Command::LoadPlans { project } => Action::PlansLoaded(
             api.plans(&project)
                 .await

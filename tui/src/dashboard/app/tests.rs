@@ -95,7 +95,7 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
     update(&mut app, Action::Started);
     assert_eq!(
         update(&mut app, ch('3')),
-        vec![Command::LoadFirmware { project: demo() }]
+        vec![Command::from(FirmwareCall::Load { project: demo() })]
     );
     assert_eq!(
         update(&mut app, ch('4')),
@@ -228,11 +228,14 @@ fn backoff_stops_growing_at_thirty_seconds() {
 fn the_visible_tab_refreshes_every_few_seconds() {
     let mut app = loaded_app();
     update(&mut app, ch('3'));
-    update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
+    update(
+        &mut app,
+        Action::from(FirmwareAnswer::Loaded(Ok(firmware()))),
+    );
     assert_eq!(ticks(&mut app, REFRESH_TICKS - 1), vec![]);
     assert_eq!(
         ticks(&mut app, 1),
-        vec![Command::LoadFirmware { project: demo() }]
+        vec![Command::from(FirmwareCall::Load { project: demo() })]
     );
     // Still loading at the next round: no second request.
     assert_eq!(ticks(&mut app, REFRESH_TICKS), vec![]);
@@ -244,7 +247,11 @@ fn errors_are_shown_in_place_with_the_apis_message() {
     update(&mut app, ch('3'));
     update(
         &mut app,
-        Action::FirmwareLoaded(Err(refused(401, "unauthorized", "missing or wrong token"))),
+        Action::from(FirmwareAnswer::Loaded(Err(refused(
+            401,
+            "unauthorized",
+            "missing or wrong token",
+        )))),
     );
     assert_eq!(
         app.firmware.images.error.as_deref(),

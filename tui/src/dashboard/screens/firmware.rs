@@ -16,7 +16,7 @@ pub use calls::{FirmwareAnswer, FirmwareCall};
 use super::{Around, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Field, FieldId, Form, FormPurpose};
@@ -170,6 +170,10 @@ impl FirmwareScreen {
     pub fn on_answer(&mut self, answer: FirmwareAnswer, around: Around<'_>) -> Reaction {
         let project = around.project;
         match answer {
+            FirmwareAnswer::Loaded(result) => {
+                self.on_loaded(result);
+                Reaction::none()
+            }
             FirmwareAnswer::Hashed { sha256, size } => {
                 self.on_hashed(sha256, size);
                 Reaction::none()
@@ -253,8 +257,10 @@ impl Screen for FirmwareScreen {
     fn refresh(&mut self, project: &str) -> Vec<Command> {
         self.images
             .begin()
-            .then(|| Command::LoadFirmware {
-                project: project.to_string(),
+            .then(|| {
+                Command::from(FirmwareCall::Load {
+                    project: project.to_string(),
+                })
             })
             .into_iter()
             .collect()
@@ -307,16 +313,6 @@ impl Screen for FirmwareScreen {
         match self.start_upload(form, project) {
             Ok(command) => (None, Reaction::commands([command])),
             Err(form) => (Some(form), Reaction::none()),
-        }
-    }
-
-    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        match *action {
-            Action::FirmwareLoaded(result) => {
-                self.on_loaded(result);
-                Ok(Reaction::none())
-            }
-            other => Err(Box::new(other)),
         }
     }
 

@@ -1,8 +1,8 @@
-//! The Firmware tab's own changes (an upload, with its hash and progress told as it goes, and
-//! deleting an image): each call run by the shell with the API client, and answered with what
-//! it asked.
+//! The Firmware tab's own calls (loading the project's images; an upload, with its hash and
+//! progress told as it goes; deleting an image): each run by the shell with the API client, and
+//! answered with what it asked.
 
-use fota_shared::api::catalog::UploadReceipt;
+use fota_shared::api::catalog::{Firmware, UploadReceipt};
 use fota_shared::api::query::UploadDetails;
 
 use crate::api::ApiClient;
@@ -13,6 +13,8 @@ use crate::image_file::{expand_home, hash_file};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirmwareCall {
+    /// The project's images.
+    Load { project: String },
     Upload {
         project: String,
         path: String,
@@ -32,6 +34,7 @@ pub enum FirmwareCall {
 /// The answers to [`FirmwareCall`]s, and how an upload goes before its answer.
 #[derive(Debug)]
 pub enum FirmwareAnswer {
+    Loaded(Outcome<Vec<Firmware>>),
     /// The file is read: its digest and size, before the upload starts.
     Hashed {
         sha256: String,
@@ -53,6 +56,12 @@ impl FirmwareCall {
     /// The shell's part: one call with the API client; an upload tells its progress.
     pub async fn run(self, api: &ApiClient, progress: &Progress) -> FirmwareAnswer {
         match self {
+            FirmwareCall::Load { project } => FirmwareAnswer::Loaded(
+                api.firmware_list(&project)
+                    .await
+                    .map(|list| list.firmware)
+                    .map_err(failure),
+            ),
             FirmwareCall::Upload {
                 project,
                 path,
@@ -97,6 +106,7 @@ impl FirmwareAnswer {
     pub fn reached(&self) -> Option<Outcome<()>> {
         let failure = match self {
             FirmwareAnswer::Hashed { .. } | FirmwareAnswer::Progress { .. } => return None,
+            FirmwareAnswer::Loaded(result) => result.as_ref().err(),
             FirmwareAnswer::Uploaded(result) => result.as_ref().err(),
             FirmwareAnswer::Deleted { result, .. } => result.as_ref().err(),
         };

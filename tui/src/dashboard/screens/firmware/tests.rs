@@ -49,7 +49,10 @@ fn deleting_firmware_in_use_shows_the_servers_reason() {
             result: Ok(()),
         }),
     );
-    assert_eq!(commands, vec![Command::LoadFirmware { project: demo() }]);
+    assert_eq!(
+        commands,
+        vec![Command::from(FirmwareCall::Load { project: demo() })]
+    );
 }
 
 #[test]
@@ -115,7 +118,10 @@ fn upload_form_checks_fields_then_tracks_hash_and_progress() {
         &mut app,
         Action::from(FirmwareAnswer::Uploaded(Ok(receipt))),
     );
-    assert_eq!(commands, vec![Command::LoadFirmware { project: demo() }]);
+    assert_eq!(
+        commands,
+        vec![Command::from(FirmwareCall::Load { project: demo() })]
+    );
     assert_eq!(
         app.status.as_ref().unwrap().text,
         "Uploaded air780 1.3.0 (sha256 abababababab)"
@@ -179,7 +185,11 @@ fn an_error_keeps_old_data_and_names_what_failed() {
     let mut app = on_tab('3');
     update(
         &mut app,
-        Action::FirmwareLoaded(Err(refused(401, "unauthorized", "missing or wrong token"))),
+        Action::from(FirmwareAnswer::Loaded(Err(refused(
+            401,
+            "unauthorized",
+            "missing or wrong token",
+        )))),
     );
     app.status = Some(Status {
         text: "Deleting air780 1.2.0 failed: 409 in_use: a plan targets it".into(),

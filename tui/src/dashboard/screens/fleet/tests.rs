@@ -35,7 +35,10 @@ fn the_fleet_tab_loads_the_last_day_of_activity_and_refreshes_it() {
     );
     let mut app = loaded_app();
     update(&mut app, ch('3'));
-    update(&mut app, Action::FirmwareLoaded(Ok(firmware())));
+    update(
+        &mut app,
+        Action::from(FirmwareAnswer::Loaded(Ok(firmware()))),
+    );
     let commands = ticks(&mut app, REFRESH_TICKS);
     assert!(
         !commands
