@@ -40,6 +40,7 @@ pub use crate::dashboard::screens::firmware::{
 };
 pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
 pub use crate::dashboard::screens::rollouts::plan_form::{edit_plan, new_plan, plan_request};
+pub use crate::dashboard::screens::rollouts::{PlanAnswer, PlanCall};
 pub use crate::dashboard::tab::Tab;
 pub use crate::dashboard::widgets::form::{FieldId, FieldValue, Form, FormKey, FormPurpose};
 pub use crate::dashboard::widgets::*;
@@ -580,7 +581,7 @@ pub fn load_statuses(app: &mut App) {
 
 /// The server's answer to pausing `air780`'s rollout when it is already paused.
 pub fn pause_refused() -> Action {
-    Action::RolloutControlled {
+    Action::from(PlanAnswer::Controlled {
         firmware_name: "air780".into(),
         action: RolloutAction::Pause,
         result: Err(refused(
@@ -588,7 +589,7 @@ pub fn pause_refused() -> Action {
             "invalid_transition",
             "the rollout is already paused",
         )),
-    }
+    })
 }
 
 /// The server's summary of [`devices`]: what `GET .../summary` answers for them (counted here by
@@ -663,7 +664,7 @@ pub fn loaded_app() -> App {
         &mut app,
         Action::from(FirmwareAnswer::Loaded(Ok(firmware()))),
     );
-    update(&mut app, Action::PlansLoaded(Ok(plans())));
+    update(&mut app, Action::from(PlanAnswer::Loaded(Ok(plans()))));
     load_statuses(&mut app);
     assert_eq!(app.link, Link::Online);
     app
@@ -731,11 +732,11 @@ pub fn on_rollouts() -> App {
 }
 
 pub fn control_cmd(action: RolloutAction) -> Command {
-    Command::ControlRollout {
+    Command::from(PlanCall::Control {
         project: demo(),
         firmware_name: "air780".into(),
         action,
-    }
+    })
 }
 
 pub fn status_cmd(firmware_name: &str) -> Command {

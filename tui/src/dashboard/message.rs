@@ -6,8 +6,6 @@ use fota_shared::api::catalog::{Project, ProjectSpec};
 use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
 use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
 use fota_shared::api::plans::RolloutStatus;
-use fota_shared::model::plan::Plan;
-use fota_shared::model::rollout::RolloutAction;
 use ratatui::crossterm::event::KeyEvent;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -58,14 +56,8 @@ pub enum Action {
         cursor: Option<String>,
         result: Outcome<DeviceList>,
     },
-    PlansLoaded(Outcome<Vec<Plan>>),
     PlanStatusLoaded {
         firmware_name: String,
-        result: Outcome<RolloutStatus>,
-    },
-    RolloutControlled {
-        firmware_name: String,
-        action: RolloutAction,
         result: Outcome<RolloutStatus>,
     },
     HistoryLoaded {
@@ -101,10 +93,7 @@ impl Action {
             Action::FleetLoaded(result) => of(result),
             Action::ActivityLoaded(result) => of(result),
             Action::DevicesLoaded { result, .. } => of(result),
-            Action::PlansLoaded(result) => of(result),
-            Action::PlanStatusLoaded { result, .. } | Action::RolloutControlled { result, .. } => {
-                of(result)
-            }
+            Action::PlanStatusLoaded { result, .. } => of(result),
             Action::HistoryLoaded { result, .. } => of(result),
             Action::JobsLoaded(result) => of(result),
             Action::JobsConfirmed { result, .. } => of(result),
@@ -140,17 +129,9 @@ pub enum Command {
         generation: u64,
         query: DeviceQuery,
     },
-    LoadPlans {
-        project: String,
-    },
     LoadPlanStatus {
         project: String,
         firmware_name: String,
-    },
-    ControlRollout {
-        project: String,
-        firmware_name: String,
-        action: RolloutAction,
     },
     LoadHistory {
         project: String,

@@ -112,12 +112,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
             cursor: query.cursor.clone(),
             result: api.devices(&project, &query).await.map_err(failure),
         },
-        Command::LoadPlans { project } => Action::PlansLoaded(
-            api.plans(&project)
-                .await
-                .map(|list| list.plans)
-                .map_err(failure),
-        ),
         Command::LoadPlanStatus {
             project,
             firmware_name,
@@ -142,31 +136,12 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
     })
 }
 
-/// Runs a change of the project; plans' and devices' changes go on to `change_plans`.
+/// Runs a change of the project; devices' changes go on to `change_devices`.
 async fn change(api: &ApiClient, command: Command) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
             result: api.put_project(&project, &spec).await.map_err(failure),
             key: project,
-        },
-        other => change_plans(api, other).await,
-    }
-}
-
-/// Runs a change of plans and their rollouts; devices' changes go on to `change_devices`.
-async fn change_plans(api: &ApiClient, command: Command) -> Action {
-    match command {
-        Command::ControlRollout {
-            project,
-            firmware_name,
-            action,
-        } => Action::RolloutControlled {
-            result: api
-                .control_rollout(&project, &firmware_name, action)
-                .await
-                .map_err(failure),
-            firmware_name,
-            action,
         },
         other => change_devices(api, other).await,
     }
@@ -194,9 +169,9 @@ async fn change_devices(api: &ApiClient, command: Command) -> Action {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
         },
-        // The feed and webhook calls are `execute`'s, every load `load`'s, the other changes
-        // `change`'s and `change_plans`'.
-        other => unreachable!("{other:?} is run by execute, load, change or change_plans"),
+        // The screens' own calls are `execute`'s, every load `load`'s, the project's change
+        // `change`'s.
+        other => unreachable!("{other:?} is run by execute, load or change"),
     }
 }
 

@@ -99,7 +99,7 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
     );
     assert_eq!(
         update(&mut app, ch('4')),
-        vec![Command::LoadPlans { project: demo() }]
+        vec![Command::from(PlanCall::Load { project: demo() })]
     );
     assert_eq!(
         update(&mut app, ch('2')),
@@ -180,7 +180,7 @@ fn a_lost_connection_is_retried_with_growing_backoff() {
         }
     ));
     // A second failure in the same round does not add a step.
-    update(&mut app, Action::PlansLoaded(Err(offline())));
+    update(&mut app, Action::from(PlanAnswer::Loaded(Err(offline()))));
     assert!(matches!(
         app.link,
         Link::Offline {

@@ -23,7 +23,7 @@ use ratatui::layout::Rect;
 use super::{Around, Ctx, Screen};
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{bind, Act, Group, Key, Scope};
-use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind, TICKS_PER_SECOND};
+use crate::dashboard::message::{Command, Modal, Reaction, StatusKind, TICKS_PER_SECOND};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::tab::Tab;
 use crate::dashboard::widgets::form::{Form, FormPurpose};
@@ -107,8 +107,10 @@ impl RolloutsScreen {
         let mut commands: Vec<Command> = self
             .plans
             .begin()
-            .then(|| Command::LoadPlans {
-                project: project.to_string(),
+            .then(|| {
+                Command::from(PlanCall::Load {
+                    project: project.to_string(),
+                })
             })
             .into_iter()
             .collect();
@@ -162,11 +164,12 @@ impl RolloutsScreen {
         Reaction::modal(Modal::confirm(
             prompt,
             strings::controlling(action, &firmware_name),
-            Command::ControlRollout {
+            PlanCall::Control {
                 project,
                 firmware_name,
                 action,
-            },
+            }
+            .into(),
         ))
     }
 
@@ -267,6 +270,12 @@ impl RolloutsScreen {
     /// The answer to one of the tab's own calls.
     pub fn on_answer(&mut self, answer: PlanAnswer, around: Around<'_>) -> Reaction {
         match answer {
+            PlanAnswer::Loaded(result) => Reaction::commands(self.on_plans(result, around.project)),
+            PlanAnswer::Controlled {
+                firmware_name,
+                action,
+                result,
+            } => self.on_controlled(firmware_name, action, result),
             PlanAnswer::Previewed {
                 firmware_name,
                 spec,
@@ -382,9 +391,10 @@ impl RolloutsScreen {
 
     fn reload(&mut self, project: Option<&str>) -> Vec<Command> {
         match project {
-            Some(project) if self.plans.begin() => vec![Command::LoadPlans {
+            Some(project) if self.plans.begin() => vec![PlanCall::Load {
                 project: project.to_string(),
-            }],
+            }
+            .into()],
             _ => vec![],
         }
     }
@@ -480,20 +490,6 @@ impl Screen for RolloutsScreen {
         }
         let fleet_plans = self.fleet_plans.clone();
         self.refresh_statuses(project, &fleet_plans)
-    }
-
-    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        match *action {
-            Action::PlansLoaded(result) => {
-                Ok(Reaction::commands(self.on_plans(result, around.project)))
-            }
-            Action::RolloutControlled {
-                firmware_name,
-                action,
-                result,
-            } => Ok(self.on_controlled(firmware_name, action, result)),
-            other => Err(Box::new(other)),
-        }
     }
 
     /// The plan form stays open while its preview and its save are on their way.

@@ -175,7 +175,10 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         }),
     );
     assert_eq!(app.modal, None);
-    assert_eq!(commands, vec![Command::LoadPlans { project: demo() }]);
+    assert_eq!(
+        commands,
+        vec![Command::from(PlanCall::Load { project: demo() })]
+    );
 }
 
 #[test]
@@ -219,10 +222,10 @@ fn the_rollouts_tab_loads_every_plans_status_and_keeps_the_counts_live() {
     update(&mut app, Action::Started);
     assert_eq!(
         update(&mut app, ch('4')),
-        vec![Command::LoadPlans { project: demo() }]
+        vec![Command::from(PlanCall::Load { project: demo() })]
     );
     assert_eq!(
-        update(&mut app, Action::PlansLoaded(Ok(plans()))),
+        update(&mut app, Action::from(PlanAnswer::Loaded(Ok(plans())))),
         vec![status_cmd("air780"), status_cmd("esp32")]
     );
     load_statuses(&mut app);
@@ -335,11 +338,11 @@ fn a_refused_control_is_shown_next_to_the_rollout_and_a_success_updates_it() {
     resumed.paused_reason = None;
     update(
         &mut app,
-        Action::RolloutControlled {
+        Action::from(PlanAnswer::Controlled {
             firmware_name: "air780".into(),
             action: RolloutAction::Resume,
             result: Ok(resumed),
-        },
+        }),
     );
     assert_eq!(
         app.rollouts.rollout_status("air780").map(|s| s.state),
@@ -356,7 +359,7 @@ fn deleted_plans_drop_their_rollout() {
     let mut app = on_rollouts();
     let mut rest = plans();
     rest.remove(0);
-    update(&mut app, Action::PlansLoaded(Ok(rest)));
+    update(&mut app, Action::from(PlanAnswer::Loaded(Ok(rest))));
     assert!(!app.rollouts.status.contains_key("air780"));
     assert!(app.rollouts.status.contains_key("esp32"));
 }
