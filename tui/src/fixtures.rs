@@ -34,13 +34,16 @@ pub use crate::dashboard::remote::{Failure, Remote};
 pub use crate::dashboard::screens::audit::{
     parse_audit_filter, AuditLoaded, LoadAudit, AUDIT_PAGE,
 };
-pub use crate::dashboard::screens::devices::{DEVICE_PAGE, PREFETCH_ROWS};
+pub use crate::dashboard::screens::devices::{
+    DeviceAnswer, DeviceCall, DEVICE_PAGE, PREFETCH_ROWS,
+};
 pub use crate::dashboard::screens::firmware::{
     upload_form, upload_request, FirmwareAnswer, FirmwareCall, Upload,
 };
 pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
 pub use crate::dashboard::screens::rollouts::plan_form::{edit_plan, new_plan, plan_request};
 pub use crate::dashboard::screens::rollouts::{PlanAnswer, PlanCall};
+pub use crate::dashboard::screens::ScreenCommand;
 pub use crate::dashboard::tab::Tab;
 pub use crate::dashboard::widgets::form::{FieldId, FieldValue, Form, FormKey, FormPurpose};
 pub use crate::dashboard::widgets::*;
@@ -650,16 +653,16 @@ pub fn loaded_app() -> App {
     let generation = app.devices.list.generation;
     update(
         &mut app,
-        Action::DevicesLoaded {
+        Action::from(DeviceAnswer::PageLoaded {
             generation,
             cursor: None,
             result: Ok(DeviceList {
                 devices: devices(),
                 next_cursor: None,
             }),
-        },
+        }),
     );
-    update(&mut app, Action::JobsLoaded(Ok(jobs())));
+    update(&mut app, Action::from(DeviceAnswer::JobsLoaded(Ok(jobs()))));
     update(
         &mut app,
         Action::from(FirmwareAnswer::Loaded(Ok(firmware()))),
@@ -677,7 +680,7 @@ pub fn demo() -> String {
 }
 
 pub fn devices_cmd(generation: u64, q: Option<&str>, cursor: Option<&str>) -> Command {
-    Command::LoadDevices {
+    Command::from(DeviceCall::LoadPage {
         project: demo(),
         generation,
         query: DeviceQuery {
@@ -686,7 +689,7 @@ pub fn devices_cmd(generation: u64, q: Option<&str>, cursor: Option<&str>) -> Co
             q: q.map(str::to_string),
             ..DeviceQuery::default()
         },
-    }
+    })
 }
 
 pub fn page(
@@ -698,14 +701,14 @@ pub fn page(
     let generation = app.devices.list.generation;
     update(
         app,
-        Action::DevicesLoaded {
+        Action::from(DeviceAnswer::PageLoaded {
             generation,
             cursor: cursor.map(str::to_string),
             result: Ok(DeviceList {
                 devices,
                 next_cursor: next.map(str::to_string),
             }),
-        },
+        }),
     )
 }
 
@@ -804,10 +807,10 @@ pub fn status_text(app: &App) -> &str {
 }
 
 pub fn confirm_cmd(ids: &[&str]) -> Command {
-    Command::ConfirmJobs {
+    Command::from(DeviceCall::ConfirmJobs {
         project: demo(),
         ids: ids.iter().map(|s| s.to_string()).collect(),
-    }
+    })
 }
 
 /// Every screen is checked at the size the issue names.
@@ -840,10 +843,10 @@ pub fn devices_with_history() -> App {
     update(&mut app, Action::Tick);
     update(
         &mut app,
-        Action::HistoryLoaded {
+        Action::from(DeviceAnswer::HistoryLoaded {
             id: "862012345678902".into(),
             result: Ok(DeviceHistory { events: history() }),
-        },
+        }),
     );
     app
 }

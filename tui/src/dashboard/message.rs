@@ -3,8 +3,8 @@
 //! an overlay to open, a status line).
 
 use fota_shared::api::catalog::{Project, ProjectSpec};
-use fota_shared::api::fleet::{ActivityHour, DeviceHistory, DeviceList};
-use fota_shared::api::ota::{CheckNowResult, ConfirmResult, JobInfo};
+use fota_shared::api::fleet::ActivityHour;
+use fota_shared::api::ota::CheckNowResult;
 use fota_shared::api::plans::RolloutStatus;
 use ratatui::crossterm::event::KeyEvent;
 use tokio::sync::mpsc::UnboundedSender;
@@ -14,7 +14,6 @@ use super::screens::{ScreenAnswer, ScreenCommand};
 use super::widgets::form::Form;
 use super::widgets::picker::Picker;
 use crate::api::{CheckNowTarget, FleetSnapshot};
-use fota_shared::api::query::DeviceQuery;
 
 /// Where a command tells the app how it goes before its answer (an upload's digest and bytes
 /// sent). The app's end is gone only when it quits, and then nobody is left to tell, so what is
@@ -51,23 +50,9 @@ pub enum Action {
     FleetLoaded(Outcome<FleetSnapshot>),
     /// The project's checks and deliveries per hour, oldest first.
     ActivityLoaded(Outcome<Vec<ActivityHour>>),
-    DevicesLoaded {
-        generation: u64,
-        cursor: Option<String>,
-        result: Outcome<DeviceList>,
-    },
     PlanStatusLoaded {
         firmware_name: String,
         result: Outcome<RolloutStatus>,
-    },
-    HistoryLoaded {
-        id: String,
-        result: Outcome<DeviceHistory>,
-    },
-    JobsLoaded(Outcome<Vec<JobInfo>>),
-    JobsConfirmed {
-        ids: Vec<String>,
-        result: Outcome<ConfirmResult>,
     },
     CheckedNow {
         target: CheckNowTarget,
@@ -92,11 +77,7 @@ impl Action {
             }
             Action::FleetLoaded(result) => of(result),
             Action::ActivityLoaded(result) => of(result),
-            Action::DevicesLoaded { result, .. } => of(result),
             Action::PlanStatusLoaded { result, .. } => of(result),
-            Action::HistoryLoaded { result, .. } => of(result),
-            Action::JobsLoaded(result) => of(result),
-            Action::JobsConfirmed { result, .. } => of(result),
             Action::CheckedNow { result, .. } => of(result),
             Action::Screen(answer) => answer.reached(),
         }
@@ -104,7 +85,11 @@ impl Action {
 }
 
 /// Network work for the shell. Each carries everything it needs, so the shell keeps no state.
+/// Its size is the largest screen command's (a plan's spec, a device query), as it was when
+/// those were commands of their own: each command crosses the channel once, so boxing would
+/// buy nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     LoadProjects,
     /// The shown project's record: its name, ban-after and device policy.
@@ -124,27 +109,9 @@ pub enum Command {
         project: String,
         hours: u32,
     },
-    LoadDevices {
-        project: String,
-        generation: u64,
-        query: DeviceQuery,
-    },
     LoadPlanStatus {
         project: String,
         firmware_name: String,
-    },
-    LoadHistory {
-        project: String,
-        id: String,
-    },
-    /// Every module-OTA job of the project, held or in progress.
-    LoadJobs {
-        project: String,
-    },
-    /// Confirms held jobs: one device through its own route, several in one call.
-    ConfirmJobs {
-        project: String,
-        ids: Vec<String>,
     },
     CheckNow {
         project: String,

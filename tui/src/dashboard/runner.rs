@@ -73,11 +73,11 @@ mod tests {
         for action in [
             Action::FleetLoaded(Ok(snapshot)),
             ch('2'),
-            Action::DevicesLoaded {
+            Action::from(DeviceAnswer::PageLoaded {
                 generation: 0,
                 cursor: None,
                 result: Ok(page),
-            },
+            }),
             ch('j'),
             ch('q'),
             // Never reached: the loop stops at q.
@@ -111,8 +111,13 @@ mod tests {
         assert!(
             matches!(&sent[5], Command::LoadPlanStatus { firmware_name, .. } if firmware_name == "esp32")
         );
-        assert!(matches!(&sent[6], Command::LoadDevices { .. }));
-        assert!(matches!(&sent[7], Command::LoadJobs { project } if project == "demo"));
+        assert!(matches!(
+            &sent[6],
+            Command::Screen(ScreenCommand::Devices(DeviceCall::LoadPage { .. }))
+        ));
+        assert!(
+            matches!(&sent[7], Command::Screen(ScreenCommand::Devices(DeviceCall::LoadJobs { project })) if project == "demo")
+        );
         assert_eq!(app.devices.list.selected, 1);
         assert!(app.should_quit);
         insta::assert_snapshot!(terminal.backend());

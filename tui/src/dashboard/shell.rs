@@ -103,15 +103,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
                 .map(|activity| activity.hours)
                 .map_err(failure),
         ),
-        Command::LoadDevices {
-            project,
-            generation,
-            query,
-        } => Action::DevicesLoaded {
-            generation,
-            cursor: query.cursor.clone(),
-            result: api.devices(&project, &query).await.map_err(failure),
-        },
         Command::LoadPlanStatus {
             project,
             firmware_name,
@@ -122,56 +113,23 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
                 .map_err(failure),
             firmware_name,
         },
-        Command::LoadHistory { project, id } => Action::HistoryLoaded {
-            result: api.device_history(&project, &id).await.map_err(failure),
-            id,
-        },
-        Command::LoadJobs { project } => Action::JobsLoaded(
-            api.jobs(&project, None)
-                .await
-                .map(|list| list.jobs)
-                .map_err(failure),
-        ),
         other => return Err(other),
     })
 }
 
-/// Runs a change of the project; devices' changes go on to `change_devices`.
+/// Runs a change: the project's record, or a check-now (asked by the Devices and Rollouts tabs).
 async fn change(api: &ApiClient, command: Command) -> Action {
     match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
             result: api.put_project(&project, &spec).await.map_err(failure),
             key: project,
         },
-        other => change_devices(api, other).await,
-    }
-}
-
-/// Runs a confirmation of jobs, or a check-now.
-async fn change_devices(api: &ApiClient, command: Command) -> Action {
-    match command {
-        Command::ConfirmJobs { project, ids } => {
-            let result = match ids.as_slice() {
-                [one] => api.confirm_device(&project, one).await,
-                many => {
-                    let spec = fota_shared::api::ota::ConfirmSpec {
-                        devices: many.to_vec(),
-                    };
-                    api.confirm_devices(&project, &spec).await
-                }
-            };
-            Action::JobsConfirmed {
-                ids,
-                result: result.map_err(failure),
-            }
-        }
         Command::CheckNow { project, target } => Action::CheckedNow {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
         },
-        // The screens' own calls are `execute`'s, every load `load`'s, the project's change
-        // `change`'s.
-        other => unreachable!("{other:?} is run by execute, load or change"),
+        // The screens' own calls are `execute`'s, every load `load`'s.
+        other => unreachable!("{other:?} is run by execute or load"),
     }
 }
 

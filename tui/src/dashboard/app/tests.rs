@@ -105,7 +105,7 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
         update(&mut app, ch('2')),
         vec![
             devices_cmd(0, None, None),
-            Command::LoadJobs { project: demo() }
+            Command::from(DeviceCall::LoadJobs { project: demo() })
         ]
     );
     assert_eq!(
@@ -320,7 +320,7 @@ fn p_switches_the_project_and_every_tab_starts_over() {
         "the old project's devices are gone"
     );
     assert!(
-        matches!(&commands[0], Command::LoadDevices { project, .. } if project == "lab"),
+        matches!(&commands[0], Command::Screen(ScreenCommand::Devices(DeviceCall::LoadPage { project, .. })) if project == "lab"),
         "{commands:?}"
     );
     assert_eq!(status_text(&app), "Showing project lab.");

@@ -24,7 +24,7 @@ use super::{Around, Ctx, Screen};
 use crate::api::CheckNowTarget;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::{self, Act, Scope};
-use crate::dashboard::message::{Action, Command, Modal, Reaction, StatusKind};
+use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome, Remote};
 use crate::dashboard::widgets::paged::Paged;
 use crate::dashboard::widgets::picker::{PickPurpose, Picker};
@@ -112,16 +112,22 @@ impl DevicesScreen {
     }
 
     fn first_page(&mut self, project: &str) -> Option<Command> {
-        self.list.begin().then(|| Command::LoadDevices {
-            project: project.to_string(),
-            generation: self.list.generation,
-            query: self.query(None),
+        self.list.begin().then(|| {
+            DeviceCall::LoadPage {
+                project: project.to_string(),
+                generation: self.list.generation,
+                query: self.query(None),
+            }
+            .into()
         })
     }
 
     fn refresh_jobs(&mut self, project: &str) -> Option<Command> {
-        self.jobs.begin().then(|| Command::LoadJobs {
-            project: project.to_string(),
+        self.jobs.begin().then(|| {
+            DeviceCall::LoadJobs {
+                project: project.to_string(),
+            }
+            .into()
         })
     }
 
@@ -134,11 +140,14 @@ impl DevicesScreen {
     fn prefetch(&mut self, project: &str) -> Option<Command> {
         let near_end = self.list.selected + PREFETCH_ROWS >= self.list.rows.len();
         let cursor = self.list.begin_more(near_end)?;
-        Some(Command::LoadDevices {
-            project: project.to_string(),
-            generation: self.list.generation,
-            query: self.query(Some(cursor)),
-        })
+        Some(
+            DeviceCall::LoadPage {
+                project: project.to_string(),
+                generation: self.list.generation,
+                query: self.query(Some(cursor)),
+            }
+            .into(),
+        )
     }
 
     /// Notes that the selected device's history is wanted when the selection moved to another
@@ -165,15 +174,18 @@ impl DevicesScreen {
         let history = &mut self.history;
         let id = history.id.clone()?;
         history.due = false;
-        history.events.begin().then(|| Command::LoadHistory {
-            project: project.to_string(),
-            id,
+        history.events.begin().then(|| {
+            DeviceCall::LoadHistory {
+                project: project.to_string(),
+                id,
+            }
+            .into()
         })
     }
 
     /// A page of devices arrived. `visible`: the tab is open, so the selected device's history
     /// is wanted.
-    fn on_page(
+    pub(super) fn on_page(
         &mut self,
         generation: u64,
         cursor: Option<String>,
@@ -227,14 +239,43 @@ impl DevicesScreen {
         commands
     }
 
-    fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
+    pub(super) fn on_history(&mut self, id: &str, result: Outcome<Vec<DeviceEvent>>) {
         if self.history.id.as_deref() == Some(id) {
             self.history.events.settle(strings::WHAT_HISTORY, result);
         }
     }
 
-    fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
+    pub(super) fn on_jobs(&mut self, result: Outcome<Vec<JobInfo>>) {
         self.jobs.settle(strings::WHAT_JOBS, result);
+    }
+
+    /// The answer to one of the tab's own calls.
+    pub fn on_answer(&mut self, answer: DeviceAnswer, around: Around<'_>) -> Reaction {
+        let project = around.project;
+        match answer {
+            DeviceAnswer::PageLoaded {
+                generation,
+                cursor,
+                result,
+            } => {
+                Reaction::commands(self.on_page(generation, cursor, result, project, around.shown))
+            }
+            DeviceAnswer::HistoryLoaded { id, result } => {
+                self.on_history(&id, result.map(|h| h.events));
+                Reaction::none()
+            }
+            DeviceAnswer::JobsLoaded(result) => {
+                self.on_jobs(result);
+                Reaction::none()
+            }
+            DeviceAnswer::JobsConfirmed { ids, result } => self.on_confirmed(&ids, result, project),
+            DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
+            DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),
+            DeviceAnswer::Moved { id, to, result } => self.on_moved(&id, &to, result, project),
+            DeviceAnswer::Cancelled { id, cancel, result } => {
+                self.on_cancelled(&id, cancel, result, project)
+            }
+        }
     }
 }
 
@@ -338,33 +379,6 @@ impl Screen for DevicesScreen {
                 Reaction::modal(changes::confirm_move(project, &id, key))
             }
             PickPurpose::SwitchProject => Reaction::none(),
-        }
-    }
-
-    fn take(&mut self, action: Box<Action>, around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        let project = around.project;
-        match *action {
-            Action::DevicesLoaded {
-                generation,
-                cursor,
-                result,
-            } => Ok(Reaction::commands(self.on_page(
-                generation,
-                cursor,
-                result,
-                project,
-                around.shown,
-            ))),
-            Action::HistoryLoaded { id, result } => {
-                self.on_history(&id, result.map(|h| h.events));
-                Ok(Reaction::none())
-            }
-            Action::JobsLoaded(result) => {
-                self.on_jobs(result);
-                Ok(Reaction::none())
-            }
-            Action::JobsConfirmed { ids, result } => Ok(self.on_confirmed(&ids, result, project)),
-            other => Err(Box::new(other)),
         }
     }
 

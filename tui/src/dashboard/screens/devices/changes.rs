@@ -6,10 +6,10 @@ use fota_shared::api::fleet::Device;
 use fota_shared::api::ota::{CancelResult, ConfirmResult};
 use fota_shared::model::job::JobPhase;
 
-use super::{DeviceAnswer, DeviceCall, DevicesScreen};
+use super::{DeviceCall, DevicesScreen};
 use crate::dashboard::message::{Command, Modal, Reaction, StatusKind};
 use crate::dashboard::remote::{clamp, Outcome};
-use crate::dashboard::screens::{Around, Screen};
+use crate::dashboard::screens::Screen;
 use crate::strings;
 
 impl DevicesScreen {
@@ -28,7 +28,7 @@ impl DevicesScreen {
                 Reaction::modal(Modal::confirm(
                     prompt,
                     strings::confirming(&ids),
-                    Command::ConfirmJobs { project, ids },
+                    DeviceCall::ConfirmJobs { project, ids }.into(),
                 ))
             }
             Some(job) => Reaction::status(StatusKind::Info, strings::job_not_held(&id, job)),
@@ -38,7 +38,7 @@ impl DevicesScreen {
                 Reaction::modal(Modal::confirm(
                     strings::confirm_unknown_job(&id),
                     strings::confirming(&ids),
-                    Command::ConfirmJobs { project, ids },
+                    DeviceCall::ConfirmJobs { project, ids }.into(),
                 ))
             }
         }
@@ -53,7 +53,7 @@ impl DevicesScreen {
         Reaction::modal(Modal::confirm(
             strings::confirm_jobs(&ids),
             strings::confirming(&ids),
-            Command::ConfirmJobs { project, ids },
+            DeviceCall::ConfirmJobs { project, ids }.into(),
         ))
     }
 
@@ -117,19 +117,6 @@ impl DevicesScreen {
         }
     }
 
-    /// The answer to one of the tab's own calls.
-    pub fn on_answer(&mut self, answer: DeviceAnswer, around: Around<'_>) -> Reaction {
-        let project = around.project;
-        match answer {
-            DeviceAnswer::Unbanned { id, result } => self.on_unbanned(&id, result),
-            DeviceAnswer::Forgotten { id, result } => self.on_forgotten(&id, result, project),
-            DeviceAnswer::Moved { id, to, result } => self.on_moved(&id, &to, result, project),
-            DeviceAnswer::Cancelled { id, cancel, result } => {
-                self.on_cancelled(&id, cancel, result, project)
-            }
-        }
-    }
-
     /// Confirmed or refused, the jobs are reloaded: a refusal often means the job moved on,
     /// and the list shows where it stands now.
     pub(super) fn on_confirmed(
@@ -151,7 +138,7 @@ impl DevicesScreen {
 
     /// A cancel or uncancel is answered: what changed on the status line, and the list, jobs
     /// and history reloaded to show it.
-    fn on_cancelled(
+    pub(super) fn on_cancelled(
         &mut self,
         id: &str,
         cancel: bool,
@@ -173,7 +160,7 @@ impl DevicesScreen {
         }
     }
 
-    fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
+    pub(super) fn on_unbanned(&mut self, id: &str, result: Outcome<Device>) -> Reaction {
         match result {
             Ok(device) => {
                 if let Some(row) = self.list.rows.iter_mut().find(|d| d.id == device.id) {
@@ -199,7 +186,12 @@ impl DevicesScreen {
             .collect()
     }
 
-    fn on_forgotten(&mut self, id: &str, result: Outcome<()>, project: Option<&str>) -> Reaction {
+    pub(super) fn on_forgotten(
+        &mut self,
+        id: &str,
+        result: Outcome<()>,
+        project: Option<&str>,
+    ) -> Reaction {
         match result {
             Ok(()) => Reaction::commands(self.drop_row(id, project))
                 .with_status(StatusKind::Info, strings::forgot(id)),
@@ -210,7 +202,7 @@ impl DevicesScreen {
         }
     }
 
-    fn on_moved(
+    pub(super) fn on_moved(
         &mut self,
         id: &str,
         to: &str,

@@ -67,14 +67,14 @@ fn filter_as_you_type_sends_q_and_drops_answers_to_old_filters() {
     // An answer for an older filter changes nothing.
     update(
         &mut app,
-        Action::DevicesLoaded {
+        Action::from(DeviceAnswer::PageLoaded {
             generation: 2,
             cursor: None,
             result: Ok(DeviceList {
                 devices: vec![],
                 next_cursor: None,
             }),
-        },
+        }),
     );
     assert_eq!(app.devices.list.rows.len(), devices().len());
     // The current one replaces the rows and starts at the top.
@@ -180,7 +180,9 @@ fn the_state_filter_cycles_and_goes_to_the_server() {
     update(&mut app, ch('2'));
     app.devices.list.loading = false;
     let query = |commands: Vec<Command>| match commands.as_slice() {
-        [Command::LoadDevices { query, .. }] => query.state,
+        [Command::Screen(ScreenCommand::Devices(DeviceCall::LoadPage { query, .. }))] => {
+            query.state
+        }
         other => panic!("one device load expected, got {other:?}"),
     };
     assert_eq!(query(update(&mut app, ch('s'))), Some(DevicePhase::Idle));
@@ -198,9 +200,11 @@ fn the_state_filter_cycles_and_goes_to_the_server() {
 #[test]
 fn the_selected_devices_history_is_fetched_on_the_next_tick() {
     let mut app = loaded_app();
-    let history_cmd = |id: &str| Command::LoadHistory {
-        project: demo(),
-        id: id.into(),
+    let history_cmd = |id: &str| {
+        Command::from(DeviceCall::LoadHistory {
+            project: demo(),
+            id: id.into(),
+        })
     };
     // Switching to the tab fetches the selected device's history at once.
     let commands = update(&mut app, ch('2'));
@@ -221,18 +225,18 @@ fn the_selected_devices_history_is_fetched_on_the_next_tick() {
     // An answer for a device no longer selected is dropped.
     update(
         &mut app,
-        Action::HistoryLoaded {
+        Action::from(DeviceAnswer::HistoryLoaded {
             id: "862012345678901".into(),
             result: Ok(DeviceHistory { events: vec![] }),
-        },
+        }),
     );
     assert_eq!(app.devices.history.events.data, None);
     update(
         &mut app,
-        Action::HistoryLoaded {
+        Action::from(DeviceAnswer::HistoryLoaded {
             id: "862012345678902".into(),
             result: Ok(DeviceHistory { events: history() }),
-        },
+        }),
     );
     assert_eq!(app.devices.history.events.data, Some(history()));
 }
@@ -259,18 +263,18 @@ fn confirm_asks_first_for_a_held_job_and_reloads_the_jobs() {
 
     let commands = update(
         &mut app,
-        Action::JobsConfirmed {
+        Action::from(DeviceAnswer::JobsConfirmed {
             ids: vec!["sensor-a7".into()],
             result: Ok(ConfirmResult {
                 confirmed: vec!["sensor-a7".into()],
                 skipped: vec![],
             }),
-        },
+        }),
     );
     assert_eq!(status_text(&app), "Confirmed the job of sensor-a7.");
     assert_eq!(
         commands,
-        vec![Command::LoadJobs { project: demo() }],
+        vec![Command::from(DeviceCall::LoadJobs { project: demo() })],
         "the job moved on: reload"
     );
 }
@@ -318,7 +322,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
         device_id: "not-listed".into(),
         job: jobs[0].job.clone(),
     });
-    update(&mut app, Action::JobsLoaded(Ok(jobs)));
+    update(&mut app, Action::from(DeviceAnswer::JobsLoaded(Ok(jobs))));
     assert_eq!(app.devices.held_rows(), ["862012345678903", "sensor-a7"]);
     update(&mut app, ch('C'));
     let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
@@ -335,7 +339,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
     );
     update(
         &mut app,
-        Action::JobsConfirmed {
+        Action::from(DeviceAnswer::JobsConfirmed {
             ids: vec!["862012345678903".into(), "sensor-a7".into()],
             result: Ok(ConfirmResult {
                 confirmed: vec!["sensor-a7".into()],
@@ -344,7 +348,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
                     reason: "no job".into(),
                 }],
             }),
-        },
+        }),
     );
     assert_eq!(
         status_text(&app),
@@ -354,7 +358,10 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
     // One held job among the listed devices: the prompt names it.
     update(
         &mut app,
-        Action::JobsLoaded(Ok(crate::fixtures::jobs().into_iter().take(1).collect())),
+        Action::from(DeviceAnswer::JobsLoaded(Ok(crate::fixtures::jobs()
+            .into_iter()
+            .take(1)
+            .collect()))),
     );
     update(&mut app, ch('C'));
     let Some(Modal::Confirm { prompt, .. }) = &app.modal else {
@@ -367,7 +374,7 @@ fn confirm_all_takes_the_held_jobs_of_the_listed_devices() {
     assert_eq!(update(&mut app, ch('y')), vec![confirm_cmd(&["sensor-a7"])]);
 
     // A list without held jobs: a hint, no prompt.
-    update(&mut app, Action::JobsLoaded(Ok(vec![])));
+    update(&mut app, Action::from(DeviceAnswer::JobsLoaded(Ok(vec![]))));
     update(&mut app, ch('C'));
     assert_eq!(app.modal, None);
     assert_eq!(status_text(&app), strings::NO_HELD_JOBS);
@@ -378,16 +385,19 @@ fn a_refused_confirmation_names_the_device_and_reloads_the_jobs() {
     let mut app = on_devices();
     let commands = update(
         &mut app,
-        Action::JobsConfirmed {
+        Action::from(DeviceAnswer::JobsConfirmed {
             ids: vec!["sensor-a7".into()],
             result: Err(refused(
                 409,
                 "not_awaiting_confirmation",
                 "job is not awaiting confirmation (or the rollout holds it)",
             )),
-        },
+        }),
     );
-    assert_eq!(commands, vec![Command::LoadJobs { project: demo() }]);
+    assert_eq!(
+        commands,
+        vec![Command::from(DeviceCall::LoadJobs { project: demo() })]
+    );
     let status = app.status.as_ref().unwrap();
     assert_eq!(status.kind, StatusKind::Error);
     assert_eq!(
@@ -476,14 +486,14 @@ fn devices_tab_with_a_state_filter_while_history_loads() {
         .collect();
     update(
         &mut app,
-        Action::DevicesLoaded {
+        Action::from(DeviceAnswer::PageLoaded {
             generation,
             cursor: None,
             result: Ok(fota_shared::api::fleet::DeviceList {
                 devices: failed,
                 next_cursor: None,
             }),
-        },
+        }),
     );
     update(&mut app, Action::Tick);
     let terminal = draw(&app);
@@ -554,7 +564,7 @@ fn confirm_every_listed_held_job() {
     let mut app = on_tab('2');
     let mut jobs = jobs();
     jobs[1].job.phase = fota_shared::model::job::JobPhase::AwaitingConfirmation;
-    update(&mut app, Action::JobsLoaded(Ok(jobs)));
+    update(&mut app, Action::from(DeviceAnswer::JobsLoaded(Ok(jobs))));
     update(&mut app, ch('C'));
     insta::assert_snapshot!(draw(&app).backend());
 }
@@ -710,11 +720,11 @@ fn a_asks_before_cancelling_the_upgrade_then_tells_what_changed_and_refreshes() 
         commands,
         vec![
             devices_cmd(0, None, None),
-            Command::LoadJobs { project: demo() },
-            Command::LoadHistory {
+            Command::from(DeviceCall::LoadJobs { project: demo() }),
+            Command::from(DeviceCall::LoadHistory {
                 project: demo(),
                 id: "862012345678902".into()
-            },
+            }),
         ]
     );
 }
