@@ -734,6 +734,10 @@ pub fn on_rollouts() -> App {
     app
 }
 
+pub fn plans_cmd() -> Command {
+    Command::from(PlanCall::Load { project: demo() })
+}
+
 pub fn control_cmd(action: RolloutAction) -> Command {
     Command::from(PlanCall::Control {
         project: demo(),

@@ -97,10 +97,7 @@ fn tabs_switch_by_tab_number_and_vim_keys_and_load_what_they_show() {
         update(&mut app, ch('3')),
         vec![Command::from(FirmwareCall::Load { project: demo() })]
     );
-    assert_eq!(
-        update(&mut app, ch('4')),
-        vec![Command::from(PlanCall::Load { project: demo() })]
-    );
+    assert_eq!(update(&mut app, ch('4')), vec![plans_cmd()]);
     assert_eq!(
         update(&mut app, ch('2')),
         vec![

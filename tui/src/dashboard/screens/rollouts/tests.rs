@@ -175,10 +175,7 @@ fn a_plan_form_puts_a_spec_and_stays_open_when_refused() {
         }),
     );
     assert_eq!(app.modal, None);
-    assert_eq!(
-        commands,
-        vec![Command::from(PlanCall::Load { project: demo() })]
-    );
+    assert_eq!(commands, vec![plans_cmd()]);
 }
 
 #[test]
@@ -220,10 +217,7 @@ fn deleting_a_plan_asks_first() {
 fn the_rollouts_tab_loads_every_plans_status_and_keeps_the_counts_live() {
     let mut app = App::new("http://x", Some("demo".into()));
     update(&mut app, Action::Started);
-    assert_eq!(
-        update(&mut app, ch('4')),
-        vec![Command::from(PlanCall::Load { project: demo() })]
-    );
+    assert_eq!(update(&mut app, ch('4')), vec![plans_cmd()]);
     assert_eq!(
         update(&mut app, Action::from(PlanAnswer::Loaded(Ok(plans())))),
         vec![status_cmd("air780"), status_cmd("esp32")]
