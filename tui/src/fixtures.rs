@@ -40,7 +40,7 @@ pub use crate::dashboard::screens::devices::{
 pub use crate::dashboard::screens::firmware::{
     upload_form, upload_request, FirmwareAnswer, FirmwareCall, Upload,
 };
-pub use crate::dashboard::screens::fleet::ACTIVITY_HOURS;
+pub use crate::dashboard::screens::fleet::{ActivityLoaded, LoadActivity, ACTIVITY_HOURS};
 pub use crate::dashboard::screens::rollouts::plan_form::{edit_plan, new_plan, plan_request};
 pub use crate::dashboard::screens::rollouts::{PlanAnswer, PlanCall};
 pub use crate::dashboard::screens::ScreenCommand;
@@ -649,7 +649,7 @@ pub fn loaded_app() -> App {
             plans: plans(),
         })),
     );
-    update(&mut app, Action::ActivityLoaded(Ok(activity())));
+    update(&mut app, Action::from(ActivityLoaded(Ok(activity()))));
     let generation = app.devices.list.generation;
     update(
         &mut app,
@@ -717,10 +717,10 @@ pub fn ticks(app: &mut App, n: u32) -> Vec<Command> {
 }
 
 pub fn activity_cmd() -> Command {
-    Command::LoadActivity {
+    Command::from(LoadActivity {
         project: demo(),
         hours: 24,
-    }
+    })
 }
 
 pub fn on_rollouts() -> App {

@@ -3,7 +3,6 @@
 //! an overlay to open, a status line).
 
 use fota_shared::api::catalog::{Project, ProjectSpec};
-use fota_shared::api::fleet::ActivityHour;
 use fota_shared::api::ota::CheckNowResult;
 use fota_shared::api::plans::RolloutStatus;
 use ratatui::crossterm::event::KeyEvent;
@@ -48,8 +47,6 @@ pub enum Action {
         result: Outcome<Project>,
     },
     FleetLoaded(Outcome<FleetSnapshot>),
-    /// The project's checks and deliveries per hour, oldest first.
-    ActivityLoaded(Outcome<Vec<ActivityHour>>),
     PlanStatusLoaded {
         firmware_name: String,
         result: Outcome<RolloutStatus>,
@@ -76,7 +73,6 @@ impl Action {
                 of(result)
             }
             Action::FleetLoaded(result) => of(result),
-            Action::ActivityLoaded(result) => of(result),
             Action::PlanStatusLoaded { result, .. } => of(result),
             Action::CheckedNow { result, .. } => of(result),
             Action::Screen(answer) => answer.reached(),
@@ -103,11 +99,6 @@ pub enum Command {
     },
     LoadFleet {
         project: String,
-    },
-    /// Checks and deliveries per hour over the last `hours` hours.
-    LoadActivity {
-        project: String,
-        hours: u32,
     },
     LoadPlanStatus {
         project: String,

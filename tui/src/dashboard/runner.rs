@@ -96,7 +96,7 @@ mod tests {
         assert_eq!(sent.len(), 8, "{sent:?}");
         assert!(matches!(&sent[0], Command::LoadFleet { project } if project == "demo"));
         assert!(
-            matches!(&sent[1], Command::LoadActivity { project, hours: 24 } if project == "demo")
+            matches!(&sent[1], Command::Screen(ScreenCommand::Fleet(LoadActivity { project, hours: 24 })) if project == "demo")
         );
         // The events feed starts with the app, whatever tab is shown.
         assert!(

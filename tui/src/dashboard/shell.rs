@@ -97,12 +97,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
         Command::LoadFleet { project } => {
             Action::FleetLoaded(api.fleet_snapshot(&project).await.map_err(failure))
         }
-        Command::LoadActivity { project, hours } => Action::ActivityLoaded(
-            api.activity(&project, hours)
-                .await
-                .map(|activity| activity.hours)
-                .map_err(failure),
-        ),
         Command::LoadPlanStatus {
             project,
             firmware_name,

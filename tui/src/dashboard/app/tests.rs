@@ -18,10 +18,10 @@ fn without_a_project_the_only_project_is_chosen() {
             Command::LoadFleet {
                 project: "p1".into()
             },
-            Command::LoadActivity {
+            Command::from(LoadActivity {
                 project: "p1".into(),
                 hours: ACTIVITY_HOURS
-            },
+            }),
             // The events feed's first call: where the log stands.
             Command::from(crate::dashboard::screens::events::FollowEvents {
                 project: "p1".into(),

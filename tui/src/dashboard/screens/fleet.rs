@@ -13,11 +13,15 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Cell, Row, Sparkline, Table, Widget};
 
+mod calls;
+
+pub use calls::{ActivityLoaded, FleetAnswer, FleetCommand, LoadActivity};
+
 use super::{Around, Screen};
 use crate::api::FleetSnapshot;
 use crate::dashboard::app::App;
 use crate::dashboard::keymap::Group;
-use crate::dashboard::message::{Action, Command, Reaction};
+use crate::dashboard::message::{Command, Reaction};
 use crate::dashboard::remote::{Outcome, Remote};
 use crate::dashboard::widgets::rollout_bar::{rollout_gauge, state_spans, RolloutView};
 use crate::dashboard::widgets::{framed, remote_area, ACCENT, BANNED, CHECKS, DELIVERIES};
@@ -145,6 +149,14 @@ pub fn summarize(snapshot: &FleetSnapshot) -> FleetSummary {
     }
 }
 
+impl FleetScreen {
+    /// The activity per hour arrived: the tab's one answer of its own.
+    pub fn on_answer(&mut self, answer: ActivityLoaded, _around: Around<'_>) -> Reaction {
+        self.on_activity(answer.0);
+        Reaction::none()
+    }
+}
+
 impl Screen for FleetScreen {
     /// The summary and the activity, unless they load already.
     fn refresh(&mut self, project: &str) -> Vec<Command> {
@@ -156,9 +168,11 @@ impl Screen for FleetScreen {
             })
             .into_iter()
             .collect();
-        commands.extend(self.activity.begin().then(|| Command::LoadActivity {
-            project: project.to_string(),
-            hours: ACTIVITY_HOURS,
+        commands.extend(self.activity.begin().then(|| {
+            Command::from(LoadActivity {
+                project: project.to_string(),
+                hours: ACTIVITY_HOURS,
+            })
         }));
         commands
     }
@@ -170,16 +184,6 @@ impl Screen for FleetScreen {
         _project: &str,
     ) -> Vec<Command> {
         vec![]
-    }
-
-    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        match *action {
-            Action::ActivityLoaded(result) => {
-                self.on_activity(result);
-                Ok(Reaction::none())
-            }
-            other => Err(Box::new(other)),
-        }
     }
 
     fn start_over(&mut self) {

@@ -273,6 +273,7 @@ messages! {
     Devices(devices): devices::DeviceCall => devices::DeviceAnswer,
     Events(events): events::EventsCommand => events::EventsAnswer,
     Firmware(firmware): firmware::FirmwareCall => firmware::FirmwareAnswer,
+    Fleet(fleet): fleet::FleetCommand => fleet::FleetAnswer,
     Rollouts(rollouts): rollouts::PlanCall => rollouts::PlanAnswer,
     Webhooks(webhooks): webhooks::WebhooksCommand => webhooks::WebhooksAnswer,
 }

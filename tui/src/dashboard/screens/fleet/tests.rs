@@ -11,7 +11,7 @@ fn the_fleet_tab_loads_the_last_day_of_activity_and_refreshes_it() {
     let mut app = App::new("http://x", Some("demo".into()));
     update(&mut app, Action::Started);
     assert_eq!(
-        update(&mut app, Action::ActivityLoaded(Ok(activity()))),
+        update(&mut app, Action::from(ActivityLoaded(Ok(activity())))),
         vec![],
         "nothing follows from it"
     );
@@ -28,7 +28,7 @@ fn the_fleet_tab_loads_the_last_day_of_activity_and_refreshes_it() {
     assert_eq!(update(&mut app, ch('r')), vec![]);
     // The periodic refresh brings it too, and only on the Fleet tab.
     update(&mut app, Action::FleetLoaded(Ok(FleetSnapshot::default())));
-    update(&mut app, Action::ActivityLoaded(Ok(activity())));
+    update(&mut app, Action::from(ActivityLoaded(Ok(activity()))));
     assert_eq!(
         ticks(&mut app, REFRESH_TICKS),
         vec![Command::LoadFleet { project: demo() }, activity_cmd()]
@@ -41,9 +41,10 @@ fn the_fleet_tab_loads_the_last_day_of_activity_and_refreshes_it() {
     );
     let commands = ticks(&mut app, REFRESH_TICKS);
     assert!(
-        !commands
-            .iter()
-            .any(|c| matches!(c, Command::LoadActivity { .. })),
+        !commands.iter().any(|c| matches!(
+            c,
+            Command::Screen(ScreenCommand::Fleet(LoadActivity { .. }))
+        )),
         "{commands:?}"
     );
 }
@@ -56,7 +57,7 @@ fn an_activity_error_is_kept_in_place_with_the_old_hours() {
     // A server without the route yet.
     update(
         &mut app,
-        Action::ActivityLoaded(Err(refused(404, "not_found", "no route"))),
+        Action::from(ActivityLoaded(Err(refused(404, "not_found", "no route")))),
     );
     assert!(!app.fleet.activity.loading);
     assert_eq!(
@@ -71,12 +72,12 @@ fn an_activity_error_is_kept_in_place_with_the_old_hours() {
     );
     // The next answer clears the error.
     update(&mut app, ch('r'));
-    update(&mut app, Action::ActivityLoaded(Ok(vec![])));
+    update(&mut app, Action::from(ActivityLoaded(Ok(vec![]))));
     assert_eq!(app.fleet.activity.error, None);
     assert_eq!(app.fleet.activity.data, Some(vec![]));
     // Unreachable: the link goes offline like for any other load.
     update(&mut app, ch('r'));
-    update(&mut app, Action::ActivityLoaded(Err(offline())));
+    update(&mut app, Action::from(ActivityLoaded(Err(offline()))));
     assert!(matches!(app.link, Link::Offline { attempt: 1, .. }));
 }
 
@@ -172,7 +173,7 @@ fn fleet_activity_loads_and_fails_in_place() {
     // An edge without the route: the error in the panel, the rest of the tab as it was.
     update(
         &mut app,
-        Action::ActivityLoaded(Err(refused(404, "not_found", "no route"))),
+        Action::from(ActivityLoaded(Err(refused(404, "not_found", "no route")))),
     );
     let terminal = draw(&app);
     assert_eq!(
@@ -186,10 +187,10 @@ fn fleet_activity_loads_and_fails_in_place() {
     find(&terminal, "862012345678901");
 
     // A failed refresh keeps the old hours under the error.
-    update(&mut app, Action::ActivityLoaded(Ok(activity())));
+    update(&mut app, Action::from(ActivityLoaded(Ok(activity()))));
     update(
         &mut app,
-        Action::ActivityLoaded(Err(refused(500, "internal", "boom"))),
+        Action::from(ActivityLoaded(Err(refused(500, "internal", "boom")))),
     );
     let terminal = draw(&app);
     let (_, error_y) = find(&terminal, "Loading activity failed: 500 internal");
