@@ -1,14 +1,12 @@
 //! The API's answers as `update` takes them: each marks the link online or offline, then goes
 //! where it belongs. The project list and records are the app's, as are the answers that feed
 //! more than one place (the fleet summary, a rollout's status, a check-now); every other answer
-//! is a screen's own, which takes it (`Action::Screen` through the registry, the rest offered to
-//! each screen's `take`).
+//! is a screen's own, handed to it through the registry (`Action::Screen`).
 
 use super::{App, Reaction, StatusKind};
 use crate::config::FALLBACK_PROJECT;
 use crate::dashboard::message::{Action, Command};
 use crate::dashboard::remote::Outcome;
-use crate::dashboard::tab::Tab;
 use crate::strings;
 use fota_shared::api::catalog::Project;
 
@@ -54,7 +52,8 @@ pub(super) fn on_answer(app: &mut App, action: Action) -> Vec<Command> {
             ),
         },
         Action::Screen(answer) => answer.deliver(app),
-        other => to_screens(app, other),
+        // Input is `update`'s own and never comes here.
+        Action::Started | Action::Key(_) | Action::Tick | Action::Resize => return vec![],
     };
     app.apply(reaction)
 }
@@ -71,20 +70,6 @@ fn on_fleet(app: &mut App, result: Outcome<crate::api::FleetSnapshot>) -> Reacti
         None => vec![],
     };
     Reaction::commands(commands)
-}
-
-/// Offers an answer to each screen in turn, until one takes it. Input (keys, ticks) is
-/// `update`'s own and never reaches the answers.
-fn to_screens(app: &mut App, action: Action) -> Reaction {
-    let mut action = Box::new(action);
-    for &tab in Tab::ALL {
-        let (screen, around) = app.screen_around(tab);
-        match screen.take(action, around) {
-            Ok(reaction) => return reaction,
-            Err(other) => action = other,
-        }
-    }
-    Reaction::none()
 }
 
 /// The project list: the picker's choices, the shown project's record, and the project to show

@@ -19,7 +19,7 @@ use ratatui::layout::Rect;
 
 use super::app::App;
 use super::keymap::{Act, Group};
-use super::message::{Action, Command, Modal, Progress, Reaction, Status};
+use super::message::{Command, Modal, Progress, Reaction, Status};
 use super::remote::Outcome;
 use super::widgets::form::Form;
 use super::widgets::picker::PickPurpose;
@@ -95,12 +95,6 @@ pub trait Screen {
         vec![]
     }
 
-    /// An answer `Action` of its own that `message.rs` names (the loads and controls whose
-    /// names `src/fixtures.rs` builds): the screen takes it, or hands back what is not its own.
-    fn take(&mut self, action: Box<Action>, _around: Around<'_>) -> Result<Reaction, Box<Action>> {
-        Err(action)
-    }
-
     /// A project picked in a picker the tab opened (`purpose` says what for).
     fn on_pick(&mut self, _purpose: PickPurpose, _key: &str, _project: &str) -> Reaction {
         Reaction::none()
@@ -163,19 +157,6 @@ macro_rules! tabs {
             pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn Screen {
                 match tab {
                     $(Tab::$tab => &mut self.$field,)*
-                }
-            }
-
-            /// The screen of `tab` with what an answer may touch of the app around it.
-            pub fn screen_around(&mut self, tab: Tab) -> (&mut dyn Screen, Around<'_>) {
-                let around = Around {
-                    project: self.project.as_deref(),
-                    modal: &mut self.modal,
-                    status: &mut self.status,
-                    shown: self.tab == tab,
-                };
-                match tab {
-                    $(Tab::$tab => (&mut self.$field, around),)*
                 }
             }
 
