@@ -31,6 +31,7 @@ mod retention;
 mod rollout;
 mod store;
 mod summary;
+mod vars;
 
 use error::{AppError, AppResult};
 use fota_shared::rules::luat::percent_decode;

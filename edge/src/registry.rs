@@ -62,22 +62,15 @@ thread_local! {
     static REGISTRY: RefCell<Registry> = RefCell::new(Registry::default());
 }
 
-fn seconds_var(env: &Env, name: &str) -> Option<i64> {
-    env.var(name)
-        .ok()
-        .and_then(|v| v.to_string().trim().parse::<i64>().ok())
-        .filter(|s| *s > 0)
-}
-
 pub fn granularity_ms(env: &Env) -> i64 {
-    seconds_var(env, "SEEN_GRANULARITY_S").unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
+    crate::vars::positive(env, "SEEN_GRANULARITY_S").unwrap_or(DEFAULT_SEEN_GRANULARITY_S) * 1000
 }
 
 /// The registry's intervals: `SEEN_GRANULARITY_S` and `REGISTRY_REWRITE_S` (a minute).
 pub fn intervals(env: &Env) -> Intervals {
     Intervals {
         seen_ms: granularity_ms(env),
-        rewrite_ms: seconds_var(env, "REGISTRY_REWRITE_S")
+        rewrite_ms: crate::vars::positive(env, "REGISTRY_REWRITE_S")
             .map_or(DEFAULT_REWRITE_INTERVAL_MS, |s| s * 1000),
     }
 }

@@ -42,7 +42,7 @@ fn valid_token_name(name: &str) -> bool {
 
 /// Random bytes from the Workers runtime's CSPRNG (`crypto.getRandomValues`, through getrandom's
 /// `wasm_js` backend). There is no fallback: without it no token is made.
-fn random_bytes(len: usize) -> AppResult<Vec<u8>> {
+pub(super) fn random_bytes(len: usize) -> AppResult<Vec<u8>> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes)
         .map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;

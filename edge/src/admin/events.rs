@@ -40,7 +40,7 @@ pub async fn put(call: &mut Call<'_>) -> AppResult<Response> {
     if !valid_name(&name) {
         return Err(AppError::bad(
             "invalid_name",
-            "a webhook name is 1-64 letters, digits, '.', '_' or '-'",
+            "a webhook name is 1-128 printable characters without / \\ \"",
         ));
     }
     let spec: WebhookSpec = read_json(&mut call.req).await?;
@@ -171,15 +171,13 @@ fn answer(answer: Answer, what: &str) -> AppResult<Response> {
 }
 
 fn allow_private(env: &worker::Env) -> bool {
-    env.var("ALLOW_PRIVATE_WEBHOOKS")
-        .map(|v| v.to_string().trim() == "true")
-        .unwrap_or(false)
+    crate::vars::is_true(env, "ALLOW_PRIVATE_WEBHOOKS")
 }
 
 /// A new webhook secret: `whsec_` and 32 random bytes in hex.
 fn new_secret() -> AppResult<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| AppError::Unavailable(format!("no randomness: {e}")))?;
-    Ok(format!("whsec_{}", hex::encode(bytes)))
+    Ok(format!(
+        "whsec_{}",
+        hex::encode(super::access::random_bytes(32)?)
+    ))
 }

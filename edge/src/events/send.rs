@@ -4,6 +4,7 @@
 //! hour) until it has failed for 24 hours, when the webhook is disabled with an event of its own.
 
 use super::store::{Hook, Log, Outcome, StoredEvent};
+use crate::vars::positive;
 use fota_shared::api::events::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER};
 use fota_shared::model::event::EventType;
 use fota_shared::rules::webhook::{
@@ -22,8 +23,8 @@ const SCAN: u32 = 200;
 /// or at once when a webhook has more than one alarm's worth).
 pub async fn deliver_due(log: &Log, env: &Env, project: &str, now: i64) -> Result<Option<i64>> {
     let timing = Timing {
-        base: number_var(env, "WEBHOOK_BACKOFF_MS").unwrap_or(DEFAULT_BACKOFF_MS),
-        retry_for: number_var(env, "WEBHOOK_RETRY_FOR_S").map_or(RETRY_FOR_MS, |s| s * 1000),
+        base: positive(env, "WEBHOOK_BACKOFF_MS").unwrap_or(DEFAULT_BACKOFF_MS),
+        retry_for: positive(env, "WEBHOOK_RETRY_FOR_S").map_or(RETRY_FOR_MS, |s| s * 1000),
     };
     let mut next: Option<i64> = None;
     let mut soonest = |at: i64| next = Some(next.map_or(at, |n: i64| n.min(at)));
@@ -49,14 +50,6 @@ pub async fn deliver_due(log: &Log, env: &Env, project: &str, now: i64) -> Resul
 struct Timing {
     base: i64,
     retry_for: i64,
-}
-
-/// A positive whole-number var, if set.
-fn number_var(env: &Env, name: &str) -> Option<i64> {
-    env.var(name)
-        .ok()
-        .and_then(|v| v.to_string().trim().parse().ok())
-        .filter(|n: &i64| *n > 0)
 }
 
 /// What a webhook is to be sent next.
