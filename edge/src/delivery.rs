@@ -15,7 +15,7 @@
 use crate::error::AppResult;
 use crate::rollout::{self, call_device, held_back, unexpected, Answer, Op, Rollout};
 use fota_shared::leaf::code::Refusal;
-use fota_shared::rules::download_url::Recipient;
+use fota_shared::rules::download_url::{PlanParts, Recipient};
 use fota_shared::rules::rollout_state::Provenance;
 use std::future::Future;
 use worker::js_sys::{Reflect, Uint8Array};
@@ -112,11 +112,12 @@ pub async fn handed_to(
     start: u64,
     bytes: u64,
 ) -> AppResult<()> {
-    // The plan id is `project/firmware@target`; `firmware@target` is the loop-upgrade key.
-    let Some((project, target)) = to.plan.split_once('/') else {
-        return Ok(());
-    };
-    let Some((firmware, _)) = target.rsplit_once('@') else {
+    let Some(PlanParts {
+        project,
+        firmware,
+        target,
+    }) = to.plan_parts()
+    else {
         return Ok(());
     };
     let (plan, project) = futures_util::future::join(
@@ -260,7 +261,7 @@ async fn pump(source: Source, writer: WritableStreamDefaultWriter) -> u64 {
 /// operator's over-budget list reads those).
 pub async fn notice_bytes(env: &Env, to: &Recipient, bytes: u64) -> AppResult<()> {
     use fota_shared::rules::budget;
-    let Some((project, _)) = to.plan.split_once('/') else {
+    let Some(project) = to.plan_parts().map(|p| p.project) else {
         return Ok(());
     };
     // Without a budget nothing is counted (the URL names the device so a cancel can refuse it).

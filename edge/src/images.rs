@@ -111,8 +111,7 @@ pub const URL_LIFETIME_MS: i64 = 3600 * 1000;
 /// Are unsigned `/images/{sha256}` downloads allowed (`PUBLIC_IMAGES=true`)? Off by default: an
 /// image is then a capability that only a due device's redirect hands out, for an hour.
 pub fn public_images(env: &Env) -> bool {
-    env.var("PUBLIC_IMAGES")
-        .is_ok_and(|v| v.to_string().trim() == "true")
+    crate::vars::is_true(env, "PUBLIC_IMAGES")
 }
 
 /// The absolute, signed URL of an image on this edge at `path` handed to one device: the
@@ -243,13 +242,10 @@ pub async fn get_signed_image(
 /// A URL handed to a device for a plan it was since cancelled out of is refused (`403
 /// job_cancelled`): the cancel reaches a download already under way at its next request.
 async fn refuse_cancelled(env: &Env, to: &Recipient) -> AppResult<()> {
-    let Some((project, rest)) = to.plan.split_once('/') else {
+    let Some(parts) = to.plan_parts() else {
         return Ok(());
     };
-    let Some((firmware, _)) = rest.rsplit_once('@') else {
-        return Ok(());
-    };
-    let plan = store::plan(env, project, firmware).await?;
+    let plan = store::plan(env, parts.project, parts.firmware).await?;
     if plan.is_some_and(|p| p.cancels(&to.device)) {
         return Err(AppError::Status {
             status: 403,

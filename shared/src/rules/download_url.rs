@@ -54,6 +54,29 @@ pub struct Recipient {
     pub plan: String,
 }
 
+/// A recipient's plan id taken apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanParts<'a> {
+    pub project: &'a str,
+    pub firmware: &'a str,
+    /// `firmware@target`: the loop-upgrade key.
+    pub target: &'a str,
+}
+
+impl Recipient {
+    /// The project, firmware name and `firmware@target` of the plan id; `None` when it is not
+    /// `project/firmware@target`.
+    pub fn plan_parts(&self) -> Option<PlanParts<'_>> {
+        let (project, target) = self.plan.split_once('/')?;
+        let (firmware, _) = target.rsplit_once('@')?;
+        Some(PlanParts {
+            project,
+            firmware,
+            target,
+        })
+    }
+}
+
 /// Query values are percent-encoded except for what ids and plan ids are made of.
 const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -176,6 +199,29 @@ pub fn verify_signed_url_any(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_ids_come_apart() {
+        let parts = |plan: &str| {
+            Recipient {
+                device: "86".into(),
+                plan: plan.into(),
+            }
+            .plan_parts()
+            .map(|p| {
+                (
+                    p.project.to_string(),
+                    p.firmware.to_string(),
+                    p.target.to_string(),
+                )
+            })
+        };
+        let own = |a: &str, b: &str, c: &str| Some((a.to_string(), b.to_string(), c.to_string()));
+        assert_eq!(parts("K1/fw@1.0.1"), own("K1", "fw", "fw@1.0.1"));
+        assert_eq!(parts("K1/f@w@1.0.1"), own("K1", "f@w", "f@w@1.0.1"));
+        assert_eq!(parts("K1/fw"), None);
+        assert_eq!(parts("fw@1.0.1"), None);
+    }
 
     const SECRET: &[u8] = b"url-secret-url-secret-url-secret";
     const PATH: &str = "/images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
