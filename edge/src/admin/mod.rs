@@ -162,8 +162,17 @@ pub async fn route(req: Request, env: &Env, rest: &[&str]) -> AppResult<Response
             });
         }
     }
-    for (project, event, data) in std::mem::take(&mut call.told) {
-        crate::events::emit(env, &project, vec![(event, data)]).await;
+    // One append per project (a batch confirm tells one event per device).
+    let mut told = std::mem::take(&mut call.told);
+    while let Some((project, _, _)) = told.first() {
+        let project = project.clone();
+        let (same, rest): (Vec<_>, Vec<_>) = told.into_iter().partition(|(p, _, _)| *p == project);
+        told = rest;
+        let events = same
+            .into_iter()
+            .map(|(_, event, data)| (event, data))
+            .collect();
+        crate::events::emit(env, &project, events).await;
     }
     Ok(resp)
 }

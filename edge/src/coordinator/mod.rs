@@ -331,8 +331,9 @@ impl RolloutCoordinator {
             }
             Op::Cancel { device_id } => {
                 if let Some(row) = ledger.row(&device_id)? {
-                    if let Some(step) = rs::on_cancel(&state, &row.job(), crate::store::now()) {
-                        self.store_step(ident, Some(&row), step, crate::store::now())?;
+                    let now = crate::store::now();
+                    if let Some(step) = rs::on_cancel(&state, &row.job(), now) {
+                        self.store_step(ident, Some(&row), step, now)?;
                     }
                 }
                 Answer::Done

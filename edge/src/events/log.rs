@@ -155,10 +155,7 @@ impl EventLog {
                 wait_s,
                 limit,
             } => {
-                let after = match after {
-                    Some(after) => after as i64,
-                    None => 0,
-                };
+                let after = after.unwrap_or(0) as i64;
                 let deadline = now + i64::from(wait_s) * 1000;
                 while self.last()? <= after && self.now() < deadline {
                     worker::Delay::from(Duration::from_millis(POLL_STEP_MS)).await;

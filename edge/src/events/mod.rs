@@ -135,13 +135,7 @@ pub async fn emit(env: &Env, project: &str, events: Vec<(EventType, serde_json::
             source: None,
         })
         .collect();
-    let append = LogCall::Append {
-        project: project.to_string(),
-        events,
-    };
-    if let Err(e) = call(env, &append).await {
-        crate::logs::once("event not appended", &format!("{e:?}"));
-    }
+    append(env, project, events).await;
 }
 
 /// Appends events that carry their own source keys; answers whether the log took them (so an
