@@ -24,6 +24,7 @@ pub mod provenance;
 pub mod registry;
 pub mod retention;
 pub mod rollout;
+pub mod rollout_control;
 pub mod rollout_state;
 pub mod seen;
 pub mod webhook;

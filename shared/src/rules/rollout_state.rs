@@ -6,8 +6,7 @@
 //! `totals` is always `verification` plus the sum of `stages`.
 
 use crate::model::rollout::{
-    DevicePhase, DeviceRollout, RolloutAction, RolloutCounts, RolloutPhase, RolloutSpec,
-    RolloutState, Standing,
+    DevicePhase, DeviceRollout, RolloutCounts, RolloutPhase, RolloutSpec, RolloutState, Standing,
 };
 use crate::rules::rollout::cohort_of;
 use serde::{Deserialize, Serialize};
@@ -51,42 +50,7 @@ pub struct Step {
     pub event: Option<RolloutEvent>,
 }
 
-/// An operator's control that the rollout's phase does not allow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ControlError {
-    pub action: RolloutAction,
-    pub phase: RolloutPhase,
-}
-
-impl std::fmt::Display for ControlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use RolloutAction::*;
-        use RolloutPhase::*;
-        match (self.action, self.phase) {
-            (Pause, Paused) => f.write_str("the rollout is already paused"),
-            (Cancel, Cancelled) => f.write_str("the rollout is already cancelled"),
-            (Advance, Paused) => f.write_str("cannot advance a paused rollout: resume it first"),
-            (Advance, Completed) => {
-                f.write_str("the rollout is completed: there is no stage after the last")
-            }
-            (Pause, Completed) => {
-                f.write_str("a completed rollout has nothing to pause: cancel it to stop offers")
-            }
-            (Resume, phase) => write!(
-                f,
-                "cannot resume a {phase} rollout: only a paused rollout resumes"
-            ),
-            (action, phase @ (Cancelled | Failed)) => write!(
-                f,
-                "cannot {} a {phase} rollout: it offers nothing and is over",
-                action.as_str()
-            ),
-            (action, phase) => write!(f, "cannot {} a {phase} rollout", action.as_str()),
-        }
-    }
-}
-
-impl std::error::Error for ControlError {}
+pub use crate::rules::rollout_control::{control, ControlError};
 
 /// A new rollout: verifying when it lists test devices, else running its first stage.
 pub fn start(spec: &RolloutSpec, now_ms: i64) -> RolloutState {
@@ -508,7 +472,7 @@ pub fn judge_merged(
     None
 }
 
-fn advance(spec: &RolloutSpec, state: &mut RolloutState, now_ms: i64) -> RolloutEvent {
+pub(crate) fn advance(spec: &RolloutSpec, state: &mut RolloutState, now_ms: i64) -> RolloutEvent {
     state.stage_started_ms = now_ms;
     if state.stage + 1 < spec.stages.len() as i32 {
         state.stage += 1;
@@ -559,35 +523,6 @@ pub fn on_tick(
     }
 }
 
-/// An operator's pause, resume, cancel or advance. Advancing while verifying skips the rest of
-/// verification; advancing past the last stage completes the rollout.
-pub fn control(
-    spec: &RolloutSpec,
-    state: &RolloutState,
-    action: RolloutAction,
-    now_ms: i64,
-) -> Result<RolloutState, ControlError> {
-    use RolloutAction::*;
-    use RolloutPhase::*;
-    let mut next = state.clone();
-    match (action, state.phase) {
-        (Pause, Verifying | Running) => {
-            next.phase = Paused;
-            next.paused_reason = Some("paused by an operator".into());
-        }
-        (Resume, Paused) => {
-            next.phase = if state.stage < 0 { Verifying } else { Running };
-            next.paused_reason = None;
-        }
-        (Cancel, Verifying | Running | Paused | Completed) => next.phase = Cancelled,
-        (Advance, Verifying | Running) => {
-            advance(spec, &mut next, now_ms);
-        }
-        (action, phase) => return Err(ControlError { action, phase }),
-    }
-    Ok(next)
-}
-
 /// Fits the counters to edited stages: added stages start at zero, and the counts of removed
 /// ones fold into the new last stage, where their devices are counted from now on. The current
 /// stage stays within the stages; devices already offered stay offered ([`crate::rules::rollout::rollout_gate`]).
@@ -609,6 +544,7 @@ pub fn reconcile(spec: &RolloutSpec, state: &RolloutState) -> RolloutState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::rollout::RolloutAction;
     use crate::rules::rollout::bucket;
     use std::collections::BTreeMap;
     use DevicePhase as D;
