@@ -129,6 +129,7 @@ pub async fn run(
     out: Output,
 ) -> Result<(), CliError> {
     let project = project_key(api, connection).await?;
+    let project = project.as_str();
     match verb {
         DeviceVerb::List {
             version,
@@ -148,29 +149,17 @@ pub async fn run(
                 over_budget: over_budget.then_some(true),
                 ..DeviceQuery::default()
             };
-            list(api, &project, query, all, out).await
+            list(api, project, query, all, out).await
         }
-        DeviceVerb::Show { id } => show(api, &project, &id, out).await,
+        DeviceVerb::Show { id } => show(api, project, &id, out).await,
         DeviceVerb::Summary => {
-            let summary = api.summary(&project).await?;
+            let summary = api.summary(project).await?;
             out.print(&summary, || summary_text(&summary))
         }
         DeviceVerb::Jobs { phase } => {
-            let list = api.jobs(&project, phase).await?;
+            let list = api.jobs(project, phase).await?;
             out.print(&list, || jobs_table(&list.jobs))
         }
-        change => run_change(change, api, &project, out).await,
-    }
-}
-
-/// Runs a verb that changes the registry or asks a device for something; the reads are `run`'s.
-async fn run_change(
-    verb: DeviceVerb,
-    api: &ApiClient,
-    project: &str,
-    out: Output,
-) -> Result<(), CliError> {
-    match verb {
         DeviceVerb::Unban { id } => {
             let device = api.unban_device(project, &id).await?;
             out.print(&device, || device_fields(&device))
@@ -181,23 +170,13 @@ async fn run_change(
         DeviceVerb::Uncancel { id, firmware_name } => {
             cancel(api, project, &id, firmware_name.as_deref(), false, out).await
         }
-        DeviceVerb::Forget { id } => {
-            api.forget_device(project, &id).await?;
-            let done = serde_json::json!({ "forgotten": id });
-            out.print(&done, || format!("forgot device {id}\n"))
-        }
+        DeviceVerb::Forget { id } => forget(api, project, id, out).await,
         DeviceVerb::Move { id, to } => {
             let device = api.move_device(project, &id, &to).await?;
             out.print(&device, || device_fields(&device))
         }
         DeviceVerb::Confirm { ids } => confirm(api, project, ids, out).await,
-        DeviceVerb::CheckNow { id } => {
-            let result = api.check_now_device(project, &id).await?;
-            let target = CheckNowTarget::Device(id);
-            out.print(&result, || {
-                format!("{}\n", strings::checked_now(&target, &result))
-            })
-        }
+        DeviceVerb::CheckNow { id } => check_now(api, project, id, out).await,
         DeviceVerb::Provision {
             ids,
             rekey,
@@ -211,13 +190,41 @@ async fn run_change(
             provision(api, project, &spec, out).await
         }
         DeviceVerb::Import(args) => device_import::run(args, api, project, out).await,
-        DeviceVerb::Deprovision { id } => {
-            api.deprovision_device(project, &id).await?;
-            let done = serde_json::json!({ "deprovisioned": id });
-            out.print(&done, || strings::deprovisioned(&id))
-        }
-        read => unreachable!("{read:?} is read by run"),
+        DeviceVerb::Deprovision { id } => deprovision(api, project, id, out).await,
     }
+}
+
+/// `device forget`: the device is unbound, its row and history dropped.
+async fn forget(api: &ApiClient, project: &str, id: String, out: Output) -> Result<(), CliError> {
+    api.forget_device(project, &id).await?;
+    let done = serde_json::json!({ "forgotten": id });
+    out.print(&done, || format!("forgot device {id}\n"))
+}
+
+/// `device check-now`: whether the device's push channel reached it.
+async fn check_now(
+    api: &ApiClient,
+    project: &str,
+    id: String,
+    out: Output,
+) -> Result<(), CliError> {
+    let result = api.check_now_device(project, &id).await?;
+    let target = CheckNowTarget::Device(id);
+    out.print(&result, || {
+        format!("{}\n", strings::checked_now(&target, &result))
+    })
+}
+
+/// `device deprovision`: the device's signed requests are refused from now on.
+async fn deprovision(
+    api: &ApiClient,
+    project: &str,
+    id: String,
+    out: Output,
+) -> Result<(), CliError> {
+    api.deprovision_device(project, &id).await?;
+    let done = serde_json::json!({ "deprovisioned": id });
+    out.print(&done, || strings::deprovisioned(&id))
 }
 
 /// `device show`: the device's fields, then its history.

@@ -66,24 +66,14 @@ fn deliver(actions: &UnboundedSender<Action>, action: Action) {
     actions.send(action).ok();
 }
 
-/// Runs one command: a screen's own, a load, else a change.
+/// Runs one command: a screen's own, or one of the app's loads and changes (the project's
+/// record, the fleet, a plan's status, a check-now asked by the Devices and Rollouts tabs).
 async fn execute(api: &ApiClient, command: Command, actions: &UnboundedSender<Action>) -> Action {
-    let command = match command {
+    match command {
         Command::Screen(command) => {
             let progress = Progress(actions.clone());
-            return Action::Screen(command.run(api, &progress).await);
+            Action::Screen(command.run(api, &progress).await)
         }
-        other => other,
-    };
-    match load(api, command).await {
-        Ok(action) => action,
-        Err(command) => change(api, command).await,
-    }
-}
-
-/// Runs a load; any other command is handed back.
-async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
-    Ok(match command {
         Command::LoadProjects => Action::ProjectsLoaded(
             api.projects()
                 .await
@@ -107,13 +97,6 @@ async fn load(api: &ApiClient, command: Command) -> Result<Action, Command> {
                 .map_err(failure),
             firmware_name,
         },
-        other => return Err(other),
-    })
-}
-
-/// Runs a change: the project's record, or a check-now (asked by the Devices and Rollouts tabs).
-async fn change(api: &ApiClient, command: Command) -> Action {
-    match command {
         Command::PutProject { project, spec } => Action::ProjectSaved {
             result: api.put_project(&project, &spec).await.map_err(failure),
             key: project,
@@ -122,8 +105,6 @@ async fn change(api: &ApiClient, command: Command) -> Action {
             result: api.check_now(&project, &target).await.map_err(failure),
             target,
         },
-        // The screens' own calls are `execute`'s, every load `load`'s.
-        other => unreachable!("{other:?} is run by execute or load"),
     }
 }
 

@@ -97,8 +97,7 @@ pub enum DeviceAnswer {
 }
 
 impl DeviceCall {
-    /// The shell's part: one call with the API client; the changes of one device go on to
-    /// `change`.
+    /// The shell's part: one call with the API client.
     pub async fn run(self, api: &ApiClient, _progress: &Progress) -> DeviceAnswer {
         match self {
             DeviceCall::LoadPage {
@@ -135,13 +134,6 @@ impl DeviceCall {
                     result: result.map_err(failure),
                 }
             }
-            change => change.change(api).await,
-        }
-    }
-
-    /// A change of one device.
-    async fn change(self, api: &ApiClient) -> DeviceAnswer {
-        match self {
             DeviceCall::Unban { project, id } => DeviceAnswer::Unbanned {
                 result: api.unban_device(&project, &id).await.map_err(failure),
                 id,
@@ -167,7 +159,6 @@ impl DeviceCall {
                 id,
                 cancel,
             },
-            other => unreachable!("{other:?} is run by run"),
         }
     }
 }
