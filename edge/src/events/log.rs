@@ -143,7 +143,7 @@ impl EventLog {
                 }
                 if let Some(&last) = ids.last() {
                     self.last_id.set(Some(last));
-                    if !log.hooks()?.is_empty() {
+                    if log.count_hooks()? > 0 {
                         self.arm(now).await?;
                     }
                 }

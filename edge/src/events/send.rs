@@ -59,7 +59,7 @@ enum Next {
     Nothing,
 }
 
-fn next_for(log: &Log, hook: &Hook, cursor: &mut i64) -> Result<Next> {
+fn next_for(log: &Log, hook: &Hook, patterns: &[String], cursor: &mut i64) -> Result<Next> {
     while let Some(queued) = log.next_redelivery(&hook.name)? {
         match log.event(queued.event_id)? {
             Some(event) => return Ok(Next::Redelivery(queued.seq, event)),
@@ -67,14 +67,13 @@ fn next_for(log: &Log, hook: &Hook, cursor: &mut i64) -> Result<Next> {
             None => log.redelivered(&hook.name, queued.seq)?,
         }
     }
-    let patterns = hook.patterns();
     loop {
         let page = log.after(*cursor, SCAN)?;
         let Some(last) = page.last().map(|e| e.id) else {
             return Ok(Next::Nothing);
         };
         for event in page {
-            if event.kind().is_some_and(|t| wants(&patterns, t)) {
+            if event.kind().is_some_and(|t| wants(patterns, t)) {
                 return Ok(Next::Event(event));
             }
             *cursor = event.id;
@@ -89,8 +88,9 @@ async fn deliver_hook(log: &Log, project: &str, hook: &Hook, t: Timing) -> Resul
     let mut cursor = hook.cursor;
     let mut attempts = hook.attempts as u32;
     let mut failing_since = hook.failing_since;
+    let patterns = hook.patterns();
     for _ in 0..PER_ALARM {
-        let (redelivery, event) = match next_for(log, hook, &mut cursor)? {
+        let (redelivery, event) = match next_for(log, hook, &patterns, &mut cursor)? {
             Next::Redelivery(seq, event) => (Some(seq), event),
             Next::Event(event) => (None, event),
             Next::Nothing => return Ok(None),
